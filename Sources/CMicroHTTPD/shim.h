@@ -1,0 +1,17 @@
+#ifndef VIGIL_CMHD_SHIM_H
+#define VIGIL_CMHD_SHIM_H
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/select.h>
+#include <sys/socket.h>
+#include <microhttpd.h>
+/* MHD_start_daemon is variadic; a fixed-argument wrapper for Swift. */
+static inline struct MHD_Daemon *vigil_mhd_start(unsigned int flags, uint16_t port,
+        MHD_AccessHandlerCallback handler, void *handler_cls, const struct sockaddr *bind_addr) {
+    if (bind_addr)
+        return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls,
+                                MHD_OPTION_SOCK_ADDR, bind_addr, MHD_OPTION_END);
+    return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls, MHD_OPTION_END);
+}
+#endif

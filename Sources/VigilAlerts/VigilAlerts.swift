@@ -1,0 +1,2 @@
+/// Sinks, formatting and flood control for alerts. See the delivery issue.
+public enum VigilAlertsModule {}

@@ -1,0 +1,184 @@
+import VigilABI
+
+/// Why a ring-buffer record could not be decoded.
+public enum DecodeError: Error, Sendable, Equatable {
+    /// Shorter than its fixed part.
+    case tooShort(kind: UInt16, length: Int)
+    /// The header's `size` disagrees with the record length.
+    case sizeMismatch(declared: Int, actual: Int)
+    /// Unknown record kind.
+    case unknownKind(UInt16)
+    /// Variable-length parts run past the end of the record.
+    case payloadOverrun(kind: UInt16)
+}
+
+/// A decoded event: a typed view over one ring-buffer record, read in place.
+///
+/// An `Event` does not own its bytes: it is valid only while the record it points
+/// at is (inside the ring-buffer callback, or while a ``OwnedRecord`` is alive).
+/// Every accessor reads the record directly; nothing is copied or allocated
+/// until a caller asks for a `String`.
+public struct Event {
+    /// Start of the record (its `vigil_header`).
+    public let base: UnsafeRawPointer
+    /// Length of the record in bytes.
+    public let length: Int
+
+    /// Validates `record` and returns a view over it.
+    @inline(__always)
+    public static func decode(_ record: UnsafeRawBufferPointer) -> Result<Event, DecodeError> {
+        guard let base = record.baseAddress, record.count >= MemoryLayout<vigil_header>.size else {
+            return .failure(.tooShort(kind: 0, length: record.count))
+        }
+        let kind = base.loadUnaligned(fromByteOffset: 0, as: UInt16.self)
+        let declared = Int(base.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        if declared > record.count || declared < MemoryLayout<vigil_header>.size {
+            return .failure(.sizeMismatch(declared: declared, actual: record.count))
+        }
+        let n = declared
+        switch UInt32(kind) {
+        case VIGIL_REC_SYSCALL.rawValue:
+            let fixed = MemoryLayout<vigil_syscall_event>.size
+            guard n >= fixed else { return .failure(.tooShort(kind: kind, length: n)) }
+            let s0 = Int(base.loadUnaligned(fromByteOffset: 122, as: UInt16.self))
+            let s1 = Int(base.loadUnaligned(fromByteOffset: 124, as: UInt16.self))
+            guard fixed + s0 + s1 <= n else { return .failure(.payloadOverrun(kind: kind)) }
+        case VIGIL_REC_EXEC.rawValue:
+            let fixed = MemoryLayout<vigil_exec_event>.size
+            guard n >= fixed else { return .failure(.tooShort(kind: kind, length: n)) }
+            let e = Int(base.loadUnaligned(fromByteOffset: 66, as: UInt16.self))
+            let a = Int(base.loadUnaligned(fromByteOffset: 68, as: UInt16.self))
+            let c = Int(base.loadUnaligned(fromByteOffset: 70, as: UInt16.self))
+            guard fixed + e + a + c <= n else { return .failure(.payloadOverrun(kind: kind)) }
+        case VIGIL_REC_FORK.rawValue:
+            guard n >= MemoryLayout<vigil_fork_event>.size else { return .failure(.tooShort(kind: kind, length: n)) }
+        case VIGIL_REC_EXIT.rawValue:
+            guard n >= MemoryLayout<vigil_exit_event>.size else { return .failure(.tooShort(kind: kind, length: n)) }
+        default:
+            return .failure(.unknownKind(kind))
+        }
+        return .success(Event(base: base, length: n))
+    }
+
+    @inline(__always) init(base: UnsafeRawPointer, length: Int) { self.base = base; self.length = length }
+
+    @inline(__always) func load<T>(_ offset: Int, _: T.Type) -> T { base.loadUnaligned(fromByteOffset: offset, as: T.self) }
+
+    // MARK: header
+
+    /// Record kind (`VIGIL_REC_*`).
+    @inline(__always) public var recordKind: UInt16 { load(0, UInt16.self) }
+    /// Header flags (`VIGIL_HF_*`).
+    @inline(__always) public var headerFlags: UInt16 { load(2, UInt16.self) }
+    /// Whether some variable data was cut to fit.
+    public var isTruncated: Bool { headerFlags & UInt16(VIGIL_HF_TRUNCATED) != 0 }
+    /// CLOCK_BOOTTIME nanoseconds.
+    @inline(__always) public var timestampBootNs: UInt64 { load(8, UInt64.self) }
+    @inline(__always) public var cpu: UInt32 { load(16, UInt32.self) }
+    /// Thread group id (user-space pid).
+    @inline(__always) public var pid: UInt32 { load(20, UInt32.self) }
+    @inline(__always) public var tid: UInt32 { load(24, UInt32.self) }
+    @inline(__always) public var ppid: UInt32 { load(28, UInt32.self) }
+    @inline(__always) public var uid: UInt32 { load(32, UInt32.self) }
+    @inline(__always) public var gid: UInt32 { load(36, UInt32.self) }
+    @inline(__always) public var cgroupID: UInt64 { load(40, UInt64.self) }
+    /// The task's comm (up to 15 bytes, without the NUL).
+    public var comm: UnsafeRawBufferPointer { cString(at: 48, max: 16) }
+
+    /// Falco's `evt.type`.
+    @inline(__always) public var type: EventType {
+        switch UInt32(recordKind) {
+        case VIGIL_REC_SYSCALL.rawValue: return EventType(rawValue: load(120, UInt16.self))
+        case VIGIL_REC_EXEC.rawValue: return EventType(rawValue: load(64, UInt16.self))
+        case VIGIL_REC_FORK.rawValue:
+            let s = load(76, UInt16.self)
+            return EventType(rawValue: s == 0 ? UInt16(VIGIL_SYS_CLONE.rawValue) : s)
+        case VIGIL_REC_EXIT.rawValue: return .procexit
+        default: return EventType(rawValue: 0)
+        }
+    }
+
+    // MARK: syscall records
+
+    /// Whether this is a completed-syscall record (``ret``, ``arg(_:)``, ``str0``, ``str1``, ``tuple``).
+    public var isSyscall: Bool { recordKind == UInt16(VIGIL_REC_SYSCALL.rawValue) }
+    /// The syscall's return value (0 for exec records).
+    @inline(__always) public var ret: Int64 { isSyscall ? load(64, Int64.self) : 0 }
+    /// Raw argument `i` (0...5) saved at sys_enter.
+    @inline(__always) public func arg(_ i: Int) -> UInt64 { isSyscall && i >= 0 && i < 6 ? load(72 + 8 * i, UInt64.self) : 0 }
+    /// First string/buffer argument (meaning depends on the syscall); empty when absent.
+    public var str0: UnsafeRawBufferPointer {
+        guard isSyscall else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return stripNUL(168, Int(load(122, UInt16.self)))
+    }
+    /// Second string/buffer argument; empty when absent.
+    public var str1: UnsafeRawBufferPointer {
+        guard isSyscall else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return stripNUL(168 + Int(load(122, UInt16.self)), Int(load(124, UInt16.self)))
+    }
+    /// Raw bytes of str0 including any trailing NUL (for sockaddrs and buffers).
+    public var str0Raw: UnsafeRawBufferPointer {
+        guard isSyscall else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: base + 168, count: Int(load(122, UInt16.self)))
+    }
+    /// Raw bytes of str1.
+    public var str1Raw: UnsafeRawBufferPointer {
+        guard isSyscall else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        return UnsafeRawBufferPointer(start: base + 168 + Int(load(122, UInt16.self)), count: Int(load(124, UInt16.self)))
+    }
+    /// Socket addresses read from the kernel socket (family 0 when absent).
+    public var tuple: vigil_sock_tuple {
+        guard isSyscall else { return vigil_sock_tuple() }
+        return load(128, vigil_sock_tuple.self)
+    }
+
+    // MARK: exec records
+
+    /// Whether this is a successful exec.
+    public var isExec: Bool { recordKind == UInt16(VIGIL_REC_EXEC.rawValue) }
+    /// Exec: the executable's path.
+    public var exePath: UnsafeRawBufferPointer { isExec ? stripNUL(160, Int(load(66, UInt16.self))) : .init(start: nil, count: 0) }
+    /// Exec: argv as NUL-separated bytes (each argument NUL terminated).
+    public var argvRaw: UnsafeRawBufferPointer {
+        isExec ? UnsafeRawBufferPointer(start: base + 160 + Int(load(66, UInt16.self)), count: Int(load(68, UInt16.self))) : .init(start: nil, count: 0)
+    }
+    /// Exec: the working directory.
+    public var cwd: UnsafeRawBufferPointer {
+        isExec ? stripNUL(160 + Int(load(66, UInt16.self)) + Int(load(68, UInt16.self)), Int(load(70, UInt16.self))) : .init(start: nil, count: 0)
+    }
+    /// Exec: the fixed part of the record.
+    public var execInfo: vigil_exec_event {
+        isExec ? load(0, vigil_exec_event.self) : vigil_exec_event()
+    }
+
+    // MARK: fork and exit records
+
+    /// Fork: the fixed record.
+    public var forkInfo: vigil_fork_event {
+        recordKind == UInt16(VIGIL_REC_FORK.rawValue) ? load(0, vigil_fork_event.self) : vigil_fork_event()
+    }
+    /// Exit: the fixed record.
+    public var exitInfo: vigil_exit_event {
+        recordKind == UInt16(VIGIL_REC_EXIT.rawValue) ? load(0, vigil_exit_event.self) : vigil_exit_event()
+    }
+
+    // MARK: helpers
+
+    @inline(__always) func stripNUL(_ offset: Int, _ len: Int) -> UnsafeRawBufferPointer {
+        guard len > 0, offset + len <= length else { return UnsafeRawBufferPointer(start: base + min(offset, length), count: 0) }
+        var n = len
+        while n > 0 && base.load(fromByteOffset: offset + n - 1, as: UInt8.self) == 0 { n -= 1 }
+        return UnsafeRawBufferPointer(start: base + offset, count: n)
+    }
+
+    @inline(__always) func cString(at offset: Int, max: Int) -> UnsafeRawBufferPointer {
+        var n = 0
+        while n < max && base.load(fromByteOffset: offset + n, as: UInt8.self) != 0 { n += 1 }
+        return UnsafeRawBufferPointer(start: base + offset, count: n)
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// The bytes as a String (invalid UTF-8 repaired with U+FFFD).
+    public var vigilString: String { String(decoding: self, as: UTF8.self) }
+}

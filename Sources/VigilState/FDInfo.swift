@@ -1,0 +1,78 @@
+/// What a file descriptor refers to, as far as rules need it (`fd.*` fields).
+public struct FDInfo: Sendable, Equatable {
+    /// Falco's `fd.typechar` / `fd.type` kinds.
+    public enum Kind: UInt8, Sendable {
+        case file, directory, ipv4, ipv6, unix, pipe, event, signalfd, eventpoll, inotify, timerfd, netlink, bpf, memfd, userfaultfd, unknown
+
+        /// Falco's one-letter `fd.typechar`.
+        public var typeChar: String {
+            switch self {
+            case .file: "f"
+            case .directory: "d"
+            case .ipv4: "4"
+            case .ipv6: "6"
+            case .unix: "u"
+            case .pipe: "p"
+            case .event: "e"
+            case .signalfd: "s"
+            case .eventpoll: "l"
+            case .inotify: "i"
+            case .timerfd: "t"
+            case .netlink: "n"
+            case .bpf: "b"
+            case .memfd: "m"
+            case .userfaultfd: "u"
+            case .unknown: "o"
+            }
+        }
+        /// Falco's `fd.type` name.
+        public var typeName: String {
+            switch self {
+            case .file: "file"
+            case .directory: "directory"
+            case .ipv4: "ipv4"
+            case .ipv6: "ipv6"
+            case .unix: "unix"
+            case .pipe: "pipe"
+            case .event: "event"
+            case .signalfd: "signalfd"
+            case .eventpoll: "eventpoll"
+            case .inotify: "inotify"
+            case .timerfd: "timerfd"
+            case .netlink: "netlink"
+            case .bpf: "bpf"
+            case .memfd: "memfd"
+            case .userfaultfd: "userfaultfd"
+            case .unknown: "unknown"
+            }
+        }
+    }
+
+    public var kind: Kind
+    /// For files: the resolved absolute path. For sockets: Falco's `sip:sport->dip:dport` (or the unix path).
+    public var name: String
+    /// The path as passed to the syscall (Falco's `fd.nameraw`).
+    public var nameRaw: String
+    /// open flags (files), or socket type (sockets).
+    public var flags: UInt32
+    /// Layer-4 protocol for sockets (IPPROTO_TCP = 6, IPPROTO_UDP = 17), 0 otherwise.
+    public var l4proto: UInt8
+    /// Socket endpoints: client (source) and server (destination) addresses as
+    /// 16 raw bytes (IPv4 in the first 4) and host-order ports.
+    public var clientIP: [UInt8]
+    public var clientPort: UInt16
+    public var serverIP: [UInt8]
+    public var serverPort: UInt16
+    /// Whether this process is the server side (accepted / listening socket).
+    public var isServerSide: Bool
+    /// Socket connected (connect or accept completed).
+    public var connected: Bool
+
+    public init(kind: Kind, name: String, nameRaw: String = "", flags: UInt32 = 0, l4proto: UInt8 = 0,
+                clientIP: [UInt8] = [], clientPort: UInt16 = 0, serverIP: [UInt8] = [], serverPort: UInt16 = 0,
+                isServerSide: Bool = false, connected: Bool = false) {
+        self.kind = kind; self.name = name; self.nameRaw = nameRaw; self.flags = flags; self.l4proto = l4proto
+        self.clientIP = clientIP; self.clientPort = clientPort; self.serverIP = serverIP; self.serverPort = serverPort
+        self.isServerSide = isServerSide; self.connected = connected
+    }
+}

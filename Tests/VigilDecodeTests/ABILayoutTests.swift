@@ -1,0 +1,56 @@
+import Testing
+import VigilABI
+import VigilDecode
+
+/// The shared header's layout as Swift sees it must match what the BPF C sees
+/// (the C side checks the same numbers with _Static_assert).
+@Suite struct ABILayoutTests {
+    @Test func recordSizes() {
+        #expect(MemoryLayout<vigil_header>.size == 64)
+        #expect(MemoryLayout<vigil_sock_tuple>.size == 40)
+        #expect(MemoryLayout<vigil_syscall_event>.size == 168)
+        #expect(MemoryLayout<vigil_exec_event>.size == 160)
+        #expect(MemoryLayout<vigil_fork_event>.size == 88)
+        #expect(MemoryLayout<vigil_exit_event>.size == 80)
+    }
+
+    @Test func headerOffsets() {
+        #expect(MemoryLayout<vigil_header>.offset(of: \.kind) == 0)
+        #expect(MemoryLayout<vigil_header>.offset(of: \.size) == 4)
+        #expect(MemoryLayout<vigil_header>.offset(of: \.ts_ns) == 8)
+        #expect(MemoryLayout<vigil_header>.offset(of: \.pid) == 20)
+        #expect(MemoryLayout<vigil_header>.offset(of: \.tid) == 24)
+        #expect(MemoryLayout<vigil_header>.offset(of: \.ppid) == 28)
+        #expect(MemoryLayout<vigil_header>.offset(of: \.cgroup_id) == 40)
+        #expect(MemoryLayout<vigil_header>.offset(of: \.comm) == 48)
+    }
+
+    @Test func bodyOffsets() {
+        #expect(MemoryLayout<vigil_syscall_event>.offset(of: \.ret) == 64)
+        #expect(MemoryLayout<vigil_syscall_event>.offset(of: \.args) == 72)
+        #expect(MemoryLayout<vigil_syscall_event>.offset(of: \.syscall) == 120)
+        #expect(MemoryLayout<vigil_syscall_event>.offset(of: \.str0_len) == 122)
+        #expect(MemoryLayout<vigil_syscall_event>.offset(of: \.tuple) == 128)
+        #expect(MemoryLayout<vigil_exec_event>.offset(of: \.syscall) == 64)
+        #expect(MemoryLayout<vigil_exec_event>.offset(of: \.exe_len) == 66)
+        #expect(MemoryLayout<vigil_exec_event>.offset(of: \.cap_effective) == 96)
+        #expect(MemoryLayout<vigil_exec_event>.offset(of: \.start_time_ns) == 136)
+        #expect(MemoryLayout<vigil_fork_event>.offset(of: \.syscall) == 76)
+        #expect(MemoryLayout<vigil_exit_event>.offset(of: \.exit_code) == 64)
+    }
+
+    @Test func encodeDecodeRoundTrip() throws {
+        let h = RecordEncoder.Header(pid: 42, ppid: 1, uid: 1000, cgroupID: 77, comm: "cat")
+        let bytes = RecordEncoder.syscall(h, type: EventType(name: "openat")!, ret: 3, args: [UInt64(bitPattern: -100), 0, 0o644], str0: "/etc/shadow")
+        let r = OwnedRecord(bytes: bytes).withEvent { e in
+            (e.type.name, e.pid, e.ret, e.str0.vigilString, e.comm.vigilString, e.cgroupID)
+        }
+        let v = try r.get()
+        #expect(v.0 == "openat")
+        #expect(v.1 == 42)
+        #expect(v.2 == 3)
+        #expect(v.3 == "/etc/shadow")
+        #expect(v.4 == "cat")
+        #expect(v.5 == 77)
+    }
+}
