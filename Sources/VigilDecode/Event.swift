@@ -49,7 +49,8 @@ public struct Event {
             let e = Int(base.loadUnaligned(fromByteOffset: 66, as: UInt16.self))
             let a = Int(base.loadUnaligned(fromByteOffset: 68, as: UInt16.self))
             let c = Int(base.loadUnaligned(fromByteOffset: 70, as: UInt16.self))
-            guard fixed + e + a + c <= n else { return .failure(.payloadOverrun(kind: kind)) }
+            let g = Int(base.loadUnaligned(fromByteOffset: 160, as: UInt16.self))
+            guard fixed + e + a + c + g <= n else { return .failure(.payloadOverrun(kind: kind)) }
         case VIGIL_REC_FORK.rawValue:
             guard n >= MemoryLayout<vigil_fork_event>.size else { return .failure(.tooShort(kind: kind, length: n)) }
         case VIGIL_REC_EXIT.rawValue:
@@ -137,14 +138,18 @@ public struct Event {
     /// Whether this is a successful exec.
     public var isExec: Bool { recordKind == UInt16(VIGIL_REC_EXEC.rawValue) }
     /// Exec: the executable's path.
-    public var exePath: UnsafeRawBufferPointer { isExec ? stripNUL(160, Int(load(66, UInt16.self))) : .init(start: nil, count: 0) }
+    public var exePath: UnsafeRawBufferPointer { isExec ? stripNUL(168, Int(load(66, UInt16.self))) : .init(start: nil, count: 0) }
     /// Exec: argv as NUL-separated bytes (each argument NUL terminated).
     public var argvRaw: UnsafeRawBufferPointer {
-        isExec ? UnsafeRawBufferPointer(start: base + 160 + Int(load(66, UInt16.self)), count: Int(load(68, UInt16.self))) : .init(start: nil, count: 0)
+        isExec ? UnsafeRawBufferPointer(start: base + 168 + Int(load(66, UInt16.self)), count: Int(load(68, UInt16.self))) : .init(start: nil, count: 0)
     }
     /// Exec: the working directory.
     public var cwd: UnsafeRawBufferPointer {
-        isExec ? stripNUL(160 + Int(load(66, UInt16.self)) + Int(load(68, UInt16.self)), Int(load(70, UInt16.self))) : .init(start: nil, count: 0)
+        isExec ? stripNUL(168 + Int(load(66, UInt16.self)) + Int(load(68, UInt16.self)), Int(load(70, UInt16.self))) : .init(start: nil, count: 0)
+    }
+    /// Exec: the cgroup v2 path relative to the cgroup root (see vigil_abi.h).
+    public var cgroupPath: UnsafeRawBufferPointer {
+        isExec ? stripNUL(168 + Int(load(66, UInt16.self)) + Int(load(68, UInt16.self)) + Int(load(70, UInt16.self)), Int(load(160, UInt16.self))) : .init(start: nil, count: 0)
     }
     /// Exec: the fixed part of the record.
     public var execInfo: vigil_exec_event {

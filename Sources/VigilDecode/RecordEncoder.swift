@@ -84,16 +84,17 @@ public struct RecordEncoder {
         public var pgid: UInt32
         public var sid: UInt32
         public var vpid: UInt32
+        public var cgroupPath: String
 
         public init(type: EventType = EventType(name: "execve")!, exePath: String, argv: [String], cwd: String = "/",
                     exeFlags: UInt32 = 0, loginUID: UInt32 = .max, tty: UInt32 = 0, euid: UInt32 = 0, egid: UInt32 = 0,
                     capEffective: UInt64 = 0, capPermitted: UInt64 = 0, exeIno: UInt64 = 0, exeCtimeNs: UInt64 = 0,
-                    exeMtimeNs: UInt64 = 0, startTimeBootNs: UInt64 = 0, pgid: UInt32 = 0, sid: UInt32 = 0, vpid: UInt32 = 0) {
+                    exeMtimeNs: UInt64 = 0, startTimeBootNs: UInt64 = 0, pgid: UInt32 = 0, sid: UInt32 = 0, vpid: UInt32 = 0, cgroupPath: String = "/") {
             self.type = type; self.exePath = exePath; self.argv = argv; self.cwd = cwd; self.exeFlags = exeFlags
             self.loginUID = loginUID; self.tty = tty; self.euid = euid; self.egid = egid
             self.capEffective = capEffective; self.capPermitted = capPermitted; self.exeIno = exeIno
             self.exeCtimeNs = exeCtimeNs; self.exeMtimeNs = exeMtimeNs; self.startTimeBootNs = startTimeBootNs
-            self.pgid = pgid; self.sid = sid; self.vpid = vpid
+            self.pgid = pgid; self.sid = sid; self.vpid = vpid; self.cgroupPath = cgroupPath
         }
     }
 
@@ -103,8 +104,9 @@ public struct RecordEncoder {
         var argv: [UInt8] = []
         for a in x.argv { argv += Array(a.utf8) + [0] }
         let cwd = Array(x.cwd.utf8) + [0]
+        let cg = Array(x.cgroupPath.utf8) + [0]
         var ev = vigil_exec_event()
-        let size = MemoryLayout<vigil_exec_event>.size + exe.count + argv.count + cwd.count
+        let size = MemoryLayout<vigil_exec_event>.size + exe.count + argv.count + cwd.count + cg.count
         ev.hdr = header(h, kind: VIGIL_REC_EXEC, size: size)
         ev.syscall = x.type.rawValue
         ev.exe_len = UInt16(exe.count); ev.args_len = UInt16(argv.count); ev.cwd_len = UInt16(cwd.count)
@@ -112,7 +114,8 @@ public struct RecordEncoder {
         ev.euid = x.euid; ev.egid = x.egid; ev.cap_effective = x.capEffective; ev.cap_permitted = x.capPermitted
         ev.exe_ino = x.exeIno; ev.exe_ctime_ns = x.exeCtimeNs; ev.exe_mtime_ns = x.exeMtimeNs
         ev.start_time_ns = x.startTimeBootNs; ev.pgid = x.pgid; ev.sid = x.sid; ev.vpid = x.vpid
-        return bytes(of: ev) + exe + argv + cwd
+        ev.cgroup_len = UInt16(cg.count)
+        return bytes(of: ev) + exe + argv + cwd + cg
     }
 
     /// A fork/clone record (the header describes the parent).

@@ -9,7 +9,7 @@ import VigilDecode
         #expect(MemoryLayout<vigil_header>.size == 64)
         #expect(MemoryLayout<vigil_sock_tuple>.size == 40)
         #expect(MemoryLayout<vigil_syscall_event>.size == 168)
-        #expect(MemoryLayout<vigil_exec_event>.size == 160)
+        #expect(MemoryLayout<vigil_exec_event>.size == 168)
         #expect(MemoryLayout<vigil_fork_event>.size == 88)
         #expect(MemoryLayout<vigil_exit_event>.size == 80)
     }
@@ -35,6 +35,7 @@ import VigilDecode
         #expect(MemoryLayout<vigil_exec_event>.offset(of: \.exe_len) == 66)
         #expect(MemoryLayout<vigil_exec_event>.offset(of: \.cap_effective) == 96)
         #expect(MemoryLayout<vigil_exec_event>.offset(of: \.start_time_ns) == 136)
+        #expect(MemoryLayout<vigil_exec_event>.offset(of: \.cgroup_len) == 160)
         #expect(MemoryLayout<vigil_fork_event>.offset(of: \.syscall) == 76)
         #expect(MemoryLayout<vigil_exit_event>.offset(of: \.exit_code) == 64)
     }

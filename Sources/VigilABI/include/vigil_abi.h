@@ -32,6 +32,9 @@
 #define VIGIL_SOCKADDR_MAX 128
 /* Size of the syscall-number -> vigil id table. */
 #define VIGIL_NR_MAX 1024
+/* Cgroup path components copied on exec (from the leaf upwards). */
+#define VIGIL_CGROUP_DEPTH 8
+#define VIGIL_CGROUP_PATH_MAX 1024
 
 /* Record kinds: which body follows the header. */
 enum vigil_record_kind {
@@ -195,11 +198,17 @@ struct vigil_syscall_event {
 #define VIGIL_EXE_PATH_TRUNCATED  (1u << 3)
 #define VIGIL_EXE_CWD_TRUNCATED   (1u << 4)
 #define VIGIL_EXE_WRITABLE        (1u << 5) /* exe file writable by the executing user */
+#define VIGIL_EXE_CGROUP_TRUNCATED (1u << 6)
 
 /*
  * A successful exec (from sched_process_exec). data[] = exe path (NUL
  * terminated, exe_len bytes), then argv (args_len bytes, each argument NUL
- * terminated), then cwd (cwd_len bytes, NUL terminated).
+ * terminated), then cwd (cwd_len bytes, NUL terminated), then the task's
+ * cgroup v2 path relative to the cgroup root (cgroup_len bytes, NUL
+ * terminated, e.g. "kubepods.slice/kubepods-besteffort.slice/.../cri-containerd-<id>.scope";
+ * up to VIGIL_CGROUP_DEPTH components from the leaf; "/" for the root). With the
+ * header's cgroup_id this lets user space attribute a container's first exec
+ * in-band, before any file-system lookup.
  */
 struct vigil_exec_event {
     struct vigil_header hdr;
@@ -223,6 +232,9 @@ struct vigil_exec_event {
     __u32 sid;               /* session id */
     __u32 vpid;              /* pid as seen inside the process's own pid namespace */
     __u32 pidns_inum;        /* pid namespace inode number */
+    __u16 cgroup_len;        /* bytes of the cgroup path in data[] (NUL included) */
+    __u16 reserved16;
+    __u32 reserved32;
     __u8 data[];
 };
 
@@ -256,7 +268,7 @@ struct vigil_exit_event {
 _Static_assert(sizeof(struct vigil_header) == 64, "vigil_header must be 64 bytes");
 _Static_assert(sizeof(struct vigil_sock_tuple) == 40, "vigil_sock_tuple must be 40 bytes");
 _Static_assert(sizeof(struct vigil_syscall_event) == 168, "vigil_syscall_event must be 168 bytes");
-_Static_assert(sizeof(struct vigil_exec_event) == 160, "vigil_exec_event must be 160 bytes");
+_Static_assert(sizeof(struct vigil_exec_event) == 168, "vigil_exec_event must be 168 bytes");
 _Static_assert(sizeof(struct vigil_fork_event) == 88, "vigil_fork_event must be 88 bytes");
 _Static_assert(sizeof(struct vigil_exit_event) == 80, "vigil_exit_event must be 80 bytes");
 #endif
