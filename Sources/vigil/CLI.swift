@@ -17,6 +17,7 @@ enum CLI {
     /// Every subcommand, in help order. Add new commands here.
     static let commands: [any Command.Type] = [
         VersionCommand.self,
+        RulesCommand.self,
     ]
 
     static func main(_ args: [String]) -> Int32 {
