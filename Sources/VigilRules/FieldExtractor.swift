@@ -253,15 +253,10 @@ enum FieldExtractor {
             return errnoName(Int32(-r), s)
         case .evtRawres: return .int(ev.ret)
         case .evtFailed: return .bool(ev.ret < 0)
-        case .evtIsOpenRead, .evtIsOpenWrite, .evtIsOpenExec, .evtIsOpenCreate:
-            guard let (flags, mode) = openFlags(ev) else { return .bool(false) }
-            let acc = flags & 3
-            switch f.id {
-            case .evtIsOpenRead: return .bool(acc == 0 || acc == 2)
-            case .evtIsOpenWrite: return .bool(acc == 1 || acc == 2)
-            case .evtIsOpenCreate: return .bool(flags & 0o100 != 0)
-            default: return .bool(flags & 0o100 != 0 && mode & 0o111 != 0)
-            }
+        case .evtIsOpenRead: return .bool(ev.isOpenRead)
+        case .evtIsOpenWrite: return .bool(ev.isOpenWrite)
+        case .evtIsOpenExec: return .bool(ev.isOpenExec)
+        case .evtIsOpenCreate: return .bool((ev.openFlags ?? 0) & 0o100 != 0)
         case .evtArg: return eventArg(f, ev, raw: false, s)
         case .evtRawarg: return eventArg(f, ev, raw: true, s)
         case .evtArgs: return eventArgs(ev, s)
@@ -402,6 +397,7 @@ enum FieldExtractor {
     static let ipBytes = StaticBytes("ip")
     static let unixBytes = StaticBytes("unix")
     static let syscallBytes = StaticBytes("syscall")
+    static let atFdcwdBytes = StaticBytes("AT_FDCWD")
     static let typeNames: [StaticBytes] = (0..<EventType.count).map { StaticBytes(EventType(rawValue: UInt16($0)).name) }
     @inline(__always) static func typeNameBytes(_ t: EventType) -> StaticBytes { typeNames[Int(t.rawValue) & (EventType.count - 1)] }
     @inline(__always) static func staticString(_ b: StaticBytes) -> FV { .str(b.p, b.n) }
@@ -450,184 +446,65 @@ enum FieldExtractor {
 
     // MARK: event arguments
 
-    static func openFlags(_ ev: Event) -> (UInt64, UInt64)? {
-        switch UInt32(ev.type.rawValue) {
-        case VIGIL_SYS_OPEN.rawValue: return (ev.arg(1), ev.arg(2))
-        case VIGIL_SYS_OPENAT.rawValue, VIGIL_SYS_OPENAT2.rawValue: return (ev.arg(2), ev.arg(3))
-        case VIGIL_SYS_CREAT.rawValue: return (0o1101, ev.arg(1))
-        default: return nil
-        }
-    }
-
-    static func argSpec(_ f: FieldSpec, _ ev: Event) -> ArgSpec? {
-        guard let specs = EventArgSchema.table[ev.type.rawValue] else { return nil }
+    /// The schema argument a field refers to for this event's type.
+    @inline(__always) static func argSpec(_ f: FieldSpec, _ ev: Event) -> ArgumentSpec? {
+        let schema = SyscallSchema.of(ev.type)
         let k = f.index >= 0 ? f.index : Int(f.argIndexByType[Int(ev.type.rawValue) & (EventType.count - 1)])
-        guard k >= 0 && k < specs.count else { return nil }
-        return specs[k]
+        guard k >= 0 && k < schema.arguments.count else { return nil }
+        return schema.arguments[k]
     }
 
     static func eventArg(_ f: FieldSpec, _ ev: Event, raw: Bool, _ s: RuleScratch) -> FV {
-        if ev.isExec { return execArg(f.key, ev, raw: raw, s) }
-        guard let spec = argSpec(f, ev) else { return .unset }
-        if raw {
-            switch spec.source {
-            case .raw(let i): return .int(Int64(bitPattern: ev.arg(i)))
-            case .ret: return .int(ev.ret)
-            default: break
+        guard let spec = argSpec(f, ev), let v = ev.value(of: spec) else { return .unset }
+        if raw { return v.integer.map { FV.int($0) } ?? argValue(v, s) }
+        return argValue(v, s)
+    }
+
+    /// Falco's `evt.arg.NAME` value: resolved names (flags, errno, users) where there are
+    /// some, numbers as numbers, strings as bytes. Flag renderings are memoised per scratch.
+    static func argValue(_ v: ArgumentValue, _ s: RuleScratch) -> FV {
+        switch v {
+        case .int(let x, let f):
+            switch f {
+            case .fd where x == LinuxConstants.atFDCWD: return staticString(atFdcwdBytes)
+            case .fd, .errno: return x < 0 ? errnoName(Int32(truncatingIfNeeded: -x), s) : .int(x)
+            default: return .int(x)
             }
-        }
-        return renderArg(spec, ev, s)
-    }
-
-    static func execArg(_ name: String, _ ev: Event, raw: Bool, _ s: RuleScratch) -> FV {
-        let x = ev.execInfo
-        switch name {
-        case "res": return raw ? .int(0) : .int(0)
-        case "exe", "filename", "pathname": return s.arena.copy(ev.exePath)
-        case "cwd": return s.arena.copy(ev.cwd)
-        case "tty": return .int(Int64(x.tty))
-        case "pgid": return .int(Int64(x.pgid))
-        case "loginuid": return .int(x.loginuid == .max ? -1 : Int64(x.loginuid))
-        case "flags":
-            if raw { return .int(Int64(x.exe_flags)) }
-            return renderFlags(UInt64(x.exe_flags), EventArgSchema.execFlagNames, s, zero: "0")
-        case "args":
-            let a = ev.argvRaw
-            var w = ArenaWriter(s.arena, max: a.count)
-            // Skip argv[0]; NULs become spaces.
-            var k = 0
-            while k < a.count && a[k] != 0 { k += 1 }
-            k += 1
-            var first = true
-            while k < a.count {
-                if a[k] == 0 { first = false; k += 1; continue }
-                if !first { w.put(32); first = true }
-                w.put(a[k]); k += 1
+        case .uint(let x, let f):
+            switch f {
+            case .uid: return s.userName(UInt32(truncatingIfNeeded: x)).map { s.arena.copy($0) } ?? .int(Int64(bitPattern: x))
+            case .gid: return s.groupName(UInt32(truncatingIfNeeded: x)).map { s.arena.copy($0) } ?? .int(Int64(bitPattern: x))
+            case .mode: return s.renderedFlags(.fileMode, x)
+            case .hex: var w = ArenaWriter(s.arena, max: 20); w.putHex(x); return w.value
+            case .octal:
+                var w = ArenaWriter(s.arena, max: 24)
+                w.put(48)
+                var digits: [UInt8] = []
+                var y = x
+                repeat { digits.append(UInt8(48 + y % 8)); y /= 8 } while y > 0
+                if !(digits.count == 1 && digits[0] == 48) { for d in digits.reversed() { w.put(d) } }
+                return w.value
+            default: return .int(Int64(bitPattern: x))
             }
-            return w.value
-        default: return .unset
-        }
-    }
-
-    static func renderFlags(_ v: UInt64, _ table: [(UInt64, String)], _ s: RuleScratch, zero: String? = nil) -> FV {
-        var w = ArenaWriter(s.arena, max: 512)
-        var first = true
-        var rest = v
-        for (bit, name) in table where bit != 0 && v & bit == bit {
-            if !first { w.put(124) }
-            first = false; w.put(name); rest &= ~bit
-        }
-        if first { if let zero { w.put(zero) } else { w.putUInt(v) } }
-        else if rest != 0 { w.put(124); w.putHex(rest) }
-        return w.value
-    }
-
-    static func renderArg(_ spec: ArgSpec, _ ev: Event, _ s: RuleScratch) -> FV {
-        let iv: UInt64
-        switch spec.source {
-        case .raw(let i): iv = ev.arg(i)
-        case .ret: iv = UInt64(bitPattern: ev.ret)
-        case .exeFlags: iv = UInt64(ev.execInfo.exe_flags)
-        case .str0:
-            if spec.format == .sockaddr { return sockaddr(ev.str0Raw, s) }
-            let b = ev.str0
-            if let nul = b.firstIndex(of: 0) { return s.arena.copy(UnsafeRawBufferPointer(rebasing: b[..<nul])) }
+        case .flags(let x, let set): return s.renderedFlags(set, x)
+        case .bytes(let b, let f):
+            if f == .argv {
+                var w = ArenaWriter(s.arena, max: b.count)
+                var n = b.count
+                while n > 0 && b[n - 1] == 0 { n -= 1 }
+                for k in 0..<n { w.put(b[k] == 0 ? 32 : b[k]) }
+                return w.value
+            }
             return s.arena.copy(b)
-        case .str1: return s.arena.copy(ev.str1)
-        case .str0Second:
-            let b = ev.str0
-            guard let nul = b.firstIndex(of: 0) else { return .unset }
-            return s.arena.copy(UnsafeRawBufferPointer(rebasing: b[(nul + 1)...]))
-        case .tuple: return tuple(ev, s)
+        case .sockaddr, .tuple:
+            return s.arena.copy(v.rawText)
         }
-        let sv = Int64(bitPattern: iv)
-        switch spec.format {
-        case .int, .fd: return .int(spec.format == .fd ? Int64(Int32(truncatingIfNeeded: sv)) : sv)
-        case .uint: return .int(sv)
-        case .hex: var w = ArenaWriter(s.arena, max: 20); w.putHex(iv); return w.value
-        case .mode: var w = ArenaWriter(s.arena, max: 24); w.put(48); w.putUInt(UInt64(String(iv, radix: 8)) ?? 0); return w.value
-        case .openFlags:
-            let acc = iv & 3
-            var w = ArenaWriter(s.arena, max: 512)
-            w.put(acc == 0 ? "O_RDONLY" : acc == 1 ? "O_WRONLY" : "O_RDWR")
-            for (bit, name) in EventArgSchema.openFlagNames where iv & bit == bit {
-                if name == "O_TMPFILE" && iv & 0o20200000 != 0o20200000 { continue }
-                if name == "O_DIRECTORY" && iv & 0o20200000 == 0o20200000 { continue }
-                w.put(124); w.put(name)
-            }
-            return w.value
-        case .ptraceRequest: return named(iv, EventArgSchema.ptraceRequests, s)
-        case .socketDomain: return named(iv, EventArgSchema.socketDomains, s)
-        case .socketType: return named(iv & 0xf, EventArgSchema.socketTypes, s)
-        case .bpfCmd: return named(iv, EventArgSchema.bpfCmds, s)
-        case .signal: return named(iv, EventArgSchema.signalNames, s)
-        case .prctlOption: return named(iv, EventArgSchema.prctlOptions, s)
-        case .nstype: return named(iv, EventArgSchema.nsTypes, s)
-        case .cloneFlags: return renderFlags(iv, EventArgSchema.cloneFlagNames, s, zero: "0")
-        case .mountFlags: return renderFlags(iv, EventArgSchema.mountFlagNames, s, zero: "0")
-        case .execFlags: return renderFlags(iv, EventArgSchema.execFlagNames, s, zero: "0")
-        case .capMask: return capNames(iv, s)
-        case .string, .sockaddr, .tuple: return .unset
-        }
-    }
-
-    static func named(_ v: UInt64, _ table: [UInt64: String], _ s: RuleScratch) -> FV {
-        if let n = table[v] { return s.arena.copy(n) }
-        var w = ArenaWriter(s.arena, max: 24); w.putUInt(v); return w.value
-    }
-
-    static func sockaddr(_ raw: UnsafeRawBufferPointer, _ s: RuleScratch) -> FV {
-        guard raw.count >= 2 else { return .unset }
-        let family = raw.loadUnaligned(as: UInt16.self)
-        var w = ArenaWriter(s.arena, max: 160)
-        switch Int32(family) {
-        case AF_INET where raw.count >= 8:
-            let port = UInt16(raw[2]) << 8 | UInt16(raw[3])
-            w.putIP(UnsafeBufferPointer(rebasing: raw.bindMemory(to: UInt8.self)[4..<8]), v6: false)
-            w.put(58); w.putUInt(UInt64(port))
-        case AF_INET6 where raw.count >= 24:
-            let port = UInt16(raw[2]) << 8 | UInt16(raw[3])
-            w.putIP(UnsafeBufferPointer(rebasing: raw.bindMemory(to: UInt8.self)[8..<24]), v6: true)
-            w.put(58); w.putUInt(UInt64(port))
-        case AF_UNIX:
-            var k = 2
-            while k < raw.count && raw[k] != 0 { w.put(raw[k]); k += 1 }
-        default:
-            return .unset
-        }
-        return w.value
-    }
-
-    static func tuple(_ ev: Event, _ s: RuleScratch) -> FV {
-        var t = ev.tuple
-        guard t.family != 0 else { return .unset }
-        var w = ArenaWriter(s.arena, max: 120)
-        let v6 = Int32(t.family) == AF_INET6
-        withUnsafeBytes(of: &t.saddr) { w.putIP($0.bindMemory(to: UInt8.self), v6: v6) }
-        w.put(58); w.putUInt(UInt64(t.sport)); w.putStatic("->")
-        withUnsafeBytes(of: &t.daddr) { w.putIP($0.bindMemory(to: UInt8.self), v6: v6) }
-        w.put(58); w.putUInt(UInt64(t.dport))
-        return w.value
     }
 
     /// `evt.args`: every argument as `name=value`, space separated.
     static func eventArgs(_ ev: Event, _ s: RuleScratch) -> FV {
-        var w = ArenaWriter(s.arena, max: 8192)
-        if ev.isExec {
-            w.putStatic("res=0 exe="); w.put(ev.exePath)
-            let a = execArg("args", ev, raw: false, s)
-            w.putStatic(" args="); w.put(UnsafeRawBufferPointer(a.bytes))
-            w.putStatic(" cwd="); w.put(ev.cwd)
-            return w.value
-        }
-        guard let specs = EventArgSchema.table[ev.type.rawValue] else { return w.value }
-        for (k, spec) in specs.enumerated() {
-            if k > 0 { w.put(32) }
-            w.put(spec.name); w.put(61)
-            let v = render(renderArg(spec, ev, s), s)
-            if v.isSet { w.put(UnsafeRawBufferPointer(v.bytes)) } else { w.putStatic("<NA>") }
-        }
-        return w.value
+        let resolver = ArgumentResolver(userName: { [unowned s] in s.userName($0) }, groupName: { [unowned s] in s.groupName($0) })
+        return s.arena.copy(ev.formattedArguments(resolver))
     }
 }
 

@@ -116,7 +116,7 @@ final class CompiledRegex: @unchecked Sendable {
             var buf = [CChar](repeating: 0, count: 256)
             regerror(rc, re, &buf, 256)
             re.deallocate()
-            throw RuleCompileError(offset: nil, message: "invalid regex '\(pattern)': \(String(cString: buf))")
+            throw RuleCompileError(offset: nil, message: "invalid regex '\(pattern)': \(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
         }
     }
     deinit { regfree(re); re.deallocate() }

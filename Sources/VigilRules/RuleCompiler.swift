@@ -61,8 +61,8 @@ struct ConditionCompiler {
             if let v = Int(a) { index = v } else {
                 key = a
                 argIdx = [Int8](repeating: -1, count: EventType.count)
-                for (t, specs) in EventArgSchema.table {
-                    if let k = specs.firstIndex(where: { $0.name == a }) { argIdx[Int(t) & (EventType.count - 1)] = Int8(k) }
+                for schema in SyscallSchema.all {
+                    if let k = schema.index(of: a) { argIdx[Int(schema.type.rawValue) & (EventType.count - 1)] = Int8(k) }
                 }
             }
         }

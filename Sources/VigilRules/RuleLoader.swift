@@ -34,7 +34,13 @@ public struct RuleLoader {
 
     /// Expands files and directories (a directory's `*.yaml`/`*.yml` files in name order, not recursive).
     public static func expand(paths: [String]) -> (files: [String], errors: [Diagnostic]) {
-        var files: [String] = []
+        let (f, e) = expandMarked(paths: paths)
+        return (f.map(\.0), e)
+    }
+
+    /// Expanded files, each with whether it came from a directory.
+    static func expandMarked(paths: [String]) -> (files: [(String, Bool)], errors: [Diagnostic]) {
+        var files: [(String, Bool)] = []
         var errors: [Diagnostic] = []
         for p in paths {
             var st = stat()
@@ -59,9 +65,9 @@ public struct RuleLoader {
                     }
                 }
                 closedir(d)
-                files += names.sorted()
+                files += names.sorted().map { ($0, true) }
             } else {
-                files.append(p)
+                files.append((p, false))
             }
         }
         return (files, errors)
@@ -69,29 +75,35 @@ public struct RuleLoader {
 
     /// Loads files and directories in order.
     public mutating func load(paths: [String]) {
-        let (files, errors) = RuleLoader.expand(paths: paths)
+        let (files, errors) = RuleLoader.expandMarked(paths: paths)
         diagnostics += errors
-        for f in files { loadFile(f) }
+        for (f, fromDir) in files { loadFile(f, fromDirectory: fromDir) }
     }
 
-    /// Loads one file.
-    public mutating func loadFile(_ path: String) {
+    /// Loads one file. Files found in a directory whose top level is a mapping
+    /// (configuration files such as vigil.yaml) are skipped with a warning.
+    public mutating func loadFile(_ path: String, fromDirectory: Bool = false) {
         guard let bytes = readFile(path) else {
             diagnostics.append(Diagnostic(.error, SourceMark(file: path, line: 0, column: 0), item: nil,
                                           "cannot read file: \(String(cString: strerror(errno)))"))
             return
         }
-        load(text: bytes, file: path)
+        load(text: bytes, file: path, fromDirectory: fromDirectory)
     }
 
     /// Loads rule YAML from memory; `file` names it in diagnostics.
-    public mutating func load(text: [UInt8], file: String) {
-        source.files.append(file)
+    public mutating func load(text: [UInt8], file: String, fromDirectory: Bool = false) {
         let docs: [YAMLNode]
         do { docs = try YAMLParser.parse(text, file: file) } catch {
+            source.files.append(file)
             diagnostics.append(Diagnostic(.error, error.mark, item: nil, error.message))
             return
         }
+        if fromDirectory, let first = docs.first, first.mapping != nil {
+            warning(first.mark, nil, "not a rules file (top level is a mapping, not a list of items): skipped")
+            return
+        }
+        source.files.append(file)
         let locator = SourceLocator(text: String(decoding: text, as: UTF8.self))
         for doc in docs {
             if doc.isNull { continue }

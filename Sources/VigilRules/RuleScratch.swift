@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import VigilDecode
 
 /// Per-thread mutable state for evaluating events against a ``RuleSet``: the
 /// field-value cache (each field extracted at most once per event), the string
@@ -67,6 +68,24 @@ public final class RuleScratch {
         var buf = [CChar](repeating: 0, count: 256)
         guard gethostname(&buf, 255) == 0 else { return "localhost" }
         return String(cString: buf)
+    }
+
+    // MARK: flag renderings
+
+    struct FlagKey: Hashable { let set: UInt8; let value: UInt64 }
+    /// Rendered flag values (immortal for this scratch; bounded).
+    var flagMemo: [FlagKey: StaticBytes] = [:]
+
+    func renderedFlags(_ set: FlagSet, _ v: UInt64) -> FV {
+        let key = FlagKey(set: set.rawValue, value: v)
+        if let b = flagMemo[key] { return .str(b.p, b.n) }
+        let text = set.table.render(v)
+        if flagMemo.count < 8192 {
+            let b = StaticBytes(text)
+            flagMemo[key] = b
+            return .str(b.p, b.n)
+        }
+        return arena.copy(text)
     }
 
     // MARK: users and groups
