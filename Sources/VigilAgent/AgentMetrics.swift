@@ -69,7 +69,7 @@ public final class AgentMetrics: Sendable {
         }
         r.register("vigil_decode_errors_total", help: "Records that could not be decoded.", counter: decodeErrors)
         r.register("vigil_truncated_records_total", help: "Records whose strings were cut in the kernel.", counter: truncatedRecords)
-        r.register("vigil_alerts_total", help: "Alerts produced by rules, by rule and priority (before flood control).", type: .counter) { [self] in
+        r.register("vigil_rule_matches_total", help: "Rule matches (alerts produced by rules before priority filtering and flood control), by rule and priority.", type: .counter) { [self] in
             alertsByRule.map { MetricSample(labels: [("rule", $0.rule), ("priority", $0.priority.falcoName)], value: Double($0.count)) }
         }
         r.register("vigil_internal_alerts_total", help: "Internal alerts raised by the agent (dropped events).", counter: internalAlerts)
