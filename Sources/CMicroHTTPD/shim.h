@@ -14,4 +14,9 @@ static inline struct MHD_Daemon *vigil_mhd_start(unsigned int flags, uint16_t po
                                 MHD_OPTION_SOCK_ADDR, bind_addr, MHD_OPTION_END);
     return MHD_start_daemon(flags, port, NULL, NULL, handler, handler_cls, MHD_OPTION_END);
 }
+/* The port the daemon listens on (useful with port 0). */
+static inline uint16_t vigil_mhd_bound_port(struct MHD_Daemon *d) {
+    const union MHD_DaemonInfo *i = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+    return i ? i->port : 0;
+}
 #endif

@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Small path and file helpers (no Foundation).
+public enum FilePaths {
+    public static func currentDirectory() -> String {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buf, buf.count) != nil else { return "/" }
+        return cString(buf)
+    }
+
+    public static func absolute(_ p: String, relativeTo base: String) -> String {
+        if p.hasPrefix("/") { return normalize(p) }
+        return normalize(base + "/" + p)
+    }
+
+    /// Removes `.` and `..` components and duplicate slashes (lexically).
+    public static func normalize(_ p: String) -> String {
+        var parts: [Substring] = []
+        for c in p.split(separator: "/") {
+            if c == "." { continue }
+            if c == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
+            parts.append(c)
+        }
+        return "/" + parts.joined(separator: "/")
+    }
+
+    public static func directory(of p: String) -> String {
+        guard let i = p.lastIndex(of: "/") else { return "." }
+        if i == p.startIndex { return "/" }
+        return String(p[..<i])
+    }
+
+    public static func basename(_ p: String) -> String {
+        guard let i = p.lastIndex(of: "/") else { return p }
+        return String(p[p.index(after: i)...])
+    }
+
+    public static func isDirectory(_ p: String) -> Bool {
+        var st = stat()
+        return stat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public static func isRegularFile(_ p: String) -> Bool {
+        var st = stat()
+        return stat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
+    }
+
+    public static func exists(_ p: String) -> Bool {
+        var st = stat()
+        return stat(p, &st) == 0
+    }
+
+    /// The whole file as text (invalid UTF-8 repaired), or nil with errno set.
+    public static func readText(_ p: String) -> String? {
+        let fd = open(p, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var data: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = read(fd, &buf, buf.count)
+            if n < 0 { if errno == EINTR { continue }; return nil }
+            if n == 0 { break }
+            data.append(contentsOf: buf[0..<n])
+        }
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// Names in a directory (without `.` and `..`), sorted.
+    public static func listDirectory(_ p: String) -> [String]? {
+        guard let d = opendir(p) else { return nil }
+        defer { closedir(d) }
+        var names: [String] = []
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { raw in
+                String(cString: raw.baseAddress!.assumingMemoryBound(to: CChar.self))
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// A NUL-terminated C buffer as a String.
+    static func cString(_ buf: [CChar]) -> String {
+        let n = buf.firstIndex(of: 0) ?? buf.count
+        return String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// The running executable's path.
+    public static func executablePath() -> String? {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buf, buf.count - 1)
+        guard n > 0 else { return nil }
+        buf[n] = 0
+        return cString(buf)
+    }
+}

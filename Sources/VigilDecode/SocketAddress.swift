@@ -1,0 +1,367 @@
+import VigilABI
+
+/// An IPv4 or IPv6 address held by value (16 bytes, IPv4 in the first 4), so
+/// socket state needs no heap storage.
+public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
+    /// `AF_INET` (2) or `AF_INET6` (10); 0 when unset.
+    public var family: UInt16
+    /// The address bytes in network order, as two native-endian loads.
+    public var storage: (UInt64, UInt64)
+
+    /// The unset address.
+    public static let none = IPAddress(family: 0, storage: (0, 0))
+
+    public init(family: UInt16, storage: (UInt64, UInt64)) { self.family = family; self.storage = storage }
+
+    /// From 16 raw bytes (IPv4 in the first 4, rest ignored for IPv4).
+    public init(family: UInt16, bytes p: UnsafeRawPointer) {
+        self.family = family
+        if family == LinuxConstants.AF_INET {
+            storage = (UInt64(p.loadUnaligned(as: UInt32.self)), 0)
+        } else {
+            storage = (p.loadUnaligned(as: UInt64.self), p.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        }
+    }
+
+    /// From a byte array (4 bytes: IPv4, 16 bytes: IPv6); nil for other lengths.
+    public init?(bytes: [UInt8]) {
+        switch bytes.count {
+        case 4: self = bytes.withUnsafeBytes { IPAddress(family: LinuxConstants.AF_INET, bytes: $0.baseAddress!) }
+        case 16: self = bytes.withUnsafeBytes { IPAddress(family: LinuxConstants.AF_INET6, bytes: $0.baseAddress!) }
+        default: return nil
+        }
+    }
+
+    /// Parses dotted IPv4 (`10.0.0.1`) or IPv6 text (`::1`, `fe80::1`, `::ffff:1.2.3.4`).
+    public init?(_ text: String) {
+        if let v4 = IPAddress.parseIPv4(Substring(text)) {
+            var b = [UInt8](repeating: 0, count: 4)
+            for i in 0..<4 { b[i] = UInt8((v4 >> (24 - 8 * UInt32(i))) & 0xff) }
+            self.init(bytes: b)
+            return
+        }
+        guard let b = IPAddress.parseIPv6(text) else { return nil }
+        self.init(bytes: b)
+    }
+
+    /// The address bytes: 4 for IPv4, 16 for IPv6, empty when unset.
+    public var bytes: [UInt8] {
+        var s = storage
+        let all = withUnsafeBytes(of: &s) { Array($0) }
+        switch family {
+        case LinuxConstants.AF_INET: return Array(all.prefix(4))
+        case LinuxConstants.AF_INET6: return all
+        default: return []
+        }
+    }
+
+    /// Whether this is an IPv6 address that maps an IPv4 one (`::ffff:a.b.c.d`).
+    public var isV4Mapped: Bool {
+        guard family == LinuxConstants.AF_INET6 else { return false }
+        let b = bytes
+        return b[0..<10].allSatisfy { $0 == 0 } && b[10] == 0xff && b[11] == 0xff
+    }
+
+    /// Whether the address is all zeroes (unspecified).
+    public var isUnspecified: Bool { storage.0 == 0 && storage.1 == 0 }
+
+    /// Whether this is a loopback address (127/8, ::1).
+    public var isLoopback: Bool {
+        let b = bytes
+        switch family {
+        case LinuxConstants.AF_INET: return b[0] == 127
+        case LinuxConstants.AF_INET6: return b[0..<15].allSatisfy { $0 == 0 } && b[15] == 1
+        default: return false
+        }
+    }
+
+    /// Text form: dotted quad, or RFC 5952 IPv6 (`::1`); empty when unset.
+    public var description: String {
+        var out = ""
+        write(into: &out)
+        return out
+    }
+
+    /// Appends the text form to `out`.
+    public func write(into out: inout String) {
+        let b = bytes
+        switch family {
+        case LinuxConstants.AF_INET:
+            out += "\(b[0]).\(b[1]).\(b[2]).\(b[3])"
+        case LinuxConstants.AF_INET6:
+            if isV4Mapped { out += "::ffff:\(b[12]).\(b[13]).\(b[14]).\(b[15])"; return }
+            var groups = [UInt16](repeating: 0, count: 8)
+            for i in 0..<8 { groups[i] = UInt16(b[2 * i]) << 8 | UInt16(b[2 * i + 1]) }
+            // Longest run of zero groups (length >= 2) becomes "::".
+            var bestStart = -1, bestLen = 0, i = 0
+            while i < 8 {
+                if groups[i] == 0 {
+                    var j = i
+                    while j < 8 && groups[j] == 0 { j += 1 }
+                    if j - i > bestLen && j - i >= 2 { bestStart = i; bestLen = j - i }
+                    i = j
+                } else { i += 1 }
+            }
+            i = 0
+            while i < 8 {
+                if i == bestStart {
+                    out += "::"
+                    i += bestLen
+                    continue
+                }
+                if i > 0 && i != bestStart + bestLen { out += ":" }
+                out += String(groups[i], radix: 16)
+                i += 1
+            }
+        default:
+            break
+        }
+    }
+
+    public static func == (a: IPAddress, b: IPAddress) -> Bool {
+        a.family == b.family && a.storage.0 == b.storage.0 && a.storage.1 == b.storage.1
+    }
+
+    public func hash(into h: inout Hasher) {
+        h.combine(family); h.combine(storage.0); h.combine(storage.1)
+    }
+
+    static func parseIPv4(_ s: Substring) -> UInt32? {
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4 else { return nil }
+        var v: UInt32 = 0
+        for p in parts {
+            guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0.isASCII && $0.isNumber }), let n = UInt32(p), n <= 255 else { return nil }
+            v = v << 8 | n
+        }
+        return v
+    }
+
+    static func parseIPv6(_ text: String) -> [UInt8]? {
+        guard text.contains(":") else { return nil }
+        var s = Substring(text)
+        var tail4: [UInt8] = []
+        // Embedded IPv4 at the end.
+        if let lastColon = s.lastIndex(of: ":"), s[s.index(after: lastColon)...].contains(".") {
+            guard let v4 = parseIPv4(s[s.index(after: lastColon)...]) else { return nil }
+            tail4 = [UInt8(v4 >> 24), UInt8((v4 >> 16) & 0xff), UInt8((v4 >> 8) & 0xff), UInt8(v4 & 0xff)]
+            s = s[..<s.index(after: lastColon)]
+            if s.hasSuffix("::") { /* keep */ } else { s = s.dropLast() }
+        }
+        let halves = s.components(separatedBy: "::")
+        guard halves.count <= 2 else { return nil }
+        func groups(_ part: Substring) -> [UInt16]? {
+            if part.isEmpty { return [] }
+            var r: [UInt16] = []
+            for g in part.split(separator: ":", omittingEmptySubsequences: false) {
+                guard !g.isEmpty, g.count <= 4, let v = UInt16(g, radix: 16) else { return nil }
+                r.append(v)
+            }
+            return r
+        }
+        guard let head = groups(Substring(halves[0])) else { return nil }
+        let tail = halves.count == 2 ? groups(Substring(halves[1])) : []
+        guard let tail else { return nil }
+        let want = tail4.isEmpty ? 8 : 6
+        var all: [UInt16]
+        if halves.count == 2 {
+            guard head.count + tail.count < want else { return nil }
+            all = head + [UInt16](repeating: 0, count: want - head.count - tail.count) + tail
+        } else {
+            guard head.count == want else { return nil }
+            all = head
+        }
+        var b: [UInt8] = []
+        for g in all { b.append(UInt8(g >> 8)); b.append(UInt8(g & 0xff)) }
+        return b + tail4
+    }
+}
+
+extension Substring {
+    func components(separatedBy sep: String) -> [Substring] {
+        var out: [Substring] = []
+        var rest = self
+        while let r = rest.firstRange(of: sep) {
+            out.append(rest[..<r.lowerBound])
+            rest = rest[r.upperBound...]
+        }
+        out.append(rest)
+        return out
+    }
+}
+
+/// A socket address decoded from a raw `sockaddr` (connect/bind/sendto
+/// arguments). For `AF_UNIX` the path points into the record.
+public struct SocketAddress {
+    /// Address family (`AF_INET`, `AF_INET6`, `AF_UNIX`, ...).
+    public var family: UInt16
+    /// IP address for inet families.
+    public var ip: IPAddress
+    /// Port, host byte order.
+    public var port: UInt16
+    /// Unix socket path bytes (without NULs; an abstract socket's leading NUL is shown as `@`).
+    public var path: UnsafeRawBufferPointer
+    /// Whether the unix path is abstract (leading NUL in the sockaddr).
+    public var isAbstract: Bool
+
+    /// Decodes a raw sockaddr; nil when too short for its family.
+    public init?(raw: UnsafeRawBufferPointer) {
+        guard raw.count >= 2, let base = raw.baseAddress else { return nil }
+        family = base.loadUnaligned(as: UInt16.self)
+        ip = .none; port = 0; path = UnsafeRawBufferPointer(start: nil, count: 0); isAbstract = false
+        switch family {
+        case LinuxConstants.AF_INET:
+            guard raw.count >= 8 else { return nil }
+            port = UInt16(bigEndian: base.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+            ip = IPAddress(family: family, bytes: base + 4)
+        case LinuxConstants.AF_INET6:
+            guard raw.count >= 24 else { return nil }
+            port = UInt16(bigEndian: base.loadUnaligned(fromByteOffset: 2, as: UInt16.self))
+            ip = IPAddress(family: family, bytes: base + 8)
+        case LinuxConstants.AF_UNIX:
+            var start = 2
+            if raw.count > 2 && raw[2] == 0 { isAbstract = true; start = 3 }
+            var end = start
+            while end < raw.count && raw[end] != 0 { end += 1 }
+            path = UnsafeRawBufferPointer(rebasing: raw[start..<end])
+        default:
+            break
+        }
+    }
+
+    /// Falco's text: `1.2.3.4:80`, `::1:80`, the unix path (`@name` for abstract), or the family name.
+    public var description: String {
+        var out = ""
+        write(into: &out)
+        return out
+    }
+
+    /// Appends the text form to `out`.
+    public func write(into out: inout String) {
+        switch family {
+        case LinuxConstants.AF_INET, LinuxConstants.AF_INET6:
+            ip.write(into: &out); out += ":"; out += String(port)
+        case LinuxConstants.AF_UNIX:
+            if isAbstract { out += "@" }
+            out += String(decoding: path, as: UTF8.self)
+        default:
+            let name = FlagSet.socketDomain.table.render(UInt64(family))
+            out += name.isEmpty ? "family \(family)" : name
+        }
+    }
+
+    /// Encodes a raw sockaddr from text: `1.2.3.4:80`, `[::1]:80` or `::1:80`
+    /// (last colon separates the port), or a unix path starting with `/` or `@`.
+    public static func encode(_ text: String) -> [UInt8]? {
+        if text.hasPrefix("/") || text.hasPrefix("@") {
+            var b: [UInt8] = [UInt8(LinuxConstants.AF_UNIX & 0xff), 0]
+            if text.hasPrefix("@") { b.append(0); b += Array(text.utf8.dropFirst()) } else { b += Array(text.utf8); b.append(0) }
+            return b
+        }
+        guard let (ip, port) = parseEndpoint(text) else { return nil }
+        var b: [UInt8]
+        if ip.family == LinuxConstants.AF_INET {
+            b = [UInt8](repeating: 0, count: 16)
+            b[0] = UInt8(LinuxConstants.AF_INET); b[2] = UInt8(port >> 8); b[3] = UInt8(port & 0xff)
+            b.replaceSubrange(4..<8, with: ip.bytes)
+        } else {
+            b = [UInt8](repeating: 0, count: 28)
+            b[0] = UInt8(LinuxConstants.AF_INET6); b[2] = UInt8(port >> 8); b[3] = UInt8(port & 0xff)
+            b.replaceSubrange(8..<24, with: ip.bytes)
+        }
+        return b
+    }
+
+    /// Parses `ip:port` (`[v6]:port` or `v6:port` with the last colon before the port).
+    public static func parseEndpoint(_ text: String) -> (IPAddress, UInt16)? {
+        var t = Substring(text)
+        if t.hasPrefix("["), let close = t.firstIndex(of: "]") {
+            let host = String(t[t.index(after: t.startIndex)..<close])
+            t = t[t.index(after: close)...]
+            guard t.hasPrefix(":"), let port = UInt16(t.dropFirst()), let ip = IPAddress(host) else { return nil }
+            return (ip, port)
+        }
+        guard let colon = t.lastIndex(of: ":"), let port = UInt16(t[t.index(after: colon)...]),
+              let ip = IPAddress(String(t[..<colon])) else { return nil }
+        return (ip, port)
+    }
+}
+
+/// The socket's own addresses as the kernel reported them (`vigil_sock_tuple`).
+public struct SocketTuple {
+    /// Address family; 0 when the record has no tuple.
+    public var family: UInt16
+    /// `IPPROTO_TCP` (6), `IPPROTO_UDP` (17), ... (0 unknown).
+    public var l4proto: UInt8
+    /// `SOCK_STREAM`, `SOCK_DGRAM`, ...
+    public var sockType: UInt8
+    /// Local address and port (host order).
+    public var localIP: IPAddress
+    public var localPort: UInt16
+    /// Remote address and port (host order).
+    public var remoteIP: IPAddress
+    public var remotePort: UInt16
+
+    /// From the ABI struct.
+    public init(_ t: vigil_sock_tuple) {
+        family = t.family; l4proto = t.l4proto; sockType = t.sock_type
+        localPort = t.sport; remotePort = t.dport
+        var tt = t
+        let fam = t.family
+        localIP = withUnsafeBytes(of: &tt.saddr) { IPAddress(family: fam, bytes: $0.baseAddress!) }
+        remoteIP = withUnsafeBytes(of: &tt.daddr) { IPAddress(family: fam, bytes: $0.baseAddress!) }
+        if fam != LinuxConstants.AF_INET && fam != LinuxConstants.AF_INET6 { localIP = .none; remoteIP = .none }
+    }
+
+    /// Whether the record carried a tuple.
+    public var isPresent: Bool { family != 0 }
+
+    /// Falco's tuple text `client->server`: for the server side (accepted
+    /// sockets) the remote end is the client.
+    public func text(serverSide: Bool) -> String {
+        var out = ""
+        guard family == LinuxConstants.AF_INET || family == LinuxConstants.AF_INET6 else {
+            if family == LinuxConstants.AF_UNIX { out = "unix" }
+            return out
+        }
+        let (cip, cport, sip, sport) = serverSide ? (remoteIP, remotePort, localIP, localPort)
+                                                  : (localIP, localPort, remoteIP, remotePort)
+        cip.write(into: &out); out += ":" + String(cport) + "->"
+        sip.write(into: &out); out += ":" + String(sport)
+        return out
+    }
+
+    /// Layer-4 protocol name (`tcp`, `udp`, `icmp`, `raw`), or empty when unknown.
+    public var l4protoName: String {
+        switch l4proto {
+        case 6: "tcp"
+        case 17: "udp"
+        case 1, 58: "icmp"
+        case 255: "raw"
+        default: sockType == 3 ? "raw" : ""
+        }
+    }
+
+    /// Encodes the ABI struct from values (tests, synthetic input).
+    public static func encode(family: UInt16, l4proto: UInt8, sockType: UInt8 = 1,
+                              local: (IPAddress, UInt16), remote: (IPAddress, UInt16)) -> vigil_sock_tuple {
+        var t = vigil_sock_tuple()
+        t.family = family; t.l4proto = l4proto; t.sock_type = sockType
+        t.sport = local.1; t.dport = remote.1
+        let lb = local.0.bytes, rb = remote.0.bytes
+        withUnsafeMutableBytes(of: &t.saddr) { p in for (i, b) in lb.enumerated() where i < 16 { p[i] = b } }
+        withUnsafeMutableBytes(of: &t.daddr) { p in for (i, b) in rb.enumerated() where i < 16 { p[i] = b } }
+        return t
+    }
+
+    /// Parses Falco's `cip:cport->sip:sport` into an ABI tuple; `serverSide`
+    /// says which end is local (accept: the server end).
+    public static func parse(_ text: String, l4proto: UInt8 = 6, serverSide: Bool = false) -> vigil_sock_tuple? {
+        guard let r = text.firstRange(of: "->") else { return nil }
+        guard let c = SocketAddress.parseEndpoint(String(text[..<r.lowerBound])),
+              let s = SocketAddress.parseEndpoint(String(text[r.upperBound...])),
+              c.0.family == s.0.family else { return nil }
+        return encode(family: c.0.family, l4proto: l4proto, sockType: l4proto == 17 ? 2 : 1,
+                      local: serverSide ? s : c, remote: serverSide ? c : s)
+    }
+}

@@ -1,0 +1,140 @@
+import Testing
+@testable import VigilAgent
+import VigilRules
+import VigilCore
+
+@Suite struct ConfigTests {
+    static let repoRoot: String = {
+        // Tests run from the package root; fall back to the source location.
+        let here = FilePaths.directory(of: FilePaths.directory(of: FilePaths.directory(of: #filePath)))
+        return here
+    }()
+
+    @Test func shippedConfigEqualsDefaults() throws {
+        let loaded = try ConfigLoader.load(path: Self.repoRoot + "/rules/vigil.yaml")
+        #expect(loaded.config == VigilConfig())
+        #expect(loaded.resolvedRulesFiles == [Self.repoRoot + "/rules"])
+    }
+
+    @Test func parsesFalcoKeys() throws {
+        let c = try ConfigLoader.load(text: """
+            rules_files: [/etc/vigil/rules.yaml, /etc/vigil/rules.d]
+            json_output: false
+            priority: warning
+            rule_matching: all
+            http_output:
+              enabled: true
+              url: http://sidekick:2801/
+              headers: {X-Token: abc}
+            webserver: {listen_port: 9000, listen_address: 127.0.0.1}
+            capture: {ring_buffer_bytes: 8Mi, wakeup_bytes: 0}
+            log_level: debug
+            """, origin: "t.yaml")
+        #expect(c.rulesFiles == ["/etc/vigil/rules.yaml", "/etc/vigil/rules.d"])
+        #expect(c.jsonOutput == false)
+        #expect(c.priority == .warning)
+        #expect(c.ruleMatching == .all)
+        #expect(c.httpOutput.enabled && c.httpOutput.url == "http://sidekick:2801/")
+        #expect(c.httpOutput.headers == [ConfigPair("X-Token", "abc")])
+        #expect(c.webserver.listenPort == 9000 && c.webserver.listenAddress == "127.0.0.1")
+        #expect(c.capture.ringBufferBytes == 8 << 20 && c.capture.wakeupBytes == 0)
+        #expect(c.logLevel == .debug)
+    }
+
+    @Test func overridesApplyInOrder() throws {
+        let c = try ConfigLoader.load(text: "webserver:\n  listen_port: 9000\n", origin: "t.yaml", overrides: [
+            "webserver.listen_port=9100", "json_output=false", "k8s.node_name=node-1",
+            "rules_files=[a.yaml, b.yaml]", "rules_files[]=c.yaml", "http_output.headers.X-A=1",
+            "syslog_output.address=tcp://127.0.0.1:601", "webserver.listen_port=9200",
+        ])
+        #expect(c.webserver.listenPort == 9200)
+        #expect(c.jsonOutput == false)
+        #expect(c.k8s.nodeName == "node-1")
+        #expect(c.rulesFiles == ["a.yaml", "b.yaml", "c.yaml"])
+        #expect(c.httpOutput.headers == [ConfigPair("X-A", "1")])
+        #expect(c.syslogOutput.address == "tcp://127.0.0.1:601")
+    }
+
+    @Test func unknownKeyNamesKeyAndPosition() {
+        #expect {
+            _ = try ConfigLoader.load(text: "json_output: true\nwebserver:\n  enabled: true\n  listn_port: 1\n", origin: "v.yaml")
+        } throws: { e in
+            let e = e as! ConfigError
+            return e.key == "webserver.listn_port" && e.source == ConfigSource(origin: "v.yaml", line: 4, column: 3)
+                && e.description.contains("v.yaml:4:3: webserver.listn_port: unknown key")
+                && e.description.contains("did you mean 'webserver.listen_port'")
+        }
+        #expect(throws: ConfigError.self) { _ = try ConfigLoader.load(text: "bogus: 1\n", origin: "v.yaml") }
+    }
+
+    @Test func wrongTypesNameKey() {
+        let cases: [(String, String, Int, Int)] = [
+            ("webserver:\n  listen_port: abc\n", "webserver.listen_port", 2, 16),
+            ("json_output: 3\n", "json_output", 1, 14),
+            ("json_output: \"true\"\n", "json_output", 1, 14),
+            ("priority: loud\n", "priority", 1, 11),
+            ("webserver: 5\n", "webserver", 1, 12),
+            ("rules_files:\n  - {a: 1}\n", "rules_files[0]", 2, 5),
+            ("webserver:\n  listen_port: 70000\n", "webserver.listen_port", 2, 16),
+            ("capture:\n  ring_buffer_bytes: 12Q\n", "capture.ring_buffer_bytes", 2, 22),
+        ]
+        for (text, key, line, col) in cases {
+            do {
+                _ = try ConfigLoader.load(text: text, origin: "w.yaml")
+                Issue.record("no error for \(text)")
+            } catch {
+                #expect(error.key == key, "\(text)")
+                #expect(error.source.line == line && error.source.column == col, "\(error)")
+            }
+        }
+    }
+
+    @Test func overrideErrorsNameTheFlag() {
+        do {
+            _ = try ConfigLoader.load(text: "", origin: "e.yaml", overrides: ["webserver.listen_port=high"])
+            Issue.record("accepted a bad override")
+        } catch {
+            #expect(error.key == "webserver.listen_port")
+            #expect(error.description.hasPrefix("-o webserver.listen_port=high: webserver.listen_port: expected an integer"))
+        }
+        do {
+            _ = try ConfigLoader.load(text: "", origin: "e.yaml", overrides: ["webserver.nope=1"])
+            Issue.record("accepted an unknown override key")
+        } catch {
+            #expect(error.key == "webserver.nope")
+        }
+        #expect(throws: ConfigError.self) { _ = try ConfigLoader.load(text: "", origin: "e.yaml", overrides: ["json_output.x=1"]) }
+    }
+
+    @Test func invalidYAMLHasPosition() {
+        do {
+            _ = try ConfigLoader.load(text: "a: [1, 2\nb: 3\n", origin: "bad.yaml")
+            Issue.record("accepted invalid YAML")
+        } catch {
+            #expect(error.source.origin == "bad.yaml" && error.source.line >= 1)
+            #expect(error.message.contains("invalid YAML"))
+        }
+        #expect(throws: ConfigError.self) { _ = try ConfigLoader.load(text: "json_output: true\njson_output: false\n", origin: "d.yaml") }
+    }
+
+    @Test func printedConfigRoundTrips() throws {
+        var c = VigilConfig()
+        c.httpOutput.headers = [ConfigPair("X-Weird", "a: \"b\"\n#c")]
+        c.rulesFiles = ["/x y/z", "true", "-dash"]
+        c.k8s.nodeName = "123"
+        c.floodControl.rate = 2.5
+        let text = ConfigPrinter.yaml(c)
+        let back = try ConfigLoader.load(text: text, origin: "printed")
+        #expect(back == c)
+    }
+
+    @Test func agentOptionsParse() throws {
+        guard case .options(let o) = AgentOptions.parse(["-c", "x.yaml", "-o", "a=b", "-r", "r1", "--rules=r2", "--node-name", "n1", "--dry-run"], allowRunFlags: true) else {
+            Issue.record("parse failed"); return
+        }
+        #expect(o.configPath == "x.yaml" && o.overrides == ["a=b"] && o.rulesPaths == ["r1", "r2"] && o.nodeName == "n1" && o.dryRun)
+        #expect(AgentOptions.parse(["--bogus"], allowRunFlags: true) == .failure("unknown option '--bogus'"))
+        #expect(AgentOptions.parse(["-o", "novalue"], allowRunFlags: true) == .failure("-o 'novalue': expected key.path=value"))
+        #expect(AgentOptions.parse(["--dry-run"], allowRunFlags: false) == .failure("unknown option '--dry-run'"))
+    }
+}

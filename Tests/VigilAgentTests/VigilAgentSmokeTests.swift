@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct VigilAgentPlaceholderTests {
-    @Test func moduleBuilds() { #expect(Bool(true)) }
-}
