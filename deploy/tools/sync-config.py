@@ -60,7 +60,7 @@ def block(text: str, indent: str) -> str:
     """Returns ` |...` plus the indented lines: a YAML scalar that parses back to `text` exactly."""
     if text == "":
         return ' ""\n'
-    if UNPRINTABLE.search(text):
+    if UNPRINTABLE.search(text) or text.strip("\n") == "":
         return " " + json.dumps(text, ensure_ascii=True) + "\n"
     if text.endswith("\n\n"):
         chomp = "+"

@@ -130,10 +130,11 @@ class Parser:
                 ops.append(("lit", json.loads(val) if val[0] == '"' else val[1:-1]))
             elif kind == "num":
                 ops.append(("lit", float(val) if "." in val else int(val)))
-            elif kind == "var":
-                ops.append(("var", val))
-            elif kind == "field":
-                ops.append(("field", val))
+            elif kind in ("var", "field"):
+                root = val.split(".")[1] if val.startswith("$.") or kind == "field" and val != "." else ""
+                if root in ("Files", "Capabilities", "Template", "Subcharts"):
+                    raise RenderError(f"{self.where}: unsupported: .{root}")
+                ops.append((kind, val))
             elif kind == "ident":
                 if val in ("true", "false"):
                     ops.append(("lit", val == "true"))
