@@ -22,7 +22,22 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-bpf: deps
+# Kernel architecture for the BPF target (bpf_tracing.h register layout).
+BPF_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/' -e 's/riscv64/riscv/')
+BPF_CFLAGS := -target bpf -O2 -g -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wno-unused-function -Wno-default-const-init-var-unsafe \
+	-I$(BUILD_DIR) -ISources/VigilABI/include -I/usr/include/$(shell uname -m)-linux-gnu
+
+# vmlinux.h: the running kernel's types, for CO-RE (BTF from /sys/kernel/btf/vmlinux).
+$(BUILD_DIR)/vmlinux.h:
+	@mkdir -p $(BUILD_DIR)
+	@test -r /sys/kernel/btf/vmlinux || { echo "error: /sys/kernel/btf/vmlinux missing: this kernel has no BTF (CONFIG_DEBUG_INFO_BTF=y is required)" >&2; exit 1; }
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BPF_OBJ): bpf/vigil.bpf.c Sources/VigilABI/include/vigil_abi.h $(BUILD_DIR)/vmlinux.h
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c bpf/vigil.bpf.c -o $@
+
+bpf: deps $(BPF_OBJ)
 
 build: deps bpf
 	$(SWIFT) build -c release
