@@ -236,12 +236,27 @@ struct Containerfile {
             return String(line[line.index(after: a)..<b])
         }
         #expect(!needed.isEmpty)
+        // Where each library resolves: the Swift toolchain's own (linked statically into the image's
+        // binary by --static-swift-stdlib) or a Debian package's.
+        let ldd = try Deploy.run(["/usr/bin/ldd", binary])
+        var resolved: [String: String] = [:]
+        for line in ldd.stdout.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if parts.count >= 3, parts[1] == "=>" { resolved[String(parts[0]).trimmingCharacters(in: .whitespaces)] = String(parts[2]) }
+        }
         let base = ["libc.so", "libm.so", "ld-linux", "libpthread.so", "libdl.so", "librt.so", "libutil.so", "libstdc++.so", "libgcc_s.so"]
-        for lib in needed where !lib.hasPrefix("libswift") && !lib.hasPrefix("libdispatch") && !lib.hasPrefix("libFoundation")
-            && !base.contains(where: { lib.hasPrefix($0) }) {
-            let q = try Deploy.run(["/usr/bin/dpkg", "-S", "*/\(lib)"])
-            let pkg = q.stdout.split(separator: "\n").first.map { String($0.prefix { $0 != ":" }) } ?? ""
-            #expect(!pkg.isEmpty, "\(lib): no Debian package found (\(q.stderr))")
+        for lib in needed where !base.contains(where: { lib.hasPrefix($0) }) {
+            let path = try #require(resolved[lib], "\(lib) does not resolve: \(ldd.output)")
+            if path.contains("/usr/lib/swift/") { continue }
+            let real = (path as NSString).resolvingSymlinksInPath
+            var pkg = ""
+            for candidate in [path, real, "/usr" + real, "*/" + lib] {
+                let q = try Deploy.run(["/usr/bin/dpkg", "-S", candidate])
+                if q.status == 0, let first = q.stdout.split(separator: "\n").first {
+                    pkg = String(first.prefix { $0 != ":" }); break
+                }
+            }
+            #expect(!pkg.isEmpty, "\(lib) (\(path)): no Debian package owns it")
             #expect(installed.contains(pkg), "the runtime stage does not install \(pkg) (for \(lib))")
         }
     }
