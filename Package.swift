@@ -32,7 +32,7 @@ let package = Package(
         // Pipeline stages.
         .target(name: "VigilCapture", dependencies: ["CLibBPF", "VigilABI", "VigilCore"]),
         .target(name: "VigilDecode", dependencies: ["VigilABI", "VigilCore"]),
-        .target(name: "VigilState", dependencies: ["VigilDecode", "VigilCore", "CCurl"]),
+        .target(name: "VigilState", dependencies: ["VigilDecode", "VigilCore", "CCurl", "CYAML"]),
         .target(name: "VigilRules", dependencies: ["VigilDecode", "VigilState", "VigilCore", "CYAML"]),
         .target(name: "VigilAlerts", dependencies: ["VigilRules", "VigilCore", "CCurl"]),
         .target(name: "VigilAgent", dependencies: [

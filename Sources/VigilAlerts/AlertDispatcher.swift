@@ -1,0 +1,304 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Synchronization
+import VigilCore
+import VigilRules
+
+/// Fans alerts out to any number of sinks.
+///
+/// ``submit(_:)`` is cheap and never blocks: it applies the minimum priority and pushes the alert
+/// onto the dispatcher's bounded queue (a full queue drops and counts it; the count is reported in
+/// a "Vigil alerts dropped" internal alert once there is room). The dispatcher thread applies
+/// flood control (``FloodControl``), renders each alert once (JSON and/or text, as the sinks
+/// need) and hands it to every sink's own bounded queue; each sink has its own worker thread.
+public final class AlertDispatcher: Sendable {
+    /// The sinks, in the order given.
+    public let sinks: [AlertSink]
+    /// Alerts less severe than this are not emitted.
+    public let minimumPriority: Priority
+
+    private let queue: BoundedQueue<Alert>
+    private let formatOptions: AlertFormatOptions
+    private let needJSON: Bool
+    private let needText: Bool
+    private let hostname: String
+    private let thread: Mutex<pthread_t?>
+    private let stopped = Atomic<Bool>(false)
+    private let flushRequested = Atomic<UInt64>(0)
+    private let flushDone = Atomic<UInt64>(0)
+
+    /// Alerts accepted by ``submit(_:)``.
+    public let submitted = Counter()
+    /// Alerts below the minimum priority.
+    public let filtered = Counter()
+    /// Alerts dropped because the dispatcher queue was full.
+    public let queueDropped = Counter()
+    private let perRule = Mutex<[RuleKey: UInt64]>([:])
+    private let flood: Mutex<FloodStats>
+
+    struct RuleKey: Hashable { var rule: String; var priority: Priority }
+    struct FloodStats: Sendable {
+        var folded: [String: UInt64] = [:]
+        var rateLimited: [String: UInt64] = [:]
+        var summaries: [AlertSummary.Kind: UInt64] = [:]
+        var foldTableFull: UInt64 = 0
+        var dropReports: UInt64 = 0
+    }
+
+    /// Creates and starts a dispatcher over `sinks`.
+    ///
+    /// - Parameters:
+    ///   - capacity: the dispatcher's own queue size (alerts waiting for flood control and fan-out).
+    ///   - hostname: used for internal alerts (the drop report); defaults to the node's host name.
+    public init(sinks: [AlertSink], minimumPriority: Priority = .debug, floodControl: FloodControlConfig = FloodControlConfig(),
+                formatOptions: AlertFormatOptions = AlertFormatOptions(), capacity: Int = 10_000, hostname: String? = nil) {
+        self.sinks = sinks
+        self.minimumPriority = minimumPriority
+        self.formatOptions = formatOptions
+        needJSON = sinks.contains { $0.format == .json }
+        needText = sinks.contains { $0.format == .text }
+        self.hostname = hostname ?? Self.systemHostname()
+        queue = BoundedQueue(capacity: capacity)
+        flood = Mutex(FloodStats())
+        thread = Mutex(nil)
+        let fc = FloodControl(config: floodControl)
+        let box = UncheckedBox(fc)
+        let t = WorkerThread.start(name: "vigil-alerts") { [self] in self.run(box.value, floodControl) }
+        thread.withLock { $0 = t }
+    }
+
+    /// Builds the sinks `config` enables and a dispatcher over them.
+    /// Throws when a sink's settings are invalid (the error names the key).
+    public static func make(config: AlertOutputConfig, hostname: String? = nil, stdoutFD: Int32 = 1) throws(AlertConfigError) -> AlertDispatcher {
+        try config.validate()
+        let cap = config.outputsQueue.capacity
+        var sinks: [AlertSink] = []
+        var built: [AlertSink] = []
+        do {
+            if config.stdoutOutput.enabled {
+                sinks.append(.stdout(config.stdoutOutput, json: config.jsonOutput, capacity: cap, fd: stdoutFD)); built = sinks
+            }
+            if config.fileOutput.enabled {
+                sinks.append(.file(config.fileOutput, json: config.jsonOutput, capacity: cap)); built = sinks
+            }
+            if config.syslogOutput.enabled {
+                sinks.append(try .syslog(config.syslogOutput, json: config.jsonOutput, formatOptions: config.formatOptions, capacity: cap)); built = sinks
+            }
+            if config.httpOutput.enabled {
+                sinks.append(try .http(config.httpOutput, formatOptions: config.formatOptions, capacity: cap)); built = sinks
+            }
+        } catch {
+            for s in built { s.stop(timeoutNs: 0) }
+            throw error
+        }
+        return AlertDispatcher(sinks: sinks, minimumPriority: config.minimumPriority, floodControl: config.floodControl,
+                               formatOptions: config.formatOptions, capacity: cap, hostname: hostname)
+    }
+
+    static func systemHostname() -> String {
+        var buf = [CChar](repeating: 0, count: 256)
+        if gethostname(&buf, 255) != 0 { return "localhost" }
+        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Queues `alert` for delivery. Never blocks. Returns false when it was filtered by priority
+    /// or dropped at a full queue (counted either way).
+    @discardableResult
+    public func submit(_ alert: Alert) -> Bool {
+        if alert.priority > minimumPriority { filtered.add(); return false }
+        if queue.tryPush(alert) { submitted.add(); return true }
+        queueDropped.add()
+        return false
+    }
+
+    private func run(_ fc: FloodControl, _ cfg: FloodControlConfig) {
+        var items: [Alert] = []
+        items.reserveCapacity(256)
+        var out: [FloodControl.Output] = []
+        var window = UInt64(max(1, cfg.fold.windowMs)) * 1_000_000
+        if cfg.rateLimit.enabled { window = min(window, UInt64(max(1, cfg.rateLimit.summaryIntervalMs)) * 1_000_000) }
+        let tickNs = min(100_000_000, max(5_000_000, window / 10))
+        var nextTick = WorkerThread.monotonicNs() &+ tickNs
+        var droppedReported: UInt64 = 0
+        var dropFirstNs: UInt64 = 0
+        var lastDropCheck: UInt64 = 0
+        while true {
+            items.removeAll(keepingCapacity: true)
+            out.removeAll(keepingCapacity: true)
+            let now0 = WorkerThread.monotonicNs()
+            queue.pop(max: 256, into: &items, timeoutNs: nextTick > now0 ? nextTick - now0 : 0)
+            let now = WorkerThread.monotonicNs()
+            var rules: [RuleKey: UInt64] = [:]
+            for a in items {
+                rules[RuleKey(rule: a.rule, priority: a.priority), default: 0] += 1
+                if fc.isActive { fc.admit(a, now: now, into: &out) } else { out.append((a, nil)) }
+            }
+            if !rules.isEmpty {
+                perRule.withLock { m in for (k, v) in rules { m[k, default: 0] += v } }
+            }
+            let closing = queue.isClosed && queue.depth == 0
+            let flushReq = flushRequested.load(ordering: .acquiring)
+            let forced = closing || flushReq > flushDone.load(ordering: .relaxed)
+            if forced || now >= nextTick {
+                fc.tick(now: now, force: forced, into: &out)
+                nextTick = now &+ tickNs
+                // Report dispatcher-queue drops (at most once a second, and always when forced).
+                let dropped = queueDropped.value
+                if dropped > droppedReported && (forced || now &- lastDropCheck >= 1_000_000_000) {
+                    lastDropCheck = now
+                    let n = dropped - droppedReported
+                    let wall = Timestamp.nowNanoseconds()
+                    out.append(dropReport(n, since: dropFirstNs == 0 ? wall : dropFirstNs, until: wall))
+                    droppedReported = dropped
+                    dropFirstNs = 0
+                    flood.withLock { $0.dropReports += 1 }
+                } else if dropped > droppedReported && dropFirstNs == 0 {
+                    dropFirstNs = Timestamp.nowNanoseconds()
+                }
+            }
+            for o in out { fanOut(o.alert, o.summary) }
+            if !items.isEmpty { queue.markCompleted(items.count) }
+            if fc.isActive && (!items.isEmpty || !out.isEmpty || forced) {
+                flood.withLock {
+                    $0.folded = fc.foldedByRule
+                    $0.rateLimited = fc.rateLimitedByRule
+                    $0.summaries = fc.summaries
+                    $0.foldTableFull = fc.foldTableFull
+                }
+            }
+            if forced && !closing { flushDone.store(flushReq, ordering: .releasing) }
+            if closing { flushDone.store(flushReq, ordering: .releasing); break }
+        }
+    }
+
+    private func dropReport(_ n: UInt64, since: UInt64, until: UInt64) -> FloodControl.Output {
+        let a = Alert(timeNs: until, rule: "Vigil alerts dropped", priority: .critical, source: "internal", hostname: hostname,
+                      message: "\(n) alert\(n == 1 ? " was" : "s were") dropped at the full alert dispatcher queue between \(Timestamp.rfc3339(since)) and \(Timestamp.rfc3339(until))",
+                      tags: ["vigil", "internal"],
+                      outputFields: [("vigil.dropped_count", .uint(n)), ("vigil.dropped_window_start", .string(Timestamp.rfc3339(since))),
+                                     ("vigil.dropped_window_end", .string(Timestamp.rfc3339(until)))])
+        return (a, AlertSummary(kind: .dropped, count: n, windowStartNs: since, windowEndNs: until))
+    }
+
+    private func fanOut(_ alert: Alert, _ summary: AlertSummary?) {
+        let f = FormattedAlert(alert: alert, summary: summary,
+                               json: needJSON ? AlertFormatter.json(alert, summary: summary, options: formatOptions) : [],
+                               text: needText ? AlertFormatter.text(alert) : [])
+        for s in sinks { s.submit(f) }
+    }
+
+    /// Waits until everything submitted before the call has been through flood control, pending
+    /// summaries have been emitted, and every sink has handled its queue; or until `timeout`.
+    /// Returns true when everything was flushed in time.
+    @discardableResult
+    public func flush(timeout: Duration = .seconds(5)) -> Bool {
+        let end = WorkerThread.monotonicNs() &+ Self.ns(timeout)
+        let target = queue.pushed
+        while queue.completed < target {
+            if WorkerThread.monotonicNs() >= end { return false }
+            if stopped.load(ordering: .relaxed) { break }
+            WorkerThread.sleep(ns: 1_000_000)
+        }
+        if !stopped.load(ordering: .relaxed) {
+            let gen = flushRequested.add(1, ordering: .acquiringAndReleasing).newValue
+            queue.wake()
+            while flushDone.load(ordering: .acquiring) < gen {
+                if WorkerThread.monotonicNs() >= end { return false }
+                if stopped.load(ordering: .relaxed) { break }
+                WorkerThread.sleep(ns: 1_000_000)
+            }
+        }
+        var ok = true
+        for s in sinks {
+            let now = WorkerThread.monotonicNs()
+            if now >= end || !s.flush(timeoutNs: end - now) { ok = false }
+        }
+        return ok
+    }
+
+    /// Stops accepting alerts, emits pending summaries, lets sinks deliver for up to `timeout`
+    /// (what is left is counted as dropped), and joins all threads. Idempotent.
+    public func stop(timeout: Duration = .seconds(5)) {
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        let end = WorkerThread.monotonicNs() &+ Self.ns(timeout)
+        queue.close()
+        if let t = thread.withLock({ t -> pthread_t? in let v = t; t = nil; return v }) { pthread_join(t, nil) }
+        for s in sinks {
+            let now = WorkerThread.monotonicNs()
+            s.stop(timeoutNs: now < end ? end - now : 0)
+        }
+    }
+
+    /// Asks file sinks to reopen their files (call from the agent's SIGUSR1 handling).
+    public func reopen() {
+        for s in sinks { s.reopen() }
+    }
+
+    static func ns(_ d: Duration) -> UInt64 {
+        let (s, a) = d.components
+        if s < 0 { return 0 }
+        return UInt64(s) &* 1_000_000_000 &+ UInt64(a / 1_000_000_000)
+    }
+
+    /// Alerts folded so far, by rule.
+    public var foldedByRule: [String: UInt64] { flood.withLock { $0.folded } }
+    /// Alerts held back by rate limits so far, by rule.
+    public var rateLimitedByRule: [String: UInt64] { flood.withLock { $0.rateLimited } }
+    /// Summary alerts emitted, by kind (`folded`, `rate_limited`, `dropped`).
+    public var summariesByKind: [String: UInt64] {
+        flood.withLock { f in
+            var m = Dictionary(uniqueKeysWithValues: f.summaries.map { ($0.key.rawValue, $0.value) })
+            if f.dropReports > 0 { m["dropped"] = f.dropReports }
+            return m
+        }
+    }
+    /// Alerts accepted, by rule and priority.
+    public var alertsByRule: [(rule: String, priority: Priority, count: UInt64)] {
+        perRule.withLock { m in m.map { (rule: $0.key.rule, priority: $0.key.priority, count: $0.value) } }
+    }
+
+    /// Registers the dispatcher's and its sinks' metric families in `registry`:
+    /// `vigil_alerts_total{rule,priority}`, `vigil_alerts_filtered_total`,
+    /// `vigil_alerts_queue_dropped_total`, `vigil_alerts_queue_depth`, `vigil_alerts_folded_total{rule}`,
+    /// `vigil_alerts_rate_limited_total{rule}`, `vigil_alert_summaries_total{kind}`,
+    /// `vigil_alerts_fold_table_full_total`, and per sink `vigil_alert_sink_sent_total{sink}`,
+    /// `vigil_alert_sink_errors_total{sink}`, `vigil_alert_sink_retries_total{sink}`,
+    /// `vigil_alert_sink_dropped_total{sink}`, `vigil_alert_sink_queue_depth{sink}`,
+    /// `vigil_alert_sink_queue_capacity{sink}`.
+    public func registerMetrics(in registry: MetricsRegistry) {
+        registry.register("vigil_alerts_total", help: "Alerts accepted for delivery, by rule and priority.", type: .counter) { [self] in
+            alertsByRule.sorted { ($0.rule, $0.priority.rawValue) < ($1.rule, $1.priority.rawValue) }
+                .map { MetricSample(labels: [("rule", $0.rule), ("priority", $0.priority.falcoName)], value: Double($0.count)) }
+        }
+        registry.register("vigil_alerts_filtered_total", help: "Alerts below the minimum priority.", counter: filtered)
+        registry.register("vigil_alerts_queue_dropped_total", help: "Alerts dropped at the full dispatcher queue.", counter: queueDropped)
+        registry.register("vigil_alerts_queue_depth", help: "Alerts waiting in the dispatcher queue.", type: .gauge) { [self] in
+            [MetricSample(value: Double(queue.depth))]
+        }
+        registry.register("vigil_alerts_folded_total", help: "Repeated alerts folded into summaries, by rule.", type: .counter) { [self] in
+            foldedByRule.sorted { $0.key < $1.key }.map { MetricSample(labels: [("rule", $0.key)], value: Double($0.value)) }
+        }
+        registry.register("vigil_alerts_rate_limited_total", help: "Alerts held back by rate limits (reported in summaries), by rule.", type: .counter) { [self] in
+            rateLimitedByRule.sorted { $0.key < $1.key }.map { MetricSample(labels: [("rule", $0.key)], value: Double($0.value)) }
+        }
+        registry.register("vigil_alert_summaries_total", help: "Summary alerts emitted, by kind.", type: .counter) { [self] in
+            summariesByKind.sorted { $0.key < $1.key }.map { MetricSample(labels: [("kind", $0.key)], value: Double($0.value)) }
+        }
+        registry.register("vigil_alerts_fold_table_full_total", help: "Alerts passed unfolded because the fold table was full.", type: .counter) { [self] in
+            [MetricSample(value: Double(flood.withLock { $0.foldTableFull }))]
+        }
+        let sinks = self.sinks
+        func perSink(_ name: String, _ help: String, _ type: MetricType, _ value: @escaping @Sendable (AlertSink) -> Double) {
+            registry.register(name, help: help, type: type) { sinks.map { MetricSample(labels: [("sink", $0.name)], value: value($0)) } }
+        }
+        perSink("vigil_alert_sink_sent_total", "Alerts delivered, per sink.", .counter) { Double($0.stats.sent.value) }
+        perSink("vigil_alert_sink_errors_total", "Alerts that could not be delivered, per sink.", .counter) { Double($0.stats.errors.value) }
+        perSink("vigil_alert_sink_retries_total", "Delivery retries, per sink.", .counter) { Double($0.stats.retries.value) }
+        perSink("vigil_alert_sink_dropped_total", "Alerts dropped at a full sink queue, per sink.", .counter) { Double($0.stats.dropped.value) }
+        perSink("vigil_alert_sink_queue_depth", "Alerts waiting in the sink queue.", .gauge) { Double($0.queueDepth) }
+        perSink("vigil_alert_sink_queue_capacity", "Capacity of the sink queue.", .gauge) { Double($0.queueCapacity) }
+    }
+}

@@ -1,0 +1,152 @@
+import VigilCore
+import VigilRules
+
+/// Which optional keys a JSON alert carries (falco.yaml's `json_include_*_property`).
+public struct AlertFormatOptions: Sendable, Equatable {
+    /// `json_include_output_property`.
+    public var includeOutput: Bool
+    /// `json_include_tags_property`.
+    public var includeTags: Bool
+    /// `json_include_message_property`.
+    public var includeMessage: Bool
+    /// When > 0, string values longer than this many bytes are shortened (at a UTF-8 boundary) and
+    /// marked `…[truncated N bytes]`. Used by size-limited transports; 0 = never.
+    public var maxStringBytes: Int
+
+    public init(includeOutput: Bool = true, includeTags: Bool = true, includeMessage: Bool = false, maxStringBytes: Int = 0) {
+        self.includeOutput = includeOutput; self.includeTags = includeTags
+        self.includeMessage = includeMessage; self.maxStringBytes = maxStringBytes
+    }
+}
+
+/// What a summary alert summarises (written as the top-level `vigil` object).
+public struct AlertSummary: Sendable, Equatable {
+    /// Why alerts were held back.
+    public enum Kind: String, Sendable { case folded, rateLimited = "rate_limited", dropped }
+    public var kind: Kind
+    /// How many alerts were held back.
+    public var count: UInt64
+    /// Event time (ns) of the first alert held back.
+    public var windowStartNs: UInt64
+    /// Event time (ns) of the last alert held back.
+    public var windowEndNs: UInt64
+    public init(kind: Kind, count: UInt64, windowStartNs: UInt64, windowEndNs: UInt64) {
+        self.kind = kind; self.count = count; self.windowStartNs = windowStartNs; self.windowEndNs = windowEndNs
+    }
+}
+
+/// Renders alerts in Falco's JSON shape and as a readable text line.
+///
+/// JSON keys, in Falco's (sorted) order: `hostname`, `output` ("TIME: Priority message"),
+/// `output_fields` (typed values; never empty: `evt.time` when the alert has none), `priority`,
+/// `rule`, `source`, `tags`, `time` (RFC 3339, nanoseconds, UTC), then Vigil's `vigil` object
+/// on summary alerts. All strings go through ``JSONWriter``, so newlines, quotes, ANSI escapes
+/// and invalid UTF-8 in event data cannot break the line.
+public enum AlertFormatter {
+    /// The `output` text: `2026-11-24T05:56:55.123456789Z: Warning message`.
+    public static func outputText(_ alert: Alert) -> String {
+        Timestamp.rfc3339(alert.timeNs) + ": " + alert.priority.falcoName + " " + alert.message
+    }
+
+    /// Appends one JSON object (no trailing newline) to `w`.
+    public static func writeJSON(_ alert: Alert, summary: AlertSummary? = nil, options: AlertFormatOptions = AlertFormatOptions(),
+                                 into w: inout JSONWriter) {
+        let cap = options.maxStringBytes
+        w.beginObject()
+        w.key("hostname"); string(alert.hostname, cap, &w)
+        if options.includeMessage { w.key("message"); string(alert.message, cap, &w) }
+        if options.includeOutput { w.key("output"); string(outputText(alert), cap, &w) }
+        w.key("output_fields")
+        w.beginObject()
+        if alert.outputFields.isEmpty {
+            w.key("evt.time"); w.uint(alert.timeNs)
+        } else {
+            for (k, v) in alert.outputFields {
+                w.key(k)
+                switch v {
+                case .string(let s): string(s, cap, &w)
+                case .int(let i): w.int(i)
+                case .uint(let u): w.uint(u)
+                case .bool(let b): w.bool(b)
+                case .strings(let list):
+                    w.beginArray()
+                    for s in list { string(s, cap, &w) }
+                    w.endArray()
+                case .none: w.null()
+                }
+            }
+        }
+        w.endObject()
+        w.key("priority"); w.string(alert.priority.falcoName)
+        w.key("rule"); string(alert.rule, cap, &w)
+        w.key("source"); string(alert.source, cap, &w)
+        if options.includeTags {
+            w.key("tags")
+            w.beginArray()
+            for t in alert.tags { string(t, cap, &w) }
+            w.endArray()
+        }
+        w.key("time"); w.string(Timestamp.rfc3339(alert.timeNs))
+        if let s = summary {
+            w.key("vigil")
+            w.beginObject()
+            w.key("summary"); w.string(s.kind.rawValue)
+            w.key("count"); w.uint(s.count)
+            w.key("window_start"); w.string(Timestamp.rfc3339(s.windowStartNs))
+            w.key("window_end"); w.string(Timestamp.rfc3339(s.windowEndNs))
+            w.endObject()
+        }
+        w.endObject()
+    }
+
+    /// One JSON line (without the newline) as bytes.
+    public static func json(_ alert: Alert, summary: AlertSummary? = nil, options: AlertFormatOptions = AlertFormatOptions()) -> [UInt8] {
+        var w = JSONWriter(capacity: 512 + alert.message.utf8.count * 2)
+        writeJSON(alert, summary: summary, options: options, into: &w)
+        return w.bytes
+    }
+
+    /// The readable one-line text form: the `output` text with control characters (newlines,
+    /// ANSI escapes, C1 controls) shown as escapes, so one alert is always one terminal line.
+    public static func text(_ alert: Alert) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(alert.message.utf8.count + 64)
+        out.append(contentsOf: Timestamp.rfc3339(alert.timeNs).utf8)
+        out.append(contentsOf: ": ".utf8)
+        out.append(contentsOf: alert.priority.falcoName.utf8)
+        out.append(UInt8(ascii: " "))
+        appendSanitized(alert.message, to: &out)
+        return out
+    }
+
+    /// Appends `s` with every control character escaped (`\n`, `\r`, `\t`, `\xNN`, `\u{NN}`).
+    static func appendSanitized(_ s: String, to out: inout [UInt8]) {
+        let hex: [UInt8] = Array("0123456789abcdef".utf8)
+        for scalar in s.unicodeScalars {
+            let v = scalar.value
+            if v < 0x20 || v == 0x7F {
+                switch v {
+                case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
+                case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
+                case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+                default: out.append(contentsOf: [0x5C, UInt8(ascii: "x"), hex[Int(v >> 4)], hex[Int(v & 0xF)]])
+                }
+            } else if v >= 0x80 && v <= 0x9F || v == 0x2028 || v == 0x2029 {
+                out.append(contentsOf: "\\u{\(String(v, radix: 16))}".utf8)
+            } else {
+                out.append(contentsOf: String(scalar).utf8)
+            }
+        }
+    }
+
+    private static func string(_ s: String, _ cap: Int, _ w: inout JSONWriter) {
+        if cap <= 0 || s.utf8.count <= cap { w.string(s); return }
+        var end = s.utf8.index(s.utf8.startIndex, offsetBy: cap)
+        // Back up to a character boundary.
+        while end > s.utf8.startIndex && UTF8.isContinuation(s.utf8[end]) {
+            end = s.utf8.index(before: end)
+        }
+        let cut = String(s.utf8[..<end]) ?? String(decoding: s.utf8[..<end], as: UTF8.self)
+        w.string(cut + "…[truncated \(s.utf8.count - s.utf8.distance(from: s.utf8.startIndex, to: end)) bytes]")
+    }
+}

@@ -1,0 +1,204 @@
+import Synchronization
+import VigilCore
+import VigilRules
+
+/// An alert after formatting, as handed to sinks. Rendered once by the dispatcher and shared.
+public struct FormattedAlert: Sendable {
+    /// The alert itself (sinks read rule, priority, time).
+    public var alert: Alert
+    /// Set on summary alerts (folding, rate limiting, drops).
+    public var summary: AlertSummary?
+    /// The JSON line without a trailing newline (empty if no sink wants JSON).
+    public var json: [UInt8]
+    /// The readable text line without a trailing newline (empty if no sink wants text).
+    public var text: [UInt8]
+
+    public init(alert: Alert, summary: AlertSummary? = nil, json: [UInt8], text: [UInt8]) {
+        self.alert = alert; self.summary = summary; self.json = json; self.text = text
+    }
+
+    /// Formats `alert` in both forms with `options`.
+    public init(_ alert: Alert, summary: AlertSummary? = nil, options: AlertFormatOptions = AlertFormatOptions()) {
+        self.init(alert: alert, summary: summary, json: AlertFormatter.json(alert, summary: summary, options: options),
+                  text: AlertFormatter.text(alert))
+    }
+}
+
+/// Which rendering a sink writes.
+public enum AlertLineFormat: String, Sendable {
+    case json, text
+}
+
+/// Per-sink counters, readable from any thread.
+public final class SinkStats: Sendable {
+    /// Alerts delivered.
+    public let sent = Counter()
+    /// Alerts that could not be delivered (after retries).
+    public let errors = Counter()
+    /// Delivery retries (HTTP attempts after the first, syslog/file reconnects).
+    public let retries = Counter()
+    /// Alerts dropped because the sink's queue was full (or it was stopped with alerts pending).
+    public let dropped = Counter()
+    public init() {}
+}
+
+/// Lets a backend see whether its sink is shutting down, and sleep interruptibly.
+public final class SinkControl: Sendable {
+    private let abandon = Atomic<Bool>(false)
+    private let reopenFlag = Atomic<Bool>(false)
+
+    public init() {}
+
+    /// True once the sink's stop deadline has passed: give up retrying at once.
+    public var shouldAbandon: Bool { abandon.load(ordering: .acquiring) }
+    func setAbandon() { abandon.store(true, ordering: .releasing) }
+
+    /// Consumes a pending reopen request.
+    public func takeReopenRequest() -> Bool { reopenFlag.exchange(false, ordering: .acquiringAndReleasing) }
+    func requestReopen() { reopenFlag.store(true, ordering: .releasing) }
+
+    /// Sleeps up to `ns`, returning early (false) when the sink is being abandoned.
+    @discardableResult
+    public func sleep(ns: UInt64) -> Bool {
+        let end = WorkerThread.monotonicNs() &+ ns
+        while !shouldAbandon {
+            let now = WorkerThread.monotonicNs()
+            if now >= end { return true }
+            WorkerThread.sleep(ns: min(end - now, 10_000_000))
+        }
+        return false
+    }
+}
+
+/// What a sink does with alerts, on its own worker thread. Implementations are used from that one
+/// thread only (plus ``close()`` after the thread ended), so they need no locking of their own.
+public protocol AlertSinkBackend: AnyObject {
+    /// Most alerts handed to one ``deliver(_:stats:control:)`` call.
+    var maxBatch: Int { get }
+    /// Delivers a batch, bumping `stats.sent` / `errors` / `retries` for each alert.
+    func deliver(_ batch: [FormattedAlert], stats: SinkStats, control: SinkControl)
+    /// Called on the worker thread when idle and before each batch (reopen requests, keep-alives).
+    func idle(control: SinkControl)
+    /// Releases resources; called once after the worker ended.
+    func close()
+}
+
+extension AlertSinkBackend {
+    public var maxBatch: Int { 64 }
+    public func idle(control: SinkControl) {}
+    public func close() {}
+}
+
+/// A sink: a bounded queue, a worker thread, a backend and its counters.
+///
+/// ``submit(_:)`` never blocks: when the queue is full the alert is dropped and counted in
+/// ``SinkStats/dropped``. A slow or dead destination therefore only fills its own queue.
+public final class AlertSink: @unchecked Sendable {
+    /// The sink's name in metrics and logs (`stdout`, `file`, `syslog`, `http`, ...).
+    public let name: String
+    /// Counters.
+    public let stats = SinkStats()
+    /// The rendering this sink consumes.
+    public let format: AlertLineFormat
+    let queue: BoundedQueue<FormattedAlert>
+    let control = SinkControl()
+    private let backend: any AlertSinkBackend
+    private var thread: pthread_t?
+    private let stopped = Atomic<Bool>(false)
+    private let lastDropLogNs = Atomic<UInt64>(0)
+
+    /// Creates and starts a sink.
+    public init(name: String, format: AlertLineFormat, capacity: Int, backend: any AlertSinkBackend) {
+        self.name = name
+        self.format = format
+        self.backend = backend
+        queue = BoundedQueue(capacity: capacity)
+        let q = queue, ctl = control, st = stats
+        let box = UncheckedBox(backend)
+        thread = WorkerThread.start(name: "vigil-\(name)") {
+            Self.run(queue: q, backend: box.value, stats: st, control: ctl)
+        }
+    }
+
+    private static func run(queue: BoundedQueue<FormattedAlert>, backend: any AlertSinkBackend, stats: SinkStats, control: SinkControl) {
+        var batch: [FormattedAlert] = []
+        batch.reserveCapacity(backend.maxBatch)
+        while true {
+            batch.removeAll(keepingCapacity: true)
+            queue.pop(max: backend.maxBatch, into: &batch, timeoutNs: 500_000_000)
+            backend.idle(control: control)
+            if batch.isEmpty {
+                if queue.isClosed && queue.depth == 0 { break }
+                continue
+            }
+            if control.shouldAbandon {
+                stats.dropped.add(UInt64(batch.count))
+            } else {
+                backend.deliver(batch, stats: stats, control: control)
+            }
+            queue.markCompleted(batch.count)
+        }
+    }
+
+    /// Queues `alert` for delivery; false (and counted as dropped) when the queue is full or stopped.
+    @discardableResult
+    public func submit(_ alert: FormattedAlert) -> Bool {
+        if queue.tryPush(alert) { return true }
+        stats.dropped.add()
+        let now = WorkerThread.monotonicNs()
+        let last = lastDropLogNs.load(ordering: .relaxed)
+        if now &- last > 10_000_000_000,
+           lastDropLogNs.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged {
+            Log.warning("alerts", "sink queue full, dropping alerts", [("sink", name), ("dropped_total", String(stats.dropped.value)),
+                                                                      ("capacity", String(queue.capacity))])
+        }
+        return false
+    }
+
+    /// Alerts waiting in the queue.
+    public var queueDepth: Int { queue.depth }
+    /// Queue capacity.
+    public var queueCapacity: Int { queue.capacity }
+
+    /// Asks the backend to reopen its destination (file sinks: after logrotate moved the file).
+    public func reopen() {
+        control.requestReopen()
+        queue.wake()
+    }
+
+    /// Waits until every alert queued before the call has been handled, or `timeoutNs` passes.
+    /// Returns true when drained.
+    public func flush(timeoutNs: UInt64) -> Bool {
+        let target = queue.pushed
+        let end = WorkerThread.monotonicNs() &+ timeoutNs
+        while queue.completed < target {
+            if WorkerThread.monotonicNs() >= end { return false }
+            WorkerThread.sleep(ns: 1_000_000)
+        }
+        return true
+    }
+
+    /// Stops accepting alerts, delivers what is queued for up to `timeoutNs`, then abandons the rest
+    /// (counted as dropped) and joins the worker. Idempotent.
+    public func stop(timeoutNs: UInt64) {
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        queue.close()
+        if !flush(timeoutNs: timeoutNs) { control.setAbandon() }
+        if let t = thread { pthread_join(t, nil); thread = nil }
+        backend.close()
+    }
+
+    deinit { stop(timeoutNs: 0) }
+}
+
+/// Moves a non-Sendable value into a thread closure we own.
+struct UncheckedBox<T>: @unchecked Sendable {
+    let value: T
+    init(_ v: T) { value = v }
+}
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif

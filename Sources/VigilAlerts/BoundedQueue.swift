@@ -1,0 +1,167 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A fixed-capacity multi-producer, single-consumer FIFO guarded by a pthread mutex and condition.
+///
+/// ``tryPush(_:)`` never blocks on a full queue (it returns false and the caller counts the drop);
+/// the consumer thread blocks in ``pop(max:into:timeoutNs:)`` until items arrive, the timeout
+/// expires, or the queue is woken or closed. The storage is a ring allocated once, so memory is
+/// bounded by the capacity.
+///
+/// `pushed` and `completed` are monotonically increasing tallies: the consumer calls
+/// ``markCompleted(_:)`` once it has finished with items, which lets ``flush`` style waits
+/// know when everything submitted before a point has been handled.
+public final class BoundedQueue<Element>: @unchecked Sendable {
+    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    private let cond: UnsafeMutablePointer<pthread_cond_t>
+    private var ring: [Element?]
+    private var head = 0
+    private var count_ = 0
+    private var consumerWaiting = false
+    private var wakeRequested = false
+    private var closed_ = false
+    private var pushed_: UInt64 = 0
+    private var completed_: UInt64 = 0
+
+    /// The maximum number of queued items.
+    public let capacity: Int
+
+    /// Creates a queue holding at most `capacity` items (at least 1).
+    public init(capacity: Int) {
+        self.capacity = max(1, capacity)
+        ring = Array(repeating: nil, count: self.capacity)
+        mutex = .allocate(capacity: 1)
+        cond = .allocate(capacity: 1)
+        pthread_mutex_init(mutex, nil)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(cond, &attr)
+        pthread_condattr_destroy(&attr)
+    }
+
+    deinit {
+        pthread_cond_destroy(cond)
+        pthread_mutex_destroy(mutex)
+        cond.deallocate()
+        mutex.deallocate()
+    }
+
+    @inline(__always) private func lock() { pthread_mutex_lock(mutex) }
+    @inline(__always) private func unlock() { pthread_mutex_unlock(mutex) }
+
+    /// Appends `item` unless the queue is full or closed. Never blocks on capacity.
+    @discardableResult
+    public func tryPush(_ item: Element) -> Bool {
+        lock()
+        if closed_ || count_ == capacity { unlock(); return false }
+        ring[(head + count_) % capacity] = item
+        count_ += 1
+        pushed_ &+= 1
+        let signal = consumerWaiting
+        unlock()
+        if signal { pthread_cond_signal(cond) }
+        return true
+    }
+
+    /// Moves up to `max` items into `out` (appending), waiting up to `timeoutNs` for the first one.
+    /// Returns early (possibly with nothing) when woken by ``wake()`` or when the queue is closed.
+    public func pop(max: Int, into out: inout [Element], timeoutNs: UInt64) {
+        lock()
+        if count_ == 0 && !closed_ && !wakeRequested && timeoutNs > 0 {
+            var deadline = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &deadline)
+            let total = UInt64(deadline.tv_nsec) + timeoutNs
+            deadline.tv_sec += Int(total / 1_000_000_000)
+            deadline.tv_nsec = Int(total % 1_000_000_000)
+            consumerWaiting = true
+            while count_ == 0 && !closed_ && !wakeRequested {
+                if pthread_cond_timedwait(cond, mutex, &deadline) == ETIMEDOUT { break }
+            }
+            consumerWaiting = false
+        }
+        wakeRequested = false
+        var n = 0
+        while count_ > 0 && n < max {
+            out.append(ring[head].take()!)
+            head = (head + 1) % capacity
+            count_ -= 1
+            n += 1
+        }
+        unlock()
+    }
+
+    /// Wakes the consumer once even if nothing is queued (for flush requests and timers).
+    public func wake() {
+        lock()
+        wakeRequested = true
+        unlock()
+        pthread_cond_signal(cond)
+    }
+
+    /// Refuses further pushes and wakes the consumer; queued items can still be popped.
+    public func close() {
+        lock()
+        closed_ = true
+        unlock()
+        pthread_cond_broadcast(cond)
+    }
+
+    /// Records that the consumer finished handling `n` popped items.
+    public func markCompleted(_ n: Int) {
+        lock()
+        completed_ &+= UInt64(n)
+        unlock()
+    }
+
+    /// Items currently queued.
+    public var depth: Int { lock(); defer { unlock() }; return count_ }
+    /// Whether ``close()`` was called.
+    public var isClosed: Bool { lock(); defer { unlock() }; return closed_ }
+    /// Items ever accepted.
+    public var pushed: UInt64 { lock(); defer { unlock() }; return pushed_ }
+    /// Items the consumer reported as handled.
+    public var completed: UInt64 { lock(); defer { unlock() }; return completed_ }
+}
+
+/// Small helpers for the worker threads behind the queues.
+enum WorkerThread {
+    private final class Box: @unchecked Sendable {
+        let body: @Sendable () -> Void
+        let name: String
+        init(_ name: String, _ body: @escaping @Sendable () -> Void) { self.name = name; self.body = body }
+    }
+
+    /// Starts a detached-from-caller joinable thread running `body`; returns its handle.
+    static func start(name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t? {
+        let box = Unmanaged.passRetained(Box(name, body)).toOpaque()
+        var tid = pthread_t()
+        let rc = pthread_create(&tid, nil, { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+        if rc != 0 {
+            Unmanaged<Box>.fromOpaque(box).release()
+            return nil
+        }
+        return tid
+    }
+
+    /// Sleeps for `ns` nanoseconds (EINTR-safe).
+    static func sleep(ns: UInt64) {
+        var req = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
+        var rem = timespec()
+        while nanosleep(&req, &rem) != 0 && errno == EINTR { req = rem }
+    }
+
+    /// CLOCK_MONOTONIC in nanoseconds.
+    static func monotonicNs() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import Synchronization
+import Testing
+import VigilCore
+import VigilRules
+@testable import VigilAlerts
+
+/// A backend that records what it gets, optionally slowly or blocked.
+final class RecordingBackend: AlertSinkBackend, @unchecked Sendable {
+    let got = Mutex<[FormattedAlert]>([])
+    let gate = Mutex<Bool>(true)
+    var maxBatch: Int { 8 }
+    func deliver(_ batch: [FormattedAlert], stats: SinkStats, control: SinkControl) {
+        while !gate.withLock({ $0 }) && !control.shouldAbandon { usleep(1000) }
+        got.withLock { $0.append(contentsOf: batch) }
+        stats.sent.add(UInt64(batch.count))
+    }
+    var alerts: [FormattedAlert] { got.withLock { $0 } }
+}
+
+@Suite struct DispatcherTests {
+    @Test func fansOutAndFiltersPriority() throws {
+        let a = RecordingBackend(), b = RecordingBackend()
+        let sa = AlertSink(name: "a", format: .json, capacity: 100, backend: a)
+        let sb = AlertSink(name: "b", format: .text, capacity: 100, backend: b)
+        let d = AlertDispatcher(sinks: [sa, sb], minimumPriority: .notice, floodControl: FloodControlConfig(fold: FoldConfig(enabled: false)))
+        #expect(d.submit(makeAlert(priority: .warning, message: "w")))
+        #expect(!d.submit(makeAlert(priority: .debug, message: "dbg")))
+        #expect(d.submit(makeAlert(priority: .notice, message: "n")))
+        #expect(d.flush(timeout: .seconds(5)))
+        d.stop()
+        #expect(a.alerts.count == 2 && b.alerts.count == 2)
+        #expect(!a.alerts[0].json.isEmpty && !b.alerts[0].text.isEmpty)
+        #expect(d.filtered.value == 1 && d.submitted.value == 2)
+        let reg = MetricsRegistry()
+        d.registerMetrics(in: reg)
+        let text = reg.render()
+        #expect(text.contains("vigil_alert_sink_sent_total{sink=\"a\"} 2"))
+        #expect(text.contains("vigil_alerts_total{rule=\"Test rule\",priority=\"Warning\"} 1"))
+        #expect(text.contains("vigil_alerts_filtered_total 1"))
+    }
+
+    @Test func slowSinkDoesNotBlockOthersAndDropsAreCounted() throws {
+        let slow = RecordingBackend(), fast = RecordingBackend()
+        slow.gate.withLock { $0 = false } // blocked until released
+        let ss = AlertSink(name: "slow", format: .json, capacity: 10, backend: slow)
+        let fs = AlertSink(name: "fast", format: .json, capacity: 1000, backend: fast)
+        let d = AlertDispatcher(sinks: [ss, fs], floodControl: FloodControlConfig(fold: FoldConfig(enabled: false)), capacity: 1000)
+        let start = Date()
+        for i in 0..<500 { d.submit(makeAlert(message: "m\(i)")) }
+        #expect(Date().timeIntervalSince(start) < 2)   // submit never waited for the blocked sink
+        #expect(waitUntil(5) { fast.alerts.count == 500 })
+        #expect(ss.queueDepth <= 10)
+        // Blocked: 8 in the backend's hands, 10 queued, the rest dropped and counted.
+        #expect(waitUntil(5) { ss.stats.dropped.value == 500 - 10 - 8 })
+        slow.gate.withLock { $0 = true }
+        #expect(d.flush(timeout: .seconds(5)))
+        d.stop()
+        #expect(slow.alerts.count == 18)
+        #expect(ss.stats.sent.value + ss.stats.dropped.value == 500)
+    }
+
+    @Test func dispatcherQueueOverflowIsReported() throws {
+        let rec = RecordingBackend()
+        rec.gate.withLock { $0 = false }
+        let sink = AlertSink(name: "rec", format: .json, capacity: 10_000, backend: rec)
+        let d = AlertDispatcher(sinks: [sink], floodControl: FloodControlConfig(fold: FoldConfig(enabled: false)), capacity: 4)
+        var accepted = 0
+        for i in 0..<5000 { if d.submit(makeAlert(message: "m\(i)")) { accepted += 1 } }
+        rec.gate.withLock { $0 = true }
+        #expect(d.flush(timeout: .seconds(5)))
+        d.stop()
+        let dropped = d.queueDropped.value
+        #expect(UInt64(accepted) + dropped == 5000)
+        #expect(dropped > 0)
+        let reports = rec.alerts.filter { $0.alert.rule == "Vigil alerts dropped" }
+        let total = reports.reduce(UInt64(0)) { $0 + ($1.summary?.count ?? 0) }
+        #expect(total == dropped)
+        for r in reports { _ = try parseJSON(r.json) }
+    }
+}

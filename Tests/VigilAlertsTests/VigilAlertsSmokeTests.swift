@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct VigilAlertsPlaceholderTests {
-    @Test func moduleBuilds() { #expect(Bool(true)) }
-}
