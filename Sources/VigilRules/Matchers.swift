@@ -109,15 +109,17 @@ final class CompiledRegex: @unchecked Sendable {
     let pattern: String
 
     init(_ pattern: String) throws(RuleCompileError) {
-        self.pattern = pattern
-        re = .allocate(capacity: 1)
-        let rc = regcomp(re, "^(" + pattern + ")$", REG_EXTENDED | REG_NOSUB)
+        let r = UnsafeMutablePointer<regex_t>.allocate(capacity: 1)
+        let rc = regcomp(r, "^(" + pattern + ")$", REG_EXTENDED | REG_NOSUB)
         if rc != 0 {
             var buf = [CChar](repeating: 0, count: 256)
-            regerror(rc, re, &buf, 256)
-            re.deallocate()
-            throw RuleCompileError(offset: nil, message: "invalid regex '\(pattern)': \(String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
+            regerror(rc, r, &buf, 256)
+            r.deallocate()
+            let msg = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw RuleCompileError(offset: nil, message: "invalid regex '\(pattern)': \(msg)")
         }
+        self.pattern = pattern
+        self.re = r
     }
     deinit { regfree(re); re.deallocate() }
 

@@ -448,7 +448,7 @@ public struct RuleLoader {
                         if isTuple && fields.count > 1 { error(tup.mark, what, "each value must be a list of \(fields.count) elements"); return nil }
                         values.append([.scalar(s, quoted: tup.isQuoted)])
                     } else if let l = tup.sequence {
-                        if isTuple {
+                        if isTuple || fields.isEmpty {
                             if !fields.isEmpty && l.count != fields.count {
                                 error(tup.mark, what, "value has \(l.count) elements, expected \(fields.count) (one per field)"); return nil
                             }

@@ -11,7 +11,8 @@ public final class RuleScratch {
     struct Slot { var gen: UInt32; var value: FV }
     var slots: UnsafeMutablePointer<Slot>
     var slotCount: Int
-    var gen: UInt32 = 0
+    /// Current event generation (slots start at 0, so a fresh scratch has nothing cached).
+    var gen: UInt32 = 1
     let arena = Arena()
     /// Events evaluated with this scratch (`evt.num`).
     public internal(set) var eventNumber: UInt64 = 0
