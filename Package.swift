@@ -32,7 +32,7 @@ let package = Package(
         // Pipeline stages.
         .target(name: "VigilCapture", dependencies: ["CLibBPF", "VigilABI", "VigilCore"]),
         .target(name: "VigilDecode", dependencies: ["VigilABI", "VigilCore"]),
-        .target(name: "VigilState", dependencies: ["VigilDecode", "VigilCore", "CCurl"]),
+        .target(name: "VigilState", dependencies: ["VigilDecode", "VigilCore", "CCurl", "CYAML"]),
         .target(name: "VigilRules", dependencies: ["VigilDecode", "VigilState", "VigilCore", "CYAML"]),
         .target(name: "VigilAlerts", dependencies: ["VigilRules", "VigilCore", "CCurl"]),
         .target(name: "VigilAgent", dependencies: [
@@ -53,6 +53,6 @@ let package = Package(
         .testTarget(name: "VigilRulesTests", dependencies: ["VigilRules", "VigilState", "VigilDecode", "VigilCore"]),
         .testTarget(name: "VigilAlertsTests", dependencies: ["VigilAlerts", "VigilRules", "VigilCore"]),
         .testTarget(name: "VigilAgentTests", dependencies: ["VigilAgent", "VigilAlerts", "VigilRules", "VigilState", "VigilDecode", "VigilCapture", "VigilCore"]),
-        .testTarget(name: "DeployTests", dependencies: []),
+        .testTarget(name: "DeployTests", dependencies: ["VigilAlerts", "VigilRules", "VigilCore"]),
     ]
 )

@@ -1,0 +1,30 @@
+/// The result of asking the enricher which container a cgroup belongs to.
+public enum ContainerLookup: Sendable {
+    /// Everything that will be known is known (host, or a container with its pod metadata).
+    case known(ContainerInfo)
+    /// The container is identified (id, runtime, pod UID from the cgroup path) but its
+    /// name/image/pod metadata is still being fetched.
+    case partial(ContainerInfo)
+    /// The cgroup id has not been resolved yet; a background lookup is queued.
+    case pending
+
+    /// The container as far as it is known.
+    @inline(__always) public var info: ContainerInfo? {
+        switch self {
+        case .known(let c), .partial(let c): c
+        case .pending: nil
+        }
+    }
+
+    /// Whether nothing more is expected.
+    @inline(__always) public var isComplete: Bool {
+        if case .known = self { return true }
+        return false
+    }
+}
+
+extension ContainerInfo {
+    /// A cgroup that could not be resolved (it vanished before the agent looked): empty id,
+    /// so rules never mistake it for the host.
+    public static let unresolved = ContainerInfo(id: "", fullID: "", runtime: "")
+}

@@ -1,0 +1,258 @@
+import Dispatch
+import Synchronization
+import VigilCore
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Lists, then watches, the pods of this node on its own thread, publishing them into a
+/// ``PodStore``.
+///
+/// - `GET /api/v1/pods?fieldSelector=spec.nodeName=<node>&limit=500` (paged with `continue`),
+///   then `?watch=1&allowWatchBookmarks=true&resourceVersion=<rv>&timeoutSeconds=<n>`; every
+///   event and bookmark moves the resourceVersion on.
+/// - 410 Gone (as the HTTP status or an `ERROR` event) relists.
+/// - A watch the server ends normally is restarted from the last resourceVersion at once.
+///   Errors (connection, TLS, HTTP status, garbage, silence beyond the idle timeout) restart it
+///   after a backoff that doubles up to a cap, with up to 50% random jitter.
+/// - While the API is failing the store keeps what it had and the enricher runs on node-local
+///   data; the state changes (connecting, synced, degraded) are logged once each, with the reason.
+public final class KubePodWatcher: Sendable {
+    public let configuration: KubeClientConfiguration
+    public let store: PodStore
+    public let metrics: EnrichmentMetrics
+    private let stateValue = Atomic<Int64>(KubeAPIState.connecting.rawValue)
+    private let stopping = Atomic<Bool>(false)
+    private let wake = DispatchSemaphore(value: 0)
+    private let thread = BackgroundThread()
+    private let lastErrorText = Mutex<String?>(nil)
+    private let running = Atomic<Bool>(false)
+
+    public init(configuration: KubeClientConfiguration, store: PodStore, metrics: EnrichmentMetrics) {
+        self.configuration = configuration
+        self.store = store
+        self.metrics = metrics
+        metrics.apiState.set(KubeAPIState.connecting.rawValue)
+    }
+
+    /// Current API state.
+    public var state: KubeAPIState { KubeAPIState(rawValue: stateValue.load(ordering: .relaxed)) ?? .degraded }
+
+    /// The last error, if the API is degraded (never contains credentials).
+    public var lastError: String? { lastErrorText.withLock { $0 } }
+
+    /// Starts the watcher thread.
+    public func start() {
+        guard !running.exchange(true, ordering: .relaxed) else { return }
+        stopping.store(false, ordering: .relaxed)
+        thread.start(name: "vigil-k8s") { [self] in self.run() }
+    }
+
+    /// Stops the thread, aborting a transfer in progress, and waits for it.
+    public func stop() {
+        guard running.exchange(false, ordering: .relaxed) else { return }
+        stopping.store(true, ordering: .relaxed)
+        wake.signal()
+        thread.join()
+    }
+
+    private func setState(_ s: KubeAPIState, reason: String? = nil) {
+        lastErrorText.withLock { $0 = s == .degraded ? reason : nil }
+        let old = stateValue.exchange(s.rawValue, ordering: .relaxed)
+        metrics.apiState.set(s.rawValue)
+        guard old != s.rawValue else { return }
+        var fields: [(String, String)] = [("state", s.description), ("source", configuration.source)]
+        if let r = reason { fields.append(("reason", r)) }
+        switch s {
+        case .degraded: Log.warning("k8s", "Kubernetes API unavailable; using node-local metadata", fields)
+        case .synced: Log.info("k8s", "Kubernetes pod metadata synced", fields + [("pods", String(store.count))])
+        default: Log.info("k8s", "Kubernetes API state changed", fields)
+        }
+    }
+
+    private var selector: String {
+        guard let n = configuration.nodeName else { return "" }
+        return "&fieldSelector=" + percentEncode("spec.nodeName=" + n)
+    }
+
+    private func run() {
+        let http = KubeHTTPClient(config: configuration)
+        if configuration.nodeName == nil {
+            Log.warning("k8s", "no node name (NODE_NAME or --node-name): watching pods of every node", [("source", configuration.source)])
+        }
+        if configuration.insecureSkipTLSVerify {
+            Log.warning("k8s", "kubeconfig sets insecure-skip-tls-verify: the API server's certificate is not verified", [("source", configuration.source)])
+        }
+        // Let stop() abort a transfer: a small thread polls the flag into the client's.
+        var resourceVersion: String?
+        var backoff = configuration.backoffInitial
+        var rng = SystemRandomNumberGenerator()
+        while !stopping.load(ordering: .relaxed) {
+            do {
+                if resourceVersion == nil {
+                    resourceVersion = try list(http)
+                    setState(.synced)
+                    backoff = configuration.backoffInitial
+                }
+                let outcome = try watch(http, from: resourceVersion!)
+                switch outcome {
+                case .ended(let rv):
+                    resourceVersion = rv
+                    metrics.watchRestarts.add()
+                    backoff = configuration.backoffInitial
+                case .gone:
+                    Log.info("k8s", "watch resourceVersion expired (410 Gone); relisting")
+                    resourceVersion = nil
+                    metrics.watchRestarts.add()
+                }
+            } catch KubeHTTPError.cancelled {
+                break
+            } catch {
+                metrics.apiErrors.add()
+                if case .status(_, 410, _)? = error as? KubeHTTPError {
+                    resourceVersion = nil
+                    continue
+                }
+                setState(.degraded, reason: "\(error)")
+                if resourceVersion != nil { metrics.watchRestarts.add() }
+                let delay = backoff * (1 + Double.random(in: 0..<0.5, using: &rng))
+                backoff = min(configuration.backoffMax, backoff * 2)
+                if sleepInterruptibly(delay) { break }
+                // After a failure, resume the watch if we have a resourceVersion (410 will tell us if not).
+            }
+        }
+    }
+
+    /// Sleeps up to `seconds`; true if stopped meanwhile.
+    private func sleepInterruptibly(_ seconds: Double) -> Bool {
+        _ = wake.wait(timeout: .now() + .milliseconds(Int(seconds * 1000)))
+        return stopping.load(ordering: .relaxed)
+    }
+
+    private func list(_ http: KubeHTTPClient) throws -> String {
+        metrics.relists.add()
+        if state != .synced { setState(.connecting) }
+        var pods: [KubePod] = []
+        var cont: String?
+        var rv = ""
+        repeat {
+            var path = "/api/v1/pods?limit=500" + selector
+            if let c = cont { path += "&continue=" + percentEncode(c) }
+            let (status, body) = try withCancel(http) { () throws(KubeHTTPError) in try http.get(path, timeout: configuration.requestTimeout) }
+            guard status == 200 else { throw KubeHTTPError.status(url: configuration.server + path, status: status, body: statusMessage(body)) }
+            let page: (pods: [KubePod], resourceVersion: String, continueToken: String?)
+            do { page = try KubePodParser.parseList(body) } catch {
+                throw KubeHTTPError.garbage(url: configuration.server + path, message: "\(error)")
+            }
+            pods += page.pods
+            rv = page.resourceVersion
+            cont = page.continueToken
+        } while cont != nil
+        guard !rv.isEmpty else { throw KubeHTTPError.garbage(url: configuration.server + "/api/v1/pods", message: "PodList without metadata.resourceVersion") }
+        store.replaceAll(pods, nowNs: monotonicNs())
+        metrics.podsKnown.set(Int64(store.count))
+        return rv
+    }
+
+    enum WatchOutcome { case ended(String), gone }
+
+    private func watch(_ http: KubeHTTPClient, from rv: String) throws -> WatchOutcome {
+        let path = "/api/v1/pods?watch=1&allowWatchBookmarks=true&resourceVersion=" + percentEncode(rv)
+            + "&timeoutSeconds=\(configuration.watchTimeoutSeconds)" + selector
+        var current = rv
+        var line: [UInt8] = []
+        var failure: Error?
+        var gone = false
+        var sawEvent = false
+        let apply: ([UInt8]) -> Bool = { [self] bytes in
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { return true }
+            do {
+                let ev = try KubePodParser.parseWatchEvent(bytes)
+                metrics.watchEvents.add()
+                switch ev {
+                case .added(let p), .modified(let p):
+                    store.upsert(p); current = p.resourceVersion.isEmpty ? current : p.resourceVersion
+                case .deleted(let p):
+                    store.markDeleted(p, nowNs: monotonicNs()); current = p.resourceVersion.isEmpty ? current : p.resourceVersion
+                case .bookmark(let v): current = v
+                case .error(let code, let reason, let message):
+                    if code == 410 { gone = true; return false }
+                    failure = KubeHTTPError.status(url: configuration.server + path, status: code, body: "\(reason): \(message)")
+                    return false
+                }
+                if !sawEvent { sawEvent = true; if state != .synced { setState(.synced) } }
+                return true
+            } catch {
+                failure = KubeHTTPError.garbage(url: configuration.server + path, message: "\(error)")
+                return false
+            }
+        }
+        let idle = configuration.watchIdleTimeout
+        let (status, body) = try withCancel(http) { () throws(KubeHTTPError) in
+            try http.stream(path, timeout: Double(configuration.watchTimeoutSeconds) + 30, idleTimeout: idle) { chunk in
+                var start = 0
+                for (i, b) in chunk.enumerated() where b == 0x0A {
+                    line.append(contentsOf: chunk[start..<i])
+                    start = i + 1
+                    let ok = apply(line)
+                    line.removeAll(keepingCapacity: true)
+                    if !ok { return false }
+                }
+                line.append(contentsOf: chunk[start...])
+                if line.count > 64 << 20 { failure = KubeHTTPError.garbage(url: self.configuration.server + path, message: "watch line over 64 MiB"); return false }
+                return true
+            }
+        }
+        if status == 410 { return .gone }
+        guard (200..<300).contains(status) else { throw KubeHTTPError.status(url: configuration.server + path, status: status, body: statusMessage(body)) }
+        if gone { return .gone }
+        if let f = failure { throw f }
+        if !line.isEmpty, !apply(line) {
+            if gone { return .gone }
+            if let f = failure { throw f }
+        }
+        if state != .synced { setState(.synced) }
+        return .ended(current)
+    }
+
+    /// Runs a transfer while a helper forwards stop() into the client's cancel flag.
+    private func withCancel<R>(_ http: KubeHTTPClient, _ body: () throws(KubeHTTPError) -> R) throws(KubeHTTPError) -> R {
+        if stopping.load(ordering: .relaxed) { throw .cancelled }
+        let done = Atomic<Bool>(false)
+        let forward = BackgroundThread()
+        let client = UnsafeSendable(http)
+        forward.start(name: "vigil-k8s-stop") { [self] in
+            while !done.load(ordering: .relaxed) {
+                if stopping.load(ordering: .relaxed) { client.value.cancelFlag.store(true, ordering: .relaxed); return }
+                usleep(50_000)
+            }
+        }
+        defer { done.store(true, ordering: .relaxed); forward.join() }
+        return try body()
+    }
+
+    private func statusMessage(_ body: [UInt8]) -> String {
+        if let o = try? KubePodParser.object(body, what: "Status"), let m = o["message"] as? String { return m }
+        return String(decoding: body.prefix(200), as: UTF8.self)
+    }
+}
+
+struct UnsafeSendable<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
+
+func percentEncode(_ s: String) -> String {
+    var out = ""
+    for b in s.utf8 {
+        switch b {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            out.unicodeScalars.append(Unicode.Scalar(b))
+        default:
+            out += "%" + String(b, radix: 16, uppercase: true).leftPad(2)
+        }
+    }
+    return out
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: "0", count: n - count) + self }
+}
