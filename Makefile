@@ -45,7 +45,7 @@ build: deps bpf
 run: build
 	./.build/release/vigil run -r rules/
 
-test: deps bpf
+test: deps bpf deploy-tools
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
@@ -53,3 +53,21 @@ bench: build
 
 clean:
 	rm -rf $(BUILD_DIR) .build
+
+# Python tools for Tests/DeployTests (Kubernetes schema validation and checkov), in build/venv.
+# A failed install does not stop `make test`: the deploy tests then fail under VIGIL_CI=1 and skip otherwise.
+DEPLOY_VENV := $(BUILD_DIR)/venv
+DEPLOY_PY_TOOLS := kubernetes-validate==1.37.0 checkov==3.3.30
+
+.PHONY: deploy-tools deploy-sync
+deploy-tools:
+	@if [ "$$(cat $(DEPLOY_VENV)/.tools 2>/dev/null)" != "$(DEPLOY_PY_TOOLS)" ]; then \
+		echo "installing $(DEPLOY_PY_TOOLS) into $(DEPLOY_VENV)"; \
+		if python3 -m venv $(DEPLOY_VENV) && $(DEPLOY_VENV)/bin/pip install -q --disable-pip-version-check $(DEPLOY_PY_TOOLS); then \
+			echo "$(DEPLOY_PY_TOOLS)" > $(DEPLOY_VENV)/.tools; \
+		else echo "warning: could not install $(DEPLOY_PY_TOOLS); the deploy tests will skip (or fail under VIGIL_CI=1)" >&2; fi; \
+	fi
+
+# Regenerates the ConfigMap (deploy/kubernetes and the Helm chart) from rules/*.yaml.
+deploy-sync:
+	python3 deploy/tools/sync-config.py

@@ -67,6 +67,30 @@ public struct FDInfo: Sendable, Equatable {
     public var isServerSide: Bool
     /// Socket connected (connect or accept completed).
     public var connected: Bool
+    /// Falco's `fd.name_changed`: the event changed this fd's name (a datagram
+    /// socket whose peer changed).
+    public var nameChanged: Bool = false
+
+    /// Whether the fd is closed on exec (`O_CLOEXEC`, `SOCK_CLOEXEC`, `FD_CLOEXEC`).
+    public var isCloseOnExec: Bool { flags & FDInfo.cloexecFlag != 0 }
+    /// The `O_CLOEXEC` bit as stored in ``flags``.
+    public static let cloexecFlag: UInt32 = 0o2000000
+
+    /// Falco's name with its type prefix, as `evt.args` shows fds: `<f>/etc/passwd`,
+    /// `<4t>1.2.3.4:5->6.7.8.9:80`, `<u>/run/x.sock`, `<p>`.
+    public var typedName: String {
+        var s = "<" + kind.typeChar
+        if kind == .ipv4 || kind == .ipv6 {
+            switch l4proto {
+            case 6: s += "t"
+            case 17: s += "u"
+            case 1, 58: s += "i"
+            case 255: s += "r"
+            default: break
+            }
+        }
+        return s + ">" + name
+    }
 
     public init(kind: Kind, name: String, nameRaw: String = "", flags: UInt32 = 0, l4proto: UInt8 = 0,
                 clientIP: [UInt8] = [], clientPort: UInt16 = 0, serverIP: [UInt8] = [], serverPort: UInt16 = 0,

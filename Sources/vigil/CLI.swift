@@ -19,6 +19,7 @@ enum CLI {
         ConfigCommand.self,
         VersionCommand.self,
         TraceCommand.self,
+        RulesCommand.self,
     ]
 
     static func main(_ args: [String]) -> Int32 {
