@@ -22,7 +22,22 @@ deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-bpf: deps
+# Kernel architecture for the BPF target (bpf_tracing.h register layout).
+BPF_ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/' -e 's/ppc64le/powerpc/' -e 's/s390x/s390/' -e 's/riscv64/riscv/')
+BPF_CFLAGS := -target bpf -O2 -g -D__TARGET_ARCH_$(BPF_ARCH) -Wall -Wno-unused-function -Wno-default-const-init-var-unsafe \
+	-I$(BUILD_DIR) -ISources/VigilABI/include -I/usr/include/$(shell uname -m)-linux-gnu
+
+# vmlinux.h: the running kernel's types, for CO-RE (BTF from /sys/kernel/btf/vmlinux).
+$(BUILD_DIR)/vmlinux.h:
+	@mkdir -p $(BUILD_DIR)
+	@test -r /sys/kernel/btf/vmlinux || { echo "error: /sys/kernel/btf/vmlinux missing: this kernel has no BTF (CONFIG_DEBUG_INFO_BTF=y is required)" >&2; exit 1; }
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BPF_OBJ): bpf/vigil.bpf.c Sources/VigilABI/include/vigil_abi.h $(BUILD_DIR)/vmlinux.h
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c bpf/vigil.bpf.c -o $@
+
+bpf: deps $(BPF_OBJ)
 
 build: deps bpf
 	$(SWIFT) build -c release
@@ -30,7 +45,7 @@ build: deps bpf
 run: build
 	./.build/release/vigil run -r rules/
 
-test: deps bpf
+test: deps bpf deploy-tools
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
@@ -38,3 +53,21 @@ bench: build
 
 clean:
 	rm -rf $(BUILD_DIR) .build
+
+# Python tools for Tests/DeployTests (Kubernetes schema validation and checkov), in build/venv.
+# A failed install does not stop `make test`: the deploy tests then fail under VIGIL_CI=1 and skip otherwise.
+DEPLOY_VENV := $(BUILD_DIR)/venv
+DEPLOY_PY_TOOLS := kubernetes-validate==1.37.0 checkov==3.3.30
+
+.PHONY: deploy-tools deploy-sync
+deploy-tools:
+	@if [ "$$(cat $(DEPLOY_VENV)/.tools 2>/dev/null)" != "$(DEPLOY_PY_TOOLS)" ]; then \
+		echo "installing $(DEPLOY_PY_TOOLS) into $(DEPLOY_VENV)"; \
+		if python3 -m venv $(DEPLOY_VENV) && $(DEPLOY_VENV)/bin/pip install -q --disable-pip-version-check $(DEPLOY_PY_TOOLS); then \
+			echo "$(DEPLOY_PY_TOOLS)" > $(DEPLOY_VENV)/.tools; \
+		else echo "warning: could not install $(DEPLOY_PY_TOOLS); the deploy tests will skip (or fail under VIGIL_CI=1)" >&2; fi; \
+	fi
+
+# Regenerates the ConfigMap (deploy/kubernetes and the Helm chart) from rules/*.yaml.
+deploy-sync:
+	python3 deploy/tools/sync-config.py

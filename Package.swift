@@ -53,6 +53,6 @@ let package = Package(
         .testTarget(name: "VigilRulesTests", dependencies: ["VigilRules", "VigilState", "VigilDecode", "VigilCore"]),
         .testTarget(name: "VigilAlertsTests", dependencies: ["VigilAlerts", "VigilRules", "VigilCore"]),
         .testTarget(name: "VigilAgentTests", dependencies: ["VigilAgent", "VigilAlerts", "VigilRules", "VigilState", "VigilDecode", "VigilCapture", "VigilCore"]),
-        .testTarget(name: "DeployTests", dependencies: []),
+        .testTarget(name: "DeployTests", dependencies: ["VigilAlerts", "VigilRules", "VigilCore"]),
     ]
 )

@@ -23,4 +23,11 @@ public struct EventContext {
         self.event = event; self.process = process; self.fd = fd; self.fdNum = fdNum
         self.container = container; self.processes = processes; self.wallTimeNs = wallTimeNs
     }
+
+    /// Builds the context from what ``ProcessTable/apply(_:)`` returned.
+    public init(event: Event, applied: ProcessTable.ApplyResult, container: ContainerInfo?,
+                processes: ProcessTable, wallTimeNs: UInt64) {
+        self.init(event: event, process: applied.process, fd: applied.fd, fdNum: applied.fdNum,
+                  container: container, processes: processes, wallTimeNs: wallTimeNs)
+    }
 }

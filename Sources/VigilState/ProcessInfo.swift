@@ -53,6 +53,42 @@ public final class ProcessInfo {
     public var fromProcScan: Bool
     /// Open file descriptors the rules care about.
     public var fds: [Int32: FDInfo] = [:]
+    /// The cgroup v2 path relative to the cgroup root (from the last exec record or
+    /// `/proc/PID/cgroup`); empty when unknown. With ``cgroupID`` it identifies the container.
+    public var cgroupPath: String = ""
+    /// Exe file writable by the executing user (Falco's `proc.is_exe_writable`).
+    public var exeWritable: Bool = false
+    /// Boot-time ns of the last event seen from this process (eviction under the hard cap).
+    public var lastSeenBootNs: UInt64 = 0
+    /// Exit code and terminating signal once exited.
+    public var exitCode: Int32 = 0
+    public var exitSignal: Int32 = 0
+    /// Number of live threads known (1 after exec; threads add to it).
+    public var threadCount: UInt32 = 1
+    /// Whether the process has exited (kept for a grace period for late events).
+    public var hasExited: Bool { exitTimeBootNs != 0 }
+    /// The user database for this process's root (cached on first user-name lookup).
+    public var userDatabase: UserDatabase?
+
+    /// Falco's `proc.cmdline`: the name followed by the arguments, space-separated.
+    public var cmdline: String {
+        var s = name
+        for a in args { s += " "; s += a }
+        return s
+    }
+
+    /// Copies what a forked child inherits from `parent` (exe, args, cwd, ids,
+    /// capabilities, cgroup, fds); the caller sets the new identity.
+    public func inherit(from parent: ProcessInfo) {
+        name = parent.name; exe = parent.exe; exePath = parent.exePath; args = parent.args; cwd = parent.cwd
+        uid = parent.uid; gid = parent.gid; euid = parent.euid; egid = parent.egid; loginUID = parent.loginUID
+        tty = parent.tty; capEffective = parent.capEffective; capPermitted = parent.capPermitted
+        exeIno = parent.exeIno; exeCtimeNs = parent.exeCtimeNs; exeMtimeNs = parent.exeMtimeNs
+        exeUpperLayer = parent.exeUpperLayer; exeFromMemfd = parent.exeFromMemfd; exeWritable = parent.exeWritable
+        argsTruncated = parent.argsTruncated; pgid = parent.pgid; sid = parent.sid
+        cgroupID = parent.cgroupID; cgroupPath = parent.cgroupPath; fds = parent.fds
+        userDatabase = parent.userDatabase
+    }
 
     public init(pid: UInt32, ppid: UInt32, name: String = "", exe: String = "", exePath: String = "",
                 args: [String] = [], cwd: String = "", uid: UInt32 = 0, gid: UInt32 = 0,

@@ -1,23 +1,379 @@
+import VigilABI
+import VigilCore
 import VigilDecode
 
 /// The process table: every live process (and recently exited ones, for late
-/// events), keyed by pid. Owned by the pipeline thread.
+/// events), keyed by pid (thread group id). Owned by the pipeline thread.
+///
+/// Kept current by ``apply(_:)`` for every event: exec replaces a process's
+/// image, fork/clone creates children (copying the parent's exe, args, cwd and
+/// fds) or counts threads, exit marks the process exited and evicts it after
+/// ``Configuration/exitGracePeriodNs``; syscalls update fd tables and the cwd.
+/// Seed it from `/proc` at start-up with ``seedFromProc(_:)``.
+///
+/// The common path (a syscall event of a known process that does not change
+/// its fds) performs no allocation: one dictionary lookup (or a hit in the
+/// last-process cache) and a few stores.
 public final class ProcessTable {
-    private(set) public var processes: [UInt32: ProcessInfo] = [:]
+    /// Limits.
+    public struct Configuration: Sendable {
+        /// Hard cap on entries; beyond it exited then least recently seen entries are evicted (counted).
+        public var maxProcesses: Int
+        /// How long an exited process stays resolvable for late events (boot-clock ns).
+        public var exitGracePeriodNs: UInt64
+        /// Cap on tracked fds per process; fds beyond it are not tracked (counted).
+        public var maxFDsPerProcess: Int
+        /// Longest ancestry walk (cycle guard).
+        public var maxAncestryDepth: Int
+        /// Fill processes first seen in a syscall event (missed fork) from `/proc/PID`.
+        public var resolveUnknownFromProc: Bool
+        /// Where procfs is mounted.
+        public var procRoot: String
 
-    public init() {}
+        public init(maxProcesses: Int = 131_072, exitGracePeriodNs: UInt64 = 5_000_000_000, maxFDsPerProcess: Int = 4096,
+                    maxAncestryDepth: Int = 256, resolveUnknownFromProc: Bool = true, procRoot: String = "/proc") {
+            self.maxProcesses = max(16, maxProcesses); self.exitGracePeriodNs = exitGracePeriodNs
+            self.maxFDsPerProcess = max(1, maxFDsPerProcess); self.maxAncestryDepth = max(1, maxAncestryDepth)
+            self.resolveUnknownFromProc = resolveUnknownFromProc; self.procRoot = procRoot
+        }
+    }
+
+    /// Counters of the table's work and losses (exported as metrics by the agent).
+    public final class Stats: Sendable {
+        /// Entries evicted because of the hard cap (live, or exited before their grace period ended).
+        public let evictions = Counter()
+        /// Exited entries removed after their grace period.
+        public let expired = Counter()
+        /// Events from processes the table did not know (created from the event header).
+        public let unknownProcesses = Counter()
+        /// fds not tracked because the process reached its fd cap.
+        public let fdDrops = Counter()
+        /// Process creations, execs and process exits applied.
+        public let forks = Counter()
+        public let execs = Counter()
+        public let exits = Counter()
+        /// Processes loaded from `/proc`.
+        public let seeded = Counter()
+        /// Current number of entries.
+        public let entries = Gauge()
+        public init() {}
+    }
+
+    /// What an event concerned, after the table applied it.
+    public struct ApplyResult {
+        /// The event's process (for fork: the parent; for exec: the new image).
+        public var process: ProcessInfo?
+        /// The fd the event concerns (opened, connected, closed, read from ...), if any.
+        public var fd: FDInfo?
+        /// Its number (`fd.num`); -1 when none or when the call failed.
+        public var fdNum: Int32
+
+        public init(process: ProcessInfo? = nil, fd: FDInfo? = nil, fdNum: Int32 = -1) {
+            self.process = process; self.fd = fd; self.fdNum = fdNum
+        }
+    }
+
+    private(set) public var processes: [UInt32: ProcessInfo] = [:]
+    /// Limits in force.
+    public let configuration: Configuration
+    /// Counters.
+    public let stats: Stats
+
+    /// Exited processes in exit order, for grace-period eviction.
+    private var exitQueue: [(pid: UInt32, ts: UInt64, process: ProcessInfo)] = []
+    private var exitHead = 0
+    /// One-entry cache of the last process looked up.
+    private var cachedPid: UInt32 = 0
+    private var cachedProcess: ProcessInfo?
+    /// Reads `/proc` for unknown processes (lazily created).
+    private var scanner: ProcScanner?
+
+    public init() {
+        configuration = Configuration()
+        stats = Stats()
+    }
+
+    public init(configuration: Configuration, stats: Stats = Stats()) {
+        self.configuration = configuration
+        self.stats = stats
+    }
 
     /// The process with thread group id `pid`.
     @inline(__always) public subscript(pid: UInt32) -> ProcessInfo? { processes[pid] }
 
-    /// Inserts or replaces an entry.
-    public func insert(_ p: ProcessInfo) { processes[p.pid] = p }
+    /// Inserts or replaces an entry (evicting under the hard cap).
+    public func insert(_ p: ProcessInfo) {
+        if processes[p.pid] == nil && processes.count >= configuration.maxProcesses { makeRoom() }
+        processes[p.pid] = p
+        if cachedPid == p.pid { cachedProcess = p }
+        stats.entries.set(Int64(processes.count))
+    }
+
+    /// Removes the entry for `pid`, if any.
+    @discardableResult
+    public func remove(pid: UInt32) -> ProcessInfo? {
+        if cachedPid == pid { cachedProcess = nil; cachedPid = 0 }
+        let p = processes.removeValue(forKey: pid)
+        stats.entries.set(Int64(processes.count))
+        return p
+    }
 
     /// Number of entries.
     public var count: Int { processes.count }
 
     /// The parent of `p`, if known.
     @inline(__always) public func parent(of p: ProcessInfo) -> ProcessInfo? {
-        p.ppid == p.pid ? nil : processes[p.ppid]
+        p.ppid == p.pid || p.ppid == 0 ? nil : processes[p.ppid]
+    }
+
+    // MARK: ancestry
+
+    /// The ancestor `level` generations up (1 = parent, 2 = grandparent, ...;
+    /// 0 = `p` itself), or nil when the chain ends, loops or exceeds the depth limit.
+    public func ancestor(of p: ProcessInfo, level: Int) -> ProcessInfo? {
+        guard level >= 0, level <= configuration.maxAncestryDepth else { return nil }
+        var cur = p
+        var k = 0
+        while k < level {
+            guard let q = parent(of: cur), q !== p else { return nil }
+            cur = q
+            k += 1
+        }
+        return cur
+    }
+
+    /// Calls `body` with each ancestor (nearest first) and its level (1 = parent)
+    /// until it returns false, the chain ends, a cycle is met or the depth limit
+    /// is reached. Allocates nothing.
+    public func forEachAncestor(of p: ProcessInfo, _ body: (ProcessInfo, Int) throws -> Bool) rethrows {
+        var cur = p
+        var level = 1
+        while level <= configuration.maxAncestryDepth, let q = parent(of: cur), q !== p {
+            if try !body(q, level) { return }
+            cur = q
+            level += 1
+        }
+    }
+
+    /// The ancestors of `p`, nearest first (bounded, cycle-safe).
+    public func ancestors(of p: ProcessInfo) -> [ProcessInfo] {
+        var out: [ProcessInfo] = []
+        forEachAncestor(of: p) { q, _ in out.append(q); return true }
+        return out
+    }
+
+    /// The session leader of `p` (Falco's `proc.sname` process), if known.
+    public func sessionLeader(of p: ProcessInfo) -> ProcessInfo? { p.sid == 0 ? nil : processes[p.sid] }
+
+    // MARK: applying events
+
+    /// Applies one event to the table and returns the process and fd it concerns.
+    @inline(__always)
+    public func apply(_ e: Event) -> ApplyResult {
+        let ts = e.timestampBootNs
+        if exitHead < exitQueue.count && exitQueue[exitHead].ts &+ configuration.exitGracePeriodNs <= ts {
+            expire(now: ts)
+        }
+        switch UInt32(e.recordKind) {
+        case VIGIL_REC_SYSCALL.rawValue: return applySyscall(e)
+        case VIGIL_REC_EXEC.rawValue: return applyExec(e)
+        case VIGIL_REC_FORK.rawValue: return applyFork(e)
+        case VIGIL_REC_EXIT.rawValue: return applyExit(e)
+        default: return ApplyResult()
+        }
+    }
+
+    /// Removes exited processes whose grace period ended by `now` (boot-clock ns).
+    public func expire(now: UInt64) {
+        let grace = configuration.exitGracePeriodNs
+        while exitHead < exitQueue.count && exitQueue[exitHead].ts &+ grace <= now {
+            let item = exitQueue[exitHead]
+            exitHead += 1
+            if let cur = processes[item.pid], cur === item.process, cur.hasExited {
+                remove(pid: item.pid)
+                stats.expired.add()
+            }
+        }
+        compactExitQueue()
+    }
+
+    private func compactExitQueue() {
+        if exitHead == exitQueue.count {
+            exitQueue.removeAll(keepingCapacity: true); exitHead = 0
+        } else if exitHead > 1024 && exitHead * 2 > exitQueue.count {
+            exitQueue.removeFirst(exitHead); exitHead = 0
+        }
+    }
+
+    /// The event's process: from the cache, the table, or created from the header.
+    @inline(__always)
+    func process(for e: Event) -> ProcessInfo {
+        let pid = e.pid
+        let p: ProcessInfo
+        if pid == cachedPid, let c = cachedProcess {
+            p = c
+        } else if let found = processes[pid] {
+            p = found
+            cachedPid = pid; cachedProcess = found
+        } else {
+            p = createUnknown(e)
+        }
+        p.lastSeenBootNs = e.timestampBootNs
+        let cg = e.cgroupID
+        if p.cgroupID != cg && cg != 0 { p.cgroupID = cg; p.cgroupPath = "" }
+        let pp = e.ppid
+        if pp != 0 && p.ppid != pp { p.ppid = pp }
+        p.uid = e.uid
+        p.gid = e.gid
+        return p
+    }
+
+    private func createUnknown(_ e: Event) -> ProcessInfo {
+        stats.unknownProcesses.add()
+        let pid = e.pid
+        var p: ProcessInfo? = nil
+        if configuration.resolveUnknownFromProc {
+            if scanner == nil { scanner = ProcScanner(procRoot: configuration.procRoot) }
+            p = scanner?.readProcess(pid: pid)
+        }
+        let q = p ?? ProcessInfo(pid: pid, ppid: e.ppid, name: e.comm.vigilString, uid: e.uid, gid: e.gid,
+                                 euid: e.uid, egid: e.gid, cgroupID: e.cgroupID)
+        insert(q)
+        cachedPid = pid; cachedProcess = q
+        return q
+    }
+
+    private func applyExec(_ e: Event) -> ApplyResult {
+        stats.execs.add()
+        let x = e.execInfo
+        let pid = e.pid
+        let p: ProcessInfo
+        if let cur = processes[pid], !cur.hasExited {
+            p = cur
+        } else {
+            p = ProcessInfo(pid: pid, ppid: e.ppid)
+            insert(p)
+        }
+        cachedPid = pid; cachedProcess = p
+        p.ppid = e.ppid
+        p.name = e.comm.vigilString
+        p.exePath = e.exePath.vigilString
+        var args: [String] = []
+        let argv = e.argvRaw
+        var exe = ""
+        if argv.count > 0 {
+            var first = true
+            for part in argv.split(separator: 0, omittingEmptySubsequences: false) {
+                let s = String(decoding: UnsafeRawBufferPointer(rebasing: part), as: UTF8.self)
+                if first { exe = s; first = false } else { args.append(s) }
+            }
+            // The final NUL terminates the last argument rather than starting an empty one.
+            if argv[argv.count - 1] == 0, !args.isEmpty, args[args.count - 1].isEmpty { args.removeLast() }
+        }
+        p.exe = exe.isEmpty ? p.exePath : exe
+        p.args = args
+        var cwd = e.cwd.vigilString
+        if !cwd.hasSuffix("/") { cwd += "/" }
+        p.cwd = cwd
+        p.uid = e.uid; p.gid = e.gid; p.euid = x.euid; p.egid = x.egid
+        p.loginUID = x.loginuid; p.tty = x.tty
+        p.capEffective = x.cap_effective; p.capPermitted = x.cap_permitted
+        p.exeIno = x.exe_ino; p.exeCtimeNs = x.exe_ctime_ns; p.exeMtimeNs = x.exe_mtime_ns
+        p.exeUpperLayer = x.exe_flags & UInt32(VIGIL_EXE_UPPER_LAYER) != 0
+        p.exeFromMemfd = x.exe_flags & UInt32(VIGIL_EXE_FROM_MEMFD) != 0
+        p.exeWritable = x.exe_flags & UInt32(VIGIL_EXE_WRITABLE) != 0
+        p.argsTruncated = x.exe_flags & UInt32(VIGIL_EXE_ARGS_TRUNCATED) != 0
+        if x.start_time_ns != 0 { p.startTimeBootNs = x.start_time_ns }
+        p.pgid = x.pgid; p.sid = x.sid; p.vpid = x.vpid
+        p.cgroupID = e.cgroupID
+        p.cgroupPath = e.cgroupPath.vigilString
+        p.fromProcScan = false
+        p.exitTimeBootNs = 0
+        p.threadCount = 1
+        p.lastSeenBootNs = e.timestampBootNs
+        if p.fds.values.contains(where: { $0.isCloseOnExec }) {
+            p.fds = p.fds.filter { !$0.value.isCloseOnExec }
+        }
+        return ApplyResult(process: p)
+    }
+
+    private func applyFork(_ e: Event) -> ApplyResult {
+        let f = e.forkInfo
+        let parent = process(for: e)
+        if f.flags & UInt32(VIGIL_FORK_THREAD) != 0 {
+            parent.threadCount &+= 1
+            return ApplyResult(process: parent)
+        }
+        stats.forks.add()
+        let cpid = f.child_pid
+        if let existing = processes[cpid], !existing.hasExited, !existing.exePath.isEmpty, existing !== parent,
+           existing.startTimeBootNs == f.child_start_time_ns || f.child_start_time_ns == 0 || existing.startTimeBootNs == 0 {
+            // The child's own events (an exec) arrived first: keep what it has.
+            existing.ppid = parent.pid
+            if existing.startTimeBootNs == 0 { existing.startTimeBootNs = f.child_start_time_ns }
+            return ApplyResult(process: parent)
+        }
+        let child = ProcessInfo(pid: cpid, ppid: parent.pid)
+        child.inherit(from: parent)
+        child.startTimeBootNs = f.child_start_time_ns
+        child.lastSeenBootNs = e.timestampBootNs
+        child.vpid = 0
+        insert(child)
+        return ApplyResult(process: parent)
+    }
+
+    private func applyExit(_ e: Event) -> ApplyResult {
+        let x = e.exitInfo
+        guard let p = processes[e.pid] else { return ApplyResult() }
+        if x.flags & UInt32(VIGIL_EXIT_GROUP_DEAD) != 0 {
+            stats.exits.add()
+            p.exitTimeBootNs = max(e.timestampBootNs, 1)
+            p.exitCode = x.exit_code
+            p.exitSignal = x.signal
+            p.threadCount = 0
+            exitQueue.append((pid: p.pid, ts: p.exitTimeBootNs, process: p))
+        } else if p.threadCount > 1 {
+            p.threadCount -= 1
+        }
+        return ApplyResult(process: p)
+    }
+
+    /// Frees room under the hard cap: exited entries first (oldest exit first),
+    /// then the least recently seen live ones, in a batch of 1/64 of the cap.
+    private func makeRoom() {
+        let target = configuration.maxProcesses - max(1, configuration.maxProcesses / 64)
+        while processes.count > target && exitHead < exitQueue.count {
+            let item = exitQueue[exitHead]
+            exitHead += 1
+            if let cur = processes[item.pid], cur === item.process {
+                remove(pid: item.pid)
+                stats.evictions.add()
+            }
+        }
+        compactExitQueue()
+        guard processes.count > target else { return }
+        let victims = processes.values.sorted { $0.lastSeenBootNs < $1.lastSeenBootNs }.prefix(processes.count - target)
+        for v in victims where v.pid != 1 {
+            remove(pid: v.pid)
+            stats.evictions.add()
+        }
+    }
+
+    // MARK: /proc
+
+    /// Loads every process in `/proc` (exe, argv, cwd, ppid, ids, login uid,
+    /// tty, capabilities, start time, cgroup and its id, fds). Returns the number loaded.
+    @discardableResult
+    public func seedFromProc(_ scanner: ProcScanner? = nil) -> Int {
+        let s = scanner ?? ProcScanner(procRoot: configuration.procRoot)
+        self.scanner = s
+        var n = 0
+        for p in s.scanAll(maxFDsPerProcess: configuration.maxFDsPerProcess) {
+            if let cur = processes[p.pid], !cur.fromProcScan { continue }  // events already know better
+            insert(p)
+            n += 1
+        }
+        stats.seeded.add(UInt64(n))
+        return n
     }
 }

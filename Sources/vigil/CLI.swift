@@ -18,6 +18,7 @@ enum CLI {
     static let commands: [any Command.Type] = [
         ConfigCommand.self,
         VersionCommand.self,
+        RulesCommand.self,
     ]
 
     static func main(_ args: [String]) -> Int32 {

@@ -2,6 +2,7 @@ import Testing
 @testable import VigilAgent
 import VigilRules
 import VigilCore
+import VigilAlerts
 
 @Suite struct ConfigTests {
     static let repoRoot: String = {
@@ -31,11 +32,11 @@ import VigilCore
             log_level: debug
             """, origin: "t.yaml")
         #expect(c.rulesFiles == ["/etc/vigil/rules.yaml", "/etc/vigil/rules.d"])
-        #expect(c.jsonOutput == false)
+        #expect(c.alerts.jsonOutput == false)
         #expect(c.priority == .warning)
         #expect(c.ruleMatching == .all)
-        #expect(c.httpOutput.enabled && c.httpOutput.url == "http://sidekick:2801/")
-        #expect(c.httpOutput.headers == [ConfigPair("X-Token", "abc")])
+        #expect(c.alerts.httpOutput.enabled && c.alerts.httpOutput.url == "http://sidekick:2801/")
+        #expect(c.alerts.httpOutput.headers.map { $0.0 } == ["X-Token"] && c.alerts.httpOutput.headers.map { $0.1 } == ["abc"])
         #expect(c.webserver.listenPort == 9000 && c.webserver.listenAddress == "127.0.0.1")
         #expect(c.capture.ringBufferBytes == 8 << 20 && c.capture.wakeupBytes == 0)
         #expect(c.logLevel == .debug)
@@ -45,14 +46,16 @@ import VigilCore
         let c = try ConfigLoader.load(text: "webserver:\n  listen_port: 9000\n", origin: "t.yaml", overrides: [
             "webserver.listen_port=9100", "json_output=false", "k8s.node_name=node-1",
             "rules_files=[a.yaml, b.yaml]", "rules_files[]=c.yaml", "http_output.headers.X-A=1",
-            "syslog_output.address=tcp://127.0.0.1:601", "webserver.listen_port=9200",
+            "syslog_output.address=127.0.0.1:601", "syslog_output.transport=tcp", "webserver.listen_port=9200",
+            "flood_control.rate_limit.rules={Noisy rule: {rate: 1, burst: 2}}",
         ])
         #expect(c.webserver.listenPort == 9200)
-        #expect(c.jsonOutput == false)
+        #expect(c.alerts.jsonOutput == false)
         #expect(c.k8s.nodeName == "node-1")
         #expect(c.rulesFiles == ["a.yaml", "b.yaml", "c.yaml"])
-        #expect(c.httpOutput.headers == [ConfigPair("X-A", "1")])
-        #expect(c.syslogOutput.address == "tcp://127.0.0.1:601")
+        #expect(c.alerts.httpOutput.headers.map { $0.0 } == ["X-A"])
+        #expect(c.alerts.syslogOutput.address == "127.0.0.1:601" && c.alerts.syslogOutput.transport == .tcp)
+        #expect(c.alerts.floodControl.rateLimit.rules["Noisy rule"] == RateLimit(rate: 1, burst: 2))
     }
 
     @Test func unknownKeyNamesKeyAndPosition() {
@@ -104,6 +107,13 @@ import VigilCore
             #expect(error.key == "webserver.nope")
         }
         #expect(throws: ConfigError.self) { _ = try ConfigLoader.load(text: "", origin: "e.yaml", overrides: ["json_output.x=1"]) }
+        // Cross-key checks of the alerts stage name the key and its place.
+        do {
+            _ = try ConfigLoader.load(text: "http_output:\n  enabled: true\n  url: ftp://x\n", origin: "h.yaml")
+            Issue.record("accepted a bad http_output.url")
+        } catch {
+            #expect(error.key == "http_output.url" && error.source.line == 3)
+        }
     }
 
     @Test func invalidYAMLHasPosition() {
@@ -119,10 +129,12 @@ import VigilCore
 
     @Test func printedConfigRoundTrips() throws {
         var c = VigilConfig()
-        c.httpOutput.headers = [ConfigPair("X-Weird", "a: \"b\"\n#c")]
+        c.alerts.httpOutput.headers = [("X-Weird", "a: \"b\"\n#c")]
+        c.alerts.floodControl.rateLimit.rules = ["r: 1": RateLimit(rate: 0.5, burst: 3)]
+        c.alerts.fileOutput.maxSizeMB = 0.25
         c.rulesFiles = ["/x y/z", "true", "-dash"]
         c.k8s.nodeName = "123"
-        c.floodControl.rate = 2.5
+        c.alerts.floodControl.fold.key = ["proc.name", "fd.name"]
         let text = ConfigPrinter.yaml(c)
         let back = try ConfigLoader.load(text: text, origin: "printed")
         #expect(back == c)

@@ -1,5 +1,5 @@
 /*
- * vigil_abi.h - the one event ABI shared by the BPF programs (bpf/*.bpf.c)
+ * vigil_abi.h - the one event ABI shared by the BPF programs (bpf/vigil.bpf.c)
  * and the Swift user side (through the VigilABI C target).
  *
  * Every record in the ring buffer starts with `struct vigil_header`. The

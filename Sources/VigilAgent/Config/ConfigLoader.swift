@@ -42,8 +42,7 @@ public enum ConfigLoader {
             root = .emptyMapping(ConfigSource(origin: "default"))
         }
         for o in overrides { try applyOverride(o, to: &root) }
-        var config = VigilConfig()
-        try ConfigValue.decodeMapping(&config, root, "", VigilConfig.fields)
+        let config = try decode(root)
         return LoadedConfig(config: config, path: absPath, overrides: overrides)
     }
 
@@ -51,8 +50,17 @@ public enum ConfigLoader {
     public static func load(text: String, origin: String, overrides: [String] = []) throws(ConfigError) -> VigilConfig {
         var root = try ConfigYAML.parse(text, origin: origin)
         for o in overrides { try applyOverride(o, to: &root) }
+        return try decode(root)
+    }
+
+    /// Typed values from the merged tree, then the cross-key checks of each stage.
+    static func decode(_ root: ConfigNode) throws(ConfigError) -> VigilConfig {
         var config = VigilConfig()
         try ConfigValue.decodeMapping(&config, root, "", VigilConfig.fields)
+        do { try config.alerts.validate() } catch {
+            let src = root.find(error.key)?.source ?? root.source
+            throw ConfigError(key: error.key, source: src, message: error.message)
+        }
         return config
     }
 
@@ -167,10 +175,10 @@ public enum ConfigPrinter {
         for p in pairs {
             switch p.value.kind {
             case .mapping(let inner) where !inner.isEmpty:
-                out += pad + p.key + ":\n"
+                out += pad + quote(p.key) + ":\n"
                 emit(p.value, indent: indent + 2, into: &out)
             default:
-                out += pad + p.key + ": " + inline(p.value) + "\n"
+                out += pad + quote(p.key) + ": " + inline(p.value) + "\n"
             }
         }
     }

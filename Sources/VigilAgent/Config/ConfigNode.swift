@@ -40,6 +40,16 @@ public struct ConfigNode: Sendable {
         return false
     }
 
+    /// The node at a dotted key path (the deepest existing one on the way).
+    public func find(_ path: String) -> ConfigNode? {
+        var node = self
+        for k in path.split(separator: ".") {
+            guard case .mapping(let pairs) = node.kind, let p = pairs.first(where: { $0.key == k }) else { return node }
+            node = p.value
+        }
+        return node
+    }
+
     /// A short description of the node for error messages.
     var shapeName: String {
         switch kind {

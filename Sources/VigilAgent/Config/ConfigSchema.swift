@@ -1,4 +1,5 @@
 import VigilCore
+import VigilAlerts
 
 /// One key of a configuration mapping: how to read it into `Root` and how to print it.
 struct FieldSpec<Root> {
@@ -40,6 +41,37 @@ struct FieldSpec<Root> {
     static func stringMap(_ key: String, _ kp: WritableKeyPath<Root, [ConfigPair]>) -> FieldSpec {
         FieldSpec(key: key, decode: { (r, n, p) throws(ConfigError) in r[keyPath: kp] = try ConfigValue.stringMap(n, p) },
                   encode: { ConfigNode(.mapping($0[keyPath: kp].map { ($0.name, out, quoted($0.value)) }), source: out) })
+    }
+    /// A mapping of strings kept as ordered (name, value) tuples (HTTP headers).
+    static func pairs(_ key: String, _ kp: WritableKeyPath<Root, [(String, String)]>) -> FieldSpec {
+        FieldSpec(key: key, decode: { (r, n, p) throws(ConfigError) in
+            r[keyPath: kp] = try ConfigValue.stringMap(n, p).map { ($0.name, $0.value) }
+        }, encode: { ConfigNode(.mapping($0[keyPath: kp].map { ($0.0, out, quoted($0.1)) }), source: out) })
+    }
+    /// Per-rule token buckets: `{rule name: {rate: R, burst: B}}`.
+    static func rateLimits(_ key: String, _ kp: WritableKeyPath<Root, [String: RateLimit]>) -> FieldSpec {
+        FieldSpec(key: key, decode: { (r, n, p) throws(ConfigError) in
+            if n.isNull { r[keyPath: kp] = [:]; return }
+            guard case .mapping(let rules) = n.kind else {
+                throw ConfigError(key: p, source: n.source, message: "expected a mapping of rule name to {rate, burst}, got \(n.shapeName)")
+            }
+            var out: [String: RateLimit] = [:]
+            for rule in rules {
+                var limit = RateLimit(rate: 10, burst: 50)
+                let rp = path(p, rule.key)
+                try ConfigValue.decodeMapping(&limit, rule.value, rp, [
+                    FieldSpec<RateLimit>.double("rate", \.rate, min: 0, max: 1e9),
+                    FieldSpec<RateLimit>.double("burst", \.burst, min: 1, max: 1e9),
+                ])
+                out[rule.key] = limit
+            }
+            r[keyPath: kp] = out
+        }, encode: { root in
+            let fields: [FieldSpec<RateLimit>] = [.double("rate", \.rate), .double("burst", \.burst)]
+            return ConfigNode(.mapping(root[keyPath: kp].sorted { $0.key < $1.key }.map {
+                ($0.key, out, ConfigValue.encodeMapping($0.value, fields))
+            }), source: out)
+        })
     }
     /// One of a fixed set of names.
     static func choice<T>(_ key: String, _ kp: WritableKeyPath<Root, T>, _ names: [(String, T)], name: @escaping (T) -> String) -> FieldSpec {

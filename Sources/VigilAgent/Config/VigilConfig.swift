@@ -1,5 +1,6 @@
 import VigilCore
 import VigilRules
+import VigilAlerts
 
 /// The agent's configuration: one YAML file whose keys follow falco.yaml where they
 /// overlap, plus Vigil's own. Every key can be overridden with `-o key.path=value`.
@@ -12,74 +13,17 @@ public struct VigilConfig: Sendable, Equatable {
 
     /// Rules files or directories (relative paths resolve against the config file's directory).
     public var rulesFiles: [String] = ["."]
-    /// Alerts as JSON lines (Falco's shape); otherwise readable text lines.
-    public var jsonOutput = true
-    public var jsonIncludeOutputProperty = true
-    public var jsonIncludeTagsProperty = true
-    /// Minimum rule priority that is loaded and alerted on.
-    public var priority: Priority = .debug
+    /// Alert formatting, sinks and flood control (the alerts stage's own settings:
+    /// `priority`, `json_output`, `json_include_*`, `outputs_queue`, `*_output`, `flood_control`).
+    public var alerts = AlertOutputConfig()
+    /// Minimum rule priority (Falco's `priority`): rules less severe are not loaded, alerts not emitted.
+    public var priority: Priority {
+        get { alerts.minimumPriority }
+        set { alerts.minimumPriority = newValue }
+    }
     public var ruleMatching: RuleMatching = .first
     /// Reload when a rules or config file changes (Falco's `watch_config_files`).
     public var watchConfigFiles = true
-
-    /// Per-sink queue size (alerts held for a slow sink before dropping, counted).
-    public struct OutputsQueue: Sendable, Equatable {
-        public var capacity = 10_000
-    }
-    public var outputsQueue = OutputsQueue()
-
-    public struct StdoutOutput: Sendable, Equatable {
-        public var enabled = true
-    }
-    public var stdoutOutput = StdoutOutput()
-
-    public struct FileOutput: Sendable, Equatable {
-        public var enabled = false
-        /// Kept for falco.yaml compatibility: the file is always kept open (reopened on SIGUSR1).
-        public var keepAlive = true
-        public var filename = "/var/log/vigil/events.log"
-        /// Rotate when the file exceeds this many bytes (0: never).
-        public var maxSizeBytes = 100 << 20
-        /// Rotated files kept (`events.log.1` ... `.N`).
-        public var keepFiles = 5
-    }
-    public var fileOutput = FileOutput()
-
-    public struct SyslogOutput: Sendable, Equatable {
-        public var enabled = false
-        /// `unix:///dev/log`, `udp://host:514` or `tcp://host:601` (octet-counted framing).
-        public var address = "unix:///dev/log"
-        /// Syslog facility name (`local0`...`local7`, `daemon`, `user`, ...).
-        public var facility = "local0"
-        public var appName = "vigil"
-    }
-    public var syslogOutput = SyslogOutput()
-
-    public struct HTTPOutput: Sendable, Equatable {
-        public var enabled = false
-        /// falcosidekick's input, e.g. `http://falcosidekick:2801/`.
-        public var url = ""
-        public var userAgent = "vigil"
-        /// Skip TLS verification.
-        public var insecure = false
-        public var caCert = ""
-        public var caBundle = ""
-        public var caPath = ""
-        /// Send a client certificate.
-        public var mtls = false
-        public var clientCert = ""
-        public var clientKey = ""
-        public var headers: [ConfigPair] = []
-        /// Alerts per request: 1 (one alert per POST, as Falco) or more (JSON lines).
-        public var batchSize = 1
-        public var timeoutMs = 5_000
-        public var maxRetries = 5
-        public var retryBackoffMs = 500
-        public var echo = false
-        public var compressUploads = false
-        public var keepAlive = true
-    }
-    public var httpOutput = HTTPOutput()
 
     /// The metrics and health server.
     public struct Webserver: Sendable, Equatable {
@@ -130,17 +74,6 @@ public struct VigilConfig: Sendable, Equatable {
     public var containerd = Runtime(stateRoot: "/run/containerd")
     public var crio = Runtime(stateRoot: "/var/lib/containers/storage")
 
-    /// Folding of repeated alerts and per-rule token buckets (nothing dropped silently).
-    public struct FloodControl: Sendable, Equatable {
-        public var enabled = true
-        /// Identical alerts (rule, container, output) within this window are folded.
-        public var windowSeconds = 60.0
-        /// Token bucket per rule: sustained alerts per second, and burst.
-        public var rate = 20.0
-        public var maxBurst = 100
-    }
-    public var floodControl = FloodControl()
-
     /// How long an event may wait for container metadata before it is evaluated without it.
     public var metadataWaitMs = 100
     /// Fraction of events dropped (kernel + reader) in one second that raises the
@@ -154,33 +87,49 @@ public struct VigilConfig: Sendable, Equatable {
         typealias F = FieldSpec<VigilConfig>
         return [
             .strings("rules_files", \.rulesFiles),
-            .bool("json_output", \.jsonOutput),
-            .bool("json_include_output_property", \.jsonIncludeOutputProperty),
-            .bool("json_include_tags_property", \.jsonIncludeTagsProperty),
-            .choice("priority", \.priority, Priority.allCases.map { ($0.falcoName.lowercased(), $0) } + [("info", .informational)],
+            .bool("json_output", \.alerts.jsonOutput),
+            .bool("json_include_output_property", \.alerts.jsonIncludeOutputProperty),
+            .bool("json_include_tags_property", \.alerts.jsonIncludeTagsProperty),
+            .bool("json_include_message_property", \.alerts.jsonIncludeMessageProperty),
+            .choice("priority", \.alerts.minimumPriority, Priority.allCases.map { ($0.falcoName.lowercased(), $0) } + [("info", .informational)],
                     name: { $0.falcoName.lowercased() }),
             .choice("rule_matching", \.ruleMatching, [("first", .first), ("all", .all)], name: { $0.rawValue }),
             .bool("watch_config_files", \.watchConfigFiles),
-            .section("outputs_queue", \.outputsQueue, [
+            .section("outputs_queue", \.alerts.outputsQueue, [
                 .int("capacity", \.capacity, min: 1, max: 10_000_000),
             ]),
-            .section("stdout_output", \.stdoutOutput, [.bool("enabled", \.enabled)]),
-            .section("file_output", \.fileOutput, [
+            .section("stdout_output", \.alerts.stdoutOutput, [
+                .bool("enabled", \.enabled),
+                .choice("format", \.format, [("auto", .auto), ("config", .config), ("json", .json), ("text", .text)], name: { $0.rawValue }),
+            ]),
+            .section("file_output", \.alerts.fileOutput, [
                 .bool("enabled", \.enabled), .bool("keep_alive", \.keepAlive), .string("filename", \.filename),
-                .size("max_size", \.maxSizeBytes), .int("keep_files", \.keepFiles, min: 0, max: 1000),
+                .double("max_size_mb", \.maxSizeMB, min: 0, max: 1_048_576), .int("max_files", \.maxFiles, min: 0, max: 1000),
             ]),
-            .section("syslog_output", \.syslogOutput, [
-                .bool("enabled", \.enabled), .string("address", \.address), .string("facility", \.facility),
-                .string("app_name", \.appName),
+            .section("syslog_output", \.alerts.syslogOutput, [
+                .bool("enabled", \.enabled), .string("address", \.address),
+                .choice("transport", \.transport, SyslogTransport.allCases.map { ($0.rawValue, $0) }, name: { $0.rawValue }),
+                .string("facility", \.facility), .string("app_name", \.appName),
+                .int("max_message_size", \.maxMessageSize, min: 480, max: 1 << 20),
             ]),
-            .section("http_output", \.httpOutput, [
+            .section("http_output", \.alerts.httpOutput, [
                 .bool("enabled", \.enabled), .string("url", \.url), .string("user_agent", \.userAgent),
                 .bool("insecure", \.insecure), .string("ca_cert", \.caCert), .string("ca_bundle", \.caBundle),
                 .string("ca_path", \.caPath), .bool("mtls", \.mtls), .string("client_cert", \.clientCert),
-                .string("client_key", \.clientKey), .stringMap("headers", \.headers),
-                .int("batch_size", \.batchSize, min: 1, max: 10_000), .int("timeout_ms", \.timeoutMs, min: 1, max: 600_000),
+                .string("client_key", \.clientKey), .bool("echo", \.echo), .pairs("headers", \.headers),
+                .int("batch", \.batch, min: 0, max: 10_000), .int("timeout_ms", \.timeoutMs, min: 1, max: 600_000),
                 .int("max_retries", \.maxRetries, min: 0, max: 1000), .int("retry_backoff_ms", \.retryBackoffMs, min: 0, max: 600_000),
-                .bool("echo", \.echo), .bool("compress_uploads", \.compressUploads), .bool("keep_alive", \.keepAlive),
+                .int("max_backoff_ms", \.maxBackoffMs, min: 0, max: 3_600_000),
+            ]),
+            .section("flood_control", \.alerts.floodControl, [
+                .section("fold", \.fold, [
+                    .bool("enabled", \.enabled), .int("window_ms", \.windowMs, min: 1, max: 86_400_000),
+                    .strings("key", \.key), .int("max_keys", \.maxKeys, min: 1, max: 10_000_000),
+                ]),
+                .section("rate_limit", \.rateLimit, [
+                    .bool("enabled", \.enabled), .double("rate", \.rate, min: 0, max: 1e9), .double("burst", \.burst, min: 1, max: 1e9),
+                    .rateLimits("rules", \.rules), .int("summary_interval_ms", \.summaryIntervalMs, min: 1, max: 86_400_000),
+                ]),
             ]),
             .section("webserver", \.webserver, [
                 .bool("enabled", \.enabled), .string("listen_address", \.listenAddress),
@@ -205,10 +154,6 @@ public struct VigilConfig: Sendable, Equatable {
             ]),
             .section("containerd", \.containerd, [.bool("enabled", \.enabled), .string("state_root", \.stateRoot)]),
             .section("crio", \.crio, [.bool("enabled", \.enabled), .string("state_root", \.stateRoot)]),
-            .section("flood_control", \.floodControl, [
-                .bool("enabled", \.enabled), .double("window_seconds", \.windowSeconds, min: 0, max: 86_400),
-                .double("rate", \.rate, min: 0, max: 1e9), .int("max_burst", \.maxBurst, min: 1, max: 1_000_000_000),
-            ]),
             .int("metadata_wait_ms", \.metadataWaitMs, min: 0, max: 60_000),
             .double("drop_alert_threshold", \.dropAlertThreshold, min: 0, max: 1),
         ]

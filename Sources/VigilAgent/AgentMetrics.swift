@@ -1,0 +1,89 @@
+import Synchronization
+import VigilCore
+import VigilDecode
+import VigilRules
+
+/// The pipeline's own counters (the stages register theirs alongside).
+///
+/// Everything the hot path touches is a relaxed atomic; labelled alert counts
+/// take a lock per alert (alerts are rare next to events).
+public final class AgentMetrics: Sendable {
+    /// Events that reached the pipeline, by event type (indexed by `EventType.rawValue`).
+    public let eventsByType: [Counter] = (0..<EventType.count).map { _ in Counter() }
+    /// Records that failed to decode.
+    public let decodeErrors = Counter()
+    /// Records cut short in the kernel (header flag).
+    public let truncatedRecords = Counter()
+    /// Alerts produced by rules (before flood control).
+    public let alerts = Counter()
+    /// Internal alerts (dropped events).
+    public let internalAlerts = Counter()
+    private let alertCounts = Mutex<[AlertKey: UInt64]>([:])
+    /// Events whose rules were evaluated; a sample of them is timed.
+    public let rulesEvaluated = Counter()
+    public let evalSampleCount = Counter()
+    public let evalSampleNanoseconds = Counter()
+    /// Reloads that succeeded / were rejected.
+    public let reloads = Counter()
+    public let reloadFailures = Counter()
+    /// Rules in the running set.
+    public let rulesLoaded = Gauge()
+    /// Entries in the process table (set by the pipeline thread).
+    public let processTableSize = Gauge()
+    /// Unix time the running rule set was loaded.
+    public let rulesLoadedTime = Gauge()
+
+    struct AlertKey: Hashable, Sendable { let rule: String; let priority: Priority }
+
+    public init() {}
+
+    /// Counts one alert of `rule` at `priority`.
+    public func countAlert(rule: String, priority: Priority) {
+        alerts.add()
+        alertCounts.withLock { $0[AlertKey(rule: rule, priority: priority), default: 0] += 1 }
+    }
+
+    /// Alerts by rule and priority.
+    public var alertsByRule: [(rule: String, priority: Priority, count: UInt64)] {
+        alertCounts.withLock { d in d.map { ($0.key.rule, $0.key.priority, $0.value) } }
+            .sorted { $0.rule < $1.rule || ($0.rule == $1.rule && $0.priority < $1.priority) }
+    }
+
+    /// Events received so far, by type name (types with none omitted).
+    public var eventsByTypeName: [(String, UInt64)] {
+        var out: [(String, UInt64)] = []
+        for (i, c) in eventsByType.enumerated() {
+            let v = c.value
+            if v > 0 { out.append((EventType(rawValue: UInt16(i)).name, v)) }
+        }
+        return out
+    }
+
+    /// Total events received.
+    public var eventsTotal: UInt64 { eventsByType.reduce(0) { $0 &+ $1.value } }
+
+    /// Registers the pipeline's families.
+    public func register(in r: MetricsRegistry) {
+        r.register("vigil_events_total", help: "Events received by the pipeline, by event type.", type: .counter) { [self] in
+            eventsByTypeName.map { MetricSample(labels: [("type", $0.0)], value: Double($0.1)) }
+        }
+        r.register("vigil_decode_errors_total", help: "Records that could not be decoded.", counter: decodeErrors)
+        r.register("vigil_truncated_records_total", help: "Records whose strings were cut in the kernel.", counter: truncatedRecords)
+        r.register("vigil_rule_matches_total", help: "Rule matches (alerts produced by rules before priority filtering and flood control), by rule and priority.", type: .counter) { [self] in
+            alertsByRule.map { MetricSample(labels: [("rule", $0.rule), ("priority", $0.priority.falcoName)], value: Double($0.count)) }
+        }
+        r.register("vigil_internal_alerts_total", help: "Internal alerts raised by the agent (dropped events).", counter: internalAlerts)
+        r.register("vigil_rules_evaluated_events_total", help: "Events the rule set was evaluated on.", counter: rulesEvaluated)
+        r.register("vigil_rule_evaluation_seconds", help: "Rule evaluation time per event (sampled 1 in 16 events).", type: .gauge) { [self] in
+            let n = evalSampleCount.value
+            return [MetricSample(labels: [("quantity", "sum")], value: Double(evalSampleNanoseconds.value) / 1e9),
+                    MetricSample(labels: [("quantity", "count")], value: Double(n)),
+                    MetricSample(labels: [("quantity", "mean")], value: n == 0 ? 0 : Double(evalSampleNanoseconds.value) / Double(n) / 1e9)]
+        }
+        r.register("vigil_reloads_total", help: "Successful rule and configuration reloads.", counter: reloads)
+        r.register("vigil_reload_failures_total", help: "Reloads rejected (the previous rule set kept running).", counter: reloadFailures)
+        r.register("vigil_rules_loaded", help: "Rules in the running rule set.", gauge: rulesLoaded)
+        r.register("vigil_rules_loaded_timestamp_seconds", help: "When the running rule set was loaded.", gauge: rulesLoadedTime)
+        r.register("vigil_process_table_entries", help: "Entries in the process table.", gauge: processTableSize)
+    }
+}

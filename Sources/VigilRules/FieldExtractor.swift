@@ -1,0 +1,523 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import VigilABI
+import VigilDecode
+import VigilState
+
+/// A field reference resolved against the catalog, ready to extract.
+struct FieldSpec: Sendable {
+    let id: FieldID
+    let type: FieldType
+    /// Ancestor level (`proc.aname[N]`), `evt.arg[N]` index; -1 when none.
+    let index: Int
+    /// `k8s.pod.label[KEY]` key or `evt.arg.NAME` name.
+    let key: String
+    /// For `evt.arg.NAME`: the argument's index per event type (-1 when the type has no such argument).
+    let argIndexByType: [Int8]
+    let transformers: [Transformer]
+    /// Cache slot.
+    var slot: Int
+    /// As written (`proc.aname[2]`), used for output field names.
+    let text: String
+    /// The value type after transformers.
+    var resultType: FieldType { transformers.first == .len ? .int64 : (transformers.isEmpty ? type : .string) }
+}
+
+/// Extracts field values from an ``EventContext``. All strings go to the
+/// scratch arena; nothing is allocated on the heap once the arena is warm.
+enum FieldExtractor {
+    /// The value of `f` for the current event, cached per event in `s`.
+    @inline(__always)
+    static func value(_ f: FieldSpec, _ ctx: EventContext, _ s: RuleScratch) -> FV {
+        let slot = s.slots + f.slot
+        if slot.pointee.gen == s.gen { return slot.pointee.value }
+        var v = extract(f, level: f.index, ctx, s)
+        if !f.transformers.isEmpty { v = transform(v, f.transformers, s) }
+        slot.pointee = RuleScratch.Slot(gen: s.gen, value: v)
+        return v
+    }
+
+    static func transform(_ v0: FV, _ ts: [Transformer], _ s: RuleScratch) -> FV {
+        var v = v0
+        for t in ts.reversed() {
+            guard v.isSet else { return v }
+            if v.kind != .str { v = render(v, s) }
+            let b = v.bytes
+            switch t {
+            case .tolower, .toupper:
+                var w = ArenaWriter(s.arena, max: b.count)
+                for c in b {
+                    if t == .tolower { w.put(c >= 65 && c <= 90 ? c + 32 : c) } else { w.put(c >= 97 && c <= 122 ? c - 32 : c) }
+                }
+                v = w.value
+            case .basename:
+                var k = b.count
+                while k > 0 && b[k - 1] != 47 { k -= 1 }
+                v = .str(b.baseAddress.map { $0 + k }, b.count - k)
+            case .len:
+                v = .int(Int64(b.count))
+            case .b64:
+                v = base64Decode(b, s) ?? .unset
+            }
+        }
+        return v
+    }
+
+    static func base64Decode(_ b: UnsafeBufferPointer<UInt8>, _ s: RuleScratch) -> FV? {
+        func val(_ c: UInt8) -> UInt32? {
+            switch c {
+            case 65...90: UInt32(c - 65)
+            case 97...122: UInt32(c - 71)
+            case 48...57: UInt32(c + 4)
+            case 43, 45: 62
+            case 47, 95: 63
+            default: nil
+            }
+        }
+        var w = ArenaWriter(s.arena, max: b.count)
+        var acc: UInt32 = 0, bits = 0
+        for c in b {
+            if c == 61 || c == 10 || c == 13 { continue }
+            guard let x = val(c) else { return nil }
+            acc = acc << 6 | x; bits += 6
+            if bits >= 8 { bits -= 8; w.put(UInt8((acc >> UInt32(bits)) & 0xff)) }
+        }
+        return w.value
+    }
+
+    /// Renders a non-string value as text in the arena.
+    static func render(_ v: FV, _ s: RuleScratch) -> FV {
+        switch v.kind {
+        case .str, .unset: return v
+        case .int: var w = ArenaWriter(s.arena, max: 24); w.putInt(v.i); return w.value
+        case .bool: var w = ArenaWriter(s.arena, max: 5); if v.i != 0 { w.putStatic("true") } else { w.putStatic("false") }; return w.value
+        case .ip: var w = ArenaWriter(s.arena, max: 48); w.putIP(v.bytes, v6: v.len == 16); return w.value
+        }
+    }
+
+    // MARK: processes
+
+    @inline(__always) static func ancestor(_ ctx: EventContext, _ level: Int) -> ProcessInfo? {
+        guard var p = ctx.process else { return nil }
+        var k = level
+        while k > 0 {
+            guard let q = ctx.processes.parent(of: p) else { return nil }
+            p = q; k -= 1
+        }
+        return p
+    }
+
+    static func cmdline(_ p: ProcessInfo, _ s: RuleScratch) -> FV {
+        var n = p.name.utf8.count
+        for a in p.args { n += a.utf8.count + 1 }
+        var w = ArenaWriter(s.arena, max: n)
+        w.put(p.name)
+        for a in p.args { w.put(32); w.put(a) }
+        return w.value
+    }
+
+    static func args(_ p: ProcessInfo, _ s: RuleScratch) -> FV {
+        var n = 0
+        for a in p.args { n += a.utf8.count + 1 }
+        var w = ArenaWriter(s.arena, max: n)
+        for (k, a) in p.args.enumerated() { if k > 0 { w.put(32) }; w.put(a) }
+        return w.value
+    }
+
+    static func capNames(_ mask: UInt64, _ s: RuleScratch) -> FV {
+        var w = ArenaWriter(s.arena, max: 1024)
+        var first = true
+        for (bit, name) in Capabilities.names.enumerated() where mask & (1 << UInt64(bit)) != 0 {
+            if !first { w.put(32) }
+            first = false
+            w.put(name)
+        }
+        return w.value
+    }
+
+    // MARK: extraction
+
+    static func extract(_ f: FieldSpec, level: Int, _ ctx: EventContext, _ s: RuleScratch) -> FV {
+        let ev = ctx.event
+        let proc = ctx.process
+        switch f.id {
+        // proc
+        case .procPid: return .int(Int64(proc?.pid ?? ev.pid))
+        case .procPpid: return proc.map { .int(Int64($0.ppid)) } ?? .int(Int64(ev.ppid))
+        case .procName:
+            if let p = proc { return s.arena.copy(p.name) }
+            return s.arena.copy(ev.comm)
+        case .procExe: return proc.map { s.arena.copy($0.exe) } ?? .unset
+        case .procExepath: return proc.map { s.arena.copy($0.exePath) } ?? .unset
+        case .procArgs: return proc.map { args($0, s) } ?? .unset
+        case .procCmdline: return proc.map { cmdline($0, s) } ?? .unset
+        case .procCmdnargs: return proc.map { .int(Int64($0.args.count)) } ?? .unset
+        case .procCmdlenargs: return proc.map { p in .int(Int64(p.args.reduce(0) { $0 + $1.utf8.count })) } ?? .unset
+        case .procPname: return ancestor(ctx, 1).map { s.arena.copy($0.name) } ?? .unset
+        case .procPexe: return ancestor(ctx, 1).map { s.arena.copy($0.exe) } ?? .unset
+        case .procPexepath: return ancestor(ctx, 1).map { s.arena.copy($0.exePath) } ?? .unset
+        case .procPcmdline: return ancestor(ctx, 1).map { cmdline($0, s) } ?? .unset
+        case .procAname: return ancestor(ctx, level).map { s.arena.copy($0.name) } ?? .unset
+        case .procApid: return ancestor(ctx, level).map { .int(Int64($0.pid)) } ?? .unset
+        case .procAexe: return ancestor(ctx, level).map { s.arena.copy($0.exe) } ?? .unset
+        case .procAexepath: return ancestor(ctx, level).map { s.arena.copy($0.exePath) } ?? .unset
+        case .procAcmdline: return ancestor(ctx, level).map { cmdline($0, s) } ?? .unset
+        case .procCwd:
+            guard let p = proc, !p.cwd.isEmpty else { return .unset }
+            return s.arena.copy(p.cwd)
+        case .procTty: return proc.map { .int(Int64($0.tty)) } ?? .unset
+        case .procDuration:
+            guard let p = proc, p.startTimeBootNs > 0, ev.timestampBootNs >= p.startTimeBootNs else { return .unset }
+            return .int(Int64(ev.timestampBootNs - p.startTimeBootNs))
+        case .procPpidDuration:
+            guard let p = ancestor(ctx, 1), p.startTimeBootNs > 0, ev.timestampBootNs >= p.startTimeBootNs else { return .unset }
+            return .int(Int64(ev.timestampBootNs - p.startTimeBootNs))
+        case .procStartTs: return proc.map { .int(Int64($0.startTimeBootNs)) } ?? .unset
+        case .procSname:
+            guard let p = proc else { return .unset }
+            return ctx.processes[p.sid].map { s.arena.copy($0.name) } ?? .unset
+        case .procSid: return proc.map { .int(Int64($0.sid)) } ?? .unset
+        case .procVpgid: return proc.map { .int(Int64($0.pgid)) } ?? .unset
+        case .procVpgidName:
+            guard let p = proc else { return .unset }
+            return ctx.processes[p.pgid].map { s.arena.copy($0.name) } ?? .unset
+        case .procVpgidExe:
+            guard let p = proc else { return .unset }
+            return ctx.processes[p.pgid].map { s.arena.copy($0.exe) } ?? .unset
+        case .procIsVpgidLeader: return proc.map { .bool($0.pgid != 0 && $0.pgid == $0.pid) } ?? .unset
+        case .procIsSidLeader: return proc.map { .bool($0.sid != 0 && $0.sid == $0.pid) } ?? .unset
+        case .procVpid: return proc.map { .int(Int64($0.vpid != 0 ? $0.vpid : $0.pid)) } ?? .unset
+        case .procPvpid:
+            guard let p = ancestor(ctx, 1) else { return .unset }
+            return .int(Int64(p.vpid != 0 ? p.vpid : p.pid))
+        case .procIsExeUpperLayer: return proc.map { .bool($0.exeUpperLayer) } ?? .unset
+        case .procIsExeFromMemfd: return proc.map { .bool($0.exeFromMemfd) } ?? .unset
+        case .procIsExeWritable:
+            if ev.isExec { return .bool(ev.execInfo.exe_flags & UInt32(VIGIL_EXE_WRITABLE) != 0) }
+            return .unset
+        case .procExeIno: return proc.flatMap { $0.exeIno == 0 ? nil : FV.int(Int64($0.exeIno)) } ?? .unset
+        case .procExeInoCtime: return proc.flatMap { $0.exeCtimeNs == 0 ? nil : FV.int(Int64($0.exeCtimeNs)) } ?? .unset
+        case .procExeInoMtime: return proc.flatMap { $0.exeMtimeNs == 0 ? nil : FV.int(Int64($0.exeMtimeNs)) } ?? .unset
+        case .procExeInoCtimeDurationProcStart:
+            guard let p = proc, p.exeCtimeNs > 0, p.startTimeBootNs > 0, ev.timestampBootNs >= p.startTimeBootNs else { return .unset }
+            let startEpoch = Int64(ctx.wallTimeNs) - Int64(ev.timestampBootNs - p.startTimeBootNs)
+            return .int(startEpoch - Int64(p.exeCtimeNs))
+        case .procLoginshellid:
+            var k = 0
+            var found: UInt32?
+            var p = proc
+            while let q = p, k < 64 {
+                if shellNames.contains(q.name) { found = q.pid }
+                p = ctx.processes.parent(of: q); k += 1
+            }
+            return found.map { .int(Int64($0)) } ?? .unset
+        // thread
+        case .threadTid: return .int(Int64(ev.tid))
+        case .threadVtid: return .int(Int64(ev.tid))
+        case .threadCapEffective: return proc.map { capNames($0.capEffective, s) } ?? .unset
+        case .threadCapPermitted: return proc.map { capNames($0.capPermitted, s) } ?? .unset
+        // user / group
+        case .userUid: return .int(Int64(proc?.uid ?? ev.uid))
+        case .userName:
+            guard let n = s.userName(proc?.uid ?? ev.uid) else { return .unset }
+            return s.arena.copy(n)
+        case .userLoginuid:
+            guard let p = proc else { return .unset }
+            return .int(p.loginUID == .max ? -1 : Int64(p.loginUID))
+        case .userLoginname:
+            guard let p = proc, p.loginUID != .max, let n = s.userName(p.loginUID) else { return .unset }
+            return s.arena.copy(n)
+        case .userHomedir:
+            let uid = proc?.uid ?? ev.uid
+            _ = s.userName(uid)
+            return s.homeDirs[uid].map { s.arena.copy($0) } ?? .unset
+        case .userShell:
+            let uid = proc?.uid ?? ev.uid
+            _ = s.userName(uid)
+            return s.shells[uid].map { s.arena.copy($0) } ?? .unset
+        case .groupGid: return .int(Int64(proc?.gid ?? ev.gid))
+        case .groupName:
+            guard let n = s.groupName(proc?.gid ?? ev.gid) else { return .unset }
+            return s.arena.copy(n)
+        // evt
+        case .evtType: return staticString(typeNameBytes(ev.type))
+        case .evtNum: return .int(Int64(s.eventNumber))
+        case .evtTime, .evtTimeS, .evtTimeIso, .evtDatetime: return formatTime(ctx.wallTimeNs, f.id, s)
+        case .evtRawtime: return .int(Int64(ctx.wallTimeNs))
+        case .evtHostname: return s.arena.copy(s.hostname)
+        case .evtDir: return staticString(dirExit)
+        case .evtRes:
+            let r = ev.ret
+            if r >= 0 { return staticString(successBytes) }
+            return errnoName(Int32(-r), s)
+        case .evtRawres: return .int(ev.ret)
+        case .evtFailed: return .bool(ev.ret < 0)
+        case .evtIsOpenRead: return .bool(ev.isOpenRead)
+        case .evtIsOpenWrite: return .bool(ev.isOpenWrite)
+        case .evtIsOpenExec: return .bool(ev.isOpenExec)
+        case .evtIsOpenCreate: return .bool((ev.openFlags ?? 0) & 0o100 != 0)
+        case .evtArg: return eventArg(f, ev, raw: false, s)
+        case .evtRawarg: return eventArg(f, ev, raw: true, s)
+        case .evtArgs: return eventArgs(ev, s)
+        case .evtCpu: return .int(Int64(ev.cpu))
+        case .evtSource: return staticString(syscallBytes)
+        case .evtPid: return .int(Int64(ev.pid))
+        case .evtTid: return .int(Int64(ev.tid))
+        // fd
+        case .fdNum:
+            if ctx.fd != nil || ctx.fdNum >= 0 { return .int(Int64(ctx.fdNum)) }
+            return .unset
+        case .fdType: return ctx.fd.map { s.arena.copy($0.kind.typeName) } ?? .unset
+        case .fdTypechar: return ctx.fd.map { s.arena.copy($0.kind.typeChar) } ?? .unset
+        case .fdName:
+            guard let fd = ctx.fd, !fd.name.isEmpty else { return .unset }
+            return s.arena.copy(fd.name)
+        case .fdNameraw:
+            guard let fd = ctx.fd else { return .unset }
+            return s.arena.copy(fd.nameRaw.isEmpty ? fd.name : fd.nameRaw)
+        case .fdDirectory, .fdFilename:
+            guard let fd = ctx.fd, fd.kind == .file || fd.kind == .directory || fd.kind == .memfd, !fd.name.isEmpty else { return .unset }
+            let v = s.arena.copy(fd.name)
+            if f.id == .fdDirectory && fd.kind == .directory { return v }
+            let b = v.bytes
+            var k = b.count
+            while k > 0 && b[k - 1] != 47 { k -= 1 }
+            if f.id == .fdFilename { return .str(v.p.map { $0 + k }, b.count - k) }
+            if k == 0 { return .unset }
+            let dirLen = k > 1 ? k - 1 : 1
+            let p = s.arena.alloc(dirLen)
+            memcpy(p, b.baseAddress!, dirLen)
+            return .str(UnsafePointer(p), dirLen)
+        case .fdIp, .fdSip, .fdCip, .fdLip, .fdRip, .fdNet, .fdSnet, .fdCnet, .fdLnet, .fdRnet:
+            guard let fd = ctx.fd, fd.kind == .ipv4 || fd.kind == .ipv6 else { return .unset }
+            let server: Bool
+            switch f.id {
+            case .fdCip, .fdCnet: server = false
+            case .fdLip, .fdLnet: server = fd.isServerSide
+            case .fdRip, .fdRnet: server = !fd.isServerSide
+            default: server = true
+            }
+            let ip = server ? fd.serverIP : fd.clientIP
+            let n = fd.kind == .ipv4 ? 4 : 16
+            guard ip.count >= n else { return .unset }
+            let p = s.arena.alloc(16)
+            ip.withUnsafeBufferPointer { memcpy(p, $0.baseAddress!, n) }
+            return FV(kind: .ip, len: Int32(n), i: 0, p: UnsafePointer(p))
+        case .fdPort, .fdSport, .fdCport, .fdLport, .fdRport:
+            guard let fd = ctx.fd, fd.kind == .ipv4 || fd.kind == .ipv6 else { return .unset }
+            switch f.id {
+            case .fdCport: return .int(Int64(fd.clientPort))
+            case .fdLport: return .int(Int64(fd.isServerSide ? fd.serverPort : fd.clientPort))
+            case .fdRport: return .int(Int64(fd.isServerSide ? fd.clientPort : fd.serverPort))
+            default: return .int(Int64(fd.serverPort))
+            }
+        case .fdL4proto:
+            guard let fd = ctx.fd else { return .unset }
+            switch fd.l4proto {
+            case 6: return staticString(tcpBytes)
+            case 17: return staticString(udpBytes)
+            case 1, 58: return staticString(icmpBytes)
+            case 255: return staticString(rawBytes)
+            default: return fd.kind == .ipv4 || fd.kind == .ipv6 ? staticString(rawBytes) : .unset
+            }
+        case .fdSockfamily:
+            guard let fd = ctx.fd else { return .unset }
+            if fd.kind == .ipv4 || fd.kind == .ipv6 { return staticString(ipBytes) }
+            if fd.kind == .unix { return staticString(unixBytes) }
+            return .unset
+        case .fdIsServer: return ctx.fd.map { .bool($0.isServerSide) } ?? .unset
+        case .fdConnected: return ctx.fd.map { .bool($0.connected) } ?? .unset
+        case .fdNameChanged:
+            let t = ev.type.name
+            return .bool(t == "connect" || t == "rename" || t == "renameat" || t == "renameat2")
+        case .fdDnsName: return .unset
+        // container
+        case .containerId: return s.arena.copy(ctx.container?.id ?? "host")
+        case .containerFullId: return s.arena.copy(ctx.container?.fullID ?? "host")
+        case .containerName:
+            guard let c = ctx.container else { return s.arena.copy("host") }
+            if let n = c.name { return s.arena.copy(n) }
+            return c.id == "host" ? s.arena.copy("host") : .unset
+        case .containerImage: return ctx.container?.image.map { s.arena.copy($0) } ?? .unset
+        case .containerImageRepository:
+            guard let c = ctx.container else { return .unset }
+            if let r = c.imageRepository { return s.arena.copy(r) }
+            return c.image.map { s.arena.copy(splitImage($0).repo) } ?? .unset
+        case .containerImageTag:
+            guard let c = ctx.container else { return .unset }
+            if let t = c.imageTag { return s.arena.copy(t) }
+            return c.image.flatMap { splitImage($0).tag }.map { s.arena.copy($0) } ?? .unset
+        case .containerImageDigest: return ctx.container?.imageDigest.map { s.arena.copy($0) } ?? .unset
+        case .containerType: return s.arena.copy(ctx.container?.runtime ?? "host")
+        case .containerPrivileged: return ctx.container?.privileged.map { .bool($0) } ?? .unset
+        case .containerStartTs: return ctx.container?.startTimeNs.map { .int(Int64($0)) } ?? .unset
+        case .containerDuration:
+            guard let st = ctx.container?.startTimeNs, ctx.wallTimeNs >= st else { return .unset }
+            return .int(Int64(ctx.wallTimeNs - st))
+        // k8s
+        case .k8sPodName: return ctx.container?.pod.map { s.arena.copy($0.name) } ?? .unset
+        case .k8sPodUid:
+            if let p = ctx.container?.pod { return s.arena.copy(p.uid) }
+            return ctx.container?.podUID.map { s.arena.copy($0) } ?? .unset
+        case .k8sPodLabel: return ctx.container?.pod?.labels[f.key].map { s.arena.copy($0) } ?? .unset
+        case .k8sPodLabels:
+            guard let p = ctx.container?.pod else { return .unset }
+            let text = p.labels.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ", ")
+            return s.arena.copy(text)
+        case .k8sNsName: return ctx.container?.pod.map { s.arena.copy($0.namespace) } ?? .unset
+        case .k8sPodSa: return ctx.container?.pod?.serviceAccount.map { s.arena.copy($0) } ?? .unset
+        case .k8sWorkloadName: return ctx.container?.pod?.workloadName.map { s.arena.copy($0) } ?? .unset
+        case .k8sWorkloadKind: return ctx.container?.pod?.workloadKind.map { s.arena.copy($0) } ?? .unset
+        case .k8sNodeName: return ctx.container?.pod?.nodeName.map { s.arena.copy($0) } ?? .unset
+        case .unsupported: return .unset
+        }
+    }
+
+    /// Splits an image reference into repository and tag (`docker.io/library/nginx:1.25`).
+    static func splitImage(_ image: String) -> (repo: String, tag: String?) {
+        var ref = image
+        if let at = ref.firstIndex(of: "@") { ref = String(ref[..<at]) }
+        if let colon = ref.lastIndex(of: ":"), !ref[colon...].contains("/") {
+            return (String(ref[..<colon]), String(ref[ref.index(after: colon)...]))
+        }
+        return (ref, nil)
+    }
+
+    static let shellNames: Set<String> = ["ash", "bash", "csh", "ksh", "sh", "tcsh", "zsh", "dash", "fish"]
+
+    // MARK: static strings
+
+    static let successBytes = StaticBytes("SUCCESS")
+    static let dirExit = StaticBytes("<")
+    static let tcpBytes = StaticBytes("tcp")
+    static let udpBytes = StaticBytes("udp")
+    static let icmpBytes = StaticBytes("icmp")
+    static let rawBytes = StaticBytes("raw")
+    static let ipBytes = StaticBytes("ip")
+    static let unixBytes = StaticBytes("unix")
+    static let syscallBytes = StaticBytes("syscall")
+    static let atFdcwdBytes = StaticBytes("AT_FDCWD")
+    static let typeNames: [StaticBytes] = (0..<EventType.count).map { StaticBytes(EventType(rawValue: UInt16($0)).name) }
+    @inline(__always) static func typeNameBytes(_ t: EventType) -> StaticBytes { typeNames[Int(t.rawValue) & (EventType.count - 1)] }
+    @inline(__always) static func staticString(_ b: StaticBytes) -> FV { .str(b.p, b.n) }
+
+    static let errnoNames: [String] = {
+        var n = [String](repeating: "", count: 134)
+        let t: [(Int, String)] = [(1, "EPERM"), (2, "ENOENT"), (3, "ESRCH"), (4, "EINTR"), (5, "EIO"), (6, "ENXIO"), (7, "E2BIG"),
+                                  (8, "ENOEXEC"), (9, "EBADF"), (10, "ECHILD"), (11, "EAGAIN"), (12, "ENOMEM"), (13, "EACCES"),
+                                  (14, "EFAULT"), (16, "EBUSY"), (17, "EEXIST"), (18, "EXDEV"), (19, "ENODEV"), (20, "ENOTDIR"),
+                                  (21, "EISDIR"), (22, "EINVAL"), (23, "ENFILE"), (24, "EMFILE"), (25, "ENOTTY"), (26, "ETXTBSY"),
+                                  (27, "EFBIG"), (28, "ENOSPC"), (29, "ESPIPE"), (30, "EROFS"), (31, "EMLINK"), (32, "EPIPE"),
+                                  (36, "ENAMETOOLONG"), (38, "ENOSYS"), (39, "ENOTEMPTY"), (40, "ELOOP"), (95, "EOPNOTSUPP"),
+                                  (97, "EAFNOSUPPORT"), (98, "EADDRINUSE"), (99, "EADDRNOTAVAIL"), (101, "ENETUNREACH"),
+                                  (104, "ECONNRESET"), (110, "ETIMEDOUT"), (111, "ECONNREFUSED"), (113, "EHOSTUNREACH"),
+                                  (115, "EINPROGRESS"), (114, "EALREADY"), (106, "EISCONN"), (107, "ENOTCONN"), (88, "ENOTSOCK")]
+        for (k, v) in t { n[k] = v }
+        return n
+    }()
+    static let errnoBytes: [StaticBytes] = errnoNames.map { StaticBytes($0) }
+
+    static func errnoName(_ e: Int32, _ s: RuleScratch) -> FV {
+        if e > 0 && Int(e) < errnoBytes.count && errnoBytes[Int(e)].n > 0 { return staticString(errnoBytes[Int(e)]) }
+        var w = ArenaWriter(s.arena, max: 16)
+        w.put(69); w.putInt(Int64(e))
+        return w.value
+    }
+
+    // MARK: time
+
+    static func formatTime(_ ns: UInt64, _ id: FieldID, _ s: RuleScratch) -> FV {
+        var t = time_t(ns / 1_000_000_000)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        var w = ArenaWriter(s.arena, max: 48)
+        func two(_ v: Int32) { w.put(UInt8(48 + v / 10)); w.put(UInt8(48 + v % 10)) }
+        func nanos() { let n = ns % 1_000_000_000; var d: UInt64 = 100_000_000; while d > 0 { w.put(UInt8(48 + (n / d) % 10)); d /= 10 } }
+        if id == .evtDatetime || id == .evtTimeIso {
+            w.putInt(Int64(tmv.tm_year) + 1900); w.put(45); two(tmv.tm_mon + 1); w.put(45); two(tmv.tm_mday)
+            w.put(id == .evtTimeIso ? 84 : 32)
+        }
+        two(tmv.tm_hour); w.put(58); two(tmv.tm_min); w.put(58); two(tmv.tm_sec)
+        if id != .evtTimeS { w.put(46); nanos() }
+        if id == .evtTimeIso { w.put(90) }
+        return w.value
+    }
+
+    // MARK: event arguments
+
+    /// The schema argument a field refers to for this event's type.
+    @inline(__always) static func argSpec(_ f: FieldSpec, _ ev: Event) -> ArgumentSpec? {
+        let schema = SyscallSchema.of(ev.type)
+        let k = f.index >= 0 ? f.index : Int(f.argIndexByType[Int(ev.type.rawValue) & (EventType.count - 1)])
+        guard k >= 0 && k < schema.arguments.count else { return nil }
+        return schema.arguments[k]
+    }
+
+    static func eventArg(_ f: FieldSpec, _ ev: Event, raw: Bool, _ s: RuleScratch) -> FV {
+        guard let spec = argSpec(f, ev), let v = ev.value(of: spec) else { return .unset }
+        if raw { return v.integer.map { FV.int($0) } ?? argValue(v, s) }
+        return argValue(v, s)
+    }
+
+    /// Falco's `evt.arg.NAME` value: resolved names (flags, errno, users) where there are
+    /// some, numbers as numbers, strings as bytes. Flag renderings are memoised per scratch.
+    static func argValue(_ v: ArgumentValue, _ s: RuleScratch) -> FV {
+        switch v {
+        case .int(let x, let f):
+            switch f {
+            case .fd where x == LinuxConstants.atFDCWD: return staticString(atFdcwdBytes)
+            case .fd, .errno: return x < 0 ? errnoName(Int32(truncatingIfNeeded: -x), s) : .int(x)
+            default: return .int(x)
+            }
+        case .uint(let x, let f):
+            switch f {
+            case .uid: return s.userName(UInt32(truncatingIfNeeded: x)).map { s.arena.copy($0) } ?? .int(Int64(bitPattern: x))
+            case .gid: return s.groupName(UInt32(truncatingIfNeeded: x)).map { s.arena.copy($0) } ?? .int(Int64(bitPattern: x))
+            case .mode: return s.renderedFlags(.fileMode, x)
+            case .hex: var w = ArenaWriter(s.arena, max: 20); w.putHex(x); return w.value
+            case .octal:
+                var w = ArenaWriter(s.arena, max: 24)
+                w.put(48)
+                var digits: [UInt8] = []
+                var y = x
+                repeat { digits.append(UInt8(48 + y % 8)); y /= 8 } while y > 0
+                if !(digits.count == 1 && digits[0] == 48) { for d in digits.reversed() { w.put(d) } }
+                return w.value
+            default: return .int(Int64(bitPattern: x))
+            }
+        case .flags(let x, let set): return s.renderedFlags(set, x)
+        case .bytes(let b, let f):
+            if f == .argv {
+                var w = ArenaWriter(s.arena, max: b.count)
+                var n = b.count
+                while n > 0 && b[n - 1] == 0 { n -= 1 }
+                for k in 0..<n { w.put(b[k] == 0 ? 32 : b[k]) }
+                return w.value
+            }
+            return s.arena.copy(b)
+        case .sockaddr, .tuple:
+            return s.arena.copy(v.rawText)
+        }
+    }
+
+    /// `evt.args`: every argument as `name=value`, space separated.
+    static func eventArgs(_ ev: Event, _ s: RuleScratch) -> FV {
+        let resolver = ArgumentResolver(userName: { [unowned s] in s.userName($0) }, groupName: { [unowned s] in s.groupName($0) })
+        return s.arena.copy(ev.formattedArguments(resolver))
+    }
+}
+
+/// A NUL-terminated immortal byte string (for constant field values).
+struct StaticBytes: @unchecked Sendable {
+    let p: UnsafePointer<UInt8>
+    let n: Int
+    init(_ s: String) {
+        let a = Array(s.utf8)
+        let m = UnsafeMutablePointer<UInt8>.allocate(capacity: a.count + 1)
+        for (k, c) in a.enumerated() { m[k] = c }
+        m[a.count] = 0
+        p = UnsafePointer(m); n = a.count
+    }
+}
+

@@ -1,0 +1,270 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@inline(__always) func fnv1a(_ h0: UInt64, _ c: UInt8) -> UInt64 { (h0 ^ UInt64(c)) &* 0x100000001b3 }
+let fnvBasis: UInt64 = 0xcbf29ce484222325
+
+@inline(__always) func fnvHash(_ b: UnsafeBufferPointer<UInt8>) -> UInt64 {
+    var h = fnvBasis
+    for c in b { h = fnv1a(h, c) }
+    return h
+}
+
+/// An immutable hash set of byte strings (for `in` lists): open addressing over
+/// one byte pool; lookups hash the value in place and allocate nothing.
+struct ByteSet: Sendable {
+    private var pool: [UInt8] = []
+    private var hashes: [UInt64]
+    private var offsets: [Int32]
+    private var lengths: [Int32]
+    private let mask: Int
+    let count: Int
+
+    init<S: Sequence>(_ items: S) where S.Element == [UInt8] {
+        let unique = Array(Set(items.map { $0 }))
+        var cap = 8
+        while cap < unique.count * 2 { cap <<= 1 }
+        mask = cap - 1
+        hashes = [UInt64](repeating: 0, count: cap)
+        offsets = [Int32](repeating: -1, count: cap)
+        lengths = [Int32](repeating: 0, count: cap)
+        count = unique.count
+        for it in unique {
+            let h = it.withUnsafeBufferPointer { fnvHash($0) }
+            var k = Int(truncatingIfNeeded: h) & mask
+            while offsets[k] >= 0 { k = (k + 1) & mask }
+            hashes[k] = h; offsets[k] = Int32(pool.count); lengths[k] = Int32(it.count)
+            pool += it
+        }
+    }
+
+    @inline(__always) func contains(_ b: UnsafeBufferPointer<UInt8>) -> Bool { contains(b, hash: fnvHash(b)) }
+
+    @inline(__always) func contains(_ b: UnsafeBufferPointer<UInt8>, hash h: UInt64) -> Bool {
+        var k = Int(truncatingIfNeeded: h) & mask
+        return offsets.withUnsafeBufferPointer { offs in
+            hashes.withUnsafeBufferPointer { hs in
+                lengths.withUnsafeBufferPointer { ls in
+                    pool.withUnsafeBufferPointer { pool in
+                        while offs[k] >= 0 {
+                            if hs[k] == h && Int(ls[k]) == b.count {
+                                if b.count == 0 || memcmp(pool.baseAddress! + Int(offs[k]), b.baseAddress!, b.count) == 0 { return true }
+                            }
+                            k = (k + 1) & mask
+                        }
+                        return false
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Path-prefix index for `pmatch`: a value matches when it equals one of the
+/// paths or lies below one (component-wise). The value is hashed once,
+/// incrementally, and the index is probed at each `/` boundary, which walks the
+/// same path a component trie would.
+struct PathPrefixSet: Sendable {
+    let set: ByteSet
+    let matchAll: Bool
+
+    init(_ paths: [String]) {
+        var items: [[UInt8]] = []
+        var all = false
+        for p in paths {
+            var b = Array(p.utf8)
+            while b.count > 1 && b.last == 47 { b.removeLast() }
+            if b == [47] { all = true }
+            items.append(b)
+        }
+        set = ByteSet(items)
+        matchAll = all
+    }
+
+    @inline(__always) func matches(_ v: UnsafeBufferPointer<UInt8>) -> Bool {
+        if matchAll { return v.first == 47 }
+        var h = fnvBasis
+        for k in 0..<v.count {
+            let c = v[k]
+            if c == 47 && k > 0 {
+                if set.contains(UnsafeBufferPointer(rebasing: v[0..<k]), hash: h) { return true }
+            }
+            h = fnv1a(h, c)
+        }
+        var n = v.count
+        var hh = h
+        if n > 1 && v[n - 1] == 47 { // trailing slash: compare without it
+            n -= 1
+            hh = fnvBasis
+            for k in 0..<n { hh = fnv1a(hh, v[k]) }
+        }
+        return set.contains(UnsafeBufferPointer(rebasing: v[0..<n]), hash: hh)
+    }
+}
+
+/// A compiled POSIX extended regex, matched against the whole value.
+final class CompiledRegex: @unchecked Sendable {
+    let re: UnsafeMutablePointer<regex_t>
+    let pattern: String
+
+    init(_ pattern: String) throws(RuleCompileError) {
+        let r = UnsafeMutablePointer<regex_t>.allocate(capacity: 1)
+        let rc = regcomp(r, "^(" + pattern + ")$", REG_EXTENDED | REG_NOSUB)
+        if rc != 0 {
+            var buf = [CChar](repeating: 0, count: 256)
+            regerror(rc, r, &buf, 256)
+            r.deallocate()
+            let msg = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            throw RuleCompileError(offset: nil, message: "invalid regex '\(pattern)': \(msg)")
+        }
+        self.pattern = pattern
+        self.re = r
+    }
+    deinit { regfree(re); re.deallocate() }
+
+    /// `p` must be NUL-terminated (arena strings are).
+    @inline(__always) func matches(_ p: UnsafePointer<UInt8>) -> Bool {
+        p.withMemoryRebound(to: CChar.self, capacity: 1) { regexec(re, $0, 0, nil, 0) == 0 }
+    }
+}
+
+/// A validated fnmatch(3) pattern.
+struct GlobPattern: Sendable {
+    let pattern: [CChar]
+    let flags: Int32
+
+    init(_ s: String, caseInsensitive: Bool) throws(RuleCompileError) {
+        // fnmatch does not report malformed patterns; check brackets and escapes ourselves.
+        let b = Array(s.utf8)
+        var k = 0
+        while k < b.count {
+            if b[k] == 92 { // backslash
+                if k + 1 >= b.count { throw RuleCompileError(offset: nil, message: "invalid glob '\(s)': trailing backslash") }
+                k += 2; continue
+            }
+            if b[k] == 91 { // [
+                var j = k + 1
+                if j < b.count && (b[j] == 33 || b[j] == 94) { j += 1 }
+                if j < b.count && b[j] == 93 { j += 1 }
+                while j < b.count && b[j] != 93 { j += 1 }
+                if j >= b.count { throw RuleCompileError(offset: nil, message: "invalid glob '\(s)': unclosed '['") }
+                k = j + 1; continue
+            }
+            k += 1
+        }
+        pattern = s.utf8CString.map { $0 }
+        flags = caseInsensitive ? (1 << 4) : 0 // FNM_CASEFOLD
+    }
+
+    @inline(__always) func matches(_ p: UnsafePointer<UInt8>) -> Bool {
+        pattern.withUnsafeBufferPointer { pat in
+            p.withMemoryRebound(to: CChar.self, capacity: 1) { fnmatch(pat.baseAddress!, $0, flags) == 0 }
+        }
+    }
+}
+
+/// An IP address or network (for `ipaddr`/`ipnet` comparisons).
+struct IPMatch: Sendable, Equatable {
+    var bytes: [UInt8]   // 4 or 16
+    var prefix: Int      // bits
+
+    static func parse(_ s: String, network: Bool) -> IPMatch? {
+        var addr = s
+        var prefix: Int?
+        if let slash = s.firstIndex(of: "/") {
+            guard network, let p = Int(s[s.index(after: slash)...]) else { return nil }
+            addr = String(s[..<slash]); prefix = p
+        }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, addr, &v4) == 1 {
+            let b = withUnsafeBytes(of: &v4) { Array($0) }
+            let p = prefix ?? 32
+            guard p >= 0 && p <= 32 else { return nil }
+            return IPMatch(bytes: b, prefix: p)
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, addr, &v6) == 1 {
+            let b = withUnsafeBytes(of: &v6) { Array($0) }
+            let p = prefix ?? 128
+            guard p >= 0 && p <= 128 else { return nil }
+            return IPMatch(bytes: b, prefix: p)
+        }
+        return nil
+    }
+
+    @inline(__always) func matches(_ v: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard v.count == bytes.count else { return false }
+        var bits = prefix
+        var k = 0
+        while bits >= 8 { if v[k] != bytes[k] { return false }; k += 1; bits -= 8 }
+        if bits > 0 {
+            let m = UInt8(0xff << (8 - bits) & 0xff)
+            if v[k] & m != bytes[k] & m { return false }
+        }
+        return true
+    }
+}
+
+/// Byte-string helpers on NUL-terminated arena values.
+enum Bytes {
+    @inline(__always) static func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        if a.count == 0 { return true }
+        return b.withUnsafeBufferPointer { memcmp(a.baseAddress!, $0.baseAddress!, a.count) == 0 }
+    }
+    @inline(__always) static func startsWith(_ a: UnsafeBufferPointer<UInt8>, _ b: [UInt8]) -> Bool {
+        guard a.count >= b.count else { return false }
+        if b.isEmpty { return true }
+        return b.withUnsafeBufferPointer { memcmp(a.baseAddress!, $0.baseAddress!, b.count) == 0 }
+    }
+    @inline(__always) static func endsWith(_ a: UnsafeBufferPointer<UInt8>, _ b: [UInt8]) -> Bool {
+        guard a.count >= b.count else { return false }
+        if b.isEmpty { return true }
+        return b.withUnsafeBufferPointer { memcmp(a.baseAddress! + (a.count - b.count), $0.baseAddress!, b.count) == 0 }
+    }
+    @inline(__always) static func contains(_ a: UnsafeBufferPointer<UInt8>, _ b: [UInt8]) -> Bool {
+        if b.isEmpty { return true }
+        guard a.count >= b.count else { return false }
+        let n = b.count
+        return b.withUnsafeBufferPointer { nb in
+            let first = Int32(nb[0])
+            var k = 0
+            let last = a.count - n
+            while k <= last {
+                guard let hit = memchr(a.baseAddress! + k, first, last - k + 1) else { return false }
+                let off = a.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                if n == 1 || memcmp(a.baseAddress! + off + 1, nb.baseAddress! + 1, n - 1) == 0 { return true }
+                k = off + 1
+            }
+            return false
+        }
+    }
+    /// `b` must be lower case already.
+    @inline(__always) static func containsIgnoringCase(_ a: UnsafeBufferPointer<UInt8>, _ b: [UInt8]) -> Bool {
+        if b.isEmpty { return true }
+        guard a.count >= b.count else { return false }
+        let n = b.count
+        return b.withUnsafeBufferPointer { nb in
+            var k = 0
+            while k + n <= a.count {
+                var j = 0
+                while j < n {
+                    var c = a[k + j]
+                    if c >= 65 && c <= 90 { c += 32 }
+                    if c != nb[j] { break }
+                    j += 1
+                }
+                if j == n { return true }
+                k += 1
+            }
+            return false
+        }
+    }
+    /// Lexicographic compare.
+    @inline(__always) static func compare(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Int {
+        let n = min(a.count, b.count)
+        if n > 0 { let r = memcmp(a.baseAddress!, b.baseAddress!, n); if r != 0 { return Int(r) } }
+        return a.count - b.count
+    }
+}

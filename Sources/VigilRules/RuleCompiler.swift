@@ -1,0 +1,321 @@
+import VigilDecode
+
+/// Compiles conditions (with macros inlined, lists expanded and exceptions
+/// appended) into the flat ``Program``.
+struct ConditionCompiler {
+    var program = Program()
+    var slotByText: [String: Int] = [:]
+    let lists: [String: ListDef]
+    let macros: [String: MacroDef]
+    /// Parsed macro conditions (nil: the macro has a syntax error).
+    let macroASTs: [String: ConditionExpr?]
+    /// Macros being expanded (cycle detection).
+    var stack: [String] = []
+    /// Event-type names used in the current rule that Vigil does not capture.
+    var unknownTypes: [String] = []
+
+    init(lists: [String: ListDef], macros: [String: MacroDef], macroASTs: [String: ConditionExpr?]) {
+        self.lists = lists; self.macros = macros; self.macroASTs = macroASTs
+    }
+
+    // MARK: fields
+
+    mutating func slot(_ text: String) -> Int {
+        if let s = slotByText[text] { return s }
+        let s = program.slotCount
+        program.slotCount += 1
+        slotByText[text] = s
+        return s
+    }
+
+    /// Resolves a field reference against the catalog. `forOutput` relaxes the ancestor index.
+    mutating func resolve(_ ref: FieldRef, forOutput: Bool = false) throws(RuleCompileError) -> (FieldSpec, anyAncestor: Bool) {
+        guard let (def, dotted) = FieldCatalog.lookup(ref.name) else {
+            throw RuleCompileError(offset: ref.offset, message: "unknown field '\(ref.text)'")
+        }
+        if let why = def.unsupported {
+            throw RuleCompileError(offset: ref.offset, message: "field '\(def.name)' is not supported by Vigil (\(why))", unsupported: true)
+        }
+        let arg = ref.arg ?? dotted
+        var index = -1
+        var key = ""
+        var any = false
+        var argIdx: [Int8] = []
+        switch def.argKind {
+        case .none:
+            if arg != nil { throw RuleCompileError(offset: ref.offset, message: "field '\(def.name)' does not take an argument") }
+        case .index(let required, let anyWithout):
+            if let a = arg {
+                guard let v = Int(a), v >= 0 else { throw RuleCompileError(offset: ref.offset, message: "field '\(def.name)' needs a numeric index, not '\(a)'") }
+                index = v
+            } else if required {
+                throw RuleCompileError(offset: ref.offset, message: "field '\(def.name)' needs an index, e.g. \(def.name)[1]")
+            } else if anyWithout {
+                if forOutput { index = 1 } else { any = true; index = 1 }
+            }
+        case .key:
+            guard let a = arg, !a.isEmpty else { throw RuleCompileError(offset: ref.offset, message: "field '\(def.name)' needs a key, e.g. \(def.name)[name]") }
+            key = a
+        case .argument:
+            guard let a = arg, !a.isEmpty else { throw RuleCompileError(offset: ref.offset, message: "field '\(def.name)' needs an argument name (\(def.name).NAME) or index (\(def.name)[N])") }
+            if let v = Int(a) { index = v } else {
+                key = a
+                argIdx = [Int8](repeating: -1, count: EventType.count)
+                for schema in SyscallSchema.all {
+                    if let k = schema.index(of: a) { argIdx[Int(schema.type.rawValue) & (EventType.count - 1)] = Int8(k) }
+                }
+            }
+        }
+        let text = ref.text
+        let spec = FieldSpec(id: def.id, type: def.type, index: index, key: key, argIndexByType: argIdx,
+                             transformers: ref.transformers, slot: slot(text + (any ? "#any" : "")), text: text)
+        return (spec, any)
+    }
+
+    // MARK: expressions
+
+    /// Compiles `e`; errors carry offsets into the text `e` was parsed from.
+    mutating func compile(_ e: ConditionExpr) throws(RuleCompileError) -> Int32 {
+        switch e {
+        case .and(let items):
+            var kids: [Int32] = []
+            for x in items { kids.append(try compile(x)) }
+            return program.group(.and, kids)
+        case .or(let items):
+            var kids: [Int32] = []
+            for x in items { kids.append(try compile(x)) }
+            return program.group(.or, kids)
+        case .not(let x):
+            let c = try compile(x)
+            return program.add(CNode(kind: .not, a: c, b: 0))
+        case .constant(let b):
+            return program.add(CNode(kind: b ? .yes : .no, a: 0, b: 0))
+        case .macro(let name, let offset):
+            guard macros[name] != nil, let entry = macroASTs[name] else {
+                throw RuleCompileError(offset: offset, message: "undefined macro '\(name)'")
+            }
+            guard let ast = entry else {
+                throw RuleCompileError(offset: offset, message: "macro '\(name)' has errors")
+            }
+            if let k = stack.firstIndex(of: name) {
+                throw RuleCompileError(offset: offset, message: "macro cycle: " + (stack[k...] + [name]).joined(separator: " -> "))
+            }
+            stack.append(name)
+            defer { stack.removeLast() }
+            do { return try compile(ast) } catch {
+                var err = error
+                if err.mark == nil {
+                    err.mark = err.offset.map { macros[name]!.condition.mark(at: $0) } ?? macros[name]!.mark
+                    err.message = "in macro '\(name)': " + err.message
+                }
+                err.offset = offset
+                throw err
+            }
+        case .compare(let ref, let op, let operand, let offset):
+            return try compileCompare(ref, op.canonical, operand, offset: offset)
+        }
+    }
+
+    /// Expands list names among unquoted items (lists may name lists).
+    func expand(_ items: [(String, Bool)], depth: Int = 0) -> [String] {
+        var out: [String] = []
+        for (v, quoted) in items {
+            if !quoted, let l = lists[v], depth < 32 {
+                // List items are spliced into the condition as Falco does: quotes are syntax.
+                out += expand(l.items.map { ConditionCompiler.unquote($0) }, depth: depth + 1)
+            } else {
+                out.append(v)
+            }
+        }
+        return out
+    }
+
+    static func unquote(_ s: String) -> (String, Bool) {
+        if s.count >= 2, let f = s.first, f == "\"" || f == "'", s.last == f { return (String(s.dropFirst().dropLast()), true) }
+        return (s, false)
+    }
+
+    static let eitherFields: [FieldID: (FieldID, FieldID, String, String)] = [
+        .fdIp: (.fdCip, .fdSip, "fd.cip", "fd.sip"), .fdPort: (.fdCport, .fdSport, "fd.cport", "fd.sport"),
+        .fdNet: (.fdCnet, .fdSnet, "fd.cnet", "fd.snet"),
+    ]
+
+    mutating func compileCompare(_ ref: FieldRef, _ op: CompareOp, _ operand: Operand, offset: Int) throws(RuleCompileError) -> Int32 {
+        // fd.ip / fd.port / fd.net match either endpoint.
+        if ref.transformers.isEmpty, let def = FieldCatalog.byName[ref.name], let (_, _, c, s) = ConditionCompiler.eitherFields[def.id] {
+            var a = ref; a.name = c
+            var b = ref; b.name = s
+            let x = try compileCompare(a, op, operand, offset: offset)
+            let y = try compileCompare(b, op, operand, offset: offset)
+            return program.group(op == .ne ? .and : .or, [x, y])
+        }
+        let (spec, any) = try resolve(ref)
+        // evt.type against names: a type-set test (also what rules are indexed by).
+        if spec.id == .evtType && spec.transformers.isEmpty && (op == .eq || op == .ne || op == .in) {
+            var names: [String] = []
+            switch operand {
+            case .value(let v, _): names = [v]
+            case .list(let items, _): names = expand(items)
+            default: break
+            }
+            if !names.isEmpty || op == .in {
+                var set = TypeSet()
+                for n in names {
+                    if let t = EventType(name: n) { set.insert(t.rawValue) } else { unknownTypes.append(n) }
+                }
+                program.typeSets.append(set)
+                let node = program.add(CNode(kind: .types, a: Int32(program.typeSets.count - 1), b: 0))
+                return op == .ne ? program.add(CNode(kind: .not, a: node, b: 0)) : node
+            }
+        }
+        let check = try makeCheck(spec, any: any, op, operand, offset: offset, text: ref.text)
+        program.checks.append(check)
+        return program.add(CNode(kind: .check, a: Int32(program.checks.count - 1), b: 0))
+    }
+
+    func opError(_ op: CompareOp, _ spec: FieldSpec, _ offset: Int) -> RuleCompileError {
+        RuleCompileError(offset: offset, message: "operator '\(op.rawValue)' cannot be used with field '\(spec.text)' of type \(spec.resultType.rawValue)")
+    }
+
+    mutating func makeCheck(_ spec: FieldSpec, any: Bool, _ op: CompareOp, _ operand: Operand, offset: Int, text: String) throws(RuleCompileError) -> Check {
+        let type = spec.resultType
+        var negate = false
+        func values() -> [String] {
+            switch operand {
+            case .value(let v, _): return [v]
+            case .list(let items, _): return expand(items)
+            default: return []
+            }
+        }
+        func single() throws(RuleCompileError) -> String {
+            switch operand {
+            case .value(let v, _): return v
+            case .list(let items, _) where items.count == 1: return expand(items).first ?? ""
+            default: throw RuleCompileError(offset: offset, message: "operator '\(op.rawValue)' needs a single value")
+            }
+        }
+        let valueOffset: Int = { if case .value(_, let o) = operand { return o }; if case .list(_, let o) = operand { return o }; return offset }()
+        if op == .exists { return Check(field: spec, op: .exists, negate: false, anyAncestor: any, text: text) }
+        if case .field(let other) = operand {
+            let (rhs, _) = try resolve(other, forOutput: true)
+            switch op {
+            case .eq, .ne, .lt, .le, .gt, .ge, .contains, .icontains, .startswith, .endswith: break
+            default: throw RuleCompileError(offset: offset, message: "operator '\(op.rawValue)' cannot compare two fields")
+            }
+            return Check(field: spec, op: .field(op, rhs), negate: false, anyAncestor: any, text: text)
+        }
+        if op == .ne { negate = true }
+        let cop: CheckOp
+        switch type {
+        case .string, .bytebuf, .dynamic:
+            switch op {
+            case .eq, .ne: cop = .strEq(Array(try single().utf8))
+            case .in, .intersects: cop = .strIn(ByteSet(values().map { Array($0.utf8) }))
+            case .contains: cop = .strContains(Array(try single().utf8))
+            case .icontains: cop = .strIContains(Array(try single().lowercased().utf8))
+            case .startswith: cop = .strStartsWith(Array(try single().utf8))
+            case .endswith: cop = .strEndsWith(Array(try single().utf8))
+            case .bcontains, .bstartswith:
+                guard let bytes = ConditionCompiler.hexBytes(try single()) else {
+                    throw RuleCompileError(offset: valueOffset, message: "operator '\(op.rawValue)' needs a hex byte string, not '\(try single())'")
+                }
+                cop = op == .bcontains ? .strContains(bytes) : .strStartsWith(bytes)
+            case .glob, .iglob:
+                do { cop = .glob(try GlobPattern(try single(), caseInsensitive: op == .iglob)) } catch { var e = error; e.offset = valueOffset; throw e }
+            case .regex:
+                do { cop = .regex(try CompiledRegex(try single())) } catch { var e = error; e.offset = valueOffset; throw e }
+            case .pmatch: cop = .pmatch(PathPrefixSet(values()))
+            case .lt, .le, .gt, .ge:
+                if type == .dynamic {
+                    let v = try single()
+                    guard let n = Int64(v) else { throw RuleCompileError(offset: valueOffset, message: "operator '\(op.rawValue)' needs a number, not '\(v)'") }
+                    cop = .intCmp(op, n)
+                } else { cop = .strOrder(op, Array(try single().utf8)) }
+            default: throw opError(op, spec, offset)
+            }
+        case .int64, .uint64, .uint32, .port, .abstime, .reltime:
+            func num(_ s: String) throws(RuleCompileError) -> Int64 {
+                if let v = Int64(s) { return v }
+                if s.hasPrefix("0x"), let v = Int64(s.dropFirst(2), radix: 16) { return v }
+                throw RuleCompileError(offset: valueOffset, message: "invalid value '\(s)' for field '\(spec.text)' of type \(type.rawValue): not a number")
+            }
+            switch op {
+            case .eq, .ne, .lt, .le, .gt, .ge: cop = .intCmp(op == .ne ? .eq : op, try num(try single()))
+            case .in, .intersects:
+                var out: [Int64] = []
+                for v in values() { out.append(try num(v)) }
+                cop = .intIn(out)
+            default: throw opError(op, spec, offset)
+            }
+        case .bool:
+            switch op {
+            case .eq, .ne:
+                let v = try single()
+                guard let b = v == "true" ? true : (v == "false" ? false : nil) else {
+                    throw RuleCompileError(offset: valueOffset, message: "invalid value '\(v)' for boolean field '\(spec.text)' (true or false)")
+                }
+                cop = .boolEq(b)
+            default: throw opError(op, spec, offset)
+            }
+        case .ipaddr, .ipnet:
+            switch op {
+            case .eq, .ne, .in, .intersects:
+                var out: [IPMatch] = []
+                for v in values() {
+                    guard let m = IPMatch.parse(v, network: type == .ipnet) else {
+                        throw RuleCompileError(offset: valueOffset, message: "invalid \(type == .ipnet ? "network" : "IP address") '\(v)' for field '\(spec.text)'")
+                    }
+                    out.append(m)
+                }
+                cop = .ip(out)
+            default: throw opError(op, spec, offset)
+            }
+        }
+        return Check(field: spec, op: cop, negate: negate, anyAncestor: any, text: text)
+    }
+
+    static func hexBytes(_ s: String) -> [UInt8]? {
+        let b = Array(s.utf8)
+        guard b.count % 2 == 0, !b.isEmpty else { return nil }
+        func h(_ c: UInt8) -> UInt8? {
+            switch c { case 48...57: c - 48; case 97...102: c - 87; case 65...70: c - 55; default: nil }
+        }
+        var out: [UInt8] = []
+        var k = 0
+        while k < b.count { guard let x = h(b[k]), let y = h(b[k + 1]) else { return nil }; out.append(x << 4 | y); k += 2 }
+        return out
+    }
+
+    // MARK: exceptions
+
+    /// Builds `not (...)` for a rule's exceptions, as an expression whose offsets are meaningless (errors use the exception's mark).
+    func exceptionExpr(_ e: ExceptionDef) -> ConditionExpr? {
+        guard !e.values.isEmpty else { return nil }
+        var alts: [ConditionExpr] = []
+        for tuple in e.values {
+            var terms: [ConditionExpr] = []
+            for (k, field) in e.fields.enumerated() {
+                guard k < tuple.count else { break }
+                let comp = CompareOp(rawValue: k < e.comps.count ? e.comps[k] : "=") ?? .eq
+                var parser = ConditionParser(field)
+                let ref: FieldRef
+                do {
+                    var p = parser
+                    let w = p.readWord()
+                    ref = try p.finishField(w, start: 0)
+                    parser = p
+                } catch { return .constant(false) }
+                let operand: Operand
+                switch tuple[k] {
+                case .list(let items): operand = .list(items.map { ($0, false) }, offset: 0)
+                case .scalar(let s, let quoted):
+                    if comp.takesList { operand = .list([(s, quoted)], offset: 0) }
+                    else { operand = .value(s, offset: 0) }
+                }
+                terms.append(.compare(ref, comp, operand, offset: 0))
+            }
+            alts.append(terms.count == 1 ? terms[0] : .and(terms))
+        }
+        return .not(alts.count == 1 ? alts[0] : .or(alts))
+    }
+}

@@ -1,0 +1,447 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import VigilDecode
+import VigilState
+
+/// Falco's `rule_matching`: stop at the first matching rule, or report all.
+public enum RuleMatching: String, Sendable { case first, all }
+
+/// How rules are loaded and which are active.
+public struct RuleLoadOptions: Sendable {
+    /// `first` or `all` (Falco's default is `first`).
+    public var matching: RuleMatching = .first
+    /// Rules below this priority are not evaluated (Falco's `priority`).
+    public var minimumPriority: Priority = .debug
+    /// Load even when some rules have errors (they are skipped); default: any error fails the load.
+    public var skipInvalidRules = false
+    /// Rules disabled / enabled by name, and disabled by tag (Falco's -D, -t, -T style filters).
+    public var disabledRules: Set<String> = []
+    public var enabledRules: Set<String> = []
+    public var disabledTags: Set<String> = []
+    /// When non-empty, only rules with one of these tags are enabled.
+    public var onlyTags: Set<String> = []
+    public init() {}
+}
+
+/// A skipped rule and why.
+public struct SkippedRule: Sendable {
+    public var name: String
+    public var reason: String
+    public var mark: SourceMark
+}
+
+/// What a load did: counts, skipped rules, files.
+public struct RuleSetSummary: Sendable {
+    public var files: [String] = []
+    public var rules = 0
+    public var macros = 0
+    public var lists = 0
+    /// Rules whose condition and output compiled.
+    public var compiled = 0
+    /// Compiled and enabled (evaluated).
+    public var enabled = 0
+    /// Compiled but disabled (`enabled: false`, priority or tag filters).
+    public var disabled = 0
+    public var skipped: [SkippedRule] = []
+    public var errors = 0
+    public var warnings = 0
+}
+
+/// A compiled rule.
+public struct CompiledRule: Sendable {
+    public let name: String
+    public let description: String
+    public let priority: Priority
+    public let tags: [String]
+    public let source: String
+    public let enabled: Bool
+    /// Event types the condition can match.
+    public let eventTypes: [EventType]
+    public let mark: SourceMark
+    let root: Int32
+    let output: OutputTemplate
+}
+
+/// An immutable, compiled rule set: conditions compiled once into a flat
+/// program, rules indexed by event type. Share it across threads and swap it
+/// atomically on reload; each evaluating thread keeps its own ``RuleScratch``.
+///
+/// ```swift
+/// let (rules, warnings) = try RuleSet.load(paths: ["rules/"], options: .init())
+/// let scratch = RuleScratch(hostname: "node-1")
+/// rules.evaluate(ctx, scratch: scratch) { alert in sink.send(alert) }
+/// capture.setInterest(rules.requiredEventTypes)
+/// ```
+public final class RuleSet: Sendable {
+    /// Every compiled rule (enabled or not), in load order.
+    public let rules: [CompiledRule]
+    let program: Program
+    /// Enabled rule indices per event type (load order).
+    let byType: [[Int32]]
+    /// Event types the enabled rules need (hand these to capture).
+    public let requiredEventTypes: Set<EventType>
+    public let matching: RuleMatching
+    public let summary: RuleSetSummary
+
+    init(rules: [CompiledRule], program: Program, matching: RuleMatching, summary: RuleSetSummary) {
+        self.rules = rules; self.program = program; self.matching = matching; self.summary = summary
+        var idx = [[Int32]](repeating: [], count: EventType.count)
+        var req = Set<EventType>()
+        for (k, r) in rules.enumerated() where r.enabled {
+            for t in r.eventTypes { idx[Int(t.rawValue)].append(Int32(k)); req.insert(t) }
+        }
+        byType = idx
+        requiredEventTypes = req
+    }
+
+    /// Number of field-cache slots a scratch needs.
+    public var slotCount: Int { program.slotCount }
+
+    /// A scratch sized for this rule set.
+    public func makeScratch(hostname: String = RuleScratch.systemHostname()) -> RuleScratch {
+        RuleScratch(slots: program.slotCount, hostname: hostname)
+    }
+
+    // MARK: loading
+
+    /// Loads rule files and directories (in order) and compiles them.
+    /// Throws ``RuleLoadError`` when any error was found (unless `skipInvalidRules`);
+    /// returns the rule set and every diagnostic (warnings, and skipped-rule reasons).
+    public static func load(paths: [String], options: RuleLoadOptions = RuleLoadOptions()) throws(RuleLoadError) -> (RuleSet, [Diagnostic]) {
+        var loader = RuleLoader()
+        loader.load(paths: paths)
+        let (set, diags) = build(loader.source, loaderDiagnostics: loader.diagnostics, options: options)
+        if !options.skipInvalidRules && diags.contains(where: { $0.severity == .error }) {
+            throw RuleLoadError(diagnostics: diags)
+        }
+        return (set, diags)
+    }
+
+    /// Compiles loaded rules. Never throws: errors are in the diagnostics and the summary.
+    public static func build(_ source: RuleSource, loaderDiagnostics: [Diagnostic] = [], options: RuleLoadOptions = RuleLoadOptions()) -> (RuleSet, [Diagnostic]) {
+        var diags = loaderDiagnostics
+        var summary = RuleSetSummary()
+        summary.files = source.files
+        summary.rules = source.rules.count
+        summary.macros = source.macros.count
+        summary.lists = source.lists.count
+
+        // Parse every macro once (syntax errors are reported even for unused macros).
+        var asts: [String: ConditionExpr?] = [:]
+        for (name, m) in source.macros.sorted(by: { $0.key < $1.key }) {
+            do { asts[name] = try ConditionParser.parse(m.condition.text) } catch {
+                asts[name] = .some(nil)
+                diags.append(Diagnostic(.error, m.condition.mark(at: error.offset), item: "macro '\(name)'", "syntax error: \(error.message)"))
+            }
+        }
+        var cc = ConditionCompiler(lists: source.lists, macros: source.macros, macroASTs: asts)
+        var compiled: [CompiledRule] = []
+
+        for r in source.rules.sorted(by: { $0.order < $1.order }) {
+            let item = "rule '\(r.name)'"
+            func skip(_ reason: String, _ mark: SourceMark) {
+                summary.skipped.append(SkippedRule(name: r.name, reason: reason, mark: mark))
+                diags.append(Diagnostic(.warning, mark, item: item, "rule skipped: \(reason)"))
+            }
+            if r.source != "syscall" {
+                skip("source '\(r.source)' is not supported (Vigil evaluates syscall rules)", r.mark)
+                continue
+            }
+            let ast: ConditionExpr
+            do { ast = try ConditionParser.parse(r.condition.text) } catch {
+                diags.append(Diagnostic(.error, r.condition.mark(at: error.offset), item: item, "syntax error: \(error.message)"))
+                continue
+            }
+            cc.unknownTypes = []
+            var root: Int32
+            do throws(RuleCompileError) {
+                root = try cc.compile(ast)
+                // Exceptions: `and not (...)`.
+                var parts = [root]
+                for e in r.exceptions {
+                    guard let ex = cc.exceptionExpr(e) else { continue }
+                    do throws(RuleCompileError) { parts.append(try cc.compile(ex)) } catch {
+                        var err = error
+                        err.mark = err.mark ?? e.mark
+                        err.message = "exception '\(e.name)': " + err.message
+                        throw err
+                    }
+                }
+                root = cc.program.group(.and, parts)
+            } catch {
+                let mark = error.mark ?? error.offset.map { r.condition.mark(at: $0) } ?? r.mark
+                if error.unsupported || (r.skipIfUnknownFilter && error.message.hasPrefix("unknown field")) {
+                    skip(error.message, mark)
+                } else {
+                    diags.append(Diagnostic(.error, mark, item: item, error.message))
+                }
+                continue
+            }
+            // Output template.
+            let output: OutputTemplate
+            do throws(RuleCompileError) {
+                output = try OutputTemplate.parse(r.output) { (ref: FieldRef) throws(RuleCompileError) -> FieldSpec in
+                    try cc.resolve(ref, forOutput: true).0
+                }
+            } catch {
+                let mark = error.offset.map { r.outputMark.advanced(column: $0) } ?? r.outputMark
+                if error.unsupported { skip("output: " + error.message, mark) }
+                else { diags.append(Diagnostic(.error, mark, item: item, "output: " + error.message)) }
+                continue
+            }
+            // Event types.
+            let (types, _) = cc.program.eventTypes(root)
+            if types.isEmpty {
+                if !cc.unknownTypes.isEmpty {
+                    skip("event types not captured by Vigil: " + Array(Set(cc.unknownTypes)).sorted().joined(separator: ", "), r.condition.mark(at: 0))
+                } else {
+                    skip("the condition cannot match any event type", r.condition.mark(at: 0))
+                }
+                continue
+            }
+            if types == TypeSet.all && r.warnEventTypes {
+                diags.append(Diagnostic(.warning, r.condition.mark(at: 0), item: item,
+                                        "rule matches all event types (no evt.type restriction): it is evaluated for every event"))
+            }
+            var enabled = r.enabled
+            if options.disabledRules.contains(r.name) || r.priority > options.minimumPriority { enabled = false }
+            if !options.onlyTags.isEmpty && options.onlyTags.isDisjoint(with: r.tags) { enabled = false }
+            if !options.disabledTags.isDisjoint(with: r.tags) { enabled = false }
+            if options.enabledRules.contains(r.name) { enabled = true }
+            compiled.append(CompiledRule(name: r.name, description: r.desc, priority: r.priority, tags: r.tags, source: r.source,
+                                         enabled: enabled, eventTypes: types.types, mark: r.mark, root: root, output: output))
+        }
+        summary.compiled = compiled.count
+        summary.enabled = compiled.filter(\.enabled).count
+        summary.disabled = compiled.count - summary.enabled
+        summary.errors = diags.filter { $0.severity == .error }.count
+        summary.warnings = diags.count - summary.errors
+        return (RuleSet(rules: compiled, program: cc.program, matching: options.matching, summary: summary), diags)
+    }
+
+    // MARK: evaluation
+
+    /// Evaluates `ctx` against the enabled rules for its event type and calls
+    /// `onMatch` with the index (into ``rules``) of each matching rule. With
+    /// `rule_matching: first`, stops after the first match.
+    @inline(__always)
+    public func match(_ ctx: EventContext, scratch: RuleScratch, _ onMatch: (Int) -> Void) {
+        let t = Int(ctx.event.type.rawValue) & (EventType.count - 1)
+        let candidates = byType[t]
+        if candidates.isEmpty { return }
+        scratch.ensure(program.slotCount)
+        scratch.begin()
+        let first = matching == .first
+        program.nodes.withUnsafeBufferPointer { nodes in
+            program.kids.withUnsafeBufferPointer { kids in
+                program.checks.withUnsafeBufferPointer { checks in
+                    program.typeSets.withUnsafeBufferPointer { types in
+                        let ev = Evaluator(nodes: nodes, kids: kids, checks: checks, types: types, ctx: ctx, s: scratch,
+                                           type: ctx.event.type.rawValue)
+                        for r in candidates {
+                            if ev.eval(rules[Int(r)].root) {
+                                onMatch(Int(r))
+                                if first { break }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Evaluates `ctx` and emits one ``Alert`` per matching rule.
+    public func evaluate(_ ctx: EventContext, scratch: RuleScratch, emit: (Alert) -> Void) {
+        match(ctx, scratch: scratch) { k in emit(alert(rule: k, ctx, scratch: scratch)) }
+    }
+
+    /// Whether rule `k` matches `ctx` (no index, no first-match stop; for tests and profiling).
+    public func matches(rule k: Int, _ ctx: EventContext, scratch: RuleScratch, newEvent: Bool = true) -> Bool {
+        scratch.ensure(program.slotCount)
+        if newEvent { scratch.begin() }
+        if !rules[k].eventTypes.contains(ctx.event.type) { return false }
+        return program.nodes.withUnsafeBufferPointer { nodes in
+            program.kids.withUnsafeBufferPointer { kids in
+                program.checks.withUnsafeBufferPointer { checks in
+                    program.typeSets.withUnsafeBufferPointer { types in
+                        Evaluator(nodes: nodes, kids: kids, checks: checks, types: types, ctx: ctx, s: scratch,
+                                  type: ctx.event.type.rawValue).eval(rules[k].root)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Indices of the enabled rules evaluated for events of type `t`.
+    public func candidates(for t: EventType) -> [Int] { byType[Int(t.rawValue) & (EventType.count - 1)].map(Int.init) }
+
+    /// Fields added to every alert's output_fields (pipeline routing).
+    static let routingFields: [String] = ["container.id", "container.name", "container.image.repository", "container.image.tag",
+                                          "k8s.ns.name", "k8s.pod.name"]
+    static let routingSpecs: [FieldSpec] = routingFields.enumerated().map { k, name in
+        let def = FieldCatalog.byName[name]!
+        return FieldSpec(id: def.id, type: def.type, index: -1, key: "", argIndexByType: [], transformers: [], slot: -1, text: name)
+    }
+
+    /// Renders the alert of rule `k` for the event just matched (reuses the per-event field cache).
+    public func alert(rule k: Int, _ ctx: EventContext, scratch s: RuleScratch) -> Alert {
+        let r = rules[k]
+        var msg = ""
+        var values: [String: FV] = [:]
+        func value(_ f: FieldSpec) -> FV {
+            if let v = values[f.text] { return v }
+            var v: FV
+            if f.slot >= 0 && f.slot < s.slotCount { v = FieldExtractor.value(f, ctx, s) }
+            else {
+                v = FieldExtractor.extract(f, level: f.index, ctx, s)
+                if !f.transformers.isEmpty { v = FieldExtractor.transform(v, f.transformers, s) }
+            }
+            values[f.text] = v
+            return v
+        }
+        for p in r.output.pieces {
+            switch p {
+            case .text(let t): msg += t
+            case .field(let f): msg += OutputRendering.text(value(f), s)
+            }
+        }
+        var fields: [(String, AlertFieldValue)] = []
+        for f in r.output.fields { fields.append((f.text, OutputRendering.typed(value(f), f, s))) }
+        for f in RuleSet.routingSpecs where !fields.contains(where: { $0.0 == f.text }) {
+            fields.append((f.text, OutputRendering.typed(value(f), f, s)))
+        }
+        return Alert(timeNs: ctx.wallTimeNs, rule: r.name, priority: r.priority, source: r.source, hostname: s.hostname,
+                     message: msg, tags: r.tags, outputFields: fields)
+    }
+}
+
+/// Walks the flat program for one event.
+struct Evaluator {
+    let nodes: UnsafeBufferPointer<CNode>
+    let kids: UnsafeBufferPointer<Int32>
+    let checks: UnsafeBufferPointer<Check>
+    let types: UnsafeBufferPointer<TypeSet>
+    let ctx: EventContext
+    let s: RuleScratch
+    let type: UInt16
+
+    func eval(_ n: Int32) -> Bool {
+        let node = nodes[Int(n)]
+        switch node.kind {
+        case .and:
+            let a = Int(node.a)
+            for k in a..<(a + Int(node.b)) where !eval(kids[k]) { return false }
+            return true
+        case .or:
+            let a = Int(node.a)
+            for k in a..<(a + Int(node.b)) where eval(kids[k]) { return true }
+            return false
+        case .not: return !eval(node.a)
+        case .yes: return true
+        case .no: return false
+        case .types: return types[Int(node.a)].contains(type)
+        case .check: return check(Int(node.a))
+        }
+    }
+
+    @inline(__always) func check(_ i: Int) -> Bool {
+        let c = checks.baseAddress! + i
+        if c.pointee.anyAncestor {
+            var level = 1
+            while level < 64 {
+                guard FieldExtractor.ancestor(ctx, level) != nil else { return false }
+                var v = FieldExtractor.extract(c.pointee.field, level: level, ctx, s)
+                if !c.pointee.field.transformers.isEmpty { v = FieldExtractor.transform(v, c.pointee.field.transformers, s) }
+                if test(c, v) { return true }
+                level += 1
+            }
+            return false
+        }
+        return test(c, FieldExtractor.value(c.pointee.field, ctx, s))
+    }
+
+    @inline(__always) func test(_ c: UnsafePointer<Check>, _ v0: FV) -> Bool {
+        if case .exists = c.pointee.op { return v0.isSet }
+        guard v0.isSet else { return false }
+        var v = v0
+        let r: Bool
+        switch c.pointee.op {
+        case .exists: r = true
+        case .strEq(let b): v = str(v); r = Bytes.equal(v.bytes, b)
+        case .strIn(let set): v = str(v); r = set.contains(v.bytes)
+        case .strContains(let b): v = str(v); r = Bytes.contains(v.bytes, b)
+        case .strIContains(let b): v = str(v); r = Bytes.containsIgnoringCase(v.bytes, b)
+        case .strStartsWith(let b): v = str(v); r = Bytes.startsWith(v.bytes, b)
+        case .strEndsWith(let b): v = str(v); r = Bytes.endsWith(v.bytes, b)
+        case .strOrder(let op, let b):
+            v = str(v)
+            let c = b.withUnsafeBufferPointer { Bytes.compare(v.bytes, $0) }
+            r = ordered(op, c)
+        case .glob(let g): v = str(v); r = g.matches(v.p!)
+        case .regex(let re): v = str(v); r = re.matches(v.p!)
+        case .pmatch(let p): v = str(v); r = p.matches(v.bytes)
+        case .intCmp(let op, let n):
+            guard let x = int(v) else { return false }
+            r = ordered(op, x < n ? -1 : (x > n ? 1 : 0))
+        case .intIn(let ns):
+            guard let x = int(v) else { return false }
+            r = ns.contains(x)
+        case .boolEq(let b): r = v.kind == .bool && (v.i != 0) == b
+        case .ip(let ms):
+            guard v.kind == .ip else { return false }
+            let bytes = v.bytes
+            r = ms.contains { $0.matches(bytes) }
+        case .field(let op, let other):
+            var w = FieldExtractor.value(other, ctx, s)
+            guard w.isSet else { return false }
+            if v.kind == .int && w.kind == .int {
+                r = ordered(op == .ne ? .eq : op, v.i < w.i ? -1 : (v.i > w.i ? 1 : 0)) != (op == .ne)
+            } else {
+                v = str(v); w = str(w)
+                switch op {
+                case .contains: r = Bytes.contains(v.bytes, Array(w.bytes))
+                case .icontains: r = Bytes.containsIgnoringCase(v.bytes, Array(w.bytes).map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 })
+                case .startswith: r = Bytes.startsWith(v.bytes, Array(w.bytes))
+                case .endswith: r = Bytes.endsWith(v.bytes, Array(w.bytes))
+                case .ne: r = Bytes.compare(v.bytes, w.bytes) != 0
+                default: r = ordered(op, Bytes.compare(v.bytes, w.bytes))
+                }
+            }
+        }
+        return r != c.pointee.negate
+    }
+
+    @inline(__always) func ordered(_ op: CompareOp, _ c: Int) -> Bool {
+        switch op {
+        case .lt: c < 0
+        case .le: c <= 0
+        case .gt: c > 0
+        case .ge: c >= 0
+        default: c == 0
+        }
+    }
+
+    @inline(__always) func str(_ v: FV) -> FV { v.kind == .str ? v : FieldExtractor.render(v, s) }
+
+    @inline(__always) func int(_ v: FV) -> Int64? {
+        switch v.kind {
+        case .int, .bool: return v.i
+        case .str:
+            var n: Int64 = 0
+            var neg = false
+            var k = 0
+            let b = v.bytes
+            if b.isEmpty { return nil }
+            if b[0] == 45 { neg = true; k = 1 }
+            if k >= b.count { return nil }
+            while k < b.count {
+                let c = b[k]
+                guard c >= 48 && c <= 57 else { return nil }
+                n = n &* 10 &+ Int64(c - 48); k += 1
+            }
+            return neg ? -n : n
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,75 @@
+/// Lexical path work for fd names: joining a relative path to a base directory
+/// and normalising `.`, `..` and repeated slashes, as Falco does for `fd.name`
+/// (no file-system access; symlinks are not followed).
+public enum PathResolver {
+    /// Normalises an absolute path: collapses `//`, drops `.`, resolves `..`
+    /// (never above `/`), removes a trailing slash (except for `/` itself).
+    /// A relative input is returned normalised but still relative.
+    public static func normalize(_ path: String) -> String {
+        var u = Array(path.utf8)
+        normalizeBytes(&u)
+        return String(decoding: u, as: UTF8.self)
+    }
+
+    /// Resolves `path` against `base` (an absolute directory, with or without a
+    /// trailing slash): absolute paths are only normalised.
+    public static func resolve(_ path: String, against base: String) -> String {
+        var u: [UInt8] = []
+        resolve(UnsafeRawBufferPointer(start: nil, count: 0), string: path, base: base, into: &u)
+        return String(decoding: u, as: UTF8.self)
+    }
+
+    /// Resolves raw path bytes (from a record) against `base`.
+    public static func resolve(_ path: UnsafeRawBufferPointer, against base: String) -> String {
+        var u: [UInt8] = []
+        resolve(path, string: nil, base: base, into: &u)
+        return String(decoding: u, as: UTF8.self)
+    }
+
+    static func resolve(_ raw: UnsafeRawBufferPointer, string: String?, base: String, into u: inout [UInt8]) {
+        let first: UInt8? = string.map { $0.utf8.first } ?? (raw.count > 0 ? raw[0] : nil)
+        u.removeAll(keepingCapacity: true)
+        if first != UInt8(ascii: "/") {
+            u.append(contentsOf: base.utf8)
+            u.append(UInt8(ascii: "/"))
+        }
+        if let s = string { u.append(contentsOf: s.utf8) } else { u.append(contentsOf: raw) }
+        normalizeBytes(&u)
+    }
+
+    static func normalizeBytes(_ u: inout [UInt8]) {
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        guard !u.isEmpty else { return }
+        let absolute = u[0] == slash
+        var out: [UInt8] = []
+        out.reserveCapacity(u.count)
+        var segStarts: [Int] = []  // start index in `out` of each kept segment (of its leading slash)
+        var i = 0
+        let n = u.count
+        while i < n {
+            while i < n && u[i] == slash { i += 1 }
+            if i >= n { break }
+            var j = i
+            while j < n && u[j] != slash { j += 1 }
+            let len = j - i
+            if len == 1 && u[i] == dot {
+                // skip "."
+            } else if len == 2 && u[i] == dot && u[i + 1] == dot {
+                if let s = segStarts.popLast() {
+                    out.removeSubrange(s..<out.count)
+                } else if !absolute {
+                    segStarts.removeAll()
+                    if !out.isEmpty { out.append(slash) }
+                    out.append(dot); out.append(dot)
+                }
+            } else {
+                segStarts.append(out.count)
+                if absolute || !out.isEmpty { out.append(slash) }
+                out.append(contentsOf: u[i..<j])
+            }
+            i = j
+        }
+        if out.isEmpty { out = absolute ? [slash] : [dot] }
+        u = out
+    }
+}

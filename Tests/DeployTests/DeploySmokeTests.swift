@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct DeployPlaceholderTests {
-    @Test func moduleBuilds() { #expect(Bool(true)) }
-}

@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct VigilRulesPlaceholderTests {
-    @Test func moduleBuilds() { #expect(Bool(true)) }
-}

@@ -1,0 +1,965 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vigil.bpf.c - Vigil's kernel side: syscall, exec, fork and exit capture.
+ *
+ * Hooks (all BTF-typed tracepoints, no kprobes/fentry needed):
+ *   tp_btf/sys_enter             save the arguments of wanted syscalls (per-tid LRU map)
+ *   tp_btf/sys_exit              emit one vigil_syscall_event per completed wanted syscall
+ *   tp_btf/sched_process_exec    emit vigil_exec_event (exe, argv, cwd, cgroup, creds, ...)
+ *   tp_btf/sched_process_fork    emit vigil_fork_event
+ *   tp_btf/sched_process_exit    emit vigil_exit_event
+ *
+ * Records are built in a per-CPU scratch buffer and copied into the ring with
+ * bpf_ringbuf_output() at their exact size. The reader is woken only when at
+ * least config.wakeup_bytes are waiting (it polls every millisecond anyway),
+ * so a storm of events costs no wake-up per record.
+ *
+ * The record layouts and the meaning of str0/str1 are the ABI in
+ * Sources/VigilABI/include/vigil_abi.h and the contract table in TEAM.md.
+ */
+/* vmlinux.h has a zlib typedef named `config`; the map below owns that name. */
+#define config vmlinux_zlib_config
+#include "vmlinux.h"
+#undef config
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include "vigil_abi.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define OVERLAYFS_SUPER_MAGIC 0x794c7630
+#define PIDTYPE_PGID_IDX 2
+#define PIDTYPE_SID_IDX 3
+
+/* Size of the per-CPU record scratch buffer (and the largest record). */
+#define SCRATCH_SIZE 32768
+/* Path builder: paths are assembled backwards ending at PATH_END. */
+#define PATHBUF_SIZE 8192
+#define PATH_END (VIGIL_PATH_MAX - 1)
+#define NAME_MAX_LEN 255
+/* Components plus mount crossings walked for one path. */
+#define PATH_WALK_MAX 128
+/* Interest map size: vigil syscall ids and the procexit type (100). */
+#define INTEREST_MAX 128
+#define INTEREST_PROCEXIT 100
+
+/* ---- maps ---------------------------------------------------------------- */
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 16 * 1024 * 1024); /* user space may resize before load */
+} events SEC(".maps");
+
+/* kernel syscall nr -> vigil syscall id (0 = not a syscall vigil knows). */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, VIGIL_NR_MAX);
+    __type(key, __u32);
+    __type(value, __u32);
+} syscall_ids SEC(".maps");
+
+/* vigil syscall id / event type -> VIGIL_INTEREST_* flags. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, INTEREST_MAX);
+    __type(key, __u32);
+    __type(value, __u32);
+} interest SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct vigil_config);
+} config SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, VIGIL_KSTAT_MAX);
+    __type(key, __u32);
+    __type(value, __u64);
+} kstats SEC(".maps");
+
+/* Arguments saved at sys_enter, keyed by tid. */
+struct entry {
+    __u64 args[6];
+    __u32 id;        /* vigil syscall id */
+    __u32 pending;   /* 1 between sys_enter and sys_exit */
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, __u32);
+    __type(value, struct entry);
+} entries SEC(".maps");
+
+struct scratch {
+    __u8 buf[SCRATCH_SIZE];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+/* State of one backwards path walk. It lives in the map value, not on the
+ * stack, so that the verifier sees the same (unknown) state on every loop
+ * iteration and bpf_loop callbacks converge at once. */
+struct walk_state {
+    struct dentry *dentry;
+    struct vfsmount *vfsmnt;
+    struct dentry *root_dentry;
+    struct vfsmount *root_mnt;
+    struct kernfs_node *kn;
+    __u32 pos;        /* start of the path so far in buf */
+    __u32 truncated;
+};
+
+struct pathbuf {
+    struct walk_state w;
+    __u8 buf[PATHBUF_SIZE];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct pathbuf);
+} pathbuf_map SEC(".maps");
+
+/* ---- small helpers ------------------------------------------------------- */
+
+/* x & m, with the compiler unable to drop the mask (the verifier needs it). */
+#define MASK(x, m) ({ __u32 __v = (__u32)(x); asm volatile("" : "+r"(__v)); __v & (m); })
+
+static __always_inline void kstat_add(__u32 idx, __u64 n)
+{
+    __u64 *v = bpf_map_lookup_elem(&kstats, &idx);
+    if (v)
+        *v += n;
+}
+
+static __always_inline int wanted(__u32 id)
+{
+    __u32 *flags = bpf_map_lookup_elem(&interest, &id);
+    return flags && (*flags & VIGIL_INTEREST_WANTED);
+}
+
+static __always_inline struct vigil_config *get_config(void)
+{
+    __u32 zero = 0;
+    return bpf_map_lookup_elem(&config, &zero);
+}
+
+/* Whether events of the current process are dropped (the agent itself). */
+static __always_inline int ignored(struct vigil_config *cfg, __u32 tgid)
+{
+    return cfg && cfg->ignore_agent && cfg->agent_tgid == tgid;
+}
+
+static __always_inline __u32 vigil_id(long nr)
+{
+    if (nr < 0 || nr >= VIGIL_NR_MAX)
+        return 0;
+    __u32 key = (__u32)nr;
+    __u32 *id = bpf_map_lookup_elem(&syscall_ids, &key);
+    return id ? *id : 0;
+}
+
+static __always_inline void fill_header(struct vigil_header *h, __u16 kind, __u32 size)
+{
+    struct task_struct *task = bpf_get_current_task_btf();
+    __u64 pt = bpf_get_current_pid_tgid();
+    __u64 ug = bpf_get_current_uid_gid();
+    h->kind = kind;
+    h->flags = 0;
+    h->size = size;
+    h->ts_ns = bpf_ktime_get_boot_ns();
+    h->cpu = bpf_get_smp_processor_id();
+    h->pid = pt >> 32;
+    h->tid = (__u32)pt;
+    h->ppid = task->real_parent->tgid;
+    h->uid = (__u32)ug;
+    h->gid = ug >> 32;
+    h->cgroup_id = bpf_get_current_cgroup_id();
+    bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/* Sends `size` bytes of `rec` to the ring, waking the reader only when enough waits. */
+static __always_inline void submit(void *rec, __u32 size, struct vigil_config *cfg)
+{
+    __u64 flags = BPF_RB_NO_WAKEUP;
+    if (!cfg || cfg->wakeup_bytes == 0)
+        flags = 0;
+    else if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg->wakeup_bytes)
+        flags = BPF_RB_FORCE_WAKEUP;
+    if (size > SCRATCH_SIZE)
+        size = SCRATCH_SIZE;
+    if (size < sizeof(struct vigil_header))
+        return;
+    if (bpf_ringbuf_output(&events, rec, size, flags) == 0)
+        kstat_add(VIGIL_KSTAT_SUBMITTED, 1);
+    else
+        kstat_add(VIGIL_KSTAT_RING_FULL, 1);
+}
+
+static __always_inline void *scratch(void)
+{
+    __u32 zero = 0;
+    return bpf_map_lookup_elem(&scratch_map, &zero);
+}
+
+/* ---- syscall arguments ---------------------------------------------------- */
+
+#if defined(__TARGET_ARCH_x86)
+#define SC_NR(regs) ((regs)->orig_ax)
+static __always_inline void regs_args(struct pt_regs *regs, __u64 *a)
+{
+    a[0] = regs->di; a[1] = regs->si; a[2] = regs->dx;
+    a[3] = regs->r10; a[4] = regs->r8; a[5] = regs->r9;
+}
+#elif defined(__TARGET_ARCH_arm64)
+#define SC_NR(regs) ((regs)->syscallno)
+static __always_inline void regs_args(struct pt_regs *regs, __u64 *a)
+{
+    a[0] = regs->orig_x0; a[1] = regs->regs[1]; a[2] = regs->regs[2];
+    a[3] = regs->regs[3]; a[4] = regs->regs[4]; a[5] = regs->regs[5];
+}
+#else
+#error "unsupported architecture: define __TARGET_ARCH_x86 or __TARGET_ARCH_arm64"
+#endif
+
+static __always_inline int is_clone_family(__u32 id)
+{
+    return id == VIGIL_SYS_CLONE || id == VIGIL_SYS_CLONE3 || id == VIGIL_SYS_FORK || id == VIGIL_SYS_VFORK;
+}
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long nr)
+{
+    __u32 id = vigil_id(nr);
+    if (id == 0)
+        return 0;
+    /* Clone-family entries are saved for the fork record's syscall id. */
+    if (!wanted(id))
+        return 0;
+    struct vigil_config *cfg = get_config();
+    __u64 pt = bpf_get_current_pid_tgid();
+    if (ignored(cfg, pt >> 32))
+        return 0;
+    __u32 tid = (__u32)pt;
+    struct entry *e = bpf_map_lookup_elem(&entries, &tid);
+    if (e) {
+        regs_args(regs, e->args);
+        e->id = id;
+        e->pending = 1;
+        return 0;
+    }
+    struct entry ne = {};
+    regs_args(regs, ne.args);
+    ne.id = id;
+    ne.pending = 1;
+    if (bpf_map_update_elem(&entries, &tid, &ne, BPF_ANY) != 0)
+        kstat_add(VIGIL_KSTAT_ENTRY_FULL, 1);
+    return 0;
+}
+
+/* Reads a user string into rec+off (at most VIGIL_PATH_MAX). Returns bytes stored. */
+static __always_inline __u32 read_user_str(__u8 *rec, __u32 off, __u64 uptr, struct vigil_header *h)
+{
+    if (uptr == 0)
+        return 0;
+    if (off > SCRATCH_SIZE - VIGIL_PATH_MAX)
+        return 0;
+    long n = bpf_probe_read_user_str(rec + off, VIGIL_PATH_MAX, (const void *)uptr);
+    if (n <= 0) {
+        h->flags |= VIGIL_HF_READ_FAILED;
+        kstat_add(VIGIL_KSTAT_READ_FAILED, 1);
+        return 0;
+    }
+    if (n >= VIGIL_PATH_MAX)
+        h->flags |= VIGIL_HF_TRUNCATED;
+    return (__u32)n;
+}
+
+/* Reads a raw user buffer (sockaddr) of `len` bytes, at most VIGIL_SOCKADDR_MAX. */
+static __always_inline __u32 read_user_raw(__u8 *rec, __u32 off, __u64 uptr, __u64 len, struct vigil_header *h)
+{
+    if (uptr == 0 || len == 0)
+        return 0;
+    if (len > VIGIL_SOCKADDR_MAX) {
+        len = VIGIL_SOCKADDR_MAX;
+        h->flags |= VIGIL_HF_TRUNCATED;
+    }
+    if (off > SCRATCH_SIZE - VIGIL_SOCKADDR_MAX)
+        return 0;
+    if (bpf_probe_read_user(rec + off, len, (const void *)uptr) != 0) {
+        h->flags |= VIGIL_HF_READ_FAILED;
+        kstat_add(VIGIL_KSTAT_READ_FAILED, 1);
+        return 0;
+    }
+    return (__u32)len;
+}
+
+static __always_inline struct file *fd_file(struct task_struct *task, long fd)
+{
+    if (fd < 0)
+        return NULL;
+    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+    if (!fdt)
+        return NULL;
+    unsigned int max = BPF_CORE_READ(fdt, max_fds);
+    if ((unsigned long)fd >= max)
+        return NULL;
+    struct file **arr = BPF_CORE_READ(fdt, fd);
+    struct file *f = NULL;
+    bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
+    return f;
+}
+
+/* Fills the tuple from the socket behind `fd` of the current task. */
+static __always_inline void sock_tuple(struct vigil_sock_tuple *t, long fd)
+{
+    struct task_struct *task = bpf_get_current_task_btf();
+    struct file *f = fd_file(task, fd);
+    if (!f)
+        return;
+    umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+    if ((mode & S_IFMT) != S_IFSOCK)
+        return;
+    struct socket *sock = BPF_CORE_READ(f, private_data);
+    if (!sock)
+        return;
+    struct sock *sk = BPF_CORE_READ(sock, sk);
+    if (!sk)
+        return;
+    __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    t->family = family;
+    t->l4proto = (__u8)BPF_CORE_READ(sk, sk_protocol);
+    t->sock_type = (__u8)BPF_CORE_READ(sk, sk_type);
+    if (family == AF_INET) {
+        __u32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+        __u32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+        __builtin_memcpy(t->saddr, &s, 4);
+        __builtin_memcpy(t->daddr, &d, 4);
+    } else if (family == AF_INET6) {
+        BPF_CORE_READ_INTO(&t->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+        BPF_CORE_READ_INTO(&t->daddr, sk, __sk_common.skc_v6_daddr);
+    } else {
+        return;
+    }
+    t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+    t->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+struct user_msghdr_min {
+    void *msg_name;
+    int msg_namelen;
+};
+
+struct open_how_min {
+    __u64 flags;
+    __u64 mode;
+    __u64 resolve;
+};
+
+struct cap_data_min {
+    __u32 effective;
+    __u32 permitted;
+    __u32 inheritable;
+};
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
+{
+    long nr = SC_NR(regs);
+    __u32 id = vigil_id(nr);
+    if (id == 0)
+        return 0;
+    if (!wanted(id))
+        return 0;
+    /* Successful execs are reported by sched_process_exec. */
+    if ((id == VIGIL_SYS_EXECVE || id == VIGIL_SYS_EXECVEAT) && ret == 0)
+        return 0;
+    /* The child's side of fork/clone is reported by sched_process_fork. */
+    if (is_clone_family(id))
+        return 0;
+    struct vigil_config *cfg = get_config();
+    __u64 pt = bpf_get_current_pid_tgid();
+    if (ignored(cfg, pt >> 32))
+        return 0;
+    __u32 tid = (__u32)pt;
+    struct entry *e = bpf_map_lookup_elem(&entries, &tid);
+    if (!e || !e->pending || e->id != id) {
+        kstat_add(VIGIL_KSTAT_ENTRY_MISSING, 1);
+        return 0;
+    }
+    e->pending = 0;
+
+    __u8 *rec = scratch();
+    if (!rec)
+        return 0;
+    struct vigil_syscall_event *ev = (void *)rec;
+    struct vigil_header *h = &ev->hdr;
+    fill_header(h, VIGIL_REC_SYSCALL, 0);
+    ev->ret = ret;
+    __builtin_memcpy(ev->args, e->args, sizeof(ev->args));
+    ev->syscall = id;
+    ev->str0_len = 0;
+    ev->str1_len = 0;
+    ev->reserved = 0;
+    __builtin_memset(&ev->tuple, 0, sizeof(ev->tuple));
+
+    const __u32 base = sizeof(struct vigil_syscall_event);
+    __u32 n0 = 0, n1 = 0;
+    __u64 *a = ev->args;
+
+    switch (id) {
+    case VIGIL_SYS_OPEN:
+    case VIGIL_SYS_CREAT:
+    case VIGIL_SYS_UNLINK:
+    case VIGIL_SYS_RMDIR:
+    case VIGIL_SYS_CHMOD:
+    case VIGIL_SYS_MKDIR:
+    case VIGIL_SYS_CHDIR:
+    case VIGIL_SYS_CHROOT:
+    case VIGIL_SYS_UMOUNT2:
+    case VIGIL_SYS_MEMFD_CREATE:
+    case VIGIL_SYS_EXECVE:
+        n0 = read_user_str(rec, base, a[0], h);
+        break;
+    case VIGIL_SYS_OPENAT:
+    case VIGIL_SYS_UNLINKAT:
+    case VIGIL_SYS_FCHMODAT:
+    case VIGIL_SYS_MKDIRAT:
+    case VIGIL_SYS_EXECVEAT:
+    case VIGIL_SYS_FINIT_MODULE:
+        n0 = read_user_str(rec, base, a[1], h);
+        break;
+    case VIGIL_SYS_OPENAT2: {
+        n0 = read_user_str(rec, base, a[1], h);
+        struct open_how_min how = {};
+        if (a[2] && bpf_probe_read_user(&how, sizeof(how), (const void *)a[2]) == 0) {
+            a[2] = how.flags;
+            a[3] = how.mode;
+            a[4] = how.resolve;
+        }
+        break;
+    }
+    case VIGIL_SYS_INIT_MODULE:
+        n0 = read_user_str(rec, base, a[2], h);
+        break;
+    case VIGIL_SYS_LINK:
+    case VIGIL_SYS_SYMLINK:
+    case VIGIL_SYS_RENAME:
+        n0 = read_user_str(rec, base, a[0], h);
+        n1 = read_user_str(rec, base + (n0 & (VIGIL_PATH_MAX * 2 - 1)), a[1], h);
+        break;
+    case VIGIL_SYS_LINKAT:
+    case VIGIL_SYS_RENAMEAT:
+    case VIGIL_SYS_RENAMEAT2:
+        n0 = read_user_str(rec, base, a[1], h);
+        n1 = read_user_str(rec, base + (n0 & (VIGIL_PATH_MAX * 2 - 1)), a[3], h);
+        break;
+    case VIGIL_SYS_SYMLINKAT:
+        n0 = read_user_str(rec, base, a[0], h);
+        n1 = read_user_str(rec, base + (n0 & (VIGIL_PATH_MAX * 2 - 1)), a[2], h);
+        break;
+    case VIGIL_SYS_MOUNT: {
+        /* str0 = source NUL fstype NUL, str1 = target */
+        __u32 s = read_user_str(rec, base, a[0], h);
+        if (s == 0) {
+            rec[base] = 0;
+            s = 1;
+        }
+        __u32 off = base + (s & (VIGIL_PATH_MAX * 2 - 1));
+        __u32 f = read_user_str(rec, off, a[2], h);
+        if (f == 0) {
+            if (off < SCRATCH_SIZE)
+                rec[off & (SCRATCH_SIZE - 1)] = 0;
+            f = 1;
+        }
+        n0 = s + f;
+        n1 = read_user_str(rec, base + (n0 & (VIGIL_PATH_MAX * 4 - 1)), a[1], h);
+        break;
+    }
+    case VIGIL_SYS_CONNECT:
+    case VIGIL_SYS_BIND:
+        n0 = read_user_raw(rec, base, a[1], a[2], h);
+        sock_tuple(&ev->tuple, (long)a[0]);
+        break;
+    case VIGIL_SYS_SENDTO:
+        n0 = read_user_raw(rec, base, a[4], a[5], h);
+        sock_tuple(&ev->tuple, (long)a[0]);
+        break;
+    case VIGIL_SYS_SENDMSG: {
+        struct user_msghdr_min m = {};
+        if (a[1] && bpf_probe_read_user(&m, sizeof(m), (const void *)a[1]) == 0 && m.msg_name && m.msg_namelen > 0)
+            n0 = read_user_raw(rec, base, (__u64)m.msg_name, (__u64)m.msg_namelen, h);
+        sock_tuple(&ev->tuple, (long)a[0]);
+        break;
+    }
+    case VIGIL_SYS_ACCEPT:
+    case VIGIL_SYS_ACCEPT4:
+        if (ret >= 0)
+            sock_tuple(&ev->tuple, ret);
+        break;
+    case VIGIL_SYS_LISTEN:
+    case VIGIL_SYS_RECVFROM:
+    case VIGIL_SYS_RECVMSG:
+        sock_tuple(&ev->tuple, (long)a[0]);
+        break;
+    case VIGIL_SYS_PIPE:
+    case VIGIL_SYS_PIPE2:
+    case VIGIL_SYS_SOCKETPAIR: {
+        __u64 p = id == VIGIL_SYS_SOCKETPAIR ? a[3] : a[0];
+        int fds[2] = {-1, -1};
+        if (ret == 0 && p && bpf_probe_read_user(fds, sizeof(fds), (const void *)p) == 0) {
+            a[4] = (__u64)(__s64)fds[0];
+            a[5] = (__u64)(__s64)fds[1];
+        }
+        break;
+    }
+    case VIGIL_SYS_CAPSET: {
+        struct cap_data_min d[2] = {};
+        if (a[1] && bpf_probe_read_user(d, sizeof(d), (const void *)a[1]) == 0) {
+            a[2] = (__u64)d[0].effective | ((__u64)d[1].effective << 32);
+            a[3] = (__u64)d[0].permitted | ((__u64)d[1].permitted << 32);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+
+    n0 &= (VIGIL_PATH_MAX * 4 - 1);
+    n1 &= (VIGIL_PATH_MAX * 2 - 1);
+    ev->str0_len = n0;
+    ev->str1_len = n1;
+    __u32 size = base + n0 + n1;
+    h->size = size;
+    if (h->flags & VIGIL_HF_TRUNCATED)
+        kstat_add(VIGIL_KSTAT_TRUNCATED, 1);
+    submit(rec, size, cfg);
+    return 0;
+}
+
+/* ---- paths ---------------------------------------------------------------- */
+
+static __always_inline struct mount *real_mount(struct vfsmount *m)
+{
+    return (struct mount *)((void *)m - bpf_core_field_offset(struct mount, mnt));
+}
+
+static __always_inline struct pathbuf *get_pathbuf(void)
+{
+    __u32 zero = 0;
+    return bpf_map_lookup_elem(&pathbuf_map, &zero);
+}
+
+/* One step of the dentry walk: prepend "/name" or cross a mount. 1 = stop. */
+static long walk_step(__u32 idx, void *ctx)
+{
+    struct pathbuf *pb = get_pathbuf();
+    if (!pb)
+        return 1;
+    struct walk_state *w = &pb->w;
+    struct dentry *d = w->dentry;
+    struct vfsmount *vm = w->vfsmnt;
+    if (!d || !vm)
+        return 1;
+    if (d == w->root_dentry && vm == w->root_mnt)
+        return 1;
+    struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
+    struct dentry *parent = BPF_CORE_READ(d, d_parent);
+    if (d == mnt_root || d == parent) {
+        if (d != mnt_root)
+            return 1; /* disconnected */
+        struct mount *m = real_mount(vm);
+        struct mount *mp = BPF_CORE_READ(m, mnt_parent);
+        if (mp == m || !mp)
+            return 1; /* global root */
+        w->dentry = BPF_CORE_READ(m, mnt_mountpoint);
+        w->vfsmnt = (struct vfsmount *)((void *)mp + bpf_core_field_offset(struct mount, mnt));
+        return 0;
+    }
+    const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+    __u32 len = BPF_CORE_READ(d, d_name.len);
+    if (len > NAME_MAX_LEN)
+        len = NAME_MAX_LEN;
+    __u32 pos = w->pos;
+    if (pos > PATH_END || pos < len + 1) {
+        w->truncated = 1;
+        return 1;
+    }
+    pos -= len;
+    bpf_probe_read_kernel(pb->buf + MASK(pos, VIGIL_PATH_MAX - 1), MASK(len, NAME_MAX_LEN), name);
+    pos -= 1;
+    pb->buf[pos & (VIGIL_PATH_MAX - 1)] = '/';
+    w->pos = pos;
+    w->dentry = parent;
+    return 0;
+}
+
+/* Builds the path of (dentry, vfsmnt) as seen from the task's root into
+ * pb->buf; the string runs from pb->w.pos to PATH_END (the NUL). */
+static __always_inline void build_path(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt,
+                                       struct task_struct *task)
+{
+    pb->buf[PATH_END] = 0;
+    pb->w.dentry = dentry;
+    pb->w.vfsmnt = vfsmnt;
+    pb->w.root_dentry = BPF_CORE_READ(task, fs, root.dentry);
+    pb->w.root_mnt = BPF_CORE_READ(task, fs, root.mnt);
+    pb->w.pos = PATH_END;
+    pb->w.truncated = 0;
+    long n = bpf_loop(PATH_WALK_MAX, walk_step, NULL, 0);
+    if (n >= PATH_WALK_MAX)
+        pb->w.truncated = 1;
+    if (pb->w.pos >= PATH_END) {
+        pb->w.pos = PATH_END - 1;
+        pb->buf[PATH_END - 1] = '/';
+    }
+}
+
+/* Copies pb->buf[pos..PATH_END] (NUL included) to rec+off. Returns bytes copied. */
+static __always_inline __u32 copy_path(__u8 *rec, __u32 off, struct pathbuf *pb)
+{
+    __u32 pos = pb->w.pos;
+    if (pos > PATH_END)
+        return 0;
+    __u32 len = VIGIL_PATH_MAX - pos;
+    if (len > VIGIL_PATH_MAX)
+        return 0;
+    if (off > SCRATCH_SIZE - VIGIL_PATH_MAX)
+        return 0;
+    if (bpf_probe_read_kernel(rec + off, len, pb->buf + MASK(pos, VIGIL_PATH_MAX - 1)) != 0)
+        return 0;
+    return len;
+}
+
+/* Cgroup v2 path: kernfs walk from the task's default-hierarchy cgroup. */
+struct kernfs_node___old {
+    struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+    if (bpf_core_field_exists(kn->__parent))
+        return BPF_CORE_READ(kn, __parent);
+    struct kernfs_node___old *o = (void *)kn;
+    return BPF_CORE_READ(o, parent);
+}
+
+#define CG_MIN_POS (PATH_END - (VIGIL_CGROUP_PATH_MAX - 1))
+
+static long cg_step(__u32 idx, void *ctx)
+{
+    struct pathbuf *pb = get_pathbuf();
+    if (!pb)
+        return 1;
+    struct walk_state *w = &pb->w;
+    struct kernfs_node *kn = w->kn;
+    if (!kn)
+        return 1;
+    struct kernfs_node *parent = kn_parent(kn);
+    if (!parent)
+        return 1; /* the root's own name is not part of the path */
+    if (idx >= VIGIL_CGROUP_DEPTH) {
+        w->truncated = 1;
+        return 1;
+    }
+    /* Names are NUL-terminated: read into a slot below pos, then move the
+     * name so that it ends right before pos. */
+    __u32 pos = w->pos;
+    if (pos > PATH_END || pos < NAME_MAX_LEN + 1 + CG_MIN_POS) {
+        w->truncated = 1;
+        return 1;
+    }
+    __u32 start = pos - NAME_MAX_LEN - 1;
+    const char *name = BPF_CORE_READ(kn, name);
+    long n = bpf_probe_read_kernel_str(pb->buf + MASK(start, VIGIL_PATH_MAX - 1), NAME_MAX_LEN + 1, name);
+    if (n <= 1)
+        return 1;
+    __u32 len = (__u32)(n - 1) & NAME_MAX_LEN;
+    __u32 dst = pos - len;
+    if (dst != start)
+        bpf_probe_read_kernel(pb->buf + MASK(dst, VIGIL_PATH_MAX - 1), len, pb->buf + MASK(start, VIGIL_PATH_MAX - 1));
+    pos = dst - 1;
+    pb->buf[pos & (VIGIL_PATH_MAX - 1)] = '/';
+    w->pos = pos;
+    w->kn = parent;
+    return 0;
+}
+
+/* Builds the cgroup path relative to the cgroup root ("a/b/c", "/" for the root). */
+static __always_inline void build_cgroup_path(struct pathbuf *pb, struct task_struct *task)
+{
+    pb->buf[PATH_END] = 0;
+    pb->w.kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+    pb->w.pos = PATH_END;
+    pb->w.truncated = 0;
+    bpf_loop(VIGIL_CGROUP_DEPTH + 1, cg_step, NULL, 0);
+    if (pb->w.pos >= PATH_END) {
+        pb->w.pos = PATH_END - 1;
+        pb->buf[PATH_END - 1] = '/';
+    } else {
+        pb->w.pos += 1; /* drop the leading '/' */
+    }
+}
+
+/* ---- exec ----------------------------------------------------------------- */
+
+static __always_inline __u32 tty_nr(struct task_struct *task)
+{
+    struct tty_struct *tty = BPF_CORE_READ(task, signal, tty);
+    if (!tty)
+        return 0;
+    __u32 major = BPF_CORE_READ(tty, driver, major);
+    __u32 minor = BPF_CORE_READ(tty, driver, minor_start) + BPF_CORE_READ(tty, index);
+    return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+}
+
+static __always_inline __u32 pid_nr_level0(struct pid *p)
+{
+    return p ? BPF_CORE_READ(p, numbers[0].nr) : 0;
+}
+
+struct ovl_inode___vigil {
+    struct inode vfs_inode;
+    struct dentry *__upperdentry;
+} __attribute__((preserve_access_index));
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+    struct vigil_config *cfg = get_config();
+    __u64 pt = bpf_get_current_pid_tgid();
+    if (ignored(cfg, pt >> 32))
+        return 0;
+    /* Which exec syscall: from the caller's saved sys_enter entry. */
+    __u32 id = VIGIL_SYS_EXECVE;
+    __u32 otid = (__u32)old_pid;
+    struct entry *e = bpf_map_lookup_elem(&entries, &otid);
+    if (e && e->pending && (e->id == VIGIL_SYS_EXECVE || e->id == VIGIL_SYS_EXECVEAT)) {
+        id = e->id;
+        e->pending = 0;
+    }
+    if (!wanted(id))
+        return 0;
+
+    __u8 *rec = scratch();
+    if (!rec)
+        return 0;
+    struct task_struct *task = bpf_get_current_task_btf();
+    struct vigil_exec_event *ev = (void *)rec;
+    struct vigil_header *h = &ev->hdr;
+    fill_header(h, VIGIL_REC_EXEC, 0);
+    ev->syscall = id;
+    ev->exe_flags = 0;
+    ev->old_tid = otid;
+    ev->reserved16 = 0;
+    ev->reserved32 = 0;
+
+    /* credentials */
+    const struct cred *cred = BPF_CORE_READ(task, cred);
+    ev->euid = BPF_CORE_READ(cred, euid.val);
+    ev->egid = BPF_CORE_READ(cred, egid.val);
+    ev->cap_effective = BPF_CORE_READ(cred, cap_effective.val);
+    ev->cap_permitted = BPF_CORE_READ(cred, cap_permitted.val);
+    ev->loginuid = BPF_CORE_READ(task, loginuid.val);
+    ev->tty = tty_nr(task);
+    ev->start_time_ns = BPF_CORE_READ(task, start_boottime);
+
+    struct signal_struct *sig = BPF_CORE_READ(task, signal);
+    ev->pgid = pid_nr_level0(BPF_CORE_READ(sig, pids[PIDTYPE_PGID_IDX]));
+    ev->sid = pid_nr_level0(BPF_CORE_READ(sig, pids[PIDTYPE_SID_IDX]));
+    struct pid *tp = BPF_CORE_READ(task, thread_pid);
+    __u32 level = BPF_CORE_READ(tp, level);
+    ev->vpid = BPF_CORE_READ(tp, numbers[level & 31].nr);
+    ev->pidns_inum = BPF_CORE_READ(tp, numbers[level & 31].ns, ns.inum);
+
+    /* the executable (mm->exe_file, as /proc/PID/exe) */
+    struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+    if (!exe)
+        exe = BPF_CORE_READ(bprm, file);
+    struct inode *ino = BPF_CORE_READ(exe, f_inode);
+    ev->exe_ino = BPF_CORE_READ(ino, i_ino);
+    ev->exe_ctime_ns = BPF_CORE_READ(ino, i_ctime_sec) * 1000000000ull + BPF_CORE_READ(ino, i_ctime_nsec);
+    ev->exe_mtime_ns = BPF_CORE_READ(ino, i_mtime_sec) * 1000000000ull + BPF_CORE_READ(ino, i_mtime_nsec);
+
+    /* overlay upper layer: the overlay inode has an upper dentry */
+    struct super_block *sb = BPF_CORE_READ(ino, i_sb);
+    if (BPF_CORE_READ(sb, s_magic) == OVERLAYFS_SUPER_MAGIC) {
+        struct ovl_inode___vigil *oi =
+            (void *)ino - bpf_core_field_offset(struct ovl_inode___vigil, vfs_inode);
+        if (BPF_CORE_READ(oi, __upperdentry))
+            ev->exe_flags |= VIGIL_EXE_UPPER_LAYER;
+    }
+    /* memfd: unlinked file named "memfd:..." */
+    struct dentry *exe_dentry = BPF_CORE_READ(exe, f_path.dentry);
+    if (BPF_CORE_READ(ino, __i_nlink) == 0) {
+        char pfx[6] = {};
+        bpf_probe_read_kernel(pfx, sizeof(pfx), BPF_CORE_READ(exe_dentry, d_name.name));
+        if (pfx[0] == 'm' && pfx[1] == 'e' && pfx[2] == 'm' && pfx[3] == 'f' && pfx[4] == 'd' && pfx[5] == ':')
+            ev->exe_flags |= VIGIL_EXE_FROM_MEMFD;
+    }
+    /* writable by the executing user (euid/egid vs owner and mode) */
+    {
+        umode_t mode = BPF_CORE_READ(ino, i_mode);
+        __u32 iuid = BPF_CORE_READ(ino, i_uid.val);
+        __u32 igid = BPF_CORE_READ(ino, i_gid.val);
+        int w = 0;
+        if (ev->euid == 0)
+            w = 1;
+        else if (ev->euid == iuid)
+            w = mode & 0200;
+        else if (ev->egid == igid)
+            w = mode & 0020;
+        else
+            w = mode & 0002;
+        if (w)
+            ev->exe_flags |= VIGIL_EXE_WRITABLE;
+    }
+
+    const __u32 base = sizeof(struct vigil_exec_event);
+
+    struct pathbuf *pb = get_pathbuf();
+    if (!pb)
+        return 0;
+
+    /* exe path */
+    build_path(pb, exe_dentry, BPF_CORE_READ(exe, f_path.mnt), task);
+    __u32 exe_len = copy_path(rec, base, pb);
+    if (pb->w.truncated)
+        ev->exe_flags |= VIGIL_EXE_PATH_TRUNCATED;
+    if (exe_len > VIGIL_PATH_MAX)
+        exe_len = VIGIL_PATH_MAX;
+    __u32 off = base + exe_len;
+
+    /* argv from the new mm */
+    __u32 args_len = 0;
+    {
+        struct mm_struct *mm = BPF_CORE_READ(task, mm);
+        __u64 start = BPF_CORE_READ(mm, arg_start);
+        __u64 end = BPF_CORE_READ(mm, arg_end);
+        __u32 max = cfg ? cfg->max_args_bytes : VIGIL_ARGS_DEFAULT;
+        if (max == 0 || max > VIGIL_ARGS_MAX)
+            max = VIGIL_ARGS_MAX;
+        __u64 len = end > start ? end - start : 0;
+        if (len > max) {
+            len = max;
+            ev->exe_flags |= VIGIL_EXE_ARGS_TRUNCATED;
+        }
+        if (len > VIGIL_ARGS_MAX)
+            len = VIGIL_ARGS_MAX;
+        if (len > 0 && off <= base + VIGIL_PATH_MAX) {
+            if (bpf_probe_read_user(rec + off, len, (const void *)start) == 0) {
+                args_len = (__u32)len;
+                /* keep the last argument NUL-terminated when cut */
+                __u32 last = off + args_len - 1;
+                if (last < SCRATCH_SIZE)
+                    rec[last & (SCRATCH_SIZE - 1)] = 0;
+            } else {
+                h->flags |= VIGIL_HF_READ_FAILED;
+                kstat_add(VIGIL_KSTAT_READ_FAILED, 1);
+            }
+        }
+    }
+    if (args_len > VIGIL_ARGS_MAX)
+        args_len = VIGIL_ARGS_MAX;
+    off += args_len;
+
+    /* cwd */
+    build_path(pb, BPF_CORE_READ(task, fs, pwd.dentry), BPF_CORE_READ(task, fs, pwd.mnt), task);
+    __u32 cwd_len = 0;
+    if (off <= base + VIGIL_PATH_MAX + VIGIL_ARGS_MAX)
+        cwd_len = copy_path(rec, off, pb);
+    if (pb->w.truncated)
+        ev->exe_flags |= VIGIL_EXE_CWD_TRUNCATED;
+    if (cwd_len > VIGIL_PATH_MAX)
+        cwd_len = VIGIL_PATH_MAX;
+    off += cwd_len;
+
+    /* cgroup v2 path */
+    build_cgroup_path(pb, task);
+    __u32 cg_len = 0;
+    if (off <= base + 2 * VIGIL_PATH_MAX + VIGIL_ARGS_MAX)
+        cg_len = copy_path(rec, off, pb);
+    if (pb->w.truncated)
+        ev->exe_flags |= VIGIL_EXE_CGROUP_TRUNCATED;
+    if (cg_len > VIGIL_CGROUP_PATH_MAX)
+        cg_len = 0;
+    off += cg_len;
+
+    ev->exe_len = exe_len;
+    ev->args_len = args_len;
+    ev->cwd_len = cwd_len;
+    ev->cgroup_len = cg_len;
+    if (ev->exe_flags & (VIGIL_EXE_ARGS_TRUNCATED | VIGIL_EXE_PATH_TRUNCATED | VIGIL_EXE_CWD_TRUNCATED |
+                         VIGIL_EXE_CGROUP_TRUNCATED)) {
+        h->flags |= VIGIL_HF_TRUNCATED;
+        kstat_add(VIGIL_KSTAT_TRUNCATED, 1);
+    }
+    h->size = off;
+    submit(rec, off, cfg);
+    return 0;
+}
+
+/* ---- fork / exit ------------------------------------------------------------ */
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child)
+{
+    if (!wanted(VIGIL_SYS_CLONE))
+        return 0;
+    struct vigil_config *cfg = get_config();
+    __u64 pt = bpf_get_current_pid_tgid();
+    if (ignored(cfg, pt >> 32))
+        return 0;
+    struct vigil_fork_event ev = {};
+    fill_header(&ev.hdr, VIGIL_REC_FORK, sizeof(ev));
+    ev.child_pid = child->tgid;
+    ev.child_tid = child->pid;
+    if (child->tgid == parent->tgid)
+        ev.flags |= VIGIL_FORK_THREAD;
+    __u32 tid = (__u32)pt;
+    struct entry *e = bpf_map_lookup_elem(&entries, &tid);
+    if (e && e->pending && is_clone_family(e->id))
+        ev.syscall = e->id;
+    ev.child_start_time_ns = child->start_boottime;
+    submit(&ev, sizeof(ev), cfg);
+    return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(vigil_exit, struct task_struct *p, bool group_dead)
+{
+    __u64 pt = bpf_get_current_pid_tgid();
+    __u32 tid = (__u32)pt;
+    bpf_map_delete_elem(&entries, &tid);
+    if (!wanted(INTEREST_PROCEXIT))
+        return 0;
+    struct vigil_config *cfg = get_config();
+    if (ignored(cfg, pt >> 32))
+        return 0;
+    struct vigil_exit_event ev = {};
+    fill_header(&ev.hdr, VIGIL_REC_EXIT, sizeof(ev));
+    int code = p->exit_code;
+    ev.exit_code = (code >> 8) & 0xff;
+    ev.signal = code & 0x7f;
+    if (group_dead)
+        ev.flags |= VIGIL_EXIT_GROUP_DEAD;
+    submit(&ev, sizeof(ev), cfg);
+    return 0;
+}
