@@ -52,10 +52,11 @@ public enum AlertFormatter {
     public static func writeJSON(_ alert: Alert, summary: AlertSummary? = nil, options: AlertFormatOptions = AlertFormatOptions(),
                                  into w: inout JSONWriter) {
         let cap = options.maxStringBytes
+        let time = Timestamp.rfc3339(alert.timeNs)
         w.beginObject()
         w.key("hostname"); string(alert.hostname, cap, &w)
         if options.includeMessage { w.key("message"); string(alert.message, cap, &w) }
-        if options.includeOutput { w.key("output"); string(outputText(alert), cap, &w) }
+        if options.includeOutput { w.key("output"); string(time + ": " + alert.priority.falcoName + " " + alert.message, cap, &w) }
         w.key("output_fields")
         w.beginObject()
         if alert.outputFields.isEmpty {
@@ -86,7 +87,7 @@ public enum AlertFormatter {
             for t in alert.tags { string(t, cap, &w) }
             w.endArray()
         }
-        w.key("time"); w.string(Timestamp.rfc3339(alert.timeNs))
+        w.key("time"); w.string(time)
         if let s = summary {
             w.key("vigil")
             w.beginObject()

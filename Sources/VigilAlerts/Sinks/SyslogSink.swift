@@ -351,9 +351,10 @@ public final class SyslogBackend: AlertSinkBackend, @unchecked Sendable {
 
 extension AlertSink {
     /// The syslog sink for `config`. Throws when the address or facility is invalid.
-    public static func syslog(_ config: SyslogOutputConfig, json: Bool, formatOptions: AlertFormatOptions, capacity: Int) throws(AlertConfigError) -> AlertSink {
+    public static func syslog(_ config: SyslogOutputConfig, json: Bool, formatOptions: AlertFormatOptions, capacity: Int,
+                              maxBytes: Int = OutputsQueueConfig.defaultMaxBytes) throws(AlertConfigError) -> AlertSink {
         let fmt: AlertLineFormat = json ? .json : .text
         let backend = try SyslogBackend(config: config, format: fmt, formatOptions: formatOptions)
-        return AlertSink(name: "syslog", format: fmt, capacity: capacity, backend: backend)
+        return AlertSink(name: "syslog", format: fmt, capacity: capacity, maxBytes: maxBytes, backend: backend)
     }
 }
