@@ -104,8 +104,7 @@ public enum SyslogFormatter {
 
     /// RFC 5424 TIMESTAMP: RFC 3339 UTC with microseconds (TIME-SECFRAC allows at most 6 digits).
     public static func timestamp(_ ns: UInt64) -> String {
-        let full = Timestamp.rfc3339(ns) // ...SS.nnnnnnnnnZ
-        return String(full.dropLast(4)) + "Z"
+        RFC3339.string(ns, fractionDigits: 6)
     }
 
     static func appendHeaderField(_ s: String, max: Int, _ out: inout [UInt8]) {
