@@ -26,10 +26,9 @@ public final class RuleScratch {
     var shells: [UInt32: String] = [:]
     var missingUsers: Set<UInt32> = []
     var missingGroups: Set<UInt32> = []
-    /// Per-rule evaluation counters for profiling (enabled by ``profile``).
-    public var profile = false
-    var ruleNanos: [UInt64] = []
-    var ruleCalls: [UInt64] = []
+    /// Work counters (condition nodes and field comparisons evaluated), for benchmarks.
+    public var nodesEvaluated: UInt64 = 0
+    public var checksEvaluated: UInt64 = 0
 
     /// A scratch for a rule set with `slots` cached fields.
     init(slots n: Int, hostname: String) {
@@ -86,7 +85,7 @@ public final class RuleScratch {
             flagMemo[key] = b
             return .str(b.p, b.n)
         }
-        return arena.copy(text)
+        return arena.copyOwned(text)
     }
 
     // MARK: users and groups
