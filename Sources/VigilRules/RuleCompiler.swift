@@ -13,6 +13,8 @@ struct ConditionCompiler {
     var stack: [String] = []
     /// Memory for operands and tables (owned by the rule set built from this compiler).
     let store = PermanentStore()
+    /// Identical comparisons share one check (and its per-event result).
+    var checkNodes: [String: Int32] = [:]
     /// Event-type names used in the current rule that Vigil does not capture.
     var unknownTypes: [String] = []
 
@@ -173,10 +175,23 @@ struct ConditionCompiler {
                 return op == .ne ? program.add(CNode(kind: .not, a: node, b: 0)) : node
             }
         }
+        let key: String = {
+            var k = ref.text + "\u{1}" + (any ? "any" : "") + "\u{1}" + op.rawValue + "\u{1}"
+            switch operand {
+            case .none: break
+            case .value(let v, _): k += v
+            case .list(let items, _): k += "(" + expand(items).joined(separator: "\u{2}")
+            case .field(let f): k += "val:" + f.text
+            }
+            return k
+        }()
+        if let n = checkNodes[key] { return n }
         currentText = ref.text
         let check = try makeCheck(spec, any: any, op, operand, offset: offset, text: ref.text)
         program.checks.append(check)
-        return program.add(CNode(kind: .check, a: Int32(program.checks.count - 1), b: 0))
+        let n = program.add(CNode(kind: .check, a: Int32(program.checks.count - 1), b: 0))
+        checkNodes[key] = n
+        return n
     }
 
     var currentText = ""

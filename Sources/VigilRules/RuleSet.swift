@@ -115,7 +115,7 @@ public final class RuleSet: Sendable {
 
     /// A scratch sized for this rule set.
     public func makeScratch(hostname: String = RuleScratch.systemHostname()) -> RuleScratch {
-        RuleScratch(slots: program.slotCount, hostname: hostname)
+        RuleScratch(slots: program.slotCount, checks: program.checks.count, hostname: hostname)
     }
 
     // MARK: loading
@@ -245,7 +245,7 @@ public final class RuleSet: Sendable {
         let t = Int(ctx.event.type.rawValue) & (EventType.count - 1)
         let candidates = byType[t]
         if candidates.isEmpty { return }
-        scratch.ensure(program.slotCount)
+        scratch.ensure(program.slotCount, program.checks.count)
         scratch.begin()
         let first = matching == .first
         program.nodes.withUnsafeBufferPointer { nodes in
@@ -275,7 +275,7 @@ public final class RuleSet: Sendable {
 
     /// Whether rule `k` matches `ctx` (no index, no first-match stop; for tests and profiling).
     public func matches(rule k: Int, _ ctx: EventContext, scratch: RuleScratch, newEvent: Bool = true) -> Bool {
-        scratch.ensure(program.slotCount)
+        scratch.ensure(program.slotCount, program.checks.count)
         if newEvent { scratch.begin() }
         if !rules[k].eventTypes.contains(ctx.event.type) { return false }
         let t = Int(ctx.event.type.rawValue) & (EventType.count - 1)
@@ -349,7 +349,6 @@ struct Evaluator {
     let ctxp: UnsafePointer<EventContext>
     let s: RuleScratch
     let type: UInt16
-    @inline(__always) var ctx: EventContext { ctxp.pointee }
 
     func eval(_ n: Int32) -> Bool {
         s.nodesEvaluated &+= 1
@@ -371,21 +370,29 @@ struct Evaluator {
         }
     }
 
-    @inline(never) func check(_ i: Int) -> Bool {
+    @inline(__always) func check(_ i: Int) -> Bool {
+        if s.checkGen[i] == s.gen { return s.checkResult[i] }
+        let r = evalCheck(i)
+        s.checkGen[i] = s.gen
+        s.checkResult[i] = r
+        return r
+    }
+
+    @inline(never) func evalCheck(_ i: Int) -> Bool {
         s.checksEvaluated &+= 1
         let c = checks.baseAddress! + i
         if c.pointee.anyAncestor {
             var level = 1
             while level < 64 {
-                guard FieldExtractor.ancestor(ctx, level) != nil else { return false }
-                var v = FieldExtractor.extract(c.pointee.field, level: level, ctx, s)
+                guard FieldExtractor.ancestor(ctxp.pointee, level) != nil else { return false }
+                var v = FieldExtractor.extract(c.pointee.field, level: level, ctxp.pointee, s)
                 if c.pointee.field.hasTransformers { v = FieldExtractor.transform(v, c.pointee.field, s) }
                 if test(c, v) { return true }
                 level += 1
             }
             return false
         }
-        return test(c, FieldExtractor.value(c.pointee.field, ctx, s))
+        return test(c, FieldExtractor.value(c.pointee.field, ctxp.pointee, s))
     }
 
     @inline(__always) func test(_ c: UnsafePointer<Check>, _ v0: FV) -> Bool {
@@ -425,7 +432,7 @@ struct Evaluator {
             for m in ms where m.matches(bytes) { found = true; break }
             r = found
         case .field:
-            var w = FieldExtractor.value(c.pointee.other, ctx, s)
+            var w = FieldExtractor.value(c.pointee.other, ctxp.pointee, s)
             guard w.isSet else { return false }
             let op = c.pointee.op
             if v.kind == .int && w.kind == .int {

@@ -23,10 +23,10 @@ struct FV {
 /// A bump allocator for the strings computed while evaluating one event.
 /// Reset per event; never shrinks, so the hot path allocates nothing once warm.
 final class Arena {
-    private var base: UnsafeMutablePointer<UInt8>
-    private var cap: Int
-    private var used = 0
-    private var spill: [UnsafeMutablePointer<UInt8>] = []
+    @exclusivity(unchecked) private var base: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) private var cap: Int
+    @exclusivity(unchecked) private var used = 0
+    @exclusivity(unchecked) private var spill: [UnsafeMutablePointer<UInt8>] = []
 
     init(capacity: Int = 1 << 20) {
         cap = capacity
