@@ -244,3 +244,23 @@ struct Stream {
         #expect(table.count <= 256)
     }
 }
+
+@Suite struct SyntheticWorkloadTests {
+    /// The benchmark workload is coherent: every process it uses is known to the table.
+    @Test func workloadAppliesCleanly() {
+        let w = SyntheticWorkload(count: 20_000, processes: 32)
+        #expect(w.records.count >= 20_000)
+        let table = ProcessTable(configuration: .init(resolveUnknownFromProc: false))
+        var n = 0, withFD = 0
+        w.forEachEvent { e in
+            let r = table.apply(e)
+            n += 1
+            if r.fd != nil { withFD += 1 }
+        }
+        #expect(n == w.records.count)
+        #expect(withFD > n / 3)
+        #expect(table.stats.unknownProcesses.value == 0)
+        #expect(table.stats.execs.value > 32)
+        #expect(table.stats.exits.value > 0)
+    }
+}
