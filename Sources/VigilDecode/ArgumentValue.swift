@@ -49,7 +49,7 @@ public enum ArgumentValue {
         case .uint(let v, let f):
             switch f {
             case .hex: out += "0x" + String(v, radix: 16)
-            case .octal, .mode: out += "0" + String(v, radix: 8)
+            case .octal, .mode: out += v == 0 ? "0" : "0" + String(v, radix: 8)
             default: out += String(v)
             }
         case .flags(let v, _): out += String(v)

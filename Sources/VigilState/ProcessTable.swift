@@ -85,8 +85,13 @@ public final class ProcessTable {
     /// One-entry cache of the last process looked up.
     private var cachedPid: UInt32 = 0
     private var cachedProcess: ProcessInfo?
-    /// Reads `/proc` for unknown processes (lazily created).
+    /// Reads `/proc` for unknown processes (lazily created; sockets left unresolved
+    /// so a miss on the event path stays cheap).
     private var scanner: ProcScanner?
+
+    /// User and group names for the table's processes (`user.name`, `group.name`,
+    /// `user.loginname`, `evt.arg.uid`), from each process's own root.
+    public private(set) lazy var users = UserResolver(procRoot: configuration.procRoot)
 
     public init() {
         configuration = Configuration()
@@ -233,7 +238,7 @@ public final class ProcessTable {
         let pid = e.pid
         var p: ProcessInfo? = nil
         if configuration.resolveUnknownFromProc {
-            if scanner == nil { scanner = ProcScanner(procRoot: configuration.procRoot) }
+            if scanner == nil { scanner = ProcScanner(procRoot: configuration.procRoot, resolveSockets: false) }
             p = scanner?.readProcess(pid: pid)
         }
         let q = p ?? ProcessInfo(pid: pid, ppid: e.ppid, name: e.comm.vigilString, uid: e.uid, gid: e.gid,
@@ -366,7 +371,6 @@ public final class ProcessTable {
     @discardableResult
     public func seedFromProc(_ scanner: ProcScanner? = nil) -> Int {
         let s = scanner ?? ProcScanner(procRoot: configuration.procRoot)
-        self.scanner = s
         var n = 0
         for p in s.scanAll(maxFDsPerProcess: configuration.maxFDsPerProcess) {
             if let cur = processes[p.pid], !cur.fromProcScan { continue }  // events already know better
@@ -374,6 +378,8 @@ public final class ProcessTable {
             n += 1
         }
         stats.seeded.add(UInt64(n))
+        // Later misses on the event path read /proc without socket tables.
+        self.scanner = ProcScanner(procRoot: s.procRoot, cgroups: s.cgroups, resolveSockets: false)
         return n
     }
 }

@@ -170,3 +170,26 @@ import VigilDecode
         #expect(r.fd?.name == "/lib/modules/evil.ko" && r.fdNum == 3)
     }
 }
+
+@Suite struct EventContextTests {
+    @Test func argumentsRenderWithFDAndUserNames() throws {
+        var s = Stream()
+        s.exec(10, ppid: 1, "/bin/cat", ["cat"], cwd: "/etc")
+        let rec = try RecordEncoder.syscall(s.h(10), type: EventType(name: "openat")!, ret: 3,
+                                            arguments: ["dirfd": "AT_FDCWD", "name": "passwd", "flags": "O_RDONLY"])
+        let table = s.table
+        let text = try OwnedRecord(bytes: rec).withEvent { e -> String in
+            let applied = table.apply(e)
+            let ctx = EventContext(event: e, applied: applied, container: nil, processes: table, wallTimeNs: 0)
+            #expect(ctx.fdNum == 3 && ctx.fd?.name == "/etc/passwd")
+            return e.formattedArguments(ctx.argumentResolver())
+        }.get()
+        #expect(text == "fd=3(<f>/etc/passwd) dirfd=-100(AT_FDCWD) name=passwd flags=0(O_RDONLY) mode=0")
+        let su = try RecordEncoder.syscall(s.h(10), type: EventType(name: "setuid")!, arguments: ["uid": "0"])
+        let t2 = try OwnedRecord(bytes: su).withEvent { e -> String in
+            let ctx = EventContext(event: e, applied: table.apply(e), container: nil, processes: table, wallTimeNs: 0)
+            return e.formattedArguments(ctx.argumentResolver())
+        }.get()
+        #expect(t2 == "res=0 uid=0(root)")
+    }
+}

@@ -116,3 +116,39 @@ import VigilDecode
         #expect(table[5555]?.kind == .unix && table[5555]?.name == "/run/systemd/notify")
     }
 }
+
+@Suite struct ProcSocketSeedTests {
+    /// A listening socket and a file opened before the scan show up in this process's fd table.
+    @Test func seedsOwnSocketsAndFiles() throws {
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(s >= 0)
+        defer { close(s) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        addr.sin_port = 0
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        try #require(rc == 0)
+        try #require(listen(s, 4) == 0)
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) } }
+        let port = UInt16(bigEndian: addr.sin_port)
+        let f = open("/etc/hostname", O_RDONLY)
+        defer { if f >= 0 { close(f) } }
+
+        let me = try #require(ProcScanner().readProcess(pid: UInt32(getpid())))
+        let sock = try #require(me.fds[s])
+        #expect(sock.kind == .ipv4)
+        #expect(sock.l4proto == 6)
+        #expect(sock.isServerSide)
+        #expect(sock.serverPort == port)
+        #expect(sock.name == "127.0.0.1:\(port)")
+        if f >= 0 {
+            #expect(me.fds[f]?.kind == .file)
+            #expect(me.fds[f]?.name == SysFiles.readLink("/proc/self/fd/\(f)"))
+        }
+        // Without socket resolution the socket is present but undescribed.
+        let quick = try #require(ProcScanner(resolveSockets: false).readProcess(pid: UInt32(getpid())))
+        #expect(quick.fds[s]?.kind == .unknown)
+    }
+}
