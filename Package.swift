@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "VigilCore"),
 
         // Pipeline stages.
-        .target(name: "VigilCapture", dependencies: ["CLibBPF", "VigilABI", "VigilCore"]),
+        .target(name: "VigilCapture", dependencies: ["CLibBPF", "VigilABI", "VigilDecode", "VigilCore"]),
         .target(name: "VigilDecode", dependencies: ["VigilABI", "VigilCore"]),
         .target(name: "VigilState", dependencies: ["VigilDecode", "VigilCore", "CCurl", "CYAML"]),
         .target(name: "VigilRules", dependencies: ["VigilDecode", "VigilState", "VigilCore", "CYAML"]),

@@ -18,6 +18,7 @@ enum CLI {
     static let commands: [any Command.Type] = [
         ConfigCommand.self,
         VersionCommand.self,
+        TraceCommand.self,
         RulesCommand.self,
     ]
 
