@@ -30,7 +30,7 @@ let package = Package(
         .target(name: "VigilCore"),
 
         // Pipeline stages.
-        .target(name: "VigilCapture", dependencies: ["CLibBPF", "VigilABI", "VigilCore"]),
+        .target(name: "VigilCapture", dependencies: ["CLibBPF", "VigilABI", "VigilDecode", "VigilCore"]),
         .target(name: "VigilDecode", dependencies: ["VigilABI", "VigilCore"]),
         .target(name: "VigilState", dependencies: ["VigilDecode", "VigilCore", "CCurl", "CYAML"]),
         .target(name: "VigilRules", dependencies: ["VigilDecode", "VigilState", "VigilCore", "CYAML"]),
@@ -49,10 +49,10 @@ let package = Package(
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
         .testTarget(name: "VigilCaptureTests", dependencies: ["VigilCapture", "VigilDecode", "VigilState", "VigilABI", "VigilCore"]),
         .testTarget(name: "VigilDecodeTests", dependencies: ["VigilDecode", "VigilABI", "VigilCore"]),
-        .testTarget(name: "VigilStateTests", dependencies: ["VigilState", "VigilDecode", "VigilABI", "VigilCore"]),
+        .testTarget(name: "VigilStateTests", dependencies: ["VigilState", "VigilDecode", "VigilABI", "VigilCore", "VigilCapture"]),
         .testTarget(name: "VigilRulesTests", dependencies: ["VigilRules", "VigilState", "VigilDecode", "VigilCore"]),
         .testTarget(name: "VigilAlertsTests", dependencies: ["VigilAlerts", "VigilRules", "VigilCore"]),
         .testTarget(name: "VigilAgentTests", dependencies: ["VigilAgent", "VigilAlerts", "VigilRules", "VigilState", "VigilDecode", "VigilCapture", "VigilCore"]),
-        .testTarget(name: "DeployTests", dependencies: []),
+        .testTarget(name: "DeployTests", dependencies: ["VigilAlerts", "VigilRules", "VigilCore"]),
     ]
 )

@@ -30,4 +30,20 @@ public struct EventContext {
         self.init(event: event, process: applied.process, fd: applied.fd, fdNum: applied.fdNum,
                   container: container, processes: processes, wallTimeNs: wallTimeNs)
     }
+
+    /// A resolver for rendering this event's arguments (`evt.args`, `evt.arg.fd`):
+    /// fd numbers become the process's typed fd names (`<f>/etc/passwd`), ids become
+    /// names from the process's own root (through ``ProcessTable/users``).
+    public func argumentResolver() -> ArgumentResolver {
+        let p = process
+        let users = processes.users
+        return ArgumentResolver(
+            fdName: { fd in
+                guard let p, fd >= 0, fd <= Int64(Int32.max) else { return nil }
+                return p.fds[Int32(fd)]?.typedName
+            },
+            userName: { uid in p.flatMap { users.userName(uid, for: $0) } ?? users.host.userName(uid) },
+            groupName: { gid in p.flatMap { users.groupName(gid, for: $0) } ?? users.host.groupName(gid) })
+    }
 }
+

@@ -49,24 +49,57 @@ public struct FDInfo: Sendable, Equatable {
     }
 
     public var kind: Kind
-    /// For files: the resolved absolute path. For sockets: Falco's `sip:sport->dip:dport` (or the unix path).
-    public var name: String
-    /// The path as passed to the syscall (Falco's `fd.nameraw`).
-    public var nameRaw: String
     /// open flags (files), or socket type (sockets).
     public var flags: UInt32
     /// Layer-4 protocol for sockets (IPPROTO_TCP = 6, IPPROTO_UDP = 17), 0 otherwise.
     public var l4proto: UInt8
-    /// Socket endpoints: client (source) and server (destination) addresses as
-    /// 16 raw bytes (IPv4 in the first 4) and host-order ports.
-    public var clientIP: [UInt8]
-    public var clientPort: UInt16
-    public var serverIP: [UInt8]
-    public var serverPort: UInt16
     /// Whether this process is the server side (accepted / listening socket).
     public var isServerSide: Bool
     /// Socket connected (connect or accept completed).
     public var connected: Bool
+    public var clientPort: UInt16
+    public var serverPort: UInt16
+
+    /// The strings and addresses live in one copy-on-write box, so copying an
+    /// FDInfo (handing it to the rules for every event on that fd) costs one
+    /// retain instead of four.
+    final class Storage: @unchecked Sendable {  // mutated only when uniquely referenced (copy-on-write)
+        var name: String
+        var nameRaw: String
+        var clientIP: [UInt8]
+        var serverIP: [UInt8]
+        init(name: String, nameRaw: String, clientIP: [UInt8], serverIP: [UInt8]) {
+            self.name = name; self.nameRaw = nameRaw; self.clientIP = clientIP; self.serverIP = serverIP
+        }
+        func copy() -> Storage { Storage(name: name, nameRaw: nameRaw, clientIP: clientIP, serverIP: serverIP) }
+    }
+    var storage: Storage
+
+    @inline(__always) mutating func uniqueStorage() -> Storage {
+        if !isKnownUniquelyReferenced(&storage) { storage = storage.copy() }
+        return storage
+    }
+
+    /// For files: the resolved absolute path. For sockets: Falco's `sip:sport->dip:dport` (or the unix path).
+    public var name: String {
+        get { storage.name }
+        set { uniqueStorage().name = newValue }
+    }
+    /// The path as passed to the syscall (Falco's `fd.nameraw`).
+    public var nameRaw: String {
+        get { storage.nameRaw }
+        set { uniqueStorage().nameRaw = newValue }
+    }
+    /// Socket endpoints: client (source) and server (destination) addresses as
+    /// raw bytes (4 for IPv4, 16 for IPv6) and host-order ports.
+    public var clientIP: [UInt8] {
+        get { storage.clientIP }
+        set { uniqueStorage().clientIP = newValue }
+    }
+    public var serverIP: [UInt8] {
+        get { storage.serverIP }
+        set { uniqueStorage().serverIP = newValue }
+    }
     /// Falco's `fd.name_changed`: the event changed this fd's name (a datagram
     /// socket whose peer changed).
     public var nameChanged: Bool = false
@@ -95,8 +128,17 @@ public struct FDInfo: Sendable, Equatable {
     public init(kind: Kind, name: String, nameRaw: String = "", flags: UInt32 = 0, l4proto: UInt8 = 0,
                 clientIP: [UInt8] = [], clientPort: UInt16 = 0, serverIP: [UInt8] = [], serverPort: UInt16 = 0,
                 isServerSide: Bool = false, connected: Bool = false) {
-        self.kind = kind; self.name = name; self.nameRaw = nameRaw; self.flags = flags; self.l4proto = l4proto
-        self.clientIP = clientIP; self.clientPort = clientPort; self.serverIP = serverIP; self.serverPort = serverPort
+        self.kind = kind; self.flags = flags; self.l4proto = l4proto
+        self.storage = Storage(name: name, nameRaw: nameRaw, clientIP: clientIP, serverIP: serverIP)
+        self.clientPort = clientPort; self.serverPort = serverPort
         self.isServerSide = isServerSide; self.connected = connected
+    }
+
+    public static func == (a: FDInfo, b: FDInfo) -> Bool {
+        a.kind == b.kind && a.flags == b.flags && a.l4proto == b.l4proto && a.isServerSide == b.isServerSide
+            && a.connected == b.connected && a.clientPort == b.clientPort && a.serverPort == b.serverPort
+            && a.nameChanged == b.nameChanged
+            && (a.storage === b.storage || (a.name == b.name && a.nameRaw == b.nameRaw
+                                            && a.clientIP == b.clientIP && a.serverIP == b.serverIP))
     }
 }

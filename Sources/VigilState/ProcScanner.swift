@@ -13,11 +13,14 @@ public final class ProcScanner {
     /// The cgroup v2 hierarchy (for cgroup ids).
     public let cgroups: CgroupFS
     let ticksPerSecond: UInt64
+    /// Whether socket fds are described from `/proc/PID/net/*` (addresses, roles).
+    public let resolveSockets: Bool
     /// Socket inode -> fd description, per network namespace (inode of /proc/PID/ns/net).
     var socketTables: [String: [UInt64: FDInfo]] = [:]
 
-    public init(procRoot: String = "/proc", cgroups: CgroupFS? = nil) {
+    public init(procRoot: String = "/proc", cgroups: CgroupFS? = nil, resolveSockets: Bool = true) {
         self.procRoot = procRoot
+        self.resolveSockets = resolveSockets
         self.cgroups = cgroups ?? CgroupFS(mountinfo: procRoot + "/self/mountinfo")
         self.ticksPerSecond = SysFiles.clockTicks
     }
@@ -29,7 +32,8 @@ public final class ProcScanner {
 
     /// Reads every process (fds included up to `maxFDsPerProcess`).
     public func scanAll(maxFDsPerProcess: Int = 4096) -> [ProcessInfo] {
-        pids().compactMap { readProcess(pid: $0, maxFDs: maxFDsPerProcess) }
+        socketTables.removeAll()
+        return pids().compactMap { readProcess(pid: $0, maxFDs: maxFDsPerProcess) }
     }
 
     /// Reads one process; nil when it is gone or unreadable.
@@ -122,7 +126,7 @@ public final class ProcScanner {
             } else if target.hasPrefix("pipe:") {
                 info = FDInfo(kind: .pipe, name: "")
             } else if target.hasPrefix("socket:["), let ino = UInt64(target.dropFirst(8).dropLast()) {
-                if sockets == nil { sockets = socketTable(dir: dir) }
+                if sockets == nil { sockets = resolveSockets ? socketTable(dir: dir) : [:] }
                 info = sockets?[ino] ?? FDInfo(kind: .unknown, name: "")
             } else if target.hasPrefix("anon_inode:") {
                 let what = target.dropFirst(11)

@@ -170,3 +170,43 @@ import VigilDecode
         #expect(r.fd?.name == "/lib/modules/evil.ko" && r.fdNum == 3)
     }
 }
+
+@Suite struct EventContextTests {
+    @Test func argumentsRenderWithFDAndUserNames() throws {
+        var s = Stream()
+        s.exec(10, ppid: 1, "/bin/cat", ["cat"], cwd: "/etc")
+        let rec = try RecordEncoder.syscall(s.h(10), type: EventType(name: "openat")!, ret: 3,
+                                            arguments: ["dirfd": "AT_FDCWD", "name": "passwd", "flags": "O_RDONLY"])
+        let table = s.table
+        let text = try OwnedRecord(bytes: rec).withEvent { e -> String in
+            let applied = table.apply(e)
+            let ctx = EventContext(event: e, applied: applied, container: nil, processes: table, wallTimeNs: 0)
+            #expect(ctx.fdNum == 3 && ctx.fd?.name == "/etc/passwd")
+            return e.formattedArguments(ctx.argumentResolver())
+        }.get()
+        #expect(text == "fd=3(<f>/etc/passwd) dirfd=-100(AT_FDCWD) name=passwd flags=0(O_RDONLY) mode=0")
+        let su = try RecordEncoder.syscall(s.h(10), type: EventType(name: "setuid")!, arguments: ["uid": "0"])
+        let t2 = try OwnedRecord(bytes: su).withEvent { e -> String in
+            let ctx = EventContext(event: e, applied: table.apply(e), container: nil, processes: table, wallTimeNs: 0)
+            return e.formattedArguments(ctx.argumentResolver())
+        }.get()
+        #expect(t2 == "res=0 uid=0(root)")
+    }
+}
+
+@Suite struct BindPortTests {
+    /// bind to port 0: the name shows the port the kernel assigned (from the tuple after the call).
+    @Test func bindToPortZeroUsesTheKernelsPort() {
+        var s = Stream()
+        s.exec(10, ppid: 1, "/usr/bin/python3", ["python3"])
+        s.sys(10, "socket", ret: 3, ["domain": "AF_INET", "type": "SOCK_STREAM", "proto": "0"])
+        var t = SocketTuple.encode(family: 2, l4proto: 6, local: (IPAddress("127.0.0.1")!, 38309), remote: (.none, 0))
+        t.family = 2
+        var r = s.feed(RecordEncoder.syscall(s.h(10), type: EventType(name: "bind")!, ret: 0, args: [3, 0, 16],
+                                             rawStr0: SocketAddress.encode("127.0.0.1:0"), tuple: t))
+        #expect(r.fd?.name == "127.0.0.1:38309")
+        #expect(r.fd?.serverPort == 38309)
+        r = s.feed(RecordEncoder.syscall(s.h(10), type: EventType(name: "listen")!, ret: 0, args: [3, 1], tuple: t))
+        #expect(r.fd?.isServerSide == true && r.fd?.name == "127.0.0.1:38309")
+    }
+}

@@ -116,3 +116,72 @@ import VigilDecode
         #expect(table[5555]?.kind == .unix && table[5555]?.name == "/run/systemd/notify")
     }
 }
+
+@Suite struct ProcSocketSeedTests {
+    /// A listening socket and a file opened before the scan show up in this process's fd table.
+    @Test func seedsOwnSocketsAndFiles() throws {
+        let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        try #require(s >= 0)
+        defer { close(s) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+        addr.sin_port = 0
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        try #require(rc == 0)
+        try #require(listen(s, 4) == 0)
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(s, $0, &len) } }
+        let port = UInt16(bigEndian: addr.sin_port)
+        let f = open("/etc/hostname", O_RDONLY)
+        defer { if f >= 0 { close(f) } }
+
+        let me = try #require(ProcScanner().readProcess(pid: UInt32(getpid())))
+        let sock = try #require(me.fds[s])
+        #expect(sock.kind == .ipv4)
+        #expect(sock.l4proto == 6)
+        #expect(sock.isServerSide)
+        #expect(sock.serverPort == port)
+        #expect(sock.name == "127.0.0.1:\(port)")
+        if f >= 0 {
+            #expect(me.fds[f]?.kind == .file)
+            #expect(me.fds[f]?.name == SysFiles.readLink("/proc/self/fd/\(f)"))
+        }
+        // Without socket resolution the socket is present but undescribed.
+        let quick = try #require(ProcScanner(resolveSockets: false).readProcess(pid: UInt32(getpid())))
+        #expect(quick.fds[s]?.kind == .unknown)
+    }
+}
+
+@Suite struct StaleEntryTests {
+    /// A process whose exit was lost is removed once /proc shows it gone; live ones stay.
+    @Test func missedExitsAreRemovedAgainstProc() throws {
+        let base = "/tmp/vigil-stale-\(getpid())"
+        defer { _ = system("rm -rf '\(base)'") }
+        mkdir(base, 0o755)
+        for pid in ["100", "101"] { mkdir(base + "/" + pid, 0o755) }
+        func writeStat(_ pid: String, start: UInt64) {
+            let f = fopen(base + "/" + pid + "/stat", "w")!
+            fputs("\(pid) (x y) S 1 \(pid) \(pid) 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 \(start) 0 0\n", f)
+            fclose(f)
+        }
+        let tick = 1_000_000_000 / SysFiles.clockTicks
+        writeStat("100", start: 500)
+        writeStat("101", start: 900)  // pid 101 was reused by a process started later
+        let t = ProcessTable(configuration: .init(resolveUnknownFromProc: false, procRoot: base, staleAfterNs: 1_000_000_000))
+        for (pid, start) in [(UInt32(100), UInt64(500)), (101, 700), (102, 800)] {
+            let p = ProcessInfo(pid: pid, ppid: 1, startTimeBootNs: start * tick)
+            p.lastSeenBootNs = 1
+            t.insert(p)
+        }
+        let fresh = ProcessInfo(pid: 103, ppid: 1)
+        fresh.lastSeenBootNs = 10_000_000_000
+        t.insert(fresh)
+        #expect(t.removeStale(now: 10_500_000_000) == 2)
+        #expect(t[100] != nil)   // still running, same start time
+        #expect(t[101] == nil)   // reused pid
+        #expect(t[102] == nil)   // gone
+        #expect(t[103] != nil)   // recently seen: not checked
+        #expect(t.stats.stale.value == 2)
+    }
+}

@@ -98,6 +98,19 @@ struct Stream {
         #expect(s.table.stats.execs.value == 2)
     }
 
+    @Test func replayKeepsGracePeriodsInEventTime() {
+        var s = Stream(.init(exitGracePeriodNs: 1_000_000, resolveUnknownFromProc: false))
+        s.exec(10, ppid: 1, "/bin/a", ["a"])
+        s.exit(10)
+        // The wall clock is far ahead of a recorded capture's timestamps.
+        s.table.expire(now: .max / 2)
+        #expect(s.table[10] != nil)
+        s.ts += 2_000_000
+        s.sys(1, "close", ["fd": "5"])
+        s.table.expire(now: .max / 2)
+        #expect(s.table[10] == nil)
+    }
+
     @Test func pidReuseAfterExitIsNotEvictedByTheOldExit() {
         var s = Stream(.init(exitGracePeriodNs: 1_000_000, resolveUnknownFromProc: false))
         s.exec(10, ppid: 1, "/bin/a", ["a"])
@@ -242,5 +255,25 @@ struct Stream {
         }
         #expect(applied > 1000)
         #expect(table.count <= 256)
+    }
+}
+
+@Suite struct SyntheticWorkloadTests {
+    /// The benchmark workload is coherent: every process it uses is known to the table.
+    @Test func workloadAppliesCleanly() {
+        let w = SyntheticWorkload(count: 20_000, processes: 32)
+        #expect(w.records.count >= 20_000)
+        let table = ProcessTable(configuration: .init(resolveUnknownFromProc: false))
+        var n = 0, withFD = 0
+        w.forEachEvent { e in
+            let r = table.apply(e)
+            n += 1
+            if r.fd != nil { withFD += 1 }
+        }
+        #expect(n == w.records.count)
+        #expect(withFD > n / 3)
+        #expect(table.stats.unknownProcesses.value == 0)
+        #expect(table.stats.execs.value > 32)
+        #expect(table.stats.exits.value > 0)
     }
 }

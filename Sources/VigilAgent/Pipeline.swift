@@ -1,0 +1,165 @@
+import VigilCore
+import VigilDecode
+import VigilState
+import VigilRules
+import VigilAlerts
+
+/// The per-event path: decode → process table → container → rules → alert dispatcher.
+///
+/// Owned by one thread (the capture reader's). ``process(_:)`` runs for every
+/// record: no allocation unless an alert fires or state changes, no
+/// existentials, no locks but the rule-set generation check (one atomic load).
+/// `@unchecked Sendable`: it is handed to the reader thread and then used from
+/// that one thread only (``activeGeneration`` and ``metrics`` are atomics).
+public final class Pipeline: @unchecked Sendable {
+    /// Process state (owned by the pipeline thread).
+    public let processes: ProcessTable
+    /// Container and pod identity; nil disables enrichment (every event is the host's).
+    public let enricher: ContainerEnricher?
+    /// Where alerts go.
+    public let dispatcher: AlertDispatcher
+    /// The running rule set, swapped by reloads.
+    public let ruleSlot: SwapSlot<RuleSet>
+    /// Counters.
+    public let metrics: AgentMetrics
+
+    private var rules: SwapSlot<RuleSet>.Reader
+    private var scratch: RuleScratch
+    private var holding: MetadataHoldingArea<Alert>
+    private let bootToWall: UInt64
+    private var sampleCountdown: UInt32 = 16
+    private let health: HealthState?
+    private var sawBatch = false
+    private var lastTickNs: UInt64 = 0
+    /// The rule-set generation the pipeline evaluates with (read by the reloader).
+    public let activeGeneration = Gauge()
+
+    /// Creates a pipeline. `metadataWaitNs` bounds how long an alert waits for its container's metadata.
+    public init(processes: ProcessTable, enricher: ContainerEnricher?, dispatcher: AlertDispatcher,
+                ruleSlot: SwapSlot<RuleSet>, metrics: AgentMetrics, metadataWaitNs: UInt64, hostname: String,
+                health: HealthState? = nil) {
+        self.health = health
+        self.processes = processes
+        self.enricher = enricher
+        self.dispatcher = dispatcher
+        self.ruleSlot = ruleSlot
+        self.metrics = metrics
+        self.rules = SwapSlot.Reader(ruleSlot)
+        self.scratch = rules.value.makeScratch(hostname: hostname)
+        self.holding = MetadataHoldingArea(configuration: .init(maxWaitNs: metadataWaitNs, retryIntervalNs: min(50_000_000, max(1_000_000, metadataWaitNs / 4))),
+                                           metrics: enricher?.metrics ?? EnrichmentMetrics())
+        self.bootToWall = Timestamp.bootToWallOffset()
+        activeGeneration.set(Int64(ruleSlot.generation))
+    }
+
+    /// Processes one raw record (valid only during the call).
+    @inline(__always)
+    public func process(_ record: UnsafeRawBufferPointer) {
+        switch Event.decode(record) {
+        case .success(let ev): process(ev)
+        case .failure: metrics.decodeErrors.add()
+        }
+    }
+
+    /// Processes one decoded event.
+    @inline(__always)
+    public func process(_ ev: Event) {
+        let type = ev.type
+        if ev.headerFlags != 0 && ev.isTruncated { metrics.truncatedRecords.add() }
+        let applied = processes.apply(ev)
+
+        if rules.refresh() { activeGeneration.set(Int64(ruleSlot.generation)) }
+        let rs = rules.value
+        if rs.candidates(for: type).isEmpty {
+            // Still learn the container of exec'd processes (in-band cgroup path), cheaply.
+            if ev.isExec, let enricher { _ = enricher.container(forCgroupID: ev.cgroupID, cgroupPathHint: ev.cgroupPath, pid: ev.pid) }
+            return
+        }
+        let lookup: ContainerLookup
+        if let enricher {
+            lookup = enricher.container(forCgroupID: ev.cgroupID, cgroupPathHint: ev.cgroupPath, pid: ev.pid)
+        } else {
+            lookup = .known(.host)
+        }
+        let ctx = EventContext(event: ev, applied: applied, container: lookup.info, processes: processes,
+                               wallTimeNs: ev.timestampBootNs &+ bootToWall)
+        metrics.rulesEvaluated.add()
+        sampleCountdown &-= 1
+        let timed = sampleCountdown == 0
+        let t0 = timed ? monotonicNanoseconds() : 0
+        rs.match(ctx, scratch: scratch) { k in
+            let alert = rs.alert(rule: k, ctx, scratch: scratch)
+            emit(alert, lookup: lookup, cgroupID: ev.cgroupID, pid: ev.pid)
+        }
+        if timed {
+            sampleCountdown = 16
+            metrics.evalSampleNanoseconds.add(monotonicNanoseconds() &- t0)
+            metrics.evalSampleCount.add()
+        }
+    }
+
+    @inline(never)
+    private func emit(_ alert: Alert, lookup: ContainerLookup, cgroupID: UInt64, pid: UInt32) {
+        metrics.countAlert(rule: alert.rule, priority: alert.priority)
+        if lookup.isComplete || !holding.hold(alert, cgroupID: cgroupID, pid: pid, nowNs: monotonicNanoseconds()) {
+            dispatcher.submit(alert)
+        }
+    }
+
+    /// Periodic work on the pipeline thread (call every few milliseconds and when idle):
+    /// releases held alerts, expires exited processes, updates gauges.
+    public func tick() {
+        if !holding.isEmpty, let enricher {
+            holding.poll(nowNs: monotonicNanoseconds(), enricher: enricher) { alert, lookup, _ in
+                dispatcher.submit(Self.withContainer(alert, lookup.info))
+            }
+        }
+        processes.expire(now: Timestamp.bootNanoseconds())
+        metrics.processTableSize.set(Int64(processes.count))
+        if rules.refresh() { activeGeneration.set(Int64(ruleSlot.generation)) }
+    }
+
+    /// End of a batch of records (a ring-buffer drain): ticks at most every 5 ms.
+    public func batchEnded() {
+        if !sawBatch { sawBatch = true; health?.setFirstPollDone() }
+        let now = monotonicNanoseconds()
+        if now &- lastTickNs >= 5_000_000 { lastTickNs = now; tick() }
+    }
+
+    /// Releases everything held (shutdown).
+    public func flush() {
+        if let enricher {
+            holding.flush(enricher: enricher) { alert, lookup, _ in dispatcher.submit(Self.withContainer(alert, lookup.info)) }
+        }
+    }
+
+    /// Alerts held in the metadata holding area.
+    public var heldAlerts: Int { holding.count }
+
+    /// `alert` with its container and pod output fields refreshed from `c` (for alerts held
+    /// while the metadata was fetched).
+    static func withContainer(_ alert: Alert, _ c: ContainerInfo?) -> Alert {
+        guard let c else { return alert }
+        var a = alert
+        func s(_ v: String?) -> AlertFieldValue { v.map { .string($0) } ?? .none }
+        for i in a.outputFields.indices {
+            let key = a.outputFields[i].0
+            let v: AlertFieldValue?
+            switch key {
+            case "container.id": v = .string(c.id)
+            case "container.full_id": v = .string(c.fullID)
+            case "container.name": v = s(c.name)
+            case "container.image": v = s(c.image)
+            case "container.image.repository": v = s(c.imageRepository)
+            case "container.image.tag": v = s(c.imageTag)
+            case "container.image.digest": v = s(c.imageDigest)
+            case "k8s.pod.name": v = s(c.pod?.name)
+            case "k8s.ns.name": v = s(c.pod?.namespace)
+            case "k8s.pod.uid": v = s(c.pod?.uid ?? c.podUID)
+            default: v = nil
+            }
+            if let v { a.outputFields[i].1 = v }
+        }
+        return a
+    }
+}

@@ -1,0 +1,115 @@
+import Synchronization
+import VigilCore
+import VigilDecode
+import VigilRules
+
+/// Reloads configuration and rules off the hot path and swaps the rule set in atomically.
+///
+/// A reload (SIGHUP, or a watched file changing) re-reads the configuration file
+/// with the same `-c`/`-o`/`-r` options, loads and compiles the rules, and only
+/// if everything loads: widens the kernel's event selection to old ∪ new, swaps
+/// the rule set (the pipeline picks it up before its next event), waits until
+/// the pipeline runs the new set, then narrows the selection to the new set's
+/// needs. Events keep flowing through the whole sequence, each evaluated by
+/// exactly one of the two sets: there is no monitoring gap. A set that fails to
+/// load is rejected with its errors logged, and the old set keeps running.
+public final class Reloader: Sendable {
+    /// What a reload did.
+    public enum Outcome: Sendable, Equatable {
+        case reloaded(rules: Int)
+        case rejected(String)
+    }
+
+    private let options: AgentOptions
+    private let slot: SwapSlot<RuleSet>
+    private let metrics: AgentMetrics
+    private let setInterest: @Sendable (Set<EventType>) -> Void
+    private let pipelineGeneration: @Sendable () -> UInt64
+    private let onConfig: @Sendable (LoadedConfig) -> Void
+    private let state: Mutex<LoadedConfig>
+
+    /// - Parameters:
+    ///   - current: the configuration the agent started with.
+    ///   - setInterest: sets the kernel's event selection.
+    ///   - pipelineGeneration: the rule-set generation the pipeline is evaluating with.
+    ///   - onConfig: called with each newly accepted configuration (watch list, log level...).
+    public init(options: AgentOptions, current: LoadedConfig, slot: SwapSlot<RuleSet>, metrics: AgentMetrics,
+                setInterest: @escaping @Sendable (Set<EventType>) -> Void,
+                pipelineGeneration: @escaping @Sendable () -> UInt64,
+                onConfig: @escaping @Sendable (LoadedConfig) -> Void = { _ in }) {
+        self.options = options; self.slot = slot; self.metrics = metrics
+        self.setInterest = setInterest; self.pipelineGeneration = pipelineGeneration; self.onConfig = onConfig
+        self.state = Mutex(current)
+    }
+
+    /// The configuration in force.
+    public var current: LoadedConfig { state.withLock { $0 } }
+
+    /// Every file and directory a reload reads (to watch).
+    public static func watchPaths(_ loaded: LoadedConfig) -> [String] {
+        var paths = loaded.resolvedRulesFiles
+        if let p = loaded.path { paths.append(p) }
+        return paths
+    }
+
+    /// Reloads now (serialised with other reloads). `reason` goes to the log.
+    @discardableResult
+    public func reload(reason: String) -> Outcome {
+        state.withLock { cur -> Outcome in
+            Log.info("reload", "reloading configuration and rules", [("reason", reason)])
+            let loaded: LoadedConfig
+            do throws(ConfigError) { loaded = try options.loadConfig() } catch {
+                metrics.reloadFailures.add()
+                Log.error("reload", "configuration rejected; the previous rules keep running", [("error", error.description)])
+                return .rejected(error.description)
+            }
+            let rules: RuleSet
+            switch RuleLoading.load(loaded) {
+            case .failure(let rejected):
+                metrics.reloadFailures.add()
+                for e in rejected.errors.prefix(50) { Log.error("reload", "rules error", [("error", e)]) }
+                Log.error("reload", "rule set rejected; the previous rules keep running",
+                          [("errors", String(rejected.errors.count))])
+                return .rejected(rejected.description)
+            case .success(let r): rules = r
+            }
+            for change in Self.restartOnlyChanges(cur.config, loaded.config) {
+                Log.warning("reload", "setting changed; it takes effect at the next restart", [("key", change)])
+            }
+            let old = slot.load()
+            let oldInterest = RuleLoading.interest(old)
+            let newInterest = RuleLoading.interest(rules)
+            setInterest(oldInterest.union(newInterest))
+            slot.store(rules)
+            let gen = slot.generation
+            // Wait (bounded) for the pipeline to evaluate with the new set before narrowing.
+            var waited = 0
+            while pipelineGeneration() < gen && waited < 2000 { sleepMilliseconds(2); waited += 2 }
+            setInterest(newInterest)
+            metrics.reloads.add()
+            metrics.rulesLoaded.set(Int64(rules.summary.enabled))
+            metrics.rulesLoadedTime.set(Int64(Timestamp.nowNanoseconds() / 1_000_000_000))
+            cur = loaded
+            onConfig(loaded)
+            Log.info("reload", "rules reloaded", [("rules_enabled", String(rules.summary.enabled)),
+                                                  ("rules_files", String(rules.summary.files.count)),
+                                                  ("event_types", String(newInterest.count))])
+            return .reloaded(rules: rules.summary.enabled)
+        }
+    }
+
+    /// Keys whose new value only applies after a restart.
+    static func restartOnlyChanges(_ a: VigilConfig, _ b: VigilConfig) -> [String] {
+        var out: [String] = []
+        if a.capture != b.capture { out.append("capture") }
+        if a.webserver != b.webserver { out.append("webserver") }
+        if a.k8s != b.k8s { out.append("k8s") }
+        if a.containerd != b.containerd { out.append("containerd") }
+        if a.crio != b.crio { out.append("crio") }
+        var aa = a.alerts, bb = b.alerts
+        aa.minimumPriority = .debug; bb.minimumPriority = .debug
+        if aa != bb { out.append("outputs (json_output, *_output, outputs_queue, flood_control)") }
+        if a.metadataWaitMs != b.metadataWaitMs { out.append("metadata_wait_ms") }
+        return out
+    }
+}

@@ -1,0 +1,66 @@
+import VigilCore
+import VigilDecode
+import VigilRules
+
+/// Loads the rule set a configuration names.
+public enum RuleLoading {
+    /// Why a rule set was rejected.
+    public struct Rejected: Error, CustomStringConvertible, Sendable {
+        public var errors: [String]
+        public var description: String { errors.joined(separator: "\n") }
+    }
+
+    /// The rules files of `loaded`: files as given, directories expanded to their
+    /// `*.yaml`/`*.yml` files in name order (not recursive), never the configuration file itself.
+    public static func files(_ loaded: LoadedConfig) -> (files: [String], errors: [String]) {
+        var files: [String] = []
+        var errors: [String] = []
+        let config = loaded.path.map { FilePaths.normalize($0) }
+        for p in loaded.resolvedRulesFiles {
+            if FilePaths.isDirectory(p) {
+                guard let names = FilePaths.listDirectory(p) else { errors.append("\(p): cannot read the rules directory"); continue }
+                for n in names where !n.hasPrefix(".") && (n.hasSuffix(".yaml") || n.hasSuffix(".yml")) {
+                    let f = FilePaths.normalize(p + "/" + n)
+                    if f == config || !FilePaths.isRegularFile(f) { continue }
+                    files.append(f)
+                }
+            } else if FilePaths.exists(p) {
+                files.append(p)
+            } else {
+                errors.append("\(p): rules file not found")
+            }
+        }
+        if files.isEmpty && errors.isEmpty { errors.append("no rules files found in " + loaded.resolvedRulesFiles.joined(separator: ", ")) }
+        return (files, errors)
+    }
+
+    /// Loads and compiles the rules; warnings are logged, errors reject the set.
+    public static func load(_ loaded: LoadedConfig) -> Result<RuleSet, Rejected> {
+        let (paths, errors) = files(loaded)
+        if !errors.isEmpty { return .failure(Rejected(errors: errors)) }
+        var options = RuleLoadOptions()
+        options.matching = loaded.config.ruleMatching == .all ? .all : .first
+        options.minimumPriority = loaded.config.priority
+        do {
+            let (set, diags) = try RuleSet.load(paths: paths, options: options)
+            for d in diags { Log.debug("rules", "\(d)") }
+            return .success(set)
+        } catch {
+            return .failure(Rejected(errors: error.diagnostics.filter { $0.severity == .error }.map { "\($0)" }))
+        }
+    }
+
+    /// Event types the process table needs whatever the rules say (process lifecycle, fds, cwd).
+    public static let stateEventTypes: Set<EventType> = {
+        let names = ["execve", "execveat", "clone", "clone3", "fork", "vfork", "procexit",
+                     "open", "openat", "openat2", "creat", "close", "dup", "dup2", "dup3", "fcntl",
+                     "socket", "connect", "accept", "accept4", "bind", "listen", "socketpair", "pipe", "pipe2",
+                     "chdir", "fchdir", "memfd_create", "setuid", "setgid", "setresuid", "setresgid", "setreuid", "setregid", "capset"]
+        return Set(names.compactMap { EventType(name: $0) })
+    }()
+
+    /// What the kernel must deliver for `rules`.
+    public static func interest(_ rules: RuleSet) -> Set<EventType> {
+        stateEventTypes.union(rules.requiredEventTypes)
+    }
+}

@@ -1,0 +1,394 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibBPF
+import Synchronization
+import VigilABI
+import VigilCore
+import VigilDecode
+
+/// The live capture: Vigil's BPF programs loaded through libbpf, their maps, and
+/// the ring-buffer reader thread.
+///
+/// Life cycle:
+/// ```swift
+/// let capture = try BPFCapture(options: opts)   // checks privileges, loads, attaches, fills maps
+/// try capture.start(consumer)                     // reader thread calls consumer.consume(record) per record
+/// capture.setInterest([...])                      // any time: which event types the kernel emits
+/// let s = capture.stats()                         // counters, kernel drops included
+/// capture.stop()                                  // detach, drain the ring, consumer.finish(), join
+/// ```
+/// The reader is a dedicated thread (not a Swift task): it sleeps in `epoll_wait`
+/// for at most ``BPFCaptureOptions/pollIntervalMs`` and then drains the ring, so
+/// latency stays bounded even though the kernel side only wakes it when
+/// ``BPFCaptureOptions/wakeupBytes`` are waiting. Records are validated and counted
+/// before the consumer sees them; malformed ones are counted as decode errors and skipped.
+public final class BPFCapture: @unchecked Sendable {
+    /// The options the capture was created with.
+    public let options: BPFCaptureOptions
+    /// The BPF object file that was loaded.
+    public private(set) var objectPath: String = ""
+
+    private var object: OpaquePointer?
+    private var links: [OpaquePointer] = []
+    private var eventsFD: Int32 = -1
+    private var interestFD: Int32 = -1
+    private var configFD: Int32 = -1
+    private var kstatsFD: Int32 = -1
+    private var possibleCPUs: Int = 1
+    private let lock = Mutex<Void>(())
+    private let counter = RecordCounter()
+    private let interestState = MutexBox<Set<EventType>>([])
+
+    // Reader thread state.
+    private var ring: OpaquePointer?
+    private var thread: pthread_t?
+    private var sinkRef: Unmanaged<RingSinkBase>?
+    private let stopping = Atomic<Bool>(false)
+    private let started = Atomic<Bool>(false)
+    private let stopped = Atomic<Bool>(false)
+
+    /// Loads and attaches the programs and fills the maps. Throws a ``CaptureError``
+    /// that says what is wrong (privileges, BTF, object, verifier log tail, ...).
+    public init(options: BPFCaptureOptions = BPFCaptureOptions()) throws {
+        try options.validate()
+        self.options = options
+        LibBPFLog.install()
+        LibBPFLog.clear()
+        try BPFCapture.checkPrivileges()
+        let btf = "/sys/kernel/btf/vmlinux"
+        if access(btf, R_OK) != 0 { throw CaptureError.btfUnavailable(path: btf) }
+        if options.mountTracefs { BPFCapture.ensureTracefs() }
+
+        let path = try options.objectPath ?? BPFCapture.findObject()
+        if options.objectPath != nil && access(path, R_OK) != 0 {
+            throw CaptureError.objectNotFound(searched: [path])
+        }
+        objectPath = path
+
+        guard let obj = bpf_object__open_file(path, nil) else {
+            throw CaptureError.openFailed(path: path, errno: errno, log: LibBPFLog.tail(10))
+        }
+        object = obj  // closed by deinit if anything below throws
+
+        guard let events = bpf_object__find_map_by_name(obj, "events") else { throw CaptureError.mapFailed(map: "events", errno: ENOENT) }
+        let r = bpf_map__set_max_entries(events, UInt32(options.ringBufferBytes))
+        if r != 0 { throw CaptureError.mapFailed(map: "events", errno: -r) }
+
+        let lr = bpf_object__load(obj)
+        if lr != 0 {
+            throw CaptureError.loadFailed(path: path, program: LibBPFLog.failedProgram(), errno: -lr,
+                                          log: LibBPFLog.verifierTail())
+        }
+        func fd(_ name: String) throws -> Int32 {
+            guard let m = bpf_object__find_map_by_name(obj, name) else { throw CaptureError.mapFailed(map: name, errno: ENOENT) }
+            let f = bpf_map__fd(m)
+            if f < 0 { throw CaptureError.mapFailed(map: name, errno: -f) }
+            return f
+        }
+        eventsFD = try fd("events")
+        interestFD = try fd("interest")
+        configFD = try fd("config")
+        kstatsFD = try fd("kstats")
+        let idsFD = try fd("syscall_ids")
+        possibleCPUs = max(1, Int(libbpf_num_possible_cpus()))
+
+        // kernel syscall nr -> vigil id
+        for (nr, id) in SyscallTable.entries where nr >= 0 && nr < Int32(VIGIL_NR_MAX) {
+            var k = UInt32(nr), v = id
+            let e = bpf_map_update_elem(idsFD, &k, &v, UInt64(BPF_ANY))
+            if e != 0 { throw CaptureError.mapFailed(map: "syscall_ids", errno: -e) }
+        }
+        var cfg = vigil_config(agent_tgid: UInt32(getpid()), ignore_agent: options.ignoreSelf ? 1 : 0,
+                               max_args_bytes: UInt32(options.maxArgsBytes), wakeup_bytes: UInt32(options.wakeupBytes))
+        var zero: UInt32 = 0
+        let ce = bpf_map_update_elem(configFD, &zero, &cfg, UInt64(BPF_ANY))
+        if ce != 0 { throw CaptureError.mapFailed(map: "config", errno: -ce) }
+        try applyInterest(options.interest)
+
+        // Attach every program.
+        var prog = bpf_object__next_program(obj, nil)
+        while let p = prog {
+            let name = String(cString: bpf_program__name(p))
+            guard let link = bpf_program__attach(p) else {
+                let e = errno
+                for l in links { bpf_link__destroy(l) }
+                links = []
+                throw CaptureError.attachFailed(program: name, errno: e, log: LibBPFLog.tail(10))
+            }
+            links.append(link)
+            prog = bpf_object__next_program(obj, p)
+        }
+        Log.info("capture", "BPF programs attached", [("object", path), ("programs", String(links.count)),
+                                                       ("ring_bytes", String(options.ringBufferBytes))])
+    }
+
+    deinit {
+        stop()
+        if let ring { ring_buffer__free(ring) }
+        for l in links { bpf_link__destroy(l) }
+        if let object { bpf_object__close(object) }
+    }
+
+    // MARK: interest
+
+    /// Sets which event types the kernel emits (hot: takes effect for the next syscall).
+    /// `execve`/`execveat` select exec records, any of `clone`/`clone3`/`fork`/`vfork`
+    /// selects fork records, `procexit` selects exit records.
+    public func setInterest(_ types: Set<EventType>) throws {
+        try lock.withLock { _ in try applyInterest(types) }
+    }
+
+    /// The event types currently selected.
+    public var interest: Set<EventType> { interestState.withLock { $0 } }
+
+    private func applyInterest(_ types: Set<EventType>) throws {
+        var wanted = [UInt32](repeating: 0, count: EventType.count)
+        for t in types where Int(t.rawValue) < wanted.count { wanted[Int(t.rawValue)] = VIGIL_INTEREST_WANTED }
+        let execIDs = [VIGIL_SYS_EXECVE, VIGIL_SYS_EXECVEAT].map { Int($0.rawValue) }
+        if execIDs.contains(where: { wanted[$0] != 0 }) { for i in execIDs { wanted[i] = VIGIL_INTEREST_WANTED } }
+        let cloneIDs = [VIGIL_SYS_CLONE, VIGIL_SYS_CLONE3, VIGIL_SYS_FORK, VIGIL_SYS_VFORK].map { Int($0.rawValue) }
+        if cloneIDs.contains(where: { wanted[$0] != 0 }) { for i in cloneIDs { wanted[i] = VIGIL_INTEREST_WANTED } }
+        for i in 0..<wanted.count {
+            var k = UInt32(i), v = wanted[i]
+            let e = bpf_map_update_elem(interestFD, &k, &v, UInt64(BPF_ANY))
+            if e != 0 { throw CaptureError.mapFailed(map: "interest", errno: -e) }
+        }
+        interestState.withLock { $0 = types }
+    }
+
+    // MARK: reading
+
+    /// Starts the reader thread, which passes every record to `consumer` (on that thread).
+    public func start<C: RecordConsumer>(_ consumer: C) throws {
+        guard started.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
+            throw CaptureError.invalidState("the capture was already started")
+        }
+        let sink: RingSinkBase = RingSink(consumer: consumer, counter: counter)
+        let ref = Unmanaged.passRetained(sink)
+        guard let rb = ring_buffer__new(eventsFD, { ctx, data, size in
+            guard let ctx, let data else { return 0 }
+            Unmanaged<RingSinkBase>.fromOpaque(ctx).takeUnretainedValue().handle(UnsafeRawPointer(data), Int(size))
+            return 0
+        }, ref.toOpaque(), nil) else {
+            let e = errno
+            ref.release()
+            throw CaptureError.ringBufferFailed(errno: e)
+        }
+        ring = rb
+        sinkRef = ref
+        let ctx = ReaderContext(ring: rb, sink: sink, counter: counter, stopping: self, pollMs: Int32(options.pollIntervalMs))
+        let ctxRef = Unmanaged.passRetained(ctx)
+        var tid = pthread_t()
+        let rc = pthread_create(&tid, nil, { raw in
+            let c = Unmanaged<ReaderContext>.fromOpaque(raw!).takeRetainedValue()
+            c.run()
+            return nil
+        }, ctxRef.toOpaque())
+        if rc != 0 {
+            ctxRef.release()
+            throw CaptureError.invalidState("cannot start the reader thread: \(errnoText(rc))")
+        }
+        thread = tid
+    }
+
+    var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
+    /// Stops cleanly: detaches the programs (no new events), lets the reader drain
+    /// what is in the ring, calls the consumer's `finish()`, and joins the thread.
+    /// Safe to call more than once and from any thread.
+    public func stop() {
+        guard stopped.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
+        lock.withLock { _ in
+            for l in links { bpf_link__destroy(l) }
+            links = []
+        }
+        stopping.store(true, ordering: .releasing)
+        if let t = thread {
+            pthread_join(t, nil)
+            thread = nil
+        }
+        sinkRef?.release()
+        sinkRef = nil
+    }
+
+    // MARK: stats
+
+    /// Counters: records by type and kind, decode errors, kernel-side drops.
+    public func stats() -> CaptureStats {
+        var s = counter.snapshot()
+        s.kernel = kernelStats()
+        return s
+    }
+
+    /// The kernel's per-CPU counters, summed.
+    public func kernelStats() -> KernelStats {
+        var k = KernelStats()
+        var values = [UInt64](repeating: 0, count: possibleCPUs)
+        func read(_ idx: vigil_kstat) -> UInt64 {
+            var key = idx.rawValue
+            let r = values.withUnsafeMutableBytes { bpf_map_lookup_elem(kstatsFD, &key, $0.baseAddress) }
+            return r == 0 ? values.reduce(0, &+) : 0
+        }
+        k.submitted = read(VIGIL_KSTAT_SUBMITTED)
+        k.ringFull = read(VIGIL_KSTAT_RING_FULL)
+        k.truncated = read(VIGIL_KSTAT_TRUNCATED)
+        k.entryMissing = read(VIGIL_KSTAT_ENTRY_MISSING)
+        k.entryFull = read(VIGIL_KSTAT_ENTRY_FULL)
+        k.readFailed = read(VIGIL_KSTAT_READ_FAILED)
+        return k
+    }
+
+    // MARK: environment checks
+
+    /// Capability numbers and names vigil needs when it is not root.
+    static let neededCapabilities: [(Int, String)] = [(39, "CAP_BPF"), (38, "CAP_PERFMON")]
+    static let capSysAdmin = 21
+
+    /// Throws ``CaptureError/missingCapabilities(_:)`` when the effective set lacks what loading needs.
+    static func checkPrivileges() throws {
+        guard let eff = effectiveCapabilities() else {
+            if geteuid() != 0 { throw CaptureError.missingCapabilities(neededCapabilities.map(\.1)) }
+            return
+        }
+        if eff & (1 << UInt64(capSysAdmin)) != 0 { return }
+        let missing = neededCapabilities.filter { eff & (1 << UInt64($0.0)) == 0 }.map(\.1)
+        if !missing.isEmpty { throw CaptureError.missingCapabilities(missing + ["(or CAP_SYS_ADMIN)"]) }
+    }
+
+    /// CapEff from /proc/self/status.
+    static func effectiveCapabilities() -> UInt64? {
+        guard let f = fopen("/proc/self/status", "r") else { return nil }
+        defer { fclose(f) }
+        var line = [CChar](repeating: 0, count: 512)
+        while fgets(&line, Int32(line.count), f) != nil {
+            let s = cString(line)
+            if s.hasPrefix("CapEff:") {
+                let hex = s.dropFirst(7).trimmingCharacters()
+                return UInt64(hex, radix: 16)
+            }
+        }
+        return nil
+    }
+
+    /// Mounts tracefs at /sys/kernel/tracing when it is not mounted. Vigil's programs
+    /// attach to BTF tracepoints and do not need it, but tools and the kernel's
+    /// tracepoint interface do; failure is logged with the command to run.
+    static func ensureTracefs() {
+        if access("/sys/kernel/tracing/events", F_OK) == 0 { return }
+        if mount("nodev", "/sys/kernel/tracing", "tracefs", 0, nil) == 0 {
+            Log.info("capture", "mounted tracefs", [("path", "/sys/kernel/tracing")])
+            return
+        }
+        Log.warning("capture", "tracefs is not mounted and could not be mounted",
+                    [("error", errnoText(errno)), ("fix", "run as root: mount -t tracefs nodev /sys/kernel/tracing")])
+    }
+
+    /// Where the BPF object is looked for, in order.
+    public static func objectSearchPaths() -> [String] {
+        var paths: [String] = []
+        if let env = getenv("VIGIL_BPF_OBJECT") { paths.append(String(cString: env)) }
+        if let exe = executableDirectory() {
+            paths.append(exe + "/vigil.bpf.o")
+            paths.append(exe + "/../share/vigil/vigil.bpf.o")
+            // .build/<config>/vigil (or a test bundle inside .build) -> <repo>/build/bpf
+            paths.append(exe + "/../../build/bpf/vigil.bpf.o")
+        }
+        paths.append("/usr/lib/vigil/vigil.bpf.o")
+        var cwd = [CChar](repeating: 0, count: Int(PATH_MAX))
+        if getcwd(&cwd, cwd.count) != nil { paths.append(cString(cwd) + "/build/bpf/vigil.bpf.o") }
+        return paths
+    }
+
+    /// The first readable BPF object in ``objectSearchPaths()``.
+    public static func findObject() throws -> String {
+        let paths = objectSearchPaths()
+        for p in paths where access(p, R_OK) == 0 { return p }
+        throw CaptureError.objectNotFound(searched: paths)
+    }
+
+    static func executableDirectory() -> String? {
+        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let n = readlink("/proc/self/exe", &buf, Int(PATH_MAX))
+        guard n > 0 else { return nil }
+        let path = String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard let slash = path.lastIndex(of: "/") else { return nil }
+        return String(path[..<slash])
+    }
+}
+
+/// Non-generic base of the ring callback's target: validates and counts, then
+/// hands the record to the generic subclass (one class-method dispatch, no existential).
+class RingSinkBase {
+    let counter: RecordCounter
+    init(counter: RecordCounter) { self.counter = counter }
+
+    @inline(__always)
+    final func handle(_ p: UnsafeRawPointer, _ size: Int) {
+        guard counter.count(p, size) else { return }
+        deliver(UnsafeRawBufferPointer(start: p, count: size))
+    }
+    func deliver(_ record: UnsafeRawBufferPointer) {}
+    func endOfBatch() {}
+    func finish() {}
+}
+
+final class RingSink<C: RecordConsumer>: RingSinkBase {
+    let consumer: C
+    init(consumer: C, counter: RecordCounter) {
+        self.consumer = consumer
+        super.init(counter: counter)
+    }
+    override func deliver(_ record: UnsafeRawBufferPointer) { consumer.consume(record) }
+    override func endOfBatch() { consumer.endOfBatch() }
+    override func finish() { consumer.finish() }
+}
+
+/// What the reader thread needs.
+final class ReaderContext {
+    let ring: OpaquePointer
+    let sink: RingSinkBase
+    let counter: RecordCounter
+    unowned let capture: BPFCapture
+    let pollMs: Int32
+
+    init(ring: OpaquePointer, sink: RingSinkBase, counter: RecordCounter, stopping: BPFCapture, pollMs: Int32) {
+        self.ring = ring; self.sink = sink; self.counter = counter; self.capture = stopping; self.pollMs = pollMs
+    }
+
+    func run() {
+        let epfd = ring_buffer__epoll_fd(ring)
+        var ev = epoll_event()
+        while !capture.isStopping {
+            _ = epoll_wait(epfd, &ev, 1, pollMs)
+            let n = ring_buffer__consume(ring)
+            if n > 0 {
+                sink.endOfBatch()
+                counter.publish()
+            } else if n < 0 && n != -EINTR {
+                Log.error("capture", "ring buffer read failed", [("error", errnoText(-n))])
+                usleep(10_000)
+            }
+        }
+        // Programs are detached: drain what is left.
+        while ring_buffer__consume(ring) > 0 {}
+        sink.endOfBatch()
+        sink.finish()
+        counter.publish()
+    }
+}
+
+/// A NUL-terminated C buffer as a String.
+func cString(_ buf: [CChar]) -> String {
+    let n = buf.firstIndex(of: 0) ?? buf.count
+    return String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
+
+extension Substring {
+    func trimmingCharacters() -> String {
+        var s = self
+        while let f = s.first, f == " " || f == "\t" || f == "\n" { s = s.dropFirst() }
+        while let l = s.last, l == " " || l == "\t" || l == "\n" { s = s.dropLast() }
+        return String(s)
+    }
+}

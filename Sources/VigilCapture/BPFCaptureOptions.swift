@@ -1,0 +1,42 @@
+import VigilABI
+import VigilDecode
+
+/// Settings of a live ``BPFCapture``.
+public struct BPFCaptureOptions: Sendable {
+    /// The BPF object to load; nil searches the usual places (see ``BPFCapture/objectSearchPaths()``).
+    public var objectPath: String?
+    /// Ring buffer size in bytes (a power of two, at least one page). Default 16 MiB.
+    public var ringBufferBytes: Int = 16 << 20
+    /// argv bytes copied per exec (1...VIGIL_ARGS_MAX); longer argv is cut and flagged.
+    public var maxArgsBytes: Int = Int(VIGIL_ARGS_DEFAULT)
+    /// Wake the reader only when this many bytes wait in the ring (0: the kernel's
+    /// default, a wake-up whenever the reader has caught up). The reader also polls
+    /// every ``pollIntervalMs`` milliseconds, which bounds latency.
+    public var wakeupBytes: Int = 256 << 10
+    /// Longest sleep of the reader thread between ring drains, in milliseconds.
+    public var pollIntervalMs: Int = 1
+    /// Drop the agent's own events in the kernel.
+    public var ignoreSelf: Bool = true
+    /// Event types captured from the start (see ``BPFCapture/setInterest(_:)``).
+    public var interest: Set<EventType> = Set(EventType.all)
+    /// Mount tracefs at /sys/kernel/tracing when it is absent (needs root).
+    public var mountTracefs: Bool = true
+
+    public init() {}
+
+    /// Checks ranges; throws ``CaptureError/invalidOption(_:)`` naming the option.
+    public func validate() throws {
+        if ringBufferBytes < 4096 || ringBufferBytes & (ringBufferBytes - 1) != 0 {
+            throw CaptureError.invalidOption("ring buffer size \(ringBufferBytes): must be a power of two of at least 4096 bytes")
+        }
+        if maxArgsBytes < 1 || maxArgsBytes > Int(VIGIL_ARGS_MAX) {
+            throw CaptureError.invalidOption("max args bytes \(maxArgsBytes): must be between 1 and \(VIGIL_ARGS_MAX)")
+        }
+        if wakeupBytes < 0 || wakeupBytes > ringBufferBytes {
+            throw CaptureError.invalidOption("wake-up bytes \(wakeupBytes): must be between 0 and the ring size \(ringBufferBytes)")
+        }
+        if pollIntervalMs < 1 || pollIntervalMs > 1000 {
+            throw CaptureError.invalidOption("poll interval \(pollIntervalMs) ms: must be between 1 and 1000")
+        }
+    }
+}

@@ -1,0 +1,103 @@
+import VigilABI
+import VigilDecode
+
+/// Kernel-side counters (the per-CPU `kstats` map, summed over CPUs).
+public struct KernelStats: Sendable, Equatable {
+    /// Records written to the ring.
+    public var submitted: UInt64 = 0
+    /// Records lost because the ring was full (reserve/output failed).
+    public var ringFull: UInt64 = 0
+    /// Records sent with VIGIL_HF_TRUNCATED.
+    public var truncated: UInt64 = 0
+    /// sys_exit events without saved sys_enter arguments (not emitted).
+    public var entryMissing: UInt64 = 0
+    /// sys_enter arguments that could not be saved (per-thread map full).
+    public var entryFull: UInt64 = 0
+    /// User or kernel memory reads that failed (fields left empty, record still sent).
+    public var readFailed: UInt64 = 0
+
+    public init() {}
+
+    /// Events lost in the kernel: ring full plus syscalls whose entry could not be saved.
+    public var drops: UInt64 { ringFull &+ entryFull }
+}
+
+/// A snapshot of a capture's counters (all monotonically increasing).
+public struct CaptureStats: Sendable {
+    /// Records received, indexed by event type (``EventType/rawValue``, ``EventType/count`` entries).
+    public var recordsByType: [UInt64] = Array(repeating: 0, count: EventType.count)
+    /// Records received, indexed by record kind (`VIGIL_REC_*`).
+    public var recordsByKind: [UInt64] = Array(repeating: 0, count: Int(VIGIL_REC_MAX.rawValue))
+    /// Bytes of records received.
+    public var bytes: UInt64 = 0
+    /// Records that failed validation (bad size or kind): counted and skipped.
+    public var decodeErrors: UInt64 = 0
+    /// Kernel-side counters (zero for sources other than the live capture).
+    public var kernel = KernelStats()
+
+    public init() {}
+
+    /// Records received (valid ones).
+    public var records: UInt64 { recordsByKind.reduce(0, &+) }
+    /// Events lost in the kernel.
+    public var kernelDrops: UInt64 { kernel.drops }
+
+    /// Records received by Falco event-type name (`openat`, `execve`, `procexit`, ...), types seen only.
+    public var recordsByTypeName: [(String, UInt64)] {
+        recordsByType.enumerated().compactMap { i, n in n == 0 ? nil : (EventType(rawValue: UInt16(i)).name, n) }
+    }
+}
+
+/// Counts records on the delivering thread without atomics; ``publish()`` makes
+/// a snapshot visible to other threads (called once per batch).
+final class RecordCounter: @unchecked Sendable {
+    private var byType = [UInt64](repeating: 0, count: EventType.count)
+    private var byKind = [UInt64](repeating: 0, count: Int(VIGIL_REC_MAX.rawValue))
+    private var bytes: UInt64 = 0
+    private var malformed: UInt64 = 0
+    private var dirty = false
+    private let published = MutexBox(CaptureStats())
+
+    /// Validates and counts one record. Returns false (and counts a decode error) when malformed.
+    @inline(__always)
+    func count(_ p: UnsafeRawPointer, _ size: Int) -> Bool {
+        dirty = true
+        guard size >= MemoryLayout<vigil_header>.size else { malformed &+= 1; return false }
+        let kind = Int(p.loadUnaligned(fromByteOffset: 0, as: UInt16.self))
+        let declared = Int(p.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
+        guard declared == size, kind > 0, kind < byKind.count else { malformed &+= 1; return false }
+        let type: Int
+        switch UInt32(kind) {
+        case VIGIL_REC_SYSCALL.rawValue:
+            guard size >= MemoryLayout<vigil_syscall_event>.size else { malformed &+= 1; return false }
+            type = Int(p.loadUnaligned(fromByteOffset: 120, as: UInt16.self))
+        case VIGIL_REC_EXEC.rawValue:
+            guard size >= MemoryLayout<vigil_exec_event>.size else { malformed &+= 1; return false }
+            type = Int(p.loadUnaligned(fromByteOffset: 64, as: UInt16.self))
+        case VIGIL_REC_FORK.rawValue:
+            guard size >= MemoryLayout<vigil_fork_event>.size else { malformed &+= 1; return false }
+            let s = Int(p.loadUnaligned(fromByteOffset: 76, as: UInt16.self))
+            type = s == 0 ? Int(VIGIL_SYS_CLONE.rawValue) : s
+        default:
+            guard size >= MemoryLayout<vigil_exit_event>.size else { malformed &+= 1; return false }
+            type = Int(EventType.procexit.rawValue)
+        }
+        byKind[kind] &+= 1
+        byType[type & (EventType.count - 1)] &+= 1
+        bytes &+= UInt64(size)
+        return true
+    }
+
+    /// Publishes the counts (only if something changed since the last call).
+    func publish() {
+        guard dirty else { return }
+        dirty = false
+        let t = byType, k = byKind, b = bytes, m = malformed
+        published.withLock { s in
+            s.recordsByType = t; s.recordsByKind = k; s.bytes = b; s.decodeErrors = m
+        }
+    }
+
+    /// The last published snapshot.
+    func snapshot() -> CaptureStats { published.withLock { $0 } }
+}

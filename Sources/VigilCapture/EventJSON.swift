@@ -1,0 +1,199 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import VigilABI
+import VigilCore
+import VigilDecode
+
+/// Renders decoded events as one JSON object per line, keys named like Vigil's
+/// rule fields (`evt.type`, `proc.pid`, `fd.name`, ...). Used by `vigil trace`.
+/// Reuse one renderer per thread: it keeps its buffers between events.
+public struct EventJSONRenderer {
+    /// CLOCK_BOOTTIME -> wall-clock offset for `evt.time`.
+    public var bootToWallOffsetNs: UInt64
+    private var w = JSONWriter(capacity: 2048)
+    private var timeBuf = [UInt8](repeating: 0, count: 40)
+    private var cachedSecond: UInt64 = .max
+    private var cachedPrefixLen = 0
+
+    public init(bootToWallOffsetNs: UInt64) { self.bootToWallOffsetNs = bootToWallOffsetNs }
+
+    /// Renders `e` and passes the JSON bytes (no newline) to `body`.
+    public mutating func render<R>(_ e: Event, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        w.reset()
+        w.beginObject()
+        let type = e.type
+        w.key("evt.type"); w.string(type.name)
+        let wall = e.timestampBootNs &+ bootToWallOffsetNs
+        writeTime(wall)
+        w.key("evt.rawtime"); w.uint(wall)
+        w.key("evt.cpu"); w.uint(UInt64(e.cpu))
+        if e.isSyscall {
+            let r = e.ret
+            w.key("evt.rawres"); w.int(r)
+            w.key("evt.res")
+            if r < 0, let name = LinuxConstants.errnoName(r) { w.string(name) } else { w.string("SUCCESS") }
+        }
+        if e.isTruncated { w.key("evt.is_truncated"); w.bool(true) }
+        w.key("proc.pid"); w.uint(UInt64(e.pid))
+        w.key("proc.tid"); w.uint(UInt64(e.tid))
+        w.key("proc.ppid"); w.uint(UInt64(e.ppid))
+        w.key("proc.name"); w.string(bytes: e.comm)
+        w.key("user.uid"); w.uint(UInt64(e.uid))
+        w.key("group.gid"); w.uint(UInt64(e.gid))
+        w.key("container.cgroup_id"); w.uint(e.cgroupID)
+        if e.isExec { writeExec(e) }
+        if e.isSyscall { writeFD(e, type) }
+        writeArgs(e)
+        w.endObject()
+        return w.bytes.withUnsafeBytes { body($0) }
+    }
+
+    private mutating func writeExec(_ e: Event) {
+        let x = e.execInfo
+        w.key("proc.exepath"); w.string(bytes: e.exePath)
+        // argv: exact strings (an array keeps boundaries), plus Falco's space-joined forms.
+        let argv = e.argvRaw
+        var parts: [UnsafeRawBufferPointer] = []
+        var start = 0
+        for i in 0..<argv.count where argv[i] == 0 {
+            parts.append(UnsafeRawBufferPointer(rebasing: argv[start..<i]))
+            start = i + 1
+        }
+        if start < argv.count { parts.append(UnsafeRawBufferPointer(rebasing: argv[start..<argv.count])) }
+        w.key("proc.exe"); if let a0 = parts.first { w.string(bytes: a0) } else { w.string("") }
+        w.key("proc.args"); writeJoined(parts.dropFirst())
+        w.key("proc.cmdline"); writeJoined([e.comm] + parts.dropFirst())
+        w.key("proc.argv"); w.beginArray(); for p in parts { w.string(bytes: p) }; w.endArray()
+        w.key("proc.cwd"); w.string(bytes: e.cwd)
+        w.key("user.euid"); w.uint(UInt64(x.euid))
+        w.key("user.loginuid"); w.int(x.loginuid == .max ? -1 : Int64(x.loginuid))
+        w.key("proc.tty"); w.uint(UInt64(x.tty))
+        w.key("proc.vpid"); w.uint(UInt64(x.vpid))
+        w.key("proc.pgid"); w.uint(UInt64(x.pgid))
+        w.key("proc.sid"); w.uint(UInt64(x.sid))
+        w.key("proc.exe_tid"); w.uint(UInt64(x.old_tid))
+        w.key("proc.cap_effective"); w.uint(x.cap_effective)
+        w.key("proc.cap_permitted"); w.uint(x.cap_permitted)
+        w.key("proc.exe_ino"); w.uint(x.exe_ino)
+        w.key("proc.exe_ino.ctime"); w.uint(x.exe_ctime_ns)
+        w.key("proc.exe_ino.mtime"); w.uint(x.exe_mtime_ns)
+        w.key("proc.is_exe_upper_layer"); w.bool(x.exe_flags & UInt32(VIGIL_EXE_UPPER_LAYER) != 0)
+        w.key("proc.is_exe_from_memfd"); w.bool(x.exe_flags & UInt32(VIGIL_EXE_FROM_MEMFD) != 0)
+        w.key("proc.is_exe_writable"); w.bool(x.exe_flags & UInt32(VIGIL_EXE_WRITABLE) != 0)
+        if x.exe_flags & UInt32(VIGIL_EXE_ARGS_TRUNCATED) != 0 { w.key("proc.args_truncated"); w.bool(true) }
+        w.key("proc.start_time"); w.uint(x.start_time_ns &+ bootToWallOffsetNs)
+        w.key("container.cgroup"); w.string(bytes: e.cgroupPath)
+    }
+
+    /// Writes `parts` joined by spaces as one JSON string (exec records only).
+    private mutating func writeJoined<S: Sequence>(_ parts: S) where S.Element == UnsafeRawBufferPointer {
+        var out: [UInt8] = []
+        var first = true
+        for p in parts {
+            if !first { out.append(0x20) }
+            first = false
+            out.append(contentsOf: p)
+        }
+        out.withUnsafeBytes { w.string(bytes: $0) }
+    }
+
+    private mutating func writeFD(_ e: Event, _ type: EventType) {
+        let id = UInt32(type.rawValue)
+        switch id {
+        case VIGIL_SYS_OPEN.rawValue, VIGIL_SYS_OPENAT.rawValue, VIGIL_SYS_OPENAT2.rawValue, VIGIL_SYS_CREAT.rawValue:
+            if e.ret >= 0 { w.key("fd.num"); w.int(e.ret) }
+            w.key("fd.name"); w.string(bytes: e.str0)
+            w.key("fd.typechar"); w.string("f")
+        case VIGIL_SYS_ACCEPT.rawValue, VIGIL_SYS_ACCEPT4.rawValue:
+            if e.ret >= 0 { w.key("fd.num"); w.int(e.ret) }
+            writeTuple(e, serverSide: true)
+        case VIGIL_SYS_CONNECT.rawValue, VIGIL_SYS_SENDTO.rawValue, VIGIL_SYS_SENDMSG.rawValue,
+             VIGIL_SYS_RECVFROM.rawValue, VIGIL_SYS_RECVMSG.rawValue:
+            w.key("fd.num"); w.int(Int64(Int32(truncatingIfNeeded: e.arg(0))))
+            writeTuple(e, serverSide: false)
+        case VIGIL_SYS_BIND.rawValue, VIGIL_SYS_LISTEN.rawValue:
+            w.key("fd.num"); w.int(Int64(Int32(truncatingIfNeeded: e.arg(0))))
+            writeTuple(e, serverSide: true)
+        case VIGIL_SYS_CLOSE.rawValue, VIGIL_SYS_DUP.rawValue, VIGIL_SYS_DUP2.rawValue, VIGIL_SYS_DUP3.rawValue,
+             VIGIL_SYS_FCHMOD.rawValue, VIGIL_SYS_FCHDIR.rawValue, VIGIL_SYS_FCNTL.rawValue:
+            w.key("fd.num"); w.int(Int64(Int32(truncatingIfNeeded: e.arg(0))))
+        case VIGIL_SYS_SOCKET.rawValue:
+            if e.ret >= 0 { w.key("fd.num"); w.int(e.ret) }
+        default:
+            break
+        }
+    }
+
+    private mutating func writeTuple(_ e: Event, serverSide: Bool) {
+        let t = SocketTuple(e.tuple)
+        guard t.family == LinuxConstants.AF_INET || t.family == LinuxConstants.AF_INET6 else { return }
+        let (cip, cport, sip, sport) = serverSide
+            ? (t.remoteIP, t.remotePort, t.localIP, t.localPort)
+            : (t.localIP, t.localPort, t.remoteIP, t.remotePort)
+        w.key("fd.typechar"); w.string(t.family == LinuxConstants.AF_INET ? "4" : "6")
+        w.key("fd.l4proto"); w.string(t.l4proto == 6 ? "tcp" : t.l4proto == 17 ? "udp" : t.l4proto == 1 ? "icmp" : "unknown")
+        w.key("fd.cip"); w.string(cip.description)
+        w.key("fd.cport"); w.uint(UInt64(cport))
+        w.key("fd.sip"); w.string(sip.description)
+        w.key("fd.sport"); w.uint(UInt64(sport))
+        w.key("fd.name"); w.string(t.text(serverSide: serverSide))
+    }
+
+    private mutating func writeArgs(_ e: Event) {
+        let schema = e.schema
+        guard !schema.arguments.isEmpty else { return }
+        w.key("evt.args")
+        w.beginObject()
+        for spec in schema.arguments {
+            guard let v = e.value(of: spec) else { continue }
+            w.key(spec.name)
+            switch v {
+            case .int(let i, _): w.int(i)
+            case .uint(let u, _): w.uint(u)
+            case .flags(let u, _): w.uint(u)
+            case .bytes(let b, let f):
+                if f == .argv {
+                    w.beginArray()
+                    var start = 0
+                    for i in 0..<b.count where b[i] == 0 {
+                        w.string(bytes: UnsafeRawBufferPointer(rebasing: b[start..<i])); start = i + 1
+                    }
+                    if start < b.count { w.string(bytes: UnsafeRawBufferPointer(rebasing: b[start..<b.count])) }
+                    w.endArray()
+                } else {
+                    w.string(bytes: b)
+                }
+            case .sockaddr(let a): w.string(a.description)
+            case .tuple(let t, let server): w.string(t.text(serverSide: server))
+            }
+        }
+        w.endObject()
+    }
+
+    /// `evt.time` as RFC 3339 with nanoseconds; the date part is cached per second.
+    private mutating func writeTime(_ ns: UInt64) {
+        let sec = ns / 1_000_000_000
+        if sec != cachedSecond {
+            let s = Timestamp.rfc3339(sec * 1_000_000_000) // "YYYY-MM-DDTHH:MM:SS.000000000Z"
+            let bytes = Array(s.utf8)
+            guard let dot = bytes.firstIndex(of: UInt8(ascii: ".")) else {
+                w.key("evt.time"); w.string(s); return
+            }
+            cachedPrefixLen = dot + 1
+            for i in 0..<cachedPrefixLen where i < timeBuf.count { timeBuf[i] = bytes[i] }
+            cachedSecond = sec
+        }
+        var frac = ns % 1_000_000_000
+        var i = cachedPrefixLen + 8
+        while i >= cachedPrefixLen {
+            timeBuf[i] = UInt8(ascii: "0") + UInt8(frac % 10)
+            frac /= 10
+            i -= 1
+        }
+        timeBuf[cachedPrefixLen + 9] = UInt8(ascii: "Z")
+        w.key("evt.time")
+        timeBuf.withUnsafeBytes { w.string(bytes: UnsafeRawBufferPointer(rebasing: $0[0..<(cachedPrefixLen + 10)])) }
+    }
+}
+

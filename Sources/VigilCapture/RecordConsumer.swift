@@ -1,0 +1,20 @@
+/// Receives raw ABI records (a `vigil_header` and its body) from a ``RecordSource``.
+///
+/// Sources call a consumer through a generic parameter (never an existential),
+/// always from one thread at a time: the live source's reader thread, or the
+/// thread that called ``RecordSource/run(_:)``. The buffer passed to
+/// ``consume(_:)`` is valid only during the call (for the live source it is the
+/// ring buffer itself); copy it (``OwnedRecord``) to keep it.
+public protocol RecordConsumer: AnyObject {
+    /// Handles one record. Must not block for long: the kernel ring fills while it runs.
+    func consume(_ record: UnsafeRawBufferPointer)
+    /// Called after each batch of records (a ring drain, a file chunk): a good place to flush output.
+    func endOfBatch()
+    /// Called once when the source ends or is stopped, after the last record.
+    func finish()
+}
+
+extension RecordConsumer {
+    public func endOfBatch() {}
+    public func finish() {}
+}

@@ -1,0 +1,284 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import VigilABI
+import VigilCapture
+import VigilCore
+import VigilDecode
+
+/// `vigil trace`: prints every captured event as one JSON object per line.
+enum TraceCommand: Command {
+    static let name = "trace"
+    static let summary = "Print captured events as JSON lines (live, or from a capture file)"
+
+    static let usage = """
+    Usage: vigil trace [--kinds K[,K...]] [--write FILE] [--read FILE] [--max-args N]
+                       [--ring-bytes N] [--include-self] [--count-only]
+
+    Loads Vigil's BPF programs and prints one JSON object per captured event on
+    stdout, keys named like rule fields (evt.type, evt.time, evt.res, proc.pid,
+    proc.exepath, proc.args, fd.name, fd.sip, ...). Stops cleanly on SIGINT or
+    SIGTERM (detach, drain the ring, flush) and prints one final line on stderr:
+    {"stats": {"events_received": {...}, "kernel_drops": N, "decode_errors": N, ...}}
+
+    Options:
+      --kinds K,...     event types to capture: Falco names (openat, execve, connect,
+                        procexit, ...) or groups: open, exec, fork, exit, file, network,
+                        process, privilege. Default: everything.
+      --write FILE      record raw events into a capture file instead of printing
+      --read FILE       print events from a capture file instead of the kernel
+      --max-args N      argv bytes captured per exec (1-\(VIGIL_ARGS_MAX), default \(VIGIL_ARGS_DEFAULT))
+      --ring-bytes N    BPF ring buffer size (power of two, default 16777216)
+      --include-self    also capture vigil's own events
+      --count-only      decode and count events without printing them
+      -h, --help        show this help
+    """
+
+    static let groups: [String: [String]] = [
+        "open": ["open", "openat", "openat2", "creat"],
+        "exec": ["execve", "execveat"],
+        "fork": ["clone", "clone3", "fork", "vfork"],
+        "clone": ["clone", "clone3", "fork", "vfork"],
+        "exit": ["procexit"],
+        "file": ["open", "openat", "openat2", "creat", "link", "linkat", "symlink", "symlinkat", "rename",
+                 "renameat", "renameat2", "unlink", "unlinkat", "rmdir", "chmod", "fchmod", "fchmodat", "mkdir",
+                 "mkdirat", "chdir", "fchdir", "chroot", "memfd_create"],
+        "network": ["socket", "connect", "accept", "accept4", "bind", "listen", "sendto", "sendmsg", "recvfrom",
+                    "recvmsg", "socketpair"],
+        "process": ["execve", "execveat", "clone", "clone3", "fork", "vfork", "procexit", "kill", "tkill",
+                    "tgkill", "ptrace", "prctl"],
+        "privilege": ["setuid", "setgid", "setresuid", "setresgid", "setreuid", "setregid", "capset",
+                      "init_module", "finit_module", "mount", "umount2", "setns", "unshare", "bpf", "userfaultfd"],
+    ]
+
+    /// Parses `--kinds` values into event types; nil with a message on an unknown name.
+    static func parseKinds(_ list: String) -> (Set<EventType>?, String?) {
+        var out = Set<EventType>()
+        for raw in list.split(separator: ",") {
+            let k = raw.trimmedSpaces()
+            if k.isEmpty { continue }
+            if let g = groups[k] { for n in g { if let t = EventType(name: n) { out.insert(t) } }; continue }
+            guard let t = EventType(name: k) else {
+                return (nil, "vigil trace: --kinds: unknown event type '\(k)' (known: \(groups.keys.sorted().joined(separator: ", ")), or a Falco event type name such as openat)")
+            }
+            out.insert(t)
+        }
+        if out.isEmpty { return (nil, "vigil trace: --kinds: no event types given") }
+        return (out, nil)
+    }
+
+    static func run(_ args: [String]) -> Int32 {
+        var kinds: Set<EventType>?
+        var writePath: String?
+        var readPath: String?
+        var options = BPFCaptureOptions()
+        var countOnly = false
+        var i = 0
+        func value(_ flag: String) -> String? {
+            guard i + 1 < args.count else { writeStderr("vigil trace: \(flag) needs a value\n"); return nil }
+            i += 1
+            return args[i]
+        }
+        while i < args.count {
+            var a = args[i]
+            var inline: String?
+            if a.hasPrefix("--"), let eq = a.firstIndex(of: "=") {
+                inline = String(a[a.index(after: eq)...]); a = String(a[..<eq])
+            }
+            func val() -> String? { inline ?? value(a) }
+            switch a {
+            case "-h", "--help": print(usage); return 0
+            case "--kinds", "-k":
+                guard let v = val() else { return 2 }
+                let (k, err) = parseKinds(v)
+                if let err { writeStderr(err + "\n"); return 2 }
+                kinds = k
+            case "--write", "-w":
+                guard let v = val() else { return 2 }
+                writePath = v
+            case "--read", "-r":
+                guard let v = val() else { return 2 }
+                readPath = v
+            case "--max-args":
+                guard let v = val() else { return 2 }
+                guard let n = Int(v), n >= 1, n <= Int(VIGIL_ARGS_MAX) else {
+                    writeStderr("vigil trace: --max-args: '\(v)' is not an integer between 1 and \(VIGIL_ARGS_MAX)\n"); return 2
+                }
+                options.maxArgsBytes = n
+            case "--ring-bytes":
+                guard let v = val() else { return 2 }
+                guard let n = Int(v), n >= 4096, n & (n - 1) == 0 else {
+                    writeStderr("vigil trace: --ring-bytes: '\(v)' is not a power of two of at least 4096\n"); return 2
+                }
+                options.ringBufferBytes = n
+            case "--include-self": options.ignoreSelf = false
+            case "--count-only": countOnly = true
+            default:
+                writeStderr("vigil trace: unknown option '\(args[i])'\n\(usage)\n")
+                return 2
+            }
+            i += 1
+        }
+        if writePath != nil && readPath != nil {
+            writeStderr("vigil trace: --write and --read cannot be combined\n"); return 2
+        }
+
+        // SIGINT/SIGTERM are handled by a watcher thread (sigwait) that stops the source.
+        var set = sigset_t()
+        sigemptyset(&set)
+        sigaddset(&set, SIGINT)
+        sigaddset(&set, SIGTERM)
+        pthread_sigmask(SIG_BLOCK, &set, nil)
+        signal(SIGPIPE, SIG_IGN)
+
+        let source: any RecordSource
+        do {
+            if let readPath {
+                source = try CaptureFileSource(path: readPath)
+            } else {
+                if let kinds { options.interest = kinds }
+                source = try BPFRecordSource(options: options)
+            }
+        } catch {
+            writeStderr("vigil trace: error: \(error)\n")
+            return 1
+        }
+        SignalWatcher.start(set: set) { source.stop() }
+
+        var failure: String?
+        var printed: UInt64 = 0
+        if let writePath {
+            do {
+                let writer = try CaptureFileWriter(path: writePath, bootToWallOffsetNs: source.bootToWallOffsetNs)
+                failure = runSource(source, writer)
+                if let e = writer.error { failure = e.description }
+                printed = writer.recordsWritten
+            } catch {
+                writeStderr("vigil trace: error: \(error)\n")
+                source.stop()
+                return 1
+            }
+        } else {
+            let printer = TracePrinter(fd: 1, bootToWallOffsetNs: source.bootToWallOffsetNs, kinds: kinds, countOnly: countOnly)
+            failure = runSource(source, printer)
+            printed = printer.printed
+        }
+        printStats(source.stats(), written: printed, writing: writePath != nil)
+        if let failure { writeStderr("vigil trace: error: \(failure)\n"); return 1 }
+        return 0
+    }
+
+    /// Runs the source to its end (through the generic entry point, no existential in the loop).
+    static func runSource<S: RecordSource, C: RecordConsumer>(_ source: S, _ consumer: C) -> String? {
+        do { try source.run(consumer); return nil } catch { return "\(error)" }
+    }
+
+    static func runSource<C: RecordConsumer>(_ source: any RecordSource, _ consumer: C) -> String? {
+        func open<S: RecordSource>(_ s: S) -> String? { runSource(s, consumer) }
+        return open(source)
+    }
+
+    static func printStats(_ s: CaptureStats, written: UInt64, writing: Bool) {
+        var w = JSONWriter(capacity: 512)
+        w.beginObject()
+        w.key("stats")
+        w.beginObject()
+        w.key("events_received")
+        w.beginObject()
+        for (name, n) in s.recordsByTypeName { w.key(name); w.uint(n) }
+        w.endObject()
+        w.key("events_total"); w.uint(s.records)
+        w.key(writing ? "events_written" : "events_printed"); w.uint(written)
+        w.key("kernel_drops"); w.uint(s.kernelDrops)
+        w.key("decode_errors"); w.uint(s.decodeErrors)
+        w.key("bytes"); w.uint(s.bytes)
+        w.key("kernel")
+        w.beginObject()
+        w.key("submitted"); w.uint(s.kernel.submitted)
+        w.key("ring_full"); w.uint(s.kernel.ringFull)
+        w.key("entry_full"); w.uint(s.kernel.entryFull)
+        w.key("entry_missing"); w.uint(s.kernel.entryMissing)
+        w.key("truncated"); w.uint(s.kernel.truncated)
+        w.key("read_failed"); w.uint(s.kernel.readFailed)
+        w.endObject()
+        w.endObject()
+        w.endObject()
+        writeStderr(w.string + "\n")
+    }
+}
+
+/// Prints events as JSON lines, buffered; flushed per batch.
+final class TracePrinter: RecordConsumer {
+    let fd: Int32
+    var renderer: EventJSONRenderer
+    let wanted: [Bool]?
+    let countOnly: Bool
+    var out: [UInt8] = []
+    var printed: UInt64 = 0
+    var decodeErrors: UInt64 = 0
+    var writeFailed = false
+
+    init(fd: Int32, bootToWallOffsetNs: UInt64, kinds: Set<EventType>?, countOnly: Bool) {
+        self.fd = fd
+        renderer = EventJSONRenderer(bootToWallOffsetNs: bootToWallOffsetNs)
+        if let kinds {
+            var w = [Bool](repeating: false, count: EventType.count)
+            for k in kinds { w[Int(k.rawValue) & (EventType.count - 1)] = true }
+            wanted = w
+        } else {
+            wanted = nil
+        }
+        self.countOnly = countOnly
+        out.reserveCapacity(1 << 17)
+    }
+
+    func consume(_ record: UnsafeRawBufferPointer) {
+        guard case .success(let e) = Event.decode(record) else { decodeErrors &+= 1; return }
+        if let wanted, !wanted[Int(e.type.rawValue) & (EventType.count - 1)] { return }
+        printed &+= 1
+        if countOnly { return }
+        renderer.render(e) { json in out.append(contentsOf: json) }
+        out.append(0x0A)
+        if out.count >= 1 << 16 { flush() }
+    }
+
+    func endOfBatch() { flush() }
+    func finish() { flush() }
+
+    func flush() {
+        guard !out.isEmpty else { return }
+        if !writeFailed {
+            let ok = out.withUnsafeBytes { FileDescriptorWriter.writeAll(fd, $0) }
+            if !ok { writeFailed = true }
+        }
+        out.removeAll(keepingCapacity: true)
+    }
+}
+
+/// A thread that waits for blocked signals (sigwait) and runs a handler in normal thread context.
+enum SignalWatcher {
+    final class Box { let set: sigset_t; let handler: () -> Void; init(_ s: sigset_t, _ h: @escaping () -> Void) { set = s; handler = h } }
+
+    static func start(set: sigset_t, handler: @escaping () -> Void) {
+        let box = Unmanaged.passRetained(Box(set, handler))
+        var t = pthread_t()
+        pthread_create(&t, nil, { raw in
+            let b = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            var s = b.set
+            var sig: Int32 = 0
+            sigwait(&s, &sig)
+            b.handler()
+            return nil
+        }, box.toOpaque())
+        pthread_detach(t)
+    }
+}
+
+extension Substring {
+    func trimmedSpaces() -> String {
+        var s = self
+        while s.first == " " { s = s.dropFirst() }
+        while s.last == " " { s = s.dropLast() }
+        return String(s)
+    }
+}

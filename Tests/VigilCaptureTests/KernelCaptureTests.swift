@@ -1,0 +1,336 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibBPF
+import Foundation
+import Synchronization
+import Testing
+import VigilABI
+import VigilCapture
+import VigilCore
+import VigilDecode
+
+/// Whether the kernel tests run: as root, or forced with VIGIL_CI=1 (then they
+/// must pass, and fail when BPF cannot be loaded).
+let kernelTestsEnabled: Bool = geteuid() == 0 || getenv("VIGIL_CI").map { String(cString: $0) == "1" } == true
+
+/// Keeps copies of the records of this test process and its children.
+final class KernelRecorder: RecordConsumer, @unchecked Sendable {
+    let me = UInt32(getpid())
+    let records = Mutex<[OwnedRecord]>([])
+
+    func consume(_ record: UnsafeRawBufferPointer) {
+        let pid = record.loadUnaligned(fromByteOffset: 20, as: UInt32.self)
+        let ppid = record.loadUnaligned(fromByteOffset: 28, as: UInt32.self)
+        guard pid == me || ppid == me else { return }
+        let copy = OwnedRecord(copying: record)
+        records.withLock { $0.append(copy) }
+    }
+
+    /// Waits up to `timeout` seconds for a record matching `match`.
+    func wait(timeout: Double = 5, _ match: (Event) -> Bool) -> OwnedRecord? {
+        let deadline = Timestamp.bootNanoseconds() + UInt64(timeout * 1e9)
+        while Timestamp.bootNanoseconds() < deadline {
+            let found = records.withLock { list in
+                list.first { r in (try? r.withEvent { match($0) }.get()) == true }
+            }
+            if let found { return found }
+            usleep(5_000)
+        }
+        return nil
+    }
+}
+
+/// One capture shared by every kernel test (loading takes a while; tests are serialized).
+final class SharedCapture: @unchecked Sendable {
+    let capture: BPFCapture
+    let recorder = KernelRecorder()
+
+    private init() throws {
+        var o = BPFCaptureOptions()
+        o.ignoreSelf = false  // the tests generate the events themselves
+        o.maxArgsBytes = 4096
+        capture = try BPFCapture(options: o)
+        try capture.start(recorder)
+    }
+
+    static let shared: Result<SharedCapture, any Error> = Result { try SharedCapture() }
+
+    static func get() throws -> SharedCapture { try shared.get() }
+}
+
+/// This thread's id (from /proc/thread-self -> "PID/task/TID").
+func gettid32() -> UInt32 {
+    var buf = [CChar](repeating: 0, count: 128)
+    let n = readlink("/proc/thread-self", &buf, 127)
+    guard n > 0 else { return 0 }
+    let s = String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return UInt32(s.split(separator: "/").last ?? "") ?? 0
+}
+
+/// Spawns `argv` (raw bytes per argument, so invalid UTF-8 can be passed) and returns its pid.
+func spawn(_ argv: [[UInt8]], env: [String] = []) -> pid_t {
+    var cargs: [UnsafeMutablePointer<CChar>?] = argv.map { a in
+        let p = UnsafeMutablePointer<CChar>.allocate(capacity: a.count + 1)
+        for (i, b) in a.enumerated() { p[i] = CChar(bitPattern: b) }
+        p[a.count] = 0
+        return p
+    }
+    cargs.append(nil)
+    var cenv: [UnsafeMutablePointer<CChar>?] = env.map { strdup($0) }
+    cenv.append(nil)
+    defer { for p in cargs { p?.deallocate() }; for p in cenv { free(p) } }
+    var pid: pid_t = 0
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    let rc = posix_spawn(&pid, cargs[0]!, &actions, nil, &cargs, &cenv)
+    return rc == 0 ? pid : -1
+}
+
+func waitExit(_ pid: pid_t) -> Int32 {
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    return (status >> 8) & 0xff
+}
+
+func argvList(_ e: Event) -> [[UInt8]] {
+    var parts = Array(e.argvRaw).split(separator: 0, omittingEmptySubsequences: false).map { Array($0) }
+    if parts.last == [] { parts.removeLast() }
+    return parts
+}
+
+func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
+
+@Suite(.serialized) struct KernelCaptureTests {
+    @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func execGivesExeArgvParentAndUser() throws {
+        let s = try SharedCapture.get()
+        let pid = spawn([bytes("/bin/sh"), bytes("-c"), bytes("exec /usr/bin/env A=1 /bin/echo x \"y z\"")])
+        #expect(pid > 0)
+        #expect(waitExit(pid) == 0)
+        let env = s.recorder.wait { $0.isExec && $0.pid == UInt32(pid) && $0.exePath.vigilString == "/usr/bin/env" }
+        let r = try #require(env, "no exec record for /usr/bin/env (pid \(pid))")
+        try r.withEvent { e in
+            #expect(argvList(e) == [bytes("/usr/bin/env"), bytes("A=1"), bytes("/bin/echo"), bytes("x"), bytes("y z")])
+            #expect(e.ppid == UInt32(getpid()))
+            #expect(e.uid == getuid())
+            #expect(e.gid == getgid())
+            #expect(e.type == EventType(name: "execve"))
+            var cwd = [CChar](repeating: 0, count: 4096)
+            getcwd(&cwd, cwd.count)
+            #expect(e.cwd.vigilString == String(cString: cwd))
+            #expect(e.execInfo.exe_ino != 0)
+        }.get()
+        // The shell exec'd /usr/bin/env which exec'd /bin/echo: same pid, exe resolved through the /bin symlink.
+        var resolved = [CChar](repeating: 0, count: 4096)
+        realpath("/bin/echo", &resolved)
+        let echo = s.recorder.wait { $0.isExec && $0.pid == UInt32(pid) && $0.comm.vigilString == "echo" }
+        let er = try #require(echo)
+        try er.withEvent { e in
+            #expect(e.exePath.vigilString == String(cString: resolved))
+            #expect(argvList(e) == [bytes("/bin/echo"), bytes("x"), bytes("y z")])
+            #expect(e.ppid == UInt32(getpid()))
+        }.get()
+    }
+
+    @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func openCreateGivesPathFlagsAndFD() throws {
+        let s = try SharedCapture.get()
+        let path = "/tmp/vigil-open-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+        let tid = gettid32()
+        let fd = open(path, O_CREAT | O_WRONLY, 0o600)
+        #expect(fd >= 0)
+        defer { close(fd); unlink(path) }
+        let r = try #require(s.recorder.wait { $0.isSyscall && $0.str0.vigilString == path }, "no open record for \(path)")
+        try r.withEvent { e in
+            #expect(e.type == EventType(name: "openat"))
+            #expect(e.ret == Int64(fd))
+            #expect(e.tid == tid)
+            #expect(e.pid == UInt32(getpid()))
+            #expect(Int32(truncatingIfNeeded: e.arg(0)) == -100)          // AT_FDCWD
+            #expect(e.arg(2) & 0o3777777 == UInt64(O_CREAT | O_WRONLY))   // flags as passed
+            #expect(e.arg(3) == 0o600)                                    // mode
+        }.get()
+    }
+
+    @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func connectGivesAddressAndPort() throws {
+        let s = try SharedCapture.get()
+        let server = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(server) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(server, $0, len) } }
+        listen(server, 4)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(server, $0, &len) } }
+        let port = UInt16(bigEndian: addr.sin_port)
+        let client = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(client) }
+        let tid = gettid32()
+        let rc = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(client, $0, len) } }
+        #expect(rc == 0)
+        let accepted = accept(server, nil, nil)
+        defer { close(accepted) }
+
+        let r = try #require(s.recorder.wait { e in
+            e.type == EventType(name: "connect") && e.tid == tid && e.tuple.dport == port
+        }, "no connect record to port \(port)")
+        try r.withEvent { e in
+            #expect(e.ret == 0)
+            #expect(Int32(truncatingIfNeeded: e.arg(0)) == client)
+            let t = SocketTuple(e.tuple)
+            #expect(t.family == UInt16(AF_INET))
+            #expect(t.l4proto == 6)
+            #expect(t.remoteIP.description == "127.0.0.1")
+            #expect(t.remotePort == port)
+            #expect(t.localIP.description == "127.0.0.1")
+            #expect(t.localPort != 0)
+            // The raw sockaddr passed by the caller.
+            let sa = try #require(SocketAddress(raw: e.str0Raw))
+            #expect(sa.ip.description == "127.0.0.1")
+            #expect(sa.port == port)
+        }.get()
+        let a = try #require(s.recorder.wait { e in
+            (e.type == EventType(name: "accept") || e.type == EventType(name: "accept4")) && e.ret == Int64(accepted)
+        }, "no accept record")
+        try a.withEvent { e in
+            let t = SocketTuple(e.tuple)
+            #expect(t.localPort == port)         // server side: local end is the listener's port
+            #expect(t.remoteIP.description == "127.0.0.1")
+        }.get()
+    }
+
+    @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func forkAndExitGiveChildPidAndExitCode() throws {
+        let s = try SharedCapture.get()
+        let pid = spawn([bytes("/bin/sh"), bytes("-c"), bytes("exit 7")])
+        #expect(pid > 0)
+        #expect(waitExit(pid) == 7)
+        let f = try #require(s.recorder.wait { $0.recordKind == UInt16(VIGIL_REC_FORK.rawValue) && $0.forkInfo.child_pid == UInt32(pid) },
+                             "no fork record for child \(pid)")
+        try f.withEvent { e in
+            #expect(e.pid == UInt32(getpid()))
+            #expect(e.forkInfo.child_tid == UInt32(pid))
+            #expect(e.forkInfo.flags & UInt32(VIGIL_FORK_THREAD) == 0)
+        }.get()
+        let x = try #require(s.recorder.wait { $0.type == .procexit && $0.pid == UInt32(pid) }, "no exit record for \(pid)")
+        try x.withEvent { e in
+            #expect(e.exitInfo.exit_code == 7)
+            #expect(e.exitInfo.signal == 0)
+            #expect(e.exitInfo.flags & UInt32(VIGIL_EXIT_GROUP_DEAD) != 0)
+        }.get()
+    }
+
+    @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func hostileArgvArrivesIntactAndTracePrintsValidJSON() throws {
+        let s = try SharedCapture.get()
+        let marker = bytes("vigil-argv-\(UInt32.random(in: 0...UInt32.max))")
+        let hostile: [[UInt8]] = [bytes("/bin/echo"), marker, bytes("line1\nline2"), bytes("q\"u'o\\te"),
+                                  [0xFF, 0xFE, 0x41, 0xC3], bytes("\u{1b}[31mred"), bytes("")]
+        let pid = spawn(hostile)
+        #expect(waitExit(pid) == 0)
+        let r = try #require(s.recorder.wait { $0.isExec && $0.pid == UInt32(pid) }, "no exec record for \(pid)")
+        try r.withEvent { e in #expect(argvList(e) == hostile) }.get()
+
+        // Render it as `vigil trace` does; must be one valid JSON line with the same argv.
+        let json: [UInt8] = try r.withEvent { e in
+            var renderer = EventJSONRenderer(bootToWallOffsetNs: 0)
+            return renderer.render(e) { Array($0) }
+        }.get()
+        #expect(!json.contains(0x0A))
+        let obj = try #require(try JSONSerialization.jsonObject(with: Data(json)) as? [String: Any])
+        let argv = try #require(obj["proc.argv"] as? [String])
+        #expect(argv.count == hostile.count)
+        #expect(argv[2] == "line1\nline2")
+        #expect(argv[3] == "q\"u'o\\te")
+        #expect(argv[4] == "\u{FFFD}\u{FFFD}A\u{FFFD}")
+
+        // And through the real binary: `vigil trace --read` of a capture file holding the record.
+        let vigil = try #require(findVigilBinary(), "vigil binary not found next to the test bundle")
+        let path = tempPath("hostile")
+        defer { unlink(path) }
+        do {
+            let w = try CaptureFileWriter(path: path)
+            r.bytes.withUnsafeBytes { w.consume($0) }
+            w.finish()
+        }
+        let out = try runProcess(vigil, ["trace", "--read", path])
+        #expect(out.status == 0)
+        let lines = out.stdout.split(separator: 0x0A)
+        #expect(lines.count == 1)
+        for line in lines {
+            let o = try #require(try JSONSerialization.jsonObject(with: Data(line)) as? [String: Any])
+            #expect((o["proc.argv"] as? [String])?[2] == "line1\nline2")
+            #expect(o["evt.type"] as? String == "execve")
+        }
+        let statsLine = try #require(out.stderr.split(separator: 0x0A).last)
+        let stats = try #require(try JSONSerialization.jsonObject(with: Data(statsLine)) as? [String: Any])
+        let inner = try #require(stats["stats"] as? [String: Any])
+        #expect((inner["events_received"] as? [String: Any])?["execve"] as? Int == 1)
+        #expect(inner["decode_errors"] as? Int == 0)
+    }
+
+    @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func interestChangesTakeEffectAtRuntime() throws {
+        let s = try SharedCapture.get()
+        let all = s.capture.interest
+        defer { try? s.capture.setInterest(all) }
+        try s.capture.setInterest([.procexit])
+        let p1 = "/tmp/vigil-interest-off-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        close(open(p1, O_CREAT | O_WRONLY, 0o600)); unlink(p1)
+        try s.capture.setInterest(all)
+        let p2 = "/tmp/vigil-interest-on-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        close(open(p2, O_CREAT | O_WRONLY, 0o600)); unlink(p2)
+        #expect(s.recorder.wait { $0.isSyscall && $0.str0.vigilString == p2 } != nil)
+        #expect(s.recorder.wait(timeout: 0.2) { $0.isSyscall && $0.str0.vigilString == p1 } == nil)
+        let st = s.capture.stats()
+        #expect(st.kernel.submitted > 0)
+        #expect(st.kernelDrops == 0)
+        #expect(st.decodeErrors == 0)
+    }
+
+    @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func missingObjectIsAClearError() throws {
+        var o = BPFCaptureOptions()
+        o.objectPath = "/nonexistent/vigil.bpf.o"
+        do {
+            _ = try BPFCapture(options: o)
+            Issue.record("expected an error")
+        } catch let e as CaptureError {
+            #expect(e.description.contains("/nonexistent/vigil.bpf.o"))
+        }
+    }
+}
+
+func findVigilBinary() -> String? {
+    var buf = [CChar](repeating: 0, count: 4096)
+    let n = readlink("/proc/self/exe", &buf, 4095)
+    guard n > 0 else { return nil }
+    var dir = String(cString: buf)
+    for _ in 0..<6 {
+        guard let slash = dir.lastIndex(of: "/") else { break }
+        dir = String(dir[..<slash])
+        if access(dir + "/vigil", X_OK) == 0 { return dir + "/vigil" }
+    }
+    return nil
+}
+
+/// Runs a program, returning its exit status, stdout and stderr.
+func runProcess(_ path: String, _ args: [String]) throws -> (status: Int32, stdout: [UInt8], stderr: [UInt8]) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: path)
+    p.arguments = args
+    let o = Pipe(), e = Pipe()
+    p.standardOutput = o
+    p.standardError = e
+    try p.run()
+    let out = o.fileHandleForReading.readDataToEndOfFile()
+    let err = e.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, Array(out), Array(err))
+}

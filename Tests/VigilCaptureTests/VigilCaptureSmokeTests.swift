@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct VigilCapturePlaceholderTests {
-    @Test func moduleBuilds() { #expect(Bool(true)) }
-}
