@@ -43,7 +43,7 @@ build: deps bpf
 	$(SWIFT) build -c release
 
 run: build
-	./.build/release/vigil run -r rules/
+	./.build/release/vigil run -c rules/vigil.yaml -r rules/
 
 test: deps bpf deploy-tools
 	$(SWIFT) build --build-tests

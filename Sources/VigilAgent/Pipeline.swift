@@ -28,12 +28,17 @@ public final class Pipeline: @unchecked Sendable {
     private var holding: MetadataHoldingArea<Alert>
     private let bootToWall: UInt64
     private var sampleCountdown: UInt32 = 16
+    private let health: HealthState?
+    private var sawBatch = false
+    private var lastTickNs: UInt64 = 0
     /// The rule-set generation the pipeline evaluates with (read by the reloader).
     public let activeGeneration = Gauge()
 
     /// Creates a pipeline. `metadataWaitNs` bounds how long an alert waits for its container's metadata.
     public init(processes: ProcessTable, enricher: ContainerEnricher?, dispatcher: AlertDispatcher,
-                ruleSlot: SwapSlot<RuleSet>, metrics: AgentMetrics, metadataWaitNs: UInt64, hostname: String) {
+                ruleSlot: SwapSlot<RuleSet>, metrics: AgentMetrics, metadataWaitNs: UInt64, hostname: String,
+                health: HealthState? = nil) {
+        self.health = health
         self.processes = processes
         self.enricher = enricher
         self.dispatcher = dispatcher
@@ -113,6 +118,13 @@ public final class Pipeline: @unchecked Sendable {
         processes.expire(now: Timestamp.bootNanoseconds())
         metrics.processTableSize.set(Int64(processes.count))
         if rules.refresh() { activeGeneration.set(Int64(ruleSlot.generation)) }
+    }
+
+    /// End of a batch of records (a ring-buffer drain): ticks at most every 5 ms.
+    public func batchEnded() {
+        if !sawBatch { sawBatch = true; health?.setFirstPollDone() }
+        let now = monotonicNanoseconds()
+        if now &- lastTickNs >= 5_000_000 { lastTickNs = now; tick() }
     }
 
     /// Releases everything held (shutdown).

@@ -80,6 +80,8 @@ import VigilAlerts
             ("rules_files:\n  - {a: 1}\n", "rules_files[0]", 2, 5),
             ("webserver:\n  listen_port: 70000\n", "webserver.listen_port", 2, 16),
             ("capture:\n  ring_buffer_bytes: 12Q\n", "capture.ring_buffer_bytes", 2, 22),
+            ("capture:\n  ring_buffer_bytes: 3Mi\n", "capture.ring_buffer_bytes", 2, 22),
+            ("capture:\n  ring_buffer_bytes: 1Mi\n  wakeup_bytes: 2Mi\n", "capture.wakeup_bytes", 3, 17),
         ]
         for (text, key, line, col) in cases {
             do {

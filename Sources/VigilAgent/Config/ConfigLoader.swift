@@ -57,6 +57,15 @@ public enum ConfigLoader {
     static func decode(_ root: ConfigNode) throws(ConfigError) -> VigilConfig {
         var config = VigilConfig()
         try ConfigValue.decodeMapping(&config, root, "", VigilConfig.fields)
+        let ring = config.capture.ringBufferBytes
+        if ring & (ring - 1) != 0 {
+            throw ConfigError(key: "capture.ring_buffer_bytes", source: root.find("capture.ring_buffer_bytes")?.source ?? root.source,
+                              message: "\(ring) is not a power of two (e.g. 8Mi, 16Mi, 64Mi)")
+        }
+        if config.capture.wakeupBytes > ring {
+            throw ConfigError(key: "capture.wakeup_bytes", source: root.find("capture.wakeup_bytes")?.source ?? root.source,
+                              message: "must not exceed capture.ring_buffer_bytes (\(ring))")
+        }
         do { try config.alerts.validate() } catch {
             let src = root.find(error.key)?.source ?? root.source
             throw ConfigError(key: error.key, source: src, message: error.message)

@@ -144,7 +144,7 @@ public struct VigilConfig: Sendable, Equatable {
                 .size("ring_buffer_bytes", \.ringBufferBytes, min: 4096, max: 1 << 30),
                 .size("max_args_bytes", \.maxArgsBytes, min: 64, max: 65536),
                 .size("wakeup_bytes", \.wakeupBytes, min: 0, max: 1 << 30),
-                .int("poll_interval_ms", \.pollIntervalMs, min: 1, max: 10_000),
+                .int("poll_interval_ms", \.pollIntervalMs, min: 1, max: 1000),
                 .bool("ignore_self", \.ignoreSelf),
             ]),
             .section("k8s", \.k8s, [
