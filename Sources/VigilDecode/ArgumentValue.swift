@@ -179,7 +179,8 @@ extension Event {
         case .tuple:
             guard isSyscall else { return nil }
             let t = SocketTuple(tuple)
-            guard t.isPresent else { return nil }
+            // Only inet tuples have addresses to show; unix sockets name their path in `addr`.
+            guard t.family == LinuxConstants.AF_INET || t.family == LinuxConstants.AF_INET6 else { return nil }
             let ty = type.rawValue
             let server = ty == UInt16(VIGIL_SYS_ACCEPT.rawValue) || ty == UInt16(VIGIL_SYS_ACCEPT4.rawValue)
             return .tuple(t, serverSide: server)

@@ -27,6 +27,11 @@ extension ProcessTable {
             let fd = fdArg(e, 0)
             if e.ret == 0, var info = p.fds[fd] {
                 info.isServerSide = true
+                let t = SocketTuple(e.tuple)
+                if (t.family == LinuxConstants.AF_INET || t.family == LinuxConstants.AF_INET6) && !info.connected
+                    && (IPAddress(bytes: info.serverIP) != t.localIP || info.serverPort != t.localPort) {
+                    setLocalEndpoint(&info, (t.localIP, t.localPort))
+                }
                 p.fds[fd] = info
                 return ApplyResult(process: p, fd: info, fdNum: fd)
             }
@@ -199,6 +204,16 @@ extension ProcessTable {
         info.name = n
     }
 
+    /// A bound or listening socket's own address: the server end, named `ip:port`.
+    func setLocalEndpoint(_ info: inout FDInfo, _ local: (IPAddress, UInt16)) {
+        info.serverIP = local.0.bytes; info.serverPort = local.1
+        if !info.connected {
+            var n = ""
+            local.0.write(into: &n); n += ":" + String(local.1)
+            info.name = n
+        }
+    }
+
     func applyConnect(_ e: Event, _ p: ProcessInfo) -> ApplyResult {
         let fd = fdArg(e, 0)
         let ret = e.ret
@@ -253,12 +268,10 @@ extension ProcessTable {
         if info.kind == .unix {
             info.name = (a.isAbstract ? "@" : "") + String(decoding: a.path, as: UTF8.self)
         } else if a.family == LinuxConstants.AF_INET || a.family == LinuxConstants.AF_INET6 {
-            info.serverIP = a.ip.bytes; info.serverPort = a.port
-            if !info.connected {
-                var n = ""
-                a.ip.write(into: &n); n += ":" + String(a.port)
-                info.name = n
-            }
+            // The kernel's view (after the call) has the real port when 0 was asked for.
+            let t = SocketTuple(e.tuple)
+            let local = t.family == a.family ? (t.localIP, t.localPort) : (a.ip, a.port)
+            setLocalEndpoint(&info, local)
         }
         store(p, fd, info)
         return ApplyResult(process: p, fd: info, fdNum: fd)

@@ -29,12 +29,17 @@ public final class ProcessTable {
         public var resolveUnknownFromProc: Bool
         /// Where procfs is mounted.
         public var procRoot: String
+        /// Live entries not seen for this long (boot-clock ns) are checked against
+        /// `/proc` and removed when the process is gone (its exit was missed); 0 disables.
+        public var staleAfterNs: UInt64
 
         public init(maxProcesses: Int = 131_072, exitGracePeriodNs: UInt64 = 5_000_000_000, maxFDsPerProcess: Int = 4096,
-                    maxAncestryDepth: Int = 256, resolveUnknownFromProc: Bool = true, procRoot: String = "/proc") {
+                    maxAncestryDepth: Int = 256, resolveUnknownFromProc: Bool = true, procRoot: String = "/proc",
+                    staleAfterNs: UInt64 = 300_000_000_000) {
             self.maxProcesses = max(16, maxProcesses); self.exitGracePeriodNs = exitGracePeriodNs
             self.maxFDsPerProcess = max(1, maxFDsPerProcess); self.maxAncestryDepth = max(1, maxAncestryDepth)
             self.resolveUnknownFromProc = resolveUnknownFromProc; self.procRoot = procRoot
+            self.staleAfterNs = staleAfterNs
         }
     }
 
@@ -54,6 +59,8 @@ public final class ProcessTable {
         public let exits = Counter()
         /// Processes loaded from `/proc`.
         public let seeded = Counter()
+        /// Entries removed because `/proc` showed the process gone (a missed exit).
+        public let stale = Counter()
         /// Current number of entries.
         public let entries = Gauge()
         public init() {}
@@ -188,8 +195,42 @@ public final class ProcessTable {
         }
     }
 
-    /// Removes exited processes whose grace period ended by `now` (boot-clock ns).
+    private var nextStaleCheckNs: UInt64 = 0
+
+    /// Removes entries whose process is gone although no exit was seen (lost
+    /// events): live entries not seen for ``Configuration/staleAfterNs`` are
+    /// checked against `/proc` (existence and start time). Returns how many went.
+    @discardableResult
+    public func removeStale(now: UInt64) -> Int {
+        let limit = configuration.staleAfterNs
+        guard limit > 0, now > limit else { return 0 }
+        var gone: [UInt32] = []
+        let tick = 1_000_000_000 / max(1, SysFiles.clockTicks)
+        for (pid, p) in processes where !p.hasExited && p.lastSeenBootNs < now - limit && pid > 1 {
+            guard let stat = SysFiles.readText(configuration.procRoot + "/" + String(pid) + "/stat", limit: 4096) else {
+                gone.append(pid); continue
+            }
+            // A reused pid: a different start time.
+            if p.startTimeBootNs != 0, let close = stat.lastIndex(of: ")") {
+                let f = stat[stat.index(after: close)...].split(separator: " ")
+                if f.count > 19, let st = UInt64(f[19]) {
+                    let start = st &* tick
+                    let diff = start > p.startTimeBootNs ? start - p.startTimeBootNs : p.startTimeBootNs - start
+                    if diff > 2 * tick { gone.append(pid) }
+                }
+            }
+        }
+        for pid in gone { remove(pid: pid); stats.stale.add() }
+        return gone.count
+    }
+
+    /// Removes exited processes whose grace period ended by `now` (boot-clock ns),
+    /// and (at most once per minute) entries whose exit was missed (``removeStale(now:)``).
     public func expire(now: UInt64) {
+        if configuration.staleAfterNs > 0 && now >= nextStaleCheckNs {
+            if nextStaleCheckNs != 0 { removeStale(now: now) }
+            nextStaleCheckNs = now &+ 60_000_000_000
+        }
         let grace = configuration.exitGracePeriodNs
         while exitHead < exitQueue.count && exitQueue[exitHead].ts &+ grace <= now {
             let item = exitQueue[exitHead]

@@ -16,6 +16,7 @@ protocol Command {
 enum CLI {
     /// Every subcommand, in help order. Add new commands here.
     static let commands: [any Command.Type] = [
+        RunCommand.self,
         ConfigCommand.self,
         VersionCommand.self,
         TraceCommand.self,

@@ -257,3 +257,17 @@ import VigilDecode
         #expect(FlagSet.openFlags.table.parse("0x8000|O_CREAT") == 0x8000 | LinuxConstants.O_CREAT)
     }
 }
+
+@Suite struct TupleFamilyTests {
+    @Test func unixTupleIsNotRenderedAsAddresses() throws {
+        var t = vigil_sock_tuple()
+        t.family = 1; t.sock_type = 1
+        let rec = RecordEncoder.syscall(.init(pid: 1), type: EventType(name: "connect")!, ret: 0, args: [3],
+                                        rawStr0: SocketAddress.encode("/run/docker.sock"), tuple: t)
+        try OwnedRecord(bytes: rec).withEvent { e in
+            #expect(e.argument(named: "tuple") == nil)
+            #expect(e.argument(named: "addr")?.text() == "/run/docker.sock")
+            #expect(e.formattedArguments() == "res=0 fd=3 addr=/run/docker.sock")
+        }.get()
+    }
+}

@@ -193,3 +193,20 @@ import VigilDecode
         #expect(t2 == "res=0 uid=0(root)")
     }
 }
+
+@Suite struct BindPortTests {
+    /// bind to port 0: the name shows the port the kernel assigned (from the tuple after the call).
+    @Test func bindToPortZeroUsesTheKernelsPort() {
+        var s = Stream()
+        s.exec(10, ppid: 1, "/usr/bin/python3", ["python3"])
+        s.sys(10, "socket", ret: 3, ["domain": "AF_INET", "type": "SOCK_STREAM", "proto": "0"])
+        var t = SocketTuple.encode(family: 2, l4proto: 6, local: (IPAddress("127.0.0.1")!, 38309), remote: (.none, 0))
+        t.family = 2
+        var r = s.feed(RecordEncoder.syscall(s.h(10), type: EventType(name: "bind")!, ret: 0, args: [3, 0, 16],
+                                             rawStr0: SocketAddress.encode("127.0.0.1:0"), tuple: t))
+        #expect(r.fd?.name == "127.0.0.1:38309")
+        #expect(r.fd?.serverPort == 38309)
+        r = s.feed(RecordEncoder.syscall(s.h(10), type: EventType(name: "listen")!, ret: 0, args: [3, 1], tuple: t))
+        #expect(r.fd?.isServerSide == true && r.fd?.name == "127.0.0.1:38309")
+    }
+}

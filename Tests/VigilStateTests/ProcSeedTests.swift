@@ -152,3 +152,36 @@ import VigilDecode
         #expect(quick.fds[s]?.kind == .unknown)
     }
 }
+
+@Suite struct StaleEntryTests {
+    /// A process whose exit was lost is removed once /proc shows it gone; live ones stay.
+    @Test func missedExitsAreRemovedAgainstProc() throws {
+        let base = "/tmp/vigil-stale-\(getpid())"
+        defer { _ = system("rm -rf '\(base)'") }
+        mkdir(base, 0o755)
+        for pid in ["100", "101"] { mkdir(base + "/" + pid, 0o755) }
+        func writeStat(_ pid: String, start: UInt64) {
+            let f = fopen(base + "/" + pid + "/stat", "w")!
+            fputs("\(pid) (x y) S 1 \(pid) \(pid) 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 \(start) 0 0\n", f)
+            fclose(f)
+        }
+        let tick = 1_000_000_000 / SysFiles.clockTicks
+        writeStat("100", start: 500)
+        writeStat("101", start: 900)  // pid 101 was reused by a process started later
+        let t = ProcessTable(configuration: .init(resolveUnknownFromProc: false, procRoot: base, staleAfterNs: 1_000_000_000))
+        for (pid, start) in [(UInt32(100), UInt64(500)), (101, 700), (102, 800)] {
+            let p = ProcessInfo(pid: pid, ppid: 1, startTimeBootNs: start * tick)
+            p.lastSeenBootNs = 1
+            t.insert(p)
+        }
+        let fresh = ProcessInfo(pid: 103, ppid: 1)
+        fresh.lastSeenBootNs = 10_000_000_000
+        t.insert(fresh)
+        #expect(t.removeStale(now: 10_500_000_000) == 2)
+        #expect(t[100] != nil)   // still running, same start time
+        #expect(t[101] == nil)   // reused pid
+        #expect(t[102] == nil)   // gone
+        #expect(t[103] != nil)   // recently seen: not checked
+        #expect(t.stats.stale.value == 2)
+    }
+}

@@ -71,6 +71,7 @@ final class KubeHTTPClient {
         var body: [UInt8] = []
         var bodyLimit: Int
         var onData: ((UnsafeRawBufferPointer) -> Bool)?
+        var onStatus: ((Int) -> Void)?
         var handle: UnsafeMutableRawPointer?
         var cancel: () -> Bool
         var abortedByCallback = false
@@ -91,11 +92,13 @@ final class KubeHTTPClient {
 
     /// GETs `path` as a stream: `onData` gets each chunk of a 2xx answer as it arrives and returns
     /// false to stop. A non-2xx answer is collected and returned with its status.
-    func stream(_ path: String, timeout: Double, idleTimeout: Double,
+    /// `onStatus` is called once the response headers are in (before any body).
+    func stream(_ path: String, timeout: Double, idleTimeout: Double, onStatus: @escaping (Int) -> Void = { _ in },
                 onData: @escaping (UnsafeRawBufferPointer) -> Bool) throws(KubeHTTPError) -> (Int, [UInt8]) {
         let t = Transfer(bodyLimit: 1 << 20, cancel: { [unowned self] in self.cancelFlag.load(ordering: .relaxed) },
                          idleLimitNs: UInt64(max(0, idleTimeout) * 1e9))
         t.onData = onData
+        t.onStatus = onStatus
         try perform(path, timeout: timeout, transfer: t)
         return (t.status, t.body)
     }
@@ -138,6 +141,17 @@ final class KubeHTTPClient {
             if t.idleLimitNs > 0, monotonicNs() &- t.lastDataNs > t.idleLimitNs { t.idleTimedOut = true; return 1 }
             return 0
         }
+        let headerCB: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { ptr, size, n, ud in
+            let t = Unmanaged<Transfer>.fromOpaque(ud!).takeUnretainedValue()
+            let count = size * n
+            // The blank line that ends a header block: the status is final unless it was 1xx.
+            if count <= 2, let p = ptr, p[0] == 0x0D || p[0] == 0x0A {
+                var code = 0
+                _ = vigil_curl_getinfo_long(t.handle, CURLINFO_RESPONSE_CODE, &code)
+                if code >= 200 { t.status = code; t.lastDataNs = monotonicNs(); t.onStatus?(code) }
+            }
+            return count
+        }
         let rc: CURLcode = errbuf.withUnsafeMutableBufferPointer { eb in
             _ = vigil_curl_setopt_ptr(h, CURLOPT_URL, url)
             _ = vigil_curl_setopt_ptr(h, CURLOPT_HTTPHEADER, headers)
@@ -151,6 +165,8 @@ final class KubeHTTPClient {
             _ = vigil_curl_setopt_long(h, CURLOPT_TCP_KEEPALIVE, 1)
             _ = vigil_curl_setopt_ptr(h, CURLOPT_WRITEFUNCTION, unsafeBitCast(writeCB, to: UnsafeRawPointer.self))
             _ = vigil_curl_setopt_ptr(h, CURLOPT_WRITEDATA, box.toOpaque())
+            _ = vigil_curl_setopt_ptr(h, CURLOPT_HEADERFUNCTION, unsafeBitCast(headerCB, to: UnsafeRawPointer.self))
+            _ = vigil_curl_setopt_ptr(h, CURLOPT_HEADERDATA, box.toOpaque())
             _ = vigil_curl_setopt_long(h, CURLOPT_NOPROGRESS, 0)
             _ = vigil_curl_setopt_ptr(h, CURLOPT_XFERINFOFUNCTION, unsafeBitCast(progressCB, to: UnsafeRawPointer.self))
             _ = vigil_curl_setopt_ptr(h, CURLOPT_XFERINFODATA, box.toOpaque())

@@ -83,10 +83,14 @@ public final class KubePodWatcher: Sendable {
         if configuration.insecureSkipTLSVerify {
             Log.warning("k8s", "kubeconfig sets insecure-skip-tls-verify: the API server's certificate is not verified", [("source", configuration.source)])
         }
-        // Let stop() abort a transfer: a small thread polls the flag into the client's.
         var resourceVersion: String?
         var backoff = configuration.backoffInitial
         var rng = SystemRandomNumberGenerator()
+        func pause() -> Bool {
+            let delay = backoff * (1 + Double.random(in: 0..<0.5, using: &rng))
+            backoff = min(configuration.backoffMax, backoff * 2)
+            return sleepInterruptibly(delay)
+        }
         while !stopping.load(ordering: .relaxed) {
             do {
                 if resourceVersion == nil {
@@ -94,16 +98,27 @@ public final class KubePodWatcher: Sendable {
                     setState(.synced)
                     backoff = configuration.backoffInitial
                 }
-                let outcome = try watch(http, from: resourceVersion!)
-                switch outcome {
-                case .ended(let rv):
+                let started = monotonicNs()
+                var rv = resourceVersion!
+                let outcome: WatchOutcome
+                do {
+                    outcome = try watch(http, resourceVersion: &rv)
+                } catch let e as WatchBroken {
+                    // An established watch broke (connection dropped, garbage, silence): resume from
+                    // the last resourceVersion; back off only if it keeps breaking quickly.
                     resourceVersion = rv
                     metrics.watchRestarts.add()
-                    backoff = configuration.backoffInitial
-                case .gone:
+                    metrics.apiErrors.add()
+                    Log.debug("k8s", "pod watch interrupted; resuming", [("reason", "\(e.error)")])
+                    if monotonicNs() &- started < 2_000_000_000 { if pause() { break } } else { backoff = configuration.backoffInitial }
+                    continue
+                }
+                resourceVersion = rv
+                metrics.watchRestarts.add()
+                backoff = configuration.backoffInitial
+                if case .gone = outcome {
                     Log.info("k8s", "watch resourceVersion expired (410 Gone); relisting")
                     resourceVersion = nil
-                    metrics.watchRestarts.add()
                 }
             } catch KubeHTTPError.cancelled {
                 break
@@ -114,11 +129,7 @@ public final class KubePodWatcher: Sendable {
                     continue
                 }
                 setState(.degraded, reason: "\(error)")
-                if resourceVersion != nil { metrics.watchRestarts.add() }
-                let delay = backoff * (1 + Double.random(in: 0..<0.5, using: &rng))
-                backoff = min(configuration.backoffMax, backoff * 2)
-                if sleepInterruptibly(delay) { break }
-                // After a failure, resume the watch if we have a resourceVersion (410 will tell us if not).
+                if pause() { break }
             }
         }
     }
@@ -131,7 +142,6 @@ public final class KubePodWatcher: Sendable {
 
     private func list(_ http: KubeHTTPClient) throws -> String {
         metrics.relists.add()
-        if state != .synced { setState(.connecting) }
         var pods: [KubePod] = []
         var cont: String?
         var rv = ""
@@ -154,16 +164,21 @@ public final class KubePodWatcher: Sendable {
         return rv
     }
 
-    enum WatchOutcome { case ended(String), gone }
+    enum WatchOutcome { case ended, gone }
 
-    private func watch(_ http: KubeHTTPClient, from rv: String) throws -> WatchOutcome {
-        let path = "/api/v1/pods?watch=1&allowWatchBookmarks=true&resourceVersion=" + percentEncode(rv)
+    /// An established watch stream that broke; `error` says how.
+    struct WatchBroken: Error { let error: Error }
+
+    /// Runs one watch from `resourceVersion`, moving it on with every event and bookmark.
+    private func watch(_ http: KubeHTTPClient, resourceVersion current: inout String) throws -> WatchOutcome {
+        let path = "/api/v1/pods?watch=1&allowWatchBookmarks=true&resourceVersion=" + percentEncode(current)
             + "&timeoutSeconds=\(configuration.watchTimeoutSeconds)" + selector
-        var current = rv
+        var rv = current
         var line: [UInt8] = []
         var failure: Error?
         var gone = false
-        var sawEvent = false
+        var established = false
+        defer { current = rv }
         let apply: ([UInt8]) -> Bool = { [self] bytes in
             if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { return true }
             do {
@@ -171,16 +186,16 @@ public final class KubePodWatcher: Sendable {
                 metrics.watchEvents.add()
                 switch ev {
                 case .added(let p), .modified(let p):
-                    store.upsert(p); current = p.resourceVersion.isEmpty ? current : p.resourceVersion
+                    store.upsert(p); if !p.resourceVersion.isEmpty { rv = p.resourceVersion }
                 case .deleted(let p):
-                    store.markDeleted(p, nowNs: monotonicNs()); current = p.resourceVersion.isEmpty ? current : p.resourceVersion
-                case .bookmark(let v): current = v
+                    store.markDeleted(p, nowNs: monotonicNs()); if !p.resourceVersion.isEmpty { rv = p.resourceVersion }
+                case .bookmark(let v): rv = v
                 case .error(let code, let reason, let message):
                     if code == 410 { gone = true; return false }
                     failure = KubeHTTPError.status(url: configuration.server + path, status: code, body: "\(reason): \(message)")
                     return false
                 }
-                if !sawEvent { sawEvent = true; if state != .synced { setState(.synced) } }
+                metrics.podsKnown.set(Int64(store.count))
                 return true
             } catch {
                 failure = KubeHTTPError.garbage(url: configuration.server + path, message: "\(error)")
@@ -188,31 +203,40 @@ public final class KubePodWatcher: Sendable {
             }
         }
         let idle = configuration.watchIdleTimeout
-        let (status, body) = try withCancel(http) { () throws(KubeHTTPError) in
-            try http.stream(path, timeout: Double(configuration.watchTimeoutSeconds) + 30, idleTimeout: idle) { chunk in
-                var start = 0
-                for (i, b) in chunk.enumerated() where b == 0x0A {
-                    line.append(contentsOf: chunk[start..<i])
-                    start = i + 1
-                    let ok = apply(line)
-                    line.removeAll(keepingCapacity: true)
-                    if !ok { return false }
+        let status: Int, body: [UInt8]
+        do {
+            (status, body) = try withCancel(http) { () throws(KubeHTTPError) in
+                try http.stream(path, timeout: Double(configuration.watchTimeoutSeconds) + 30, idleTimeout: idle, onStatus: { [self] code in
+                    if (200..<300).contains(code) { established = true; if state != .synced { setState(.synced) } }
+                }) { chunk in
+                    var start = 0
+                    for (i, b) in chunk.enumerated() where b == 0x0A {
+                        line.append(contentsOf: chunk[start..<i])
+                        start = i + 1
+                        let ok = apply(line)
+                        line.removeAll(keepingCapacity: true)
+                        if !ok { return false }
+                    }
+                    line.append(contentsOf: chunk[start...])
+                    if line.count > 64 << 20 { failure = KubeHTTPError.garbage(url: self.configuration.server + path, message: "watch line over 64 MiB"); return false }
+                    return true
                 }
-                line.append(contentsOf: chunk[start...])
-                if line.count > 64 << 20 { failure = KubeHTTPError.garbage(url: self.configuration.server + path, message: "watch line over 64 MiB"); return false }
-                return true
             }
+        } catch KubeHTTPError.cancelled {
+            throw KubeHTTPError.cancelled
+        } catch {
+            if established { throw WatchBroken(error: error) }
+            throw error
         }
         if status == 410 { return .gone }
         guard (200..<300).contains(status) else { throw KubeHTTPError.status(url: configuration.server + path, status: status, body: statusMessage(body)) }
         if gone { return .gone }
-        if let f = failure { throw f }
+        if let f = failure { throw WatchBroken(error: f) }
         if !line.isEmpty, !apply(line) {
             if gone { return .gone }
-            if let f = failure { throw f }
+            if let f = failure { throw WatchBroken(error: f) }
         }
-        if state != .synced { setState(.synced) }
-        return .ended(current)
+        return .ended
     }
 
     /// Runs a transfer while a helper forwards stop() into the client's cancel flag.
