@@ -87,3 +87,16 @@ let hostileMessage = "evil\n<13>1 2026-01-01T00:00:00Z fake vigil - - - injected
 
 /// Invalid UTF-8 bytes as they could come from argv, decoded as Swift does (U+FFFD).
 let invalidUTF8Text = String(decoding: [0x66, 0x6F, 0xFF, 0xFE, 0xC3, 0x28, 0xED, 0xA0, 0x80, 0x6F], as: UTF8.self)
+
+/// Whether a TCP connection to 127.0.0.1:`port` succeeds right now.
+func canConnect(port: UInt16) -> Bool {
+    let s = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(s) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = port.bigEndian
+    return withUnsafePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
+}

@@ -293,6 +293,30 @@ private let kubeEnabled = FakeKubeAPI.available || EnrichTestEnv.ci
         #expect(enricher.generation > gen)
     }
 
+    /// The first exec races the API: the pod is known but its container status has no id yet.
+    /// The container stays partial until the status arrives, then completes with its name.
+    @Test(.enabled(if: kubeEnabled, "needs python3 and openssl for the local HTTPS API server"))
+    func containerStatusArrivingLateCompletesTheContainer() throws {
+        let uid = EnrichTestEnv.randomUID(), cid = EnrichTestEnv.randomHexID()
+        let api = try FakeKubeAPI(initialPods: [testPodJSON(name: "slow-start", uid: uid, containers: [("app", "busybox:1.36", nil)])])
+        defer { api.stop() }
+        var cfg = ContainerEnricher.Configuration(cgroupRoot: "/nonexistent", kubernetes: api.clientConfig())
+        cfg.containerdRoots = []
+        cfg.crioRoots = []
+        let enricher = ContainerEnricher(configuration: cfg)
+        enricher.start()
+        defer { enricher.stop() }
+        #expect(EnrichTestEnv.eventually { enricher.watcher?.state == .synced })
+        enricher.learn(cgroupID: 601, path: "/kubepods/pod\(uid)/\(cid)")
+        usleep(300_000)
+        let partial = enricher.container(forCgroupID: 601)
+        #expect(!partial.isComplete && partial.info?.pod?.name == "slow-start" && partial.info?.name == nil)
+        try api.modify(testPodJSON(name: "slow-start", uid: uid, containers: [("app", "busybox:1.36", cid)]))
+        #expect(EnrichTestEnv.eventually { enricher.container(forCgroupID: 601).isComplete })
+        let c = try #require(enricher.container(forCgroupID: 601).info)
+        #expect(c.name == "app" && c.runtime == "containerd" && c.image == "busybox:1.36" && c.startTimeNs == 1_714_564_800_000_000_000)
+    }
+
     @Test func apiDownStillServesNodeLocal() throws {
         let root = EnrichTestEnv.tempDir("down")
         defer { EnrichTestEnv.removeTree(root) }

@@ -240,6 +240,19 @@ public final class SyslogBackend: AlertSinkBackend, @unchecked Sendable {
 
     private func disconnect() { if fd >= 0 { Glibc.close(fd); fd = -1 } }
 
+    /// For stream sockets: whether the receiver already closed or reset the connection. Syslog
+    /// receivers never send, so a readable socket means EOF or an error; sending on it would
+    /// "succeed" into the kernel buffer and be lost.
+    private func peerClosed() -> Bool {
+        guard fd >= 0, isStream else { return false }
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN) | 0x2000 /* POLLRDHUP */, revents: 0)
+        guard poll(&pfd, 1, 0) > 0 else { return false }
+        if pfd.revents & (Int16(POLLERR) | Int16(POLLHUP) | 0x2000) != 0 { return true }
+        var b: UInt8 = 0
+        let n = recv(fd, &b, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+    }
+
     /// The MSG part for `a`, shortened (keeping JSON valid) so the frame fits `maxMessage`.
     private func message(_ a: FormattedAlert) -> [UInt8] {
         let full: [UInt8]
@@ -286,6 +299,7 @@ public final class SyslogBackend: AlertSinkBackend, @unchecked Sendable {
             frames.append(SyslogFormatter.frame(alert: a.alert, summary: a.summary, facility: facility, appName: appName,
                                                 procID: procID, msg: message(a)))
         }
+        if peerClosed() { disconnect(); stats.retries.add() }
         var next = 0 // first frame not yet sent
         var attempt = 0
         var backoff: UInt64 = 100_000_000

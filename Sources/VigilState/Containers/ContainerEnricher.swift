@@ -263,8 +263,11 @@ public final class ContainerEnricher: Sendable {
             privileged: meta?.privileged ?? status?.privileged,
             podUID: podUID, pod: pod)
         let complete: Bool
-        if kubePod != nil {
-            complete = true
+        if let kp = kubePod {
+            // The API knows the pod. Complete once this container's status is in, or once waiting
+            // cannot help: node-local data named it, or every container of the pod has an id already
+            // (e.g. the pause container, which has no status entry).
+            complete = status != nil || (runtimeLookupDone && (meta != nil || kp.containers.allSatisfy { $0.containerID != nil }))
         } else if podUID == nil {
             complete = runtimeLookupDone
         } else {
