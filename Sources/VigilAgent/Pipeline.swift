@@ -65,7 +65,6 @@ public final class Pipeline: @unchecked Sendable {
     @inline(__always)
     public func process(_ ev: Event) {
         let type = ev.type
-        metrics.eventsByType[Int(type.rawValue) & (EventType.count - 1)].add()
         if ev.headerFlags != 0 && ev.isTruncated { metrics.truncatedRecords.add() }
         let applied = processes.apply(ev)
 
