@@ -58,7 +58,8 @@ public final class ContainerEnricher: Sendable {
     }
 
     enum Work {
-        case resolve(UInt64, UInt32)
+        /// cgroup id, pid, and when it was asked for (a walk older than that cannot have seen it).
+        case resolve(UInt64, UInt32, UInt64)
         case metadata(UInt64)
         case refreshPods([String])
     }
@@ -159,8 +160,11 @@ public final class ContainerEnricher: Sendable {
     public func container(forCgroupID id: UInt64, cgroupPathHint: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
                           pid: UInt32 = 0) -> ContainerLookup {
         if let hit = state.withLock({ $0.cache.lookup(id) }) {
-            metrics.cacheHits.add()
-            return hit.1 ? .known(hit.0) : .partial(hit.0)
+            // An id that could not be resolved earlier is re-learned when an exec brings its path.
+            if hit.0 !== ContainerInfo.unresolved || cgroupPathHint.count == 0 {
+                metrics.cacheHits.add()
+                return hit.1 ? .known(hit.0) : .partial(hit.0)
+            }
         }
         return miss(id, cgroupPathHint, pid)
     }
@@ -183,7 +187,7 @@ public final class ContainerEnricher: Sendable {
             if s.pendingIDs.contains(id) { return false }
             guard s.queue.count - s.queueHead < configuration.queueCapacity else { return false }
             s.pendingIDs.insert(id)
-            s.queue.append(.resolve(id, pid))
+            s.queue.append(.resolve(id, pid, monotonicNs()))
             return true
         }
         if queued {
@@ -313,8 +317,8 @@ public final class ContainerEnricher: Sendable {
 
     private func run(_ w: Work) {
         switch w {
-        case .resolve(let id, let pid):
-            guard let path = resolver.path(forCgroupID: id, pid: pid, nowNs: monotonicNs()) else {
+        case .resolve(let id, let pid, let askedNs):
+            guard let path = resolver.path(forCgroupID: id, pid: pid, askedAtNs: askedNs) else {
                 metrics.unresolved.add()
                 put(id, ContainerCacheEntry(info: .unresolved, complete: true, referenced: false, identity: nil, path: nil,
                                             runtimeMetadata: nil, runtimeLookupDone: true))
