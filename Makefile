@@ -57,7 +57,7 @@ clean:
 # Python tools for Tests/DeployTests (Kubernetes schema validation and checkov), in build/venv.
 # A failed install does not stop `make test`: the deploy tests then fail under VIGIL_CI=1 and skip otherwise.
 DEPLOY_VENV := $(BUILD_DIR)/venv
-DEPLOY_PY_TOOLS := kubernetes-validate==1.37.0 checkov==3.3.30
+DEPLOY_PY_TOOLS := kubernetes-validate==1.37.0 checkov==3.3.30 jsonschema PyYAML
 
 .PHONY: deploy-tools deploy-sync
 deploy-tools:

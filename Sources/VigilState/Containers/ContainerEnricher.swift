@@ -42,6 +42,8 @@ public final class ContainerEnricher: Sendable {
         public var containerdRoots: [String] = RuntimeMetadataStore.defaultContainerdRoots
         /// CRI-O container roots.
         public var crioRoots: [String] = RuntimeMetadataStore.defaultCRIORoots
+        /// Docker container directories.
+        public var dockerRoots: [String] = RuntimeMetadataStore.defaultDockerRoots
         /// Most cgroups cached; beyond it the least recently used go (second chance).
         public var cacheCapacity = 16384
         /// Most background work items queued; more are dropped and counted.
@@ -98,7 +100,8 @@ public final class ContainerEnricher: Sendable {
         let mounts = CgroupMounts.discover()
         self.mounts = configuration.cgroupRoot.map { CgroupMounts(unified: $0, v1: mounts.v1) } ?? mounts
         self.resolver = CgroupResolver(mounts: self.mounts)
-        self.runtimeStore = RuntimeMetadataStore(containerdRoots: configuration.containerdRoots, crioRoots: configuration.crioRoots)
+        self.runtimeStore = RuntimeMetadataStore(containerdRoots: configuration.containerdRoots, crioRoots: configuration.crioRoots,
+                                                 dockerRoots: configuration.dockerRoots)
         self.pods = PodStore(deletedGraceNs: UInt64(max(0, configuration.deletedPodGraceSeconds) * 1e9))
         self.state = Mutex(State(cache: ContainerCache(capacity: configuration.cacheCapacity)))
         if let k = configuration.kubernetes {
