@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
         .testTarget(name: "VigilCaptureTests", dependencies: ["VigilCapture", "VigilDecode", "VigilState", "VigilABI", "VigilCore"]),
         .testTarget(name: "VigilDecodeTests", dependencies: ["VigilDecode", "VigilABI", "VigilCore"]),
-        .testTarget(name: "VigilStateTests", dependencies: ["VigilState", "VigilDecode", "VigilABI", "VigilCore"]),
+        .testTarget(name: "VigilStateTests", dependencies: ["VigilState", "VigilDecode", "VigilABI", "VigilCore", "VigilCapture"]),
         .testTarget(name: "VigilRulesTests", dependencies: ["VigilRules", "VigilState", "VigilDecode", "VigilCore"]),
         .testTarget(name: "VigilAlertsTests", dependencies: ["VigilAlerts", "VigilRules", "VigilCore"]),
         .testTarget(name: "VigilAgentTests", dependencies: ["VigilAgent", "VigilAlerts", "VigilRules", "VigilState", "VigilDecode", "VigilCapture", "VigilCore"]),

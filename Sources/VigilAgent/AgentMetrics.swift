@@ -8,8 +8,6 @@ import VigilRules
 /// Everything the hot path touches is a relaxed atomic; labelled alert counts
 /// take a lock per alert (alerts are rare next to events).
 public final class AgentMetrics: Sendable {
-    /// Events that reached the pipeline, by event type (indexed by `EventType.rawValue`).
-    public let eventsByType: [Counter] = (0..<EventType.count).map { _ in Counter() }
     /// Records that failed to decode.
     public let decodeErrors = Counter()
     /// Records cut short in the kernel (header flag).
@@ -49,25 +47,9 @@ public final class AgentMetrics: Sendable {
             .sorted { $0.rule < $1.rule || ($0.rule == $1.rule && $0.priority < $1.priority) }
     }
 
-    /// Events received so far, by type name (types with none omitted).
-    public var eventsByTypeName: [(String, UInt64)] {
-        var out: [(String, UInt64)] = []
-        for (i, c) in eventsByType.enumerated() {
-            let v = c.value
-            if v > 0 { out.append((EventType(rawValue: UInt16(i)).name, v)) }
-        }
-        return out
-    }
-
-    /// Total events received.
-    public var eventsTotal: UInt64 { eventsByType.reduce(0) { $0 &+ $1.value } }
-
     /// Registers the pipeline's families.
     public func register(in r: MetricsRegistry) {
-        r.register("vigil_events_total", help: "Events received by the pipeline, by event type.", type: .counter) { [self] in
-            eventsByTypeName.map { MetricSample(labels: [("type", $0.0)], value: Double($0.1)) }
-        }
-        r.register("vigil_decode_errors_total", help: "Records that could not be decoded.", counter: decodeErrors)
+        r.register("vigil_decode_errors_total", help: "Records the pipeline could not decode (after the reader's own checks).", counter: decodeErrors)
         r.register("vigil_truncated_records_total", help: "Records whose strings were cut in the kernel.", counter: truncatedRecords)
         r.register("vigil_rule_matches_total", help: "Rule matches (alerts produced by rules before priority filtering and flood control), by rule and priority.", type: .counter) { [self] in
             alertsByRule.map { MetricSample(labels: [("rule", $0.rule), ("priority", $0.priority.falcoName)], value: Double($0.count)) }

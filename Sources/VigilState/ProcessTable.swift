@@ -183,6 +183,7 @@ public final class ProcessTable {
     @inline(__always)
     public func apply(_ e: Event) -> ApplyResult {
         let ts = e.timestampBootNs
+        if ts > latestEventNs { latestEventNs = ts }
         if exitHead < exitQueue.count && exitQueue[exitHead].ts &+ configuration.exitGracePeriodNs <= ts {
             expire(now: ts)
         }
@@ -224,9 +225,15 @@ public final class ProcessTable {
         return gone.count
     }
 
+    /// The newest event timestamp applied (boot-clock ns).
+    public private(set) var latestEventNs: UInt64 = 0
+
     /// Removes exited processes whose grace period ended by `now` (boot-clock ns),
     /// and (at most once per minute) entries whose exit was missed (``removeStale(now:)``).
+    /// Time never runs ahead of the newest event applied, so replaying a recorded
+    /// capture (older timestamps) keeps its grace periods.
     public func expire(now: UInt64) {
+        let now = latestEventNs == 0 ? now : min(now, latestEventNs)
         if configuration.staleAfterNs > 0 && now >= nextStaleCheckNs {
             if nextStaleCheckNs != 0 { removeStale(now: now) }
             nextStaleCheckNs = now &+ 60_000_000_000

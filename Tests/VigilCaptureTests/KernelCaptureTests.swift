@@ -196,7 +196,8 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
             #expect(sa.port == port)
         }.get()
         let a = try #require(s.recorder.wait { e in
-            (e.type == EventType(name: "accept") || e.type == EventType(name: "accept4")) && e.ret == Int64(accepted)
+            (e.type == EventType(name: "accept") || e.type == EventType(name: "accept4")) && e.tid == tid
+                && e.ret == Int64(accepted)
         }, "no accept record")
         try a.withEvent { e in
             let t = SocketTuple(e.tuple)

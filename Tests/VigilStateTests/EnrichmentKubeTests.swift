@@ -200,6 +200,52 @@ private let kubeEnabled = FakeKubeAPI.available || EnrichTestEnv.ci
         defer { w.stop() }
         #expect(EnrichTestEnv.eventually { store.pod(uid: uid) != nil })
     }
+
+    /// Client-certificate authentication from a kubeconfig: inline data, and files relative to it.
+    @Test(.enabled(if: kubeEnabled, "needs python3 and openssl for the local HTTPS API server"))
+    func kubeconfigClientCertificates() throws {
+        let uid = EnrichTestEnv.randomUID()
+        let api = try FakeKubeAPI(initialPods: [testPodJSON(name: "mtls", uid: uid)], acceptClientCerts: true)
+        defer { api.stop() }
+        func b64(_ p: String) throws -> String { try Data(contentsOf: URL(fileURLWithPath: p)).base64EncodedString() }
+        let inline = api.dir + "/kubeconfig-inline"
+        try """
+        apiVersion: v1
+        kind: Config
+        current-context: c
+        clusters: [{name: k, cluster: {server: "\(api.server)", certificate-authority: ca.crt}}]
+        contexts: [{name: c, context: {cluster: k, user: u}}]
+        users:
+        - name: u
+          user:
+            client-certificate-data: \(try b64(api.pki.clientCert))
+            client-key-data: \(try b64(api.pki.clientKey))
+        """.write(toFile: inline, atomically: true, encoding: .utf8)
+        let files = api.dir + "/kubeconfig-files"
+        try """
+        current-context: c
+        clusters: [{name: k, cluster: {server: "\(api.server)", certificate-authority: ca.crt}}]
+        contexts: [{name: c, context: {cluster: k, user: u}}]
+        users: [{name: u, user: {client-certificate: client.crt, client-key: client.key}}]
+        """.write(toFile: files, atomically: true, encoding: .utf8)
+        for path in [inline, files] {
+            var cfg = try KubeClientConfiguration.kubeconfig(path: path)
+            #expect(cfg.caFile == api.pki.caCert && cfg.token == nil)
+            cfg.nodeName = "node-1"
+            let store = PodStore()
+            let w = KubePodWatcher(configuration: cfg, store: store, metrics: EnrichmentMetrics())
+            w.start()
+            #expect(EnrichTestEnv.eventually { store.pod(uid: uid) != nil }, "\(path): \(w.lastError ?? "")")
+            w.stop()
+        }
+        // Without a certificate or token: 401, a clear error.
+        var anon = KubeClientConfiguration(server: api.server, caFile: api.pki.caCert, nodeName: "node-1", source: "test")
+        anon.backoffInitial = 0.05
+        let w = KubePodWatcher(configuration: anon, store: PodStore(), metrics: EnrichmentMetrics())
+        w.start()
+        defer { w.stop() }
+        #expect(EnrichTestEnv.eventually { w.lastError?.contains("HTTP 401") == true })
+    }
 }
 
 @Suite struct EnrichmentKubeConfigErrorTests {
@@ -291,6 +337,30 @@ private let kubeEnabled = FakeKubeAPI.available || EnrichTestEnv.ci
                                    owner: ("ReplicaSet", "web-7f9c6b5d4"), containers: [("nginx", "nginx:1.25", cid)]))
         #expect(EnrichTestEnv.eventually { enricher.container(forCgroupID: 501).info?.pod?.labels["canary"] == "yes" })
         #expect(enricher.generation > gen)
+    }
+
+    /// The first exec races the API: the pod is known but its container status has no id yet.
+    /// The container stays partial until the status arrives, then completes with its name.
+    @Test(.enabled(if: kubeEnabled, "needs python3 and openssl for the local HTTPS API server"))
+    func containerStatusArrivingLateCompletesTheContainer() throws {
+        let uid = EnrichTestEnv.randomUID(), cid = EnrichTestEnv.randomHexID()
+        let api = try FakeKubeAPI(initialPods: [testPodJSON(name: "slow-start", uid: uid, containers: [("app", "busybox:1.36", nil)])])
+        defer { api.stop() }
+        var cfg = ContainerEnricher.Configuration(cgroupRoot: "/nonexistent", kubernetes: api.clientConfig())
+        cfg.containerdRoots = []
+        cfg.crioRoots = []
+        let enricher = ContainerEnricher(configuration: cfg)
+        enricher.start()
+        defer { enricher.stop() }
+        #expect(EnrichTestEnv.eventually { enricher.watcher?.state == .synced })
+        enricher.learn(cgroupID: 601, path: "/kubepods/pod\(uid)/\(cid)")
+        usleep(300_000)
+        let partial = enricher.container(forCgroupID: 601)
+        #expect(!partial.isComplete && partial.info?.pod?.name == "slow-start" && partial.info?.name == nil)
+        try api.modify(testPodJSON(name: "slow-start", uid: uid, containers: [("app", "busybox:1.36", cid)]))
+        #expect(EnrichTestEnv.eventually { enricher.container(forCgroupID: 601).isComplete })
+        let c = try #require(enricher.container(forCgroupID: 601).info)
+        #expect(c.name == "app" && c.runtime == "containerd" && c.image == "busybox:1.36" && c.startTimeNs == 1_714_564_800_000_000_000)
     }
 
     @Test func apiDownStillServesNodeLocal() throws {

@@ -98,6 +98,19 @@ struct Stream {
         #expect(s.table.stats.execs.value == 2)
     }
 
+    @Test func replayKeepsGracePeriodsInEventTime() {
+        var s = Stream(.init(exitGracePeriodNs: 1_000_000, resolveUnknownFromProc: false))
+        s.exec(10, ppid: 1, "/bin/a", ["a"])
+        s.exit(10)
+        // The wall clock is far ahead of a recorded capture's timestamps.
+        s.table.expire(now: .max / 2)
+        #expect(s.table[10] != nil)
+        s.ts += 2_000_000
+        s.sys(1, "close", ["fd": "5"])
+        s.table.expire(now: .max / 2)
+        #expect(s.table[10] == nil)
+    }
+
     @Test func pidReuseAfterExitIsNotEvictedByTheOldExit() {
         var s = Stream(.init(exitGracePeriodNs: 1_000_000, resolveUnknownFromProc: false))
         s.exec(10, ppid: 1, "/bin/a", ["a"])
