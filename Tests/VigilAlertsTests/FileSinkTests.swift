@@ -82,7 +82,7 @@ import VigilRules
 
     @Test func stdoutSinkWritesToDescriptor() throws {
         var fds: [Int32] = [0, 0]
-        #expect(pipe(&fds) == 0)
+        #expect(cloexecPipe(&fds))
         defer { close(fds[0]) }
         let sink = AlertSink.stdout(StdoutOutputConfig(format: .auto), json: true, capacity: 10, fd: fds[1])
         #expect(sink.format == .json) // a pipe is not a terminal
@@ -95,5 +95,21 @@ import VigilRules
         #expect(lines.count == 1)
         let d = try parseJSON(Array(lines[0]))
         #expect((d["output"] as? String)?.hasSuffix(hostileMessage) == true)
+    }
+
+    @Test func stalledStdoutDoesNotHangStop() {
+        var fds: [Int32] = [0, 0]
+        #expect(cloexecPipe(&fds))
+        defer { if fds[0] >= 0 { close(fds[0]) }; close(fds[1]) }
+        let sink = AlertSink.stdout(StdoutOutputConfig(format: .json), json: true, capacity: 10, fd: fds[1])
+        let big = FormattedAlert(makeAlert(fields: [("proc.cmdline", .string(String(repeating: "s", count: 4 << 20)))]))
+        for _ in 0..<3 { sink.submit(big) }  // nobody reads: the first write blocks forever
+        let start = Date()
+        sink.stop(timeoutNs: 100_000_000)
+        #expect(Date().timeIntervalSince(start) < 5)
+        #expect(sink.stats.sent.value == 0)
+        // Closing the read end makes the stuck write fail with EPIPE (no SIGPIPE kills the runner).
+        close(fds[0]); fds[0] = -1
+        #expect(waitUntil(5) { sink.stats.errors.value >= 1 && sink.stats.errors.value + sink.stats.dropped.value == 3 })
     }
 }
