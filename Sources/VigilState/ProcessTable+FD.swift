@@ -172,7 +172,9 @@ extension ProcessTable {
         let isAt = t == VIGIL_SYS_OPENAT.rawValue || t == VIGIL_SYS_OPENAT2.rawValue
         let nameRaw = raw.vigilString
         let name: String
-        if raw.count > 0 && raw[0] == UInt8(ascii: "/") {
+        if PathResolver.isNormalAbsolute(raw) {
+            name = nameRaw  // shares the string's storage
+        } else if raw.count > 0 && raw[0] == UInt8(ascii: "/") {
             name = PathResolver.normalize(nameRaw)
         } else if let base = baseDirectory(e, p, dirfdArg: isAt ? 0 : nil) {
             name = PathResolver.resolve(raw, against: base)
@@ -215,10 +217,7 @@ extension ProcessTable {
     func setEndpoints(_ info: inout FDInfo, client: (IPAddress, UInt16), server: (IPAddress, UInt16)) {
         info.clientIP = client.0.bytes; info.clientPort = client.1
         info.serverIP = server.0.bytes; info.serverPort = server.1
-        var n = ""
-        client.0.write(into: &n); n += ":" + String(client.1) + "->"
-        server.0.write(into: &n); n += ":" + String(server.1)
-        info.name = n
+        info.name = IPAddress.endpointsText(client: client, server: server)
     }
 
     /// A bound or listening socket's own address: the server end, named `ip:port`.
