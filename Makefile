@@ -9,7 +9,7 @@ BPF_OBJ := $(BUILD_DIR)/bpf/vigil.bpf.o
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev libcurl4-openssl-dev libmicrohttpd-dev \
 	bpftool pkg-config rsyslog openssl python3-venv
 
-.PHONY: all deps build bpf run test bench clean
+.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich
 
 all: build
 
@@ -49,7 +49,32 @@ test: deps bpf deploy-tools
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-bench: build
+# Capture benchmarks: open storm, exec storm (vs bare, bpftrace, opensnoop, execsnoop), decode loop.
+BENCH_PACKAGES := bpftrace libbpf-tools
+BENCH_CC ?= cc
+
+bench-deps:
+	@missing=""; for p in $(BENCH_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "error: missing Debian packages:$$missing (run as root or install them)" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(BUILD_DIR)/bench/%: bench/%.c
+	@mkdir -p $(dir $@)
+	$(BENCH_CC) -O2 -Wall -o $@ $<
+
+bench-capture: build bench-deps $(BUILD_DIR)/bench/open_storm $(BUILD_DIR)/bench/exec_storm
+	python3 bench/capture_bench.py
+
+# Container lookup cost on the decoding thread (enricher and front cache vs a bare Dictionary).
+bench-enrich: deps
+	$(SWIFT) build -c release --product vigil-bench-enrich
+	./.build/release/vigil-bench-enrich 100
+	./.build/release/vigil-bench-enrich 1000
+
+bench: build bench-capture bench-enrich
 
 clean:
 	rm -rf $(BUILD_DIR) .build
@@ -57,7 +82,7 @@ clean:
 # Python tools for Tests/DeployTests (Kubernetes schema validation and checkov), in build/venv.
 # A failed install does not stop `make test`: the deploy tests then fail under VIGIL_CI=1 and skip otherwise.
 DEPLOY_VENV := $(BUILD_DIR)/venv
-DEPLOY_PY_TOOLS := kubernetes-validate==1.37.0 checkov==3.3.30
+DEPLOY_PY_TOOLS := kubernetes-validate==1.37.0 checkov==3.3.30 jsonschema PyYAML
 
 .PHONY: deploy-tools deploy-sync
 deploy-tools:

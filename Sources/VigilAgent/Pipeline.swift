@@ -28,6 +28,8 @@ public final class Pipeline: @unchecked Sendable {
     private var holding: MetadataHoldingArea<Alert>
     private let bootToWall: UInt64
     private var sampleCountdown: UInt32 = 16
+    /// Event types some enabled rule evaluates (indexed by raw value).
+    private var wanted: [Bool]
     private let health: HealthState?
     private var sawBatch = false
     private var lastTickNs: UInt64 = 0
@@ -46,6 +48,7 @@ public final class Pipeline: @unchecked Sendable {
         self.metrics = metrics
         self.rules = SwapSlot.Reader(ruleSlot)
         self.scratch = rules.value.makeScratch(hostname: hostname)
+        self.wanted = Self.typeTable(rules.value)
         self.holding = MetadataHoldingArea(configuration: .init(maxWaitNs: metadataWaitNs, retryIntervalNs: min(50_000_000, max(1_000_000, metadataWaitNs / 4))),
                                            metrics: enricher?.metrics ?? EnrichmentMetrics())
         self.bootToWall = Timestamp.bootToWallOffset()
@@ -68,9 +71,9 @@ public final class Pipeline: @unchecked Sendable {
         if ev.headerFlags != 0 && ev.isTruncated { metrics.truncatedRecords.add() }
         let applied = processes.apply(ev)
 
-        if rules.refresh() { activeGeneration.set(Int64(ruleSlot.generation)) }
+        if rules.refresh() { rulesChanged() }
         let rs = rules.value
-        if rs.candidates(for: type).isEmpty {
+        if !wanted[Int(type.rawValue) & (EventType.count - 1)] {
             // Still learn the container of exec'd processes (in-band cgroup path), cheaply.
             if ev.isExec, let enricher { _ = enricher.container(forCgroupID: ev.cgroupID, cgroupPathHint: ev.cgroupPath, pid: ev.pid) }
             return
@@ -116,7 +119,19 @@ public final class Pipeline: @unchecked Sendable {
         }
         processes.expire(now: Timestamp.bootNanoseconds())
         metrics.processTableSize.set(Int64(processes.count))
-        if rules.refresh() { activeGeneration.set(Int64(ruleSlot.generation)) }
+        if rules.refresh() { rulesChanged() }
+    }
+
+    /// A new rule set is in: rebuild the per-type table (once per reload, off the per-event path).
+    private func rulesChanged() {
+        wanted = Self.typeTable(rules.value)
+        activeGeneration.set(Int64(ruleSlot.generation))
+    }
+
+    static func typeTable(_ rs: RuleSet) -> [Bool] {
+        var t = [Bool](repeating: false, count: EventType.count)
+        for e in rs.requiredEventTypes { t[Int(e.rawValue) & (EventType.count - 1)] = true }
+        return t
     }
 
     /// End of a batch of records (a ring-buffer drain): ticks at most every 5 ms.

@@ -20,6 +20,13 @@ public struct EventJSONRenderer {
 
     /// Renders `e` and passes the JSON bytes (no newline) to `body`.
     public mutating func render<R>(_ e: Event, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+        render(e, extra: { _, _ in }, body)
+    }
+
+    /// Renders `e`; `extra` may append more keys (process-table fields) before the
+    /// object closes. Its second argument says whether `fd.name` was already written.
+    public mutating func render<R>(_ e: Event, extra: (inout JSONWriter, Bool) -> Void,
+                                   _ body: (UnsafeRawBufferPointer) -> R) -> R {
         w.reset()
         w.beginObject()
         let type = e.type
@@ -43,8 +50,10 @@ public struct EventJSONRenderer {
         w.key("group.gid"); w.uint(UInt64(e.gid))
         w.key("container.cgroup_id"); w.uint(e.cgroupID)
         if e.isExec { writeExec(e) }
-        if e.isSyscall { writeFD(e, type) }
+        var wroteFDName = false
+        if e.isSyscall { wroteFDName = writeFD(e, type) }
         writeArgs(e)
+        extra(&w, wroteFDName)
         w.endObject()
         return w.bytes.withUnsafeBytes { body($0) }
     }
@@ -98,23 +107,25 @@ public struct EventJSONRenderer {
         out.withUnsafeBytes { w.string(bytes: $0) }
     }
 
-    private mutating func writeFD(_ e: Event, _ type: EventType) {
+    /// Writes fd.* fields known from the record alone; returns whether fd.name was written.
+    private mutating func writeFD(_ e: Event, _ type: EventType) -> Bool {
         let id = UInt32(type.rawValue)
         switch id {
         case VIGIL_SYS_OPEN.rawValue, VIGIL_SYS_OPENAT.rawValue, VIGIL_SYS_OPENAT2.rawValue, VIGIL_SYS_CREAT.rawValue:
             if e.ret >= 0 { w.key("fd.num"); w.int(e.ret) }
             w.key("fd.name"); w.string(bytes: e.str0)
             w.key("fd.typechar"); w.string("f")
+            return true
         case VIGIL_SYS_ACCEPT.rawValue, VIGIL_SYS_ACCEPT4.rawValue:
             if e.ret >= 0 { w.key("fd.num"); w.int(e.ret) }
-            writeTuple(e, serverSide: true)
+            return writeTuple(e, serverSide: true)
         case VIGIL_SYS_CONNECT.rawValue, VIGIL_SYS_SENDTO.rawValue, VIGIL_SYS_SENDMSG.rawValue,
              VIGIL_SYS_RECVFROM.rawValue, VIGIL_SYS_RECVMSG.rawValue:
             w.key("fd.num"); w.int(Int64(Int32(truncatingIfNeeded: e.arg(0))))
-            writeTuple(e, serverSide: false)
+            return writeTuple(e, serverSide: false)
         case VIGIL_SYS_BIND.rawValue, VIGIL_SYS_LISTEN.rawValue:
             w.key("fd.num"); w.int(Int64(Int32(truncatingIfNeeded: e.arg(0))))
-            writeTuple(e, serverSide: true)
+            return writeTuple(e, serverSide: true)
         case VIGIL_SYS_CLOSE.rawValue, VIGIL_SYS_DUP.rawValue, VIGIL_SYS_DUP2.rawValue, VIGIL_SYS_DUP3.rawValue,
              VIGIL_SYS_FCHMOD.rawValue, VIGIL_SYS_FCHDIR.rawValue, VIGIL_SYS_FCNTL.rawValue:
             w.key("fd.num"); w.int(Int64(Int32(truncatingIfNeeded: e.arg(0))))
@@ -123,11 +134,12 @@ public struct EventJSONRenderer {
         default:
             break
         }
+        return false
     }
 
-    private mutating func writeTuple(_ e: Event, serverSide: Bool) {
+    private mutating func writeTuple(_ e: Event, serverSide: Bool) -> Bool {
         let t = SocketTuple(e.tuple)
-        guard t.family == LinuxConstants.AF_INET || t.family == LinuxConstants.AF_INET6 else { return }
+        guard t.family == LinuxConstants.AF_INET || t.family == LinuxConstants.AF_INET6 else { return false }
         let (cip, cport, sip, sport) = serverSide
             ? (t.remoteIP, t.remotePort, t.localIP, t.localPort)
             : (t.localIP, t.localPort, t.remoteIP, t.remotePort)
@@ -138,6 +150,7 @@ public struct EventJSONRenderer {
         w.key("fd.sip"); w.string(sip.description)
         w.key("fd.sport"); w.uint(UInt64(sport))
         w.key("fd.name"); w.string(t.text(serverSide: serverSide))
+        return true
     }
 
     private mutating func writeArgs(_ e: Event) {

@@ -5,23 +5,44 @@ import VigilABI
 import VigilDecode
 import VigilState
 
-/// A field reference resolved against the catalog, ready to extract.
-struct FieldSpec: Sendable {
+/// A field reference resolved against the catalog, ready to extract. Plain
+/// data (pointers into the rule set's permanent store), so the matcher copies
+/// it without reference counting.
+struct FieldSpec: @unchecked Sendable {
     let id: FieldID
     let type: FieldType
     /// Ancestor level (`proc.aname[N]`), `evt.arg[N]` index; -1 when none.
     let index: Int
-    /// `k8s.pod.label[KEY]` key or `evt.arg.NAME` name.
-    let key: String
-    /// For `evt.arg.NAME`: the argument's index per event type (-1 when the type has no such argument).
-    let argIndexByType: [Int8]
-    let transformers: [Transformer]
-    /// Cache slot.
+    /// Cache slot (-1: not cached).
     var slot: Int
-    /// As written (`proc.aname[2]`), used for output field names.
-    let text: String
+    /// `k8s.pod.label[KEY]` key bytes.
+    let key: UnsafePointer<UInt8>?
+    let keyLen: Int
+    /// For `evt.arg.NAME`: the argument's index per event type (-1 when the type has no such argument).
+    let argTable: UnsafePointer<Int8>?
+    /// Transformer codes (index in `Transformer.allCases` + 1), outermost first; 0 = none.
+    let t0: UInt8, t1: UInt8, t2: UInt8
+
+    init(id: FieldID, type: FieldType, index: Int = -1, slot: Int = -1, key: UnsafePointer<UInt8>? = nil, keyLen: Int = 0,
+         argTable: UnsafePointer<Int8>? = nil, transformers: [Transformer] = []) {
+        self.id = id; self.type = type; self.index = index; self.slot = slot; self.key = key; self.keyLen = keyLen
+        self.argTable = argTable
+        let codes = transformers.map { UInt8(Transformer.allCases.firstIndex(of: $0)! + 1) }
+        t0 = codes.count > 0 ? codes[0] : 0
+        t1 = codes.count > 1 ? codes[1] : 0
+        t2 = codes.count > 2 ? codes[2] : 0
+    }
+
+    static let none = FieldSpec(id: .unsupported, type: .string)
+
+    @inline(__always) var hasTransformers: Bool { t0 != 0 }
+    /// Transformers, innermost first (application order).
+    var transformers: [Transformer] {
+        [t2, t1, t0].filter { $0 != 0 }.map { Transformer.allCases[Int($0) - 1] }
+    }
+    var outermost: Transformer? { t0 == 0 ? nil : Transformer.allCases[Int(t0) - 1] }
     /// The value type after transformers.
-    var resultType: FieldType { transformers.first == .len ? .int64 : (transformers.isEmpty ? type : .string) }
+    var resultType: FieldType { outermost == .len ? .int64 : (outermost == nil ? type : .string) }
 }
 
 /// Extracts field values from an ``EventContext``. All strings go to the
@@ -33,14 +54,15 @@ enum FieldExtractor {
         let slot = s.slots + f.slot
         if slot.pointee.gen == s.gen { return slot.pointee.value }
         var v = extract(f, level: f.index, ctx, s)
-        if !f.transformers.isEmpty { v = transform(v, f.transformers, s) }
+        if f.hasTransformers { v = transform(v, f, s) }
         slot.pointee = RuleScratch.Slot(gen: s.gen, value: v)
         return v
     }
 
-    static func transform(_ v0: FV, _ ts: [Transformer], _ s: RuleScratch) -> FV {
+    static func transform(_ v0: FV, _ f: FieldSpec, _ s: RuleScratch) -> FV {
         var v = v0
-        for t in ts.reversed() {
+        for code in [f.t2, f.t1, f.t0] where code != 0 {
+            let t = Transformer.allCases[Int(code) - 1]
             guard v.isSet else { return v }
             if v.kind != .str { v = render(v, s) }
             let b = v.bytes
@@ -268,18 +290,21 @@ enum FieldExtractor {
         case .fdNum:
             if ctx.fd != nil || ctx.fdNum >= 0 { return .int(Int64(ctx.fdNum)) }
             return .unset
-        case .fdType: return ctx.fd.map { s.arena.copy($0.kind.typeName) } ?? .unset
-        case .fdTypechar: return ctx.fd.map { s.arena.copy($0.kind.typeChar) } ?? .unset
+        case .fdType: return ctx.fd?.kind.typeNameBytes.map { staticString($0) } ?? .unset
+        case .fdTypechar: return ctx.fd?.kind.typeCharBytes.map { staticString($0) } ?? .unset
         case .fdName:
-            guard let fd = ctx.fd, !fd.name.isEmpty else { return .unset }
-            return s.arena.copy(fd.name)
+            guard let n = ctx.fd?.name else { return .unset }
+            let v = s.arena.copy(n)
+            return v.len > 0 ? v : .unset
         case .fdNameraw:
-            guard let fd = ctx.fd else { return .unset }
-            return s.arena.copy(fd.nameRaw.isEmpty ? fd.name : fd.nameRaw)
+            guard ctx.fd != nil else { return .unset }
+            if ctx.fd!.nameRaw.isEmpty { return s.arena.copy(ctx.fd!.name) }
+            return s.arena.copy(ctx.fd!.nameRaw)
         case .fdDirectory, .fdFilename:
-            guard let fd = ctx.fd, fd.kind == .file || fd.kind == .directory || fd.kind == .memfd, !fd.name.isEmpty else { return .unset }
-            let v = s.arena.copy(fd.name)
-            if f.id == .fdDirectory && fd.kind == .directory { return v }
+            guard let kind = ctx.fd?.kind, kind == .file || kind == .directory || kind == .memfd else { return .unset }
+            let v = s.arena.copy(ctx.fd!.name)
+            if v.len == 0 { return .unset }
+            if f.id == .fdDirectory && kind == .directory { return v }
             let b = v.bytes
             var k = b.count
             while k > 0 && b[k - 1] != 47 { k -= 1 }
@@ -343,11 +368,11 @@ enum FieldExtractor {
         case .containerImageRepository:
             guard let c = ctx.container else { return .unset }
             if let r = c.imageRepository { return s.arena.copy(r) }
-            return c.image.map { s.arena.copy(splitImage($0).repo) } ?? .unset
+            return c.image.map { s.arena.copyOwned(splitImage($0).repo) } ?? .unset
         case .containerImageTag:
             guard let c = ctx.container else { return .unset }
             if let t = c.imageTag { return s.arena.copy(t) }
-            return c.image.flatMap { splitImage($0).tag }.map { s.arena.copy($0) } ?? .unset
+            return c.image.flatMap { splitImage($0).tag }.map { s.arena.copyOwned($0) } ?? .unset
         case .containerImageDigest: return ctx.container?.imageDigest.map { s.arena.copy($0) } ?? .unset
         case .containerType: return s.arena.copy(ctx.container?.runtime ?? "host")
         case .containerPrivileged: return ctx.container?.privileged.map { .bool($0) } ?? .unset
@@ -360,11 +385,18 @@ enum FieldExtractor {
         case .k8sPodUid:
             if let p = ctx.container?.pod { return s.arena.copy(p.uid) }
             return ctx.container?.podUID.map { s.arena.copy($0) } ?? .unset
-        case .k8sPodLabel: return ctx.container?.pod?.labels[f.key].map { s.arena.copy($0) } ?? .unset
+        case .k8sPodLabel:
+            guard let labels = ctx.container?.pod?.labels else { return .unset }
+            let key = UnsafeBufferPointer(start: f.key, count: f.keyLen)
+            for (k, v) in labels {
+                var k = k
+                if k.withUTF8({ Bytes.equal($0, key) }) { return s.arena.copy(v) }
+            }
+            return .unset
         case .k8sPodLabels:
             guard let p = ctx.container?.pod else { return .unset }
             let text = p.labels.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ", ")
-            return s.arena.copy(text)
+            return s.arena.copyOwned(text)
         case .k8sNsName: return ctx.container?.pod.map { s.arena.copy($0.namespace) } ?? .unset
         case .k8sPodSa: return ctx.container?.pod?.serviceAccount.map { s.arena.copy($0) } ?? .unset
         case .k8sWorkloadName: return ctx.container?.pod?.workloadName.map { s.arena.copy($0) } ?? .unset
@@ -398,6 +430,8 @@ enum FieldExtractor {
     static let unixBytes = StaticBytes("unix")
     static let syscallBytes = StaticBytes("syscall")
     static let atFdcwdBytes = StaticBytes("AT_FDCWD")
+    static let fdTypeNames: [StaticBytes] = (0...FDInfo.Kind.unknown.rawValue).map { StaticBytes(FDInfo.Kind(rawValue: $0)!.typeName) }
+    static let fdTypeChars: [StaticBytes] = (0...FDInfo.Kind.unknown.rawValue).map { StaticBytes(FDInfo.Kind(rawValue: $0)!.typeChar) }
     static let typeNames: [StaticBytes] = (0..<EventType.count).map { StaticBytes(EventType(rawValue: UInt16($0)).name) }
     @inline(__always) static func typeNameBytes(_ t: EventType) -> StaticBytes { typeNames[Int(t.rawValue) & (EventType.count - 1)] }
     @inline(__always) static func staticString(_ b: StaticBytes) -> FV { .str(b.p, b.n) }
@@ -449,7 +483,7 @@ enum FieldExtractor {
     /// The schema argument a field refers to for this event's type.
     @inline(__always) static func argSpec(_ f: FieldSpec, _ ev: Event) -> ArgumentSpec? {
         let schema = SyscallSchema.of(ev.type)
-        let k = f.index >= 0 ? f.index : Int(f.argIndexByType[Int(ev.type.rawValue) & (EventType.count - 1)])
+        let k = f.index >= 0 ? f.index : (f.argTable.map { Int($0[Int(ev.type.rawValue) & (EventType.count - 1)]) } ?? -1)
         guard k >= 0 && k < schema.arguments.count else { return nil }
         return schema.arguments[k]
     }
@@ -497,14 +531,14 @@ enum FieldExtractor {
             }
             return s.arena.copy(b)
         case .sockaddr, .tuple:
-            return s.arena.copy(v.rawText)
+            return s.arena.copyOwned(v.rawText)
         }
     }
 
     /// `evt.args`: every argument as `name=value`, space separated.
     static func eventArgs(_ ev: Event, _ s: RuleScratch) -> FV {
         let resolver = ArgumentResolver(userName: { [unowned s] in s.userName($0) }, groupName: { [unowned s] in s.groupName($0) })
-        return s.arena.copy(ev.formattedArguments(resolver))
+        return s.arena.copyOwned(ev.formattedArguments(resolver))
     }
 }
 
@@ -521,3 +555,9 @@ struct StaticBytes: @unchecked Sendable {
     }
 }
 
+
+extension FDInfo.Kind {
+    /// Falco's `fd.type` name as constant bytes.
+    var typeNameBytes: StaticBytes? { FieldExtractor.fdTypeNames[Int(rawValue)] }
+    var typeCharBytes: StaticBytes? { FieldExtractor.fdTypeChars[Int(rawValue)] }
+}

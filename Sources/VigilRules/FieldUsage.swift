@@ -20,7 +20,7 @@ public enum FieldUsage {
             for ex in r.exceptions { for f in ex.fields { out[f, default: 0] += 1 } }
             _ = try? OutputTemplate.parse(r.output) { (ref: FieldRef) throws(RuleCompileError) -> FieldSpec in
                 out[display(ref), default: 0] += 1
-                return FieldSpec(id: .unsupported, type: .string, index: -1, key: "", argIndexByType: [], transformers: [], slot: 0, text: ref.text)
+                return FieldSpec.none
             }
         }
         return out

@@ -12,52 +12,48 @@ let fnvBasis: UInt64 = 0xcbf29ce484222325
 }
 
 /// An immutable hash set of byte strings (for `in` lists): open addressing over
-/// one byte pool; lookups hash the value in place and allocate nothing.
-struct ByteSet: Sendable {
-    private var pool: [UInt8] = []
-    private var hashes: [UInt64]
-    private var offsets: [Int32]
-    private var lengths: [Int32]
-    private let mask: Int
+/// one byte pool in permanent memory; lookups hash the value in place, allocate
+/// nothing and touch no reference counts.
+struct ByteSet {
+    let pool: UnsafePointer<UInt8>
+    let hashes: UnsafePointer<UInt64>
+    let offsets: UnsafePointer<Int32>
+    let lengths: UnsafePointer<Int32>
+    let mask: Int
     let count: Int
 
-    init<S: Sequence>(_ items: S) where S.Element == [UInt8] {
-        let unique = Array(Set(items.map { $0 }))
+    init(_ items: [[UInt8]], store: PermanentStore) {
+        var seen = Set<[UInt8]>()
+        let unique = items.filter { seen.insert($0).inserted }
         var cap = 8
         while cap < unique.count * 2 { cap <<= 1 }
-        mask = cap - 1
-        hashes = [UInt64](repeating: 0, count: cap)
-        offsets = [Int32](repeating: -1, count: cap)
-        lengths = [Int32](repeating: 0, count: cap)
-        count = unique.count
+        var hs = [UInt64](repeating: 0, count: cap)
+        var offs = [Int32](repeating: -1, count: cap)
+        var lens = [Int32](repeating: 0, count: cap)
+        var pool: [UInt8] = []
         for it in unique {
             let h = it.withUnsafeBufferPointer { fnvHash($0) }
-            var k = Int(truncatingIfNeeded: h) & mask
-            while offsets[k] >= 0 { k = (k + 1) & mask }
-            hashes[k] = h; offsets[k] = Int32(pool.count); lengths[k] = Int32(it.count)
+            var k = Int(truncatingIfNeeded: h) & (cap - 1)
+            while offs[k] >= 0 { k = (k + 1) & (cap - 1) }
+            hs[k] = h; offs[k] = Int32(pool.count); lens[k] = Int32(it.count)
             pool += it
         }
+        self.pool = store.copy(pool); hashes = store.copy(hs); offsets = store.copy(offs); lengths = store.copy(lens)
+        mask = cap - 1
+        count = unique.count
     }
 
     @inline(__always) func contains(_ b: UnsafeBufferPointer<UInt8>) -> Bool { contains(b, hash: fnvHash(b)) }
 
     @inline(__always) func contains(_ b: UnsafeBufferPointer<UInt8>, hash h: UInt64) -> Bool {
         var k = Int(truncatingIfNeeded: h) & mask
-        return offsets.withUnsafeBufferPointer { offs in
-            hashes.withUnsafeBufferPointer { hs in
-                lengths.withUnsafeBufferPointer { ls in
-                    pool.withUnsafeBufferPointer { pool in
-                        while offs[k] >= 0 {
-                            if hs[k] == h && Int(ls[k]) == b.count {
-                                if b.count == 0 || memcmp(pool.baseAddress! + Int(offs[k]), b.baseAddress!, b.count) == 0 { return true }
-                            }
-                            k = (k + 1) & mask
-                        }
-                        return false
-                    }
-                }
+        while offsets[k] >= 0 {
+            if hashes[k] == h && Int(lengths[k]) == b.count {
+                if b.count == 0 || memcmp(pool + Int(offsets[k]), b.baseAddress!, b.count) == 0 { return true }
             }
+            k = (k + 1) & mask
         }
+        return false
     }
 }
 
@@ -65,11 +61,11 @@ struct ByteSet: Sendable {
 /// paths or lies below one (component-wise). The value is hashed once,
 /// incrementally, and the index is probed at each `/` boundary, which walks the
 /// same path a component trie would.
-struct PathPrefixSet: Sendable {
+struct PathPrefixSet {
     let set: ByteSet
     let matchAll: Bool
 
-    init(_ paths: [String]) {
+    init(_ paths: [String], store: PermanentStore) {
         var items: [[UInt8]] = []
         var all = false
         for p in paths {
@@ -78,7 +74,7 @@ struct PathPrefixSet: Sendable {
             if b == [47] { all = true }
             items.append(b)
         }
-        set = ByteSet(items)
+        set = ByteSet(items, store: store)
         matchAll = all
     }
 
@@ -103,12 +99,12 @@ struct PathPrefixSet: Sendable {
     }
 }
 
-/// A compiled POSIX extended regex, matched against the whole value.
-final class CompiledRegex: @unchecked Sendable {
+/// A compiled POSIX extended regex, matched against the whole value. The
+/// regex_t lives in the rule set's permanent store.
+struct CompiledRegex {
     let re: UnsafeMutablePointer<regex_t>
-    let pattern: String
 
-    init(_ pattern: String) throws(RuleCompileError) {
+    init(_ pattern: String, store: PermanentStore) throws(RuleCompileError) {
         let r = UnsafeMutablePointer<regex_t>.allocate(capacity: 1)
         let rc = regcomp(r, "^(" + pattern + ")$", REG_EXTENDED | REG_NOSUB)
         if rc != 0 {
@@ -118,10 +114,9 @@ final class CompiledRegex: @unchecked Sendable {
             let msg = String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw RuleCompileError(offset: nil, message: "invalid regex '\(pattern)': \(msg)")
         }
-        self.pattern = pattern
-        self.re = r
+        store.adopt(r)
+        re = r
     }
-    deinit { regfree(re); re.deallocate() }
 
     /// `p` must be NUL-terminated (arena strings are).
     @inline(__always) func matches(_ p: UnsafePointer<UInt8>) -> Bool {
@@ -130,11 +125,11 @@ final class CompiledRegex: @unchecked Sendable {
 }
 
 /// A validated fnmatch(3) pattern.
-struct GlobPattern: Sendable {
-    let pattern: [CChar]
+struct GlobPattern {
+    let pattern: UnsafePointer<CChar>
     let flags: Int32
 
-    init(_ s: String, caseInsensitive: Bool) throws(RuleCompileError) {
+    init(_ s: String, caseInsensitive: Bool, store: PermanentStore) throws(RuleCompileError) {
         // fnmatch does not report malformed patterns; check brackets and escapes ourselves.
         let b = Array(s.utf8)
         var k = 0
@@ -153,21 +148,27 @@ struct GlobPattern: Sendable {
             }
             k += 1
         }
-        pattern = s.utf8CString.map { $0 }
+        pattern = store.copy(s.utf8CString.map { $0 })
         flags = caseInsensitive ? (1 << 4) : 0 // FNM_CASEFOLD
     }
 
     @inline(__always) func matches(_ p: UnsafePointer<UInt8>) -> Bool {
-        pattern.withUnsafeBufferPointer { pat in
-            p.withMemoryRebound(to: CChar.self, capacity: 1) { fnmatch(pat.baseAddress!, $0, flags) == 0 }
-        }
+        p.withMemoryRebound(to: CChar.self, capacity: 1) { fnmatch(pattern, $0, flags) == 0 }
     }
 }
 
 /// An IP address or network (for `ipaddr`/`ipnet` comparisons).
-struct IPMatch: Sendable, Equatable {
+struct IPMatch {
     var bytes: [UInt8]   // 4 or 16
     var prefix: Int      // bits
+
+    /// The plain-data form stored in the rule set.
+    var pod: IPMatchPOD {
+        var p = IPMatchPOD()
+        withUnsafeMutableBytes(of: &p.bytes) { for (k, b) in bytes.enumerated() { $0[k] = b } }
+        p.len = bytes.count; p.prefix = prefix
+        return p
+    }
 
     static func parse(_ s: String, network: Bool) -> IPMatch? {
         var addr = s
@@ -193,8 +194,18 @@ struct IPMatch: Sendable, Equatable {
         return nil
     }
 
+}
+
+/// An IP address or network as plain data.
+struct IPMatchPOD {
+    var bytes: (UInt64, UInt64) = (0, 0)
+    var len = 0
+    var prefix = 0
+
     @inline(__always) func matches(_ v: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard v.count == bytes.count else { return false }
+        guard v.count == len else { return false }
+        var b = self.bytes
+        return withUnsafeBytes(of: &b) { bytes in
         var bits = prefix
         var k = 0
         while bits >= 8 { if v[k] != bytes[k] { return false }; k += 1; bits -= 8 }
@@ -203,63 +214,60 @@ struct IPMatch: Sendable, Equatable {
             if v[k] & m != bytes[k] & m { return false }
         }
         return true
+        }
     }
 }
 
 /// Byte-string helpers on NUL-terminated arena values.
 enum Bytes {
-    @inline(__always) static func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: [UInt8]) -> Bool {
+    @inline(__always) static func equal(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
         guard a.count == b.count else { return false }
         if a.count == 0 { return true }
-        return b.withUnsafeBufferPointer { memcmp(a.baseAddress!, $0.baseAddress!, a.count) == 0 }
+        return memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0
     }
-    @inline(__always) static func startsWith(_ a: UnsafeBufferPointer<UInt8>, _ b: [UInt8]) -> Bool {
+    @inline(__always) static func startsWith(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
         guard a.count >= b.count else { return false }
         if b.isEmpty { return true }
-        return b.withUnsafeBufferPointer { memcmp(a.baseAddress!, $0.baseAddress!, b.count) == 0 }
+        return memcmp(a.baseAddress!, b.baseAddress!, b.count) == 0
     }
-    @inline(__always) static func endsWith(_ a: UnsafeBufferPointer<UInt8>, _ b: [UInt8]) -> Bool {
+    @inline(__always) static func endsWith(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
         guard a.count >= b.count else { return false }
         if b.isEmpty { return true }
-        return b.withUnsafeBufferPointer { memcmp(a.baseAddress! + (a.count - b.count), $0.baseAddress!, b.count) == 0 }
+        return memcmp(a.baseAddress! + (a.count - b.count), b.baseAddress!, b.count) == 0
     }
-    @inline(__always) static func contains(_ a: UnsafeBufferPointer<UInt8>, _ b: [UInt8]) -> Bool {
-        if b.isEmpty { return true }
-        guard a.count >= b.count else { return false }
-        let n = b.count
-        return b.withUnsafeBufferPointer { nb in
-            let first = Int32(nb[0])
-            var k = 0
-            let last = a.count - n
-            while k <= last {
-                guard let hit = memchr(a.baseAddress! + k, first, last - k + 1) else { return false }
-                let off = a.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-                if n == 1 || memcmp(a.baseAddress! + off + 1, nb.baseAddress! + 1, n - 1) == 0 { return true }
-                k = off + 1
-            }
-            return false
+    @inline(__always) static func contains(_ a: UnsafeBufferPointer<UInt8>, _ nb: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = nb.count
+        if n == 0 { return true }
+        guard a.count >= n else { return false }
+        let first = Int32(nb[0])
+        var k = 0
+        let last = a.count - n
+        while k <= last {
+            guard let hit = memchr(a.baseAddress! + k, first, last - k + 1) else { return false }
+            let off = a.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            if n == 1 || memcmp(a.baseAddress! + off + 1, nb.baseAddress! + 1, n - 1) == 0 { return true }
+            k = off + 1
         }
+        return false
     }
-    /// `b` must be lower case already.
-    @inline(__always) static func containsIgnoringCase(_ a: UnsafeBufferPointer<UInt8>, _ b: [UInt8]) -> Bool {
-        if b.isEmpty { return true }
-        guard a.count >= b.count else { return false }
-        let n = b.count
-        return b.withUnsafeBufferPointer { nb in
-            var k = 0
-            while k + n <= a.count {
-                var j = 0
-                while j < n {
-                    var c = a[k + j]
-                    if c >= 65 && c <= 90 { c += 32 }
-                    if c != nb[j] { break }
-                    j += 1
-                }
-                if j == n { return true }
-                k += 1
+    /// `nb` must be lower case already.
+    @inline(__always) static func containsIgnoringCase(_ a: UnsafeBufferPointer<UInt8>, _ nb: UnsafeBufferPointer<UInt8>) -> Bool {
+        let n = nb.count
+        if n == 0 { return true }
+        guard a.count >= n else { return false }
+        var k = 0
+        while k + n <= a.count {
+            var j = 0
+            while j < n {
+                var c = a[k + j]
+                if c >= 65 && c <= 90 { c += 32 }
+                if c != nb[j] { break }
+                j += 1
             }
-            return false
+            if j == n { return true }
+            k += 1
         }
+        return false
     }
     /// Lexicographic compare.
     @inline(__always) static func compare(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Int {

@@ -2,11 +2,11 @@ import VigilState
 
 /// A rule's compiled `output:` template: literal text and `%field` /
 /// `%transformer(field)` references.
-struct OutputTemplate: Sendable {
-    enum Piece: Sendable { case text(String), field(FieldSpec) }
+struct OutputTemplate: @unchecked Sendable {
+    enum Piece: @unchecked Sendable { case text(String), field(FieldSpec, String) }
     var pieces: [Piece] = []
-    /// Fields in template order, each once (output_fields).
-    var fields: [FieldSpec] = []
+    /// Fields in template order, each once (output_fields), with their names as written.
+    var fields: [(spec: FieldSpec, name: String)] = []
 
     /// Parses `text`; field errors are reported through `resolve` with offsets into `text`.
     static func parse(_ text: String, resolve: (FieldRef) throws(RuleCompileError) -> FieldSpec) throws(RuleCompileError) -> OutputTemplate {
@@ -37,8 +37,8 @@ struct OutputTemplate: Sendable {
             ref.offset = start
             let spec = try resolve(ref)
             flush()
-            t.pieces.append(.field(spec))
-            if !t.fields.contains(where: { $0.text == spec.text }) { t.fields.append(spec) }
+            t.pieces.append(.field(spec, ref.text))
+            if !t.fields.contains(where: { $0.name == ref.text }) { t.fields.append((spec, ref.text)) }
             i = start + 1 + p.i
         }
         flush()

@@ -29,36 +29,32 @@ struct TypeSet: Sendable, Equatable {
     var types: [EventType] { (0..<128).compactMap { contains(UInt16($0)) ? EventType(rawValue: UInt16($0)) : nil } }
 }
 
-/// The compiled test of one comparison.
-enum CheckOp: Sendable {
-    case exists
-    case strEq([UInt8])
-    case strIn(ByteSet)
-    case strContains([UInt8])
-    case strIContains([UInt8])
-    case strStartsWith([UInt8])
-    case strEndsWith([UInt8])
-    case strOrder(CompareOp, [UInt8])
-    case glob(GlobPattern)
-    case regex(CompiledRegex)
-    case pmatch(PathPrefixSet)
-    case intCmp(CompareOp, Int64)
-    case intIn([Int64])
-    case boolEq(Bool)
-    case ip([IPMatch])
-    case field(CompareOp, FieldSpec)
+/// The kind of test a ``Check`` performs.
+enum CheckKind: UInt8, Sendable {
+    case exists, strEq, strIn, strContains, strIContains, strStartsWith, strEndsWith, strOrder
+    case glob, regex, pmatch, intCmp, intIn, boolEq, ip, field
 }
 
-/// One comparison: field, test, and whether the result is inverted (`!=`).
+/// One comparison, as plain data: field, test, operand (pointers into the rule
+/// set's ``PermanentStore``), and whether the result is inverted (`!=`).
 /// Unset values never match, whatever the operator (Falco's semantics).
-struct Check: Sendable {
-    var field: FieldSpec
-    var op: CheckOp
+struct Check: @unchecked Sendable {
+    var kind: CheckKind
+    var op: CompareOp
     var negate: Bool
     /// `proc.aname` without index: true if any ancestor matches.
     var anyAncestor: Bool
-    /// Source text, for profiling output.
-    var text: String
+    var field: FieldSpec
+    /// For `val(field)` comparisons.
+    var other: FieldSpec
+    /// Operand: bytes, a ByteSet/PathPrefixSet/GlobPattern/CompiledRegex, Int64s or IPMatchPODs.
+    var p: UnsafeRawPointer?
+    /// Byte length or element count.
+    var n: Int
+    /// Integer or boolean operand.
+    var i: Int64
+
+    @inline(__always) var bytes: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: p?.assumingMemoryBound(to: UInt8.self), count: n) }
 }
 
 /// A node of the compiled condition tree, stored flat.
@@ -72,7 +68,7 @@ struct CNode: Sendable {
 }
 
 /// All compiled conditions of a rule set, in flat arrays.
-struct Program: Sendable {
+struct Program: @unchecked Sendable {
     var nodes: [CNode] = []
     var kids: [Int32] = []
     var checks: [Check] = []
@@ -108,6 +104,62 @@ struct Program: Sendable {
             var pure = true
             for k in 0..<Int(node.b) { let (c, p) = eventTypes(kids[Int(node.a) + k]); t = t.union(c); pure = pure && p }
             return (t, pure)
+        }
+    }
+}
+
+/// A node folded to a constant, or a node index.
+enum Folded: Equatable { case const(Bool), node(Int32) }
+
+extension Program {
+    /// Whether check `i` has a value fixed for every event of type `t` (Vigil
+    /// events are all exit events: `evt.dir = <` is always true).
+    func constantCheck(_ i: Int, type t: UInt16) -> Bool? {
+        let c = checks[i]
+        guard c.field.id == .evtDir, !c.field.hasTransformers, !c.anyAncestor else { return nil }
+        let isExit = c.n == 1 && c.bytes[0] == 60
+        switch c.kind {
+        case .strEq: return isExit != c.negate
+        case .exists: return true
+        default: return nil
+        }
+    }
+
+    /// Builds a copy of the tree at `n` specialised for events of type `t`:
+    /// event-type tests and constant checks folded, nested and/or flattened,
+    /// double negations removed.
+    mutating func specialize(_ n: Int32, type t: UInt16) -> Folded {
+        let node = nodes[Int(n)]
+        switch node.kind {
+        case .yes: return .const(true)
+        case .no: return .const(false)
+        case .types: return .const(typeSets[Int(node.a)].contains(t))
+        case .check:
+            if let k = constantCheck(Int(node.a), type: t) { return .const(k) }
+            return .node(n)
+        case .not:
+            switch specialize(node.a, type: t) {
+            case .const(let b): return .const(!b)
+            case .node(let c):
+                if nodes[Int(c)].kind == .not { return .node(nodes[Int(c)].a) }
+                return .node(add(CNode(kind: .not, a: c, b: 0)))
+            }
+        case .and, .or:
+            let isAnd = node.kind == .and
+            var out: [Int32] = []
+            for k in 0..<Int(node.b) {
+                switch specialize(kids[Int(node.a) + k], type: t) {
+                case .const(let b):
+                    if b != isAnd { return .const(b) }  // false in and, true in or
+                case .node(let c):
+                    let cn = nodes[Int(c)]
+                    if cn.kind == node.kind {
+                        for j in 0..<Int(cn.b) { out.append(kids[Int(cn.a) + j]) }
+                    } else { out.append(c) }
+                }
+            }
+            if out.isEmpty { return .const(isAnd) }
+            return .node(group(node.kind, out))
         }
     }
 }

@@ -11,6 +11,10 @@ struct ConditionCompiler {
     let macroASTs: [String: ConditionExpr?]
     /// Macros being expanded (cycle detection).
     var stack: [String] = []
+    /// Memory for operands and tables (owned by the rule set built from this compiler).
+    let store = PermanentStore()
+    /// Identical comparisons share one check (and its per-event result).
+    var checkNodes: [String: Int32] = [:]
     /// Event-type names used in the current rule that Vigil does not capture.
     var unknownTypes: [String] = []
 
@@ -41,6 +45,7 @@ struct ConditionCompiler {
         var key = ""
         var any = false
         var argIdx: [Int8] = []
+        if ref.transformers.count > 3 { throw RuleCompileError(offset: ref.offset, message: "at most 3 nested transformers are supported") }
         switch def.argKind {
         case .none:
             if arg != nil { throw RuleCompileError(offset: ref.offset, message: "field '\(def.name)' does not take an argument") }
@@ -67,8 +72,10 @@ struct ConditionCompiler {
             }
         }
         let text = ref.text
-        let spec = FieldSpec(id: def.id, type: def.type, index: index, key: key, argIndexByType: argIdx,
-                             transformers: ref.transformers, slot: slot(text + (any ? "#any" : "")), text: text)
+        let keyBytes = Array(key.utf8)
+        let spec = FieldSpec(id: def.id, type: def.type, index: index, slot: slot(text + (any ? "#any" : "")),
+                             key: keyBytes.isEmpty ? nil : store.bytes(keyBytes), keyLen: keyBytes.count,
+                             argTable: argIdx.isEmpty ? nil : store.copy(argIdx), transformers: ref.transformers)
         return (spec, any)
     }
 
@@ -168,18 +175,32 @@ struct ConditionCompiler {
                 return op == .ne ? program.add(CNode(kind: .not, a: node, b: 0)) : node
             }
         }
+        let key: String = {
+            var k = ref.text + "\u{1}" + (any ? "any" : "") + "\u{1}" + op.rawValue + "\u{1}"
+            switch operand {
+            case .none: break
+            case .value(let v, _): k += v
+            case .list(let items, _): k += "(" + expand(items).joined(separator: "\u{2}")
+            case .field(let f): k += "val:" + f.text
+            }
+            return k
+        }()
+        if let n = checkNodes[key] { return n }
+        currentText = ref.text
         let check = try makeCheck(spec, any: any, op, operand, offset: offset, text: ref.text)
         program.checks.append(check)
-        return program.add(CNode(kind: .check, a: Int32(program.checks.count - 1), b: 0))
+        let n = program.add(CNode(kind: .check, a: Int32(program.checks.count - 1), b: 0))
+        checkNodes[key] = n
+        return n
     }
 
+    var currentText = ""
     func opError(_ op: CompareOp, _ spec: FieldSpec, _ offset: Int) -> RuleCompileError {
-        RuleCompileError(offset: offset, message: "operator '\(op.rawValue)' cannot be used with field '\(spec.text)' of type \(spec.resultType.rawValue)")
+        RuleCompileError(offset: offset, message: "operator '\(op.rawValue)' cannot be used with field '\(currentText)' of type \(spec.resultType.rawValue)")
     }
 
     mutating func makeCheck(_ spec: FieldSpec, any: Bool, _ op: CompareOp, _ operand: Operand, offset: Int, text: String) throws(RuleCompileError) -> Check {
         let type = spec.resultType
-        var negate = false
         func values() -> [String] {
             switch operand {
             case .value(let v, _): return [v]
@@ -194,57 +215,66 @@ struct ConditionCompiler {
             default: throw RuleCompileError(offset: offset, message: "operator '\(op.rawValue)' needs a single value")
             }
         }
+        var c = Check(kind: .exists, op: op, negate: false, anyAncestor: any, field: spec, other: .none, p: nil, n: 0, i: 0)
+        func bytes(_ kind: CheckKind, _ b: [UInt8]) { c.kind = kind; c.p = UnsafeRawPointer(store.bytes(b)); c.n = b.count }
         let valueOffset: Int = { if case .value(_, let o) = operand { return o }; if case .list(_, let o) = operand { return o }; return offset }()
-        if op == .exists { return Check(field: spec, op: .exists, negate: false, anyAncestor: any, text: text) }
+        if op == .exists { return c }
         if case .field(let other) = operand {
             let (rhs, _) = try resolve(other, forOutput: true)
             switch op {
             case .eq, .ne, .lt, .le, .gt, .ge, .contains, .icontains, .startswith, .endswith: break
             default: throw RuleCompileError(offset: offset, message: "operator '\(op.rawValue)' cannot compare two fields")
             }
-            return Check(field: spec, op: .field(op, rhs), negate: false, anyAncestor: any, text: text)
+            c.kind = .field; c.other = rhs
+            return c
         }
-        if op == .ne { negate = true }
-        let cop: CheckOp
+        if op == .ne { c.negate = true }
         switch type {
         case .string, .bytebuf, .dynamic:
             switch op {
-            case .eq, .ne: cop = .strEq(Array(try single().utf8))
-            case .in, .intersects: cop = .strIn(ByteSet(values().map { Array($0.utf8) }))
-            case .contains: cop = .strContains(Array(try single().utf8))
-            case .icontains: cop = .strIContains(Array(try single().lowercased().utf8))
-            case .startswith: cop = .strStartsWith(Array(try single().utf8))
-            case .endswith: cop = .strEndsWith(Array(try single().utf8))
+            case .eq, .ne: bytes(.strEq, Array(try single().utf8))
+            case .in, .intersects:
+                c.kind = .strIn; c.p = store.store(ByteSet(values().map { Array($0.utf8) }, store: store))
+            case .contains: bytes(.strContains, Array(try single().utf8))
+            case .icontains: bytes(.strIContains, Array(try single().lowercased().utf8))
+            case .startswith: bytes(.strStartsWith, Array(try single().utf8))
+            case .endswith: bytes(.strEndsWith, Array(try single().utf8))
             case .bcontains, .bstartswith:
-                guard let bytes = ConditionCompiler.hexBytes(try single()) else {
+                guard let b = ConditionCompiler.hexBytes(try single()) else {
                     throw RuleCompileError(offset: valueOffset, message: "operator '\(op.rawValue)' needs a hex byte string, not '\(try single())'")
                 }
-                cop = op == .bcontains ? .strContains(bytes) : .strStartsWith(bytes)
+                bytes(op == .bcontains ? .strContains : .strStartsWith, b)
             case .glob, .iglob:
-                do { cop = .glob(try GlobPattern(try single(), caseInsensitive: op == .iglob)) } catch { var e = error; e.offset = valueOffset; throw e }
+                do throws(RuleCompileError) {
+                    c.kind = .glob; c.p = store.store(try GlobPattern(try single(), caseInsensitive: op == .iglob, store: store))
+                } catch { var e = error; e.offset = valueOffset; throw e }
             case .regex:
-                do { cop = .regex(try CompiledRegex(try single())) } catch { var e = error; e.offset = valueOffset; throw e }
-            case .pmatch: cop = .pmatch(PathPrefixSet(values()))
+                do throws(RuleCompileError) {
+                    c.kind = .regex; c.p = store.store(try CompiledRegex(try single(), store: store))
+                } catch { var e = error; e.offset = valueOffset; throw e }
+            case .pmatch:
+                c.kind = .pmatch; c.p = store.store(PathPrefixSet(values(), store: store))
             case .lt, .le, .gt, .ge:
                 if type == .dynamic {
                     let v = try single()
                     guard let n = Int64(v) else { throw RuleCompileError(offset: valueOffset, message: "operator '\(op.rawValue)' needs a number, not '\(v)'") }
-                    cop = .intCmp(op, n)
-                } else { cop = .strOrder(op, Array(try single().utf8)) }
+                    c.kind = .intCmp; c.i = n
+                } else { bytes(.strOrder, Array(try single().utf8)) }
             default: throw opError(op, spec, offset)
             }
         case .int64, .uint64, .uint32, .port, .abstime, .reltime:
             func num(_ s: String) throws(RuleCompileError) -> Int64 {
                 if let v = Int64(s) { return v }
                 if s.hasPrefix("0x"), let v = Int64(s.dropFirst(2), radix: 16) { return v }
-                throw RuleCompileError(offset: valueOffset, message: "invalid value '\(s)' for field '\(spec.text)' of type \(type.rawValue): not a number")
+                throw RuleCompileError(offset: valueOffset, message: "invalid value '\(s)' for field '\(text)' of type \(type.rawValue): not a number")
             }
             switch op {
-            case .eq, .ne, .lt, .le, .gt, .ge: cop = .intCmp(op == .ne ? .eq : op, try num(try single()))
+            case .eq, .ne, .lt, .le, .gt, .ge:
+                c.kind = .intCmp; c.op = op == .ne ? .eq : op; c.i = try num(try single())
             case .in, .intersects:
                 var out: [Int64] = []
                 for v in values() { out.append(try num(v)) }
-                cop = .intIn(out)
+                c.kind = .intIn; c.p = UnsafeRawPointer(store.copy(out)); c.n = out.count
             default: throw opError(op, spec, offset)
             }
         case .bool:
@@ -252,26 +282,26 @@ struct ConditionCompiler {
             case .eq, .ne:
                 let v = try single()
                 guard let b = v == "true" ? true : (v == "false" ? false : nil) else {
-                    throw RuleCompileError(offset: valueOffset, message: "invalid value '\(v)' for boolean field '\(spec.text)' (true or false)")
+                    throw RuleCompileError(offset: valueOffset, message: "invalid value '\(v)' for boolean field '\(text)' (true or false)")
                 }
-                cop = .boolEq(b)
+                c.kind = .boolEq; c.i = b ? 1 : 0
             default: throw opError(op, spec, offset)
             }
         case .ipaddr, .ipnet:
             switch op {
             case .eq, .ne, .in, .intersects:
-                var out: [IPMatch] = []
+                var out: [IPMatchPOD] = []
                 for v in values() {
                     guard let m = IPMatch.parse(v, network: type == .ipnet) else {
-                        throw RuleCompileError(offset: valueOffset, message: "invalid \(type == .ipnet ? "network" : "IP address") '\(v)' for field '\(spec.text)'")
+                        throw RuleCompileError(offset: valueOffset, message: "invalid \(type == .ipnet ? "network" : "IP address") '\(v)' for field '\(text)'")
                     }
-                    out.append(m)
+                    out.append(m.pod)
                 }
-                cop = .ip(out)
+                c.kind = .ip; c.p = UnsafeRawPointer(store.copy(out)); c.n = out.count
             default: throw opError(op, spec, offset)
             }
         }
-        return Check(field: spec, op: cop, negate: negate, anyAncestor: any, text: text)
+        return c
     }
 
     static func hexBytes(_ s: String) -> [UInt8]? {

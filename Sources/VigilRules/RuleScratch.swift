@@ -9,13 +9,17 @@ import VigilDecode
 /// A scratch works with any rule set (it grows when a larger one is swapped in).
 public final class RuleScratch {
     struct Slot { var gen: UInt32; var value: FV }
-    var slots: UnsafeMutablePointer<Slot>
-    var slotCount: Int
+    @exclusivity(unchecked) var slots: UnsafeMutablePointer<Slot>
+    @exclusivity(unchecked) var slotCount: Int
     /// Current event generation (slots start at 0, so a fresh scratch has nothing cached).
-    var gen: UInt32 = 1
+    @exclusivity(unchecked) var gen: UInt32 = 1
+    /// Per-check result cache: generation and result of each compiled comparison.
+    @exclusivity(unchecked) var checkGen: UnsafeMutablePointer<UInt32>
+    @exclusivity(unchecked) var checkResult: UnsafeMutablePointer<Bool>
+    @exclusivity(unchecked) var checkCount: Int
     let arena = Arena()
     /// Events evaluated with this scratch (`evt.num`).
-    public internal(set) var eventNumber: UInt64 = 0
+    @exclusivity(unchecked) public internal(set) var eventNumber: UInt64 = 0
     /// `evt.hostname` and the alert's `hostname`.
     public var hostname: String
     /// User and group names by id; filled from the passwd/group databases on first use.
@@ -26,31 +30,44 @@ public final class RuleScratch {
     var shells: [UInt32: String] = [:]
     var missingUsers: Set<UInt32> = []
     var missingGroups: Set<UInt32> = []
-    /// Per-rule evaluation counters for profiling (enabled by ``profile``).
-    public var profile = false
-    var ruleNanos: [UInt64] = []
-    var ruleCalls: [UInt64] = []
+    /// Work counters (condition nodes and field comparisons evaluated), for benchmarks.
+    @exclusivity(unchecked) public var nodesEvaluated: UInt64 = 0
+    @exclusivity(unchecked) public var checksEvaluated: UInt64 = 0
 
     /// A scratch for a rule set with `slots` cached fields.
-    init(slots n: Int, hostname: String) {
+    init(slots n: Int, checks c: Int = 64, hostname: String) {
         slotCount = max(n, 1)
         slots = .allocate(capacity: slotCount)
         slots.initialize(repeating: Slot(gen: 0, value: .unset), count: slotCount)
+        checkCount = max(c, 1)
+        checkGen = .allocate(capacity: checkCount)
+        checkGen.initialize(repeating: 0, count: checkCount)
+        checkResult = .allocate(capacity: checkCount)
+        checkResult.initialize(repeating: false, count: checkCount)
         self.hostname = hostname
     }
 
     /// A scratch usable with any rule set; `hostname` fills `evt.hostname`.
     public convenience init(hostname: String = RuleScratch.systemHostname()) { self.init(slots: 64, hostname: hostname) }
 
-    deinit { slots.deallocate() }
+    deinit { slots.deallocate(); checkGen.deallocate(); checkResult.deallocate() }
 
-    /// Makes room for `n` slots (after a hot reload to a bigger rule set).
-    func ensure(_ n: Int) {
-        guard n > slotCount else { return }
-        slots.deallocate()
-        slotCount = n
-        slots = .allocate(capacity: n)
-        slots.initialize(repeating: Slot(gen: 0, value: .unset), count: n)
+    /// Makes room for `n` field slots and `c` check results (after a hot reload to a bigger rule set).
+    @inline(__always) func ensure(_ n: Int, _ c: Int) {
+        if n > slotCount {
+            slots.deallocate()
+            slotCount = n
+            slots = .allocate(capacity: n)
+            slots.initialize(repeating: Slot(gen: 0, value: .unset), count: n)
+        }
+        if c > checkCount {
+            checkGen.deallocate(); checkResult.deallocate()
+            checkCount = c
+            checkGen = .allocate(capacity: c)
+            checkGen.initialize(repeating: 0, count: c)
+            checkResult = .allocate(capacity: c)
+            checkResult.initialize(repeating: false, count: c)
+        }
     }
 
     /// Starts a new event: invalidates the cache and the arena.
@@ -58,6 +75,7 @@ public final class RuleScratch {
         gen &+= 1
         if gen == 0 { // wrapped: clear so stale generations cannot match
             for k in 0..<slotCount { slots[k].gen = 0 }
+            for k in 0..<checkCount { checkGen[k] = 0 }
             gen = 1
         }
         arena.reset()
@@ -86,7 +104,7 @@ public final class RuleScratch {
             flagMemo[key] = b
             return .str(b.p, b.n)
         }
-        return arena.copy(text)
+        return arena.copyOwned(text)
     }
 
     // MARK: users and groups

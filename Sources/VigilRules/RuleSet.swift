@@ -77,20 +77,35 @@ public final class RuleSet: Sendable {
     /// Every compiled rule (enabled or not), in load order.
     public let rules: [CompiledRule]
     let program: Program
-    /// Enabled rule indices per event type (load order).
-    let byType: [[Int32]]
+    /// Enabled rules per event type (load order): rule index and the root of
+    /// its condition specialised for that type.
+    let byType: [[Candidate]]
     /// Event types the enabled rules need (hand these to capture).
     public let requiredEventTypes: Set<EventType>
     public let matching: RuleMatching
     public let summary: RuleSetSummary
+    /// Owns the memory the compiled checks point into.
+    let store: PermanentStore
 
-    init(rules: [CompiledRule], program: Program, matching: RuleMatching, summary: RuleSetSummary) {
-        self.rules = rules; self.program = program; self.matching = matching; self.summary = summary
-        var idx = [[Int32]](repeating: [], count: EventType.count)
+    struct Candidate: Sendable { let rule: Int32; let root: Int32 }
+
+    init(rules: [CompiledRule], program: Program, store: PermanentStore, matching: RuleMatching, summary: RuleSetSummary) {
+        var program = program
+        var idx = [[Candidate]](repeating: [], count: EventType.count)
         var req = Set<EventType>()
         for (k, r) in rules.enumerated() where r.enabled {
-            for t in r.eventTypes { idx[Int(t.rawValue)].append(Int32(k)); req.insert(t) }
+            for t in r.eventTypes {
+                let root: Int32
+                switch program.specialize(r.root, type: t.rawValue) {
+                case .const(false): continue
+                case .const(true): root = program.add(CNode(kind: .yes, a: 0, b: 0))
+                case .node(let n): root = n
+                }
+                idx[Int(t.rawValue)].append(Candidate(rule: Int32(k), root: root))
+                req.insert(t)
+            }
         }
+        self.rules = rules; self.program = program; self.store = store; self.matching = matching; self.summary = summary
         byType = idx
         requiredEventTypes = req
     }
@@ -100,7 +115,7 @@ public final class RuleSet: Sendable {
 
     /// A scratch sized for this rule set.
     public func makeScratch(hostname: String = RuleScratch.systemHostname()) -> RuleScratch {
-        RuleScratch(slots: program.slotCount, hostname: hostname)
+        RuleScratch(slots: program.slotCount, checks: program.checks.count, hostname: hostname)
     }
 
     // MARK: loading
@@ -217,7 +232,7 @@ public final class RuleSet: Sendable {
         summary.disabled = compiled.count - summary.enabled
         summary.errors = diags.filter { $0.severity == .error }.count
         summary.warnings = diags.count - summary.errors
-        return (RuleSet(rules: compiled, program: cc.program, matching: options.matching, summary: summary), diags)
+        return (RuleSet(rules: compiled, program: cc.program, store: cc.store, matching: options.matching, summary: summary), diags)
     }
 
     // MARK: evaluation
@@ -230,19 +245,21 @@ public final class RuleSet: Sendable {
         let t = Int(ctx.event.type.rawValue) & (EventType.count - 1)
         let candidates = byType[t]
         if candidates.isEmpty { return }
-        scratch.ensure(program.slotCount)
+        scratch.ensure(program.slotCount, program.checks.count)
         scratch.begin()
         let first = matching == .first
         program.nodes.withUnsafeBufferPointer { nodes in
             program.kids.withUnsafeBufferPointer { kids in
                 program.checks.withUnsafeBufferPointer { checks in
                     program.typeSets.withUnsafeBufferPointer { types in
-                        let ev = Evaluator(nodes: nodes, kids: kids, checks: checks, types: types, ctx: ctx, s: scratch,
-                                           type: ctx.event.type.rawValue)
-                        for r in candidates {
-                            if ev.eval(rules[Int(r)].root) {
-                                onMatch(Int(r))
-                                if first { break }
+                        withUnsafePointer(to: ctx) { ctxp in
+                            let ev = Evaluator(nodes: nodes, kids: kids, checks: checks, types: types, ctxp: ctxp, s: scratch,
+                                               type: UInt16(t))
+                            for c in candidates {
+                                if ev.eval(c.root) {
+                                    onMatch(Int(c.rule))
+                                    if first { break }
+                                }
                             }
                         }
                     }
@@ -258,15 +275,19 @@ public final class RuleSet: Sendable {
 
     /// Whether rule `k` matches `ctx` (no index, no first-match stop; for tests and profiling).
     public func matches(rule k: Int, _ ctx: EventContext, scratch: RuleScratch, newEvent: Bool = true) -> Bool {
-        scratch.ensure(program.slotCount)
+        scratch.ensure(program.slotCount, program.checks.count)
         if newEvent { scratch.begin() }
         if !rules[k].eventTypes.contains(ctx.event.type) { return false }
+        let t = Int(ctx.event.type.rawValue) & (EventType.count - 1)
+        let root = byType[t].first(where: { $0.rule == Int32(k) })?.root ?? rules[k].root
         return program.nodes.withUnsafeBufferPointer { nodes in
             program.kids.withUnsafeBufferPointer { kids in
                 program.checks.withUnsafeBufferPointer { checks in
                     program.typeSets.withUnsafeBufferPointer { types in
-                        Evaluator(nodes: nodes, kids: kids, checks: checks, types: types, ctx: ctx, s: scratch,
-                                  type: ctx.event.type.rawValue).eval(rules[k].root)
+                        withUnsafePointer(to: ctx) { ctxp in
+                            Evaluator(nodes: nodes, kids: kids, checks: checks, types: types, ctxp: ctxp, s: scratch,
+                                      type: UInt16(t)).eval(root)
+                        }
                     }
                 }
             }
@@ -274,14 +295,17 @@ public final class RuleSet: Sendable {
     }
 
     /// Indices of the enabled rules evaluated for events of type `t`.
-    public func candidates(for t: EventType) -> [Int] { byType[Int(t.rawValue) & (EventType.count - 1)].map(Int.init) }
+    public func candidates(for t: EventType) -> [Int] { byType[Int(t.rawValue) & (EventType.count - 1)].map { Int($0.rule) } }
+
+    /// Number of condition nodes evaluated (all types), for diagnostics.
+    public var nodeCount: Int { program.nodes.count }
 
     /// Fields added to every alert's output_fields (pipeline routing).
     static let routingFields: [String] = ["container.id", "container.name", "container.image.repository", "container.image.tag",
                                           "k8s.ns.name", "k8s.pod.name"]
-    static let routingSpecs: [FieldSpec] = routingFields.enumerated().map { k, name in
+    static let routingSpecs: [(spec: FieldSpec, name: String)] = routingFields.map { name in
         let def = FieldCatalog.byName[name]!
-        return FieldSpec(id: def.id, type: def.type, index: -1, key: "", argIndexByType: [], transformers: [], slot: -1, text: name)
+        return (FieldSpec(id: def.id, type: def.type), name)
     }
 
     /// Renders the alert of rule `k` for the event just matched (reuses the per-event field cache).
@@ -289,27 +313,27 @@ public final class RuleSet: Sendable {
         let r = rules[k]
         var msg = ""
         var values: [String: FV] = [:]
-        func value(_ f: FieldSpec) -> FV {
-            if let v = values[f.text] { return v }
+        func value(_ f: FieldSpec, _ name: String) -> FV {
+            if let v = values[name] { return v }
             var v: FV
             if f.slot >= 0 && f.slot < s.slotCount { v = FieldExtractor.value(f, ctx, s) }
             else {
                 v = FieldExtractor.extract(f, level: f.index, ctx, s)
-                if !f.transformers.isEmpty { v = FieldExtractor.transform(v, f.transformers, s) }
+                if f.hasTransformers { v = FieldExtractor.transform(v, f, s) }
             }
-            values[f.text] = v
+            values[name] = v
             return v
         }
         for p in r.output.pieces {
             switch p {
             case .text(let t): msg += t
-            case .field(let f): msg += OutputRendering.text(value(f), s)
+            case .field(let f, let name): msg += OutputRendering.text(value(f, name), s)
             }
         }
         var fields: [(String, AlertFieldValue)] = []
-        for f in r.output.fields { fields.append((f.text, OutputRendering.typed(value(f), f, s))) }
-        for f in RuleSet.routingSpecs where !fields.contains(where: { $0.0 == f.text }) {
-            fields.append((f.text, OutputRendering.typed(value(f), f, s)))
+        for (f, name) in r.output.fields { fields.append((name, OutputRendering.typed(value(f, name), f, s))) }
+        for (f, name) in RuleSet.routingSpecs where !fields.contains(where: { $0.0 == name }) {
+            fields.append((name, OutputRendering.typed(value(f, name), f, s)))
         }
         return Alert(timeNs: ctx.wallTimeNs, rule: r.name, priority: r.priority, source: r.source, hostname: s.hostname,
                      message: msg, tags: r.tags, outputFields: fields)
@@ -322,11 +346,12 @@ struct Evaluator {
     let kids: UnsafeBufferPointer<Int32>
     let checks: UnsafeBufferPointer<Check>
     let types: UnsafeBufferPointer<TypeSet>
-    let ctx: EventContext
+    let ctxp: UnsafePointer<EventContext>
     let s: RuleScratch
     let type: UInt16
 
     func eval(_ n: Int32) -> Bool {
+        s.nodesEvaluated &+= 1
         let node = nodes[Int(n)]
         switch node.kind {
         case .and:
@@ -346,64 +371,82 @@ struct Evaluator {
     }
 
     @inline(__always) func check(_ i: Int) -> Bool {
+        if s.checkGen[i] == s.gen { return s.checkResult[i] }
+        let r = evalCheck(i)
+        s.checkGen[i] = s.gen
+        s.checkResult[i] = r
+        return r
+    }
+
+    @inline(never) func evalCheck(_ i: Int) -> Bool {
+        s.checksEvaluated &+= 1
         let c = checks.baseAddress! + i
         if c.pointee.anyAncestor {
             var level = 1
             while level < 64 {
-                guard FieldExtractor.ancestor(ctx, level) != nil else { return false }
-                var v = FieldExtractor.extract(c.pointee.field, level: level, ctx, s)
-                if !c.pointee.field.transformers.isEmpty { v = FieldExtractor.transform(v, c.pointee.field.transformers, s) }
+                guard FieldExtractor.ancestor(ctxp.pointee, level) != nil else { return false }
+                var v = FieldExtractor.extract(c.pointee.field, level: level, ctxp.pointee, s)
+                if c.pointee.field.hasTransformers { v = FieldExtractor.transform(v, c.pointee.field, s) }
                 if test(c, v) { return true }
                 level += 1
             }
             return false
         }
-        return test(c, FieldExtractor.value(c.pointee.field, ctx, s))
+        return test(c, FieldExtractor.value(c.pointee.field, ctxp.pointee, s))
     }
 
     @inline(__always) func test(_ c: UnsafePointer<Check>, _ v0: FV) -> Bool {
-        if case .exists = c.pointee.op { return v0.isSet }
+        let kind = c.pointee.kind
+        if kind == .exists { return v0.isSet }
         guard v0.isSet else { return false }
         var v = v0
         let r: Bool
-        switch c.pointee.op {
+        switch kind {
         case .exists: r = true
-        case .strEq(let b): v = str(v); r = Bytes.equal(v.bytes, b)
-        case .strIn(let set): v = str(v); r = set.contains(v.bytes)
-        case .strContains(let b): v = str(v); r = Bytes.contains(v.bytes, b)
-        case .strIContains(let b): v = str(v); r = Bytes.containsIgnoringCase(v.bytes, b)
-        case .strStartsWith(let b): v = str(v); r = Bytes.startsWith(v.bytes, b)
-        case .strEndsWith(let b): v = str(v); r = Bytes.endsWith(v.bytes, b)
-        case .strOrder(let op, let b):
-            v = str(v)
-            let c = b.withUnsafeBufferPointer { Bytes.compare(v.bytes, $0) }
-            r = ordered(op, c)
-        case .glob(let g): v = str(v); r = g.matches(v.p!)
-        case .regex(let re): v = str(v); r = re.matches(v.p!)
-        case .pmatch(let p): v = str(v); r = p.matches(v.bytes)
-        case .intCmp(let op, let n):
+        case .strEq: v = str(v); r = Bytes.equal(v.bytes, c.pointee.bytes)
+        case .strIn: v = str(v); r = c.pointee.p!.assumingMemoryBound(to: ByteSet.self).pointee.contains(v.bytes)
+        case .strContains: v = str(v); r = Bytes.contains(v.bytes, c.pointee.bytes)
+        case .strIContains: v = str(v); r = Bytes.containsIgnoringCase(v.bytes, c.pointee.bytes)
+        case .strStartsWith: v = str(v); r = Bytes.startsWith(v.bytes, c.pointee.bytes)
+        case .strEndsWith: v = str(v); r = Bytes.endsWith(v.bytes, c.pointee.bytes)
+        case .strOrder: v = str(v); r = ordered(c.pointee.op, Bytes.compare(v.bytes, c.pointee.bytes))
+        case .glob: v = str(v); r = c.pointee.p!.assumingMemoryBound(to: GlobPattern.self).pointee.matches(v.p!)
+        case .regex: v = str(v); r = c.pointee.p!.assumingMemoryBound(to: CompiledRegex.self).pointee.matches(v.p!)
+        case .pmatch: v = str(v); r = c.pointee.p!.assumingMemoryBound(to: PathPrefixSet.self).pointee.matches(v.bytes)
+        case .intCmp:
             guard let x = int(v) else { return false }
-            r = ordered(op, x < n ? -1 : (x > n ? 1 : 0))
-        case .intIn(let ns):
+            let n = c.pointee.i
+            r = ordered(c.pointee.op, x < n ? -1 : (x > n ? 1 : 0))
+        case .intIn:
             guard let x = int(v) else { return false }
-            r = ns.contains(x)
-        case .boolEq(let b): r = v.kind == .bool && (v.i != 0) == b
-        case .ip(let ms):
+            let ns = UnsafeBufferPointer(start: c.pointee.p!.assumingMemoryBound(to: Int64.self), count: c.pointee.n)
+            var found = false
+            for n in ns where n == x { found = true; break }
+            r = found
+        case .boolEq: r = v.kind == .bool && v.i == c.pointee.i
+        case .ip:
             guard v.kind == .ip else { return false }
             let bytes = v.bytes
-            r = ms.contains { $0.matches(bytes) }
-        case .field(let op, let other):
-            var w = FieldExtractor.value(other, ctx, s)
+            let ms = UnsafeBufferPointer(start: c.pointee.p!.assumingMemoryBound(to: IPMatchPOD.self), count: c.pointee.n)
+            var found = false
+            for m in ms where m.matches(bytes) { found = true; break }
+            r = found
+        case .field:
+            var w = FieldExtractor.value(c.pointee.other, ctxp.pointee, s)
             guard w.isSet else { return false }
+            let op = c.pointee.op
             if v.kind == .int && w.kind == .int {
                 r = ordered(op == .ne ? .eq : op, v.i < w.i ? -1 : (v.i > w.i ? 1 : 0)) != (op == .ne)
             } else {
                 v = str(v); w = str(w)
                 switch op {
-                case .contains: r = Bytes.contains(v.bytes, Array(w.bytes))
-                case .icontains: r = Bytes.containsIgnoringCase(v.bytes, Array(w.bytes).map { $0 >= 65 && $0 <= 90 ? $0 + 32 : $0 })
-                case .startswith: r = Bytes.startsWith(v.bytes, Array(w.bytes))
-                case .endswith: r = Bytes.endsWith(v.bytes, Array(w.bytes))
+                case .contains: r = Bytes.contains(v.bytes, w.bytes)
+                case .icontains:
+                    var lw = ArenaWriter(s.arena, max: Int(w.len))
+                    for b in w.bytes { lw.put(b >= 65 && b <= 90 ? b + 32 : b) }
+                    r = Bytes.containsIgnoringCase(v.bytes, lw.value.bytes)
+                case .startswith: r = Bytes.startsWith(v.bytes, w.bytes)
+                case .endswith: r = Bytes.endsWith(v.bytes, w.bytes)
                 case .ne: r = Bytes.compare(v.bytes, w.bytes) != 0
                 default: r = ordered(op, Bytes.compare(v.bytes, w.bytes))
                 }

@@ -23,10 +23,10 @@ struct FV {
 /// A bump allocator for the strings computed while evaluating one event.
 /// Reset per event; never shrinks, so the hot path allocates nothing once warm.
 final class Arena {
-    private var base: UnsafeMutablePointer<UInt8>
-    private var cap: Int
-    private var used = 0
-    private var spill: [UnsafeMutablePointer<UInt8>] = []
+    @exclusivity(unchecked) private var base: UnsafeMutablePointer<UInt8>
+    @exclusivity(unchecked) private var cap: Int
+    @exclusivity(unchecked) private var used = 0
+    @exclusivity(unchecked) private var spill: [UnsafeMutablePointer<UInt8>] = []
 
     init(capacity: Int = 1 << 20) {
         cap = capacity
@@ -63,7 +63,21 @@ final class Arena {
         return .str(UnsafePointer(p), src.count)
     }
 
+    /// A view of `s`: large native strings are referenced in place (their
+    /// storage is NUL-terminated and owned by the state object the string was
+    /// read from, alive for the whole evaluation); small ones are copied.
     @inline(__always) func copy(_ s: String) -> FV {
+        if s.utf8.count > 15, let v = s.utf8.withContiguousStorageIfAvailable({ b -> FV in
+            .str(b.baseAddress, b.count)
+        }), v.p != nil, v.p![Int(v.len)] == 0 {
+            return v
+        }
+        var s = s
+        return s.withUTF8 { copy(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Copies `s` into the arena (for strings that do not outlive this call).
+    @inline(__always) func copyOwned(_ s: String) -> FV {
         var s = s
         return s.withUTF8 { copy(UnsafeRawBufferPointer($0)) }
     }

@@ -68,6 +68,22 @@ struct ChartTests {
         #expect(noURL.stderr.contains("outputs.http.url"))
     }
 
+    /// values.schema.json turns misspelt keys and unsafe values into errors (Helm applies it too).
+    @Test func schemaRefusesBadValues() throws {
+        guard Deploy.requireTools() else { return }
+        for (set, message) in [("outputs.falcosidkick={}", "'falcosidkick' was unexpected"),
+                               ("outputs.file.hostPath=\"/\"", "outputs.file.hostPath"),
+                               ("outputs.file.hostPath=\"/var/log/../../etc\"", "outputs.file.hostPath"),
+                               ("seccompProfile.type=\"Unconfined\"", "seccompProfile.type"),
+                               ("metrics.port=\"8765\"", "metrics.port"),
+                               ("rules.extra={\"a/b.yaml\": \"x\"}", "rules.extra"),
+                               ("image.digest=\"latest\"", "image.digest")] {
+            let r = try Deploy.renderChart(setJSON: [set])
+            #expect(r.status == 1, "\(set) was accepted")
+            #expect(r.stderr.contains(message), "\(set): \(r.stderr)")
+        }
+    }
+
     /// The renderer refuses what it does not implement instead of rendering it wrongly.
     @Test func rendererRefusesUnsupportedTemplates() throws {
         guard Deploy.requireTools() else { return }

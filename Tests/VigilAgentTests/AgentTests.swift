@@ -37,7 +37,13 @@ final class PushSource: RecordSource, @unchecked Sendable {
         consumer.finish()
     }
     func stop() { stopFlag.store(true, ordering: .releasing) }
-    func stats() -> CaptureStats { counts.withLock { $0 } }
+    /// Kernel drops the source reports (as the live capture's per-CPU counters would).
+    let kernelDrops = Atomic<UInt64>(0)
+    func stats() -> CaptureStats {
+        var s = counts.withLock { $0 }
+        s.kernel.ringFull = kernelDrops.load(ordering: .relaxed)
+        return s
+    }
 }
 
 func waitFor(_ seconds: Double, _ cond: () -> Bool) -> Bool {
@@ -129,6 +135,24 @@ func readLines(_ path: String) -> [String] {
         _ = agent.shutdown()
         let rules = readLines(fx.dir + "/alerts.json").map { $0.contains("Reloaded shadow read") ? "new" : "old" }
         #expect(rules == ["old", "new"])
+    }
+
+    @Test func kernelDropsRaiseInternalAlert() throws {
+        let fx = Self.fixture()
+        defer { fx.cleanup() }
+        let agent = try Agent(options: fx.options, loaded: try fx.options.loadConfig())
+        let source = PushSource()
+        try agent.start(source: source)
+        source.push((0..<50).map { Synth.exec(pid: 7200, ppid: 1, exe: "/bin/true", argv: ["true"], ts: UInt64($0)) })
+        sleepMilliseconds(1200)
+        #expect(agent.metrics.internalAlerts.value == 0)
+        source.kernelDrops.store(500, ordering: .relaxed)
+        #expect(waitFor(5) { agent.metrics.internalAlerts.value == 1 })
+        let stats = agent.shutdown()
+        #expect(stats.contains("\"kernel_drops\":500") && stats.contains("\"internal_alerts\":1"))
+        let line = try #require(readLines(fx.dir + "/alerts.json").first { $0.contains("Vigil dropped events") })
+        #expect(line.contains("\"priority\":\"Critical\"") && line.contains("\"vigil.dropped_events\":500")
+                && line.contains("\"source\":\"internal\""))
     }
 
     @Test func brokenRulesStopStartupWithTheFileNamed() throws {

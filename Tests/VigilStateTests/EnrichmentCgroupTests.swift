@@ -189,6 +189,39 @@ import Glibc
         #expect(hostLookup.info?.id == "host" && hostLookup.isComplete)
     }
 
+    /// Cgroups created right after a walk are still found (no stale snapshot), one after another.
+    @Test(.enabled(if: enabled, "needs root to create cgroups (set VIGIL_CI=1 to force)"))
+    func newCgroupsAfterAWalkResolve() throws {
+        let tree = try TestCgroupTree()
+        defer { tree.cleanup() }
+        let enricher = ContainerEnricher(configuration: .init())
+        enricher.start()
+        defer { enricher.stop() }
+        for _ in 0..<5 {
+            let id = EnrichTestEnv.randomHexID(), uid = EnrichTestEnv.randomUID()
+            let rel = try tree.make("kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod\(uid.replacingOccurrences(of: "-", with: "_")).slice/cri-containerd-\(id).scope")
+            let cgid = try #require(CgroupResolver.cgroupID(ofDirectory: tree.root + rel))
+            _ = enricher.container(forCgroupID: cgid) // no pid, no path: found by walking
+            #expect(EnrichTestEnv.eventually { enricher.container(forCgroupID: cgid).info?.fullID == id })
+        }
+        #expect(enricher.metrics.unresolved.value == 0)
+    }
+
+    /// An id judged unresolved is re-learned when an exec brings its path in band.
+    @Test func unresolvedIsRelearnedFromInBandPath() throws {
+        let enricher = ContainerEnricher(configuration: .init(cgroupRoot: "/nonexistent"))
+        enricher.start()
+        defer { enricher.stop() }
+        _ = enricher.container(forCgroupID: 4_000_000_001)
+        #expect(EnrichTestEnv.eventually { enricher.container(forCgroupID: 4_000_000_001).info === ContainerInfo.unresolved })
+        let id = EnrichTestEnv.randomHexID()
+        let path = "system.slice/docker-\(id).scope"
+        let l = path.utf8CString.withUnsafeBytes { raw in
+            enricher.container(forCgroupID: 4_000_000_001, cgroupPathHint: UnsafeRawBufferPointer(rebasing: raw.dropLast()))
+        }
+        #expect(l.info?.fullID == id && l.info?.runtime == "docker")
+    }
+
     /// A process that exited before the agent looked, and an id that never existed.
     @Test(.enabled(if: enabled, "needs root to create cgroups (set VIGIL_CI=1 to force)"))
     func goneProcessResolvesByWalkAndUnknownIdIsUnresolved() throws {
@@ -210,5 +243,34 @@ import Glibc
         #expect(EnrichTestEnv.eventually { enricher.container(forCgroupID: 0x7fff_ffff_ffff_fff0).isComplete })
         #expect(enricher.container(forCgroupID: 0x7fff_ffff_ffff_fff0).info === ContainerInfo.unresolved)
         #expect(enricher.metrics.unresolved.value == 1)
+    }
+}
+
+@Suite struct EnrichmentFrontCacheTests {
+    /// The decoding thread's front cache serves hits, and never stale data after a change.
+    @Test func frontCacheFollowsGeneration() throws {
+        let root = EnrichTestEnv.tempDir("front")
+        defer { EnrichTestEnv.removeTree(root) }
+        var cfg = ContainerEnricher.Configuration(cgroupRoot: "/nonexistent")
+        cfg.containerdRoots = [root]
+        let enricher = ContainerEnricher(configuration: cfg)
+        let front = ContainerLookupCache(enricher)
+        let id = EnrichTestEnv.randomHexID(), uid = EnrichTestEnv.randomUID()
+        let path = "/kubepods/besteffort/pod\(uid)/\(id)"
+        let first = path.utf8CString.withUnsafeBytes { raw in
+            front.container(forCgroupID: 42, cgroupPathHint: UnsafeRawBufferPointer(rebasing: raw.dropLast()))
+        }
+        #expect(first.info?.fullID == id && !first.isComplete)
+        let hit = front.container(forCgroupID: 42)
+        #expect(hit.info === first.info) // served from the front cache
+        #expect(front.container(forCgroupID: 43).info == nil) // unknown: pending, not cached
+        // The bundle appears and the worker completes the container: the front cache must not serve the old value.
+        try EnrichTestEnv.write("\(root)/\(id)/config.json", RuntimeStateFixture.containerdSpec(
+            id: id, pod: "p", ns: "n", uid: uid, name: "c", image: "busybox"))
+        enricher.start()
+        defer { enricher.stop() }
+        enricher.learn(cgroupID: 42, path: path) // already known: a no-op; the queued metadata lookup runs now
+        #expect(EnrichTestEnv.eventually { front.container(forCgroupID: 42).isComplete })
+        #expect(front.container(forCgroupID: 42).info?.pod?.name == "p")
     }
 }

@@ -12,6 +12,8 @@ struct TestPKI {
     var serverCert: String { dir + "/server.crt" }
     var serverKey: String { dir + "/server.key" }
     var otherCACert: String { dir + "/other-ca.crt" }
+    var clientCert: String { dir + "/client.crt" }
+    var clientKey: String { dir + "/client.key" }
 
     static let opensslPath: String? = ["/usr/bin/openssl", "/usr/local/bin/openssl", "/bin/openssl"].first { access($0, X_OK) == 0 }
 
@@ -30,6 +32,11 @@ struct TestPKI {
             .write(toFile: dir + "/ext.cnf", atomically: true, encoding: .utf8)
         try ossl(["x509", "-req", "-in", dir + "/server.csr", "-CA", caCert, "-CAkey", dir + "/ca.key", "-CAcreateserial",
                   "-out", serverCert, "-days", "2", "-extfile", dir + "/ext.cnf"])
+        // A client certificate (kubeconfig client-certificate / client-key).
+        try ossl(["req"] + ec + ["-keyout", clientKey, "-out", dir + "/client.csr", "-subj", "/CN=system:serviceaccount:vigil:vigil"])
+        try "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n".write(toFile: dir + "/client-ext.cnf", atomically: true, encoding: .utf8)
+        try ossl(["x509", "-req", "-in", dir + "/client.csr", "-CA", caCert, "-CAkey", dir + "/ca.key", "-CAcreateserial",
+                  "-out", clientCert, "-days", "2", "-extfile", dir + "/client-ext.cnf"])
     }
 }
 
@@ -53,7 +60,7 @@ final class FakeKubeAPI {
     }
     static var available: Bool { python != nil && TestPKI.opensslPath != nil }
 
-    init(initialPods: [[String: Any]] = [], token: String = "s3cr3t-token-value") throws {
+    init(initialPods: [[String: Any]] = [], token: String = "s3cr3t-token-value", acceptClientCerts: Bool = false) throws {
         dir = EnrichTestEnv.tempDir("kube")
         pki = try TestPKI(dir: dir)
         serverTokenFile = dir + "/server-token"
@@ -67,7 +74,7 @@ final class FakeKubeAPI {
         guard let py = Self.python else { throw TestFailure("python3 not found") }
         process.executableURL = URL(fileURLWithPath: py)
         process.arguments = [Self.script, "--cert", pki.serverCert, "--key", pki.serverKey, "--token-file", serverTokenFile,
-                             "--log", logFile, "--pods", podsFile]
+                             "--log", logFile, "--pods", podsFile] + (acceptClientCerts ? ["--client-ca", pki.caCert] : [])
         process.standardInput = stdin
         process.standardOutput = stdout
         try process.run()

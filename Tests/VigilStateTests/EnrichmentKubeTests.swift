@@ -200,6 +200,52 @@ private let kubeEnabled = FakeKubeAPI.available || EnrichTestEnv.ci
         defer { w.stop() }
         #expect(EnrichTestEnv.eventually { store.pod(uid: uid) != nil })
     }
+
+    /// Client-certificate authentication from a kubeconfig: inline data, and files relative to it.
+    @Test(.enabled(if: kubeEnabled, "needs python3 and openssl for the local HTTPS API server"))
+    func kubeconfigClientCertificates() throws {
+        let uid = EnrichTestEnv.randomUID()
+        let api = try FakeKubeAPI(initialPods: [testPodJSON(name: "mtls", uid: uid)], acceptClientCerts: true)
+        defer { api.stop() }
+        func b64(_ p: String) throws -> String { try Data(contentsOf: URL(fileURLWithPath: p)).base64EncodedString() }
+        let inline = api.dir + "/kubeconfig-inline"
+        try """
+        apiVersion: v1
+        kind: Config
+        current-context: c
+        clusters: [{name: k, cluster: {server: "\(api.server)", certificate-authority: ca.crt}}]
+        contexts: [{name: c, context: {cluster: k, user: u}}]
+        users:
+        - name: u
+          user:
+            client-certificate-data: \(try b64(api.pki.clientCert))
+            client-key-data: \(try b64(api.pki.clientKey))
+        """.write(toFile: inline, atomically: true, encoding: .utf8)
+        let files = api.dir + "/kubeconfig-files"
+        try """
+        current-context: c
+        clusters: [{name: k, cluster: {server: "\(api.server)", certificate-authority: ca.crt}}]
+        contexts: [{name: c, context: {cluster: k, user: u}}]
+        users: [{name: u, user: {client-certificate: client.crt, client-key: client.key}}]
+        """.write(toFile: files, atomically: true, encoding: .utf8)
+        for path in [inline, files] {
+            var cfg = try KubeClientConfiguration.kubeconfig(path: path)
+            #expect(cfg.caFile == api.pki.caCert && cfg.token == nil)
+            cfg.nodeName = "node-1"
+            let store = PodStore()
+            let w = KubePodWatcher(configuration: cfg, store: store, metrics: EnrichmentMetrics())
+            w.start()
+            #expect(EnrichTestEnv.eventually { store.pod(uid: uid) != nil }, "\(path): \(w.lastError ?? "")")
+            w.stop()
+        }
+        // Without a certificate or token: 401, a clear error.
+        var anon = KubeClientConfiguration(server: api.server, caFile: api.pki.caCert, nodeName: "node-1", source: "test")
+        anon.backoffInitial = 0.05
+        let w = KubePodWatcher(configuration: anon, store: PodStore(), metrics: EnrichmentMetrics())
+        w.start()
+        defer { w.stop() }
+        #expect(EnrichTestEnv.eventually { w.lastError?.contains("HTTP 401") == true })
+    }
 }
 
 @Suite struct EnrichmentKubeConfigErrorTests {

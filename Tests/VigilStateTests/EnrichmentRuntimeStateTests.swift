@@ -81,6 +81,20 @@ enum RuntimeStateFixture {
         #expect(m.privileged == false)
     }
 
+    @Test func dockerState() throws {
+        let root = EnrichTestEnv.tempDir("docker")
+        defer { EnrichTestEnv.removeTree(root) }
+        let id = EnrichTestEnv.randomHexID()
+        try EnrichTestEnv.write("\(root)/\(id)/config.v2.json", """
+        {"ID":"\(id)","Created":"2024-05-01T12:34:56.5Z","Name":"/web","Image":"sha256:\(String(repeating: "a", count: 64))",
+         "Config":{"Image":"nginx:1.25","Labels":{"maintainer":"x"}},"State":{"Running":true,"Pid":4242}}
+        """)
+        try EnrichTestEnv.write("\(root)/\(id)/hostconfig.json", #"{"Privileged":true,"NetworkMode":"bridge"}"#)
+        let m = try #require(try RuntimeMetadataStore(containerdRoots: [], crioRoots: [], dockerRoots: [root]).lookup(containerID: id, runtimeHint: "docker"))
+        #expect(m.runtime == "docker" && m.containerName == "web" && m.image == "nginx:1.25" && m.privileged == true)
+        #expect(m.startTimeNs == 1_714_566_896_500_000_000 && m.podName == nil)
+    }
+
     @Test func garbageStateIsAClearError() throws {
         let root = EnrichTestEnv.tempDir("garbage")
         defer { EnrichTestEnv.removeTree(root) }

@@ -53,9 +53,10 @@ public final class CgroupResolver: @unchecked Sendable {
     }
 
     /// Resolves `id` to a path relative to the root ("/" for the root itself).
-    /// Tries `pid`'s `/proc` entry first (checked against the id), then the snapshot, then a walk
-    /// (at most one per `minWalkIntervalNs`).
-    public func path(forCgroupID id: UInt64, pid: UInt32 = 0, nowNs: UInt64, minWalkIntervalNs: UInt64 = 500_000_000) -> String? {
+    /// Tries `pid`'s `/proc` entry first (checked against the id), then the snapshot, then a walk.
+    /// A walk is done only if the snapshot predates `askedAtNs` (monotonic ns when the id was
+    /// first seen), so a burst of unknown ids shares one walk and none is judged by a stale one.
+    public func path(forCgroupID id: UInt64, pid: UInt32 = 0, askedAtNs: UInt64) -> String? {
         guard let root else { return nil }
         if let rootID = Self.cgroupID(ofDirectory: root), rootID == id { return "/" }
         if pid > 0, let p = Self.cgroupPath(ofPID: pid) {
@@ -63,9 +64,9 @@ public final class CgroupResolver: @unchecked Sendable {
             if Self.cgroupID(ofDirectory: join(root, p)) == id { return p }
         }
         if let p = snapshot[id], Self.cgroupID(ofDirectory: join(root, p)) == id { return p }
-        if nowNs &- snapshotTakenNs >= minWalkIntervalNs || snapshotTakenNs == 0 {
+        if snapshotTakenNs == 0 || snapshotTakenNs < askedAtNs {
+            snapshotTakenNs = monotonicNs()
             walk()
-            snapshotTakenNs = nowNs
             if let p = snapshot[id] { return p }
         }
         return nil

@@ -55,27 +55,47 @@ public struct RuntimeMetadataError: Error, CustomStringConvertible, Sendable {
 ///   (directly or inside the JSON of `io.kubernetes.cri-o.Labels`), `io.kubernetes.cri-o.ImageName`
 ///   (else `io.kubernetes.cri-o.Image`), `io.kubernetes.cri-o.ContainerType`,
 ///   `io.kubernetes.cri-o.SandboxID`, `io.kubernetes.cri-o.Created` (RFC 3339; else the file's mtime).
+/// - Docker: `<root>/<id>/config.v2.json` and `hostconfig.json`, root by default
+///   `/var/lib/docker/containers` (name, image, `Created`, `HostConfig.Privileged`, dockershim labels).
 ///
 /// Roots are configurable because node images may mount the runtime state elsewhere.
 public struct RuntimeMetadataStore: Sendable {
     public var containerdRoots: [String]
     public var crioRoots: [String]
+    /// Docker's container directories (`<root>/<id>/config.v2.json`, `hostconfig.json`).
+    public var dockerRoots: [String]
 
     public static let defaultContainerdRoots = ["/run/containerd/io.containerd.runtime.v2.task/k8s.io"]
     public static let defaultCRIORoots = ["/run/containers/storage/overlay-containers"]
+    public static let defaultDockerRoots = ["/var/lib/docker/containers"]
 
-    public init(containerdRoots: [String] = defaultContainerdRoots, crioRoots: [String] = defaultCRIORoots) {
+    public init(containerdRoots: [String] = defaultContainerdRoots, crioRoots: [String] = defaultCRIORoots,
+                dockerRoots: [String] = defaultDockerRoots) {
         self.containerdRoots = containerdRoots
         self.crioRoots = crioRoots
+        self.dockerRoots = dockerRoots
     }
 
     /// Looks `id` up, trying the runtime the cgroup named first (`runtimeHint`), then the others.
     /// Returns nil when no runtime has state for it; throws when state exists but cannot be parsed.
     public func lookup(containerID id: String, runtimeHint: String? = nil) throws -> RuntimeContainerMetadata? {
         guard CgroupPathParser.isHexID(Substring(id)) else { return nil } // never build paths from odd ids
-        let order: [String] = runtimeHint == "cri-o" ? ["cri-o", "containerd"] : ["containerd", "cri-o"]
+        let order: [String]
+        switch runtimeHint {
+        case "cri-o": order = ["cri-o", "containerd", "docker"]
+        case "docker": order = ["docker", "containerd", "cri-o"]
+        default: order = ["containerd", "cri-o", "docker"]
+        }
         for runtime in order {
-            if runtime == "containerd" {
+            if runtime == "docker" {
+                for root in dockerRoots {
+                    let path = root + "/" + id + "/config.v2.json"
+                    if let bytes = readFileBytes(path) {
+                        let host = readFileBytes(root + "/" + id + "/hostconfig.json")
+                        return try Self.parseDocker(bytes, hostConfig: host, id: id, path: path)
+                    }
+                }
+            } else if runtime == "containerd" {
                 for root in containerdRoots {
                     let path = root + "/" + id + "/config.json"
                     if let bytes = readFileBytes(path) { return try Self.parseContainerd(bytes, id: id, path: path, mtimeNs: Self.mtimeNs(path)) }
@@ -134,6 +154,26 @@ public struct RuntimeMetadataStore: Sendable {
             privileged: isPrivileged(spec: spec),
             startTimeNs: created ?? mtimeNs,
             podLabels: a["io.kubernetes.cri-o.ContainerType"] == "sandbox" ? podLabels : [:],
+            source: path)
+    }
+
+    /// Parses Docker's `config.v2.json` (name, image, creation time, labels; with dockershim /
+    /// cri-dockerd the `io.kubernetes.*` labels name the pod) and `hostconfig.json` (`Privileged`).
+    public static func parseDocker(_ bytes: [UInt8], hostConfig: [UInt8]?, id: String, path: String) throws -> RuntimeContainerMetadata {
+        let obj = try jsonObject(bytes, path: path)
+        let config = obj["Config"] as? [String: Any] ?? [:]
+        var labels: [String: String] = [:]
+        if let l = config["Labels"] as? [String: Any] { for (k, v) in l { if let s = v as? String { labels[k] = s } } }
+        var privileged: Bool?
+        if let h = hostConfig, let ho = try? jsonObject(h, path: path) { privileged = ho["Privileged"] as? Bool }
+        var name = labels["io.kubernetes.container.name"]
+        if name == nil, let n = obj["Name"] as? String { name = n.hasPrefix("/") ? String(n.dropFirst()) : n }
+        return RuntimeContainerMetadata(
+            runtime: "docker", containerID: id, containerName: name, image: config["Image"] as? String,
+            containerType: labels["io.kubernetes.docker.type"],
+            podName: labels["io.kubernetes.pod.name"], podNamespace: labels["io.kubernetes.pod.namespace"],
+            podUID: labels["io.kubernetes.pod.uid"], sandboxID: labels["io.kubernetes.sandbox.id"],
+            privileged: privileged, startTimeNs: (obj["Created"] as? String).flatMap(parseRFC3339Nanos),
             source: path)
     }
 

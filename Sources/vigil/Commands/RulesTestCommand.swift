@@ -61,4 +61,3 @@ enum RulesTestCommand {
     }
 }
 
-enum RulesBench { static func run(_ args: [String]) -> Int32 { writeStderr("todo\n"); return 2 } }

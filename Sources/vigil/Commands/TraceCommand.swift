@@ -5,6 +5,7 @@ import VigilABI
 import VigilCapture
 import VigilCore
 import VigilDecode
+import VigilState
 
 /// `vigil trace`: prints every captured event as one JSON object per line.
 enum TraceCommand: Command {
@@ -13,11 +14,12 @@ enum TraceCommand: Command {
 
     static let usage = """
     Usage: vigil trace [--kinds K[,K...]] [--write FILE] [--read FILE] [--max-args N]
-                       [--ring-bytes N] [--include-self] [--count-only]
+                       [--ring-bytes N] [--include-self] [--count-only] [--no-state]
 
     Loads Vigil's BPF programs and prints one JSON object per captured event on
     stdout, keys named like rule fields (evt.type, evt.time, evt.res, proc.pid,
-    proc.exepath, proc.args, fd.name, fd.sip, ...). Stops cleanly on SIGINT or
+    proc.exepath, proc.args, fd.name, fd.sip, ...). A process table seeded from
+    /proc and kept by exec/fork/exit events fills proc.* for every event. Stops cleanly on SIGINT or
     SIGTERM (detach, drain the ring, flush) and prints one final line on stderr:
     {"stats": {"events_received": {...}, "kernel_drops": N, "decode_errors": N, ...}}
 
@@ -30,7 +32,8 @@ enum TraceCommand: Command {
       --max-args N      argv bytes captured per exec (1-\(VIGIL_ARGS_MAX), default \(VIGIL_ARGS_DEFAULT))
       --ring-bytes N    BPF ring buffer size (power of two, default 16777216)
       --include-self    also capture vigil's own events
-      --count-only      decode and count events without printing them
+      --count-only      decode and count events (and keep the process table) without printing them
+      --no-state        no process table: print only what each record carries
       -h, --help        show this help
     """
 
@@ -50,6 +53,10 @@ enum TraceCommand: Command {
         "privilege": ["setuid", "setgid", "setresuid", "setresgid", "setreuid", "setregid", "capset",
                       "init_module", "finit_module", "mount", "umount2", "setns", "unshare", "bpf", "userfaultfd"],
     ]
+
+    /// exec, fork and exit: what the process table needs to stay current.
+    static let lifecycleTypes: Set<EventType> = Set(["execve", "execveat", "clone", "clone3", "fork", "vfork", "procexit"]
+        .compactMap { EventType(name: $0) })
 
     /// Parses `--kinds` values into event types; nil with a message on an unknown name.
     static func parseKinds(_ list: String) -> (Set<EventType>?, String?) {
@@ -73,6 +80,7 @@ enum TraceCommand: Command {
         var readPath: String?
         var options = BPFCaptureOptions()
         var countOnly = false
+        var noState = false
         var i = 0
         func value(_ flag: String) -> String? {
             guard i + 1 < args.count else { writeStderr("vigil trace: \(flag) needs a value\n"); return nil }
@@ -113,6 +121,7 @@ enum TraceCommand: Command {
                 options.ringBufferBytes = n
             case "--include-self": options.ignoreSelf = false
             case "--count-only": countOnly = true
+            case "--no-state": noState = true
             default:
                 writeStderr("vigil trace: unknown option '\(args[i])'\n\(usage)\n")
                 return 2
@@ -136,7 +145,8 @@ enum TraceCommand: Command {
             if let readPath {
                 source = try CaptureFileSource(path: readPath)
             } else {
-                if let kinds { options.interest = kinds }
+                // Process lifecycle events always feed the process table (printed only if asked for).
+                if let kinds { options.interest = kinds.union(lifecycleTypes) }
                 source = try BPFRecordSource(options: options)
             }
         } catch {
@@ -159,7 +169,11 @@ enum TraceCommand: Command {
                 return 1
             }
         } else {
-            let printer = TracePrinter(fd: 1, bootToWallOffsetNs: source.bootToWallOffsetNs, kinds: kinds, countOnly: countOnly)
+            let table = ProcessTable()
+            // A live capture starts from the processes that already run; a capture file does not.
+            if readPath == nil && !noState { _ = table.seedFromProc() }
+            let printer = TracePrinter(fd: 1, bootToWallOffsetNs: source.bootToWallOffsetNs, kinds: kinds,
+                                       countOnly: countOnly, table: noState ? nil : table)
             failure = runSource(source, printer)
             printed = printer.printed
         }
@@ -217,9 +231,11 @@ final class TracePrinter: RecordConsumer {
     var printed: UInt64 = 0
     var decodeErrors: UInt64 = 0
     var writeFailed = false
+    let table: ProcessTable?
 
-    init(fd: Int32, bootToWallOffsetNs: UInt64, kinds: Set<EventType>?, countOnly: Bool) {
+    init(fd: Int32, bootToWallOffsetNs: UInt64, kinds: Set<EventType>?, countOnly: Bool, table: ProcessTable?) {
         self.fd = fd
+        self.table = table
         renderer = EventJSONRenderer(bootToWallOffsetNs: bootToWallOffsetNs)
         if let kinds {
             var w = [Bool](repeating: false, count: EventType.count)
@@ -234,16 +250,46 @@ final class TracePrinter: RecordConsumer {
 
     func consume(_ record: UnsafeRawBufferPointer) {
         guard case .success(let e) = Event.decode(record) else { decodeErrors &+= 1; return }
+        let applied = table?.apply(e)
         if let wanted, !wanted[Int(e.type.rawValue) & (EventType.count - 1)] { return }
         printed &+= 1
         if countOnly { return }
-        renderer.render(e) { json in out.append(contentsOf: json) }
+        if let applied, let table {
+            renderer.render(e, extra: { w, wroteFDName in
+                TracePrinter.writeState(&w, e, applied, table, wroteFDName)
+            }) { json in out.append(contentsOf: json) }
+        } else {
+            renderer.render(e) { json in out.append(contentsOf: json) }
+        }
         out.append(0x0A)
         if out.count >= 1 << 16 { flush() }
     }
 
     func endOfBatch() { flush() }
     func finish() { flush() }
+
+    /// Process-table fields: for non-exec events proc.* come from the table; the
+    /// parent's name and exe path for all; fd.name from the fd table when the
+    /// record alone does not say it.
+    static func writeState(_ w: inout JSONWriter, _ e: Event, _ r: ProcessTable.ApplyResult, _ table: ProcessTable,
+                           _ wroteFDName: Bool) {
+        guard let p = r.process else { return }
+        if !e.isExec {
+            w.key("proc.exepath"); w.string(p.exePath)
+            w.key("proc.exe"); w.string(p.exe)
+            w.key("proc.args"); w.string(p.args.joined(separator: " "))
+            w.key("proc.cmdline"); w.string(p.cmdline)
+            w.key("proc.cwd"); w.string(p.cwd)
+        }
+        if let parent = table.parent(of: p) {
+            w.key("proc.pname"); w.string(parent.name)
+            w.key("proc.pexepath"); w.string(parent.exePath)
+        }
+        if !wroteFDName, let fd = r.fd {
+            w.key("fd.name"); w.string(fd.name)
+            w.key("fd.typechar"); w.string(fd.kind.typeChar)
+        }
+    }
 
     func flush() {
         guard !out.isEmpty else { return }

@@ -17,12 +17,13 @@ Supported:
   the objects .Values, .Release (Name, Namespace, Service, IsInstall, IsUpgrade) and .Chart
   (Name, Version, AppVersion, Description, Type);
   values merged from values.yaml, -f files and --set-json key.path=JSON (maps merge, others replace);
-  templates/_*.tpl and NOTES.txt not rendered, empty output files dropped, as Helm does.
+  templates/_*.tpl and NOTES.txt not rendered, empty output files dropped, as Helm does;
+  values checked against values.schema.json (JSON Schema draft 7, with the jsonschema package).
   Numbers print the way Helm prints its float64 values (1e+06, not 1000000).
 
 Not supported (an error if used): template, block, tpl, lookup, required, .Files, .Capabilities,
 .Template, variable assignment outside range, break/continue, every other Sprig function,
-subcharts and dependencies, schema validation (values.schema.json), hooks.
+subcharts and dependencies. Not emulated: hooks, install order (objects come in file order).
 
 Usage:
   helm_render.py CHART [--release NAME] [--namespace NS] [-f VALUES]... [--set-json KEY=JSON]...
@@ -378,6 +379,10 @@ class Fail(Exception):
     pass
 
 
+class SchemaError(Exception):
+    pass
+
+
 def fn_fail(msg):
     raise Fail(to_string(msg))
 
@@ -547,6 +552,16 @@ def render_chart(chart_dir, release="vigil", namespace="vigil", value_files=(), 
     for item in set_json:
         key, _, raw = item.partition("=")
         set_path(values, key, json.loads(raw))
+    schema_file = chart_dir / "values.schema.json"
+    if schema_file.exists():
+        # As Helm does: the merged values must meet the chart's JSON schema.
+        import jsonschema
+        schema = json.loads(schema_file.read_text())
+        jsonschema.Draft7Validator.check_schema(schema)
+        errors = sorted(jsonschema.Draft7Validator(schema).iter_errors(values), key=lambda e: list(e.absolute_path))
+        if errors:
+            lines = [f"- {'.'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors]
+            raise SchemaError("values don't meet the specifications of the schema(s):\n" + "\n".join(lines))
     root = {
         "Values": values,
         "Release": {"Name": release, "Namespace": namespace, "Service": "Helm",
@@ -603,6 +618,9 @@ def main(argv):
         text = render_chart(chart, **opts)
     except Fail as e:
         print(f"helm_render: template failed: {e}", file=sys.stderr)
+        return 1
+    except SchemaError as e:
+        print(f"helm_render: {e}", file=sys.stderr)
         return 1
     except RenderError as e:
         print(f"helm_render: error: {e}", file=sys.stderr)

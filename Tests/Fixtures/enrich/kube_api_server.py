@@ -101,7 +101,8 @@ class Handler(BaseHTTPRequestHandler):
         log_request("GET " + self.path)
         with open(args.token_file) as f:
             expected = f.read().strip()
-        if self.headers.get("Authorization") != "Bearer " + expected:
+        client_cert = args.client_ca and self.connection.getpeercert()
+        if not client_cert and self.headers.get("Authorization") != "Bearer " + expected:
             return self.status(401, "Unauthorized", "Unauthorized")
         url = urllib.parse.urlparse(self.path)
         q = urllib.parse.parse_qs(url.query)
@@ -222,6 +223,7 @@ def main():
     ap.add_argument("--token-file", required=True)
     ap.add_argument("--log", required=True)
     ap.add_argument("--pods", help="JSON file with initial pods (a list)")
+    ap.add_argument("--client-ca", help="accept client certificates signed by this CA instead of a token")
     args = ap.parse_args()
     if args.pods:
         with open(args.pods) as f:
@@ -236,6 +238,9 @@ def main():
     httpd.daemon_threads = True
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     ctx.load_cert_chain(args.cert, args.key)
+    if args.client_ca:
+        ctx.load_verify_locations(args.client_ca)
+        ctx.verify_mode = ssl.CERT_OPTIONAL
     httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
     threading.Thread(target=control, daemon=True).start()
     print("PORT", httpd.server_address[1], flush=True)
