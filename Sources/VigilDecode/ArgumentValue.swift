@@ -120,6 +120,7 @@ public struct ArgumentResolver {
     /// A gid's group name.
     public var groupName: ((UInt32) -> String?)?
 
+    /// A resolver with the given look-ups (each optional).
     public init(fdName: ((Int64) -> String?)? = nil, userName: ((UInt32) -> String?)? = nil,
                 groupName: ((UInt32) -> String?)? = nil) {
         self.fdName = fdName; self.userName = userName; self.groupName = groupName

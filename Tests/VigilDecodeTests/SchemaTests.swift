@@ -271,3 +271,13 @@ import VigilDecode
         }.get()
     }
 }
+
+@Suite struct EndpointTextTests {
+    @Test func ipv4AndIPv6EndpointText() {
+        let a = IPAddress("255.255.255.255")!, b = IPAddress("0.0.0.0")!, c = IPAddress("10.20.3.100")!
+        #expect(a.description == "255.255.255.255" && b.description == "0.0.0.0" && c.description == "10.20.3.100")
+        #expect(IPAddress.endpointsText(client: (a, 65535), server: (b, 0)) == "255.255.255.255:65535->0.0.0.0:0")
+        #expect(IPAddress.endpointsText(client: (c, 40000), server: (a, 443)) == "10.20.3.100:40000->255.255.255.255:443")
+        #expect(IPAddress.endpointsText(client: (IPAddress("::1")!, 1), server: (IPAddress("fe80::2")!, 22)) == "::1:1->fe80::2:22")
+    }
+}
