@@ -232,6 +232,7 @@ extension Event {
         case .ppid: return make(unsigned: UInt64(ppid), format)
         case .uid: return make(unsigned: UInt64(uid), format)
         case .gid: return make(unsigned: UInt64(gid), format)
+        case .comm: return .bytes(comm, format)
         default: break
         }
         if isExec {
@@ -261,6 +262,7 @@ extension Event {
             case .execExeMtime: return make(unsigned: x.exe_mtime_ns, format)
             case .execEuid: return make(unsigned: UInt64(x.euid), format)
             case .execVpid: return make(unsigned: UInt64(x.vpid), format)
+            case .execCgroupPath: return .bytes(cgroupPath, format)
             default: return nil
             }
         }

@@ -196,6 +196,8 @@ import VigilDecode
             #expect(e.argument(named: "res")?.integer == 0)
             #expect(e.argument(named: "uid")?.integer == 1000)
             #expect(e.argument(named: "loginuid")?.integer == 1000)
+            #expect(e.argument(named: "comm")?.text() == "sh")
+            #expect(e.argument(named: "cgroups")?.text() == "/")
         }
         let failed = try RecordEncoder.syscall(h, type: EventType(name: "execve")!, ret: -2, arguments: ["filename": "/nope"])
         try with(failed) { e in
