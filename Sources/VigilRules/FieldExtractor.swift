@@ -162,7 +162,7 @@ enum FieldExtractor {
 
     static func extract(_ f: FieldSpec, level: Int, _ cp: UnsafePointer<EventContext>, _ s: RuleScratch) -> FV {
         let ev = cp.pointee.event
-        let proc = cp.pointee.process
+        var proc: ProcessInfo? { cp.pointee.process }  // read only by the cases that need it
         switch f.id {
         // proc
         case .procPid: return .int(Int64(proc?.pid ?? ev.pid))
