@@ -14,6 +14,9 @@ import VigilRules
 /// a "Vigil alerts dropped" internal alert once there is room). The dispatcher thread applies
 /// flood control (``FloodControl``), renders each alert once (JSON and/or text, as the sinks
 /// need) and hands it to every sink's own bounded queue; each sink has its own worker thread.
+///
+/// Call ``stop(timeout:)`` when done: it reports pending summaries, drains the sinks and joins
+/// the threads (which keep the dispatcher alive until then).
 public final class AlertDispatcher: Sendable {
     /// The sinks, in the order given.
     public let sinks: [AlertSink]
@@ -75,20 +78,21 @@ public final class AlertDispatcher: Sendable {
     public static func make(config: AlertOutputConfig, hostname: String? = nil, stdoutFD: Int32 = 1) throws(AlertConfigError) -> AlertDispatcher {
         try config.validate()
         let cap = config.outputsQueue.capacity
+        let mb = config.outputsQueue.maxBytes
         var sinks: [AlertSink] = []
         var built: [AlertSink] = []
         do {
             if config.stdoutOutput.enabled {
-                sinks.append(.stdout(config.stdoutOutput, json: config.jsonOutput, capacity: cap, fd: stdoutFD)); built = sinks
+                sinks.append(.stdout(config.stdoutOutput, json: config.jsonOutput, capacity: cap, maxBytes: mb, fd: stdoutFD)); built = sinks
             }
             if config.fileOutput.enabled {
-                sinks.append(.file(config.fileOutput, json: config.jsonOutput, capacity: cap)); built = sinks
+                sinks.append(.file(config.fileOutput, json: config.jsonOutput, capacity: cap, maxBytes: mb)); built = sinks
             }
             if config.syslogOutput.enabled {
-                sinks.append(try .syslog(config.syslogOutput, json: config.jsonOutput, formatOptions: config.formatOptions, capacity: cap)); built = sinks
+                sinks.append(try .syslog(config.syslogOutput, json: config.jsonOutput, formatOptions: config.formatOptions, capacity: cap, maxBytes: mb)); built = sinks
             }
             if config.httpOutput.enabled {
-                sinks.append(try .http(config.httpOutput, formatOptions: config.formatOptions, capacity: cap)); built = sinks
+                sinks.append(try .http(config.httpOutput, formatOptions: config.formatOptions, capacity: cap, maxBytes: mb)); built = sinks
             }
         } catch {
             for s in built { s.stop(timeoutNs: 0) }
@@ -267,7 +271,7 @@ public final class AlertDispatcher: Sendable {
     /// `vigil_alerts_fold_table_full_total`, and per sink `vigil_alert_sink_sent_total{sink}`,
     /// `vigil_alert_sink_errors_total{sink}`, `vigil_alert_sink_retries_total{sink}`,
     /// `vigil_alert_sink_dropped_total{sink}`, `vigil_alert_sink_queue_depth{sink}`,
-    /// `vigil_alert_sink_queue_capacity{sink}`.
+    /// `vigil_alert_sink_queue_capacity{sink}`, `vigil_alert_sink_queue_bytes{sink}`.
     public func registerMetrics(in registry: MetricsRegistry) {
         registry.register("vigil_alerts_total", help: "Alerts accepted for delivery, by rule and priority.", type: .counter) { [self] in
             alertsByRule.sorted { ($0.rule, $0.priority.rawValue) < ($1.rule, $1.priority.rawValue) }
@@ -300,5 +304,6 @@ public final class AlertDispatcher: Sendable {
         perSink("vigil_alert_sink_dropped_total", "Alerts dropped at a full sink queue, per sink.", .counter) { Double($0.stats.dropped.value) }
         perSink("vigil_alert_sink_queue_depth", "Alerts waiting in the sink queue.", .gauge) { Double($0.queueDepth) }
         perSink("vigil_alert_sink_queue_capacity", "Capacity of the sink queue.", .gauge) { Double($0.queueCapacity) }
+        perSink("vigil_alert_sink_queue_bytes", "Bytes of rendered alerts waiting in the sink queue.", .gauge) { Double($0.queuedBytes) }
     }
 }

@@ -45,17 +45,18 @@ public struct AlertSummary: Sendable, Equatable {
 public enum AlertFormatter {
     /// The `output` text: `2026-11-24T05:56:55.123456789Z: Warning message`.
     public static func outputText(_ alert: Alert) -> String {
-        Timestamp.rfc3339(alert.timeNs) + ": " + alert.priority.falcoName + " " + alert.message
+        RFC3339.string(alert.timeNs) + ": " + alert.priority.falcoName + " " + alert.message
     }
 
     /// Appends one JSON object (no trailing newline) to `w`.
     public static func writeJSON(_ alert: Alert, summary: AlertSummary? = nil, options: AlertFormatOptions = AlertFormatOptions(),
                                  into w: inout JSONWriter) {
         let cap = options.maxStringBytes
+        let time = RFC3339.string(alert.timeNs)
         w.beginObject()
         w.key("hostname"); string(alert.hostname, cap, &w)
         if options.includeMessage { w.key("message"); string(alert.message, cap, &w) }
-        if options.includeOutput { w.key("output"); string(outputText(alert), cap, &w) }
+        if options.includeOutput { w.key("output"); string(time + ": " + alert.priority.falcoName + " " + alert.message, cap, &w) }
         w.key("output_fields")
         w.beginObject()
         if alert.outputFields.isEmpty {
@@ -86,14 +87,14 @@ public enum AlertFormatter {
             for t in alert.tags { string(t, cap, &w) }
             w.endArray()
         }
-        w.key("time"); w.string(Timestamp.rfc3339(alert.timeNs))
+        w.key("time"); w.string(time)
         if let s = summary {
             w.key("vigil")
             w.beginObject()
             w.key("summary"); w.string(s.kind.rawValue)
             w.key("count"); w.uint(s.count)
-            w.key("window_start"); w.string(Timestamp.rfc3339(s.windowStartNs))
-            w.key("window_end"); w.string(Timestamp.rfc3339(s.windowEndNs))
+            w.key("window_start"); w.string(RFC3339.string(s.windowStartNs))
+            w.key("window_end"); w.string(RFC3339.string(s.windowEndNs))
             w.endObject()
         }
         w.endObject()
@@ -111,7 +112,7 @@ public enum AlertFormatter {
     public static func text(_ alert: Alert) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(alert.message.utf8.count + 64)
-        out.append(contentsOf: Timestamp.rfc3339(alert.timeNs).utf8)
+        RFC3339.append(alert.timeNs, to: &out)
         out.append(contentsOf: ": ".utf8)
         out.append(contentsOf: alert.priority.falcoName.utf8)
         out.append(UInt8(ascii: " "))

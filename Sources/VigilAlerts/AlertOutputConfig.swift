@@ -9,7 +9,7 @@ import VigilRules
 /// json_include_output_property: true    # include "output" in JSON
 /// json_include_tags_property: true      # include "tags" in JSON
 /// json_include_message_property: false  # include "message" (output without time/priority)
-/// outputs_queue: {capacity: 10000}
+/// outputs_queue: {capacity: 10000, max_bytes: 67108864}
 /// stdout_output: {enabled: true, format: auto}
 /// file_output: {enabled: false, filename: /var/log/vigil/alerts.json, keep_alive: true,
 ///               max_size_mb: 100, max_files: 5}
@@ -57,6 +57,7 @@ public struct AlertOutputConfig: Sendable, Equatable {
     /// Checks values that the types alone do not constrain. The error names the key.
     public func validate() throws(AlertConfigError) {
         if outputsQueue.capacity < 1 { throw AlertConfigError(key: "outputs_queue.capacity", message: "must be at least 1") }
+        if outputsQueue.maxBytes < 1024 { throw AlertConfigError(key: "outputs_queue.max_bytes", message: "must be at least 1024") }
         if fileOutput.enabled {
             if fileOutput.filename.isEmpty { throw AlertConfigError(key: "file_output.filename", message: "must be set when file_output is enabled") }
             if fileOutput.maxSizeMB < 0 { throw AlertConfigError(key: "file_output.max_size_mb", message: "must be >= 0 (0 disables rotation)") }
@@ -111,12 +112,19 @@ public struct AlertConfigError: Error, Sendable, Equatable, CustomStringConverti
     public var description: String { "\(key): \(message)" }
 }
 
-/// `outputs_queue`: every sink has its own bounded queue of this many alerts.
+/// `outputs_queue`: every sink has its own bounded queue (in alerts and in bytes).
 public struct OutputsQueueConfig: Sendable, Equatable {
+    /// The default byte budget of one sink queue (64 MiB).
+    public static let defaultMaxBytes = 64 << 20
     /// `outputs_queue.capacity`: alerts each sink may hold before new ones are dropped (and counted).
     /// Falco's 0 ("unbounded") is not accepted: memory must stay bounded. Default 10000.
     public var capacity: Int = 10_000
-    public init(capacity: Int = 10_000) { self.capacity = capacity }
+    /// `outputs_queue.max_bytes` (Vigil): bytes of rendered alerts each sink may hold (default 64 MiB),
+    /// so a backlog of 100 KB alerts cannot grow to capacity x 100 KB. One alert is always accepted.
+    public var maxBytes: Int = OutputsQueueConfig.defaultMaxBytes
+    public init(capacity: Int = 10_000, maxBytes: Int = OutputsQueueConfig.defaultMaxBytes) {
+        self.capacity = capacity; self.maxBytes = maxBytes
+    }
 }
 
 /// How the stdout sink writes alerts.

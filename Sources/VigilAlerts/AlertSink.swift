@@ -106,26 +106,45 @@ public final class AlertSink: @unchecked Sendable {
     private var thread: pthread_t?
     private let stopped = Atomic<Bool>(false)
     private let lastDropLogNs = Atomic<UInt64>(0)
+    private let bytes: ByteBudget
+    /// Most bytes of rendered alerts the queue may hold (at least one alert is always accepted).
+    public let maxBytes: Int
 
-    /// Creates and starts a sink.
-    public init(name: String, format: AlertLineFormat, capacity: Int, backend: any AlertSinkBackend) {
+    /// Bytes of rendered alerts currently queued.
+    final class ByteBudget: Sendable {
+        let used = Atomic<Int>(0)
+    }
+
+    /// Creates and starts a sink whose queue holds at most `capacity` alerts and `maxBytes` bytes.
+    public init(name: String, format: AlertLineFormat, capacity: Int, maxBytes: Int = OutputsQueueConfig.defaultMaxBytes,
+                backend: any AlertSinkBackend) {
         self.name = name
         self.format = format
         self.backend = backend
+        self.maxBytes = max(1, maxBytes)
         queue = BoundedQueue(capacity: capacity)
-        let q = queue, ctl = control, st = stats
+        bytes = ByteBudget()
+        let q = queue, ctl = control, st = stats, b = bytes
         let box = UncheckedBox(backend)
         thread = WorkerThread.start(name: "vigil-\(name)") {
-            Self.run(queue: q, backend: box.value, stats: st, control: ctl)
+            Self.run(queue: q, backend: box.value, stats: st, control: ctl, bytes: b)
         }
     }
 
-    private static func run(queue: BoundedQueue<FormattedAlert>, backend: any AlertSinkBackend, stats: SinkStats, control: SinkControl) {
+    @inline(__always) static func cost(_ a: FormattedAlert) -> Int { a.json.count + a.text.count + 256 }
+
+    private static func run(queue: BoundedQueue<FormattedAlert>, backend: any AlertSinkBackend, stats: SinkStats, control: SinkControl,
+                            bytes: ByteBudget) {
         var batch: [FormattedAlert] = []
         batch.reserveCapacity(backend.maxBatch)
         while true {
             batch.removeAll(keepingCapacity: true)
             queue.pop(max: backend.maxBatch, into: &batch, timeoutNs: 500_000_000)
+            if !batch.isEmpty {
+                var n = 0
+                for a in batch { n += cost(a) }
+                bytes.used.subtract(n, ordering: .relaxed)
+            }
             backend.idle(control: control)
             if batch.isEmpty {
                 if queue.isClosed && queue.depth == 0 { break }
@@ -143,7 +162,12 @@ public final class AlertSink: @unchecked Sendable {
     /// Queues `alert` for delivery; false (and counted as dropped) when the queue is full or stopped.
     @discardableResult
     public func submit(_ alert: FormattedAlert) -> Bool {
-        if queue.tryPush(alert) { return true }
+        let c = Self.cost(alert)
+        let before = bytes.used.add(c, ordering: .relaxed).oldValue
+        if before == 0 || before + c <= maxBytes {
+            if queue.tryPush(alert) { return true }
+        }
+        bytes.used.subtract(c, ordering: .relaxed)
         stats.dropped.add()
         let now = WorkerThread.monotonicNs()
         let last = lastDropLogNs.load(ordering: .relaxed)
@@ -159,6 +183,8 @@ public final class AlertSink: @unchecked Sendable {
     public var queueDepth: Int { queue.depth }
     /// Queue capacity.
     public var queueCapacity: Int { queue.capacity }
+    /// Bytes of rendered alerts waiting in the queue.
+    public var queuedBytes: Int { bytes.used.load(ordering: .relaxed) }
 
     /// Asks the backend to reopen its destination (file sinks: after logrotate moved the file).
     public func reopen() {

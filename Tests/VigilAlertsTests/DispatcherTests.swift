@@ -82,4 +82,27 @@ final class RecordingBackend: AlertSinkBackend, @unchecked Sendable {
         #expect(total == dropped)
         for r in reports { _ = try parseJSON(r.json) }
     }
+
+    @Test func queueIsBoundedInBytes() throws {
+        let rec = RecordingBackend()
+        rec.gate.withLock { $0 = false }
+        let budget = 1 << 20
+        let sink = AlertSink(name: "rec", format: .json, capacity: 10_000, maxBytes: budget, backend: rec)
+        let big = FormattedAlert(makeAlert(fields: [("proc.cmdline", .string(String(repeating: "x", count: 100 * 1024)))]))
+        var accepted = 0
+        for _ in 0..<200 { if sink.submit(big) { accepted += 1 } }
+        #expect(sink.queuedBytes <= budget)
+        #expect(accepted <= budget / big.json.count + 8 + 1)   // + what the worker already took
+        #expect(sink.stats.dropped.value == UInt64(200 - accepted))
+        rec.gate.withLock { $0 = true }
+        #expect(sink.flush(timeoutNs: 5_000_000_000))
+        #expect(sink.queuedBytes == 0)
+        // A single alert larger than the budget is still accepted when the queue is empty.
+        let tiny = AlertSink(name: "tiny", format: .json, capacity: 10, maxBytes: 1024, backend: RecordingBackend())
+        #expect(tiny.submit(big))
+        #expect(tiny.flush(timeoutNs: 5_000_000_000))
+        tiny.stop(timeoutNs: 0)
+        sink.stop(timeoutNs: 0)
+        #expect(rec.alerts.count == accepted)
+    }
 }

@@ -253,6 +253,18 @@ struct SyslogRsyslogTests {
         }
     }
 
+    @Test func unixTransportFallsBackToStreamSockets() throws {
+        let r = try RsyslogReceiver()
+        let sink = try AlertSink.syslog(SyslogOutputConfig(enabled: true, address: r.streamPath, transport: .unix),
+                                        json: true, formatOptions: AlertFormatOptions(), capacity: 10)
+        sink.submit(FormattedAlert(makeAlert(message: "via stream")))
+        #expect(sink.flush(timeoutNs: 10_000_000_000))
+        sink.stop(timeoutNs: 0)
+        let recs = r.records(atLeast: 1)
+        #expect(recs.count == 1 && recs.first?["input"] as? String == "imptcp")
+        #expect(recs.first?["facility"] as? String == "1")  // user, the default
+    }
+
     @Test func reconnectsAfterReceiverRestart() throws {
         let r = try RsyslogReceiver()
         let sink = try AlertSink.syslog(config(r, .tcp), json: true, formatOptions: AlertFormatOptions(), capacity: 100)

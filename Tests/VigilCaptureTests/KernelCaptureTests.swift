@@ -9,6 +9,7 @@ import VigilABI
 import VigilCapture
 import VigilCore
 import VigilDecode
+import VigilState
 
 /// Whether the kernel tests run: as root, or forced with VIGIL_CI=1 (then they
 /// must pass, and fail when BPF cannot be loaded).
@@ -19,10 +20,17 @@ final class KernelRecorder: RecordConsumer, @unchecked Sendable {
     let me = UInt32(getpid())
     let records = Mutex<[OwnedRecord]>([])
 
+    /// Descendants of this process seen in fork records (reader thread only).
+    var family: Set<UInt32> = []
+
     func consume(_ record: UnsafeRawBufferPointer) {
         let pid = record.loadUnaligned(fromByteOffset: 20, as: UInt32.self)
         let ppid = record.loadUnaligned(fromByteOffset: 28, as: UInt32.self)
-        guard pid == me || ppid == me else { return }
+        let mine = pid == me || family.contains(pid)
+        guard mine || ppid == me || family.contains(ppid) else { return }
+        if mine && record.loadUnaligned(fromByteOffset: 0, as: UInt16.self) == UInt16(VIGIL_REC_FORK.rawValue) {
+            family.insert(record.loadUnaligned(fromByteOffset: 64, as: UInt32.self))
+        }
         let copy = OwnedRecord(copying: record)
         records.withLock { $0.append(copy) }
     }
@@ -293,6 +301,41 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         #expect(st.kernel.submitted > 0)
         #expect(st.kernelDrops == 0)
         #expect(st.decodeErrors == 0)
+    }
+
+    @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func processStartedBeforeTheAgentHasItsAncestryFromProc() throws {
+        let s = try SharedCapture.get()
+        let tag = "vigil-ancestry-\(UInt32.random(in: 0...UInt32.max))"
+        // The shell starts before the table exists ("before the agent"); its child execs after.
+        let sh = spawn([bytes("/bin/sh"), bytes("-c"), bytes("sleep 0.5; /bin/echo \(tag); true")])
+        usleep(100_000)
+        let table = ProcessTable()
+        _ = table.seedFromProc()
+        #expect(waitExit(sh) == 0)
+        let r = try #require(s.recorder.wait { e in
+            e.isExec && e.ppid == UInt32(sh) && argvList(e).last == bytes(tag)
+        }, "no exec record for the shell's child")
+        let applied = try r.withEvent { table.apply($0) }.get()
+        let child = try #require(applied.process)
+        let chain = table.ancestors(of: child)
+        #expect(chain.count >= 2)
+        #expect(chain.first?.pid == UInt32(sh))
+        #expect(chain.first?.exePath.hasSuffix("sh") == true || chain.first?.exePath.hasSuffix("dash") == true)
+        #expect(chain.first?.args.contains { $0.contains(tag) } == true)
+        #expect(chain.dropFirst().first?.pid == UInt32(getpid()))
+    }
+
+    @Test(.enabled(if: kernelTestsEnabled && access("/usr/bin/setpriv", X_OK) == 0,
+                   "needs root and setpriv to drop privileges"))
+    func withoutPrivilegesTraceSaysWhichCapabilitiesAreMissing() throws {
+        let vigil = try #require(findVigilBinary(), "vigil binary not found next to the test bundle")
+        let out = try runProcess("/usr/bin/setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups",
+                                                      "--inh-caps=-all", "--bounding-set=-all", vigil, "trace"])
+        #expect(out.status == 1)
+        let err = String(decoding: out.stderr, as: UTF8.self)
+        #expect(err.contains("CAP_BPF"))
+        #expect(err.contains("CAP_PERFMON"))
     }
 
     @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))

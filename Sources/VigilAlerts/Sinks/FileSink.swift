@@ -113,8 +113,8 @@ public final class FileBackend: AlertSinkBackend, @unchecked Sendable {
 
 extension AlertSink {
     /// The file sink for `config` (JSON lines when `json`, else text lines).
-    public static func file(_ config: FileOutputConfig, json: Bool, capacity: Int) -> AlertSink {
+    public static func file(_ config: FileOutputConfig, json: Bool, capacity: Int, maxBytes: Int = OutputsQueueConfig.defaultMaxBytes) -> AlertSink {
         let fmt: AlertLineFormat = json ? .json : .text
-        return AlertSink(name: "file", format: fmt, capacity: capacity, backend: FileBackend(config: config, format: fmt))
+        return AlertSink(name: "file", format: fmt, capacity: capacity, maxBytes: maxBytes, backend: FileBackend(config: config, format: fmt))
     }
 }

@@ -175,11 +175,12 @@ public final class HTTPBackend: AlertSinkBackend, @unchecked Sendable {
 
 extension AlertSink {
     /// The HTTP sink for `config` (always JSON).
-    public static func http(_ config: HTTPOutputConfig, formatOptions: AlertFormatOptions, capacity: Int) throws(AlertConfigError) -> AlertSink {
+    public static func http(_ config: HTTPOutputConfig, formatOptions: AlertFormatOptions, capacity: Int,
+                            maxBytes: Int = OutputsQueueConfig.defaultMaxBytes) throws(AlertConfigError) -> AlertSink {
         let u = config.url.lowercased()
         guard u.hasPrefix("http://") || u.hasPrefix("https://") else {
             throw AlertConfigError(key: "http_output.url", message: "must be an http:// or https:// URL, got '\(config.url)'")
         }
-        return AlertSink(name: "http", format: .json, capacity: capacity, backend: HTTPBackend(config: config, formatOptions: formatOptions))
+        return AlertSink(name: "http", format: .json, capacity: capacity, maxBytes: maxBytes, backend: HTTPBackend(config: config, formatOptions: formatOptions))
     }
 }

@@ -34,7 +34,7 @@ public final class FDLineBackend: AlertSinkBackend, @unchecked Sendable {
 
 extension AlertSink {
     /// The stdout sink. `format` `.auto` writes text on a terminal, else JSON when `json` is true.
-    public static func stdout(_ config: StdoutOutputConfig, json: Bool, capacity: Int, fd: Int32 = 1) -> AlertSink {
+    public static func stdout(_ config: StdoutOutputConfig, json: Bool, capacity: Int, maxBytes: Int = OutputsQueueConfig.defaultMaxBytes, fd: Int32 = 1) -> AlertSink {
         let fmt: AlertLineFormat
         switch config.format {
         case .auto: fmt = isatty(fd) == 1 ? .text : (json ? .json : .text)
@@ -42,6 +42,6 @@ extension AlertSink {
         case .json: fmt = .json
         case .text: fmt = .text
         }
-        return AlertSink(name: "stdout", format: fmt, capacity: capacity, backend: FDLineBackend(fd: fd, format: fmt))
+        return AlertSink(name: "stdout", format: fmt, capacity: capacity, maxBytes: maxBytes, backend: FDLineBackend(fd: fd, format: fmt))
     }
 }

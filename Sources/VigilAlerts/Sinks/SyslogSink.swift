@@ -104,8 +104,7 @@ public enum SyslogFormatter {
 
     /// RFC 5424 TIMESTAMP: RFC 3339 UTC with microseconds (TIME-SECFRAC allows at most 6 digits).
     public static func timestamp(_ ns: UInt64) -> String {
-        let full = Timestamp.rfc3339(ns) // ...SS.nnnnnnnnnZ
-        return String(full.dropLast(4)) + "Z"
+        RFC3339.string(ns, fractionDigits: 6)
     }
 
     static func appendHeaderField(_ s: String, max: Int, _ out: inout [UInt8]) {
@@ -351,9 +350,10 @@ public final class SyslogBackend: AlertSinkBackend, @unchecked Sendable {
 
 extension AlertSink {
     /// The syslog sink for `config`. Throws when the address or facility is invalid.
-    public static func syslog(_ config: SyslogOutputConfig, json: Bool, formatOptions: AlertFormatOptions, capacity: Int) throws(AlertConfigError) -> AlertSink {
+    public static func syslog(_ config: SyslogOutputConfig, json: Bool, formatOptions: AlertFormatOptions, capacity: Int,
+                              maxBytes: Int = OutputsQueueConfig.defaultMaxBytes) throws(AlertConfigError) -> AlertSink {
         let fmt: AlertLineFormat = json ? .json : .text
         let backend = try SyslogBackend(config: config, format: fmt, formatOptions: formatOptions)
-        return AlertSink(name: "syslog", format: fmt, capacity: capacity, backend: backend)
+        return AlertSink(name: "syslog", format: fmt, capacity: capacity, maxBytes: maxBytes, backend: backend)
     }
 }
