@@ -196,7 +196,10 @@ public final class RuleSet: Sendable {
             // Output template.
             let output: OutputTemplate
             do throws(RuleCompileError) {
-                output = try OutputTemplate.parse(r.output) { (ref: FieldRef) throws(RuleCompileError) -> FieldSpec in
+                // Folded YAML scalars (`output: >`) end with a newline; Falco trims it.
+                var text = Substring(r.output)
+                while let last = text.last, last == "\n" || last == " " || last == "\t" || last == "\r" { text = text.dropLast() }
+                output = try OutputTemplate.parse(String(text)) { (ref: FieldRef) throws(RuleCompileError) -> FieldSpec in
                     try cc.resolve(ref, forOutput: true).0
                 }
             } catch {

@@ -127,6 +127,7 @@ func freePort() -> UInt16 {
                 #expect(line.contains(key), "missing \(key) in \(line)")
             }
             #expect(line.hasPrefix("{") && line.hasSuffix("}"))
+            #expect(!line.contains("\\n\",\"output_fields\""), "output text keeps the rule's trailing newline")
         }
 
         // Metrics over HTTP from the live agent.

@@ -245,3 +245,32 @@ import Glibc
         #expect(enricher.metrics.unresolved.value == 1)
     }
 }
+
+@Suite struct EnrichmentFrontCacheTests {
+    /// The decoding thread's front cache serves hits, and never stale data after a change.
+    @Test func frontCacheFollowsGeneration() throws {
+        let root = EnrichTestEnv.tempDir("front")
+        defer { EnrichTestEnv.removeTree(root) }
+        var cfg = ContainerEnricher.Configuration(cgroupRoot: "/nonexistent")
+        cfg.containerdRoots = [root]
+        let enricher = ContainerEnricher(configuration: cfg)
+        let front = ContainerLookupCache(enricher)
+        let id = EnrichTestEnv.randomHexID(), uid = EnrichTestEnv.randomUID()
+        let path = "/kubepods/besteffort/pod\(uid)/\(id)"
+        let first = path.utf8CString.withUnsafeBytes { raw in
+            front.container(forCgroupID: 42, cgroupPathHint: UnsafeRawBufferPointer(rebasing: raw.dropLast()))
+        }
+        #expect(first.info?.fullID == id && !first.isComplete)
+        let hit = front.container(forCgroupID: 42)
+        #expect(hit.info === first.info) // served from the front cache
+        #expect(front.container(forCgroupID: 43).info == nil) // unknown: pending, not cached
+        // The bundle appears and the worker completes the container: the front cache must not serve the old value.
+        try EnrichTestEnv.write("\(root)/\(id)/config.json", RuntimeStateFixture.containerdSpec(
+            id: id, pod: "p", ns: "n", uid: uid, name: "c", image: "busybox"))
+        enricher.start()
+        defer { enricher.stop() }
+        enricher.learn(cgroupID: 42, path: path) // already known: a no-op; the queued metadata lookup runs now
+        #expect(EnrichTestEnv.eventually { front.container(forCgroupID: 42).isComplete })
+        #expect(front.container(forCgroupID: 42).info?.pod?.name == "p")
+    }
+}

@@ -210,3 +210,16 @@ import VigilDecode
         #expect(r.fd?.isServerSide == true && r.fd?.name == "127.0.0.1:38309")
     }
 }
+
+@Suite struct NormalPathTests {
+    @Test func normalAbsoluteDetection() {
+        func check(_ s: String) -> Bool { Array(s.utf8).withUnsafeBytes { PathResolver.isNormalAbsolute($0) } }
+        for p in ["/", "/etc/passwd", "/a/.hidden", "/a/..b/c", "/x/...", "/usr/lib/x86_64-linux-gnu/libc.so.6"] {
+            #expect(check(p), "\(p) is normal")
+            #expect(PathResolver.normalize(p) == p)
+        }
+        for p in ["", "rel", "/a//b", "/a/./b", "/a/../b", "/a/", "/.", "/..", "/a/.", "/a/.."] {
+            #expect(!check(p), "\(p) is not normal")
+        }
+    }
+}

@@ -277,3 +277,24 @@ struct Stream {
         #expect(table.stats.exits.value > 0)
     }
 }
+
+@Suite struct PrivilegeTrackingTests {
+    @Test func setuidFamilyAndCapsetUpdateTheProcess() {
+        var s = Stream()
+        s.exec(10, ppid: 1, "/usr/bin/sudo", ["sudo", "id"], uid: 1000)
+        #expect(s.table[10]?.euid == 1000)
+        s.sys(10, "setresuid", ["ruid": "0", "euid": "0", "suid": "0"])
+        #expect(s.table[10]?.euid == 0)
+        s.sys(10, "setreuid", ["ruid": "-1", "euid": "33"])
+        #expect(s.table[10]?.euid == 33)
+        s.sys(10, "setuid", ret: -1, ["uid": "0"])   // EPERM: unchanged
+        #expect(s.table[10]?.euid == 33)
+        s.sys(10, "setuid", ["uid": "0"])
+        #expect(s.table[10]?.euid == 0)
+        s.sys(10, "setresgid", ["rgid": "-1", "egid": "27", "sgid": "-1"])
+        #expect(s.table[10]?.egid == 27)
+        s.sys(10, "capset", ["cap_effective": "CAP_SYS_ADMIN|CAP_NET_RAW", "cap_permitted": "CAP_SYS_ADMIN|CAP_NET_RAW"])
+        #expect(s.table[10]?.capEffective == (1 << 21 | 1 << 13))
+        #expect(s.table[10]?.capPermitted == (1 << 21 | 1 << 13))
+    }
+}
