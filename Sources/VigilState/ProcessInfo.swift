@@ -267,14 +267,14 @@ public final class ProcessInfo {
     /// Copies what a forked child inherits from `parent` (exe, args, cwd, ids,
     /// capabilities, cgroup, fds); the caller sets the new identity.
     public func inherit(from parent: ProcessInfo) {
-        name = parent.name; exe = parent.exe; exePath = parent.exePath; args = parent.args; cwd = parent.cwd
-        uid = parent.uid; gid = parent.gid; euid = parent.euid; egid = parent.egid; loginUID = parent.loginUID
-        tty = parent.tty; capEffective = parent.capEffective; capPermitted = parent.capPermitted
-        exeIno = parent.exeIno; exeCtimeNs = parent.exeCtimeNs; exeMtimeNs = parent.exeMtimeNs
-        exeUpperLayer = parent.exeUpperLayer; exeFromMemfd = parent.exeFromMemfd; exeWritable = parent.exeWritable
-        argsTruncated = parent.argsTruncated; pgid = parent.pgid; sid = parent.sid
-        cgroupID = parent.cgroupID; cgroupPath = parent.cgroupPath; fds = parent.fds
-        userDatabase = parent.userDatabase
+        // Copy everything in one go, then restore what is the child's own.
+        let keep = hot.pointee
+        hot.pointee = parent.hot.pointee
+        pid = keep.pid; ppid = keep.ppid
+        startTimeBootNs = keep.startTimeBootNs; vpid = keep.vpid
+        exitTimeBootNs = keep.exitTimeBootNs; lastSeenBootNs = keep.lastSeenBootNs
+        exitCode = keep.exitCode; exitSignal = keep.exitSignal
+        threadCount = keep.threadCount; fromProcScan = keep.fromProcScan
     }
 
     public init(pid: UInt32, ppid: UInt32, name: String = "", exe: String = "", exePath: String = "",

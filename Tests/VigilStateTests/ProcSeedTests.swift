@@ -143,6 +143,11 @@ import VigilDecode
         #expect(sock.isServerSide)
         #expect(sock.serverPort == port)
         #expect(sock.name == "127.0.0.1:\(port)")
+        let cx = open("/etc/hostname", O_RDONLY | O_CLOEXEC)
+        defer { if cx >= 0 { close(cx) } }
+        let me2 = try #require(ProcScanner().readProcess(pid: UInt32(getpid())))
+        if cx >= 0 { #expect(me2.fds[cx]?.isCloseOnExec == true) }
+        if f >= 0 { #expect(me2.fds[f]?.isCloseOnExec == false) }
         if f >= 0 {
             #expect(me.fds[f]?.kind == .file)
             #expect(me.fds[f]?.name == SysFiles.readLink("/proc/self/fd/\(f)"))
