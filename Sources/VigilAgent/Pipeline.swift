@@ -26,6 +26,8 @@ public final class Pipeline: @unchecked Sendable {
     private var rules: SwapSlot<RuleSet>.Reader
     private var scratch: RuleScratch
     private var holding: MetadataHoldingArea<Alert>
+    /// Per-thread front cache of container lookups (no lock on a hit).
+    private let containers: ContainerLookupCache?
     private let bootToWall: UInt64
     private var sampleCountdown: UInt32 = 16
     /// Event types some enabled rule evaluates (indexed by raw value).
@@ -43,6 +45,7 @@ public final class Pipeline: @unchecked Sendable {
         self.health = health
         self.processes = processes
         self.enricher = enricher
+        self.containers = enricher.map(ContainerLookupCache.init)
         self.dispatcher = dispatcher
         self.ruleSlot = ruleSlot
         self.metrics = metrics
@@ -75,12 +78,12 @@ public final class Pipeline: @unchecked Sendable {
         let rs = rules.value
         if !wanted[Int(type.rawValue) & (EventType.count - 1)] {
             // Still learn the container of exec'd processes (in-band cgroup path), cheaply.
-            if ev.isExec, let enricher { _ = enricher.container(forCgroupID: ev.cgroupID, cgroupPathHint: ev.cgroupPath, pid: ev.pid) }
+            if ev.isExec, let containers { _ = containers.container(forCgroupID: ev.cgroupID, cgroupPathHint: ev.cgroupPath, pid: ev.pid) }
             return
         }
         let lookup: ContainerLookup
-        if let enricher {
-            lookup = enricher.container(forCgroupID: ev.cgroupID, cgroupPathHint: ev.cgroupPath, pid: ev.pid)
+        if let containers {
+            lookup = containers.container(forCgroupID: ev.cgroupID, cgroupPathHint: ev.cgroupPath, pid: ev.pid)
         } else {
             lookup = .known(.host)
         }

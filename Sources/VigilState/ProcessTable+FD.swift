@@ -310,8 +310,14 @@ extension ProcessTable {
         guard remote.1 != 0 || !remote.0.isUnspecified else {
             return ApplyResult(process: p, fd: info, fdNum: fd)
         }
-        // Who is the server: for a socket that received first or is bound/listening, this end.
+        // Who is the server: a socket whose first peer was met by receiving (a
+        // datagram server) or that listens is the server end; one that sent first is the client.
         let local = (t.isPresent ? t.localIP : IPAddress(family: remote.0.family, storage: (0, 0)), t.localPort)
+        let ty = e.type.rawValue
+        if info.clientIP.isEmpty && info.clientPort == 0
+            && (ty == UInt16(VIGIL_SYS_RECVFROM.rawValue) || ty == UInt16(VIGIL_SYS_RECVMSG.rawValue)) {
+            info.isServerSide = true
+        }
         let server = info.isServerSide
         let newClient = server ? remote : local
         let newServer = server ? local : remote

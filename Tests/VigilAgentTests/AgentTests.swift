@@ -155,6 +155,25 @@ func readLines(_ path: String) -> [String] {
                 && line.contains("\"source\":\"internal\""))
     }
 
+    @Test func badKubeconfigDegradesButRuns() throws {
+        let fx = Self.fixture()
+        defer { fx.cleanup() }
+        var opts = fx.options
+        opts.kubeconfig = fx.dir + "/missing-kubeconfig"
+        opts.nodeName = "node-1"
+        let loaded = try opts.loadConfig()
+        #expect(loaded.config.k8s.enabled && loaded.config.k8s.nodeName == "node-1")
+        let agent = try Agent(options: opts, loaded: loaded)
+        #expect(agent.hostname == "node-1" || getenv("VIGIL_HOSTNAME") != nil)
+        let source = PushSource()
+        try agent.start(source: source)
+        source.push([Synth.exec(pid: 7300, ppid: 1, exe: "/usr/bin/cat", argv: ["cat"], ts: 1),
+                     Synth.open(pid: 7300, path: "/etc/shadow", fd: 3, ts: 2)])
+        #expect(waitFor(5) { agent.metrics.alerts.value == 1 })
+        _ = agent.shutdown()
+        #expect(readLines(fx.dir + "/alerts.json").count == 1)
+    }
+
     @Test func brokenRulesStopStartupWithTheFileNamed() throws {
         let fx = Fixture(rules: "- rule: R\n  desc: d\n  condition: evt.type = openat and proc.nme = x\n  output: o\n  priority: WARNING\n")
         defer { fx.cleanup() }

@@ -223,3 +223,18 @@ import VigilDecode
         }
     }
 }
+
+@Suite struct DatagramServerTests {
+    /// A UDP socket that receives before it sends is the server end (a DNS server).
+    @Test func receiveFirstMakesTheServerSide() throws {
+        var s = Stream()
+        s.exec(50, ppid: 1, "/usr/sbin/dnsmasq", ["dnsmasq"])
+        s.sys(50, "socket", ret: 3, ["domain": "AF_INET", "type": "SOCK_DGRAM", "proto": "0"])
+        s.sys(50, "bind", ["fd": "3", "addr": "0.0.0.0:53"])
+        let r = s.feed(try RecordEncoder.syscall(s.h(50), type: EventType(name: "recvfrom")!, ret: 40,
+                                                 arguments: ["fd": "3", "tuple": "10.0.0.53:53->10.0.0.7:33333"], l4proto: 17))
+        #expect(r.fd?.isServerSide == true)
+        #expect(r.fd?.clientPort == 33333 && r.fd?.serverPort == 53)
+        #expect(r.fd?.name == "10.0.0.7:33333->10.0.0.53:53")
+    }
+}
