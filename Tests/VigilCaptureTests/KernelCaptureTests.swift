@@ -308,7 +308,12 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         let s = try SharedCapture.get()
         let tag = "vigil-ancestry-\(UInt32.random(in: 0...UInt32.max))"
         // The shell starts before the table exists ("before the agent"); its child execs after.
-        let sh = spawn([bytes("/bin/sh"), bytes("-c"), bytes("sleep 0.5; /bin/echo \(tag); true")])
+        // The shell stays alive until the table is seeded (a zombie has no exe or args in /proc).
+        let gate = tempPath("gate")
+        close(open(gate, O_CREAT | O_WRONLY, 0o600))
+        defer { unlink(gate) }
+        let sh = spawn([bytes("/bin/sh"), bytes("-c"),
+                        bytes("sleep 0.3; /bin/echo \(tag); while [ -e \(gate) ]; do sleep 0.05; done; true")])
         // Wait until the child has really exec'd the shell (under load a fixed sleep may not be enough).
         for _ in 0..<500 {
             var buf = [CChar](repeating: 0, count: 4096)
@@ -318,6 +323,7 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         }
         let table = ProcessTable()
         _ = table.seedFromProc()
+        unlink(gate)
         #expect(waitExit(sh) == 0)
         let r = try #require(s.recorder.wait { e in
             e.isExec && e.ppid == UInt32(sh) && argvList(e).last == bytes(tag)
