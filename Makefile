@@ -9,7 +9,7 @@ BPF_OBJ := $(BUILD_DIR)/bpf/vigil.bpf.o
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev libcurl4-openssl-dev libmicrohttpd-dev \
 	bpftool pkg-config rsyslog openssl python3-venv
 
-.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich
+.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules
 
 all: build
 
@@ -74,7 +74,11 @@ bench-enrich: deps
 	./.build/release/vigil-bench-enrich 100
 	./.build/release/vigil-bench-enrich 1000
 
-bench: build bench-capture bench-enrich
+# Rule evaluation throughput on one core (stable Falco rules + rules/).
+bench-rules: build
+	bench/rules/run.sh
+
+bench: build bench-capture bench-enrich bench-rules
 
 clean:
 	rm -rf $(BUILD_DIR) .build

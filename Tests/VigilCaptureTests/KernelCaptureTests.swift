@@ -309,7 +309,13 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         let tag = "vigil-ancestry-\(UInt32.random(in: 0...UInt32.max))"
         // The shell starts before the table exists ("before the agent"); its child execs after.
         let sh = spawn([bytes("/bin/sh"), bytes("-c"), bytes("sleep 0.5; /bin/echo \(tag); true")])
-        usleep(100_000)
+        // Wait until the child has really exec'd the shell (under load a fixed sleep may not be enough).
+        for _ in 0..<500 {
+            var buf = [CChar](repeating: 0, count: 4096)
+            let n = readlink("/proc/\(sh)/exe", &buf, 4095)
+            if n > 0, String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self).hasSuffix("sh") { break }
+            usleep(10_000)
+        }
         let table = ProcessTable()
         _ = table.seedFromProc()
         #expect(waitExit(sh) == 0)
