@@ -7,24 +7,46 @@ import Glibc
 /// runs (control characters escaped, invalid UTF-8 written as U+FFFD, so hostile
 /// bytes always give valid JSON). Not thread-safe; reuse one per thread.
 public final class JSONOut {
-    private var base: UnsafeMutablePointer<UInt8>
-    private var capacity: Int
-    /// Bytes written so far.
-    public private(set) var count = 0
-    private var needComma = false
+    /// Mutable state behind a `let` pointer: no dynamic exclusivity checks on the hot path.
+    private struct State {
+        var base: UnsafeMutablePointer<UInt8>
+        var capacity: Int
+        var count: Int
+        var needComma: Bool
+    }
+    private let st: UnsafeMutablePointer<State>
 
-    public init(capacity: Int = 4096) {
-        self.capacity = max(64, capacity)
-        base = .allocate(capacity: self.capacity)
+    private var base: UnsafeMutablePointer<UInt8> {
+        @inline(__always) get { st.pointee.base }
+    }
+    private var capacity: Int {
+        @inline(__always) get { st.pointee.capacity }
+    }
+    /// Bytes written so far.
+    public var count: Int {
+        @inline(__always) get { st.pointee.count }
+    }
+    private var needComma: Bool {
+        @inline(__always) get { st.pointee.needComma }
     }
 
-    deinit { base.deallocate() }
+    public init(capacity: Int = 4096) {
+        let c = max(64, capacity)
+        st = .allocate(capacity: 1)
+        st.initialize(to: State(base: .allocate(capacity: c), capacity: c, count: 0, needComma: false))
+    }
+
+    deinit {
+        st.pointee.base.deallocate()
+        st.deinitialize(count: 1)
+        st.deallocate()
+    }
 
     /// The bytes written so far (valid until the next write or ``reset()``).
     public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
     /// Forgets the content, keeping the buffer.
-    @inline(__always) public func reset() { count = 0; needComma = false }
+    @inline(__always) public func reset() { st.pointee.count = 0; st.pointee.needComma = false }
 
     @inline(__always) private func reserve(_ n: Int) {
         if count + n > capacity { grow(count + n) }
@@ -36,16 +58,16 @@ public final class JSONOut {
         let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
         nb.update(from: base, count: count)
         base.deallocate()
-        base = nb
-        capacity = c
+        st.pointee.base = nb
+        st.pointee.capacity = c
     }
 
-    @inline(__always) private func put(_ b: UInt8) { reserve(1); base[count] = b; count += 1 }
+    @inline(__always) private func put(_ b: UInt8) { reserve(1); base[count] = b; st.pointee.count += 1 }
 
     @inline(__always) private func put(_ p: UnsafePointer<UInt8>, _ n: Int) {
         reserve(n)
         (base + count).update(from: p, count: n)
-        count += n
+        st.pointee.count += n
     }
 
     @inline(__always) private func comma() {
@@ -55,20 +77,20 @@ public final class JSONOut {
     /// Appends a raw byte (such as a newline between records).
     @inline(__always) public func rawByte(_ b: UInt8) { put(b) }
 
-    public func beginObject() { comma(); put(UInt8(ascii: "{")); needComma = false }
-    public func endObject() { put(UInt8(ascii: "}")); needComma = true }
-    public func beginArray() { comma(); put(UInt8(ascii: "[")); needComma = false }
-    public func endArray() { put(UInt8(ascii: "]")); needComma = true }
+    public func beginObject() { comma(); put(UInt8(ascii: "{")); st.pointee.needComma = false }
+    public func endObject() { put(UInt8(ascii: "}")); st.pointee.needComma = true }
+    public func beginArray() { comma(); put(UInt8(ascii: "[")); st.pointee.needComma = false }
+    public func endArray() { put(UInt8(ascii: "]")); st.pointee.needComma = true }
 
     /// An object key known at compile time (must not need escaping).
     @inline(__always) public func key(_ k: StaticString) {
         comma()
         reserve(k.utf8CodeUnitCount + 3)
-        base[count] = UInt8(ascii: "\""); count += 1
+        base[count] = UInt8(ascii: "\""); st.pointee.count += 1
         (base + count).update(from: k.utf8Start, count: k.utf8CodeUnitCount)
-        count += k.utf8CodeUnitCount
-        base[count] = UInt8(ascii: "\""); base[count + 1] = UInt8(ascii: ":"); count += 2
-        needComma = false
+        st.pointee.count += k.utf8CodeUnitCount
+        base[count] = UInt8(ascii: "\""); base[count + 1] = UInt8(ascii: ":"); st.pointee.count += 2
+        st.pointee.needComma = false
     }
 
     /// An object key from a runtime string (escaped).
@@ -77,52 +99,52 @@ public final class JSONOut {
         var k = k
         k.withUTF8 { escaped($0) }
         put(UInt8(ascii: ":"))
-        needComma = false
+        st.pointee.needComma = false
     }
 
     public func string(_ s: String) {
         comma()
         var s = s
         s.withUTF8 { escaped($0) }
-        needComma = true
+        st.pointee.needComma = true
     }
 
     public func string(bytes raw: UnsafeRawBufferPointer) {
         comma()
         escaped(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
-        needComma = true
+        st.pointee.needComma = true
     }
 
     public func bool(_ v: Bool) {
         comma()
         if v { put(UInt8(ascii: "t")); put(UInt8(ascii: "r")); put(UInt8(ascii: "u")); put(UInt8(ascii: "e")) }
         else { put(UInt8(ascii: "f")); put(UInt8(ascii: "a")); put(UInt8(ascii: "l")); put(UInt8(ascii: "s")); put(UInt8(ascii: "e")) }
-        needComma = true
+        st.pointee.needComma = true
     }
 
     public func uint(_ v: UInt64) {
         comma()
         decimal(v, negative: false)
-        needComma = true
+        st.pointee.needComma = true
     }
 
     public func int(_ v: Int64) {
         comma()
         decimal(v.magnitude, negative: v < 0)
-        needComma = true
+        st.pointee.needComma = true
     }
 
     @inline(__always) private func decimal(_ v: UInt64, negative: Bool) {
         reserve(21)
-        if negative { base[count] = UInt8(ascii: "-"); count += 1 }
-        if v == 0 { base[count] = UInt8(ascii: "0"); count += 1; return }
+        if negative { base[count] = UInt8(ascii: "-"); st.pointee.count += 1 }
+        if v == 0 { base[count] = UInt8(ascii: "0"); st.pointee.count += 1; return }
         var digits = 0
         var t = v
         while t > 0 { digits += 1; t /= 10 }
         var n = v
         var i = count + digits - 1
         while n > 0 { base[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n % 10); n /= 10; i -= 1 }
-        count += digits
+        st.pointee.count += digits
     }
 
     private static let hex: StaticString = "0123456789abcdef"
@@ -142,15 +164,15 @@ public final class JSONOut {
                 reserve(6)
                 base[count] = UInt8(ascii: "\\")
                 switch c {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"): base[count + 1] = c; count += 2
-                case 0x0A: base[count + 1] = UInt8(ascii: "n"); count += 2
-                case 0x0D: base[count + 1] = UInt8(ascii: "r"); count += 2
-                case 0x09: base[count + 1] = UInt8(ascii: "t"); count += 2
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): base[count + 1] = c; st.pointee.count += 2
+                case 0x0A: base[count + 1] = UInt8(ascii: "n"); st.pointee.count += 2
+                case 0x0D: base[count + 1] = UInt8(ascii: "r"); st.pointee.count += 2
+                case 0x09: base[count + 1] = UInt8(ascii: "t"); st.pointee.count += 2
                 default:
                     let h = JSONOut.hex.utf8Start
                     base[count + 1] = UInt8(ascii: "u"); base[count + 2] = UInt8(ascii: "0"); base[count + 3] = UInt8(ascii: "0")
                     base[count + 4] = h[Int(c >> 4)]; base[count + 5] = h[Int(c & 0xF)]
-                    count += 6
+                    st.pointee.count += 6
                 }
                 i += 1
             } else {
@@ -158,7 +180,7 @@ public final class JSONOut {
                 if len == 0 {
                     reserve(3)
                     base[count] = 0xEF; base[count + 1] = 0xBF; base[count + 2] = 0xBD
-                    count += 3
+                    st.pointee.count += 3
                     i += 1
                 } else {
                     put(sp + i, len)
