@@ -125,8 +125,10 @@ public final class Agent: @unchecked Sendable {
     public var rules: RuleSet { slot.load() }
 
     /// Starts the stages and `source` on the reader thread. `setInterest` selects event
-    /// types in the kernel (nil for sources without kernel selection).
-    public func start<S: RecordSource & Sendable>(source: S, setInterest: (@Sendable (Set<EventType>) throws -> Void)? = nil) throws(AgentError) {
+    /// types in the kernel (nil for sources without kernel selection). `seedProcesses`
+    /// reads `/proc` first (live capture; not for recorded files from elsewhere).
+    public func start<S: RecordSource & Sendable>(source: S, setInterest: (@Sendable (Set<EventType>) throws -> Void)? = nil,
+                                                  seedProcesses: Bool = true) throws(AgentError) {
         let config = reloader.current.config
         if let setInterest {
             let types = RuleLoading.interest(slot.load())
@@ -144,9 +146,12 @@ public final class Agent: @unchecked Sendable {
             Log.info("agent", "metrics and health server listening", [("address", config.webserver.listenAddress), ("port", String(s.port))])
         }
         enricher?.start()
-        let seeded = processTable.seedFromProc()
-        Log.info("agent", "process table seeded from /proc", [("processes", String(seeded))])
+        if seedProcesses {
+            let seeded = processTable.seedFromProc()
+            Log.info("agent", "process table seeded from /proc", [("processes", String(seeded))])
+        }
         metrics.processTableSize.set(Int64(processTable.count))
+        pipeline.setClockOffset(source.bootToWallOffsetNs)
 
         let src = source
         stopSource = { src.stop() }

@@ -28,7 +28,7 @@ public final class Pipeline: @unchecked Sendable {
     private var holding: MetadataHoldingArea<Alert>
     /// Per-thread front cache of container lookups (no lock on a hit).
     private let containers: ContainerLookupCache?
-    private let bootToWall: UInt64
+    private var bootToWall: UInt64
     private var sampleCountdown: UInt32 = 16
     /// Event types some enabled rule evaluates (indexed by raw value).
     private var wanted: [Bool]
@@ -136,6 +136,9 @@ public final class Pipeline: @unchecked Sendable {
         for e in rs.requiredEventTypes { t[Int(e.rawValue) & (EventType.count - 1)] = true }
         return t
     }
+
+    /// Sets the offset from the records' boot clock to wall-clock time (the source's).
+    public func setClockOffset(_ ns: UInt64) { bootToWall = ns }
 
     /// End of a batch of records (a ring-buffer drain): ticks at most every 5 ms.
     public func batchEnded() {

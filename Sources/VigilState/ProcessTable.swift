@@ -247,9 +247,11 @@ public final class ProcessTable {
                 if f.count > 19, let st = UInt64(f[19]) {
                     let start = st &* tick
                     let diff = start > p.startTimeBootNs ? start - p.startTimeBootNs : p.startTimeBootNs - start
-                    if diff > 2 * tick { gone.append(pid) }
+                    if diff > 2 * tick { gone.append(pid); continue }
                 }
             }
+            // Still there: look again only after another quiet period.
+            p.lastSeenBootNs = now
         }
         for pid in gone { remove(pid: pid); stats.stale.add() }
         return gone.count

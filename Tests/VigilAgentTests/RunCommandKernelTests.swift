@@ -4,6 +4,7 @@ import Glibc
 import Testing
 @testable import VigilAgent
 import VigilCore
+import VigilCapture
 
 /// Kernel tests run as root, or are forced with VIGIL_CI=1 (then they fail if BPF cannot load).
 let agentKernelTestsEnabled: Bool = geteuid() == 0 || getenv("VIGIL_CI").map { String(cString: $0) == "1" } == true
@@ -147,6 +148,28 @@ func freePort() -> UInt16 {
         // Alerts never go to stderr, logs never to stdout.
         #expect(!vigil.stderrLines.contains { $0.contains("\"rule\":\"Sensitive authentication file read\"") })
         #expect(vigil.stdoutLines.allSatisfy { $0.contains("\"rule\":") })
+    }
+
+    @Test func runReplaysACaptureFile() throws {
+        let binary = try #require(Self.binary, "vigil binary not built (swift build)")
+        let fx = Fixture(rules: shadowRule, config: "stdout_output: {enabled: true, format: json}\n")
+        defer { fx.cleanup() }
+        let writer = try CaptureFileWriter(path: fx.dir + "/events.vcap")
+        for r in [Synth.exec(pid: 8000, ppid: 1, exe: "/bin/sh", argv: ["sh"], ts: 1_000),
+                  Synth.exec(pid: 8001, ppid: 8000, exe: "/usr/bin/cat", argv: ["cat", "/etc/shadow"], ts: 2_000),
+                  Synth.open(pid: 8001, path: "/etc/shadow", fd: 3, ts: 3_000)] {
+            r.withUnsafeBytes { writer.consume($0) }
+        }
+        writer.finish()
+        let vigil = try SpawnedVigil(binary: binary, args: ["run", "-c", fx.dir + "/vigil.yaml", "-e", fx.dir + "/events.vcap"], dir: fx.dir)
+        #expect(vigil.wait(seconds: 60) == 0)
+        #expect(vigil.stdoutLines.count == 1)
+        #expect(vigil.stdoutLines.first?.contains("\"rule\":\"Test shadow read\"") == true)
+        let stats = vigil.stderrLines.last { $0.hasPrefix("{\"stats\":") } ?? ""
+        #expect(stats.contains("\"execve\":2") && stats.contains("\"openat\":1") && stats.contains("\"alerts\":1"))
+        let missing = try SpawnedVigil(binary: binary, args: ["run", "-c", fx.dir + "/vigil.yaml", "-e", fx.dir + "/nope.vcap"], dir: fx.dir)
+        #expect(missing.wait(seconds: 30) == 1)
+        #expect(missing.stderrLines.contains { $0.contains("nope.vcap") })
     }
 
     @Test func runRejectsBadFlagsAndConfig() throws {

@@ -184,6 +184,8 @@ import VigilDecode
         t.insert(fresh)
         #expect(t.removeStale(now: 10_500_000_000) == 2)
         #expect(t[100] != nil)   // still running, same start time
+        #expect(t[100]?.lastSeenBootNs == 10_500_000_000)  // not checked again before another quiet period
+        #expect(t.removeStale(now: 10_600_000_000) == 0)
         #expect(t[101] == nil)   // reused pid
         #expect(t[102] == nil)   // gone
         #expect(t[103] != nil)   // recently seen: not checked

@@ -1,6 +1,9 @@
 import Dispatch
 import Synchronization
 import VigilCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Container and pod identity for every event: the facade the agent's pipeline uses.
 ///
@@ -52,6 +55,9 @@ public final class ContainerEnricher: Sendable {
         public var deletedPodGraceSeconds: Double = 300
         /// Kubernetes API access; nil: no API (host mode, or node-local metadata only).
         public var kubernetes: KubeClientConfiguration?
+        /// This node's name for `k8s.node.name` when a pod is known only from node-local state;
+        /// nil: the API configuration's node name, else `NODE_NAME` from the environment.
+        public var nodeName: String?
 
         public init(cgroupRoot: String? = nil, kubernetes: KubeClientConfiguration? = nil) {
             self.cgroupRoot = cgroupRoot
@@ -93,6 +99,7 @@ public final class ContainerEnricher: Sendable {
     private let worker = BackgroundThread()
     private let resolver: CgroupResolver
     private let apiExpectsPods = Atomic<Bool>(false)
+    private let nodeName: String?
 
     public init(configuration: Configuration = Configuration(), metrics: EnrichmentMetrics = EnrichmentMetrics()) {
         self.configuration = configuration
@@ -104,6 +111,8 @@ public final class ContainerEnricher: Sendable {
                                                  dockerRoots: configuration.dockerRoots)
         self.pods = PodStore(deletedGraceNs: UInt64(max(0, configuration.deletedPodGraceSeconds) * 1e9))
         self.state = Mutex(State(cache: ContainerCache(capacity: configuration.cacheCapacity)))
+        self.nodeName = configuration.nodeName ?? configuration.kubernetes?.nodeName
+            ?? getenv("NODE_NAME").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
         if let k = configuration.kubernetes {
             self.watcher = KubePodWatcher(configuration: k, store: pods, metrics: metrics)
         } else {
@@ -259,7 +268,7 @@ public final class ContainerEnricher: Sendable {
         }
         var pod = kubePod?.info
         if pod == nil, let m = meta, let name = m.podName, let ns = m.podNamespace {
-            pod = PodInfo(name: name, namespace: ns, uid: podUID ?? m.podUID ?? "", labels: m.podLabels)
+            pod = PodInfo(name: name, namespace: ns, uid: podUID ?? m.podUID ?? "", labels: m.podLabels, nodeName: nodeName)
         }
         let info = ContainerInfo(
             id: identity.shortID, fullID: identity.fullID, runtime: runtime,
