@@ -189,6 +189,31 @@ import Glibc
         #expect(hostLookup.info?.id == "host" && hostLookup.isComplete)
     }
 
+    /// A process able to create cgroups nests fake kubelet names deep enough that the kernel's
+    /// 8-component in-band path shows only its own names: the path is not trusted, the id is
+    /// resolved from the full path, and the real container wins.
+    @Test(.enabled(if: enabled, "needs root to create cgroups (set VIGIL_CI=1 to force)"))
+    func deepNestedFakeNamesDoNotSpoofIdentity() throws {
+        let tree = try TestCgroupTree()
+        defer { tree.cleanup() }
+        let real = EnrichTestEnv.randomHexID(), fake = EnrichTestEnv.randomHexID(), uid = EnrichTestEnv.randomUID()
+        let u = uid.replacingOccurrences(of: "-", with: "_")
+        let nested = "kubepods.slice/kubepods-pod\(u).slice/cri-containerd-\(real).scope/a/b/c/d/kubepods.slice/kubepods-pod\(u).slice/docker-\(fake).scope"
+        let rel = try tree.make(nested)
+        let cgid = try #require(CgroupResolver.cgroupID(ofDirectory: tree.root + rel))
+        let leaf8 = rel.split(separator: "/").suffix(8).joined(separator: "/")
+        let enricher = ContainerEnricher(configuration: .init())
+        enricher.start()
+        defer { enricher.stop() }
+        let first = leaf8.utf8CString.withUnsafeBytes { raw in
+            enricher.container(forCgroupID: cgid, cgroupPathHint: UnsafeRawBufferPointer(rebasing: raw.dropLast()))
+        }
+        #expect(first.info == nil) // not attributed from the possibly truncated path
+        #expect(EnrichTestEnv.eventually { enricher.container(forCgroupID: cgid).info != nil })
+        let c = try #require(enricher.container(forCgroupID: cgid).info)
+        #expect(c.fullID == real && c.runtime == "containerd")
+    }
+
     /// Cgroups created right after a walk are still found (no stale snapshot), one after another.
     @Test(.enabled(if: enabled, "needs root to create cgroups (set VIGIL_CI=1 to force)"))
     func newCgroupsAfterAWalkResolve() throws {

@@ -191,7 +191,11 @@ public final class ContainerEnricher: Sendable {
     @inline(never)
     private func miss(_ id: UInt64, _ hint: UnsafeRawBufferPointer, _ pid: UInt32) -> ContainerLookup {
         metrics.cacheMisses.add()
-        if hint.count > 0 {
+        // The kernel copies at most VIGIL_CGROUP_DEPTH (8) components from the leaf. A path that
+        // long may have lost its top, and the components left could all have been named by a
+        // process that can create cgroups (a privileged container nesting fake kubelet names):
+        // such paths are not trusted; the id is resolved from the full path on the file system.
+        if hint.count > 0 && Self.componentCount(hint) < Self.inBandDepthLimit {
             let path = String(decoding: hint, as: UTF8.self)
             return insertFromPath(id, path, inBand: true)
         }
@@ -209,6 +213,18 @@ public final class ContainerEnricher: Sendable {
             metrics.queueDrops.add()
         }
         return .pending
+    }
+
+    /// Components the kernel copies into exec records (VIGIL_CGROUP_DEPTH).
+    static let inBandDepthLimit = 8
+
+    static func componentCount(_ p: UnsafeRawBufferPointer) -> Int {
+        var n = 0
+        var inName = false
+        for b in p {
+            if b == 0x2F { inName = false } else if !inName { inName = true; n += 1 }
+        }
+        return n
     }
 
     @discardableResult
