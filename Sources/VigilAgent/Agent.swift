@@ -168,8 +168,7 @@ public final class Agent: @unchecked Sendable {
         health.setRulesLoaded(true)
 
         if config.watchConfigFiles {
-            let reloader = self.reloader
-            let w = FileWatcher(paths: Reloader.watchPaths(reloader.current)) { reloader.reload(reason: "file changed") }
+            let w = FileWatcher(paths: Reloader.watchPaths(reloader.current)) { [weak self] in self?.reload(reason: "file changed") }
             if w.start() { watcher = w }
         }
         let threshold = config.dropAlertThreshold

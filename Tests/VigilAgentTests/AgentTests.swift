@@ -137,6 +137,25 @@ func readLines(_ path: String) -> [String] {
         #expect(rules == ["old", "new"])
     }
 
+    @Test func reloadFollowsNewRulesFiles() throws {
+        let fx = Self.fixture()
+        defer { fx.cleanup() }
+        let agent = try Agent(options: fx.options, loaded: try fx.options.loadConfig())
+        let source = PushSource()
+        try agent.start(source: source)
+        sleepMilliseconds(300)
+        writeFile(fx.dir + "/other.yaml", shadowRule.replacingOccurrences(of: "Test shadow read", with: "Other shadow read"))
+        let config = FilePaths.readText(fx.dir + "/vigil.yaml")!.replacingOccurrences(of: "rules_files: [rules.yaml]", with: "rules_files: [other.yaml]")
+        writeFile(fx.dir + "/vigil.yaml", config)
+        #expect(waitFor(5) { agent.metrics.reloads.value == 1 })
+        #expect(agent.rules.rules.map(\.name) == ["Other shadow read"])
+        // The new file is watched now.
+        writeFile(fx.dir + "/other.yaml", shadowRule.replacingOccurrences(of: "Test shadow read", with: "Other shadow read v2"))
+        #expect(waitFor(5) { agent.metrics.reloads.value == 2 })
+        #expect(agent.rules.rules.map(\.name) == ["Other shadow read v2"])
+        _ = agent.shutdown()
+    }
+
     @Test func kernelDropsRaiseInternalAlert() throws {
         let fx = Self.fixture()
         defer { fx.cleanup() }
