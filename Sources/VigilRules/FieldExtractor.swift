@@ -288,21 +288,23 @@ enum FieldExtractor {
         case .evtTid: return .int(Int64(ev.tid))
         // fd
         case .fdNum:
-            if cp.pointee.fd != nil || cp.pointee.fdNum >= 0 { return .int(Int64(cp.pointee.fdNum)) }
+            if fdPointer(cp) != nil || cp.pointee.fdNum >= 0 { return .int(Int64(cp.pointee.fdNum)) }
             return .unset
-        case .fdType: return cp.pointee.fd?.kind.typeNameBytes.map { staticString($0) } ?? .unset
-        case .fdTypechar: return cp.pointee.fd?.kind.typeCharBytes.map { staticString($0) } ?? .unset
+        case .fdType: return fdPointer(cp)?.pointee.kind.typeNameBytes.map { staticString($0) } ?? .unset
+        case .fdTypechar: return fdPointer(cp)?.pointee.kind.typeCharBytes.map { staticString($0) } ?? .unset
         case .fdName:
-            guard let n = cp.pointee.fd?.name else { return .unset }
+            guard let n = fdPointer(cp)?.pointee.name else { return .unset }
             let v = s.arena.copy(n)
             return v.len > 0 ? v : .unset
         case .fdNameraw:
-            guard cp.pointee.fd != nil else { return .unset }
-            if cp.pointee.fd!.nameRaw.isEmpty { return s.arena.copy(cp.pointee.fd!.name) }
-            return s.arena.copy(cp.pointee.fd!.nameRaw)
+            guard let fd = fdPointer(cp) else { return .unset }
+            if fd.pointee.nameRaw.isEmpty { return s.arena.copy(fd.pointee.name) }
+            return s.arena.copy(fd.pointee.nameRaw)
         case .fdDirectory, .fdFilename:
-            guard let kind = cp.pointee.fd?.kind, kind == .file || kind == .directory || kind == .memfd else { return .unset }
-            let v = s.arena.copy(cp.pointee.fd!.name)
+            guard let fdp = fdPointer(cp) else { return .unset }
+            let kind = fdp.pointee.kind
+            guard kind == .file || kind == .directory || kind == .memfd else { return .unset }
+            let v = s.arena.copy(fdp.pointee.name)
             if v.len == 0 { return .unset }
             if f.id == .fdDirectory && kind == .directory { return v }
             let b = v.bytes
@@ -315,44 +317,44 @@ enum FieldExtractor {
             memcpy(p, b.baseAddress!, dirLen)
             return .str(UnsafePointer(p), dirLen)
         case .fdIp, .fdSip, .fdCip, .fdLip, .fdRip, .fdNet, .fdSnet, .fdCnet, .fdLnet, .fdRnet:
-            guard let fd = cp.pointee.fd, fd.kind == .ipv4 || fd.kind == .ipv6 else { return .unset }
+            guard let fdp = fdPointer(cp), fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 else { return .unset }
             let server: Bool
             switch f.id {
             case .fdCip, .fdCnet: server = false
-            case .fdLip, .fdLnet: server = fd.isServerSide
-            case .fdRip, .fdRnet: server = !fd.isServerSide
+            case .fdLip, .fdLnet: server = fdp.pointee.isServerSide
+            case .fdRip, .fdRnet: server = !fdp.pointee.isServerSide
             default: server = true
             }
-            let ip = server ? fd.serverIP : fd.clientIP
-            let n = fd.kind == .ipv4 ? 4 : 16
+            let ip = server ? fdp.pointee.serverIP : fdp.pointee.clientIP
+            let n = fdp.pointee.kind == .ipv4 ? 4 : 16
             guard ip.count >= n else { return .unset }
             let p = s.arena.alloc(16)
             ip.withUnsafeBufferPointer { memcpy(p, $0.baseAddress!, n) }
             return FV(kind: .ip, len: Int32(n), i: 0, p: UnsafePointer(p))
         case .fdPort, .fdSport, .fdCport, .fdLport, .fdRport:
-            guard let fd = cp.pointee.fd, fd.kind == .ipv4 || fd.kind == .ipv6 else { return .unset }
+            guard let fdp = fdPointer(cp), fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 else { return .unset }
             switch f.id {
-            case .fdCport: return .int(Int64(fd.clientPort))
-            case .fdLport: return .int(Int64(fd.isServerSide ? fd.serverPort : fd.clientPort))
-            case .fdRport: return .int(Int64(fd.isServerSide ? fd.clientPort : fd.serverPort))
-            default: return .int(Int64(fd.serverPort))
+            case .fdCport: return .int(Int64(fdp.pointee.clientPort))
+            case .fdLport: return .int(Int64(fdp.pointee.isServerSide ? fdp.pointee.serverPort : fdp.pointee.clientPort))
+            case .fdRport: return .int(Int64(fdp.pointee.isServerSide ? fdp.pointee.clientPort : fdp.pointee.serverPort))
+            default: return .int(Int64(fdp.pointee.serverPort))
             }
         case .fdL4proto:
-            guard let fd = cp.pointee.fd else { return .unset }
-            switch fd.l4proto {
+            guard let fdp = fdPointer(cp) else { return .unset }
+            switch fdp.pointee.l4proto {
             case 6: return staticString(tcpBytes)
             case 17: return staticString(udpBytes)
             case 1, 58: return staticString(icmpBytes)
             case 255: return staticString(rawBytes)
-            default: return fd.kind == .ipv4 || fd.kind == .ipv6 ? staticString(rawBytes) : .unset
+            default: return fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 ? staticString(rawBytes) : .unset
             }
         case .fdSockfamily:
-            guard let fd = cp.pointee.fd else { return .unset }
-            if fd.kind == .ipv4 || fd.kind == .ipv6 { return staticString(ipBytes) }
-            if fd.kind == .unix { return staticString(unixBytes) }
+            guard let fdp = fdPointer(cp) else { return .unset }
+            if fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 { return staticString(ipBytes) }
+            if fdp.pointee.kind == .unix { return staticString(unixBytes) }
             return .unset
-        case .fdIsServer: return cp.pointee.fd.map { .bool($0.isServerSide) } ?? .unset
-        case .fdConnected: return cp.pointee.fd.map { .bool($0.connected) } ?? .unset
+        case .fdIsServer: return fdPointer(cp).map { .bool($0.pointee.isServerSide) } ?? .unset
+        case .fdConnected: return fdPointer(cp).map { .bool($0.pointee.connected) } ?? .unset
         case .fdNameChanged:
             let t = ev.type.name
             return .bool(t == "connect" || t == "rename" || t == "renameat" || t == "renameat2")
@@ -404,6 +406,16 @@ enum FieldExtractor {
         case .k8sNodeName: return cp.pointee.container?.pod?.nodeName.map { s.arena.copy($0) } ?? .unset
         case .unsupported: return .unset
         }
+    }
+
+    static let fdOffset = MemoryLayout<EventContext>.offset(of: \EventContext.fd)!
+
+    /// The event's fd in place (no copy of its strings and arrays), or nil.
+    /// A single-payload Optional stores its payload at offset 0.
+    @inline(__always) static func fdPointer(_ cp: UnsafePointer<EventContext>) -> UnsafePointer<FDInfo>? {
+        let op = (UnsafeRawPointer(cp) + fdOffset).assumingMemoryBound(to: Optional<FDInfo>.self)
+        if case .none = op.pointee { return nil }
+        return UnsafeRawPointer(op).assumingMemoryBound(to: FDInfo.self)
     }
 
     /// Splits an image reference into repository and tag (`docker.io/library/nginx:1.25`).

@@ -168,6 +168,23 @@ struct Containerfile {
         }
     }
 
+    /// The image puts the BPF object where the loader looks for it, and the binary where the
+    /// agent's default configuration search expects it.
+    @Test func imagePathsAreWhereTheAgentLooks() throws {
+        let cf = try parsed()
+        let runtime = cf.stages[cf.stages.count - 1]
+        let copies = try Containerfile.copies(runtime)
+        let bpfDest = try #require(copies.first { $0.sources.contains { $0.hasSuffix(".bpf.o") } }?.destination)
+        let captureDir = Deploy.path("Sources/VigilCapture")
+        let files = (FileManager.default.enumerator(atPath: captureDir)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".swift") }
+        let sources = try files.map { try String(contentsOfFile: captureDir + "/" + $0, encoding: .utf8) }.joined()
+        #expect(sources.contains("\"\(bpfDest)\""), "the BPF loader does not search \(bpfDest), where the image installs the object")
+        let agentDir = Deploy.path("Sources/VigilAgent")
+        let agentFiles = (FileManager.default.enumerator(atPath: agentDir)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".swift") }
+        let agentSources = try agentFiles.map { try String(contentsOfFile: agentDir + "/" + $0, encoding: .utf8) }.joined()
+        #expect(agentSources.contains("\"/etc/vigil/vigil.yaml\""), "the agent no longer falls back to /etc/vigil/vigil.yaml")
+    }
+
     /// What the build stage copies is a complete Swift package (every target's directory is there):
     /// `swift package describe` succeeds on a copy of exactly those paths.
     @Test func buildStageHoldsAWholePackage() throws {
