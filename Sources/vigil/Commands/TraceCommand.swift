@@ -269,7 +269,7 @@ final class TracePrinter: RecordConsumer {
         if countOnly { return }
         if let applied, let table {
             renderer.render(e, extra: { w, wroteFDName in
-                TracePrinter.writeState(&w, e, applied, table, wroteFDName, joinCache)
+                TracePrinter.writeState(w, e, applied, table, wroteFDName, joinCache)
             }) { json in out.append(contentsOf: json) }
         } else {
             renderer.render(e) { json in out.append(contentsOf: json) }
@@ -302,7 +302,7 @@ final class TracePrinter: RecordConsumer {
     }
     let joinCache = JoinCache()
 
-    static func writeState(_ w: inout JSONWriter, _ e: Event, _ r: ProcessTable.ApplyResult, _ table: ProcessTable,
+    static func writeState(_ w: JSONOut, _ e: Event, _ r: ProcessTable.ApplyResult, _ table: ProcessTable,
                            _ wroteFDName: Bool, _ cache: JoinCache) {
         guard let p = r.process else { return }
         if !e.isExec {
