@@ -9,7 +9,7 @@ BPF_OBJ := $(BUILD_DIR)/bpf/vigil.bpf.o
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev libcurl4-openssl-dev libmicrohttpd-dev \
 	bpftool pkg-config rsyslog openssl python3-venv
 
-.PHONY: all deps build bpf run test bench clean bench-deps bench-capture
+.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules
 
 all: build
 
@@ -68,7 +68,17 @@ $(BUILD_DIR)/bench/%: bench/%.c
 bench-capture: build bench-deps $(BUILD_DIR)/bench/open_storm $(BUILD_DIR)/bench/exec_storm
 	python3 bench/capture_bench.py
 
-bench: build bench-capture
+# Container lookup cost on the decoding thread (enricher and front cache vs a bare Dictionary).
+bench-enrich: deps
+	$(SWIFT) build -c release --product vigil-bench-enrich
+	./.build/release/vigil-bench-enrich 100
+	./.build/release/vigil-bench-enrich 1000
+
+# Rule evaluation throughput on one core (stable Falco rules + rules/).
+bench-rules: build
+	bench/rules/run.sh
+
+bench: build bench-capture bench-enrich bench-rules
 
 clean:
 	rm -rf $(BUILD_DIR) .build

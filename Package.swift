@@ -45,6 +45,9 @@ let package = Package(
             "VigilAgent", "VigilCapture", "VigilDecode", "VigilState", "VigilRules", "VigilAlerts", "VigilCore",
         ]),
 
+        // Benchmarks (`make bench`; built in release).
+        .executableTarget(name: "vigil-bench-enrich", dependencies: ["VigilState", "VigilCore"], path: "bench/enrich"),
+
         // Tests (Swift Testing).
         .testTarget(name: "VigilCoreTests", dependencies: ["VigilCore"]),
         .testTarget(name: "VigilCaptureTests", dependencies: ["VigilCapture", "VigilDecode", "VigilState", "VigilABI", "VigilCore"]),

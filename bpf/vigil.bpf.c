@@ -582,9 +582,14 @@ static long walk_step(__u32 idx, void *ctx)
         return 1;
     struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
     struct dentry *parent = BPF_CORE_READ(d, d_parent);
+    int stop_after = 0;
     if (d == mnt_root || d == parent) {
+        /* Disconnected (pseudo file systems such as memfd's): keep the name and stop,
+         * so a memfd exe reads "/memfd:NAME" as in /proc/PID/exe. */
         if (d != mnt_root)
-            return 1; /* disconnected */
+            stop_after = 1;
+    }
+    if (!stop_after && (d == mnt_root || d == parent)) {
         struct mount *m = real_mount(vm);
         struct mount *mp = BPF_CORE_READ(m, mnt_parent);
         if (mp == m || !mp)
@@ -608,7 +613,7 @@ static long walk_step(__u32 idx, void *ctx)
     pb->buf[pos & (VIGIL_PATH_MAX - 1)] = '/';
     w->pos = pos;
     w->dentry = parent;
-    return 0;
+    return stop_after;
 }
 
 /* Builds the path of (dentry, vfsmnt) as seen from the task's root into
@@ -800,7 +805,8 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 
     /* overlay upper layer: the overlay inode has an upper dentry */
     struct super_block *sb = BPF_CORE_READ(ino, i_sb);
-    if (BPF_CORE_READ(sb, s_magic) == OVERLAYFS_SUPER_MAGIC) {
+    /* (overlayfs may be a module whose BTF is absent: the type check is resolved at load time) */
+    if (bpf_core_type_exists(struct ovl_inode___vigil) && BPF_CORE_READ(sb, s_magic) == OVERLAYFS_SUPER_MAGIC) {
         struct ovl_inode___vigil *oi =
             (void *)ino - bpf_core_field_offset(struct ovl_inode___vigil, vfs_inode);
         if (BPF_CORE_READ(oi, __upperdentry))

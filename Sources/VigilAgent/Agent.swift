@@ -36,14 +36,23 @@ extension Pipeline: RecordConsumer {
 /// let stats = agent.shutdown()    // detach, drain, flush sinks; the final stats line
 /// ```
 public final class Agent: @unchecked Sendable {
+    /// The command-line options (re-applied on every reload).
     public let options: AgentOptions
+    /// The pipeline's own counters.
     public let metrics = AgentMetrics()
+    /// Every stage's metric families, rendered on `/metrics`.
     public let registry = MetricsRegistry()
+    /// What `/readyz` reports.
     public let health = HealthState()
+    /// Alert delivery (sinks, flood control).
     public let dispatcher: AlertDispatcher
+    /// Container and pod identity.
     public let enricher: ContainerEnricher?
+    /// The per-event path (runs on the reader thread).
     public let pipeline: Pipeline
+    /// Configuration and rule reloads.
     public let reloader: Reloader
+    /// The name alerts carry as `hostname`.
     public let hostname: String
     let slot: SwapSlot<RuleSet>
     let processTable: ProcessTable
@@ -125,8 +134,10 @@ public final class Agent: @unchecked Sendable {
     public var rules: RuleSet { slot.load() }
 
     /// Starts the stages and `source` on the reader thread. `setInterest` selects event
-    /// types in the kernel (nil for sources without kernel selection).
-    public func start<S: RecordSource & Sendable>(source: S, setInterest: (@Sendable (Set<EventType>) throws -> Void)? = nil) throws(AgentError) {
+    /// types in the kernel (nil for sources without kernel selection). `seedProcesses`
+    /// reads `/proc` first (live capture; not for recorded files from elsewhere).
+    public func start<S: RecordSource & Sendable>(source: S, setInterest: (@Sendable (Set<EventType>) throws -> Void)? = nil,
+                                                  seedProcesses: Bool = true) throws(AgentError) {
         let config = reloader.current.config
         if let setInterest {
             let types = RuleLoading.interest(slot.load())
@@ -144,9 +155,12 @@ public final class Agent: @unchecked Sendable {
             Log.info("agent", "metrics and health server listening", [("address", config.webserver.listenAddress), ("port", String(s.port))])
         }
         enricher?.start()
-        let seeded = processTable.seedFromProc()
-        Log.info("agent", "process table seeded from /proc", [("processes", String(seeded))])
+        if seedProcesses {
+            let seeded = processTable.seedFromProc()
+            Log.info("agent", "process table seeded from /proc", [("processes", String(seeded))])
+        }
         metrics.processTableSize.set(Int64(processTable.count))
+        pipeline.setClockOffset(source.bootToWallOffsetNs)
 
         let src = source
         stopSource = { src.stop() }
@@ -163,8 +177,7 @@ public final class Agent: @unchecked Sendable {
         health.setRulesLoaded(true)
 
         if config.watchConfigFiles {
-            let reloader = self.reloader
-            let w = FileWatcher(paths: Reloader.watchPaths(reloader.current)) { reloader.reload(reason: "file changed") }
+            let w = FileWatcher(paths: Reloader.watchPaths(reloader.current)) { [weak self] in self?.reload(reason: "file changed") }
             if w.start() { watcher = w }
         }
         let threshold = config.dropAlertThreshold

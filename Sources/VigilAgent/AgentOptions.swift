@@ -12,6 +12,8 @@ public struct AgentOptions: Sendable, Equatable {
     public var nodeName: String?
     /// `--dry-run`: load everything, print a summary, do not attach.
     public var dryRun = false
+    /// `--read FILE` (`-e FILE`, as Falco): run over a capture file instead of the kernel.
+    public var readFile: String?
 
     public init() {}
 
@@ -57,6 +59,9 @@ public struct AgentOptions: Sendable, Equatable {
                 o.nodeName = v
             case "--dry-run" where allowRunFlags, "--validate-only" where allowRunFlags:
                 o.dryRun = true
+            case "--read" where allowRunFlags, "-e" where allowRunFlags:
+                guard let v = take() else { return .failure("\(a) needs a capture file") }
+                o.readFile = v
             default:
                 if a.hasPrefix("-o"), a.count > 2, a.contains("=") { o.overrides.append(String(a.dropFirst(2))) }
                 else if a.hasPrefix("-r"), a.count > 2 { o.rulesPaths.append(String(a.dropFirst(2))) }

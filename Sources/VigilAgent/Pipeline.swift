@@ -26,7 +26,9 @@ public final class Pipeline: @unchecked Sendable {
     private var rules: SwapSlot<RuleSet>.Reader
     private var scratch: RuleScratch
     private var holding: MetadataHoldingArea<Alert>
-    private let bootToWall: UInt64
+    /// Per-thread front cache of container lookups (no lock on a hit).
+    private let containers: ContainerLookupCache?
+    private var bootToWall: UInt64
     private var sampleCountdown: UInt32 = 16
     /// Event types some enabled rule evaluates (indexed by raw value).
     private var wanted: [Bool]
@@ -43,6 +45,7 @@ public final class Pipeline: @unchecked Sendable {
         self.health = health
         self.processes = processes
         self.enricher = enricher
+        self.containers = enricher.map(ContainerLookupCache.init)
         self.dispatcher = dispatcher
         self.ruleSlot = ruleSlot
         self.metrics = metrics
@@ -75,12 +78,12 @@ public final class Pipeline: @unchecked Sendable {
         let rs = rules.value
         if !wanted[Int(type.rawValue) & (EventType.count - 1)] {
             // Still learn the container of exec'd processes (in-band cgroup path), cheaply.
-            if ev.isExec, let enricher { _ = enricher.container(forCgroupID: ev.cgroupID, cgroupPathHint: ev.cgroupPath, pid: ev.pid) }
+            if ev.isExec, let containers { _ = containers.container(forCgroupID: ev.cgroupID, cgroupPathHint: ev.cgroupPath, pid: ev.pid) }
             return
         }
         let lookup: ContainerLookup
-        if let enricher {
-            lookup = enricher.container(forCgroupID: ev.cgroupID, cgroupPathHint: ev.cgroupPath, pid: ev.pid)
+        if let containers {
+            lookup = containers.container(forCgroupID: ev.cgroupID, cgroupPathHint: ev.cgroupPath, pid: ev.pid)
         } else {
             lookup = .known(.host)
         }
@@ -133,6 +136,9 @@ public final class Pipeline: @unchecked Sendable {
         for e in rs.requiredEventTypes { t[Int(e.rawValue) & (EventType.count - 1)] = true }
         return t
     }
+
+    /// Sets the offset from the records' boot clock to wall-clock time (the source's).
+    public func setClockOffset(_ ns: UInt64) { bootToWall = ns }
 
     /// End of a batch of records (a ring-buffer drain): ticks at most every 5 ms.
     public func batchEnded() {

@@ -110,6 +110,9 @@ public final class Reloader: Sendable {
         aa.minimumPriority = .debug; bb.minimumPriority = .debug
         if aa != bb { out.append("outputs (json_output, *_output, outputs_queue, flood_control)") }
         if a.metadataWaitMs != b.metadataWaitMs { out.append("metadata_wait_ms") }
+        // A stricter priority applies at once (rules below it are disabled); a looser one also
+        // needs the outputs' start-up filter lowered.
+        if b.priority > a.priority { out.append("priority (alerts below the start-up priority stay filtered)") }
         return out
     }
 }

@@ -168,8 +168,9 @@ public final class BPFCapture: @unchecked Sendable {
         let ref = Unmanaged.passRetained(sink)
         guard let rb = ring_buffer__new(eventsFD, { ctx, data, size in
             guard let ctx, let data else { return 0 }
-            Unmanaged<RingSinkBase>.fromOpaque(ctx).takeUnretainedValue().handle(UnsafeRawPointer(data), Int(size))
-            return 0
+            // A negative return makes libbpf stop this consume call after the record
+            // (which stays consumed): it bounds a batch under sustained load.
+            return Unmanaged<RingSinkBase>.fromOpaque(ctx).takeUnretainedValue().handle(UnsafeRawPointer(data), Int(size))
         }, ref.toOpaque(), nil) else {
             let e = errno
             ref.release()
@@ -321,13 +322,25 @@ public final class BPFCapture: @unchecked Sendable {
 /// hands the record to the generic subclass (one class-method dispatch, no existential).
 class RingSinkBase {
     let counter: RecordCounter
+    /// Most records handled in one `ring_buffer__consume` call. libbpf 1.1's consume
+    /// loops while the producer keeps writing, so without a bound a consumer slower
+    /// than the kernel would never get to the end of a batch (no batch flush, no
+    /// published counters, no readiness).
+    static let batchLimit = 8192
+    /// Returned from the callback to end a batch at ``batchLimit``.
+    static let batchFull: Int32 = -ECANCELED
+    private(set) var inBatch = 0
     init(counter: RecordCounter) { self.counter = counter }
 
     @inline(__always)
-    final func handle(_ p: UnsafeRawPointer, _ size: Int) {
-        guard counter.count(p, size) else { return }
-        deliver(UnsafeRawBufferPointer(start: p, count: size))
+    final func handle(_ p: UnsafeRawPointer, _ size: Int) -> Int32 {
+        if counter.count(p, size) { deliver(UnsafeRawBufferPointer(start: p, count: size)) }
+        inBatch += 1
+        if inBatch >= Self.batchLimit { inBatch = 0; return Self.batchFull }
+        return 0
     }
+    /// Starts counting a new batch.
+    final func resetBatch() { inBatch = 0 }
     func deliver(_ record: UnsafeRawBufferPointer) {}
     func endOfBatch() {}
     func finish() {}
@@ -359,10 +372,14 @@ final class ReaderContext {
     func run() {
         let epfd = ring_buffer__epoll_fd(ring)
         var ev = epoll_event()
+        var morePending = false
         while !capture.isStopping {
-            _ = epoll_wait(epfd, &ev, 1, pollMs)
+            // After a full batch more data is waiting: consume again without sleeping.
+            if !morePending { _ = epoll_wait(epfd, &ev, 1, pollMs) }
+            sink.resetBatch()
             let n = ring_buffer__consume(ring)
-            if n > 0 {
+            morePending = n == RingSinkBase.batchFull
+            if n > 0 || morePending {
                 sink.endOfBatch()
                 counter.publish()
             } else if n < 0 && n != -EINTR {
@@ -371,7 +388,12 @@ final class ReaderContext {
             }
         }
         // Programs are detached: drain what is left.
-        while ring_buffer__consume(ring) > 0 {}
+        while true {
+            sink.resetBatch()
+            let n = ring_buffer__consume(ring)
+            if n == RingSinkBase.batchFull { sink.endOfBatch(); continue }
+            if n <= 0 { break }
+        }
         sink.endOfBatch()
         sink.finish()
         counter.publish()

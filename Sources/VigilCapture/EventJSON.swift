@@ -11,7 +11,7 @@ import VigilDecode
 public struct EventJSONRenderer {
     /// CLOCK_BOOTTIME -> wall-clock offset for `evt.time`.
     public var bootToWallOffsetNs: UInt64
-    private var w = JSONWriter(capacity: 2048)
+    private let w = JSONOut(capacity: 4096)
     private var timeBuf = [UInt8](repeating: 0, count: 40)
     private var cachedSecond: UInt64 = .max
     private var cachedPrefixLen = 0
@@ -25,7 +25,7 @@ public struct EventJSONRenderer {
 
     /// Renders `e`; `extra` may append more keys (process-table fields) before the
     /// object closes. Its second argument says whether `fd.name` was already written.
-    public mutating func render<R>(_ e: Event, extra: (inout JSONWriter, Bool) -> Void,
+    public mutating func render<R>(_ e: Event, extra: (JSONOut, Bool) -> Void,
                                    _ body: (UnsafeRawBufferPointer) -> R) -> R {
         w.reset()
         w.beginObject()
@@ -53,9 +53,9 @@ public struct EventJSONRenderer {
         var wroteFDName = false
         if e.isSyscall { wroteFDName = writeFD(e, type) }
         writeArgs(e)
-        extra(&w, wroteFDName)
+        extra(w, wroteFDName)
         w.endObject()
-        return w.bytes.withUnsafeBytes { body($0) }
+        return body(w.bytes)
     }
 
     private mutating func writeExec(_ e: Event) {
@@ -160,7 +160,7 @@ public struct EventJSONRenderer {
         w.beginObject()
         for spec in schema.arguments {
             guard let v = e.value(of: spec) else { continue }
-            w.key(spec.name)
+            w.key(string: spec.name)
             switch v {
             case .int(let i, _): w.int(i)
             case .uint(let u, _): w.uint(u)

@@ -116,8 +116,12 @@ public struct JSONWriter: Sendable {
         bytes.append(UInt8(ascii: "\""))
         var i = 0
         let n = s.count
+        var run = 0  // start of the pending run of bytes copied as-is
         while i < n {
             let c = s[i]
+            // Fast path: printable ASCII other than '"' and '\\' is copied in runs.
+            if c >= 0x20 && c < 0x7F && c != UInt8(ascii: "\"") && c != UInt8(ascii: "\\") { i += 1; continue }
+            if run < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: s[run..<i])) }
             if c < 0x80 {
                 switch c {
                 case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(c)
@@ -125,23 +129,24 @@ public struct JSONWriter: Sendable {
                 case 0x0A: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
                 case 0x0D: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
                 case 0x09: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
-                case 0..<0x20, 0x7F:
+                default:  // other control characters and DEL
                     bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
                                               Self.hex[Int(c >> 4)], Self.hex[Int(c & 0xF)]])
-                default: bytes.append(c)
                 }
                 i += 1
-                continue
-            }
-            let len = Self.validUTF8SequenceLength(s, i)
-            if len == 0 {
-                bytes.append(contentsOf: [0xEF, 0xBF, 0xBD]) // U+FFFD
-                i += 1
             } else {
-                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: s[i..<(i + len)]))
-                i += len
+                let len = Self.validUTF8SequenceLength(s, i)
+                if len == 0 {
+                    bytes.append(contentsOf: [0xEF, 0xBF, 0xBD]) // U+FFFD
+                    i += 1
+                } else {
+                    bytes.append(contentsOf: UnsafeBufferPointer(rebasing: s[i..<(i + len)]))
+                    i += len
+                }
             }
+            run = i
         }
+        if run < n { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: s[run..<n])) }
         bytes.append(UInt8(ascii: "\""))
     }
 

@@ -120,6 +120,7 @@ public struct ArgumentResolver {
     /// A gid's group name.
     public var groupName: ((UInt32) -> String?)?
 
+    /// A resolver with the given look-ups (each optional).
     public init(fdName: ((Int64) -> String?)? = nil, userName: ((UInt32) -> String?)? = nil,
                 groupName: ((UInt32) -> String?)? = nil) {
         self.fdName = fdName; self.userName = userName; self.groupName = groupName
@@ -231,6 +232,7 @@ extension Event {
         case .ppid: return make(unsigned: UInt64(ppid), format)
         case .uid: return make(unsigned: UInt64(uid), format)
         case .gid: return make(unsigned: UInt64(gid), format)
+        case .comm: return .bytes(comm, format)
         default: break
         }
         if isExec {
@@ -260,6 +262,7 @@ extension Event {
             case .execExeMtime: return make(unsigned: x.exe_mtime_ns, format)
             case .execEuid: return make(unsigned: UInt64(x.euid), format)
             case .execVpid: return make(unsigned: UInt64(x.vpid), format)
+            case .execCgroupPath: return .bytes(cgroupPath, format)
             default: return nil
             }
         }

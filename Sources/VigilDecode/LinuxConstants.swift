@@ -4,6 +4,7 @@ public enum LinuxConstants {
     /// `AT_FDCWD`.
     public static let atFDCWD: Int64 = -100
 
+    /// Open flags (`open(2)`), with this architecture's values.
     public static let O_WRONLY: UInt64 = 0o1
     public static let O_RDWR: UInt64 = 0o2
     public static let O_ACCMODE: UInt64 = 0o3
@@ -41,6 +42,7 @@ public enum LinuxConstants {
         ("O_NOATIME", O_NOATIME), ("O_CLOEXEC", O_CLOEXEC), ("O_PATH", O_PATH),
     ]
 
+    /// Address families used by the state (sockets, fd kinds).
     public static let AF_UNIX: UInt16 = 1
     public static let AF_INET: UInt16 = 2
     public static let AF_INET6: UInt16 = 10
@@ -83,6 +85,7 @@ public enum LinuxConstants {
         ("MS_I_VERSION", 1 << 23), ("MS_STRICTATIME", 1 << 24), ("MS_LAZYTIME", 1 << 25),
     ]
 
+    /// `CLONE_THREAD`: the new task is a thread of the caller's process.
     public static let CLONE_THREAD: UInt64 = 0x10000
 
     static let cloneFlags: [(String, UInt64)] = [
@@ -108,6 +111,7 @@ public enum LinuxConstants {
         "BPF_ITER_CREATE", "BPF_LINK_DETACH", "BPF_PROG_BIND_MAP", "BPF_TOKEN_CREATE",
     ].enumerated().map { ($0.element, UInt64($0.offset)) }
 
+    /// fcntl commands that duplicate an fd.
     public static let F_DUPFD: UInt64 = 0
     public static let F_DUPFD_CLOEXEC: UInt64 = 1030
 

@@ -84,11 +84,14 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// Appends the text form to `out`.
     public func write(into out: inout String) {
-        let b = bytes
         switch family {
         case LinuxConstants.AF_INET:
-            out += "\(b[0]).\(b[1]).\(b[2]).\(b[3])"
+            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { buf in
+                let n = writeIPv4(into: buf.baseAddress!)
+                out += String(decoding: UnsafeBufferPointer(start: buf.baseAddress!, count: n), as: UTF8.self)
+            }
         case LinuxConstants.AF_INET6:
+            let b = bytes
             if isV4Mapped { out += "::ffff:\(b[12]).\(b[13]).\(b[14]).\(b[15])"; return }
             var groups = [UInt16](repeating: 0, count: 8)
             for i in 0..<8 { groups[i] = UInt16(b[2 * i]) << 8 | UInt16(b[2 * i + 1]) }
@@ -116,6 +119,50 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         default:
             break
         }
+    }
+
+    /// Writes dotted IPv4 text at `p` (at most 15 bytes); returns the length.
+    @inline(__always) func writeIPv4(into p: UnsafeMutablePointer<UInt8>) -> Int {
+        // The 4 bytes sit in the low half of the first word (little-endian memory order).
+        let v = storage.0
+        var n = 0
+        for k in 0..<4 {
+            if k > 0 { p[n] = UInt8(ascii: "."); n += 1 }
+            n += IPAddress.writeDecimal(UInt64(UInt8(truncatingIfNeeded: v >> (8 * UInt64(k)))), into: p + n)
+        }
+        return n
+    }
+
+    /// Writes `v` in decimal at `p`; returns the length (at most 20).
+    @inline(__always) static func writeDecimal(_ v: UInt64, into p: UnsafeMutablePointer<UInt8>) -> Int {
+        var digits: (UInt64, UInt64, UInt64) = (0, 0, 0)
+        return withUnsafeMutableBytes(of: &digits) { d in
+            var x = v, k = 0
+            repeat { d[k] = UInt8(48 + x % 10); x /= 10; k += 1 } while x > 0
+            for i in 0..<k { p[i] = d[k - 1 - i] }
+            return k
+        }
+    }
+
+    /// Falco's socket name `cip:cport->sip:sport`, built with one allocation for IPv4.
+    public static func endpointsText(client: (IPAddress, UInt16), server: (IPAddress, UInt16)) -> String {
+        if client.0.family == LinuxConstants.AF_INET && server.0.family == LinuxConstants.AF_INET {
+            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buf in
+                let p = buf.baseAddress!
+                var n = client.0.writeIPv4(into: p)
+                p[n] = UInt8(ascii: ":"); n += 1
+                n += writeDecimal(UInt64(client.1), into: p + n)
+                p[n] = UInt8(ascii: "-"); p[n + 1] = UInt8(ascii: ">"); n += 2
+                n += server.0.writeIPv4(into: p + n)
+                p[n] = UInt8(ascii: ":"); n += 1
+                n += writeDecimal(UInt64(server.1), into: p + n)
+                return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
+            }
+        }
+        var out = ""
+        client.0.write(into: &out); out += ":" + String(client.1) + "->"
+        server.0.write(into: &out); out += ":" + String(server.1)
+        return out
     }
 
     public static func == (a: IPAddress, b: IPAddress) -> Bool {

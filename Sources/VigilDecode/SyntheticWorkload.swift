@@ -3,7 +3,14 @@
 /// send, change ids and exit, in proportions like a busy node's.
 ///
 /// Records are packed back to back in one buffer (as a ring buffer holds them)
-/// with their offsets, so a benchmark can decode them in place.
+/// with their offsets, so a benchmark can decode them in place:
+///
+/// ```swift
+/// let w = SyntheticWorkload(count: 1_000_000, processes: 256)
+/// let table = ProcessTable(configuration: .init(resolveUnknownFromProc: false))
+/// let t0 = Timestamp.bootNanoseconds()
+/// w.forEachEvent { _ = table.apply($0) }   // decode + state, one core
+/// ```
 public struct SyntheticWorkload {
     /// All records, back to back.
     public let bytes: [UInt8]

@@ -40,10 +40,10 @@ public enum ArgumentFormat: Sendable, Equatable {
 /// Which record fields of exec, fork and exit records an argument comes from.
 public enum RecordField: Sendable, Equatable {
     /// Header fields.
-    case tid, pid, ppid, uid, gid
+    case tid, pid, ppid, uid, gid, comm
     /// Exec record fields.
     case execExe, execArgs, execExePath, execCwd, execTTY, execPgid, execLoginUID, execFlags, execCapEffective,
-         execCapPermitted, execExeIno, execExeCtime, execExeMtime, execEuid, execVpid
+         execCapPermitted, execExeIno, execExeCtime, execExeMtime, execEuid, execVpid, execCgroupPath
     /// Fork record fields.
     case forkChildPid, forkChildTid, forkFlags
     /// Exit record fields.
@@ -186,7 +186,7 @@ public struct SyscallSchema: Sendable {
                                    A("type", .flags(.socketType), .arg(1)), A("proto", .uint, .arg(2))])
         set(VIGIL_SYS_FCNTL, [A("res", .fd, .ret), A("fd", .fd, .arg32(0)), A("cmd", .flags(.fcntlCommand), .arg(1))])
         set(VIGIL_SYS_MEMFD_CREATE, [fdRet, A("name", .string, .str0), A("flags", .flags(.memfdFlags), .arg(1))])
-        set(VIGIL_SYS_USERFAULTFD, [fdRet, A("flags", .flags(.userfaultfdFlags), .arg(0))])
+        set(VIGIL_SYS_USERFAULTFD, [A("res", .fd, .ret), A("flags", .flags(.userfaultfdFlags), .arg(0))])
 
         // Privileges, processes, kernel.
         set(VIGIL_SYS_SETUID, [res, A("uid", .uid, .arg(0))])
@@ -227,6 +227,8 @@ public struct SyscallSchema: Sendable {
             A("exe_ino", .uint, .field(.execExeIno)), A("exe_ino_ctime", .uint, .field(.execExeCtime)),
             A("exe_ino_mtime", .uint, .field(.execExeMtime)), A("uid", .uid, .field(.uid)),
             A("trusted_exepath", .path, .field(.execExePath)), A("filename", .path, .str0),
+            A("comm", .string, .field(.comm)), A("cgroups", .string, .field(.execCgroupPath)),
+            A("gid", .gid, .field(.gid)),
         ]
         set(VIGIL_SYS_EXECVE, execArgs)
         set(VIGIL_SYS_EXECVEAT, execArgs + [A("dirfd", .fd, .arg32(0)), A("pathname", .path, .str0)])

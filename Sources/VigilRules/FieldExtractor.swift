@@ -50,7 +50,7 @@ struct FieldSpec: @unchecked Sendable {
 enum FieldExtractor {
     /// The value of `f` for the current event, cached per event in `s`.
     @inline(__always)
-    static func value(_ f: FieldSpec, _ ctx: EventContext, _ s: RuleScratch) -> FV {
+    static func value(_ f: FieldSpec, _ ctx: UnsafePointer<EventContext>, _ s: RuleScratch) -> FV {
         let slot = s.slots + f.slot
         if slot.pointee.gen == s.gen { return slot.pointee.value }
         var v = extract(f, level: f.index, ctx, s)
@@ -120,11 +120,11 @@ enum FieldExtractor {
 
     // MARK: processes
 
-    @inline(__always) static func ancestor(_ ctx: EventContext, _ level: Int) -> ProcessInfo? {
-        guard var p = ctx.process else { return nil }
+    @inline(__always) static func ancestor(_ ctx: UnsafePointer<EventContext>, _ level: Int) -> ProcessInfo? {
+        guard var p = ctx.pointee.process else { return nil }
         var k = level
         while k > 0 {
-            guard let q = ctx.processes.parent(of: p) else { return nil }
+            guard let q = ctx.pointee.processes.parent(of: p) else { return nil }
             p = q; k -= 1
         }
         return p
@@ -160,9 +160,9 @@ enum FieldExtractor {
 
     // MARK: extraction
 
-    static func extract(_ f: FieldSpec, level: Int, _ ctx: EventContext, _ s: RuleScratch) -> FV {
-        let ev = ctx.event
-        let proc = ctx.process
+    static func extract(_ f: FieldSpec, level: Int, _ cp: UnsafePointer<EventContext>, _ s: RuleScratch) -> FV {
+        let ev = cp.pointee.event
+        var proc: ProcessInfo? { cp.pointee.process }  // read only by the cases that need it
         switch f.id {
         // proc
         case .procPid: return .int(Int64(proc?.pid ?? ev.pid))
@@ -176,15 +176,15 @@ enum FieldExtractor {
         case .procCmdline: return proc.map { cmdline($0, s) } ?? .unset
         case .procCmdnargs: return proc.map { .int(Int64($0.args.count)) } ?? .unset
         case .procCmdlenargs: return proc.map { p in .int(Int64(p.args.reduce(0) { $0 + $1.utf8.count })) } ?? .unset
-        case .procPname: return ancestor(ctx, 1).map { s.arena.copy($0.name) } ?? .unset
-        case .procPexe: return ancestor(ctx, 1).map { s.arena.copy($0.exe) } ?? .unset
-        case .procPexepath: return ancestor(ctx, 1).map { s.arena.copy($0.exePath) } ?? .unset
-        case .procPcmdline: return ancestor(ctx, 1).map { cmdline($0, s) } ?? .unset
-        case .procAname: return ancestor(ctx, level).map { s.arena.copy($0.name) } ?? .unset
-        case .procApid: return ancestor(ctx, level).map { .int(Int64($0.pid)) } ?? .unset
-        case .procAexe: return ancestor(ctx, level).map { s.arena.copy($0.exe) } ?? .unset
-        case .procAexepath: return ancestor(ctx, level).map { s.arena.copy($0.exePath) } ?? .unset
-        case .procAcmdline: return ancestor(ctx, level).map { cmdline($0, s) } ?? .unset
+        case .procPname: return ancestor(cp, 1).map { s.arena.copy($0.name) } ?? .unset
+        case .procPexe: return ancestor(cp, 1).map { s.arena.copy($0.exe) } ?? .unset
+        case .procPexepath: return ancestor(cp, 1).map { s.arena.copy($0.exePath) } ?? .unset
+        case .procPcmdline: return ancestor(cp, 1).map { cmdline($0, s) } ?? .unset
+        case .procAname: return ancestor(cp, level).map { s.arena.copy($0.name) } ?? .unset
+        case .procApid: return ancestor(cp, level).map { .int(Int64($0.pid)) } ?? .unset
+        case .procAexe: return ancestor(cp, level).map { s.arena.copy($0.exe) } ?? .unset
+        case .procAexepath: return ancestor(cp, level).map { s.arena.copy($0.exePath) } ?? .unset
+        case .procAcmdline: return ancestor(cp, level).map { cmdline($0, s) } ?? .unset
         case .procCwd:
             guard let p = proc, !p.cwd.isEmpty else { return .unset }
             return s.arena.copy(p.cwd)
@@ -193,25 +193,25 @@ enum FieldExtractor {
             guard let p = proc, p.startTimeBootNs > 0, ev.timestampBootNs >= p.startTimeBootNs else { return .unset }
             return .int(Int64(ev.timestampBootNs - p.startTimeBootNs))
         case .procPpidDuration:
-            guard let p = ancestor(ctx, 1), p.startTimeBootNs > 0, ev.timestampBootNs >= p.startTimeBootNs else { return .unset }
+            guard let p = ancestor(cp, 1), p.startTimeBootNs > 0, ev.timestampBootNs >= p.startTimeBootNs else { return .unset }
             return .int(Int64(ev.timestampBootNs - p.startTimeBootNs))
         case .procStartTs: return proc.map { .int(Int64($0.startTimeBootNs)) } ?? .unset
         case .procSname:
             guard let p = proc else { return .unset }
-            return ctx.processes[p.sid].map { s.arena.copy($0.name) } ?? .unset
+            return cp.pointee.processes[p.sid].map { s.arena.copy($0.name) } ?? .unset
         case .procSid: return proc.map { .int(Int64($0.sid)) } ?? .unset
         case .procVpgid: return proc.map { .int(Int64($0.pgid)) } ?? .unset
         case .procVpgidName:
             guard let p = proc else { return .unset }
-            return ctx.processes[p.pgid].map { s.arena.copy($0.name) } ?? .unset
+            return cp.pointee.processes[p.pgid].map { s.arena.copy($0.name) } ?? .unset
         case .procVpgidExe:
             guard let p = proc else { return .unset }
-            return ctx.processes[p.pgid].map { s.arena.copy($0.exe) } ?? .unset
+            return cp.pointee.processes[p.pgid].map { s.arena.copy($0.exe) } ?? .unset
         case .procIsVpgidLeader: return proc.map { .bool($0.pgid != 0 && $0.pgid == $0.pid) } ?? .unset
         case .procIsSidLeader: return proc.map { .bool($0.sid != 0 && $0.sid == $0.pid) } ?? .unset
         case .procVpid: return proc.map { .int(Int64($0.vpid != 0 ? $0.vpid : $0.pid)) } ?? .unset
         case .procPvpid:
-            guard let p = ancestor(ctx, 1) else { return .unset }
+            guard let p = ancestor(cp, 1) else { return .unset }
             return .int(Int64(p.vpid != 0 ? p.vpid : p.pid))
         case .procIsExeUpperLayer: return proc.map { .bool($0.exeUpperLayer) } ?? .unset
         case .procIsExeFromMemfd: return proc.map { .bool($0.exeFromMemfd) } ?? .unset
@@ -223,7 +223,7 @@ enum FieldExtractor {
         case .procExeInoMtime: return proc.flatMap { $0.exeMtimeNs == 0 ? nil : FV.int(Int64($0.exeMtimeNs)) } ?? .unset
         case .procExeInoCtimeDurationProcStart:
             guard let p = proc, p.exeCtimeNs > 0, p.startTimeBootNs > 0, ev.timestampBootNs >= p.startTimeBootNs else { return .unset }
-            let startEpoch = Int64(ctx.wallTimeNs) - Int64(ev.timestampBootNs - p.startTimeBootNs)
+            let startEpoch = Int64(cp.pointee.wallTimeNs) - Int64(ev.timestampBootNs - p.startTimeBootNs)
             return .int(startEpoch - Int64(p.exeCtimeNs))
         case .procLoginshellid:
             var k = 0
@@ -231,7 +231,7 @@ enum FieldExtractor {
             var p = proc
             while let q = p, k < 64 {
                 if shellNames.contains(q.name) { found = q.pid }
-                p = ctx.processes.parent(of: q); k += 1
+                p = cp.pointee.processes.parent(of: q); k += 1
             }
             return found.map { .int(Int64($0)) } ?? .unset
         // thread
@@ -242,31 +242,29 @@ enum FieldExtractor {
         // user / group
         case .userUid: return .int(Int64(proc?.uid ?? ev.uid))
         case .userName:
-            guard let n = s.userName(proc?.uid ?? ev.uid) else { return .unset }
+            guard let n = s.userName(proc?.uid ?? ev.uid, cp) else { return .unset }
             return s.arena.copy(n)
         case .userLoginuid:
             guard let p = proc else { return .unset }
             return .int(p.loginUID == .max ? -1 : Int64(p.loginUID))
         case .userLoginname:
-            guard let p = proc, p.loginUID != .max, let n = s.userName(p.loginUID) else { return .unset }
+            guard let p = proc, p.loginUID != .max, let n = s.userName(p.loginUID, cp) else { return .unset }
             return s.arena.copy(n)
         case .userHomedir:
             let uid = proc?.uid ?? ev.uid
-            _ = s.userName(uid)
-            return s.homeDirs[uid].map { s.arena.copy($0) } ?? .unset
+            return s.userEntry(uid, cp).map { s.arena.copyOwned($0.home) } ?? .unset
         case .userShell:
             let uid = proc?.uid ?? ev.uid
-            _ = s.userName(uid)
-            return s.shells[uid].map { s.arena.copy($0) } ?? .unset
+            return s.userEntry(uid, cp).map { s.arena.copyOwned($0.shell) } ?? .unset
         case .groupGid: return .int(Int64(proc?.gid ?? ev.gid))
         case .groupName:
-            guard let n = s.groupName(proc?.gid ?? ev.gid) else { return .unset }
+            guard let n = s.groupName(proc?.gid ?? ev.gid, cp) else { return .unset }
             return s.arena.copy(n)
         // evt
         case .evtType: return staticString(typeNameBytes(ev.type))
         case .evtNum: return .int(Int64(s.eventNumber))
-        case .evtTime, .evtTimeS, .evtTimeIso, .evtDatetime: return formatTime(ctx.wallTimeNs, f.id, s)
-        case .evtRawtime: return .int(Int64(ctx.wallTimeNs))
+        case .evtTime, .evtTimeS, .evtTimeIso, .evtDatetime: return formatTime(cp.pointee.wallTimeNs, f.id, s)
+        case .evtRawtime: return .int(Int64(cp.pointee.wallTimeNs))
         case .evtHostname: return s.arena.copy(s.hostname)
         case .evtDir: return staticString(dirExit)
         case .evtRes:
@@ -279,30 +277,32 @@ enum FieldExtractor {
         case .evtIsOpenWrite: return .bool(ev.isOpenWrite)
         case .evtIsOpenExec: return .bool(ev.isOpenExec)
         case .evtIsOpenCreate: return .bool((ev.openFlags ?? 0) & 0o100 != 0)
-        case .evtArg: return eventArg(f, ev, raw: false, s)
-        case .evtRawarg: return eventArg(f, ev, raw: true, s)
-        case .evtArgs: return eventArgs(ev, s)
+        case .evtArg: return eventArg(f, ev, raw: false, cp, s)
+        case .evtRawarg: return eventArg(f, ev, raw: true, cp, s)
+        case .evtArgs: return eventArgs(ev, cp, s)
         case .evtCpu: return .int(Int64(ev.cpu))
         case .evtSource: return staticString(syscallBytes)
         case .evtPid: return .int(Int64(ev.pid))
         case .evtTid: return .int(Int64(ev.tid))
         // fd
         case .fdNum:
-            if ctx.fd != nil || ctx.fdNum >= 0 { return .int(Int64(ctx.fdNum)) }
+            if fdPointer(cp) != nil || cp.pointee.fdNum >= 0 { return .int(Int64(cp.pointee.fdNum)) }
             return .unset
-        case .fdType: return ctx.fd?.kind.typeNameBytes.map { staticString($0) } ?? .unset
-        case .fdTypechar: return ctx.fd?.kind.typeCharBytes.map { staticString($0) } ?? .unset
+        case .fdType: return fdPointer(cp)?.pointee.kind.typeNameBytes.map { staticString($0) } ?? .unset
+        case .fdTypechar: return fdPointer(cp)?.pointee.kind.typeCharBytes.map { staticString($0) } ?? .unset
         case .fdName:
-            guard let n = ctx.fd?.name else { return .unset }
+            guard let n = fdPointer(cp)?.pointee.name else { return .unset }
             let v = s.arena.copy(n)
             return v.len > 0 ? v : .unset
         case .fdNameraw:
-            guard ctx.fd != nil else { return .unset }
-            if ctx.fd!.nameRaw.isEmpty { return s.arena.copy(ctx.fd!.name) }
-            return s.arena.copy(ctx.fd!.nameRaw)
+            guard let fd = fdPointer(cp) else { return .unset }
+            if fd.pointee.nameRaw.isEmpty { return s.arena.copy(fd.pointee.name) }
+            return s.arena.copy(fd.pointee.nameRaw)
         case .fdDirectory, .fdFilename:
-            guard let kind = ctx.fd?.kind, kind == .file || kind == .directory || kind == .memfd else { return .unset }
-            let v = s.arena.copy(ctx.fd!.name)
+            guard let fdp = fdPointer(cp) else { return .unset }
+            let kind = fdp.pointee.kind
+            guard kind == .file || kind == .directory || kind == .memfd else { return .unset }
+            let v = s.arena.copy(fdp.pointee.name)
             if v.len == 0 { return .unset }
             if f.id == .fdDirectory && kind == .directory { return v }
             let b = v.bytes
@@ -315,78 +315,78 @@ enum FieldExtractor {
             memcpy(p, b.baseAddress!, dirLen)
             return .str(UnsafePointer(p), dirLen)
         case .fdIp, .fdSip, .fdCip, .fdLip, .fdRip, .fdNet, .fdSnet, .fdCnet, .fdLnet, .fdRnet:
-            guard let fd = ctx.fd, fd.kind == .ipv4 || fd.kind == .ipv6 else { return .unset }
+            guard let fdp = fdPointer(cp), fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 else { return .unset }
             let server: Bool
             switch f.id {
             case .fdCip, .fdCnet: server = false
-            case .fdLip, .fdLnet: server = fd.isServerSide
-            case .fdRip, .fdRnet: server = !fd.isServerSide
+            case .fdLip, .fdLnet: server = fdp.pointee.isServerSide
+            case .fdRip, .fdRnet: server = !fdp.pointee.isServerSide
             default: server = true
             }
-            let ip = server ? fd.serverIP : fd.clientIP
-            let n = fd.kind == .ipv4 ? 4 : 16
+            let ip = server ? fdp.pointee.serverIP : fdp.pointee.clientIP
+            let n = fdp.pointee.kind == .ipv4 ? 4 : 16
             guard ip.count >= n else { return .unset }
             let p = s.arena.alloc(16)
             ip.withUnsafeBufferPointer { memcpy(p, $0.baseAddress!, n) }
             return FV(kind: .ip, len: Int32(n), i: 0, p: UnsafePointer(p))
         case .fdPort, .fdSport, .fdCport, .fdLport, .fdRport:
-            guard let fd = ctx.fd, fd.kind == .ipv4 || fd.kind == .ipv6 else { return .unset }
+            guard let fdp = fdPointer(cp), fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 else { return .unset }
             switch f.id {
-            case .fdCport: return .int(Int64(fd.clientPort))
-            case .fdLport: return .int(Int64(fd.isServerSide ? fd.serverPort : fd.clientPort))
-            case .fdRport: return .int(Int64(fd.isServerSide ? fd.clientPort : fd.serverPort))
-            default: return .int(Int64(fd.serverPort))
+            case .fdCport: return .int(Int64(fdp.pointee.clientPort))
+            case .fdLport: return .int(Int64(fdp.pointee.isServerSide ? fdp.pointee.serverPort : fdp.pointee.clientPort))
+            case .fdRport: return .int(Int64(fdp.pointee.isServerSide ? fdp.pointee.clientPort : fdp.pointee.serverPort))
+            default: return .int(Int64(fdp.pointee.serverPort))
             }
         case .fdL4proto:
-            guard let fd = ctx.fd else { return .unset }
-            switch fd.l4proto {
+            guard let fdp = fdPointer(cp) else { return .unset }
+            switch fdp.pointee.l4proto {
             case 6: return staticString(tcpBytes)
             case 17: return staticString(udpBytes)
             case 1, 58: return staticString(icmpBytes)
             case 255: return staticString(rawBytes)
-            default: return fd.kind == .ipv4 || fd.kind == .ipv6 ? staticString(rawBytes) : .unset
+            default: return fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 ? staticString(rawBytes) : .unset
             }
         case .fdSockfamily:
-            guard let fd = ctx.fd else { return .unset }
-            if fd.kind == .ipv4 || fd.kind == .ipv6 { return staticString(ipBytes) }
-            if fd.kind == .unix { return staticString(unixBytes) }
+            guard let fdp = fdPointer(cp) else { return .unset }
+            if fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 { return staticString(ipBytes) }
+            if fdp.pointee.kind == .unix { return staticString(unixBytes) }
             return .unset
-        case .fdIsServer: return ctx.fd.map { .bool($0.isServerSide) } ?? .unset
-        case .fdConnected: return ctx.fd.map { .bool($0.connected) } ?? .unset
+        case .fdIsServer: return fdPointer(cp).map { .bool($0.pointee.isServerSide) } ?? .unset
+        case .fdConnected: return fdPointer(cp).map { .bool($0.pointee.connected) } ?? .unset
         case .fdNameChanged:
             let t = ev.type.name
             return .bool(t == "connect" || t == "rename" || t == "renameat" || t == "renameat2")
         case .fdDnsName: return .unset
         // container
-        case .containerId: return s.arena.copy(ctx.container?.id ?? "host")
-        case .containerFullId: return s.arena.copy(ctx.container?.fullID ?? "host")
+        case .containerId: return s.arena.copy(cp.pointee.container?.id ?? "host")
+        case .containerFullId: return s.arena.copy(cp.pointee.container?.fullID ?? "host")
         case .containerName:
-            guard let c = ctx.container else { return s.arena.copy("host") }
+            guard let c = cp.pointee.container else { return s.arena.copy("host") }
             if let n = c.name { return s.arena.copy(n) }
             return c.id == "host" ? s.arena.copy("host") : .unset
-        case .containerImage: return ctx.container?.image.map { s.arena.copy($0) } ?? .unset
+        case .containerImage: return cp.pointee.container?.image.map { s.arena.copy($0) } ?? .unset
         case .containerImageRepository:
-            guard let c = ctx.container else { return .unset }
+            guard let c = cp.pointee.container else { return .unset }
             if let r = c.imageRepository { return s.arena.copy(r) }
             return c.image.map { s.arena.copyOwned(splitImage($0).repo) } ?? .unset
         case .containerImageTag:
-            guard let c = ctx.container else { return .unset }
+            guard let c = cp.pointee.container else { return .unset }
             if let t = c.imageTag { return s.arena.copy(t) }
             return c.image.flatMap { splitImage($0).tag }.map { s.arena.copyOwned($0) } ?? .unset
-        case .containerImageDigest: return ctx.container?.imageDigest.map { s.arena.copy($0) } ?? .unset
-        case .containerType: return s.arena.copy(ctx.container?.runtime ?? "host")
-        case .containerPrivileged: return ctx.container?.privileged.map { .bool($0) } ?? .unset
-        case .containerStartTs: return ctx.container?.startTimeNs.map { .int(Int64($0)) } ?? .unset
+        case .containerImageDigest: return cp.pointee.container?.imageDigest.map { s.arena.copy($0) } ?? .unset
+        case .containerType: return s.arena.copy(cp.pointee.container?.runtime ?? "host")
+        case .containerPrivileged: return cp.pointee.container?.privileged.map { .bool($0) } ?? .unset
+        case .containerStartTs: return cp.pointee.container?.startTimeNs.map { .int(Int64($0)) } ?? .unset
         case .containerDuration:
-            guard let st = ctx.container?.startTimeNs, ctx.wallTimeNs >= st else { return .unset }
-            return .int(Int64(ctx.wallTimeNs - st))
+            guard let st = cp.pointee.container?.startTimeNs, cp.pointee.wallTimeNs >= st else { return .unset }
+            return .int(Int64(cp.pointee.wallTimeNs - st))
         // k8s
-        case .k8sPodName: return ctx.container?.pod.map { s.arena.copy($0.name) } ?? .unset
+        case .k8sPodName: return cp.pointee.container?.pod.map { s.arena.copy($0.name) } ?? .unset
         case .k8sPodUid:
-            if let p = ctx.container?.pod { return s.arena.copy(p.uid) }
-            return ctx.container?.podUID.map { s.arena.copy($0) } ?? .unset
+            if let p = cp.pointee.container?.pod { return s.arena.copy(p.uid) }
+            return cp.pointee.container?.podUID.map { s.arena.copy($0) } ?? .unset
         case .k8sPodLabel:
-            guard let labels = ctx.container?.pod?.labels else { return .unset }
+            guard let labels = cp.pointee.container?.pod?.labels else { return .unset }
             let key = UnsafeBufferPointer(start: f.key, count: f.keyLen)
             for (k, v) in labels {
                 var k = k
@@ -394,16 +394,26 @@ enum FieldExtractor {
             }
             return .unset
         case .k8sPodLabels:
-            guard let p = ctx.container?.pod else { return .unset }
+            guard let p = cp.pointee.container?.pod else { return .unset }
             let text = p.labels.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" }.joined(separator: ", ")
             return s.arena.copyOwned(text)
-        case .k8sNsName: return ctx.container?.pod.map { s.arena.copy($0.namespace) } ?? .unset
-        case .k8sPodSa: return ctx.container?.pod?.serviceAccount.map { s.arena.copy($0) } ?? .unset
-        case .k8sWorkloadName: return ctx.container?.pod?.workloadName.map { s.arena.copy($0) } ?? .unset
-        case .k8sWorkloadKind: return ctx.container?.pod?.workloadKind.map { s.arena.copy($0) } ?? .unset
-        case .k8sNodeName: return ctx.container?.pod?.nodeName.map { s.arena.copy($0) } ?? .unset
+        case .k8sNsName: return cp.pointee.container?.pod.map { s.arena.copy($0.namespace) } ?? .unset
+        case .k8sPodSa: return cp.pointee.container?.pod?.serviceAccount.map { s.arena.copy($0) } ?? .unset
+        case .k8sWorkloadName: return cp.pointee.container?.pod?.workloadName.map { s.arena.copy($0) } ?? .unset
+        case .k8sWorkloadKind: return cp.pointee.container?.pod?.workloadKind.map { s.arena.copy($0) } ?? .unset
+        case .k8sNodeName: return cp.pointee.container?.pod?.nodeName.map { s.arena.copy($0) } ?? .unset
         case .unsupported: return .unset
         }
+    }
+
+    static let fdOffset = MemoryLayout<EventContext>.offset(of: \EventContext.fd)!
+
+    /// The event's fd in place (no copy of its strings and arrays), or nil.
+    /// A single-payload Optional stores its payload at offset 0.
+    @inline(__always) static func fdPointer(_ cp: UnsafePointer<EventContext>) -> UnsafePointer<FDInfo>? {
+        let op = (UnsafeRawPointer(cp) + fdOffset).assumingMemoryBound(to: Optional<FDInfo>.self)
+        if case .none = op.pointee { return nil }
+        return UnsafeRawPointer(op).assumingMemoryBound(to: FDInfo.self)
     }
 
     /// Splits an image reference into repository and tag (`docker.io/library/nginx:1.25`).
@@ -488,15 +498,15 @@ enum FieldExtractor {
         return schema.arguments[k]
     }
 
-    static func eventArg(_ f: FieldSpec, _ ev: Event, raw: Bool, _ s: RuleScratch) -> FV {
+    static func eventArg(_ f: FieldSpec, _ ev: Event, raw: Bool, _ cp: UnsafePointer<EventContext>, _ s: RuleScratch) -> FV {
         guard let spec = argSpec(f, ev), let v = ev.value(of: spec) else { return .unset }
-        if raw { return v.integer.map { FV.int($0) } ?? argValue(v, s) }
-        return argValue(v, s)
+        if raw { return v.integer.map { FV.int($0) } ?? argValue(v, cp, s) }
+        return argValue(v, cp, s)
     }
 
     /// Falco's `evt.arg.NAME` value: resolved names (flags, errno, users) where there are
     /// some, numbers as numbers, strings as bytes. Flag renderings are memoised per scratch.
-    static func argValue(_ v: ArgumentValue, _ s: RuleScratch) -> FV {
+    static func argValue(_ v: ArgumentValue, _ cp: UnsafePointer<EventContext>, _ s: RuleScratch) -> FV {
         switch v {
         case .int(let x, let f):
             switch f {
@@ -506,8 +516,8 @@ enum FieldExtractor {
             }
         case .uint(let x, let f):
             switch f {
-            case .uid: return s.userName(UInt32(truncatingIfNeeded: x)).map { s.arena.copy($0) } ?? .int(Int64(bitPattern: x))
-            case .gid: return s.groupName(UInt32(truncatingIfNeeded: x)).map { s.arena.copy($0) } ?? .int(Int64(bitPattern: x))
+            case .uid: return s.userName(UInt32(truncatingIfNeeded: x), cp).map { s.arena.copyOwned($0) } ?? .int(Int64(bitPattern: x))
+            case .gid: return s.groupName(UInt32(truncatingIfNeeded: x), cp).map { s.arena.copyOwned($0) } ?? .int(Int64(bitPattern: x))
             case .mode: return s.renderedFlags(.fileMode, x)
             case .hex: var w = ArenaWriter(s.arena, max: 20); w.putHex(x); return w.value
             case .octal:
@@ -536,8 +546,8 @@ enum FieldExtractor {
     }
 
     /// `evt.args`: every argument as `name=value`, space separated.
-    static func eventArgs(_ ev: Event, _ s: RuleScratch) -> FV {
-        let resolver = ArgumentResolver(userName: { [unowned s] in s.userName($0) }, groupName: { [unowned s] in s.groupName($0) })
+    static func eventArgs(_ ev: Event, _ cp: UnsafePointer<EventContext>, _ s: RuleScratch) -> FV {
+        let resolver = ArgumentResolver(userName: { [unowned s] in s.userName($0, cp) }, groupName: { [unowned s] in s.groupName($0, cp) })
         return s.arena.copyOwned(ev.formattedArguments(resolver))
     }
 }

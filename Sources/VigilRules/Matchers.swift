@@ -5,9 +5,25 @@ import Glibc
 @inline(__always) func fnv1a(_ h0: UInt64, _ c: UInt8) -> UInt64 { (h0 ^ UInt64(c)) &* 0x100000001b3 }
 let fnvBasis: UInt64 = 0xcbf29ce484222325
 
+/// Hash of a byte string, 8 bytes at a time (multiply-xorshift mixing).
 @inline(__always) func fnvHash(_ b: UnsafeBufferPointer<UInt8>) -> UInt64 {
-    var h = fnvBasis
-    for c in b { h = fnv1a(h, c) }
+    guard let base = b.baseAddress else { return fnvBasis }
+    let n = b.count
+    var h = fnvBasis ^ (UInt64(n) &* 0x9E3779B97F4A7C15)
+    var k = 0
+    while k + 8 <= n {
+        let w = UnsafeRawPointer(base + k).loadUnaligned(as: UInt64.self)
+        h = (h ^ w) &* 0xff51afd7ed558ccd
+        h ^= h >> 32
+        k += 8
+    }
+    if k < n {
+        var w: UInt64 = 0
+        var sh: UInt64 = 0
+        while k < n { w |= UInt64(base[k]) << sh; sh += 8; k += 1 }
+        h = (h ^ w) &* 0xc4ceb9fe1a85ec53
+        h ^= h >> 29
+    }
     return h
 }
 
@@ -21,6 +37,14 @@ struct ByteSet {
     let lengths: UnsafePointer<Int32>
     let mask: Int
     let count: Int
+    /// Which lengths (0...255, and "256 or more" as bit 255) occur: most misses are decided without hashing.
+    let lengths0: UInt64, lengths1: UInt64, lengths2: UInt64, lengths3: UInt64
+
+    @inline(__always) func hasLength(_ n: Int) -> Bool {
+        let l = min(n, 255)
+        let word: UInt64 = l < 64 ? lengths0 : (l < 128 ? lengths1 : (l < 192 ? lengths2 : lengths3))
+        return word & (1 << UInt64(l & 63)) != 0
+    }
 
     init(_ items: [[UInt8]], store: PermanentStore) {
         var seen = Set<[UInt8]>()
@@ -39,11 +63,17 @@ struct ByteSet {
             pool += it
         }
         self.pool = store.copy(pool); hashes = store.copy(hs); offsets = store.copy(offs); lengths = store.copy(lens)
+        var lm: [UInt64] = [0, 0, 0, 0]
+        for it in unique { let l = min(it.count, 255); lm[l / 64] |= 1 << UInt64(l % 64) }
+        lengths0 = lm[0]; lengths1 = lm[1]; lengths2 = lm[2]; lengths3 = lm[3]
         mask = cap - 1
         count = unique.count
     }
 
-    @inline(__always) func contains(_ b: UnsafeBufferPointer<UInt8>) -> Bool { contains(b, hash: fnvHash(b)) }
+    @inline(__always) func contains(_ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard hasLength(b.count) else { return false }
+        return contains(b, hash: fnvHash(b))
+    }
 
     @inline(__always) func contains(_ b: UnsafeBufferPointer<UInt8>, hash h: UInt64) -> Bool {
         var k = Int(truncatingIfNeeded: h) & mask
@@ -58,9 +88,10 @@ struct ByteSet {
 }
 
 /// Path-prefix index for `pmatch`: a value matches when it equals one of the
-/// paths or lies below one (component-wise). The value is hashed once,
-/// incrementally, and the index is probed at each `/` boundary, which walks the
-/// same path a component trie would.
+/// paths or lies below one (component-wise). The value is probed at each `/`
+/// boundary, and only where a path of that length exists (a length bitmap
+/// decides most misses without hashing), which walks the same path a component
+/// trie would.
 struct PathPrefixSet {
     let set: ByteSet
     let matchAll: Bool
@@ -80,22 +111,13 @@ struct PathPrefixSet {
 
     @inline(__always) func matches(_ v: UnsafeBufferPointer<UInt8>) -> Bool {
         if matchAll { return v.first == 47 }
-        var h = fnvBasis
-        for k in 0..<v.count {
-            let c = v[k]
-            if c == 47 && k > 0 {
-                if set.contains(UnsafeBufferPointer(rebasing: v[0..<k]), hash: h) { return true }
-            }
-            h = fnv1a(h, c)
+        // Probe each component boundary whose prefix length occurs in the set.
+        for k in 1..<max(v.count, 1) where v[k] == 47 && set.hasLength(k) {
+            if set.contains(UnsafeBufferPointer(rebasing: v[0..<k])) { return true }
         }
         var n = v.count
-        var hh = h
-        if n > 1 && v[n - 1] == 47 { // trailing slash: compare without it
-            n -= 1
-            hh = fnvBasis
-            for k in 0..<n { hh = fnv1a(hh, v[k]) }
-        }
-        return set.contains(UnsafeBufferPointer(rebasing: v[0..<n]), hash: hh)
+        if n > 1 && v[n - 1] == 47 { n -= 1 } // trailing slash: compare without it
+        return set.contains(UnsafeBufferPointer(rebasing: v[0..<n]))
     }
 }
 

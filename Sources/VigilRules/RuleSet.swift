@@ -196,7 +196,10 @@ public final class RuleSet: Sendable {
             // Output template.
             let output: OutputTemplate
             do throws(RuleCompileError) {
-                output = try OutputTemplate.parse(r.output) { (ref: FieldRef) throws(RuleCompileError) -> FieldSpec in
+                // Folded YAML scalars (`output: >`) end with a newline; Falco trims it.
+                var text = Substring(r.output)
+                while let last = text.last, last == "\n" || last == " " || last == "\t" || last == "\r" { text = text.dropLast() }
+                output = try OutputTemplate.parse(String(text)) { (ref: FieldRef) throws(RuleCompileError) -> FieldSpec in
                     try cc.resolve(ref, forOutput: true).0
                 }
             } catch {
@@ -242,9 +245,15 @@ public final class RuleSet: Sendable {
     /// `rule_matching: first`, stops after the first match.
     @inline(__always)
     public func match(_ ctx: EventContext, scratch: RuleScratch, _ onMatch: (Int) -> Void) {
-        let t = Int(ctx.event.type.rawValue) & (EventType.count - 1)
+        withUnsafePointer(to: ctx) { match($0, scratch: scratch, onMatch) }
+    }
+
+    /// ``match(_:scratch:_:)`` for a context the caller keeps in place (no copy).
+    @inline(__always)
+    public func match(_ cp: UnsafePointer<EventContext>, scratch: RuleScratch, _ onMatch: (Int) -> Void) {
+        let t = Int(cp.pointee.event.type.rawValue) & (EventType.count - 1)
         let candidates = byType[t]
-        if candidates.isEmpty { return }
+        if candidates.isEmpty { scratch.eventNumber &+= 1; return }  // evt.num counts every event
         scratch.ensure(program.slotCount, program.checks.count)
         scratch.begin()
         let first = matching == .first
@@ -252,14 +261,12 @@ public final class RuleSet: Sendable {
             program.kids.withUnsafeBufferPointer { kids in
                 program.checks.withUnsafeBufferPointer { checks in
                     program.typeSets.withUnsafeBufferPointer { types in
-                        withUnsafePointer(to: ctx) { ctxp in
-                            let ev = Evaluator(nodes: nodes, kids: kids, checks: checks, types: types, ctxp: ctxp, s: scratch,
-                                               type: UInt16(t))
-                            for c in candidates {
-                                if ev.eval(c.root) {
-                                    onMatch(Int(c.rule))
-                                    if first { break }
-                                }
+                        let ev = Evaluator(nodes: nodes, kids: kids, checks: checks, types: types, ctxp: cp, s: scratch,
+                                           type: UInt16(t))
+                        for c in candidates {
+                            if ev.eval(c.root) {
+                                onMatch(Int(c.rule))
+                                if first { break }
                             }
                         }
                     }
@@ -270,7 +277,14 @@ public final class RuleSet: Sendable {
 
     /// Evaluates `ctx` and emits one ``Alert`` per matching rule.
     public func evaluate(_ ctx: EventContext, scratch: RuleScratch, emit: (Alert) -> Void) {
-        match(ctx, scratch: scratch) { k in emit(alert(rule: k, ctx, scratch: scratch)) }
+        withUnsafePointer(to: ctx) { cp in
+            match(cp, scratch: scratch) { k in emit(alert(rule: k, cp.pointee, scratch: scratch)) }
+        }
+    }
+
+    /// ``evaluate(_:scratch:emit:)`` for a context the caller keeps in place (no copy).
+    public func evaluate(_ cp: UnsafePointer<EventContext>, scratch: RuleScratch, emit: (Alert) -> Void) {
+        match(cp, scratch: scratch) { k in emit(alert(rule: k, cp.pointee, scratch: scratch)) }
     }
 
     /// Whether rule `k` matches `ctx` (no index, no first-match stop; for tests and profiling).
@@ -313,12 +327,13 @@ public final class RuleSet: Sendable {
         let r = rules[k]
         var msg = ""
         var values: [String: FV] = [:]
+        var ctxCopy = ctx
         func value(_ f: FieldSpec, _ name: String) -> FV {
             if let v = values[name] { return v }
             var v: FV
-            if f.slot >= 0 && f.slot < s.slotCount { v = FieldExtractor.value(f, ctx, s) }
+            if f.slot >= 0 && f.slot < s.slotCount { v = withUnsafePointer(to: &ctxCopy) { FieldExtractor.value(f, $0, s) } }
             else {
-                v = FieldExtractor.extract(f, level: f.index, ctx, s)
+                v = withUnsafePointer(to: &ctxCopy) { FieldExtractor.extract(f, level: f.index, $0, s) }
                 if f.hasTransformers { v = FieldExtractor.transform(v, f, s) }
             }
             values[name] = v
@@ -384,15 +399,15 @@ struct Evaluator {
         if c.pointee.anyAncestor {
             var level = 1
             while level < 64 {
-                guard FieldExtractor.ancestor(ctxp.pointee, level) != nil else { return false }
-                var v = FieldExtractor.extract(c.pointee.field, level: level, ctxp.pointee, s)
+                guard FieldExtractor.ancestor(ctxp, level) != nil else { return false }
+                var v = FieldExtractor.extract(c.pointee.field, level: level, ctxp, s)
                 if c.pointee.field.hasTransformers { v = FieldExtractor.transform(v, c.pointee.field, s) }
                 if test(c, v) { return true }
                 level += 1
             }
             return false
         }
-        return test(c, FieldExtractor.value(c.pointee.field, ctxp.pointee, s))
+        return test(c, FieldExtractor.value(c.pointee.field, ctxp, s))
     }
 
     @inline(__always) func test(_ c: UnsafePointer<Check>, _ v0: FV) -> Bool {
@@ -432,7 +447,7 @@ struct Evaluator {
             for m in ms where m.matches(bytes) { found = true; break }
             r = found
         case .field:
-            var w = FieldExtractor.value(c.pointee.other, ctxp.pointee, s)
+            var w = FieldExtractor.value(c.pointee.other, ctxp, s)
             guard w.isSet else { return false }
             let op = c.pointee.op
             if v.kind == .int && w.kind == .int {

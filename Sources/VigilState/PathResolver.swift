@@ -37,6 +37,31 @@ public enum PathResolver {
         normalizeBytes(&u)
     }
 
+    /// Whether an absolute path is already normal: no empty, `.` or `..`
+    /// segments and no trailing slash (so it can be used as-is, without copying).
+    public static func isNormalAbsolute(_ p: UnsafeRawBufferPointer) -> Bool {
+        let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
+        let n = p.count
+        guard n > 0, p[0] == slash else { return false }
+        if n == 1 { return true }
+        if p[n - 1] == slash { return false }
+        var i = 0
+        while i < n {
+            // p[i] is a slash starting a segment.
+            let s = i + 1
+            if s >= n || p[s] == slash { return false }
+            if p[s] == dot {
+                let e = s + 1
+                if e >= n || p[e] == slash { return false }  // "."
+                if p[e] == dot && (e + 1 >= n || p[e + 1] == slash) { return false }  // ".."
+            }
+            var j = s
+            while j < n && p[j] != slash { j += 1 }
+            i = j
+        }
+        return true
+    }
+
     static func normalizeBytes(_ u: inout [UInt8]) {
         let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
         guard !u.isEmpty else { return }

@@ -143,6 +143,13 @@ public final class ProcScanner {
             } else {
                 info = FDInfo(kind: .unknown, name: "")
             }
+            // Open flags (O_CLOEXEC decides what survives the process's next exec).
+            if let fi = SysFiles.readText(dir + "/fdinfo/" + n, limit: 4096) {
+                for line in fi.split(separator: "\n") where line.hasPrefix("flags:") {
+                    let v = line.dropFirst(6).trimmingCharacters(in: " \t")
+                    if let f = UInt32(v, radix: 8) { info.flags = info.kind.isSocket ? (info.flags | (f & FDInfo.cloexecFlag)) : f }
+                }
+            }
             p.fds[fd] = info
         }
     }
@@ -225,4 +232,18 @@ public final class ProcScanner {
             table[ino] = FDInfo(kind: .unix, name: path, connected: f[5] == "03")
         }
     }
+}
+
+extension Substring {
+    func trimmingCharacters(in set: String) -> Substring {
+        var s = self
+        while let f = s.first, set.contains(f) { s = s.dropFirst() }
+        while let l = s.last, set.contains(l) { s = s.dropLast() }
+        return s
+    }
+}
+
+extension FDInfo.Kind {
+    /// Whether this kind is a socket (its ``FDInfo/flags`` hold the socket type).
+    var isSocket: Bool { self == .ipv4 || self == .ipv6 || self == .unix || self == .netlink }
 }

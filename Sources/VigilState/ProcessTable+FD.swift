@@ -104,6 +104,23 @@ extension ProcessTable {
             let info = p.fds[fd]
             if e.ret == 0, let d = info, d.name.hasPrefix("/") { p.cwd = directoryName(d.name) }
             return ApplyResult(process: p, fd: info, fdNum: fd)
+        case VIGIL_SYS_SETUID.rawValue, VIGIL_SYS_SETREUID.rawValue, VIGIL_SYS_SETRESUID.rawValue:
+            // The real uid comes with every header; the effective one changes here.
+            if e.ret == 0 {
+                let euid = t == VIGIL_SYS_SETUID.rawValue ? e.arg(0) : e.arg(1)
+                if UInt32(truncatingIfNeeded: euid) != UInt32.max { p.euid = UInt32(truncatingIfNeeded: euid) }
+            }
+            return ApplyResult(process: p)
+        case VIGIL_SYS_SETGID.rawValue, VIGIL_SYS_SETREGID.rawValue, VIGIL_SYS_SETRESGID.rawValue:
+            if e.ret == 0 {
+                let egid = t == VIGIL_SYS_SETGID.rawValue ? e.arg(0) : e.arg(1)
+                if UInt32(truncatingIfNeeded: egid) != UInt32.max { p.egid = UInt32(truncatingIfNeeded: egid) }
+            }
+            return ApplyResult(process: p)
+        case VIGIL_SYS_CAPSET.rawValue:
+            // The BPF side stores the new effective and permitted sets in args[2]/args[3].
+            if e.ret == 0 { p.capEffective = e.arg(2); p.capPermitted = e.arg(3) }
+            return ApplyResult(process: p)
         case VIGIL_SYS_FCHMOD.rawValue, VIGIL_SYS_SETNS.rawValue, VIGIL_SYS_FINIT_MODULE.rawValue:
             let fd = fdArg(e, 0)
             return ApplyResult(process: p, fd: p.fds[fd], fdNum: fd)
@@ -155,7 +172,9 @@ extension ProcessTable {
         let isAt = t == VIGIL_SYS_OPENAT.rawValue || t == VIGIL_SYS_OPENAT2.rawValue
         let nameRaw = raw.vigilString
         let name: String
-        if raw.count > 0 && raw[0] == UInt8(ascii: "/") {
+        if PathResolver.isNormalAbsolute(raw) {
+            name = nameRaw  // shares the string's storage
+        } else if raw.count > 0 && raw[0] == UInt8(ascii: "/") {
             name = PathResolver.normalize(nameRaw)
         } else if let base = baseDirectory(e, p, dirfdArg: isAt ? 0 : nil) {
             name = PathResolver.resolve(raw, against: base)
@@ -198,10 +217,7 @@ extension ProcessTable {
     func setEndpoints(_ info: inout FDInfo, client: (IPAddress, UInt16), server: (IPAddress, UInt16)) {
         info.clientIP = client.0.bytes; info.clientPort = client.1
         info.serverIP = server.0.bytes; info.serverPort = server.1
-        var n = ""
-        client.0.write(into: &n); n += ":" + String(client.1) + "->"
-        server.0.write(into: &n); n += ":" + String(server.1)
-        info.name = n
+        info.name = IPAddress.endpointsText(client: client, server: server)
     }
 
     /// A bound or listening socket's own address: the server end, named `ip:port`.
@@ -294,8 +310,14 @@ extension ProcessTable {
         guard remote.1 != 0 || !remote.0.isUnspecified else {
             return ApplyResult(process: p, fd: info, fdNum: fd)
         }
-        // Who is the server: for a socket that received first or is bound/listening, this end.
+        // Who is the server: a socket whose first peer was met by receiving (a
+        // datagram server) or that listens is the server end; one that sent first is the client.
         let local = (t.isPresent ? t.localIP : IPAddress(family: remote.0.family, storage: (0, 0)), t.localPort)
+        let ty = e.type.rawValue
+        if info.clientIP.isEmpty && info.clientPort == 0
+            && (ty == UInt16(VIGIL_SYS_RECVFROM.rawValue) || ty == UInt16(VIGIL_SYS_RECVMSG.rawValue)) {
+            info.isServerSide = true
+        }
         let server = info.isServerSide
         let newClient = server ? remote : local
         let newServer = server ? local : remote

@@ -89,9 +89,20 @@ public final class ProcessTable {
     /// Exited processes in exit order, for grace-period eviction.
     private var exitQueue: [(pid: UInt32, ts: UInt64, process: ProcessInfo)] = []
     private var exitHead = 0
-    /// One-entry cache of the last process looked up.
-    private var cachedPid: UInt32 = 0
-    private var cachedProcess: ProcessInfo?
+
+    /// Per-event state, outside the object's stored properties so the event path
+    /// pays no dynamic exclusivity checks.
+    struct Hot {
+        /// The newest event timestamp applied.
+        var latestEventNs: UInt64 = 0
+        /// When the oldest exited process's grace period ends (`.max`: none waiting).
+        var nextExitDueNs: UInt64 = .max
+    }
+    private let hot: UnsafeMutablePointer<Hot>
+    /// A direct-mapped cache pid -> process in front of the dictionary.
+    static let cacheSize = 4096
+    private let cacheKeys: UnsafeMutablePointer<UInt32>
+    private let cacheValues: UnsafeMutablePointer<ProcessInfo?>
     /// Reads `/proc` for unknown processes (lazily created; sockets left unresolved
     /// so a miss on the event path stays cheap).
     private var scanner: ProcScanner?
@@ -100,14 +111,33 @@ public final class ProcessTable {
     /// `user.loginname`, `evt.arg.uid`), from each process's own root.
     public private(set) lazy var users = UserResolver(procRoot: configuration.procRoot)
 
-    public init() {
-        configuration = Configuration()
-        stats = Stats()
+    public convenience init() {
+        self.init(configuration: Configuration())
     }
 
     public init(configuration: Configuration, stats: Stats = Stats()) {
         self.configuration = configuration
         self.stats = stats
+        hot = .allocate(capacity: 1)
+        hot.initialize(to: Hot())
+        cacheKeys = .allocate(capacity: Self.cacheSize)
+        cacheKeys.initialize(repeating: 0, count: Self.cacheSize)
+        cacheValues = .allocate(capacity: Self.cacheSize)
+        cacheValues.initialize(repeating: nil, count: Self.cacheSize)
+    }
+
+    deinit {
+        hot.deinitialize(count: 1); hot.deallocate()
+        cacheKeys.deallocate()
+        cacheValues.deinitialize(count: Self.cacheSize); cacheValues.deallocate()
+    }
+
+    @inline(__always) private func cacheSlot(_ pid: UInt32) -> Int { Int(pid) & (Self.cacheSize - 1) }
+
+    @inline(__always) private func cache(_ p: ProcessInfo, pid: UInt32) {
+        let i = cacheSlot(pid)
+        cacheKeys[i] = pid
+        cacheValues[i] = p
     }
 
     /// The process with thread group id `pid`.
@@ -117,14 +147,15 @@ public final class ProcessTable {
     public func insert(_ p: ProcessInfo) {
         if processes[p.pid] == nil && processes.count >= configuration.maxProcesses { makeRoom() }
         processes[p.pid] = p
-        if cachedPid == p.pid { cachedProcess = p }
+        cache(p, pid: p.pid)
         stats.entries.set(Int64(processes.count))
     }
 
     /// Removes the entry for `pid`, if any.
     @discardableResult
     public func remove(pid: UInt32) -> ProcessInfo? {
-        if cachedPid == pid { cachedProcess = nil; cachedPid = 0 }
+        let i = cacheSlot(pid)
+        if cacheKeys[i] == pid { cacheValues[i] = nil }
         let p = processes.removeValue(forKey: pid)
         stats.entries.set(Int64(processes.count))
         return p
@@ -183,10 +214,9 @@ public final class ProcessTable {
     @inline(__always)
     public func apply(_ e: Event) -> ApplyResult {
         let ts = e.timestampBootNs
-        if ts > latestEventNs { latestEventNs = ts }
-        if exitHead < exitQueue.count && exitQueue[exitHead].ts &+ configuration.exitGracePeriodNs <= ts {
-            expire(now: ts)
-        }
+        let h = hot
+        if ts > h.pointee.latestEventNs { h.pointee.latestEventNs = ts }
+        if ts >= h.pointee.nextExitDueNs { expire(now: ts) }
         switch UInt32(e.recordKind) {
         case VIGIL_REC_SYSCALL.rawValue: return applySyscall(e)
         case VIGIL_REC_EXEC.rawValue: return applyExec(e)
@@ -217,16 +247,23 @@ public final class ProcessTable {
                 if f.count > 19, let st = UInt64(f[19]) {
                     let start = st &* tick
                     let diff = start > p.startTimeBootNs ? start - p.startTimeBootNs : p.startTimeBootNs - start
-                    if diff > 2 * tick { gone.append(pid) }
+                    if diff > 2 * tick { gone.append(pid); continue }
                 }
             }
+            // Still there: look again only after another quiet period.
+            p.lastSeenBootNs = now
         }
         for pid in gone { remove(pid: pid); stats.stale.add() }
         return gone.count
     }
 
     /// The newest event timestamp applied (boot-clock ns).
-    public private(set) var latestEventNs: UInt64 = 0
+    public var latestEventNs: UInt64 { hot.pointee.latestEventNs }
+
+    private func updateExitDue() {
+        hot.pointee.nextExitDueNs = exitHead < exitQueue.count
+            ? exitQueue[exitHead].ts &+ configuration.exitGracePeriodNs : .max
+    }
 
     /// Removes exited processes whose grace period ended by `now` (boot-clock ns),
     /// and (at most once per minute) entries whose exit was missed (``removeStale(now:)``).
@@ -256,6 +293,7 @@ public final class ProcessTable {
         } else if exitHead > 1024 && exitHead * 2 > exitQueue.count {
             exitQueue.removeFirst(exitHead); exitHead = 0
         }
+        updateExitDue()
     }
 
     /// The event's process: from the cache, the table, or created from the header.
@@ -263,11 +301,12 @@ public final class ProcessTable {
     func process(for e: Event) -> ProcessInfo {
         let pid = e.pid
         let p: ProcessInfo
-        if pid == cachedPid, let c = cachedProcess {
+        let i = cacheSlot(pid)
+        if cacheKeys[i] == pid, let c = cacheValues[i] {
             p = c
         } else if let found = processes[pid] {
             p = found
-            cachedPid = pid; cachedProcess = found
+            cacheKeys[i] = pid; cacheValues[i] = found
         } else {
             p = createUnknown(e)
         }
@@ -292,7 +331,6 @@ public final class ProcessTable {
         let q = p ?? ProcessInfo(pid: pid, ppid: e.ppid, name: e.comm.vigilString, uid: e.uid, gid: e.gid,
                                  euid: e.uid, egid: e.gid, cgroupID: e.cgroupID)
         insert(q)
-        cachedPid = pid; cachedProcess = q
         return q
     }
 
@@ -307,7 +345,7 @@ public final class ProcessTable {
             p = ProcessInfo(pid: pid, ppid: e.ppid)
             insert(p)
         }
-        cachedPid = pid; cachedProcess = p
+        cache(p, pid: pid)
         p.ppid = e.ppid
         p.name = e.comm.vigilString
         p.exePath = e.exePath.vigilString
@@ -385,6 +423,7 @@ public final class ProcessTable {
             p.exitSignal = x.signal
             p.threadCount = 0
             exitQueue.append((pid: p.pid, ts: p.exitTimeBootNs, process: p))
+            if exitHead == exitQueue.count - 1 { updateExitDue() }
         } else if p.threadCount > 1 {
             p.threadCount -= 1
         }

@@ -8,7 +8,9 @@ import Glibc
 /// capabilities the DaemonSet adds (bounding set cut to them, no_new_privs as with
 /// allowPrivilegeEscalation false), the DaemonSet's arguments and the ConfigMaps laid out as the
 /// kubelet mounts them; its probes answer, the README's verification command raises its alert on
-/// stdout with the node name from NODE_NAME, and SIGTERM drains and exits within the grace period.
+/// stdout with the node name from NODE_NAME, a rule added through the ConfigMap (an atomic ..data
+/// swap, as the kubelet does it) fires after a hot reload while a broken update is rejected, and
+/// SIGTERM drains and exits within the grace period.
 ///
 /// Needs root and BPF: under VIGIL_CI=1 it runs and fails if anything is missing; otherwise it
 /// skips when not root.
@@ -50,6 +52,37 @@ struct AgentRunTests {
             ptr.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0 }
         }
         return ok ? Int(UInt16(bigEndian: addr.sin_port)) : Int.random(in: 20000..<40000)
+    }
+
+    /// Updates a projected ConfigMap directory the way the kubelet's atomic writer does: a new
+    /// timestamped directory, `..data` swapped by rename, per-key symlinks added or removed.
+    static func kubeletUpdate(_ dir: String, files: [String: String]) throws {
+        let fm = FileManager.default
+        let stamp = "..\(UInt64(Date().timeIntervalSince1970 * 1e9))"
+        try fm.createDirectory(atPath: dir + "/" + stamp, withIntermediateDirectories: false)
+        for (k, v) in files { try v.write(toFile: dir + "/" + stamp + "/" + k, atomically: false, encoding: .utf8) }
+        let old = try? fm.destinationOfSymbolicLink(atPath: dir + "/..data")
+        try? fm.removeItem(atPath: dir + "/..data_tmp")
+        try fm.createSymbolicLink(atPath: dir + "/..data_tmp", withDestinationPath: stamp)
+        guard rename(dir + "/..data_tmp", dir + "/..data") == 0 else { throw DeployError("rename ..data: errno \(errno)") }
+        for k in files.keys where (try? fm.destinationOfSymbolicLink(atPath: dir + "/" + k)) == nil {
+            try fm.createSymbolicLink(atPath: dir + "/" + k, withDestinationPath: "..data/" + k)
+        }
+        for name in try fm.contentsOfDirectory(atPath: dir) where !name.hasPrefix("..") && files[name] == nil {
+            try fm.removeItem(atPath: dir + "/" + name)
+        }
+        if let old, old != stamp { try? fm.removeItem(atPath: dir + "/" + old) }
+    }
+
+    /// A counter from /metrics (0 when absent).
+    static func metric(port: Int, _ name: String) throws -> Double {
+        let script = """
+            import sys, urllib.request
+            text = urllib.request.urlopen(f"http://127.0.0.1:{sys.argv[1]}/metrics", timeout=3).read().decode()
+            print(sum(float(l.split()[-1]) for l in text.splitlines() if l.split(" ")[0].split("{")[0] == sys.argv[2]))
+            """
+        let r = try Deploy.run([Deploy.python, "-c", script, "\(port)", name])
+        return Double(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0
     }
 
     static func waitUntil(_ seconds: Double, _ condition: () throws -> Bool) rethrows -> Bool {
@@ -159,6 +192,46 @@ struct AgentRunTests {
                 #expect(kb < mi * 1024, "peak RSS \(kb) KiB exceeds the memory limit \(limit)")
             }
         }
+
+        // Tuning through the ConfigMap: the kubelet swaps vigil-rules-local's files; the agent reloads
+        // and the new rule fires, without a restart.
+        let marker = root + "/vigil-deploy-marker-\(UUID().uuidString)"
+        try "marker\n".write(toFile: marker, atomically: false, encoding: .utf8)
+        let localDir = root + "/etc/vigil-rules.d"
+        let reloads0 = try Self.metric(port: port, "vigil_reloads_total")
+        let markerRule = "Deploy test marker read"
+        let ruleText = """
+            - rule: \(markerRule)
+              desc: a file only this test reads was opened (hot reload check)
+              condition: vigil_open_read and fd.name = \(marker)
+              output: deploy test marker read (file=%fd.name process=%proc.name)
+              priority: WARNING
+              tags: [test]
+
+            """
+        try Self.kubeletUpdate(localDir, files: ["zz_deploy_test.yaml": ruleText])
+        func markerAlerts() -> Int {
+            ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").split(separator: "\n")
+                .compactMap { try? JSON.parse(String($0)) }.filter { $0["rule"].string == markerRule }.count
+        }
+        let reloaded = try Self.waitUntil(30) {
+            _ = try Deploy.run(["/bin/cat", marker])
+            return markerAlerts() > 0
+        }
+        #expect(reloaded, "the rule added through the ConfigMap never fired: \(log())")
+        #expect(try Self.metric(port: port, "vigil_reloads_total") > reloads0, "vigil_reloads_total did not move")
+
+        // A broken update is rejected and the running rules stay.
+        let failures0 = try Self.metric(port: port, "vigil_reload_failures_total")
+        try Self.kubeletUpdate(localDir, files: ["zz_deploy_test.yaml": ruleText + "- rule: broken\n  condition: (((\n"])
+        let rejected = try Self.waitUntil(30) { try Self.metric(port: port, "vigil_reload_failures_total") > failures0 }
+        #expect(rejected, "the broken rules file was not reported as a failed reload: \(log())")
+        let before = markerAlerts()
+        let stillFiring = try Self.waitUntil(15) {
+            _ = try Deploy.run(["/bin/cat", marker])
+            return markerAlerts() > before
+        }
+        #expect(stillFiring && p.isRunning, "the agent stopped alerting after a broken update")
 
         // SIGTERM: drain and exit well within terminationGracePeriodSeconds.
         let grace = Double(ds["spec"]["template"]["spec"]["terminationGracePeriodSeconds"].int ?? 30)

@@ -137,9 +137,20 @@ struct Containerfile {
     @Test func copiedPathsExistAfterMake() throws {
         let cf = try parsed()
         let build = cf.stages[0]
-        // The build stage copies the whole repository to its WORKDIR, so /src/X is the repository's X.
-        let copiesRepo = try Containerfile.copies(build).contains { $0.from == nil && $0.sources == ["."] }
-        #expect(copiesRepo && build.workdir == "/src", "the build stage must COPY . into WORKDIR /src")
+        // The build stage copies parts of the repository into its WORKDIR (/src/X is the repository's X):
+        // each must exist, and together they must hold what `swift build` and `make bpf` read.
+        #expect(build.workdir == "/src")
+        var copied: [String] = []
+        for c in try Containerfile.copies(build) where c.from == nil {
+            for source in c.sources {
+                #expect(!matches(source).isEmpty, "line \(c.line): \(source) is not in the repository")
+                copied.append(source.hasSuffix("/") ? String(source.dropLast()) : source)
+            }
+        }
+        for needed in ["Package.swift", "Makefile", "Sources", "Tests", "bpf"] {
+            #expect(copied.contains(needed), "the build stage does not copy \(needed)")
+        }
+        #expect(!copied.contains("."), "COPY . would send the host's .build/ and build/ into the image build")
         let makefile = try String(contentsOfFile: Deploy.path("Makefile"), encoding: .utf8)
         let package = try String(contentsOfFile: Deploy.path("Package.swift"), encoding: .utf8)
         for (i, stage) in cf.stages.enumerated() where i > 0 {
@@ -155,6 +166,46 @@ struct Containerfile {
                 }
             }
         }
+    }
+
+    /// The image puts the BPF object where the loader looks for it, and the binary where the
+    /// agent's default configuration search expects it.
+    @Test func imagePathsAreWhereTheAgentLooks() throws {
+        let cf = try parsed()
+        let runtime = cf.stages[cf.stages.count - 1]
+        let copies = try Containerfile.copies(runtime)
+        let bpfDest = try #require(copies.first { $0.sources.contains { $0.hasSuffix(".bpf.o") } }?.destination)
+        let captureDir = Deploy.path("Sources/VigilCapture")
+        let files = (FileManager.default.enumerator(atPath: captureDir)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".swift") }
+        let sources = try files.map { try String(contentsOfFile: captureDir + "/" + $0, encoding: .utf8) }.joined()
+        #expect(sources.contains("\"\(bpfDest)\""), "the BPF loader does not search \(bpfDest), where the image installs the object")
+        let agentDir = Deploy.path("Sources/VigilAgent")
+        let agentFiles = (FileManager.default.enumerator(atPath: agentDir)?.allObjects as? [String] ?? []).filter { $0.hasSuffix(".swift") }
+        let agentSources = try agentFiles.map { try String(contentsOfFile: agentDir + "/" + $0, encoding: .utf8) }.joined()
+        #expect(agentSources.contains("\"/etc/vigil/vigil.yaml\""), "the agent no longer falls back to /etc/vigil/vigil.yaml")
+    }
+
+    /// What the build stage copies is a complete Swift package (every target's directory is there):
+    /// `swift package describe` succeeds on a copy of exactly those paths.
+    @Test func buildStageHoldsAWholePackage() throws {
+        let cf = try parsed()
+        let build = cf.stages[0]
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-ctx-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for c in try Containerfile.copies(build) where c.from == nil {
+            for source in c.sources {
+                for path in matches(source) {
+                    let dest = dir + "/" + path
+                    try FileManager.default.createDirectory(atPath: (dest as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                    try FileManager.default.copyItem(atPath: Deploy.path(path), toPath: dest)
+                }
+            }
+        }
+        let r = try Deploy.run(["/usr/bin/env", "swift", "package", "describe", "--type", "json"], cwd: dir)
+        #expect(r.status == 0, "the build stage's files are not a whole package: \(r.stderr.prefix(600))")
+        let make = try Deploy.run(["/usr/bin/env", "make", "-n", "bpf", "DEB_PACKAGES="], cwd: dir)
+        #expect(make.status == 0, "make -n bpf fails on the build stage's files: \(make.stderr.prefix(600))")
     }
 
     /// A build-stage output is either the SwiftPM product (built by `make build`), or a file a

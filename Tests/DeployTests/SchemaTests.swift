@@ -1,7 +1,8 @@
 import Testing
 
-/// Every manifest and the rendered chart validate against the Kubernetes OpenAPI schemas
-/// (kubernetes-validate, strict: unknown fields are errors).
+/// Every manifest, the rendered chart (defaults, and every option on) and the examples validate
+/// against the Kubernetes OpenAPI schemas (kubernetes-validate, strict: unknown fields are errors).
+/// One run per Kubernetes version over all of them.
 @Suite(.enabled(if: Deploy.pythonToolsOrCI, "deploy test tools not installed (make deploy-tools); skipped outside CI"))
 struct SchemaTests {
     func validate(_ files: [String], version: String) throws -> Deploy.Result {
@@ -9,27 +10,21 @@ struct SchemaTests {
     }
 
     @Test(arguments: Deploy.kubernetesVersions)
-    func manifestsValidate(version: String) throws {
+    func everythingValidates(version: String) throws {
         guard Deploy.requireTools() else { return }
-        let files = Deploy.manifestFiles
-        #expect(files.count >= 6)
+        let groups = ["manifests", "chart-default", "chart-all", "examples"]
+        var files: [String] = []
+        for g in groups {
+            let f = try Deploy.scanFiles(g)
+            #expect(!f.isEmpty, "nothing in \(g)")
+            files += f
+        }
+        #expect(try Deploy.scanFiles("manifests").count >= 6)
         let r = try validate(files, version: version)
         #expect(r.status == 0, "kubernetes-validate \(version): \(r.output)")
     }
 
-    @Test(arguments: [[], ["values-all-options.yaml"]])
-    func renderedChartValidates(values: [String]) throws {
-        guard Deploy.requireTools() else { return }
-        let r = try Deploy.renderChart(values: values.map { Deploy.fixtures + "/" + $0 })
-        #expect(r.status == 0, "render: \(r.stderr)")
-        let file = try Deploy.temporaryFile(r.stdout, name: "rendered.yaml")
-        for version in Deploy.kubernetesVersions {
-            let v = try validate([file], version: version)
-            #expect(v.status == 0, "kubernetes-validate \(version) on the chart rendered with \(values): \(v.output)")
-        }
-    }
-
-    /// The validator is strict: a misspelt field is rejected (so the checks above can fail).
+    /// The validator is strict: a misspelt field is rejected (so the check above can fail).
     @Test func validatorRejectsAnUnknownField() throws {
         guard Deploy.requireTools() else { return }
         let text = try String(contentsOfFile: Deploy.manifestsDir + "/40-daemonset.yaml", encoding: .utf8)

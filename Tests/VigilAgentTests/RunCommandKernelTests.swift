@@ -4,6 +4,7 @@ import Glibc
 import Testing
 @testable import VigilAgent
 import VigilCore
+import VigilCapture
 
 /// Kernel tests run as root, or are forced with VIGIL_CI=1 (then they fail if BPF cannot load).
 let agentKernelTestsEnabled: Bool = geteuid() == 0 || getenv("VIGIL_CI").map { String(cString: $0) == "1" } == true
@@ -14,13 +15,23 @@ final class SpawnedVigil {
     let stdoutPath: String
     let stderrPath: String
 
-    init(binary: String, args: [String], dir: String) throws {
+    /// `brokenStdout`: stdout is a pipe nobody reads (its read end closed), like `vigil run | head -0`.
+    init(binary: String, args: [String], dir: String, brokenStdout: Bool = false) throws {
         stdoutPath = dir + "/stdout"
         stderrPath = dir + "/stderr"
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        var fds: [Int32] = [-1, -1]
+        if brokenStdout {
+            guard pipe(&fds) == 0 else { throw AgentError("pipe failed") }
+            posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+            posix_spawn_file_actions_addclose(&actions, fds[0])
+            posix_spawn_file_actions_addclose(&actions, fds[1])
+            close(fds[0])
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        }
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         // The child must not inherit the test runner's blocked signals.
         var attr = posix_spawnattr_t()
@@ -34,6 +45,7 @@ final class SpawnedVigil {
         defer { for a in argv { free(a) } }
         var p: pid_t = 0
         let rc = posix_spawn(&p, binary, &actions, &attr, argv, environ)
+        if brokenStdout { close(fds[1]) }
         guard rc == 0 else { throw AgentError("cannot spawn \(binary): \(rc)") }
         pid = p
     }
@@ -127,6 +139,7 @@ func freePort() -> UInt16 {
                 #expect(line.contains(key), "missing \(key) in \(line)")
             }
             #expect(line.hasPrefix("{") && line.hasSuffix("}"))
+            #expect(!line.contains("\\n\",\"output_fields\""), "output text keeps the rule's trailing newline")
         }
 
         // Metrics over HTTP from the live agent.
@@ -146,6 +159,34 @@ func freePort() -> UInt16 {
         // Alerts never go to stderr, logs never to stdout.
         #expect(!vigil.stderrLines.contains { $0.contains("\"rule\":\"Sensitive authentication file read\"") })
         #expect(vigil.stdoutLines.allSatisfy { $0.contains("\"rule\":") })
+    }
+
+    @Test func runReplaysACaptureFile() throws {
+        let binary = try #require(Self.binary, "vigil binary not built (swift build)")
+        let fx = Fixture(rules: shadowRule, config: "stdout_output: {enabled: true, format: json}\n")
+        defer { fx.cleanup() }
+        let writer = try CaptureFileWriter(path: fx.dir + "/events.vcap")
+        for r in [Synth.exec(pid: 8000, ppid: 1, exe: "/bin/sh", argv: ["sh"], ts: 1_000),
+                  Synth.exec(pid: 8001, ppid: 8000, exe: "/usr/bin/cat", argv: ["cat", "/etc/shadow"], ts: 2_000),
+                  Synth.open(pid: 8001, path: "/etc/shadow", fd: 3, ts: 3_000)] {
+            r.withUnsafeBytes { writer.consume($0) }
+        }
+        writer.finish()
+        let vigil = try SpawnedVigil(binary: binary, args: ["run", "-c", fx.dir + "/vigil.yaml", "-e", fx.dir + "/events.vcap"], dir: fx.dir)
+        #expect(vigil.wait(seconds: 60) == 0)
+        #expect(vigil.stdoutLines.count == 1)
+        #expect(vigil.stdoutLines.first?.contains("\"rule\":\"Test shadow read\"") == true)
+        let stats = vigil.stderrLines.last { $0.hasPrefix("{\"stats\":") } ?? ""
+        #expect(stats.contains("\"execve\":2") && stats.contains("\"openat\":1") && stats.contains("\"alerts\":1"))
+        // Nobody reading stdout: the sink counts the error, the agent still finishes cleanly.
+        let broken = try SpawnedVigil(binary: binary, args: ["run", "-c", fx.dir + "/vigil.yaml", "-e", fx.dir + "/events.vcap"],
+                                      dir: fx.dir, brokenStdout: true)
+        #expect(broken.wait(seconds: 60) == 0)
+        let brokenStats = broken.stderrLines.last { $0.hasPrefix("{\"stats\":") } ?? ""
+        #expect(brokenStats.contains("\"stdout\":{\"sent\":0,\"errors\":1"), "\(brokenStats)")
+        let missing = try SpawnedVigil(binary: binary, args: ["run", "-c", fx.dir + "/vigil.yaml", "-e", fx.dir + "/nope.vcap"], dir: fx.dir)
+        #expect(missing.wait(seconds: 30) == 1)
+        #expect(missing.stderrLines.contains { $0.contains("nope.vcap") })
     }
 
     @Test func runRejectsBadFlagsAndConfig() throws {

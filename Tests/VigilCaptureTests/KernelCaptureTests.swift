@@ -308,10 +308,22 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         let s = try SharedCapture.get()
         let tag = "vigil-ancestry-\(UInt32.random(in: 0...UInt32.max))"
         // The shell starts before the table exists ("before the agent"); its child execs after.
-        let sh = spawn([bytes("/bin/sh"), bytes("-c"), bytes("sleep 0.5; /bin/echo \(tag); true")])
-        usleep(100_000)
+        // The shell stays alive until the table is seeded (a zombie has no exe or args in /proc).
+        let gate = tempPath("gate")
+        close(open(gate, O_CREAT | O_WRONLY, 0o600))
+        defer { unlink(gate) }
+        let sh = spawn([bytes("/bin/sh"), bytes("-c"),
+                        bytes("sleep 0.3; /bin/echo \(tag); while [ -e \(gate) ]; do sleep 0.05; done; true")])
+        // Wait until the child has really exec'd the shell (under load a fixed sleep may not be enough).
+        for _ in 0..<500 {
+            var buf = [CChar](repeating: 0, count: 4096)
+            let n = readlink("/proc/\(sh)/exe", &buf, 4095)
+            if n > 0, String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self).hasSuffix("sh") { break }
+            usleep(10_000)
+        }
         let table = ProcessTable()
         _ = table.seedFromProc()
+        unlink(gate)
         #expect(waitExit(sh) == 0)
         let r = try #require(s.recorder.wait { e in
             e.isExec && e.ppid == UInt32(sh) && argvList(e).last == bytes(tag)
@@ -336,6 +348,47 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         let err = String(decoding: out.stderr, as: UTF8.self)
         #expect(err.contains("CAP_BPF"))
         #expect(err.contains("CAP_PERFMON"))
+    }
+
+    @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func overlayUpperLayerAndMemfdExecutablesAreFlagged() throws {
+        let s = try SharedCapture.get()
+        let binary = try #require(FileManager.default.contents(atPath: "/bin/true"))
+        // memfd: python3 writes /bin/true into a memfd and execs it (fileless execution).
+        let py = "import os; fd=os.memfd_create('vigiltest', 0); os.write(fd, open('/bin/true','rb').read()); "
+            + "os.execv('/proc/self/fd/%d' % fd, ['memtrue'])"
+        let mpid = spawn([bytes("/usr/bin/python3"), bytes("-c"), bytes(py)])
+        #expect(waitExit(mpid) == 0)
+        let m = try #require(s.recorder.wait { $0.isExec && $0.pid == UInt32(mpid) && $0.comm.vigilString != "python3" },
+                             "no exec record for the memfd")
+        try m.withEvent { e in
+            #expect(e.execInfo.exe_flags & UInt32(VIGIL_EXE_FROM_MEMFD) != 0)
+            #expect(e.exePath.vigilString == "/memfd:vigiltest")
+            #expect(e.execInfo.exe_flags & UInt32(VIGIL_EXE_UPPER_LAYER) == 0)
+        }.get()
+
+        // overlay: a binary in the lower layer vs one written through the mount (upper layer).
+        let dir = tempPath("ovl")
+        for d in ["", "/lower", "/upper", "/work", "/merged"] { mkdir(dir + d, 0o755) }
+        defer { umount2(dir + "/merged", 2); _ = try? FileManager.default.removeItem(atPath: dir) }
+        #expect(FileManager.default.createFile(atPath: dir + "/lower/lowtrue", contents: binary, attributes: [.posixPermissions: 0o755]))
+        let opts = "lowerdir=\(dir)/lower,upperdir=\(dir)/upper,workdir=\(dir)/work"
+        try #require(mount("overlay", dir + "/merged", "overlay", 0, opts) == 0, "cannot mount overlay: \(errno)")
+        #expect(FileManager.default.createFile(atPath: dir + "/merged/uptrue", contents: binary, attributes: [.posixPermissions: 0o755]))
+        let up = spawn([bytes(dir + "/merged/uptrue")])
+        let low = spawn([bytes(dir + "/merged/lowtrue")])
+        #expect(waitExit(up) == 0)
+        #expect(waitExit(low) == 0)
+        let u = try #require(s.recorder.wait { $0.isExec && $0.pid == UInt32(up) })
+        try u.withEvent { e in
+            #expect(e.exePath.vigilString == dir + "/merged/uptrue")
+            #expect(e.execInfo.exe_flags & UInt32(VIGIL_EXE_UPPER_LAYER) != 0)
+        }.get()
+        let l = try #require(s.recorder.wait { $0.isExec && $0.pid == UInt32(low) })
+        try l.withEvent { e in
+            #expect(e.exePath.vigilString == dir + "/merged/lowtrue")
+            #expect(e.execInfo.exe_flags & UInt32(VIGIL_EXE_UPPER_LAYER) == 0)
+        }.get()
     }
 
     @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))

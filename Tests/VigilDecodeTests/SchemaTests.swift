@@ -196,6 +196,8 @@ import VigilDecode
             #expect(e.argument(named: "res")?.integer == 0)
             #expect(e.argument(named: "uid")?.integer == 1000)
             #expect(e.argument(named: "loginuid")?.integer == 1000)
+            #expect(e.argument(named: "comm")?.text() == "sh")
+            #expect(e.argument(named: "cgroups")?.text() == "/")
         }
         let failed = try RecordEncoder.syscall(h, type: EventType(name: "execve")!, ret: -2, arguments: ["filename": "/nope"])
         try with(failed) { e in
@@ -269,5 +271,15 @@ import VigilDecode
             #expect(e.argument(named: "addr")?.text() == "/run/docker.sock")
             #expect(e.formattedArguments() == "res=0 fd=3 addr=/run/docker.sock")
         }.get()
+    }
+}
+
+@Suite struct EndpointTextTests {
+    @Test func ipv4AndIPv6EndpointText() {
+        let a = IPAddress("255.255.255.255")!, b = IPAddress("0.0.0.0")!, c = IPAddress("10.20.3.100")!
+        #expect(a.description == "255.255.255.255" && b.description == "0.0.0.0" && c.description == "10.20.3.100")
+        #expect(IPAddress.endpointsText(client: (a, 65535), server: (b, 0)) == "255.255.255.255:65535->0.0.0.0:0")
+        #expect(IPAddress.endpointsText(client: (c, 40000), server: (a, 443)) == "10.20.3.100:40000->255.255.255.255:443")
+        #expect(IPAddress.endpointsText(client: (IPAddress("::1")!, 1), server: (IPAddress("fe80::2")!, 22)) == "::1:1->fe80::2:22")
     }
 }

@@ -1,5 +1,6 @@
 import Testing
 @testable import VigilRules
+import VigilState
 
 @Suite struct OperatorTests {
     let open = event("""
@@ -163,5 +164,57 @@ import Testing
         #expect(compileErrors("fd.name bcontains xyz").first?.message.contains("hex") == true)
         #expect(compileErrors("proc.aname[x] = a").first?.message.contains("numeric index") == true)
         #expect(compileErrors("proc.name[2] = a").first?.message.contains("does not take an argument") == true)
+    }
+}
+
+@Suite struct FieldReadTests {
+    @Test func eventWithoutFDReadsUnset() {
+        let ev = event("type: setuid\nres: 0\nargs: {uid: 0}\nprocess: {exepath: /usr/bin/su, uid: 1000}")
+        #expect(!matches("fd.name exists", ev))
+        #expect(!matches("fd.type exists", ev))
+        #expect(!matches("fd.num exists", ev))
+        #expect(matches("evt.arg.uid = root and user.uid = 1000", ev))
+    }
+
+    @Test func alertOutputFieldsAreTyped() throws {
+        let (set, d) = loadRules("""
+        - rule: R
+          desc: d
+          condition: evt.type = openat and fd.name = /etc/shadow
+          output: "%proc.name opened %fd.name fd=%fd.num tty=%proc.tty parent=%proc.aname[1] up=%toupper(proc.name) missing=%k8s.pod.name"
+          priority: WARNING
+          tags: [t1]
+        """)
+        #expect(errors(d).isEmpty)
+        let ev = event("type: openat\nres: 7\nargs: {name: /etc/shadow, flags: O_RDONLY}\nprocess: {exepath: /usr/bin/cat, tty: 34816, parents: [{exepath: /bin/bash}]}\ncontainer: {id: 0123456789abcdef, name: c1, image: 'registry.local/app:2'}")
+        let s = set.makeScratch(hostname: "node-1")
+        var alerts: [Alert] = []
+        _ = ev.withContext { ctx in set.evaluate(ctx, scratch: s) { alerts.append($0) } }
+        #expect(alerts.count == 1)
+        let a = try #require(alerts.first)
+        #expect(a.message == "cat opened /etc/shadow fd=7 tty=34816 parent=bash up=CAT missing=<NA>")
+        #expect(a.priority == .warning && a.hostname == "node-1" && a.tags == ["t1"] && a.rule == "R")
+        let f = Dictionary(uniqueKeysWithValues: a.outputFields.map { ($0.0, $0.1) })
+        #expect(f["fd.num"] == .int(7))
+        #expect(f["proc.tty"] == .uint(34816))
+        #expect(f["proc.aname[1]"] == .string("bash"))
+        #expect(f["toupper(proc.name)"] == .string("CAT"))
+        #expect(f["k8s.pod.name"] == AlertFieldValue.none)
+        #expect(f["container.id"] == .string("0123456789ab"))
+        #expect(f["container.image.repository"] == .string("registry.local/app"))
+        #expect(f["container.image.tag"] == .string("2"))
+        #expect(f["k8s.ns.name"] == AlertFieldValue.none)
+    }
+}
+
+@Suite struct UserResolutionTests {
+    @Test func containerUsersComeFromTheProcessDatabase() {
+        let ev = event("type: setuid\nres: 0\nargs: {uid: 1001}\nprocess: {exepath: /app/run, uid: 1000, gid: 1000}")
+        ev.process.userDatabase = UserDatabase(root: "/proc/4242/root",
+                                               passwd: "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/ash\nworker:x:1001:1001::/w:/sbin/nologin\n",
+                                               group: "app:x:1000:\n")
+        #expect(matches("user.name = app and user.homedir = /home/app and user.shell = /bin/ash and group.name = app", ev))
+        #expect(matches("evt.arg.uid = worker", ev))
+        #expect(!matches("user.loginname exists", ev))
     }
 }

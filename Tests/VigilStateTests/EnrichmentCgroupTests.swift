@@ -189,6 +189,31 @@ import Glibc
         #expect(hostLookup.info?.id == "host" && hostLookup.isComplete)
     }
 
+    /// A process able to create cgroups nests fake kubelet names deep enough that the kernel's
+    /// 8-component in-band path shows only its own names: the path is not trusted, the id is
+    /// resolved from the full path, and the real container wins.
+    @Test(.enabled(if: enabled, "needs root to create cgroups (set VIGIL_CI=1 to force)"))
+    func deepNestedFakeNamesDoNotSpoofIdentity() throws {
+        let tree = try TestCgroupTree()
+        defer { tree.cleanup() }
+        let real = EnrichTestEnv.randomHexID(), fake = EnrichTestEnv.randomHexID(), uid = EnrichTestEnv.randomUID()
+        let u = uid.replacingOccurrences(of: "-", with: "_")
+        let nested = "kubepods.slice/kubepods-pod\(u).slice/cri-containerd-\(real).scope/a/b/c/d/kubepods.slice/kubepods-pod\(u).slice/docker-\(fake).scope"
+        let rel = try tree.make(nested)
+        let cgid = try #require(CgroupResolver.cgroupID(ofDirectory: tree.root + rel))
+        let leaf8 = rel.split(separator: "/").suffix(8).joined(separator: "/")
+        let enricher = ContainerEnricher(configuration: .init())
+        enricher.start()
+        defer { enricher.stop() }
+        let first = leaf8.utf8CString.withUnsafeBytes { raw in
+            enricher.container(forCgroupID: cgid, cgroupPathHint: UnsafeRawBufferPointer(rebasing: raw.dropLast()))
+        }
+        #expect(first.info == nil) // not attributed from the possibly truncated path
+        #expect(EnrichTestEnv.eventually { enricher.container(forCgroupID: cgid).info != nil })
+        let c = try #require(enricher.container(forCgroupID: cgid).info)
+        #expect(c.fullID == real && c.runtime == "containerd")
+    }
+
     /// Cgroups created right after a walk are still found (no stale snapshot), one after another.
     @Test(.enabled(if: enabled, "needs root to create cgroups (set VIGIL_CI=1 to force)"))
     func newCgroupsAfterAWalkResolve() throws {
@@ -243,5 +268,34 @@ import Glibc
         #expect(EnrichTestEnv.eventually { enricher.container(forCgroupID: 0x7fff_ffff_ffff_fff0).isComplete })
         #expect(enricher.container(forCgroupID: 0x7fff_ffff_ffff_fff0).info === ContainerInfo.unresolved)
         #expect(enricher.metrics.unresolved.value == 1)
+    }
+}
+
+@Suite struct EnrichmentFrontCacheTests {
+    /// The decoding thread's front cache serves hits, and never stale data after a change.
+    @Test func frontCacheFollowsGeneration() throws {
+        let root = EnrichTestEnv.tempDir("front")
+        defer { EnrichTestEnv.removeTree(root) }
+        var cfg = ContainerEnricher.Configuration(cgroupRoot: "/nonexistent")
+        cfg.containerdRoots = [root]
+        let enricher = ContainerEnricher(configuration: cfg)
+        let front = ContainerLookupCache(enricher)
+        let id = EnrichTestEnv.randomHexID(), uid = EnrichTestEnv.randomUID()
+        let path = "/kubepods/besteffort/pod\(uid)/\(id)"
+        let first = path.utf8CString.withUnsafeBytes { raw in
+            front.container(forCgroupID: 42, cgroupPathHint: UnsafeRawBufferPointer(rebasing: raw.dropLast()))
+        }
+        #expect(first.info?.fullID == id && !first.isComplete)
+        let hit = front.container(forCgroupID: 42)
+        #expect(hit.info === first.info) // served from the front cache
+        #expect(front.container(forCgroupID: 43).info == nil) // unknown: pending, not cached
+        // The bundle appears and the worker completes the container: the front cache must not serve the old value.
+        try EnrichTestEnv.write("\(root)/\(id)/config.json", RuntimeStateFixture.containerdSpec(
+            id: id, pod: "p", ns: "n", uid: uid, name: "c", image: "busybox"))
+        enricher.start()
+        defer { enricher.stop() }
+        enricher.learn(cgroupID: 42, path: path) // already known: a no-op; the queued metadata lookup runs now
+        #expect(EnrichTestEnv.eventually { front.container(forCgroupID: 42).isComplete })
+        #expect(front.container(forCgroupID: 42).info?.pod?.name == "p")
     }
 }

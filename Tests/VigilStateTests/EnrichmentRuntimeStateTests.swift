@@ -114,6 +114,7 @@ enum RuntimeStateFixture {
             id: id, pod: "web-abc", ns: "shop", uid: uid, name: "nginx", image: "nginx:1.25@sha256:0123"))
         var cfg = ContainerEnricher.Configuration(cgroupRoot: "/nonexistent")
         cfg.containerdRoots = [root]
+        cfg.nodeName = "node-7"
         let enricher = ContainerEnricher(configuration: cfg)
         enricher.start()
         defer { enricher.stop() }
@@ -127,7 +128,7 @@ enum RuntimeStateFixture {
         #expect(c.runtime == "containerd" && c.name == "nginx" && c.image == "nginx:1.25@sha256:0123")
         #expect(c.imageRepository == "nginx" && c.imageTag == "1.25" && c.imageDigest == "sha256:0123")
         #expect(c.pod?.name == "web-abc" && c.pod?.namespace == "shop" && c.pod?.uid == uid && c.privileged == false)
-        #expect(c.startTimeNs != nil)
+        #expect(c.startTimeNs != nil && c.pod?.nodeName == "node-7")
     }
 }
 

@@ -210,3 +210,31 @@ import VigilDecode
         #expect(r.fd?.isServerSide == true && r.fd?.name == "127.0.0.1:38309")
     }
 }
+
+@Suite struct NormalPathTests {
+    @Test func normalAbsoluteDetection() {
+        func check(_ s: String) -> Bool { Array(s.utf8).withUnsafeBytes { PathResolver.isNormalAbsolute($0) } }
+        for p in ["/", "/etc/passwd", "/a/.hidden", "/a/..b/c", "/x/...", "/usr/lib/x86_64-linux-gnu/libc.so.6"] {
+            #expect(check(p), "\(p) is normal")
+            #expect(PathResolver.normalize(p) == p)
+        }
+        for p in ["", "rel", "/a//b", "/a/./b", "/a/../b", "/a/", "/.", "/..", "/a/.", "/a/.."] {
+            #expect(!check(p), "\(p) is not normal")
+        }
+    }
+}
+
+@Suite struct DatagramServerTests {
+    /// A UDP socket that receives before it sends is the server end (a DNS server).
+    @Test func receiveFirstMakesTheServerSide() throws {
+        var s = Stream()
+        s.exec(50, ppid: 1, "/usr/sbin/dnsmasq", ["dnsmasq"])
+        s.sys(50, "socket", ret: 3, ["domain": "AF_INET", "type": "SOCK_DGRAM", "proto": "0"])
+        s.sys(50, "bind", ["fd": "3", "addr": "0.0.0.0:53"])
+        let r = s.feed(try RecordEncoder.syscall(s.h(50), type: EventType(name: "recvfrom")!, ret: 40,
+                                                 arguments: ["fd": "3", "tuple": "10.0.0.53:53->10.0.0.7:33333"], l4proto: 17))
+        #expect(r.fd?.isServerSide == true)
+        #expect(r.fd?.clientPort == 33333 && r.fd?.serverPort == 53)
+        #expect(r.fd?.name == "10.0.0.7:33333->10.0.0.53:53")
+    }
+}

@@ -143,6 +143,11 @@ import VigilDecode
         #expect(sock.isServerSide)
         #expect(sock.serverPort == port)
         #expect(sock.name == "127.0.0.1:\(port)")
+        let cx = open("/etc/hostname", O_RDONLY | O_CLOEXEC)
+        defer { if cx >= 0 { close(cx) } }
+        let me2 = try #require(ProcScanner().readProcess(pid: UInt32(getpid())))
+        if cx >= 0 { #expect(me2.fds[cx]?.isCloseOnExec == true) }
+        if f >= 0 { #expect(me2.fds[f]?.isCloseOnExec == false) }
         if f >= 0 {
             #expect(me.fds[f]?.kind == .file)
             #expect(me.fds[f]?.name == SysFiles.readLink("/proc/self/fd/\(f)"))
@@ -179,6 +184,8 @@ import VigilDecode
         t.insert(fresh)
         #expect(t.removeStale(now: 10_500_000_000) == 2)
         #expect(t[100] != nil)   // still running, same start time
+        #expect(t[100]?.lastSeenBootNs == 10_500_000_000)  // not checked again before another quiet period
+        #expect(t.removeStale(now: 10_600_000_000) == 0)
         #expect(t[101] == nil)   // reused pid
         #expect(t[102] == nil)   // gone
         #expect(t[103] != nil)   // recently seen: not checked

@@ -277,3 +277,48 @@ struct Stream {
         #expect(table.stats.exits.value > 0)
     }
 }
+
+@Suite struct PrivilegeTrackingTests {
+    @Test func setuidFamilyAndCapsetUpdateTheProcess() {
+        var s = Stream()
+        s.exec(10, ppid: 1, "/usr/bin/sudo", ["sudo", "id"], uid: 1000)
+        #expect(s.table[10]?.euid == 1000)
+        s.sys(10, "setresuid", ["ruid": "0", "euid": "0", "suid": "0"])
+        #expect(s.table[10]?.euid == 0)
+        s.sys(10, "setreuid", ["ruid": "-1", "euid": "33"])
+        #expect(s.table[10]?.euid == 33)
+        s.sys(10, "setuid", ret: -1, ["uid": "0"])   // EPERM: unchanged
+        #expect(s.table[10]?.euid == 33)
+        s.sys(10, "setuid", ["uid": "0"])
+        #expect(s.table[10]?.euid == 0)
+        s.sys(10, "setresgid", ["rgid": "-1", "egid": "27", "sgid": "-1"])
+        #expect(s.table[10]?.egid == 27)
+        s.sys(10, "capset", ["cap_effective": "CAP_SYS_ADMIN|CAP_NET_RAW", "cap_permitted": "CAP_SYS_ADMIN|CAP_NET_RAW"])
+        #expect(s.table[10]?.capEffective == (1 << 21 | 1 << 13))
+        #expect(s.table[10]?.capPermitted == (1 << 21 | 1 << 13))
+    }
+}
+
+@Suite struct InheritTests {
+    @Test func childInheritsImageButKeepsIdentity() {
+        let parent = ProcessInfo(pid: 10, ppid: 1, name: "bash", exe: "bash", exePath: "/bin/bash", args: ["-l"], cwd: "/root/",
+                                 uid: 5, gid: 6, euid: 7, egid: 8, loginUID: 1000, tty: 34816, capEffective: 3, startTimeBootNs: 111,
+                                 exeIno: 42, pgid: 10, sid: 9, vpid: 10, cgroupID: 77)
+        parent.fds[3] = FDInfo(kind: .file, name: "/x")
+        parent.exitCode = 4
+        parent.threadCount = 9
+        parent.fromProcScan = true
+        let child = ProcessInfo(pid: 20, ppid: 10, startTimeBootNs: 222)
+        child.inherit(from: parent)
+        #expect(child.pid == 20 && child.ppid == 10 && child.startTimeBootNs == 222 && child.vpid == 0)
+        #expect(child.exitCode == 0 && child.threadCount == 1 && !child.fromProcScan && !child.hasExited)
+        #expect(child.exePath == "/bin/bash" && child.args == ["-l"] && child.cwd == "/root/" && child.name == "bash")
+        #expect(child.uid == 5 && child.gid == 6 && child.euid == 7 && child.egid == 8 && child.loginUID == 1000)
+        #expect(child.tty == 34816 && child.capEffective == 3 && child.exeIno == 42 && child.pgid == 10 && child.sid == 9)
+        #expect(child.cgroupID == 77 && child.fds[3]?.name == "/x")
+        // Independent afterwards.
+        child.fds[3] = nil
+        child.args.append("x")
+        #expect(parent.fds[3] != nil && parent.args == ["-l"])
+    }
+}

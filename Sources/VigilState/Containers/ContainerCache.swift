@@ -19,11 +19,25 @@ struct ContainerCacheEntry {
 
 /// A bounded map cgroup id -> entry with second-chance (CLOCK) eviction.
 ///
-/// A hit is a dictionary probe plus setting a flag in place: no allocation. Eviction walks a
+/// A hit is a dictionary probe plus setting a flag in place: no allocation, one retain (of the
+/// returned `ContainerInfo`). The fields a hit needs live in a small hot entry; the rest (paths,
+/// identities, runtime metadata) in a second map touched only off the hot path. Eviction walks a
 /// ring of keys in insertion order, skipping (and clearing) recently referenced entries.
 /// Not thread-safe: the enricher keeps it behind a `Mutex`.
 struct ContainerCache {
-    private(set) var map: [UInt64: ContainerCacheEntry]
+    struct Hot {
+        var info: ContainerInfo
+        var complete: Bool
+        var referenced: Bool
+    }
+    struct Cold {
+        var identity: ContainerIdentity?
+        var path: String?
+        var runtimeMetadata: RuntimeContainerMetadata?
+        var runtimeLookupDone: Bool
+    }
+    private(set) var map: [UInt64: Hot]
+    private var cold: [UInt64: Cold]
     private var ring: [UInt64]
     private var hand = 0
     let capacity: Int
@@ -33,6 +47,7 @@ struct ContainerCache {
     init(capacity: Int) {
         self.capacity = max(1, capacity)
         map = Dictionary(minimumCapacity: self.capacity)
+        cold = Dictionary(minimumCapacity: self.capacity)
         ring = []
         ring.reserveCapacity(self.capacity)
     }
@@ -44,33 +59,44 @@ struct ContainerCache {
     mutating func lookup(_ id: UInt64) -> (ContainerInfo, Bool)? {
         guard let i = map.index(forKey: id) else { return nil }
         map.values[i].referenced = true
-        let e = map.values[i]
-        return (e.info, e.complete)
+        let h = map.values[i]
+        return (h.info, h.complete)
     }
 
-    func peek(_ id: UInt64) -> ContainerCacheEntry? { map[id] }
+    func peek(_ id: UInt64) -> ContainerCacheEntry? {
+        guard let h = map[id], let c = cold[id] else { return nil }
+        return ContainerCacheEntry(info: h.info, complete: h.complete, referenced: h.referenced, identity: c.identity,
+                                   path: c.path, runtimeMetadata: c.runtimeMetadata, runtimeLookupDone: c.runtimeLookupDone)
+    }
+
+    private mutating func store(_ id: UInt64, _ e: ContainerCacheEntry) {
+        map[id] = Hot(info: e.info, complete: e.complete, referenced: e.referenced)
+        cold[id] = Cold(identity: e.identity, path: e.path, runtimeMetadata: e.runtimeMetadata, runtimeLookupDone: e.runtimeLookupDone)
+    }
 
     /// Inserts or replaces. Returns true if an entry was evicted to make room.
     @discardableResult
     mutating func insert(_ id: UInt64, _ entry: ContainerCacheEntry) -> Bool {
-        if map[id] != nil { map[id] = entry; return false }
+        if map[id] != nil { store(id, entry); return false }
         var evicted = false
         if map.count >= capacity { evictOne(); evicted = true }
-        map[id] = entry
+        store(id, entry)
         if ring.count < capacity { ring.append(id) } else { ring[hand] = id; hand = (hand + 1) % capacity }
         return evicted
     }
 
-    /// Updates an existing entry in place; false if absent.
+    /// Updates an existing entry; false if absent.
     @discardableResult
     mutating func update(_ id: UInt64, _ body: (inout ContainerCacheEntry) -> Void) -> Bool {
-        guard let i = map.index(forKey: id) else { return false }
-        body(&map.values[i])
+        guard var e = peek(id) else { return false }
+        body(&e)
+        store(id, e)
         return true
     }
 
     mutating func remove(_ id: UInt64) {
-        map.removeValue(forKey: id) // its ring slot becomes stale and is reused by the hand
+        map.removeValue(forKey: id) // its ring slot becomes stale and is skipped by the hand
+        cold.removeValue(forKey: id)
     }
 
     private mutating func evictOne() {
@@ -83,6 +109,7 @@ struct ContainerCache {
                     map.values[i].referenced = false
                 } else {
                     map.remove(at: i)
+                    cold.removeValue(forKey: key)
                     evictions &+= 1
                     return // the hand stays here: insert() writes the new key into this slot
                 }
@@ -94,6 +121,6 @@ struct ContainerCache {
 
     /// Ids whose entry matches `predicate` (for refreshes off the hot path).
     func ids(where predicate: (ContainerCacheEntry) -> Bool) -> [UInt64] {
-        map.compactMap { predicate($0.value) ? $0.key : nil }
+        map.keys.compactMap { id in peek(id).flatMap { predicate($0) ? id : nil } }
     }
 }

@@ -1,6 +1,9 @@
 import Dispatch
 import Synchronization
 import VigilCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Container and pod identity for every event: the facade the agent's pipeline uses.
 ///
@@ -52,6 +55,9 @@ public final class ContainerEnricher: Sendable {
         public var deletedPodGraceSeconds: Double = 300
         /// Kubernetes API access; nil: no API (host mode, or node-local metadata only).
         public var kubernetes: KubeClientConfiguration?
+        /// This node's name for `k8s.node.name` when a pod is known only from node-local state;
+        /// nil: the API configuration's node name, else `NODE_NAME` from the environment.
+        public var nodeName: String?
 
         public init(cgroupRoot: String? = nil, kubernetes: KubeClientConfiguration? = nil) {
             self.cgroupRoot = cgroupRoot
@@ -93,6 +99,7 @@ public final class ContainerEnricher: Sendable {
     private let worker = BackgroundThread()
     private let resolver: CgroupResolver
     private let apiExpectsPods = Atomic<Bool>(false)
+    private let nodeName: String?
 
     public init(configuration: Configuration = Configuration(), metrics: EnrichmentMetrics = EnrichmentMetrics()) {
         self.configuration = configuration
@@ -104,6 +111,8 @@ public final class ContainerEnricher: Sendable {
                                                  dockerRoots: configuration.dockerRoots)
         self.pods = PodStore(deletedGraceNs: UInt64(max(0, configuration.deletedPodGraceSeconds) * 1e9))
         self.state = Mutex(State(cache: ContainerCache(capacity: configuration.cacheCapacity)))
+        self.nodeName = configuration.nodeName ?? configuration.kubernetes?.nodeName
+            ?? getenv("NODE_NAME").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 }
         if let k = configuration.kubernetes {
             self.watcher = KubePodWatcher(configuration: k, store: pods, metrics: metrics)
         } else {
@@ -182,7 +191,11 @@ public final class ContainerEnricher: Sendable {
     @inline(never)
     private func miss(_ id: UInt64, _ hint: UnsafeRawBufferPointer, _ pid: UInt32) -> ContainerLookup {
         metrics.cacheMisses.add()
-        if hint.count > 0 {
+        // The kernel copies at most VIGIL_CGROUP_DEPTH (8) components from the leaf. A path that
+        // long may have lost its top, and the components left could all have been named by a
+        // process that can create cgroups (a privileged container nesting fake kubelet names):
+        // such paths are not trusted; the id is resolved from the full path on the file system.
+        if hint.count > 0 && Self.componentCount(hint) < Self.inBandDepthLimit {
             let path = String(decoding: hint, as: UTF8.self)
             return insertFromPath(id, path, inBand: true)
         }
@@ -200,6 +213,18 @@ public final class ContainerEnricher: Sendable {
             metrics.queueDrops.add()
         }
         return .pending
+    }
+
+    /// Components the kernel copies into exec records (VIGIL_CGROUP_DEPTH).
+    static let inBandDepthLimit = 8
+
+    static func componentCount(_ p: UnsafeRawBufferPointer) -> Int {
+        var n = 0
+        var inName = false
+        for b in p {
+            if b == 0x2F { inName = false } else if !inName { inName = true; n += 1 }
+        }
+        return n
     }
 
     @discardableResult
@@ -259,7 +284,7 @@ public final class ContainerEnricher: Sendable {
         }
         var pod = kubePod?.info
         if pod == nil, let m = meta, let name = m.podName, let ns = m.podNamespace {
-            pod = PodInfo(name: name, namespace: ns, uid: podUID ?? m.podUID ?? "", labels: m.podLabels)
+            pod = PodInfo(name: name, namespace: ns, uid: podUID ?? m.podUID ?? "", labels: m.podLabels, nodeName: nodeName)
         }
         let info = ContainerInfo(
             id: identity.shortID, fullID: identity.fullID, runtime: runtime,

@@ -50,7 +50,8 @@ public struct RuntimeMetadataError: Error, CustomStringConvertible, Sendable {
 ///   `sandbox-namespace`, `sandbox-uid`, `sandbox-id`. Start time: the bundle's `config.json` mtime
 ///   (containerd writes the bundle when it creates the task).
 /// - CRI-O: `<root>/<id>/userdata/config.json`, root by default
-///   `/run/containers/storage/overlay-containers`. Annotations used: `io.kubernetes.pod.name`,
+///   `/run/containers/storage/overlay-containers` (run dir) then `/var/lib/containers/storage/overlay-containers`
+///   (storage dir; CRI-O writes `config.json` in both). Annotations used: `io.kubernetes.pod.name`,
 ///   `io.kubernetes.pod.namespace`, `io.kubernetes.pod.uid`, `io.kubernetes.container.name`
 ///   (directly or inside the JSON of `io.kubernetes.cri-o.Labels`), `io.kubernetes.cri-o.ImageName`
 ///   (else `io.kubernetes.cri-o.Image`), `io.kubernetes.cri-o.ContainerType`,
@@ -66,7 +67,7 @@ public struct RuntimeMetadataStore: Sendable {
     public var dockerRoots: [String]
 
     public static let defaultContainerdRoots = ["/run/containerd/io.containerd.runtime.v2.task/k8s.io"]
-    public static let defaultCRIORoots = ["/run/containers/storage/overlay-containers"]
+    public static let defaultCRIORoots = ["/run/containers/storage/overlay-containers", "/var/lib/containers/storage/overlay-containers"]
     public static let defaultDockerRoots = ["/var/lib/docker/containers"]
 
     public init(containerdRoots: [String] = defaultContainerdRoots, crioRoots: [String] = defaultCRIORoots,

@@ -193,7 +193,7 @@ final class KubeHTTPClient {
         if rc == CURLE_OK { return }
         if rc == CURLE_WRITE_ERROR && t.abortedByCallback && t.onData != nil && (200..<300).contains(t.status) { return }
         if rc == CURLE_ABORTED_BY_CALLBACK {
-            if t.idleTimedOut { throw .transport(url: url, code: Int(rc.rawValue), message: "no data for \(Int(Double(t.idleLimitNs) / 1e9)) s") }
+            if t.idleTimedOut { throw .transport(url: url, code: Int(rc.rawValue), message: "no data for \(Double(t.idleLimitNs / 1_000_000) / 1000) s") }
             throw .cancelled
         }
         let detail = String(decoding: errbuf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)

@@ -64,7 +64,7 @@ enum RulesBench {
         contexts.withUnsafeBufferPointer { buf in
             repeat {
                 for k in 0..<buf.count {
-                    rules.evaluate(buf[k], scratch: scratch) { alert in matches += 1; alertBytes &+= alert.message.utf8.count }
+                    rules.evaluate(buf.baseAddress! + k, scratch: scratch) { alert in matches += 1; alertBytes &+= alert.message.utf8.count }
                 }
                 processed += buf.count
                 t = cpuNow()

@@ -31,6 +31,8 @@ enum RunCommand: Command {
               --node-name NAME    this node's name (pods are watched for it)
               --dry-run           load configuration and rules, print a summary, exit
                                   (also --validate-only)
+          -e, --read FILE         run over a capture file (from `vigil trace --write`)
+                                  instead of the kernel; stops at its end
           -h, --help              this help
 
         """
@@ -38,6 +40,8 @@ enum RunCommand: Command {
     static func run(_ args: [String]) -> Int32 {
         // Before any thread starts: only the signal thread receives the agent's signals.
         AgentSignals.blockAgentSignals()
+        // A closed stdout (`vigil run | head`) is a sink error (counted), not a reason to die.
+        signal(SIGPIPE, SIG_IGN)
         let opts: AgentOptions
         switch AgentOptions.parse(args, allowRunFlags: true) {
         case .help: FileDescriptorWriter.writeAll(1, usage); return 0
@@ -64,6 +68,16 @@ enum RunCommand: Command {
             return 0
         }
 
+        if let file = opts.readFile {
+            let source: CaptureFileSource
+            do { source = try CaptureFileSource(path: file) } catch {
+                writeStderr("vigil run: \(error)\n")
+                agent.dispatcher.stop(timeout: .seconds(1))
+                return 1
+            }
+            return runAgent(agent, start: { () throws(AgentError) in try agent.start(source: source, seedProcesses: false) })
+        }
+
         let c = loaded.config.capture
         var capOpts = BPFCaptureOptions()
         capOpts.ringBufferBytes = c.ringBufferBytes
@@ -78,8 +92,15 @@ enum RunCommand: Command {
             return 1
         }
         let source = BPFRecordSource(capture: capture)
-        do {
+        return runAgent(agent, start: { () throws(AgentError) in
             try agent.start(source: source) { types in try capture.setInterest(types) }
+        })
+    }
+
+    /// Starts the agent, handles signals until it stops, prints the final stats line.
+    static func runAgent(_ agent: Agent, start: () throws(AgentError) -> Void) -> Int32 {
+        do {
+            try start()
         } catch {
             writeStderr("vigil run: \(error)\n")
             _ = agent.shutdown(flushTimeout: .seconds(1))

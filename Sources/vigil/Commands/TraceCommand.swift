@@ -15,6 +15,7 @@ enum TraceCommand: Command {
     static let usage = """
     Usage: vigil trace [--kinds K[,K...]] [--write FILE] [--read FILE] [--max-args N]
                        [--ring-bytes N] [--include-self] [--count-only] [--no-state]
+                       [--comm NAME]
 
     Loads Vigil's BPF programs and prints one JSON object per captured event on
     stdout, keys named like rule fields (evt.type, evt.time, evt.res, proc.pid,
@@ -34,6 +35,7 @@ enum TraceCommand: Command {
       --include-self    also capture vigil's own events
       --count-only      decode and count events (and keep the process table) without printing them
       --no-state        no process table: print only what each record carries
+      --comm NAME       print only events of threads whose comm is NAME (stats count everything)
       -h, --help        show this help
     """
 
@@ -81,6 +83,7 @@ enum TraceCommand: Command {
         var options = BPFCaptureOptions()
         var countOnly = false
         var noState = false
+        var comm: [UInt8]?
         var i = 0
         func value(_ flag: String) -> String? {
             guard i + 1 < args.count else { writeStderr("vigil trace: \(flag) needs a value\n"); return nil }
@@ -122,6 +125,12 @@ enum TraceCommand: Command {
             case "--include-self": options.ignoreSelf = false
             case "--count-only": countOnly = true
             case "--no-state": noState = true
+            case "--comm":
+                guard let v = val() else { return 2 }
+                guard !v.isEmpty, v.utf8.count <= 15 else {
+                    writeStderr("vigil trace: --comm: '\(v)' must be 1 to 15 bytes (the kernel's comm)\n"); return 2
+                }
+                comm = Array(v.utf8)
             default:
                 writeStderr("vigil trace: unknown option '\(args[i])'\n\(usage)\n")
                 return 2
@@ -173,7 +182,7 @@ enum TraceCommand: Command {
             // A live capture starts from the processes that already run; a capture file does not.
             if readPath == nil && !noState { _ = table.seedFromProc() }
             let printer = TracePrinter(fd: 1, bootToWallOffsetNs: source.bootToWallOffsetNs, kinds: kinds,
-                                       countOnly: countOnly, table: noState ? nil : table)
+                                       countOnly: countOnly, table: noState ? nil : table, comm: comm)
             failure = runSource(source, printer)
             printed = printer.printed
         }
@@ -232,9 +241,12 @@ final class TracePrinter: RecordConsumer {
     var decodeErrors: UInt64 = 0
     var writeFailed = false
     let table: ProcessTable?
+    let comm: [UInt8]?
 
-    init(fd: Int32, bootToWallOffsetNs: UInt64, kinds: Set<EventType>?, countOnly: Bool, table: ProcessTable?) {
+    init(fd: Int32, bootToWallOffsetNs: UInt64, kinds: Set<EventType>?, countOnly: Bool, table: ProcessTable?,
+         comm: [UInt8]? = nil) {
         self.fd = fd
+        self.comm = comm
         self.table = table
         renderer = EventJSONRenderer(bootToWallOffsetNs: bootToWallOffsetNs)
         if let kinds {
@@ -252,11 +264,12 @@ final class TracePrinter: RecordConsumer {
         guard case .success(let e) = Event.decode(record) else { decodeErrors &+= 1; return }
         let applied = table?.apply(e)
         if let wanted, !wanted[Int(e.type.rawValue) & (EventType.count - 1)] { return }
+        if let comm, !e.comm.elementsEqual(comm) { return }
         printed &+= 1
         if countOnly { return }
         if let applied, let table {
             renderer.render(e, extra: { w, wroteFDName in
-                TracePrinter.writeState(&w, e, applied, table, wroteFDName)
+                TracePrinter.writeState(w, e, applied, table, wroteFDName, joinCache)
             }) { json in out.append(contentsOf: json) }
         } else {
             renderer.render(e) { json in out.append(contentsOf: json) }
@@ -271,14 +284,33 @@ final class TracePrinter: RecordConsumer {
     /// Process-table fields: for non-exec events proc.* come from the table; the
     /// parent's name and exe path for all; fd.name from the fd table when the
     /// record alone does not say it.
-    static func writeState(_ w: inout JSONWriter, _ e: Event, _ r: ProcessTable.ApplyResult, _ table: ProcessTable,
-                           _ wroteFDName: Bool) {
+    /// proc.args / proc.cmdline of the last process rendered (joined once, reused while unchanged).
+    final class JoinCache {
+        var name = ""
+        var args: [String] = []
+        var joinedArgs: [UInt8] = []
+        var cmdline: [UInt8] = []
+
+        func update(_ p: ProcessInfo) {
+            // Array/String equality is O(1) when the storage is shared (the common case).
+            if p.args == args && p.name == name { return }
+            args = p.args
+            name = p.name
+            joinedArgs = Array(p.args.joined(separator: " ").utf8)
+            cmdline = Array(p.cmdline.utf8)
+        }
+    }
+    let joinCache = JoinCache()
+
+    static func writeState(_ w: JSONOut, _ e: Event, _ r: ProcessTable.ApplyResult, _ table: ProcessTable,
+                           _ wroteFDName: Bool, _ cache: JoinCache) {
         guard let p = r.process else { return }
         if !e.isExec {
+            cache.update(p)
             w.key("proc.exepath"); w.string(p.exePath)
             w.key("proc.exe"); w.string(p.exe)
-            w.key("proc.args"); w.string(p.args.joined(separator: " "))
-            w.key("proc.cmdline"); w.string(p.cmdline)
+            w.key("proc.args"); cache.joinedArgs.withUnsafeBytes { w.string(bytes: $0) }
+            w.key("proc.cmdline"); cache.cmdline.withUnsafeBytes { w.string(bytes: $0) }
             w.key("proc.cwd"); w.string(p.cwd)
         }
         if let parent = table.parent(of: p) {

@@ -132,6 +132,40 @@ enum Deploy {
         return try yamlDocuments([file])
     }
 
+    /// One scratch tree shared by the schema and checkov tests (rendered once per test run):
+    /// manifests/ (deploy/kubernetes), chart-default/ and chart-all/ (the chart rendered with its
+    /// defaults and with every option), examples/ (the Kubernetes objects in deploy/examples).
+    static let scanTree: Swift.Result<String, DeployError> = {
+        do {
+            let root = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-scan-\(UUID().uuidString)").path
+            let fm = FileManager.default
+            for sub in ["manifests", "chart-default", "chart-all", "examples"] {
+                try fm.createDirectory(atPath: root + "/" + sub, withIntermediateDirectories: true)
+            }
+            for f in manifestFiles { try fm.copyItem(atPath: f, toPath: root + "/manifests/" + (f as NSString).lastPathComponent) }
+            for (sub, values) in [("chart-default", [String]()), ("chart-all", [fixtures + "/values-all-options.yaml"])] {
+                let r = try renderChart(values: values)
+                guard r.status == 0 else { return .failure(DeployError("chart render (\(sub)) failed: \(r.stderr)")) }
+                try r.stdout.write(toFile: root + "/" + sub + "/rendered.yaml", atomically: true, encoding: .utf8)
+            }
+            for f in exampleManifests { try fm.copyItem(atPath: f, toPath: root + "/examples/" + (f as NSString).lastPathComponent) }
+            return .success(root)
+        } catch {
+            return .failure(DeployError("\(error)"))
+        }
+    }()
+
+    /// The Kubernetes objects among the examples.
+    static var exampleManifests: [String] {
+        [path("deploy/examples/falcosidekick/falcosidekick.yaml"), path("deploy/examples/local-rules.yaml")]
+    }
+
+    /// The YAML files of the scan tree, by group.
+    static func scanFiles(_ group: String) throws -> [String] {
+        let root = try scanTree.get()
+        return try FileManager.default.contentsOfDirectory(atPath: root + "/" + group).sorted().map { root + "/" + group + "/" + $0 }
+    }
+
     static func temporaryFile(_ text: String, name: String) throws -> String {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-deploy-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
