@@ -227,7 +227,12 @@ public final class AlertSink: @unchecked Sendable {
             backend.close()
         } else {
             pthread_detach(t)
-            stats.dropped.add(UInt64(queue.depth))
+            // Whatever is still queued will never be delivered: count it now (the worker, if it
+            // ever resumes, counts only the batch it holds).
+            var rest: [FormattedAlert] = []
+            queue.pop(max: Int.max, into: &rest, timeoutNs: 0)
+            stats.dropped.add(UInt64(rest.count))
+            queue.markCompleted(rest.count)
             Log.warning("alerts", "sink did not stop in time; leaving its worker behind", [("sink", name)])
         }
     }
