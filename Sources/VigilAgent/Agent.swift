@@ -36,14 +36,23 @@ extension Pipeline: RecordConsumer {
 /// let stats = agent.shutdown()    // detach, drain, flush sinks; the final stats line
 /// ```
 public final class Agent: @unchecked Sendable {
+    /// The command-line options (re-applied on every reload).
     public let options: AgentOptions
+    /// The pipeline's own counters.
     public let metrics = AgentMetrics()
+    /// Every stage's metric families, rendered on `/metrics`.
     public let registry = MetricsRegistry()
+    /// What `/readyz` reports.
     public let health = HealthState()
+    /// Alert delivery (sinks, flood control).
     public let dispatcher: AlertDispatcher
+    /// Container and pod identity.
     public let enricher: ContainerEnricher?
+    /// The per-event path (runs on the reader thread).
     public let pipeline: Pipeline
+    /// Configuration and rule reloads.
     public let reloader: Reloader
+    /// The name alerts carry as `hostname`.
     public let hostname: String
     let slot: SwapSlot<RuleSet>
     let processTable: ProcessTable

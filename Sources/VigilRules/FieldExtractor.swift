@@ -242,25 +242,23 @@ enum FieldExtractor {
         // user / group
         case .userUid: return .int(Int64(proc?.uid ?? ev.uid))
         case .userName:
-            guard let n = s.userName(proc?.uid ?? ev.uid) else { return .unset }
+            guard let n = s.userName(proc?.uid ?? ev.uid, cp) else { return .unset }
             return s.arena.copy(n)
         case .userLoginuid:
             guard let p = proc else { return .unset }
             return .int(p.loginUID == .max ? -1 : Int64(p.loginUID))
         case .userLoginname:
-            guard let p = proc, p.loginUID != .max, let n = s.userName(p.loginUID) else { return .unset }
+            guard let p = proc, p.loginUID != .max, let n = s.userName(p.loginUID, cp) else { return .unset }
             return s.arena.copy(n)
         case .userHomedir:
             let uid = proc?.uid ?? ev.uid
-            _ = s.userName(uid)
-            return s.homeDirs[uid].map { s.arena.copy($0) } ?? .unset
+            return s.userEntry(uid, cp).map { s.arena.copyOwned($0.home) } ?? .unset
         case .userShell:
             let uid = proc?.uid ?? ev.uid
-            _ = s.userName(uid)
-            return s.shells[uid].map { s.arena.copy($0) } ?? .unset
+            return s.userEntry(uid, cp).map { s.arena.copyOwned($0.shell) } ?? .unset
         case .groupGid: return .int(Int64(proc?.gid ?? ev.gid))
         case .groupName:
-            guard let n = s.groupName(proc?.gid ?? ev.gid) else { return .unset }
+            guard let n = s.groupName(proc?.gid ?? ev.gid, cp) else { return .unset }
             return s.arena.copy(n)
         // evt
         case .evtType: return staticString(typeNameBytes(ev.type))
@@ -279,9 +277,9 @@ enum FieldExtractor {
         case .evtIsOpenWrite: return .bool(ev.isOpenWrite)
         case .evtIsOpenExec: return .bool(ev.isOpenExec)
         case .evtIsOpenCreate: return .bool((ev.openFlags ?? 0) & 0o100 != 0)
-        case .evtArg: return eventArg(f, ev, raw: false, s)
-        case .evtRawarg: return eventArg(f, ev, raw: true, s)
-        case .evtArgs: return eventArgs(ev, s)
+        case .evtArg: return eventArg(f, ev, raw: false, cp, s)
+        case .evtRawarg: return eventArg(f, ev, raw: true, cp, s)
+        case .evtArgs: return eventArgs(ev, cp, s)
         case .evtCpu: return .int(Int64(ev.cpu))
         case .evtSource: return staticString(syscallBytes)
         case .evtPid: return .int(Int64(ev.pid))
@@ -500,15 +498,15 @@ enum FieldExtractor {
         return schema.arguments[k]
     }
 
-    static func eventArg(_ f: FieldSpec, _ ev: Event, raw: Bool, _ s: RuleScratch) -> FV {
+    static func eventArg(_ f: FieldSpec, _ ev: Event, raw: Bool, _ cp: UnsafePointer<EventContext>, _ s: RuleScratch) -> FV {
         guard let spec = argSpec(f, ev), let v = ev.value(of: spec) else { return .unset }
-        if raw { return v.integer.map { FV.int($0) } ?? argValue(v, s) }
-        return argValue(v, s)
+        if raw { return v.integer.map { FV.int($0) } ?? argValue(v, cp, s) }
+        return argValue(v, cp, s)
     }
 
     /// Falco's `evt.arg.NAME` value: resolved names (flags, errno, users) where there are
     /// some, numbers as numbers, strings as bytes. Flag renderings are memoised per scratch.
-    static func argValue(_ v: ArgumentValue, _ s: RuleScratch) -> FV {
+    static func argValue(_ v: ArgumentValue, _ cp: UnsafePointer<EventContext>, _ s: RuleScratch) -> FV {
         switch v {
         case .int(let x, let f):
             switch f {
@@ -518,8 +516,8 @@ enum FieldExtractor {
             }
         case .uint(let x, let f):
             switch f {
-            case .uid: return s.userName(UInt32(truncatingIfNeeded: x)).map { s.arena.copy($0) } ?? .int(Int64(bitPattern: x))
-            case .gid: return s.groupName(UInt32(truncatingIfNeeded: x)).map { s.arena.copy($0) } ?? .int(Int64(bitPattern: x))
+            case .uid: return s.userName(UInt32(truncatingIfNeeded: x), cp).map { s.arena.copyOwned($0) } ?? .int(Int64(bitPattern: x))
+            case .gid: return s.groupName(UInt32(truncatingIfNeeded: x), cp).map { s.arena.copyOwned($0) } ?? .int(Int64(bitPattern: x))
             case .mode: return s.renderedFlags(.fileMode, x)
             case .hex: var w = ArenaWriter(s.arena, max: 20); w.putHex(x); return w.value
             case .octal:
@@ -548,8 +546,8 @@ enum FieldExtractor {
     }
 
     /// `evt.args`: every argument as `name=value`, space separated.
-    static func eventArgs(_ ev: Event, _ s: RuleScratch) -> FV {
-        let resolver = ArgumentResolver(userName: { [unowned s] in s.userName($0) }, groupName: { [unowned s] in s.groupName($0) })
+    static func eventArgs(_ ev: Event, _ cp: UnsafePointer<EventContext>, _ s: RuleScratch) -> FV {
+        let resolver = ArgumentResolver(userName: { [unowned s] in s.userName($0, cp) }, groupName: { [unowned s] in s.groupName($0, cp) })
         return s.arena.copyOwned(ev.formattedArguments(resolver))
     }
 }

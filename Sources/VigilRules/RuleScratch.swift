@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import VigilDecode
+import VigilState
 
 /// Per-thread mutable state for evaluating events against a ``RuleSet``: the
 /// field-value cache (each field extracted at most once per event), the string
@@ -22,12 +23,9 @@ public final class RuleScratch {
     @exclusivity(unchecked) public internal(set) var eventNumber: UInt64 = 0
     /// `evt.hostname` and the alert's `hostname`.
     public var hostname: String
-    /// User and group names by id; filled from the passwd/group databases on first use.
-    /// Callers (tests, container-aware resolvers) may preset entries.
+    /// Preset user and group names by id (rule tests); they win over the databases.
     public var userNames: [UInt32: String] = [:]
     public var groupNames: [UInt32: String] = [:]
-    var homeDirs: [UInt32: String] = [:]
-    var shells: [UInt32: String] = [:]
     var missingUsers: Set<UInt32> = []
     var missingGroups: Set<UInt32> = []
     /// Work counters (condition nodes and field comparisons evaluated), for benchmarks.
@@ -109,35 +107,62 @@ public final class RuleScratch {
 
     // MARK: users and groups
 
-    func userName(_ uid: UInt32) -> String? {
-        if let n = userNames[uid] { return n }
-        if missingUsers.contains(uid) { return nil }
-        lookupUser(uid)
-        return userNames[uid]
+    /// A process's user database (its container's /etc/passwd, resolved and
+    /// cached by the state's `UserResolver`), or nil without a process.
+    @inline(__always) func userDatabase(_ cp: UnsafePointer<EventContext>) -> UserDatabase? {
+        guard let p = cp.pointee.process else { return nil }
+        if let db = p.userDatabase { return db }
+        return cp.pointee.processes.users.database(for: p)
     }
 
-    func lookupUser(_ uid: UInt32) {
+    /// User name for `uid` as seen by the event's process: preset names first
+    /// (``userNames``), then the process's (container's) database, else the host's.
+    func userName(_ uid: UInt32, _ cp: UnsafePointer<EventContext>?) -> String? {
+        if let n = userNames[uid] { return n }
+        if let cp, let db = userDatabase(cp) { return db.userName(uid) }
+        return hostUser(uid)?.name
+    }
+
+    /// Home directory and shell of `uid` (same resolution as ``userName(_:_:)``).
+    func userEntry(_ uid: UInt32, _ cp: UnsafePointer<EventContext>) -> (home: String, shell: String)? {
+        if let db = userDatabase(cp) { return db.user(uid).map { ($0.home, $0.shell) } }
+        return hostUser(uid).map { ($0.home, $0.shell) }
+    }
+
+    func groupName(_ gid: UInt32, _ cp: UnsafePointer<EventContext>?) -> String? {
+        if let n = groupNames[gid] { return n }
+        if let cp, let db = userDatabase(cp) { return db.groupName(gid) }
+        return hostGroup(gid)
+    }
+
+    struct HostUser { let name: String; let home: String; let shell: String }
+    var hostUsers: [UInt32: HostUser] = [:]
+    var hostGroups: [UInt32: String] = [:]
+
+    func hostUser(_ uid: UInt32) -> HostUser? {
+        if let u = hostUsers[uid] { return u }
+        if missingUsers.contains(uid) { return nil }
         var pw = passwd()
         var result: UnsafeMutablePointer<passwd>?
         var buf = [CChar](repeating: 0, count: 4096)
         if getpwuid_r(uid, &pw, &buf, buf.count, &result) == 0, result != nil {
-            userNames[uid] = String(cString: pw.pw_name)
-            homeDirs[uid] = String(cString: pw.pw_dir)
-            shells[uid] = String(cString: pw.pw_shell)
-        } else {
-            missingUsers.insert(uid)
+            let u = HostUser(name: String(cString: pw.pw_name), home: String(cString: pw.pw_dir), shell: String(cString: pw.pw_shell))
+            hostUsers[uid] = u
+            return u
         }
+        missingUsers.insert(uid)
+        return nil
     }
 
-    func groupName(_ gid: UInt32) -> String? {
-        if let n = groupNames[gid] { return n }
+    func hostGroup(_ gid: UInt32) -> String? {
+        if let n = hostGroups[gid] { return n }
         if missingGroups.contains(gid) { return nil }
         var gr = group()
         var result: UnsafeMutablePointer<group>?
         var buf = [CChar](repeating: 0, count: 4096)
         if getgrgid_r(gid, &gr, &buf, buf.count, &result) == 0, result != nil {
             let n = String(cString: gr.gr_name)
-            groupNames[gid] = n
+            hostGroups[gid] = n
             return n
         }
         missingGroups.insert(gid)

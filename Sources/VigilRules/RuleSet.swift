@@ -253,7 +253,7 @@ public final class RuleSet: Sendable {
     public func match(_ cp: UnsafePointer<EventContext>, scratch: RuleScratch, _ onMatch: (Int) -> Void) {
         let t = Int(cp.pointee.event.type.rawValue) & (EventType.count - 1)
         let candidates = byType[t]
-        if candidates.isEmpty { return }
+        if candidates.isEmpty { scratch.eventNumber &+= 1; return }  // evt.num counts every event
         scratch.ensure(program.slotCount, program.checks.count)
         scratch.begin()
         let first = matching == .first

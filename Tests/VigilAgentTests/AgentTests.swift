@@ -80,7 +80,7 @@ func readLines(_ path: String) -> [String] {
         let source = PushSource()
         try agent.start(source: source)
         let port = try #require(agent.server?.port)
-        #expect(waitFor(5) { httpGet(port: port, path: "/readyz")?.status == 200 }, "readyz never became ready")
+        #expect(waitFor(15) { httpGet(port: port, path: "/readyz")?.status == 200 }, "readyz never became ready")
         #expect(httpGet(port: port, path: "/healthz")?.status == 200)
 
         source.push([
@@ -89,7 +89,7 @@ func readLines(_ path: String) -> [String] {
             Synth.open(pid: 7001, path: "/etc/shadow", fd: 3, ts: 3_000),
             Synth.open(pid: 7001, path: "/etc/hostname", fd: 4, ts: 4_000),
         ])
-        #expect(waitFor(5) { source.backlog == 0 && agent.metrics.alerts.value == 1 })
+        #expect(waitFor(15) { source.backlog == 0 && agent.metrics.alerts.value == 1 })
         let scraped = try #require(httpGet(port: port, path: "/metrics"))
         #expect(scraped.status == 200)
         let m = parsePrometheus(scraped.body)
@@ -123,15 +123,15 @@ func readLines(_ path: String) -> [String] {
 
         // A broken edit is rejected and the old rules keep alerting.
         writeFile(fx.dir + "/rules.yaml", "- rule: Broken\n  desc: x\n  condition: evt.type = openat and\n  output: o\n  priority: WARNING\n")
-        #expect(waitFor(5) { agent.metrics.reloadFailures.value == 1 })
+        #expect(waitFor(15) { agent.metrics.reloadFailures.value == 1 })
         source.push([Synth.open(pid: 7100, path: "/etc/shadow", fd: 3, ts: 2)])
-        #expect(waitFor(5) { agent.metrics.alerts.value == 1 })
+        #expect(waitFor(15) { agent.metrics.alerts.value == 1 })
 
         // A good edit is picked up.
         writeFile(fx.dir + "/rules.yaml", shadowRule.replacingOccurrences(of: "Test shadow read", with: "Reloaded shadow read"))
-        #expect(waitFor(5) { agent.metrics.reloads.value == 1 })
+        #expect(waitFor(15) { agent.metrics.reloads.value == 1 })
         source.push([Synth.open(pid: 7100, path: "/etc/shadow", fd: 4, ts: 3)])
-        #expect(waitFor(5) { agent.metrics.alerts.value == 2 })
+        #expect(waitFor(15) { agent.metrics.alerts.value == 2 })
         _ = agent.shutdown()
         let rules = readLines(fx.dir + "/alerts.json").map { $0.contains("Reloaded shadow read") ? "new" : "old" }
         #expect(rules == ["old", "new"])
@@ -147,11 +147,11 @@ func readLines(_ path: String) -> [String] {
         writeFile(fx.dir + "/other.yaml", shadowRule.replacingOccurrences(of: "Test shadow read", with: "Other shadow read"))
         let config = FilePaths.readText(fx.dir + "/vigil.yaml")!.replacingOccurrences(of: "rules_files: [rules.yaml]", with: "rules_files: [other.yaml]")
         writeFile(fx.dir + "/vigil.yaml", config)
-        #expect(waitFor(5) { agent.metrics.reloads.value == 1 })
+        #expect(waitFor(15) { agent.metrics.reloads.value == 1 })
         #expect(agent.rules.rules.map(\.name) == ["Other shadow read"])
         // The new file is watched now.
         writeFile(fx.dir + "/other.yaml", shadowRule.replacingOccurrences(of: "Test shadow read", with: "Other shadow read v2"))
-        #expect(waitFor(5) { agent.metrics.reloads.value == 2 })
+        #expect(waitFor(15) { agent.metrics.reloads.value == 2 })
         #expect(agent.rules.rules.map(\.name) == ["Other shadow read v2"])
         _ = agent.shutdown()
     }
@@ -166,7 +166,7 @@ func readLines(_ path: String) -> [String] {
         sleepMilliseconds(1200)
         #expect(agent.metrics.internalAlerts.value == 0)
         source.kernelDrops.store(500, ordering: .relaxed)
-        #expect(waitFor(5) { agent.metrics.internalAlerts.value == 1 })
+        #expect(waitFor(15) { agent.metrics.internalAlerts.value == 1 })
         let stats = agent.shutdown()
         #expect(stats.contains("\"kernel_drops\":500") && stats.contains("\"internal_alerts\":1"))
         let line = try #require(readLines(fx.dir + "/alerts.json").first { $0.contains("Vigil dropped events") })
@@ -188,7 +188,7 @@ func readLines(_ path: String) -> [String] {
         try agent.start(source: source)
         source.push([Synth.exec(pid: 7300, ppid: 1, exe: "/usr/bin/cat", argv: ["cat"], ts: 1),
                      Synth.open(pid: 7300, path: "/etc/shadow", fd: 3, ts: 2)])
-        #expect(waitFor(5) { agent.metrics.alerts.value == 1 })
+        #expect(waitFor(15) { agent.metrics.alerts.value == 1 })
         _ = agent.shutdown()
         #expect(readLines(fx.dir + "/alerts.json").count == 1)
     }

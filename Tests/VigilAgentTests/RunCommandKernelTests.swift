@@ -15,13 +15,23 @@ final class SpawnedVigil {
     let stdoutPath: String
     let stderrPath: String
 
-    init(binary: String, args: [String], dir: String) throws {
+    /// `brokenStdout`: stdout is a pipe nobody reads (its read end closed), like `vigil run | head -0`.
+    init(binary: String, args: [String], dir: String, brokenStdout: Bool = false) throws {
         stdoutPath = dir + "/stdout"
         stderrPath = dir + "/stderr"
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        var fds: [Int32] = [-1, -1]
+        if brokenStdout {
+            guard pipe(&fds) == 0 else { throw AgentError("pipe failed") }
+            posix_spawn_file_actions_adddup2(&actions, fds[1], 1)
+            posix_spawn_file_actions_addclose(&actions, fds[0])
+            posix_spawn_file_actions_addclose(&actions, fds[1])
+            close(fds[0])
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, stdoutPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        }
         posix_spawn_file_actions_addopen(&actions, 2, stderrPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         // The child must not inherit the test runner's blocked signals.
         var attr = posix_spawnattr_t()
@@ -35,6 +45,7 @@ final class SpawnedVigil {
         defer { for a in argv { free(a) } }
         var p: pid_t = 0
         let rc = posix_spawn(&p, binary, &actions, &attr, argv, environ)
+        if brokenStdout { close(fds[1]) }
         guard rc == 0 else { throw AgentError("cannot spawn \(binary): \(rc)") }
         pid = p
     }
@@ -167,6 +178,12 @@ func freePort() -> UInt16 {
         #expect(vigil.stdoutLines.first?.contains("\"rule\":\"Test shadow read\"") == true)
         let stats = vigil.stderrLines.last { $0.hasPrefix("{\"stats\":") } ?? ""
         #expect(stats.contains("\"execve\":2") && stats.contains("\"openat\":1") && stats.contains("\"alerts\":1"))
+        // Nobody reading stdout: the sink counts the error, the agent still finishes cleanly.
+        let broken = try SpawnedVigil(binary: binary, args: ["run", "-c", fx.dir + "/vigil.yaml", "-e", fx.dir + "/events.vcap"],
+                                      dir: fx.dir, brokenStdout: true)
+        #expect(broken.wait(seconds: 60) == 0)
+        let brokenStats = broken.stderrLines.last { $0.hasPrefix("{\"stats\":") } ?? ""
+        #expect(brokenStats.contains("\"stdout\":{\"sent\":0,\"errors\":1"), "\(brokenStats)")
         let missing = try SpawnedVigil(binary: binary, args: ["run", "-c", fx.dir + "/vigil.yaml", "-e", fx.dir + "/nope.vcap"], dir: fx.dir)
         #expect(missing.wait(seconds: 30) == 1)
         #expect(missing.stderrLines.contains { $0.contains("nope.vcap") })

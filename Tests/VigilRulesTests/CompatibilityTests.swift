@@ -42,3 +42,74 @@ import VigilDecode
 enum EventTypeName {
     static let execve = EventType(name: "execve")!
 }
+
+/// The stable Falco rules behave on Vigil's events as they do on Falco's.
+@Suite struct FalcoBehaviourTests {
+    static let dir = falcoRulesDir()
+
+    @Test(.enabled(if: dir != nil, "Falco rules not found (set VIGIL_FALCO_RULES_DIR or place them at <repo>/../shared/falco-rules)"))
+    func stableRulesFireAndStayQuiet() throws {
+        var options = RuleLoadOptions()
+        options.matching = .all
+        let (rules, _) = try RuleSet.load(paths: [Self.dir! + "/falco_rules.yaml"], options: options)
+        let yaml = """
+        tests:
+        - name: kubectl exec shell with a terminal
+          event:
+            type: execve
+            process: {exepath: /bin/bash, tty: 34816, parents: [{exepath: /usr/bin/runc, name: runc}]}
+            container: {id: 3f9a2b7c1d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8, name: web, image: 'nginx:1.25'}
+          expect: {fire: [Terminal shell in container]}
+        - name: entrypoint shell without a terminal
+          event:
+            type: execve
+            process: {exepath: /bin/sh, args: [-c, /start.sh], tty: 0, parents: [{exepath: /usr/bin/runc, name: runc}]}
+            container: {id: 3f9a2b7c1d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8, name: web, image: 'nginx:1.25'}
+          expect: {not_fire: [Terminal shell in container]}
+        - name: cat reads shadow
+          event:
+            type: openat
+            res: 3
+            args: {dirfd: -100, name: /etc/shadow, flags: O_RDONLY}
+            process: {exepath: /usr/bin/cat, args: [/etc/shadow], parents: [{exepath: /bin/bash}]}
+          expect: {fire: [Read sensitive file untrusted]}
+        - name: cat reads hosts
+          event:
+            type: openat
+            res: 3
+            args: {dirfd: -100, name: /etc/hosts, flags: O_RDONLY}
+            process: {exepath: /usr/bin/cat, args: [/etc/hosts], parents: [{exepath: /bin/bash}]}
+          expect: {not_fire: [Read sensitive file untrusted]}
+        - name: ptrace attach
+          event:
+            type: ptrace
+            args: {request: PTRACE_ATTACH, pid: 1}
+            process: {exepath: /usr/bin/gdb, parents: [{exepath: /bin/bash}]}
+          expect: {fire: [PTRACE attached to process]}
+        - name: symlink to shadow
+          event:
+            type: symlinkat
+            args: {target: /etc/shadow, linkdirfd: -100, linkpath: /tmp/s}
+            process: {exepath: /usr/bin/ln, parents: [{exepath: /bin/bash}]}
+          expect: {fire: [Create Symlink Over Sensitive Files]}
+        - name: grep for passwords
+          event:
+            type: execve
+            process: {exepath: /usr/bin/grep, args: [-r, "BEGIN RSA PRIVATE", /home], parents: [{exepath: /bin/bash}]}
+          expect: {fire: [Search Private Keys or Passwords]}
+        - name: fileless exec
+          event:
+            type: execve
+            process: {exepath: memfd:payload, is_exe_from_memfd: true, parents: [{exepath: /usr/bin/python3}]}
+            container: {id: 3f9a2b7c1d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8, name: web, image: 'nginx:1.25'}
+          expect: {fire: [Fileless execution via memfd_create]}
+        """
+        let (cases, diags) = RuleTestRunner.load(text: Array(yaml.utf8), file: "falco-behaviour.yaml")
+        #expect(errors(diags).isEmpty, "\(diags)")
+        let s = rules.makeScratch(hostname: "t")
+        for c in cases {
+            let r = RuleTestRunner.run(c, rules: rules, scratch: s)
+            #expect(r.passed, "\(c.name): missing \(r.missing), unexpected \(r.unexpected), unknown \(r.unknownRules), fired \(r.fired)")
+        }
+    }
+}

@@ -1,5 +1,6 @@
 import Testing
 @testable import VigilRules
+import VigilState
 
 @Suite struct OperatorTests {
     let open = event("""
@@ -203,5 +204,17 @@ import Testing
         #expect(f["container.image.repository"] == .string("registry.local/app"))
         #expect(f["container.image.tag"] == .string("2"))
         #expect(f["k8s.ns.name"] == AlertFieldValue.none)
+    }
+}
+
+@Suite struct UserResolutionTests {
+    @Test func containerUsersComeFromTheProcessDatabase() {
+        let ev = event("type: setuid\nres: 0\nargs: {uid: 1001}\nprocess: {exepath: /app/run, uid: 1000, gid: 1000}")
+        ev.process.userDatabase = UserDatabase(root: "/proc/4242/root",
+                                               passwd: "root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/home/app:/bin/ash\nworker:x:1001:1001::/w:/sbin/nologin\n",
+                                               group: "app:x:1000:\n")
+        #expect(matches("user.name = app and user.homedir = /home/app and user.shell = /bin/ash and group.name = app", ev))
+        #expect(matches("evt.arg.uid = worker", ev))
+        #expect(!matches("user.loginname exists", ev))
     }
 }

@@ -21,29 +21,41 @@ public struct VigilConfig: Sendable, Equatable {
         get { alerts.minimumPriority }
         set { alerts.minimumPriority = newValue }
     }
+    /// Falco's `rule_matching`: `first` stops at the first matching rule per event, `all` alerts for each.
     public var ruleMatching: RuleMatching = .first
     /// Reload when a rules or config file changes (Falco's `watch_config_files`).
     public var watchConfigFiles = true
 
     /// The metrics and health server.
     public struct Webserver: Sendable, Equatable {
+        /// Whether this part is on.
         public var enabled = true
+        /// `webserver.listen_address`: an IPv4 or IPv6 literal.
         public var listenAddress = "0.0.0.0"
+        /// `webserver.listen_port` (0 picks a free port).
         public var listenPort = 8765
+        /// Liveness path (Falco's `k8s_healthz_endpoint`).
         public var k8sHealthzEndpoint = "/healthz"
+        /// Readiness path.
         public var readinessEndpoint = "/readyz"
+        /// Serve `/metrics`.
         public var prometheusMetricsEnabled = true
+        /// Accepted for falco.yaml compatibility; the server picks its own threading.
         public var threadiness = 0
     }
+    /// `webserver`.
     public var webserver = Webserver()
 
     /// The agent's own log level (`debug`, `info`, `warning`, `error`).
     public var logLevel: LogLevel = .info
+    /// `log_stderr`: false keeps only errors on stderr.
     public var logStderr = true
 
     /// Kernel capture.
     public struct Capture: Sendable, Equatable {
+        /// `capture.ring_buffer_bytes`: BPF ring size (a power of two).
         public var ringBufferBytes = 16 << 20
+        /// `capture.max_args_bytes`: argv bytes copied per exec.
         public var maxArgsBytes = 4096
         /// Bytes of pending data before the reader is woken (0: every record).
         public var wakeupBytes = 256 << 10
@@ -52,26 +64,39 @@ public struct VigilConfig: Sendable, Equatable {
         /// Drop the agent's own events in the kernel.
         public var ignoreSelf = true
     }
+    /// `capture`.
     public var capture = Capture()
 
     /// Kubernetes API enrichment (off: host mode, nothing needs a cluster).
     public struct K8s: Sendable, Equatable {
+        /// Whether this part is on.
         public var enabled = false
+        /// `k8s.kubeconfig`; empty: in-cluster service account.
         public var kubeconfig = ""
+        /// `k8s.node_name`; empty: `NODE_NAME` or the host name.
         public var nodeName = ""
+        /// `k8s.api_server`: overrides the kubeconfig's server.
         public var apiServer = ""
+        /// `k8s.ca_file`: overrides the kubeconfig's CA.
         public var caFile = ""
+        /// `k8s.token_file`: overrides the bearer token file.
         public var tokenFile = ""
+        /// `k8s.resync_seconds`.
         public var resyncSeconds = 600
     }
+    /// `k8s`.
     public var k8s = K8s()
 
     /// Node-local container runtime state.
     public struct Runtime: Sendable, Equatable {
+        /// Whether this part is on.
         public var enabled = true
+        /// Where the runtime keeps its container state.
         public var stateRoot: String
     }
+    /// `containerd` state (`state_root`).
     public var containerd = Runtime(stateRoot: "/run/containerd")
+    /// `crio` state (`state_root`).
     public var crio = Runtime(stateRoot: "/var/lib/containers/storage")
 
     /// How long an event may wait for container metadata before it is evaluated without it.

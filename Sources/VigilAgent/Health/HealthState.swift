@@ -11,9 +11,13 @@ public final class HealthState: Sendable {
 
     public init() {}
 
+    /// Marks the programs attached (or the event source open).
     public func setAttached(_ v: Bool) { attached.store(v, ordering: .releasing) }
+    /// Marks a rule set loaded.
     public func setRulesLoaded(_ v: Bool) { rulesLoaded.store(v, ordering: .releasing) }
+    /// Marks the first ring-buffer poll done.
     public func setFirstPollDone() { firstPoll.store(true, ordering: .releasing) }
+    /// Marks the agent as shutting down (not ready any more).
     public func setStopping() { stopping.store(true, ordering: .releasing) }
 
     public var isAttached: Bool { attached.load(ordering: .acquiring) }

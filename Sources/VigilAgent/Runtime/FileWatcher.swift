@@ -45,7 +45,14 @@ public final class FileWatcher: @unchecked Sendable {
             return false
         }
         let fd = self.fd
-        thread = AgentThread.start(name: "vigil-watch") { [self] in run(fd) }
+        // Watches and the baseline fingerprint are in place before start() returns,
+        // so a change made right after it is seen.
+        var watches: [Int32: Watch] = [:]
+        let current = state.withLock { $0 }
+        establish(fd, current, &watches)
+        let baseline = FileWatcher.fingerprint(current)
+        let initial = UncheckedWatches(watches)
+        thread = AgentThread.start(name: "vigil-watch") { [self] in run(fd, initial.value, current, baseline) }
         return true
     }
 
@@ -111,11 +118,15 @@ public final class FileWatcher: @unchecked Sendable {
         }
     }
 
-    private func run(_ fd: Int32) {
-        var watches: [Int32: Watch] = [:]
-        var current = state.withLock { $0 }
-        establish(fd, current, &watches)
-        var print = FileWatcher.fingerprint(current)
+    private struct UncheckedWatches: @unchecked Sendable {
+        let value: [Int32: Watch]
+        init(_ v: [Int32: Watch]) { value = v }
+    }
+
+    private func run(_ fd: Int32, _ initial: [Int32: Watch], _ paths: [String], _ baseline: UInt64) {
+        var watches = initial
+        var current = paths
+        var print = baseline
         var pendingSince: UInt64 = 0
         var buf = [UInt8](repeating: 0, count: 16384)
         var lastRetry = monotonicNanoseconds()

@@ -40,6 +40,8 @@ enum RunCommand: Command {
     static func run(_ args: [String]) -> Int32 {
         // Before any thread starts: only the signal thread receives the agent's signals.
         AgentSignals.blockAgentSignals()
+        // A closed stdout (`vigil run | head`) is a sink error (counted), not a reason to die.
+        signal(SIGPIPE, SIG_IGN)
         let opts: AgentOptions
         switch AgentOptions.parse(args, allowRunFlags: true) {
         case .help: FileDescriptorWriter.writeAll(1, usage); return 0
