@@ -38,7 +38,7 @@ public struct AlertSummary: Sendable, Equatable {
 /// Renders alerts in Falco's JSON shape and as a readable text line.
 ///
 /// JSON keys, in Falco's (sorted) order: `hostname`, `output` ("TIME: Priority message"),
-/// `output_fields` (typed values; never empty: `evt.time` when the alert has none), `priority`,
+/// `output_fields` (typed values, each key once; never empty: `evt.time` when the alert has none), `priority`,
 /// `rule`, `source`, `tags`, `time` (RFC 3339, nanoseconds, UTC), then Vigil's `vigil` object
 /// on summary alerts. All strings go through ``JSONWriter``, so newlines, quotes, ANSI escapes
 /// and invalid UTF-8 in event data cannot break the line.
@@ -62,7 +62,11 @@ public enum AlertFormatter {
         if alert.outputFields.isEmpty {
             w.key("evt.time"); w.uint(alert.timeNs)
         } else {
-            for (k, v) in alert.outputFields {
+            let fields = alert.outputFields
+            for i in fields.indices {
+                let (k, v) = fields[i]
+                // A key listed twice (a template field that is also a container/pod field) is written once.
+                if i > 0 && fields[..<i].contains(where: { $0.0 == k }) { continue }
                 w.key(k)
                 switch v {
                 case .string(let s): string(s, cap, &w)

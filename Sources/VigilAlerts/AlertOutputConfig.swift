@@ -81,10 +81,10 @@ public struct AlertOutputConfig: Sendable, Equatable {
             if httpOutput.mtls && (httpOutput.clientCert.isEmpty || httpOutput.clientKey.isEmpty) {
                 throw AlertConfigError(key: "http_output.mtls", message: "needs http_output.client_cert and http_output.client_key")
             }
-            for (name, _) in httpOutput.headers where name.isEmpty || name.contains(where: { $0 == ":" || $0 == "\n" || $0 == "\r" || $0 == " " }) {
+            for (name, _) in httpOutput.headers where name.isEmpty || name.unicodeScalars.contains(where: { $0 == ":" || $0.value < 0x21 || $0.value == 0x7F }) {
                 throw AlertConfigError(key: "http_output.headers", message: "invalid header name '\(name)'")
             }
-            for (name, value) in httpOutput.headers where value.contains(where: { $0 == "\n" || $0 == "\r" }) {
+            for (name, value) in httpOutput.headers where value.unicodeScalars.contains(where: { $0 == "\n" || $0 == "\r" || $0 == "\0" }) {
                 throw AlertConfigError(key: "http_output.headers.\(name)", message: "header value must not contain line breaks")
             }
         }

@@ -107,6 +107,11 @@ public final class AlertSink: @unchecked Sendable {
     private let stopped = Atomic<Bool>(false)
     private let lastDropLogNs = Atomic<UInt64>(0)
     private let bytes: ByteBudget
+    private let exited = ExitFlag()
+
+    final class ExitFlag: Sendable {
+        let value = Atomic<Bool>(false)
+    }
     /// Most bytes of rendered alerts the queue may hold (at least one alert is always accepted).
     public let maxBytes: Int
 
@@ -124,10 +129,11 @@ public final class AlertSink: @unchecked Sendable {
         self.maxBytes = max(1, maxBytes)
         queue = BoundedQueue(capacity: capacity)
         bytes = ByteBudget()
-        let q = queue, ctl = control, st = stats, b = bytes
+        let q = queue, ctl = control, st = stats, b = bytes, done = exited
         let box = UncheckedBox(backend)
         thread = WorkerThread.start(name: "vigil-\(name)") {
             Self.run(queue: q, backend: box.value, stats: st, control: ctl, bytes: b)
+            done.value.store(true, ordering: .releasing)
         }
     }
 
@@ -210,8 +216,25 @@ public final class AlertSink: @unchecked Sendable {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         queue.close()
         if !flush(timeoutNs: timeoutNs) { control.setAbandon() }
-        if let t = thread { pthread_join(t, nil); thread = nil }
-        backend.close()
+        guard let t = thread else { return }
+        thread = nil
+        // A backend stuck in a blocking write (a stalled stdout pipe) must not hang shutdown:
+        // give it a second after abandoning, then leave the thread behind.
+        let end = WorkerThread.monotonicNs() &+ 1_000_000_000
+        while !exited.value.load(ordering: .acquiring) && WorkerThread.monotonicNs() < end { WorkerThread.sleep(ns: 1_000_000) }
+        if exited.value.load(ordering: .acquiring) {
+            pthread_join(t, nil)
+            backend.close()
+        } else {
+            pthread_detach(t)
+            // Whatever is still queued will never be delivered: count it now (the worker, if it
+            // ever resumes, counts only the batch it holds).
+            var rest: [FormattedAlert] = []
+            queue.pop(max: Int.max, into: &rest, timeoutNs: 0)
+            stats.dropped.add(UInt64(rest.count))
+            queue.markCompleted(rest.count)
+            Log.warning("alerts", "sink did not stop in time; leaving its worker behind", [("sink", name)])
+        }
     }
 
     deinit { stop(timeoutNs: 0) }

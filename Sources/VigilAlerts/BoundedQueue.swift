@@ -135,12 +135,17 @@ enum WorkerThread {
         init(_ name: String, _ body: @escaping @Sendable () -> Void) { self.name = name; self.body = body }
     }
 
-    /// Starts a detached-from-caller joinable thread running `body`; returns its handle.
+    /// Starts a joinable thread running `body` with SIGPIPE blocked; returns its handle.
     static func start(name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t? {
         let box = Unmanaged.passRetained(Box(name, body)).toOpaque()
         var tid = pthread_t()
         let rc = pthread_create(&tid, nil, { raw in
             let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            // A sink writing to a closed pipe or socket gets EPIPE, never a process-killing SIGPIPE.
+            var set = sigset_t()
+            sigemptyset(&set)
+            sigaddset(&set, SIGPIPE)
+            pthread_sigmask(SIG_BLOCK, &set, nil)
             box.body()
             return nil
         }, box)

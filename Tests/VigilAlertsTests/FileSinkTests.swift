@@ -82,7 +82,7 @@ import VigilRules
 
     @Test func stdoutSinkWritesToDescriptor() throws {
         var fds: [Int32] = [0, 0]
-        #expect(pipe(&fds) == 0)
+        #expect(cloexecPipe(&fds))
         defer { close(fds[0]) }
         let sink = AlertSink.stdout(StdoutOutputConfig(format: .auto), json: true, capacity: 10, fd: fds[1])
         #expect(sink.format == .json) // a pipe is not a terminal
@@ -95,5 +95,24 @@ import VigilRules
         #expect(lines.count == 1)
         let d = try parseJSON(Array(lines[0]))
         #expect((d["output"] as? String)?.hasSuffix(hostileMessage) == true)
+    }
+
+    @Test func stalledStdoutDoesNotHangStop() {
+        var fds: [Int32] = [0, 0]
+        #expect(cloexecPipe(&fds))
+        defer { shutdown(fds[0], Int32(SHUT_RDWR)); close(fds[1]) }   // the reader thread closes nothing
+        let sink = AlertSink.stdout(StdoutOutputConfig(format: .json), json: true, capacity: 10, fd: fds[1])
+        let big = FormattedAlert(makeAlert(fields: [("proc.cmdline", .string(String(repeating: "s", count: 4 << 20)))]))
+        for _ in 0..<3 { sink.submit(big) }  // nobody reads: the first write blocks forever
+        let start = Date()
+        sink.stop(timeoutNs: 100_000_000)
+        #expect(Date().timeIntervalSince(start) < 5)
+        // Once the reader drains, the left-behind worker finishes and everything is accounted for.
+        let readFD = fds[0]
+        Thread {
+            var buf = [UInt8](repeating: 0, count: 1 << 16)
+            while read(readFD, &buf, buf.count) > 0 {}
+        }.start()
+        #expect(waitUntil(10) { sink.stats.sent.value + sink.stats.errors.value + sink.stats.dropped.value == 3 })
     }
 }

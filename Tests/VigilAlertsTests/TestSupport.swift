@@ -100,3 +100,9 @@ func canConnect(port: UInt16) -> Bool {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(s, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
     } == 0
 }
+
+/// A connected pair standing in for a pipe ([0] read, [1] write), created close-on-exec atomically
+/// so receivers the tests spawn meanwhile do not inherit an end (which would hide EOF and EPIPE).
+func cloexecPipe(_ fds: inout [Int32]) -> Bool {
+    socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0
+}

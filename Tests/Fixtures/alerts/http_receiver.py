@@ -12,6 +12,7 @@ Usage: http_receiver.py --port-file F --out F --rejected F [--port N] [--tls-cer
 """
 import argparse
 import json
+import os
 import re
 import ssl
 import sys
@@ -140,8 +141,16 @@ def main():
         srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
     with open(args.port_file + ".tmp", "w") as f:
         f.write(str(srv.server_address[1]))
-    import os
     os.rename(args.port_file + ".tmp", args.port_file)
+    # Exit with the test process that started us, even if it dies without stopping us.
+    parent = os.getppid()
+
+    def watch_parent():
+        while os.getppid() == parent:
+            threading.Event().wait(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch_parent, daemon=True).start()
     srv.serve_forever()
 
 
