@@ -19,15 +19,20 @@ public final class AgentMetrics: Sendable {
     private let alertCounts = Mutex<[AlertKey: UInt64]>([:])
     /// Events whose rules were evaluated; a sample of them is timed.
     public let rulesEvaluated = Counter()
+    /// Events whose evaluation was timed (1 in 16), and their total evaluation time.
     public let evalSampleCount = Counter()
+    /// Total evaluation time of the timed events, in nanoseconds.
     public let evalSampleNanoseconds = Counter()
     /// Reloads that succeeded / were rejected.
     public let reloads = Counter()
+    /// Reloads rejected (the previous set kept running).
     public let reloadFailures = Counter()
     /// Rules in the running set.
     public let rulesLoaded = Gauge()
     /// Entries in the process table (set by the pipeline thread).
     public let processTableSize = Gauge()
+    /// Alerts waiting for container metadata (set by the pipeline thread).
+    public let alertsHeld = Gauge()
     /// Unix time the running rule set was loaded.
     public let rulesLoadedTime = Gauge()
 
@@ -56,12 +61,11 @@ public final class AgentMetrics: Sendable {
         }
         r.register("vigil_internal_alerts_total", help: "Internal alerts raised by the agent (dropped events).", counter: internalAlerts)
         r.register("vigil_rules_evaluated_events_total", help: "Events the rule set was evaluated on.", counter: rulesEvaluated)
-        r.register("vigil_rule_evaluation_seconds", help: "Rule evaluation time per event (sampled 1 in 16 events).", type: .gauge) { [self] in
-            let n = evalSampleCount.value
-            return [MetricSample(labels: [("quantity", "sum")], value: Double(evalSampleNanoseconds.value) / 1e9),
-                    MetricSample(labels: [("quantity", "count")], value: Double(n)),
-                    MetricSample(labels: [("quantity", "mean")], value: n == 0 ? 0 : Double(evalSampleNanoseconds.value) / Double(n) / 1e9)]
-        }
+        r.register("vigil_rule_evaluation_sampled_seconds_total",
+                   help: "Rule evaluation time of the sampled events (1 in 16); divide by vigil_rule_evaluation_samples_total for the mean.",
+                   type: .counter) { [self] in [MetricSample(value: Double(evalSampleNanoseconds.value) / 1e9)] }
+        r.register("vigil_rule_evaluation_samples_total", help: "Events whose rule evaluation was timed.", counter: evalSampleCount)
+        r.register("vigil_alerts_held", help: "Alerts waiting in the holding area for container metadata.", gauge: alertsHeld)
         r.register("vigil_reloads_total", help: "Successful rule and configuration reloads.", counter: reloads)
         r.register("vigil_reload_failures_total", help: "Reloads rejected (the previous rule set kept running).", counter: reloadFailures)
         r.register("vigil_rules_loaded", help: "Rules in the running rule set.", gauge: rulesLoaded)

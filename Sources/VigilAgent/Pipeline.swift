@@ -122,6 +122,7 @@ public final class Pipeline: @unchecked Sendable {
         }
         processes.expire(now: Timestamp.bootNanoseconds())
         metrics.processTableSize.set(Int64(processes.count))
+        metrics.alertsHeld.set(Int64(holding.count))
         if rules.refresh() { rulesChanged() }
     }
 

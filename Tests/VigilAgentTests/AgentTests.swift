@@ -99,6 +99,8 @@ func readLines(_ path: String) -> [String] {
         #expect(m["vigil_rules_loaded"] == 1)
         #expect(m["vigil_reload_failures_total"] == 0)
         #expect(m["vigil_ready"] == 1)
+        #expect(m["vigil_rule_evaluation_samples_total"] != nil && m["vigil_rule_evaluation_sampled_seconds_total"] != nil)
+        #expect(m["vigil_alerts_held"] == 0)
         #expect(m["vigil_process_table_entries"] != nil && m["vigil_enrich_cache_hits_total"] != nil)
         #expect(m.keys.contains { $0.hasPrefix("vigil_alert_sink_dropped_total{sink=\"file\"}") })
 
