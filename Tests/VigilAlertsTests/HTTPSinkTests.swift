@@ -103,8 +103,9 @@ struct HTTPSinkTests {
         var c = config(r.url)
         c.batch = 50
         let sink = try AlertSink.http(c, formatOptions: AlertFormatOptions(), capacity: 1000)
-        // Hold the worker on a slow first request so the rest queue up and go in batches.
-        for i in 0..<200 { sink.submit(FormattedAlert(makeAlert(message: "m\(i)"))) }
+        // Rendered up front so they queue faster than one request takes, and go in batches.
+        let alerts = (0..<200).map { FormattedAlert(makeAlert(message: "m\($0)")) }
+        for a in alerts { sink.submit(a) }
         #expect(sink.flush(timeoutNs: 10_000_000_000))
         sink.stop(timeoutNs: 1_000_000_000)
         let got = r.accepted
