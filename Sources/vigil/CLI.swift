@@ -4,7 +4,10 @@ import Glibc
 import VigilCore
 
 /// A `vigil` subcommand. Each lives in Commands/ and parses its own arguments.
-protocol Command {
+///
+/// Refines `SendableMetatype` so `any Command.Type` is `Sendable` and `CLI.commands`
+/// can be an ordinary (concurrency-safe) `static let`.
+protocol Command: SendableMetatype {
     /// Name as typed (`run`, `trace`, `rules`, ...).
     static var name: String { get }
     /// One-line summary for `vigil --help`.
