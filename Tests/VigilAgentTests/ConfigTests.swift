@@ -118,6 +118,37 @@ import VigilAlerts
         }
     }
 
+    @Test func outputsQueueMaxBytesParsedValidatedApplied() throws {
+        #expect(VigilConfig().alerts.outputsQueue.maxBytes == OutputsQueueConfig.defaultMaxBytes)
+        let c = try ConfigLoader.load(text: "outputs_queue:\n  capacity: 500\n  max_bytes: 16Mi\n", origin: "q.yaml")
+        #expect(c.alerts.outputsQueue.capacity == 500 && c.alerts.outputsQueue.maxBytes == 16 << 20)
+        let o = try ConfigLoader.load(text: "", origin: "q.yaml", overrides: ["outputs_queue.max_bytes=4096"])
+        #expect(o.alerts.outputsQueue.maxBytes == 4096)
+        // Out of range and malformed values name the key and its place.
+        for (text, col) in [("outputs_queue:\n  max_bytes: 1000\n", 14), ("outputs_queue:\n  max_bytes: lots\n", 14),
+                            ("outputs_queue:\n  max_bytes: 2048Gi\n", 14)] {
+            do {
+                _ = try ConfigLoader.load(text: text, origin: "q.yaml")
+                Issue.record("accepted \(text)")
+            } catch {
+                #expect(error.key == "outputs_queue.max_bytes", "\(error)")
+                #expect(error.source.line == 2 && error.source.column == col, "\(error)")
+            }
+        }
+        do {
+            _ = try ConfigLoader.load(text: "", origin: "q.yaml", overrides: ["outputs_queue.max_bytes=10"])
+            Issue.record("accepted a too small override")
+        } catch {
+            #expect(error.description.hasPrefix("-o outputs_queue.max_bytes=10: outputs_queue.max_bytes:"), "\(error)")
+        }
+        // Applied: every sink the dispatcher builds gets the byte budget.
+        var cfg = c.alerts
+        cfg.stdoutOutput.enabled = true
+        let d = try AlertDispatcher.make(config: cfg, stdoutFD: 2)
+        defer { d.stop() }
+        #expect(!d.sinks.isEmpty && d.sinks.allSatisfy { $0.maxBytes == 16 << 20 })
+    }
+
     @Test func invalidYAMLHasPosition() {
         do {
             _ = try ConfigLoader.load(text: "a: [1, 2\nb: 3\n", origin: "bad.yaml")

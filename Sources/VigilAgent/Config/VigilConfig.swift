@@ -122,6 +122,7 @@ public struct VigilConfig: Sendable, Equatable {
             .bool("watch_config_files", \.watchConfigFiles),
             .section("outputs_queue", \.alerts.outputsQueue, [
                 .int("capacity", \.capacity, min: 1, max: 10_000_000),
+                .size("max_bytes", \.maxBytes, min: 1024, max: 1 << 40),
             ]),
             .section("stdout_output", \.alerts.stdoutOutput, [
                 .bool("enabled", \.enabled),
