@@ -845,10 +845,28 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
         return 0;
 
     /* exe path */
-    build_path(pb, exe_dentry, BPF_CORE_READ(exe, f_path.mnt), task);
-    __u32 exe_len = copy_path(rec, base, pb);
-    if (pb->w.truncated)
-        ev->exe_flags |= VIGIL_EXE_PATH_TRUNCATED;
+    __u32 exe_len = 0;
+    if (ev->exe_flags & VIGIL_EXE_FROM_MEMFD) {
+        /* memfd: no usable dentry walk (pseudo dentry); write it as /proc/PID/exe and
+         * Falco show it: "/memfd:NAME (deleted)" (the dentry name already holds "memfd:NAME"). */
+        rec[base] = '/';
+        long n = bpf_probe_read_kernel_str(rec + base + 1, NAME_MAX_LEN + 1,
+                                           BPF_CORE_READ(exe_dentry, d_name.name));
+        if (n > 0) {
+            __u32 nl = MASK(n - 1, NAME_MAX_LEN); /* name length without the NUL */
+            __builtin_memcpy(rec + base + 1 + nl, " (deleted)", sizeof(" (deleted)"));
+            exe_len = 1 + nl + sizeof(" (deleted)");
+        } else {
+            rec[base + 1] = 0;
+            exe_len = 2;
+            h->flags |= VIGIL_HF_READ_FAILED;
+        }
+    } else {
+        build_path(pb, exe_dentry, BPF_CORE_READ(exe, f_path.mnt), task);
+        exe_len = copy_path(rec, base, pb);
+        if (pb->w.truncated)
+            ev->exe_flags |= VIGIL_EXE_PATH_TRUNCATED;
+    }
     if (exe_len > VIGIL_PATH_MAX)
         exe_len = VIGIL_PATH_MAX;
     __u32 off = base + exe_len;

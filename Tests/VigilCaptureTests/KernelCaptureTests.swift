@@ -363,8 +363,20 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
                              "no exec record for the memfd")
         try m.withEvent { e in
             #expect(e.execInfo.exe_flags & UInt32(VIGIL_EXE_FROM_MEMFD) != 0)
-            #expect(e.exePath.vigilString == "/memfd:vigiltest")
+            // as /proc/PID/exe and Falco's proc.exepath show it
+            #expect(e.exePath.vigilString == "/memfd:vigiltest (deleted)")
             #expect(e.execInfo.exe_flags & UInt32(VIGIL_EXE_UPPER_LAYER) == 0)
+        }.get()
+        // fexecve (execveat(fd, "", AT_EMPTY_PATH)) on a memfd reports the same path.
+        let fpy = "import os; fd=os.memfd_create('vigilfexec', 0); os.write(fd, open('/bin/true','rb').read()); "
+            + "os.execve(fd, ['memtrue2'], {})"
+        let fpid = spawn([bytes("/usr/bin/python3"), bytes("-c"), bytes(fpy)])
+        #expect(waitExit(fpid) == 0)
+        let f = try #require(s.recorder.wait { $0.isExec && $0.pid == UInt32(fpid) && $0.comm.vigilString != "python3" },
+                             "no exec record for the fexecve'd memfd")
+        try f.withEvent { e in
+            #expect(e.execInfo.exe_flags & UInt32(VIGIL_EXE_FROM_MEMFD) != 0)
+            #expect(e.exePath.vigilString == "/memfd:vigilfexec (deleted)")
         }.get()
 
         // overlay: a binary in the lower layer vs one written through the mount (upper layer).
