@@ -146,25 +146,31 @@ public final class FloodControl {
     }
 
     private func foldSummary(_ e: FoldEntry) -> Output? {
-        guard var a = e.last, e.count > 0 else { return nil }
-        let start = Timestamp.rfc3339(e.firstNs), end = Timestamp.rfc3339(e.lastNs)
-        a.timeNs = clock()
-        a.message += " (\(e.count) identical alert\(e.count == 1 ? "" : "s") folded between \(start) and \(end))"
-        a.outputFields.append(("vigil.folded_count", .uint(e.count)))
-        a.outputFields.append(("vigil.folded_window_start", .string(start)))
-        a.outputFields.append(("vigil.folded_window_end", .string(end)))
-        return (a, AlertSummary(kind: .folded, count: e.count, windowStartNs: e.firstNs, windowEndNs: e.lastNs))
+        guard let a = e.last, e.count > 0 else { return nil }
+        return summary(of: a, kind: .folded, count: e.count, firstNs: e.firstNs, lastNs: e.lastNs, fieldPrefix: "vigil.folded") {
+            "\($0) identical alert\($0 == 1 ? "" : "s") folded between \($1) and \($2)"
+        }
     }
 
     private func rateSummary(_ b: Bucket) -> Output? {
-        guard var a = b.last, b.held > 0 else { return nil }
-        let start = Timestamp.rfc3339(b.firstNs), end = Timestamp.rfc3339(b.lastNs)
+        guard let a = b.last, b.held > 0 else { return nil }
+        return summary(of: a, kind: .rateLimited, count: b.held, firstNs: b.firstNs, lastNs: b.lastNs, fieldPrefix: "vigil.rate_limited") {
+            "\($0) alert\($0 == 1 ? "" : "s") of this rule held back by the rate limit between \($1) and \($2)"
+        }
+    }
+
+    /// A summary alert built from the last held alert: `<prefix>_count`, `_window_start`, `_window_end`
+    /// fields and the held-back sentence appended to the message.
+    private func summary(of last: Alert, kind: AlertSummary.Kind, count: UInt64, firstNs: UInt64, lastNs: UInt64,
+                         fieldPrefix: String, sentence: (UInt64, String, String) -> String) -> Output {
+        var a = last
+        let start = Timestamp.rfc3339(firstNs), end = Timestamp.rfc3339(lastNs)
         a.timeNs = clock()
-        a.message += " (\(b.held) alert\(b.held == 1 ? "" : "s") of this rule held back by the rate limit between \(start) and \(end))"
-        a.outputFields.append(("vigil.rate_limited_count", .uint(b.held)))
-        a.outputFields.append(("vigil.rate_limited_window_start", .string(start)))
-        a.outputFields.append(("vigil.rate_limited_window_end", .string(end)))
-        return (a, AlertSummary(kind: .rateLimited, count: b.held, windowStartNs: b.firstNs, windowEndNs: b.lastNs))
+        a.message += " (" + sentence(count, start, end) + ")"
+        a.outputFields.append((fieldPrefix + "_count", .uint(count)))
+        a.outputFields.append((fieldPrefix + "_window_start", .string(start)))
+        a.outputFields.append((fieldPrefix + "_window_end", .string(end)))
+        return (a, AlertSummary(kind: kind, count: count, windowStartNs: firstNs, windowEndNs: lastNs))
     }
 
     /// Emits summaries whose window ended by `now` (all pending ones when `force`), and forgets
