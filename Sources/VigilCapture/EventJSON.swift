@@ -11,10 +11,7 @@ import VigilDecode
 public struct EventJSONRenderer {
     /// CLOCK_BOOTTIME -> wall-clock offset for `evt.time`.
     public var bootToWallOffsetNs: UInt64
-    private let w = JSONOut(capacity: 4096)
-    private var timeBuf = [UInt8](repeating: 0, count: 40)
-    private var cachedSecond: UInt64 = .max
-    private var cachedPrefixLen = 0
+    private let w = JSONWriter(capacity: 4096)
 
     public init(bootToWallOffsetNs: UInt64) { self.bootToWallOffsetNs = bootToWallOffsetNs }
 
@@ -25,14 +22,14 @@ public struct EventJSONRenderer {
 
     /// Renders `e`; `extra` may append more keys (process-table fields) before the
     /// object closes. Its second argument says whether `fd.name` was already written.
-    public mutating func render<R>(_ e: Event, extra: (JSONOut, Bool) -> Void,
+    public mutating func render<R>(_ e: Event, extra: (JSONWriter, Bool) -> Void,
                                    _ body: (UnsafeRawBufferPointer) -> R) -> R {
         w.reset()
         w.beginObject()
         let type = e.type
         w.key("evt.type"); w.string(type.name)
         let wall = e.timestampBootNs &+ bootToWallOffsetNs
-        writeTime(wall)
+        w.key("evt.time"); w.time(wall)
         w.key("evt.rawtime"); w.uint(wall)
         w.key("evt.cpu"); w.uint(UInt64(e.cpu))
         if e.isSyscall {
@@ -183,30 +180,4 @@ public struct EventJSONRenderer {
         }
         w.endObject()
     }
-
-    /// `evt.time` as RFC 3339 with nanoseconds; the date part is cached per second.
-    private mutating func writeTime(_ ns: UInt64) {
-        let sec = ns / 1_000_000_000
-        if sec != cachedSecond {
-            let s = Timestamp.rfc3339(sec * 1_000_000_000) // "YYYY-MM-DDTHH:MM:SS.000000000Z"
-            let bytes = Array(s.utf8)
-            guard let dot = bytes.firstIndex(of: UInt8(ascii: ".")) else {
-                w.key("evt.time"); w.string(s); return
-            }
-            cachedPrefixLen = dot + 1
-            for i in 0..<cachedPrefixLen where i < timeBuf.count { timeBuf[i] = bytes[i] }
-            cachedSecond = sec
-        }
-        var frac = ns % 1_000_000_000
-        var i = cachedPrefixLen + 8
-        while i >= cachedPrefixLen {
-            timeBuf[i] = UInt8(ascii: "0") + UInt8(frac % 10)
-            frac /= 10
-            i -= 1
-        }
-        timeBuf[cachedPrefixLen + 9] = UInt8(ascii: "Z")
-        w.key("evt.time")
-        timeBuf.withUnsafeBytes { w.string(bytes: UnsafeRawBufferPointer(rebasing: $0[0..<(cachedPrefixLen + 10)])) }
-    }
 }
-

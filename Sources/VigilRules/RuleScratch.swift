@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import VigilCore
 import VigilDecode
 import VigilState
 
@@ -82,9 +83,7 @@ public final class RuleScratch {
 
     /// The system's host name.
     public static func systemHostname() -> String {
-        var buf = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buf, 255) == 0 else { return "localhost" }
-        return String(cString: buf)
+        Hostname.current()
     }
 
     // MARK: flag renderings

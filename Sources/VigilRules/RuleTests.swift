@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import VigilABI
+import VigilCore
 import VigilDecode
 import VigilState
 
@@ -366,13 +367,7 @@ struct CaseBuilder {
     }
 
     func normalize(_ path: String) -> String {
-        var out: [Substring] = []
-        for part in path.split(separator: "/") {
-            if part == "." || part.isEmpty { continue }
-            if part == ".." { if !out.isEmpty { out.removeLast() }; continue }
-            out.append(part)
-        }
-        return "/" + out.joined(separator: "/")
+        PathResolver.normalize(path.hasPrefix("/") ? path : "/" + path)
     }
 
     static let kinds: [String: FDInfo.Kind] = [

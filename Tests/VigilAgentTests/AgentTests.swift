@@ -47,10 +47,10 @@ final class PushSource: RecordSource, @unchecked Sendable {
 }
 
 func waitFor(_ seconds: Double, _ cond: () -> Bool) -> Bool {
-    let end = monotonicNanoseconds() + UInt64(seconds * 1e9)
-    while monotonicNanoseconds() < end {
+    let end = Timestamp.monotonicNanoseconds() + UInt64(seconds * 1e9)
+    while Timestamp.monotonicNanoseconds() < end {
         if cond() { return true }
-        sleepMilliseconds(10)
+        Timestamp.sleep(milliseconds: 10)
     }
     return cond()
 }
@@ -121,7 +121,7 @@ func readLines(_ path: String) -> [String] {
         let source = PushSource()
         try agent.start(source: source)
         source.push([Synth.exec(pid: 7100, ppid: 1, exe: "/usr/bin/cat", argv: ["cat"], ts: 1)])
-        sleepMilliseconds(300)  // let the watcher settle
+        Timestamp.sleep(milliseconds: 300)  // let the watcher settle
 
         // A broken edit is rejected and the old rules keep alerting.
         writeFile(fx.dir + "/rules.yaml", "- rule: Broken\n  desc: x\n  condition: evt.type = openat and\n  output: o\n  priority: WARNING\n")
@@ -145,7 +145,7 @@ func readLines(_ path: String) -> [String] {
         let agent = try Agent(options: fx.options, loaded: try fx.options.loadConfig())
         let source = PushSource()
         try agent.start(source: source)
-        sleepMilliseconds(300)
+        Timestamp.sleep(milliseconds: 300)
         writeFile(fx.dir + "/other.yaml", shadowRule.replacingOccurrences(of: "Test shadow read", with: "Other shadow read"))
         let config = FilePaths.readText(fx.dir + "/vigil.yaml")!.replacingOccurrences(of: "rules_files: [rules.yaml]", with: "rules_files: [other.yaml]")
         writeFile(fx.dir + "/vigil.yaml", config)
@@ -165,7 +165,7 @@ func readLines(_ path: String) -> [String] {
         let source = PushSource()
         try agent.start(source: source)
         source.push((0..<50).map { Synth.exec(pid: 7200, ppid: 1, exe: "/bin/true", argv: ["true"], ts: UInt64($0)) })
-        sleepMilliseconds(1200)
+        Timestamp.sleep(milliseconds: 1200)
         #expect(agent.metrics.internalAlerts.value == 0)
         source.kernelDrops.store(500, ordering: .relaxed)
         #expect(waitFor(15) { agent.metrics.internalAlerts.value == 1 })

@@ -130,8 +130,8 @@ func makePipeline(_ rules: RuleSet, backend: CollectingBackend, metrics: AgentMe
                                 pipelineGeneration: { [pipeline] in UInt64(pipeline.activeGeneration.value) })
         // Keep the pipeline ticking on its own thread, as the reader does.
         let stop = Atomic<Bool>(false)
-        let ticker = AgentThread.start(name: "test-tick") { [pipeline] in
-            while !stop.load(ordering: .relaxed) { pipeline.tick(); sleepMilliseconds(1) }
+        let ticker = try NamedThread.start(name: "test-tick") { [pipeline] in
+            while !stop.load(ordering: .relaxed) { pipeline.tick(); Timestamp.sleep(milliseconds: 1) }
         }
 
         // A valid new set: a second rule that also needs connect events.
@@ -186,7 +186,7 @@ func makePipeline(_ rules: RuleSet, backend: CollectingBackend, metrics: AgentMe
         let done = Atomic<Bool>(false)
         let exec = Synth.exec(pid: 6000, ppid: 1, exe: "/usr/bin/cat", argv: ["cat"], ts: 1)
         exec.withUnsafeBytes { pipeline.process($0) }
-        let feeder = AgentThread.start(name: "test-feed") { [pipeline] in
+        let feeder = try NamedThread.start(name: "test-feed") { [pipeline] in
             for i in 0..<n {
                 Synth.open(pid: 6000, path: "/etc/shadow", fd: 3, ts: UInt64(10 + i)).withUnsafeBytes { pipeline.process($0) }
                 if i % 512 == 0 { pipeline.tick() }

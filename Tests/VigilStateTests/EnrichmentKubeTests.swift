@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilCore
 @testable import VigilState
 #if canImport(Glibc)
 import Glibc
@@ -50,7 +51,7 @@ private let kubeEnabled = FakeKubeAPI.available || EnrichTestEnv.ci
         try api.delete(uid: job)
         #expect(EnrichTestEnv.eventually { store.isDeleted(uid: job) })
         #expect(store.pod(uid: job)?.info.name == "report-28500000-abcde")
-        store.sweep(nowNs: monotonicNs() + 61_000_000_000)
+        store.sweep(nowNs: Timestamp.monotonicNanoseconds() + 61_000_000_000)
         #expect(store.pod(uid: job) == nil && store.pod(uid: web) != nil)
         #expect(metrics.relists.value == 1)
         #expect(api.requests.contains { $0.contains("watch=1") && $0.contains("allowWatchBookmarks=true") && $0.contains("resourceVersion=") })
