@@ -279,38 +279,6 @@ public final class BPFCapture: @unchecked Sendable {
         Log.warning("capture", "tracefs is not mounted and could not be mounted",
                     [("error", errnoText(errno)), ("fix", "run as root: mount -t tracefs nodev /sys/kernel/tracing")])
     }
-
-    /// Where the BPF object is looked for, in order.
-    public static func objectSearchPaths() -> [String] {
-        var paths: [String] = []
-        if let env = getenv("VIGIL_BPF_OBJECT") { paths.append(String(cString: env)) }
-        if let exe = executableDirectory() {
-            paths.append(exe + "/vigil.bpf.o")
-            paths.append(exe + "/../share/vigil/vigil.bpf.o")
-            // .build/<config>/vigil (or a test bundle inside .build) -> <repo>/build/bpf
-            paths.append(exe + "/../../build/bpf/vigil.bpf.o")
-        }
-        paths.append("/usr/lib/vigil/vigil.bpf.o")
-        var cwd = [CChar](repeating: 0, count: Int(PATH_MAX))
-        if getcwd(&cwd, cwd.count) != nil { paths.append(cString(cwd) + "/build/bpf/vigil.bpf.o") }
-        return paths
-    }
-
-    /// The first readable BPF object in ``objectSearchPaths()``.
-    public static func findObject() throws -> String {
-        let paths = objectSearchPaths()
-        for p in paths where access(p, R_OK) == 0 { return p }
-        throw CaptureError.objectNotFound(searched: paths)
-    }
-
-    static func executableDirectory() -> String? {
-        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &buf, Int(PATH_MAX))
-        guard n > 0 else { return nil }
-        let path = String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard let slash = path.lastIndex(of: "/") else { return nil }
-        return String(path[..<slash])
-    }
 }
 
 /// Non-generic base of the ring callback's target: validates and counts, then

@@ -6,7 +6,7 @@ import VigilCore
 import VigilDecode
 import VigilState
 
-/// One rule test case (see the rule-test format in TEAM.md / rules/README.md):
+/// One rule test case (see the rule-test format in rules/README.md):
 /// synthetic events and the rules expected to fire or not.
 public struct RuleTestCase {
     public var name: String
