@@ -93,9 +93,12 @@ public final class Pipeline: @unchecked Sendable {
         sampleCountdown &-= 1
         let timed = sampleCountdown == 0
         let t0 = timed ? Timestamp.monotonicNanoseconds() : 0
-        rs.match(ctx, scratch: scratch) { k in
-            let alert = rs.alert(rule: k, ctx, scratch: scratch)
-            emit(alert, lookup: lookup, cgroupID: ev.cgroupID, pid: ev.pid)
+        withUnsafePointer(to: ctx) { cp in
+            // Fields extracted to match are reused (not extracted again) to render the alerts.
+            rs.match(cp, scratch: scratch) { k in
+                let alert = rs.alert(rule: k, cp, scratch: scratch)
+                emit(alert, lookup: lookup, cgroupID: ev.cgroupID, pid: ev.pid)
+            }
         }
         if timed {
             sampleCountdown = 16

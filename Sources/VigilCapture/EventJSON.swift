@@ -22,7 +22,10 @@ public struct EventJSONRenderer {
 
     /// Renders `e`; `extra` may append more keys (process-table fields) before the
     /// object closes. Its second argument says whether `fd.name` was already written.
-    public mutating func render<R>(_ e: Event, extra: (JSONWriter, Bool) -> Void,
+    /// `fdName` is the name the process table resolved for the event's file descriptor
+    /// (what rules see as `fd.name`: relative paths joined to the cwd or dirfd, `..` folded);
+    /// without it `fd.name` is the record's own text.
+    public mutating func render<R>(_ e: Event, fdName: String? = nil, extra: (JSONWriter, Bool) -> Void,
                                    _ body: (UnsafeRawBufferPointer) -> R) -> R {
         w.reset()
         w.beginObject()
@@ -48,7 +51,7 @@ public struct EventJSONRenderer {
         w.key("container.cgroup_id"); w.uint(e.cgroupID)
         if e.isExec { writeExec(e) }
         var wroteFDName = false
-        if e.isSyscall { wroteFDName = writeFD(e, type) }
+        if e.isSyscall { wroteFDName = writeFD(e, type, fdName) }
         writeArgs(e)
         extra(w, wroteFDName)
         w.endObject()
@@ -105,24 +108,25 @@ public struct EventJSONRenderer {
     }
 
     /// Writes fd.* fields known from the record alone; returns whether fd.name was written.
-    private mutating func writeFD(_ e: Event, _ type: EventType) -> Bool {
+    private mutating func writeFD(_ e: Event, _ type: EventType, _ fdName: String?) -> Bool {
         let id = UInt32(type.rawValue)
         switch id {
         case VIGIL_SYS_OPEN.rawValue, VIGIL_SYS_OPENAT.rawValue, VIGIL_SYS_OPENAT2.rawValue, VIGIL_SYS_CREAT.rawValue:
             if e.ret >= 0 { w.key("fd.num"); w.int(e.ret) }
-            w.key("fd.name"); w.string(bytes: e.str0)
+            w.key("fd.name")
+            if let fdName { w.string(fdName) } else { w.string(bytes: e.str0) }
             w.key("fd.typechar"); w.string("f")
             return true
         case VIGIL_SYS_ACCEPT.rawValue, VIGIL_SYS_ACCEPT4.rawValue:
             if e.ret >= 0 { w.key("fd.num"); w.int(e.ret) }
-            return writeTuple(e, serverSide: true)
+            return writeTuple(e, serverSide: true, fdName)
         case VIGIL_SYS_CONNECT.rawValue, VIGIL_SYS_SENDTO.rawValue, VIGIL_SYS_SENDMSG.rawValue,
              VIGIL_SYS_RECVFROM.rawValue, VIGIL_SYS_RECVMSG.rawValue:
             w.key("fd.num"); w.int(Int64(Int32(truncatingIfNeeded: e.arg(0))))
-            return writeTuple(e, serverSide: false)
+            return writeTuple(e, serverSide: false, fdName)
         case VIGIL_SYS_BIND.rawValue, VIGIL_SYS_LISTEN.rawValue:
             w.key("fd.num"); w.int(Int64(Int32(truncatingIfNeeded: e.arg(0))))
-            return writeTuple(e, serverSide: true)
+            return writeTuple(e, serverSide: true, fdName)
         case VIGIL_SYS_CLOSE.rawValue, VIGIL_SYS_DUP.rawValue, VIGIL_SYS_DUP2.rawValue, VIGIL_SYS_DUP3.rawValue,
              VIGIL_SYS_FCHMOD.rawValue, VIGIL_SYS_FCHDIR.rawValue, VIGIL_SYS_FCNTL.rawValue:
             w.key("fd.num"); w.int(Int64(Int32(truncatingIfNeeded: e.arg(0))))
@@ -134,7 +138,7 @@ public struct EventJSONRenderer {
         return false
     }
 
-    private mutating func writeTuple(_ e: Event, serverSide: Bool) -> Bool {
+    private mutating func writeTuple(_ e: Event, serverSide: Bool, _ fdName: String?) -> Bool {
         let t = SocketTuple(e.tuple)
         guard t.family == LinuxConstants.AF_INET || t.family == LinuxConstants.AF_INET6 else { return false }
         let (cip, cport, sip, sport) = serverSide
@@ -146,7 +150,7 @@ public struct EventJSONRenderer {
         w.key("fd.cport"); w.uint(UInt64(cport))
         w.key("fd.sip"); w.string(sip.description)
         w.key("fd.sport"); w.uint(UInt64(sport))
-        w.key("fd.name"); w.string(t.text(serverSide: serverSide))
+        w.key("fd.name"); w.string(fdName ?? t.text(serverSide: serverSide))
         return true
     }
 

@@ -54,6 +54,7 @@ enum FieldExtractor {
     static func value(_ f: FieldSpec, _ ctx: UnsafePointer<EventContext>, _ s: RuleScratch) -> FV {
         let slot = s.slots + f.slot
         if slot.pointee.gen == s.gen { return slot.pointee.value }
+        s.fieldsExtracted &+= 1
         var v = extract(f, level: f.index, ctx, s)
         if f.hasTransformers { v = transform(v, f, s) }
         slot.pointee = RuleScratch.Slot(gen: s.gen, value: v)

@@ -32,6 +32,8 @@ public final class RuleScratch {
     /// Work counters (condition nodes and field comparisons evaluated), for benchmarks.
     @exclusivity(unchecked) public var nodesEvaluated: UInt64 = 0
     @exclusivity(unchecked) public var checksEvaluated: UInt64 = 0
+    /// Field values extracted into the per-event cache (each field at most once per event).
+    @exclusivity(unchecked) public var fieldsExtracted: UInt64 = 0
 
     /// A scratch for a rule set with `slots` cached fields.
     init(slots n: Int, checks c: Int = 64, hostname: String) {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import VigilCapture
 import VigilDecode
+import VigilState
 
 @Suite struct EventJSONTests {
     @Test func rendererOutputParsesForEveryRecordKind() throws {
@@ -24,5 +25,36 @@ import VigilDecode
         let o = try #require(try JSONSerialization.jsonObject(with: Data(open)) as? [String: Any])
         #expect(o["evt.res"] as? String == "ENOENT")
         #expect(o["fd.name"] as? String == "/a\nb")
+    }
+
+    /// `vigil trace` prints the `fd.name` the rules see: the relative path resolved through the
+    /// process table (cwd from the exec record, `..` and `.` folded), not the record's raw text.
+    @Test func tracePrintsTheFDNameRulesSee() throws {
+        let h = RecordEncoder.Header(timestampBootNs: 5, pid: 4242, tid: 4242, ppid: 1, uid: 0, comm: "cat")
+        let recs: [[UInt8]] = [
+            RecordEncoder.exec(h, .init(exePath: "/bin/cat", argv: ["cat", "x"], cwd: "/srv/app")),
+            RecordEncoder.syscall(h, type: EventType(name: "openat")!, ret: 3, args: [UInt64(bitPattern: -100)], str0: "../etc/./passwd"),
+        ]
+        // What the rules see.
+        let table = ProcessTable()
+        var ruleName: String?
+        for r in recs { try OwnedRecord(bytes: r).withEvent { e in ruleName = table.apply(e).fd?.name }.get() }
+        #expect(ruleName == "/srv/etc/passwd")
+
+        let vigil = try #require(findVigilBinary(), "vigil binary not found next to the test bundle")
+        let path = tempPath("fdname")
+        defer { unlink(path) }
+        do {
+            let w = try CaptureFileWriter(path: path)
+            for r in recs { r.withUnsafeBytes { w.consume($0) } }
+            w.finish()
+        }
+        let out = try runProcess(vigil, ["trace", "--read", path])
+        #expect(out.status == 0, "\(String(decoding: out.stderr, as: UTF8.self))")
+        let lines = out.stdout.split(separator: 0x0A)
+        let open = try #require(lines.last)
+        let o = try #require(try JSONSerialization.jsonObject(with: Data(open)) as? [String: Any])
+        #expect(o["evt.type"] as? String == "openat")
+        #expect(o["fd.name"] as? String == ruleName)
     }
 }

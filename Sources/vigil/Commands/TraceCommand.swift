@@ -275,7 +275,8 @@ final class TracePrinter: RecordConsumer {
         printed &+= 1
         if countOnly { return }
         if let applied, let table {
-            renderer.render(e, extra: { w, wroteFDName in
+            // fd.name as the rules see it: resolved through the process table.
+            renderer.render(e, fdName: applied.fd.flatMap { $0.name.isEmpty ? nil : $0.name }, extra: { w, wroteFDName in
                 TracePrinter.writeState(w, e, applied, table, wroteFDName, joinCache)
             }) { json in out.append(contentsOf: json) }
         } else {
