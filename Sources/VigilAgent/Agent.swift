@@ -253,6 +253,7 @@ public final class Agent: @unchecked Sendable {
             for _ in 0..<10 where !stopRequested.load(ordering: .acquiring) { Timestamp.sleep(milliseconds: 100) }
             guard let stats = sourceStats?() else { continue }
             let received = stats.records, drops = stats.kernelDrops
+            metrics.monitoredRecords.set(Int64(truncatingIfNeeded: received))
             let dR = received &- lastReceived, dD = drops &- lastDrops
             lastReceived = received; lastDrops = drops
             guard threshold > 0, dD > 0 else { continue }

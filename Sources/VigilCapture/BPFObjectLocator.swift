@@ -19,8 +19,8 @@ extension BPFCapture {
             paths.append(parent(exe) + "/lib/vigil/" + name)
             paths.append(parent(exe) + "/share/vigil/" + name)
         }
-        paths.append("/usr/lib/vigil/" + name)
-        paths.append("/usr/local/lib/vigil/" + name)
+        paths.append("/usr/lib/vigil/vigil.bpf.o")  // where the container image installs it
+        paths.append("/usr/local/lib/vigil/vigil.bpf.o")
         if let exe {
             var dir = exe
             for _ in 0..<4 {

@@ -357,7 +357,8 @@ private let kubeEnabled = FakeKubeAPI.available || EnrichTestEnv.ci
         defer { enricher.stop() }
         #expect(EnrichTestEnv.eventually { enricher.watcher?.state == .synced })
         enricher.learn(cgroupID: 601, path: "/kubepods/pod\(uid)/\(cid)")
-        usleep(300_000)
+        // Wait until the worker has attached the pod; the container status has no id yet, so it stays partial.
+        #expect(EnrichTestEnv.eventually { enricher.container(forCgroupID: 601).info?.pod?.name == "slow-start" })
         let partial = enricher.container(forCgroupID: 601)
         #expect(!partial.isComplete && partial.info?.pod?.name == "slow-start" && partial.info?.name == nil)
         try api.modify(testPodJSON(name: "slow-start", uid: uid, containers: [("app", "busybox:1.36", cid)]))

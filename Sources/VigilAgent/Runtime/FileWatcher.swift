@@ -19,6 +19,9 @@ public final class FileWatcher: @unchecked Sendable {
     private var fd: Int32 = -1
     /// Times a change was detected and reported.
     public let changes = Counter()
+    /// Times the watched files were re-read and compared after a debounced burst of events
+    /// (a check that finds the same content does not call back).
+    public let checks = Counter()
 
     /// Watches `paths` (files or directories); `onChange` runs on the watcher thread.
     public init(paths: [String], debounceMs: Int = 250, onChange: @escaping @Sendable () -> Void) {
@@ -180,6 +183,7 @@ public final class FileWatcher: @unchecked Sendable {
                     changes.add()
                     onChange()
                 }
+                checks.add()
             }
         }
         for (wd, _) in watches { inotify_rm_watch(fd, wd) }
