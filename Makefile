@@ -9,7 +9,7 @@ BPF_OBJ := $(BUILD_DIR)/bpf/vigil.bpf.o
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev libcurl4-openssl-dev libmicrohttpd-dev \
 	bpftool pkg-config rsyslog openssl python3-venv
 
-.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules
+.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-hostile
 
 all: build
 
@@ -83,7 +83,11 @@ bench-enrich: deps
 bench-rules: build
 	bench/rules/run.sh
 
-bench: build bench-capture bench-enrich bench-rules
+# Hostile rules and configuration files (issue 11): each fails (or loads) within a time bound.
+bench-hostile: build
+	python3 bench/hostile/hostile_bench.py --vigil ./.build/release/vigil
+
+bench: build bench-capture bench-enrich bench-rules bench-hostile
 
 clean:
 	rm -rf $(BUILD_DIR) .build

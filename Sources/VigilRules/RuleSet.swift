@@ -152,6 +152,9 @@ public final class RuleSet: Sendable {
             }
         }
         var cc = ConditionCompiler(lists: source.lists, macros: source.macros, macroASTs: asts)
+        for (name, why) in cc.listFailures {
+            diags.append(Diagnostic(.error, source.lists[name]!.mark, item: "list '\(name)'", why))
+        }
         var compiled: [CompiledRule] = []
 
         for r in source.rules.sorted(by: { $0.order < $1.order }) {
@@ -172,6 +175,7 @@ public final class RuleSet: Sendable {
             cc.unknownTypes = []
             var root: Int32
             do throws(RuleCompileError) {
+                try cc.checkBudget(ast)
                 root = try cc.compile(ast)
                 // Exceptions: `and not (...)`.
                 var parts = [root]
