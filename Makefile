@@ -37,7 +37,12 @@ $(BPF_OBJ): bpf/vigil.bpf.c Sources/VigilABI/include/vigil_abi.h $(BUILD_DIR)/vm
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c bpf/vigil.bpf.c -o $@
 
-bpf: deps $(BPF_OBJ)
+# A program the verifier rejects (the load-failure test of Tests/VigilCaptureTests).
+$(BUILD_DIR)/bpf/reject.bpf.o: Tests/Fixtures/bpf/reject.bpf.c $(BUILD_DIR)/vmlinux.h
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+bpf: deps $(BPF_OBJ) $(BUILD_DIR)/bpf/reject.bpf.o
 
 build: deps bpf
 	$(SWIFT) build -c release
