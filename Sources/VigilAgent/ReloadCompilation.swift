@@ -67,15 +67,15 @@ final class ReloadCompilation: Sendable {
             counter.running.subtract(1, ordering: .acquiringAndReleasing)
             return .failure(.cannotStart)
         }
-        let deadline = monotonicNanoseconds() &+ UInt64(timeoutMs) &* 1_000_000
+        let deadline = Timestamp.monotonicNanoseconds() &+ UInt64(timeoutMs) &* 1_000_000
         var peak = 0
         while !finished.load(ordering: .acquiring) {
             if isStopping() { cancellation.cancel(); return .failure(.stopping) }
-            if monotonicNanoseconds() >= deadline { cancellation.cancel(); return .failure(.timedOut(ms: timeoutMs)) }
+            if Timestamp.monotonicNanoseconds() >= deadline { cancellation.cancel(); return .failure(.timedOut(ms: timeoutMs)) }
             let used = max(0, Self.residentBytes() - rss0)
             peak = max(peak, used)
             if used > maxMemory { cancellation.cancel(); return .failure(.memoryExceeded(limit: maxMemory, used: used)) }
-            sleepMilliseconds(2)
+            Timestamp.sleep(milliseconds: 2)
         }
         switch output.withLock({ $0 })! {
         case .success(let r): return .success(r)
@@ -83,27 +83,20 @@ final class ReloadCompilation: Sendable {
         }
     }
 
-    /// Starts the detached compilation thread.
+    /// Starts the compilation thread (never joined: an abandoned one is detached and ends on its own).
     private func start() -> Bool {
-        var attr = pthread_attr_t()
-        pthread_attr_init(&attr)
-        defer { pthread_attr_destroy(&attr) }
-        pthread_attr_setstacksize(&attr, Self.stackBytes)
-        pthread_attr_setdetachstate(&attr, Int32(PTHREAD_CREATE_DETACHED))
-        var handle = pthread_t()
-        let ctx = Unmanaged.passRetained(self).toOpaque()
-        let rc = pthread_create(&handle, &attr, { raw in
-            let job = Unmanaged<ReloadCompilation>.fromOpaque(raw!).takeRetainedValue()
-            let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
-            if fd >= 0 { _ = "vigil-reload-cc".withCString { write(fd, $0, 15) }; close(fd) }
-            let out = job.work(job.cancellation)
-            job.output.withLock { $0 = out }
-            job.finished.store(true, ordering: .releasing)
-            job.counter.running.subtract(1, ordering: .acquiringAndReleasing)
-            return nil
-        }, ctx)
-        if rc != 0 { Unmanaged<ReloadCompilation>.fromOpaque(ctx).release() }
-        return rc == 0
+        do {
+            _ = try NamedThread.start(name: "vigil-reload-cc", stackBytes: Self.stackBytes) { [self] in
+                let out = work(cancellation)
+                output.withLock { $0 = out }
+                finished.store(true, ordering: .releasing)
+                counter.running.subtract(1, ordering: .acquiringAndReleasing)
+            }
+            return true
+        } catch {
+            Log.error("reload", "cannot start the compilation thread", [("error", error.description)])
+            return false
+        }
     }
 
     /// The process's resident set size in bytes (`/proc/self/statm`), 0 if unreadable.

@@ -1,4 +1,5 @@
 import Synchronization
+import VigilCore
 
 /// Pending reload requests for the agent's reload thread: signals and the file watcher
 /// only record a request, so they never wait for a compilation.
@@ -31,7 +32,7 @@ final class ReloadRequests: Sendable {
                 return .some(s.pending.joined(separator: ", "))
             }
             if let t = taken { return t }
-            sleepMilliseconds(20)
+            Timestamp.sleep(milliseconds: 20)
         }
     }
 }

@@ -77,10 +77,10 @@ import VigilCore
         drop("big.yaml", "- list: big\n  items: [\(items)]\n- rule: Big\n  desc: d\n  condition: evt.type = openat and proc.name in (big)\n  output: o\n  priority: WARNING\n")
         #expect(waitFor(30) { vigil.stderrLines.filter { $0.contains("\"msg\":\"reloading configuration and rules\"") }.count > reloadsBefore })
         let reloadedBefore = vigil.stderrLines.filter { $0.contains("\"msg\":\"rules reloaded\"") }.count
-        let t0 = monotonicNanoseconds()
+        let t0 = Timestamp.monotonicNanoseconds()
         vigil.kill(SIGINT)
         exited = vigil.wait(seconds: 10)
-        let seconds = Double(monotonicNanoseconds() - t0) / 1e9
+        let seconds = Double(Timestamp.monotonicNanoseconds() - t0) / 1e9
         #expect(exited == 0, "not stopped within 10 s of SIGINT (\(seconds) s); stderr: \(vigil.stderrLines.suffix(5).joined(separator: "\n"))")
         #expect(vigil.stderrLines.filter { $0.contains("\"msg\":\"rules reloaded\"") }.count == reloadedBefore,
                 "the 900,000-item reload finished before the stop: the test did not stop during a compilation")
