@@ -103,7 +103,8 @@ checks_for() {
 record() { # prints check.py's lines and counts them
   while IFS= read -r line; do
     echo "$line"
-    case "$line" in *" PASS") passed+=1 ;; *" FAIL"*) failed+=1 ;; *" SKIP"*) skipped+=1 ;; esac
+    read -r _ _ status _ <<< "$line"
+    case "$status" in PASS) passed+=1 ;; FAIL*) failed+=1 ;; SKIP) skipped+=1 ;; esac
   done
 }
 

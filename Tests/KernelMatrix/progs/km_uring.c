@@ -1,5 +1,5 @@
 // km_uring PATH: opens PATH with IORING_OP_OPENAT through raw io_uring syscalls (no liburing)
-// and prints "pid=N fd=N flags=N" for the io_uring check.
+// and prints "pid=N fd=N flags=N ring=N" (ring: the io_uring_setup fd) for the io_uring check.
 #include <fcntl.h>
 #include <linux/io_uring.h>
 #include <stdio.h>
@@ -47,7 +47,7 @@ int main(int argc, char **argv) {
     int res = cqes[head & *cq_mask].res;
     __atomic_store_n(cq_head, head + 1, __ATOMIC_RELEASE);
     if (res < 0) { fprintf(stderr, "km_uring: openat through io_uring: errno %d\n", -res); return 1; }
-    printf("pid=%d fd=%d flags=%d\n", (int)getpid(), res, flags);
+    printf("pid=%d fd=%d flags=%d ring=%d\n", (int)getpid(), res, flags, ring);
     close(res);
     close(ring);
     return 0;
