@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import VigilCore
 
 /// Small path and file helpers (no Foundation).
 public enum FilePaths {
@@ -52,20 +53,9 @@ public enum FilePaths {
         return stat(p, &st) == 0
     }
 
-    /// The whole file as text (invalid UTF-8 repaired), or nil with errno set.
+    /// The whole regular file as text (invalid UTF-8 repaired), or nil when ``FileReader`` refuses it.
     public static func readText(_ p: String) -> String? {
-        let fd = open(p, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var data: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = read(fd, &buf, buf.count)
-            if n < 0 { if errno == EINTR { continue }; return nil }
-            if n == 0 { break }
-            data.append(contentsOf: buf[0..<n])
-        }
-        return String(decoding: data, as: UTF8.self)
+        try? FileReader.readText(p)
     }
 
     /// Names in a directory (without `.` and `..`), sorted.

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import VigilDecode
 import VigilState
+import VigilCore
 
 /// Falco's `rule_matching`: stop at the first matching rule, or report all.
 public enum RuleMatching: String, Sendable { case first, all }

@@ -4,6 +4,7 @@ import Glibc
 import VigilABI
 import VigilDecode
 import VigilState
+import VigilCore
 
 /// One rule test case (see the rule-test format in TEAM.md / rules/README.md):
 /// synthetic events and the rules expected to fire or not.
@@ -58,8 +59,9 @@ public struct RuleTestResult: Sendable {
 public enum RuleTestRunner {
     /// Loads the test cases of one file (errors name file:line:column).
     public static func load(file: String) -> ([RuleTestCase], [Diagnostic]) {
-        guard let bytes = readFile(file) else {
-            return ([], [Diagnostic(.error, SourceMark(file: file, line: 0, column: 0), item: nil, "cannot read test file: \(String(cString: strerror(errno)))")])
+        let bytes: [UInt8]
+        do { bytes = try FileReader.read(file) } catch {
+            return ([], [Diagnostic(.error, SourceMark(file: file, line: 0, column: 0), item: nil, "cannot read test file: \(error.message)")])
         }
         return load(text: bytes, file: file)
     }
@@ -68,7 +70,7 @@ public enum RuleTestRunner {
     public static func load(text: [UInt8], file: String) -> ([RuleTestCase], [Diagnostic]) {
         var diags: [Diagnostic] = []
         let docs: [YAMLNode]
-        do { docs = try YAMLParser.parse(text, file: file) } catch {
+        do { docs = try YAMLDocumentParser.parse(text, file: file) } catch {
             return ([], [Diagnostic(.error, error.mark, item: nil, error.message)])
         }
         var cases: [RuleTestCase] = []

@@ -254,7 +254,9 @@ private let kubeEnabled = FakeKubeAPI.available || EnrichTestEnv.ci
         defer { EnrichTestEnv.removeTree(dir) }
         let p = dir + "/kubeconfig"
         try "clusters:\n- name: a\n  cluster: {server: [unclosed\n".write(toFile: p, atomically: true, encoding: .utf8)
-        #expect { try KubeClientConfiguration.kubeconfig(path: p) } throws: { "\($0)".hasPrefix("kubeconfig \(p):4:1: did not find expected") }
+        #expect { try KubeClientConfiguration.kubeconfig(path: p) } throws: {
+            "\($0)".hasPrefix("kubeconfig \(p):4:1: invalid YAML: ") && "\($0)".contains("did not find expected")
+        }
         try "current-context: nope\ncontexts: []\n".write(toFile: p, atomically: true, encoding: .utf8)
         #expect { try KubeClientConfiguration.kubeconfig(path: p) } throws: { "\($0)".contains("context \"nope\" not found") }
         try """

@@ -77,7 +77,7 @@ public final class FileWatcher: @unchecked Sendable {
             }
             for f in files {
                 mix(f.utf8); mix([0])
-                if let text = FilePaths.readText(f) { mix(text.utf8) } else { mix([0xFF, 0xFE]) }
+                if let bytes = FileReader.contents(f, truncate: false) { mix(bytes) } else { mix([0xFF, 0xFE]) }
                 mix([0])
             }
         }

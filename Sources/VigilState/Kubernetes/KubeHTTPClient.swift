@@ -1,5 +1,6 @@
 import CCurl
 import Synchronization
+import VigilCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -55,8 +56,9 @@ final class KubeHTTPClient {
         }
         let m = (Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec))
         if m != tokenMtime || cachedToken == nil {
-            guard let bytes = readFileBytes(file, limit: 1 << 20) else {
-                throw .credentials("token file \(file): cannot read (\(String(cString: strerror(errno))))")
+            let bytes: [UInt8]
+            do { bytes = try FileReader.read(file, limit: 1 << 20) } catch {
+                throw .credentials("token file \(file): cannot read (\(error.message))")
             }
             let t = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
             guard !t.isEmpty else { throw .credentials("token file \(file): empty") }
