@@ -201,8 +201,8 @@ def _(c, b):
     c.py(b, SYSTEM_LOGIN.format(uid=1, token=b.token), name="sshd")
 
 
-@behaviour("system-user-login-pod", "same as www-data (uid 33) in a pod", "System user interactive",
-           "Interactive login by system account", POD)
+@behaviour("system-user-login-pod", "same as www-data (uid 33) in a privileged pod (setting the login uid needs CAP_AUDIT_CONTROL)", "System user interactive",
+           "Interactive login by system account", PRIV)
 def _(c, b):
     c.py(b, SYSTEM_LOGIN.format(uid=33, token=b.token), name="sshd")
 
@@ -393,7 +393,7 @@ def _(c, b):
     c.py(b, REDIRECT.format(fam="AF_INET6", ip="::1", targets="(2,)", inheritable=False))
 
 
-@behaviour("finit-module-pod", "finit_module from a pod", "Linux Kernel Module Injection Detected", "Kernel module loaded from container", POD)
+@behaviour("finit-module-pod", "finit_module from a pod", "Linux Kernel Module Injection Detected", "Kernel module loaded from container", PRIV)
 def _(c, b):
     p = os.path.join(c.dir(b), "rootkit.ko")
     with open(p, "wb") as f:
@@ -403,7 +403,7 @@ def _(c, b):
 
 
 @behaviour("init-module-pod", "init_module (module image in memory) from a pod", "Linux Kernel Module Injection Detected",
-           "Kernel module loaded from container", POD)
+           "Kernel module loaded from container", PRIV)
 def _(c, b):
     c.py(b, "import livelib as L, ctypes\nbuf = ctypes.create_string_buffer(b'\\x7fELF' + b'\\0' * 60)\nL.syscall('init_module', buf, 64, '')",
          env={"PYTHONPATH": os.path.dirname(os.path.abspath(__file__))})
@@ -539,14 +539,14 @@ os.waitpid(pid, 0)
 
 
 @behaviour("drop-exec-pod", "a binary written into the container's overlay root after start is executed",
-           "Drop and execute new binary in container", "Dropped binary executed in container", POD)
+           "Drop and execute new binary in container", "Dropped binary executed in container", PRIV)
 def _(c, b):
     code = DROP_EXEC.format(d=c.dir(b), name="kworker", exec=f"os.execv(d + '/rootfs/usr/bin/kworker', ['kworker', '{b.token}'])")
     c.py(b, code, env={"PYTHONPATH": os.path.dirname(os.path.abspath(__file__))})
 
 
 @behaviour("drop-execveat-pod", "same, executed with execveat on an fd", "Drop and execute new binary in container",
-           "Dropped binary executed in container", POD)
+           "Dropped binary executed in container", PRIV)
 def _(c, b):
     ex = ("fd = os.open(d + '/rootfs/usr/bin/miner', os.O_RDONLY); "
           f"argv = (ctypes.c_char_p * 3)(b'miner', b'{b.token}', None); envp = (ctypes.c_char_p * 1)(None); "

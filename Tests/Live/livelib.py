@@ -204,17 +204,33 @@ class Agent:
 DRAIN_RULE = """
 - rule: Live test drain marker
   desc: The live test's marker file, opened to know the agent caught up.
-  condition: evt.type in (open, openat, openat2) and fd.name contains "/drain-" and fd.name contains "vigil-live"
+  condition: evt.type in (open, openat, openat2) and fd.name contains "/drain-" and fd.name startswith /var/tmp/vigil-
   output: drain marker %fd.name pod=%k8s.pod.name privileged=%container.privileged
   priority: DEBUG
   tags: [vigil_live_test]
 """
 
 
+# Capability numbers (linux/capability.h) and containerd's default set for a container.
+CAP_NUMBERS = {"CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3, "CAP_FSETID": 4,
+               "CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8, "CAP_LINUX_IMMUTABLE": 9,
+               "CAP_NET_BIND_SERVICE": 10, "CAP_NET_BROADCAST": 11, "CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13,
+               "CAP_IPC_LOCK": 14, "CAP_IPC_OWNER": 15, "CAP_SYS_MODULE": 16, "CAP_SYS_RAWIO": 17, "CAP_SYS_CHROOT": 18,
+               "CAP_SYS_PTRACE": 19, "CAP_SYS_PACCT": 20, "CAP_SYS_ADMIN": 21, "CAP_SYS_BOOT": 22, "CAP_SYS_NICE": 23,
+               "CAP_SYS_RESOURCE": 24, "CAP_SYS_TIME": 25, "CAP_SYS_TTY_CONFIG": 26, "CAP_MKNOD": 27, "CAP_LEASE": 28,
+               "CAP_AUDIT_WRITE": 29, "CAP_AUDIT_CONTROL": 30, "CAP_SETFCAP": 31, "CAP_MAC_OVERRIDE": 32,
+               "CAP_MAC_ADMIN": 33, "CAP_SYSLOG": 34, "CAP_WAKE_ALARM": 35, "CAP_BLOCK_SUSPEND": 36, "CAP_AUDIT_READ": 37,
+               "CAP_PERFMON": 38, "CAP_BPF": 39, "CAP_CHECKPOINT_RESTORE": 40}
+ALL_CAPS = list(CAP_NUMBERS)
+DEFAULT_CAPS = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW", "CAP_SETGID",
+                "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_KILL",
+                "CAP_AUDIT_WRITE"]
+PR_CAPBSET_DROP = 24
+
+
 def containerd_spec(cid, pod, ns, uid, name, image, privileged=False):
     """The OCI config.json containerd's CRI plugin writes for a pod container."""
-    caps = (["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_SYS_PTRACE", "CAP_SYS_MODULE",
-             "CAP_NET_RAW"] if privileged else ["CAP_CHOWN", "CAP_NET_BIND_SERVICE", "CAP_KILL"])
+    caps = ALL_CAPS if privileged else DEFAULT_CAPS
     return {
         "ociVersion": "1.1.0",
         "process": {"user": {"uid": 0, "gid": 0}, "args": ["/docker-entrypoint.sh", "nginx"], "cwd": "/",
@@ -249,6 +265,7 @@ class Pod:
         self.short_id = self.id[:12]
         self.uid = str(uuid.uuid4())
         self.name, self.namespace, self.image, self.container = name, namespace, image, container
+        self.privileged = privileged
         u = self.uid.replace("-", "_")
         self.rel = (f"{base}/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod{u}.slice/"
                     f"cri-containerd-{self.id}.scope")
@@ -271,9 +288,16 @@ class Pod:
         self.repository = repo
 
     def enter(self):
-        """Moves the calling process into the pod's cgroup (use as preexec_fn)."""
+        """Moves the calling process into the pod's cgroup and, for an unprivileged pod, limits
+        its capabilities to containerd's default set as the runtime would (use as preexec_fn:
+        the bounding set limits what the exec'd program gets)."""
         with open(self.procs_file, "w") as f:
             f.write(str(os.getpid()))
+        if not self.privileged:
+            keep = {CAP_NUMBERS[c] for c in DEFAULT_CAPS}
+            for cap in range(64):
+                if cap not in keep and libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 and cap <= 40:
+                    raise OSError(ctypes.get_errno(), f"cannot drop capability {cap}")
 
     def run(self, argv, **kw):
         kw.setdefault("stdout", subprocess.DEVNULL)

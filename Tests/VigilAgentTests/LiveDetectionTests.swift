@@ -74,3 +74,23 @@ enum LiveDriver {
         }
     }
 }
+
+@Suite(.serialized) struct LiveNoiseTests {
+    /// Everyday work under the shipped defaults: compiling and running in /tmp and in a build
+    /// directory, make, git, tar, pip (local wheel), apt-get (local .deb), a web server and
+    /// client, logrotate, run-parts, container entrypoints and a controller reading its
+    /// service account token. Zero alerts at Warning or above (`make bench-noise` prints the table).
+    @Test(.enabled(if: agentKernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func everydayWorkIsQuietAtWarning() throws {
+        let binary = try #require(RunCommandKernelTests.binary, "vigil binary not built (swift build)")
+        let report = try LiveDriver.run(script: "noise.py", args: ["--vigil", binary, "--repo", RunCommandKernelTests.repoRoot])
+        #expect(report["agent_exit"] as? Int == 0, "agent: \(report["agent_log"] ?? "")")
+        let workloads = try #require(report["workloads"] as? [[String: Any]])
+        #expect(workloads.count >= 11)
+        for w in workloads {
+            let name = w["name"] as? String ?? "?"
+            #expect(w["error"] is NSNull, "\(name): the workload itself failed: \(w["error"] ?? "")")
+            #expect(w["warning_or_above"] as? Int == 0, "\(name): alerts at Warning or above: \(w["alerts"] ?? "") e.g. \(w["examples"] ?? "")")
+        }
+    }
+}
