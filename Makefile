@@ -11,7 +11,7 @@ DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev libcurl4-openssl-de
 	bpftool pkg-config rsyslog openssl python3-venv \
 	gcc make git logrotate e2fsprogs openssh-client util-linux
 
-.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-noise
+.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-hostile bench-noise
 
 all: build
 
@@ -86,7 +86,11 @@ bench-rules: build
 bench-noise: build
 	python3 Tests/Live/noise.py --vigil .build/release/vigil --repo . --report
 
-bench: build bench-capture bench-enrich bench-rules
+# Hostile rules and configuration files (issue 11): each fails (or loads) within a time bound.
+bench-hostile: build
+	python3 bench/hostile/hostile_bench.py --vigil ./.build/release/vigil
+
+bench: build bench-capture bench-enrich bench-rules bench-hostile
 
 clean:
 	rm -rf $(BUILD_DIR) .build

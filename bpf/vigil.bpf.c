@@ -15,7 +15,7 @@
  * so a storm of events costs no wake-up per record.
  *
  * The record layouts and the meaning of str0/str1 are the ABI in
- * Sources/VigilABI/include/vigil_abi.h and the contract table in TEAM.md.
+ * Sources/VigilABI/include/vigil_abi.h (per-syscall notes there and in bpf/README.md).
  */
 /* vmlinux.h has a zlib typedef named `config`; the map below owns that name. */
 #define config vmlinux_zlib_config

@@ -23,6 +23,9 @@ final class InterestSetter: Sendable {
 extension Pipeline: RecordConsumer {
     public func consume(_ record: UnsafeRawBufferPointer) { process(record) }
     public func endOfBatch() { batchEnded() }
+    /// A quiet ring still ticks the pipeline: held alerts are released on time, readiness
+    /// and reloads do not wait for the next event.
+    public func idle() { batchEnded() }
     public func finish() { tick(); flush() }
 }
 
@@ -58,14 +61,14 @@ public final class Agent: @unchecked Sendable {
     let processTable: ProcessTable
     private(set) var server: MetricsServer?
     private var watcher: FileWatcher?
-    private var sourceThread: AgentThread?
-    private var monitorThread: AgentThread?
+    private var sourceThread: NamedThread?
+    private var monitorThread: NamedThread?
     private var stopSource: (@Sendable () -> Void)?
     private var sourceStats: (@Sendable () -> CaptureStats)?
     private let stopRequested = Atomic<Bool>(false)
     private let sourceEnded = Atomic<Bool>(false)
     private let shutDown = Atomic<Bool>(false)
-    private let startNs = monotonicNanoseconds()
+    private let startNs = Timestamp.monotonicNanoseconds()
     private let interestSetter = InterestSetter()
     private let sourceError = Mutex<String?>(nil)
 
@@ -166,12 +169,17 @@ public final class Agent: @unchecked Sendable {
         stopSource = { src.stop() }
         sourceStats = { src.stats() }
         let pipe = pipeline
-        sourceThread = AgentThread.start(name: "vigil-pipeline") { [self] in
-            do { try src.run(pipe) } catch {
-                sourceError.withLock { $0 = "\(error)" }
-                Log.error("agent", "event source failed", [("error", "\(error)")])
+        do {
+            // The source delivers records on this thread: it is the pipeline thread.
+            sourceThread = try NamedThread.start(name: "vigil-pipeline") { [self] in
+                do { try src.run(pipe) } catch {
+                    sourceError.withLock { $0 = "\(error)" }
+                    Log.error("agent", "event source failed", [("error", "\(error)")])
+                }
+                sourceEnded.store(true, ordering: .releasing)
             }
-            sourceEnded.store(true, ordering: .releasing)
+        } catch {
+            throw AgentError(error.description)
         }
         health.setAttached(true)
         health.setRulesLoaded(true)
@@ -181,7 +189,11 @@ public final class Agent: @unchecked Sendable {
             if w.start() { watcher = w }
         }
         let threshold = config.dropAlertThreshold
-        monitorThread = AgentThread.start(name: "vigil-monitor") { [self] in monitor(threshold: threshold) }
+        do {
+            monitorThread = try NamedThread.start(name: "vigil-monitor") { [self] in monitor(threshold: threshold) }
+        } catch {
+            Log.error("agent", "drop monitor cannot run; no internal alert on kernel drops", [("error", error.description)])
+        }
         Log.info("agent", "running", [("hostname", hostname), ("mode", enricher?.configuration.kubernetes == nil ? "host" : "kubernetes")])
     }
 
@@ -208,7 +220,7 @@ public final class Agent: @unchecked Sendable {
 
     /// Blocks until ``requestStop()`` or the end of the source's input.
     public func waitUntilStopped() {
-        while !isStopping { sleepMilliseconds(20) }
+        while !isStopping { Timestamp.sleep(milliseconds: 20) }
     }
 
     /// Stops cleanly: detaches (the source drains what is in the ring and the pipeline
@@ -238,9 +250,10 @@ public final class Agent: @unchecked Sendable {
         var lastAlertNs: UInt64 = 0
         var windowStartWall: UInt64 = 0
         while !stopRequested.load(ordering: .acquiring) && !sourceEnded.load(ordering: .acquiring) {
-            for _ in 0..<10 where !stopRequested.load(ordering: .acquiring) { sleepMilliseconds(100) }
+            for _ in 0..<10 where !stopRequested.load(ordering: .acquiring) { Timestamp.sleep(milliseconds: 100) }
             guard let stats = sourceStats?() else { continue }
             let received = stats.records, drops = stats.kernelDrops
+            metrics.monitoredRecords.set(Int64(truncatingIfNeeded: received))
             let dR = received &- lastReceived, dD = drops &- lastDrops
             lastReceived = received; lastDrops = drops
             guard threshold > 0, dD > 0 else { continue }
@@ -249,7 +262,7 @@ public final class Agent: @unchecked Sendable {
             if pendingDrops == 0 { windowStartWall = Timestamp.nowNanoseconds() &- 1_000_000_000 }
             pendingDrops &+= dD; pendingReceived &+= dR
             // At most one internal alert every 10 s; what accrues in between is in the next one.
-            let now = monotonicNanoseconds()
+            let now = Timestamp.monotonicNanoseconds()
             if lastAlertNs != 0 && now &- lastAlertNs < 10_000_000_000 { continue }
             lastAlertNs = now
             raiseDropAlert(drops: pendingDrops, received: pendingReceived, since: windowStartWall, stats: stats)
@@ -263,14 +276,14 @@ public final class Agent: @unchecked Sendable {
         let ratio = Double(drops) / Double(max(1, drops &+ received))
         let pct = (ratio * 10000).rounded() / 100
         let alert = Alert(timeNs: now, rule: "Vigil dropped events", priority: .critical, source: "internal", hostname: hostname,
-                          message: "Vigil dropped events: \(drops) events lost in the kernel (\(pct)% of \(drops &+ received)) between \(Timestamp.rfc3339(since)) and \(Timestamp.rfc3339(now)); detections may be missed",
+                          message: "Vigil dropped events: \(drops) events lost in the kernel (\(pct)% of \(drops &+ received)) between \(RFC3339.string(since)) and \(RFC3339.string(now)); detections may be missed",
                           tags: ["vigil", "internal"],
                           outputFields: [("vigil.dropped_events", .uint(drops)), ("vigil.received_events", .uint(received)),
                                          ("vigil.drop_ratio", .string(String(ratio))),
                                          ("vigil.kernel_ring_full_total", .uint(stats.kernel.ringFull)),
                                          ("vigil.kernel_entry_full_total", .uint(stats.kernel.entryFull)),
-                                         ("vigil.window_start", .string(Timestamp.rfc3339(since))),
-                                         ("vigil.window_end", .string(Timestamp.rfc3339(now)))])
+                                         ("vigil.window_start", .string(RFC3339.string(since))),
+                                         ("vigil.window_end", .string(RFC3339.string(now)))])
         Log.warning("agent", "events dropped above threshold", [("dropped", String(drops)), ("received", String(received))])
         dispatcher.submit(alert)
     }
@@ -315,17 +328,17 @@ public final class Agent: @unchecked Sendable {
         }
         let start = startNs
         r.register("vigil_uptime_seconds", help: "Seconds since the agent started.", type: .gauge) {
-            [MetricSample(value: Double((monotonicNanoseconds() &- start) / 1_000_000_000))]
+            [MetricSample(value: Double((Timestamp.monotonicNanoseconds() &- start) / 1_000_000_000))]
         }
     }
 
     /// The final stats: `{"stats": {...}}` as one JSON line.
     public func statsLine() -> String {
         let s = sourceStats?() ?? CaptureStats()
-        var w = JSONWriter(capacity: 2048)
+        let w = JSONWriter(capacity: 2048)
         w.beginObject(); w.key("stats"); w.beginObject()
         w.key("events_received"); w.beginObject()
-        for (name, n) in s.recordsByTypeName { w.key(name); w.uint(n) }
+        for (name, n) in s.recordsByTypeName { w.key(string: name); w.uint(n) }
         w.endObject()
         w.key("events_total"); w.uint(s.records)
         w.key("kernel_drops"); w.uint(s.kernelDrops)
@@ -337,7 +350,7 @@ public final class Agent: @unchecked Sendable {
         w.key("alerts_by_rule"); w.beginObject()
         var byRule: [String: UInt64] = [:]
         for a in metrics.alertsByRule { byRule[a.rule, default: 0] += a.count }
-        for (rule, n) in byRule.sorted(by: { $0.key < $1.key }) { w.key(rule); w.uint(n) }
+        for (rule, n) in byRule.sorted(by: { $0.key < $1.key }) { w.key(string: rule); w.uint(n) }
         w.endObject()
         w.key("internal_alerts"); w.uint(metrics.internalAlerts.value)
         w.key("alerts_filtered"); w.uint(dispatcher.filtered.value)
@@ -346,7 +359,7 @@ public final class Agent: @unchecked Sendable {
         w.key("alerts_rate_limited"); w.uint(dispatcher.rateLimitedByRule.values.reduce(0, &+))
         w.key("sinks"); w.beginObject()
         for sink in dispatcher.sinks {
-            w.key(sink.name); w.beginObject()
+            w.key(string: sink.name); w.beginObject()
             w.key("sent"); w.uint(sink.stats.sent.value)
             w.key("errors"); w.uint(sink.stats.errors.value)
             w.key("dropped"); w.uint(sink.stats.dropped.value)
@@ -361,9 +374,9 @@ public final class Agent: @unchecked Sendable {
         w.key("process_table_evictions"); w.uint(processTable.stats.evictions.value)
         w.key("reloads"); w.uint(metrics.reloads.value)
         w.key("reload_failures"); w.uint(metrics.reloadFailures.value)
-        w.key("uptime_seconds"); w.double(Double((monotonicNanoseconds() &- startNs) / 1_000_000) / 1000)
+        w.key("uptime_seconds"); w.double(Double((Timestamp.monotonicNanoseconds() &- startNs) / 1_000_000) / 1000)
         w.endObject(); w.endObject()
-        return w.string
+        return w.text
     }
 
     // MARK: helpers
@@ -374,9 +387,7 @@ public final class Agent: @unchecked Sendable {
         }
         if !config.k8s.nodeName.isEmpty { return config.k8s.nodeName }
         if let v = getenv("NODE_NAME").map({ String(cString: $0) }), !v.isEmpty { return v }
-        var buf = [CChar](repeating: 0, count: 256)
-        if gethostname(&buf, 255) != 0 { return "localhost" }
-        return FilePaths.cString(buf)
+        return Hostname.current()
     }
 
     static func containerdRoots(_ root: String) -> [String] {

@@ -16,15 +16,10 @@ public enum FilePaths {
         return normalize(base + "/" + p)
     }
 
-    /// Removes `.` and `..` components and duplicate slashes (lexically).
+    /// Removes `.` and `..` components and duplicate slashes (lexically); the result is
+    /// absolute (a relative `p` is taken from `/`). See ``PathResolver/normalize(_:)``.
     public static func normalize(_ p: String) -> String {
-        var parts: [Substring] = []
-        for c in p.split(separator: "/") {
-            if c == "." { continue }
-            if c == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
-            parts.append(c)
-        }
-        return "/" + parts.joined(separator: "/")
+        PathResolver.normalize(p.hasPrefix("/") ? p : "/" + p)
     }
 
     public static func directory(of p: String) -> String {

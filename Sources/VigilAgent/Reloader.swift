@@ -84,7 +84,7 @@ public final class Reloader: Sendable {
             let gen = slot.generation
             // Wait (bounded) for the pipeline to evaluate with the new set before narrowing.
             var waited = 0
-            while pipelineGeneration() < gen && waited < 2000 { sleepMilliseconds(2); waited += 2 }
+            while pipelineGeneration() < gen && waited < 2000 { Timestamp.sleep(milliseconds: 2); waited += 2 }
             setInterest(newInterest)
             metrics.reloads.add()
             metrics.rulesLoaded.set(Int64(rules.summary.enabled))

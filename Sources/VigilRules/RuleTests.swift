@@ -2,11 +2,12 @@
 import Glibc
 #endif
 import VigilABI
+import VigilCore
 import VigilDecode
 import VigilState
 import VigilCore
 
-/// One rule test case (see the rule-test format in TEAM.md / rules/README.md):
+/// One rule test case (see the rule-test format in rules/README.md):
 /// synthetic events and the rules expected to fire or not.
 public struct RuleTestCase {
     public var name: String
@@ -368,13 +369,7 @@ struct CaseBuilder {
     }
 
     func normalize(_ path: String) -> String {
-        var out: [Substring] = []
-        for part in path.split(separator: "/") {
-            if part == "." || part.isEmpty { continue }
-            if part == ".." { if !out.isEmpty { out.removeLast() }; continue }
-            out.append(part)
-        }
-        return "/" + out.joined(separator: "/")
+        PathResolver.normalize(path.hasPrefix("/") ? path : "/" + path)
     }
 
     static let kinds: [String: FDInfo.Kind] = [

@@ -403,6 +403,68 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         }.get()
     }
 
+    /// Counts what a reader delivers, and on which thread.
+    final class ThreadProbe: RecordConsumer, @unchecked Sendable {
+        let records = Atomic<Int>(0)
+        let idles = Atomic<Int>(0)
+        let finished = Atomic<Bool>(false)
+        let threadName = Mutex<String>("")
+        func consume(_ record: UnsafeRawBufferPointer) { records.add(1, ordering: .relaxed); note() }
+        func idle() { idles.add(1, ordering: .relaxed); note() }
+        func finish() { finished.store(true, ordering: .releasing) }
+        private func note() { if threadName.withLock({ $0.isEmpty }) { let n = NamedThread.currentName(); threadName.withLock { $0 = n } } }
+        func waitFor(_ what: () -> Bool) -> Bool {
+            let end = Timestamp.monotonicNanoseconds() + 10_000_000_000
+            while !what() { if Timestamp.monotonicNanoseconds() > end { return false }; Timestamp.sleep(milliseconds: 2) }
+            return true
+        }
+    }
+
+    /// A started capture released without stop() stops, drains and joins its reader
+    /// (the reader holds no reference to the capture, so nothing is read after release).
+    @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func releasingAStartedCaptureWithoutStopIsSafe() throws {
+        let probe = ThreadProbe()
+        do {
+            var o = BPFCaptureOptions()
+            o.ignoreSelf = false
+            o.interest = [EventType(name: "openat")!]
+            let capture = try BPFCapture(options: o)
+            try capture.start(probe)
+            #expect(probe.waitFor {
+                close(open("/etc/hostname", O_RDONLY))
+                return probe.records.load(ordering: .relaxed) > 0
+            })
+            #expect(probe.threadName.withLock { $0 } == "vigil-capture")
+        }
+        let finished = probe.finished.load(ordering: .acquiring)
+        #expect(finished)
+    }
+
+    /// run(_:) reads on the caller's thread; a quiet ring calls idle() every poll; stop() from
+    /// another thread makes run return after finish().
+    @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func runReadsOnTheCallersThreadAndIdlesOnAQuietRing() throws {
+        var o = BPFCaptureOptions()
+        o.interest = []
+        let capture = try BPFCapture(options: o)
+        let probe = ThreadProbe()
+        let failure = Mutex<String?>(nil)
+        let box = UncheckedCapture(capture)
+        let t = try NamedThread.start(name: "vigil-pipeline") {
+            do { try box.capture.run(probe) } catch { failure.withLock { $0 = "\(error)" } }
+        }
+        #expect(probe.waitFor { probe.idles.load(ordering: .relaxed) >= 3 })
+        #expect(probe.threadName.withLock { $0 } == "vigil-pipeline")
+        capture.stop()
+        t.join()
+        let finished = probe.finished.load(ordering: .acquiring)
+        #expect(finished)
+        #expect(failure.withLock { $0 } == nil)
+    }
+
+    struct UncheckedCapture: @unchecked Sendable { let capture: BPFCapture; init(_ c: BPFCapture) { capture = c } }
+
     @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
     func missingObjectIsAClearError() throws {
         var o = BPFCaptureOptions()

@@ -81,7 +81,7 @@ final class KubeHTTPClient {
         var idleLimitNs: UInt64
         var idleTimedOut = false
         init(bodyLimit: Int, cancel: @escaping () -> Bool, idleLimitNs: UInt64) {
-            self.bodyLimit = bodyLimit; self.cancel = cancel; self.idleLimitNs = idleLimitNs; self.lastDataNs = monotonicNs()
+            self.bodyLimit = bodyLimit; self.cancel = cancel; self.idleLimitNs = idleLimitNs; self.lastDataNs = Timestamp.monotonicNanoseconds()
         }
     }
 
@@ -122,7 +122,7 @@ final class KubeHTTPClient {
         let writeCB: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { ptr, size, n, ud in
             let t = Unmanaged<Transfer>.fromOpaque(ud!).takeUnretainedValue()
             let count = size * n
-            t.lastDataNs = monotonicNs()
+            t.lastDataNs = Timestamp.monotonicNanoseconds()
             if t.status == 0 {
                 var code = 0
                 _ = vigil_curl_getinfo_long(t.handle, CURLINFO_RESPONSE_CODE, &code)
@@ -140,7 +140,7 @@ final class KubeHTTPClient {
         let progressCB: @convention(c) (UnsafeMutableRawPointer?, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> Int32 = { ud, _, _, _, _ in
             let t = Unmanaged<Transfer>.fromOpaque(ud!).takeUnretainedValue()
             if t.cancel() { return 1 }
-            if t.idleLimitNs > 0, monotonicNs() &- t.lastDataNs > t.idleLimitNs { t.idleTimedOut = true; return 1 }
+            if t.idleLimitNs > 0, Timestamp.monotonicNanoseconds() &- t.lastDataNs > t.idleLimitNs { t.idleTimedOut = true; return 1 }
             return 0
         }
         let headerCB: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { ptr, size, n, ud in
@@ -150,7 +150,7 @@ final class KubeHTTPClient {
             if count <= 2, let p = ptr, p[0] == 0x0D || p[0] == 0x0A {
                 var code = 0
                 _ = vigil_curl_getinfo_long(t.handle, CURLINFO_RESPONSE_CODE, &code)
-                if code >= 200 { t.status = code; t.lastDataNs = monotonicNs(); t.onStatus?(code) }
+                if code >= 200 { t.status = code; t.lastDataNs = Timestamp.monotonicNanoseconds(); t.onStatus?(code) }
             }
             return count
         }
