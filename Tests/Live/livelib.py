@@ -28,6 +28,10 @@ PYTHON = os.path.realpath("/usr/bin/python3") if os.path.exists("/usr/bin/python
 
 libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
 
+# A test runner may start this with signals blocked (SIGTERM among them); children inherit the
+# mask, and a server that never sees SIGTERM never stops. Start from an empty mask.
+signal.pthread_sigmask(signal.SIG_SETMASK, set())
+
 # Syscall numbers of the calls Python does not wrap (x86_64, aarch64).
 _NR = {
     "x86_64": {"openat2": 437, "renameat2": 316, "execveat": 322, "init_module": 175, "finit_module": 313,

@@ -154,7 +154,11 @@ def _(w):
             L.run(["curl", "-s", "-o", "/dev/null", f"http://127.0.0.1:{port}/"], check=True)
     finally:
         srv.terminate()
-        srv.wait()
+        try:
+            srv.wait(10)
+        except subprocess.TimeoutExpired:
+            srv.kill()
+            srv.wait()
 
 
 @workload("log rotation (logrotate, copytruncate and create)")
