@@ -79,11 +79,17 @@ public final class BPFCapture: @unchecked Sendable {
         let r = bpf_map__set_max_entries(events, UInt32(options.ringBufferBytes))
         if r != 0 { throw CaptureError.mapFailed(map: "events", errno: -r) }
 
+        let features = KernelFeatures.probe()
+        features.select(in: obj)
+        Log.info("capture", "kernel features", features.logFields)
+
         let lr = bpf_object__load(obj)
         if lr != 0 {
-            throw CaptureError.loadFailed(path: path, program: LibBPFLog.failedProgram(), errno: -lr,
-                                          log: LibBPFLog.verifierTail())
+            let prog = LibBPFLog.failedProgram()
+            throw CaptureError.loadFailed(path: path, program: prog, errno: -lr,
+                                          log: LibBPFLog.verifierTail(), fullLog: LibBPFLog.saveFullLog(program: prog))
         }
+        LibBPFLog.clear()
         func fd(_ name: String) throws -> Int32 {
             guard let m = bpf_object__find_map_by_name(obj, name) else { throw CaptureError.mapFailed(map: name, errno: ENOENT) }
             let f = bpf_map__fd(m)
@@ -113,6 +119,10 @@ public final class BPFCapture: @unchecked Sendable {
         // Attach every program.
         var prog = bpf_object__next_program(obj, nil)
         while let p = prog {
+            if !bpf_program__autoload(p) {  // a variant for another kernel (KernelFeatures.select)
+                prog = bpf_object__next_program(obj, p)
+                continue
+            }
             let name = String(cString: bpf_program__name(p))
             guard let link = bpf_program__attach(p) else {
                 let e = errno

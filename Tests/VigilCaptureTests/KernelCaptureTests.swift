@@ -466,6 +466,46 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
     struct UncheckedCapture: @unchecked Sendable { let capture: BPFCapture; init(_ c: BPFCapture) { capture = c } }
 
     @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func verifierRejectionNamesAFileWithTheWholeLogAndPrintsTheReason() throws {
+        let vigilObject = try BPFCapture.findObject()
+        let reject = String(vigilObject[..<vigilObject.lastIndex(of: "/")!]) + "/reject.bpf.o"
+        try #require(access(reject, R_OK) == 0, "\(reject) missing: run `make bpf`")
+        var o = BPFCaptureOptions()
+        o.objectPath = reject
+        do {
+            _ = try BPFCapture(options: o)
+            Issue.record("the verifier accepted a program that reads past its context")
+        } catch let CaptureError.loadFailed(_, program, _, log, fullLog) {
+            #expect(program == "vigil_reject")
+            // The reason (the verifier's last words) is in the printed tail.
+            #expect(log.contains("dereference of modified ctx ptr") || log.contains("invalid bpf_context access"))
+            let path = try #require(fullLog, "the full log was not saved")
+            defer { unlink(path) }
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            // The whole log: far past the old 8 KiB cut, from the first instruction to the reason.
+            #expect(text.utf8.count > 32 << 10)
+            #expect(text.contains("-- BEGIN PROG LOAD LOG --"))
+            #expect(text.contains("0: (bf) r6 = r1") || text.contains("0: ("))
+            #expect(text.contains("processed "))
+            let description = CaptureError.loadFailed(path: reject, program: program, errno: 13, log: log, fullLog: fullLog).description
+            #expect(description.contains(path))
+        }
+    }
+
+    @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func kernelFeaturesAreProbedFromBTF() throws {
+        let f = KernelFeatures.probe()
+        #expect(f.btf)
+        #expect(!f.release.isEmpty)
+        #expect(["sec/nsec", "__i_ctime", "timespec64"].contains(f.inodeTimes))
+        #expect(["u64", "u32[2]"].contains(f.capabilities))
+        #expect(f.processExitArgs == 1 || f.processExitArgs == 2)
+        #expect(["cqe", "res-arg", "none"].contains(f.ioUringComplete))
+        // Every program of the loaded object fits this kernel (variants for other kernels are off).
+        _ = try SharedCapture.get()
+    }
+
+    @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
     func missingObjectIsAClearError() throws {
         var o = BPFCaptureOptions()
         o.objectPath = "/nonexistent/vigil.bpf.o"
