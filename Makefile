@@ -11,7 +11,7 @@ DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev libcurl4-openssl-de
 	bpftool pkg-config rsyslog openssl python3-venv \
 	gcc make git logrotate e2fsprogs openssh-client util-linux
 
-.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-hostile bench-noise test-kernels kernel-matrix-deps
+.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-alerts bench-hostile bench-noise test-kernels kernel-matrix-deps
 
 all: build
 
@@ -106,6 +106,11 @@ bench-enrich: deps
 	./.build/release/vigil-bench-enrich 100
 	./.build/release/vigil-bench-enrich 1000
 
+# Alert path: JSON formatting, dispatcher submit, file sink, folding (each against a baseline).
+bench-alerts: deps
+	$(SWIFT) build -c release --product vigil-bench-alerts
+	./.build/release/vigil-bench-alerts
+
 # Rule evaluation throughput on one core (stable Falco rules + rules/).
 bench-rules: build
 	bench/rules/run.sh
@@ -120,7 +125,7 @@ bench-noise: build
 bench-hostile: build
 	python3 bench/hostile/hostile_bench.py --vigil ./.build/release/vigil
 
-bench: build bench-capture bench-enrich bench-rules bench-hostile
+bench: build bench-capture bench-enrich bench-rules bench-alerts bench-hostile
 
 clean:
 	rm -rf $(BUILD_DIR) .build
