@@ -63,6 +63,9 @@ public final class Agent: @unchecked Sendable {
     private var watcher: FileWatcher?
     private var sourceThread: NamedThread?
     private var monitorThread: NamedThread?
+    private var reloadThread: NamedThread?
+    /// Reloads asked for by signals and the file watcher, run on the reload thread.
+    private let reloadRequests = ReloadRequests()
     private var stopSource: (@Sendable () -> Void)?
     private var sourceStats: (@Sendable () -> CaptureStats)?
     private let stopRequested = Atomic<Bool>(false)
@@ -122,13 +125,16 @@ public final class Agent: @unchecked Sendable {
         let slotRef = slot
         let pipelineRef = pipeline
         let interest = interestSetter
+        let requests = reloadRequests
         reloader = Reloader(options: options, current: loaded, slot: slotRef, metrics: metrics,
                             setInterest: { types in
                                 guard let set = interest.value.withLock({ $0 }) else { return }
                                 do { try set(types) } catch { Log.error("reload", "cannot update the kernel event selection", [("error", "\(error)")]) }
                             },
-                            pipelineGeneration: { UInt64(pipelineRef.activeGeneration.value) })
+                            pipelineGeneration: { UInt64(pipelineRef.activeGeneration.value) },
+                            isStopping: { requests.isStopping })
         registerMetrics()
+        reloader.setFailureHandler { [weak self] failure in self?.raiseReloadAlert(failure) }
         Log.info("agent", "rules loaded", [("rules_enabled", String(rules.summary.enabled)), ("rules_files", String(rules.summary.files.count)),
                                            ("skipped", String(rules.summary.skipped.count))])
     }
@@ -185,7 +191,7 @@ public final class Agent: @unchecked Sendable {
         health.setRulesLoaded(true)
 
         if config.watchConfigFiles {
-            let w = FileWatcher(paths: Reloader.watchPaths(reloader.current)) { [weak self] in self?.reload(reason: "file changed") }
+            let w = FileWatcher(paths: Reloader.watchPaths(reloader.current)) { [weak self] in self?.requestReload(reason: "file changed") }
             if w.start() { watcher = w }
         }
         let threshold = config.dropAlertThreshold
@@ -193,6 +199,13 @@ public final class Agent: @unchecked Sendable {
             monitorThread = try NamedThread.start(name: "vigil-monitor") { [self] in monitor(threshold: threshold) }
         } catch {
             Log.error("agent", "drop monitor cannot run; no internal alert on kernel drops", [("error", error.description)])
+        }
+        do {
+            reloadThread = try NamedThread.start(name: "vigil-reload") { [self] in
+                while let reason = reloadRequests.next() { reload(reason: reason) }
+            }
+        } catch {
+            Log.error("agent", "reload thread cannot run; SIGHUP and file changes will not reload", [("error", error.description)])
         }
         Log.info("agent", "running", [("hostname", hostname), ("mode", enricher?.configuration.kubernetes == nil ? "host" : "kubernetes")])
     }
@@ -209,8 +222,16 @@ public final class Agent: @unchecked Sendable {
         return outcome
     }
 
-    /// Asks the agent to stop (from the signal thread).
-    public func requestStop() { stopRequested.store(true, ordering: .releasing) }
+    /// Asks for a reload on the agent's reload thread and returns at once (SIGHUP, file
+    /// changes): the caller never waits for a compilation. Requests made while one runs
+    /// are merged into one more reload.
+    public func requestReload(reason: String) { reloadRequests.request(reason) }
+
+    /// Asks the agent to stop (from the signal thread). A reload in progress is abandoned.
+    public func requestStop() {
+        stopRequested.store(true, ordering: .releasing)
+        reloadRequests.stop()
+    }
 
     /// Whether stop was requested or the source ended.
     public var isStopping: Bool { stopRequested.load(ordering: .acquiring) || sourceEnded.load(ordering: .acquiring) }
@@ -231,7 +252,9 @@ public final class Agent: @unchecked Sendable {
         if shutDown.exchange(true, ordering: .acquiringAndReleasing) { return statsLine() }
         health.setStopping()
         stopRequested.store(true, ordering: .releasing)
+        reloadRequests.stop()
         watcher?.stop()
+        reloadThread?.join()
         stopSource?()
         sourceThread?.join()
         monitorThread?.join()
@@ -268,6 +291,19 @@ public final class Agent: @unchecked Sendable {
             raiseDropAlert(drops: pendingDrops, received: pendingReceived, since: windowStartWall, stats: stats)
             pendingDrops = 0; pendingReceived = 0
         }
+    }
+
+    /// The internal alert for a rejected reload (the previous rules keep running).
+    private func raiseReloadAlert(_ f: Reloader.Failure) {
+        metrics.internalAlerts.add()
+        let first = f.errors.first ?? "unknown error"
+        let alert = Alert(timeNs: Timestamp.nowNanoseconds(), rule: "Vigil rules reload failed", priority: .error, source: "internal",
+                          hostname: hostname,
+                          message: "Vigil rules reload failed (\(f.reason)): \(f.errors.count) error(s), first: \(first); the previous rules keep running",
+                          tags: ["vigil", "internal"],
+                          outputFields: [("vigil.reload_reason", .string(f.reason)), ("vigil.reload_errors", .uint(UInt64(f.errors.count))),
+                                         ("vigil.reload_error", .string(first))])
+        dispatcher.submit(alert)
     }
 
     private func raiseDropAlert(drops: UInt64, received: UInt64, since: UInt64, stats: CaptureStats) {

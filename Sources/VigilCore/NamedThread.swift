@@ -40,11 +40,16 @@ public final class NamedThread: Sendable {
     }
 
     /// Starts `body` on a new thread named `name`. Throws when the system refuses a
-    /// thread (`EAGAIN`: the thread or memory limit).
-    public static func start(name: String, _ body: @escaping @Sendable () -> Void) throws(StartError) -> NamedThread {
+    /// thread (`EAGAIN`: the thread or memory limit). `stackBytes` sets the stack size
+    /// (nil: the system default).
+    public static func start(name: String, stackBytes: Int? = nil, _ body: @escaping @Sendable () -> Void) throws(StartError) -> NamedThread {
         let ctx = Unmanaged.passRetained(Start(name, body)).toOpaque()
         var tid = pthread_t()
-        let rc = pthread_create(&tid, nil, { raw in
+        var attr = pthread_attr_t()
+        pthread_attr_init(&attr)
+        defer { pthread_attr_destroy(&attr) }
+        if let stackBytes { pthread_attr_setstacksize(&attr, stackBytes) }
+        let rc = pthread_create(&tid, &attr, { raw in
             guard let raw else { return nil }
             let start = Unmanaged<Start>.fromOpaque(raw).takeRetainedValue()
             NamedThread.setCurrentName(start.name)

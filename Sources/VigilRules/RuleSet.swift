@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 import VigilDecode
 import VigilState
 import VigilCore
@@ -22,7 +23,21 @@ public struct RuleLoadOptions: Sendable {
     public var disabledTags: Set<String> = []
     /// When non-empty, only rules with one of these tags are enabled.
     public var onlyTags: Set<String> = []
+    /// Largest rules file read (bytes).
+    public var maxFileBytes = FileReader.defaultLimit
+    /// Set from another thread to stop a compilation early (it then fails with an error).
+    public var cancellation: RuleLoadCancellation?
     public init() {}
+}
+
+/// Stops a rule-set compilation running on another thread (checked between items).
+public final class RuleLoadCancellation: Sendable {
+    private let flag = Atomic<Bool>(false)
+    public init() {}
+    /// Asks the compilation to stop.
+    public func cancel() { flag.store(true, ordering: .releasing) }
+    /// Whether ``cancel()`` was called.
+    public var isCancelled: Bool { flag.load(ordering: .acquiring) }
 }
 
 /// A skipped rule and why.
@@ -130,7 +145,7 @@ public final class RuleSet: Sendable {
     /// Throws ``RuleLoadError`` when any error was found (unless `skipInvalidRules`);
     /// returns the rule set and every diagnostic (warnings, and skipped-rule reasons).
     public static func load(paths: [String], options: RuleLoadOptions = RuleLoadOptions()) throws(RuleLoadError) -> (RuleSet, [Diagnostic]) {
-        var loader = RuleLoader()
+        var loader = RuleLoader(maxFileBytes: options.maxFileBytes)
         loader.load(paths: paths)
         let (set, diags) = build(loader.source, loaderDiagnostics: loader.diagnostics, options: options)
         if !options.skipInvalidRules && diags.contains(where: { $0.severity == .error }) {
@@ -150,7 +165,7 @@ public final class RuleSet: Sendable {
 
         // Parse every macro once (syntax errors are reported even for unused macros).
         var asts: [String: ConditionExpr?] = [:]
-        for (name, m) in source.macros.sorted(by: { $0.key < $1.key }) {
+        for (name, m) in source.macros.sorted(by: { $0.key < $1.key }) where options.cancellation?.isCancelled != true {
             do { asts[name] = try ConditionParser.parse(m.condition.text) } catch {
                 asts[name] = .some(nil)
                 diags.append(Diagnostic(.error, m.condition.mark(at: error.offset), item: "macro '\(name)'", "syntax error: \(error.message)"))
@@ -163,6 +178,10 @@ public final class RuleSet: Sendable {
         var compiled: [CompiledRule] = []
 
         for r in source.rules.sorted(by: { $0.order < $1.order }) {
+            if options.cancellation?.isCancelled == true {
+                diags.append(Diagnostic(.error, r.mark, item: nil, "compilation cancelled"))
+                break
+            }
             let item = "rule '\(r.name)'"
             func skip(_ reason: String, _ mark: SourceMark) {
                 summary.skipped.append(SkippedRule(name: r.name, reason: reason, mark: mark))

@@ -135,7 +135,11 @@ func readLines(_ path: String) -> [String] {
         source.push([Synth.open(pid: 7100, path: "/etc/shadow", fd: 4, ts: 3)])
         #expect(waitFor(15) { agent.metrics.alerts.value == 2 })
         _ = agent.shutdown()
-        let rules = readLines(fx.dir + "/alerts.json").map { $0.contains("Reloaded shadow read") ? "new" : "old" }
+        let lines = readLines(fx.dir + "/alerts.json")
+        // The rejected edit raised the internal alert (issue 11); the rule alerts came from the old, then the new set.
+        let internalAlerts = lines.filter { $0.contains("\"source\":\"internal\"") }
+        #expect(internalAlerts.count == 1 && internalAlerts[0].contains("\"rule\":\"Vigil rules reload failed\""))
+        let rules = lines.filter { !$0.contains("\"source\":\"internal\"") }.map { $0.contains("Reloaded shadow read") ? "new" : "old" }
         #expect(rules == ["old", "new"])
     }
 

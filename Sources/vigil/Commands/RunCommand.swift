@@ -111,7 +111,7 @@ enum RunCommand: Command {
         let stopping = Atomic<Bool>(false)
         do { try signals.start { sig in
             switch sig {
-            case SIGHUP: agent.reload(reason: "SIGHUP")
+            case SIGHUP: agent.requestReload(reason: "SIGHUP")
             case SIGUSR1:
                 Log.info("agent", "SIGUSR1: reopening alert files")
                 agent.dispatcher.reopen()
