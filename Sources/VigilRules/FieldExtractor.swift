@@ -313,10 +313,10 @@ enum FieldExtractor {
             let pid = cp.pointee.event.pid
             let target = String(decoding: key, as: UTF8.self)
             var st = stat()
-            // As the process sees it (its root); once it has exited (/proc/PID is gone), as
-            // the agent sees it.
+            // As the process sees it (its root); once it has exited (a zombie's root cannot be
+            // read, a reaped one has no /proc entry), as the agent sees it.
             if stat("/proc/\(pid)/root" + target, &st) != 0 {
-                guard access("/proc/\(pid)", F_OK) != 0, stat(target, &st) == 0 else { return .bool(false) }
+                guard stat(target, &st) == 0 else { return .bool(false) }
             }
             return .bool(UInt64(st.st_ino) == fd.pointee.ino && UInt32(truncatingIfNeeded: st.st_dev) == fd.pointee.dev)
         case .fdIno:
