@@ -25,6 +25,8 @@ let package = Package(
 
         // The one event ABI header, shared with bpf/*.bpf.c.
         .target(name: "VigilABI", path: "Sources/VigilABI"),
+        // pidfd_open / pidfd_send_signal (enforcement kills through a pidfd, never a bare pid).
+        .target(name: "CPidfd", path: "Sources/CPidfd"),
 
         // Shared plumbing: JSON writing, the agent's own log, metrics primitives.
         .target(name: "VigilCore"),
@@ -37,7 +39,7 @@ let package = Package(
         .target(name: "VigilAlerts", dependencies: ["VigilRules", "VigilCore", "CCurl"]),
         .target(name: "VigilAgent", dependencies: [
             "VigilCapture", "VigilDecode", "VigilState", "VigilRules", "VigilAlerts", "VigilCore",
-            "CMicroHTTPD", "CYAML",
+            "CMicroHTTPD", "CYAML", "CPidfd",
         ]),
 
         // The command-line interface.

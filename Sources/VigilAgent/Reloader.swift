@@ -26,6 +26,7 @@ public final class Reloader: Sendable {
     private let setInterest: @Sendable (Set<EventType>) -> Void
     private let pipelineGeneration: @Sendable () -> UInt64
     private let onConfig: @Sendable (LoadedConfig) -> Void
+    private let applyEnforcement: @Sendable (RuleSet, LoadedConfig) -> Void
     private let state: Mutex<LoadedConfig>
 
     /// - Parameters:
@@ -36,7 +37,9 @@ public final class Reloader: Sendable {
     public init(options: AgentOptions, current: LoadedConfig, slot: SwapSlot<RuleSet>, metrics: AgentMetrics,
                 setInterest: @escaping @Sendable (Set<EventType>) -> Void,
                 pipelineGeneration: @escaping @Sendable () -> UInt64,
-                onConfig: @escaping @Sendable (LoadedConfig) -> Void = { _ in }) {
+                onConfig: @escaping @Sendable (LoadedConfig) -> Void = { _ in },
+                applyEnforcement: @escaping @Sendable (RuleSet, LoadedConfig) -> Void = { _, _ in }) {
+        self.applyEnforcement = applyEnforcement
         self.options = options; self.slot = slot; self.metrics = metrics
         self.setInterest = setInterest; self.pipelineGeneration = pipelineGeneration; self.onConfig = onConfig
         self.state = Mutex(current)
@@ -80,6 +83,8 @@ public final class Reloader: Sendable {
             let oldInterest = RuleLoading.interest(old)
             let newInterest = RuleLoading.interest(rules)
             setInterest(oldInterest.union(newInterest))
+            // Enforcement settings first (keyed by rule name, valid for either set), then the rules.
+            applyEnforcement(rules, loaded)
             slot.store(rules)
             let gen = slot.generation
             // Wait (bounded) for the pipeline to evaluate with the new set before narrowing.

@@ -29,7 +29,7 @@ public final class BPFCapture: @unchecked Sendable {
     /// The BPF object file that was loaded.
     public private(set) var objectPath: String = ""
 
-    private var object: OpaquePointer?
+    var object: OpaquePointer?
     private var links: [OpaquePointer] = []
     private var eventsFD: Int32 = -1
     private var interestFD: Int32 = -1
@@ -45,6 +45,8 @@ public final class BPFCapture: @unchecked Sendable {
     private var thread: pthread_t?
     private var sinkRef: Unmanaged<RingSinkBase>?
     private let stopping = Atomic<Bool>(false)
+    /// Upper bound on the reader's poll interval in ms (lowered while rules enforce from user space).
+    let pollCap = Atomic<Int32>(Int32.max)
     private let started = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
 
@@ -375,7 +377,7 @@ final class ReaderContext {
         var morePending = false
         while !capture.isStopping {
             // After a full batch more data is waiting: consume again without sleeping.
-            if !morePending { _ = epoll_wait(epfd, &ev, 1, pollMs) }
+            if !morePending { _ = epoll_wait(epfd, &ev, 1, min(pollMs, capture.pollCap.load(ordering: .relaxed))) }
             sink.resetBatch()
             let n = ring_buffer__consume(ring)
             morePending = n == RingSinkBase.batchFull
