@@ -28,8 +28,8 @@ let package = Package(
         // pidfd_open / pidfd_send_signal (enforcement kills through a pidfd, never a bare pid).
         .target(name: "CPidfd", path: "Sources/CPidfd"),
 
-        // Shared plumbing: JSON writing, the agent's own log, metrics primitives.
-        .target(name: "VigilCore"),
+        // Shared plumbing: JSON writing, the agent's own log, metrics primitives, the YAML tree, the file reader.
+        .target(name: "VigilCore", dependencies: ["CYAML"]),
 
         // Pipeline stages.
         .target(name: "VigilCapture", dependencies: ["CLibBPF", "VigilABI", "VigilDecode", "VigilCore"]),

@@ -96,7 +96,7 @@ extension BPFCapture {
             for (i, tgid) in t.protectedTGIDs.prefix(p.count).enumerated() { p[i] = tgid }
         }
         try check(bpf_map_update_elem(stateFD, &zero, &st, UInt64(BPF_ANY)), "enforce_state")
-        pollCap.store(t.fastWakeup ? 1 : Int32.max, ordering: .relaxed)
+        control.pollCap.store(t.fastWakeup ? 1 : Int32.max, ordering: .relaxed)
     }
 
     /// Copies `s` (at most VIGIL_ENF_STR - 1 bytes) into a zeroed fixed C array.

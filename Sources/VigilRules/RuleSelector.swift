@@ -1,3 +1,5 @@
+import VigilCore
+
 /// One item of a Falco-style `rules:` selection list: enable or disable the rules
 /// whose name matches `rule` (wildcards `*`) and/or that carry the tag `tag`.
 ///

@@ -84,11 +84,11 @@ final class EnforcementSandbox {
         defer { for a in argv { free(a) } }
         var p: pid_t = 0
         guard posix_spawn(&p, "/bin/sh", nil, nil, argv, environ) == 0 else { return -1000 }
-        let end = monotonicNanoseconds() + UInt64(timeout * 1e9)
+        let end = Timestamp.monotonicNanoseconds() + UInt64(timeout * 1e9)
         var st: Int32 = 0
-        while monotonicNanoseconds() < end {
+        while Timestamp.monotonicNanoseconds() < end {
             if waitpid(p, &st, WNOHANG) == p { return (st & 0x7f) == 0 ? (st >> 8) & 0xff : -(st & 0x7f) }
-            sleepMilliseconds(5)
+            Timestamp.sleep(milliseconds: 5)
         }
         Glibc.kill(p, SIGKILL); waitpid(p, &st, 0)
         return -1001

@@ -170,7 +170,7 @@ import VigilRules
         #expect(try decide(999_993, "evil", "/tmp/evil") == "refused: rate limit")
         #expect(try decide(999_994, "evil", "/tmp/evil", rule: "Other") == "kill", "the limit is per rule")
         var summaries: [Alert] = []
-        enforcer.tick(nowNs: monotonicNanoseconds(), hostname: "h") { summaries.append($0) }
+        enforcer.tick(nowNs: Timestamp.monotonicNanoseconds(), hostname: "h") { summaries.append($0) }
         #expect(summaries.count == 1)
         #expect(summaries.first?.rule == "Vigil enforcement rate limited")
         #expect(summaries.first?.outputFields.contains { $0.0 == "vigil.refused" && $0.1 == .uint(1) } == true)

@@ -1,9 +1,10 @@
 import Testing
+import VigilCore
 import VigilRules
 
 @Suite struct RuleSelectorTests {
     static func tree(_ yaml: String, file: String = "sel.yaml") throws -> RuleSelector.Tree {
-        let docs = try YAMLParser.parse(Array(yaml.utf8), file: file)
+        let docs = try YAMLDocumentParser.parse(Array(yaml.utf8), file: file)
         return RuleSelector.Tree(docs[0])
     }
 

@@ -90,7 +90,7 @@ public final class Enforcer: @unchecked Sendable {
         } else if cfg.mode == .off {
             return
         } else {
-            result = decide(s, rule: rule, ev: ev, process: process, nowNs: monotonicNanoseconds())
+            result = decide(s, rule: rule, ev: ev, process: process, nowNs: Timestamp.monotonicNanoseconds())
             if result == "kill" {
                 let (r, t) = kill(pid: ev.pid, startTimeBootNs: process?.startTimeBootNs ?? 0, eventBootNs: ev.timestampBootNs)
                 result = r; latencyNs = t

@@ -121,6 +121,7 @@ public enum SyslogFormatter {
         out.append(contentsOf: name.utf8)
         out.append(contentsOf: "=\"".utf8)
         var clean: [UInt8] = []
+        // SD-PARAM escaping below doubles backslashes itself (RFC 5424 6.3.3).
         AlertFormatter.appendSanitized(value, to: &clean)
         for b in clean {
             if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b == UInt8(ascii: "]") { out.append(UInt8(ascii: "\\")) }
@@ -165,7 +166,7 @@ public final class SyslogBackend: AlertSinkBackend, @unchecked Sendable {
     public var maxBatch: Int { 128 }
 
     private func logError(_ what: String, _ err: Int32) {
-        let now = WorkerThread.monotonicNs()
+        let now = Timestamp.monotonicNanoseconds()
         guard now &- lastErrorLogNs > 10_000_000_000 else { return }
         lastErrorLogNs = now
         Log.error("alerts", what, [("sink", "syslog"), ("transport", endpoint.transport.rawValue),

@@ -73,7 +73,7 @@ enum RulesCommand: Command {
         }
     }
 
-    static func diagnosticJSON(_ w: inout JSONWriter, _ d: Diagnostic) {
+    static func diagnosticJSON(_ w: JSONWriter, _ d: Diagnostic) {
         w.beginObject()
         w.key("severity"); w.string(d.severity.rawValue)
         w.key("file"); w.string(d.mark.file)
@@ -123,7 +123,7 @@ enum RulesValidate {
         let plan = EnforcementPlan(rules: set, config: enforcement, generation: 1, protectedPIDs: [1])
         let s = set.summary
         if a.json {
-            var w = JSONWriter()
+            let w = JSONWriter()
             w.beginObject()
             w.key("ok"); w.bool(s.errors == 0)
             w.key("files"); w.beginArray(); for f in s.files { w.string(f) }; w.endArray()
@@ -156,9 +156,9 @@ enum RulesValidate {
             w.endObject()
             w.key("errors"); w.int(Int64(s.errors))
             w.key("warnings"); w.int(Int64(s.warnings))
-            w.key("diagnostics"); w.beginArray(); for d in diags { RulesCommand.diagnosticJSON(&w, d) }; w.endArray()
+            w.key("diagnostics"); w.beginArray(); for d in diags { RulesCommand.diagnosticJSON(w, d) }; w.endArray()
             w.endObject()
-            print(w.string)
+            print(w.text)
         } else {
             for d in diags where !(d.severity == .warning && d.message.hasPrefix("rule skipped:")) { writeStderr(d.description + "\n") }
             var out = "\(s.files.count) file\(s.files.count == 1 ? "" : "s"): \(s.rules) rules, \(s.macros) macros, \(s.lists) lists\n"
@@ -194,7 +194,7 @@ enum RulesList {
         let (set, diags) = RuleSet.build(loader.source, loaderDiagnostics: loader.diagnostics)
         for d in diags where d.severity == .error { writeStderr(d.description + "\n") }
         if a.json {
-            var w = JSONWriter()
+            let w = JSONWriter()
             w.beginArray()
             for r in set.rules {
                 w.beginObject()
@@ -208,7 +208,7 @@ enum RulesList {
                 w.endObject()
             }
             w.endArray()
-            print(w.string)
+            print(w.text)
         } else {
             for r in set.rules {
                 let types = r.eventTypes.count > 8 ? "\(r.eventTypes.count) types" : r.eventTypes.map(\.name).joined(separator: ",")
@@ -258,7 +258,7 @@ enum RulesFields {
             }
         }
         if a.json {
-            var w = JSONWriter()
+            let w = JSONWriter()
             w.beginArray()
             for r in rows {
                 w.beginObject()
@@ -269,7 +269,7 @@ enum RulesFields {
                 w.endObject()
             }
             w.endArray()
-            print(w.string)
+            print(w.text)
         } else {
             let width = min(40, (rows.map { $0.name.count }.max() ?? 10) + 2)
             for r in rows {
