@@ -1,3 +1,4 @@
+import VigilABI
 import VigilCore
 import VigilDecode
 import VigilState

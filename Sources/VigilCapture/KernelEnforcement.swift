@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CLibBPF
+import Synchronization
 import VigilABI
 
 /// What the exec program enforces: the contents of its `enforce_*` maps (see `vigil_abi.h`).

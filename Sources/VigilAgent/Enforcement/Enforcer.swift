@@ -7,6 +7,7 @@ import VigilDecode
 import VigilRules
 import VigilState
 import VigilAlerts
+import VigilABI
 
 /// Applies the enforcement action of enforcing rules' matches, on the pipeline thread.
 ///

@@ -4,6 +4,7 @@ import Glibc
 import VigilAgent
 import VigilCore
 import VigilRules
+import VigilDecode
 
 /// `vigil rules validate|list|fields|test`: work with Falco-format rule files.
 enum RulesCommand: Command {
