@@ -31,8 +31,10 @@ POD, PRIV, HOST = "pod", "privileged pod", "host"
 
 class Behaviour:
     def __init__(self, bid, what, falco, vigil, where, fn, note="", background=False):
-        self.id, self.what, self.falco, self.vigil, self.where, self.fn = bid, what, falco, vigil, where, fn
+        self.id, self.what, self.vigil, self.where, self.fn = bid, what, vigil, where, fn
         self.note, self.background = note, background
+        self.incubating = bool(falco and falco.endswith(" (incubating)"))
+        self.falco = falco[: -len(" (incubating)")] if self.incubating else falco
         self.token = "live-" + bid
 
 
@@ -604,17 +606,185 @@ def _(c, b):
 
 
 # ---------------------------------------------------------------------------
+# Node-security behaviours of Falco's incubating rules and of Tracee's signatures
+# ---------------------------------------------------------------------------
+INC = " (incubating)"
+LIVE = os.path.dirname(os.path.abspath(__file__))
+
+
+def home_dir(c, b):
+    d = os.path.join("/home", "vigil-" + os.path.basename(c.scratch) + "-" + b.id)
+    os.makedirs(os.path.join(d, ".ssh"), exist_ok=True)
+    return d
+
+
+@behaviour("core-pattern-write", "core_pattern opened for writing (its value written back unchanged)", None,
+           "Kernel usermode helper changed", note="no Falco rule; Tracee: core_pattern modification")
+def _(c, b):
+    c.py(b, "p = '/proc/sys/kernel/core_pattern'\nv = open(p).read()\nf = open(p, 'w')\nf.write(v)\nf.close()")
+
+
+@behaviour("proc-mem-write-pod", "a process opens another's /proc/PID/mem for writing in a pod", None,
+           "Process memory written through /proc", POD, note="no Falco rule; Tracee: code injection through /proc/PID/mem")
+def _(c, b):
+    c.py(b, "import subprocess, os\nchild = subprocess.Popen(['sleep', '30'])\n"
+            "fd = os.open('/proc/%d/mem' % child.pid, os.O_RDWR)\nos.close(fd)\nchild.kill(); child.wait()")
+
+
+@behaviour("kcore-read", "/proc/kcore opened for reading", None, "Kernel memory read",
+           note="no Falco rule; Tracee: kernel memory read (/proc/kcore)")
+def _(c, b):
+    c.py(b, "import os\nos.close(os.open('/proc/kcore', os.O_RDONLY))")
+
+
+@behaviour("sa-token-cat-pod", "cat of the service account token in a pod", None, "Service account token read in container", POD,
+           note="no Falco rule; Tracee: service account token read")
+def _(c, b):
+    d = "/var/run/secrets/kubernetes.io/serviceaccount"
+    created = not os.path.exists("/var/run/secrets")
+    os.makedirs(d, exist_ok=True)
+    if not os.path.exists(d + "/token"):
+        with open(d + "/token", "w") as f:
+            f.write("eyJhbGciOiJSUzI1NiJ9.e30.sig")
+    try:
+        c.runner(b)(["cat", d + "/token", "/dev/null/" + b.token])
+    finally:
+        if created:
+            shutil.rmtree("/var/run/secrets", ignore_errors=True)
+
+
+@behaviour("runtime-socket-pod", "a pod connects to a docker.sock", None, "Container runtime socket accessed from container", POD,
+           note="no Falco rule; Tracee: container runtime socket access")
+def _(c, b):
+    sock = os.path.join(c.dir(b), "docker.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock)
+    srv.listen(1)
+    try:
+        c.py(b, f"import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('{sock}')\ns.close()")
+    finally:
+        srv.close()
+
+
+@behaviour("cron-job-write", "a file written below /etc/cron.d", "Schedule Cron Jobs" + INC, "Cron job created or modified")
+def _(c, b):
+    p = f"/etc/cron.d/vigil-{os.path.basename(c.scratch)}"
+    try:
+        c.py(b, f"open('{p}', 'w').write('* * * * * root true\\n')")
+    finally:
+        if os.path.exists(p):
+            os.unlink(p)
+
+
+@behaviour("ssh-key-read", "a user's SSH private key read by a non-SSH program", "Read ssh information" + INC, "SSH private key read")
+def _(c, b):
+    h = home_dir(c, b)
+    with open(os.path.join(h, ".ssh", "id_ed25519"), "w") as f:
+        f.write("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    try:
+        c.py(b, f"open('{h}/.ssh/id_ed25519').read()")
+    finally:
+        shutil.rmtree(h, ignore_errors=True)
+
+
+@behaviour("authorized-keys-write-pod", "a key appended to a user's authorized_keys in a pod",
+           "Adding ssh keys to authorized_keys" + INC, "SSH authorized keys modified", POD)
+def _(c, b):
+    h = home_dir(c, b)
+    try:
+        c.py(b, f"open('{h}/.ssh/authorized_keys', 'a').write('ssh-ed25519 AAAA attacker\\n')")
+    finally:
+        shutil.rmtree(h, ignore_errors=True)
+
+
+@behaviour("history-delete", "a shell history file deleted", "Delete or rename shell history" + INC, "Shell history deleted or tampered")
+def _(c, b):
+    p = os.path.join(c.dir(b), ".bash_history")
+    with open(p, "w") as f:
+        f.write("ls\n")
+    c.runner(b)(["rm", "-f", p])
+
+
+@behaviour("setns-priv-pod", "setns in a privileged pod", "Change thread namespace" + INC, "Namespace change in container", PRIV)
+def _(c, b):
+    c.py(b, "import livelib as L, os\nfd = os.open('/proc/self/ns/net', os.O_RDONLY)\nL.syscall('setns', fd, 0)",
+         env={"PYTHONPATH": LIVE})
+
+
+@behaviour("unshare-user-pod", "unshare(CLONE_NEWUSER) in an unprivileged pod", "Change namespace privileges via unshare" + INC,
+           "Namespace change in container", POD)
+def _(c, b):
+    c.py(b, "import livelib as L\nL.syscall('unshare', 0x10000000)", env={"PYTHONPATH": LIVE})
+
+
+@behaviour("setuid-regain-root", "a process running as uid 1000 with saved uid 0 sets its uid back to 0", "Non sudo setuid" + INC,
+           "Unexpected setuid to root")
+def _(c, b):
+    c.py(b, "import os\nos.setresuid(1000, 1000, 0)\nos.setuid(0)")
+
+
+@behaviour("setuid-bit", "chmod u+s on a file", "Set Setuid or Setgid bit" + INC, "Setuid or setgid bit set")
+def _(c, b):
+    p = L.copy_program("/bin/true", os.path.join(c.dir(b), "suid"))
+    c.py(b, f"import os\nos.chmod('{p}', 0o4755)")
+
+
+@behaviour("bpf-prog-load", "an eBPF socket filter loaded with bpf(BPF_PROG_LOAD)", "BPF Program Not Profiled" + INC,
+           "BPF program loaded by other program")
+def _(c, b):
+    c.py(b, BPF_LOAD, env={"PYTHONPATH": LIVE})
+
+
+BPF_LOAD = """
+import livelib as L, ctypes, os
+insns = (ctypes.c_uint64 * 2)(0x00000000000000b7, 0x0000000000000095)  # r0 = 0; exit
+lic = ctypes.create_string_buffer(b'GPL')
+attr = (ctypes.c_uint8 * 128)()
+ctypes.memmove(attr, (ctypes.c_uint32 * 2)(1, 2), 8)  # prog_type SOCKET_FILTER, insn_cnt 2
+ctypes.memmove(ctypes.byref(attr, 8), (ctypes.c_uint64 * 2)(ctypes.addressof(insns), ctypes.addressof(lic)), 16)
+fd = L.syscall('bpf', 5, attr, 128)
+if fd >= 0:
+    os.close(fd)
+"""
+
+
+@behaviour("network-tool-pod", "nmap run in a pod", "Launch Suspicious Network Tool in Container" + INC,
+           "Network scanner or sniffer run in container", POD)
+def _(c, b):
+    c.runner(b)([c.tool(b, "nmap"), "-sS", "10.0.0.0/24", "-oN", "/dev/null/" + b.token])
+
+
+@behaviour("package-manager-pod", "apt-get run in a pod", "Launch Package Management Process in Container" + INC,
+           "Package manager run in container", POD)
+def _(c, b):
+    c.runner(b)(["apt-get", "--version", "-o", "Debug::" + b.token + "=0"])
+
+
+@behaviour("metadata-service-pod", "a pod connects to the cloud metadata service", "Contact cloud metadata service from container" + INC,
+           "Cloud metadata service contacted from container", POD)
+def _(c, b):
+    c.py(b, CONNECT.format(fam="AF_INET", ip="169.254.169.254", port=80))
+
+
+# ---------------------------------------------------------------------------
 # Running it
 # ---------------------------------------------------------------------------
 
 
 def run_all(vigil, repo, falco_rules, workdir, only=None):
+    """`falco_rules`: Falco's stable file; its incubating file next to it is loaded too."""
     os.makedirs(workdir, exist_ok=True)
     drain_rules = os.path.join(workdir, "drain_rules.yaml")
     with open(drain_rules, "w") as f:
         f.write(L.DRAIN_RULE)
     state = os.path.join(workdir, "containerd")
-    rules = [os.path.join(repo, "rules", "vigil_rules.yaml")] + ([falco_rules] if falco_rules else []) + [drain_rules]
+    falco_files = []
+    if falco_rules:
+        falco_files = [falco_rules]
+        inc = os.path.join(os.path.dirname(falco_rules), "falco-incubating_rules.yaml")
+        if os.path.exists(inc):
+            falco_files.append(inc)
+    rules = [os.path.join(repo, "rules", "vigil_rules.yaml")] + falco_files + [drain_rules]
     agent = L.Agent(vigil, os.path.join(repo, "rules", "vigil.yaml"), rules, workdir,
                     options=["rule_matching=all", f"containerd.state_root={state}", "crio.enabled=false"])
     cg = L.cgroup2_root()
@@ -653,7 +823,8 @@ def run_all(vigil, repo, falco_rules, workdir, only=None):
     alerts = agent.alerts()
     report = {"agent_exit": rc, "agent_log": agent.log_tail(5), "behaviours": []}
     for b in selected:
-        report["behaviours"].append(_evaluate(b, alerts, pods, falco_rules, errors.get(b.id)))
+        loaded = falco_rules if (not b.incubating or len(falco_files) > 1) else None
+        report["behaviours"].append(_evaluate(b, alerts, pods, loaded, errors.get(b.id)))
     return report
 
 
@@ -688,7 +859,8 @@ def _evaluate(b, alerts, pods, falco_rules, error):
         attributed = any(named(a) for a in vigil_hits)
         vigil_hits.sort(key=lambda a: not named(a))
     return {
-        "id": b.id, "what": b.what, "where": b.where, "falco_rule": b.falco, "vigil_rules": b.vigil, "note": b.note,
+        "id": b.id, "what": b.what, "where": b.where, "falco_rule": b.falco, "incubating": b.incubating,
+        "vigil_rules": b.vigil, "note": b.note,
         "error": error, "fired": fired,
         "falco_fired": (b.falco in fired) if (b.falco and falco_rules) else None,
         "falco_expected": bool(b.falco and falco_rules and not b.note),
@@ -703,7 +875,8 @@ def _evaluate(b, alerts, pods, falco_rules, error):
 def table():
     rows = ["| Behaviour (live test id) | Where | Falco rule | Vigil rule | Gap |", "|---|---|---|---|---|"]
     for b in BEHAVIOURS:
-        rows.append(f"| {b.what} (`{b.id}`) | {b.where} | {b.falco or '—'} | {' / '.join(b.vigil)} | {b.note or ''} |")
+        falco = (b.falco + (" (incubating)" if b.incubating else "")) if b.falco else "—"
+        rows.append(f"| {b.what} (`{b.id}`) | {b.where} | {falco} | {' / '.join(b.vigil)} | {b.note or ''} |")
     return "\n".join(rows)
 
 
