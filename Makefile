@@ -9,7 +9,7 @@ BPF_OBJ := $(BUILD_DIR)/bpf/vigil.bpf.o
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev libcurl4-openssl-dev libmicrohttpd-dev \
 	bpftool pkg-config rsyslog openssl python3-venv
 
-.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-hostile test-kernels kernel-matrix-deps
+.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-hostile test-kernels kernel-matrix-deps fuzz fuzz-build
 
 all: build
 
@@ -108,11 +108,19 @@ bench-enrich: deps
 bench-rules: build
 	bench/rules/run.sh
 
+# libFuzzer targets (fuzz/): rule YAML, condition grammar, configuration, capture files.
+# FUZZ_SECONDS per target (default 60); corpus in fuzz/corpus; crashes in build/fuzz/crashes.
+fuzz-build: deps
+	fuzz/build.sh
+
+fuzz: fuzz-build
+	fuzz/run.sh
+
 # Hostile rules and configuration files (issue 11): each fails (or loads) within a time bound.
 bench-hostile: build
 	python3 bench/hostile/hostile_bench.py --vigil ./.build/release/vigil
 
-bench: build bench-capture bench-enrich bench-rules bench-hostile
+bench: build bench-capture bench-enrich bench-rules bench-hostile fuzz fuzz-build
 
 clean:
 	rm -rf $(BUILD_DIR) .build
