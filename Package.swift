@@ -57,5 +57,7 @@ let package = Package(
         .testTarget(name: "VigilAlertsTests", dependencies: ["VigilAlerts", "VigilRules", "VigilCore"]),
         .testTarget(name: "VigilAgentTests", dependencies: ["VigilAgent", "VigilAlerts", "VigilRules", "VigilState", "VigilDecode", "VigilCapture", "VigilCore"]),
         .testTarget(name: "DeployTests", dependencies: ["VigilAlerts", "VigilRules", "VigilCore"]),
+        // Real container runtimes (`make test-containers`: the image under containerd and podman).
+        .testTarget(name: "ContainerTests", dependencies: ["VigilRules"]),
     ]
 )
