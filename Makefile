@@ -9,7 +9,7 @@ BPF_OBJ := $(BUILD_DIR)/bpf/vigil.bpf.o
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev libcurl4-openssl-dev libmicrohttpd-dev \
 	bpftool pkg-config rsyslog openssl python3-venv
 
-.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules
+.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-hostile test-kernels kernel-matrix-deps
 
 all: build
 
@@ -37,7 +37,12 @@ $(BPF_OBJ): bpf/vigil.bpf.c Sources/VigilABI/include/vigil_abi.h $(BUILD_DIR)/vm
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c bpf/vigil.bpf.c -o $@
 
-bpf: deps $(BPF_OBJ)
+# A program the verifier rejects (the load-failure test of Tests/VigilCaptureTests).
+$(BUILD_DIR)/bpf/reject.bpf.o: Tests/Fixtures/bpf/reject.bpf.c $(BUILD_DIR)/vmlinux.h
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+bpf: deps $(BPF_OBJ) $(BUILD_DIR)/bpf/reject.bpf.o
 
 build: deps bpf
 	$(SWIFT) build -c release
@@ -48,6 +53,31 @@ run: build
 test: deps bpf deploy-tools
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+
+# Kernel matrix (Tests/KernelMatrix/README.md): boots the newest Debian cloud kernels of 5.10,
+# 6.1 and 6.12 under QEMU (TCG) with vigil, its libraries, the BPF object and the rules in an
+# initramfs, and runs the capture and rule checks inside; the host's kernel is checked natively
+# when no image of it can be booted. One line per kernel and check, then "N passed, N failed".
+# Kernels are downloaded once into build/kernels (private apt state; /boot and the system's
+# sources are not touched).
+#   make test-kernels KERNELS="6.1 host" CHECKS="load exec" SKIP="5.10:ia32 *:uring"
+KERNELS ?= 5.10 6.1 6.12 host
+CHECKS ?= load exec open connect fork ia32 uring rule
+SKIP ?=
+KERNEL_MATRIX_PACKAGES := qemu-system-x86 busybox-static cpio gcc libc6-dev
+
+kernel-matrix-deps:
+	@missing=""; for p in $(KERNEL_MATRIX_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "error: missing Debian packages:$$missing (run as root or install them)" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+test-kernels: deps bpf kernel-matrix-deps
+	$(SWIFT) build --product vigil
+	KERNELS="$(KERNELS)" CHECKS="$(CHECKS)" SKIP="$(SKIP)" VIGIL_BIN="$$($(SWIFT) build --show-bin-path)/vigil" \
+		BPF_OBJ=$(BPF_OBJ) RULES_DIR=rules Tests/KernelMatrix/run.sh
 
 # Capture benchmarks: open storm, exec storm (vs bare, bpftrace, opensnoop, execsnoop), decode loop.
 BENCH_PACKAGES := bpftrace libbpf-tools
@@ -78,7 +108,11 @@ bench-enrich: deps
 bench-rules: build
 	bench/rules/run.sh
 
-bench: build bench-capture bench-enrich bench-rules
+# Hostile rules and configuration files (issue 11): each fails (or loads) within a time bound.
+bench-hostile: build
+	python3 bench/hostile/hostile_bench.py --vigil ./.build/release/vigil
+
+bench: build bench-capture bench-enrich bench-rules bench-hostile
 
 clean:
 	rm -rf $(BUILD_DIR) .build

@@ -26,8 +26,8 @@ let package = Package(
         // The one event ABI header, shared with bpf/*.bpf.c.
         .target(name: "VigilABI", path: "Sources/VigilABI"),
 
-        // Shared plumbing: JSON writing, the agent's own log, metrics primitives.
-        .target(name: "VigilCore"),
+        // Shared plumbing: JSON writing, the agent's own log, metrics primitives, the YAML tree, the file reader.
+        .target(name: "VigilCore", dependencies: ["CYAML"]),
 
         // Pipeline stages.
         .target(name: "VigilCapture", dependencies: ["CLibBPF", "VigilABI", "VigilDecode", "VigilCore"]),

@@ -15,7 +15,7 @@
  * so a storm of events costs no wake-up per record.
  *
  * The record layouts and the meaning of str0/str1 are the ABI in
- * Sources/VigilABI/include/vigil_abi.h and the contract table in TEAM.md.
+ * Sources/VigilABI/include/vigil_abi.h (per-syscall notes there and in bpf/README.md).
  */
 /* vmlinux.h has a zlib typedef named `config`; the map below owns that name. */
 #define config vmlinux_zlib_config
@@ -114,7 +114,7 @@ struct {
 
 /* State of one backwards path walk. It lives in the map value, not on the
  * stack, so that the verifier sees the same (unknown) state on every loop
- * iteration and bpf_loop callbacks converge at once. */
+ * iteration and the walk loops (global functions, below) verify quickly. */
 struct walk_state {
     struct dentry *dentry;
     struct vfsmount *vfsmnt;
@@ -176,9 +176,16 @@ static __always_inline __u32 vigil_id(long nr)
     return id ? *id : 0;
 }
 
+/* The current task. bpf_get_current_task_btf() needs 5.11; this works from 4.8 and
+ * every field is read through CO-RE (BPF_CORE_READ), so one program fits all kernels. */
+static __always_inline struct task_struct *current_task(void)
+{
+    return (struct task_struct *)bpf_get_current_task();
+}
+
 static __always_inline void fill_header(struct vigil_header *h, __u16 kind, __u32 size)
 {
-    struct task_struct *task = bpf_get_current_task_btf();
+    struct task_struct *task = current_task();
     __u64 pt = bpf_get_current_pid_tgid();
     __u64 ug = bpf_get_current_uid_gid();
     h->kind = kind;
@@ -188,7 +195,7 @@ static __always_inline void fill_header(struct vigil_header *h, __u16 kind, __u3
     h->cpu = bpf_get_smp_processor_id();
     h->pid = pt >> 32;
     h->tid = (__u32)pt;
-    h->ppid = task->real_parent->tgid;
+    h->ppid = BPF_CORE_READ(task, real_parent, tgid);
     h->uid = (__u32)ug;
     h->gid = ug >> 32;
     h->cgroup_id = bpf_get_current_cgroup_id();
@@ -303,12 +310,15 @@ static __always_inline __u32 read_user_raw(__u8 *rec, __u32 off, __u64 uptr, __u
     }
     if (off > SCRATCH_SIZE - VIGIL_SOCKADDR_MAX)
         return 0;
-    if (bpf_probe_read_user(rec + off, len, (const void *)uptr) != 0) {
+    /* The size register itself must carry the bound: older verifiers (6.1) do not
+     * carry a compare over to a copy of the register clang may pass instead. */
+    __u32 n = MASK(len, 2 * VIGIL_SOCKADDR_MAX - 1);
+    if (bpf_probe_read_user(rec + MASK(off, SCRATCH_SIZE - 1), n, (const void *)uptr) != 0) {
         h->flags |= VIGIL_HF_READ_FAILED;
         kstat_add(VIGIL_KSTAT_READ_FAILED, 1);
         return 0;
     }
-    return (__u32)len;
+    return n;
 }
 
 static __always_inline struct file *fd_file(struct task_struct *task, long fd)
@@ -330,7 +340,7 @@ static __always_inline struct file *fd_file(struct task_struct *task, long fd)
 /* Fills the tuple from the socket behind `fd` of the current task. */
 static __always_inline void sock_tuple(struct vigil_sock_tuple *t, long fd)
 {
-    struct task_struct *task = bpf_get_current_task_btf();
+    struct task_struct *task = current_task();
     struct file *f = fd_file(task, fd);
     if (!f)
         return;
@@ -568,7 +578,7 @@ static __always_inline struct pathbuf *get_pathbuf(void)
 }
 
 /* One step of the dentry walk: prepend "/name" or cross a mount. 1 = stop. */
-static long walk_step(__u32 idx, void *ctx)
+static __always_inline long walk_step(__u32 idx)
 {
     struct pathbuf *pb = get_pathbuf();
     if (!pb)
@@ -616,6 +626,22 @@ static long walk_step(__u32 idx, void *ctx)
     return stop_after;
 }
 
+/* The loops are global (non-static) functions: the verifier checks each once, on its
+ * own, and a caller sees one call whose result is any int. That keeps the programs
+ * small to verify, and needs neither bpf_loop (5.17+) nor unrolling, so the same
+ * object loads on 5.10 and on 6.18. The walk state is in the per-CPU pathbuf. */
+__attribute__((noinline)) int vigil_walk_path(void)
+{
+    for (__u32 i = 0; i < PATH_WALK_MAX; i++) {
+        if (walk_step(i))
+            return 0;
+    }
+    struct pathbuf *pb = get_pathbuf();
+    if (pb)
+        pb->w.truncated = 1;
+    return 0;
+}
+
 /* Builds the path of (dentry, vfsmnt) as seen from the task's root into
  * pb->buf; the string runs from pb->w.pos to PATH_END (the NUL). */
 static __always_inline void build_path(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt,
@@ -628,9 +654,7 @@ static __always_inline void build_path(struct pathbuf *pb, struct dentry *dentry
     pb->w.root_mnt = BPF_CORE_READ(task, fs, root.mnt);
     pb->w.pos = PATH_END;
     pb->w.truncated = 0;
-    long n = bpf_loop(PATH_WALK_MAX, walk_step, NULL, 0);
-    if (n >= PATH_WALK_MAX)
-        pb->w.truncated = 1;
+    vigil_walk_path();
     if (pb->w.pos >= PATH_END) {
         pb->w.pos = PATH_END - 1;
         pb->buf[PATH_END - 1] = '/';
@@ -648,7 +672,8 @@ static __always_inline __u32 copy_path(__u8 *rec, __u32 off, struct pathbuf *pb)
         return 0;
     if (off > SCRATCH_SIZE - VIGIL_PATH_MAX)
         return 0;
-    if (bpf_probe_read_kernel(rec + off, len, pb->buf + MASK(pos, VIGIL_PATH_MAX - 1)) != 0)
+    len = MASK(len - 1, VIGIL_PATH_MAX - 1) + 1;
+    if (bpf_probe_read_kernel(rec + MASK(off, SCRATCH_SIZE - 1), len, pb->buf + MASK(pos, VIGIL_PATH_MAX - 1)) != 0)
         return 0;
     return len;
 }
@@ -668,7 +693,7 @@ static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
 
 #define CG_MIN_POS (PATH_END - (VIGIL_CGROUP_PATH_MAX - 1))
 
-static long cg_step(__u32 idx, void *ctx)
+static __always_inline long cg_step(__u32 idx)
 {
     struct pathbuf *pb = get_pathbuf();
     if (!pb)
@@ -707,6 +732,16 @@ static long cg_step(__u32 idx, void *ctx)
     return 0;
 }
 
+/* The cgroup walk loop (see vigil_walk_path). */
+__attribute__((noinline)) int vigil_walk_cgroup(void)
+{
+    for (__u32 i = 0; i < VIGIL_CGROUP_DEPTH + 1; i++) {
+        if (cg_step(i))
+            break;
+    }
+    return 0;
+}
+
 /* Builds the cgroup path relative to the cgroup root ("a/b/c", "/" for the root). */
 static __always_inline void build_cgroup_path(struct pathbuf *pb, struct task_struct *task)
 {
@@ -714,7 +749,7 @@ static __always_inline void build_cgroup_path(struct pathbuf *pb, struct task_st
     pb->w.kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
     pb->w.pos = PATH_END;
     pb->w.truncated = 0;
-    bpf_loop(VIGIL_CGROUP_DEPTH + 1, cg_step, NULL, 0);
+    vigil_walk_cgroup();
     if (pb->w.pos >= PATH_END) {
         pb->w.pos = PATH_END - 1;
         pb->buf[PATH_END - 1] = '/';
@@ -745,6 +780,64 @@ struct ovl_inode___vigil {
     struct dentry *__upperdentry;
 } __attribute__((preserve_access_index));
 
+/* Inode time layouts: 6.11+ i_{c,m}time_sec/_nsec; 6.7-6.10 __i_{c,m}time; 6.6 __i_ctime
+ * and i_mtime; up to 6.5 i_ctime and i_mtime (struct timespec64). */
+struct inode___v67 {
+    struct timespec64 __i_mtime;
+    struct timespec64 __i_ctime;
+} __attribute__((preserve_access_index));
+
+struct inode___v510 {
+    struct timespec64 i_mtime;
+    struct timespec64 i_ctime;
+} __attribute__((preserve_access_index));
+
+static __always_inline __u64 ts_ns(__s64 sec, long nsec)
+{
+    return (__u64)sec * 1000000000ull + (__u64)nsec;
+}
+
+static __always_inline void inode_times(struct inode *ino, __u64 *ctime, __u64 *mtime)
+{
+    if (bpf_core_field_exists(ino->i_ctime_sec)) {
+        *ctime = ts_ns(BPF_CORE_READ(ino, i_ctime_sec), BPF_CORE_READ(ino, i_ctime_nsec));
+        *mtime = ts_ns(BPF_CORE_READ(ino, i_mtime_sec), BPF_CORE_READ(ino, i_mtime_nsec));
+        return;
+    }
+    struct inode___v67 *i67 = (void *)ino;
+    struct inode___v510 *i510 = (void *)ino;
+    if (bpf_core_field_exists(i67->__i_ctime))
+        *ctime = ts_ns(BPF_CORE_READ(i67, __i_ctime.tv_sec), BPF_CORE_READ(i67, __i_ctime.tv_nsec));
+    else
+        *ctime = ts_ns(BPF_CORE_READ(i510, i_ctime.tv_sec), BPF_CORE_READ(i510, i_ctime.tv_nsec));
+    if (bpf_core_field_exists(i67->__i_mtime))
+        *mtime = ts_ns(BPF_CORE_READ(i67, __i_mtime.tv_sec), BPF_CORE_READ(i67, __i_mtime.tv_nsec));
+    else
+        *mtime = ts_ns(BPF_CORE_READ(i510, i_mtime.tv_sec), BPF_CORE_READ(i510, i_mtime.tv_nsec));
+}
+
+/* kernel_cap_t: a u64 `val` from 6.3, `__u32 cap[2]` before. */
+struct kernel_cap_struct___old {
+    __u32 cap[2];
+} __attribute__((preserve_access_index));
+
+struct cred___old {
+    struct kernel_cap_struct___old cap_effective;
+    struct kernel_cap_struct___old cap_permitted;
+} __attribute__((preserve_access_index));
+
+static __always_inline void cred_caps(const struct cred *cred, __u64 *eff, __u64 *prm)
+{
+    if (bpf_core_field_exists(cred->cap_effective.val)) {
+        *eff = BPF_CORE_READ(cred, cap_effective.val);
+        *prm = BPF_CORE_READ(cred, cap_permitted.val);
+        return;
+    }
+    struct cred___old *o = (void *)cred;
+    *eff = BPF_CORE_READ(o, cap_effective.cap[0]) | ((__u64)BPF_CORE_READ(o, cap_effective.cap[1]) << 32);
+    *prm = BPF_CORE_READ(o, cap_permitted.cap[0]) | ((__u64)BPF_CORE_READ(o, cap_permitted.cap[1]) << 32);
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -766,7 +859,7 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
     __u8 *rec = scratch();
     if (!rec)
         return 0;
-    struct task_struct *task = bpf_get_current_task_btf();
+    struct task_struct *task = current_task();
     struct vigil_exec_event *ev = (void *)rec;
     struct vigil_header *h = &ev->hdr;
     fill_header(h, VIGIL_REC_EXEC, 0);
@@ -780,8 +873,7 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
     const struct cred *cred = BPF_CORE_READ(task, cred);
     ev->euid = BPF_CORE_READ(cred, euid.val);
     ev->egid = BPF_CORE_READ(cred, egid.val);
-    ev->cap_effective = BPF_CORE_READ(cred, cap_effective.val);
-    ev->cap_permitted = BPF_CORE_READ(cred, cap_permitted.val);
+    cred_caps(cred, &ev->cap_effective, &ev->cap_permitted);
     ev->loginuid = BPF_CORE_READ(task, loginuid.val);
     ev->tty = tty_nr(task);
     ev->start_time_ns = BPF_CORE_READ(task, start_boottime);
@@ -800,8 +892,7 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
         exe = BPF_CORE_READ(bprm, file);
     struct inode *ino = BPF_CORE_READ(exe, f_inode);
     ev->exe_ino = BPF_CORE_READ(ino, i_ino);
-    ev->exe_ctime_ns = BPF_CORE_READ(ino, i_ctime_sec) * 1000000000ull + BPF_CORE_READ(ino, i_ctime_nsec);
-    ev->exe_mtime_ns = BPF_CORE_READ(ino, i_mtime_sec) * 1000000000ull + BPF_CORE_READ(ino, i_mtime_nsec);
+    inode_times(ino, &ev->exe_ctime_ns, &ev->exe_mtime_ns);
 
     /* overlay upper layer: the overlay inode has an upper dentry */
     struct super_block *sb = BPF_CORE_READ(ino, i_sb);
@@ -888,8 +979,10 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
         if (len > VIGIL_ARGS_MAX)
             len = VIGIL_ARGS_MAX;
         if (len > 0 && off <= base + VIGIL_PATH_MAX) {
-            if (bpf_probe_read_user(rec + off, len, (const void *)start) == 0) {
-                args_len = (__u32)len;
+            /* 1..VIGIL_ARGS_MAX in the size register itself (see read_user_raw) */
+            __u32 n = MASK(len - 1, VIGIL_ARGS_MAX - 1) + 1;
+            if (bpf_probe_read_user(rec + MASK(off, SCRATCH_SIZE - 1), n, (const void *)start) == 0) {
+                args_len = n;
                 /* keep the last argument NUL-terminated when cut */
                 __u32 last = off + args_len - 1;
                 if (last < SCRATCH_SIZE)
@@ -966,8 +1059,11 @@ int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child)
     return 0;
 }
 
+/* sched_process_exit has one argument up to 6.15 and (p, group_dead) after; only the
+ * first is read. The tracepoint fires after do_exit() decremented signal->live, so a
+ * zero count says this was the last thread, on every kernel. */
 SEC("tp_btf/sched_process_exit")
-int BPF_PROG(vigil_exit, struct task_struct *p, bool group_dead)
+int BPF_PROG(vigil_exit, struct task_struct *p)
 {
     __u64 pt = bpf_get_current_pid_tgid();
     __u32 tid = (__u32)pt;
@@ -979,10 +1075,10 @@ int BPF_PROG(vigil_exit, struct task_struct *p, bool group_dead)
         return 0;
     struct vigil_exit_event ev = {};
     fill_header(&ev.hdr, VIGIL_REC_EXIT, sizeof(ev));
-    int code = p->exit_code;
+    int code = BPF_CORE_READ(p, exit_code);
     ev.exit_code = (code >> 8) & 0xff;
     ev.signal = code & 0x7f;
-    if (group_dead)
+    if (BPF_CORE_READ(p, signal, live.counter) == 0)
         ev.flags |= VIGIL_EXIT_GROUP_DEAD;
     submit(&ev, sizeof(ev), cfg);
     return 0;

@@ -23,6 +23,9 @@ final class InterestSetter: Sendable {
 extension Pipeline: RecordConsumer {
     public func consume(_ record: UnsafeRawBufferPointer) { process(record) }
     public func endOfBatch() { batchEnded() }
+    /// A quiet ring still ticks the pipeline: held alerts are released on time, readiness
+    /// and reloads do not wait for the next event.
+    public func idle() { batchEnded() }
     public func finish() { tick(); flush() }
 }
 
@@ -58,14 +61,17 @@ public final class Agent: @unchecked Sendable {
     let processTable: ProcessTable
     private(set) var server: MetricsServer?
     private var watcher: FileWatcher?
-    private var sourceThread: AgentThread?
-    private var monitorThread: AgentThread?
+    private var sourceThread: NamedThread?
+    private var monitorThread: NamedThread?
+    private var reloadThread: NamedThread?
+    /// Reloads asked for by signals and the file watcher, run on the reload thread.
+    private let reloadRequests = ReloadRequests()
     private var stopSource: (@Sendable () -> Void)?
     private var sourceStats: (@Sendable () -> CaptureStats)?
     private let stopRequested = Atomic<Bool>(false)
     private let sourceEnded = Atomic<Bool>(false)
     private let shutDown = Atomic<Bool>(false)
-    private let startNs = monotonicNanoseconds()
+    private let startNs = Timestamp.monotonicNanoseconds()
     private let interestSetter = InterestSetter()
     private let sourceError = Mutex<String?>(nil)
 
@@ -119,13 +125,16 @@ public final class Agent: @unchecked Sendable {
         let slotRef = slot
         let pipelineRef = pipeline
         let interest = interestSetter
+        let requests = reloadRequests
         reloader = Reloader(options: options, current: loaded, slot: slotRef, metrics: metrics,
                             setInterest: { types in
                                 guard let set = interest.value.withLock({ $0 }) else { return }
                                 do { try set(types) } catch { Log.error("reload", "cannot update the kernel event selection", [("error", "\(error)")]) }
                             },
-                            pipelineGeneration: { UInt64(pipelineRef.activeGeneration.value) })
+                            pipelineGeneration: { UInt64(pipelineRef.activeGeneration.value) },
+                            isStopping: { requests.isStopping })
         registerMetrics()
+        reloader.setFailureHandler { [weak self] failure in self?.raiseReloadAlert(failure) }
         Log.info("agent", "rules loaded", [("rules_enabled", String(rules.summary.enabled)), ("rules_files", String(rules.summary.files.count)),
                                            ("skipped", String(rules.summary.skipped.count))])
     }
@@ -166,22 +175,38 @@ public final class Agent: @unchecked Sendable {
         stopSource = { src.stop() }
         sourceStats = { src.stats() }
         let pipe = pipeline
-        sourceThread = AgentThread.start(name: "vigil-pipeline") { [self] in
-            do { try src.run(pipe) } catch {
-                sourceError.withLock { $0 = "\(error)" }
-                Log.error("agent", "event source failed", [("error", "\(error)")])
+        do {
+            // The source delivers records on this thread: it is the pipeline thread.
+            sourceThread = try NamedThread.start(name: "vigil-pipeline") { [self] in
+                do { try src.run(pipe) } catch {
+                    sourceError.withLock { $0 = "\(error)" }
+                    Log.error("agent", "event source failed", [("error", "\(error)")])
+                }
+                sourceEnded.store(true, ordering: .releasing)
             }
-            sourceEnded.store(true, ordering: .releasing)
+        } catch {
+            throw AgentError(error.description)
         }
         health.setAttached(true)
         health.setRulesLoaded(true)
 
         if config.watchConfigFiles {
-            let w = FileWatcher(paths: Reloader.watchPaths(reloader.current)) { [weak self] in self?.reload(reason: "file changed") }
+            let w = FileWatcher(paths: Reloader.watchPaths(reloader.current)) { [weak self] in self?.requestReload(reason: "file changed") }
             if w.start() { watcher = w }
         }
         let threshold = config.dropAlertThreshold
-        monitorThread = AgentThread.start(name: "vigil-monitor") { [self] in monitor(threshold: threshold) }
+        do {
+            monitorThread = try NamedThread.start(name: "vigil-monitor") { [self] in monitor(threshold: threshold) }
+        } catch {
+            Log.error("agent", "drop monitor cannot run; no internal alert on kernel drops", [("error", error.description)])
+        }
+        do {
+            reloadThread = try NamedThread.start(name: "vigil-reload") { [self] in
+                while let reason = reloadRequests.next() { reload(reason: reason) }
+            }
+        } catch {
+            Log.error("agent", "reload thread cannot run; SIGHUP and file changes will not reload", [("error", error.description)])
+        }
         Log.info("agent", "running", [("hostname", hostname), ("mode", enricher?.configuration.kubernetes == nil ? "host" : "kubernetes")])
     }
 
@@ -197,8 +222,16 @@ public final class Agent: @unchecked Sendable {
         return outcome
     }
 
-    /// Asks the agent to stop (from the signal thread).
-    public func requestStop() { stopRequested.store(true, ordering: .releasing) }
+    /// Asks for a reload on the agent's reload thread and returns at once (SIGHUP, file
+    /// changes): the caller never waits for a compilation. Requests made while one runs
+    /// are merged into one more reload.
+    public func requestReload(reason: String) { reloadRequests.request(reason) }
+
+    /// Asks the agent to stop (from the signal thread). A reload in progress is abandoned.
+    public func requestStop() {
+        stopRequested.store(true, ordering: .releasing)
+        reloadRequests.stop()
+    }
 
     /// Whether stop was requested or the source ended.
     public var isStopping: Bool { stopRequested.load(ordering: .acquiring) || sourceEnded.load(ordering: .acquiring) }
@@ -208,7 +241,7 @@ public final class Agent: @unchecked Sendable {
 
     /// Blocks until ``requestStop()`` or the end of the source's input.
     public func waitUntilStopped() {
-        while !isStopping { sleepMilliseconds(20) }
+        while !isStopping { Timestamp.sleep(milliseconds: 20) }
     }
 
     /// Stops cleanly: detaches (the source drains what is in the ring and the pipeline
@@ -219,7 +252,9 @@ public final class Agent: @unchecked Sendable {
         if shutDown.exchange(true, ordering: .acquiringAndReleasing) { return statsLine() }
         health.setStopping()
         stopRequested.store(true, ordering: .releasing)
+        reloadRequests.stop()
         watcher?.stop()
+        reloadThread?.join()
         stopSource?()
         sourceThread?.join()
         monitorThread?.join()
@@ -238,9 +273,10 @@ public final class Agent: @unchecked Sendable {
         var lastAlertNs: UInt64 = 0
         var windowStartWall: UInt64 = 0
         while !stopRequested.load(ordering: .acquiring) && !sourceEnded.load(ordering: .acquiring) {
-            for _ in 0..<10 where !stopRequested.load(ordering: .acquiring) { sleepMilliseconds(100) }
+            for _ in 0..<10 where !stopRequested.load(ordering: .acquiring) { Timestamp.sleep(milliseconds: 100) }
             guard let stats = sourceStats?() else { continue }
             let received = stats.records, drops = stats.kernelDrops
+            metrics.monitoredRecords.set(Int64(truncatingIfNeeded: received))
             let dR = received &- lastReceived, dD = drops &- lastDrops
             lastReceived = received; lastDrops = drops
             guard threshold > 0, dD > 0 else { continue }
@@ -249,12 +285,25 @@ public final class Agent: @unchecked Sendable {
             if pendingDrops == 0 { windowStartWall = Timestamp.nowNanoseconds() &- 1_000_000_000 }
             pendingDrops &+= dD; pendingReceived &+= dR
             // At most one internal alert every 10 s; what accrues in between is in the next one.
-            let now = monotonicNanoseconds()
+            let now = Timestamp.monotonicNanoseconds()
             if lastAlertNs != 0 && now &- lastAlertNs < 10_000_000_000 { continue }
             lastAlertNs = now
             raiseDropAlert(drops: pendingDrops, received: pendingReceived, since: windowStartWall, stats: stats)
             pendingDrops = 0; pendingReceived = 0
         }
+    }
+
+    /// The internal alert for a rejected reload (the previous rules keep running).
+    private func raiseReloadAlert(_ f: Reloader.Failure) {
+        metrics.internalAlerts.add()
+        let first = f.errors.first ?? "unknown error"
+        let alert = Alert(timeNs: Timestamp.nowNanoseconds(), rule: "Vigil rules reload failed", priority: .error, source: "internal",
+                          hostname: hostname,
+                          message: "Vigil rules reload failed (\(f.reason)): \(f.errors.count) error(s), first: \(first); the previous rules keep running",
+                          tags: ["vigil", "internal"],
+                          outputFields: [("vigil.reload_reason", .string(f.reason)), ("vigil.reload_errors", .uint(UInt64(f.errors.count))),
+                                         ("vigil.reload_error", .string(first))])
+        dispatcher.submit(alert)
     }
 
     private func raiseDropAlert(drops: UInt64, received: UInt64, since: UInt64, stats: CaptureStats) {
@@ -263,14 +312,14 @@ public final class Agent: @unchecked Sendable {
         let ratio = Double(drops) / Double(max(1, drops &+ received))
         let pct = (ratio * 10000).rounded() / 100
         let alert = Alert(timeNs: now, rule: "Vigil dropped events", priority: .critical, source: "internal", hostname: hostname,
-                          message: "Vigil dropped events: \(drops) events lost in the kernel (\(pct)% of \(drops &+ received)) between \(Timestamp.rfc3339(since)) and \(Timestamp.rfc3339(now)); detections may be missed",
+                          message: "Vigil dropped events: \(drops) events lost in the kernel (\(pct)% of \(drops &+ received)) between \(RFC3339.string(since)) and \(RFC3339.string(now)); detections may be missed",
                           tags: ["vigil", "internal"],
                           outputFields: [("vigil.dropped_events", .uint(drops)), ("vigil.received_events", .uint(received)),
                                          ("vigil.drop_ratio", .string(String(ratio))),
                                          ("vigil.kernel_ring_full_total", .uint(stats.kernel.ringFull)),
                                          ("vigil.kernel_entry_full_total", .uint(stats.kernel.entryFull)),
-                                         ("vigil.window_start", .string(Timestamp.rfc3339(since))),
-                                         ("vigil.window_end", .string(Timestamp.rfc3339(now)))])
+                                         ("vigil.window_start", .string(RFC3339.string(since))),
+                                         ("vigil.window_end", .string(RFC3339.string(now)))])
         Log.warning("agent", "events dropped above threshold", [("dropped", String(drops)), ("received", String(received))])
         dispatcher.submit(alert)
     }
@@ -315,17 +364,17 @@ public final class Agent: @unchecked Sendable {
         }
         let start = startNs
         r.register("vigil_uptime_seconds", help: "Seconds since the agent started.", type: .gauge) {
-            [MetricSample(value: Double((monotonicNanoseconds() &- start) / 1_000_000_000))]
+            [MetricSample(value: Double((Timestamp.monotonicNanoseconds() &- start) / 1_000_000_000))]
         }
     }
 
     /// The final stats: `{"stats": {...}}` as one JSON line.
     public func statsLine() -> String {
         let s = sourceStats?() ?? CaptureStats()
-        var w = JSONWriter(capacity: 2048)
+        let w = JSONWriter(capacity: 2048)
         w.beginObject(); w.key("stats"); w.beginObject()
         w.key("events_received"); w.beginObject()
-        for (name, n) in s.recordsByTypeName { w.key(name); w.uint(n) }
+        for (name, n) in s.recordsByTypeName { w.key(string: name); w.uint(n) }
         w.endObject()
         w.key("events_total"); w.uint(s.records)
         w.key("kernel_drops"); w.uint(s.kernelDrops)
@@ -337,7 +386,7 @@ public final class Agent: @unchecked Sendable {
         w.key("alerts_by_rule"); w.beginObject()
         var byRule: [String: UInt64] = [:]
         for a in metrics.alertsByRule { byRule[a.rule, default: 0] += a.count }
-        for (rule, n) in byRule.sorted(by: { $0.key < $1.key }) { w.key(rule); w.uint(n) }
+        for (rule, n) in byRule.sorted(by: { $0.key < $1.key }) { w.key(string: rule); w.uint(n) }
         w.endObject()
         w.key("internal_alerts"); w.uint(metrics.internalAlerts.value)
         w.key("alerts_filtered"); w.uint(dispatcher.filtered.value)
@@ -346,7 +395,7 @@ public final class Agent: @unchecked Sendable {
         w.key("alerts_rate_limited"); w.uint(dispatcher.rateLimitedByRule.values.reduce(0, &+))
         w.key("sinks"); w.beginObject()
         for sink in dispatcher.sinks {
-            w.key(sink.name); w.beginObject()
+            w.key(string: sink.name); w.beginObject()
             w.key("sent"); w.uint(sink.stats.sent.value)
             w.key("errors"); w.uint(sink.stats.errors.value)
             w.key("dropped"); w.uint(sink.stats.dropped.value)
@@ -361,9 +410,9 @@ public final class Agent: @unchecked Sendable {
         w.key("process_table_evictions"); w.uint(processTable.stats.evictions.value)
         w.key("reloads"); w.uint(metrics.reloads.value)
         w.key("reload_failures"); w.uint(metrics.reloadFailures.value)
-        w.key("uptime_seconds"); w.double(Double((monotonicNanoseconds() &- startNs) / 1_000_000) / 1000)
+        w.key("uptime_seconds"); w.double(Double((Timestamp.monotonicNanoseconds() &- startNs) / 1_000_000) / 1000)
         w.endObject(); w.endObject()
-        return w.string
+        return w.text
     }
 
     // MARK: helpers
@@ -374,9 +423,7 @@ public final class Agent: @unchecked Sendable {
         }
         if !config.k8s.nodeName.isEmpty { return config.k8s.nodeName }
         if let v = getenv("NODE_NAME").map({ String(cString: $0) }), !v.isEmpty { return v }
-        var buf = [CChar](repeating: 0, count: 256)
-        if gethostname(&buf, 255) != 0 { return "localhost" }
-        return FilePaths.cString(buf)
+        return Hostname.current()
     }
 
     static func containerdRoots(_ root: String) -> [String] {

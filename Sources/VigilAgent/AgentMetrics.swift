@@ -16,6 +16,8 @@ public final class AgentMetrics: Sendable {
     public let alerts = Counter()
     /// Internal alerts (dropped events).
     public let internalAlerts = Counter()
+    /// Events received as of the drop monitor's last check (it checks once a second).
+    public let monitoredRecords = Gauge()
     private let alertCounts = Mutex<[AlertKey: UInt64]>([:])
     /// Events whose rules were evaluated; a sample of them is timed.
     public let rulesEvaluated = Counter()

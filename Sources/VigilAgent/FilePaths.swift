@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import VigilCore
 
 /// Small path and file helpers (no Foundation).
 public enum FilePaths {
@@ -15,15 +16,10 @@ public enum FilePaths {
         return normalize(base + "/" + p)
     }
 
-    /// Removes `.` and `..` components and duplicate slashes (lexically).
+    /// Removes `.` and `..` components and duplicate slashes (lexically); the result is
+    /// absolute (a relative `p` is taken from `/`). See ``PathResolver/normalize(_:)``.
     public static func normalize(_ p: String) -> String {
-        var parts: [Substring] = []
-        for c in p.split(separator: "/") {
-            if c == "." { continue }
-            if c == ".." { if !parts.isEmpty { parts.removeLast() }; continue }
-            parts.append(c)
-        }
-        return "/" + parts.joined(separator: "/")
+        PathResolver.normalize(p.hasPrefix("/") ? p : "/" + p)
     }
 
     public static func directory(of p: String) -> String {
@@ -52,20 +48,9 @@ public enum FilePaths {
         return stat(p, &st) == 0
     }
 
-    /// The whole file as text (invalid UTF-8 repaired), or nil with errno set.
+    /// The whole regular file as text (invalid UTF-8 repaired), or nil when ``FileReader`` refuses it.
     public static func readText(_ p: String) -> String? {
-        let fd = open(p, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var data: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let n = read(fd, &buf, buf.count)
-            if n < 0 { if errno == EINTR { continue }; return nil }
-            if n == 0 { break }
-            data.append(contentsOf: buf[0..<n])
-        }
-        return String(decoding: data, as: UTF8.self)
+        try? FileReader.readText(p)
     }
 
     /// Names in a directory (without `.` and `..`), sorted.

@@ -92,14 +92,17 @@ public final class Pipeline: @unchecked Sendable {
         metrics.rulesEvaluated.add()
         sampleCountdown &-= 1
         let timed = sampleCountdown == 0
-        let t0 = timed ? monotonicNanoseconds() : 0
-        rs.match(ctx, scratch: scratch) { k in
-            let alert = rs.alert(rule: k, ctx, scratch: scratch)
-            emit(alert, lookup: lookup, cgroupID: ev.cgroupID, pid: ev.pid)
+        let t0 = timed ? Timestamp.monotonicNanoseconds() : 0
+        withUnsafePointer(to: ctx) { cp in
+            // Fields extracted to match are reused (not extracted again) to render the alerts.
+            rs.match(cp, scratch: scratch) { k in
+                let alert = rs.alert(rule: k, cp, scratch: scratch)
+                emit(alert, lookup: lookup, cgroupID: ev.cgroupID, pid: ev.pid)
+            }
         }
         if timed {
             sampleCountdown = 16
-            metrics.evalSampleNanoseconds.add(monotonicNanoseconds() &- t0)
+            metrics.evalSampleNanoseconds.add(Timestamp.monotonicNanoseconds() &- t0)
             metrics.evalSampleCount.add()
         }
     }
@@ -107,7 +110,7 @@ public final class Pipeline: @unchecked Sendable {
     @inline(never)
     private func emit(_ alert: Alert, lookup: ContainerLookup, cgroupID: UInt64, pid: UInt32) {
         metrics.countAlert(rule: alert.rule, priority: alert.priority)
-        if lookup.isComplete || !holding.hold(alert, cgroupID: cgroupID, pid: pid, nowNs: monotonicNanoseconds()) {
+        if lookup.isComplete || !holding.hold(alert, cgroupID: cgroupID, pid: pid, nowNs: Timestamp.monotonicNanoseconds()) {
             dispatcher.submit(alert)
         }
     }
@@ -116,7 +119,7 @@ public final class Pipeline: @unchecked Sendable {
     /// releases held alerts, expires exited processes, updates gauges.
     public func tick() {
         if !holding.isEmpty, let enricher {
-            holding.poll(nowNs: monotonicNanoseconds(), enricher: enricher) { alert, lookup, _ in
+            holding.poll(nowNs: Timestamp.monotonicNanoseconds(), enricher: enricher) { alert, lookup, _ in
                 dispatcher.submit(Self.withContainer(alert, lookup.info))
             }
         }
@@ -144,7 +147,7 @@ public final class Pipeline: @unchecked Sendable {
     /// End of a batch of records (a ring-buffer drain): ticks at most every 5 ms.
     public func batchEnded() {
         if !sawBatch { sawBatch = true; health?.setFirstPollDone() }
-        let now = monotonicNanoseconds()
+        let now = Timestamp.monotonicNanoseconds()
         if now &- lastTickNs >= 5_000_000 { lastTickNs = now; tick() }
     }
 

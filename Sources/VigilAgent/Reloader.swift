@@ -11,13 +11,26 @@ import VigilRules
 /// the rule set (the pipeline picks it up before its next event), waits until
 /// the pipeline runs the new set, then narrows the selection to the new set's
 /// needs. Events keep flowing through the whole sequence, each evaluated by
-/// exactly one of the two sets: there is no monitoring gap. A set that fails to
-/// load is rejected with its errors logged, and the old set keeps running.
+/// exactly one of the two sets: there is no monitoring gap.
+///
+/// The compilation runs on its own thread (``ReloadCompilation``) within the time and
+/// memory budgets of `rules_reload`, and is abandoned when the agent stops. A set that
+/// fails to load or runs out of budget is rejected: logged, counted in
+/// `vigil_reload_failures_total`, reported to the failure handler (the agent raises an
+/// internal alert), and the old set keeps running.
 public final class Reloader: Sendable {
     /// What a reload did.
     public enum Outcome: Sendable, Equatable {
         case reloaded(rules: Int)
         case rejected(String)
+    }
+
+    /// A rejected reload, for the failure handler.
+    public struct Failure: Sendable {
+        /// What asked for the reload (`SIGHUP`, `file changed`).
+        public var reason: String
+        /// The errors, first first.
+        public var errors: [String]
     }
 
     private let options: AgentOptions
@@ -27,23 +40,39 @@ public final class Reloader: Sendable {
     private let pipelineGeneration: @Sendable () -> UInt64
     private let onConfig: @Sendable (LoadedConfig) -> Void
     private let state: Mutex<LoadedConfig>
+    /// Serialises reloads (held for a whole reload; ``current`` does not wait for it).
+    private let serial = Mutex<Void>(())
+    private let failureHandler = Mutex<(@Sendable (Failure) -> Void)?>(nil)
+    private let stopping: @Sendable () -> Bool
+    private let compilations = ReloadCompilation.Counter()
+
+    /// Compilations still running (one at most; an abandoned one until it notices).
+    public var compilationsInFlight: Int { compilations.value }
 
     /// - Parameters:
     ///   - current: the configuration the agent started with.
     ///   - setInterest: sets the kernel's event selection.
     ///   - pipelineGeneration: the rule-set generation the pipeline is evaluating with.
     ///   - onConfig: called with each newly accepted configuration (watch list, log level...).
+    ///   - isStopping: true once the agent stops; a reload in progress is then abandoned.
     public init(options: AgentOptions, current: LoadedConfig, slot: SwapSlot<RuleSet>, metrics: AgentMetrics,
                 setInterest: @escaping @Sendable (Set<EventType>) -> Void,
                 pipelineGeneration: @escaping @Sendable () -> UInt64,
-                onConfig: @escaping @Sendable (LoadedConfig) -> Void = { _ in }) {
+                onConfig: @escaping @Sendable (LoadedConfig) -> Void = { _ in },
+                isStopping: @escaping @Sendable () -> Bool = { false }) {
         self.options = options; self.slot = slot; self.metrics = metrics
         self.setInterest = setInterest; self.pipelineGeneration = pipelineGeneration; self.onConfig = onConfig
+        self.stopping = isStopping
         self.state = Mutex(current)
     }
 
     /// The configuration in force.
     public var current: LoadedConfig { state.withLock { $0 } }
+
+    /// Called (on the reloading thread) with every rejected reload.
+    public func setFailureHandler(_ handler: @escaping @Sendable (Failure) -> Void) {
+        failureHandler.withLock { $0 = handler }
+    }
 
     /// Every file and directory a reload reads (to watch).
     public static func watchPaths(_ loaded: LoadedConfig) -> [String] {
@@ -55,23 +84,33 @@ public final class Reloader: Sendable {
     /// Reloads now (serialised with other reloads). `reason` goes to the log.
     @discardableResult
     public func reload(reason: String) -> Outcome {
-        state.withLock { cur -> Outcome in
+        serial.withLock { _ -> Outcome in
             Log.info("reload", "reloading configuration and rules", [("reason", reason)])
-            let loaded: LoadedConfig
-            do throws(ConfigError) { loaded = try options.loadConfig() } catch {
-                metrics.reloadFailures.add()
-                Log.error("reload", "configuration rejected; the previous rules keep running", [("error", error.description)])
-                return .rejected(error.description)
+            let cur = current
+            let options = self.options
+            let job = ReloadCompilation(counter: compilations) { cancellation in
+                let loaded: LoadedConfig
+                do throws(ConfigError) { loaded = try options.loadConfig() } catch {
+                    return .failure(RuleLoading.Rejected(errors: ["configuration rejected: " + error.description]))
+                }
+                return RuleLoading.load(loaded, cancellation: cancellation).map { (loaded, $0) }
             }
-            let rules: RuleSet
-            switch RuleLoading.load(loaded) {
-            case .failure(let rejected):
+            let budget = cur.config.rulesReload
+            let compiled = job.run(timeoutMs: budget.timeoutMs, maxMemory: budget.maxMemory, isStopping: stopping)
+            let loaded: LoadedConfig, rules: RuleSet
+            switch compiled {
+            case .success(let (l, r)): loaded = l; rules = r
+            case .failure(.stopping):
+                Log.info("reload", "reload abandoned: the agent is stopping")
+                return .rejected("the agent is stopping")
+            case .failure(let failure):
+                let errors = failure.errors
                 metrics.reloadFailures.add()
-                for e in rejected.errors.prefix(50) { Log.error("reload", "rules error", [("error", e)]) }
+                for e in errors.prefix(50) { Log.error("reload", "rules error", [("error", e)]) }
                 Log.error("reload", "rule set rejected; the previous rules keep running",
-                          [("errors", String(rejected.errors.count))])
-                return .rejected(rejected.description)
-            case .success(let r): rules = r
+                          [("reason", reason), ("errors", String(errors.count))])
+                failureHandler.withLock { $0 }?(Failure(reason: reason, errors: errors))
+                return .rejected(errors.joined(separator: "\n"))
             }
             for change in Self.restartOnlyChanges(cur.config, loaded.config) {
                 Log.warning("reload", "setting changed; it takes effect at the next restart", [("key", change)])
@@ -84,12 +123,12 @@ public final class Reloader: Sendable {
             let gen = slot.generation
             // Wait (bounded) for the pipeline to evaluate with the new set before narrowing.
             var waited = 0
-            while pipelineGeneration() < gen && waited < 2000 { sleepMilliseconds(2); waited += 2 }
+            while pipelineGeneration() < gen && waited < 2000 && !stopping() { Timestamp.sleep(milliseconds: 2); waited += 2 }
             setInterest(newInterest)
             metrics.reloads.add()
             metrics.rulesLoaded.set(Int64(rules.summary.enabled))
             metrics.rulesLoadedTime.set(Int64(Timestamp.nowNanoseconds() / 1_000_000_000))
-            cur = loaded
+            state.withLock { $0 = loaded }
             onConfig(loaded)
             Log.info("reload", "rules reloaded", [("rules_enabled", String(rules.summary.enabled)),
                                                   ("rules_files", String(rules.summary.files.count)),

@@ -35,10 +35,12 @@ public enum RuleLoading {
     }
 
     /// Loads and compiles the rules; warnings are logged, errors reject the set.
-    public static func load(_ loaded: LoadedConfig) -> Result<RuleSet, Rejected> {
+    /// `cancellation` stops it early from another thread (a reload out of budget).
+    public static func load(_ loaded: LoadedConfig, cancellation: RuleLoadCancellation? = nil) -> Result<RuleSet, Rejected> {
         let (paths, errors) = files(loaded)
         if !errors.isEmpty { return .failure(Rejected(errors: errors)) }
         var options = RuleLoadOptions()
+        options.cancellation = cancellation
         options.matching = loaded.config.ruleMatching == .all ? .all : .first
         options.minimumPriority = loaded.config.priority
         do {

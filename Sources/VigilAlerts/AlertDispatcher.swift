@@ -28,7 +28,7 @@ public final class AlertDispatcher: Sendable {
     private let needJSON: Bool
     private let needText: Bool
     private let hostname: String
-    private let thread: Mutex<pthread_t?>
+    private let thread: Mutex<NamedThread?>
     private let stopped = Atomic<Bool>(false)
     private let flushRequested = Atomic<UInt64>(0)
     private let flushDone = Atomic<UInt64>(0)
@@ -63,14 +63,21 @@ public final class AlertDispatcher: Sendable {
         self.formatOptions = formatOptions
         needJSON = sinks.contains { $0.format == .json }
         needText = sinks.contains { $0.format == .text }
-        self.hostname = hostname ?? Self.systemHostname()
+        self.hostname = hostname ?? Hostname.current()
         queue = BoundedQueue(capacity: capacity)
         flood = Mutex(FloodStats())
         thread = Mutex(nil)
         let fc = FloodControl(config: floodControl)
         let box = UncheckedBox(fc)
-        let t = WorkerThread.start(name: "vigil-alerts") { [self] in self.run(box.value, floodControl) }
-        thread.withLock { $0 = t }
+        do {
+            let t = try NamedThread.start(name: "vigil-alerts") { [self] in self.run(box.value, floodControl) }
+            thread.withLock { $0 = t }
+        } catch {
+            // Without its thread nothing would drain the queue: refuse alerts (each counted
+            // as a queue drop) rather than let the queue fill silently.
+            queue.close()
+            Log.error("alerts", "alert dispatcher cannot run; every alert will be counted as dropped", [("error", error.description)])
+        }
     }
 
     /// Builds the sinks `config` enables and a dispatcher over them.
@@ -102,11 +109,6 @@ public final class AlertDispatcher: Sendable {
                                formatOptions: config.formatOptions, capacity: cap, hostname: hostname)
     }
 
-    static func systemHostname() -> String {
-        var buf = [CChar](repeating: 0, count: 256)
-        if gethostname(&buf, 255) != 0 { return "localhost" }
-        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
 
     /// Queues `alert` for delivery. Never blocks. Returns false when it was filtered by priority
     /// or dropped at a full queue (counted either way).
@@ -125,16 +127,16 @@ public final class AlertDispatcher: Sendable {
         var window = UInt64(max(1, cfg.fold.windowMs)) * 1_000_000
         if cfg.rateLimit.enabled { window = min(window, UInt64(max(1, cfg.rateLimit.summaryIntervalMs)) * 1_000_000) }
         let tickNs = min(100_000_000, max(5_000_000, window / 10))
-        var nextTick = WorkerThread.monotonicNs() &+ tickNs
+        var nextTick = Timestamp.monotonicNanoseconds() &+ tickNs
         var droppedReported: UInt64 = 0
         var dropFirstNs: UInt64 = 0
         var lastDropCheck: UInt64 = 0
         while true {
             items.removeAll(keepingCapacity: true)
             out.removeAll(keepingCapacity: true)
-            let now0 = WorkerThread.monotonicNs()
+            let now0 = Timestamp.monotonicNanoseconds()
             queue.pop(max: 256, into: &items, timeoutNs: nextTick > now0 ? nextTick - now0 : 0)
-            let now = WorkerThread.monotonicNs()
+            let now = Timestamp.monotonicNanoseconds()
             var rules: [RuleKey: UInt64] = [:]
             for a in items {
                 rules[RuleKey(rule: a.rule, priority: a.priority), default: 0] += 1
@@ -180,10 +182,10 @@ public final class AlertDispatcher: Sendable {
 
     private func dropReport(_ n: UInt64, since: UInt64, until: UInt64) -> FloodControl.Output {
         let a = Alert(timeNs: until, rule: "Vigil alerts dropped", priority: .critical, source: "internal", hostname: hostname,
-                      message: "\(n) alert\(n == 1 ? " was" : "s were") dropped at the full alert dispatcher queue between \(Timestamp.rfc3339(since)) and \(Timestamp.rfc3339(until))",
+                      message: "\(n) alert\(n == 1 ? " was" : "s were") dropped at the full alert dispatcher queue between \(RFC3339.string(since)) and \(RFC3339.string(until))",
                       tags: ["vigil", "internal"],
-                      outputFields: [("vigil.dropped_count", .uint(n)), ("vigil.dropped_window_start", .string(Timestamp.rfc3339(since))),
-                                     ("vigil.dropped_window_end", .string(Timestamp.rfc3339(until)))])
+                      outputFields: [("vigil.dropped_count", .uint(n)), ("vigil.dropped_window_start", .string(RFC3339.string(since))),
+                                     ("vigil.dropped_window_end", .string(RFC3339.string(until)))])
         return (a, AlertSummary(kind: .dropped, count: n, windowStartNs: since, windowEndNs: until))
     }
 
@@ -199,25 +201,25 @@ public final class AlertDispatcher: Sendable {
     /// Returns true when everything was flushed in time.
     @discardableResult
     public func flush(timeout: Duration = .seconds(5)) -> Bool {
-        let end = WorkerThread.monotonicNs() &+ Self.ns(timeout)
+        let end = Timestamp.monotonicNanoseconds() &+ Self.ns(timeout)
         let target = queue.pushed
         while queue.completed < target {
-            if WorkerThread.monotonicNs() >= end { return false }
+            if Timestamp.monotonicNanoseconds() >= end { return false }
             if stopped.load(ordering: .relaxed) { break }
-            WorkerThread.sleep(ns: 1_000_000)
+            Timestamp.sleep(nanoseconds: 1_000_000)
         }
         if !stopped.load(ordering: .relaxed) {
             let gen = flushRequested.add(1, ordering: .acquiringAndReleasing).newValue
             queue.wake()
             while flushDone.load(ordering: .acquiring) < gen {
-                if WorkerThread.monotonicNs() >= end { return false }
+                if Timestamp.monotonicNanoseconds() >= end { return false }
                 if stopped.load(ordering: .relaxed) { break }
-                WorkerThread.sleep(ns: 1_000_000)
+                Timestamp.sleep(nanoseconds: 1_000_000)
             }
         }
         var ok = true
         for s in sinks {
-            let now = WorkerThread.monotonicNs()
+            let now = Timestamp.monotonicNanoseconds()
             if now >= end || !s.flush(timeoutNs: end - now) { ok = false }
         }
         return ok
@@ -227,11 +229,11 @@ public final class AlertDispatcher: Sendable {
     /// (what is left is counted as dropped), and joins all threads. Idempotent.
     public func stop(timeout: Duration = .seconds(5)) {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        let end = WorkerThread.monotonicNs() &+ Self.ns(timeout)
+        let end = Timestamp.monotonicNanoseconds() &+ Self.ns(timeout)
         queue.close()
-        if let t = thread.withLock({ t -> pthread_t? in let v = t; t = nil; return v }) { pthread_join(t, nil) }
+        if let t = thread.withLock({ t -> NamedThread? in let v = t; t = nil; return v }) { t.join() }
         for s in sinks {
-            let now = WorkerThread.monotonicNs()
+            let now = Timestamp.monotonicNanoseconds()
             s.stop(timeoutNs: now < end ? end - now : 0)
         }
     }

@@ -50,13 +50,13 @@ public enum AlertFormatter {
 
     /// Appends one JSON object (no trailing newline) to `w`.
     public static func writeJSON(_ alert: Alert, summary: AlertSummary? = nil, options: AlertFormatOptions = AlertFormatOptions(),
-                                 into w: inout JSONWriter) {
+                                 into w: JSONWriter) {
         let cap = options.maxStringBytes
         let time = RFC3339.string(alert.timeNs)
         w.beginObject()
-        w.key("hostname"); string(alert.hostname, cap, &w)
-        if options.includeMessage { w.key("message"); string(alert.message, cap, &w) }
-        if options.includeOutput { w.key("output"); string(time + ": " + alert.priority.falcoName + " " + alert.message, cap, &w) }
+        w.key("hostname"); string(alert.hostname, cap, w)
+        if options.includeMessage { w.key("message"); string(alert.message, cap, w) }
+        if options.includeOutput { w.key("output"); string(time + ": " + alert.priority.falcoName + " " + alert.message, cap, w) }
         w.key("output_fields")
         w.beginObject()
         if alert.outputFields.isEmpty {
@@ -67,15 +67,15 @@ public enum AlertFormatter {
                 let (k, v) = fields[i]
                 // A key listed twice (a template field that is also a container/pod field) is written once.
                 if i > 0 && fields[..<i].contains(where: { $0.0 == k }) { continue }
-                w.key(k)
+                w.key(string: k)
                 switch v {
-                case .string(let s): string(s, cap, &w)
+                case .string(let s): string(s, cap, w)
                 case .int(let i): w.int(i)
                 case .uint(let u): w.uint(u)
                 case .bool(let b): w.bool(b)
                 case .strings(let list):
                     w.beginArray()
-                    for s in list { string(s, cap, &w) }
+                    for s in list { string(s, cap, w) }
                     w.endArray()
                 case .none: w.null()
                 }
@@ -83,12 +83,12 @@ public enum AlertFormatter {
         }
         w.endObject()
         w.key("priority"); w.string(alert.priority.falcoName)
-        w.key("rule"); string(alert.rule, cap, &w)
-        w.key("source"); string(alert.source, cap, &w)
+        w.key("rule"); string(alert.rule, cap, w)
+        w.key("source"); string(alert.source, cap, w)
         if options.includeTags {
             w.key("tags")
             w.beginArray()
-            for t in alert.tags { string(t, cap, &w) }
+            for t in alert.tags { string(t, cap, w) }
             w.endArray()
         }
         w.key("time"); w.string(time)
@@ -106,9 +106,9 @@ public enum AlertFormatter {
 
     /// One JSON line (without the newline) as bytes.
     public static func json(_ alert: Alert, summary: AlertSummary? = nil, options: AlertFormatOptions = AlertFormatOptions()) -> [UInt8] {
-        var w = JSONWriter(capacity: 512 + alert.message.utf8.count * 2)
-        writeJSON(alert, summary: summary, options: options, into: &w)
-        return w.bytes
+        let w = JSONWriter(capacity: 512 + alert.message.utf8.count * 2)
+        writeJSON(alert, summary: summary, options: options, into: w)
+        return w.byteArray
     }
 
     /// The readable one-line text form: the `output` text with control characters (newlines,
@@ -144,7 +144,7 @@ public enum AlertFormatter {
         }
     }
 
-    private static func string(_ s: String, _ cap: Int, _ w: inout JSONWriter) {
+    private static func string(_ s: String, _ cap: Int, _ w: JSONWriter) {
         if cap <= 0 || s.utf8.count <= cap { w.string(s); return }
         var end = s.utf8.index(s.utf8.startIndex, offsetBy: cap)
         // Back up to a character boundary.

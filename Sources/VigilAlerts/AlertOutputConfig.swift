@@ -1,3 +1,4 @@
+import CCurl
 import VigilRules
 
 /// Everything about where alerts go and how they look. Key names follow falco.yaml where they
@@ -55,6 +56,18 @@ public struct AlertOutputConfig: Sendable, Equatable {
     }
 
     /// Checks values that the types alone do not constrain. The error names the key.
+    /// Why libcurl's URL parser rejects `url` (bad IPv6 literal, bad port, no host...), or nil.
+    static func urlProblem(_ url: String) -> String? {
+        guard let h = curl_url() else { return "cannot parse" }
+        defer { curl_url_cleanup(h) }
+        let rc = curl_url_set(h, CURLUPART_URL, url, 0)
+        if rc != CURLUE_OK { return String(cString: curl_url_strerror(rc)) }
+        var host: UnsafeMutablePointer<CChar>?
+        guard curl_url_get(h, CURLUPART_HOST, &host, 0) == CURLUE_OK, let host else { return "no host" }
+        defer { curl_free(host) }
+        return host.pointee == 0 ? "no host" : nil
+    }
+
     public func validate() throws(AlertConfigError) {
         if outputsQueue.capacity < 1 { throw AlertConfigError(key: "outputs_queue.capacity", message: "must be at least 1") }
         if outputsQueue.maxBytes < 1024 { throw AlertConfigError(key: "outputs_queue.max_bytes", message: "must be at least 1024") }
@@ -75,6 +88,9 @@ public struct AlertOutputConfig: Sendable, Equatable {
             let u = httpOutput.url.lowercased()
             if !(u.hasPrefix("http://") || u.hasPrefix("https://")) {
                 throw AlertConfigError(key: "http_output.url", message: "must be an http:// or https:// URL, got '\(httpOutput.url)'")
+            }
+            if let why = Self.urlProblem(httpOutput.url) {
+                throw AlertConfigError(key: "http_output.url", message: "invalid URL '\(httpOutput.url)': \(why)")
             }
             if httpOutput.timeoutMs < 1 { throw AlertConfigError(key: "http_output.timeout_ms", message: "must be at least 1") }
             if httpOutput.maxRetries < 0 { throw AlertConfigError(key: "http_output.max_retries", message: "must be >= 0") }

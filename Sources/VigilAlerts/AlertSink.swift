@@ -60,11 +60,11 @@ public final class SinkControl: Sendable {
     /// Sleeps up to `ns`, returning early (false) when the sink is being abandoned.
     @discardableResult
     public func sleep(ns: UInt64) -> Bool {
-        let end = WorkerThread.monotonicNs() &+ ns
+        let end = Timestamp.monotonicNanoseconds() &+ ns
         while !shouldAbandon {
-            let now = WorkerThread.monotonicNs()
+            let now = Timestamp.monotonicNanoseconds()
             if now >= end { return true }
-            WorkerThread.sleep(ns: min(end - now, 10_000_000))
+            Timestamp.sleep(nanoseconds: min(end - now, 10_000_000))
         }
         return false
     }
@@ -103,7 +103,7 @@ public final class AlertSink: @unchecked Sendable {
     let queue: BoundedQueue<FormattedAlert>
     let control = SinkControl()
     private let backend: any AlertSinkBackend
-    private var thread: pthread_t?
+    private var thread: NamedThread?
     private let stopped = Atomic<Bool>(false)
     private let lastDropLogNs = Atomic<UInt64>(0)
     private let bytes: ByteBudget
@@ -131,9 +131,16 @@ public final class AlertSink: @unchecked Sendable {
         bytes = ByteBudget()
         let q = queue, ctl = control, st = stats, b = bytes, done = exited
         let box = UncheckedBox(backend)
-        thread = WorkerThread.start(name: "vigil-\(name)") {
-            Self.run(queue: q, backend: box.value, stats: st, control: ctl, bytes: b)
-            done.value.store(true, ordering: .releasing)
+        do {
+            thread = try NamedThread.start(name: "vigil-\(name)") {
+                Self.run(queue: q, backend: box.value, stats: st, control: ctl, bytes: b)
+                done.value.store(true, ordering: .releasing)
+            }
+        } catch {
+            // Without its worker nothing would drain the queue: refuse alerts (each counted
+            // as dropped, with the usual warning) rather than let the queue fill silently.
+            queue.close()
+            Log.error("alerts", "alert sink cannot run; its alerts will be counted as dropped", [("sink", name), ("error", error.description)])
         }
     }
 
@@ -175,7 +182,7 @@ public final class AlertSink: @unchecked Sendable {
         }
         bytes.used.subtract(c, ordering: .relaxed)
         stats.dropped.add()
-        let now = WorkerThread.monotonicNs()
+        let now = Timestamp.monotonicNanoseconds()
         let last = lastDropLogNs.load(ordering: .relaxed)
         if now &- last > 10_000_000_000,
            lastDropLogNs.compareExchange(expected: last, desired: now, ordering: .relaxed).exchanged {
@@ -202,10 +209,10 @@ public final class AlertSink: @unchecked Sendable {
     /// Returns true when drained.
     public func flush(timeoutNs: UInt64) -> Bool {
         let target = queue.pushed
-        let end = WorkerThread.monotonicNs() &+ timeoutNs
+        let end = Timestamp.monotonicNanoseconds() &+ timeoutNs
         while queue.completed < target {
-            if WorkerThread.monotonicNs() >= end { return false }
-            WorkerThread.sleep(ns: 1_000_000)
+            if Timestamp.monotonicNanoseconds() >= end { return false }
+            Timestamp.sleep(nanoseconds: 1_000_000)
         }
         return true
     }
@@ -220,13 +227,13 @@ public final class AlertSink: @unchecked Sendable {
         thread = nil
         // A backend stuck in a blocking write (a stalled stdout pipe) must not hang shutdown:
         // give it a second after abandoning, then leave the thread behind.
-        let end = WorkerThread.monotonicNs() &+ 1_000_000_000
-        while !exited.value.load(ordering: .acquiring) && WorkerThread.monotonicNs() < end { WorkerThread.sleep(ns: 1_000_000) }
+        let end = Timestamp.monotonicNanoseconds() &+ 1_000_000_000
+        while !exited.value.load(ordering: .acquiring) && Timestamp.monotonicNanoseconds() < end { Timestamp.sleep(nanoseconds: 1_000_000) }
         if exited.value.load(ordering: .acquiring) {
-            pthread_join(t, nil)
+            t.join()
             backend.close()
         } else {
-            pthread_detach(t)
+            // Not joined: NamedThread detaches it when released.
             // Whatever is still queued will never be delivered: count it now (the worker, if it
             // ever resumes, counts only the batch it holds).
             var rest: [FormattedAlert] = []

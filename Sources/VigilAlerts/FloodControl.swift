@@ -164,7 +164,7 @@ public final class FloodControl {
     private func summary(of last: Alert, kind: AlertSummary.Kind, count: UInt64, firstNs: UInt64, lastNs: UInt64,
                          fieldPrefix: String, sentence: (UInt64, String, String) -> String) -> Output {
         var a = last
-        let start = Timestamp.rfc3339(firstNs), end = Timestamp.rfc3339(lastNs)
+        let start = RFC3339.string(firstNs), end = RFC3339.string(lastNs)
         a.timeNs = clock()
         a.message += " (" + sentence(count, start, end) + ")"
         a.outputFields.append((fieldPrefix + "_count", .uint(count)))

@@ -18,11 +18,17 @@ import VigilDecode
 /// let s = capture.stats()                         // counters, kernel drops included
 /// capture.stop()                                  // detach, drain the ring, consumer.finish(), join
 /// ```
-/// The reader is a dedicated thread (not a Swift task): it sleeps in `epoll_wait`
+/// or, to read on a thread of the caller's own (the agent's `vigil-pipeline` thread),
+/// `try capture.run(consumer)`, which returns after ``stop()``.
+///
+/// The reader is an OS thread (not a Swift task): it sleeps in `epoll_wait`
 /// for at most ``BPFCaptureOptions/pollIntervalMs`` and then drains the ring, so
 /// latency stays bounded even though the kernel side only wakes it when
-/// ``BPFCaptureOptions/wakeupBytes`` are waiting. Records are validated and counted
+/// ``BPFCaptureOptions/wakeupBytes`` are waiting. A poll that times out on a quiet ring
+/// calls the consumer's `idle()`, so periodic work still runs. Records are validated and counted
 /// before the consumer sees them; malformed ones are counted as decode errors and skipped.
+/// The reader shares only a ``ReaderControl`` with the capture (never the capture itself),
+/// so releasing a started capture without ``stop()`` stops and joins the reader safely.
 public final class BPFCapture: @unchecked Sendable {
     /// The options the capture was created with.
     public let options: BPFCaptureOptions
@@ -40,11 +46,9 @@ public final class BPFCapture: @unchecked Sendable {
     private let counter = RecordCounter()
     private let interestState = MutexBox<Set<EventType>>([])
 
-    // Reader thread state.
-    private var ring: OpaquePointer?
-    private var thread: pthread_t?
-    private var sinkRef: Unmanaged<RingSinkBase>?
-    private let stopping = Atomic<Bool>(false)
+    // Reader state.
+    private let control = ReaderControl()
+    private let readerThread = Mutex<NamedThread?>(nil)
     private let started = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
 
@@ -75,11 +79,17 @@ public final class BPFCapture: @unchecked Sendable {
         let r = bpf_map__set_max_entries(events, UInt32(options.ringBufferBytes))
         if r != 0 { throw CaptureError.mapFailed(map: "events", errno: -r) }
 
+        let features = KernelFeatures.probe()
+        features.select(in: obj)
+        Log.info("capture", "kernel features", features.logFields)
+
         let lr = bpf_object__load(obj)
         if lr != 0 {
-            throw CaptureError.loadFailed(path: path, program: LibBPFLog.failedProgram(), errno: -lr,
-                                          log: LibBPFLog.verifierTail())
+            let prog = LibBPFLog.failedProgram()
+            throw CaptureError.loadFailed(path: path, program: prog, errno: -lr,
+                                          log: LibBPFLog.verifierTail(), fullLog: LibBPFLog.saveFullLog(program: prog))
         }
+        LibBPFLog.clear()
         func fd(_ name: String) throws -> Int32 {
             guard let m = bpf_object__find_map_by_name(obj, name) else { throw CaptureError.mapFailed(map: name, errno: ENOENT) }
             let f = bpf_map__fd(m)
@@ -109,6 +119,10 @@ public final class BPFCapture: @unchecked Sendable {
         // Attach every program.
         var prog = bpf_object__next_program(obj, nil)
         while let p = prog {
+            if !bpf_program__autoload(p) {  // a variant for another kernel (KernelFeatures.select)
+                prog = bpf_object__next_program(obj, p)
+                continue
+            }
             let name = String(cString: bpf_program__name(p))
             guard let link = bpf_program__attach(p) else {
                 let e = errno
@@ -125,7 +139,6 @@ public final class BPFCapture: @unchecked Sendable {
 
     deinit {
         stop()
-        if let ring { ring_buffer__free(ring) }
         for l in links { bpf_link__destroy(l) }
         if let object { bpf_object__close(object) }
     }
@@ -159,58 +172,50 @@ public final class BPFCapture: @unchecked Sendable {
 
     // MARK: reading
 
-    /// Starts the reader thread, which passes every record to `consumer` (on that thread).
+    /// Starts a reader thread named `vigil-capture` that passes every record to `consumer`
+    /// (on that thread) until ``stop()``.
     public func start<C: RecordConsumer>(_ consumer: C) throws {
+        let reader = try prepare(consumer)
+        do {
+            let t = try NamedThread.start(name: "vigil-capture") { reader.run() }
+            readerThread.withLock { $0 = t }
+        } catch {
+            throw CaptureError.invalidState("cannot start the reader thread: \(error)")
+        }
+    }
+
+    /// Reads on the calling thread, passing every record to `consumer`, until ``stop()``
+    /// (from another thread) has detached the programs and the ring is drained; the
+    /// consumer's `finish()` is called before it returns.
+    public func run<C: RecordConsumer>(_ consumer: C) throws {
+        try prepare(consumer).run()
+    }
+
+    /// Checks the capture can start once and builds the ring reader for `consumer`.
+    private func prepare<C: RecordConsumer>(_ consumer: C) throws -> RingReader {
         guard started.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else {
             throw CaptureError.invalidState("the capture was already started")
         }
         let sink: RingSinkBase = RingSink(consumer: consumer, counter: counter)
-        let ref = Unmanaged.passRetained(sink)
-        guard let rb = ring_buffer__new(eventsFD, { ctx, data, size in
-            guard let ctx, let data else { return 0 }
-            // A negative return makes libbpf stop this consume call after the record
-            // (which stays consumed): it bounds a batch under sustained load.
-            return Unmanaged<RingSinkBase>.fromOpaque(ctx).takeUnretainedValue().handle(UnsafeRawPointer(data), Int(size))
-        }, ref.toOpaque(), nil) else {
-            let e = errno
-            ref.release()
-            throw CaptureError.ringBufferFailed(errno: e)
-        }
-        ring = rb
-        sinkRef = ref
-        let ctx = ReaderContext(ring: rb, sink: sink, counter: counter, stopping: self, pollMs: Int32(options.pollIntervalMs))
-        let ctxRef = Unmanaged.passRetained(ctx)
-        var tid = pthread_t()
-        let rc = pthread_create(&tid, nil, { raw in
-            let c = Unmanaged<ReaderContext>.fromOpaque(raw!).takeRetainedValue()
-            c.run()
-            return nil
-        }, ctxRef.toOpaque())
-        if rc != 0 {
-            ctxRef.release()
-            throw CaptureError.invalidState("cannot start the reader thread: \(errnoText(rc))")
-        }
-        thread = tid
+        return try RingReader(eventsFD: eventsFD, sink: sink, counter: counter, control: control,
+                              pollMs: Int32(options.pollIntervalMs))
     }
 
-    var isStopping: Bool { stopping.load(ordering: .acquiring) }
+    var isStopping: Bool { control.stopRequested }
 
     /// Stops cleanly: detaches the programs (no new events), lets the reader drain
-    /// what is in the ring, calls the consumer's `finish()`, and joins the thread.
-    /// Safe to call more than once and from any thread.
+    /// what is in the ring, calls the consumer's `finish()`, and joins a thread started
+    /// by ``start(_:)`` (``run(_:)`` returns on its own thread). Safe to call more than
+    /// once and from any thread.
     public func stop() {
-        guard stopped.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged else { return }
-        lock.withLock { _ in
-            for l in links { bpf_link__destroy(l) }
-            links = []
+        if stopped.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
+            lock.withLock { _ in
+                for l in links { bpf_link__destroy(l) }
+                links = []
+            }
+            control.requestStop()
         }
-        stopping.store(true, ordering: .releasing)
-        if let t = thread {
-            pthread_join(t, nil)
-            thread = nil
-        }
-        sinkRef?.release()
-        sinkRef = nil
+        readerThread.withLock { t -> NamedThread? in let v = t; t = nil; return v }?.join()
     }
 
     // MARK: stats
@@ -284,38 +289,6 @@ public final class BPFCapture: @unchecked Sendable {
         Log.warning("capture", "tracefs is not mounted and could not be mounted",
                     [("error", errnoText(errno)), ("fix", "run as root: mount -t tracefs nodev /sys/kernel/tracing")])
     }
-
-    /// Where the BPF object is looked for, in order.
-    public static func objectSearchPaths() -> [String] {
-        var paths: [String] = []
-        if let env = getenv("VIGIL_BPF_OBJECT") { paths.append(String(cString: env)) }
-        if let exe = executableDirectory() {
-            paths.append(exe + "/vigil.bpf.o")
-            paths.append(exe + "/../share/vigil/vigil.bpf.o")
-            // .build/<config>/vigil (or a test bundle inside .build) -> <repo>/build/bpf
-            paths.append(exe + "/../../build/bpf/vigil.bpf.o")
-        }
-        paths.append("/usr/lib/vigil/vigil.bpf.o")
-        var cwd = [CChar](repeating: 0, count: Int(PATH_MAX))
-        if getcwd(&cwd, cwd.count) != nil { paths.append(cString(cwd) + "/build/bpf/vigil.bpf.o") }
-        return paths
-    }
-
-    /// The first readable BPF object in ``objectSearchPaths()``.
-    public static func findObject() throws -> String {
-        let paths = objectSearchPaths()
-        for p in paths where access(p, R_OK) == 0 { return p }
-        throw CaptureError.objectNotFound(searched: paths)
-    }
-
-    static func executableDirectory() -> String? {
-        var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let n = readlink("/proc/self/exe", &buf, Int(PATH_MAX))
-        guard n > 0 else { return nil }
-        let path = String(decoding: buf.prefix(n).map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard let slash = path.lastIndex(of: "/") else { return nil }
-        return String(path[..<slash])
-    }
 }
 
 /// Non-generic base of the ring callback's target: validates and counts, then
@@ -343,6 +316,7 @@ class RingSinkBase {
     final func resetBatch() { inBatch = 0 }
     func deliver(_ record: UnsafeRawBufferPointer) {}
     func endOfBatch() {}
+    func idle() {}
     func finish() {}
 }
 
@@ -354,28 +328,60 @@ final class RingSink<C: RecordConsumer>: RingSinkBase {
     }
     override func deliver(_ record: UnsafeRawBufferPointer) { consumer.consume(record) }
     override func endOfBatch() { consumer.endOfBatch() }
+    override func idle() { consumer.idle() }
     override func finish() { consumer.finish() }
 }
 
-/// What the reader thread needs.
-final class ReaderContext {
-    let ring: OpaquePointer
-    let sink: RingSinkBase
-    let counter: RecordCounter
-    unowned let capture: BPFCapture
-    let pollMs: Int32
+/// What the capture and its reader share: the stop request (an atomic flag).
+final class ReaderControl: Sendable {
+    private let stopping = Atomic<Bool>(false)
+    /// Whether ``requestStop()`` was called.
+    var stopRequested: Bool { stopping.load(ordering: .acquiring) }
+    /// Asks the reader to drain and return.
+    func requestStop() { stopping.store(true, ordering: .releasing) }
+}
 
-    init(ring: OpaquePointer, sink: RingSinkBase, counter: RecordCounter, stopping: BPFCapture, pollMs: Int32) {
-        self.ring = ring; self.sink = sink; self.counter = counter; self.capture = stopping; self.pollMs = pollMs
+/// The ring-buffer reader: owns the libbpf ring and its callback target for one run.
+/// Holds no reference to the ``BPFCapture`` (the maps it reads stay open while the
+/// capture lives, and the capture joins a reader thread before it closes them).
+final class RingReader: @unchecked Sendable {
+    // @unchecked: built on one thread, then used only by the thread that runs it.
+    private let ring: OpaquePointer
+    private let sink: RingSinkBase
+    private let sinkRef: Unmanaged<RingSinkBase>
+    private let counter: RecordCounter
+    private let control: ReaderControl
+    private let pollMs: Int32
+
+    init(eventsFD: Int32, sink: RingSinkBase, counter: RecordCounter, control: ReaderControl, pollMs: Int32) throws {
+        let ref = Unmanaged.passRetained(sink)
+        guard let rb = ring_buffer__new(eventsFD, { ctx, data, size in
+            guard let ctx, let data else { return 0 }
+            // A negative return makes libbpf stop this consume call after the record
+            // (which stays consumed): it bounds a batch under sustained load.
+            return Unmanaged<RingSinkBase>.fromOpaque(ctx).takeUnretainedValue().handle(UnsafeRawPointer(data), Int(size))
+        }, ref.toOpaque(), nil) else {
+            let e = errno
+            ref.release()
+            throw CaptureError.ringBufferFailed(errno: e)
+        }
+        self.ring = rb; self.sink = sink; self.sinkRef = ref; self.counter = counter; self.control = control; self.pollMs = pollMs
     }
 
+    deinit {
+        ring_buffer__free(ring)
+        sinkRef.release()
+    }
+
+    /// Polls and drains the ring until a stop is requested, then drains what is left and finishes.
     func run() {
         let epfd = ring_buffer__epoll_fd(ring)
         var ev = epoll_event()
         var morePending = false
-        while !capture.isStopping {
+        while !control.stopRequested {
             // After a full batch more data is waiting: consume again without sleeping.
-            if !morePending { _ = epoll_wait(epfd, &ev, 1, pollMs) }
+            var woke: Int32 = 1
+            if !morePending { woke = epoll_wait(epfd, &ev, 1, pollMs) }
             sink.resetBatch()
             let n = ring_buffer__consume(ring)
             morePending = n == RingSinkBase.batchFull
@@ -384,7 +390,10 @@ final class ReaderContext {
                 counter.publish()
             } else if n < 0 && n != -EINTR {
                 Log.error("capture", "ring buffer read failed", [("error", errnoText(-n))])
-                usleep(10_000)
+                Timestamp.sleep(milliseconds: 10)
+            } else if woke == 0 {
+                // A quiet ring: the poll timed out with nothing to read.
+                sink.idle()
             }
         }
         // Programs are detached: drain what is left.

@@ -9,8 +9,9 @@ public enum CaptureError: Error, Sendable, CustomStringConvertible {
     case objectNotFound(searched: [String])
     /// libbpf could not open (parse) the object.
     case openFailed(path: String, errno: Int32, log: String)
-    /// The kernel rejected a program or map at load time; `log` is the tail of libbpf's and the verifier's log.
-    case loadFailed(path: String, program: String?, errno: Int32, log: String)
+    /// The kernel rejected a program or map at load time; `log` is the tail of libbpf's and the
+    /// verifier's log (where the verifier states its reason), `fullLog` the file holding all of it.
+    case loadFailed(path: String, program: String?, errno: Int32, log: String, fullLog: String?)
     /// A program could not be attached to its hook.
     case attachFailed(program: String, errno: Int32, log: String)
     /// A map is missing from the object or could not be updated.
@@ -35,9 +36,10 @@ public enum CaptureError: Error, Sendable, CustomStringConvertible {
                 + searched.joined(separator: ", ")
         case .openFailed(let path, let e, let log):
             return "cannot open BPF object \(path): \(errnoText(e))" + logSuffix(log)
-        case .loadFailed(let path, let prog, let e, let log):
+        case .loadFailed(let path, let prog, let e, let log, let full):
             let what = prog.map { "program '\($0)'" } ?? "BPF object"
-            return "the kernel rejected \(what) from \(path): \(errnoText(e))" + logSuffix(log)
+            let saved = full.map { "; full verifier log in \($0)" } ?? "; the full verifier log could not be saved"
+            return "the kernel rejected \(what) from \(path): \(errnoText(e))\(saved)" + logSuffix(log)
         case .attachFailed(let prog, let e, let log):
             return "cannot attach BPF program '\(prog)': \(errnoText(e))" + logSuffix(log)
         case .mapFailed(let map, let e):

@@ -11,10 +11,7 @@ import VigilDecode
 public struct EventJSONRenderer {
     /// CLOCK_BOOTTIME -> wall-clock offset for `evt.time`.
     public var bootToWallOffsetNs: UInt64
-    private let w = JSONOut(capacity: 4096)
-    private var timeBuf = [UInt8](repeating: 0, count: 40)
-    private var cachedSecond: UInt64 = .max
-    private var cachedPrefixLen = 0
+    private let w = JSONWriter(capacity: 4096)
 
     public init(bootToWallOffsetNs: UInt64) { self.bootToWallOffsetNs = bootToWallOffsetNs }
 
@@ -25,14 +22,17 @@ public struct EventJSONRenderer {
 
     /// Renders `e`; `extra` may append more keys (process-table fields) before the
     /// object closes. Its second argument says whether `fd.name` was already written.
-    public mutating func render<R>(_ e: Event, extra: (JSONOut, Bool) -> Void,
+    /// `fdName` is the name the process table resolved for the event's file descriptor
+    /// (what rules see as `fd.name`: relative paths joined to the cwd or dirfd, `..` folded);
+    /// without it `fd.name` is the record's own text.
+    public mutating func render<R>(_ e: Event, fdName: String? = nil, extra: (JSONWriter, Bool) -> Void,
                                    _ body: (UnsafeRawBufferPointer) -> R) -> R {
         w.reset()
         w.beginObject()
         let type = e.type
         w.key("evt.type"); w.string(type.name)
         let wall = e.timestampBootNs &+ bootToWallOffsetNs
-        writeTime(wall)
+        w.key("evt.time"); w.time(wall)
         w.key("evt.rawtime"); w.uint(wall)
         w.key("evt.cpu"); w.uint(UInt64(e.cpu))
         if e.isSyscall {
@@ -51,7 +51,7 @@ public struct EventJSONRenderer {
         w.key("container.cgroup_id"); w.uint(e.cgroupID)
         if e.isExec { writeExec(e) }
         var wroteFDName = false
-        if e.isSyscall { wroteFDName = writeFD(e, type) }
+        if e.isSyscall { wroteFDName = writeFD(e, type, fdName) }
         writeArgs(e)
         extra(w, wroteFDName)
         w.endObject()
@@ -108,24 +108,25 @@ public struct EventJSONRenderer {
     }
 
     /// Writes fd.* fields known from the record alone; returns whether fd.name was written.
-    private mutating func writeFD(_ e: Event, _ type: EventType) -> Bool {
+    private mutating func writeFD(_ e: Event, _ type: EventType, _ fdName: String?) -> Bool {
         let id = UInt32(type.rawValue)
         switch id {
         case VIGIL_SYS_OPEN.rawValue, VIGIL_SYS_OPENAT.rawValue, VIGIL_SYS_OPENAT2.rawValue, VIGIL_SYS_CREAT.rawValue:
             if e.ret >= 0 { w.key("fd.num"); w.int(e.ret) }
-            w.key("fd.name"); w.string(bytes: e.str0)
+            w.key("fd.name")
+            if let fdName { w.string(fdName) } else { w.string(bytes: e.str0) }
             w.key("fd.typechar"); w.string("f")
             return true
         case VIGIL_SYS_ACCEPT.rawValue, VIGIL_SYS_ACCEPT4.rawValue:
             if e.ret >= 0 { w.key("fd.num"); w.int(e.ret) }
-            return writeTuple(e, serverSide: true)
+            return writeTuple(e, serverSide: true, fdName)
         case VIGIL_SYS_CONNECT.rawValue, VIGIL_SYS_SENDTO.rawValue, VIGIL_SYS_SENDMSG.rawValue,
              VIGIL_SYS_RECVFROM.rawValue, VIGIL_SYS_RECVMSG.rawValue:
             w.key("fd.num"); w.int(Int64(Int32(truncatingIfNeeded: e.arg(0))))
-            return writeTuple(e, serverSide: false)
+            return writeTuple(e, serverSide: false, fdName)
         case VIGIL_SYS_BIND.rawValue, VIGIL_SYS_LISTEN.rawValue:
             w.key("fd.num"); w.int(Int64(Int32(truncatingIfNeeded: e.arg(0))))
-            return writeTuple(e, serverSide: true)
+            return writeTuple(e, serverSide: true, fdName)
         case VIGIL_SYS_CLOSE.rawValue, VIGIL_SYS_DUP.rawValue, VIGIL_SYS_DUP2.rawValue, VIGIL_SYS_DUP3.rawValue,
              VIGIL_SYS_FCHMOD.rawValue, VIGIL_SYS_FCHDIR.rawValue, VIGIL_SYS_FCNTL.rawValue:
             w.key("fd.num"); w.int(Int64(Int32(truncatingIfNeeded: e.arg(0))))
@@ -137,7 +138,7 @@ public struct EventJSONRenderer {
         return false
     }
 
-    private mutating func writeTuple(_ e: Event, serverSide: Bool) -> Bool {
+    private mutating func writeTuple(_ e: Event, serverSide: Bool, _ fdName: String?) -> Bool {
         let t = SocketTuple(e.tuple)
         guard t.family == LinuxConstants.AF_INET || t.family == LinuxConstants.AF_INET6 else { return false }
         let (cip, cport, sip, sport) = serverSide
@@ -149,7 +150,7 @@ public struct EventJSONRenderer {
         w.key("fd.cport"); w.uint(UInt64(cport))
         w.key("fd.sip"); w.string(sip.description)
         w.key("fd.sport"); w.uint(UInt64(sport))
-        w.key("fd.name"); w.string(t.text(serverSide: serverSide))
+        w.key("fd.name"); w.string(fdName ?? t.text(serverSide: serverSide))
         return true
     }
 
@@ -183,30 +184,4 @@ public struct EventJSONRenderer {
         }
         w.endObject()
     }
-
-    /// `evt.time` as RFC 3339 with nanoseconds; the date part is cached per second.
-    private mutating func writeTime(_ ns: UInt64) {
-        let sec = ns / 1_000_000_000
-        if sec != cachedSecond {
-            let s = Timestamp.rfc3339(sec * 1_000_000_000) // "YYYY-MM-DDTHH:MM:SS.000000000Z"
-            let bytes = Array(s.utf8)
-            guard let dot = bytes.firstIndex(of: UInt8(ascii: ".")) else {
-                w.key("evt.time"); w.string(s); return
-            }
-            cachedPrefixLen = dot + 1
-            for i in 0..<cachedPrefixLen where i < timeBuf.count { timeBuf[i] = bytes[i] }
-            cachedSecond = sec
-        }
-        var frac = ns % 1_000_000_000
-        var i = cachedPrefixLen + 8
-        while i >= cachedPrefixLen {
-            timeBuf[i] = UInt8(ascii: "0") + UInt8(frac % 10)
-            frac /= 10
-            i -= 1
-        }
-        timeBuf[cachedPrefixLen + 9] = UInt8(ascii: "Z")
-        w.key("evt.time")
-        timeBuf.withUnsafeBytes { w.string(bytes: UnsafeRawBufferPointer(rebasing: $0[0..<(cachedPrefixLen + 10)])) }
-    }
 }
-

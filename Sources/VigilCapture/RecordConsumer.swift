@@ -10,11 +10,15 @@ public protocol RecordConsumer: AnyObject {
     func consume(_ record: UnsafeRawBufferPointer)
     /// Called after each batch of records (a ring drain, a file chunk): a good place to flush output.
     func endOfBatch()
+    /// Called when the source had nothing to deliver for a poll interval (a quiet ring):
+    /// periodic work (timers, held alerts, readiness) still gets to run.
+    func idle()
     /// Called once when the source ends or is stopped, after the last record.
     func finish()
 }
 
 extension RecordConsumer {
     public func endOfBatch() {}
+    public func idle() {}
     public func finish() {}
 }

@@ -27,7 +27,6 @@ public final class BPFRecordSource: RecordSource, @unchecked Sendable {
     /// The underlying capture (interest, kernel stats).
     public let capture: BPFCapture
     public let bootToWallOffsetNs: UInt64 = Timestamp.bootToWallOffset()
-    private let stopRequested = Atomic<Bool>(false)
 
     public init(capture: BPFCapture) { self.capture = capture }
 
@@ -36,13 +35,13 @@ public final class BPFRecordSource: RecordSource, @unchecked Sendable {
         self.init(capture: try BPFCapture(options: options))
     }
 
+    /// Reads the capture on the calling thread until ``stop()``.
     public func run<C: RecordConsumer>(_ consumer: C) throws {
-        try capture.start(consumer)
-        while !stopRequested.load(ordering: .acquiring) { usleep(20_000) }
-        capture.stop()
+        try capture.run(consumer)
     }
 
-    public func stop() { stopRequested.store(true, ordering: .releasing) }
+    /// Detaches the programs; ``run(_:)`` drains the ring and returns.
+    public func stop() { capture.stop() }
     public func stats() -> CaptureStats { capture.stats() }
 }
 

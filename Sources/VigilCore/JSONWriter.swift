@@ -1,169 +1,258 @@
-/// Appends JSON text to a byte buffer without going through Foundation.
+/// Vigil's one JSON writer (no Foundation): alert lines, `vigil trace` events, the agent's
+/// log, stats and CLI reports.
 ///
-/// Strings are written byte-exact where they are valid UTF-8; control characters
-/// are escaped (`\n`, `\u001b`, ...) and bytes that are not valid UTF-8 are written
-/// as U+FFFD, so hostile input (argv with newlines, ANSI escapes, invalid UTF-8)
-/// always yields one valid JSON line. Reuse one writer per thread and call
-/// ``reset()`` between records to avoid allocating per event.
-public struct JSONWriter: Sendable {
-    /// The JSON text written so far.
-    public private(set) var bytes: [UInt8]
-    private var needsComma: [Bool] = []
+/// One growable raw buffer; static keys copied without escaping; strings escaped in runs
+/// (control characters escaped, bytes that are not valid UTF-8 written as U+FFFD), so hostile
+/// input (argv with newlines, ANSI escapes, invalid UTF-8) always yields one valid JSON line.
+/// Not thread-safe: reuse one per thread and call ``reset()`` between records, so the
+/// per-event path does not allocate.
+public final class JSONWriter {
+    /// Mutable state behind a `let` pointer: no dynamic exclusivity checks on the hot path.
+    private struct State {
+        var base: UnsafeMutablePointer<UInt8>
+        var capacity: Int
+        var count: Int
+        var needComma: Bool
+    }
+    private let st: UnsafeMutablePointer<State>
 
-    /// Creates an empty writer with `capacity` bytes reserved.
+    private var base: UnsafeMutablePointer<UInt8> {
+        @inline(__always) get { st.pointee.base }
+    }
+    private var capacity: Int {
+        @inline(__always) get { st.pointee.capacity }
+    }
+    /// Bytes written so far.
+    public var count: Int {
+        @inline(__always) get { st.pointee.count }
+    }
+    private var needComma: Bool {
+        @inline(__always) get { st.pointee.needComma }
+    }
+
+    /// Creates an empty writer with `capacity` bytes reserved (at least 64).
     public init(capacity: Int = 1024) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        let c = max(64, capacity)
+        st = .allocate(capacity: 1)
+        st.initialize(to: State(base: .allocate(capacity: c), capacity: c, count: 0, needComma: false))
     }
 
-    /// Clears the buffer, keeping its capacity.
-    public mutating func reset() {
-        bytes.removeAll(keepingCapacity: true)
-        needsComma.removeAll(keepingCapacity: true)
+    deinit {
+        st.pointee.base.deallocate()
+        st.deinitialize(count: 1)
+        st.deallocate()
     }
 
-    /// The text as a Swift string.
-    public var string: String { String(decoding: bytes, as: UTF8.self) }
+    /// The bytes written so far (valid until the next write or ``reset()``).
+    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
-    private mutating func separator() {
-        if let last = needsComma.last {
-            if last { bytes.append(UInt8(ascii: ",")) } else { needsComma[needsComma.count - 1] = true }
-        }
+    /// A copy of the bytes written so far.
+    public var byteArray: [UInt8] { Array(bytes) }
+
+    /// The text written so far as a string.
+    public var text: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// Forgets the content, keeping the buffer.
+    @inline(__always) public func reset() { st.pointee.count = 0; st.pointee.needComma = false }
+
+    @inline(__always) private func reserve(_ n: Int) {
+        if count + n > capacity { grow(count + n) }
     }
+
+    private func grow(_ need: Int) {
+        var c = capacity * 2
+        while c < need { c *= 2 }
+        let nb = UnsafeMutablePointer<UInt8>.allocate(capacity: c)
+        nb.update(from: base, count: count)
+        base.deallocate()
+        st.pointee.base = nb
+        st.pointee.capacity = c
+    }
+
+    @inline(__always) private func put(_ b: UInt8) { reserve(1); base[count] = b; st.pointee.count += 1 }
+
+    @inline(__always) private func put(_ p: UnsafePointer<UInt8>, _ n: Int) {
+        reserve(n)
+        (base + count).update(from: p, count: n)
+        st.pointee.count += n
+    }
+
+    @inline(__always) private func comma() {
+        if needComma { put(UInt8(ascii: ",")) }
+    }
+
+    /// Appends a raw byte (such as a newline between records).
+    @inline(__always) public func rawByte(_ b: UInt8) { put(b) }
 
     /// Starts an object (as a value in the current context).
-    public mutating func beginObject() { separator(); bytes.append(UInt8(ascii: "{")); needsComma.append(false) }
+    public func beginObject() { comma(); put(UInt8(ascii: "{")); st.pointee.needComma = false }
     /// Ends the current object.
-    public mutating func endObject() { bytes.append(UInt8(ascii: "}")); needsComma.removeLast() }
+    public func endObject() { put(UInt8(ascii: "}")); st.pointee.needComma = true }
     /// Starts an array (as a value in the current context).
-    public mutating func beginArray() { separator(); bytes.append(UInt8(ascii: "[")); needsComma.append(false) }
+    public func beginArray() { comma(); put(UInt8(ascii: "[")); st.pointee.needComma = false }
     /// Ends the current array.
-    public mutating func endArray() { bytes.append(UInt8(ascii: "]")); needsComma.removeLast() }
+    public func endArray() { put(UInt8(ascii: "]")); st.pointee.needComma = true }
 
-    /// Writes an object key; the next call writes its value.
-    public mutating func key(_ k: String) {
-        separator()
-        var k = k
-        k.withUTF8 { appendEscaped($0) }
-        bytes.append(UInt8(ascii: ":"))
-        // The value that follows must not write a separator.
-        needsComma.append(false)
-        pendingKey = true
+    /// An object key known at compile time (must not need escaping).
+    @inline(__always) public func key(_ k: StaticString) {
+        comma()
+        reserve(k.utf8CodeUnitCount + 3)
+        base[count] = UInt8(ascii: "\""); st.pointee.count += 1
+        (base + count).update(from: k.utf8Start, count: k.utf8CodeUnitCount)
+        st.pointee.count += k.utf8CodeUnitCount
+        base[count] = UInt8(ascii: "\""); base[count + 1] = UInt8(ascii: ":"); st.pointee.count += 2
+        st.pointee.needComma = false
     }
-    private var pendingKey = false
 
-    private mutating func valueSeparator() {
-        if pendingKey { pendingKey = false; needsComma.removeLast() } else { separator() }
+    /// An object key from a runtime string (escaped).
+    public func key(string k: String) {
+        comma()
+        var k = k
+        k.withUTF8 { escaped($0) }
+        put(UInt8(ascii: ":"))
+        st.pointee.needComma = false
     }
 
     /// Writes a string value.
-    public mutating func string(_ s: String) {
-        valueSeparator()
+    public func string(_ s: String) {
+        comma()
         var s = s
-        s.withUTF8 { appendEscaped($0) }
-        closeValue()
+        s.withUTF8 { escaped($0) }
+        st.pointee.needComma = true
     }
+
     /// Writes raw bytes as a JSON string (invalid UTF-8 becomes U+FFFD).
-    public mutating func string(bytes raw: UnsafeRawBufferPointer) {
-        valueSeparator()
-        appendEscaped(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
-        closeValue()
+    public func string(bytes raw: UnsafeRawBufferPointer) {
+        comma()
+        escaped(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
+        st.pointee.needComma = true
     }
-    /// Writes a signed integer.
-    public mutating func int(_ v: Int64) { valueSeparator(); appendDecimal(v); closeValue() }
-    /// Writes an unsigned integer.
-    public mutating func uint(_ v: UInt64) {
-        valueSeparator()
-        if v <= UInt64(Int64.max) { appendDecimal(Int64(v)) } else { bytes.append(contentsOf: String(v).utf8) }
-        closeValue()
-    }
-    /// Writes a floating-point number (non-finite values become `null`).
-    public mutating func double(_ v: Double) {
-        valueSeparator()
-        if v.isFinite { bytes.append(contentsOf: "\(v)".utf8) } else { bytes.append(contentsOf: "null".utf8) }
-        closeValue()
-    }
+
     /// Writes a boolean.
-    public mutating func bool(_ v: Bool) { valueSeparator(); bytes.append(contentsOf: (v ? "true" : "false").utf8); closeValue() }
+    public func bool(_ v: Bool) {
+        comma()
+        if v { put(UInt8(ascii: "t")); put(UInt8(ascii: "r")); put(UInt8(ascii: "u")); put(UInt8(ascii: "e")) }
+        else { put(UInt8(ascii: "f")); put(UInt8(ascii: "a")); put(UInt8(ascii: "l")); put(UInt8(ascii: "s")); put(UInt8(ascii: "e")) }
+        st.pointee.needComma = true
+    }
+
+    /// Writes an unsigned integer.
+    public func uint(_ v: UInt64) {
+        comma()
+        decimal(v, negative: false)
+        st.pointee.needComma = true
+    }
+
+    /// Writes a signed integer.
+    public func int(_ v: Int64) {
+        comma()
+        decimal(v.magnitude, negative: v < 0)
+        st.pointee.needComma = true
+    }
+
+    /// Writes a floating-point number (non-finite values become `null`).
+    public func double(_ v: Double) {
+        if v.isFinite { raw("\(v)") } else { null() }
+    }
+
     /// Writes `null`.
-    public mutating func null() { valueSeparator(); bytes.append(contentsOf: "null".utf8); closeValue() }
-    /// Writes already-encoded JSON text as a value (the caller guarantees validity).
-    public mutating func raw(_ json: String) { valueSeparator(); bytes.append(contentsOf: json.utf8); closeValue() }
-
-    private mutating func closeValue() {
-        // After a value inside an object or array, the next element needs a comma.
-        if !needsComma.isEmpty { needsComma[needsComma.count - 1] = true }
+    public func null() {
+        comma()
+        put(UInt8(ascii: "n")); put(UInt8(ascii: "u")); put(UInt8(ascii: "l")); put(UInt8(ascii: "l"))
+        st.pointee.needComma = true
     }
 
-    private mutating func appendDecimal(_ v: Int64) {
-        if v == 0 { bytes.append(UInt8(ascii: "0")); return }
-        var buf: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                  UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var n = v.magnitude
-        var i = 20
-        withUnsafeMutableBytes(of: &buf) { p in
-            while n > 0 { i -= 1; p[i] = UInt8(ascii: "0") &+ UInt8(n % 10); n /= 10 }
-            if v < 0 { bytes.append(UInt8(ascii: "-")) }
-            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: p[i..<20]))
-        }
+    /// Writes already-encoded JSON text as a value (the caller guarantees it is valid JSON).
+    public func raw(_ json: String) {
+        comma()
+        var json = json
+        json.withUTF8 { if let b = $0.baseAddress { put(b, $0.count) } }
+        st.pointee.needComma = true
     }
 
-    private static let hex: [UInt8] = Array("0123456789abcdef".utf8)
+    /// Writes RFC 3339 text of epoch nanoseconds as a string value (``RFC3339``), without allocating.
+    public func time(_ ns: UInt64, fractionDigits: Int = 9) {
+        comma()
+        reserve(RFC3339.maxLength + 2)
+        base[count] = UInt8(ascii: "\""); st.pointee.count += 1
+        st.pointee.count += RFC3339.write(ns, fractionDigits: fractionDigits, into: base + count)
+        base[count] = UInt8(ascii: "\""); st.pointee.count += 1
+        st.pointee.needComma = true
+    }
 
-    /// Appends `s` as a quoted, escaped JSON string.
-    public mutating func appendEscaped(_ s: UnsafeBufferPointer<UInt8>) {
-        bytes.append(UInt8(ascii: "\""))
-        var i = 0
+    @inline(__always) private func decimal(_ v: UInt64, negative: Bool) {
+        reserve(21)
+        if negative { base[count] = UInt8(ascii: "-"); st.pointee.count += 1 }
+        if v == 0 { base[count] = UInt8(ascii: "0"); st.pointee.count += 1; return }
+        var digits = 0
+        var t = v
+        while t > 0 { digits += 1; t /= 10 }
+        var n = v
+        var i = count + digits - 1
+        while n > 0 { base[i] = UInt8(ascii: "0") &+ UInt8(truncatingIfNeeded: n % 10); n /= 10; i -= 1 }
+        st.pointee.count += digits
+    }
+
+    private static let hex: StaticString = "0123456789abcdef"
+
+    /// Writes `s` quoted and escaped.
+    private func escaped(_ s: UnsafeBufferPointer<UInt8>) {
+        put(UInt8(ascii: "\""))
+        guard let sp = s.baseAddress else { put(UInt8(ascii: "\"")); return }
         let n = s.count
-        var run = 0  // start of the pending run of bytes copied as-is
+        var i = 0
+        var run = 0
         while i < n {
-            let c = s[i]
-            // Fast path: printable ASCII other than '"' and '\\' is copied in runs.
+            let c = sp[i]
             if c >= 0x20 && c < 0x7F && c != UInt8(ascii: "\"") && c != UInt8(ascii: "\\") { i += 1; continue }
-            if run < i { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: s[run..<i])) }
+            if run < i { put(sp + run, i - run) }
             if c < 0x80 {
+                reserve(6)
+                base[count] = UInt8(ascii: "\\")
                 switch c {
-                case UInt8(ascii: "\""): bytes.append(UInt8(ascii: "\\")); bytes.append(c)
-                case UInt8(ascii: "\\"): bytes.append(UInt8(ascii: "\\")); bytes.append(c)
-                case 0x0A: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "n"))
-                case 0x0D: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "r"))
-                case 0x09: bytes.append(UInt8(ascii: "\\")); bytes.append(UInt8(ascii: "t"))
-                default:  // other control characters and DEL
-                    bytes.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "u"), UInt8(ascii: "0"), UInt8(ascii: "0"),
-                                              Self.hex[Int(c >> 4)], Self.hex[Int(c & 0xF)]])
+                case UInt8(ascii: "\""), UInt8(ascii: "\\"): base[count + 1] = c; st.pointee.count += 2
+                case 0x0A: base[count + 1] = UInt8(ascii: "n"); st.pointee.count += 2
+                case 0x0D: base[count + 1] = UInt8(ascii: "r"); st.pointee.count += 2
+                case 0x09: base[count + 1] = UInt8(ascii: "t"); st.pointee.count += 2
+                default:
+                    let h = JSONWriter.hex.utf8Start
+                    base[count + 1] = UInt8(ascii: "u"); base[count + 2] = UInt8(ascii: "0"); base[count + 3] = UInt8(ascii: "0")
+                    base[count + 4] = h[Int(c >> 4)]; base[count + 5] = h[Int(c & 0xF)]
+                    st.pointee.count += 6
                 }
                 i += 1
             } else {
-                let len = Self.validUTF8SequenceLength(s, i)
+                let len = JSONWriter.utf8Length(sp, n, i)
                 if len == 0 {
-                    bytes.append(contentsOf: [0xEF, 0xBF, 0xBD]) // U+FFFD
+                    reserve(3)
+                    base[count] = 0xEF; base[count + 1] = 0xBF; base[count + 2] = 0xBD
+                    st.pointee.count += 3
                     i += 1
                 } else {
-                    bytes.append(contentsOf: UnsafeBufferPointer(rebasing: s[i..<(i + len)]))
+                    put(sp + i, len)
                     i += len
                 }
             }
             run = i
         }
-        if run < n { bytes.append(contentsOf: UnsafeBufferPointer(rebasing: s[run..<n])) }
-        bytes.append(UInt8(ascii: "\""))
+        if run < n { put(sp + run, n - run) }
+        put(UInt8(ascii: "\""))
     }
 
     /// Length of the valid UTF-8 multi-byte sequence at `i`, or 0 if invalid.
     @inline(__always)
-    static func validUTF8SequenceLength(_ s: UnsafeBufferPointer<UInt8>, _ i: Int) -> Int {
+    static func utf8Length(_ s: UnsafePointer<UInt8>, _ n: Int, _ i: Int) -> Int {
         let c = s[i]
-        let n = s.count
-        func cont(_ j: Int) -> Bool { j < n && s[j] & 0xC0 == 0x80 }
+        @inline(__always) func cont(_ j: Int) -> Bool { j < n && s[j] & 0xC0 == 0x80 }
+        @inline(__always) func inRange(_ j: Int, _ lo: UInt8, _ hi: UInt8) -> Bool { j < n && s[j] >= lo && s[j] <= hi }
         switch c {
         case 0xC2...0xDF: return cont(i + 1) ? 2 : 0
-        case 0xE0: return (i + 1 < n && s[i + 1] >= 0xA0 && s[i + 1] <= 0xBF && cont(i + 2)) ? 3 : 0
-        case 0xE1...0xEC, 0xEE...0xEF: return (cont(i + 1) && cont(i + 2)) ? 3 : 0
-        case 0xED: return (i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9F && cont(i + 2)) ? 3 : 0
-        case 0xF0: return (i + 1 < n && s[i + 1] >= 0x90 && s[i + 1] <= 0xBF && cont(i + 2) && cont(i + 3)) ? 4 : 0
-        case 0xF1...0xF3: return (cont(i + 1) && cont(i + 2) && cont(i + 3)) ? 4 : 0
-        case 0xF4: return (i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x8F && cont(i + 2) && cont(i + 3)) ? 4 : 0
+        case 0xE0: return inRange(i + 1, 0xA0, 0xBF) && cont(i + 2) ? 3 : 0
+        case 0xE1...0xEC, 0xEE...0xEF: return cont(i + 1) && cont(i + 2) ? 3 : 0
+        case 0xED: return inRange(i + 1, 0x80, 0x9F) && cont(i + 2) ? 3 : 0
+        case 0xF0: return inRange(i + 1, 0x90, 0xBF) && cont(i + 2) && cont(i + 3) ? 4 : 0
+        case 0xF1...0xF3: return cont(i + 1) && cont(i + 2) && cont(i + 3) ? 4 : 0
+        case 0xF4: return inRange(i + 1, 0x80, 0x8F) && cont(i + 2) && cont(i + 3) ? 4 : 0
         default: return 0
         }
     }

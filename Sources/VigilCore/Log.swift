@@ -45,18 +45,17 @@ public enum Log {
     /// Writes one log line if `level` is enabled.
     public static func write(_ level: LogLevel, _ component: String, _ message: String, _ fields: [(String, String)] = []) {
         guard enabled(level) else { return }
-        var w = JSONWriter(capacity: 256)
+        let w = JSONWriter(capacity: 256)
         w.beginObject()
-        w.key("ts"); w.string(Timestamp.rfc3339(Timestamp.nowNanoseconds()))
+        w.key("ts"); w.time(Timestamp.nowNanoseconds())
         w.key("level"); w.string(level.description)
         w.key("component"); w.string(component)
         w.key("msg"); w.string(message)
-        for (k, v) in fields { w.key(k); w.string(v) }
+        for (k, v) in fields { w.key(string: k); w.string(v) }
         w.endObject()
-        var line = w.bytes
-        line.append(0x0A)
+        w.rawByte(0x0A)
         lock.withLock { _ in
-            line.withUnsafeBytes { p in FileDescriptorWriter.writeAll(2, p) }
+            FileDescriptorWriter.writeAll(2, w.bytes)
         }
     }
 

@@ -4,38 +4,36 @@ import Glibc
 import Darwin
 #endif
 
-/// Clock helpers: wall-clock and boot-time nanoseconds, and RFC 3339 formatting.
+/// Clock helpers: wall-clock, boot-time and monotonic nanoseconds, and EINTR-safe sleeps.
+/// RFC 3339 text is ``RFC3339``.
 public enum Timestamp {
-    /// Wall-clock time (CLOCK_REALTIME) in nanoseconds since the Unix epoch.
-    public static func nowNanoseconds() -> UInt64 {
+    @inline(__always) static func read(_ clock: clockid_t) -> UInt64 {
         var ts = timespec()
-        clock_gettime(CLOCK_REALTIME, &ts)
+        clock_gettime(clock, &ts)
         return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
     }
 
+    /// Wall-clock time (CLOCK_REALTIME) in nanoseconds since the Unix epoch.
+    public static func nowNanoseconds() -> UInt64 { read(CLOCK_REALTIME) }
+
     /// CLOCK_BOOTTIME in nanoseconds (the clock of `vigil_header.ts_ns`).
-    public static func bootNanoseconds() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_BOOTTIME, &ts)
-        return UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-    }
+    public static func bootNanoseconds() -> UInt64 { read(CLOCK_BOOTTIME) }
+
+    /// CLOCK_MONOTONIC in nanoseconds: for intervals and deadlines (never jumps with the wall clock).
+    @inline(__always) public static func monotonicNanoseconds() -> UInt64 { read(CLOCK_MONOTONIC) }
 
     /// Offset to add to a CLOCK_BOOTTIME timestamp to get wall-clock nanoseconds.
     public static func bootToWallOffset() -> UInt64 {
         nowNanoseconds() &- bootNanoseconds()
     }
 
-    /// Formats epoch nanoseconds as RFC 3339 UTC with nanoseconds: `2026-11-24T05:56:55.123456789Z`.
-    public static func rfc3339(_ ns: UInt64) -> String {
-        var secs = time_t(ns / 1_000_000_000)
-        let frac = Int(ns % 1_000_000_000)
-        var tmv = tm()
-        gmtime_r(&secs, &tmv)
-        func pad(_ v: Int, _ w: Int) -> String {
-            let s = String(v)
-            return s.count >= w ? s : String(repeating: "0", count: w - s.count) + s
-        }
-        return "\(pad(Int(tmv.tm_year) + 1900, 4))-\(pad(Int(tmv.tm_mon) + 1, 2))-\(pad(Int(tmv.tm_mday), 2))T"
-            + "\(pad(Int(tmv.tm_hour), 2)):\(pad(Int(tmv.tm_min), 2)):\(pad(Int(tmv.tm_sec), 2)).\(pad(frac, 9))Z"
+    /// Sleeps the calling thread for `ns` nanoseconds (resumed after signals).
+    public static func sleep(nanoseconds ns: UInt64) {
+        var req = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
+        var rem = timespec()
+        while nanosleep(&req, &rem) != 0 && errno == EINTR { req = rem }
     }
+
+    /// Sleeps the calling thread for `ms` milliseconds.
+    public static func sleep(milliseconds ms: Int) { sleep(nanoseconds: UInt64(max(0, ms)) &* 1_000_000) }
 }

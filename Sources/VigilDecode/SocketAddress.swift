@@ -1,4 +1,5 @@
 import VigilABI
+import VigilCore
 
 /// An IPv4 or IPv6 address held by value (16 bytes, IPv4 in the first 4), so
 /// socket state needs no heap storage.
@@ -32,15 +33,9 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Parses dotted IPv4 (`10.0.0.1`) or IPv6 text (`::1`, `fe80::1`, `::ffff:1.2.3.4`).
+    /// Parses dotted IPv4 (`10.0.0.1`) or IPv6 text (`::1`, `fe80::1`, `::ffff:1.2.3.4`) with `inet_pton`.
     public init?(_ text: String) {
-        if let v4 = IPAddress.parseIPv4(Substring(text)) {
-            var b = [UInt8](repeating: 0, count: 4)
-            for i in 0..<4 { b[i] = UInt8((v4 >> (24 - 8 * UInt32(i))) & 0xff) }
-            self.init(bytes: b)
-            return
-        }
-        guard let b = IPAddress.parseIPv6(text) else { return nil }
+        guard let b = IPText.parse(text) else { return nil }
         self.init(bytes: b)
     }
 
@@ -82,55 +77,16 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         return out
     }
 
-    /// Appends the text form to `out`.
+    /// Appends the text form to `out` (`inet_ntop`).
     public func write(into out: inout String) {
-        switch family {
-        case LinuxConstants.AF_INET:
-            withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 16) { buf in
-                let n = writeIPv4(into: buf.baseAddress!)
-                out += String(decoding: UnsafeBufferPointer(start: buf.baseAddress!, count: n), as: UTF8.self)
-            }
-        case LinuxConstants.AF_INET6:
-            let b = bytes
-            if isV4Mapped { out += "::ffff:\(b[12]).\(b[13]).\(b[14]).\(b[15])"; return }
-            var groups = [UInt16](repeating: 0, count: 8)
-            for i in 0..<8 { groups[i] = UInt16(b[2 * i]) << 8 | UInt16(b[2 * i + 1]) }
-            // Longest run of zero groups (length >= 2) becomes "::".
-            var bestStart = -1, bestLen = 0, i = 0
-            while i < 8 {
-                if groups[i] == 0 {
-                    var j = i
-                    while j < 8 && groups[j] == 0 { j += 1 }
-                    if j - i > bestLen && j - i >= 2 { bestStart = i; bestLen = j - i }
-                    i = j
-                } else { i += 1 }
-            }
-            i = 0
-            while i < 8 {
-                if i == bestStart {
-                    out += "::"
-                    i += bestLen
-                    continue
-                }
-                if i > 0 && i != bestStart + bestLen { out += ":" }
-                out += String(groups[i], radix: 16)
-                i += 1
-            }
-        default:
-            break
-        }
+        var s = storage
+        out += withUnsafeBytes(of: &s) { IPText.string(family: family, address: $0.baseAddress!) }
     }
 
-    /// Writes dotted IPv4 text at `p` (at most 15 bytes); returns the length.
-    @inline(__always) func writeIPv4(into p: UnsafeMutablePointer<UInt8>) -> Int {
-        // The 4 bytes sit in the low half of the first word (little-endian memory order).
-        let v = storage.0
-        var n = 0
-        for k in 0..<4 {
-            if k > 0 { p[n] = UInt8(ascii: "."); n += 1 }
-            n += IPAddress.writeDecimal(UInt64(UInt8(truncatingIfNeeded: v >> (8 * UInt64(k)))), into: p + n)
-        }
-        return n
+    /// Writes the text form at `p` (room for ``IPText/maxLength`` bytes); returns the length.
+    @inline(__always) func writeText(into p: UnsafeMutablePointer<UInt8>) -> Int {
+        var s = storage
+        return withUnsafeBytes(of: &s) { IPText.write(family: family, address: $0.baseAddress!, into: p) }
     }
 
     /// Writes `v` in decimal at `p`; returns the length (at most 20).
@@ -144,25 +100,19 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// Falco's socket name `cip:cport->sip:sport`, built with one allocation for IPv4.
+    /// Falco's socket name `cip:cport->sip:sport`, built with one allocation.
     public static func endpointsText(client: (IPAddress, UInt16), server: (IPAddress, UInt16)) -> String {
-        if client.0.family == LinuxConstants.AF_INET && server.0.family == LinuxConstants.AF_INET {
-            return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 64) { buf in
-                let p = buf.baseAddress!
-                var n = client.0.writeIPv4(into: p)
-                p[n] = UInt8(ascii: ":"); n += 1
-                n += writeDecimal(UInt64(client.1), into: p + n)
-                p[n] = UInt8(ascii: "-"); p[n + 1] = UInt8(ascii: ">"); n += 2
-                n += server.0.writeIPv4(into: p + n)
-                p[n] = UInt8(ascii: ":"); n += 1
-                n += writeDecimal(UInt64(server.1), into: p + n)
-                return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
-            }
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 * IPText.maxLength + 16) { buf in
+            let p = buf.baseAddress!
+            var n = client.0.writeText(into: p)
+            p[n] = UInt8(ascii: ":"); n += 1
+            n += writeDecimal(UInt64(client.1), into: p + n)
+            p[n] = UInt8(ascii: "-"); p[n + 1] = UInt8(ascii: ">"); n += 2
+            n += server.0.writeText(into: p + n)
+            p[n] = UInt8(ascii: ":"); n += 1
+            n += writeDecimal(UInt64(server.1), into: p + n)
+            return String(decoding: UnsafeBufferPointer(start: p, count: n), as: UTF8.self)
         }
-        var out = ""
-        client.0.write(into: &out); out += ":" + String(client.1) + "->"
-        server.0.write(into: &out); out += ":" + String(server.1)
-        return out
     }
 
     public static func == (a: IPAddress, b: IPAddress) -> Bool {
@@ -171,69 +121,6 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
 
     public func hash(into h: inout Hasher) {
         h.combine(family); h.combine(storage.0); h.combine(storage.1)
-    }
-
-    static func parseIPv4(_ s: Substring) -> UInt32? {
-        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
-        var v: UInt32 = 0
-        for p in parts {
-            guard !p.isEmpty, p.count <= 3, p.allSatisfy({ $0.isASCII && $0.isNumber }), let n = UInt32(p), n <= 255 else { return nil }
-            v = v << 8 | n
-        }
-        return v
-    }
-
-    static func parseIPv6(_ text: String) -> [UInt8]? {
-        guard text.contains(":") else { return nil }
-        var s = Substring(text)
-        var tail4: [UInt8] = []
-        // Embedded IPv4 at the end.
-        if let lastColon = s.lastIndex(of: ":"), s[s.index(after: lastColon)...].contains(".") {
-            guard let v4 = parseIPv4(s[s.index(after: lastColon)...]) else { return nil }
-            tail4 = [UInt8(v4 >> 24), UInt8((v4 >> 16) & 0xff), UInt8((v4 >> 8) & 0xff), UInt8(v4 & 0xff)]
-            s = s[..<s.index(after: lastColon)]
-            if s.hasSuffix("::") { /* keep */ } else { s = s.dropLast() }
-        }
-        let halves = s.components(separatedBy: "::")
-        guard halves.count <= 2 else { return nil }
-        func groups(_ part: Substring) -> [UInt16]? {
-            if part.isEmpty { return [] }
-            var r: [UInt16] = []
-            for g in part.split(separator: ":", omittingEmptySubsequences: false) {
-                guard !g.isEmpty, g.count <= 4, let v = UInt16(g, radix: 16) else { return nil }
-                r.append(v)
-            }
-            return r
-        }
-        guard let head = groups(Substring(halves[0])) else { return nil }
-        let tail = halves.count == 2 ? groups(Substring(halves[1])) : []
-        guard let tail else { return nil }
-        let want = tail4.isEmpty ? 8 : 6
-        var all: [UInt16]
-        if halves.count == 2 {
-            guard head.count + tail.count < want else { return nil }
-            all = head + [UInt16](repeating: 0, count: want - head.count - tail.count) + tail
-        } else {
-            guard head.count == want else { return nil }
-            all = head
-        }
-        var b: [UInt8] = []
-        for g in all { b.append(UInt8(g >> 8)); b.append(UInt8(g & 0xff)) }
-        return b + tail4
-    }
-}
-
-extension Substring {
-    func components(separatedBy sep: String) -> [Substring] {
-        var out: [Substring] = []
-        var rest = self
-        while let r = rest.firstRange(of: sep) {
-            out.append(rest[..<r.lowerBound])
-            rest = rest[r.upperBound...]
-        }
-        out.append(rest)
-        return out
     }
 }
 

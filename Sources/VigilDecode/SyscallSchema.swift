@@ -51,7 +51,7 @@ public enum RecordField: Sendable, Equatable {
 }
 
 /// Where an argument's value is stored in the record (see the syscall record
-/// contract in TEAM.md and vigil_abi.h).
+/// layout in vigil_abi.h and bpf/README.md).
 public enum ArgumentSource: Sendable, Equatable {
     /// The syscall's return value (`ret`).
     case ret

@@ -3,11 +3,28 @@
 /// Grammar (precedence low to high): `or`, `and`, `not`, primary. A primary is
 /// `( expr )`, a macro name, or `field op operand` / `field exists` with
 /// transformers around the field (`tolower(proc.name) = bash`).
+///
+/// The parser recurses only into parentheses and `not`; their nesting is limited to
+/// ``maxDepth`` (an error at the offending token, never a stack overflow). Chains of
+/// `and`/`or` are loops, so they have no limit.
 public struct ConditionParser {
+    /// Deepest allowed nesting of parentheses and `not` in one condition (macros add to it at compile time).
+    public static let maxDepth = 1000
+
     let b: [UInt8]
     var i = 0
+    /// Current nesting of parentheses and `not`.
+    var depth = 0
 
     public init(_ text: String) { b = Array(text.utf8) }
+    /// A parser positioned at byte `start` of `bytes` (offsets stay relative to `bytes`).
+    init(bytes: [UInt8], start: Int) { b = bytes; i = start }
+
+    /// Enters one level of nesting at `at`, or throws when that exceeds ``maxDepth``.
+    mutating func enter(at: Int) throws(ConditionSyntaxError) {
+        depth += 1
+        if depth > ConditionParser.maxDepth { throw err("condition nested deeper than \(ConditionParser.maxDepth)", at: at) }
+    }
 
     /// Parses the whole text; the error's offset points into it.
     public static func parse(_ text: String) throws(ConditionSyntaxError) -> ConditionExpr {
@@ -36,9 +53,12 @@ public struct ConditionParser {
 
     /// Whether the keyword `w` is at the cursor (followed by a non-word byte).
     func atKeyword(_ w: String) -> Bool {
-        let k = Array(w.utf8)
-        guard i + k.count <= b.count, Array(b[i..<(i + k.count)]) == k else { return false }
-        if i + k.count < b.count, ConditionParser.isWordByte(b[i + k.count]) || b[i + k.count] == 91 { return false }
+        var n = 0
+        for c in w.utf8 {
+            guard i + n < b.count, b[i + n] == c else { return false }
+            n += 1
+        }
+        if i + n < b.count, ConditionParser.isWordByte(b[i + n]) || b[i + n] == 91 { return false }
         return true
     }
 
@@ -62,7 +82,12 @@ public struct ConditionParser {
 
     mutating func parseNot() throws(ConditionSyntaxError) -> ConditionExpr {
         skipSpace()
-        if atKeyword("not") { i += 3; return .not(try parseNot()) }
+        if atKeyword("not") {
+            try enter(at: i)
+            defer { depth -= 1 }
+            i += 3
+            return .not(try parseNot())
+        }
         return try parsePrimary()
     }
 
@@ -71,6 +96,8 @@ public struct ConditionParser {
         guard i < b.count else { throw err("unexpected end of condition, expected a field, macro or '('") }
         if b[i] == 40 { // (
             let open = i
+            try enter(at: i)
+            defer { depth -= 1 }
             i += 1
             let e = try parseOr()
             skipSpace()

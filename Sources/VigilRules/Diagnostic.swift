@@ -1,3 +1,4 @@
+import VigilCore
 /// An error or warning found while loading or compiling rules, with its place.
 public struct Diagnostic: Sendable, Equatable, CustomStringConvertible {
     public enum Severity: String, Sendable { case error, warning }

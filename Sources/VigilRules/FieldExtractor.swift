@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import VigilABI
+import VigilCore
 import VigilDecode
 import VigilState
 
@@ -53,6 +54,7 @@ enum FieldExtractor {
     static func value(_ f: FieldSpec, _ ctx: UnsafePointer<EventContext>, _ s: RuleScratch) -> FV {
         let slot = s.slots + f.slot
         if slot.pointee.gen == s.gen { return slot.pointee.value }
+        s.fieldsExtracted &+= 1
         var v = extract(f, level: f.index, ctx, s)
         if f.hasTransformers { v = transform(v, f, s) }
         slot.pointee = RuleScratch.Slot(gen: s.gen, value: v)
@@ -471,21 +473,19 @@ enum FieldExtractor {
 
     // MARK: time
 
+    /// `evt.time` (`HH:MM:SS.nnnnnnnnn`), `evt.time.s` (`HH:MM:SS`), `evt.datetime`
+    /// (`YYYY-MM-DD HH:MM:SS.nnnnnnnnn`) and `evt.time.iso8601` (RFC 3339): slices of ``RFC3339``'s text.
     static func formatTime(_ ns: UInt64, _ id: FieldID, _ s: RuleScratch) -> FV {
-        var t = time_t(ns / 1_000_000_000)
-        var tmv = tm()
-        gmtime_r(&t, &tmv)
-        var w = ArenaWriter(s.arena, max: 48)
-        func two(_ v: Int32) { w.put(UInt8(48 + v / 10)); w.put(UInt8(48 + v % 10)) }
-        func nanos() { let n = ns % 1_000_000_000; var d: UInt64 = 100_000_000; while d > 0 { w.put(UInt8(48 + (n / d) % 10)); d /= 10 } }
-        if id == .evtDatetime || id == .evtTimeIso {
-            w.putInt(Int64(tmv.tm_year) + 1900); w.put(45); two(tmv.tm_mon + 1); w.put(45); two(tmv.tm_mday)
-            w.put(id == .evtTimeIso ? 84 : 32)
+        var w = ArenaWriter(s.arena, max: RFC3339.maxLength)
+        w.n = RFC3339.write(ns, into: w.start)  // YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ
+        let p = w.start
+        // Every slice stays NUL-terminated, like other arena strings.
+        switch id {
+        case .evtTimeIso: return w.value
+        case .evtDatetime: p[10] = UInt8(ascii: " "); p[29] = 0; return .str(UnsafePointer(p), 29)
+        case .evtTimeS: p[19] = 0; return .str(UnsafePointer(p + 11), 8)
+        default: p[29] = 0; return .str(UnsafePointer(p + 11), 18)
         }
-        two(tmv.tm_hour); w.put(58); two(tmv.tm_min); w.put(58); two(tmv.tm_sec)
-        if id != .evtTimeS { w.put(46); nanos() }
-        if id == .evtTimeIso { w.put(90) }
-        return w.value
     }
 
     // MARK: event arguments

@@ -8,17 +8,24 @@ struct OutputTemplate: @unchecked Sendable {
     /// Fields in template order, each once (output_fields), with their names as written.
     var fields: [(spec: FieldSpec, name: String)] = []
 
-    /// Parses `text`; field errors are reported through `resolve` with offsets into `text`.
+    /// Longest accepted template (bytes). Falco's longest is under 2 KiB; every alert carries the rendered text.
+    static let maxBytes = 64 << 10
+
+    /// Parses `text` in one pass; field errors are reported through `resolve` with offsets into `text`.
     static func parse(_ text: String, resolve: (FieldRef) throws(RuleCompileError) -> FieldSpec) throws(RuleCompileError) -> OutputTemplate {
         var t = OutputTemplate()
         let b = Array(text.utf8)
+        if b.count > maxBytes {
+            throw RuleCompileError(offset: nil, message: "output template is \(b.count) bytes, more than the limit of \(maxBytes >> 10) KiB")
+        }
         var lit: [UInt8] = []
         var i = 0
         func flush() { if !lit.isEmpty { t.pieces.append(.text(String(decoding: lit, as: UTF8.self))); lit.removeAll() } }
         while i < b.count {
             guard b[i] == 37, i + 1 < b.count else { lit.append(b[i]); i += 1; continue } // '%'
             let start = i
-            var p = ConditionParser(String(decoding: b[(i + 1)...], as: UTF8.self))
+            // Parse in place: offsets of `p` are into the whole template.
+            var p = ConditionParser(bytes: b, start: i + 1)
             let word = p.readWord()
             guard !word.isEmpty, word.first!.isLetter else { lit.append(b[i]); i += 1; continue }
             var ref: FieldRef
@@ -32,14 +39,14 @@ struct OutputTemplate: @unchecked Sendable {
                     ref = try p.finishField(w, start: 0)
                 }
             } catch {
-                throw RuleCompileError(offset: start + error.offset, message: error.message)
+                throw RuleCompileError(offset: error.offset, message: error.message)
             }
             ref.offset = start
             let spec = try resolve(ref)
             flush()
             t.pieces.append(.field(spec, ref.text))
             if !t.fields.contains(where: { $0.name == ref.text }) { t.fields.append((spec, ref.text)) }
-            i = start + 1 + p.i
+            i = p.i
         }
         flush()
         return t

@@ -1,4 +1,5 @@
 import VigilDecode
+import VigilCore
 
 /// An error while compiling a condition; `offset` points into the condition
 /// text being compiled (nil: the whole item). `unsupported` marks things Falco

@@ -17,9 +17,20 @@ struct ConditionCompiler {
     var checkNodes: [String: Int32] = [:]
     /// Event-type names used in the current rule that Vigil does not capture.
     var unknownTypes: [String] = []
+    /// Every list expanded once (see ``ListResolver``).
+    let resolvedLists: [String: ResolvedList]
+    /// Lists that cannot be expanded, with why (reported once by the rule-set builder).
+    let listFailures: [(String, String)]
+    /// Measured macros (see ``checkBudget(_:)``).
+    var macroExtents: [String: Extent] = [:]
+    /// Current compile nesting (bounded by ``checkBudget(_:)``; checked again as a safety net).
+    var depth = 0
 
     init(lists: [String: ListDef], macros: [String: MacroDef], macroASTs: [String: ConditionExpr?]) {
         self.lists = lists; self.macros = macros; self.macroASTs = macroASTs
+        var resolver = ListResolver(lists: lists)
+        listFailures = resolver.resolveAll()
+        resolvedLists = resolver.resolved
     }
 
     // MARK: fields
@@ -83,6 +94,11 @@ struct ConditionCompiler {
 
     /// Compiles `e`; errors carry offsets into the text `e` was parsed from.
     mutating func compile(_ e: ConditionExpr) throws(RuleCompileError) -> Int32 {
+        depth += 1
+        defer { depth -= 1 }
+        if depth > ExpansionBudget.maxDepth + 2 {
+            throw RuleCompileError(offset: nil, message: "condition nested deeper than \(ExpansionBudget.maxDepth)")
+        }
         switch e {
         case .and(let items):
             var kids: [Int32] = []
@@ -123,18 +139,24 @@ struct ConditionCompiler {
         }
     }
 
-    /// Expands list names among unquoted items (lists may name lists).
-    func expand(_ items: [(String, Bool)], depth: Int = 0) -> [String] {
+    /// Expands list names among unquoted items (lists may name lists; list items are
+    /// spliced in as Falco does: quotes are syntax). Lists were expanded once up front.
+    func expand(_ items: [(String, Bool)]) -> [String] {
         var out: [String] = []
         for (v, quoted) in items {
-            if !quoted, let l = lists[v], depth < 32 {
-                // List items are spliced into the condition as Falco does: quotes are syntax.
-                out += expand(l.items.map { ConditionCompiler.unquote($0) }, depth: depth + 1)
-            } else {
-                out.append(v)
-            }
+            if !quoted, case .items(let xs)? = resolvedLists[v] { out += xs } else { out.append(v) }
         }
         return out
+    }
+
+    /// Throws when an operand names a list that could not be expanded (cycle, budget).
+    func checkLists(_ operand: Operand) throws(RuleCompileError) {
+        guard case .list(let items, let offset) = operand else { return }
+        for (v, quoted) in items where !quoted {
+            if case .failed(let why, _)? = resolvedLists[v] {
+                throw RuleCompileError(offset: offset, message: "list '\(v)' cannot be used: \(why)")
+            }
+        }
     }
 
     static func unquote(_ s: String) -> (String, Bool) {
@@ -156,6 +178,7 @@ struct ConditionCompiler {
             let y = try compileCompare(b, op, operand, offset: offset)
             return program.group(op == .ne ? .and : .or, [x, y])
         }
+        try checkLists(operand)
         let (spec, any) = try resolve(ref)
         // evt.type against names: a type-set test (also what rules are indexed by).
         if spec.id == .evtType && spec.transformers.isEmpty && (op == .eq || op == .ne || op == .in) {

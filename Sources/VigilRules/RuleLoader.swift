@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import VigilCore
 
 /// The lists, macros and rules of one or more rule files, with Falco's
 /// load-order semantics (later definitions replace earlier ones; `append` and
@@ -29,8 +30,10 @@ public struct RuleLoader {
 
     public private(set) var source = RuleSource()
     public private(set) var diagnostics: [Diagnostic] = []
+    /// Largest rules file read (bytes); a larger file is an error naming it and the limit.
+    public var maxFileBytes: Int
 
-    public init() {}
+    public init(maxFileBytes: Int = FileReader.defaultLimit) { self.maxFileBytes = maxFileBytes }
 
     /// Expands files and directories (a directory's `*.yaml`/`*.yml` files in name order, not recursive).
     public static func expand(paths: [String]) -> (files: [String], errors: [Diagnostic]) {
@@ -83,9 +86,10 @@ public struct RuleLoader {
     /// Loads one file. Files found in a directory whose top level is a mapping
     /// (configuration files such as vigil.yaml) are skipped with a warning.
     public mutating func loadFile(_ path: String, fromDirectory: Bool = false) {
-        guard let bytes = readFile(path) else {
+        let bytes: [UInt8]
+        do { bytes = try FileReader.read(path, limit: maxFileBytes) } catch {
             diagnostics.append(Diagnostic(.error, SourceMark(file: path, line: 0, column: 0), item: nil,
-                                          "cannot read file: \(String(cString: strerror(errno)))"))
+                                          "cannot read rules file: \(error.message)"))
             return
         }
         load(text: bytes, file: path, fromDirectory: fromDirectory)
@@ -94,7 +98,7 @@ public struct RuleLoader {
     /// Loads rule YAML from memory; `file` names it in diagnostics.
     public mutating func load(text: [UInt8], file: String, fromDirectory: Bool = false) {
         let docs: [YAMLNode]
-        do { docs = try YAMLParser.parse(text, file: file) } catch {
+        do { docs = try YAMLDocumentParser.parse(text, file: file) } catch {
             source.files.append(file)
             diagnostics.append(Diagnostic(.error, error.mark, item: nil, error.message))
             return
@@ -476,18 +480,3 @@ extension YAMLNode {
     var isQuoted: Bool { if case .scalar(_, let q, let b) = kind { return q && !b }; return false }
 }
 
-/// Reads a whole file, or nil (errno set).
-func readFile(_ path: String) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 65536)
-    while true {
-        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, 65536) }
-        if n < 0 { if errno == EINTR { continue }; return nil }
-        if n == 0 { break }
-        out += buf[0..<n]
-    }
-    return out
-}

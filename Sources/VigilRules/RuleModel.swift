@@ -1,3 +1,4 @@
+import VigilCore
 /// A piece of condition text together with where it came from, so positions
 /// inside it can be reported as file:line:column.
 public struct ConditionText: Sendable {

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import VigilCore
 import VigilDecode
 import VigilState
 
@@ -31,6 +32,8 @@ public final class RuleScratch {
     /// Work counters (condition nodes and field comparisons evaluated), for benchmarks.
     @exclusivity(unchecked) public var nodesEvaluated: UInt64 = 0
     @exclusivity(unchecked) public var checksEvaluated: UInt64 = 0
+    /// Field values extracted into the per-event cache (each field at most once per event).
+    @exclusivity(unchecked) public var fieldsExtracted: UInt64 = 0
 
     /// A scratch for a rule set with `slots` cached fields.
     init(slots n: Int, checks c: Int = 64, hostname: String) {
@@ -82,9 +85,7 @@ public final class RuleScratch {
 
     /// The system's host name.
     public static func systemHostname() -> String {
-        var buf = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buf, 255) == 0 else { return "localhost" }
-        return String(cString: buf)
+        Hostname.current()
     }
 
     // MARK: flag renderings

@@ -1,8 +1,10 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 import VigilDecode
 import VigilState
+import VigilCore
 
 /// Falco's `rule_matching`: stop at the first matching rule, or report all.
 public enum RuleMatching: String, Sendable { case first, all }
@@ -21,7 +23,21 @@ public struct RuleLoadOptions: Sendable {
     public var disabledTags: Set<String> = []
     /// When non-empty, only rules with one of these tags are enabled.
     public var onlyTags: Set<String> = []
+    /// Largest rules file read (bytes).
+    public var maxFileBytes = FileReader.defaultLimit
+    /// Set from another thread to stop a compilation early (it then fails with an error).
+    public var cancellation: RuleLoadCancellation?
     public init() {}
+}
+
+/// Stops a rule-set compilation running on another thread (checked between items).
+public final class RuleLoadCancellation: Sendable {
+    private let flag = Atomic<Bool>(false)
+    public init() {}
+    /// Asks the compilation to stop.
+    public func cancel() { flag.store(true, ordering: .releasing) }
+    /// Whether ``cancel()`` was called.
+    public var isCancelled: Bool { flag.load(ordering: .acquiring) }
 }
 
 /// A skipped rule and why.
@@ -86,10 +102,14 @@ public final class RuleSet: Sendable {
     public let summary: RuleSetSummary
     /// Owns the memory the compiled checks point into.
     let store: PermanentStore
+    /// The routing fields added to every alert, with their per-event cache slots (shared
+    /// with conditions and outputs that use the same field).
+    let routing: [(spec: FieldSpec, name: String)]
 
     struct Candidate: Sendable { let rule: Int32; let root: Int32 }
 
-    init(rules: [CompiledRule], program: Program, store: PermanentStore, matching: RuleMatching, summary: RuleSetSummary) {
+    init(rules: [CompiledRule], program: Program, store: PermanentStore, matching: RuleMatching, summary: RuleSetSummary,
+         routing: [(spec: FieldSpec, name: String)]) {
         var program = program
         var idx = [[Candidate]](repeating: [], count: EventType.count)
         var req = Set<EventType>()
@@ -106,6 +126,7 @@ public final class RuleSet: Sendable {
             }
         }
         self.rules = rules; self.program = program; self.store = store; self.matching = matching; self.summary = summary
+        self.routing = routing
         byType = idx
         requiredEventTypes = req
     }
@@ -124,7 +145,7 @@ public final class RuleSet: Sendable {
     /// Throws ``RuleLoadError`` when any error was found (unless `skipInvalidRules`);
     /// returns the rule set and every diagnostic (warnings, and skipped-rule reasons).
     public static func load(paths: [String], options: RuleLoadOptions = RuleLoadOptions()) throws(RuleLoadError) -> (RuleSet, [Diagnostic]) {
-        var loader = RuleLoader()
+        var loader = RuleLoader(maxFileBytes: options.maxFileBytes)
         loader.load(paths: paths)
         let (set, diags) = build(loader.source, loaderDiagnostics: loader.diagnostics, options: options)
         if !options.skipInvalidRules && diags.contains(where: { $0.severity == .error }) {
@@ -144,16 +165,23 @@ public final class RuleSet: Sendable {
 
         // Parse every macro once (syntax errors are reported even for unused macros).
         var asts: [String: ConditionExpr?] = [:]
-        for (name, m) in source.macros.sorted(by: { $0.key < $1.key }) {
+        for (name, m) in source.macros.sorted(by: { $0.key < $1.key }) where options.cancellation?.isCancelled != true {
             do { asts[name] = try ConditionParser.parse(m.condition.text) } catch {
                 asts[name] = .some(nil)
                 diags.append(Diagnostic(.error, m.condition.mark(at: error.offset), item: "macro '\(name)'", "syntax error: \(error.message)"))
             }
         }
         var cc = ConditionCompiler(lists: source.lists, macros: source.macros, macroASTs: asts)
+        for (name, why) in cc.listFailures {
+            diags.append(Diagnostic(.error, source.lists[name]!.mark, item: "list '\(name)'", why))
+        }
         var compiled: [CompiledRule] = []
 
         for r in source.rules.sorted(by: { $0.order < $1.order }) {
+            if options.cancellation?.isCancelled == true {
+                diags.append(Diagnostic(.error, r.mark, item: nil, "compilation cancelled"))
+                break
+            }
             let item = "rule '\(r.name)'"
             func skip(_ reason: String, _ mark: SourceMark) {
                 summary.skipped.append(SkippedRule(name: r.name, reason: reason, mark: mark))
@@ -171,6 +199,7 @@ public final class RuleSet: Sendable {
             cc.unknownTypes = []
             var root: Int32
             do throws(RuleCompileError) {
+                try cc.checkBudget(ast)
                 root = try cc.compile(ast)
                 // Exceptions: `and not (...)`.
                 var parts = [root]
@@ -235,7 +264,12 @@ public final class RuleSet: Sendable {
         summary.disabled = compiled.count - summary.enabled
         summary.errors = diags.filter { $0.severity == .error }.count
         summary.warnings = diags.count - summary.errors
-        return (RuleSet(rules: compiled, program: cc.program, store: cc.store, matching: options.matching, summary: summary), diags)
+        let routing = RuleSet.routingFields.map { name -> (spec: FieldSpec, name: String) in
+            let def = FieldCatalog.byName[name]!
+            return (FieldSpec(id: def.id, type: def.type, slot: cc.slot(name)), name)
+        }
+        return (RuleSet(rules: compiled, program: cc.program, store: cc.store, matching: options.matching, summary: summary,
+                        routing: routing), diags)
     }
 
     // MARK: evaluation
@@ -278,13 +312,13 @@ public final class RuleSet: Sendable {
     /// Evaluates `ctx` and emits one ``Alert`` per matching rule.
     public func evaluate(_ ctx: EventContext, scratch: RuleScratch, emit: (Alert) -> Void) {
         withUnsafePointer(to: ctx) { cp in
-            match(cp, scratch: scratch) { k in emit(alert(rule: k, cp.pointee, scratch: scratch)) }
+            match(cp, scratch: scratch) { k in emit(alert(rule: k, cp, scratch: scratch)) }
         }
     }
 
     /// ``evaluate(_:scratch:emit:)`` for a context the caller keeps in place (no copy).
     public func evaluate(_ cp: UnsafePointer<EventContext>, scratch: RuleScratch, emit: (Alert) -> Void) {
-        match(cp, scratch: scratch) { k in emit(alert(rule: k, cp.pointee, scratch: scratch)) }
+        match(cp, scratch: scratch) { k in emit(alert(rule: k, cp, scratch: scratch)) }
     }
 
     /// Whether rule `k` matches `ctx` (no index, no first-match stop; for tests and profiling).
@@ -317,40 +351,37 @@ public final class RuleSet: Sendable {
     /// Fields added to every alert's output_fields (pipeline routing).
     static let routingFields: [String] = ["container.id", "container.name", "container.image.repository", "container.image.tag",
                                           "k8s.ns.name", "k8s.pod.name"]
-    static let routingSpecs: [(spec: FieldSpec, name: String)] = routingFields.map { name in
-        let def = FieldCatalog.byName[name]!
-        return (FieldSpec(id: def.id, type: def.type), name)
+    /// Renders the alert of rule `k` for the event just matched. Every field comes from the
+    /// per-event cache the match filled: a field is extracted once per event, whether it was
+    /// tested by a condition, printed in an output or added for routing.
+    public func alert(rule k: Int, _ ctx: EventContext, scratch s: RuleScratch) -> Alert {
+        withUnsafePointer(to: ctx) { alert(rule: k, $0, scratch: s) }
     }
 
-    /// Renders the alert of rule `k` for the event just matched (reuses the per-event field cache).
-    public func alert(rule k: Int, _ ctx: EventContext, scratch s: RuleScratch) -> Alert {
+    /// ``alert(rule:_:scratch:)`` for the context the match was given (no copy).
+    public func alert(rule k: Int, _ cp: UnsafePointer<EventContext>, scratch s: RuleScratch) -> Alert {
         let r = rules[k]
-        var msg = ""
-        var values: [String: FV] = [:]
-        var ctxCopy = ctx
-        func value(_ f: FieldSpec, _ name: String) -> FV {
-            if let v = values[name] { return v }
-            var v: FV
-            if f.slot >= 0 && f.slot < s.slotCount { v = withUnsafePointer(to: &ctxCopy) { FieldExtractor.value(f, $0, s) } }
-            else {
-                v = withUnsafePointer(to: &ctxCopy) { FieldExtractor.extract(f, level: f.index, $0, s) }
-                if f.hasTransformers { v = FieldExtractor.transform(v, f, s) }
-            }
-            values[name] = v
+        s.ensure(program.slotCount, program.checks.count)
+        func value(_ f: FieldSpec) -> FV {
+            if f.slot >= 0 { return FieldExtractor.value(f, cp, s) }
+            var v = FieldExtractor.extract(f, level: f.index, cp, s)  // not cached (no slot)
+            if f.hasTransformers { v = FieldExtractor.transform(v, f, s) }
             return v
         }
+        var msg = ""
         for p in r.output.pieces {
             switch p {
             case .text(let t): msg += t
-            case .field(let f, let name): msg += OutputRendering.text(value(f, name), s)
+            case .field(let f, _): msg += OutputRendering.text(value(f), s)
             }
         }
         var fields: [(String, AlertFieldValue)] = []
-        for (f, name) in r.output.fields { fields.append((name, OutputRendering.typed(value(f, name), f, s))) }
-        for (f, name) in RuleSet.routingSpecs where !fields.contains(where: { $0.0 == name }) {
-            fields.append((name, OutputRendering.typed(value(f, name), f, s)))
+        fields.reserveCapacity(r.output.fields.count + routing.count)
+        for (f, name) in r.output.fields { fields.append((name, OutputRendering.typed(value(f), f, s))) }
+        for (f, name) in routing where !fields.contains(where: { $0.0 == name }) {
+            fields.append((name, OutputRendering.typed(value(f), f, s)))
         }
-        return Alert(timeNs: ctx.wallTimeNs, rule: r.name, priority: r.priority, source: r.source, hostname: s.hostname,
+        return Alert(timeNs: cp.pointee.wallTimeNs, rule: r.name, priority: r.priority, source: r.source, hostname: s.hostname,
                      message: msg, tags: r.tags, outputFields: fields)
     }
 }

@@ -2,10 +2,12 @@
 import Glibc
 #endif
 import VigilABI
+import VigilCore
 import VigilDecode
 import VigilState
+import VigilCore
 
-/// One rule test case (see the rule-test format in TEAM.md / rules/README.md):
+/// One rule test case (see the rule-test format in rules/README.md):
 /// synthetic events and the rules expected to fire or not.
 public struct RuleTestCase {
     public var name: String
@@ -58,8 +60,9 @@ public struct RuleTestResult: Sendable {
 public enum RuleTestRunner {
     /// Loads the test cases of one file (errors name file:line:column).
     public static func load(file: String) -> ([RuleTestCase], [Diagnostic]) {
-        guard let bytes = readFile(file) else {
-            return ([], [Diagnostic(.error, SourceMark(file: file, line: 0, column: 0), item: nil, "cannot read test file: \(String(cString: strerror(errno)))")])
+        let bytes: [UInt8]
+        do { bytes = try FileReader.read(file) } catch {
+            return ([], [Diagnostic(.error, SourceMark(file: file, line: 0, column: 0), item: nil, "cannot read test file: \(error.message)")])
         }
         return load(text: bytes, file: file)
     }
@@ -68,7 +71,7 @@ public enum RuleTestRunner {
     public static func load(text: [UInt8], file: String) -> ([RuleTestCase], [Diagnostic]) {
         var diags: [Diagnostic] = []
         let docs: [YAMLNode]
-        do { docs = try YAMLParser.parse(text, file: file) } catch {
+        do { docs = try YAMLDocumentParser.parse(text, file: file) } catch {
             return ([], [Diagnostic(.error, error.mark, item: nil, error.message)])
         }
         var cases: [RuleTestCase] = []
@@ -366,13 +369,7 @@ struct CaseBuilder {
     }
 
     func normalize(_ path: String) -> String {
-        var out: [Substring] = []
-        for part in path.split(separator: "/") {
-            if part == "." || part.isEmpty { continue }
-            if part == ".." { if !out.isEmpty { out.removeLast() }; continue }
-            out.append(part)
-        }
-        return "/" + out.joined(separator: "/")
+        PathResolver.normalize(path.hasPrefix("/") ? path : "/" + path)
     }
 
     static let kinds: [String: FDInfo.Kind] = [

@@ -1,4 +1,5 @@
 import VigilABI
+import VigilCore
 import VigilDecode
 
 /// fd tables and the cwd, kept by syscall records.

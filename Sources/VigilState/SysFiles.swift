@@ -3,26 +3,13 @@ import Glibc
 #elseif canImport(Musl)
 import Musl
 #endif
+import VigilCore
 
 /// Small, allocation-conscious file helpers for procfs and /etc (no Foundation).
 enum SysFiles {
-    /// Reads a whole (small) file; nil when it cannot be opened or read.
+    /// Reads the first `limit` bytes of a (small) regular file; nil when it cannot be opened or read. See ``FileReader``.
     static func read(_ path: String, limit: Int = 1 << 20) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var out: [UInt8] = []
-        var buf = [UInt8](repeating: 0, count: 4096)
-        while out.count < limit {
-            let n = buf.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                return out.isEmpty ? nil : out
-            }
-            if n == 0 { break }
-            out.append(contentsOf: buf[0..<n])
-        }
-        return out
+        FileReader.contents(path, limit: limit, truncate: true)
     }
 
     /// Reads a file as text (invalid UTF-8 repaired).

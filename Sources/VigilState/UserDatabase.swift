@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import VigilCore
 
 /// One `/etc/passwd` entry.
 public struct UserEntry: Sendable, Equatable {
@@ -98,9 +99,7 @@ public final class UserResolver {
 
     /// Re-reads the host files if they changed (checked at most every 10 s).
     public func refreshHostIfChanged() {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        let now = UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+        let now = Timestamp.monotonicNanoseconds()
         guard now &- lastHostCheckNs >= 10_000_000_000 || lastHostCheckNs == 0 else { return }
         lastHostCheckNs = now
         let k = UserResolver.key(hostRoot == "/" ? "/etc/passwd" : hostRoot + "/etc/passwd")

@@ -67,7 +67,7 @@ import Synchronization
         let watcher = FileWatcher(paths: [dir + "/rules.yaml"], debounceMs: 50) { fired.add(1, ordering: .relaxed) }
         #expect(watcher.start())
         defer { watcher.stop() }
-        sleepMilliseconds(150)
+        // start() returns with the watches in place: no settling time needed.
 
         // The kubelet's atomic update: new timestamped dir, new symlink renamed over ..data.
         #expect(mkdir(dir + "/..v2", 0o755) == 0)
@@ -75,16 +75,19 @@ import Synchronization
         #expect(symlink("..v2", dir + "/..data_tmp") == 0)
         #expect(rename(dir + "/..data_tmp", dir + "/..data") == 0)
         var waited = 0
-        while fired.load(ordering: .relaxed) == 0 && waited < 3000 { sleepMilliseconds(20); waited += 20 }
+        while fired.load(ordering: .relaxed) == 0 && waited < 3000 { Timestamp.sleep(milliseconds: 20); waited += 20 }
         #expect(fired.load(ordering: .relaxed) == 1)
 
-        // Rewriting the same content does not fire again; a real edit does.
+        // Rewriting the same content does not fire again (once the watcher has checked it); a real edit does.
+        let checked = watcher.checks.value
         writeFile(dir + "/..v2/rules.yaml", "- rule: b\n")
-        sleepMilliseconds(300)
+        waited = 0
+        while watcher.checks.value == checked && waited < 3000 { Timestamp.sleep(milliseconds: 20); waited += 20 }
+        #expect(watcher.checks.value > checked)
         #expect(fired.load(ordering: .relaxed) == 1)
         writeFile(dir + "/..v2/rules.yaml", "- rule: c\n")
         waited = 0
-        while fired.load(ordering: .relaxed) == 1 && waited < 3000 { sleepMilliseconds(20); waited += 20 }
+        while fired.load(ordering: .relaxed) == 1 && waited < 3000 { Timestamp.sleep(milliseconds: 20); waited += 20 }
         #expect(fired.load(ordering: .relaxed) == 2)
     }
 }

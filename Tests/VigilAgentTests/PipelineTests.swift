@@ -130,8 +130,8 @@ func makePipeline(_ rules: RuleSet, backend: CollectingBackend, metrics: AgentMe
                                 pipelineGeneration: { [pipeline] in UInt64(pipeline.activeGeneration.value) })
         // Keep the pipeline ticking on its own thread, as the reader does.
         let stop = Atomic<Bool>(false)
-        let ticker = AgentThread.start(name: "test-tick") { [pipeline] in
-            while !stop.load(ordering: .relaxed) { pipeline.tick(); sleepMilliseconds(1) }
+        let ticker = try NamedThread.start(name: "test-tick") { [pipeline] in
+            while !stop.load(ordering: .relaxed) { pipeline.tick(); Timestamp.sleep(milliseconds: 1) }
         }
 
         // A valid new set: a second rule that also needs connect events.
@@ -186,9 +186,21 @@ func makePipeline(_ rules: RuleSet, backend: CollectingBackend, metrics: AgentMe
         let done = Atomic<Bool>(false)
         let exec = Synth.exec(pid: 6000, ppid: 1, exe: "/usr/bin/cat", argv: ["cat"], ts: 1)
         exec.withUnsafeBytes { pipeline.process($0) }
-        let feeder = AgentThread.start(name: "test-feed") { [pipeline] in
+        // The feeder and the swapper meet twice, so the outcome does not depend on scheduling:
+        // at n/3 the feeder waits for the first swap (to set B) and the swapper waits for 100
+        // events under it; at 2n/3 the feeder waits for a second swap. Waiting, the feeder ticks
+        // like an idle pipeline thread.
+        let swapsDone = Atomic<Int>(0), fed = Atomic<Int>(0)
+        let feeder = try NamedThread.start(name: "test-feed") { [pipeline] in
             for i in 0..<n {
+                for (at, swaps) in [(n / 3, 1), (2 * n / 3, 2)] where i == at {
+                    let end = Timestamp.monotonicNanoseconds() + 20_000_000_000
+                    while swapsDone.load(ordering: .acquiring) < swaps && Timestamp.monotonicNanoseconds() < end {
+                        pipeline.tick(); Timestamp.sleep(milliseconds: 1)
+                    }
+                }
                 Synth.open(pid: 6000, path: "/etc/shadow", fd: 3, ts: UInt64(10 + i)).withUnsafeBytes { pipeline.process($0) }
+                fed.store(i + 1, ordering: .releasing)
                 if i % 512 == 0 { pipeline.tick() }
             }
             done.store(true, ordering: .releasing)
@@ -204,6 +216,11 @@ func makePipeline(_ rules: RuleSet, backend: CollectingBackend, metrics: AgentMe
             _ = reloader.reload(reason: "stream test")
             slot.store(swaps % 2 == 0 ? setB : setA)
             swaps += 1
+            swapsDone.store(swaps, ordering: .releasing)
+            if swaps == 1 {
+                let end = Timestamp.monotonicNanoseconds() + 20_000_000_000
+                while fed.load(ordering: .acquiring) < n / 3 + 100 && Timestamp.monotonicNanoseconds() < end { Timestamp.sleep(milliseconds: 1) }
+            }
         }
         feeder.join()
         #expect(dispatcher.flush(timeout: .seconds(10)))
@@ -214,7 +231,7 @@ func makePipeline(_ rules: RuleSet, backend: CollectingBackend, metrics: AgentMe
         let a = alerts.filter { $0.rule == "Test shadow read" }.count
         let b = alerts.filter { $0.rule == "Set B shadow read" }.count
         #expect(a + b == n)
-        #expect(b > 0)
+        #expect(b >= 100)
         #expect(metrics.reloadFailures.value == 0)
     }
 }

@@ -55,12 +55,12 @@ final class SpawnedVigil {
 
     /// Waits for exit; returns the exit status (or -signal), nil on timeout.
     func wait(seconds: Double) -> Int32? {
-        let end = monotonicNanoseconds() + UInt64(seconds * 1e9)
+        let end = Timestamp.monotonicNanoseconds() + UInt64(seconds * 1e9)
         var st: Int32 = 0
-        while monotonicNanoseconds() < end {
+        while Timestamp.monotonicNanoseconds() < end {
             let r = waitpid(pid, &st, WNOHANG)
             if r == pid { return (st & 0x7f) == 0 ? (st >> 8) & 0xff : -(st & 0x7f) }
-            sleepMilliseconds(20)
+            Timestamp.sleep(milliseconds: 20)
         }
         return nil
     }

@@ -36,9 +36,9 @@ struct AlertBenchmarks {
         let n = 100_000
         let alerts = (0..<n).map(Self.typicalAlert)
         var total = 0
-        var w = JSONWriter(capacity: 2048)
+        let w = JSONWriter(capacity: 2048)
         let ours = seconds {
-            for a in alerts { w.reset(); AlertFormatter.writeJSON(a, into: &w); total += w.bytes.count }
+            for a in alerts { w.reset(); AlertFormatter.writeJSON(a, into: w); total += w.bytes.count }
         }
         // Baseline: Foundation's JSONSerialization of the same object.
         let dicts: [[String: Any]] = alerts.map { a in
@@ -52,7 +52,7 @@ struct AlertBenchmarks {
                 }
             }
             return ["hostname": a.hostname, "output": AlertFormatter.outputText(a), "output_fields": f, "priority": a.priority.falcoName,
-                    "rule": a.rule, "source": a.source, "tags": a.tags, "time": Timestamp.rfc3339(a.timeNs)]
+                    "rule": a.rule, "source": a.source, "tags": a.tags, "time": RFC3339.string(a.timeNs)]
         }
         var total2 = 0
         let foundation = try seconds {

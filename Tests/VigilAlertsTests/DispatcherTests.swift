@@ -46,9 +46,14 @@ final class RecordingBackend: AlertSinkBackend, @unchecked Sendable {
         let ss = AlertSink(name: "slow", format: .json, capacity: 10, backend: slow)
         let fs = AlertSink(name: "fast", format: .json, capacity: 1000, backend: fast)
         let d = AlertDispatcher(sinks: [ss, fs], floodControl: FloodControlConfig(fold: FoldConfig(enabled: false)), capacity: 1000)
-        let start = Date()
-        for i in 0..<500 { d.submit(makeAlert(message: "m\(i)")) }
-        #expect(Date().timeIntervalSince(start) < 2)   // submit never waited for the blocked sink
+        // Submitting never waits for the blocked sink: all 500 calls return while it is still blocked.
+        let submitted = Atomic<Int>(0)
+        let submitter = try NamedThread.start(name: "test-submit") { [d] in
+            for i in 0..<500 { d.submit(makeAlert(message: "m\(i)")); submitted.add(1, ordering: .relaxed) }
+        }
+        #expect(waitUntil(10) { submitted.load(ordering: .relaxed) == 500 })
+        #expect(slow.gate.withLock { !$0 })
+        submitter.join()
         #expect(waitUntil(5) { fast.alerts.count == 500 })
         #expect(ss.queueDepth <= 10)
         // Blocked: at most one batch (8) in the backend's hands and 10 queued; the rest dropped and counted.

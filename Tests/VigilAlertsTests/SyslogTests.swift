@@ -224,10 +224,16 @@ struct SyslogRsyslogTests {
             sink.stop(timeoutNs: 1_000_000_000)
             #expect(sink.stats.sent.value == 2)
         }
-        let recs = r.records(atLeast: 4)
-        usleep(300_000)
-        let all = r.records(atLeast: 4)
-        #expect(all.count == 4, "exactly one record per alert, nothing injected")
+        // A sentinel sent after both sinks stopped: once it is in, the alerts' records are too.
+        let sentinel = try AlertSink.syslog(config(r, transport), json: true, formatOptions: AlertFormatOptions(), capacity: 10)
+        sentinel.submit(FormattedAlert(makeAlert(rule: "sentinel", priority: .notice, message: "vigil-test-sentinel")))
+        #expect(sentinel.flush(timeoutNs: 10_000_000_000))
+        sentinel.stop(timeoutNs: 1_000_000_000)
+        let isSentinel = { (rec: [String: Any]) -> Bool in (rec["raw"] as? String)?.contains("vigil-test-sentinel") == true }
+        var all: [[String: Any]] = []
+        #expect(waitUntil(10) { all = r.records(atLeast: 5, timeout: 0); return all.contains(where: isSentinel) })
+        let recs = all.filter { !isSentinel($0) }
+        #expect(recs.count == 4, "exactly one record per alert, nothing injected")
         for (i, rec) in recs.prefix(4).enumerated() {
             let frame = try Syslog5424Frame(try #require(rec["raw"] as? String))
             let msg = try #require(rec["msg"] as? String)

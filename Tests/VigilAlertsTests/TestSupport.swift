@@ -48,10 +48,10 @@ func readLines(_ path: String) -> [String] {
 /// Polls `cond` every 10 ms until true or `timeout` seconds pass.
 @discardableResult
 func waitUntil(_ timeout: Double = 5, _ cond: () -> Bool) -> Bool {
-    let end = Date().addingTimeInterval(timeout)
-    while Date() < end {
+    let end = Timestamp.monotonicNanoseconds() + UInt64(timeout * 1e9)
+    while Timestamp.monotonicNanoseconds() < end {
         if cond() { return true }
-        usleep(10_000)
+        Timestamp.sleep(milliseconds: 10)
     }
     return cond()
 }

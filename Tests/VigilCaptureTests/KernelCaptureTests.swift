@@ -403,6 +403,108 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         }.get()
     }
 
+    /// Counts what a reader delivers, and on which thread.
+    final class ThreadProbe: RecordConsumer, @unchecked Sendable {
+        let records = Atomic<Int>(0)
+        let idles = Atomic<Int>(0)
+        let finished = Atomic<Bool>(false)
+        let threadName = Mutex<String>("")
+        func consume(_ record: UnsafeRawBufferPointer) { records.add(1, ordering: .relaxed); note() }
+        func idle() { idles.add(1, ordering: .relaxed); note() }
+        func finish() { finished.store(true, ordering: .releasing) }
+        private func note() { if threadName.withLock({ $0.isEmpty }) { let n = NamedThread.currentName(); threadName.withLock { $0 = n } } }
+        func waitFor(_ what: () -> Bool) -> Bool {
+            let end = Timestamp.monotonicNanoseconds() + 10_000_000_000
+            while !what() { if Timestamp.monotonicNanoseconds() > end { return false }; Timestamp.sleep(milliseconds: 2) }
+            return true
+        }
+    }
+
+    /// A started capture released without stop() stops, drains and joins its reader
+    /// (the reader holds no reference to the capture, so nothing is read after release).
+    @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func releasingAStartedCaptureWithoutStopIsSafe() throws {
+        let probe = ThreadProbe()
+        do {
+            var o = BPFCaptureOptions()
+            o.ignoreSelf = false
+            o.interest = [EventType(name: "openat")!]
+            let capture = try BPFCapture(options: o)
+            try capture.start(probe)
+            #expect(probe.waitFor {
+                close(open("/etc/hostname", O_RDONLY))
+                return probe.records.load(ordering: .relaxed) > 0
+            })
+            #expect(probe.threadName.withLock { $0 } == "vigil-capture")
+        }
+        let finished = probe.finished.load(ordering: .acquiring)
+        #expect(finished)
+    }
+
+    /// run(_:) reads on the caller's thread; a quiet ring calls idle() every poll; stop() from
+    /// another thread makes run return after finish().
+    @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func runReadsOnTheCallersThreadAndIdlesOnAQuietRing() throws {
+        var o = BPFCaptureOptions()
+        o.interest = []
+        let capture = try BPFCapture(options: o)
+        let probe = ThreadProbe()
+        let failure = Mutex<String?>(nil)
+        let box = UncheckedCapture(capture)
+        let t = try NamedThread.start(name: "vigil-pipeline") {
+            do { try box.capture.run(probe) } catch { failure.withLock { $0 = "\(error)" } }
+        }
+        #expect(probe.waitFor { probe.idles.load(ordering: .relaxed) >= 3 })
+        #expect(probe.threadName.withLock { $0 } == "vigil-pipeline")
+        capture.stop()
+        t.join()
+        let finished = probe.finished.load(ordering: .acquiring)
+        #expect(finished)
+        #expect(failure.withLock { $0 } == nil)
+    }
+
+    struct UncheckedCapture: @unchecked Sendable { let capture: BPFCapture; init(_ c: BPFCapture) { capture = c } }
+
+    @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func verifierRejectionNamesAFileWithTheWholeLogAndPrintsTheReason() throws {
+        let vigilObject = try BPFCapture.findObject()
+        let reject = String(vigilObject[..<vigilObject.lastIndex(of: "/")!]) + "/reject.bpf.o"
+        try #require(access(reject, R_OK) == 0, "\(reject) missing: run `make bpf`")
+        var o = BPFCaptureOptions()
+        o.objectPath = reject
+        do {
+            _ = try BPFCapture(options: o)
+            Issue.record("the verifier accepted a program that reads past its context")
+        } catch let CaptureError.loadFailed(_, program, _, log, fullLog) {
+            #expect(program == "vigil_reject")
+            // The reason (the verifier's last words) is in the printed tail.
+            #expect(log.contains("dereference of modified ctx ptr") || log.contains("invalid bpf_context access"))
+            let path = try #require(fullLog, "the full log was not saved")
+            defer { unlink(path) }
+            let text = try String(contentsOfFile: path, encoding: .utf8)
+            // The whole log: far past the old 8 KiB cut, from the first instruction to the reason.
+            #expect(text.utf8.count > 32 << 10)
+            #expect(text.contains("-- BEGIN PROG LOAD LOG --"))
+            #expect(text.contains("0: (bf) r6 = r1") || text.contains("0: ("))
+            #expect(text.contains("processed "))
+            let description = CaptureError.loadFailed(path: reject, program: program, errno: 13, log: log, fullLog: fullLog).description
+            #expect(description.contains(path))
+        }
+    }
+
+    @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func kernelFeaturesAreProbedFromBTF() throws {
+        let f = KernelFeatures.probe()
+        #expect(f.btf)
+        #expect(!f.release.isEmpty)
+        #expect(["sec/nsec", "__i_ctime", "timespec64"].contains(f.inodeTimes))
+        #expect(["u64", "u32[2]"].contains(f.capabilities))
+        #expect(f.processExitArgs == 1 || f.processExitArgs == 2)
+        #expect(["cqe", "res-arg", "none"].contains(f.ioUringComplete))
+        // Every program of the loaded object fits this kernel (variants for other kernels are off).
+        _ = try SharedCapture.get()
+    }
+
     @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
     func missingObjectIsAClearError() throws {
         var o = BPFCaptureOptions()

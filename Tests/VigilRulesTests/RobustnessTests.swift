@@ -52,11 +52,23 @@ import Testing
     @Test func mutatedConditionsNeverCrash() {
         let base = Array("proc.name in (a, 'b c') and not (fd.name startswith /etc or evt.arg[1] = x) and tolower(proc.aname[2]) = val(proc.pname)".utf8)
         var rng = Rng(s: 7)
+        var parsed = 0, rejected = 0
         for _ in 0..<2000 {
             var b = base
             let i = Int(rng.next() % UInt64(b.count))
             if rng.next() % 2 == 0 { b.remove(at: i) } else { b[i] = UInt8(truncatingIfNeeded: rng.next()) }
-            _ = try? ConditionParser.parse(String(decoding: b, as: UTF8.self))
+            let text = String(decoding: b, as: UTF8.self)
+            // Either it parses, or the error names a place inside the text and says what is wrong.
+            do throws(ConditionSyntaxError) {
+                _ = try ConditionParser.parse(text)
+                parsed += 1
+            } catch {
+                #expect(error.offset >= 0 && error.offset <= text.utf8.count, "\(error.offset) outside \(text.utf8.count) bytes")
+                #expect(!error.message.isEmpty)
+                rejected += 1
+            }
         }
+        // The mutations exercise both outcomes.
+        #expect(parsed > 0 && rejected > 0)
     }
 }

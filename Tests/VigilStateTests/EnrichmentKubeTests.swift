@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import VigilCore
 @testable import VigilState
 #if canImport(Glibc)
 import Glibc
@@ -50,7 +51,7 @@ private let kubeEnabled = FakeKubeAPI.available || EnrichTestEnv.ci
         try api.delete(uid: job)
         #expect(EnrichTestEnv.eventually { store.isDeleted(uid: job) })
         #expect(store.pod(uid: job)?.info.name == "report-28500000-abcde")
-        store.sweep(nowNs: monotonicNs() + 61_000_000_000)
+        store.sweep(nowNs: Timestamp.monotonicNanoseconds() + 61_000_000_000)
         #expect(store.pod(uid: job) == nil && store.pod(uid: web) != nil)
         #expect(metrics.relists.value == 1)
         #expect(api.requests.contains { $0.contains("watch=1") && $0.contains("allowWatchBookmarks=true") && $0.contains("resourceVersion=") })
@@ -254,7 +255,9 @@ private let kubeEnabled = FakeKubeAPI.available || EnrichTestEnv.ci
         defer { EnrichTestEnv.removeTree(dir) }
         let p = dir + "/kubeconfig"
         try "clusters:\n- name: a\n  cluster: {server: [unclosed\n".write(toFile: p, atomically: true, encoding: .utf8)
-        #expect { try KubeClientConfiguration.kubeconfig(path: p) } throws: { "\($0)".hasPrefix("kubeconfig \(p):4:1: did not find expected") }
+        #expect { try KubeClientConfiguration.kubeconfig(path: p) } throws: {
+            "\($0)".hasPrefix("kubeconfig \(p):4:1: invalid YAML: ") && "\($0)".contains("did not find expected")
+        }
         try "current-context: nope\ncontexts: []\n".write(toFile: p, atomically: true, encoding: .utf8)
         #expect { try KubeClientConfiguration.kubeconfig(path: p) } throws: { "\($0)".contains("context \"nope\" not found") }
         try """
@@ -354,7 +357,8 @@ private let kubeEnabled = FakeKubeAPI.available || EnrichTestEnv.ci
         defer { enricher.stop() }
         #expect(EnrichTestEnv.eventually { enricher.watcher?.state == .synced })
         enricher.learn(cgroupID: 601, path: "/kubepods/pod\(uid)/\(cid)")
-        usleep(300_000)
+        // Wait until the worker has attached the pod; the container status has no id yet, so it stays partial.
+        #expect(EnrichTestEnv.eventually { enricher.container(forCgroupID: 601).info?.pod?.name == "slow-start" })
         let partial = enricher.container(forCgroupID: 601)
         #expect(!partial.isComplete && partial.info?.pod?.name == "slow-start" && partial.info?.name == nil)
         try api.modify(testPodJSON(name: "slow-start", uid: uid, containers: [("app", "busybox:1.36", cid)]))

@@ -1,5 +1,6 @@
 import Testing
 import VigilABI
+import VigilCore
 import VigilDecode
 @testable import VigilState
 

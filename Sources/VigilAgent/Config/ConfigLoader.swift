@@ -26,15 +26,19 @@ public struct LoadedConfig: Sendable, Equatable {
 
 /// Reads the configuration file and applies `-o key.path=value` overrides.
 public enum ConfigLoader {
+    /// Largest configuration file read (bytes).
+    public static let maxFileBytes = 4 << 20
+
     /// Loads `path` (or defaults when nil) and applies `overrides`.
     public static func load(path: String?, overrides: [String] = []) throws(ConfigError) -> LoadedConfig {
         var root: ConfigNode
         var absPath: String?
         if let path {
             let abs = FilePaths.absolute(path, relativeTo: FilePaths.currentDirectory())
-            guard let text = FilePaths.readText(abs) else {
+            let text: String
+            do { text = try FileReader.readText(abs, limit: maxFileBytes) } catch {
                 throw ConfigError(key: "", source: ConfigSource(origin: path),
-                                  message: "cannot read the configuration file: \(String(cString: strerror(errno)))")
+                                  message: "cannot read the configuration file: \(error.message)")
             }
             root = try ConfigYAML.parse(text, origin: path)
             absPath = abs

@@ -1,4 +1,4 @@
-import CYAML
+import VigilCore
 
 /// Where a configuration value came from: a file position or a `-o` override.
 public struct ConfigSource: Sendable, Equatable, CustomStringConvertible {
@@ -76,113 +76,48 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible, Equatable {
     }
 }
 
-/// Parses YAML text into ``ConfigNode`` trees with libyaml's event API.
+/// Turns the shared YAML tree (``YAMLDocumentParser``, VigilCore) into ``ConfigNode``s:
+/// one document, scalar keys, no duplicate keys.
 enum ConfigYAML {
     /// Parses one YAML document. An empty document yields an empty mapping.
     static func parse(_ text: String, origin: String) throws(ConfigError) -> ConfigNode {
-        var parser = yaml_parser_t()
-        guard yaml_parser_initialize(&parser) == 1 else {
-            throw ConfigError(key: "", source: ConfigSource(origin: origin), message: "cannot initialise the YAML parser")
+        let docs: [YAMLNode]
+        do { docs = try YAMLDocumentParser.parse(Array(text.utf8), file: origin) } catch {
+            throw ConfigError(key: "", source: source(error.mark), message: error.message)
         }
-        defer { yaml_parser_delete(&parser) }
-        let bytes = Array(text.utf8)
-        return try bytes.withUnsafeBufferPointer { (buf) throws(ConfigError) -> ConfigNode in
-            yaml_parser_set_input_string(&parser, buf.baseAddress, buf.count)
-            var builder = Builder(origin: origin)
-            var anchors: [String: ConfigNode] = [:]
-            while true {
-                var event = yaml_event_t()
-                guard yaml_parser_parse(&parser, &event) == 1 else {
-                    let line = Int(parser.problem_mark.line) + 1
-                    let col = Int(parser.problem_mark.column) + 1
-                    let problem = parser.problem.map { String(cString: $0) } ?? "syntax error"
-                    let context = parser.context.map { " " + String(cString: $0) } ?? ""
-                    throw ConfigError(key: "", source: ConfigSource(origin: origin, line: line, column: col),
-                                      message: "invalid YAML: \(problem)\(context)")
-                }
-                defer { yaml_event_delete(&event) }
-                let src = ConfigSource(origin: origin, line: Int(event.start_mark.line) + 1, column: Int(event.start_mark.column) + 1)
-                func anchorName(_ p: UnsafeMutablePointer<yaml_char_t>?) -> String? {
-                    p.map { String(cString: UnsafeRawPointer($0).assumingMemoryBound(to: CChar.self)) }
-                }
-                switch event.type {
-                case YAML_STREAM_END_EVENT:
-                    return builder.root ?? ConfigNode.emptyMapping(ConfigSource(origin: origin))
-                case YAML_DOCUMENT_START_EVENT:
-                    if builder.root != nil {
-                        throw ConfigError(key: "", source: src, message: "only one YAML document is allowed in a configuration file")
-                    }
-                case YAML_SCALAR_EVENT:
-                    let s = event.data.scalar
-                    let value = String(decoding: UnsafeBufferPointer(start: s.value, count: Int(s.length)), as: UTF8.self)
-                    let plain = s.style == YAML_PLAIN_SCALAR_STYLE
-                    let node = ConfigNode(.scalar(value, plain: plain), source: src)
-                    if let a = anchorName(s.anchor) { anchors[a] = node }
-                    try builder.add(node)
-                case YAML_SEQUENCE_START_EVENT:
-                    builder.open(isMapping: false, source: src, anchor: anchorName(event.data.sequence_start.anchor))
-                case YAML_MAPPING_START_EVENT:
-                    builder.open(isMapping: true, source: src, anchor: anchorName(event.data.mapping_start.anchor))
-                case YAML_SEQUENCE_END_EVENT, YAML_MAPPING_END_EVENT:
-                    if let (node, anchor) = try builder.close() {
-                        if let anchor { anchors[anchor] = node }
-                    }
-                case YAML_ALIAS_EVENT:
-                    let name = anchorName(event.data.alias.anchor) ?? ""
-                    guard let node = anchors[name] else {
-                        throw ConfigError(key: "", source: src, message: "unknown alias '*\(name)'")
-                    }
-                    try builder.add(node)
-                default:
-                    break
-                }
-            }
+        if docs.count > 1 {
+            throw ConfigError(key: "", source: source(docs[1].mark), message: "only one YAML document is allowed in a configuration file")
         }
+        guard let doc = docs.first, !(doc.isNull && doc.scalar?.isEmpty == true) else {
+            return ConfigNode.emptyMapping(ConfigSource(origin: origin))
+        }
+        return try convert(doc)
     }
 
-    /// Assembles nodes from the event stream.
-    struct Builder {
-        struct Frame {
-            var isMapping: Bool
-            var source: ConfigSource
-            var anchor: String?
-            var items: [ConfigNode] = []
-            var pairs: [(key: String, keySource: ConfigSource, value: ConfigNode)] = []
-            var pendingKey: (String, ConfigSource)?
-        }
-        let origin: String
-        var stack: [Frame] = []
-        var root: ConfigNode?
+    static func source(_ m: SourceMark) -> ConfigSource { ConfigSource(origin: m.file, line: m.line, column: m.column) }
 
-        init(origin: String) { self.origin = origin }
-
-        mutating func open(isMapping: Bool, source: ConfigSource, anchor: String?) {
-            stack.append(Frame(isMapping: isMapping, source: source, anchor: anchor))
-        }
-
-        mutating func close() throws(ConfigError) -> (ConfigNode, String?)? {
-            guard let f = stack.popLast() else { return nil }
-            let node = f.isMapping ? ConfigNode(.mapping(f.pairs), source: f.source) : ConfigNode(.sequence(f.items), source: f.source)
-            try add(node)
-            return (node, f.anchor)
-        }
-
-        mutating func add(_ node: ConfigNode) throws(ConfigError) {
-            guard !stack.isEmpty else { root = node; return }
-            let i = stack.count - 1
-            if !stack[i].isMapping { stack[i].items.append(node); return }
-            if let (k, ks) = stack[i].pendingKey {
-                if stack[i].pairs.contains(where: { $0.key == k }) {
-                    throw ConfigError(key: k, source: ks, message: "duplicate key")
+    /// Converts a tree whose depth the parser has bounded (``YAMLDocumentParser/defaultMaxDepth``).
+    static func convert(_ n: YAMLNode) throws(ConfigError) -> ConfigNode {
+        let src = source(n.mark)
+        switch n.kind {
+        case .scalar(let s, let quoted, _):
+            return ConfigNode(.scalar(s, plain: !quoted), source: src)
+        case .sequence(let items):
+            var out: [ConfigNode] = []
+            out.reserveCapacity(items.count)
+            for x in items { out.append(try convert(x)) }
+            return ConfigNode(.sequence(out), source: src)
+        case .mapping(let pairs):
+            var out: [(key: String, keySource: ConfigSource, value: ConfigNode)] = []
+            var seen = Set<String>()
+            for (k, v) in pairs {
+                guard let key = k.scalar else {
+                    throw ConfigError(key: "", source: source(k.mark), message: "mapping keys must be scalars")
                 }
-                stack[i].pairs.append((k, ks, node))
-                stack[i].pendingKey = nil
-            } else {
-                guard case .scalar(let k, _) = node.kind else {
-                    throw ConfigError(key: "", source: node.source, message: "mapping keys must be scalars")
-                }
-                stack[i].pendingKey = (k, node.source)
+                guard seen.insert(key).inserted else { throw ConfigError(key: key, source: source(k.mark), message: "duplicate key") }
+                out.append((key, source(k.mark), try convert(v)))
             }
+            return ConfigNode(.mapping(out), source: src)
         }
     }
 }

@@ -99,6 +99,17 @@ public struct VigilConfig: Sendable, Equatable {
     /// `crio` state (`state_root`).
     public var crio = Runtime(stateRoot: "/var/lib/containers/storage")
 
+    /// Budgets of one rules reload (`rules_reload`): the new set compiles on its own thread;
+    /// past either budget the reload fails and the running rules stay.
+    public struct RulesReload: Sendable, Equatable {
+        /// Longest a reload's compilation may take.
+        public var timeoutMs = 30_000
+        /// Most memory (resident set growth) a reload's compilation may use.
+        public var maxMemory = 1 << 30
+    }
+    /// `rules_reload`.
+    public var rulesReload = RulesReload()
+
     /// How long an event may wait for container metadata before it is evaluated without it.
     public var metadataWaitMs = 100
     /// Fraction of events dropped (kernel + reader) in one second that raises the
@@ -120,6 +131,10 @@ public struct VigilConfig: Sendable, Equatable {
                     name: { $0.falcoName.lowercased() }),
             .choice("rule_matching", \.ruleMatching, [("first", .first), ("all", .all)], name: { $0.rawValue }),
             .bool("watch_config_files", \.watchConfigFiles),
+            .section("rules_reload", \.rulesReload, [
+                .int("timeout_ms", \.timeoutMs, min: 1, max: 3_600_000),
+                .size("max_memory", \.maxMemory, min: 1 << 20, max: 1 << 40),
+            ]),
             .section("outputs_queue", \.alerts.outputsQueue, [
                 .int("capacity", \.capacity, min: 1, max: 10_000_000),
                 .size("max_bytes", \.maxBytes, min: 1024, max: 1 << 40),

@@ -15,10 +15,13 @@ public final class FileWatcher: @unchecked Sendable {
     private let stopFlag = Atomic<Bool>(false)
     private let onChange: @Sendable () -> Void
     private let debounceMs: Int
-    private var thread: AgentThread?
+    private var thread: NamedThread?
     private var fd: Int32 = -1
     /// Times a change was detected and reported.
     public let changes = Counter()
+    /// Times the watched files were re-read and compared after a debounced burst of events
+    /// (a check that finds the same content does not call back).
+    public let checks = Counter()
 
     /// Watches `paths` (files or directories); `onChange` runs on the watcher thread.
     public init(paths: [String], debounceMs: Int = 250, onChange: @escaping @Sendable () -> Void) {
@@ -52,7 +55,12 @@ public final class FileWatcher: @unchecked Sendable {
         establish(fd, current, &watches)
         let baseline = FileWatcher.fingerprint(current)
         let initial = UncheckedWatches(watches)
-        thread = AgentThread.start(name: "vigil-watch") { [self] in run(fd, initial.value, current, baseline) }
+        do {
+            thread = try NamedThread.start(name: "vigil-watch") { [self] in run(fd, initial.value, current, baseline) }
+        } catch {
+            Log.warning("reload", "cannot watch configuration files; use SIGHUP to reload", [("error", error.description)])
+            return false
+        }
         return true
     }
 
@@ -77,7 +85,7 @@ public final class FileWatcher: @unchecked Sendable {
             }
             for f in files {
                 mix(f.utf8); mix([0])
-                if let text = FilePaths.readText(f) { mix(text.utf8) } else { mix([0xFF, 0xFE]) }
+                if let bytes = FileReader.contents(f, truncate: false) { mix(bytes) } else { mix([0xFF, 0xFE]) }
                 mix([0])
             }
         }
@@ -129,7 +137,7 @@ public final class FileWatcher: @unchecked Sendable {
         var print = baseline
         var pendingSince: UInt64 = 0
         var buf = [UInt8](repeating: 0, count: 16384)
-        var lastRetry = monotonicNanoseconds()
+        var lastRetry = Timestamp.monotonicNanoseconds()
         while !stopFlag.load(ordering: .acquiring) {
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             _ = poll(&pfd, 1, 100)
@@ -162,7 +170,7 @@ public final class FileWatcher: @unchecked Sendable {
             }
             let latest = state.withLock { $0 }
             if latest != current { current = latest; rewatch = true; relevant = true }
-            let now = monotonicNanoseconds()
+            let now = Timestamp.monotonicNanoseconds()
             // Directories that did not exist may appear later: retry every few seconds.
             if now - lastRetry > 5_000_000_000 { lastRetry = now; if watches.count < Set(current.map { FilePaths.directory(of: $0) }).count { rewatch = true } }
             if rewatch { establish(fd, current, &watches) }
@@ -175,6 +183,7 @@ public final class FileWatcher: @unchecked Sendable {
                     changes.add()
                     onChange()
                 }
+                checks.add()
             }
         }
         for (wd, _) in watches { inotify_rm_watch(fd, wd) }

@@ -25,13 +25,14 @@ public enum AgentSignals {
 /// A thread that waits for the agent's signals and calls back (never in signal context).
 public final class SignalWaiter: Sendable {
     private let stopFlag = Atomic<Bool>(false)
-    private let thread: Mutex<AgentThread?> = Mutex(nil)
+    private let thread: Mutex<NamedThread?> = Mutex(nil)
 
     public init() {}
 
     /// Starts waiting; `handler` runs on the signal thread for each signal received.
-    public func start(_ handler: @escaping @Sendable (Int32) -> Void) {
-        let t = AgentThread.start(name: "vigil-signals") { [self] in
+    /// Throws when the thread cannot be started.
+    public func start(_ handler: @escaping @Sendable (Int32) -> Void) throws(NamedThread.StartError) {
+        let t = try NamedThread.start(name: "vigil-signals") { [self] in
             var set = sigset_t()
             sigemptyset(&set)
             for s in AgentSignals.handled { sigaddset(&set, s) }
@@ -47,7 +48,7 @@ public final class SignalWaiter: Sendable {
     /// Stops waiting and joins the thread.
     public func stop() {
         stopFlag.store(true, ordering: .releasing)
-        let t = thread.withLock { t -> AgentThread? in let x = t; t = nil; return x }
+        let t = thread.withLock { t -> NamedThread? in let x = t; t = nil; return x }
         t?.join()
     }
 }

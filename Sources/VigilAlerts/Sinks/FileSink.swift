@@ -40,7 +40,7 @@ public final class FileBackend: AlertSinkBackend, @unchecked Sendable {
         fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o640)
         if fd < 0 {
             let err = String(cString: strerror(errno))
-            let now = WorkerThread.monotonicNs()
+            let now = Timestamp.monotonicNanoseconds()
             if now &- lastErrorLogNs > 10_000_000_000 {
                 lastErrorLogNs = now
                 Log.error("alerts", "cannot open alert file", [("sink", "file"), ("path", path), ("error", err)])

@@ -116,7 +116,7 @@ public final class HTTPBackend: AlertSinkBackend, @unchecked Sendable {
     }
 
     private func logError(_ msg: String, _ detail: String) {
-        let now = WorkerThread.monotonicNs()
+        let now = Timestamp.monotonicNanoseconds()
         guard now &- lastErrorLogNs > 10_000_000_000 else { return }
         lastErrorLogNs = now
         Log.error("alerts", msg, [("sink", "http"), ("url", config.url), ("error", detail)])

@@ -165,7 +165,7 @@ public final class SyslogBackend: AlertSinkBackend, @unchecked Sendable {
     public var maxBatch: Int { 128 }
 
     private func logError(_ what: String, _ err: Int32) {
-        let now = WorkerThread.monotonicNs()
+        let now = Timestamp.monotonicNanoseconds()
         guard now &- lastErrorLogNs > 10_000_000_000 else { return }
         lastErrorLogNs = now
         Log.error("alerts", what, [("sink", "syslog"), ("transport", endpoint.transport.rawValue),

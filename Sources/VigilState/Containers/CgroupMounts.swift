@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import VigilCore
 
 /// Where the cgroup hierarchies are mounted, read from `/proc/self/mountinfo`.
 ///
@@ -76,24 +77,14 @@ public struct CgroupMounts: Sendable, Equatable {
     }
 }
 
-/// Reads a small text file (procfs, sysfs, JSON state) with plain syscalls; nil if unreadable.
+/// Reads a small procfs or sysfs text file (first `limit` bytes); nil if unreadable. See ``FileReader``.
 func readSmallFile(_ path: String, limit: Int = 16 << 20) -> String? {
-    guard let bytes = readFileBytes(path, limit: limit) else { return nil }
+    guard let bytes = FileReader.contents(path, limit: limit, truncate: true) else { return nil }
     return String(decoding: bytes, as: UTF8.self)
 }
 
-/// Reads a whole file (up to `limit` bytes) into memory; nil if it cannot be opened or read.
+/// Reads a whole regular file of at most `limit` bytes (runtime state JSON); nil if it cannot be read
+/// or is larger. See ``FileReader``.
 func readFileBytes(_ path: String, limit: Int = 16 << 20) -> [UInt8]? {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return nil }
-    defer { close(fd) }
-    var out: [UInt8] = []
-    var buf = [UInt8](repeating: 0, count: 65536)
-    while out.count < limit {
-        let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-        if n < 0 { if errno == EINTR { continue }; return nil }
-        if n == 0 { break }
-        out.append(contentsOf: buf[0..<n])
-    }
-    return out
+    FileReader.contents(path, limit: limit, truncate: false)
 }

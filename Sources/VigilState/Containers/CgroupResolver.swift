@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import VigilCore
 
 /// Maps a cgroup id (the cgroup directory's inode number on the v2 hierarchy, which is
 /// what `bpf_get_current_cgroup_id()` returns on 64-bit kernels) to its path.
@@ -65,7 +66,7 @@ public final class CgroupResolver: @unchecked Sendable {
         }
         if let p = snapshot[id], Self.cgroupID(ofDirectory: join(root, p)) == id { return p }
         if snapshotTakenNs == 0 || snapshotTakenNs < askedAtNs {
-            snapshotTakenNs = monotonicNs()
+            snapshotTakenNs = Timestamp.monotonicNanoseconds()
             walk()
             if let p = snapshot[id] { return p }
         }

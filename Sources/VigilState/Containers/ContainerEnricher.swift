@@ -96,7 +96,7 @@ public final class ContainerEnricher: Sendable {
     private let state: Mutex<State>
     private let gen = Atomic<UInt64>(0)
     private let wake = DispatchSemaphore(value: 0)
-    private let worker = BackgroundThread()
+    private let worker = Mutex<NamedThread?>(nil)
     private let resolver: CgroupResolver
     private let apiExpectsPods = Atomic<Bool>(false)
     private let nodeName: String?
@@ -138,7 +138,14 @@ public final class ContainerEnricher: Sendable {
             return true
         }
         guard go else { return }
-        worker.start(name: "vigil-enrich") { [self] in self.workerLoop() }
+        do {
+            let t = try NamedThread.start(name: "vigil-enrich") { [self] in self.workerLoop() }
+            worker.withLock { $0 = t }
+        } catch {
+            state.withLock { $0.running = false }
+            Log.error("enrich", "container enrichment cannot run; events are attributed to the host", [("error", error.description)])
+            return
+        }
         watcher?.start()
         Log.info("enrich", "container enrichment started", [
             ("cgroup_root", resolver.root ?? "none"),
@@ -156,7 +163,7 @@ public final class ContainerEnricher: Sendable {
         guard go else { return }
         watcher?.stop()
         wake.signal()
-        worker.join()
+        worker.withLock { t -> NamedThread? in let v = t; t = nil; return v }?.join()
         state.withLock { $0.running = false }
     }
 
@@ -203,7 +210,7 @@ public final class ContainerEnricher: Sendable {
             if s.pendingIDs.contains(id) { return false }
             guard s.queue.count - s.queueHead < configuration.queueCapacity else { return false }
             s.pendingIDs.insert(id)
-            s.queue.append(.resolve(id, pid, monotonicNs()))
+            s.queue.append(.resolve(id, pid, Timestamp.monotonicNanoseconds()))
             return true
         }
         if queued {
@@ -312,7 +319,7 @@ public final class ContainerEnricher: Sendable {
     // MARK: worker
 
     private func workerLoop() {
-        var lastSweep = monotonicNs()
+        var lastSweep = Timestamp.monotonicNanoseconds()
         while true {
             _ = wake.wait(timeout: .now() + .seconds(1))
             if state.withLock({ $0.stopping }) { break }
@@ -322,7 +329,7 @@ public final class ContainerEnricher: Sendable {
                 if state.withLock({ $0.stopping }) { return }
                 run(w)
             }
-            let now = monotonicNs()
+            let now = Timestamp.monotonicNanoseconds()
             if now &- lastSweep >= 5_000_000_000 {
                 lastSweep = now
                 pods.sweep(nowNs: now)

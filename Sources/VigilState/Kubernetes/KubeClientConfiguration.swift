@@ -1,4 +1,5 @@
 import Foundation
+import VigilCore
 
 /// A configuration problem, naming the file (and line:column) or variable at fault.
 public struct KubeConfigError: Error, CustomStringConvertible, Sendable {
@@ -77,21 +78,22 @@ public struct KubeClientConfiguration: Sendable {
     /// Reads a kubeconfig file and uses `context` (default: its `current-context`).
     /// Relative file paths in it are relative to the kubeconfig's directory, as kubectl does.
     public static func kubeconfig(path: String, context: String? = nil) throws -> KubeClientConfiguration {
-        guard let bytes = readFileBytes(path, limit: 4 << 20) else {
-            throw KubeConfigError("kubeconfig \(path): cannot read (\(String(cString: strerror(errno))))")
+        let bytes: [UInt8]
+        do { bytes = try FileReader.read(path, limit: 4 << 20) } catch {
+            throw KubeConfigError("kubeconfig \(path): cannot read (\(error.message))")
         }
-        let root: KubeYAMLNode
-        do { root = try KubeYAMLNode.parse(String(decoding: bytes, as: UTF8.self)) } catch {
-            throw KubeConfigError("kubeconfig \(path):\(error.line):\(error.column): \(error.message)")
+        let root: YAMLNode
+        do { root = try YAMLNode.kubeconfig(bytes, file: path) } catch {
+            throw KubeConfigError("kubeconfig \(error.mark): \(error.message)")
         }
-        func fail(_ node: KubeYAMLNode?, _ msg: String) -> KubeConfigError {
+        func fail(_ node: YAMLNode?, _ msg: String) -> KubeConfigError {
             if let n = node { return KubeConfigError("kubeconfig \(path):\(n.line):\(n.column): \(msg)") }
             return KubeConfigError("kubeconfig \(path): \(msg)")
         }
-        guard case .mapping = root else { throw fail(root, "expected a mapping at the top level") }
+        guard root.mapping != nil else { throw fail(root, "expected a mapping at the top level") }
         let ctxName = context ?? root["current-context"]?.string
         guard let ctxName, !ctxName.isEmpty else { throw fail(root, "no context given and no current-context set") }
-        func named(_ list: String, _ name: String) -> KubeYAMLNode? {
+        func named(_ list: String, _ name: String) -> YAMLNode? {
             root[list]?.items.first { $0["name"]?.string == name }
         }
         guard let ctx = named("contexts", ctxName)?["context"] else { throw fail(root["contexts"] ?? root, "context \"\(ctxName)\" not found in contexts") }
@@ -101,7 +103,7 @@ public struct KubeClientConfiguration: Sendable {
         guard server.hasPrefix("https://") || server.hasPrefix("http://") else { throw fail(cluster["server"], "server \"\(server)\" is not an http(s) URL") }
         let baseDir = (path as NSString).deletingLastPathComponent
         func resolvePath(_ p: String) -> String { p.hasPrefix("/") || baseDir.isEmpty ? p : baseDir + "/" + p }
-        func base64(_ node: KubeYAMLNode?, _ field: String) throws -> [UInt8]? {
+        func base64(_ node: YAMLNode?, _ field: String) throws -> [UInt8]? {
             guard let node, let s = node.string else { return nil }
             guard let d = Data(base64Encoded: s.filter { !$0.isWhitespace }) else { throw fail(node, "\(field) is not valid base64") }
             return [UInt8](d)

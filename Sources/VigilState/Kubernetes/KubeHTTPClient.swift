@@ -1,5 +1,6 @@
 import CCurl
 import Synchronization
+import VigilCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -55,8 +56,9 @@ final class KubeHTTPClient {
         }
         let m = (Int(st.st_mtim.tv_sec), Int(st.st_mtim.tv_nsec))
         if m != tokenMtime || cachedToken == nil {
-            guard let bytes = readFileBytes(file, limit: 1 << 20) else {
-                throw .credentials("token file \(file): cannot read (\(String(cString: strerror(errno))))")
+            let bytes: [UInt8]
+            do { bytes = try FileReader.read(file, limit: 1 << 20) } catch {
+                throw .credentials("token file \(file): cannot read (\(error.message))")
             }
             let t = String(decoding: bytes, as: UTF8.self).trimmingWhitespace()
             guard !t.isEmpty else { throw .credentials("token file \(file): empty") }
@@ -79,7 +81,7 @@ final class KubeHTTPClient {
         var idleLimitNs: UInt64
         var idleTimedOut = false
         init(bodyLimit: Int, cancel: @escaping () -> Bool, idleLimitNs: UInt64) {
-            self.bodyLimit = bodyLimit; self.cancel = cancel; self.idleLimitNs = idleLimitNs; self.lastDataNs = monotonicNs()
+            self.bodyLimit = bodyLimit; self.cancel = cancel; self.idleLimitNs = idleLimitNs; self.lastDataNs = Timestamp.monotonicNanoseconds()
         }
     }
 
@@ -120,7 +122,7 @@ final class KubeHTTPClient {
         let writeCB: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { ptr, size, n, ud in
             let t = Unmanaged<Transfer>.fromOpaque(ud!).takeUnretainedValue()
             let count = size * n
-            t.lastDataNs = monotonicNs()
+            t.lastDataNs = Timestamp.monotonicNanoseconds()
             if t.status == 0 {
                 var code = 0
                 _ = vigil_curl_getinfo_long(t.handle, CURLINFO_RESPONSE_CODE, &code)
@@ -138,7 +140,7 @@ final class KubeHTTPClient {
         let progressCB: @convention(c) (UnsafeMutableRawPointer?, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> Int32 = { ud, _, _, _, _ in
             let t = Unmanaged<Transfer>.fromOpaque(ud!).takeUnretainedValue()
             if t.cancel() { return 1 }
-            if t.idleLimitNs > 0, monotonicNs() &- t.lastDataNs > t.idleLimitNs { t.idleTimedOut = true; return 1 }
+            if t.idleLimitNs > 0, Timestamp.monotonicNanoseconds() &- t.lastDataNs > t.idleLimitNs { t.idleTimedOut = true; return 1 }
             return 0
         }
         let headerCB: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { ptr, size, n, ud in
@@ -148,7 +150,7 @@ final class KubeHTTPClient {
             if count <= 2, let p = ptr, p[0] == 0x0D || p[0] == 0x0A {
                 var code = 0
                 _ = vigil_curl_getinfo_long(t.handle, CURLINFO_RESPONSE_CODE, &code)
-                if code >= 200 { t.status = code; t.lastDataNs = monotonicNs(); t.onStatus?(code) }
+                if code >= 200 { t.status = code; t.lastDataNs = Timestamp.monotonicNanoseconds(); t.onStatus?(code) }
             }
             return count
         }

@@ -24,7 +24,7 @@ public final class KubePodWatcher: Sendable {
     private let stateValue = Atomic<Int64>(KubeAPIState.connecting.rawValue)
     private let stopping = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
-    private let thread = BackgroundThread()
+    private let thread = Mutex<NamedThread?>(nil)
     private let lastErrorText = Mutex<String?>(nil)
     private let running = Atomic<Bool>(false)
 
@@ -45,7 +45,13 @@ public final class KubePodWatcher: Sendable {
     public func start() {
         guard !running.exchange(true, ordering: .relaxed) else { return }
         stopping.store(false, ordering: .relaxed)
-        thread.start(name: "vigil-k8s") { [self] in self.run() }
+        do {
+            let t = try NamedThread.start(name: "vigil-k8s") { [self] in self.run() }
+            thread.withLock { $0 = t }
+        } catch {
+            running.store(false, ordering: .relaxed)
+            setState(.degraded, reason: error.description)
+        }
     }
 
     /// Stops the thread, aborting a transfer in progress, and waits for it.
@@ -53,7 +59,7 @@ public final class KubePodWatcher: Sendable {
         guard running.exchange(false, ordering: .relaxed) else { return }
         stopping.store(true, ordering: .relaxed)
         wake.signal()
-        thread.join()
+        thread.withLock { t -> NamedThread? in let v = t; t = nil; return v }?.join()
     }
 
     private func setState(_ s: KubeAPIState, reason: String? = nil) {
@@ -98,7 +104,7 @@ public final class KubePodWatcher: Sendable {
                     setState(.synced)
                     backoff = configuration.backoffInitial
                 }
-                let started = monotonicNs()
+                let started = Timestamp.monotonicNanoseconds()
                 var rv = resourceVersion!
                 let outcome: WatchOutcome
                 do {
@@ -110,7 +116,7 @@ public final class KubePodWatcher: Sendable {
                     metrics.watchRestarts.add()
                     metrics.apiErrors.add()
                     Log.debug("k8s", "pod watch interrupted; resuming", [("reason", "\(e.error)")])
-                    if monotonicNs() &- started < 2_000_000_000 { if pause() { break } } else { backoff = configuration.backoffInitial }
+                    if Timestamp.monotonicNanoseconds() &- started < 2_000_000_000 { if pause() { break } } else { backoff = configuration.backoffInitial }
                     continue
                 }
                 resourceVersion = rv
@@ -159,7 +165,7 @@ public final class KubePodWatcher: Sendable {
             cont = page.continueToken
         } while cont != nil
         guard !rv.isEmpty else { throw KubeHTTPError.garbage(url: configuration.server + "/api/v1/pods", message: "PodList without metadata.resourceVersion") }
-        store.replaceAll(pods, nowNs: monotonicNs())
+        store.replaceAll(pods, nowNs: Timestamp.monotonicNanoseconds())
         metrics.podsKnown.set(Int64(store.count))
         return rv
     }
@@ -188,7 +194,7 @@ public final class KubePodWatcher: Sendable {
                 case .added(let p), .modified(let p):
                     store.upsert(p); if !p.resourceVersion.isEmpty { rv = p.resourceVersion }
                 case .deleted(let p):
-                    store.markDeleted(p, nowNs: monotonicNs()); if !p.resourceVersion.isEmpty { rv = p.resourceVersion }
+                    store.markDeleted(p, nowNs: Timestamp.monotonicNanoseconds()); if !p.resourceVersion.isEmpty { rv = p.resourceVersion }
                 case .bookmark(let v): rv = v
                 case .error(let code, let reason, let message):
                     if code == 410 { gone = true; return false }
@@ -243,15 +249,14 @@ public final class KubePodWatcher: Sendable {
     private func withCancel<R>(_ http: KubeHTTPClient, _ body: () throws(KubeHTTPError) -> R) throws(KubeHTTPError) -> R {
         if stopping.load(ordering: .relaxed) { throw .cancelled }
         let done = Atomic<Bool>(false)
-        let forward = BackgroundThread()
         let client = UnsafeSendable(http)
-        forward.start(name: "vigil-k8s-stop") { [self] in
+        let forward = try? NamedThread.start(name: "vigil-k8s-stop") { [self] in
             while !done.load(ordering: .relaxed) {
                 if stopping.load(ordering: .relaxed) { client.value.cancelFlag.store(true, ordering: .relaxed); return }
-                usleep(50_000)
+                Timestamp.sleep(milliseconds: 50)
             }
         }
-        defer { done.store(true, ordering: .relaxed); forward.join() }
+        defer { done.store(true, ordering: .relaxed); forward?.join() }
         return try body()
     }
 

@@ -94,7 +94,7 @@ enum RulesBench {
         let perType = Dictionary(grouping: contexts, by: { $0.event.type.name }).mapValues(\.count)
 
         if a.json {
-            var w = JSONWriter()
+            let w = JSONWriter()
             w.beginObject()
             w.key("rules_files"); w.beginArray(); for p in paths { w.string(p) }; w.endArray()
             w.key("rules_enabled"); w.int(Int64(rules.summary.enabled))
@@ -115,7 +115,7 @@ enum RulesBench {
             }
             w.endArray()
             w.endObject()
-            print(w.string)
+            print(w.text)
         } else {
             var out = "rules: \(rules.summary.enabled) enabled from \(paths.joined(separator: " "))\n"
             out += "events: \(contexts.count) distinct (" + perType.sorted { $0.value > $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", ") + ")\n"

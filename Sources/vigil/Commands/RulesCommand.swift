@@ -72,7 +72,7 @@ enum RulesCommand: Command {
         }
     }
 
-    static func diagnosticJSON(_ w: inout JSONWriter, _ d: Diagnostic) {
+    static func diagnosticJSON(_ w: JSONWriter, _ d: Diagnostic) {
         w.beginObject()
         w.key("severity"); w.string(d.severity.rawValue)
         w.key("file"); w.string(d.mark.file)
@@ -100,7 +100,7 @@ enum RulesValidate {
         let (set, diags) = RuleSet.build(loader.source, loaderDiagnostics: loader.diagnostics)
         let s = set.summary
         if a.json {
-            var w = JSONWriter()
+            let w = JSONWriter()
             w.beginObject()
             w.key("ok"); w.bool(s.errors == 0)
             w.key("files"); w.beginArray(); for f in s.files { w.string(f) }; w.endArray()
@@ -119,9 +119,9 @@ enum RulesValidate {
             w.key("required_event_types"); w.beginArray(); for t in set.requiredEventTypes.map(\.name).sorted() { w.string(t) }; w.endArray()
             w.key("errors"); w.int(Int64(s.errors))
             w.key("warnings"); w.int(Int64(s.warnings))
-            w.key("diagnostics"); w.beginArray(); for d in diags { RulesCommand.diagnosticJSON(&w, d) }; w.endArray()
+            w.key("diagnostics"); w.beginArray(); for d in diags { RulesCommand.diagnosticJSON(w, d) }; w.endArray()
             w.endObject()
-            print(w.string)
+            print(w.text)
         } else {
             for d in diags where !(d.severity == .warning && d.message.hasPrefix("rule skipped:")) { writeStderr(d.description + "\n") }
             var out = "\(s.files.count) file\(s.files.count == 1 ? "" : "s"): \(s.rules) rules, \(s.macros) macros, \(s.lists) lists\n"
@@ -152,7 +152,7 @@ enum RulesList {
         let (set, diags) = RuleSet.build(loader.source, loaderDiagnostics: loader.diagnostics)
         for d in diags where d.severity == .error { writeStderr(d.description + "\n") }
         if a.json {
-            var w = JSONWriter()
+            let w = JSONWriter()
             w.beginArray()
             for r in set.rules {
                 w.beginObject()
@@ -166,7 +166,7 @@ enum RulesList {
                 w.endObject()
             }
             w.endArray()
-            print(w.string)
+            print(w.text)
         } else {
             for r in set.rules {
                 let types = r.eventTypes.count > 8 ? "\(r.eventTypes.count) types" : r.eventTypes.map(\.name).joined(separator: ",")
@@ -216,7 +216,7 @@ enum RulesFields {
             }
         }
         if a.json {
-            var w = JSONWriter()
+            let w = JSONWriter()
             w.beginArray()
             for r in rows {
                 w.beginObject()
@@ -227,7 +227,7 @@ enum RulesFields {
                 w.endObject()
             }
             w.endArray()
-            print(w.string)
+            print(w.text)
         } else {
             let width = min(40, (rows.map { $0.name.count }.max() ?? 10) + 2)
             for r in rows {

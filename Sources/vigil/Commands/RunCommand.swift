@@ -109,9 +109,9 @@ enum RunCommand: Command {
 
         let signals = SignalWaiter()
         let stopping = Atomic<Bool>(false)
-        signals.start { sig in
+        do { try signals.start { sig in
             switch sig {
-            case SIGHUP: agent.reload(reason: "SIGHUP")
+            case SIGHUP: agent.requestReload(reason: "SIGHUP")
             case SIGUSR1:
                 Log.info("agent", "SIGUSR1: reopening alert files")
                 agent.dispatcher.reopen()
@@ -123,6 +123,10 @@ enum RunCommand: Command {
                 Log.info("agent", "stopping", [("signal", sig == SIGINT ? "SIGINT" : "SIGTERM")])
                 agent.requestStop()
             }
+        } } catch {
+            writeStderr("vigil run: \(error)\n")
+            _ = agent.shutdown(flushTimeout: .seconds(1))
+            return 1
         }
         agent.waitUntilStopped()
         let stats = agent.shutdown()

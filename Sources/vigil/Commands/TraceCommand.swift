@@ -162,7 +162,14 @@ enum TraceCommand: Command {
             writeStderr("vigil trace: error: \(error)\n")
             return 1
         }
-        SignalWatcher.start(set: set) { source.stop() }
+        // Waits for the first stop signal in normal thread context (never joined: it may wait forever).
+        let stopOnSignal = SignalStop(source: source, set: set)
+        do {
+            _ = try NamedThread.start(name: "vigil-signals") { stopOnSignal.wait() }
+        } catch {
+            writeStderr("vigil trace: error: \(error)\n")
+            return 1
+        }
 
         var failure: String?
         var printed: UInt64 = 0
@@ -202,13 +209,13 @@ enum TraceCommand: Command {
     }
 
     static func printStats(_ s: CaptureStats, written: UInt64, writing: Bool) {
-        var w = JSONWriter(capacity: 512)
+        let w = JSONWriter(capacity: 512)
         w.beginObject()
         w.key("stats")
         w.beginObject()
         w.key("events_received")
         w.beginObject()
-        for (name, n) in s.recordsByTypeName { w.key(name); w.uint(n) }
+        for (name, n) in s.recordsByTypeName { w.key(string: name); w.uint(n) }
         w.endObject()
         w.key("events_total"); w.uint(s.records)
         w.key(writing ? "events_written" : "events_printed"); w.uint(written)
@@ -226,7 +233,7 @@ enum TraceCommand: Command {
         w.endObject()
         w.endObject()
         w.endObject()
-        writeStderr(w.string + "\n")
+        writeStderr(w.text + "\n")
     }
 }
 
@@ -268,7 +275,8 @@ final class TracePrinter: RecordConsumer {
         printed &+= 1
         if countOnly { return }
         if let applied, let table {
-            renderer.render(e, extra: { w, wroteFDName in
+            // fd.name as the rules see it: resolved through the process table.
+            renderer.render(e, fdName: applied.fd.flatMap { $0.name.isEmpty ? nil : $0.name }, extra: { w, wroteFDName in
                 TracePrinter.writeState(w, e, applied, table, wroteFDName, joinCache)
             }) { json in out.append(contentsOf: json) }
         } else {
@@ -302,7 +310,7 @@ final class TracePrinter: RecordConsumer {
     }
     let joinCache = JoinCache()
 
-    static func writeState(_ w: JSONOut, _ e: Event, _ r: ProcessTable.ApplyResult, _ table: ProcessTable,
+    static func writeState(_ w: JSONWriter, _ e: Event, _ r: ProcessTable.ApplyResult, _ table: ProcessTable,
                            _ wroteFDName: Bool, _ cache: JoinCache) {
         guard let p = r.process else { return }
         if !e.isExec {
@@ -333,30 +341,26 @@ final class TracePrinter: RecordConsumer {
     }
 }
 
-/// A thread that waits for blocked signals (sigwait) and runs a handler in normal thread context.
-enum SignalWatcher {
-    final class Box { let set: sigset_t; let handler: () -> Void; init(_ s: sigset_t, _ h: @escaping () -> Void) { set = s; handler = h } }
-
-    static func start(set: sigset_t, handler: @escaping () -> Void) {
-        let box = Unmanaged.passRetained(Box(set, handler))
-        var t = pthread_t()
-        pthread_create(&t, nil, { raw in
-            let b = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
-            var s = b.set
-            var sig: Int32 = 0
-            sigwait(&s, &sig)
-            b.handler()
-            return nil
-        }, box.toOpaque())
-        pthread_detach(t)
-    }
-}
-
 extension Substring {
     func trimmedSpaces() -> String {
         var s = self
         while s.first == " " { s = s.dropFirst() }
         while s.last == " " { s = s.dropLast() }
         return String(s)
+    }
+}
+
+/// Stops a source at the first of a set of blocked signals (`sigwait`, in normal thread context).
+final class SignalStop: @unchecked Sendable {
+    // @unchecked: the source's stop() is callable from any thread; `set` is only read.
+    private let source: any RecordSource
+    private let set: sigset_t
+    init(source: any RecordSource, set: sigset_t) { self.source = source; self.set = set }
+    /// Blocks until one of the signals arrives, then stops the source.
+    func wait() {
+        var s = set
+        var sig: Int32 = 0
+        sigwait(&s, &sig)
+        source.stop()
     }
 }

@@ -26,7 +26,8 @@ public enum PathResolver {
         return String(decoding: u, as: UTF8.self)
     }
 
-    static func resolve(_ raw: UnsafeRawBufferPointer, string: String?, base: String, into u: inout [UInt8]) {
+    /// Resolves `raw` (or `string` when given) against `base` into `u` (reusing its storage).
+    public static func resolve(_ raw: UnsafeRawBufferPointer, string: String?, base: String, into u: inout [UInt8]) {
         let first: UInt8? = string.map { $0.utf8.first } ?? (raw.count > 0 ? raw[0] : nil)
         u.removeAll(keepingCapacity: true)
         if first != UInt8(ascii: "/") {
@@ -62,7 +63,8 @@ public enum PathResolver {
         return true
     }
 
-    static func normalizeBytes(_ u: inout [UInt8]) {
+    /// Normalises path bytes in place (see ``normalize(_:)``).
+    public static func normalizeBytes(_ u: inout [UInt8]) {
         let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
         guard !u.isEmpty else { return }
         let absolute = u[0] == slash

@@ -1,0 +1,82 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibBPF
+
+/// What the running kernel offers that Vigil's BPF programs depend on, read from the
+/// kernel's BTF before loading. The programs themselves adapt through CO-RE (field
+/// existence checks resolved by libbpf at load time); where a tracepoint's arguments
+/// differ between kernels, the object carries one program per form and
+/// ``select(in:)`` keeps the one this kernel takes (`bpf_program__set_autoload`).
+/// The probe result is logged once at start-up ("kernel features"), so a report from
+/// a node says which path was taken.
+public struct KernelFeatures: Sendable {
+    /// `uname -r`.
+    public var release = ""
+    /// Whether the kernel's BTF could be read (needed by every program).
+    public var btf = false
+    /// Layout of the inode times read for `proc.exe` ctime/mtime: "sec/nsec" (6.11+),
+    /// "__i_ctime" (6.6-6.10) or "timespec64" (older).
+    public var inodeTimes = "unknown"
+    /// Layout of kernel_cap_t: "u64" (6.3+) or "u32[2]".
+    public var capabilities = "unknown"
+    /// Arguments of `sched_process_exit` (1 up to 6.15, 2 after); only the first is used.
+    public var processExitArgs = -1
+    /// Whether 32-bit x86 syscalls can happen (IA32 emulation built in).
+    public var ia32 = false
+    /// Which io_uring completion program fits: "cqe" (the result in the request, 5.19+),
+    /// "res-arg" (the result as the 4th tracepoint argument, 5.5-5.18), or "none"
+    /// (no io_uring_complete tracepoint: io_uring absent or not traceable).
+    public var ioUringComplete = "none"
+
+    /// Programs that exist in one variant per kernel form, and the variant names.
+    static let ioUringPrograms = ["cqe": "vigil_uring_complete", "res-arg": "vigil_uring_complete_old"]
+
+    public init() {}
+
+    /// Reads the running kernel's BTF.
+    public static func probe() -> KernelFeatures {
+        var f = KernelFeatures()
+        var u = utsname()
+        if uname(&u) == 0 {
+            f.release = withUnsafeBytes(of: u.release) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+        }
+        guard let btf = btf__load_vmlinux_btf() else { return f }
+        defer { btf__free(btf) }
+        f.btf = true
+        if vigil_btf_has_member(btf, "inode", "i_ctime_sec") != 0 {
+            f.inodeTimes = "sec/nsec"
+        } else if vigil_btf_has_member(btf, "inode", "__i_ctime") != 0 {
+            f.inodeTimes = "__i_ctime"
+        } else if vigil_btf_has_member(btf, "inode", "i_ctime") != 0 {
+            f.inodeTimes = "timespec64"
+        }
+        // Up to 6.2 kernel_cap_t is `struct kernel_cap_struct { __u32 cap[2]; }`; from 6.3 an
+        // unnamed struct holding a u64 `val`.
+        f.capabilities = vigil_btf_has_member(btf, "kernel_cap_struct", "cap") != 0 ? "u32[2]" : "u64"
+        f.processExitArgs = Int(vigil_btf_tracepoint_args(btf, "sched_process_exit"))
+        f.ia32 = vigil_btf_has_func(btf, "__ia32_sys_openat") != 0
+        if vigil_btf_tracepoint_args(btf, "io_uring_complete") >= 2 {
+            f.ioUringComplete = vigil_btf_has_member(btf, "io_kiocb", "cqe") != 0 ? "cqe" : "res-arg"
+        }
+        return f
+    }
+
+    /// Turns off the programs of `object` that do not fit this kernel (before load).
+    public func select(in object: OpaquePointer) {
+        for (form, name) in Self.ioUringPrograms {
+            guard let p = bpf_object__find_program_by_name(object, name) else { continue }
+            bpf_program__set_autoload(p, form == ioUringComplete)
+        }
+    }
+
+    /// The probe result as log fields.
+    public var logFields: [(String, String)] {
+        [("kernel", release), ("btf", btf ? "yes" : "no"), ("inode_times", inodeTimes),
+         ("capabilities", capabilities), ("sched_process_exit_args", String(processExitArgs)),
+         ("ia32", ia32 ? "yes" : "no"), ("io_uring", ioUringComplete),
+         ("loops", "global functions (no bpf_loop needed)")]
+    }
+}

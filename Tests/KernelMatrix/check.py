@@ -1,0 +1,244 @@
+#!/usr/bin/env python3
+"""Evaluates one kernel's kernel-matrix results (the sections guest-init.sh wrote).
+
+    check.py RESULTS_FILE KERNEL_LABEL CHECKS LOG_PATH PROGS_DIR MARKER_DIR
+
+Prints one line per check: "<kernel> <check> PASS" or "<kernel> <check> FAIL: <why> (log: LOG_PATH)",
+and exits with the number of failed checks (0 = all passed).
+"""
+import json
+import re
+import sys
+
+ALL_CHECKS = ["load", "exec", "open", "connect", "fork", "ia32", "uring", "rule"]
+
+
+def parse_sections(text):
+    sections, cur, begun, ended = {}, None, False, False
+    for raw in text.splitlines():
+        line = raw.rstrip("\r")
+        if line.startswith("KM-BEGIN"):
+            begun = True
+            continue
+        if line == "KM-END":
+            ended = True
+            cur = None
+            continue
+        if line.startswith("KM-SECTION "):
+            cur = line.split(" ", 1)[1]
+            sections[cur] = []
+            continue
+        if cur is not None:
+            sections[cur].append(line)
+    return sections, begun, ended
+
+
+def parse_facts(lines):
+    """'<check> k=v k=v ...' lines -> {check: {k: v}} (values as strings; extra words ignored)."""
+    facts = {}
+    for line in lines:
+        words = line.split()
+        if not words:
+            continue
+        d = facts.setdefault(words[0], {})
+        for w in words[1:]:
+            if "=" in w:
+                k, v = w.split("=", 1)
+                d.setdefault(k, v)
+        d.setdefault("_line", line)
+    return facts
+
+
+def json_lines(lines):
+    out = []
+    for line in lines:
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                pass
+    return out
+
+
+def short(ev, keys=("evt.type", "proc.pid", "proc.name", "fd.name", "evt.args")):
+    return json.dumps({k: ev.get(k) for k in keys if k in ev}, separators=(",", ":"))[:400]
+
+
+class Failure(Exception):
+    pass
+
+
+def need_fact(facts, check, *keys):
+    f = facts.get(check)
+    if f is None:
+        raise Failure(f"the test program did not run (no '{check}' fact)")
+    if f.get("rc") != "0":
+        raise Failure(f"the test program failed: {f.get('_line', '')[:300]}")
+    try:
+        return [int(f[k]) for k in keys]
+    except (KeyError, ValueError):
+        raise Failure(f"the test program printed no {'/'.join(keys)}: {f.get('_line', '')[:300]}")
+
+
+def by_pid(events, pid):
+    return [e for e in events if e.get("proc.pid") == pid]
+
+
+def mismatch(cands, what):
+    if not cands:
+        return f"no event {what}"
+    return f"no event {what}; nearest: " + " | ".join(short(e) for e in cands[:3])
+
+
+def truthy_key(ev, words):
+    """A key (top level or under evt.args) naming one of `words` with a true value."""
+    items = list(ev.items()) + [("evt.args." + k, v) for k, v in (ev.get("evt.args") or {}).items()]
+    for k, v in items:
+        if any(w in k.lower() for w in words) and v not in (False, 0, None, "", "false", "0"):
+            return k
+    return None
+
+
+def main():
+    results_path, kernel, checks, log_path, progs, marker_dir = sys.argv[1:7]
+    checks = [c for c in re.split(r"[ ,]+", checks) if c]
+    try:
+        text = open(results_path, encoding="utf-8", errors="replace").read()
+    except OSError:
+        text = ""
+    sections, begun, ended = parse_sections(text)
+    facts = parse_facts(sections.get("facts", []))
+    events = json_lines(sections.get("trace", []))
+    alerts = json_lines(sections.get("run.out", []))
+    trace_err = sections.get("trace.err", [])
+    marker = marker_dir.rstrip("/") + "/km-marker"
+
+    def failure_reason(lines):
+        """Vigil's error line, plus the verifier's reason when the log shows it."""
+        mine = [l for l in lines if l.startswith("vigil ") or '"level":"error"' in l]
+        msg = (mine[-1] if mine else (lines[-1] if lines else "no output")).strip()[:400]
+        # The verifier's reason: the last log line that is not an instruction, a register
+        # state, a source line or libbpf's own.
+        noise = re.compile(r"^(\d+: |\s*R\d|from \d+ to|regs=|last_idx|;|libbpf:|processed \d+ insns|--|\s*$|"
+                           r"propagating|parent |mark_precise|Validating|Func#|stack depth|verification time)")
+        log = lines[lines.index("--- libbpf/verifier log (tail) ---") + 1:] if "--- libbpf/verifier log (tail) ---" in lines else []
+        why = [l.strip() for l in log if not noise.match(l)]
+        if why:
+            msg += " | verifier: " + " / ".join(why[-2:])[:400]
+        return msg
+
+    def load_error():
+        return failure_reason(trace_err)
+
+    def check_load():
+        if facts.get("load", {}).get("attached") != "1":
+            raise Failure("vigil trace did not attach: " + load_error())
+
+    def loaded():
+        if facts.get("load", {}).get("attached") != "1":
+            raise Failure("not run: the programs did not load")
+        if facts.get("trace", {}).get("sentinel") != "1":
+            raise Failure("the end-of-run marker event never arrived (capture stalled or lost events)")
+
+    def check_exec():
+        loaded()
+        (pid,) = need_fact(facts, "exec", "pid")
+        argv = [progs + "/km_exit", "0", "vigil-km-exec-marker", "two words", "key=value"]
+        cands = [e for e in by_pid(events, pid) if e.get("evt.type") in ("execve", "execveat")]
+        ok = [e for e in cands if e.get("proc.argv") == argv and e.get("proc.exepath") == progs + "/km_exit"]
+        if not ok:
+            raise Failure(mismatch(cands, f"execve pid={pid} argv={argv}") if cands else f"no execve event for pid {pid}")
+
+    def check_open():
+        loaded()
+        pid, fd, flags, mode = need_fact(facts, "open", "pid", "fd", "flags", "mode")
+        path = marker + "-open"
+        cands = [e for e in by_pid(events, pid) if e.get("fd.name") == path or (e.get("evt.args") or {}).get("name") == path]
+        ok = [e for e in cands if e.get("evt.type") == "openat" and e.get("fd.name") == path and e.get("evt.rawres") == fd
+              and (e.get("evt.args") or {}).get("flags") == flags and (e.get("evt.args") or {}).get("mode") == mode]
+        if not ok:
+            raise Failure(mismatch(cands or by_pid(events, pid), f"openat pid={pid} name={path} flags={flags} mode={mode} fd={fd}"))
+
+    def check_connect():
+        loaded()
+        pid, fd, port = need_fact(facts, "connect", "pid", "fd", "port")
+        cands = [e for e in by_pid(events, pid) if e.get("evt.type") == "connect"]
+        ok = [e for e in cands if e.get("fd.sip") == "127.0.0.1" and e.get("fd.sport") == port
+              and e.get("evt.rawres") == 0 and e.get("fd.num") == fd]
+        if not ok:
+            raise Failure(mismatch(cands, f"connect pid={pid} fd={fd} to 127.0.0.1:{port} res=0"))
+
+    def check_fork():
+        loaded()
+        pid, child, status = need_fact(facts, "fork", "pid", "child", "status")
+        forks = [e for e in by_pid(events, pid) if e.get("evt.type") in ("clone", "clone3", "fork", "vfork")]
+        okf = [e for e in forks if (e.get("evt.args") or {}).get("child_pid") == child or (e.get("evt.args") or {}).get("res") == child]
+        if not okf:
+            raise Failure(mismatch(forks, f"clone/fork by pid {pid} returning child {child}"))
+        exits = [e for e in by_pid(events, child) if e.get("evt.type") == "procexit"]
+        oke = [e for e in exits if (e.get("evt.args") or {}).get("ret") == status and e.get("proc.ppid") == pid]
+        if not oke:
+            raise Failure(mismatch(exits, f"procexit pid={child} ppid={pid} ret={status}"))
+
+    def check_ia32():
+        loaded()
+        pid, fd, flags = need_fact(facts, "ia32", "pid", "fd", "flags")
+        path = marker + "-ia32"
+        mine = by_pid(events, pid)
+        cands = [e for e in mine if e.get("fd.name") == path or (e.get("evt.args") or {}).get("name") == path]
+        ok = [e for e in cands if e.get("evt.type") in ("open", "openat") and e.get("evt.rawres") == fd
+              and (e.get("evt.args") or {}).get("flags") == flags]
+        if not ok:
+            raise Failure(mismatch(cands or [e for e in mine if e.get("evt.type") != "execve"],
+                                   f"i386 open (int $0x80) pid={pid} name={path} flags={flags} fd={fd}"))
+        if not any(truthy_key(e, ("compat", "ia32")) for e in ok):
+            raise Failure("the i386 open was captured but not flagged compat: " + short(ok[0], tuple(ok[0].keys())))
+
+    def check_uring():
+        loaded()
+        pid, fd, flags = need_fact(facts, "uring", "pid", "fd", "flags")
+        path = marker + "-uring"
+        mine = by_pid(events, pid)
+        cands = [e for e in mine if e.get("fd.name") == path or (e.get("evt.args") or {}).get("name") == path]
+        ok = [e for e in cands if e.get("evt.type") == "openat" and truthy_key(e, ("uring",))]
+        if not ok:
+            raise Failure(mismatch(cands or [e for e in mine if e.get("evt.type") != "execve"],
+                                   f"io_uring IORING_OP_OPENAT pid={pid} name={path} (evt.type openat, flagged io_uring)"))
+
+    def check_rule():
+        f = facts.get("rule")
+        if f is None:
+            raise Failure("vigil run did not attach: " + failure_reason(sections.get("run.err", [])))
+        (pid,) = need_fact(facts, "rule", "pid")
+        rule = "Sensitive authentication file read"
+        ok = [a for a in alerts if a.get("rule") == rule
+              and (a.get("output_fields") or {}).get("fd.name") == "/etc/shadow"
+              and (a.get("output_fields") or {}).get("proc.pid") in (pid, None)]
+        if not ok:
+            got = [a.get("rule") for a in alerts]
+            raise Failure(f"no '{rule}' alert for cat /etc/shadow (pid {pid}); alerts seen: {got[:5]}")
+
+    table = {"load": check_load, "exec": check_exec, "open": check_open, "connect": check_connect,
+             "fork": check_fork, "ia32": check_ia32, "uring": check_uring, "rule": check_rule}
+    failed = 0
+    for c in checks:
+        if c not in table:
+            print(f"{kernel} {c} FAIL: unknown check (known: {', '.join(ALL_CHECKS)})")
+            failed += 1
+            continue
+        try:
+            if not begun:
+                raise Failure("the guest wrote no results (did not boot, crashed or timed out)")
+            if not ended and c != "load":
+                pass  # partial output: evaluate what is there
+            table[c]()
+            print(f"{kernel} {c} PASS", flush=True)
+        except Failure as e:
+            print(f"{kernel} {c} FAIL: {e} (log: {log_path})", flush=True)
+            failed += 1
+    return min(failed, 100)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct VigilCorePlaceholderTests {
-    @Test func moduleBuilds() { #expect(Bool(true)) }
-}

@@ -1,5 +1,0 @@
-import Testing
-
-@Suite struct VigilStatePlaceholderTests {
-    @Test func moduleBuilds() { #expect(Bool(true)) }
-}
