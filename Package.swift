@@ -58,6 +58,6 @@ let package = Package(
         .testTarget(name: "VigilAgentTests", dependencies: ["VigilAgent", "VigilAlerts", "VigilRules", "VigilState", "VigilDecode", "VigilCapture", "VigilCore"]),
         .testTarget(name: "DeployTests", dependencies: ["VigilAlerts", "VigilRules", "VigilCore"]),
         // Real container runtimes (`make test-containers`: the image under containerd and podman).
-        .testTarget(name: "ContainerTests", dependencies: ["VigilRules"]),
+        .testTarget(name: "ContainerTests", dependencies: ["VigilCore"]),
     ]
 )

@@ -1,5 +1,5 @@
 import Foundation
-import VigilRules
+import VigilCore
 
 /// What deploy/kubernetes/40-daemonset.yaml asks of the container runtime for the agent, read from
 /// the manifest itself so the runtime tests translate exactly what is shipped.
@@ -36,7 +36,7 @@ struct DaemonSetSpec {
     static func load() throws -> DaemonSetSpec {
         let bytes = Array(try Data(contentsOf: URL(fileURLWithPath: file)))
         let docs: [YAMLNode]
-        do { docs = try YAMLParser.parse(bytes, file: file) } catch { throw ContainerTestError("\(error)") }
+        do { docs = try YAMLDocumentParser.parse(bytes, file: file) } catch { throw ContainerTestError("\(error)") }
         guard let ds = docs.first(where: { $0["kind"]?.scalar == "DaemonSet" }) else { throw ContainerTestError("\(file): no DaemonSet") }
         func need(_ n: YAMLNode?, _ what: String) throws -> YAMLNode {
             guard let n else { throw ContainerTestError("\(file): \(what) missing") }

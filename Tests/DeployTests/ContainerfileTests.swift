@@ -234,7 +234,8 @@ struct Containerfile {
             let parts = line.split(separator: " ")
             if parts.count >= 3, parts[1] == "=>" { resolved[String(parts[0]).trimmingCharacters(in: .whitespaces)] = String(parts[2]) }
         }
-        for lib in needed {
+        // The dynamic loader is libc6's (ldd prints it without `=>`).
+        for lib in needed where !lib.hasPrefix("ld-linux") {
             let path = try #require(resolved[lib], "\(lib) does not resolve: \(ldd.output)")
             if path.contains("/usr/lib/swift/") || path.contains("/opt/swift/") { continue }
             let real = (path as NSString).resolvingSymlinksInPath
