@@ -9,7 +9,7 @@ BPF_OBJ := $(BUILD_DIR)/bpf/vigil.bpf.o
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev libcurl4-openssl-dev libmicrohttpd-dev \
 	bpftool pkg-config rsyslog openssl python3-venv
 
-.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-hostile test-kernels kernel-matrix-deps
+.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-alerts bench-hostile test-kernels kernel-matrix-deps
 
 all: build
 
@@ -62,7 +62,7 @@ test: deps bpf deploy-tools
 # sources are not touched).
 #   make test-kernels KERNELS="6.1 host" CHECKS="load exec" SKIP="5.10:ia32 *:uring"
 KERNELS ?= 5.10 6.1 6.12 host
-CHECKS ?= load exec open connect fork ia32 uring rule
+CHECKS ?= load exec open connect fork ia32 uring rule ia32-rule uring-rule
 SKIP ?=
 KERNEL_MATRIX_PACKAGES := qemu-system-x86 busybox-static cpio gcc libc6-dev
 
@@ -104,6 +104,11 @@ bench-enrich: deps
 	./.build/release/vigil-bench-enrich 100
 	./.build/release/vigil-bench-enrich 1000
 
+# Alert path: JSON formatting, dispatcher submit, file sink, folding (each against a baseline).
+bench-alerts: deps
+	$(SWIFT) build -c release --product vigil-bench-alerts
+	./.build/release/vigil-bench-alerts
+
 # Rule evaluation throughput on one core (stable Falco rules + rules/).
 bench-rules: build
 	bench/rules/run.sh
@@ -112,7 +117,7 @@ bench-rules: build
 bench-hostile: build
 	python3 bench/hostile/hostile_bench.py --vigil ./.build/release/vigil
 
-bench: build bench-capture bench-enrich bench-rules bench-hostile
+bench: build bench-capture bench-enrich bench-rules bench-alerts bench-hostile
 
 clean:
 	rm -rf $(BUILD_DIR) .build

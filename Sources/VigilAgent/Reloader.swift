@@ -2,6 +2,7 @@ import Synchronization
 import VigilCore
 import VigilDecode
 import VigilRules
+import VigilAlerts
 
 /// Reloads configuration and rules off the hot path and swaps the rule set in atomically.
 ///

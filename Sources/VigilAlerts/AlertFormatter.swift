@@ -112,7 +112,8 @@ public enum AlertFormatter {
     }
 
     /// The readable one-line text form: the `output` text with control characters (newlines,
-    /// ANSI escapes, C1 controls) shown as escapes, so one alert is always one terminal line.
+    /// ANSI escapes, C1 controls) shown as escapes and backslash doubled, so one alert is always
+    /// one terminal line and `\n` always means a newline.
     public static func text(_ alert: Alert) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(alert.message.utf8.count + 64)
@@ -120,16 +121,21 @@ public enum AlertFormatter {
         out.append(contentsOf: ": ".utf8)
         out.append(contentsOf: alert.priority.falcoName.utf8)
         out.append(UInt8(ascii: " "))
-        appendSanitized(alert.message, to: &out)
+        appendSanitized(alert.message, escapeBackslash: true, to: &out)
         return out
     }
 
-    /// Appends `s` with every control character escaped (`\n`, `\r`, `\t`, `\xNN`, `\u{NN}`).
-    static func appendSanitized(_ s: String, to out: inout [UInt8]) {
+    /// Appends `s` with every control character escaped (`\n`, `\r`, `\t`, `\xNN`, `\u{NN}`)
+    /// With `escapeBackslash` (the text output), backslash is doubled too, so an escape in the
+    /// output always means a control character; callers that escape backslash their own way
+    /// (syslog SD-PARAM values) leave it out.
+    static func appendSanitized(_ s: String, escapeBackslash: Bool = false, to out: inout [UInt8]) {
         let hex: [UInt8] = Array("0123456789abcdef".utf8)
         for scalar in s.unicodeScalars {
             let v = scalar.value
-            if v < 0x20 || v == 0x7F {
+            if v == 0x5C && escapeBackslash {
+                out.append(contentsOf: [0x5C, 0x5C])
+            } else if v < 0x20 || v == 0x7F {
                 switch v {
                 case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
                 case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])

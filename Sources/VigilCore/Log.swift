@@ -55,7 +55,7 @@ public enum Log {
         w.endObject()
         w.rawByte(0x0A)
         lock.withLock { _ in
-            FileDescriptorWriter.writeAll(2, w.bytes)
+            _ = FileDescriptorWriter.writeAll(2, w.bytes)
         }
     }
 

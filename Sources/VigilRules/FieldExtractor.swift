@@ -329,7 +329,7 @@ enum FieldExtractor {
             let n = fdp.pointee.kind == .ipv4 ? 4 : 16
             guard ip.count >= n else { return .unset }
             let p = s.arena.alloc(16)
-            ip.withUnsafeBufferPointer { memcpy(p, $0.baseAddress!, n) }
+            ip.withUnsafeBufferPointer { _ = memcpy(p, $0.baseAddress!, n) }
             return FV(kind: .ip, len: Int32(n), i: 0, p: UnsafePointer(p))
         case .fdPort, .fdSport, .fdCport, .fdLport, .fdRport:
             guard let fdp = fdPointer(cp), fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 else { return .unset }

@@ -263,26 +263,37 @@ struct CaseBuilder {
         let bootNs: UInt64 = 1_000_000_000_000 + UInt64(index) * 1_000
         let wallNs: UInt64 = UInt64(int(e["time_ns"], "time_ns") ?? 1_750_000_000_000_000_000) + UInt64(index) * 1_000
         var names = Names()
-        let table = ProcessTable()
+        // The state the rules read comes from a real ProcessTable fed encoded records, as live:
+        // an exec record per process (outermost ancestor first), records that open the event's
+        // fd, then the event's own record.
+        let table = ProcessTable(configuration: .init(resolveUnknownFromProc: false))
+        var stateTs = bootNs - 1_000_000
         let procNode = e["process"]
         guard let proc = procNode.map({ process($0, defaultPid: 4242, names: &names, startNs: bootNs - 5_000_000_000) })
                 ?? ProcessInfo(pid: 4242, ppid: 0, name: "", startTimeBootNs: bootNs - 5_000_000_000) else { return nil }
+        let exeWritable = bool(procNode?["is_exe_writable"], "is_exe_writable") == true
         // Ancestry: nearest parent first.
-        var child = proc
+        var lineage = [proc]
         var nextPid = proc.pid > 100 ? proc.pid - 1 : 1000
         if let parents = procNode?["parents"] {
             guard let l = parents.sequence else { err(parents, "'parents' must be a list of processes"); return nil }
             for pn in l {
                 guard let p = process(pn, defaultPid: nextPid, names: &names, startNs: bootNs - 60_000_000_000) else { return nil }
                 if pn["parents"] != nil { err(pn, "'parents' is only allowed on the event's process") }
-                child.ppid = p.pid
-                table.insert(child)
-                child = p
+                lineage[lineage.count - 1].ppid = p.pid
+                lineage.append(p)
                 nextPid = p.pid > 2 ? p.pid - 1 : 1
             }
         }
-        table.insert(child)
         if let pp = procNode?["ppid"], let v = int(pp, "ppid"), proc.ppid == 0 { proc.ppid = UInt32(truncatingIfNeeded: v) }
+        let isExec = type.name == "execve" || type.name == "execveat"
+        func apply(_ bytes: [UInt8]) -> ProcessTable.ApplyResult? {
+            try? OwnedRecord(bytes: bytes).withEvent { table.apply($0) }.get()
+        }
+        for (k, p) in lineage.enumerated().reversed() where k > 0 || !(isExec && res >= 0) {
+            stateTs += 1_000
+            _ = apply(Self.execRecord(p, type: EventType(name: "execve")!, ts: stateTs, exeWritable: k == 0 && exeWritable))
+        }
 
         // Arguments.
         var args: [(name: String, value: String)] = []
@@ -298,21 +309,11 @@ struct CaseBuilder {
         let h = RecordEncoder.Header(timestampBootNs: bootNs, pid: proc.pid, tid: proc.pid, ppid: proc.ppid, uid: proc.uid,
                                      gid: proc.gid, comm: proc.name)
         var bytes: [UInt8]
-        let isExec = type.name == "execve" || type.name == "execveat"
         if isExec && res >= 0 {
-            var flags: UInt32 = 0
-            if proc.exeUpperLayer { flags |= UInt32(VIGIL_EXE_UPPER_LAYER) }
-            if proc.exeFromMemfd { flags |= UInt32(VIGIL_EXE_FROM_MEMFD) }
-            if bool(procNode?["is_exe_writable"], "is_exe_writable") == true { flags |= UInt32(VIGIL_EXE_WRITABLE) }
-            var x = RecordEncoder.Exec(type: type, exePath: proc.exePath, argv: [proc.exe] + proc.args, cwd: proc.cwd)
-            x.exeFlags = flags; x.loginUID = proc.loginUID; x.tty = proc.tty; x.euid = proc.euid; x.egid = proc.egid
-            x.capEffective = proc.capEffective; x.capPermitted = proc.capPermitted; x.exeIno = proc.exeIno
-            x.exeCtimeNs = proc.exeCtimeNs; x.exeMtimeNs = proc.exeMtimeNs; x.startTimeBootNs = proc.startTimeBootNs
-            x.pgid = proc.pgid; x.sid = proc.sid; x.vpid = proc.vpid
             for (k, _) in args where k != "flags" {
                 err(e["args"]!, "exec events take their values from 'process' (argument '\(k)' given)"); return nil
             }
-            bytes = RecordEncoder.exec(h, x)
+            bytes = Self.execRecord(proc, type: type, ts: bootNs, exeWritable: exeWritable)
         } else if type == .procexit {
             bytes = RecordEncoder.exit(h, code: Int32(truncatingIfNeeded: res))
         } else {
@@ -321,22 +322,32 @@ struct CaseBuilder {
             }
         }
 
-        // The event's fd.
-        var fd: FDInfo?
-        var fdNum: Int32 = -1
+        // The event's fd: opened through records before the event where a record can say it.
+        var given: (FDInfo, Int32)?
+        var givenNum: Int32?
         if let fn = e["fd"] {
-            guard let (f, n) = buildFD(fn, cwd: proc.cwd) else { return nil }
-            fd = f; fdNum = n
-        } else if let name = args.first(where: { $0.name == "name" || $0.name == "path" && type.name.hasPrefix("open") })?.value,
-                  ["open", "openat", "openat2", "creat"].contains(type.name) {
-            let path = name.hasPrefix("/") ? name : proc.cwd + name
-            let dirFlag = args.first(where: { $0.name == "flags" })?.value.contains("O_DIRECTORY") ?? false
-            fd = FDInfo(kind: dirFlag ? .directory : .file, name: normalize(path), nameRaw: name)
-            fdNum = res >= 0 ? Int32(truncatingIfNeeded: res) : -1
-        } else if type.name == "memfd_create" {
-            fd = FDInfo(kind: .memfd, name: "memfd:" + (args.first(where: { $0.name == "name" })?.value ?? ""))
-            fdNum = res >= 0 ? Int32(truncatingIfNeeded: res) : -1
+            guard let g = buildFD(fn) else { return nil }
+            given = g
+            givenNum = g.1
+            let (f, num) = g
+            let fh = RecordEncoder.Header(timestampBootNs: stateTs + 1_000, pid: proc.pid, tid: proc.pid, ppid: proc.ppid,
+                                          uid: proc.uid, gid: proc.gid, comm: proc.name)
+            if let opener = Self.fdRecord(f, num: num, fn, fh) {
+                if let opened = apply(opener), opened.fd != nil { given = nil }
+            }
         }
+        guard let applied = apply(bytes) else { err(e, "the event's record does not decode"); return nil }
+        var fd = applied.fd
+        var fdNum = applied.fdNum
+        let live = table.processes[proc.pid] ?? applied.process
+        if let (f, num) = given {
+            // Kinds no record can open (pipes, eventfds, explicit names): placed in the table as given.
+            live?.fds[num] = f
+            fd = f; fdNum = num
+        } else if fd == nil, let n = givenNum, let f = live?.fds[n] {
+            fd = f; fdNum = n
+        }
+        guard let state = applied.process ?? live else { err(e, "the event has no process"); return nil }
 
         // Container and pod.
         var container: ContainerInfo?
@@ -364,12 +375,50 @@ struct CaseBuilder {
         } else {
             container = .host
         }
-        return SyntheticEvent(record: OwnedRecord(bytes: bytes), process: proc, processes: table, fd: fd, fdNum: fdNum,
+        return SyntheticEvent(record: OwnedRecord(bytes: bytes), process: state, processes: table, fd: fd, fdNum: fdNum,
                               container: container, wallTimeNs: wallNs, userNames: names.users, groupNames: names.groups)
     }
 
-    func normalize(_ path: String) -> String {
-        PathResolver.normalize(path.hasPrefix("/") ? path : "/" + path)
+    /// The exec record that gives a process its state in the table (what the kernel sends).
+    static func execRecord(_ p: ProcessInfo, type: EventType, ts: UInt64, exeWritable: Bool) -> [UInt8] {
+        let h = RecordEncoder.Header(timestampBootNs: ts, pid: p.pid, tid: p.pid, ppid: p.ppid, uid: p.uid, gid: p.gid, comm: p.name)
+        var flags: UInt32 = 0
+        if p.exeUpperLayer { flags |= UInt32(VIGIL_EXE_UPPER_LAYER) }
+        if p.exeFromMemfd { flags |= UInt32(VIGIL_EXE_FROM_MEMFD) }
+        if exeWritable { flags |= UInt32(VIGIL_EXE_WRITABLE) }
+        var x = RecordEncoder.Exec(type: type, exePath: p.exePath, argv: [p.exe] + p.args, cwd: p.cwd)
+        x.exeFlags = flags; x.loginUID = p.loginUID; x.tty = p.tty; x.euid = p.euid; x.egid = p.egid
+        x.capEffective = p.capEffective; x.capPermitted = p.capPermitted; x.exeIno = p.exeIno
+        x.exeCtimeNs = p.exeCtimeNs; x.exeMtimeNs = p.exeMtimeNs; x.startTimeBootNs = p.startTimeBootNs
+        x.pgid = p.pgid; x.sid = p.sid; x.vpid = p.vpid
+        return RecordEncoder.exec(h, x)
+    }
+
+    /// A record that opens `f` as fd `num` the way the process would (openat for files and
+    /// directories, connect or accept4 for inet sockets); nil where none can (explicit names,
+    /// pipes, eventfds...): those are placed in the table as given.
+    static func fdRecord(_ f: FDInfo, num: Int32, _ n: YAMLNode, _ h: RecordEncoder.Header) -> [UInt8]? {
+        switch f.kind {
+        case .file, .directory:
+            guard !f.nameRaw.isEmpty, n["nameraw"] == nil else { return nil }
+            let flags: UInt64 = f.kind == .directory ? UInt64(LinuxConstants.O_DIRECTORY) : 0
+            return RecordEncoder.syscall(h, type: EventType(name: "openat")!, ret: Int64(num),
+                                         args: [UInt64(bitPattern: Int64(LinuxConstants.atFDCWD)), 0, flags], str0: f.nameRaw)
+        case .ipv4, .ipv6:
+            guard n["name"] == nil, f.connected,
+                  let cip = IPAddress(bytes: f.kind == .ipv4 ? Array(f.clientIP.prefix(4)) : f.clientIP),
+                  let sip = IPAddress(bytes: f.kind == .ipv4 ? Array(f.serverIP.prefix(4)) : f.serverIP) else { return nil }
+            let family = f.kind == .ipv4 ? LinuxConstants.AF_INET : LinuxConstants.AF_INET6
+            let client = (cip, f.clientPort), server = (sip, f.serverPort)
+            if f.isServerSide {
+                let t = SocketTuple.encode(family: family, l4proto: f.l4proto, local: server, remote: client)
+                return RecordEncoder.syscall(h, type: EventType(name: "accept4")!, ret: Int64(num), args: [0, 0, 0, 0], tuple: t)
+            }
+            let t = SocketTuple.encode(family: family, l4proto: f.l4proto, local: client, remote: server)
+            return RecordEncoder.syscall(h, type: EventType(name: "connect")!, ret: 0, args: [UInt64(num)], tuple: t)
+        default:
+            return nil
+        }
     }
 
     static let kinds: [String: FDInfo.Kind] = [
@@ -378,7 +427,7 @@ struct CaseBuilder {
         "bpf": .bpf, "memfd": .memfd, "userfaultfd": .userfaultfd, "unknown": .unknown,
     ]
 
-    mutating func buildFD(_ n: YAMLNode, cwd: String) -> (FDInfo, Int32)? {
+    mutating func buildFD(_ n: YAMLNode) -> (FDInfo, Int32)? {
         guard n.mapping != nil else { err(n, "'fd' must be a mapping"); return nil }
         checkKeys(n, ["num", "type", "name", "nameraw", "l4proto", "cip", "cport", "sip", "sport", "server", "connected"], "fd")
         let num = Int32(truncatingIfNeeded: int(n["num"], "num") ?? 3)
@@ -402,25 +451,16 @@ struct CaseBuilder {
                 switch p { case "tcp": proto = 6; case "udp": proto = 17; case "icmp": proto = 1; case "raw": proto = 255
                 default: err(n["l4proto"]!, "l4proto must be tcp, udp, icmp or raw"); return nil }
             }
-            let v6 = kind == .ipv6
-            func text(_ b: [UInt8], _ port: UInt16) -> String {
-                let a = v6 ? ipv6Text(b) : b.prefix(4).map(String.init).joined(separator: ".")
-                return (v6 ? "[\(a)]" : a) + ":\(port)"
-            }
-            let name = str(n["name"]) ?? (text(c, cport) + "->" + text(sv, sport))
+            let family = kind == .ipv6 ? LinuxConstants.AF_INET6 : LinuxConstants.AF_INET
+            let name = str(n["name"]) ?? IPAddress.endpointsText(
+                client: (IPAddress(bytes: Array(c.prefix(kind == .ipv6 ? 16 : 4))) ?? IPAddress(family: family, storage: (0, 0)), cport),
+                server: (IPAddress(bytes: Array(sv.prefix(kind == .ipv6 ? 16 : 4))) ?? IPAddress(family: family, storage: (0, 0)), sport))
             return (FDInfo(kind: kind, name: name, flags: 0, l4proto: proto, clientIP: c, clientPort: cport, serverIP: sv,
                            serverPort: sport, isServerSide: bool(n["server"], "server") ?? false,
                            connected: bool(n["connected"], "connected") ?? true), num)
         }
-        var name = str(n["name"]) ?? ""
+        let name = str(n["name"]) ?? ""
         let raw = str(n["nameraw"]) ?? name
-        if (kind == .file || kind == .directory), !name.isEmpty, !name.hasPrefix("/") { name = normalize(cwd + name) }
         return (FDInfo(kind: kind, name: name, nameRaw: raw), num)
-    }
-
-    func ipv6Text(_ b: [UInt8]) -> String {
-        var groups: [String] = []
-        for g in 0..<8 { groups.append(String(UInt16(b[2 * g]) << 8 | UInt16(b[2 * g + 1]), radix: 16)) }
-        return groups.joined(separator: ":")
     }
 }

@@ -1,4 +1,6 @@
 import Testing
+import Foundation
+import FoundationEssentials
 
 /// Every manifest, the rendered chart (defaults, and every option on) and the examples validate
 /// against the Kubernetes OpenAPI schemas (kubernetes-validate, strict: unknown fields are errors).

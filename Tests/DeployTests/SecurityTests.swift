@@ -1,4 +1,6 @@
 import Testing
+import Foundation
+import FoundationEssentials
 
 /// The DaemonSet is least-privilege: no privileged, ALL dropped, only the listed capabilities,
 /// no writable host path that is not justified; RBAC reads pods only.

@@ -10,7 +10,7 @@ import json
 import re
 import sys
 
-ALL_CHECKS = ["load", "exec", "open", "connect", "fork", "ia32", "uring", "rule"]
+ALL_CHECKS = ["load", "exec", "open", "connect", "fork", "ia32", "uring", "rule", "ia32-rule", "uring-rule"]
 
 
 def parse_sections(text):
@@ -63,6 +63,40 @@ def json_lines(lines):
 
 def short(ev, keys=("evt.type", "proc.pid", "proc.name", "fd.name", "evt.args")):
     return json.dumps({k: ev.get(k) for k in keys if k in ev}, separators=(",", ":"))[:400]
+
+
+# io_uring's openat prep adds O_LARGEFILE on 64-bit kernels, so the request carries it.
+O_LARGEFILE = 0o100000
+
+
+class Failure(Exception):
+    pass
+
+
+def need_fact(facts, check, *keys):
+    f = facts.get(check)
+    if f is None:
+        raise Failure(f"the test program did not run (no '{check}' fact)")
+    if f.get("rc") != "0":
+        raise Failure(f"the test program failed: {f.get('_line', '')[:300]}")
+    try:
+        return [int(f[k]) for k in keys]
+    except (KeyError, ValueError):
+        raise Failure(f"the test program printed no {'/'.join(keys)}: {f.get('_line', '')[:300]}")
+
+
+def by_pid(events, pid):
+    return [e for e in events if e.get("proc.pid") == pid]
+
+
+def mismatch(cands, what):
+    if not cands:
+        return f"no event {what}"
+    return f"no event {what}; nearest: " + " | ".join(short(e) for e in cands[:3])
+
+
+# io_uring's openat prep adds O_LARGEFILE on 64-bit kernels, so the request carries it.
+O_LARGEFILE = 0o100000
 
 
 class Failure(Exception):
@@ -192,8 +226,8 @@ def main():
         if not ok:
             raise Failure(mismatch(cands or [e for e in mine if e.get("evt.type") != "execve"],
                                    f"i386 open (int $0x80) pid={pid} name={path} flags={flags} fd={fd}"))
-        if not any(truthy_key(e, ("compat", "ia32")) for e in ok):
-            raise Failure("the i386 open was captured but not flagged compat: " + short(ok[0], tuple(ok[0].keys())))
+        if not any(e.get("evt.is_compat") is True for e in ok):
+            raise Failure("the i386 open was captured but evt.is_compat is not true: " + short(ok[0], tuple(ok[0].keys())))
 
     def check_uring():
         loaded()
@@ -201,26 +235,38 @@ def main():
         path = marker + "-uring"
         mine = by_pid(events, pid)
         cands = [e for e in mine if e.get("fd.name") == path or (e.get("evt.args") or {}).get("name") == path]
-        ok = [e for e in cands if e.get("evt.type") == "openat" and truthy_key(e, ("uring",))]
+        ok = [e for e in cands if e.get("evt.type") == "openat" and e.get("evt.is_io_uring") is True
+              and e.get("evt.rawres") == fd and (e.get("evt.args") or {}).get("flags") in (flags, flags | O_LARGEFILE)]
         if not ok:
             raise Failure(mismatch(cands or [e for e in mine if e.get("evt.type") != "execve"],
-                                   f"io_uring IORING_OP_OPENAT pid={pid} name={path} (evt.type openat, flagged io_uring)"))
+                                   f"io_uring IORING_OP_OPENAT pid={pid} name={path} flags={flags} fd={fd} (evt.type openat, evt.is_io_uring true)"))
+
+    RULE = "Sensitive authentication file read"
+
+    def rule_alert(check, what):
+        if facts.get("rule") is None:
+            raise Failure("vigil run did not attach: " + failure_reason(sections.get("run.err", [])))
+        (pid,) = need_fact(facts, check, "pid")
+        ok = [a for a in alerts if a.get("rule") == RULE
+              and (a.get("output_fields") or {}).get("fd.name") == "/etc/shadow"
+              and (a.get("output_fields") or {}).get("proc.pid") == pid]
+        if not ok:
+            end = "" if facts.get("run", {}).get("sentinel") == "1" else " (and the end-marker alert never came)"
+            got = [(a.get("rule"), (a.get("output_fields") or {}).get("proc.pid")) for a in alerts]
+            raise Failure(f"no '{RULE}' alert for {what} (pid {pid}){end}; alerts seen (rule, pid): {got[:6]}")
 
     def check_rule():
-        f = facts.get("rule")
-        if f is None:
-            raise Failure("vigil run did not attach: " + failure_reason(sections.get("run.err", [])))
-        (pid,) = need_fact(facts, "rule", "pid")
-        rule = "Sensitive authentication file read"
-        ok = [a for a in alerts if a.get("rule") == rule
-              and (a.get("output_fields") or {}).get("fd.name") == "/etc/shadow"
-              and (a.get("output_fields") or {}).get("proc.pid") in (pid, None)]
-        if not ok:
-            got = [a.get("rule") for a in alerts]
-            raise Failure(f"no '{rule}' alert for cat /etc/shadow (pid {pid}); alerts seen: {got[:5]}")
+        rule_alert("rule", "cat /etc/shadow")
+
+    def check_ia32_rule():
+        rule_alert("ia32-rule", "an i386 int $0x80 open of /etc/shadow")
+
+    def check_uring_rule():
+        rule_alert("uring-rule", "an io_uring openat of /etc/shadow")
 
     table = {"load": check_load, "exec": check_exec, "open": check_open, "connect": check_connect,
-             "fork": check_fork, "ia32": check_ia32, "uring": check_uring, "rule": check_rule}
+             "fork": check_fork, "ia32": check_ia32, "uring": check_uring, "rule": check_rule,
+             "ia32-rule": check_ia32_rule, "uring-rule": check_uring_rule}
     failed = 0
     for c in checks:
         if c not in table:

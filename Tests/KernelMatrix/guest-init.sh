@@ -44,7 +44,7 @@ else
   finish() { exit 0; }
 fi
 export VIGIL_BPF_OBJECT
-KM_CHECKS="${KM_CHECKS:-load,exec,open,connect,fork,ia32,uring,rule}"
+KM_CHECKS="${KM_CHECKS:-load,exec,open,connect,fork,ia32,uring,rule,ia32-rule,uring-rule}"
 KM_LOAD_TIMEOUT="${KM_LOAD_TIMEOUT:-180}"
 KM_EVENT_TIMEOUT="${KM_EVENT_TIMEOUT:-60}"
 KM_CHECKS=",$(echo "$KM_CHECKS" | tr ' ' ','),"
@@ -119,12 +119,17 @@ else
 fi
 
 # ---- a default rule: vigil run with the bundled rules ----
-if want rule; then
+if want rule || want ia32-rule || want uring-rule; then
   "$VIGIL" run -c "$KM_RULES/vigil.yaml" -r "$KM_RULES" -o webserver.enabled=false > "$W/run.out" 2> "$W/run.err" &
   RUN=$!
   if wait_for "$W/run.err" '"BPF programs attached"' "$RUN" "$KM_LOAD_TIMEOUT"; then
     out="$(sh -c 'echo "pid=$$"; exec cat /etc/shadow > /dev/null')"; fact "rule rc=$? $out"
-    wait_for "$W/run.out" "Sensitive authentication file read" "$RUN" "$KM_EVENT_TIMEOUT"
+    # The same read through the i386 entry and through io_uring must alert too.
+    if want ia32-rule; then run_prog ia32-rule "$KM_PROGS/km_ia32" /etc/shadow; fi
+    if want uring-rule; then run_prog uring-rule "$KM_PROGS/km_uring" /etc/shadow; fi
+    # The end marker: one more read whose alert comes after all of the above (one ring, in order).
+    end="$(sh -c 'echo "$$"; exec cat /etc/shadow > /dev/null')"
+    if wait_for "$W/run.out" "\"proc.pid\":$end," "$RUN" "$KM_EVENT_TIMEOUT"; then fact "run sentinel=1"; else fact "run sentinel=0"; fi
   fi
   stop "$RUN" 20
 fi
@@ -135,7 +140,7 @@ fi
   echo "KM-SECTION facts"; cat "$W/facts"
   echo "KM-SECTION trace.err"; cat "$W/trace.err"
   echo "KM-SECTION trace"; grep -e 'km[-_]' "$W/trace.json"
-  if want rule; then
+  if want rule || want ia32-rule || want uring-rule; then
     echo "KM-SECTION run.err"; grep -v '"level":"debug"' "$W/run.err"
     echo "KM-SECTION run.out"; grep -e 'km[-_]' -e shadow "$W/run.out"
   fi

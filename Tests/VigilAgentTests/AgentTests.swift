@@ -7,6 +7,7 @@ import Testing
 import VigilCapture
 import VigilCore
 import VigilDecode
+import VigilRules
 
 /// A source for tests: delivers what is pushed, batch by batch, until stopped
 /// (like the live reader: a quiet poll calls idle()).

@@ -54,17 +54,16 @@ import VigilRules
         let sink = AlertSink.file(FileOutputConfig(enabled: true, filename: path, keepAlive: true, maxSizeMB: 0), json: false, capacity: 100)
         sink.submit(FormattedAlert(makeAlert(message: "before")))
         #expect(sink.flush(timeoutNs: 5_000_000_000))
-        // logrotate moves the file away; without reopen the sink keeps writing to the moved file.
+        // logrotate moves the file away and sends SIGUSR1: the next alert goes to a fresh file at once
+        // (without the signal, the sink notices the move itself within a second: FileSinkFaultTests).
         #expect(rename(path, path + ".old") == 0)
-        sink.submit(FormattedAlert(makeAlert(message: "still old")))
-        #expect(sink.flush(timeoutNs: 5_000_000_000))
         sink.reopen()
         sink.submit(FormattedAlert(makeAlert(message: "after")))
         #expect(sink.flush(timeoutNs: 5_000_000_000))
         sink.stop(timeoutNs: 1_000_000_000)
         let old = readLines(path + ".old")
         let new = readLines(path)
-        #expect(old.count == 2 && old[0].hasSuffix("Warning before") && old[1].hasSuffix("Warning still old"))
+        #expect(old.count == 1 && old[0].hasSuffix("Warning before"))
         #expect(new.count == 1 && new[0].hasSuffix("Warning after"))
         #expect(new[0].hasPrefix("2025-11-24T16:00:00.123456789Z: "))
     }

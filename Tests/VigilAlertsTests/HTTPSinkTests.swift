@@ -33,7 +33,7 @@ final class HTTPReceiver {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: py)
         p.arguments = [Self.script, "--port", String(port), "--port-file", portFile, "--out", outPath, "--rejected", rejectedPath] + extraArgs
-        FileManager.default.createFile(atPath: dir.file("stderr"), contents: nil)
+        _ = FileManager.default.createFile(atPath: dir.file("stderr"), contents: nil)
         p.standardError = FileHandle(forWritingAtPath: dir.file("stderr"))
         try p.run()
         process = p

@@ -59,7 +59,7 @@ final class RsyslogReceiver {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: bin)
         p.arguments = ["-n", "-f", dir.file("rsyslog.conf"), "-i", dir.file("rsyslogd.pid")]
-        FileManager.default.createFile(atPath: dir.file("rsyslogd.stderr"), contents: nil)
+        _ = FileManager.default.createFile(atPath: dir.file("rsyslogd.stderr"), contents: nil)
         p.standardOutput = FileHandle(forWritingAtPath: "/dev/null")
         p.standardError = FileHandle(forWritingAtPath: dir.file("rsyslogd.stderr"))
         try p.run()

@@ -128,7 +128,7 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
             #expect(e.type == EventType(name: "execve"))
             var cwd = [CChar](repeating: 0, count: 4096)
             getcwd(&cwd, cwd.count)
-            #expect(e.cwd.vigilString == String(cString: cwd))
+            #expect(e.cwd.vigilString == cStringText(cwd))
             #expect(e.execInfo.exe_ino != 0)
         }.get()
         // The shell exec'd /usr/bin/env which exec'd /bin/echo: same pid, exe resolved through the /bin symlink.
@@ -137,7 +137,7 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         let echo = s.recorder.wait { $0.isExec && $0.pid == UInt32(pid) && $0.comm.vigilString == "echo" }
         let er = try #require(echo)
         try er.withEvent { e in
-            #expect(e.exePath.vigilString == String(cString: resolved))
+            #expect(e.exePath.vigilString == cStringText(resolved))
             #expect(argvList(e) == [bytes("/bin/echo"), bytes("x"), bytes("y z")])
             #expect(e.ppid == UInt32(getpid()))
         }.get()
@@ -522,7 +522,7 @@ func findVigilBinary() -> String? {
     var buf = [CChar](repeating: 0, count: 4096)
     let n = readlink("/proc/self/exe", &buf, 4095)
     guard n > 0 else { return nil }
-    var dir = String(cString: buf)
+    var dir = cStringText(buf)
     for _ in 0..<6 {
         guard let slash = dir.lastIndex(of: "/") else { break }
         dir = String(dir[..<slash])
@@ -544,4 +544,9 @@ func runProcess(_ path: String, _ args: [String]) throws -> (status: Int32, stdo
     let err = e.fileHandleForReading.readDataToEndOfFile()
     p.waitUntilExit()
     return (p.terminationStatus, Array(out), Array(err))
+}
+
+/// A NUL-terminated C buffer as text.
+func cStringText(_ buf: [CChar]) -> String {
+    String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

@@ -1,6 +1,7 @@
 import Testing
 import VigilABI
 import VigilDecode
+import VigilCore
 
 /// Truncated, corrupted and random records: each is counted as a decode error
 /// or decodes into a view whose every accessor stays inside the record.

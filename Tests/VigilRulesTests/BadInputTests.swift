@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 @testable import VigilRules
+import VigilCore
 
 @Suite struct BadInputTests {
     func rule(_ cond: String, name: String = "R") -> String {

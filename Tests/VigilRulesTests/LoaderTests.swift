@@ -1,6 +1,7 @@
 import Testing
 import VigilDecode
 @testable import VigilRules
+import VigilCore
 
 @Suite struct LoaderTests {
     let base = """

@@ -1,5 +1,6 @@
 import Testing
 @testable import VigilRules
+import VigilCore
 
 /// Damaged input gives diagnostics, never a crash.
 @Suite struct RobustnessTests {

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 @testable import VigilRules
+import VigilCore
 
 /// Runs Vigil's own rule tests (rules/tests) against rules/.
 @Suite struct RulesDirectoryTests {

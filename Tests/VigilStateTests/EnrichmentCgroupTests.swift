@@ -4,6 +4,7 @@ import VigilDecode
 @testable import VigilState
 #if canImport(Glibc)
 import Glibc
+import VigilCore
 #endif
 
 @Suite struct EnrichmentCgroupPathTests {

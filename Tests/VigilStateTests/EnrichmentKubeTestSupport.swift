@@ -68,7 +68,7 @@ final class FakeKubeAPI {
         logFile = dir + "/requests.log"
         try token.write(toFile: serverTokenFile, atomically: true, encoding: .utf8)
         try (token + "\n").write(toFile: clientTokenFile, atomically: true, encoding: .utf8)
-        FileManager.default.createFile(atPath: logFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         let podsFile = dir + "/pods.json"
         try JSONSerialization.data(withJSONObject: initialPods).write(to: URL(fileURLWithPath: podsFile))
         guard let py = Self.python else { throw TestFailure("python3 not found") }

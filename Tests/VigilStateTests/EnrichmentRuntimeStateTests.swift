@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import VigilState
+import VigilCore
 
 /// containerd / CRI-O on-disk state, written the way the runtimes write it.
 enum RuntimeStateFixture {

@@ -6,6 +6,7 @@ import Testing
 import VigilCapture
 import VigilDecode
 @testable import VigilState
+import VigilCore
 
 /// Root runs the kernel tests; VIGIL_CI=1 forces them (then they fail when BPF cannot load).
 let stateKernelTestsEnabled: Bool = geteuid() == 0 || getenv("VIGIL_CI").map { String(cString: $0) == "1" } == true

@@ -4,6 +4,7 @@ import Glibc
 import Testing
 import VigilDecode
 @testable import VigilState
+import VigilCore
 
 /// Seeding from this machine's real /proc.
 @Suite(.serialized) struct ProcSeedTests {

@@ -2,6 +2,7 @@ import Testing
 import VigilABI
 import VigilDecode
 @testable import VigilState
+import VigilCore
 
 /// Feeds synthetic records (the same bytes the kernel writes) through the table.
 struct Stream {

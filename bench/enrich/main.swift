@@ -10,6 +10,7 @@ import Glibc
 #endif
 import VigilCore
 import VigilState
+import Foundation
 
 @inline(never) func blackHole<T>(_ x: T) { withExtendedLifetime(x) {} }
 

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import VigilCore
+import VigilAlerts
 
 /// A configuration as loaded: the typed values and where they came from.
 public struct LoadedConfig: Sendable, Equatable {

@@ -121,6 +121,7 @@ public enum SyslogFormatter {
         out.append(contentsOf: name.utf8)
         out.append(contentsOf: "=\"".utf8)
         var clean: [UInt8] = []
+        // SD-PARAM escaping below doubles backslashes itself (RFC 5424 6.3.3).
         AlertFormatter.appendSanitized(value, to: &clean)
         for b in clean {
             if b == UInt8(ascii: "\"") || b == UInt8(ascii: "\\") || b == UInt8(ascii: "]") { out.append(UInt8(ascii: "\\")) }

@@ -1,3 +1,4 @@
+import VigilCore
 /// A small per-thread front cache for ``ContainerEnricher`` lookups, for the decoding thread.
 ///
 /// The enricher's own lookup takes a lock and probes a hashed map (about 100-200 ns). This cache

@@ -1,3 +1,4 @@
+import VigilCore
 /// A bounded holding area for events or alerts whose container or pod metadata is still
 /// being fetched (Tetragon-style: retry for a while, then go out with what is known).
 ///

@@ -173,7 +173,7 @@ public final class KubePodWatcher: Sendable {
     enum WatchOutcome { case ended, gone }
 
     /// An established watch stream that broke; `error` says how.
-    struct WatchBroken: Error { let error: Error }
+    struct WatchBroken: Error { let error: any Error }
 
     /// Runs one watch from `resourceVersion`, moving it on with every event and bookmark.
     private func watch(_ http: KubeHTTPClient, resourceVersion current: inout String) throws -> WatchOutcome {
@@ -181,7 +181,7 @@ public final class KubePodWatcher: Sendable {
             + "&timeoutSeconds=\(configuration.watchTimeoutSeconds)" + selector
         var rv = current
         var line: [UInt8] = []
-        var failure: Error?
+        var failure: (any Error)?
         var gone = false
         var established = false
         defer { current = rv }

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import VigilCore
 import VigilRules
+import VigilDecode
 
 /// `vigil rules validate|list|fields|test`: work with Falco-format rule files.
 enum RulesCommand: Command {

@@ -5,6 +5,8 @@ import Synchronization
 import VigilAgent
 import VigilCapture
 import VigilCore
+import VigilAlerts
+import VigilRules
 
 /// `vigil run`: the agent.
 enum RunCommand: Command {
