@@ -5,11 +5,13 @@ CLANG ?= $(shell dirname $$(command -v swift))/clang
 BUILD_DIR := build
 BPF_OBJ := $(BUILD_DIR)/bpf/vigil.bpf.o
 
-# Debian packages the build, the tests and the benchmarks need.
+# Debian packages the build, the tests and the benchmarks need (the live detection and
+# noise tests run gcc, make, git, logrotate, debugfs, mke2fs, ssh and losetup for real).
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev libcurl4-openssl-dev libmicrohttpd-dev \
-	bpftool pkg-config rsyslog openssl python3-venv
+	bpftool pkg-config rsyslog openssl python3-venv \
+	gcc make git logrotate e2fsprogs openssh-client util-linux
 
-.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-alerts bench-hostile test-kernels kernel-matrix-deps
+.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-alerts bench-hostile bench-noise test-kernels kernel-matrix-deps
 
 all: build
 
@@ -112,6 +114,12 @@ bench-alerts: deps
 # Rule evaluation throughput on one core (stable Falco rules + rules/).
 bench-rules: build
 	bench/rules/run.sh
+
+# Alerts raised by everyday work (compilers, make, git, tar, pip, apt-get, a web server,
+# logrotate, cron-style jobs, container entrypoints) under the default rules, by workload,
+# rule and priority. Needs root (BPF).
+bench-noise: build
+	python3 Tests/Live/noise.py --vigil .build/release/vigil --repo . --report
 
 # Hostile rules and configuration files (issue 11): each fails (or loads) within a time bound.
 bench-hostile: build

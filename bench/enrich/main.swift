@@ -14,11 +14,7 @@ import Foundation
 
 @inline(never) func blackHole<T>(_ x: T) { withExtendedLifetime(x) {} }
 
-func nowNs() -> UInt64 {
-    var ts = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-}
+func nowNs() -> UInt64 { Timestamp.monotonicNanoseconds() }
 
 func rssKiB() -> Int {
     guard let f = fopen("/proc/self/status", "r") else { return 0 }

@@ -58,12 +58,18 @@ public final class ContainerLookupCache {
 
     @inline(never)
     private func fill(_ id: UInt64, _ slot: Int, _ hint: UnsafeRawBufferPointer, _ pid: UInt32) -> ContainerLookup {
+        let before = enricher.generation
         let r = enricher.container(forCgroupID: id, cgroupPathHint: hint, pid: pid)
         // A miss may have changed the generation (new entry): sync first so the slot survives.
         let g = enricher.generation
         if g != generation { clear(g) }
         if let info = r.info {
             keys[slot] = id; infos[slot] = info; complete[slot] = r.isComplete
+            // The worker may have completed this container between the lookup and the
+            // generation read: `r` could be older than `g`. Remember the generation seen
+            // before the lookup so the next call re-reads once, instead of serving a stale
+            // partial entry until some other container changes.
+            if g != before { generation = before }
         }
         return r
     }

