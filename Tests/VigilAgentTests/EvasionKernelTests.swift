@@ -10,7 +10,8 @@ import VigilCore
 /// through an ia32 syscall, io_uring, a file handle, /proc/self/root, a symlink and a hard
 /// link each raise "Sensitive authentication file read" from a live `vigil run`, and the
 /// ia32 and io_uring uses raise their own rules.
-@Suite(.serialized) struct EvasionKernelTests {
+/// (In the serialized RunCommandKernelTests suite: its shadow-read test must not see these reads.)
+extension RunCommandKernelTests {
     static var progs: String { RunCommandKernelTests.repoRoot + "/build/progs" }
 
     @Test(.enabled(if: agentKernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
