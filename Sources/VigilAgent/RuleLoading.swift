@@ -43,6 +43,7 @@ public enum RuleLoading {
         options.cancellation = cancellation
         options.matching = loaded.config.ruleMatching == .all ? .all : .first
         options.minimumPriority = loaded.config.priority
+        options.unknownKeys = loaded.config.rulesUnknownKeys
         do {
             let (set, diags) = try RuleSet.load(paths: paths, options: options)
             for d in diags { Log.debug("rules", "\(d)") }

@@ -89,14 +89,22 @@ enum RulesCommand: Command {
 enum RulesValidate {
     static func run(_ args: [String]) -> Int32 {
         if args.contains("-h") || args.contains("--help") {
-            print("Usage: vigil rules validate PATH... [--format text|json]\n\nLoads and compiles the rule files and directories in order; prints errors and warnings with file:line:column, and a summary. Exits 1 when there are errors.")
+            print("Usage: vigil rules validate PATH... [--format text|json] [--unknown-keys error|warn]\n\nLoads and compiles the rule files and directories in order; prints errors and warnings with file:line:column, and a summary. Exits 1 when there are errors. An unknown key in an item is an error unless --unknown-keys warn (the configuration's rules_unknown_keys).")
             return 0
         }
-        let a = RulesCommand.Args(args)
+        let a = RulesCommand.Args(args, valued: ["--unknown-keys"])
         if let e = a.error { writeStderr("vigil rules validate: \(e)\n"); return 2 }
+        var unknownKeys = UnknownKeyPolicy.error
+        if let v = a.options["--unknown-keys"] {
+            switch v {
+            case "error": unknownKeys = .error
+            case "warn", "warning": unknownKeys = .warn
+            default: writeStderr("vigil rules validate: --unknown-keys must be error or warn, not '\(v)'\n"); return 2
+            }
+        }
         let paths = a.positional + a.rules
         guard !paths.isEmpty else { writeStderr("vigil rules validate: give at least one rules file or directory\n"); return 2 }
-        var loader = RuleLoader()
+        var loader = RuleLoader(unknownKeys: unknownKeys)
         loader.load(paths: paths)
         let (set, diags) = RuleSet.build(loader.source, loaderDiagnostics: loader.diagnostics)
         let s = set.summary
