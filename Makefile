@@ -9,7 +9,7 @@ BPF_OBJ := $(BUILD_DIR)/bpf/vigil.bpf.o
 # noise tests run gcc, make, git, logrotate, debugfs, mke2fs, ssh and losetup for real).
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev libcurl4-openssl-dev libmicrohttpd-dev \
 	bpftool pkg-config rsyslog openssl python3-venv \
-	gcc make git logrotate e2fsprogs openssh-client util-linux
+	gcc libc6-dev make git logrotate e2fsprogs openssh-client util-linux
 
 .PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-alerts bench-hostile bench-noise test-kernels kernel-matrix-deps
 
@@ -44,7 +44,17 @@ $(BUILD_DIR)/bpf/reject.bpf.o: Tests/Fixtures/bpf/reject.bpf.c $(BUILD_DIR)/vmli
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-bpf: deps $(BPF_OBJ) $(BUILD_DIR)/bpf/reject.bpf.o
+# Small static programs the kernel tests run: an ia32 open (int 0x80, non-PIE so the path is
+# below 4 GiB), an io_uring open, and an open_by_handle_at read.
+TEST_PROGS := $(BUILD_DIR)/progs/km_ia32 $(BUILD_DIR)/progs/km_uring $(BUILD_DIR)/progs/open_by_handle
+$(BUILD_DIR)/progs/km_%: Tests/KernelMatrix/progs/km_%.c
+	@mkdir -p $(dir $@)
+	gcc -O2 -Wall -static -no-pie -o $@ $<
+$(BUILD_DIR)/progs/open_by_handle: Tests/Fixtures/progs/open_by_handle.c
+	@mkdir -p $(dir $@)
+	gcc -O2 -Wall -static -o $@ $<
+
+bpf: deps $(BPF_OBJ) $(BUILD_DIR)/bpf/reject.bpf.o $(TEST_PROGS)
 
 build: deps bpf
 	$(SWIFT) build -c release

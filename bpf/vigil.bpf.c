@@ -90,8 +90,9 @@ struct {
 /* Arguments saved at sys_enter, keyed by tid. */
 struct entry {
     __u64 args[6];
-    __u32 id;        /* vigil syscall id */
-    __u32 pending;   /* 1 between sys_enter and sys_exit */
+    __u32 id;        /* vigil syscall id (socketcall already demultiplexed) */
+    __u16 pending;   /* 1 between sys_enter and sys_exit */
+    __u16 hflags;    /* header flags known at entry (VIGIL_HF_COMPAT) */
 };
 
 struct {
@@ -167,11 +168,12 @@ static __always_inline int ignored(struct vigil_config *cfg, __u32 tgid)
     return cfg && cfg->ignore_agent && cfg->agent_tgid == tgid;
 }
 
-static __always_inline __u32 vigil_id(long nr)
+/* vigil id of syscall `nr`; 32-bit (compat) numbers live at VIGIL_NR_COMPAT_BASE + nr. */
+static __always_inline __u32 vigil_id(long nr, int compat)
 {
-    if (nr < 0 || nr >= VIGIL_NR_MAX)
+    if (nr < 0 || nr >= VIGIL_NR_COMPAT_BASE)
         return 0;
-    __u32 key = (__u32)nr;
+    __u32 key = (__u32)nr + (compat ? VIGIL_NR_COMPAT_BASE : 0);
     __u32 *id = bpf_map_lookup_elem(&syscall_ids, &key);
     return id ? *id : 0;
 }
@@ -246,6 +248,45 @@ static __always_inline void regs_args(struct pt_regs *regs, __u64 *a)
 #error "unsupported architecture: define __TARGET_ARCH_x86 or __TARGET_ARCH_arm64"
 #endif
 
+#if defined(__TARGET_ARCH_x86)
+#define TS_COMPAT 0x0002
+/* Whether the current syscall is a 32-bit one: an ia32 process, or int 0x80 from a
+ * 64-bit one (the entry code sets TS_COMPAT in thread_info.status for both). */
+static __always_inline int in_compat_syscall(void)
+{
+    struct task_struct *t = current_task();
+    return (BPF_CORE_READ(t, thread_info.status) & TS_COMPAT) != 0;
+}
+/* i386 argument registers: ebx, ecx, edx, esi, edi, ebp (32-bit, zero-extended). */
+static __always_inline void regs_args32(struct pt_regs *regs, __u64 *a)
+{
+    a[0] = (__u32)regs->bx; a[1] = (__u32)regs->cx; a[2] = (__u32)regs->dx;
+    a[3] = (__u32)regs->si; a[4] = (__u32)regs->di; a[5] = (__u32)regs->bp;
+}
+#else
+static __always_inline int in_compat_syscall(void) { return 0; }
+static __always_inline void regs_args32(struct pt_regs *regs, __u64 *a) { regs_args(regs, a); }
+#endif
+
+/* i386 socketcall(call, args): the vigil id of `call` (0 for calls vigil does not capture). */
+static __always_inline __u32 socketcall_id(__u64 call)
+{
+    switch (call) {
+    case 1: return VIGIL_SYS_SOCKET;
+    case 2: return VIGIL_SYS_BIND;
+    case 3: return VIGIL_SYS_CONNECT;
+    case 4: return VIGIL_SYS_LISTEN;
+    case 5: return VIGIL_SYS_ACCEPT;
+    case 8: return VIGIL_SYS_SOCKETPAIR;
+    case 11: return VIGIL_SYS_SENDTO;
+    case 12: return VIGIL_SYS_RECVFROM;
+    case 16: return VIGIL_SYS_SENDMSG;
+    case 17: return VIGIL_SYS_RECVMSG;
+    case 18: return VIGIL_SYS_ACCEPT4;
+    default: return 0;
+    }
+}
+
 static __always_inline int is_clone_family(__u32 id)
 {
     return id == VIGIL_SYS_CLONE || id == VIGIL_SYS_CLONE3 || id == VIGIL_SYS_FORK || id == VIGIL_SYS_VFORK;
@@ -254,9 +295,26 @@ static __always_inline int is_clone_family(__u32 id)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long nr)
 {
-    __u32 id = vigil_id(nr);
+    int compat = in_compat_syscall();
+    __u32 id = vigil_id(nr, compat);
     if (id == 0)
         return 0;
+    __u64 args[6];
+    if (compat)
+        regs_args32(regs, args);
+    else
+        regs_args(regs, args);
+    if (id == VIGIL_SYS_SOCKETCALL) {
+        /* socketcall(call, u32 args[]): the call's own arguments are in user memory. */
+        id = socketcall_id(args[0]);
+        if (id == 0)
+            return 0;
+        __u32 sa[6] = {};
+        if (bpf_probe_read_user(sa, sizeof(sa), (const void *)args[1]) != 0)
+            return 0;
+        for (int i = 0; i < 6; i++)
+            args[i] = sa[i];
+    }
     /* Clone-family entries are saved for the fork record's syscall id. */
     if (!wanted(id))
         return 0;
@@ -267,15 +325,17 @@ int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long nr)
     __u32 tid = (__u32)pt;
     struct entry *e = bpf_map_lookup_elem(&entries, &tid);
     if (e) {
-        regs_args(regs, e->args);
+        __builtin_memcpy(e->args, args, sizeof(args));
         e->id = id;
         e->pending = 1;
+        e->hflags = compat ? VIGIL_HF_COMPAT : 0;
         return 0;
     }
     struct entry ne = {};
-    regs_args(regs, ne.args);
+    __builtin_memcpy(ne.args, args, sizeof(args));
     ne.id = id;
     ne.pending = 1;
+    ne.hflags = compat ? VIGIL_HF_COMPAT : 0;
     if (bpf_map_update_elem(&entries, &tid, &ne, BPF_ANY) != 0)
         kstat_add(VIGIL_KSTAT_ENTRY_FULL, 1);
     return 0;
@@ -338,10 +398,15 @@ static __always_inline struct file *fd_file(struct task_struct *task, long fd)
 }
 
 /* Fills the tuple from the socket behind `fd` of the current task. */
+static __always_inline void sock_tuple_file(struct vigil_sock_tuple *t, struct file *f);
 static __always_inline void sock_tuple(struct vigil_sock_tuple *t, long fd)
 {
-    struct task_struct *task = current_task();
-    struct file *f = fd_file(task, fd);
+    sock_tuple_file(t, fd_file(current_task(), fd));
+}
+
+/* Fills the tuple from socket file `f`. */
+static __always_inline void sock_tuple_file(struct vigil_sock_tuple *t, struct file *f)
+{
     if (!f)
         return;
     umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
@@ -389,13 +454,60 @@ struct cap_data_min {
     __u32 inheritable;
 };
 
+struct pathbuf;
+static __always_inline struct pathbuf *get_pathbuf(void);
+static __always_inline void build_path(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt,
+                                       struct task_struct *task);
+static __always_inline __u32 copy_path(__u8 *rec, __u32 off, struct pathbuf *pb);
+static __always_inline __u32 path_truncated(struct pathbuf *pb);
+
+/* User-space encoding of a kernel dev_t (new_encode_dev): what stat() returns as st_dev. */
+static __always_inline __u32 user_dev(__u32 kdev)
+{
+    __u32 major = kdev >> 20, minor = kdev & 0xfffff;
+    return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+}
+
+/* Fills `fr` from file `f` and writes f's path (walked from its dentry and mount, as
+ * seen from the task's root) at rec+off. Returns the path's bytes (0 when no path). */
+static __always_inline __u32 file_ref(__u8 *rec, __u32 off, struct vigil_file_ref *fr, struct file *f)
+{
+    if (!f)
+        return 0;
+    struct inode *ino = BPF_CORE_READ(f, f_inode);
+    fr->ino = BPF_CORE_READ(ino, i_ino);
+    fr->dev = user_dev(BPF_CORE_READ(ino, i_sb, s_dev));
+    fr->nlink = BPF_CORE_READ(ino, __i_nlink);
+    fr->flags = VIGIL_FILE_PRESENT;
+    struct pathbuf *pb = get_pathbuf();
+    if (!pb)
+        return 0;
+    build_path(pb, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt), current_task());
+    __u32 n = copy_path(rec, off, pb);
+    if (n) {
+        fr->flags |= VIGIL_FILE_RESOLVED;
+        if (path_truncated(pb))
+            fr->flags |= VIGIL_FILE_PATH_TRUNCATED;
+    }
+    return n;
+}
+
 SEC("tp_btf/sys_exit")
 int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 {
     long nr = SC_NR(regs);
-    __u32 id = vigil_id(nr);
+    int compat = in_compat_syscall();
+    __u32 id = vigil_id(nr, compat);
     if (id == 0)
         return 0;
+    if (id == VIGIL_SYS_SOCKETCALL) {
+        /* demultiplexed at entry */
+        __u32 t = (__u32)bpf_get_current_pid_tgid();
+        struct entry *se = bpf_map_lookup_elem(&entries, &t);
+        if (!se || !se->pending)
+            return 0;
+        id = se->id;
+    }
     if (!wanted(id))
         return 0;
     /* Successful execs are reported by sched_process_exec. */
@@ -422,6 +534,7 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
     struct vigil_syscall_event *ev = (void *)rec;
     struct vigil_header *h = &ev->hdr;
     fill_header(h, VIGIL_REC_SYSCALL, 0);
+    h->flags |= e->hflags & VIGIL_HF_COMPAT;
     ev->ret = ret;
     __builtin_memcpy(ev->args, e->args, sizeof(ev->args));
     ev->syscall = id;
@@ -514,7 +627,16 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
         break;
     case VIGIL_SYS_SENDMSG: {
         struct user_msghdr_min m = {};
-        if (a[1] && bpf_probe_read_user(&m, sizeof(m), (const void *)a[1]) == 0 && m.msg_name && m.msg_namelen > 0)
+        if (h->flags & VIGIL_HF_COMPAT) {
+            __u32 cm[2] = {}; /* compat_msghdr: u32 msg_name, int msg_namelen */
+            if (a[1] && bpf_probe_read_user(cm, sizeof(cm), (const void *)a[1]) == 0) {
+                m.msg_name = (void *)(unsigned long)cm[0];
+                m.msg_namelen = (int)cm[1];
+            }
+        } else if (a[1]) {
+            bpf_probe_read_user(&m, sizeof(m), (const void *)a[1]);
+        }
+        if (m.msg_name && m.msg_namelen > 0)
             n0 = read_user_raw(rec, base, (__u64)m.msg_name, (__u64)m.msg_namelen, h);
         sock_tuple(&ev->tuple, (long)a[0]);
         break;
@@ -550,6 +672,13 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
     }
     default:
         break;
+    }
+
+    /* The file an open returned: inode, device, and its path walked from the dentry. */
+    if (ret >= 0 && (id == VIGIL_SYS_OPEN || id == VIGIL_SYS_OPENAT || id == VIGIL_SYS_OPENAT2 ||
+                     id == VIGIL_SYS_CREAT || id == VIGIL_SYS_OPEN_BY_HANDLE_AT)) {
+        n0 &= (VIGIL_PATH_MAX - 1) | VIGIL_PATH_MAX;
+        n1 = file_ref(rec, base + n0, &ev->file, fd_file(current_task(), ret));
     }
 
     n0 &= (VIGIL_PATH_MAX * 4 - 1);
@@ -659,6 +788,11 @@ static __always_inline void build_path(struct pathbuf *pb, struct dentry *dentry
         pb->w.pos = PATH_END - 1;
         pb->buf[PATH_END - 1] = '/';
     }
+}
+
+static __always_inline __u32 path_truncated(struct pathbuf *pb)
+{
+    return pb->w.truncated;
 }
 
 /* Copies pb->buf[pos..PATH_END] (NUL included) to rec+off. Returns bytes copied. */
@@ -929,6 +1063,16 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
             ev->exe_flags |= VIGIL_EXE_WRITABLE;
     }
 
+    /* A 32-bit x86 image: bprm->buf holds the ELF header of the file loaded last
+     * (the interpreter, for a script). */
+    {
+        __u8 eh[20] = {};
+        bpf_probe_read_kernel(eh, sizeof(eh), __builtin_preserve_access_index(&bprm->buf));
+        if (eh[0] == 0x7f && eh[1] == 'E' && eh[2] == 'L' && eh[3] == 'F' && eh[4] == 1 /* ELFCLASS32 */ &&
+            eh[18] == 3 && eh[19] == 0 /* EM_386 */)
+            ev->exe_flags |= VIGIL_EXE_IA32;
+    }
+
     const __u32 base = sizeof(struct vigil_exec_event);
 
     struct pathbuf *pb = get_pathbuf();
@@ -1082,4 +1226,110 @@ int BPF_PROG(vigil_exit, struct task_struct *p)
         ev.flags |= VIGIL_EXIT_GROUP_DEAD;
     submit(&ev, sizeof(ev), cfg);
     return 0;
+}
+
+/* ---- io_uring ----------------------------------------------------------------- */
+
+/* Operations submitted through io_uring never pass the syscall tracepoints. The
+ * security-relevant ones are reported at completion (io_uring_complete, on every
+ * kernel since 5.5), as records of the matching syscall with VIGIL_HF_IO_URING:
+ * opens with the file the kernel opened (inode, device, path walked from the dentry),
+ * connects and accepts with the socket tuple. The path as written is gone by then
+ * (the kernel frees it after the open), so str0 is empty. */
+#define IORING_OP_ACCEPT 13
+#define IORING_OP_CONNECT 16
+#define IORING_OP_OPENAT 18
+#define IORING_OP_OPENAT2 28
+#define AT_FDCWD_U64 ((__u64)(__s64)-100)
+
+/* The request's open data (struct io_open, first in the request on every kernel). */
+struct io_open___vigil {
+    struct file *file;
+    int dfd;
+    __u32 file_slot;
+    struct open_how how;
+} __attribute__((preserve_access_index));
+
+struct io_kiocb___vigil {
+    struct file *file;
+    __u8 opcode;
+} __attribute__((preserve_access_index));
+
+static __always_inline void sock_tuple_file(struct vigil_sock_tuple *t, struct file *f);
+
+static __always_inline int uring_done(void *req, long res)
+{
+    if (!req)
+        return 0;
+    struct io_kiocb___vigil *r = req;
+    __u8 op = BPF_CORE_READ(r, opcode);
+    __u32 id;
+    switch (op) {
+    case IORING_OP_OPENAT: id = VIGIL_SYS_OPENAT; break;
+    case IORING_OP_OPENAT2: id = VIGIL_SYS_OPENAT2; break;
+    case IORING_OP_CONNECT: id = VIGIL_SYS_CONNECT; break;
+    case IORING_OP_ACCEPT: id = VIGIL_SYS_ACCEPT; break;
+    default: return 0;
+    }
+    if (!wanted(id))
+        return 0;
+    struct vigil_config *cfg = get_config();
+    if (ignored(cfg, bpf_get_current_pid_tgid() >> 32))
+        return 0;
+    __u8 *rec = scratch();
+    if (!rec)
+        return 0;
+    struct vigil_syscall_event *ev = (void *)rec;
+    struct vigil_header *h = &ev->hdr;
+    fill_header(h, VIGIL_REC_SYSCALL, 0);
+    h->flags |= VIGIL_HF_IO_URING;
+    ev->ret = res;
+    __builtin_memset(ev->args, 0, sizeof(ev->args));
+    ev->syscall = id;
+    ev->str0_len = 0;
+    ev->str1_len = 0;
+    ev->reserved = 0;
+    __builtin_memset(&ev->tuple, 0, sizeof(ev->tuple));
+    const __u32 base = sizeof(struct vigil_syscall_event);
+    __u32 n1 = 0;
+    if (id == VIGIL_SYS_OPENAT || id == VIGIL_SYS_OPENAT2) {
+        struct io_open___vigil *o = req;
+        ev->args[0] = AT_FDCWD_U64;  /* the path below is absolute */
+        ev->args[2] = BPF_CORE_READ(o, how.flags);
+        ev->args[3] = BPF_CORE_READ(o, how.mode);
+        ev->args[4] = BPF_CORE_READ(o, how.resolve);
+        /* A fixed-file open (file_slot set) installs no fd: nothing to resolve. */
+        if (res >= 0 && BPF_CORE_READ(o, file_slot) == 0)
+            n1 = file_ref(rec, base, &ev->file, fd_file(current_task(), res));
+    } else if (id == VIGIL_SYS_CONNECT) {
+        ev->args[0] = (__u64)-1;
+        sock_tuple_file(&ev->tuple, BPF_CORE_READ(r, file));
+    } else {
+        ev->args[0] = (__u64)-1;
+        if (res >= 0)
+            sock_tuple(&ev->tuple, res);
+    }
+    n1 &= (VIGIL_PATH_MAX * 2 - 1);
+    ev->str1_len = n1;
+    __u32 size = base + n1;
+    h->size = size;
+    submit(rec, size, cfg);
+    return 0;
+}
+
+/* 5.19+: the result is in the request (req->cqe.res). */
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(vigil_uring_complete, void *ring, void *req)
+{
+    struct io_kiocb *r = req;
+    if (!r)
+        return 0;
+    return uring_done(req, BPF_CORE_READ(r, cqe.res));
+}
+
+/* 5.5-5.18: the result is the tracepoint's fourth argument. */
+SEC("tp_btf/io_uring_complete")
+int BPF_PROG(vigil_uring_complete_old, void *ring, void *req, __u64 user_data, int res)
+{
+    return uring_done(req, res);
 }

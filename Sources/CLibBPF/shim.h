@@ -50,6 +50,27 @@ static inline int vigil_btf_tracepoint_args(const struct btf *btf, const char *n
     return (int)btf_vlen(t) - 1;
 }
 
+/* Whether parameter `index` (0 = the first after the context) of tracepoint `name` is a
+ * pointer; 0 when it is not or does not exist. */
+static inline int vigil_btf_tracepoint_arg_is_ptr(const struct btf *btf, const char *name, int index)
+{
+    char full[128];
+    snprintf(full, sizeof(full), "btf_trace_%s", name);
+    int id = btf__find_by_name_kind(btf, full, BTF_KIND_TYPEDEF);
+    if (id < 0)
+        return 0;
+    const struct btf_type *t = btf__type_by_id(btf, id);
+    t = t ? btf__type_by_id(btf, t->type) : NULL;
+    t = t && btf_is_ptr(t) ? btf__type_by_id(btf, t->type) : NULL;
+    if (!t || !btf_is_func_proto(t) || index + 1 >= btf_vlen(t))
+        return 0;
+    const struct btf_param *p = btf_params(t) + index + 1;
+    const struct btf_type *a = btf__type_by_id(btf, p->type);
+    while (a && (btf_is_typedef(a) || btf_is_const(a) || btf_is_volatile(a)))
+        a = btf__type_by_id(btf, a->type);
+    return a && btf_is_ptr(a);
+}
+
 /* Whether struct `type` of the kernel's BTF has a member named `member` (at the top
  * level or in an anonymous struct/union member). */
 static inline int vigil_btf_has_member(const struct btf *btf, const char *type, const char *member)

@@ -42,6 +42,8 @@ public struct EventJSONRenderer {
             if r < 0, let name = LinuxConstants.errnoName(r) { w.string(name) } else { w.string("SUCCESS") }
         }
         if e.isTruncated { w.key("evt.is_truncated"); w.bool(true) }
+        if e.isCompat { w.key("evt.is_compat"); w.bool(true) }
+        if e.isIoUring { w.key("evt.is_io_uring"); w.bool(true) }
         w.key("proc.pid"); w.uint(UInt64(e.pid))
         w.key("proc.tid"); w.uint(UInt64(e.tid))
         w.key("proc.ppid"); w.uint(UInt64(e.ppid))
@@ -111,11 +113,21 @@ public struct EventJSONRenderer {
     private mutating func writeFD(_ e: Event, _ type: EventType, _ fdName: String?) -> Bool {
         let id = UInt32(type.rawValue)
         switch id {
-        case VIGIL_SYS_OPEN.rawValue, VIGIL_SYS_OPENAT.rawValue, VIGIL_SYS_OPENAT2.rawValue, VIGIL_SYS_CREAT.rawValue:
+        case VIGIL_SYS_OPEN.rawValue, VIGIL_SYS_OPENAT.rawValue, VIGIL_SYS_OPENAT2.rawValue, VIGIL_SYS_CREAT.rawValue,
+             VIGIL_SYS_OPEN_BY_HANDLE_AT.rawValue:
             if e.ret >= 0 { w.key("fd.num"); w.int(e.ret) }
+            let opened = e.openedPath
+            let ref = e.fileRef
+            // The process table's name (resolved as rules see it), else the file the kernel
+            // opened (its dentry's path), else the path as written.
             w.key("fd.name")
-            if let fdName { w.string(fdName) } else { w.string(bytes: e.str0) }
+            if let fdName { w.string(fdName) } else { w.string(bytes: opened.count > 0 ? opened : e.str0) }
+            w.key("fd.nameraw"); w.string(bytes: e.str0)
             w.key("fd.typechar"); w.string("f")
+            if ref.flags & UInt32(VIGIL_FILE_PRESENT) != 0 {
+                w.key("fd.ino"); w.uint(ref.ino)
+                w.key("fd.dev"); w.uint(UInt64(ref.dev))
+            }
             return true
         case VIGIL_SYS_ACCEPT.rawValue, VIGIL_SYS_ACCEPT4.rawValue:
             if e.ret >= 0 { w.key("fd.num"); w.int(e.ret) }

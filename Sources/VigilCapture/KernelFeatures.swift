@@ -25,8 +25,9 @@ public struct KernelFeatures: Sendable {
     /// Whether 32-bit x86 syscalls can happen (IA32 emulation built in).
     public var ia32 = false
     /// Which io_uring completion program fits: "cqe" (the result in the request, 5.19+),
-    /// "res-arg" (the result as the 4th tracepoint argument, 5.5-5.18), or "none"
-    /// (no io_uring_complete tracepoint: io_uring absent or not traceable).
+    /// "res-arg" (the request and the result as tracepoint arguments, about 5.11-5.18), or
+    /// "none" (no io_uring_complete tracepoint, or one without the request, as on 5.10:
+    /// io_uring operations are then not reported; io_uring_setup still is).
     public var ioUringComplete = "none"
 
     /// Programs that exist in one variant per kernel form, and the variant names.
@@ -58,8 +59,16 @@ public struct KernelFeatures: Sendable {
         f.capabilities = vigil_btf_has_member(btf, "kernel_cap_struct", "cap") != 0 ? "u32[2]" : "u64"
         f.processExitArgs = Int(vigil_btf_tracepoint_args(btf, "sched_process_exit"))
         f.ia32 = vigil_btf_has_func(btf, "__ia32_sys_openat") != 0
-        if vigil_btf_tracepoint_args(btf, "io_uring_complete") >= 2 {
-            f.ioUringComplete = vigil_btf_has_member(btf, "io_kiocb", "cqe") != 0 ? "cqe" : "res-arg"
+        // io_uring_complete: (ctx, user_data, res, cflags) up to 5.10 (no request: operations
+        // cannot be told apart, "none"), (ctx, req, user_data, res, cflags) later, (ctx, req, cqe)
+        // from 6.5; the request holds the result from 5.19 (req->cqe.res).
+        let completeArgs = vigil_btf_tracepoint_args(btf, "io_uring_complete")
+        if completeArgs >= 2 && vigil_btf_tracepoint_arg_is_ptr(btf, "io_uring_complete", 1) != 0 {
+            if vigil_btf_has_member(btf, "io_kiocb", "cqe") != 0 {
+                f.ioUringComplete = "cqe"
+            } else if completeArgs >= 4 {
+                f.ioUringComplete = "res-arg"
+            }
         }
         return f
     }

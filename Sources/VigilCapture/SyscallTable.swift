@@ -35,6 +35,8 @@ public enum SyscallTable {
             (Int32(SYS_tkill), VIGIL_SYS_TKILL), (Int32(SYS_tgkill), VIGIL_SYS_TGKILL),
             (Int32(SYS_pipe2), VIGIL_SYS_PIPE2), (Int32(SYS_socketpair), VIGIL_SYS_SOCKETPAIR),
             (Int32(SYS_fcntl), VIGIL_SYS_FCNTL), (Int32(SYS_chroot), VIGIL_SYS_CHROOT),
+            (Int32(SYS_open_by_handle_at), VIGIL_SYS_OPEN_BY_HANDLE_AT),
+            (Int32(SYS_io_uring_setup), VIGIL_SYS_IO_URING_SETUP),
         ]
         #if arch(x86_64)
         // Legacy syscalls that only exist on some architectures.
@@ -49,6 +51,44 @@ public enum SyscallTable {
         ]
         #endif
         return t.map { (nr: $0.0, id: $0.1.rawValue) }
+    }()
+
+    /// `(i386 nr, vigil id)` pairs: the 32-bit syscalls of an ia32 process or of `int 0x80`
+    /// on x86-64 (arch/x86/entry/syscalls/syscall_32.tbl). Written at
+    /// `VIGIL_NR_COMPAT_BASE + nr`; `socketcall` (102) is demultiplexed in the kernel. The
+    /// 16-bit uid/gid calls (setuid 23, ...) map to the same ids as their 32-bit versions.
+    public static let compatEntries: [(nr: Int32, id: UInt32)] = {
+        #if arch(x86_64)
+        let t: [(Int32, vigil_syscall)] = [
+            (2, VIGIL_SYS_FORK), (5, VIGIL_SYS_OPEN), (6, VIGIL_SYS_CLOSE), (8, VIGIL_SYS_CREAT),
+            (9, VIGIL_SYS_LINK), (10, VIGIL_SYS_UNLINK), (11, VIGIL_SYS_EXECVE), (12, VIGIL_SYS_CHDIR),
+            (15, VIGIL_SYS_CHMOD), (21, VIGIL_SYS_MOUNT), (23, VIGIL_SYS_SETUID), (26, VIGIL_SYS_PTRACE),
+            (37, VIGIL_SYS_KILL), (38, VIGIL_SYS_RENAME), (39, VIGIL_SYS_MKDIR), (40, VIGIL_SYS_RMDIR),
+            (41, VIGIL_SYS_DUP), (42, VIGIL_SYS_PIPE), (46, VIGIL_SYS_SETGID), (52, VIGIL_SYS_UMOUNT2),
+            (55, VIGIL_SYS_FCNTL), (61, VIGIL_SYS_CHROOT), (63, VIGIL_SYS_DUP2), (70, VIGIL_SYS_SETREUID),
+            (71, VIGIL_SYS_SETREGID), (83, VIGIL_SYS_SYMLINK), (94, VIGIL_SYS_FCHMOD),
+            (102, VIGIL_SYS_SOCKETCALL), (120, VIGIL_SYS_CLONE), (128, VIGIL_SYS_INIT_MODULE),
+            (133, VIGIL_SYS_FCHDIR), (164, VIGIL_SYS_SETRESUID), (170, VIGIL_SYS_SETRESGID),
+            (172, VIGIL_SYS_PRCTL), (185, VIGIL_SYS_CAPSET), (190, VIGIL_SYS_VFORK),
+            (203, VIGIL_SYS_SETREUID), (204, VIGIL_SYS_SETREGID), (208, VIGIL_SYS_SETRESUID),
+            (210, VIGIL_SYS_SETRESGID), (213, VIGIL_SYS_SETUID), (214, VIGIL_SYS_SETGID),
+            (221, VIGIL_SYS_FCNTL), (238, VIGIL_SYS_TKILL), (270, VIGIL_SYS_TGKILL),
+            (295, VIGIL_SYS_OPENAT), (296, VIGIL_SYS_MKDIRAT), (301, VIGIL_SYS_UNLINKAT),
+            (302, VIGIL_SYS_RENAMEAT), (303, VIGIL_SYS_LINKAT), (304, VIGIL_SYS_SYMLINKAT),
+            (306, VIGIL_SYS_FCHMODAT), (310, VIGIL_SYS_UNSHARE), (330, VIGIL_SYS_DUP3),
+            (331, VIGIL_SYS_PIPE2), (342, VIGIL_SYS_OPEN_BY_HANDLE_AT), (346, VIGIL_SYS_SETNS),
+            (350, VIGIL_SYS_FINIT_MODULE), (353, VIGIL_SYS_RENAMEAT2), (356, VIGIL_SYS_MEMFD_CREATE),
+            (357, VIGIL_SYS_BPF), (358, VIGIL_SYS_EXECVEAT), (359, VIGIL_SYS_SOCKET),
+            (360, VIGIL_SYS_SOCKETPAIR), (361, VIGIL_SYS_BIND), (362, VIGIL_SYS_CONNECT),
+            (363, VIGIL_SYS_LISTEN), (364, VIGIL_SYS_ACCEPT4), (369, VIGIL_SYS_SENDTO),
+            (370, VIGIL_SYS_SENDMSG), (371, VIGIL_SYS_RECVFROM), (372, VIGIL_SYS_RECVMSG),
+            (374, VIGIL_SYS_USERFAULTFD), (425, VIGIL_SYS_IO_URING_SETUP), (435, VIGIL_SYS_CLONE3),
+            (437, VIGIL_SYS_OPENAT2),
+        ]
+        return t.map { (nr: $0.0, id: $0.1.rawValue) }
+        #else
+        return []
+        #endif
     }()
 
     /// The vigil id of kernel syscall `nr` (0 when vigil does not capture it).

@@ -318,6 +318,7 @@ extension Event {
         let t = load(120, UInt16.self)
         return t == UInt16(VIGIL_SYS_OPEN.rawValue) || t == UInt16(VIGIL_SYS_OPENAT.rawValue)
             || t == UInt16(VIGIL_SYS_OPENAT2.rawValue) || t == UInt16(VIGIL_SYS_CREAT.rawValue)
+            || t == UInt16(VIGIL_SYS_OPEN_BY_HANDLE_AT.rawValue)
     }
 
     /// The open flags of an open-family event (creat: `O_CREAT|O_WRONLY|O_TRUNC`), nil otherwise.
@@ -326,7 +327,7 @@ extension Event {
         guard isSyscall else { return nil }
         switch UInt32(load(120, UInt16.self)) {
         case VIGIL_SYS_OPEN.rawValue: return arg(1)
-        case VIGIL_SYS_OPENAT.rawValue, VIGIL_SYS_OPENAT2.rawValue: return arg(2)
+        case VIGIL_SYS_OPENAT.rawValue, VIGIL_SYS_OPENAT2.rawValue, VIGIL_SYS_OPEN_BY_HANDLE_AT.rawValue: return arg(2)
         case VIGIL_SYS_CREAT.rawValue: return LinuxConstants.O_CREAT | LinuxConstants.O_WRONLY | LinuxConstants.O_TRUNC
         default: return nil
         }

@@ -127,6 +127,23 @@ public struct Event {
         guard isSyscall else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         return UnsafeRawBufferPointer(start: base + 168 + Int(load(122, UInt16.self)), count: Int(load(124, UInt16.self)))
     }
+    /// A 32-bit syscall (an ia32 process, or `int 0x80`): `evt.is_compat`.
+    public var isCompat: Bool { headerFlags & UInt16(VIGIL_HF_COMPAT) != 0 }
+    /// An operation submitted through io_uring (reported at its completion): `evt.is_io_uring`.
+    public var isIoUring: Bool { headerFlags & UInt16(VIGIL_HF_IO_URING) != 0 }
+    /// The file an open-family syscall returned (flags 0 when absent: failed opens, other syscalls).
+    public var fileRef: vigil_file_ref {
+        guard isSyscall, isOpen else { return vigil_file_ref() }
+        return load(128, vigil_file_ref.self)
+    }
+    /// The path of the file the kernel opened (walked from its dentry at exit), when the
+    /// record has one; empty otherwise.
+    public var openedPath: UnsafeRawBufferPointer {
+        guard isSyscall, isOpen, fileRef.flags & UInt32(VIGIL_FILE_RESOLVED) != 0 else {
+            return UnsafeRawBufferPointer(start: nil, count: 0)
+        }
+        return str1
+    }
     /// Socket addresses read from the kernel socket (family 0 when absent).
     public var tuple: vigil_sock_tuple {
         guard isSyscall else { return vigil_sock_tuple() }

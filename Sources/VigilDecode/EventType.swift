@@ -66,6 +66,8 @@ public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConve
             (Int32(VIGIL_SYS_SOCKETPAIR.rawValue), "socketpair"), (Int32(VIGIL_SYS_FCNTL.rawValue), "fcntl"),
             (Int32(VIGIL_SYS_CHROOT.rawValue), "chroot"), (Int32(VIGIL_SYS_SETREUID.rawValue), "setreuid"),
             (Int32(VIGIL_SYS_SETREGID.rawValue), "setregid"),
+            (Int32(VIGIL_SYS_OPEN_BY_HANDLE_AT.rawValue), "open_by_handle_at"),
+            (Int32(VIGIL_SYS_IO_URING_SETUP.rawValue), "io_uring_setup"),
             (100, "procexit"),
         ]
         for (id, name) in table { n[Int(id)] = name }

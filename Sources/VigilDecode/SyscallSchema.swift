@@ -134,6 +134,11 @@ public struct SyscallSchema: Sendable {
                                 A("flags", .flags(.openFlags), .arg(2)), A("mode", .octal, .arg(3)),
                                 A("resolve", .flags(.resolveFlags), .arg(4)), dev, ino])
         set(VIGIL_SYS_CREAT, [fdRet, A("name", .path, .str0), A("mode", .octal, .arg(1)), dev, ino])
+        // Opens a file from a handle (name_to_handle_at): no path is passed; fd.name is the
+        // path of the file the kernel opened.
+        set(VIGIL_SYS_OPEN_BY_HANDLE_AT, [fdRet, A("mountfd", .fd, .arg32(0)), A("flags", .flags(.openFlags), .arg(2)),
+                                          A("path", .path, .str1)])
+        set(VIGIL_SYS_IO_URING_SETUP, [res, A("entries", .uint, .arg(0)), A("params", .hex, .arg(1))])
         set(VIGIL_SYS_LINK, [res, A("oldpath", .path, .str0), A("newpath", .path, .str1)])
         set(VIGIL_SYS_LINKAT, [res, A("olddir", .fd, .arg32(0)), A("oldpath", .path, .str0),
                                A("newdir", .fd, .arg32(2)), A("newpath", .path, .str1),

@@ -42,6 +42,7 @@ enum FieldID: UInt16, Sendable {
     case procPname, procPexe, procPexepath, procPcmdline, procAname, procApid, procAexe, procAexepath, procAcmdline
     case procCwd, procTty, procDuration, procPpidDuration, procStartTs, procSname, procSid, procVpgid, procVpgidName, procVpgidExe
     case procIsVpgidLeader, procIsSidLeader, procVpid, procPvpid, procIsExeUpperLayer, procIsExeFromMemfd, procIsExeWritable
+    case procIsExe32bit
     case procExeIno, procExeInoCtime, procExeInoMtime, procExeInoCtimeDurationProcStart, procLoginshellid
     // thread
     case threadTid, threadVtid, threadCapEffective, threadCapPermitted
@@ -49,11 +50,12 @@ enum FieldID: UInt16, Sendable {
     case userUid, userName, userLoginuid, userLoginname, userHomedir, userShell, groupGid, groupName
     // evt
     case evtType, evtNum, evtTime, evtTimeS, evtTimeIso, evtDatetime, evtRawtime, evtHostname, evtDir, evtRes, evtRawres
+    case evtIsCompat, evtIsIoUring
     case evtFailed, evtIsOpenRead, evtIsOpenWrite, evtIsOpenExec, evtIsOpenCreate, evtArg, evtRawarg, evtArgs, evtCpu, evtSource, evtTid, evtPid
     // fd
     case fdNum, fdType, fdTypechar, fdName, fdNameraw, fdDirectory, fdFilename, fdIp, fdCip, fdSip, fdLip, fdRip
     case fdPort, fdCport, fdSport, fdLport, fdRport, fdL4proto, fdSockfamily, fdIsServer, fdNet, fdCnet, fdSnet, fdLnet, fdRnet
-    case fdConnected, fdNameChanged, fdDnsName
+    case fdConnected, fdNameChanged, fdDnsName, fdIno, fdDev, fdNlink, fdSameFileAs
     // container
     case containerId, containerFullId, containerName, containerImage, containerImageRepository, containerImageTag
     case containerImageDigest, containerType, containerPrivileged, containerStartTs, containerDuration
@@ -112,6 +114,7 @@ public enum FieldCatalog {
         f("proc.is_exe_upper_layer", .bool, .procIsExeUpperLayer, "true if the executable lives on an overlayfs upper layer (dropped into a running container)"),
         f("proc.is_exe_from_memfd", .bool, .procIsExeFromMemfd, "true if the executable is a memfd (fileless execution)"),
         f("proc.is_exe_writable", .bool, .procIsExeWritable, "true if the executable is writable by the executing user"),
+        f("proc.is_exe_32bit", .bool, .procIsExe32bit, "true if the program image is a 32-bit x86 ELF (its syscalls are ia32 by design)"),
         f("proc.exe_ino", .int64, .procExeIno, "the inode number of the executable"),
         f("proc.exe_ino.ctime", .abstime, .procExeInoCtime, "the executable's inode change time (ns since epoch)"),
         f("proc.exe_ino.mtime", .abstime, .procExeInoMtime, "the executable's modification time (ns since epoch)"),
@@ -145,6 +148,8 @@ public enum FieldCatalog {
         f("evt.res", .string, .evtRes, "event return value: SUCCESS or the errno name (ENOENT, ...)"),
         f("evt.rawres", .int64, .evtRawres, "event return value as a number"),
         f("evt.failed", .bool, .evtFailed, "true for events that returned an error"),
+        f("evt.is_compat", .bool, .evtIsCompat, "true for a 32-bit syscall: an ia32 process, or int 0x80 from a 64-bit one (i386 numbers and registers)"),
+        f("evt.is_io_uring", .bool, .evtIsIoUring, "true for an operation submitted through io_uring (reported at its completion, with evt.type the matching syscall)"),
         f("evt.is_open_read", .bool, .evtIsOpenRead, "true for open/openat/openat2/creat opening the file for reading"),
         f("evt.is_open_write", .bool, .evtIsOpenWrite, "true for open/openat/openat2/creat opening the file for writing"),
         f("evt.is_open_exec", .bool, .evtIsOpenExec, "true for open events creating a file with execute permissions"),
@@ -189,8 +194,11 @@ public enum FieldCatalog {
         f("fd.lip.name", .string, .fdDnsName, "domain name of the local IP (not resolved by Vigil: unset)"),
         f("fd.rip.name", .string, .fdDnsName, "domain name of the remote IP (not resolved by Vigil: unset)"),
         u("fd.types", .string, "the fd table of a process is not kept per type", .index(required: false, anyWithout: false), "the types of the fds of the process"),
-        u("fd.dev", .int64, "fd device numbers are not captured", .none, "device number of the fd"),
-        u("fd.ino", .int64, "fd inode numbers are not captured", .none, "inode number of the fd"),
+        f("fd.dev", .int64, .fdDev, "device of the file's file system, as stat's st_dev (files opened while Vigil runs)"),
+        f("fd.nlink", .int64, .fdNlink, "hard links to the file's inode (more than 1: the file has other names)"),
+        f("fd.same_file_as", .bool, .fdSameFileAs, .key,
+          "true if the fd's file is the file at the path in brackets, as the event's process sees it (same device and inode): catches a hard link to it (fd.same_file_as[/etc/shadow])"),
+        f("fd.ino", .int64, .fdIno, "inode number of the file (files opened while Vigil runs): a hard link has the same"),
         f("container.id", .string, .containerId, "the container id (12 characters), or host"),
         f("container.full_id", .string, .containerFullId, "the full container id, or host"),
         f("container.name", .string, .containerName, "the container name"),

@@ -217,6 +217,7 @@ enum FieldExtractor {
             return .int(Int64(p.vpid != 0 ? p.vpid : p.pid))
         case .procIsExeUpperLayer: return proc.map { .bool($0.exeUpperLayer) } ?? .unset
         case .procIsExeFromMemfd: return proc.map { .bool($0.exeFromMemfd) } ?? .unset
+        case .procIsExe32bit: return proc.map { .bool($0.exeIA32) } ?? .unset
         case .procIsExeWritable:
             if ev.isExec { return .bool(ev.execInfo.exe_flags & UInt32(VIGIL_EXE_WRITABLE) != 0) }
             return .unset
@@ -276,6 +277,8 @@ enum FieldExtractor {
         case .evtRawres: return .int(ev.ret)
         case .evtFailed: return .bool(ev.ret < 0)
         case .evtIsOpenRead: return .bool(ev.isOpenRead)
+        case .evtIsCompat: return .bool(ev.isCompat)
+        case .evtIsIoUring: return .bool(ev.isIoUring)
         case .evtIsOpenWrite: return .bool(ev.isOpenWrite)
         case .evtIsOpenExec: return .bool(ev.isOpenExec)
         case .evtIsOpenCreate: return .bool((ev.openFlags ?? 0) & 0o100 != 0)
@@ -296,6 +299,32 @@ enum FieldExtractor {
             guard let n = fdPointer(cp)?.pointee.name else { return .unset }
             let v = s.arena.copy(n)
             return v.len > 0 ? v : .unset
+        case .fdNlink:
+            guard let fd = fdPointer(cp), fd.pointee.ino != 0 else { return .unset }
+            return .int(Int64(fd.pointee.nlink))
+        case .fdSameFileAs:
+            guard let fd = fdPointer(cp), fd.pointee.ino != 0, fd.pointee.kind == .file else { return .unset }
+            let key = UnsafeBufferPointer(start: f.key, count: f.keyLen)
+            // The same name is the same file; another name can only be when the inode has
+            // more than one link (a cheap test first: no stat for ordinary files).
+            var name = fd.pointee.name
+            if name.withUTF8({ Bytes.equal($0, key) }) { return .bool(true) }
+            if fd.pointee.nlink <= 1 { return .bool(false) }
+            let pid = cp.pointee.event.pid
+            let target = String(decoding: key, as: UTF8.self)
+            var st = stat()
+            // As the process sees it (its root); once it has exited (a zombie's root cannot be
+            // read, a reaped one has no /proc entry), as the agent sees it.
+            if stat("/proc/\(pid)/root" + target, &st) != 0 {
+                guard stat(target, &st) == 0 else { return .bool(false) }
+            }
+            return .bool(UInt64(st.st_ino) == fd.pointee.ino && UInt32(truncatingIfNeeded: st.st_dev) == fd.pointee.dev)
+        case .fdIno:
+            guard let fd = fdPointer(cp), fd.pointee.ino != 0 else { return .unset }
+            return .int(Int64(bitPattern: fd.pointee.ino))
+        case .fdDev:
+            guard let fd = fdPointer(cp), fd.pointee.ino != 0 else { return .unset }
+            return .int(Int64(fd.pointee.dev))
         case .fdNameraw:
             guard let fd = fdPointer(cp) else { return .unset }
             if fd.pointee.nameRaw.isEmpty { return s.arena.copy(fd.pointee.name) }

@@ -186,7 +186,7 @@ struct CaseBuilder {
 
     static let processKeys: Set<String> = ["pid", "ppid", "exepath", "name", "exe", "args", "cwd", "uid", "user", "gid", "group",
                                            "euid", "egid", "loginuid", "tty", "cap_effective", "cap_permitted", "is_exe_upper_layer",
-                                           "is_exe_from_memfd", "is_exe_writable", "parents", "sid", "pgid", "vpid", "start_ns", "duration_ns",
+                                           "is_exe_from_memfd", "is_exe_writable", "is_exe_32bit", "parents", "sid", "pgid", "vpid", "start_ns", "duration_ns",
                                            "exe_ino", "exe_ino_ctime", "exe_ino_mtime"]
 
     struct Names { var users: [UInt32: String] = [:]; var groups: [UInt32: String] = [:] }
@@ -247,10 +247,11 @@ struct CaseBuilder {
                             sid: UInt32(truncatingIfNeeded: int(n["sid"], "sid") ?? 0),
                             vpid: UInt32(truncatingIfNeeded: int(n["vpid"], "vpid") ?? 0))
         if let d = int(n["duration_ns"], "duration_ns") { p.startTimeBootNs = startNs > UInt64(d) ? startNs - UInt64(d) : 1 }
+        p.exeIA32 = bool(n["is_exe_32bit"], "is_exe_32bit") ?? false
         return p
     }
 
-    static let eventKeys: Set<String> = ["type", "res", "args", "process", "fd", "container", "pod", "time_ns"]
+    static let eventKeys: Set<String> = ["type", "res", "args", "process", "fd", "container", "pod", "time_ns", "compat", "io_uring"]
 
     mutating func buildEvent(_ e: YAMLNode, index: Int) -> SyntheticEvent? {
         guard e.mapping != nil else { err(e, "an event must be a mapping"); return nil }
@@ -322,6 +323,15 @@ struct CaseBuilder {
             }
         }
 
+        // Header flags: a 32-bit syscall, an io_uring operation.
+        var hflags: UInt16 = 0
+        if bool(e["compat"], "compat") == true { hflags |= UInt16(VIGIL_HF_COMPAT) }
+        if bool(e["io_uring"], "io_uring") == true { hflags |= UInt16(VIGIL_HF_IO_URING) }
+        if hflags != 0 && bytes.count >= 4 {
+            let f = (UInt16(bytes[2]) | UInt16(bytes[3]) << 8) | hflags
+            bytes[2] = UInt8(f & 0xff); bytes[3] = UInt8(f >> 8)
+        }
+
         // The event's fd: opened through records before the event where a record can say it.
         var given: (FDInfo, Int32)?
         var givenNum: Int32?
@@ -386,6 +396,7 @@ struct CaseBuilder {
         if p.exeUpperLayer { flags |= UInt32(VIGIL_EXE_UPPER_LAYER) }
         if p.exeFromMemfd { flags |= UInt32(VIGIL_EXE_FROM_MEMFD) }
         if exeWritable { flags |= UInt32(VIGIL_EXE_WRITABLE) }
+        if p.exeIA32 { flags |= UInt32(VIGIL_EXE_IA32) }
         var x = RecordEncoder.Exec(type: type, exePath: p.exePath, argv: [p.exe] + p.args, cwd: p.cwd)
         x.exeFlags = flags; x.loginUID = p.loginUID; x.tty = p.tty; x.euid = p.euid; x.egid = p.egid
         x.capEffective = p.capEffective; x.capPermitted = p.capPermitted; x.exeIno = p.exeIno
@@ -429,7 +440,8 @@ struct CaseBuilder {
 
     mutating func buildFD(_ n: YAMLNode) -> (FDInfo, Int32)? {
         guard n.mapping != nil else { err(n, "'fd' must be a mapping"); return nil }
-        checkKeys(n, ["num", "type", "name", "nameraw", "l4proto", "cip", "cport", "sip", "sport", "server", "connected"], "fd")
+        checkKeys(n, ["num", "type", "name", "nameraw", "l4proto", "cip", "cport", "sip", "sport", "server", "connected",
+                      "ino", "dev", "nlink"], "fd")
         let num = Int32(truncatingIfNeeded: int(n["num"], "num") ?? 3)
         let cip = str(n["cip"]), sip = str(n["sip"])
         var kindName = str(n["type"])
@@ -461,6 +473,10 @@ struct CaseBuilder {
         }
         let name = str(n["name"]) ?? ""
         let raw = str(n["nameraw"]) ?? name
-        return (FDInfo(kind: kind, name: name, nameRaw: raw), num)
+        var info = FDInfo(kind: kind, name: name, nameRaw: raw)
+        info.ino = UInt64(truncatingIfNeeded: int(n["ino"], "ino") ?? 0)
+        info.dev = UInt32(truncatingIfNeeded: int(n["dev"], "dev") ?? 0)
+        info.nlink = UInt32(truncatingIfNeeded: int(n["nlink"], "nlink") ?? 0)
+        return (info, num)
     }
 }

@@ -103,6 +103,12 @@ public struct FDInfo: Sendable, Equatable {
     /// Falco's `fd.name_changed`: the event changed this fd's name (a datagram
     /// socket whose peer changed).
     public var nameChanged: Bool = false
+    /// Files: the inode number of the opened file (Falco's `fd.ino`); 0 when unknown.
+    public var ino: UInt64 = 0
+    /// Files: the device of its file system, as stat's `st_dev` (Falco's `fd.dev`); 0 when unknown.
+    public var dev: UInt32 = 0
+    /// Files: hard links to the inode (more than 1: the file has other names); 0 when unknown.
+    public var nlink: UInt32 = 0
 
     /// Whether the fd is closed on exec (`O_CLOEXEC`, `SOCK_CLOEXEC`, `FD_CLOEXEC`).
     public var isCloseOnExec: Bool { flags & FDInfo.cloexecFlag != 0 }
@@ -137,7 +143,7 @@ public struct FDInfo: Sendable, Equatable {
     public static func == (a: FDInfo, b: FDInfo) -> Bool {
         a.kind == b.kind && a.flags == b.flags && a.l4proto == b.l4proto && a.isServerSide == b.isServerSide
             && a.connected == b.connected && a.clientPort == b.clientPort && a.serverPort == b.serverPort
-            && a.nameChanged == b.nameChanged
+            && a.nameChanged == b.nameChanged && a.ino == b.ino && a.dev == b.dev && a.nlink == b.nlink
             && (a.storage === b.storage || (a.name == b.name && a.nameRaw == b.nameRaw
                                             && a.clientIP == b.clientIP && a.serverIP == b.serverIP))
     }

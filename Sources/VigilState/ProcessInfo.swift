@@ -39,6 +39,7 @@ public final class ProcessInfo {
         var fromProcScan: Bool = false
         var cgroupPath: String = ""
         var exeWritable: Bool = false
+        var exeIA32: Bool = false
         var exitCode: Int32 = 0
         var exitSignal: Int32 = 0
         var threadCount: UInt32 = 1
@@ -220,6 +221,11 @@ public final class ProcessInfo {
         @inline(__always) set { hot.pointee.cgroupPath = newValue }
     }
     /// Exe file writable by the executing user (Falco's `proc.is_exe_writable`).
+    /// The program image is a 32-bit x86 ELF (`proc.is_exe_32bit`): its syscalls are ia32 by design.
+    public var exeIA32: Bool {
+        @inline(__always) get { hot.pointee.exeIA32 }
+        @inline(__always) set { hot.pointee.exeIA32 = newValue }
+    }
     public var exeWritable: Bool {
         @inline(__always) get { hot.pointee.exeWritable }
         @inline(__always) _modify { yield &hot.pointee.exeWritable }

@@ -9,7 +9,8 @@ extension ProcessTable {
         let p = process(for: e)
         let t = UInt32(e.type.rawValue)
         switch t {
-        case VIGIL_SYS_OPEN.rawValue, VIGIL_SYS_OPENAT.rawValue, VIGIL_SYS_OPENAT2.rawValue, VIGIL_SYS_CREAT.rawValue:
+        case VIGIL_SYS_OPEN.rawValue, VIGIL_SYS_OPENAT.rawValue, VIGIL_SYS_OPENAT2.rawValue, VIGIL_SYS_CREAT.rawValue,
+             VIGIL_SYS_OPEN_BY_HANDLE_AT.rawValue:
             return applyOpen(e, p, t)
         case VIGIL_SYS_CLOSE.rawValue:
             let fd = fdArg(e, 0)
@@ -173,7 +174,12 @@ extension ProcessTable {
         let isAt = t == VIGIL_SYS_OPENAT.rawValue || t == VIGIL_SYS_OPENAT2.rawValue
         let nameRaw = raw.vigilString
         let name: String
-        if PathResolver.isNormalAbsolute(raw) {
+        let opened = e.openedPath
+        if opened.count > 0 {
+            // The kernel's own path of the file it opened (dentry walk at exit): what
+            // /proc/PID/root, "..", symlinks or a file handle led to.
+            name = PathResolver.isNormalAbsolute(opened) ? opened.vigilString : PathResolver.normalize(opened.vigilString)
+        } else if PathResolver.isNormalAbsolute(raw) {
             name = nameRaw  // shares the string's storage
         } else if raw.count > 0 && raw[0] == UInt8(ascii: "/") {
             name = PathResolver.normalize(nameRaw)
@@ -183,8 +189,14 @@ extension ProcessTable {
             name = PathResolver.normalize(nameRaw)
         }
         let isDir = flags & LinuxConstants.O_DIRECTORY != 0 && flags & LinuxConstants.O_TMPFILE != LinuxConstants.O_TMPFILE
-        let info = FDInfo(kind: isDir ? .directory : .file, name: name, nameRaw: nameRaw,
+        var info = FDInfo(kind: isDir ? .directory : .file, name: name, nameRaw: nameRaw,
                           flags: UInt32(truncatingIfNeeded: flags))
+        let ref = e.fileRef
+        if ref.flags & UInt32(VIGIL_FILE_PRESENT) != 0 {
+            info.ino = ref.ino
+            info.dev = ref.dev
+            info.nlink = ref.nlink
+        }
         let ret = e.ret
         guard ret >= 0 else { return ApplyResult(process: p, fd: info, fdNum: -1) }
         let fd = Int32(truncatingIfNeeded: ret)

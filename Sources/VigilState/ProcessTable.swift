@@ -373,6 +373,7 @@ public final class ProcessTable {
         p.exeUpperLayer = x.exe_flags & UInt32(VIGIL_EXE_UPPER_LAYER) != 0
         p.exeFromMemfd = x.exe_flags & UInt32(VIGIL_EXE_FROM_MEMFD) != 0
         p.exeWritable = x.exe_flags & UInt32(VIGIL_EXE_WRITABLE) != 0
+        p.exeIA32 = x.exe_flags & UInt32(VIGIL_EXE_IA32) != 0
         p.argsTruncated = x.exe_flags & UInt32(VIGIL_EXE_ARGS_TRUNCATED) != 0
         if x.start_time_ns != 0 { p.startTimeBootNs = x.start_time_ns }
         p.pgid = x.pgid; p.sid = x.sid; p.vpid = x.vpid

@@ -506,6 +506,90 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
     }
 
     @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func opensCarryTheFileTheKernelOpenedThroughEveryPath() throws {
+        let s = try SharedCapture.get()
+        let obj = try BPFCapture.findObject()
+        let progs = String(obj[..<obj.lastIndex(of: "/")!]) + "/../progs"
+        for p in ["km_ia32", "km_uring", "open_by_handle"] {
+            try #require(access(progs + "/" + p, X_OK) == 0, "\(progs)/\(p) missing: run `make bpf`")
+        }
+        var st = stat()
+        try #require(stat("/etc/shadow", &st) == 0)
+        func checkFile(_ e: Event, _ what: String) {
+            // (A file handle opens through any name of the inode: hard links other tests make
+            // to /etc/shadow are such names; the inode and device below say it is the file.)
+            let opened = e.openedPath.vigilString
+            #expect(opened == "/etc/shadow" || (what == "open_by_handle_at" && opened.hasPrefix("/")),
+                    "\(what): opened path \(opened)")
+            #expect(e.fileRef.ino == UInt64(st.st_ino), "\(what): inode")
+            #expect(e.fileRef.dev == UInt32(truncatingIfNeeded: st.st_dev), "\(what): device")
+            #expect(e.fileRef.nlink >= 1, "\(what): links")
+            #expect(e.ret >= 0)
+        }
+
+        // ia32: i386 open (5) through int 0x80, i386 argument registers.
+        let p1 = spawn([bytes(progs + "/km_ia32"), bytes("/etc/shadow")])
+        #expect(waitExit(p1) == 0)
+        let r1 = try #require(s.recorder.wait { $0.pid == UInt32(p1) && $0.isCompat && $0.type == EventType(name: "open") },
+                              "no compat open record")
+        try r1.withEvent { e in
+            checkFile(e, "ia32")
+            #expect(e.str0.vigilString == "/etc/shadow")
+            #expect(e.arg(1) & 3 == UInt64(O_RDONLY))
+            #expect(!e.isIoUring)
+        }.get()
+        // A 64-bit syscall of the same process is not compat.
+        let native = try #require(s.recorder.wait { $0.pid == UInt32(p1) && $0.type == .procexit })
+        try native.withEvent { #expect(!$0.isCompat) }.get()
+
+        // io_uring: the setup syscall, then the openat reported at completion.
+        let p2 = spawn([bytes(progs + "/km_uring"), bytes("/etc/shadow")])
+        #expect(waitExit(p2) == 0)
+        #expect(s.recorder.wait { $0.pid == UInt32(p2) && $0.type == EventType(name: "io_uring_setup") && $0.ret >= 0 } != nil,
+                "no io_uring_setup record")
+        let r2 = try #require(s.recorder.wait { $0.pid == UInt32(p2) && $0.isIoUring && $0.type == EventType(name: "openat") },
+                              "no io_uring openat record")
+        try r2.withEvent { e in
+            checkFile(e, "io_uring")
+            #expect(e.arg(2) & 3 == UInt64(O_RDONLY))
+            #expect(!e.isCompat)
+        }.get()
+
+        // open_by_handle_at: no path passed; the kernel's file has one.
+        let p3 = spawn([bytes(progs + "/open_by_handle"), bytes("/etc/shadow")])
+        #expect(waitExit(p3) == 0)
+        let r3 = try #require(s.recorder.wait { $0.pid == UInt32(p3) && $0.type == EventType(name: "open_by_handle_at") },
+                              "no open_by_handle_at record")
+        try r3.withEvent { e in checkFile(e, "open_by_handle_at"); #expect(e.str0.count == 0) }.get()
+
+        // In this process: /proc/self/root, a symlink, a hard link.
+        let dir = "/tmp/vigil-evasion-\(getpid())"
+        mkdir(dir, 0o700)
+        defer { unlink(dir + "/sym"); rmdir(dir) }
+        symlink("/etc/shadow", dir + "/sym")
+        let hard = "/etc/.vigil-capture-hardlink-\(getpid())"
+        unlink(hard)
+        #expect(link("/etc/shadow", hard) == 0)
+        defer { unlink(hard) }
+        for path in ["/proc/self/root/etc/shadow", dir + "/sym", hard] {
+            let fd = open(path, O_RDONLY)
+            #expect(fd >= 0)
+            close(fd)
+            let r = try #require(s.recorder.wait { $0.pid == UInt32(getpid()) && $0.isOpen && $0.str0.vigilString == path },
+                                 "no open record for \(path)")
+            try r.withEvent { e in
+                if path == hard {
+                    // A hard link is its own name: same inode and device, and more than one link.
+                    #expect(e.openedPath.vigilString == hard)
+                    #expect(e.fileRef.ino == UInt64(st.st_ino) && e.fileRef.nlink >= 2)
+                } else {
+                    checkFile(e, path)
+                }
+            }.get()
+        }
+    }
+
+    @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
     func missingObjectIsAClearError() throws {
         var o = BPFCaptureOptions()
         o.objectPath = "/nonexistent/vigil.bpf.o"

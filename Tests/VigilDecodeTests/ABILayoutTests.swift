@@ -30,7 +30,19 @@ import VigilDecode
         #expect(MemoryLayout<vigil_syscall_event>.offset(of: \.args) == 72)
         #expect(MemoryLayout<vigil_syscall_event>.offset(of: \.syscall) == 120)
         #expect(MemoryLayout<vigil_syscall_event>.offset(of: \.str0_len) == 122)
-        #expect(MemoryLayout<vigil_syscall_event>.offset(of: \.tuple) == 128)
+        // The socket tuple and the file reference share the bytes after `reserved` (an anonymous union).
+        #expect(MemoryLayout<vigil_syscall_event>.offset(of: \.reserved) == 126)
+        #expect(MemoryLayout<vigil_syscall_event>.size == 168)
+        var ev = vigil_syscall_event()
+        ev.tuple.family = 0x1234
+        ev.file.ino = 0x0102_0304_0506_0708
+        ev.file.nlink = 3
+        withUnsafeBytes(of: &ev) { raw in
+            #expect(raw.loadUnaligned(fromByteOffset: 128, as: UInt64.self) == 0x0102_0304_0506_0708)
+            #expect(raw.loadUnaligned(fromByteOffset: 140, as: UInt32.self) == 0)         // file.flags
+            #expect(raw.loadUnaligned(fromByteOffset: 144, as: UInt32.self) == 3)         // file.nlink
+        }
+        #expect(MemoryLayout<vigil_file_ref>.size == MemoryLayout<vigil_sock_tuple>.size)
         #expect(MemoryLayout<vigil_exec_event>.offset(of: \.syscall) == 64)
         #expect(MemoryLayout<vigil_exec_event>.offset(of: \.exe_len) == 66)
         #expect(MemoryLayout<vigil_exec_event>.offset(of: \.cap_effective) == 96)

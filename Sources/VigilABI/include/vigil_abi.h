@@ -30,8 +30,10 @@
 #define VIGIL_ARGS_MAX 16384
 /* Longest raw sockaddr copied (sizeof(struct sockaddr_storage)). */
 #define VIGIL_SOCKADDR_MAX 128
-/* Size of the syscall-number -> vigil id table. */
+/* Size of the syscall-number -> vigil id table. Native numbers use 0..511; 32-bit
+ * (ia32, int 0x80) numbers use VIGIL_NR_COMPAT_BASE + nr. */
 #define VIGIL_NR_MAX 1024
+#define VIGIL_NR_COMPAT_BASE 512
 /* Cgroup path components copied on exec (from the leaf upwards). */
 #define VIGIL_CGROUP_DEPTH 8
 #define VIGIL_CGROUP_PATH_MAX 1024
@@ -49,6 +51,8 @@ enum vigil_record_kind {
 /* Header flags. */
 #define VIGIL_HF_TRUNCATED   (1u << 0) /* some variable data was cut to fit */
 #define VIGIL_HF_READ_FAILED (1u << 1) /* some user or kernel memory could not be read */
+#define VIGIL_HF_COMPAT      (1u << 2) /* a 32-bit syscall (ia32 process or int 0x80): i386 numbers and registers */
+#define VIGIL_HF_IO_URING    (1u << 3) /* an operation submitted through io_uring, reported at its completion */
 
 /* Vigil's own syscall ids (evt.type). Stable across architectures. */
 enum vigil_syscall {
@@ -120,6 +124,9 @@ enum vigil_syscall {
     VIGIL_SYS_CHROOT = 65,
     VIGIL_SYS_SETREUID = 66,
     VIGIL_SYS_SETREGID = 67,
+    VIGIL_SYS_OPEN_BY_HANDLE_AT = 68,
+    VIGIL_SYS_IO_URING_SETUP = 69,
+    VIGIL_SYS_SOCKETCALL = 70, /* i386 socketcall: demultiplexed in the kernel, never in a record */
     VIGIL_SYS_MAX = 96,
 };
 
@@ -172,8 +179,28 @@ struct vigil_sock_tuple {
     __u8 daddr[16];      /* remote address */
 };
 
+/* The file an open-family syscall (or io_uring open) returned, read from the kernel's
+ * struct file at exit. Same size as the socket tuple it shares space with. */
+struct vigil_file_ref {
+    __u64 ino;           /* inode number */
+    __u32 dev;           /* device of the file system, user-space encoding (as stat's st_dev) */
+    __u32 flags;         /* VIGIL_FILE_* */
+    __u32 nlink;         /* hard links to the inode (more than 1: the same file has other names) */
+    __u8 reserved[20];
+};
+
+/* vigil_file_ref flags. */
+#define VIGIL_FILE_PRESENT  (1u << 0) /* ino and dev are set */
+#define VIGIL_FILE_RESOLVED (1u << 1) /* str1 holds the path of the opened file (dentry walk from the task's root) */
+#define VIGIL_FILE_PATH_TRUNCATED (1u << 2) /* that path was cut (too deep or too long) */
+
 /*
  * One completed syscall: arguments saved at sys_enter, result at sys_exit.
+ * For the open family (open, openat, openat2, creat, open_by_handle_at) that
+ * succeed, `file` replaces `tuple`: the inode and device of the opened file, and
+ * str1 holds the file's path walked from the dentry (what the kernel opened,
+ * whatever the path as written in str0 went through: /proc/PID/root, symlinks,
+ * "..", a file handle).
  * data[] holds up to two strings or buffers: str0 at data[0], str1 right after.
  * Each length counts the bytes stored (for strings, including the NUL); 0 = absent.
  * What str0/str1 mean depends on the syscall (the user side's syscall table):
@@ -187,7 +214,10 @@ struct vigil_syscall_event {
     __u16 str0_len;
     __u16 str1_len;
     __u16 reserved;
-    struct vigil_sock_tuple tuple;
+    union {
+        struct vigil_sock_tuple tuple; /* socket syscalls */
+        struct vigil_file_ref file;    /* open family */
+    };
     __u8 data[];
 };
 
@@ -199,6 +229,7 @@ struct vigil_syscall_event {
 #define VIGIL_EXE_CWD_TRUNCATED   (1u << 4)
 #define VIGIL_EXE_WRITABLE        (1u << 5) /* exe file writable by the executing user */
 #define VIGIL_EXE_CGROUP_TRUNCATED (1u << 6)
+#define VIGIL_EXE_IA32            (1u << 7) /* the program image is a 32-bit x86 ELF (its syscalls are ia32) */
 
 /*
  * A successful exec (from sched_process_exec). data[] = exe path (NUL
@@ -267,6 +298,7 @@ struct vigil_exit_event {
 #if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 _Static_assert(sizeof(struct vigil_header) == 64, "vigil_header must be 64 bytes");
 _Static_assert(sizeof(struct vigil_sock_tuple) == 40, "vigil_sock_tuple must be 40 bytes");
+_Static_assert(sizeof(struct vigil_file_ref) == 40, "vigil_file_ref must be 40 bytes");
 _Static_assert(sizeof(struct vigil_syscall_event) == 168, "vigil_syscall_event must be 168 bytes");
 _Static_assert(sizeof(struct vigil_exec_event) == 168, "vigil_exec_event must be 168 bytes");
 _Static_assert(sizeof(struct vigil_fork_event) == 88, "vigil_fork_event must be 88 bytes");

@@ -1,0 +1,81 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+import VigilAgent
+import VigilCore
+
+/// The default rules see through the evasions of issue 11 and 9: reads of /etc/shadow
+/// through an ia32 syscall, io_uring, a file handle, /proc/self/root, a symlink and a hard
+/// link each raise "Sensitive authentication file read" from a live `vigil run`, and the
+/// ia32 and io_uring uses raise their own rules.
+/// (In the serialized RunCommandKernelTests suite: its shadow-read test must not see these reads.)
+extension RunCommandKernelTests {
+    static var progs: String { RunCommandKernelTests.repoRoot + "/build/progs" }
+
+    @Test(.enabled(if: agentKernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func evasiveReadsOfShadowRaiseTheDefaultAlert() throws {
+        let binary = try #require(RunCommandKernelTests.binary, "vigil binary not built (swift build)")
+        for p in ["km_ia32", "km_uring", "open_by_handle"] {
+            try #require(access(Self.progs + "/" + p, X_OK) == 0, "\(Self.progs)/\(p) missing: run `make bpf`")
+        }
+        let dir = makeTempDir()
+        defer { removeTree(dir) }
+        // The hard link lives next to the file (same file system), the symlink anywhere.
+        let hardLink = "/etc/.vigil-test-hardlink-\(getpid())"
+        let symLink = dir + "/shadow-symlink"
+        unlink(hardLink)
+        try #require(link("/etc/shadow", hardLink) == 0, "cannot hard-link /etc/shadow: \(String(cString: strerror(errno)))")
+        defer { unlink(hardLink) }
+        try #require(symlink("/etc/shadow", symLink) == 0)
+
+        let port = freePort()
+        let vigil = try SpawnedVigil(binary: binary, args: [
+            "run", "-c", RunCommandKernelTests.repoRoot + "/rules/vigil.yaml", "-r", RunCommandKernelTests.repoRoot + "/rules/",
+            "-o", "webserver.listen_address=127.0.0.1", "-o", "webserver.listen_port=\(port)",
+            "-o", "stdout_output.format=json", "-o", "flood_control.fold.enabled=false",
+        ], dir: dir)
+        defer { vigil.kill(SIGKILL); _ = vigil.wait(seconds: 5) }
+        let ready = waitFor(60) { httpGet(port: port, path: "/readyz")?.status == 200 || vigil.wait(seconds: 0) != nil }
+        try #require(ready && httpGet(port: port, path: "/readyz")?.status == 200,
+                     "agent not ready: \(vigil.stderrLines.suffix(5).joined(separator: "\n"))")
+
+        // Each way in, with a command line that names it.
+        let cases: [(what: String, command: String, marker: String)] = [
+            ("ia32 open (int 0x80)", "\(Self.progs)/km_ia32 /etc/shadow", "cmdline=km_ia32 /etc/shadow"),
+            ("io_uring openat", "\(Self.progs)/km_uring /etc/shadow", "cmdline=km_uring /etc/shadow"),
+            ("open_by_handle_at", "\(Self.progs)/open_by_handle /etc/shadow", "cmdline=open_by_handle /etc/shadow"),
+            ("/proc/self/root", "cat /proc/self/root/etc/shadow", "cmdline=cat /proc/self/root/etc/shadow"),
+            ("symlink", "cat \(symLink)", "cmdline=cat \(symLink)"),
+            ("hard link", "cat \(hardLink)", "cmdline=cat \(hardLink)"),
+        ]
+        for c in cases { #expect(shell(c.command + " > /dev/null") == 0, "\(c.what): `\(c.command)` failed") }
+        for c in cases {
+            let fired = waitFor(15) {
+                vigil.stdoutLines.contains { $0.contains("\"rule\":\"Sensitive authentication file read\"") && $0.contains(c.marker) }
+            }
+            #expect(fired, "no sensitive-file alert for the \(c.what) read")
+        }
+        // The file is named as the kernel opened it, whatever the path as written.
+        // (A file handle opens through any name of the inode: the hard link is one.)
+        for c in cases where c.what != "hard link" {
+            let line = vigil.stdoutLines.first { $0.contains("Sensitive authentication file read") && $0.contains(c.marker) } ?? ""
+            #expect(line.contains("file=/etc/shadow ") || (c.what == "open_by_handle_at" && line.contains("file=/")),
+                    "\(c.what): \(line)")
+        }
+        // Rules match first-wins (rule_matching: first): the sensitive read above took the ia32
+        // open of /etc/shadow; an ia32 open of an ordinary file raises the ia32 rule.
+        #expect(shell("\(Self.progs)/km_ia32 /etc/hostname > /dev/null") == 0)
+        #expect(waitFor(15) {
+            vigil.stdoutLines.contains {
+                $0.contains("\"rule\":\"32-bit syscall by a 64-bit program\"") && $0.contains("cmdline=km_ia32 /etc/hostname")
+            }
+        }, "no ia32 alert")
+        #expect(waitFor(15) {
+            vigil.stdoutLines.contains { $0.contains("\"rule\":\"io_uring used by an unexpected program\"") && $0.contains("cmdline=km_uring") }
+        }, "no io_uring alert")
+        // A plain 64-bit read by the same kind of program raises no ia32 alert.
+        #expect(!vigil.stdoutLines.contains { $0.contains("32-bit syscall") && !$0.contains("km_ia32") })
+    }
+}
