@@ -44,6 +44,8 @@ public enum RuleLoading {
         options.matching = loaded.config.ruleMatching == .all ? .all : .first
         options.minimumPriority = loaded.config.priority
         options.unknownKeys = loaded.config.rulesUnknownKeys
+        // Enforcement off: no rule enforces, whatever the selectors say.
+        options.enforcing = loaded.config.enforcement.mode == .off ? [] : loaded.config.enforcement.rules
         do {
             let (set, diags) = try RuleSet.load(paths: paths, options: options)
             for d in diags { Log.debug("rules", "\(d)") }
