@@ -35,6 +35,8 @@ let package = Package(
 
         // The one event ABI header, shared with bpf/*.bpf.c.
         .target(name: "VigilABI", path: "Sources/VigilABI"),
+        // pidfd_open / pidfd_send_signal (enforcement kills through a pidfd, never a bare pid).
+        .target(name: "CPidfd", path: "Sources/CPidfd"),
 
         // Shared plumbing: JSON writing, the agent's own log, metrics primitives, the YAML tree, the file reader.
         .target(name: "VigilCore", dependencies: ["CYAML"], swiftSettings: strict),
@@ -48,7 +50,7 @@ let package = Package(
         .target(name: "VigilAlerts", dependencies: ["VigilRules", "VigilCore", "CCurl"], swiftSettings: strict),
         .target(name: "VigilAgent", dependencies: [
             "VigilCapture", "VigilDecode", "VigilState", "VigilRules", "VigilAlerts", "VigilCore",
-            "CMicroHTTPD", "CYAML",
+            "CMicroHTTPD", "CYAML", "CPidfd", "VigilABI",
         ], swiftSettings: strict),
 
         // The command-line interface.

@@ -55,6 +55,12 @@ public final class Agent: @unchecked Sendable {
     public let pipeline: Pipeline
     /// Configuration and rule reloads.
     public let reloader: Reloader
+    /// Enforcement outcomes and kill latency.
+    public let enforcementMetrics = EnforcementMetrics()
+    /// Enforcement planning, the kernel table and the pipeline's settings.
+    public let enforcement: EnforcementControl
+    /// Where each enforcing rule kills, as last planned.
+    public var enforcementReport: [String] { enforcement.report }
     /// The name alerts carry as `hostname`.
     public let hostname: String
     let slot: SwapSlot<RuleSet>
@@ -119,9 +125,14 @@ public final class Agent: @unchecked Sendable {
         let enricher = ContainerEnricher(configuration: enrichConfig)
         self.enricher = enricher
 
+        let enforcement = EnforcementControl(rules: rules, config: config.enforcement)
+        self.enforcement = enforcement
+        let enforcer = Enforcer(slot: enforcement.slot, metrics: enforcementMetrics)
+
         processTable = ProcessTable()
         pipeline = Pipeline(processes: processTable, enricher: enricher, dispatcher: dispatcher, ruleSlot: slot, metrics: metrics,
-                            metadataWaitNs: UInt64(config.metadataWaitMs) * 1_000_000, hostname: hostname, health: health)
+                            metadataWaitNs: UInt64(config.metadataWaitMs) * 1_000_000, hostname: hostname, health: health,
+                            enforcer: enforcer)
         let slotRef = slot
         let pipelineRef = pipeline
         let interest = interestSetter
@@ -132,7 +143,8 @@ public final class Agent: @unchecked Sendable {
                                 do { try set(types) } catch { Log.error("reload", "cannot update the kernel event selection", [("error", "\(error)")]) }
                             },
                             pipelineGeneration: { UInt64(pipelineRef.activeGeneration.value) },
-                            isStopping: { requests.isStopping })
+                            isStopping: { requests.isStopping },
+                            applyEnforcement: { rules, loaded in enforcement.apply(rules: rules, config: loaded.config.enforcement) })
         registerMetrics()
         reloader.setFailureHandler { [weak self] failure in self?.raiseReloadAlert(failure) }
         Log.info("agent", "rules loaded", [("rules_enabled", String(rules.summary.enabled)), ("rules_files", String(rules.summary.files.count)),
@@ -146,8 +158,12 @@ public final class Agent: @unchecked Sendable {
     /// types in the kernel (nil for sources without kernel selection). `seedProcesses`
     /// reads `/proc` first (live capture; not for recorded files from elsewhere).
     public func start<S: RecordSource & Sendable>(source: S, setInterest: (@Sendable (Set<EventType>) throws -> Void)? = nil,
+                                                  setEnforcement: (@Sendable (KernelEnforcementTable) throws -> Void)? = nil,
                                                   seedProcesses: Bool = true) throws(AgentError) {
         let config = reloader.current.config
+        if let setEnforcement {
+            enforcement.attachKernel(setEnforcement, rules: slot.load(), config: reloader.current.config.enforcement)
+        }
         if let setInterest {
             let types = RuleLoading.interest(slot.load())
             do { try setInterest(types) } catch { throw AgentError("cannot set the kernel event selection: \(error)") }
@@ -329,6 +345,7 @@ public final class Agent: @unchecked Sendable {
     private func registerMetrics() {
         let r = registry
         metrics.register(in: r)
+        enforcementMetrics.register(in: r)
         dispatcher.registerMetrics(in: r)
         enricher?.metrics.register(in: r)
         let ps = processTable.stats

@@ -1,3 +1,5 @@
+import VigilCore
+
 /// Command-line options shared by `vigil run` and `vigil config check`.
 public struct AgentOptions: Sendable, Equatable {
     /// `-c FILE`.
@@ -33,11 +35,7 @@ public struct AgentOptions: Sendable, Equatable {
             return nil
         }
         while i < args.count {
-            var a = args[i]
-            var inline: String?
-            if a.hasPrefix("--"), let eq = a.firstIndex(of: "=") {
-                inline = String(a[a.index(after: eq)...]); a = String(a[..<eq])
-            }
+            let (a, inline) = CommandLineFlag.split(args[i])
             func take() -> String? { inline ?? value(a) }
             switch a {
             case "-h", "--help": return .help

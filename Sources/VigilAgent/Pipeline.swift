@@ -1,3 +1,4 @@
+import VigilABI
 import VigilCore
 import VigilDecode
 import VigilState
@@ -22,6 +23,9 @@ public final class Pipeline: @unchecked Sendable {
     public let ruleSlot: SwapSlot<RuleSet>
     /// Counters.
     public let metrics: AgentMetrics
+    /// Acts on enforcing rules' matches (nil: nothing enforces).
+    public let enforcer: Enforcer?
+    private let hostname: String
 
     private var rules: SwapSlot<RuleSet>.Reader
     private var scratch: RuleScratch
@@ -41,8 +45,10 @@ public final class Pipeline: @unchecked Sendable {
     /// Creates a pipeline. `metadataWaitNs` bounds how long an alert waits for its container's metadata.
     public init(processes: ProcessTable, enricher: ContainerEnricher?, dispatcher: AlertDispatcher,
                 ruleSlot: SwapSlot<RuleSet>, metrics: AgentMetrics, metadataWaitNs: UInt64, hostname: String,
-                health: HealthState? = nil) {
+                health: HealthState? = nil, enforcer: Enforcer? = nil) {
         self.health = health
+        self.enforcer = enforcer
+        self.hostname = hostname
         self.processes = processes
         self.enricher = enricher
         self.containers = enricher.map(ContainerLookupCache.init)
@@ -93,18 +99,36 @@ public final class Pipeline: @unchecked Sendable {
         sampleCountdown &-= 1
         let timed = sampleCountdown == 0
         let t0 = timed ? Timestamp.monotonicNanoseconds() : 0
+        var sawEnforcing = false
         withUnsafePointer(to: ctx) { cp in
             // Fields extracted to match are reused (not extracted again) to render the alerts.
             rs.match(cp, scratch: scratch) { k in
-                let alert = rs.alert(rule: k, cp, scratch: scratch)
+                var alert = rs.alert(rule: k, cp, scratch: scratch)
+                if let enforcer, rs.rules[k].enforcing {
+                    sawEnforcing = true
+                    enforcer.act(&alert, event: ev, process: ctx.process)
+                }
                 emit(alert, lookup: lookup, cgroupID: ev.cgroupID, pid: ev.pid)
             }
+        }
+        if !sawEnforcing, ev.isExec, let enforcer, ev.execInfo.enforcement != 0 {
+            kernelActedWithoutMatch(ev, ctx: ctx, rs: rs, enforcer: enforcer, lookup: lookup)
         }
         if timed {
             sampleCountdown = 16
             metrics.evalSampleNanoseconds.add(Timestamp.monotonicNanoseconds() &- t0)
             metrics.evalSampleCount.add()
         }
+    }
+
+    /// The exec program acted for a rule user space did not match (its kernel facts are a
+    /// slightly different reading, e.g. the container test): the kill still gets its alert.
+    @inline(never)
+    private func kernelActedWithoutMatch(_ ev: Event, ctx: EventContext, rs: RuleSet, enforcer: Enforcer, lookup: ContainerLookup) {
+        guard let (name, _) = enforcer.kernelOutcome(ev), let k = rs.rules.firstIndex(where: { $0.name == name }) else { return }
+        var alert = rs.alert(rule: k, ctx, scratch: scratch)
+        enforcer.act(&alert, event: ev, process: ctx.process)
+        emit(alert, lookup: lookup, cgroupID: ev.cgroupID, pid: ev.pid)
     }
 
     @inline(never)
@@ -123,6 +147,7 @@ public final class Pipeline: @unchecked Sendable {
                 dispatcher.submit(Self.withContainer(alert, lookup.info))
             }
         }
+        enforcer?.tick(nowNs: Timestamp.monotonicNanoseconds(), hostname: hostname) { dispatcher.submit($0) }
         processes.expire(now: Timestamp.bootNanoseconds())
         metrics.processTableSize.set(Int64(processes.count))
         metrics.alertsHeld.set(Int64(holding.count))

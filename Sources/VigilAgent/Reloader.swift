@@ -40,6 +40,7 @@ public final class Reloader: Sendable {
     private let setInterest: @Sendable (Set<EventType>) -> Void
     private let pipelineGeneration: @Sendable () -> UInt64
     private let onConfig: @Sendable (LoadedConfig) -> Void
+    private let applyEnforcement: @Sendable (RuleSet, LoadedConfig) -> Void
     private let state: Mutex<LoadedConfig>
     /// Serialises reloads (held for a whole reload; ``current`` does not wait for it).
     private let serial = Mutex<Void>(())
@@ -60,7 +61,9 @@ public final class Reloader: Sendable {
                 setInterest: @escaping @Sendable (Set<EventType>) -> Void,
                 pipelineGeneration: @escaping @Sendable () -> UInt64,
                 onConfig: @escaping @Sendable (LoadedConfig) -> Void = { _ in },
-                isStopping: @escaping @Sendable () -> Bool = { false }) {
+                isStopping: @escaping @Sendable () -> Bool = { false },
+                applyEnforcement: @escaping @Sendable (RuleSet, LoadedConfig) -> Void = { _, _ in }) {
+        self.applyEnforcement = applyEnforcement
         self.options = options; self.slot = slot; self.metrics = metrics
         self.setInterest = setInterest; self.pipelineGeneration = pipelineGeneration; self.onConfig = onConfig
         self.stopping = isStopping
@@ -120,6 +123,8 @@ public final class Reloader: Sendable {
             let oldInterest = RuleLoading.interest(old)
             let newInterest = RuleLoading.interest(rules)
             setInterest(oldInterest.union(newInterest))
+            // Enforcement settings first (keyed by rule name, valid for either set), then the rules.
+            applyEnforcement(rules, loaded)
             slot.store(rules)
             let gen = slot.generation
             // Wait (bounded) for the pipeline to evaluate with the new set before narrowing.

@@ -43,6 +43,8 @@ public enum RuleLoading {
         options.cancellation = cancellation
         options.matching = loaded.config.ruleMatching == .all ? .all : .first
         options.minimumPriority = loaded.config.priority
+        // Enforcement off: no rule enforces, whatever the selectors say.
+        options.enforcing = loaded.config.enforcement.mode == .off ? [] : loaded.config.enforcement.rules
         do {
             let (set, diags) = try RuleSet.load(paths: paths, options: options)
             for d in diags { Log.debug("rules", "\(d)") }

@@ -35,7 +35,7 @@ public final class BPFCapture: @unchecked Sendable {
     /// The BPF object file that was loaded.
     public private(set) var objectPath: String = ""
 
-    private var object: OpaquePointer?
+    var object: OpaquePointer?
     private var links: [OpaquePointer] = []
     private var eventsFD: Int32 = -1
     private var interestFD: Int32 = -1
@@ -47,7 +47,7 @@ public final class BPFCapture: @unchecked Sendable {
     private let interestState = MutexBox<Set<EventType>>([])
 
     // Reader state.
-    private let control = ReaderControl()
+    let control = ReaderControl()
     private let readerThread = Mutex<NamedThread?>(nil)
     private let started = Atomic<Bool>(false)
     private let stopped = Atomic<Bool>(false)
@@ -340,6 +340,8 @@ final class ReaderControl: Sendable {
     var stopRequested: Bool { stopping.load(ordering: .acquiring) }
     /// Asks the reader to drain and return.
     func requestStop() { stopping.store(true, ordering: .releasing) }
+    /// Upper bound on the reader's poll interval in ms (lowered while rules enforce from user space).
+    let pollCap = Atomic<Int32>(Int32.max)
 }
 
 /// The ring-buffer reader: owns the libbpf ring and its callback target for one run.
@@ -382,7 +384,7 @@ final class RingReader: @unchecked Sendable {
         while !control.stopRequested {
             // After a full batch more data is waiting: consume again without sleeping.
             var woke: Int32 = 1
-            if !morePending { woke = epoll_wait(epfd, &ev, 1, pollMs) }
+            if !morePending { woke = epoll_wait(epfd, &ev, 1, min(pollMs, control.pollCap.load(ordering: .relaxed))) }
             sink.resetBatch()
             let n = ring_buffer__consume(ring)
             morePending = n == RingSinkBase.batchFull

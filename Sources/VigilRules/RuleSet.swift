@@ -23,6 +23,9 @@ public struct RuleLoadOptions: Sendable {
     public var disabledTags: Set<String> = []
     /// When non-empty, only rules with one of these tags are enabled.
     public var onlyTags: Set<String> = []
+    /// Which enabled rules enforce (the configuration's `enforcement.rules`, Falco's `rules:` selector
+    /// items applied from "none"). Enforcing rules are always evaluated, even after a first match.
+    public var enforcing: [RuleSelector] = []
     /// Largest rules file read (bytes).
     public var maxFileBytes = FileReader.defaultLimit
     /// Set from another thread to stop a compilation early (it then fails with an error).
@@ -77,6 +80,8 @@ public struct CompiledRule: Sendable {
     public let mark: SourceMark
     let root: Int32
     let output: OutputTemplate
+    /// Whether the rule is enabled and selected by ``RuleLoadOptions/enforcing``.
+    public internal(set) var enforcing = false
 }
 
 /// An immutable, compiled rule set: conditions compiled once into a flat
@@ -98,6 +103,8 @@ public final class RuleSet: Sendable {
     let byType: [[Candidate]]
     /// Event types the enabled rules need (hand these to capture).
     public let requiredEventTypes: Set<EventType>
+    /// Per event type: whether an enforcing rule is a candidate.
+    let hasEnforcing: [Bool]
     public let matching: RuleMatching
     public let summary: RuleSetSummary
     /// Owns the memory the compiled checks point into.
@@ -106,7 +113,7 @@ public final class RuleSet: Sendable {
     /// with conditions and outputs that use the same field).
     let routing: [(spec: FieldSpec, name: String)]
 
-    struct Candidate: Sendable { let rule: Int32; let root: Int32 }
+    struct Candidate: Sendable { let rule: Int32; let root: Int32; let enforcing: Bool }
 
     init(rules: [CompiledRule], program: Program, store: PermanentStore, matching: RuleMatching, summary: RuleSetSummary,
          routing: [(spec: FieldSpec, name: String)]) {
@@ -121,13 +128,14 @@ public final class RuleSet: Sendable {
                 case .const(true): root = program.add(CNode(kind: .yes, a: 0, b: 0))
                 case .node(let n): root = n
                 }
-                idx[Int(t.rawValue)].append(Candidate(rule: Int32(k), root: root))
+                idx[Int(t.rawValue)].append(Candidate(rule: Int32(k), root: root, enforcing: r.enforcing))
                 req.insert(t)
             }
         }
         self.rules = rules; self.program = program; self.store = store; self.matching = matching; self.summary = summary
         self.routing = routing
         byType = idx
+        hasEnforcing = idx.map { $0.contains(where: \.enforcing) }
         requiredEventTypes = req
     }
 
@@ -256,8 +264,10 @@ public final class RuleSet: Sendable {
             if !options.onlyTags.isEmpty && options.onlyTags.isDisjoint(with: r.tags) { enabled = false }
             if !options.disabledTags.isDisjoint(with: r.tags) { enabled = false }
             if options.enabledRules.contains(r.name) { enabled = true }
-            compiled.append(CompiledRule(name: r.name, description: r.desc, priority: r.priority, tags: r.tags, source: r.source,
-                                         enabled: enabled, eventTypes: types.types, mark: r.mark, root: root, output: output))
+            var rule = CompiledRule(name: r.name, description: r.desc, priority: r.priority, tags: r.tags, source: r.source,
+                                    enabled: enabled, eventTypes: types.types, mark: r.mark, root: root, output: output)
+            rule.enforcing = enabled && RuleSelector.select(options.enforcing, name: r.name, tags: r.tags, initially: false)
+            compiled.append(rule)
         }
         summary.compiled = compiled.count
         summary.enabled = compiled.filter(\.enabled).count
@@ -297,10 +307,13 @@ public final class RuleSet: Sendable {
                     program.typeSets.withUnsafeBufferPointer { types in
                         let ev = Evaluator(nodes: nodes, kids: kids, checks: checks, types: types, ctxp: cp, s: scratch,
                                            type: UInt16(t))
+                        var matched = false
                         for c in candidates {
+                            // With `first`, only enforcing rules are still evaluated after a match.
+                            if matched && !c.enforcing { continue }
                             if ev.eval(c.root) {
                                 onMatch(Int(c.rule))
-                                if first { break }
+                                if first { if !hasEnforcing[t] { break }; matched = true }
                             }
                         }
                     }

@@ -32,7 +32,19 @@ struct SecurityTests {
         // The file output's directory is the one writable host path, and only because it is enabled.
         #expect(DaemonSetPolicy.violations(ds, writableAllowed: ["/var/log/vigil"]) == [])
         #expect(DaemonSetPolicy.violations(ds).contains { $0.contains("/var/log/vigil is mounted writable") })
-        #expect(DaemonSetPolicy.addedCapabilities(ds) == DaemonSetPolicy.defaultCapabilities.union(["SYS_RESOURCE"]))
+        // SYS_RESOURCE and KILL (enforcement.mode=enforce) only because they are asked for.
+        #expect(DaemonSetPolicy.addedCapabilities(ds) == DaemonSetPolicy.defaultCapabilities.union(["SYS_RESOURCE", "KILL"]))
+    }
+
+    /// CAP_KILL comes with enforcement.mode=enforce only: dry-run and off keep the default set.
+    @Test(arguments: ["dry-run", "off", "enforce"])
+    func killCapabilityOnlyWhenEnforcing(mode: String) throws {
+        guard Deploy.requireTools() else { return }
+        let objects = try Deploy.renderedObjects(setJSON: ["enforcement.mode=\"\(mode)\""])
+        let ds = try #require(Deploy.object(objects, kind: "DaemonSet"))
+        let caps = DaemonSetPolicy.addedCapabilities(ds)
+        #expect(caps == (mode == "enforce" ? DaemonSetPolicy.defaultCapabilities.union(["KILL"]) : DaemonSetPolicy.defaultCapabilities))
+        #expect(DaemonSetPolicy.violations(ds) == [])
     }
 
     /// The checker itself catches what it is there to catch.

@@ -43,3 +43,14 @@ import VigilCore
         #expect(b.withUnsafeBytes { IPText.string(family: 1, address: $0.baseAddress!) } == "")
     }
 }
+
+@Suite struct CommandLineFlagTests {
+    @Test func splitsOnlyLongFlagsWithAValue() {
+        #expect(CommandLineFlag.split("--config=/etc/v.yaml") == ("--config", "/etc/v.yaml"))
+        #expect(CommandLineFlag.split("--o=a=b") == ("--o", "a=b"))
+        #expect(CommandLineFlag.split("--empty=") == ("--empty", ""))
+        #expect(CommandLineFlag.split("--flag") == ("--flag", nil))
+        #expect(CommandLineFlag.split("-o=x") == ("-o=x", nil))
+        #expect(CommandLineFlag.split("k=v") == ("k=v", nil))
+    }
+}

@@ -243,6 +243,55 @@ struct vigil_syscall_event {
  * header's cgroup_id this lets user space attribute a container's first exec
  * in-band, before any file-system lookup.
  */
+/* ---- enforcement at exec (maps enforce_state, enforce_rules, enforce_strings, enforce_prefixes) ----
+ * vigil_exec_event.enforcement = slot + 1 (bits 0-7) | outcome << 8 (VIGIL_ENF_OUT_*) | generation << 16.
+ */
+#define VIGIL_ENF_MAX_RULES    16
+#define VIGIL_ENF_MAX_PREFIXES 16
+#define VIGIL_ENF_STR          64   /* string slot: at most 63 bytes and a NUL */
+#define VIGIL_ENF_OUT_KILLED          1
+#define VIGIL_ENF_OUT_WOULD_KILL      2
+#define VIGIL_ENF_OUT_REFUSED_NEVER   3
+#define VIGIL_ENF_OUT_REFUSED_PROTECT 4
+/* Facts (vigil_enforce_rule.require / forbid). */
+#define VIGIL_ENF_F_MEMFD      (1u << 0)
+#define VIGIL_ENF_F_UPPER      (1u << 1)
+#define VIGIL_ENF_F_CONTAINER  (1u << 2)
+/* Per-rule string sets (vigil_enforce_rule.sets: which the rule uses; bit n = kind n). */
+enum vigil_enf_kind {
+    VIGIL_ENF_K_PATH = 0, VIGIL_ENF_K_PATH_NOT = 1, VIGIL_ENF_K_COMM = 2, VIGIL_ENF_K_COMM_NOT = 3,
+    VIGIL_ENF_K_ARGV0 = 4, VIGIL_ENF_K_ARGV0_NOT = 5, VIGIL_ENF_K_PREFIX = 6, VIGIL_ENF_K_PREFIX_NOT = 7,
+    VIGIL_ENF_K_NEVER_COMM = 8, VIGIL_ENF_K_NEVER_PATH = 9,
+};
+struct vigil_enforce_state {
+    __u32 mode;              /* 0 off, 1 dry-run (mark only), 2 enforce (SIGKILL) */
+    __u32 nrules;            /* rules in enforce_rules[0..nrules) */
+    __u32 nprefixes;         /* entries in enforce_prefixes[0..nprefixes) */
+    __u32 generation;        /* copied into the record (low 16 bits) */
+    __u32 host_pidns;        /* the host's pid namespace inode: another one means a container */
+    __u32 protected_tgids[8];/* never killed (Vigil, its parents); 0 = unused */
+};
+struct vigil_enforce_rule {
+    __u32 require;           /* VIGIL_ENF_F_* that must hold */
+    __u32 forbid;            /* VIGIL_ENF_F_* that must not hold */
+    __u32 sets;              /* 1 << VIGIL_ENF_K_* for each string set the rule tests */
+    __u32 reserved;
+};
+/* Key of enforce_strings: (kind, rule slot or 0 for never-lists, zero-padded string). */
+struct vigil_enforce_key {
+    __u32 kind;
+    __u32 slot;
+    char s[VIGIL_ENF_STR];
+};
+struct vigil_enforce_prefix {
+    __u32 slot;
+    __u32 negate;
+    __u32 len;               /* bytes compared (<= VIGIL_ENF_STR - 1) */
+    __u32 reserved;
+    char s[VIGIL_ENF_STR];   /* the prefix, zero-padded */
+    __u8 mask[VIGIL_ENF_STR];/* 0xff for each of the len bytes compared, 0 after */
+};
+
 struct vigil_exec_event {
     struct vigil_header hdr;
     __u16 syscall;           /* VIGIL_SYS_EXECVE or VIGIL_SYS_EXECVEAT */
@@ -267,7 +316,7 @@ struct vigil_exec_event {
     __u32 pidns_inum;        /* pid namespace inode number */
     __u16 cgroup_len;        /* bytes of the cgroup path in data[] (NUL included) */
     __u16 reserved16;
-    __u32 reserved32;
+    __u32 enforcement;       /* VIGIL_ENF_RECORD: what the exec program's enforcement did (0: nothing) */
     __u8 data[];
 };
 

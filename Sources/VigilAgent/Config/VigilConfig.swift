@@ -116,6 +116,9 @@ public struct VigilConfig: Sendable, Equatable {
     /// internal "Vigil dropped events" alert (0 disables).
     public var dropAlertThreshold = 0.001
 
+    /// `enforcement`: stopping what enforcing rules match (see ``Enforcement``).
+    public var enforcement = Enforcement()
+
     public init() {}
 
     /// The schema: every key, in the order printed by `vigil config check`.
@@ -197,6 +200,17 @@ public struct VigilConfig: Sendable, Equatable {
             .section("crio", \.crio, [.bool("enabled", \.enabled), .string("state_root", \.stateRoot)]),
             .int("metadata_wait_ms", \.metadataWaitMs, min: 0, max: 60_000),
             .double("drop_alert_threshold", \.dropAlertThreshold, min: 0, max: 1),
+            .section("enforcement", \.enforcement, [
+                .choice("mode", \.mode, Enforcement.Mode.allCases.map { ($0.rawValue, $0) }, name: { $0.rawValue }),
+                .choice("action", \.action, Enforcement.Action.allCases.map { ($0.rawValue, $0) }, name: { $0.rawValue }),
+                .ruleSelectors("rules", \.rules),
+                .strings("never", \.never),
+                .bool("kernel", \.kernel),
+                .section("rate_limit", \.rateLimit, [
+                    .double("rate", \.rate, min: 0, max: 1e6), .double("burst", \.burst, min: 1, max: 1e6),
+                ]),
+                .int("summary_interval_ms", \.summaryIntervalMs, min: 100, max: 86_400_000),
+            ]),
         ]
     }
 }

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import VigilAgent
 import VigilCore
 import VigilRules
 import VigilDecode
@@ -89,16 +90,38 @@ enum RulesCommand: Command {
 enum RulesValidate {
     static func run(_ args: [String]) -> Int32 {
         if args.contains("-h") || args.contains("--help") {
-            print("Usage: vigil rules validate PATH... [--format text|json]\n\nLoads and compiles the rule files and directories in order; prints errors and warnings with file:line:column, and a summary. Exits 1 when there are errors.")
+            print("Usage: vigil rules validate PATH... [--format text|json] [-c vigil.yaml] [-o key=value]...\n\nLoads and compiles the rule files and directories in order; prints errors and warnings with file:line:column, and a summary. Exits 1 when there are errors.\nWith a configuration (-c, or vigil.yaml beside the rules) whose enforcement.rules select rules, also says where each enforcing rule kills (in the kernel at exec, or from user space) and why.")
             return 0
         }
-        let a = RulesCommand.Args(args)
+        // -o key=value (repeatable) and -c FILE: the configuration whose `enforcement` applies.
+        var rest: [String] = [], overrides: [String] = [], configPath: String?
+        var i = 0
+        while i < args.count {
+            if (args[i] == "-o" || args[i] == "-c") && i + 1 < args.count {
+                if args[i] == "-o" { overrides.append(args[i + 1]) } else { configPath = args[i + 1] }
+                i += 2; continue
+            }
+            rest.append(args[i]); i += 1
+        }
+        let a = RulesCommand.Args(rest)
         if let e = a.error { writeStderr("vigil rules validate: \(e)\n"); return 2 }
         let paths = a.positional + a.rules
         guard !paths.isEmpty else { writeStderr("vigil rules validate: give at least one rules file or directory\n"); return 2 }
+        var enforcement = Enforcement()
+        if configPath != nil || !overrides.isEmpty || ConfigLoader.defaultPath(rulesPaths: paths) != nil {
+            do throws(ConfigError) {
+                let loaded = try ConfigLoader.load(path: configPath ?? ConfigLoader.defaultPath(rulesPaths: paths), overrides: overrides)
+                enforcement = loaded.config.enforcement
+            } catch {
+                writeStderr("vigil rules validate: \(error)\n"); return 2
+            }
+        }
         var loader = RuleLoader()
         loader.load(paths: paths)
-        let (set, diags) = RuleSet.build(loader.source, loaderDiagnostics: loader.diagnostics)
+        var buildOptions = RuleLoadOptions()
+        buildOptions.enforcing = enforcement.mode == .off ? [] : enforcement.rules
+        let (set, diags) = RuleSet.build(loader.source, loaderDiagnostics: loader.diagnostics, options: buildOptions)
+        let plan = EnforcementPlan(rules: set, config: enforcement, generation: 1, protectedPIDs: [1])
         let s = set.summary
         if a.json {
             let w = JSONWriter()
@@ -118,6 +141,20 @@ enum RulesValidate {
             }
             w.endArray()
             w.key("required_event_types"); w.beginArray(); for t in set.requiredEventTypes.map(\.name).sorted() { w.string(t) }; w.endArray()
+            w.key("enforcement"); w.beginObject()
+            w.key("mode"); w.string(enforcement.mode.rawValue)
+            w.key("rules"); w.beginArray()
+            for e in plan.entries {
+                w.beginObject(); w.key("rule"); w.string(e.rule)
+                switch e.path {
+                case .kernel(let f): w.key("path"); w.string("kernel"); w.key("compiled"); w.string(f.summary)
+                case .userSpace(let why): w.key("path"); w.string("user-space"); w.key("reason"); w.string(why)
+                }
+                w.endObject()
+            }
+            w.endArray()
+            w.key("unmatched_selectors"); w.beginArray(); for u in plan.unmatchedSelectors { w.string("\(u) (\(u.origin))") }; w.endArray()
+            w.endObject()
             w.key("errors"); w.int(Int64(s.errors))
             w.key("warnings"); w.int(Int64(s.warnings))
             w.key("diagnostics"); w.beginArray(); for d in diags { RulesCommand.diagnosticJSON(w, d) }; w.endArray()
@@ -130,6 +167,11 @@ enum RulesValidate {
             out += "rules skipped: \(s.skipped.count)\n"
             for k in s.skipped { out += "  - \(k.name) (\(k.mark.file):\(k.mark.line)): \(k.reason)\n" }
             out += "event types needed: \(set.requiredEventTypes.map(\.name).sorted().joined(separator: " "))\n"
+            if !plan.entries.isEmpty || !plan.unmatchedSelectors.isEmpty {
+                out += "enforcing rules (mode \(enforcement.mode.rawValue), action \(enforcement.action.rawValue)): \(plan.entries.count)\n"
+                for line in plan.report { out += "  - \(line)\n" }
+                for u in plan.unmatchedSelectors { out += "  ! enforcement.rules item '\(u)' (\(u.origin)) matches no loaded rule\n" }
+            }
             out += "\(s.errors) error\(s.errors == 1 ? "" : "s"), \(s.warnings) warning\(s.warnings == 1 ? "" : "s")\n"
             print(out, terminator: "")
         }

@@ -95,7 +95,8 @@ enum RunCommand: Command {
         }
         let source = BPFRecordSource(capture: capture)
         return runAgent(agent, start: { () throws(AgentError) in
-            try agent.start(source: source) { types in try capture.setInterest(types) }
+            try agent.start(source: source, setInterest: { types in try capture.setInterest(types) },
+                            setEnforcement: { table in try capture.setEnforcement(table) })
         })
     }
 

@@ -91,11 +91,7 @@ enum TraceCommand: Command {
             return args[i]
         }
         while i < args.count {
-            var a = args[i]
-            var inline: String?
-            if a.hasPrefix("--"), let eq = a.firstIndex(of: "=") {
-                inline = String(a[a.index(after: eq)...]); a = String(a[..<eq])
-            }
+            let (a, inline) = CommandLineFlag.split(args[i])
             func val() -> String? { inline ?? value(a) }
             switch a {
             case "-h", "--help": print(usage); return 0

@@ -7,6 +7,7 @@ enum DaemonSetPolicy {
         "SYS_PTRACE": "read /proc/PID/exe, cwd, fd of other users' processes",
         "DAC_READ_SEARCH": "search other users' /proc/PID/fd and runtime state",
         "SYS_RESOURCE": "RLIMIT_MEMLOCK on kernels 5.8-5.10 (opt-in)",
+        "KILL": "enforcement kills from user space (opt-in: enforcement.mode=enforce)",
     ]
     /// What the default manifest adds: exactly these.
     static let defaultCapabilities: Set<String> = ["BPF", "PERFMON", "SYS_PTRACE", "DAC_READ_SEARCH"]

@@ -1,0 +1,110 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CLibBPF
+import Synchronization
+import VigilABI
+
+/// What the exec program enforces: the contents of its `enforce_*` maps (see `vigil_abi.h`).
+public struct KernelEnforcementTable: Sendable, Equatable {
+    /// 0 off, 1 dry-run (records marked, nothing killed), 2 enforce (SIGKILL at exec).
+    public var mode: UInt32 = 0
+    /// Written into marked records (low 16 bits) so user space maps slots to rules of the right reload.
+    public var generation: UInt32 = 0
+    /// The host's pid namespace inode (another one means a container); 0: cgroup test only.
+    public var hostPidNamespace: UInt32 = 0
+    /// Never killed (Vigil and its parents; PID 1 and kernel threads always are).
+    public var protectedTGIDs: [UInt32] = []
+    /// One entry per rule slot: facts required / forbidden and the string sets it tests.
+    public struct Rule: Sendable, Equatable {
+        public var require: UInt32, forbid: UInt32, sets: UInt32
+        public init(require: UInt32, forbid: UInt32, sets: UInt32) { self.require = require; self.forbid = forbid; self.sets = sets }
+    }
+    public var rules: [Rule] = []
+    /// (VIGIL_ENF_K_* kind, rule slot or 0, string) members of the string sets and never-lists.
+    public var strings: [(kind: UInt32, slot: UInt32, value: String)] = []
+    /// Exe path prefixes per slot.
+    public var prefixes: [(slot: UInt32, negate: Bool, value: String)] = []
+    /// Rules enforce from user space: the reader polls the ring every millisecond (the kill waits
+    /// for the record to reach user space), instead of `capture.poll_interval_ms`.
+    public var fastWakeup = false
+
+    public init() {}
+
+    public static func == (a: Self, b: Self) -> Bool {
+        a.mode == b.mode && a.fastWakeup == b.fastWakeup && a.generation == b.generation && a.hostPidNamespace == b.hostPidNamespace && a.protectedTGIDs == b.protectedTGIDs
+            && a.rules == b.rules && a.strings.map { "\($0.kind)/\($0.slot)/\($0.value)" } == b.strings.map { "\($0.kind)/\($0.slot)/\($0.value)" }
+            && a.prefixes.map { "\($0.slot)/\($0.negate)/\($0.value)" } == b.prefixes.map { "\($0.slot)/\($0.negate)/\($0.value)" }
+    }
+}
+
+extension BPFCapture {
+    /// Replaces what the exec program enforces. The state entry is switched off first and
+    /// written last, so the kernel never reads a half-written table (user space enforces the
+    /// same rules meanwhile).
+    public func setEnforcement(_ t: KernelEnforcementTable) throws {
+        guard let obj = object else { throw CaptureError.mapFailed(map: "enforce_state", errno: EBADF) }
+        func fd(_ name: String) throws -> Int32 {
+            guard let m = bpf_object__find_map_by_name(obj, name) else { throw CaptureError.mapFailed(map: name, errno: ENOENT) }
+            let f = bpf_map__fd(m)
+            if f < 0 { throw CaptureError.mapFailed(map: name, errno: -f) }
+            return f
+        }
+        let stateFD = try fd("enforce_state"), rulesFD = try fd("enforce_rules")
+        let stringsFD = try fd("enforce_strings"), prefixesFD = try fd("enforce_prefixes")
+        guard t.rules.count <= Int(VIGIL_ENF_MAX_RULES), t.prefixes.count <= Int(VIGIL_ENF_MAX_PREFIXES) else {
+            throw CaptureError.mapFailed(map: "enforce_rules", errno: E2BIG)
+        }
+        func check(_ r: Int32, _ map: String) throws { if r != 0 { throw CaptureError.mapFailed(map: map, errno: -r) } }
+        var zero: UInt32 = 0
+        var off = vigil_enforce_state()
+        try check(bpf_map_update_elem(stateFD, &zero, &off, UInt64(BPF_ANY)), "enforce_state")
+        // Clear the string sets.
+        var key = vigil_enforce_key(), next = vigil_enforce_key()
+        var keys: [vigil_enforce_key] = []
+        var r = bpf_map_get_next_key(stringsFD, nil, &next)
+        while r == 0 {
+            keys.append(next); key = next
+            r = bpf_map_get_next_key(stringsFD, &key, &next)
+        }
+        for var k in keys { _ = bpf_map_delete_elem(stringsFD, &k) }
+        for (i, rule) in t.rules.enumerated() {
+            var k = UInt32(i)
+            var v = vigil_enforce_rule(require: rule.require, forbid: rule.forbid, sets: rule.sets, reserved: 0)
+            try check(bpf_map_update_elem(rulesFD, &k, &v, UInt64(BPF_ANY)), "enforce_rules")
+        }
+        for s in t.strings {
+            var k = vigil_enforce_key()
+            k.kind = s.kind; k.slot = s.slot
+            Self.fill(&k.s, s.value)
+            var one: UInt8 = 1
+            try check(bpf_map_update_elem(stringsFD, &k, &one, UInt64(BPF_ANY)), "enforce_strings")
+        }
+        for (i, p) in t.prefixes.enumerated() {
+            var k = UInt32(i)
+            var v = vigil_enforce_prefix()
+            v.slot = p.slot; v.negate = p.negate ? 1 : 0
+            v.len = UInt32(min(p.value.utf8.count, Int(VIGIL_ENF_STR) - 1))
+            Self.fill(&v.s, p.value)
+            withUnsafeMutableBytes(of: &v.mask) { raw in for i in 0..<raw.count { raw[i] = i < Int(v.len) ? 0xff : 0 } }
+            try check(bpf_map_update_elem(prefixesFD, &k, &v, UInt64(BPF_ANY)), "enforce_prefixes")
+        }
+        var st = vigil_enforce_state()
+        st.mode = t.mode; st.nrules = UInt32(t.rules.count); st.nprefixes = UInt32(t.prefixes.count)
+        st.generation = t.generation; st.host_pidns = t.hostPidNamespace
+        withUnsafeMutableBytes(of: &st.protected_tgids) { raw in
+            let p = raw.bindMemory(to: UInt32.self)
+            for (i, tgid) in t.protectedTGIDs.prefix(p.count).enumerated() { p[i] = tgid }
+        }
+        try check(bpf_map_update_elem(stateFD, &zero, &st, UInt64(BPF_ANY)), "enforce_state")
+        control.pollCap.store(t.fastWakeup ? 1 : Int32.max, ordering: .relaxed)
+    }
+
+    /// Copies `s` (at most VIGIL_ENF_STR - 1 bytes) into a zeroed fixed C array.
+    static func fill<T>(_ dst: inout T, _ s: String) {
+        withUnsafeMutableBytes(of: &dst) { raw in
+            for i in 0..<raw.count { raw[i] = 0 }
+            for (i, b) in s.utf8.prefix(raw.count - 1).enumerated() { raw[i] = b }
+        }
+    }
+}

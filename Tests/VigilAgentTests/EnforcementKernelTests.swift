@@ -1,0 +1,320 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Testing
+@testable import VigilAgent
+import VigilCore
+
+/// A simulated pod for enforcement tests: an overlay mount (a binary written through it lands
+/// on the upper layer, as one dropped into a running container) and kubelet-named cgroups
+/// (`kubepods.slice/.../cri-containerd-<id>.scope`), plus plain binaries for the host-side cases.
+/// Every rule of these tests is scoped to this directory, so nothing else on the machine is touched.
+final class EnforcementSandbox {
+    let dir: String
+    let cgroupRoot: String
+    let cgroupBase: String
+    let containerCgroup: String
+    private var cgroups: [String] = []
+    private var mounted = false
+
+    init() throws {
+        dir = "/tmp/vigil-enf-\(getpid())-\(UInt16.random(in: 0...UInt16.max))"
+        for d in ["", "/lower", "/upper", "/work", "/merged", "/bin", "/never", "/out", "/rules"] {
+            guard mkdir(dir + d, 0o755) == 0 else { throw AgentError("mkdir \(dir + d): \(errno)") }
+        }
+        let opts = "lowerdir=\(dir)/lower,upperdir=\(dir)/upper,workdir=\(dir)/work"
+        guard mount("overlay", dir + "/merged", "overlay", 0, opts) == 0 else { throw AgentError("cannot mount overlay: \(errno)") }
+        mounted = true
+        cgroupRoot = try Self.unifiedRoot()
+        cgroupBase = "vigil-enf-test-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let id = (0..<64).map { _ in "0123456789abcdef".randomElement()! }.map(String.init).joined()
+        let uid = "1234abcd_0000_4000_8000_\(String(UInt64.random(in: 0...0xffff_ffff_ffff), radix: 16))"
+        containerCgroup = cgroupBase + "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod\(uid).slice/cri-containerd-\(id).scope"
+        var cur = ""
+        for c in containerCgroup.split(separator: "/") {
+            cur += (cur.isEmpty ? "" : "/") + c
+            guard mkdir(cgroupRoot + "/" + cur, 0o755) == 0 || errno == EEXIST else { throw AgentError("mkdir cgroup \(cur): \(errno)") }
+            cgroups.append(cur)
+        }
+        // The dropped binary: /bin/touch written through the overlay (upper layer).
+        try Self.copy("/bin/touch", to: dir + "/merged/dropped")
+        // Host binaries: a bash copy for the reverse shell, a sleep named like the kubelet.
+        try Self.copy("/bin/bash", to: dir + "/bin/revsh")
+        try Self.copy("/bin/bash", to: dir + "/bin/crio")
+        try Self.copy("/bin/sleep", to: dir + "/never/kubelet")
+    }
+
+    static func unifiedRoot() throws -> String {
+        guard let text = FilePaths.readText("/proc/self/mountinfo") else { throw AgentError("no mountinfo") }
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: " ")
+            if let dash = parts.firstIndex(of: "-"), dash + 1 < parts.count, parts[dash + 1] == "cgroup2" { return String(parts[4]) }
+        }
+        throw AgentError("no cgroup v2 hierarchy")
+    }
+
+    static func copy(_ from: String, to: String) throws {
+        let src = open(from, O_RDONLY)
+        guard src >= 0 else { throw AgentError("cannot read \(from)") }
+        defer { close(src) }
+        var data: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { read(src, $0.baseAddress, $0.count) }
+            if n <= 0 { break }
+            data += chunk[0..<n]
+        }
+        let fd = open(to, O_WRONLY | O_CREAT | O_TRUNC, 0o755)
+        guard fd >= 0 else { throw AgentError("cannot create \(to): \(errno)") }
+        defer { close(fd) }
+        var off = 0
+        while off < data.count {
+            let n = data[off...].withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+            guard n > 0 else { throw AgentError("write \(to): \(errno)") }
+            off += n
+        }
+    }
+
+    /// Runs `/bin/sh -c script`, in the simulated container's cgroup when `inPod`; returns the
+    /// exit status, or minus the signal that ended the process.
+    func run(_ script: String, inPod: Bool = false, timeout: Double = 20) -> Int32 {
+        let full = inPod ? "echo $$ > '\(cgroupRoot)/\(containerCgroup)/cgroup.procs' || exit 97; \(script)" : script
+        let words: [String] = ["/bin/sh", "-c", full]
+        let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
+        defer { for a in argv { free(a) } }
+        var p: pid_t = 0
+        guard posix_spawn(&p, "/bin/sh", nil, nil, argv, environ) == 0 else { return -1000 }
+        let end = Timestamp.monotonicNanoseconds() + UInt64(timeout * 1e9)
+        var st: Int32 = 0
+        while Timestamp.monotonicNanoseconds() < end {
+            if waitpid(p, &st, WNOHANG) == p { return (st & 0x7f) == 0 ? (st >> 8) & 0xff : -(st & 0x7f) }
+            Timestamp.sleep(milliseconds: 5)
+        }
+        Glibc.kill(p, SIGKILL); waitpid(p, &st, 0)
+        return -1001
+    }
+
+    /// The test rules: every one scoped to this sandbox.
+    var rules: String {
+        """
+        - rule: Enforce test dropped binary
+          desc: a binary on the overlay upper layer of a container is executed
+          condition: >
+            evt.type in (execve, execveat) and container.id != host and proc.is_exe_upper_layer = true
+            and proc.exepath startswith \(dir)/merged/
+          output: dropped binary run (file=%proc.exepath pid=%proc.pid container=%container.id)
+          priority: CRITICAL
+          tags: [vigil_enforce_test]
+        - rule: Enforce test kubelet-named program
+          desc: a program named like the kubelet runs from the sandbox (the never-list protects it)
+          condition: evt.type in (execve, execveat) and proc.exepath startswith \(dir)/never/
+          output: kubelet-named program run (file=%proc.exepath pid=%proc.pid)
+          priority: WARNING
+          tags: [vigil_enforce_test]
+        - rule: Enforce test reverse shell
+          desc: a shell from the sandbox connects to a socket
+          condition: evt.type = connect and proc.exepath in (\(dir)/bin/revsh, \(dir)/bin/crio)
+          output: reverse shell connects (pid=%proc.pid exe=%proc.exepath)
+          priority: CRITICAL
+          tags: [vigil_enforce_test]
+        - rule: Enforce test self probe
+          desc: a file of the sandbox is opened (Vigil itself opens it on reload)
+          condition: evt.type in (open, openat, openat2) and fd.name startswith \(dir)/rules/probe
+          output: probe opened (pid=%proc.pid process=%proc.name)
+          priority: WARNING
+          tags: [vigil_enforce_test]
+
+        """
+    }
+
+    func cleanup() {
+        if mounted { umount2(dir + "/merged", 2) }
+        for c in cgroups.reversed() {
+            for _ in 0..<100 { if rmdir(cgroupRoot + "/" + c) == 0 || errno == ENOENT { break }; usleep(20_000) }
+        }
+        removeTree(dir)
+    }
+}
+
+/// A TCP listener on 127.0.0.1 (connections complete in the backlog; nobody accepts).
+final class Listener {
+    let fd: Int32
+    let port: UInt16
+    init() {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var a = sockaddr_in()
+        a.sin_family = sa_family_t(AF_INET)
+        inet_pton(AF_INET, "127.0.0.1", &a.sin_addr)
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &a) { p in p.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+        _ = withUnsafeMutablePointer(to: &a) { p in p.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
+        listen(fd, 16)
+        port = UInt16(bigEndian: a.sin_port)
+    }
+    deinit { close(fd) }
+}
+
+@Suite(.serialized) struct EnforcementKernelTests {
+    static func startVigil(_ sb: EnforcementSandbox, mode: String, port: UInt16, extra: [String] = []) throws -> SpawnedVigil {
+        let binary = try #require(RunCommandKernelTests.binary, "vigil binary not built (swift build)")
+        writeFile(sb.dir + "/rules/rules.yaml", sb.rules)
+        writeFile(sb.dir + "/rules/probe.yaml", "[]\n")
+        writeFile(sb.dir + "/vigil.yaml", """
+            rules_files: [rules/rules.yaml, rules/probe.yaml]
+            watch_config_files: false
+            stdout_output: {enabled: true, format: json}
+            webserver: {listen_address: 127.0.0.1, listen_port: \(port)}
+            flood_control: {fold: {enabled: false}}
+            capture: {ignore_self: false}
+            enforcement:
+              mode: \(mode)
+              rules:
+                - enable: {tag: vigil_enforce_test}
+
+            """)
+        let vigil = try SpawnedVigil(binary: binary, args: ["run", "-c", sb.dir + "/vigil.yaml"] + extra, dir: sb.dir + "/out")
+        let ready = waitFor(60) { httpGet(port: port, path: "/readyz")?.status == 200 || vigil.wait(seconds: 0.001) != nil }
+        try #require(ready && httpGet(port: port, path: "/readyz")?.status == 200,
+                     "agent not ready: \(vigil.stderrLines.suffix(8).joined(separator: "\n"))")
+        return vigil
+    }
+
+    /// The JSON alert lines of `rule` (stdout).
+    static func alerts(_ v: SpawnedVigil, _ rule: String) -> [String] {
+        v.stdoutLines.filter { $0.contains("\"rule\":\"\(rule)\"") }
+    }
+
+    static func field(_ line: String, _ key: String) -> String? {
+        guard let r = line.range(of: "\"\(key)\":") else { return nil }
+        var rest = line[r.upperBound...]
+        if rest.first == "\"" {
+            rest = rest.dropFirst()
+            return String(rest.prefix { $0 != "\"" })
+        }
+        return String(rest.prefix { $0 != "," && $0 != "}" })
+    }
+
+    @Test(.enabled(if: agentKernelTestsEnabled, "needs root for BPF, overlayfs and cgroups (set VIGIL_CI=1 to force)"))
+    func enforceKillsInTheKernelAndFromUserSpaceAndRefusesProtectedProcesses() throws {
+        let sb = try EnforcementSandbox()
+        defer { sb.cleanup() }
+        let port = freePort()
+        let vigil = try Self.startVigil(sb, mode: "enforce", port: port)
+        defer { vigil.kill(SIGTERM); if vigil.wait(seconds: 20) == nil { vigil.kill(SIGKILL); _ = vigil.wait(seconds: 5) } }
+        #expect(vigil.stderrLines.contains { $0.contains("rule 'Enforce test dropped binary': kernel at exec") },
+                "the dropped-binary rule should compile into the exec program")
+        #expect(vigil.stderrLines.contains { $0.contains("rule 'Enforce test reverse shell': user space") })
+
+        // 1. Dropped binary in the simulated pod: killed at exec, its marker never written.
+        let marker = sb.dir + "/out/dropped-ran"
+        let st = sb.run("exec \(sb.dir)/merged/dropped \(marker)", inPod: true)
+        #expect(st == -SIGKILL, "dropped binary exit status \(st)")
+        #expect(waitFor(15) { !Self.alerts(vigil, "Enforce test dropped binary").isEmpty })
+        let drop = Self.alerts(vigil, "Enforce test dropped binary").first ?? ""
+        #expect(Self.field(drop, "vigil.action") == "kill")
+        #expect(Self.field(drop, "vigil.action_result") == "killed", "\(drop)")
+        #expect(Self.field(drop, "vigil.action_path") == "kernel", "\(drop)")
+        #expect(access(marker, F_OK) != 0, "the dropped binary ran: its marker exists")
+
+        // 2. Reverse shell (user-space rule on connect): killed before it writes its marker.
+        let listener = Listener()
+        let shellMarker = sb.dir + "/out/revsh-ran"
+        let rs = sb.run("exec \(sb.dir)/bin/revsh -c 'exec 3<>/dev/tcp/127.0.0.1/\(listener.port); sleep 3; touch \(shellMarker)'")
+        #expect(rs == -SIGKILL, "reverse shell exit status \(rs)")
+        #expect(waitFor(15) { !Self.alerts(vigil, "Enforce test reverse shell").isEmpty })
+        let rev = Self.alerts(vigil, "Enforce test reverse shell").first ?? ""
+        #expect(Self.field(rev, "vigil.action_result") == "killed", "\(rev)")
+        #expect(Self.field(rev, "vigil.action_path") == "user-space")
+        let latency = Self.field(rev, "vigil.action_latency_us").flatMap { UInt64($0) }
+        #expect(latency != nil, "no latency in \(rev)")
+        print("user-space kill latency (syscall exit to pidfd_send_signal): \(latency ?? 0) us")
+        #expect(access(shellMarker, F_OK) != 0)
+
+        // 3. Never-list: the kernel refuses a program named like the kubelet; user space refuses `crio`.
+        #expect(sb.run("exec \(sb.dir)/never/kubelet 0.05") == 0)
+        #expect(waitFor(15) { !Self.alerts(vigil, "Enforce test kubelet-named program").isEmpty })
+        let nev = Self.alerts(vigil, "Enforce test kubelet-named program").first ?? ""
+        #expect(Self.field(nev, "vigil.action_result") == "refused: never-list", "\(nev)")
+        #expect(Self.field(nev, "vigil.action_path") == "kernel")
+        #expect(sb.run("exec \(sb.dir)/bin/crio -c 'exec 3<>/dev/tcp/127.0.0.1/\(listener.port); exit 0'") == 0)
+        #expect(waitFor(15) { Self.alerts(vigil, "Enforce test reverse shell").contains { $0.contains("refused: never-list (crio)") } })
+
+        // 4. Vigil itself: it opens the probe file on reload (capture.ignore_self is off); refused.
+        vigil.kill(SIGHUP)
+        #expect(waitFor(20) { !Self.alerts(vigil, "Enforce test self probe").isEmpty })
+        let me = Self.alerts(vigil, "Enforce test self probe").first ?? ""
+        #expect(Self.field(me, "vigil.action_result") == "refused: vigil or its parent", "\(me)")
+        #expect(vigil.wait(seconds: 0.001) == nil, "vigil killed itself")
+
+        // Every outcome is a metric.
+        let m = parsePrometheus(httpGet(port: port, path: "/metrics")?.body ?? "")
+        #expect((m["vigil_enforcement_actions_total{rule=\"Enforce test dropped binary\",action=\"kill\",result=\"killed\"}"] ?? 0) >= 1)
+        #expect((m["vigil_enforcement_actions_total{rule=\"Enforce test reverse shell\",action=\"kill\",result=\"killed\"}"] ?? 0) >= 1)
+        #expect((m["vigil_enforcement_actions_total{rule=\"Enforce test reverse shell\",action=\"kill\",result=\"refused\"}"] ?? 0) >= 1)
+        #expect((m["vigil_enforcement_actions_total{rule=\"Enforce test self probe\",action=\"kill\",result=\"refused\"}"] ?? 0) >= 1)
+    }
+
+    @Test(.enabled(if: agentKernelTestsEnabled, "needs root for BPF, overlayfs and cgroups (set VIGIL_CI=1 to force)"))
+    func dryRunLetsEverythingRunAndSaysWouldKill() throws {
+        let sb = try EnforcementSandbox()
+        defer { sb.cleanup() }
+        let port = freePort()
+        let vigil = try Self.startVigil(sb, mode: "dry-run", port: port)
+        defer { vigil.kill(SIGTERM); if vigil.wait(seconds: 20) == nil { vigil.kill(SIGKILL); _ = vigil.wait(seconds: 5) } }
+        let marker = sb.dir + "/out/dropped-ran"
+        #expect(sb.run("exec \(sb.dir)/merged/dropped \(marker)", inPod: true) == 0)
+        #expect(access(marker, F_OK) == 0)
+        let listener = Listener()
+        let shellMarker = sb.dir + "/out/revsh-ran"
+        #expect(sb.run("exec \(sb.dir)/bin/revsh -c 'exec 3<>/dev/tcp/127.0.0.1/\(listener.port); touch \(shellMarker)'") == 0)
+        #expect(access(shellMarker, F_OK) == 0)
+        #expect(waitFor(15) { !Self.alerts(vigil, "Enforce test dropped binary").isEmpty && !Self.alerts(vigil, "Enforce test reverse shell").isEmpty })
+        let drop = Self.alerts(vigil, "Enforce test dropped binary").first ?? ""
+        #expect(Self.field(drop, "vigil.action_result") == "would-kill", "\(drop)")
+        #expect(Self.field(drop, "vigil.action_path") == "kernel")
+        let rev = Self.alerts(vigil, "Enforce test reverse shell").first ?? ""
+        #expect(Self.field(rev, "vigil.action_result") == "would-kill", "\(rev)")
+        let m = parsePrometheus(httpGet(port: port, path: "/metrics")?.body ?? "")
+        #expect((m["vigil_enforcement_actions_total{rule=\"Enforce test dropped binary\",action=\"kill\",result=\"would-kill\"}"] ?? 0) >= 1)
+    }
+
+    @Test(.enabled(if: agentKernelTestsEnabled, "needs root for BPF, overlayfs and cgroups (set VIGIL_CI=1 to force)"))
+    func reloadTurnsEnforcementOnAndOffWithoutRestart() throws {
+        let sb = try EnforcementSandbox()
+        defer { sb.cleanup() }
+        let port = freePort()
+        let vigil = try Self.startVigil(sb, mode: "off", port: port)
+        defer { vigil.kill(SIGTERM); if vigil.wait(seconds: 20) == nil { vigil.kill(SIGKILL); _ = vigil.wait(seconds: 5) } }
+        let pid = vigil.pid
+
+        func reload(to mode: String, count: Int) {
+            let text = FilePaths.readText(sb.dir + "/vigil.yaml") ?? ""
+            writeFile(sb.dir + "/vigil.yaml", text.replacing(#/mode: [a-z-]+/#, with: "mode: \(mode)"))
+            vigil.kill(SIGHUP)
+            #expect(waitFor(20) { vigil.stderrLines.filter { $0.contains("\"msg\":\"rules reloaded\"") }.count >= count })
+        }
+        func drop(_ n: Int) -> (status: Int32, ran: Bool, alert: String) {
+            let marker = sb.dir + "/out/dropped-\(n)"
+            let st = sb.run("exec \(sb.dir)/merged/dropped \(marker)", inPod: true)
+            _ = waitFor(15) { Self.alerts(vigil, "Enforce test dropped binary").count >= n }
+            return (st, access(marker, F_OK) == 0, Self.alerts(vigil, "Enforce test dropped binary").last ?? "")
+        }
+        // off: runs, the alert carries no action.
+        let a = drop(1)
+        #expect(a.status == 0 && a.ran)
+        #expect(!a.alert.isEmpty && Self.field(a.alert, "vigil.action") == nil, "\(a.alert)")
+        // enforce: killed in the kernel.
+        reload(to: "enforce", count: 1)
+        let b = drop(2)
+        #expect(b.status == -SIGKILL && !b.ran)
+        #expect(Self.field(b.alert, "vigil.action_result") == "killed", "\(b.alert)")
+        // dry-run: runs again.
+        reload(to: "dry-run", count: 2)
+        let c = drop(3)
+        #expect(c.status == 0 && c.ran)
+        #expect(Self.field(c.alert, "vigil.action_result") == "would-kill", "\(c.alert)")
+        #expect(vigil.pid == pid && vigil.wait(seconds: 0.001) == nil, "the agent was not restarted")
+    }
+}
