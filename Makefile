@@ -9,7 +9,7 @@ BPF_OBJ := $(BUILD_DIR)/bpf/vigil.bpf.o
 # noise tests run gcc, make, git, logrotate, debugfs, mke2fs, ssh and losetup for real).
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev libcurl4-openssl-dev libmicrohttpd-dev \
 	bpftool pkg-config rsyslog openssl python3-venv \
-	gcc libc6-dev make git logrotate e2fsprogs openssh-client util-linux
+	gcc libc6-dev make git logrotate e2fsprogs openssh-client util-linux iproute2
 
 .PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-alerts bench-enforce bench-hostile bench-noise test-kernels kernel-matrix-deps
 
@@ -131,6 +131,15 @@ bench-rules: build
 bench-noise: build
 	python3 Tests/Live/noise.py --vigil .build/release/vigil --repo . --report
 
+# libFuzzer targets (fuzz/): rule YAML, condition grammar, configuration, capture files.
+# FUZZ_SECONDS per target (default 60); corpus in fuzz/corpus; crashes in build/fuzz/crashes.
+.PHONY: fuzz fuzz-build
+fuzz-build: deps
+	fuzz/build.sh
+
+fuzz: fuzz-build
+	fuzz/run.sh
+
 # Hostile rules and configuration files (issue 11): each fails (or loads) within a time bound.
 bench-hostile: build
 	python3 bench/hostile/hostile_bench.py --vigil ./.build/release/vigil
@@ -163,3 +172,50 @@ deploy-tools:
 # Regenerates the ConfigMap (deploy/kubernetes and the Helm chart) from rules/*.yaml.
 deploy-sync:
 	python3 deploy/tools/sync-config.py
+
+# Container image and container-runtime tests (deploy/Containerfile, Tests/ContainerTests).
+# Everything comes from Debian's registry: podman/buildah/containerd/runc to build and run, mmdebstrap
+# for the base root filesystem (cached in build/image/; `rm build/image/*.tar` rebuilds it).
+IMAGE ?= localhost/vigil:dev
+BASE_IMAGE ?= localhost/vigil-base:bookworm
+WORKLOAD_IMAGE ?= localhost/vigil-test/workload:v1
+IMAGE_DIR := $(BUILD_DIR)/image
+CONTAINER_PACKAGES := podman buildah containerd runc mmdebstrap
+
+.PHONY: container-deps image test-containers
+container-deps:
+	@missing=""; for p in $(CONTAINER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "error: missing Debian packages:$$missing (run as root or install them)" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(IMAGE_DIR)/%-rootfs.tar: deploy/image/rootfs.sh
+	deploy/image/rootfs.sh $* $@
+
+# Imports a root filesystem tarball as an image unless that image already holds this tarball
+# (the stamp records the tarball's checksum and the image id it became).
+define import_rootfs
+	@sum=$$(sha256sum $(1) | cut -c1-64); \
+	if ! podman image exists $(2) || [ "$$(cat $(1).imported 2>/dev/null)" != "$$sum $$(podman image inspect --format '{{.Id}}' $(2))" ]; then \
+		podman import --quiet $(3) $(1) $(2) >/dev/null && echo "imported $(1) as $(2)" && \
+		echo "$$sum $$(podman image inspect --format '{{.Id}}' $(2))" > $(1).imported; \
+	fi
+endef
+
+image: container-deps bpf $(IMAGE_DIR)/base-rootfs.tar
+	$(SWIFT) build -c release --static-swift-stdlib --product vigil
+	strip -o $(IMAGE_DIR)/vigil .build/release/vigil
+	cp $(BPF_OBJ) $(IMAGE_DIR)/vigil.bpf.o
+	$(call import_rootfs,$(IMAGE_DIR)/base-rootfs.tar,$(BASE_IMAGE),)
+	buildah build --quiet --pull=never -f deploy/Containerfile --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) . >/dev/null
+	@podman image inspect --format '{{.Id}}' $(IMAGE) | cut -c1-12 | xargs -I{} echo "built $(IMAGE) ({})"; \
+	podman image inspect --format '{{.Size}}' $(IMAGE) | awk '{printf "image size: %.1f MB\n", $$1/1e6}'
+
+# Runs Vigil's image under containerd (ctr, k8s.io namespace) and podman with the DaemonSet's
+# privileges, and checks alerts for real containers of both runtimes (Tests/ContainerTests).
+test-containers: image $(IMAGE_DIR)/workload-rootfs.tar
+	$(call import_rootfs,$(IMAGE_DIR)/workload-rootfs.tar,$(WORKLOAD_IMAGE),--change 'CMD ["/bin/sh"]')
+	$(SWIFT) build --build-tests
+	VIGIL_CONTAINER_TESTS=1 VIGIL_IMAGE=$(IMAGE) VIGIL_WORKLOAD_IMAGE=$(WORKLOAD_IMAGE) $(SWIFT) test --skip-build --filter ContainerTests

@@ -41,8 +41,10 @@ public enum RuleLoading {
         if !errors.isEmpty { return .failure(Rejected(errors: errors)) }
         var options = RuleLoadOptions()
         options.cancellation = cancellation
+        options.maxFileBytes = loaded.config.rulesFileMaxSize
         options.matching = loaded.config.ruleMatching == .all ? .all : .first
         options.minimumPriority = loaded.config.priority
+        options.unknownKeys = loaded.config.rulesUnknownKeys
         // Enforcement off: no rule enforces, whatever the selectors say.
         options.enforcing = loaded.config.enforcement.mode == .off ? [] : loaded.config.enforcement.rules
         do {
