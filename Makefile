@@ -163,3 +163,50 @@ deploy-tools:
 # Regenerates the ConfigMap (deploy/kubernetes and the Helm chart) from rules/*.yaml.
 deploy-sync:
 	python3 deploy/tools/sync-config.py
+
+# Container image and container-runtime tests (deploy/Containerfile, Tests/ContainerTests).
+# Everything comes from Debian's registry: podman/buildah/containerd/runc to build and run, mmdebstrap
+# for the base root filesystem (cached in build/image/; `rm build/image/*.tar` rebuilds it).
+IMAGE ?= localhost/vigil:dev
+BASE_IMAGE ?= localhost/vigil-base:bookworm
+WORKLOAD_IMAGE ?= localhost/vigil-test/workload:v1
+IMAGE_DIR := $(BUILD_DIR)/image
+CONTAINER_PACKAGES := podman buildah containerd runc mmdebstrap
+
+.PHONY: container-deps image test-containers
+container-deps:
+	@missing=""; for p in $(CONTAINER_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "error: missing Debian packages:$$missing (run as root or install them)" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+
+$(IMAGE_DIR)/%-rootfs.tar: deploy/image/rootfs.sh
+	deploy/image/rootfs.sh $* $@
+
+# Imports a root filesystem tarball as an image unless that image already holds this tarball
+# (the stamp records the tarball's checksum and the image id it became).
+define import_rootfs
+	@sum=$$(sha256sum $(1) | cut -c1-64); \
+	if ! podman image exists $(2) || [ "$$(cat $(1).imported 2>/dev/null)" != "$$sum $$(podman image inspect --format '{{.Id}}' $(2))" ]; then \
+		podman import --quiet $(3) $(1) $(2) >/dev/null && echo "imported $(1) as $(2)" && \
+		echo "$$sum $$(podman image inspect --format '{{.Id}}' $(2))" > $(1).imported; \
+	fi
+endef
+
+image: container-deps bpf $(IMAGE_DIR)/base-rootfs.tar
+	$(SWIFT) build -c release --static-swift-stdlib --product vigil
+	strip -o $(IMAGE_DIR)/vigil .build/release/vigil
+	cp $(BPF_OBJ) $(IMAGE_DIR)/vigil.bpf.o
+	$(call import_rootfs,$(IMAGE_DIR)/base-rootfs.tar,$(BASE_IMAGE),)
+	buildah build --quiet --pull=never -f deploy/Containerfile --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) . >/dev/null
+	@podman image inspect --format '{{.Id}}' $(IMAGE) | cut -c1-12 | xargs -I{} echo "built $(IMAGE) ({})"; \
+	podman image inspect --format '{{.Size}}' $(IMAGE) | awk '{printf "image size: %.1f MB\n", $$1/1e6}'
+
+# Runs Vigil's image under containerd (ctr, k8s.io namespace) and podman with the DaemonSet's
+# privileges, and checks alerts for real containers of both runtimes (Tests/ContainerTests).
+test-containers: image $(IMAGE_DIR)/workload-rootfs.tar
+	$(call import_rootfs,$(IMAGE_DIR)/workload-rootfs.tar,$(WORKLOAD_IMAGE),--change 'CMD ["/bin/sh"]')
+	$(SWIFT) build --build-tests
+	VIGIL_CONTAINER_TESTS=1 VIGIL_IMAGE=$(IMAGE) VIGIL_WORKLOAD_IMAGE=$(WORKLOAD_IMAGE) $(SWIFT) test --skip-build --filter ContainerTests

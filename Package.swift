@@ -72,5 +72,7 @@ let package = Package(
         .testTarget(name: "VigilAlertsTests", dependencies: ["VigilAlerts", "VigilRules", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilAgentTests", dependencies: ["VigilAgent", "VigilAlerts", "VigilRules", "VigilState", "VigilDecode", "VigilCapture", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "DeployTests", dependencies: ["VigilAlerts", "VigilRules", "VigilCore"], swiftSettings: strict),
+        // Real container runtimes (`make test-containers`: the image under containerd and podman).
+        .testTarget(name: "ContainerTests", dependencies: ["VigilCore"], swiftSettings: strict),
     ]
 )

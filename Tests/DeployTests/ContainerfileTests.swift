@@ -99,29 +99,25 @@ struct Containerfile {
     }
 }
 
-/// deploy/Containerfile parses, and what it copies exists where `make` puts it.
+/// deploy/Containerfile parses, builds on the locally made base, and copies what `make image` stages.
+/// (Tests/ContainerTests builds the image and runs it under containerd and podman: `make test-containers`.)
 @Suite struct ContainerfileTests {
     static let file = Deploy.path("deploy/Containerfile")
+    static let rootfsScript = Deploy.path("deploy/image/rootfs.sh")
 
     func parsed() throws -> Containerfile {
         try Containerfile(try String(contentsOfFile: Self.file, encoding: .utf8), file: "deploy/Containerfile")
     }
 
-    @Test func parsesIntoABuildAndARuntimeStage() throws {
+    @Test func oneStageOnTheLocallyBuiltBase() throws {
         let cf = try parsed()
-        #expect(cf.stages.count == 2)
-        let build = cf.stages[0], runtime = cf.stages[1]
-        #expect(build.name == "build")
-        #expect(build.image.contains("swift:6.3"), "build stage image: \(build.image)")
-        #expect(runtime.image.contains("debian:bookworm-slim"), "runtime image: \(runtime.image)")
-        // Every --from names an earlier stage.
-        for (i, stage) in cf.stages.enumerated() {
-            for c in try Containerfile.copies(stage) {
-                if let from = c.from {
-                    #expect(cf.stages[..<i].contains { $0.name == from }, "line \(c.line): --from=\(from) is not an earlier stage")
-                }
-            }
-        }
+        #expect(cf.stages.count == 1)
+        let runtime = try #require(cf.stages.last)
+        // The base comes from deploy/image/rootfs.sh (Debian packages), never from an image registry.
+        #expect(runtime.image == "localhost/vigil-base:bookworm", "base image: \(runtime.image)")
+        let makefile = try String(contentsOfFile: Deploy.path("Makefile"), encoding: .utf8)
+        #expect(makefile.contains("BASE_IMAGE ?= \(runtime.image)"), "make image does not build \(runtime.image)")
+        #expect(!runtime.instructions.contains { $0.keyword == "RUN" }, "the base has no shell: RUN cannot work")
         let entry = try #require(runtime.instructions.last { $0.keyword == "ENTRYPOINT" })
         #expect(try JSON.parse(entry.arguments) == .array([.string("/usr/bin/vigil")]), "ENTRYPOINT must be the exec form [\"/usr/bin/vigil\"]")
         let cmd = try #require(runtime.instructions.last { $0.keyword == "CMD" })
@@ -132,40 +128,39 @@ struct Containerfile {
             #expect(destinations.contains(d), "nothing is copied to \(d)")
         }
         #expect(!runtime.instructions.contains { $0.keyword == "VOLUME" }, "the root filesystem is read-only and nothing needs a VOLUME")
+        // The directories the DaemonSet mounts over, and the agent's, exist in the base.
+        let script = try String(contentsOfFile: Self.rootfsScript, encoding: .utf8)
+        for d in ["/usr/lib/vigil", "/etc/vigil", "/etc/vigil-rules.d"] {
+            #expect(script.contains("\"$r\"\(d)"), "deploy/image/rootfs.sh does not create \(d) in the base")
+        }
     }
 
-    @Test func copiedPathsExistAfterMake() throws {
+    /// Each COPY source is a repository file or one `make image` stages in build/image/.
+    @Test func copiedPathsAreWhatMakeImageStages() throws {
         let cf = try parsed()
-        let build = cf.stages[0]
-        // The build stage copies parts of the repository into its WORKDIR (/src/X is the repository's X):
-        // each must exist, and together they must hold what `swift build` and `make bpf` read.
-        #expect(build.workdir == "/src")
-        var copied: [String] = []
-        for c in try Containerfile.copies(build) where c.from == nil {
-            for source in c.sources {
-                #expect(!matches(source).isEmpty, "line \(c.line): \(source) is not in the repository")
-                copied.append(source.hasSuffix("/") ? String(source.dropLast()) : source)
-            }
-        }
-        for needed in ["Package.swift", "Makefile", "Sources", "Tests", "bpf"] {
-            #expect(copied.contains(needed), "the build stage does not copy \(needed)")
-        }
-        #expect(!copied.contains("."), "COPY . would send the host's .build/ and build/ into the image build")
         let makefile = try String(contentsOfFile: Deploy.path("Makefile"), encoding: .utf8)
-        let package = try String(contentsOfFile: Deploy.path("Package.swift"), encoding: .utf8)
-        for (i, stage) in cf.stages.enumerated() where i > 0 {
-            for c in try Containerfile.copies(stage) {
-                for source in c.sources {
-                    if c.from == nil {
-                        #expect(!matches(source).isEmpty, "line \(c.line): \(source) matches nothing in the repository")
-                        continue
-                    }
-                    #expect(source.hasPrefix(build.workdir + "/"), "line \(c.line): \(source) is outside the build WORKDIR")
-                    let rel = String(source.dropFirst(build.workdir.count + 1))
-                    try checkBuildOutput(rel, line: c.line, makefile: makefile, package: package)
+        let recipe = imageRecipe(makefile)
+        #expect(!recipe.isEmpty, "the Makefile has no image target")
+        for c in try Containerfile.copies(try #require(cf.stages.last)) {
+            #expect(c.from == nil, "line \(c.line): --from without a build stage")
+            for source in c.sources {
+                #expect(source != "." && !source.hasPrefix(".build"), "line \(c.line): \(source) would send the host's build trees")
+                if source.hasPrefix("build/image/") {
+                    let name = String(source.dropFirst("build/image/".count))
+                    #expect(recipe.contains("$(IMAGE_DIR)/\(name)"), "line \(c.line): make image does not stage \(name)")
+                    let path = Deploy.path(source)
+                    if FileManager.default.fileExists(atPath: path) { #expect(try isELF(path), "\(source) is not an ELF file") }
+                } else {
+                    #expect(!matches(source).isEmpty, "line \(c.line): \(source) matches nothing in the repository")
                 }
             }
         }
+        // The staged binary is the static-stdlib release build, stripped; the BPF object is make's.
+        #expect(recipe.contains("--static-swift-stdlib --product vigil"))
+        #expect(recipe.contains("strip -o $(IMAGE_DIR)/vigil .build/release/vigil"))
+        #expect(recipe.contains("cp $(BPF_OBJ) $(IMAGE_DIR)/vigil.bpf.o"))
+        let dry = try Deploy.run(["/usr/bin/env", "make", "-n", "image"])
+        #expect(dry.status == 0, "make -n image fails: \(dry.stderr.prefix(600))")
     }
 
     /// The image puts the BPF object where the loader looks for it, and the binary where the
@@ -185,71 +180,15 @@ struct Containerfile {
         #expect(agentSources.contains("\"/etc/vigil/vigil.yaml\""), "the agent no longer falls back to /etc/vigil/vigil.yaml")
     }
 
-    /// What the build stage copies is a complete Swift package (every target's directory is there):
-    /// `swift package describe` succeeds on a copy of exactly those paths.
-    @Test func buildStageHoldsAWholePackage() throws {
-        let cf = try parsed()
-        let build = cf.stages[0]
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("vigil-ctx-\(UUID().uuidString)").path
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        for c in try Containerfile.copies(build) where c.from == nil {
-            for source in c.sources {
-                for path in matches(source) {
-                    let dest = dir + "/" + path
-                    try FileManager.default.createDirectory(atPath: (dest as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-                    try FileManager.default.copyItem(atPath: Deploy.path(path), toPath: dest)
-                }
-            }
+    /// The `image:` recipe of the Makefile (its tab-indented lines).
+    func imageRecipe(_ makefile: String) -> String {
+        var out: [Substring] = []
+        var inside = false
+        for line in makefile.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("image:") { inside = true; continue }
+            if inside { if line.hasPrefix("\t") { out.append(line) } else if !line.isEmpty { break } }
         }
-        let r = try Deploy.run(["/usr/bin/env", "swift", "package", "describe", "--type", "json"], cwd: dir)
-        #expect(r.status == 0, "the build stage's files are not a whole package: \(r.stderr.prefix(600))")
-        let make = try Deploy.run(["/usr/bin/env", "make", "-n", "bpf", "DEB_PACKAGES="], cwd: dir)
-        #expect(make.status == 0, "make -n bpf fails on the build stage's files: \(make.stderr.prefix(600))")
-    }
-
-    /// A build-stage output is either the SwiftPM product (built by `make build`), or a file a
-    /// Makefile variable names, which must then exist once its rule exists (`make test` builds it).
-    func checkBuildOutput(_ rel: String, line: Int, makefile: String, package: String) throws {
-        let path = Deploy.path(rel)
-        if rel.hasPrefix(".build/release/") {
-            let product = String(rel.dropFirst(".build/release/".count))
-            #expect(package.contains(".executable(name: \"\(product)\""), "line \(line): \(product) is not a product in Package.swift")
-            #expect(makefile.contains("$(SWIFT) build -c release"), "make build no longer builds the release binary")
-            if FileManager.default.fileExists(atPath: path) { #expect(try isELF(path), "\(rel) is not an ELF binary") }
-            return
-        }
-        // build/bpf/vigil.bpf.o is $(BPF_OBJ) = $(BUILD_DIR)/bpf/vigil.bpf.o
-        let vars = makefileVariables(makefile)
-        let named = vars.first { $0.value == rel }
-        #expect(named != nil, "line \(line): \(rel) is not an output the Makefile names")
-        guard let named else { return }
-        let hasRule = makefile.split(separator: "\n").contains { $0.hasPrefix("$(\(named.key)):") || $0.hasPrefix("\(rel):") }
-        if hasRule {
-            #expect(FileManager.default.fileExists(atPath: path), "\(rel) is missing: `make bpf` should have built it")
-        }
-        if FileManager.default.fileExists(atPath: path) {
-            #expect(try isELF(path), "\(rel) is not an ELF object")
-        }
-    }
-
-    func makefileVariables(_ makefile: String) -> [String: String] {
-        var vars: [String: String] = [:]
-        for line in makefile.split(separator: "\n") {
-            guard let r = line.range(of: ":=") else { continue }
-            let k = line[..<r.lowerBound].trimmingCharacters(in: .whitespaces)
-            guard !k.isEmpty, k.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) else { continue }
-            vars[k] = line[r.upperBound...].trimmingCharacters(in: .whitespaces)
-        }
-        // Expand $(VAR) references.
-        for _ in 0..<4 {
-            for (k, v) in vars {
-                var e = v
-                for (k2, v2) in vars { e = e.replacingOccurrences(of: "$(\(k2))", with: v2) }
-                vars[k] = e
-            }
-        }
-        return vars
+        return out.joined(separator: "\n")
     }
 
     /// Repository paths a COPY source names (a `*` or `?` in the last component is a glob).
@@ -270,16 +209,16 @@ struct Containerfile {
         return try h.read(upToCount: 4) == Data([0x7f, 0x45, 0x4c, 0x46])
     }
 
-    /// The runtime stage installs the Debian package of every shared library the binary needs
-    /// (other than libc's and the Swift runtime, which the image links statically).
+    /// The base (deploy/image/rootfs.sh) unpacks the Debian package of every shared library the
+    /// binary needs (other than the Swift runtime, which the image links statically).
     @Test(.enabled(if: Deploy.vigilBinary != nil || Deploy.isCI, "no vigil binary built yet"))
-    func runtimeStageInstallsTheLinkedLibraries() throws {
+    func baseHoldsTheLinkedLibraries() throws {
         let binary = try #require(Deploy.vigilBinary, "no vigil binary: run swift build")
-        let cf = try parsed()
-        let runtime = cf.stages[cf.stages.count - 1]
-        let installed = Set(runtime.instructions.filter { $0.keyword == "RUN" }.flatMap {
-            $0.arguments.split(separator: " ").map(String.init)
-        })
+        let script = try String(contentsOfFile: Self.rootfsScript, encoding: .utf8)
+        let listLine = try #require(script.split(separator: "\n").first { $0.trimmingCharacters(in: .whitespaces).hasPrefix("base) packages=") },
+                                    "deploy/image/rootfs.sh has no `base) packages=` list")
+        let list = listLine.split(separator: "=", maxSplits: 1)[1].split(separator: " ")[0]
+        let installed = Set(list.split(separator: ",").map { String($0).trimmingCharacters(in: CharacterSet(charactersIn: "; ")) })
         let r = try Deploy.run(["/usr/bin/readelf", "-d", binary])
         #expect(r.status == 0, "\(r.stderr)")
         let needed = r.stdout.split(separator: "\n").compactMap { line -> String? in
@@ -295,10 +234,10 @@ struct Containerfile {
             let parts = line.split(separator: " ")
             if parts.count >= 3, parts[1] == "=>" { resolved[String(parts[0]).trimmingCharacters(in: .whitespaces)] = String(parts[2]) }
         }
-        let base = ["libc.so", "libm.so", "ld-linux", "libpthread.so", "libdl.so", "librt.so", "libutil.so", "libstdc++.so", "libgcc_s.so"]
-        for lib in needed where !base.contains(where: { lib.hasPrefix($0) }) {
+        // The dynamic loader is libc6's (ldd prints it without `=>`).
+        for lib in needed where !lib.hasPrefix("ld-linux") {
             let path = try #require(resolved[lib], "\(lib) does not resolve: \(ldd.output)")
-            if path.contains("/usr/lib/swift/") { continue }
+            if path.contains("/usr/lib/swift/") || path.contains("/opt/swift/") { continue }
             let real = (path as NSString).resolvingSymlinksInPath
             var pkg = ""
             for candidate in [path, real, "/usr" + real, "*/" + lib] {
@@ -308,7 +247,7 @@ struct Containerfile {
                 }
             }
             #expect(!pkg.isEmpty, "\(lib) (\(path)): no Debian package owns it")
-            #expect(installed.contains(pkg), "the runtime stage does not install \(pkg) (for \(lib))")
+            #expect(installed.contains(pkg), "deploy/image/rootfs.sh's base does not unpack \(pkg) (for \(lib))")
         }
     }
 }

@@ -34,6 +34,7 @@ public struct ContainerIdentity: Sendable, Equatable, Hashable {
 /// | systemd, guaranteed | `kubepods.slice/kubepods-pod<uid_>.slice/<scope>` |
 /// | cgroupfs | `kubepods/<qos>/pod<uid>/<id>`, guaranteed `kubepods/pod<uid>/<id>` |
 /// | docker (no k8s) | `system.slice/docker-<id>.scope`, `docker/<id>` |
+/// | podman (no k8s) | `machine.slice/libpod-<id>.scope` (systemd), `libpod_parent/libpod-<id>` (cgroupfs) |
 ///
 /// where `<scope>` is `cri-containerd-<id>.scope` (containerd), `crio-<id>.scope` (CRI-O),
 /// `docker-<id>.scope` (dockershim / cri-dockerd) or `libpod-<id>.scope` (podman).
@@ -130,6 +131,8 @@ public enum CgroupPathParser {
             if previous == "docker" { return ("docker", String(c)) }
             if previous == "libpod_parent" { return ("podman", String(c)) }
         }
+        // podman with the cgroupfs manager: /libpod_parent/libpod-<id> (no .scope).
+        if c.hasPrefix("libpod-"), !c.hasPrefix("libpod-conmon-"), isHexID(c.dropFirst(7)) { return ("podman", String(c.dropFirst(7))) }
         // cgroupfs driver with CRI-O: crio-<id> without .scope.
         if inKubepods, c.hasPrefix("crio-"), isHexID(c.dropFirst(5)) { return ("cri-o", String(c.dropFirst(5))) }
         return nil

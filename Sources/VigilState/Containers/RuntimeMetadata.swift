@@ -2,7 +2,7 @@ import Foundation
 
 /// What a container runtime's own on-disk state says about one container (no API needed).
 public struct RuntimeContainerMetadata: Sendable, Equatable {
-    /// `containerd` or `cri-o`.
+    /// `containerd`, `cri-o`, `docker` or `podman`.
     public var runtime: String
     public var containerID: String
     /// Kubernetes container name (`container.name`).
@@ -56,6 +56,11 @@ public struct RuntimeMetadataError: Error, CustomStringConvertible, Sendable {
 ///   (directly or inside the JSON of `io.kubernetes.cri-o.Labels`), `io.kubernetes.cri-o.ImageName`
 ///   (else `io.kubernetes.cri-o.Image`), `io.kubernetes.cri-o.ContainerType`,
 ///   `io.kubernetes.cri-o.SandboxID`, `io.kubernetes.cri-o.Created` (RFC 3339; else the file's mtime).
+/// - podman: the same `<root>/<id>/userdata/config.json` as CRI-O (podman and CRI-O share
+///   containers/storage), told apart by the annotation `io.container.manager: libpod`; the name and
+///   image come from containers/storage's `<root>/containers.json` (the container's `metadata`:
+///   `name`, `image-name`), the start time from `io.kubernetes.cri-o.Created`, privileged from
+///   `io.podman.annotations.privileged`. Podman writes `config.json` when the container starts.
 /// - Docker: `<root>/<id>/config.v2.json` and `hostconfig.json`, root by default
 ///   `/var/lib/docker/containers` (name, image, `Created`, `HostConfig.Privileged`, dockershim labels).
 ///
@@ -83,7 +88,7 @@ public struct RuntimeMetadataStore: Sendable {
         guard CgroupPathParser.isHexID(Substring(id)) else { return nil } // never build paths from odd ids
         let order: [String]
         switch runtimeHint {
-        case "cri-o": order = ["cri-o", "containerd", "docker"]
+        case "cri-o", "podman": order = ["cri-o", "containerd", "docker"]
         case "docker": order = ["docker", "containerd", "cri-o"]
         default: order = ["containerd", "cri-o", "docker"]
         }
@@ -104,7 +109,19 @@ public struct RuntimeMetadataStore: Sendable {
             } else {
                 for root in crioRoots {
                     let path = root + "/" + id + "/userdata/config.json"
-                    if let bytes = readFileBytes(path) { return try Self.parseCRIO(bytes, id: id, path: path, mtimeNs: Self.mtimeNs(path)) }
+                    guard let bytes = readFileBytes(path) else { continue }
+                    let spec = try Self.jsonObject(bytes, path: path)
+                    if Self.annotations(spec)["io.container.manager"] == "libpod" {
+                        // containers.json sits in the storage root, next to the container directories.
+                        let indexes = [root] + crioRoots.filter { $0 != root }
+                        let index = indexes.lazy.compactMap { r -> (String, [UInt8])? in
+                            let p = r + "/containers.json"
+                            return readFileBytes(p).map { (p, $0) }
+                        }.first
+                        return try Self.parsePodman(spec: spec, containersJSON: index?.1, id: id, path: path,
+                                                    indexPath: index?.0 ?? root + "/containers.json", mtimeNs: Self.mtimeNs(path))
+                    }
+                    return try Self.parseCRIO(bytes, id: id, path: path, mtimeNs: Self.mtimeNs(path))
                 }
             }
         }
@@ -155,6 +172,40 @@ public struct RuntimeMetadataStore: Sendable {
             privileged: isPrivileged(spec: spec),
             startTimeNs: created ?? mtimeNs,
             podLabels: a["io.kubernetes.cri-o.ContainerType"] == "sandbox" ? podLabels : [:],
+            source: path)
+    }
+
+    /// Parses a podman container: its OCI spec (`userdata/config.json`) and, when readable, its
+    /// record in containers/storage's `containers.json` (name and image as the user gave them).
+    /// A missing record leaves name and image empty; an unparsable index throws naming `indexPath`.
+    public static func parsePodman(spec: [String: Any], containersJSON: [UInt8]?, id: String, path: String,
+                                   indexPath: String, mtimeNs: UInt64?) throws -> RuntimeContainerMetadata {
+        let a = annotations(spec)
+        var name: String?
+        var image: String?
+        var createdNs: UInt64?
+        if let bytes = containersJSON {
+            let parsed: Any
+            do { parsed = try JSONSerialization.jsonObject(with: Data(bytes)) } catch {
+                throw RuntimeMetadataError(path: indexPath, reason: "invalid JSON (\(error.localizedDescription))")
+            }
+            guard let records = parsed as? [[String: Any]] else { throw RuntimeMetadataError(path: indexPath, reason: "not a JSON array of containers") }
+            if let record = records.first(where: { $0["id"] as? String == id }) {
+                if let m = record["metadata"] as? String, let meta = try? JSONSerialization.jsonObject(with: Data(m.utf8)) as? [String: Any] {
+                    name = meta["name"] as? String
+                    image = meta["image-name"] as? String
+                    if let t = meta["created-at"] as? Int, t > 0 { createdNs = UInt64(t) * 1_000_000_000 }
+                }
+                if name == nil, let names = record["names"] as? [String] { name = names.first }
+                if createdNs == nil, let c = record["created"] as? String { createdNs = parseRFC3339Nanos(c) }
+            }
+        }
+        var privileged = isPrivileged(spec: spec)
+        if let p = a["io.podman.annotations.privileged"] { privileged = p.uppercased() == "TRUE" }
+        return RuntimeContainerMetadata(
+            runtime: "podman", containerID: id, containerName: name, image: image, containerType: "container",
+            privileged: privileged,
+            startTimeNs: a["io.kubernetes.cri-o.Created"].flatMap(parseRFC3339Nanos) ?? createdNs ?? mtimeNs,
             source: path)
     }
 
