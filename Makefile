@@ -131,6 +131,15 @@ bench-rules: build
 bench-noise: build
 	python3 Tests/Live/noise.py --vigil .build/release/vigil --repo . --report
 
+# libFuzzer targets (fuzz/): rule YAML, condition grammar, configuration, capture files.
+# FUZZ_SECONDS per target (default 60); corpus in fuzz/corpus; crashes in build/fuzz/crashes.
+.PHONY: fuzz fuzz-build
+fuzz-build: deps
+	fuzz/build.sh
+
+fuzz: fuzz-build
+	fuzz/run.sh
+
 # Hostile rules and configuration files (issue 11): each fails (or loads) within a time bound.
 bench-hostile: build
 	python3 bench/hostile/hostile_bench.py --vigil ./.build/release/vigil

@@ -41,6 +41,7 @@ public enum RuleLoading {
         if !errors.isEmpty { return .failure(Rejected(errors: errors)) }
         var options = RuleLoadOptions()
         options.cancellation = cancellation
+        options.maxFileBytes = loaded.config.rulesFileMaxSize
         options.matching = loaded.config.ruleMatching == .all ? .all : .first
         options.minimumPriority = loaded.config.priority
         // Enforcement off: no rule enforces, whatever the selectors say.

@@ -237,7 +237,9 @@ public struct ConditionParser {
             f.offset = s
             return f
         }
-        let t = Transformer(rawValue: w)!
+        guard let t = Transformer(rawValue: w) else {
+            throw err("expected val(field) or a transformer (\(Transformer.allCases.map(\.rawValue).joined(separator: ", "))), not '\(w)'")
+        }
         i += 1; skipSpace()
         let s = i
         let inner = readWord()

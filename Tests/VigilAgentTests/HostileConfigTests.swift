@@ -40,6 +40,17 @@ import VigilCore
         }
     }
 
+    @Test func rulesFileSizeLimitIsConfigurable() throws {
+        let fx = Fixture(rules: shadowRule + "\n" + String(repeating: "# padding\n", count: 200), config: "rules_file_max_size: 1Ki\n")
+        defer { fx.cleanup() }
+        let loaded = try fx.options.loadConfig()
+        #expect(loaded.config.rulesFileMaxSize == 1024)
+        guard case .failure(let rejected) = RuleLoading.load(loaded) else { Issue.record("loaded a rules file over the limit"); return }
+        #expect(rejected.errors.first?.contains("rules.yaml:0:0: error: cannot read rules file: file is") == true && rejected.errors.first?.contains("larger than the limit of 1 KiB") == true,
+                "\(rejected.errors)")
+        #expect(VigilConfig().rulesFileMaxSize == 16 << 20)
+    }
+
     @Test func configFileMustBeARegularFileUnderTheLimit() {
         do { _ = try ConfigLoader.load(path: "/dev/zero"); Issue.record("read /dev/zero") } catch {
             #expect(error.description == "/dev/zero: cannot read the configuration file: not a regular file (a character device); Vigil reads only regular files")

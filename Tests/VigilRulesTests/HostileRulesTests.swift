@@ -129,3 +129,15 @@ import VigilCore
         #expect(d?.description == "hostile.yaml:1:257: error: YAML nested deeper than 256")
     }
 }
+
+/// Inputs found by the fuzz targets (`make fuzz`): each crashed once; now each is an error.
+@Suite struct FuzzRegressionTests {
+    /// A non-transformer call nested in a right-hand transformer: `tolower(foo(...))` force-unwrapped a nil transformer.
+    @Test func unknownFunctionInsideRightHandTransformer() {
+        for cond in ["proc.name = tolower(foo(proc.name))", "proc.name = tolower(tolower(x(", "proc.name = toupper(val(proc.name) and proc.name = b64(a("] {
+            #expect(throws: ConditionSyntaxError.self) { try ConditionParser.parse(cond) }
+            let e = errors(loadRules("- rule: R\n  desc: d\n  condition: evt.type = open and \(cond)\n  output: o\n  priority: info\n").1)
+            #expect(e.count == 1 && e[0].mark.line == 3 && e[0].message.hasPrefix("syntax error: "), "\(e)")
+        }
+    }
+}

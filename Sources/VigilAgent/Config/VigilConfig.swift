@@ -109,6 +109,8 @@ public struct VigilConfig: Sendable, Equatable {
     }
     /// `rules_reload`.
     public var rulesReload = RulesReload()
+    /// `rules_file_max_size`: largest rules file read (a larger one is an error naming it and the limit).
+    public var rulesFileMaxSize = FileReader.defaultLimit
 
     /// How long an event may wait for container metadata before it is evaluated without it.
     public var metadataWaitMs = 100
@@ -134,6 +136,7 @@ public struct VigilConfig: Sendable, Equatable {
                     name: { $0.falcoName.lowercased() }),
             .choice("rule_matching", \.ruleMatching, [("first", .first), ("all", .all)], name: { $0.rawValue }),
             .bool("watch_config_files", \.watchConfigFiles),
+            .size("rules_file_max_size", \.rulesFileMaxSize, min: 1024, max: 1 << 30),
             .section("rules_reload", \.rulesReload, [
                 .int("timeout_ms", \.timeoutMs, min: 1, max: 3_600_000),
                 .size("max_memory", \.maxMemory, min: 1 << 20, max: 1 << 40),
