@@ -9,7 +9,7 @@ BPF_OBJ := $(BUILD_DIR)/bpf/vigil.bpf.o
 # noise tests run gcc, make, git, logrotate, debugfs, mke2fs, ssh and losetup for real).
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev libcurl4-openssl-dev libmicrohttpd-dev \
 	bpftool pkg-config rsyslog openssl python3-venv \
-	gcc libc6-dev make git logrotate e2fsprogs openssh-client util-linux
+	gcc libc6-dev make git logrotate e2fsprogs openssh-client util-linux iproute2
 
 .PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-alerts bench-enforce bench-hostile bench-noise test-kernels kernel-matrix-deps
 

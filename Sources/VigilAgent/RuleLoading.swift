@@ -44,6 +44,7 @@ public enum RuleLoading {
         options.maxFileBytes = loaded.config.rulesFileMaxSize
         options.matching = loaded.config.ruleMatching == .all ? .all : .first
         options.minimumPriority = loaded.config.priority
+        options.unknownKeys = loaded.config.rulesUnknownKeys
         // Enforcement off: no rule enforces, whatever the selectors say.
         options.enforcing = loaded.config.enforcement.mode == .off ? [] : loaded.config.enforcement.rules
         do {

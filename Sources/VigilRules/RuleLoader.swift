@@ -32,8 +32,13 @@ public struct RuleLoader {
     public private(set) var diagnostics: [Diagnostic] = []
     /// Largest rules file read (bytes); a larger file is an error naming it and the limit.
     public var maxFileBytes: Int
+    /// Unknown keys in an item: an error (default, as Falco 0.44) or a warning.
+    public var unknownKeys: UnknownKeyPolicy = .error
 
-    public init(maxFileBytes: Int = FileReader.defaultLimit) { self.maxFileBytes = maxFileBytes }
+    public init(maxFileBytes: Int = FileReader.defaultLimit, unknownKeys: UnknownKeyPolicy = .error) {
+        self.maxFileBytes = maxFileBytes
+        self.unknownKeys = unknownKeys
+    }
 
     /// Expands files and directories (a directory's `*.yaml`/`*.yml` files in name order, not recursive).
     public static func expand(paths: [String]) -> (files: [String], errors: [Diagnostic]) {
@@ -175,7 +180,12 @@ public struct RuleLoader {
     mutating func checkKeys(_ map: [(key: YAMLNode, value: YAMLNode)], _ allowed: Set<String>, _ item: String) {
         for (k, _) in map {
             guard let ks = k.scalar else { error(k.mark, item, "keys must be scalars"); continue }
-            if !allowed.contains(ks) { warning(k.mark, item, "unknown key '\(ks)' ignored") }
+            if !allowed.contains(ks) {
+                switch unknownKeys {
+                case .error: error(k.mark, item, "unknown key '\(ks)' (set rules_unknown_keys: warn to ignore it)")
+                case .warn: warning(k.mark, item, "unknown key '\(ks)' ignored")
+                }
+            }
         }
     }
 

@@ -9,8 +9,14 @@ import VigilCore
 /// Falco's `rule_matching`: stop at the first matching rule, or report all.
 public enum RuleMatching: String, Sendable { case first, all }
 
+/// What an unknown key in a list, macro or rule item is: an error naming the key and its
+/// place (Falco 0.44's behaviour, the default), or a warning (the item loads without it).
+public enum UnknownKeyPolicy: String, Sendable, Equatable { case error, warn }
+
 /// How rules are loaded and which are active.
 public struct RuleLoadOptions: Sendable {
+    /// Unknown keys in rule items: errors (default) or warnings.
+    public var unknownKeys: UnknownKeyPolicy = .error
     /// `first` or `all` (Falco's default is `first`).
     public var matching: RuleMatching = .first
     /// Rules below this priority are not evaluated (Falco's `priority`).
@@ -154,6 +160,7 @@ public final class RuleSet: Sendable {
     /// returns the rule set and every diagnostic (warnings, and skipped-rule reasons).
     public static func load(paths: [String], options: RuleLoadOptions = RuleLoadOptions()) throws(RuleLoadError) -> (RuleSet, [Diagnostic]) {
         var loader = RuleLoader(maxFileBytes: options.maxFileBytes)
+        loader.unknownKeys = options.unknownKeys
         loader.load(paths: paths)
         let (set, diags) = build(loader.source, loaderDiagnostics: loader.diagnostics, options: options)
         if !options.skipInvalidRules && diags.contains(where: { $0.severity == .error }) {

@@ -72,6 +72,35 @@ def openat2(path, flags=os.O_RDONLY, dirfd=AT_FDCWD):
     return syscall("openat2", dirfd, path, ctypes.byref(how), ctypes.sizeof(how))
 
 
+def private_net(addresses):
+    """Moves the calling process into a new network namespace whose loopback carries
+    `addresses` (the metadata service, the API service IP, a public host), so connections
+    to them succeed locally: no packet leaves the machine and no route or ICMP state of
+    the host changes the result. Needs CAP_SYS_ADMIN (a privileged pod or the host)."""
+    if libc.unshare(0x40000000) != 0:  # CLONE_NEWNET
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET)")
+    ip = shutil.which("ip", path="/usr/sbin:/sbin:/usr/bin:/bin") or "ip"
+    subprocess.run([ip, "link", "set", "lo", "up"], check=True)
+    for a in addresses:
+        subprocess.run([ip, "addr", "add", a + "/32", "dev", "lo"], check=True)
+
+
+def serve_and_close(address, port, count=8):
+    """A TCP listener on address:port that accepts and closes `count` connections (thread)."""
+    import threading
+    srv = socket.socket()
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((address, port))
+    srv.listen(count)
+
+    def loop():
+        for _ in range(count):
+            conn, _ = srv.accept()
+            conn.close()
+    threading.Thread(target=loop, daemon=True).start()
+    return srv
+
+
 def now_ns():
     return time.time_ns()
 

@@ -286,7 +286,7 @@ def run_all(vigil, repo, workdir):
                               json.dumps(pod.__dict__)], preexec_fn=os.setsid, stdin=subprocess.DEVNULL)
         sid = r.pid
         r.wait(900)
-        agent.drain()
+        agent.drain(timeout=120)
     finally:
         rc = agent.stop()
         pod.cleanup()

@@ -31,11 +31,27 @@ import VigilCore
         #expect(p.first?.mark.line == 5 && p.first?.mark.column == 13 && p.first?.message.contains("invalid priority 'loud'") == true)
     }
 
-    @Test func unknownKeyIsAWarning() {
-        let (set, d) = loadRules(rule("evt.type = open") + "  colour: red\n")
-        #expect(errors(d).isEmpty)
-        #expect(d.contains { $0.severity == .warning && $0.description == "test.yaml:6:3: warning: rule 'R': unknown key 'colour' ignored" })
+    /// Falco 0.44: an unknown key in an item is an error naming the key and its place;
+    /// `rules_unknown_keys: warn` (RuleLoadOptions.unknownKeys) makes it a warning.
+    @Test func unknownKeyIsAnErrorUnlessWarned() throws {
+        let text = rule("evt.type = open") + "  colour: red\n"
+        let d = errors(loadRules(text).1)
+        #expect(d.map(\.description) == ["test.yaml:6:3: error: rule 'R': unknown key 'colour' (set rules_unknown_keys: warn to ignore it)"])
+        for item in ["- macro: m\n  condition: evt.type = open\n  condtion: x\n", "- list: l\n  items: [a]\n  item: [b]\n"] {
+            let e = errors(loadRules(item).1)
+            #expect(e.count == 1 && e.first?.mark.line == 3 && e.first?.mark.column == 3, "\(e)")
+        }
+        var options = RuleLoadOptions()
+        options.unknownKeys = .warn
+        let (set, w) = loadRules(text, options: options)
+        #expect(errors(w).isEmpty)
+        #expect(w.contains { $0.severity == .warning && $0.description == "test.yaml:6:3: warning: rule 'R': unknown key 'colour' ignored" })
         #expect(set.summary.compiled == 1)
+        // Falco's own files use no key Vigil does not know.
+        if let dir = falcoRulesDir() {
+            let (_, fd) = try RuleSet.load(paths: [dir + "/falco_rules.yaml", dir + "/falco-incubating_rules.yaml", dir + "/falco-sandbox_rules.yaml"])
+            #expect(!fd.contains { $0.message.contains("unknown key") })
+        }
     }
 
     @Test func undefinedMacroAndList() {

@@ -8,7 +8,7 @@ import VigilState
 
 /// Loads rules from YAML text.
 func loadRules(_ yaml: String, file: String = "test.yaml", options: RuleLoadOptions = RuleLoadOptions()) -> (RuleSet, [Diagnostic]) {
-    var loader = RuleLoader()
+    var loader = RuleLoader(unknownKeys: options.unknownKeys)
     loader.load(text: Array(yaml.utf8), file: file)
     return RuleSet.build(loader.source, loaderDiagnostics: loader.diagnostics, options: options)
 }

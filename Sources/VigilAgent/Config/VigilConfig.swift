@@ -23,6 +23,9 @@ public struct VigilConfig: Sendable, Equatable {
     }
     /// Falco's `rule_matching`: `first` stops at the first matching rule per event, `all` alerts for each.
     public var ruleMatching: RuleMatching = .first
+    /// `rules_unknown_keys`: an unknown key in a rules item is an `error` (default, as Falco
+    /// 0.44) or a `warn`ing.
+    public var rulesUnknownKeys: UnknownKeyPolicy = .error
     /// Reload when a rules or config file changes (Falco's `watch_config_files`).
     public var watchConfigFiles = true
 
@@ -135,6 +138,7 @@ public struct VigilConfig: Sendable, Equatable {
             .choice("priority", \.alerts.minimumPriority, Priority.allCases.map { ($0.falcoName.lowercased(), $0) } + [("info", .informational)],
                     name: { $0.falcoName.lowercased() }),
             .choice("rule_matching", \.ruleMatching, [("first", .first), ("all", .all)], name: { $0.rawValue }),
+            .choice("rules_unknown_keys", \.rulesUnknownKeys, [("error", .error), ("warn", .warn), ("warning", .warn)], name: { $0.rawValue }),
             .bool("watch_config_files", \.watchConfigFiles),
             .size("rules_file_max_size", \.rulesFileMaxSize, min: 1024, max: 1 << 30),
             .section("rules_reload", \.rulesReload, [

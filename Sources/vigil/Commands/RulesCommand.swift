@@ -90,7 +90,7 @@ enum RulesCommand: Command {
 enum RulesValidate {
     static func run(_ args: [String]) -> Int32 {
         if args.contains("-h") || args.contains("--help") {
-            print("Usage: vigil rules validate PATH... [--format text|json] [-c vigil.yaml] [-o key=value]...\n\nLoads and compiles the rule files and directories in order; prints errors and warnings with file:line:column, and a summary. Exits 1 when there are errors.\nWith a configuration (-c, or vigil.yaml beside the rules) whose enforcement.rules select rules, also says where each enforcing rule kills (in the kernel at exec, or from user space) and why.")
+            print("Usage: vigil rules validate PATH... [--format text|json] [--unknown-keys error|warn] [-c vigil.yaml] [-o key=value]...\n\nLoads and compiles the rule files and directories in order; prints errors and warnings with file:line:column, and a summary. Exits 1 when there are errors. An unknown key in an item is an error unless --unknown-keys warn (or the configuration's rules_unknown_keys: warn).\nWith a configuration (-c, or vigil.yaml beside the rules) whose enforcement.rules select rules, also says where each enforcing rule kills (in the kernel at exec, or from user space) and why.")
             return 0
         }
         // -o key=value (repeatable) and -c FILE: the configuration whose `enforcement` applies.
@@ -103,8 +103,16 @@ enum RulesValidate {
             }
             rest.append(args[i]); i += 1
         }
-        let a = RulesCommand.Args(rest)
+        let a = RulesCommand.Args(rest, valued: ["--unknown-keys"])
         if let e = a.error { writeStderr("vigil rules validate: \(e)\n"); return 2 }
+        var unknownKeys = UnknownKeyPolicy.error
+        if let v = a.options["--unknown-keys"] {
+            switch v {
+            case "error": unknownKeys = .error
+            case "warn", "warning": unknownKeys = .warn
+            default: writeStderr("vigil rules validate: --unknown-keys must be error or warn, not '\(v)'\n"); return 2
+            }
+        }
         let paths = a.positional + a.rules
         guard !paths.isEmpty else { writeStderr("vigil rules validate: give at least one rules file or directory\n"); return 2 }
         var enforcement = Enforcement()
@@ -112,11 +120,12 @@ enum RulesValidate {
             do throws(ConfigError) {
                 let loaded = try ConfigLoader.load(path: configPath ?? ConfigLoader.defaultPath(rulesPaths: paths), overrides: overrides)
                 enforcement = loaded.config.enforcement
+                if a.options["--unknown-keys"] == nil { unknownKeys = loaded.config.rulesUnknownKeys }
             } catch {
                 writeStderr("vigil rules validate: \(error)\n"); return 2
             }
         }
-        var loader = RuleLoader()
+        var loader = RuleLoader(unknownKeys: unknownKeys)
         loader.load(paths: paths)
         var buildOptions = RuleLoadOptions()
         buildOptions.enforcing = enforcement.mode == .off ? [] : enforcement.rules
