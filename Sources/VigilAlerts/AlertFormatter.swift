@@ -9,6 +9,8 @@ public struct AlertFormatOptions: Sendable, Equatable {
     public var includeTags: Bool
     /// `json_include_message_property`.
     public var includeMessage: Bool
+    /// `json_include_output_fields_property` (Falco 0.41+): write the `output_fields` object.
+    public var includeOutputFields: Bool = true
     /// When > 0, string values longer than this many bytes are shortened (at a UTF-8 boundary) and
     /// marked `…[truncated N bytes]`. Used by size-limited transports; 0 = never.
     public var maxStringBytes: Int
@@ -57,6 +59,7 @@ public enum AlertFormatter {
         w.key("hostname"); string(alert.hostname, cap, w)
         if options.includeMessage { w.key("message"); string(alert.message, cap, w) }
         if options.includeOutput { w.key("output"); string(time + ": " + alert.priority.falcoName + " " + alert.message, cap, w) }
+        if options.includeOutputFields {
         w.key("output_fields")
         w.beginObject()
         if alert.outputFields.isEmpty {
@@ -82,6 +85,7 @@ public enum AlertFormatter {
             }
         }
         w.endObject()
+        }
         w.key("priority"); w.string(alert.priority.falcoName)
         w.key("rule"); string(alert.rule, cap, w)
         w.key("source"); string(alert.source, cap, w)

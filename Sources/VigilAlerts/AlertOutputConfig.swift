@@ -34,6 +34,8 @@ public struct AlertOutputConfig: Sendable, Equatable {
     public var jsonIncludeTagsProperty: Bool = true
     /// `json_include_message_property`: also write `message` (output without time and priority).
     public var jsonIncludeMessageProperty: Bool = false
+    /// `json_include_output_fields_property` (Falco 0.41+): write `output_fields` in JSON alerts.
+    public var jsonIncludeOutputFieldsProperty: Bool = true
     /// `outputs_queue`: per-sink queue sizing.
     public var outputsQueue = OutputsQueueConfig()
     /// `stdout_output`.
@@ -51,8 +53,10 @@ public struct AlertOutputConfig: Sendable, Equatable {
 
     /// The formatting options these settings select.
     public var formatOptions: AlertFormatOptions {
-        AlertFormatOptions(includeOutput: jsonIncludeOutputProperty, includeTags: jsonIncludeTagsProperty,
-                           includeMessage: jsonIncludeMessageProperty)
+        var o = AlertFormatOptions(includeOutput: jsonIncludeOutputProperty, includeTags: jsonIncludeTagsProperty,
+                                   includeMessage: jsonIncludeMessageProperty)
+        o.includeOutputFields = jsonIncludeOutputFieldsProperty
+        return o
     }
 
     /// Checks values that the types alone do not constrain. The error names the key.

@@ -52,6 +52,16 @@ import VigilRules
         #expect(d["message"] as? String == a.message)
     }
 
+    /// `json_include_output_fields_property: false` (Falco 0.41+) leaves `output_fields` out.
+    @Test func outputFieldsCanBeLeftOut() throws {
+        var config = AlertOutputConfig()
+        #expect(config.formatOptions.includeOutputFields)
+        config.jsonIncludeOutputFieldsProperty = false
+        let d = try parseJSON(AlertFormatter.json(makeAlert(), options: config.formatOptions))
+        #expect(d["output_fields"] == nil)
+        #expect(d["rule"] != nil && d["output"] != nil && d["priority"] != nil)
+    }
+
     @Test func summaryObject() throws {
         let s = AlertSummary(kind: .folded, count: 41, windowStartNs: 1_000_000_000, windowEndNs: 2_000_000_001)
         let d = try parseJSON(AlertFormatter.json(makeAlert(), summary: s))

@@ -135,6 +135,7 @@ public struct VigilConfig: Sendable, Equatable {
             .bool("json_include_output_property", \.alerts.jsonIncludeOutputProperty),
             .bool("json_include_tags_property", \.alerts.jsonIncludeTagsProperty),
             .bool("json_include_message_property", \.alerts.jsonIncludeMessageProperty),
+            .bool("json_include_output_fields_property", \.alerts.jsonIncludeOutputFieldsProperty),
             .choice("priority", \.alerts.minimumPriority, Priority.allCases.map { ($0.falcoName.lowercased(), $0) } + [("info", .informational)],
                     name: { $0.falcoName.lowercased() }),
             .choice("rule_matching", \.ruleMatching, [("first", .first), ("all", .all)], name: { $0.rawValue }),
