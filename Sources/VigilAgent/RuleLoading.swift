@@ -45,6 +45,7 @@ public enum RuleLoading {
         options.matching = loaded.config.ruleMatching == .all ? .all : .first
         options.minimumPriority = loaded.config.priority
         options.unknownKeys = loaded.config.rulesUnknownKeys
+        options.selectors = loaded.config.ruleSelectors
         // Enforcement off: no rule enforces, whatever the selectors say.
         options.enforcing = loaded.config.enforcement.mode == .off ? [] : loaded.config.enforcement.rules
         do {

@@ -17,6 +17,9 @@ public enum UnknownKeyPolicy: String, Sendable, Equatable { case error, warn }
 public struct RuleLoadOptions: Sendable {
     /// Unknown keys in rule items: errors (default) or warnings.
     public var unknownKeys: UnknownKeyPolicy = .error
+    /// Falco's configuration-level `rules:` items (enable/disable by rule-name wildcard or tag,
+    /// applied in order over each rule's own `enabled`), before the priority and tag filters.
+    public var selectors: [RuleSelector] = []
     /// `first` or `all` (Falco's default is `first`).
     public var matching: RuleMatching = .first
     /// Rules below this priority are not evaluated (Falco's `priority`).
@@ -266,7 +269,7 @@ public final class RuleSet: Sendable {
                 diags.append(Diagnostic(.warning, r.condition.mark(at: 0), item: item,
                                         "rule matches all event types (no evt.type restriction): it is evaluated for every event"))
             }
-            var enabled = r.enabled
+            var enabled = RuleSelector.select(options.selectors, name: r.name, tags: r.tags, initially: r.enabled)
             if options.disabledRules.contains(r.name) || r.priority > options.minimumPriority { enabled = false }
             if !options.onlyTags.isEmpty && options.onlyTags.isDisjoint(with: r.tags) { enabled = false }
             if !options.disabledTags.isDisjoint(with: r.tags) { enabled = false }

@@ -31,6 +31,41 @@ import VigilCore
         #expect(p.first?.mark.line == 5 && p.first?.mark.column == 13 && p.first?.message.contains("invalid priority 'loud'") == true)
     }
 
+    /// Falco's configuration-level `rules:` selectors, in order over the files' `enabled`.
+    @Test func configurationSelectorsEnableAndDisable() {
+        let text = """
+        - rule: Shell A
+          desc: d
+          condition: evt.type = execve
+          output: o
+          priority: WARNING
+          tags: [shell, T1059]
+        - rule: Shell B
+          desc: d
+          condition: evt.type = execve
+          output: o
+          priority: WARNING
+          tags: [shell]
+        - rule: Net C
+          desc: d
+          condition: evt.type = connect
+          output: o
+          priority: WARNING
+          enabled: false
+          tags: [network]
+
+        """
+        var options = RuleLoadOptions()
+        options.selectors = [RuleSelector(.disable, rule: "*"), RuleSelector(.enable, tag: "T1059"), RuleSelector(.enable, rule: "Net*")]
+        let (set, d) = loadRules(text, options: options)
+        #expect(errors(d).isEmpty)
+        let on = Dictionary(uniqueKeysWithValues: set.rules.map { ($0.name, $0.enabled) })
+        #expect(on == ["Shell A": true, "Shell B": false, "Net C": true])
+        options.selectors = [RuleSelector(.disable, tag: "shell")]
+        let on2 = Dictionary(uniqueKeysWithValues: loadRules(text, options: options).0.rules.map { ($0.name, $0.enabled) })
+        #expect(on2 == ["Shell A": false, "Shell B": false, "Net C": false])
+    }
+
     /// Falco 0.44: an unknown key in an item is an error naming the key and its place;
     /// `rules_unknown_keys: warn` (RuleLoadOptions.unknownKeys) makes it a warning.
     @Test func unknownKeyIsAnErrorUnlessWarned() throws {

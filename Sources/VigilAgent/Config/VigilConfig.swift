@@ -26,6 +26,9 @@ public struct VigilConfig: Sendable, Equatable {
     /// `rules_unknown_keys`: an unknown key in a rules item is an `error` (default, as Falco
     /// 0.44) or a `warn`ing.
     public var rulesUnknownKeys: UnknownKeyPolicy = .error
+    /// Falco's top-level `rules:` list: `- enable: {rule: "pattern*"}`, `- disable: {tag: T}`,
+    /// applied in order over the rules files' own `enabled`.
+    public var ruleSelectors: [RuleSelector] = []
     /// Reload when a rules or config file changes (Falco's `watch_config_files`).
     public var watchConfigFiles = true
 
@@ -139,6 +142,7 @@ public struct VigilConfig: Sendable, Equatable {
             .choice("priority", \.alerts.minimumPriority, Priority.allCases.map { ($0.falcoName.lowercased(), $0) } + [("info", .informational)],
                     name: { $0.falcoName.lowercased() }),
             .choice("rule_matching", \.ruleMatching, [("first", .first), ("all", .all)], name: { $0.rawValue }),
+            .ruleSelectors("rules", \.ruleSelectors),
             .choice("rules_unknown_keys", \.rulesUnknownKeys, [("error", .error), ("warn", .warn), ("warning", .warn)], name: { $0.rawValue }),
             .bool("watch_config_files", \.watchConfigFiles),
             .size("rules_file_max_size", \.rulesFileMaxSize, min: 1024, max: 1 << 30),
