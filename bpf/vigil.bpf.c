@@ -168,14 +168,12 @@ static __always_inline int ignored(struct vigil_config *cfg, __u32 tgid)
     return cfg && cfg->ignore_agent && cfg->agent_tgid == tgid;
 }
 
-/* vigil id of syscall `nr`; 32-bit (compat) numbers live at VIGIL_NR_COMPAT_BASE + nr. */
-static __always_inline __u32 vigil_id(long nr, int compat)
+/* syscall_ids[nr]: the native vigil id in the low 16 bits, VIGIL_NR_HAS_COMPAT when the
+ * 32-bit table has an entry at VIGIL_NR_COMPAT_BASE + nr. */
+static __always_inline __u32 syscall_entry(__u32 key)
 {
-    if (nr < 0 || nr >= VIGIL_NR_COMPAT_BASE)
-        return 0;
-    __u32 key = (__u32)nr + (compat ? VIGIL_NR_COMPAT_BASE : 0);
-    __u32 *id = bpf_map_lookup_elem(&syscall_ids, &key);
-    return id ? *id : 0;
+    __u32 *v = bpf_map_lookup_elem(&syscall_ids, &key);
+    return v ? *v : 0;
 }
 
 /* The current task. bpf_get_current_task_btf() needs 5.11; this works from 4.8 and
@@ -251,9 +249,15 @@ static __always_inline void regs_args(struct pt_regs *regs, __u64 *a)
 #if defined(__TARGET_ARCH_x86)
 #define TS_COMPAT 0x0002
 /* Whether the current syscall is a 32-bit one: an ia32 process, or int 0x80 from a
- * 64-bit one (the entry code sets TS_COMPAT in thread_info.status for both). */
+ * 64-bit one (the entry code sets TS_COMPAT in thread_info.status for both). A direct
+ * load through the BTF task pointer where the kernel has bpf_get_current_task_btf
+ * (5.11+; resolved at load time, the other branch is dead code), a probe read before. */
 static __always_inline int in_compat_syscall(void)
 {
+    if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
+        struct task_struct *bt = bpf_get_current_task_btf();
+        return (bt->thread_info.status & TS_COMPAT) != 0;
+    }
     struct task_struct *t = current_task();
     return (BPF_CORE_READ(t, thread_info.status) & TS_COMPAT) != 0;
 }
@@ -267,6 +271,23 @@ static __always_inline void regs_args32(struct pt_regs *regs, __u64 *a)
 static __always_inline int in_compat_syscall(void) { return 0; }
 static __always_inline void regs_args32(struct pt_regs *regs, __u64 *a) { regs_args(regs, a); }
 #endif
+
+/* The vigil id of syscall `nr` and whether it is a 32-bit one. A syscall neither table
+ * knows costs one array lookup (no compat check). */
+static __always_inline __u32 syscall_id(long nr, int *compat)
+{
+    *compat = 0;
+    if (nr < 0 || nr >= VIGIL_NR_COMPAT_BASE)
+        return 0;
+    __u32 v = syscall_entry((__u32)nr);
+    if (v == 0)
+        return 0;
+    if (in_compat_syscall()) {
+        *compat = 1;
+        return (v & VIGIL_NR_HAS_COMPAT) ? syscall_entry((__u32)nr + VIGIL_NR_COMPAT_BASE) : 0;
+    }
+    return v & 0xffff;
+}
 
 /* i386 socketcall(call, args): the vigil id of `call` (0 for calls vigil does not capture). */
 static __always_inline __u32 socketcall_id(__u64 call)
@@ -295,8 +316,8 @@ static __always_inline int is_clone_family(__u32 id)
 SEC("tp_btf/sys_enter")
 int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long nr)
 {
-    int compat = in_compat_syscall();
-    __u32 id = vigil_id(nr, compat);
+    int compat;
+    __u32 id = syscall_id(nr, &compat);
     if (id == 0)
         return 0;
     __u64 args[6];
@@ -496,8 +517,8 @@ SEC("tp_btf/sys_exit")
 int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 {
     long nr = SC_NR(regs);
-    int compat = in_compat_syscall();
-    __u32 id = vigil_id(nr, compat);
+    int compat;
+    __u32 id = syscall_id(nr, &compat);
     if (id == 0)
         return 0;
     if (id == VIGIL_SYS_SOCKETCALL) {

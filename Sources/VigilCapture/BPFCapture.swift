@@ -103,10 +103,10 @@ public final class BPFCapture: @unchecked Sendable {
         let idsFD = try fd("syscall_ids")
         possibleCPUs = max(1, Int(libbpf_num_possible_cpus()))
 
-        // kernel syscall nr -> vigil id (32-bit numbers above VIGIL_NR_COMPAT_BASE)
-        let compat = SyscallTable.compatEntries.map { (nr: $0.nr + Int32(VIGIL_NR_COMPAT_BASE), id: $0.id) }
-        for (nr, id) in SyscallTable.entries + compat where nr >= 0 && nr < Int32(VIGIL_NR_MAX) {
-            var k = UInt32(nr), v = id
+        // kernel syscall nr -> vigil id (32-bit numbers above VIGIL_NR_COMPAT_BASE; a native
+        // entry flags the numbers the 32-bit table has, so others skip the compat check)
+        for (nr, v) in SyscallTable.kernelTable() {
+            var k = nr, v = v
             let e = bpf_map_update_elem(idsFD, &k, &v, UInt64(BPF_ANY))
             if e != 0 { throw CaptureError.mapFailed(map: "syscall_ids", errno: -e) }
         }

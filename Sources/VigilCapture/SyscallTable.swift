@@ -91,6 +91,20 @@ public enum SyscallTable {
         #endif
     }()
 
+    /// The `syscall_ids` map's content: `(key, value)` for every nonzero slot. Keys below
+    /// `VIGIL_NR_COMPAT_BASE` hold the native id plus `VIGIL_NR_HAS_COMPAT` when the 32-bit
+    /// table has the same number; `VIGIL_NR_COMPAT_BASE + nr` holds the 32-bit id.
+    public static func kernelTable() -> [(key: UInt32, value: UInt32)] {
+        let base = Int(VIGIL_NR_COMPAT_BASE)
+        var slots = [UInt32](repeating: 0, count: Int(VIGIL_NR_MAX))
+        for (nr, id) in entries where nr >= 0 && Int(nr) < base { slots[Int(nr)] = id }
+        for (nr, id) in compatEntries where nr >= 0 && Int(nr) < base {
+            slots[base + Int(nr)] = id
+            slots[Int(nr)] |= VIGIL_NR_HAS_COMPAT
+        }
+        return slots.enumerated().compactMap { $0.element == 0 ? nil : (key: UInt32($0.offset), value: $0.element) }
+    }
+
     /// The vigil id of kernel syscall `nr` (0 when vigil does not capture it).
     public static func vigilID(forKernelNumber nr: Int32) -> UInt32 {
         entries.first { $0.nr == nr }?.id ?? 0

@@ -34,6 +34,8 @@
  * (ia32, int 0x80) numbers use VIGIL_NR_COMPAT_BASE + nr. */
 #define VIGIL_NR_MAX 1024
 #define VIGIL_NR_COMPAT_BASE 512
+/* Bit of a native entry saying the 32-bit table has an entry for the same number. */
+#define VIGIL_NR_HAS_COMPAT (1u << 16)
 /* Cgroup path components copied on exec (from the leaf upwards). */
 #define VIGIL_CGROUP_DEPTH 8
 #define VIGIL_CGROUP_PATH_MAX 1024
