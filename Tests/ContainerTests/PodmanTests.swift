@@ -22,9 +22,9 @@ extension ContainerRuntimeTests {
         if spec.readOnlyRootFilesystem { f += ["--read-only", "--read-only-tmpfs=false"] }
         if !spec.allowPrivilegeEscalation { f += ["--security-opt", "no-new-privileges"] }
         if let p = seccompProfile { f += ["--security-opt", "seccomp=" + p] }
-        if let m = spec.memoryLimitBytes { f += ["--memory", String(m)] }
-        for m in spec.hostMounts {
-            try FileManager.default.createDirectory(atPath: m.hostPath, withIntermediateDirectories: true)
+        if let m = spec.memoryLimitBytes { f += ["--memory", m % (1 << 20) == 0 ? "\(m >> 20)m" : String(m)] }
+        for m in spec.hostMounts where m.hostPath != "/run/containerd/io.containerd.runtime.v2.task" {
+            // podman's own state is what a single host needs; containerd's is optional (README).
             f += ["-v", "\(m.hostPath):\(m.mountPath)" + (m.readOnly ? ":ro" : "")]
         }
         return f

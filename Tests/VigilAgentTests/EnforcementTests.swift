@@ -130,6 +130,9 @@ import VigilRules
         #expect(plan.kernel.protectedTGIDs == [4242])
         #expect(plan.kernel.fastWakeup, "user-space rules need the reader to poll every millisecond")
         #expect(plan.settings.kernelSlots == ["Dropped", "Tmp exec", "Memfd"])
+        // Never-list names as the kernel sees them (comm: 15 bytes at most; kind 8 = VIGIL_ENF_K_NEVER_COMM).
+        let neverComms = Set(plan.kernel.strings.filter { $0.kind == 8 }.map(\.value))
+        #expect(neverComms == ["kubelet", "containerd", "containerd-shim", "crio", "systemd"])
         #expect(plan.report.contains("rule 'Dropped': kernel at exec (exe on overlay upper layer, in a container, comm not in (bash, sh, zsh))")
                 || plan.report.contains { $0.hasPrefix("rule 'Dropped': kernel at exec (exe on overlay upper layer, in a container, comm not in") })
         var noKernel = Enforcement(); noKernel.kernel = false

@@ -65,7 +65,10 @@ public struct EnforcementPlan: Sendable {
         for n in never.sorted() {
             guard n.utf8.count < Int(VIGIL_ENF_STR) else { continue }
             if n.contains("/") { table.strings.append((VIGIL_ENF_K_NEVER_PATH.rawValue, 0, n)) }
-            else if n.utf8.count <= KernelExecFilter.maxName { table.strings.append((VIGIL_ENF_K_NEVER_COMM.rawValue, 0, n)) }
+            else {
+                // comm holds at most 15 bytes: a longer name is refused by its first 15 (over-matching is the safe side).
+                table.strings.append((VIGIL_ENF_K_NEVER_COMM.rawValue, 0, String(decoding: n.utf8.prefix(KernelExecFilter.maxName), as: UTF8.self)))
+            }
         }
         switch config.mode {
         case .off: table.mode = 0
