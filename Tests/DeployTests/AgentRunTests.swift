@@ -177,7 +177,10 @@ struct AgentRunTests {
         _ = try Self.waitUntil(15) {
             _ = try Deploy.run(["/bin/cat", "/etc/shadow"])
             let lines = ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").split(separator: "\n")
-            found = lines.compactMap { try? JSON.parse(String($0)) }.first { $0["rule"].string == rule }
+            // Only this check's own `cat`: other suites read /etc/shadow (or a hard link to it) at the same time.
+            found = lines.compactMap { try? JSON.parse(String($0)) }.first {
+                $0["rule"].string == rule && $0["output_fields"]["proc.cmdline"].string == "cat /etc/shadow"
+            }
             return found != nil
         }
         let alert = try #require(found, "no '\(rule)' alert on stdout; stderr: \(log())")
