@@ -10,9 +10,9 @@ import VigilRules
 import VigilState
 
 /// Why the agent could not start.
-public struct AgentError: Error, CustomStringConvertible, Sendable {
-    public let description: String
-    public init(_ d: String) { description = d }
+package struct AgentError: Error, CustomStringConvertible, Sendable {
+    package let description: String
+    package init(_ d: String) { description = d }
 }
 
 /// Holds the kernel event-selection setter once the source is started.
@@ -21,12 +21,12 @@ final class InterestSetter: Sendable {
 }
 
 extension Pipeline: RecordConsumer {
-    public func consume(_ record: UnsafeRawBufferPointer) { process(record) }
-    public func endOfBatch() { batchEnded() }
+    package func consume(_ record: UnsafeRawBufferPointer) { process(record) }
+    package func endOfBatch() { batchEnded() }
     /// A quiet ring still ticks the pipeline: held alerts are released on time, readiness
     /// and reloads do not wait for the next event.
-    public func idle() { batchEnded() }
-    public func finish() { tick(); flush() }
+    package func idle() { batchEnded() }
+    package func finish() { tick(); flush() }
 }
 
 /// The running agent: wires capture, state, enrichment, rules and alerts, serves
@@ -38,31 +38,31 @@ extension Pipeline: RecordConsumer {
 /// agent.waitUntilStopped()        // SIGINT/SIGTERM (see ``requestStop()``) or end of input
 /// let stats = agent.shutdown()    // detach, drain, flush sinks; the final stats line
 /// ```
-public final class Agent: @unchecked Sendable {
+package final class Agent: @unchecked Sendable {
     /// The command-line options (re-applied on every reload).
-    public let options: AgentOptions
+    package let options: AgentOptions
     /// The pipeline's own counters.
-    public let metrics = AgentMetrics()
+    package let metrics = AgentMetrics()
     /// Every stage's metric families, rendered on `/metrics`.
-    public let registry = MetricsRegistry()
+    package let registry = MetricsRegistry()
     /// What `/readyz` reports.
-    public let health = HealthState()
+    package let health = HealthState()
     /// Alert delivery (sinks, flood control).
-    public let dispatcher: AlertDispatcher
+    package let dispatcher: AlertDispatcher
     /// Container and pod identity.
-    public let enricher: ContainerEnricher?
+    package let enricher: ContainerEnricher?
     /// The per-event path (runs on the reader thread).
-    public let pipeline: Pipeline
+    package let pipeline: Pipeline
     /// Configuration and rule reloads.
-    public let reloader: Reloader
+    package let reloader: Reloader
     /// Enforcement outcomes and kill latency.
-    public let enforcementMetrics = EnforcementMetrics()
+    package let enforcementMetrics = EnforcementMetrics()
     /// Enforcement planning, the kernel table and the pipeline's settings.
-    public let enforcement: EnforcementControl
+    package let enforcement: EnforcementControl
     /// Where each enforcing rule kills, as last planned.
-    public var enforcementReport: [String] { enforcement.report }
+    package var enforcementReport: [String] { enforcement.report }
     /// The name alerts carry as `hostname`.
-    public let hostname: String
+    package let hostname: String
     let slot: SwapSlot<RuleSet>
     let processTable: ProcessTable
     private(set) var server: MetricsServer?
@@ -83,7 +83,7 @@ public final class Agent: @unchecked Sendable {
 
     /// Builds every stage from the configuration (nothing is attached yet).
     /// Errors name what is wrong: a rules file, a configuration key, a sink.
-    public init(options: AgentOptions, loaded: LoadedConfig, stdoutFD: Int32 = 1) throws(AgentError) {
+    package init(options: AgentOptions, loaded: LoadedConfig, stdoutFD: Int32 = 1) throws(AgentError) {
         self.options = options
         let config = loaded.config
         if config.logStderr { Log.setLevel(config.logLevel) } else { Log.setLevel(.error) }
@@ -152,12 +152,12 @@ public final class Agent: @unchecked Sendable {
     }
 
     /// The rule set running now.
-    public var rules: RuleSet { slot.load() }
+    package var rules: RuleSet { slot.load() }
 
     /// Starts the stages and `source` on the reader thread. `setInterest` selects event
     /// types in the kernel (nil for sources without kernel selection). `seedProcesses`
     /// reads `/proc` first (live capture; not for recorded files from elsewhere).
-    public func start<S: RecordSource & Sendable>(source: S, setInterest: (@Sendable (Set<EventType>) throws -> Void)? = nil,
+    package func start<S: RecordSource & Sendable>(source: S, setInterest: (@Sendable (Set<EventType>) throws -> Void)? = nil,
                                                   setEnforcement: (@Sendable (KernelEnforcementTable) throws -> Void)? = nil,
                                                   seedProcesses: Bool = true) throws(AgentError) {
         let config = reloader.current.config
@@ -228,7 +228,7 @@ public final class Agent: @unchecked Sendable {
 
     /// Reload now (SIGHUP).
     @discardableResult
-    public func reload(reason: String) -> Reloader.Outcome {
+    package func reload(reason: String) -> Reloader.Outcome {
         let outcome = reloader.reload(reason: reason)
         if case .reloaded = outcome {
             let cur = reloader.current
@@ -241,22 +241,22 @@ public final class Agent: @unchecked Sendable {
     /// Asks for a reload on the agent's reload thread and returns at once (SIGHUP, file
     /// changes): the caller never waits for a compilation. Requests made while one runs
     /// are merged into one more reload.
-    public func requestReload(reason: String) { reloadRequests.request(reason) }
+    package func requestReload(reason: String) { reloadRequests.request(reason) }
 
     /// Asks the agent to stop (from the signal thread). A reload in progress is abandoned.
-    public func requestStop() {
+    package func requestStop() {
         stopRequested.store(true, ordering: .releasing)
         reloadRequests.stop()
     }
 
     /// Whether stop was requested or the source ended.
-    public var isStopping: Bool { stopRequested.load(ordering: .acquiring) || sourceEnded.load(ordering: .acquiring) }
+    package var isStopping: Bool { stopRequested.load(ordering: .acquiring) || sourceEnded.load(ordering: .acquiring) }
 
     /// The source's failure, if it ended with an error.
-    public var failure: String? { sourceError.withLock { $0 } }
+    package var failure: String? { sourceError.withLock { $0 } }
 
     /// Blocks until ``requestStop()`` or the end of the source's input.
-    public func waitUntilStopped() {
+    package func waitUntilStopped() {
         while !isStopping { Timestamp.sleep(milliseconds: 20) }
     }
 
@@ -264,7 +264,7 @@ public final class Agent: @unchecked Sendable {
     /// releases held alerts), flushes every sink, stops the threads. Returns the final
     /// stats as one JSON line (without the newline).
     @discardableResult
-    public func shutdown(flushTimeout: Duration = .seconds(5)) -> String {
+    package func shutdown(flushTimeout: Duration = .seconds(5)) -> String {
         if shutDown.exchange(true, ordering: .acquiringAndReleasing) { return statsLine() }
         health.setStopping()
         stopRequested.store(true, ordering: .releasing)
@@ -386,7 +386,7 @@ public final class Agent: @unchecked Sendable {
     }
 
     /// The final stats: `{"stats": {...}}` as one JSON line.
-    public func statsLine() -> String {
+    package func statsLine() -> String {
         let s = sourceStats?() ?? CaptureStats()
         let w = JSONWriter(capacity: 2048)
         w.beginObject(); w.key("stats"); w.beginObject()

@@ -7,55 +7,55 @@ import VigilRules
 ///
 /// Everything the hot path touches is a relaxed atomic; labelled alert counts
 /// take a lock per alert (alerts are rare next to events).
-public final class AgentMetrics: Sendable {
+package final class AgentMetrics: Sendable {
     /// Records that failed to decode.
-    public let decodeErrors = Counter()
+    package let decodeErrors = Counter()
     /// Records cut short in the kernel (header flag).
-    public let truncatedRecords = Counter()
+    package let truncatedRecords = Counter()
     /// Alerts produced by rules (before flood control).
-    public let alerts = Counter()
+    package let alerts = Counter()
     /// Internal alerts (dropped events).
-    public let internalAlerts = Counter()
+    package let internalAlerts = Counter()
     /// Events received as of the drop monitor's last check (it checks once a second).
-    public let monitoredRecords = Gauge()
+    package let monitoredRecords = Gauge()
     private let alertCounts = Mutex<[AlertKey: UInt64]>([:])
     /// Events whose rules were evaluated; a sample of them is timed.
-    public let rulesEvaluated = Counter()
+    package let rulesEvaluated = Counter()
     /// Events whose evaluation was timed (1 in 16), and their total evaluation time.
-    public let evalSampleCount = Counter()
+    package let evalSampleCount = Counter()
     /// Total evaluation time of the timed events, in nanoseconds.
-    public let evalSampleNanoseconds = Counter()
+    package let evalSampleNanoseconds = Counter()
     /// Reloads that succeeded / were rejected.
-    public let reloads = Counter()
+    package let reloads = Counter()
     /// Reloads rejected (the previous set kept running).
-    public let reloadFailures = Counter()
+    package let reloadFailures = Counter()
     /// Rules in the running set.
-    public let rulesLoaded = Gauge()
+    package let rulesLoaded = Gauge()
     /// Entries in the process table (set by the pipeline thread).
-    public let processTableSize = Gauge()
+    package let processTableSize = Gauge()
     /// Alerts waiting for container metadata (set by the pipeline thread).
-    public let alertsHeld = Gauge()
+    package let alertsHeld = Gauge()
     /// Unix time the running rule set was loaded.
-    public let rulesLoadedTime = Gauge()
+    package let rulesLoadedTime = Gauge()
 
     struct AlertKey: Hashable, Sendable { let rule: String; let priority: Priority }
 
-    public init() {}
+    package init() {}
 
     /// Counts one alert of `rule` at `priority`.
-    public func countAlert(rule: String, priority: Priority) {
+    package func countAlert(rule: String, priority: Priority) {
         alerts.add()
         alertCounts.withLock { $0[AlertKey(rule: rule, priority: priority), default: 0] += 1 }
     }
 
     /// Alerts by rule and priority.
-    public var alertsByRule: [(rule: String, priority: Priority, count: UInt64)] {
+    package var alertsByRule: [(rule: String, priority: Priority, count: UInt64)] {
         alertCounts.withLock { d in d.map { ($0.key.rule, $0.key.priority, $0.value) } }
             .sorted { $0.rule < $1.rule || ($0.rule == $1.rule && $0.priority < $1.priority) }
     }
 
     /// Registers the pipeline's families.
-    public func register(in r: MetricsRegistry) {
+    package func register(in r: MetricsRegistry) {
         r.register("vigil_decode_errors_total", help: "Records the pipeline could not decode (after the reader's own checks).", counter: decodeErrors)
         r.register("vigil_truncated_records_total", help: "Records whose strings were cut in the kernel.", counter: truncatedRecords)
         r.register("vigil_rule_matches_total", help: "Rule matches (alerts produced by rules before priority filtering and flood control), by rule and priority.", type: .counter) { [self] in

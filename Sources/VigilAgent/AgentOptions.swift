@@ -1,33 +1,33 @@
 import VigilCore
 
 /// Command-line options shared by `vigil run` and `vigil config check`.
-public struct AgentOptions: Sendable, Equatable {
+package struct AgentOptions: Sendable, Equatable {
     /// `-c FILE`.
-    public var configPath: String?
+    package var configPath: String?
     /// `-o key.path=value`, in order.
-    public var overrides: [String] = []
+    package var overrides: [String] = []
     /// `-r PATH` (repeatable); when given, replaces `rules_files`.
-    public var rulesPaths: [String] = []
+    package var rulesPaths: [String] = []
     /// `--kubeconfig FILE` (sets `k8s.kubeconfig` and enables the API client).
-    public var kubeconfig: String?
+    package var kubeconfig: String?
     /// `--node-name NAME` (sets `k8s.node_name`).
-    public var nodeName: String?
+    package var nodeName: String?
     /// `--dry-run`: load everything, print a summary, do not attach.
-    public var dryRun = false
+    package var dryRun = false
     /// `--read FILE` (`-e FILE`, as Falco): run over a capture file instead of the kernel.
-    public var readFile: String?
+    package var readFile: String?
 
-    public init() {}
+    package init() {}
 
     /// Result of parsing the arguments.
-    public enum Parsed: Sendable, Equatable {
+    package enum Parsed: Sendable, Equatable {
         case options(AgentOptions)
         case help
         case failure(String)
     }
 
     /// Parses `args`. `allowRunFlags` accepts the flags only `vigil run` has.
-    public static func parse(_ args: [String], allowRunFlags: Bool) -> Parsed {
+    package static func parse(_ args: [String], allowRunFlags: Bool) -> Parsed {
         var o = AgentOptions()
         var i = 0
         func value(_ flag: String) -> String? {
@@ -71,7 +71,7 @@ public struct AgentOptions: Sendable, Equatable {
     }
 
     /// The `-o` list with the flag-derived overrides (`-r`, `--kubeconfig`, `--node-name`) added last.
-    public var effectiveOverrides: [String] {
+    package var effectiveOverrides: [String] {
         var list = overrides
         if !rulesPaths.isEmpty {
             let cwd = FilePaths.currentDirectory()
@@ -87,7 +87,7 @@ public struct AgentOptions: Sendable, Equatable {
     }
 
     /// Loads the configuration file (given or default) with all overrides.
-    public func loadConfig() throws(ConfigError) -> LoadedConfig {
+    package func loadConfig() throws(ConfigError) -> LoadedConfig {
         let path = configPath ?? ConfigLoader.defaultPath(rulesPaths: rulesPaths)
         var loaded = try ConfigLoader.load(path: path, overrides: effectiveOverrides)
         loaded.overrides = overrides

@@ -4,57 +4,57 @@ import Glibc
 import VigilCore
 
 /// Small path and file helpers (no Foundation).
-public enum FilePaths {
-    public static func currentDirectory() -> String {
+package enum FilePaths {
+    package static func currentDirectory() -> String {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         guard getcwd(&buf, buf.count) != nil else { return "/" }
         return cString(buf)
     }
 
-    public static func absolute(_ p: String, relativeTo base: String) -> String {
+    package static func absolute(_ p: String, relativeTo base: String) -> String {
         if p.hasPrefix("/") { return normalize(p) }
         return normalize(base + "/" + p)
     }
 
     /// Removes `.` and `..` components and duplicate slashes (lexically); the result is
     /// absolute (a relative `p` is taken from `/`). See ``PathResolver/normalize(_:)``.
-    public static func normalize(_ p: String) -> String {
+    package static func normalize(_ p: String) -> String {
         PathResolver.normalize(p.hasPrefix("/") ? p : "/" + p)
     }
 
-    public static func directory(of p: String) -> String {
+    package static func directory(of p: String) -> String {
         guard let i = p.lastIndex(of: "/") else { return "." }
         if i == p.startIndex { return "/" }
         return String(p[..<i])
     }
 
-    public static func basename(_ p: String) -> String {
+    package static func basename(_ p: String) -> String {
         guard let i = p.lastIndex(of: "/") else { return p }
         return String(p[p.index(after: i)...])
     }
 
-    public static func isDirectory(_ p: String) -> Bool {
+    package static func isDirectory(_ p: String) -> Bool {
         var st = stat()
         return stat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
     }
 
-    public static func isRegularFile(_ p: String) -> Bool {
+    package static func isRegularFile(_ p: String) -> Bool {
         var st = stat()
         return stat(p, &st) == 0 && (st.st_mode & S_IFMT) == S_IFREG
     }
 
-    public static func exists(_ p: String) -> Bool {
+    package static func exists(_ p: String) -> Bool {
         var st = stat()
         return stat(p, &st) == 0
     }
 
     /// The whole regular file as text (invalid UTF-8 repaired), or nil when ``FileReader`` refuses it.
-    public static func readText(_ p: String) -> String? {
+    package static func readText(_ p: String) -> String? {
         try? FileReader.readText(p)
     }
 
     /// Names in a directory (without `.` and `..`), sorted.
-    public static func listDirectory(_ p: String) -> [String]? {
+    package static func listDirectory(_ p: String) -> [String]? {
         guard let d = opendir(p) else { return nil }
         defer { closedir(d) }
         var names: [String] = []
@@ -74,7 +74,7 @@ public enum FilePaths {
     }
 
     /// The running executable's path.
-    public static func executablePath() -> String? {
+    package static func executablePath() -> String? {
         var buf = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let n = readlink("/proc/self/exe", &buf, buf.count - 1)
         guard n > 0 else { return nil }

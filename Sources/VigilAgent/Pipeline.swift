@@ -12,19 +12,19 @@ import VigilAlerts
 /// existentials, no locks but the rule-set generation check (one atomic load).
 /// `@unchecked Sendable`: it is handed to the reader thread and then used from
 /// that one thread only (``activeGeneration`` and ``metrics`` are atomics).
-public final class Pipeline: @unchecked Sendable {
+package final class Pipeline: @unchecked Sendable {
     /// Process state (owned by the pipeline thread).
-    public let processes: ProcessTable
+    package let processes: ProcessTable
     /// Container and pod identity; nil disables enrichment (every event is the host's).
-    public let enricher: ContainerEnricher?
+    package let enricher: ContainerEnricher?
     /// Where alerts go.
-    public let dispatcher: AlertDispatcher
+    package let dispatcher: AlertDispatcher
     /// The running rule set, swapped by reloads.
-    public let ruleSlot: SwapSlot<RuleSet>
+    package let ruleSlot: SwapSlot<RuleSet>
     /// Counters.
-    public let metrics: AgentMetrics
+    package let metrics: AgentMetrics
     /// Acts on enforcing rules' matches (nil: nothing enforces).
-    public let enforcer: Enforcer?
+    package let enforcer: Enforcer?
     private let hostname: String
 
     private var rules: SwapSlot<RuleSet>.Reader
@@ -40,10 +40,10 @@ public final class Pipeline: @unchecked Sendable {
     private var sawBatch = false
     private var lastTickNs: UInt64 = 0
     /// The rule-set generation the pipeline evaluates with (read by the reloader).
-    public let activeGeneration = Gauge()
+    package let activeGeneration = Gauge()
 
     /// Creates a pipeline. `metadataWaitNs` bounds how long an alert waits for its container's metadata.
-    public init(processes: ProcessTable, enricher: ContainerEnricher?, dispatcher: AlertDispatcher,
+    package init(processes: ProcessTable, enricher: ContainerEnricher?, dispatcher: AlertDispatcher,
                 ruleSlot: SwapSlot<RuleSet>, metrics: AgentMetrics, metadataWaitNs: UInt64, hostname: String,
                 health: HealthState? = nil, enforcer: Enforcer? = nil) {
         self.health = health
@@ -66,7 +66,7 @@ public final class Pipeline: @unchecked Sendable {
 
     /// Processes one raw record (valid only during the call).
     @inline(__always)
-    public func process(_ record: UnsafeRawBufferPointer) {
+    package func process(_ record: UnsafeRawBufferPointer) {
         switch Event.decode(record) {
         case .success(let ev): process(ev)
         case .failure: metrics.decodeErrors.add()
@@ -75,7 +75,7 @@ public final class Pipeline: @unchecked Sendable {
 
     /// Processes one decoded event.
     @inline(__always)
-    public func process(_ ev: Event) {
+    package func process(_ ev: Event) {
         let type = ev.type
         if ev.headerFlags != 0 && ev.isTruncated { metrics.truncatedRecords.add() }
         let applied = processes.apply(ev)
@@ -141,7 +141,7 @@ public final class Pipeline: @unchecked Sendable {
 
     /// Periodic work on the pipeline thread (call every few milliseconds and when idle):
     /// releases held alerts, expires exited processes, updates gauges.
-    public func tick() {
+    package func tick() {
         if !holding.isEmpty, let enricher {
             holding.poll(nowNs: Timestamp.monotonicNanoseconds(), enricher: enricher) { alert, lookup, _ in
                 dispatcher.submit(Self.withContainer(alert, lookup.info))
@@ -167,24 +167,24 @@ public final class Pipeline: @unchecked Sendable {
     }
 
     /// Sets the offset from the records' boot clock to wall-clock time (the source's).
-    public func setClockOffset(_ ns: UInt64) { bootToWall = ns }
+    package func setClockOffset(_ ns: UInt64) { bootToWall = ns }
 
     /// End of a batch of records (a ring-buffer drain): ticks at most every 5 ms.
-    public func batchEnded() {
+    package func batchEnded() {
         if !sawBatch { sawBatch = true; health?.setFirstPollDone() }
         let now = Timestamp.monotonicNanoseconds()
         if now &- lastTickNs >= 5_000_000 { lastTickNs = now; tick() }
     }
 
     /// Releases everything held (shutdown).
-    public func flush() {
+    package func flush() {
         if let enricher {
             holding.flush(enricher: enricher) { alert, lookup, _ in dispatcher.submit(Self.withContainer(alert, lookup.info)) }
         }
     }
 
     /// Alerts held in the metadata holding area.
-    public var heldAlerts: Int { holding.count }
+    package var heldAlerts: Int { holding.count }
 
     /// `alert` with its container and pod output fields refreshed from `c` (for alerts held
     /// while the metadata was fetched).

@@ -19,19 +19,19 @@ import VigilAlerts
 /// fails to load or runs out of budget is rejected: logged, counted in
 /// `vigil_reload_failures_total`, reported to the failure handler (the agent raises an
 /// internal alert), and the old set keeps running.
-public final class Reloader: Sendable {
+package final class Reloader: Sendable {
     /// What a reload did.
-    public enum Outcome: Sendable, Equatable {
+    package enum Outcome: Sendable, Equatable {
         case reloaded(rules: Int)
         case rejected(String)
     }
 
     /// A rejected reload, for the failure handler.
-    public struct Failure: Sendable {
+    package struct Failure: Sendable {
         /// What asked for the reload (`SIGHUP`, `file changed`).
-        public var reason: String
+        package var reason: String
         /// The errors, first first.
-        public var errors: [String]
+        package var errors: [String]
     }
 
     private let options: AgentOptions
@@ -49,7 +49,7 @@ public final class Reloader: Sendable {
     private let compilations = ReloadCompilation.Counter()
 
     /// Compilations still running (one at most; an abandoned one until it notices).
-    public var compilationsInFlight: Int { compilations.value }
+    package var compilationsInFlight: Int { compilations.value }
 
     /// - Parameters:
     ///   - current: the configuration the agent started with.
@@ -57,7 +57,7 @@ public final class Reloader: Sendable {
     ///   - pipelineGeneration: the rule-set generation the pipeline is evaluating with.
     ///   - onConfig: called with each newly accepted configuration (watch list, log level...).
     ///   - isStopping: true once the agent stops; a reload in progress is then abandoned.
-    public init(options: AgentOptions, current: LoadedConfig, slot: SwapSlot<RuleSet>, metrics: AgentMetrics,
+    package init(options: AgentOptions, current: LoadedConfig, slot: SwapSlot<RuleSet>, metrics: AgentMetrics,
                 setInterest: @escaping @Sendable (Set<EventType>) -> Void,
                 pipelineGeneration: @escaping @Sendable () -> UInt64,
                 onConfig: @escaping @Sendable (LoadedConfig) -> Void = { _ in },
@@ -71,15 +71,15 @@ public final class Reloader: Sendable {
     }
 
     /// The configuration in force.
-    public var current: LoadedConfig { state.withLock { $0 } }
+    package var current: LoadedConfig { state.withLock { $0 } }
 
     /// Called (on the reloading thread) with every rejected reload.
-    public func setFailureHandler(_ handler: @escaping @Sendable (Failure) -> Void) {
+    package func setFailureHandler(_ handler: @escaping @Sendable (Failure) -> Void) {
         failureHandler.withLock { $0 = handler }
     }
 
     /// Every file and directory a reload reads (to watch).
-    public static func watchPaths(_ loaded: LoadedConfig) -> [String] {
+    package static func watchPaths(_ loaded: LoadedConfig) -> [String] {
         var paths = loaded.resolvedRulesFiles
         if let p = loaded.path { paths.append(p) }
         return paths
@@ -87,7 +87,7 @@ public final class Reloader: Sendable {
 
     /// Reloads now (serialised with other reloads). `reason` goes to the log.
     @discardableResult
-    public func reload(reason: String) -> Outcome {
+    package func reload(reason: String) -> Outcome {
         serial.withLock { _ -> Outcome in
             Log.info("reload", "reloading configuration and rules", [("reason", reason)])
             let cur = current

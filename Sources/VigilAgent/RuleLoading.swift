@@ -3,16 +3,16 @@ import VigilDecode
 import VigilRules
 
 /// Loads the rule set a configuration names.
-public enum RuleLoading {
+package enum RuleLoading {
     /// Why a rule set was rejected.
-    public struct Rejected: Error, CustomStringConvertible, Sendable {
-        public var errors: [String]
-        public var description: String { errors.joined(separator: "\n") }
+    package struct Rejected: Error, CustomStringConvertible, Sendable {
+        package var errors: [String]
+        package var description: String { errors.joined(separator: "\n") }
     }
 
     /// The rules files of `loaded`: files as given, directories expanded to their
     /// `*.yaml`/`*.yml` files in name order (not recursive), never the configuration file itself.
-    public static func files(_ loaded: LoadedConfig) -> (files: [String], errors: [String]) {
+    package static func files(_ loaded: LoadedConfig) -> (files: [String], errors: [String]) {
         var files: [String] = []
         var errors: [String] = []
         let config = loaded.path.map { FilePaths.normalize($0) }
@@ -36,7 +36,7 @@ public enum RuleLoading {
 
     /// Loads and compiles the rules; warnings are logged, errors reject the set.
     /// `cancellation` stops it early from another thread (a reload out of budget).
-    public static func load(_ loaded: LoadedConfig, cancellation: RuleLoadCancellation? = nil) -> Result<RuleSet, Rejected> {
+    package static func load(_ loaded: LoadedConfig, cancellation: RuleLoadCancellation? = nil) -> Result<RuleSet, Rejected> {
         let (paths, errors) = files(loaded)
         if !errors.isEmpty { return .failure(Rejected(errors: errors)) }
         var options = RuleLoadOptions()
@@ -58,7 +58,7 @@ public enum RuleLoading {
     }
 
     /// Event types the process table needs whatever the rules say (process lifecycle, fds, cwd).
-    public static let stateEventTypes: Set<EventType> = {
+    package static let stateEventTypes: Set<EventType> = {
         let names = ["execve", "execveat", "clone", "clone3", "fork", "vfork", "procexit",
                      "open", "openat", "openat2", "creat", "close", "dup", "dup2", "dup3", "fcntl",
                      "socket", "connect", "accept", "accept4", "bind", "listen", "socketpair", "pipe", "pipe2",
@@ -67,7 +67,7 @@ public enum RuleLoading {
     }()
 
     /// What the kernel must deliver for `rules`.
-    public static func interest(_ rules: RuleSet) -> Set<EventType> {
+    package static func interest(_ rules: RuleSet) -> Set<EventType> {
         stateEventTypes.union(rules.requiredEventTypes)
     }
 }

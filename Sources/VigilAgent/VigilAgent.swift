@@ -1,2 +1,2 @@
 /// Wires capture, decode, state, rules and alerts into the running agent.
-public enum VigilAgentModule {}
+package enum VigilAgentModule {}

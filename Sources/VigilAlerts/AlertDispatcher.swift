@@ -17,11 +17,11 @@ import VigilRules
 ///
 /// Call ``stop(timeout:)`` when done: it reports pending summaries, drains the sinks and joins
 /// the threads (which keep the dispatcher alive until then).
-public final class AlertDispatcher: Sendable {
+package final class AlertDispatcher: Sendable {
     /// The sinks, in the order given.
-    public let sinks: [AlertSink]
+    package let sinks: [AlertSink]
     /// Alerts less severe than this are not emitted.
-    public let minimumPriority: Priority
+    package let minimumPriority: Priority
 
     private let queue: BoundedQueue<Alert>
     private let formatOptions: AlertFormatOptions
@@ -34,11 +34,11 @@ public final class AlertDispatcher: Sendable {
     private let flushDone = Atomic<UInt64>(0)
 
     /// Alerts accepted by ``submit(_:)``.
-    public let submitted = Counter()
+    package let submitted = Counter()
     /// Alerts below the minimum priority.
-    public let filtered = Counter()
+    package let filtered = Counter()
     /// Alerts dropped because the dispatcher queue was full.
-    public let queueDropped = Counter()
+    package let queueDropped = Counter()
     private let perRule = Mutex<[RuleKey: UInt64]>([:])
     private let flood: Mutex<FloodStats>
 
@@ -56,7 +56,7 @@ public final class AlertDispatcher: Sendable {
     /// - Parameters:
     ///   - capacity: the dispatcher's own queue size (alerts waiting for flood control and fan-out).
     ///   - hostname: used for internal alerts (the drop report); defaults to the node's host name.
-    public init(sinks: [AlertSink], minimumPriority: Priority = .debug, floodControl: FloodControlConfig = FloodControlConfig(),
+    package init(sinks: [AlertSink], minimumPriority: Priority = .debug, floodControl: FloodControlConfig = FloodControlConfig(),
                 formatOptions: AlertFormatOptions = AlertFormatOptions(), capacity: Int = 10_000, hostname: String? = nil) {
         self.sinks = sinks
         self.minimumPriority = minimumPriority
@@ -82,7 +82,7 @@ public final class AlertDispatcher: Sendable {
 
     /// Builds the sinks `config` enables and a dispatcher over them.
     /// Throws when a sink's settings are invalid (the error names the key).
-    public static func make(config: AlertOutputConfig, hostname: String? = nil, stdoutFD: Int32 = 1) throws(AlertConfigError) -> AlertDispatcher {
+    package static func make(config: AlertOutputConfig, hostname: String? = nil, stdoutFD: Int32 = 1) throws(AlertConfigError) -> AlertDispatcher {
         try config.validate()
         let cap = config.outputsQueue.capacity
         let mb = config.outputsQueue.maxBytes
@@ -113,7 +113,7 @@ public final class AlertDispatcher: Sendable {
     /// Queues `alert` for delivery. Never blocks. Returns false when it was filtered by priority
     /// or dropped at a full queue (counted either way).
     @discardableResult
-    public func submit(_ alert: Alert) -> Bool {
+    package func submit(_ alert: Alert) -> Bool {
         if alert.priority > minimumPriority { filtered.add(); return false }
         if queue.tryPush(alert) { submitted.add(); return true }
         queueDropped.add()
@@ -200,7 +200,7 @@ public final class AlertDispatcher: Sendable {
     /// summaries have been emitted, and every sink has handled its queue; or until `timeout`.
     /// Returns true when everything was flushed in time.
     @discardableResult
-    public func flush(timeout: Duration = .seconds(5)) -> Bool {
+    package func flush(timeout: Duration = .seconds(5)) -> Bool {
         let end = Timestamp.monotonicNanoseconds() &+ Self.ns(timeout)
         let target = queue.pushed
         while queue.completed < target {
@@ -227,7 +227,7 @@ public final class AlertDispatcher: Sendable {
 
     /// Stops accepting alerts, emits pending summaries, lets sinks deliver for up to `timeout`
     /// (what is left is counted as dropped), and joins all threads. Idempotent.
-    public func stop(timeout: Duration = .seconds(5)) {
+    package func stop(timeout: Duration = .seconds(5)) {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         let end = Timestamp.monotonicNanoseconds() &+ Self.ns(timeout)
         queue.close()
@@ -239,7 +239,7 @@ public final class AlertDispatcher: Sendable {
     }
 
     /// Asks file sinks to reopen their files (call from the agent's SIGUSR1 handling).
-    public func reopen() {
+    package func reopen() {
         for s in sinks { s.reopen() }
     }
 
@@ -250,11 +250,11 @@ public final class AlertDispatcher: Sendable {
     }
 
     /// Alerts folded so far, by rule.
-    public var foldedByRule: [String: UInt64] { flood.withLock { $0.folded } }
+    package var foldedByRule: [String: UInt64] { flood.withLock { $0.folded } }
     /// Alerts held back by rate limits so far, by rule.
-    public var rateLimitedByRule: [String: UInt64] { flood.withLock { $0.rateLimited } }
+    package var rateLimitedByRule: [String: UInt64] { flood.withLock { $0.rateLimited } }
     /// Summary alerts emitted, by kind (`folded`, `rate_limited`, `dropped`).
-    public var summariesByKind: [String: UInt64] {
+    package var summariesByKind: [String: UInt64] {
         flood.withLock { f in
             var m = Dictionary(uniqueKeysWithValues: f.summaries.map { ($0.key.rawValue, $0.value) })
             if f.dropReports > 0 { m["dropped"] = f.dropReports }
@@ -262,7 +262,7 @@ public final class AlertDispatcher: Sendable {
         }
     }
     /// Alerts accepted, by rule and priority.
-    public var alertsByRule: [(rule: String, priority: Priority, count: UInt64)] {
+    package var alertsByRule: [(rule: String, priority: Priority, count: UInt64)] {
         perRule.withLock { m in m.map { (rule: $0.key.rule, priority: $0.key.priority, count: $0.value) } }
     }
 
@@ -274,7 +274,7 @@ public final class AlertDispatcher: Sendable {
     /// `vigil_alert_sink_errors_total{sink}`, `vigil_alert_sink_retries_total{sink}`,
     /// `vigil_alert_sink_dropped_total{sink}`, `vigil_alert_sink_queue_depth{sink}`,
     /// `vigil_alert_sink_queue_capacity{sink}`, `vigil_alert_sink_queue_bytes{sink}`.
-    public func registerMetrics(in registry: MetricsRegistry) {
+    package func registerMetrics(in registry: MetricsRegistry) {
         registry.register("vigil_alerts_total", help: "Alerts accepted for delivery, by rule and priority.", type: .counter) { [self] in
             alertsByRule.sorted { ($0.rule, $0.priority.rawValue) < ($1.rule, $1.priority.rawValue) }
                 .map { MetricSample(labels: [("rule", $0.rule), ("priority", $0.priority.falcoName)], value: Double($0.count)) }

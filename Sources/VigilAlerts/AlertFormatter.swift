@@ -2,37 +2,37 @@ import VigilCore
 import VigilRules
 
 /// Which optional keys a JSON alert carries (falco.yaml's `json_include_*_property`).
-public struct AlertFormatOptions: Sendable, Equatable {
+package struct AlertFormatOptions: Sendable, Equatable {
     /// `json_include_output_property`.
-    public var includeOutput: Bool
+    package var includeOutput: Bool
     /// `json_include_tags_property`.
-    public var includeTags: Bool
+    package var includeTags: Bool
     /// `json_include_message_property`.
-    public var includeMessage: Bool
+    package var includeMessage: Bool
     /// `json_include_output_fields_property` (Falco 0.41+): write the `output_fields` object.
-    public var includeOutputFields: Bool = true
+    package var includeOutputFields: Bool = true
     /// When > 0, string values longer than this many bytes are shortened (at a UTF-8 boundary) and
     /// marked `…[truncated N bytes]`. Used by size-limited transports; 0 = never.
-    public var maxStringBytes: Int
+    package var maxStringBytes: Int
 
-    public init(includeOutput: Bool = true, includeTags: Bool = true, includeMessage: Bool = false, maxStringBytes: Int = 0) {
+    package init(includeOutput: Bool = true, includeTags: Bool = true, includeMessage: Bool = false, maxStringBytes: Int = 0) {
         self.includeOutput = includeOutput; self.includeTags = includeTags
         self.includeMessage = includeMessage; self.maxStringBytes = maxStringBytes
     }
 }
 
 /// What a summary alert summarises (written as the top-level `vigil` object).
-public struct AlertSummary: Sendable, Equatable {
+package struct AlertSummary: Sendable, Equatable {
     /// Why alerts were held back.
-    public enum Kind: String, Sendable { case folded, rateLimited = "rate_limited", dropped }
-    public var kind: Kind
+    package enum Kind: String, Sendable { case folded, rateLimited = "rate_limited", dropped }
+    package var kind: Kind
     /// How many alerts were held back.
-    public var count: UInt64
+    package var count: UInt64
     /// Event time (ns) of the first alert held back.
-    public var windowStartNs: UInt64
+    package var windowStartNs: UInt64
     /// Event time (ns) of the last alert held back.
-    public var windowEndNs: UInt64
-    public init(kind: Kind, count: UInt64, windowStartNs: UInt64, windowEndNs: UInt64) {
+    package var windowEndNs: UInt64
+    package init(kind: Kind, count: UInt64, windowStartNs: UInt64, windowEndNs: UInt64) {
         self.kind = kind; self.count = count; self.windowStartNs = windowStartNs; self.windowEndNs = windowEndNs
     }
 }
@@ -44,14 +44,14 @@ public struct AlertSummary: Sendable, Equatable {
 /// `rule`, `source`, `tags`, `time` (RFC 3339, nanoseconds, UTC), then Vigil's `vigil` object
 /// on summary alerts. All strings go through ``JSONWriter``, so newlines, quotes, ANSI escapes
 /// and invalid UTF-8 in event data cannot break the line.
-public enum AlertFormatter {
+package enum AlertFormatter {
     /// The `output` text: `2026-11-24T05:56:55.123456789Z: Warning message`.
-    public static func outputText(_ alert: Alert) -> String {
+    package static func outputText(_ alert: Alert) -> String {
         RFC3339.string(alert.timeNs) + ": " + alert.priority.falcoName + " " + alert.message
     }
 
     /// Appends one JSON object (no trailing newline) to `w`.
-    public static func writeJSON(_ alert: Alert, summary: AlertSummary? = nil, options: AlertFormatOptions = AlertFormatOptions(),
+    package static func writeJSON(_ alert: Alert, summary: AlertSummary? = nil, options: AlertFormatOptions = AlertFormatOptions(),
                                  into w: JSONWriter) {
         let cap = options.maxStringBytes
         let time = RFC3339.string(alert.timeNs)
@@ -109,7 +109,7 @@ public enum AlertFormatter {
     }
 
     /// One JSON line (without the newline) as bytes.
-    public static func json(_ alert: Alert, summary: AlertSummary? = nil, options: AlertFormatOptions = AlertFormatOptions()) -> [UInt8] {
+    package static func json(_ alert: Alert, summary: AlertSummary? = nil, options: AlertFormatOptions = AlertFormatOptions()) -> [UInt8] {
         let w = JSONWriter(capacity: 512 + alert.message.utf8.count * 2)
         writeJSON(alert, summary: summary, options: options, into: w)
         return w.byteArray
@@ -118,7 +118,7 @@ public enum AlertFormatter {
     /// The readable one-line text form: the `output` text with control characters (newlines,
     /// ANSI escapes, C1 controls) shown as escapes and backslash doubled, so one alert is always
     /// one terminal line and `\n` always means a newline.
-    public static func text(_ alert: Alert) -> [UInt8] {
+    package static func text(_ alert: Alert) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(alert.message.utf8.count + 64)
         RFC3339.append(alert.timeNs, to: &out)

@@ -22,37 +22,37 @@ import VigilRules
 /// flood_control: {fold: {enabled: true, window_ms: 10000, key: []},
 ///                 rate_limit: {enabled: false, rate: 10, burst: 50, rules: {}}}
 /// ```
-public struct AlertOutputConfig: Sendable, Equatable {
+package struct AlertOutputConfig: Sendable, Equatable {
     /// `priority`: alerts less severe than this are not emitted (Falco default `debug`).
-    public var minimumPriority: Priority = .debug
+    package var minimumPriority: Priority = .debug
     /// `json_output`: alerts as JSON lines in Falco's shape; false writes the readable text line.
     /// Default true (Vigil feeds log pipelines); HTTP always sends JSON.
-    public var jsonOutput: Bool = true
+    package var jsonOutput: Bool = true
     /// `json_include_output_property`: write the `output` key in JSON alerts.
-    public var jsonIncludeOutputProperty: Bool = true
+    package var jsonIncludeOutputProperty: Bool = true
     /// `json_include_tags_property`: write the `tags` key in JSON alerts.
-    public var jsonIncludeTagsProperty: Bool = true
+    package var jsonIncludeTagsProperty: Bool = true
     /// `json_include_message_property`: also write `message` (output without time and priority).
-    public var jsonIncludeMessageProperty: Bool = false
+    package var jsonIncludeMessageProperty: Bool = false
     /// `json_include_output_fields_property` (Falco 0.41+): write `output_fields` in JSON alerts.
-    public var jsonIncludeOutputFieldsProperty: Bool = true
+    package var jsonIncludeOutputFieldsProperty: Bool = true
     /// `outputs_queue`: per-sink queue sizing.
-    public var outputsQueue = OutputsQueueConfig()
+    package var outputsQueue = OutputsQueueConfig()
     /// `stdout_output`.
-    public var stdoutOutput = StdoutOutputConfig()
+    package var stdoutOutput = StdoutOutputConfig()
     /// `file_output`.
-    public var fileOutput = FileOutputConfig()
+    package var fileOutput = FileOutputConfig()
     /// `syslog_output`.
-    public var syslogOutput = SyslogOutputConfig()
+    package var syslogOutput = SyslogOutputConfig()
     /// `http_output`.
-    public var httpOutput = HTTPOutputConfig()
+    package var httpOutput = HTTPOutputConfig()
     /// `flood_control` (Vigil): folding of repeated alerts and per-rule rate limits.
-    public var floodControl = FloodControlConfig()
+    package var floodControl = FloodControlConfig()
 
-    public init() {}
+    package init() {}
 
     /// The formatting options these settings select.
-    public var formatOptions: AlertFormatOptions {
+    package var formatOptions: AlertFormatOptions {
         var o = AlertFormatOptions(includeOutput: jsonIncludeOutputProperty, includeTags: jsonIncludeTagsProperty,
                                    includeMessage: jsonIncludeMessageProperty)
         o.includeOutputFields = jsonIncludeOutputFieldsProperty
@@ -72,7 +72,7 @@ public struct AlertOutputConfig: Sendable, Equatable {
         return host.pointee == 0 ? "no host" : nil
     }
 
-    public func validate() throws(AlertConfigError) {
+    package func validate() throws(AlertConfigError) {
         if outputsQueue.capacity < 1 { throw AlertConfigError(key: "outputs_queue.capacity", message: "must be at least 1") }
         if outputsQueue.maxBytes < 1024 { throw AlertConfigError(key: "outputs_queue.max_bytes", message: "must be at least 1024") }
         if fileOutput.enabled {
@@ -125,30 +125,30 @@ public struct AlertOutputConfig: Sendable, Equatable {
 }
 
 /// A configuration value that is out of range; `key` is the dotted key path.
-public struct AlertConfigError: Error, Sendable, Equatable, CustomStringConvertible {
-    public var key: String
-    public var message: String
-    public init(key: String, message: String) { self.key = key; self.message = message }
-    public var description: String { "\(key): \(message)" }
+package struct AlertConfigError: Error, Sendable, Equatable, CustomStringConvertible {
+    package var key: String
+    package var message: String
+    package init(key: String, message: String) { self.key = key; self.message = message }
+    package var description: String { "\(key): \(message)" }
 }
 
 /// `outputs_queue`: every sink has its own bounded queue (in alerts and in bytes).
-public struct OutputsQueueConfig: Sendable, Equatable {
+package struct OutputsQueueConfig: Sendable, Equatable {
     /// The default byte budget of one sink queue (64 MiB).
-    public static let defaultMaxBytes = 64 << 20
+    package static let defaultMaxBytes = 64 << 20
     /// `outputs_queue.capacity`: alerts each sink may hold before new ones are dropped (and counted).
     /// Falco's 0 ("unbounded") is not accepted: memory must stay bounded. Default 10000.
-    public var capacity: Int = 10_000
+    package var capacity: Int = 10_000
     /// `outputs_queue.max_bytes` (Vigil): bytes of rendered alerts each sink may hold (default 64 MiB),
     /// so a backlog of 100 KB alerts cannot grow to capacity x 100 KB. One alert is always accepted.
-    public var maxBytes: Int = OutputsQueueConfig.defaultMaxBytes
-    public init(capacity: Int = 10_000, maxBytes: Int = OutputsQueueConfig.defaultMaxBytes) {
+    package var maxBytes: Int = OutputsQueueConfig.defaultMaxBytes
+    package init(capacity: Int = 10_000, maxBytes: Int = OutputsQueueConfig.defaultMaxBytes) {
         self.capacity = capacity; self.maxBytes = maxBytes
     }
 }
 
 /// How the stdout sink writes alerts.
-public enum StdoutFormat: String, Sendable, Equatable {
+package enum StdoutFormat: String, Sendable, Equatable {
     /// Text when stdout is a terminal, else as `json_output` says.
     case auto
     /// As `json_output` says.
@@ -160,40 +160,40 @@ public enum StdoutFormat: String, Sendable, Equatable {
 }
 
 /// `stdout_output`.
-public struct StdoutOutputConfig: Sendable, Equatable {
+package struct StdoutOutputConfig: Sendable, Equatable {
     /// `stdout_output.enabled` (default true).
-    public var enabled: Bool = true
+    package var enabled: Bool = true
     /// `stdout_output.format` (Vigil): `auto` (default: readable text on a terminal, else JSON per
     /// `json_output`), `config`, `json`, `text`.
-    public var format: StdoutFormat = .auto
-    public init(enabled: Bool = true, format: StdoutFormat = .auto) { self.enabled = enabled; self.format = format }
+    package var format: StdoutFormat = .auto
+    package init(enabled: Bool = true, format: StdoutFormat = .auto) { self.enabled = enabled; self.format = format }
 }
 
 /// `file_output`.
-public struct FileOutputConfig: Sendable, Equatable {
+package struct FileOutputConfig: Sendable, Equatable {
     /// `file_output.enabled` (default false).
-    public var enabled: Bool = false
+    package var enabled: Bool = false
     /// `file_output.filename`: the file alerts are appended to (created with mode 0640).
-    public var filename: String = "/var/log/vigil/alerts.json"
+    package var filename: String = "/var/log/vigil/alerts.json"
     /// `file_output.keep_alive`: keep the file open between writes (default true). When false the file
     /// is opened and closed for every batch, which also follows external renames at once.
-    public var keepAlive: Bool = true
+    package var keepAlive: Bool = true
     /// `file_output.max_size_mb` (Vigil): rotate when the file would exceed this many MiB; 0 never rotates.
     /// Fractions are allowed (used by tests).
-    public var maxSizeMB: Double = 100
+    package var maxSizeMB: Double = 100
     /// `file_output.max_files` (Vigil): rotated files kept (`alerts.json.1` newest ... `.N`); 0 keeps none.
-    public var maxFiles: Int = 5
-    public init(enabled: Bool = false, filename: String = "/var/log/vigil/alerts.json", keepAlive: Bool = true,
+    package var maxFiles: Int = 5
+    package init(enabled: Bool = false, filename: String = "/var/log/vigil/alerts.json", keepAlive: Bool = true,
                 maxSizeMB: Double = 100, maxFiles: Int = 5) {
         self.enabled = enabled; self.filename = filename; self.keepAlive = keepAlive
         self.maxSizeMB = maxSizeMB; self.maxFiles = maxFiles
     }
     /// The rotation threshold in bytes (0 = never).
-    public var maxSizeBytes: Int { maxSizeMB <= 0 ? 0 : max(1, Int(maxSizeMB * 1024 * 1024)) }
+    package var maxSizeBytes: Int { maxSizeMB <= 0 ? 0 : max(1, Int(maxSizeMB * 1024 * 1024)) }
 }
 
 /// Transport of the syslog sink.
-public enum SyslogTransport: String, Sendable, Equatable, CaseIterable {
+package enum SyslogTransport: String, Sendable, Equatable, CaseIterable {
     /// Unix datagram socket (like /dev/log); falls back to `unix-stream` when the socket is a stream one.
     case unix
     /// Unix datagram socket.
@@ -207,22 +207,22 @@ public enum SyslogTransport: String, Sendable, Equatable, CaseIterable {
 }
 
 /// `syslog_output`.
-public struct SyslogOutputConfig: Sendable, Equatable {
+package struct SyslogOutputConfig: Sendable, Equatable {
     /// `syslog_output.enabled` (default false).
-    public var enabled: Bool = false
+    package var enabled: Bool = false
     /// `syslog_output.address` (Vigil): a socket path for unix transports, `host:port` for udp/tcp
     /// (IPv6 as `[::1]:514`). Default `/dev/log`.
-    public var address: String = "/dev/log"
+    package var address: String = "/dev/log"
     /// `syslog_output.transport` (Vigil): `unix` (default), `unix-dgram`, `unix-stream`, `udp`, `tcp`.
-    public var transport: SyslogTransport = .unix
+    package var transport: SyslogTransport = .unix
     /// `syslog_output.facility` (Vigil): facility name, default `user` (as Falco logs).
-    public var facility: String = "user"
+    package var facility: String = "user"
     /// `syslog_output.app_name` (Vigil): RFC 5424 APP-NAME, default `vigil`.
-    public var appName: String = "vigil"
+    package var appName: String = "vigil"
     /// `syslog_output.max_message_size` (Vigil): frames larger than this have their long string values
     /// shortened (never cut mid-JSON). Default 65000 bytes (fits a UDP datagram).
-    public var maxMessageSize: Int = 65_000
-    public init(enabled: Bool = false, address: String = "/dev/log", transport: SyslogTransport = .unix,
+    package var maxMessageSize: Int = 65_000
+    package init(enabled: Bool = false, address: String = "/dev/log", transport: SyslogTransport = .unix,
                 facility: String = "user", appName: String = "vigil", maxMessageSize: Int = 65_000) {
         self.enabled = enabled; self.address = address; self.transport = transport; self.facility = facility
         self.appName = appName; self.maxMessageSize = maxMessageSize
@@ -230,47 +230,47 @@ public struct SyslogOutputConfig: Sendable, Equatable {
 }
 
 /// `http_output`.
-public struct HTTPOutputConfig: Sendable, Equatable {
+package struct HTTPOutputConfig: Sendable, Equatable {
     /// `http_output.enabled` (default false).
-    public var enabled: Bool = false
+    package var enabled: Bool = false
     /// `http_output.url`: where alerts are POSTed (falcosidekick listens on `http://…:2801/`).
-    public var url: String = ""
+    package var url: String = ""
     /// `http_output.user_agent`: the User-Agent header.
-    public var userAgent: String = "vigil"
+    package var userAgent: String = "vigil"
     /// `http_output.insecure`: skip TLS certificate and host name verification (default false).
-    public var insecure: Bool = false
+    package var insecure: Bool = false
     /// `http_output.ca_cert`: a CA certificate file (PEM) to verify the server with.
-    public var caCert: String = ""
+    package var caCert: String = ""
     /// `http_output.ca_bundle`: a CA bundle file (PEM); used when `ca_cert` is empty.
-    public var caBundle: String = ""
+    package var caBundle: String = ""
     /// `http_output.ca_path`: a directory of hashed CA certificates.
-    public var caPath: String = ""
+    package var caPath: String = ""
     /// `http_output.mtls`: present `client_cert`/`client_key` to the server.
-    public var mtls: Bool = false
+    package var mtls: Bool = false
     /// `http_output.client_cert`: client certificate (PEM). Used when set, even without `mtls`.
-    public var clientCert: String = ""
+    package var clientCert: String = ""
     /// `http_output.client_key`: client private key (PEM).
-    public var clientKey: String = ""
+    package var clientKey: String = ""
     /// `http_output.echo`: write the server's response bodies to the agent log (debug aid).
-    public var echo: Bool = false
+    package var echo: Bool = false
     /// `http_output.headers` (Vigil): extra request headers, in order.
-    public var headers: [(String, String)] = []
+    package var headers: [(String, String)] = []
     /// `http_output.batch` (Vigil): 0 or 1 sends one alert per request as Falco does; N > 1 sends up to
     /// N queued alerts per request as JSON lines (`application/x-ndjson`).
-    public var batch: Int = 0
+    package var batch: Int = 0
     /// `http_output.timeout_ms` (Vigil): whole-request timeout (connect timeout is the same, capped).
-    public var timeoutMs: Int = 5000
+    package var timeoutMs: Int = 5000
     /// `http_output.max_retries` (Vigil): retries after a failed attempt (connection error, timeout,
     /// HTTP 408, 429, 5xx), with exponential backoff from `retry_backoff_ms`, doubling, capped at 5 s.
-    public var maxRetries: Int = 3
+    package var maxRetries: Int = 3
     /// `http_output.retry_backoff_ms` (Vigil): first backoff delay.
-    public var retryBackoffMs: Int = 100
+    package var retryBackoffMs: Int = 100
     /// `http_output.max_backoff_ms` (Vigil): backoff cap.
-    public var maxBackoffMs: Int = 5000
+    package var maxBackoffMs: Int = 5000
 
-    public init() {}
+    package init() {}
 
-    public static func == (a: HTTPOutputConfig, b: HTTPOutputConfig) -> Bool {
+    package static func == (a: HTTPOutputConfig, b: HTTPOutputConfig) -> Bool {
         a.enabled == b.enabled && a.url == b.url && a.userAgent == b.userAgent && a.insecure == b.insecure
             && a.caCert == b.caCert && a.caBundle == b.caBundle && a.caPath == b.caPath && a.mtls == b.mtls
             && a.clientCert == b.clientCert && a.clientKey == b.clientKey && a.echo == b.echo
@@ -281,12 +281,12 @@ public struct HTTPOutputConfig: Sendable, Equatable {
 }
 
 /// `flood_control` (Vigil).
-public struct FloodControlConfig: Sendable, Equatable {
+package struct FloodControlConfig: Sendable, Equatable {
     /// `flood_control.fold`.
-    public var fold = FoldConfig()
+    package var fold = FoldConfig()
     /// `flood_control.rate_limit`.
-    public var rateLimit = RateLimitConfig()
-    public init(fold: FoldConfig = FoldConfig(), rateLimit: RateLimitConfig = RateLimitConfig()) {
+    package var rateLimit = RateLimitConfig()
+    package init(fold: FoldConfig = FoldConfig(), rateLimit: RateLimitConfig = RateLimitConfig()) {
         self.fold = fold; self.rateLimit = rateLimit
     }
 }
@@ -302,48 +302,48 @@ public struct FloodControlConfig: Sendable, Equatable {
 /// times of the first and last folded alert), and in JSON a top-level
 /// `"vigil": {"summary":"folded","folded_count":N,"window_start":…,"window_end":…}`.
 /// Its output text ends with `(N identical alerts folded between START and END)`.
-public struct FoldConfig: Sendable, Equatable {
+package struct FoldConfig: Sendable, Equatable {
     /// `flood_control.fold.enabled` (default true).
-    public var enabled: Bool = true
+    package var enabled: Bool = true
     /// `flood_control.fold.window_ms`: folding window (default 10000).
-    public var windowMs: Int = 10_000
+    package var windowMs: Int = 10_000
     /// `flood_control.fold.key`: output field names forming the identity; empty = output text.
-    public var key: [String] = []
+    package var key: [String] = []
     /// `flood_control.fold.max_keys`: distinct keys tracked at once; beyond it alerts pass unfolded
     /// (counted as `fold_table_full`). Default 10000.
-    public var maxKeys: Int = 10_000
-    public init(enabled: Bool = true, windowMs: Int = 10_000, key: [String] = [], maxKeys: Int = 10_000) {
+    package var maxKeys: Int = 10_000
+    package init(enabled: Bool = true, windowMs: Int = 10_000, key: [String] = [], maxKeys: Int = 10_000) {
         self.enabled = enabled; self.windowMs = windowMs; self.key = key; self.maxKeys = maxKeys
     }
 }
 
 /// One token bucket: `rate` alerts per second refill, up to `burst` at once.
-public struct RateLimit: Sendable, Equatable {
-    public var rate: Double
-    public var burst: Double
-    public init(rate: Double, burst: Double) { self.rate = rate; self.burst = burst }
+package struct RateLimit: Sendable, Equatable {
+    package var rate: Double
+    package var burst: Double
+    package init(rate: Double, burst: Double) { self.rate = rate; self.burst = burst }
 }
 
 /// `flood_control.rate_limit`: token bucket per rule. Alerts over the limit are held back and
 /// counted; every `summary_interval_ms` (and on flush/stop) a summary alert per rule reports them:
 /// the same rule with `vigil.rate_limited_count`, `vigil.rate_limited_window_start/end` in its
 /// output fields and `"vigil": {"summary":"rate_limited",…}`.
-public struct RateLimitConfig: Sendable, Equatable {
+package struct RateLimitConfig: Sendable, Equatable {
     /// `flood_control.rate_limit.enabled` (default false).
-    public var enabled: Bool = false
+    package var enabled: Bool = false
     /// `flood_control.rate_limit.rate`: alerts per second per rule (default 10).
-    public var rate: Double = 10
+    package var rate: Double = 10
     /// `flood_control.rate_limit.burst`: bucket size (default 50).
-    public var burst: Double = 50
+    package var burst: Double = 50
     /// `flood_control.rate_limit.rules`: per-rule overrides, `{rule name: {rate, burst}}`.
-    public var rules: [String: RateLimit] = [:]
+    package var rules: [String: RateLimit] = [:]
     /// `flood_control.rate_limit.summary_interval_ms`: how often held-back counts are reported (default 10000).
-    public var summaryIntervalMs: Int = 10_000
-    public init(enabled: Bool = false, rate: Double = 10, burst: Double = 50, rules: [String: RateLimit] = [:],
+    package var summaryIntervalMs: Int = 10_000
+    package init(enabled: Bool = false, rate: Double = 10, burst: Double = 50, rules: [String: RateLimit] = [:],
                 summaryIntervalMs: Int = 10_000) {
         self.enabled = enabled; self.rate = rate; self.burst = burst; self.rules = rules
         self.summaryIntervalMs = summaryIntervalMs
     }
     /// The limit for `rule`.
-    public func limit(for rule: String) -> RateLimit { rules[rule] ?? RateLimit(rate: rate, burst: burst) }
+    package func limit(for rule: String) -> RateLimit { rules[rule] ?? RateLimit(rate: rate, burst: burst) }
 }

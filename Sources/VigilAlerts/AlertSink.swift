@@ -3,63 +3,63 @@ import VigilCore
 import VigilRules
 
 /// An alert after formatting, as handed to sinks. Rendered once by the dispatcher and shared.
-public struct FormattedAlert: Sendable {
+package struct FormattedAlert: Sendable {
     /// The alert itself (sinks read rule, priority, time).
-    public var alert: Alert
+    package var alert: Alert
     /// Set on summary alerts (folding, rate limiting, drops).
-    public var summary: AlertSummary?
+    package var summary: AlertSummary?
     /// The JSON line without a trailing newline (empty if no sink wants JSON).
-    public var json: [UInt8]
+    package var json: [UInt8]
     /// The readable text line without a trailing newline (empty if no sink wants text).
-    public var text: [UInt8]
+    package var text: [UInt8]
 
-    public init(alert: Alert, summary: AlertSummary? = nil, json: [UInt8], text: [UInt8]) {
+    package init(alert: Alert, summary: AlertSummary? = nil, json: [UInt8], text: [UInt8]) {
         self.alert = alert; self.summary = summary; self.json = json; self.text = text
     }
 
     /// Formats `alert` in both forms with `options`.
-    public init(_ alert: Alert, summary: AlertSummary? = nil, options: AlertFormatOptions = AlertFormatOptions()) {
+    package init(_ alert: Alert, summary: AlertSummary? = nil, options: AlertFormatOptions = AlertFormatOptions()) {
         self.init(alert: alert, summary: summary, json: AlertFormatter.json(alert, summary: summary, options: options),
                   text: AlertFormatter.text(alert))
     }
 }
 
 /// Which rendering a sink writes.
-public enum AlertLineFormat: String, Sendable {
+package enum AlertLineFormat: String, Sendable {
     case json, text
 }
 
 /// Per-sink counters, readable from any thread.
-public final class SinkStats: Sendable {
+package final class SinkStats: Sendable {
     /// Alerts delivered.
-    public let sent = Counter()
+    package let sent = Counter()
     /// Alerts that could not be delivered (after retries).
-    public let errors = Counter()
+    package let errors = Counter()
     /// Delivery retries (HTTP attempts after the first, syslog/file reconnects).
-    public let retries = Counter()
+    package let retries = Counter()
     /// Alerts dropped because the sink's queue was full (or it was stopped with alerts pending).
-    public let dropped = Counter()
-    public init() {}
+    package let dropped = Counter()
+    package init() {}
 }
 
 /// Lets a backend see whether its sink is shutting down, and sleep interruptibly.
-public final class SinkControl: Sendable {
+package final class SinkControl: Sendable {
     private let abandon = Atomic<Bool>(false)
     private let reopenFlag = Atomic<Bool>(false)
 
-    public init() {}
+    package init() {}
 
     /// True once the sink's stop deadline has passed: give up retrying at once.
-    public var shouldAbandon: Bool { abandon.load(ordering: .acquiring) }
+    package var shouldAbandon: Bool { abandon.load(ordering: .acquiring) }
     func setAbandon() { abandon.store(true, ordering: .releasing) }
 
     /// Consumes a pending reopen request.
-    public func takeReopenRequest() -> Bool { reopenFlag.exchange(false, ordering: .acquiringAndReleasing) }
+    package func takeReopenRequest() -> Bool { reopenFlag.exchange(false, ordering: .acquiringAndReleasing) }
     func requestReopen() { reopenFlag.store(true, ordering: .releasing) }
 
     /// Sleeps up to `ns`, returning early (false) when the sink is being abandoned.
     @discardableResult
-    public func sleep(ns: UInt64) -> Bool {
+    package func sleep(ns: UInt64) -> Bool {
         let end = Timestamp.monotonicNanoseconds() &+ ns
         while !shouldAbandon {
             let now = Timestamp.monotonicNanoseconds()
@@ -72,7 +72,7 @@ public final class SinkControl: Sendable {
 
 /// What a sink does with alerts, on its own worker thread. Implementations are used from that one
 /// thread only (plus ``close()`` after the thread ended), so they need no locking of their own.
-public protocol AlertSinkBackend: AnyObject {
+package protocol AlertSinkBackend: AnyObject {
     /// Most alerts handed to one ``deliver(_:stats:control:)`` call.
     var maxBatch: Int { get }
     /// Delivers a batch, bumping `stats.sent` / `errors` / `retries` for each alert.
@@ -84,22 +84,22 @@ public protocol AlertSinkBackend: AnyObject {
 }
 
 extension AlertSinkBackend {
-    public var maxBatch: Int { 64 }
-    public func idle(control: SinkControl) {}
-    public func close() {}
+    package var maxBatch: Int { 64 }
+    package func idle(control: SinkControl) {}
+    package func close() {}
 }
 
 /// A sink: a bounded queue, a worker thread, a backend and its counters.
 ///
 /// ``submit(_:)`` never blocks: when the queue is full the alert is dropped and counted in
 /// ``SinkStats/dropped``. A slow or dead destination therefore only fills its own queue.
-public final class AlertSink: @unchecked Sendable {
+package final class AlertSink: @unchecked Sendable {
     /// The sink's name in metrics and logs (`stdout`, `file`, `syslog`, `http`, ...).
-    public let name: String
+    package let name: String
     /// Counters.
-    public let stats = SinkStats()
+    package let stats = SinkStats()
     /// The rendering this sink consumes.
-    public let format: AlertLineFormat
+    package let format: AlertLineFormat
     let queue: BoundedQueue<FormattedAlert>
     let control = SinkControl()
     private let backend: any AlertSinkBackend
@@ -113,7 +113,7 @@ public final class AlertSink: @unchecked Sendable {
         let value = Atomic<Bool>(false)
     }
     /// Most bytes of rendered alerts the queue may hold (at least one alert is always accepted).
-    public let maxBytes: Int
+    package let maxBytes: Int
 
     /// Bytes of rendered alerts currently queued.
     final class ByteBudget: Sendable {
@@ -121,7 +121,7 @@ public final class AlertSink: @unchecked Sendable {
     }
 
     /// Creates and starts a sink whose queue holds at most `capacity` alerts and `maxBytes` bytes.
-    public init(name: String, format: AlertLineFormat, capacity: Int, maxBytes: Int = OutputsQueueConfig.defaultMaxBytes,
+    package init(name: String, format: AlertLineFormat, capacity: Int, maxBytes: Int = OutputsQueueConfig.defaultMaxBytes,
                 backend: any AlertSinkBackend) {
         self.name = name
         self.format = format
@@ -174,7 +174,7 @@ public final class AlertSink: @unchecked Sendable {
 
     /// Queues `alert` for delivery; false (and counted as dropped) when the queue is full or stopped.
     @discardableResult
-    public func submit(_ alert: FormattedAlert) -> Bool {
+    package func submit(_ alert: FormattedAlert) -> Bool {
         let c = Self.cost(alert)
         let before = bytes.used.add(c, ordering: .relaxed).oldValue
         if before == 0 || before + c <= maxBytes {
@@ -193,21 +193,21 @@ public final class AlertSink: @unchecked Sendable {
     }
 
     /// Alerts waiting in the queue.
-    public var queueDepth: Int { queue.depth }
+    package var queueDepth: Int { queue.depth }
     /// Queue capacity.
-    public var queueCapacity: Int { queue.capacity }
+    package var queueCapacity: Int { queue.capacity }
     /// Bytes of rendered alerts waiting in the queue.
-    public var queuedBytes: Int { bytes.used.load(ordering: .relaxed) }
+    package var queuedBytes: Int { bytes.used.load(ordering: .relaxed) }
 
     /// Asks the backend to reopen its destination (file sinks: after logrotate moved the file).
-    public func reopen() {
+    package func reopen() {
         control.requestReopen()
         queue.wake()
     }
 
     /// Waits until every alert queued before the call has been handled, or `timeoutNs` passes.
     /// Returns true when drained.
-    public func flush(timeoutNs: UInt64) -> Bool {
+    package func flush(timeoutNs: UInt64) -> Bool {
         let target = queue.pushed
         let end = Timestamp.monotonicNanoseconds() &+ timeoutNs
         while queue.completed < target {
@@ -219,7 +219,7 @@ public final class AlertSink: @unchecked Sendable {
 
     /// Stops accepting alerts, delivers what is queued for up to `timeoutNs`, then abandons the rest
     /// (counted as dropped) and joins the worker. Idempotent.
-    public func stop(timeoutNs: UInt64) {
+    package func stop(timeoutNs: UInt64) {
         guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         queue.close()
         if !flush(timeoutNs: timeoutNs) { control.setAbandon() }

@@ -14,7 +14,7 @@ import Darwin
 /// `pushed` and `completed` are monotonically increasing tallies: the consumer calls
 /// ``markCompleted(_:)`` once it has finished with items, which lets ``flush`` style waits
 /// know when everything submitted before a point has been handled.
-public final class BoundedQueue<Element>: @unchecked Sendable {
+package final class BoundedQueue<Element>: @unchecked Sendable {
     private let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let cond: UnsafeMutablePointer<pthread_cond_t>
     private var ring: [Element?]
@@ -27,10 +27,10 @@ public final class BoundedQueue<Element>: @unchecked Sendable {
     private var completed_: UInt64 = 0
 
     /// The maximum number of queued items.
-    public let capacity: Int
+    package let capacity: Int
 
     /// Creates a queue holding at most `capacity` items (at least 1).
-    public init(capacity: Int) {
+    package init(capacity: Int) {
         self.capacity = max(1, capacity)
         ring = Array(repeating: nil, count: self.capacity)
         mutex = .allocate(capacity: 1)
@@ -55,7 +55,7 @@ public final class BoundedQueue<Element>: @unchecked Sendable {
 
     /// Appends `item` unless the queue is full or closed. Never blocks on capacity.
     @discardableResult
-    public func tryPush(_ item: Element) -> Bool {
+    package func tryPush(_ item: Element) -> Bool {
         lock()
         if closed_ || count_ == capacity { unlock(); return false }
         ring[(head + count_) % capacity] = item
@@ -69,7 +69,7 @@ public final class BoundedQueue<Element>: @unchecked Sendable {
 
     /// Moves up to `max` items into `out` (appending), waiting up to `timeoutNs` for the first one.
     /// Returns early (possibly with nothing) when woken by ``wake()`` or when the queue is closed.
-    public func pop(max: Int, into out: inout [Element], timeoutNs: UInt64) {
+    package func pop(max: Int, into out: inout [Element], timeoutNs: UInt64) {
         lock()
         if count_ == 0 && !closed_ && !wakeRequested && timeoutNs > 0 {
             var deadline = timespec()
@@ -95,7 +95,7 @@ public final class BoundedQueue<Element>: @unchecked Sendable {
     }
 
     /// Wakes the consumer once even if nothing is queued (for flush requests and timers).
-    public func wake() {
+    package func wake() {
         lock()
         wakeRequested = true
         unlock()
@@ -103,7 +103,7 @@ public final class BoundedQueue<Element>: @unchecked Sendable {
     }
 
     /// Refuses further pushes and wakes the consumer; queued items can still be popped.
-    public func close() {
+    package func close() {
         lock()
         closed_ = true
         unlock()
@@ -111,18 +111,18 @@ public final class BoundedQueue<Element>: @unchecked Sendable {
     }
 
     /// Records that the consumer finished handling `n` popped items.
-    public func markCompleted(_ n: Int) {
+    package func markCompleted(_ n: Int) {
         lock()
         completed_ &+= UInt64(n)
         unlock()
     }
 
     /// Items currently queued.
-    public var depth: Int { lock(); defer { unlock() }; return count_ }
+    package var depth: Int { lock(); defer { unlock() }; return count_ }
     /// Whether ``close()`` was called.
-    public var isClosed: Bool { lock(); defer { unlock() }; return closed_ }
+    package var isClosed: Bool { lock(); defer { unlock() }; return closed_ }
     /// Items ever accepted.
-    public var pushed: UInt64 { lock(); defer { unlock() }; return pushed_ }
+    package var pushed: UInt64 { lock(); defer { unlock() }; return pushed_ }
     /// Items the consumer reported as handled.
-    public var completed: UInt64 { lock(); defer { unlock() }; return completed_ }
+    package var completed: UInt64 { lock(); defer { unlock() }; return completed_ }
 }

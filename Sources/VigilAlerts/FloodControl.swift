@@ -7,9 +7,9 @@ import VigilRules
 ///
 /// Not thread-safe: the dispatcher uses it from its own thread only. Times are CLOCK_MONOTONIC
 /// nanoseconds passed in by the caller, so tests can drive it deterministically.
-public final class FloodControl {
+package final class FloodControl {
     /// One alert to emit, possibly a summary.
-    public typealias Output = (alert: Alert, summary: AlertSummary?)
+    package typealias Output = (alert: Alert, summary: AlertSummary?)
 
     struct FoldKey: Hashable {
         var rule: String
@@ -44,16 +44,16 @@ public final class FloodControl {
     private let clock: @Sendable () -> UInt64
 
     /// Alerts folded, by rule.
-    public private(set) var foldedByRule: [String: UInt64] = [:]
+    package private(set) var foldedByRule: [String: UInt64] = [:]
     /// Alerts held back by the rate limit, by rule.
-    public private(set) var rateLimitedByRule: [String: UInt64] = [:]
+    package private(set) var rateLimitedByRule: [String: UInt64] = [:]
     /// Alerts that passed unfolded because the fold table was full.
-    public private(set) var foldTableFull: UInt64 = 0
+    package private(set) var foldTableFull: UInt64 = 0
     /// Summary alerts emitted, by kind.
-    public private(set) var summaries: [AlertSummary.Kind: UInt64] = [:]
+    package private(set) var summaries: [AlertSummary.Kind: UInt64] = [:]
 
     /// `wallClock` gives the `time` of summary alerts (epoch ns).
-    public init(config: FloodControlConfig, wallClock: @escaping @Sendable () -> UInt64 = { Timestamp.nowNanoseconds() }) {
+    package init(config: FloodControlConfig, wallClock: @escaping @Sendable () -> UInt64 = { Timestamp.nowNanoseconds() }) {
         self.config = config
         windowNs = UInt64(max(1, config.fold.windowMs)) * 1_000_000
         summaryIntervalNs = UInt64(max(1, config.rateLimit.summaryIntervalMs)) * 1_000_000
@@ -61,10 +61,10 @@ public final class FloodControl {
     }
 
     /// Whether any flood control is on.
-    public var isActive: Bool { config.fold.enabled || config.rateLimit.enabled }
+    package var isActive: Bool { config.fold.enabled || config.rateLimit.enabled }
 
     /// Fold keys currently tracked.
-    public var trackedKeys: Int { folds.count }
+    package var trackedKeys: Int { folds.count }
 
     private func key(for alert: Alert) -> FoldKey {
         var container = "host"
@@ -92,7 +92,7 @@ public final class FloodControl {
     }
 
     /// Admits `alert` at monotonic time `now`, appending what must go out now to `out`.
-    public func admit(_ alert: Alert, now: UInt64, into out: inout [Output]) {
+    package func admit(_ alert: Alert, now: UInt64, into out: inout [Output]) {
         if config.fold.enabled {
             let k = key(for: alert)
             if var e = folds[k] {
@@ -175,7 +175,7 @@ public final class FloodControl {
 
     /// Emits summaries whose window ended by `now` (all pending ones when `force`), and forgets
     /// ended windows.
-    public func tick(now: UInt64, force: Bool, into out: inout [Output]) {
+    package func tick(now: UInt64, force: Bool, into out: inout [Output]) {
         if !folds.isEmpty {
             var ended: [FoldKey] = []
             for (k, e) in folds where force || now >= e.windowEnd {
@@ -193,7 +193,7 @@ public final class FloodControl {
     }
 
     /// The earliest monotonic time at which ``tick(now:force:into:)`` has something to do.
-    public func nextDeadline() -> UInt64? {
+    package func nextDeadline() -> UInt64? {
         var d: UInt64?
         for e in folds.values { d = min(d ?? e.windowEnd, e.windowEnd) }
         for b in buckets.values where b.held > 0 { d = min(d ?? b.summaryDue, b.summaryDue) }

@@ -29,4 +29,4 @@
 /// ## Operations
 /// `AlertDispatcher.reopen()` on SIGUSR1 (file sinks reopen after logrotate), `flush(timeout:)`,
 /// `stop(timeout:)` (emits pending summaries), `registerMetrics(in:)`.
-public enum VigilAlertsModule {}
+package enum VigilAlertsModule {}

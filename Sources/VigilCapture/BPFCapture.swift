@@ -29,11 +29,11 @@ import VigilDecode
 /// before the consumer sees them; malformed ones are counted as decode errors and skipped.
 /// The reader shares only a ``ReaderControl`` with the capture (never the capture itself),
 /// so releasing a started capture without ``stop()`` stops and joins the reader safely.
-public final class BPFCapture: @unchecked Sendable {
+package final class BPFCapture: @unchecked Sendable {
     /// The options the capture was created with.
-    public let options: BPFCaptureOptions
+    package let options: BPFCaptureOptions
     /// The BPF object file that was loaded.
-    public private(set) var objectPath: String = ""
+    package private(set) var objectPath: String = ""
 
     var object: OpaquePointer?
     private var links: [OpaquePointer] = []
@@ -54,7 +54,7 @@ public final class BPFCapture: @unchecked Sendable {
 
     /// Loads and attaches the programs and fills the maps. Throws a ``CaptureError``
     /// that says what is wrong (privileges, BTF, object, verifier log tail, ...).
-    public init(options: BPFCaptureOptions = BPFCaptureOptions()) throws {
+    package init(options: BPFCaptureOptions = BPFCaptureOptions()) throws {
         try options.validate()
         self.options = options
         LibBPFLog.install()
@@ -149,12 +149,12 @@ public final class BPFCapture: @unchecked Sendable {
     /// Sets which event types the kernel emits (hot: takes effect for the next syscall).
     /// `execve`/`execveat` select exec records, any of `clone`/`clone3`/`fork`/`vfork`
     /// selects fork records, `procexit` selects exit records.
-    public func setInterest(_ types: Set<EventType>) throws {
+    package func setInterest(_ types: Set<EventType>) throws {
         try lock.withLock { _ in try applyInterest(types) }
     }
 
     /// The event types currently selected.
-    public var interest: Set<EventType> { interestState.withLock { $0 } }
+    package var interest: Set<EventType> { interestState.withLock { $0 } }
 
     private func applyInterest(_ types: Set<EventType>) throws {
         var wanted = [UInt32](repeating: 0, count: EventType.count)
@@ -175,7 +175,7 @@ public final class BPFCapture: @unchecked Sendable {
 
     /// Starts a reader thread named `vigil-capture` that passes every record to `consumer`
     /// (on that thread) until ``stop()``.
-    public func start<C: RecordConsumer>(_ consumer: C) throws {
+    package func start<C: RecordConsumer>(_ consumer: C) throws {
         let reader = try prepare(consumer)
         do {
             let t = try NamedThread.start(name: "vigil-capture") { reader.run() }
@@ -188,7 +188,7 @@ public final class BPFCapture: @unchecked Sendable {
     /// Reads on the calling thread, passing every record to `consumer`, until ``stop()``
     /// (from another thread) has detached the programs and the ring is drained; the
     /// consumer's `finish()` is called before it returns.
-    public func run<C: RecordConsumer>(_ consumer: C) throws {
+    package func run<C: RecordConsumer>(_ consumer: C) throws {
         try prepare(consumer).run()
     }
 
@@ -208,7 +208,7 @@ public final class BPFCapture: @unchecked Sendable {
     /// what is in the ring, calls the consumer's `finish()`, and joins a thread started
     /// by ``start(_:)`` (``run(_:)`` returns on its own thread). Safe to call more than
     /// once and from any thread.
-    public func stop() {
+    package func stop() {
         if stopped.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged {
             lock.withLock { _ in
                 for l in links { bpf_link__destroy(l) }
@@ -222,14 +222,14 @@ public final class BPFCapture: @unchecked Sendable {
     // MARK: stats
 
     /// Counters: records by type and kind, decode errors, kernel-side drops.
-    public func stats() -> CaptureStats {
+    package func stats() -> CaptureStats {
         var s = counter.snapshot()
         s.kernel = kernelStats()
         return s
     }
 
     /// The kernel's per-CPU counters, summed.
-    public func kernelStats() -> KernelStats {
+    package func kernelStats() -> KernelStats {
         var k = KernelStats()
         var values = [UInt64](repeating: 0, count: possibleCPUs)
         func read(_ idx: vigil_kstat) -> UInt64 {

@@ -2,30 +2,30 @@ import VigilABI
 import VigilDecode
 
 /// Settings of a live ``BPFCapture``.
-public struct BPFCaptureOptions: Sendable {
+package struct BPFCaptureOptions: Sendable {
     /// The BPF object to load; nil searches the usual places (see ``BPFCapture/objectSearchPaths()``).
-    public var objectPath: String?
+    package var objectPath: String?
     /// Ring buffer size in bytes (a power of two, at least one page). Default 16 MiB.
-    public var ringBufferBytes: Int = 16 << 20
+    package var ringBufferBytes: Int = 16 << 20
     /// argv bytes copied per exec (1...VIGIL_ARGS_MAX); longer argv is cut and flagged.
-    public var maxArgsBytes: Int = Int(VIGIL_ARGS_DEFAULT)
+    package var maxArgsBytes: Int = Int(VIGIL_ARGS_DEFAULT)
     /// Wake the reader only when this many bytes wait in the ring (0: the kernel's
     /// default, a wake-up whenever the reader has caught up). The reader also polls
     /// every ``pollIntervalMs`` milliseconds, which bounds latency.
-    public var wakeupBytes: Int = 256 << 10
+    package var wakeupBytes: Int = 256 << 10
     /// Longest sleep of the reader thread between ring drains, in milliseconds.
-    public var pollIntervalMs: Int = 1
+    package var pollIntervalMs: Int = 1
     /// Drop the agent's own events in the kernel.
-    public var ignoreSelf: Bool = true
+    package var ignoreSelf: Bool = true
     /// Event types captured from the start (see ``BPFCapture/setInterest(_:)``).
-    public var interest: Set<EventType> = Set(EventType.all)
+    package var interest: Set<EventType> = Set(EventType.all)
     /// Mount tracefs at /sys/kernel/tracing when it is absent (needs root).
-    public var mountTracefs: Bool = true
+    package var mountTracefs: Bool = true
 
-    public init() {}
+    package init() {}
 
     /// Checks ranges; throws ``CaptureError/invalidOption(_:)`` naming the option.
-    public func validate() throws {
+    package func validate() throws {
         if ringBufferBytes < 4096 || ringBufferBytes & (ringBufferBytes - 1) != 0 {
             throw CaptureError.invalidOption("ring buffer size \(ringBufferBytes): must be a power of two of at least 4096 bytes")
         }

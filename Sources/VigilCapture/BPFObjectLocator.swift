@@ -9,7 +9,7 @@ extension BPFCapture {
     /// executable (SwiftPM puts it at `.build/<triple>/<config>/vigil`, test bundles alike);
     /// `<cwd>/build/bpf`. The executable is found through `/proc/self/exe`, so symlinks
     /// (`.build/release`, `/usr/bin/vigil`) and the directory vigil is started from do not matter.
-    public static func objectSearchPaths() -> [String] {
+    package static func objectSearchPaths() -> [String] {
         let name = "vigil.bpf.o"
         var paths: [String] = []
         if let env = getenv("VIGIL_BPF_OBJECT") { paths.append(String(cString: env)) }
@@ -36,7 +36,7 @@ extension BPFCapture {
     }
 
     /// The first readable BPF object in ``objectSearchPaths()``.
-    public static func findObject() throws -> String {
+    package static func findObject() throws -> String {
         let paths = objectSearchPaths()
         for p in paths where access(p, R_OK) == 0 { return p }
         throw CaptureError.objectNotFound(searched: paths)

@@ -1,6 +1,6 @@
 /// Why the live capture could not start or run. Every case says what is wrong
 /// and what to do about it (``description``).
-public enum CaptureError: Error, Sendable, CustomStringConvertible {
+package enum CaptureError: Error, Sendable, CustomStringConvertible {
     /// Not root and the listed capabilities are missing from the effective set.
     case missingCapabilities([String])
     /// The kernel exposes no BTF (`/sys/kernel/btf/vmlinux`), needed for CO-RE and tp_btf.
@@ -23,7 +23,7 @@ public enum CaptureError: Error, Sendable, CustomStringConvertible {
     /// The capture was already started or stopped.
     case invalidState(String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .missingCapabilities(let caps):
             return "vigil needs root or the capabilities \(caps.joined(separator: ", ")) to load BPF programs "

@@ -16,36 +16,36 @@ import VigilCore
 ///       16  UInt64 boot-to-wall   CLOCK_REALTIME - CLOCK_BOOTTIME at write time (ns)
 ///       24  UInt64 reserved       0
 /// ```
-public enum CaptureFileFormat {
-    public static let magic: [UInt8] = Array("VIGILCAP".utf8)
-    public static let headerSize = 32
+package enum CaptureFileFormat {
+    package static let magic: [UInt8] = Array("VIGILCAP".utf8)
+    package static let headerSize = 32
     /// Largest record accepted when reading.
-    public static let maxRecord = 1 << 20
+    package static let maxRecord = 1 << 20
 }
 
 /// Why a capture file could not be read or written; names the file and place.
-public struct CaptureFileError: Error, Sendable, CustomStringConvertible {
-    public let path: String
-    public let offset: Int?
-    public let reason: String
-    public var description: String {
+package struct CaptureFileError: Error, Sendable, CustomStringConvertible {
+    package let path: String
+    package let offset: Int?
+    package let reason: String
+    package var description: String {
         if let offset { return "\(path): byte offset \(offset): \(reason)" }
         return "\(path): \(reason)"
     }
 }
 
 /// A consumer that writes records to a capture file (buffered; flushed per batch).
-public final class CaptureFileWriter: RecordConsumer {
-    public let path: String
+package final class CaptureFileWriter: RecordConsumer {
+    package let path: String
     private let fd: Int32
     private var buffer: [UInt8] = []
     /// The first write error, if any (writing stops after it).
-    public private(set) var error: CaptureFileError?
+    package private(set) var error: CaptureFileError?
     /// Records written.
-    public private(set) var recordsWritten: UInt64 = 0
+    package private(set) var recordsWritten: UInt64 = 0
 
     /// Creates (truncates) `path` and writes the header.
-    public init(path: String, bootToWallOffsetNs: UInt64 = Timestamp.bootToWallOffset()) throws {
+    package init(path: String, bootToWallOffsetNs: UInt64 = Timestamp.bootToWallOffset()) throws {
         self.path = path
         fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if fd < 0 { throw CaptureFileError(path: path, offset: nil, reason: "cannot create: \(errnoText(errno))") }
@@ -65,15 +65,15 @@ public final class CaptureFileWriter: RecordConsumer {
         withUnsafeBytes(of: v.littleEndian) { buffer.append(contentsOf: $0) }
     }
 
-    public func consume(_ record: UnsafeRawBufferPointer) {
+    package func consume(_ record: UnsafeRawBufferPointer) {
         append(UInt32(record.count))
         buffer.append(contentsOf: record)
         recordsWritten &+= 1
         if buffer.count >= 1 << 16 { flush() }
     }
 
-    public func endOfBatch() { flush() }
-    public func finish() { flush() }
+    package func endOfBatch() { flush() }
+    package func finish() { flush() }
 
     private func flush() {
         guard !buffer.isEmpty else { return }
@@ -86,16 +86,16 @@ public final class CaptureFileWriter: RecordConsumer {
 }
 
 /// Reads a capture file and delivers its records on the calling thread.
-public final class CaptureFileSource: RecordSource, @unchecked Sendable {
-    public let path: String
-    public let abiVersion: UInt32
-    public let bootToWallOffsetNs: UInt64
+package final class CaptureFileSource: RecordSource, @unchecked Sendable {
+    package let path: String
+    package let abiVersion: UInt32
+    package let bootToWallOffsetNs: UInt64
     private let fd: Int32
     private let counter = RecordCounter()
     private let stopRequested = Atomic<Bool>(false)
 
     /// Opens `path` and checks its header (magic, ABI version).
-    public init(path: String) throws {
+    package init(path: String) throws {
         self.path = path
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         if fd < 0 { throw CaptureFileError(path: path, offset: nil, reason: "cannot open: \(errnoText(errno))") }
@@ -135,7 +135,7 @@ public final class CaptureFileSource: RecordSource, @unchecked Sendable {
 
     /// Delivers all records. Throws a ``CaptureFileError`` naming the byte offset of
     /// a truncated or oversized record (the records before it are delivered).
-    public func run<C: RecordConsumer>(_ consumer: C) throws {
+    package func run<C: RecordConsumer>(_ consumer: C) throws {
         defer { counter.publish(); consumer.finish() }
         var offset = CaptureFileFormat.headerSize
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
@@ -185,6 +185,6 @@ public final class CaptureFileSource: RecordSource, @unchecked Sendable {
         }
     }
 
-    public func stop() { stopRequested.store(true, ordering: .releasing) }
-    public func stats() -> CaptureStats { counter.snapshot() }
+    package func stop() { stopRequested.store(true, ordering: .releasing) }
+    package func stats() -> CaptureStats { counter.snapshot() }
 }

@@ -2,48 +2,48 @@ import VigilABI
 import VigilDecode
 
 /// Kernel-side counters (the per-CPU `kstats` map, summed over CPUs).
-public struct KernelStats: Sendable, Equatable {
+package struct KernelStats: Sendable, Equatable {
     /// Records written to the ring.
-    public var submitted: UInt64 = 0
+    package var submitted: UInt64 = 0
     /// Records lost because the ring was full (reserve/output failed).
-    public var ringFull: UInt64 = 0
+    package var ringFull: UInt64 = 0
     /// Records sent with VIGIL_HF_TRUNCATED.
-    public var truncated: UInt64 = 0
+    package var truncated: UInt64 = 0
     /// sys_exit events without saved sys_enter arguments (not emitted).
-    public var entryMissing: UInt64 = 0
+    package var entryMissing: UInt64 = 0
     /// sys_enter arguments that could not be saved (per-thread map full).
-    public var entryFull: UInt64 = 0
+    package var entryFull: UInt64 = 0
     /// User or kernel memory reads that failed (fields left empty, record still sent).
-    public var readFailed: UInt64 = 0
+    package var readFailed: UInt64 = 0
 
-    public init() {}
+    package init() {}
 
     /// Events lost in the kernel: ring full plus syscalls whose entry could not be saved.
-    public var drops: UInt64 { ringFull &+ entryFull }
+    package var drops: UInt64 { ringFull &+ entryFull }
 }
 
 /// A snapshot of a capture's counters (all monotonically increasing).
-public struct CaptureStats: Sendable {
+package struct CaptureStats: Sendable {
     /// Records received, indexed by event type (``EventType/rawValue``, ``EventType/count`` entries).
-    public var recordsByType: [UInt64] = Array(repeating: 0, count: EventType.count)
+    package var recordsByType: [UInt64] = Array(repeating: 0, count: EventType.count)
     /// Records received, indexed by record kind (`VIGIL_REC_*`).
-    public var recordsByKind: [UInt64] = Array(repeating: 0, count: Int(VIGIL_REC_MAX.rawValue))
+    package var recordsByKind: [UInt64] = Array(repeating: 0, count: Int(VIGIL_REC_MAX.rawValue))
     /// Bytes of records received.
-    public var bytes: UInt64 = 0
+    package var bytes: UInt64 = 0
     /// Records that failed validation (bad size or kind): counted and skipped.
-    public var decodeErrors: UInt64 = 0
+    package var decodeErrors: UInt64 = 0
     /// Kernel-side counters (zero for sources other than the live capture).
-    public var kernel = KernelStats()
+    package var kernel = KernelStats()
 
-    public init() {}
+    package init() {}
 
     /// Records received (valid ones).
-    public var records: UInt64 { recordsByKind.reduce(0, &+) }
+    package var records: UInt64 { recordsByKind.reduce(0, &+) }
     /// Events lost in the kernel.
-    public var kernelDrops: UInt64 { kernel.drops }
+    package var kernelDrops: UInt64 { kernel.drops }
 
     /// Records received by Falco event-type name (`openat`, `execve`, `procexit`, ...), types seen only.
-    public var recordsByTypeName: [(String, UInt64)] {
+    package var recordsByTypeName: [(String, UInt64)] {
         recordsByType.enumerated().compactMap { i, n in n == 0 ? nil : (EventType(rawValue: UInt16(i)).name, n) }
     }
 }

@@ -8,15 +8,15 @@ import VigilDecode
 /// Renders decoded events as one JSON object per line, keys named like Vigil's
 /// rule fields (`evt.type`, `proc.pid`, `fd.name`, ...). Used by `vigil trace`.
 /// Reuse one renderer per thread: it keeps its buffers between events.
-public struct EventJSONRenderer {
+package struct EventJSONRenderer {
     /// CLOCK_BOOTTIME -> wall-clock offset for `evt.time`.
-    public var bootToWallOffsetNs: UInt64
+    package var bootToWallOffsetNs: UInt64
     private let w = JSONWriter(capacity: 4096)
 
-    public init(bootToWallOffsetNs: UInt64) { self.bootToWallOffsetNs = bootToWallOffsetNs }
+    package init(bootToWallOffsetNs: UInt64) { self.bootToWallOffsetNs = bootToWallOffsetNs }
 
     /// Renders `e` and passes the JSON bytes (no newline) to `body`.
-    public mutating func render<R>(_ e: Event, _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    package mutating func render<R>(_ e: Event, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         render(e, extra: { _, _ in }, body)
     }
 
@@ -25,7 +25,7 @@ public struct EventJSONRenderer {
     /// `fdName` is the name the process table resolved for the event's file descriptor
     /// (what rules see as `fd.name`: relative paths joined to the cwd or dirfd, `..` folded);
     /// without it `fd.name` is the record's own text.
-    public mutating func render<R>(_ e: Event, fdName: String? = nil, extra: (JSONWriter, Bool) -> Void,
+    package mutating func render<R>(_ e: Event, fdName: String? = nil, extra: (JSONWriter, Bool) -> Void,
                                    _ body: (UnsafeRawBufferPointer) -> R) -> R {
         w.reset()
         w.beginObject()

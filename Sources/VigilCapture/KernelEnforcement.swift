@@ -6,32 +6,32 @@ import Synchronization
 import VigilABI
 
 /// What the exec program enforces: the contents of its `enforce_*` maps (see `vigil_abi.h`).
-public struct KernelEnforcementTable: Sendable, Equatable {
+package struct KernelEnforcementTable: Sendable, Equatable {
     /// 0 off, 1 dry-run (records marked, nothing killed), 2 enforce (SIGKILL at exec).
-    public var mode: UInt32 = 0
+    package var mode: UInt32 = 0
     /// Written into marked records (low 16 bits) so user space maps slots to rules of the right reload.
-    public var generation: UInt32 = 0
+    package var generation: UInt32 = 0
     /// The host's pid namespace inode (another one means a container); 0: cgroup test only.
-    public var hostPidNamespace: UInt32 = 0
+    package var hostPidNamespace: UInt32 = 0
     /// Never killed (Vigil and its parents; PID 1 and kernel threads always are).
-    public var protectedTGIDs: [UInt32] = []
+    package var protectedTGIDs: [UInt32] = []
     /// One entry per rule slot: facts required / forbidden and the string sets it tests.
-    public struct Rule: Sendable, Equatable {
-        public var require: UInt32, forbid: UInt32, sets: UInt32
-        public init(require: UInt32, forbid: UInt32, sets: UInt32) { self.require = require; self.forbid = forbid; self.sets = sets }
+    package struct Rule: Sendable, Equatable {
+        package var require: UInt32, forbid: UInt32, sets: UInt32
+        package init(require: UInt32, forbid: UInt32, sets: UInt32) { self.require = require; self.forbid = forbid; self.sets = sets }
     }
-    public var rules: [Rule] = []
+    package var rules: [Rule] = []
     /// (VIGIL_ENF_K_* kind, rule slot or 0, string) members of the string sets and never-lists.
-    public var strings: [(kind: UInt32, slot: UInt32, value: String)] = []
+    package var strings: [(kind: UInt32, slot: UInt32, value: String)] = []
     /// Exe path prefixes per slot.
-    public var prefixes: [(slot: UInt32, negate: Bool, value: String)] = []
+    package var prefixes: [(slot: UInt32, negate: Bool, value: String)] = []
     /// Rules enforce from user space: the reader polls the ring every millisecond (the kill waits
     /// for the record to reach user space), instead of `capture.poll_interval_ms`.
-    public var fastWakeup = false
+    package var fastWakeup = false
 
-    public init() {}
+    package init() {}
 
-    public static func == (a: Self, b: Self) -> Bool {
+    package static func == (a: Self, b: Self) -> Bool {
         a.mode == b.mode && a.fastWakeup == b.fastWakeup && a.generation == b.generation && a.hostPidNamespace == b.hostPidNamespace && a.protectedTGIDs == b.protectedTGIDs
             && a.rules == b.rules && a.strings.map { "\($0.kind)/\($0.slot)/\($0.value)" } == b.strings.map { "\($0.kind)/\($0.slot)/\($0.value)" }
             && a.prefixes.map { "\($0.slot)/\($0.negate)/\($0.value)" } == b.prefixes.map { "\($0.slot)/\($0.negate)/\($0.value)" }
@@ -42,7 +42,7 @@ extension BPFCapture {
     /// Replaces what the exec program enforces. The state entry is switched off first and
     /// written last, so the kernel never reads a half-written table (user space enforces the
     /// same rules meanwhile).
-    public func setEnforcement(_ t: KernelEnforcementTable) throws {
+    package func setEnforcement(_ t: KernelEnforcementTable) throws {
         guard let obj = object else { throw CaptureError.mapFailed(map: "enforce_state", errno: EBADF) }
         func fd(_ name: String) throws -> Int32 {
             guard let m = bpf_object__find_map_by_name(obj, name) else { throw CaptureError.mapFailed(map: name, errno: ENOENT) }

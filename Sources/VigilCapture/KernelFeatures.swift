@@ -10,33 +10,33 @@ import CLibBPF
 /// ``select(in:)`` keeps the one this kernel takes (`bpf_program__set_autoload`).
 /// The probe result is logged once at start-up ("kernel features"), so a report from
 /// a node says which path was taken.
-public struct KernelFeatures: Sendable {
+package struct KernelFeatures: Sendable {
     /// `uname -r`.
-    public var release = ""
+    package var release = ""
     /// Whether the kernel's BTF could be read (needed by every program).
-    public var btf = false
+    package var btf = false
     /// Layout of the inode times read for `proc.exe` ctime/mtime: "sec/nsec" (6.11+),
     /// "__i_ctime" (6.6-6.10) or "timespec64" (older).
-    public var inodeTimes = "unknown"
+    package var inodeTimes = "unknown"
     /// Layout of kernel_cap_t: "u64" (6.3+) or "u32[2]".
-    public var capabilities = "unknown"
+    package var capabilities = "unknown"
     /// Arguments of `sched_process_exit` (1 up to 6.15, 2 after); only the first is used.
-    public var processExitArgs = -1
+    package var processExitArgs = -1
     /// Whether 32-bit x86 syscalls can happen (IA32 emulation built in).
-    public var ia32 = false
+    package var ia32 = false
     /// Which io_uring completion program fits: "cqe" (the result in the request, 5.19+),
     /// "res-arg" (the request and the result as tracepoint arguments, about 5.11-5.18), or
     /// "none" (no io_uring_complete tracepoint, or one without the request, as on 5.10:
     /// io_uring operations are then not reported; io_uring_setup still is).
-    public var ioUringComplete = "none"
+    package var ioUringComplete = "none"
 
     /// Programs that exist in one variant per kernel form, and the variant names.
     static let ioUringPrograms = ["cqe": "vigil_uring_complete", "res-arg": "vigil_uring_complete_old"]
 
-    public init() {}
+    package init() {}
 
     /// Reads the running kernel's BTF.
-    public static func probe() -> KernelFeatures {
+    package static func probe() -> KernelFeatures {
         var f = KernelFeatures()
         var u = utsname()
         if uname(&u) == 0 {
@@ -74,7 +74,7 @@ public struct KernelFeatures: Sendable {
     }
 
     /// Turns off the programs of `object` that do not fit this kernel (before load).
-    public func select(in object: OpaquePointer) {
+    package func select(in object: OpaquePointer) {
         for (form, name) in Self.ioUringPrograms {
             guard let p = bpf_object__find_program_by_name(object, name) else { continue }
             bpf_program__set_autoload(p, form == ioUringComplete)
@@ -82,7 +82,7 @@ public struct KernelFeatures: Sendable {
     }
 
     /// The probe result as log fields.
-    public var logFields: [(String, String)] {
+    package var logFields: [(String, String)] {
         [("kernel", release), ("btf", btf ? "yes" : "no"), ("inode_times", inodeTimes),
          ("capabilities", capabilities), ("sched_process_exit_args", String(processExitArgs)),
          ("ia32", ia32 ? "yes" : "no"), ("io_uring", ioUringComplete),

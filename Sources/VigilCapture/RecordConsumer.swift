@@ -5,7 +5,7 @@
 /// thread that called ``RecordSource/run(_:)``. The buffer passed to
 /// ``consume(_:)`` is valid only during the call (for the live source it is the
 /// ring buffer itself); copy it (``OwnedRecord``) to keep it.
-public protocol RecordConsumer: AnyObject {
+package protocol RecordConsumer: AnyObject {
     /// Handles one record. Must not block for long: the kernel ring fills while it runs.
     func consume(_ record: UnsafeRawBufferPointer)
     /// Called after each batch of records (a ring drain, a file chunk): a good place to flush output.
@@ -18,7 +18,7 @@ public protocol RecordConsumer: AnyObject {
 }
 
 extension RecordConsumer {
-    public func endOfBatch() {}
-    public func idle() {}
-    public func finish() {}
+    package func endOfBatch() {}
+    package func idle() {}
+    package func finish() {}
 }

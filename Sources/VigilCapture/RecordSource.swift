@@ -9,7 +9,7 @@ import VigilDecode
 /// recorded capture file (``CaptureFileSource``), or synthetic records built with
 /// `RecordEncoder` (``SyntheticSource``). Downstream stages see the same bytes
 /// in all three cases.
-public protocol RecordSource: AnyObject {
+package protocol RecordSource: AnyObject {
     /// Delivers every record to `consumer` and returns when the source ends (end
     /// of file, last synthetic record) or ``stop()`` is called (live capture).
     /// Calls `consumer.finish()` before returning.
@@ -23,47 +23,47 @@ public protocol RecordSource: AnyObject {
 }
 
 /// The live source: a ``BPFCapture`` read until ``stop()``.
-public final class BPFRecordSource: RecordSource, @unchecked Sendable {
+package final class BPFRecordSource: RecordSource, @unchecked Sendable {
     /// The underlying capture (interest, kernel stats).
-    public let capture: BPFCapture
-    public let bootToWallOffsetNs: UInt64 = Timestamp.bootToWallOffset()
+    package let capture: BPFCapture
+    package let bootToWallOffsetNs: UInt64 = Timestamp.bootToWallOffset()
 
-    public init(capture: BPFCapture) { self.capture = capture }
+    package init(capture: BPFCapture) { self.capture = capture }
 
     /// Loads and attaches a capture with `options`.
-    public convenience init(options: BPFCaptureOptions) throws {
+    package convenience init(options: BPFCaptureOptions) throws {
         self.init(capture: try BPFCapture(options: options))
     }
 
     /// Reads the capture on the calling thread until ``stop()``.
-    public func run<C: RecordConsumer>(_ consumer: C) throws {
+    package func run<C: RecordConsumer>(_ consumer: C) throws {
         try capture.run(consumer)
     }
 
     /// Detaches the programs; ``run(_:)`` drains the ring and returns.
-    public func stop() { capture.stop() }
-    public func stats() -> CaptureStats { capture.stats() }
+    package func stop() { capture.stop() }
+    package func stats() -> CaptureStats { capture.stats() }
 }
 
 /// Records built in memory (for tests, rule tests and benchmarks), delivered in
 /// order `repeatCount` times on the calling thread.
-public final class SyntheticSource: RecordSource, @unchecked Sendable {
-    public let records: [[UInt8]]
-    public let repeatCount: Int
-    public let bootToWallOffsetNs: UInt64
+package final class SyntheticSource: RecordSource, @unchecked Sendable {
+    package let records: [[UInt8]]
+    package let repeatCount: Int
+    package let bootToWallOffsetNs: UInt64
     private let counter = RecordCounter()
     private let stopRequested = Atomic<Bool>(false)
 
     /// `records` are raw ABI records, e.g. from `RecordEncoder`.
-    public init(records: [[UInt8]], repeatCount: Int = 1, bootToWallOffsetNs: UInt64 = Timestamp.bootToWallOffset()) {
+    package init(records: [[UInt8]], repeatCount: Int = 1, bootToWallOffsetNs: UInt64 = Timestamp.bootToWallOffset()) {
         self.records = records; self.repeatCount = repeatCount; self.bootToWallOffsetNs = bootToWallOffsetNs
     }
 
-    public convenience init(records: [OwnedRecord], repeatCount: Int = 1) {
+    package convenience init(records: [OwnedRecord], repeatCount: Int = 1) {
         self.init(records: records.map(\.bytes), repeatCount: repeatCount)
     }
 
-    public func run<C: RecordConsumer>(_ consumer: C) throws {
+    package func run<C: RecordConsumer>(_ consumer: C) throws {
         outer: for _ in 0..<repeatCount {
             for r in records {
                 if stopRequested.load(ordering: .relaxed) { break outer }
@@ -78,6 +78,6 @@ public final class SyntheticSource: RecordSource, @unchecked Sendable {
         consumer.finish()
     }
 
-    public func stop() { stopRequested.store(true, ordering: .releasing) }
-    public func stats() -> CaptureStats { counter.snapshot() }
+    package func stop() { stopRequested.store(true, ordering: .releasing) }
+    package func stats() -> CaptureStats { counter.snapshot() }
 }

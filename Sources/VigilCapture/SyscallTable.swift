@@ -4,9 +4,9 @@ import VigilABI
 /// Maps this architecture's kernel syscall numbers (Glibc's `SYS_*`) to vigil's
 /// architecture-neutral syscall ids (`enum vigil_syscall`). Written into the BPF
 /// `syscall_ids` map at start-up.
-public enum SyscallTable {
+package enum SyscallTable {
     /// `(kernel nr, vigil id)` pairs for every syscall vigil captures on this architecture.
-    public static let entries: [(nr: Int32, id: UInt32)] = {
+    package static let entries: [(nr: Int32, id: UInt32)] = {
         var t: [(Int32, vigil_syscall)] = [
             (Int32(SYS_openat), VIGIL_SYS_OPENAT), (Int32(SYS_openat2), VIGIL_SYS_OPENAT2),
             (Int32(SYS_linkat), VIGIL_SYS_LINKAT), (Int32(SYS_symlinkat), VIGIL_SYS_SYMLINKAT),
@@ -57,7 +57,7 @@ public enum SyscallTable {
     /// on x86-64 (arch/x86/entry/syscalls/syscall_32.tbl). Written at
     /// `VIGIL_NR_COMPAT_BASE + nr`; `socketcall` (102) is demultiplexed in the kernel. The
     /// 16-bit uid/gid calls (setuid 23, ...) map to the same ids as their 32-bit versions.
-    public static let compatEntries: [(nr: Int32, id: UInt32)] = {
+    package static let compatEntries: [(nr: Int32, id: UInt32)] = {
         #if arch(x86_64)
         let t: [(Int32, vigil_syscall)] = [
             (2, VIGIL_SYS_FORK), (5, VIGIL_SYS_OPEN), (6, VIGIL_SYS_CLOSE), (8, VIGIL_SYS_CREAT),
@@ -94,7 +94,7 @@ public enum SyscallTable {
     /// The `syscall_ids` map's content: `(key, value)` for every nonzero slot. Keys below
     /// `VIGIL_NR_COMPAT_BASE` hold the native id plus `VIGIL_NR_HAS_COMPAT` when the 32-bit
     /// table has the same number; `VIGIL_NR_COMPAT_BASE + nr` holds the 32-bit id.
-    public static func kernelTable() -> [(key: UInt32, value: UInt32)] {
+    package static func kernelTable() -> [(key: UInt32, value: UInt32)] {
         let base = Int(VIGIL_NR_COMPAT_BASE)
         var slots = [UInt32](repeating: 0, count: Int(VIGIL_NR_MAX))
         for (nr, id) in entries where nr >= 0 && Int(nr) < base { slots[Int(nr)] = id }
@@ -106,7 +106,7 @@ public enum SyscallTable {
     }
 
     /// The vigil id of kernel syscall `nr` (0 when vigil does not capture it).
-    public static func vigilID(forKernelNumber nr: Int32) -> UInt32 {
+    package static func vigilID(forKernelNumber nr: Int32) -> UInt32 {
         entries.first { $0.nr == nr }?.id ?? 0
     }
 }

@@ -5,10 +5,10 @@ import Darwin
 #endif
 
 /// Writes bytes to a raw file descriptor, retrying on short writes and EINTR.
-public enum FileDescriptorWriter {
+package enum FileDescriptorWriter {
     /// Writes all of `bytes` to `fd`. Returns false on an error other than EINTR.
     @discardableResult
-    public static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    package static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer) -> Bool {
         guard var p = bytes.baseAddress else { return true }
         var left = bytes.count
         while left > 0 {
@@ -25,7 +25,7 @@ public enum FileDescriptorWriter {
 
     /// Writes a string to `fd`.
     @discardableResult
-    public static func writeAll(_ fd: Int32, _ s: String) -> Bool {
+    package static func writeAll(_ fd: Int32, _ s: String) -> Bool {
         var s = s
         return s.withUTF8 { writeAll(fd, UnsafeRawBufferPointer($0)) }
     }

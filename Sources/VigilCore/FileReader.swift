@@ -5,15 +5,15 @@ import Musl
 #endif
 
 /// Why a file could not be read; the description names the file.
-public struct FileReadError: Error, Sendable, CustomStringConvertible {
+package struct FileReadError: Error, Sendable, CustomStringConvertible {
     /// The path as given.
-    public var path: String
+    package var path: String
     /// What went wrong (`larger than the limit of 16 MiB`, `not a regular file (a FIFO)`, `No such file or directory`).
-    public var message: String
+    package var message: String
     /// The errno behind an open/read failure (0 for limit and file-type errors).
-    public var errno: Int32
-    public init(path: String, message: String, errno: Int32 = 0) { self.path = path; self.message = message; self.errno = errno }
-    public var description: String { "\(path): \(message)" }
+    package var errno: Int32
+    package init(path: String, message: String, errno: Int32 = 0) { self.path = path; self.message = message; self.errno = errno }
+    package var description: String { "\(path): \(message)" }
 }
 
 /// The one way Vigil reads a whole file (rules, configuration, kubeconfig, container
@@ -25,12 +25,12 @@ public struct FileReadError: Error, Sendable, CustomStringConvertible {
 /// - At most `limit` bytes: a larger file is an error naming the file and the limit
 ///   (or, with `truncate`, the first `limit` bytes, for procfs files whose size is 0 in `stat`).
 /// - Reads retry on `EINTR`.
-public enum FileReader {
+package enum FileReader {
     /// The default size limit (16 MiB): far above Falco's full rule set or any configuration file.
-    public static let defaultLimit = 16 << 20
+    package static let defaultLimit = 16 << 20
 
     /// Reads the whole file at `path`.
-    public static func read(_ path: String, limit: Int = defaultLimit, truncate: Bool = false) throws(FileReadError) -> [UInt8] {
+    package static func read(_ path: String, limit: Int = defaultLimit, truncate: Bool = false) throws(FileReadError) -> [UInt8] {
         var fd: Int32
         repeat { fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) } while fd < 0 && errno == EINTR
         guard fd >= 0 else { throw systemError(path, "cannot open") }
@@ -67,18 +67,18 @@ public enum FileReader {
     }
 
     /// Reads the whole file as text (invalid UTF-8 repaired).
-    public static func readText(_ path: String, limit: Int = defaultLimit, truncate: Bool = false) throws(FileReadError) -> String {
+    package static func readText(_ path: String, limit: Int = defaultLimit, truncate: Bool = false) throws(FileReadError) -> String {
         String(decoding: try read(path, limit: limit, truncate: truncate), as: UTF8.self)
     }
 
     /// The file's bytes, or nil when it cannot be read for any reason (for best-effort
     /// readers of procfs and sysfs, which treat a vanished or unreadable file as absent).
-    public static func contents(_ path: String, limit: Int = defaultLimit, truncate: Bool = true) -> [UInt8]? {
+    package static func contents(_ path: String, limit: Int = defaultLimit, truncate: Bool = true) -> [UInt8]? {
         try? read(path, limit: limit, truncate: truncate)
     }
 
     /// `16 MiB`, `512 KiB` or `100 bytes`.
-    public static func sizeText(_ n: Int) -> String {
+    package static func sizeText(_ n: Int) -> String {
         if n >= 1 << 20 && n % (1 << 20) == 0 { return "\(n >> 20) MiB" }
         if n >= 1 << 10 && n % (1 << 10) == 0 { return "\(n >> 10) KiB" }
         return "\(n) bytes"

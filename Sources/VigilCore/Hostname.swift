@@ -5,9 +5,9 @@ import Darwin
 #endif
 
 /// The machine's host name.
-public enum Hostname {
+package enum Hostname {
     /// `gethostname(2)`, or `localhost` when it fails.
-    public static func current() -> String {
+    package static func current() -> String {
         var buf = [CChar](repeating: 0, count: 256)
         guard gethostname(&buf, 255) == 0 else { return "localhost" }
         let n = buf.firstIndex(of: 0) ?? buf.count

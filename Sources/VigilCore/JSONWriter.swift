@@ -6,7 +6,7 @@
 /// input (argv with newlines, ANSI escapes, invalid UTF-8) always yields one valid JSON line.
 /// Not thread-safe: reuse one per thread and call ``reset()`` between records, so the
 /// per-event path does not allocate.
-public final class JSONWriter {
+package final class JSONWriter {
     /// Mutable state behind a `let` pointer: no dynamic exclusivity checks on the hot path.
     private struct State {
         var base: UnsafeMutablePointer<UInt8>
@@ -23,7 +23,7 @@ public final class JSONWriter {
         @inline(__always) get { st.pointee.capacity }
     }
     /// Bytes written so far.
-    public var count: Int {
+    package var count: Int {
         @inline(__always) get { st.pointee.count }
     }
     private var needComma: Bool {
@@ -31,7 +31,7 @@ public final class JSONWriter {
     }
 
     /// Creates an empty writer with `capacity` bytes reserved (at least 64).
-    public init(capacity: Int = 1024) {
+    package init(capacity: Int = 1024) {
         let c = max(64, capacity)
         st = .allocate(capacity: 1)
         st.initialize(to: State(base: .allocate(capacity: c), capacity: c, count: 0, needComma: false))
@@ -44,16 +44,16 @@ public final class JSONWriter {
     }
 
     /// The bytes written so far (valid until the next write or ``reset()``).
-    public var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
+    package var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: count) }
 
     /// A copy of the bytes written so far.
-    public var byteArray: [UInt8] { Array(bytes) }
+    package var byteArray: [UInt8] { Array(bytes) }
 
     /// The text written so far as a string.
-    public var text: String { String(decoding: bytes, as: UTF8.self) }
+    package var text: String { String(decoding: bytes, as: UTF8.self) }
 
     /// Forgets the content, keeping the buffer.
-    @inline(__always) public func reset() { st.pointee.count = 0; st.pointee.needComma = false }
+    @inline(__always) package func reset() { st.pointee.count = 0; st.pointee.needComma = false }
 
     @inline(__always) private func reserve(_ n: Int) {
         if count + n > capacity { grow(count + n) }
@@ -82,19 +82,19 @@ public final class JSONWriter {
     }
 
     /// Appends a raw byte (such as a newline between records).
-    @inline(__always) public func rawByte(_ b: UInt8) { put(b) }
+    @inline(__always) package func rawByte(_ b: UInt8) { put(b) }
 
     /// Starts an object (as a value in the current context).
-    public func beginObject() { comma(); put(UInt8(ascii: "{")); st.pointee.needComma = false }
+    package func beginObject() { comma(); put(UInt8(ascii: "{")); st.pointee.needComma = false }
     /// Ends the current object.
-    public func endObject() { put(UInt8(ascii: "}")); st.pointee.needComma = true }
+    package func endObject() { put(UInt8(ascii: "}")); st.pointee.needComma = true }
     /// Starts an array (as a value in the current context).
-    public func beginArray() { comma(); put(UInt8(ascii: "[")); st.pointee.needComma = false }
+    package func beginArray() { comma(); put(UInt8(ascii: "[")); st.pointee.needComma = false }
     /// Ends the current array.
-    public func endArray() { put(UInt8(ascii: "]")); st.pointee.needComma = true }
+    package func endArray() { put(UInt8(ascii: "]")); st.pointee.needComma = true }
 
     /// An object key known at compile time (must not need escaping).
-    @inline(__always) public func key(_ k: StaticString) {
+    @inline(__always) package func key(_ k: StaticString) {
         comma()
         reserve(k.utf8CodeUnitCount + 3)
         base[count] = UInt8(ascii: "\""); st.pointee.count += 1
@@ -105,7 +105,7 @@ public final class JSONWriter {
     }
 
     /// An object key from a runtime string (escaped).
-    public func key(string k: String) {
+    package func key(string k: String) {
         comma()
         var k = k
         k.withUTF8 { escaped($0) }
@@ -114,7 +114,7 @@ public final class JSONWriter {
     }
 
     /// Writes a string value.
-    public func string(_ s: String) {
+    package func string(_ s: String) {
         comma()
         var s = s
         s.withUTF8 { escaped($0) }
@@ -122,14 +122,14 @@ public final class JSONWriter {
     }
 
     /// Writes raw bytes as a JSON string (invalid UTF-8 becomes U+FFFD).
-    public func string(bytes raw: UnsafeRawBufferPointer) {
+    package func string(bytes raw: UnsafeRawBufferPointer) {
         comma()
         escaped(UnsafeBufferPointer(start: raw.baseAddress?.assumingMemoryBound(to: UInt8.self), count: raw.count))
         st.pointee.needComma = true
     }
 
     /// Writes a boolean.
-    public func bool(_ v: Bool) {
+    package func bool(_ v: Bool) {
         comma()
         if v { put(UInt8(ascii: "t")); put(UInt8(ascii: "r")); put(UInt8(ascii: "u")); put(UInt8(ascii: "e")) }
         else { put(UInt8(ascii: "f")); put(UInt8(ascii: "a")); put(UInt8(ascii: "l")); put(UInt8(ascii: "s")); put(UInt8(ascii: "e")) }
@@ -137,33 +137,33 @@ public final class JSONWriter {
     }
 
     /// Writes an unsigned integer.
-    public func uint(_ v: UInt64) {
+    package func uint(_ v: UInt64) {
         comma()
         decimal(v, negative: false)
         st.pointee.needComma = true
     }
 
     /// Writes a signed integer.
-    public func int(_ v: Int64) {
+    package func int(_ v: Int64) {
         comma()
         decimal(v.magnitude, negative: v < 0)
         st.pointee.needComma = true
     }
 
     /// Writes a floating-point number (non-finite values become `null`).
-    public func double(_ v: Double) {
+    package func double(_ v: Double) {
         if v.isFinite { raw("\(v)") } else { null() }
     }
 
     /// Writes `null`.
-    public func null() {
+    package func null() {
         comma()
         put(UInt8(ascii: "n")); put(UInt8(ascii: "u")); put(UInt8(ascii: "l")); put(UInt8(ascii: "l"))
         st.pointee.needComma = true
     }
 
     /// Writes already-encoded JSON text as a value (the caller guarantees it is valid JSON).
-    public func raw(_ json: String) {
+    package func raw(_ json: String) {
         comma()
         var json = json
         json.withUTF8 { if let b = $0.baseAddress { put(b, $0.count) } }
@@ -171,7 +171,7 @@ public final class JSONWriter {
     }
 
     /// Writes RFC 3339 text of epoch nanoseconds as a string value (``RFC3339``), without allocating.
-    public func time(_ ns: UInt64, fractionDigits: Int = 9) {
+    package func time(_ ns: UInt64, fractionDigits: Int = 9) {
         comma()
         reserve(RFC3339.maxLength + 2)
         base[count] = UInt8(ascii: "\""); st.pointee.count += 1

@@ -6,11 +6,11 @@ import Darwin
 import Synchronization
 
 /// Severity of a line in the agent's own log.
-public enum LogLevel: Int, Sendable, Comparable, CustomStringConvertible {
+package enum LogLevel: Int, Sendable, Comparable, CustomStringConvertible {
     case debug = 0, info, warning, error
 
-    public static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
-    public var description: String {
+    package static func < (a: LogLevel, b: LogLevel) -> Bool { a.rawValue < b.rawValue }
+    package var description: String {
         switch self {
         case .debug: "debug"
         case .info: "info"
@@ -19,7 +19,7 @@ public enum LogLevel: Int, Sendable, Comparable, CustomStringConvertible {
         }
     }
     /// Parses `debug`, `info`, `warning`/`warn`, `error`.
-    public init?(name: String) {
+    package init?(name: String) {
         switch name.lowercased() {
         case "debug": self = .debug
         case "info": self = .info
@@ -33,17 +33,17 @@ public enum LogLevel: Int, Sendable, Comparable, CustomStringConvertible {
 /// The agent's own log: structured JSON lines on stderr, never mixed into the alert stream.
 ///
 /// Each line is `{"ts":"…","level":"info","component":"capture","msg":"…", …fields}`.
-public enum Log {
+package enum Log {
     private static let minimum = Atomic<Int>(LogLevel.info.rawValue)
     private static let lock = Mutex<Void>(())
 
     /// Sets the lowest level that is written.
-    public static func setLevel(_ level: LogLevel) { minimum.store(level.rawValue, ordering: .relaxed) }
+    package static func setLevel(_ level: LogLevel) { minimum.store(level.rawValue, ordering: .relaxed) }
     /// Whether `level` is currently written.
-    public static func enabled(_ level: LogLevel) -> Bool { level.rawValue >= minimum.load(ordering: .relaxed) }
+    package static func enabled(_ level: LogLevel) -> Bool { level.rawValue >= minimum.load(ordering: .relaxed) }
 
     /// Writes one log line if `level` is enabled.
-    public static func write(_ level: LogLevel, _ component: String, _ message: String, _ fields: [(String, String)] = []) {
+    package static func write(_ level: LogLevel, _ component: String, _ message: String, _ fields: [(String, String)] = []) {
         guard enabled(level) else { return }
         let w = JSONWriter(capacity: 256)
         w.beginObject()
@@ -59,8 +59,8 @@ public enum Log {
         }
     }
 
-    public static func debug(_ c: String, _ m: String, _ f: [(String, String)] = []) { write(.debug, c, m, f) }
-    public static func info(_ c: String, _ m: String, _ f: [(String, String)] = []) { write(.info, c, m, f) }
-    public static func warning(_ c: String, _ m: String, _ f: [(String, String)] = []) { write(.warning, c, m, f) }
-    public static func error(_ c: String, _ m: String, _ f: [(String, String)] = []) { write(.error, c, m, f) }
+    package static func debug(_ c: String, _ m: String, _ f: [(String, String)] = []) { write(.debug, c, m, f) }
+    package static func info(_ c: String, _ m: String, _ f: [(String, String)] = []) { write(.info, c, m, f) }
+    package static func warning(_ c: String, _ m: String, _ f: [(String, String)] = []) { write(.warning, c, m, f) }
+    package static func error(_ c: String, _ m: String, _ f: [(String, String)] = []) { write(.error, c, m, f) }
 }

@@ -1,39 +1,39 @@
 import Synchronization
 
 /// A monotonically increasing counter, safe to bump from any thread.
-public final class Counter: Sendable {
+package final class Counter: Sendable {
     private let storage = Atomic<UInt64>(0)
-    public init() {}
+    package init() {}
     /// Adds `n` (relaxed ordering; counters are read for reporting only).
-    @inline(__always) public func add(_ n: UInt64 = 1) { storage.wrappingAdd(n, ordering: .relaxed) }
+    @inline(__always) package func add(_ n: UInt64 = 1) { storage.wrappingAdd(n, ordering: .relaxed) }
     /// The current value.
-    public var value: UInt64 { storage.load(ordering: .relaxed) }
+    package var value: UInt64 { storage.load(ordering: .relaxed) }
 }
 
 /// A value that goes up and down (sizes, states).
-public final class Gauge: Sendable {
+package final class Gauge: Sendable {
     private let storage = Atomic<Int64>(0)
-    public init() {}
-    @inline(__always) public func set(_ v: Int64) { storage.store(v, ordering: .relaxed) }
-    @inline(__always) public func add(_ v: Int64) { storage.wrappingAdd(v, ordering: .relaxed) }
-    public var value: Int64 { storage.load(ordering: .relaxed) }
+    package init() {}
+    @inline(__always) package func set(_ v: Int64) { storage.store(v, ordering: .relaxed) }
+    @inline(__always) package func add(_ v: Int64) { storage.wrappingAdd(v, ordering: .relaxed) }
+    package var value: Int64 { storage.load(ordering: .relaxed) }
 }
 
 /// One sample of a metric family: label pairs and a value.
-public struct MetricSample: Sendable {
-    public var labels: [(String, String)]
-    public var value: Double
-    public init(labels: [(String, String)] = [], value: Double) { self.labels = labels; self.value = value }
+package struct MetricSample: Sendable {
+    package var labels: [(String, String)]
+    package var value: Double
+    package init(labels: [(String, String)] = [], value: Double) { self.labels = labels; self.value = value }
 }
 
 /// Prometheus metric type.
-public enum MetricType: String, Sendable { case counter, gauge }
+package enum MetricType: String, Sendable { case counter, gauge }
 
 /// The process-wide list of metric families, rendered in Prometheus text format on scrape.
 ///
 /// Stages keep their own ``Counter``s; whoever wires them registers a collector
 /// that reads them at scrape time, so nothing on the hot path touches the registry.
-public final class MetricsRegistry: Sendable {
+package final class MetricsRegistry: Sendable {
     struct Family: Sendable {
         let name: String
         let help: String
@@ -42,10 +42,10 @@ public final class MetricsRegistry: Sendable {
     }
     private let families = Mutex<[Family]>([])
 
-    public init() {}
+    package init() {}
 
     /// Registers (or replaces) a family named `name`.
-    public func register(_ name: String, help: String, type: MetricType, collect: @escaping @Sendable () -> [MetricSample]) {
+    package func register(_ name: String, help: String, type: MetricType, collect: @escaping @Sendable () -> [MetricSample]) {
         families.withLock { list in
             list.removeAll { $0.name == name }
             list.append(Family(name: name, help: help, type: type, collect: collect))
@@ -53,17 +53,17 @@ public final class MetricsRegistry: Sendable {
     }
 
     /// Registers a single unlabelled counter.
-    public func register(_ name: String, help: String, counter: Counter) {
+    package func register(_ name: String, help: String, counter: Counter) {
         register(name, help: help, type: .counter) { [MetricSample(value: Double(counter.value))] }
     }
 
     /// Registers a single unlabelled gauge.
-    public func register(_ name: String, help: String, gauge: Gauge) {
+    package func register(_ name: String, help: String, gauge: Gauge) {
         register(name, help: help, type: .gauge) { [MetricSample(value: Double(gauge.value))] }
     }
 
     /// Renders every family in Prometheus text exposition format 0.0.4.
-    public func render() -> String {
+    package func render() -> String {
         let list = families.withLock { $0 }
         var out = ""
         for f in list {

@@ -12,9 +12,9 @@ import Synchronization
 /// Swift tasks: the per-event path must never hop executors. Every thread starts with
 /// SIGPIPE blocked, so a write to a closed pipe or socket returns EPIPE instead of
 /// killing the process.
-public final class NamedThread: Sendable {
+package final class NamedThread: Sendable {
     /// The name given at start (the kernel keeps the first 15 bytes).
-    public let name: String
+    package let name: String
     private let handle: pthread_t
     private let joined = Atomic<Bool>(false)
 
@@ -24,12 +24,12 @@ public final class NamedThread: Sendable {
     }
 
     /// Why a thread could not be started.
-    public struct StartError: Error, CustomStringConvertible, Sendable {
+    package struct StartError: Error, CustomStringConvertible, Sendable {
         /// The thread's name.
-        public let name: String
+        package let name: String
         /// The error number `pthread_create` returned.
-        public let code: Int32
-        public var description: String { "cannot start thread \(name): \(String(cString: strerror(code)))" }
+        package let code: Int32
+        package var description: String { "cannot start thread \(name): \(String(cString: strerror(code)))" }
     }
 
     private final class Start: @unchecked Sendable {
@@ -42,7 +42,7 @@ public final class NamedThread: Sendable {
     /// Starts `body` on a new thread named `name`. Throws when the system refuses a
     /// thread (`EAGAIN`: the thread or memory limit). `stackBytes` sets the stack size
     /// (nil: the system default).
-    public static func start(name: String, stackBytes: Int? = nil, _ body: @escaping @Sendable () -> Void) throws(StartError) -> NamedThread {
+    package static func start(name: String, stackBytes: Int? = nil, _ body: @escaping @Sendable () -> Void) throws(StartError) -> NamedThread {
         let ctx = Unmanaged.passRetained(Start(name, body)).toOpaque()
         var tid = pthread_t()
         var attr = pthread_attr_t()
@@ -68,7 +68,7 @@ public final class NamedThread: Sendable {
     }
 
     /// Waits for the thread to finish. The first call joins; later calls (from any thread) return at once.
-    public func join() {
+    package func join() {
         guard !joined.exchange(true, ordering: .acquiringAndReleasing) else { return }
         pthread_join(handle, nil)
     }
@@ -79,7 +79,7 @@ public final class NamedThread: Sendable {
     }
 
     /// Names the calling thread (first 15 bytes).
-    public static func setCurrentName(_ name: String) {
+    package static func setCurrentName(_ name: String) {
         let fd = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
         guard fd >= 0 else { return }
         let bytes = Array(name.utf8.prefix(15))
@@ -88,7 +88,7 @@ public final class NamedThread: Sendable {
     }
 
     /// The calling thread's name (from `/proc/thread-self/comm`), empty if unreadable.
-    public static func currentName() -> String {
+    package static func currentName() -> String {
         let fd = open("/proc/thread-self/comm", O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return "" }
         defer { close(fd) }

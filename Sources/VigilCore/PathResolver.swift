@@ -1,11 +1,11 @@
 /// Lexical path work for fd names: joining a relative path to a base directory
 /// and normalising `.`, `..` and repeated slashes, as Falco does for `fd.name`
 /// (no file-system access; symlinks are not followed).
-public enum PathResolver {
+package enum PathResolver {
     /// Normalises an absolute path: collapses `//`, drops `.`, resolves `..`
     /// (never above `/`), removes a trailing slash (except for `/` itself).
     /// A relative input is returned normalised but still relative.
-    public static func normalize(_ path: String) -> String {
+    package static func normalize(_ path: String) -> String {
         var u = Array(path.utf8)
         normalizeBytes(&u)
         return String(decoding: u, as: UTF8.self)
@@ -13,21 +13,21 @@ public enum PathResolver {
 
     /// Resolves `path` against `base` (an absolute directory, with or without a
     /// trailing slash): absolute paths are only normalised.
-    public static func resolve(_ path: String, against base: String) -> String {
+    package static func resolve(_ path: String, against base: String) -> String {
         var u: [UInt8] = []
         resolve(UnsafeRawBufferPointer(start: nil, count: 0), string: path, base: base, into: &u)
         return String(decoding: u, as: UTF8.self)
     }
 
     /// Resolves raw path bytes (from a record) against `base`.
-    public static func resolve(_ path: UnsafeRawBufferPointer, against base: String) -> String {
+    package static func resolve(_ path: UnsafeRawBufferPointer, against base: String) -> String {
         var u: [UInt8] = []
         resolve(path, string: nil, base: base, into: &u)
         return String(decoding: u, as: UTF8.self)
     }
 
     /// Resolves `raw` (or `string` when given) against `base` into `u` (reusing its storage).
-    public static func resolve(_ raw: UnsafeRawBufferPointer, string: String?, base: String, into u: inout [UInt8]) {
+    package static func resolve(_ raw: UnsafeRawBufferPointer, string: String?, base: String, into u: inout [UInt8]) {
         let first: UInt8? = string.map { $0.utf8.first } ?? (raw.count > 0 ? raw[0] : nil)
         u.removeAll(keepingCapacity: true)
         if first != UInt8(ascii: "/") {
@@ -40,7 +40,7 @@ public enum PathResolver {
 
     /// Whether an absolute path is already normal: no empty, `.` or `..`
     /// segments and no trailing slash (so it can be used as-is, without copying).
-    public static func isNormalAbsolute(_ p: UnsafeRawBufferPointer) -> Bool {
+    package static func isNormalAbsolute(_ p: UnsafeRawBufferPointer) -> Bool {
         let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
         let n = p.count
         guard n > 0, p[0] == slash else { return false }
@@ -64,7 +64,7 @@ public enum PathResolver {
     }
 
     /// Normalises path bytes in place (see ``normalize(_:)``).
-    public static func normalizeBytes(_ u: inout [UInt8]) {
+    package static func normalizeBytes(_ u: inout [UInt8]) {
         let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
         guard !u.isEmpty else { return }
         let absolute = u[0] == slash

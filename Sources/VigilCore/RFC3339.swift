@@ -3,14 +3,14 @@
 ///
 /// One formatter for every place Vigil prints a time: alert JSON and text, syslog (6 digits),
 /// `evt.time`-style rule fields (slices of the same 30 bytes), `vigil trace`, the agent's log.
-public enum RFC3339 {
+package enum RFC3339 {
     /// Bytes written by ``write(_:fractionDigits:into:)`` with 9 fraction digits.
-    public static let maxLength = 30
+    package static let maxLength = 30
 
     /// Writes the timestamp at `p` (at most ``maxLength`` bytes); returns the length.
     /// `fractionDigits` is 9 (Falco), 6 (syslog) or anything in 1...9. Years are clamped to 0...9999.
     @inline(__always)
-    public static func write(_ ns: UInt64, fractionDigits: Int = 9, into p: UnsafeMutablePointer<UInt8>) -> Int {
+    package static func write(_ ns: UInt64, fractionDigits: Int = 9, into p: UnsafeMutablePointer<UInt8>) -> Int {
         let digits = max(1, min(9, fractionDigits))
         let secs = Int64(ns / 1_000_000_000)
         var frac = Int(ns % 1_000_000_000)
@@ -44,7 +44,7 @@ public enum RFC3339 {
     }
 
     /// Appends the timestamp to `out`.
-    public static func append(_ ns: UInt64, fractionDigits: Int = 9, to out: inout [UInt8]) {
+    package static func append(_ ns: UInt64, fractionDigits: Int = 9, to out: inout [UInt8]) {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxLength) { buf in
             let n = write(ns, fractionDigits: fractionDigits, into: buf.baseAddress!)
             out.append(contentsOf: UnsafeBufferPointer(rebasing: buf[0..<n]))
@@ -52,7 +52,7 @@ public enum RFC3339 {
     }
 
     /// The timestamp as a string.
-    public static func string(_ ns: UInt64, fractionDigits: Int = 9) -> String {
+    package static func string(_ ns: UInt64, fractionDigits: Int = 9) -> String {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: maxLength) { buf in
             let n = write(ns, fractionDigits: fractionDigits, into: buf.baseAddress!)
             return String(decoding: UnsafeBufferPointer(rebasing: buf[0..<n]), as: UTF8.self)

@@ -6,7 +6,7 @@ import Darwin
 
 /// Clock helpers: wall-clock, boot-time and monotonic nanoseconds, and EINTR-safe sleeps.
 /// RFC 3339 text is ``RFC3339``.
-public enum Timestamp {
+package enum Timestamp {
     @inline(__always) static func read(_ clock: clockid_t) -> UInt64 {
         var ts = timespec()
         clock_gettime(clock, &ts)
@@ -14,26 +14,26 @@ public enum Timestamp {
     }
 
     /// Wall-clock time (CLOCK_REALTIME) in nanoseconds since the Unix epoch.
-    public static func nowNanoseconds() -> UInt64 { read(CLOCK_REALTIME) }
+    package static func nowNanoseconds() -> UInt64 { read(CLOCK_REALTIME) }
 
     /// CLOCK_BOOTTIME in nanoseconds (the clock of `vigil_header.ts_ns`).
-    public static func bootNanoseconds() -> UInt64 { read(CLOCK_BOOTTIME) }
+    package static func bootNanoseconds() -> UInt64 { read(CLOCK_BOOTTIME) }
 
     /// CLOCK_MONOTONIC in nanoseconds: for intervals and deadlines (never jumps with the wall clock).
-    @inline(__always) public static func monotonicNanoseconds() -> UInt64 { read(CLOCK_MONOTONIC) }
+    @inline(__always) package static func monotonicNanoseconds() -> UInt64 { read(CLOCK_MONOTONIC) }
 
     /// Offset to add to a CLOCK_BOOTTIME timestamp to get wall-clock nanoseconds.
-    public static func bootToWallOffset() -> UInt64 {
+    package static func bootToWallOffset() -> UInt64 {
         nowNanoseconds() &- bootNanoseconds()
     }
 
     /// Sleeps the calling thread for `ns` nanoseconds (resumed after signals).
-    public static func sleep(nanoseconds ns: UInt64) {
+    package static func sleep(nanoseconds ns: UInt64) {
         var req = timespec(tv_sec: Int(ns / 1_000_000_000), tv_nsec: Int(ns % 1_000_000_000))
         var rem = timespec()
         while nanosleep(&req, &rem) != 0 && errno == EINTR { req = rem }
     }
 
     /// Sleeps the calling thread for `ms` milliseconds.
-    public static func sleep(milliseconds ms: Int) { sleep(nanoseconds: UInt64(max(0, ms)) &* 1_000_000) }
+    package static func sleep(milliseconds ms: Int) { sleep(nanoseconds: UInt64(max(0, ms)) &* 1_000_000) }
 }

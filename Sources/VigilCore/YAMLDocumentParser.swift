@@ -8,22 +8,22 @@ import CYAML
 /// - nesting deeper than ``Limits/maxDepth`` fails with `file:line:column: YAML nested deeper than N`;
 /// - more than ``Limits/maxNodes`` nodes, counting each alias at the size of what it names
 ///   ("billion laughs"), fails with `YAML document expands to more than N nodes`.
-public enum YAMLDocumentParser {
+package enum YAMLDocumentParser {
     /// Bounds on one parse.
-    public struct Limits: Sendable {
+    package struct Limits: Sendable {
         /// Deepest allowed nesting of sequences and mappings (the top level is depth 1).
-        public var maxDepth: Int
+        package var maxDepth: Int
         /// Most nodes a document may expand to (aliases counted at full size).
-        public var maxNodes: Int
-        public init(maxDepth: Int = YAMLDocumentParser.defaultMaxDepth, maxNodes: Int = YAMLDocumentParser.defaultMaxNodes) {
+        package var maxNodes: Int
+        package init(maxDepth: Int = YAMLDocumentParser.defaultMaxDepth, maxNodes: Int = YAMLDocumentParser.defaultMaxNodes) {
             self.maxDepth = maxDepth; self.maxNodes = maxNodes
         }
     }
 
     /// Default nesting limit: far above any real rules, configuration or kubeconfig file.
-    public static let defaultMaxDepth = 256
+    package static let defaultMaxDepth = 256
     /// Default node budget per document.
-    public static let defaultMaxNodes = 4_000_000
+    package static let defaultMaxNodes = 4_000_000
 
     /// An open collection while its children are read.
     private struct Frame {
@@ -39,7 +39,7 @@ public enum YAMLDocumentParser {
     /// Parses every document in `text`; `file` names the source in marks and errors.
     /// An empty document is a plain empty scalar (``YAMLNode/isNull``); a stream with no
     /// document at all gives an empty array.
-    public static func parse(_ text: [UInt8], file: String, limits: Limits = Limits()) throws(YAMLError) -> [YAMLNode] {
+    package static func parse(_ text: [UInt8], file: String, limits: Limits = Limits()) throws(YAMLError) -> [YAMLNode] {
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) != 0 else {
             throw YAMLError(mark: SourceMark(file: file, line: 1, column: 1), message: "cannot initialise the YAML parser")

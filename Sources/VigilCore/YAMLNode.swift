@@ -2,9 +2,9 @@
 ///
 /// Built by ``YAMLDocumentParser`` from libyaml. Immutable, so it is shared freely
 /// (an alias `*a` is the same node as its anchor `&a`).
-public final class YAMLNode: Sendable {
+package final class YAMLNode: Sendable {
     /// The node's shape.
-    public enum Kind: Sendable {
+    package enum Kind: Sendable {
         /// A scalar; `quoted` is true for quoted and block scalars (never null or boolean),
         /// `block` for literal (`|`) and folded (`>`) ones.
         case scalar(String, quoted: Bool, block: Bool)
@@ -13,12 +13,12 @@ public final class YAMLNode: Sendable {
         case mapping([(key: YAMLNode, value: YAMLNode)])
     }
 
-    public let kind: Kind
-    public let mark: SourceMark
+    package let kind: Kind
+    package let mark: SourceMark
     /// Nodes in this subtree, counting this one (aliases counted at their full size).
-    public let size: Int
+    package let size: Int
 
-    public init(_ kind: Kind, _ mark: SourceMark) {
+    package init(_ kind: Kind, _ mark: SourceMark) {
         self.kind = kind; self.mark = mark
         switch kind {
         case .scalar: size = 1
@@ -28,24 +28,24 @@ public final class YAMLNode: Sendable {
     }
 
     /// The scalar's text, or nil for collections.
-    public var scalar: String? { if case .scalar(let s, _, _) = kind { return s }; return nil }
+    package var scalar: String? { if case .scalar(let s, _, _) = kind { return s }; return nil }
     /// Whether this is a plain (unquoted) scalar.
-    public var isPlainScalar: Bool { if case .scalar(_, let q, _) = kind { return !q }; return false }
+    package var isPlainScalar: Bool { if case .scalar(_, let q, _) = kind { return !q }; return false }
     /// Whether this is a plain `null`, `~` or empty scalar.
-    public var isNull: Bool {
+    package var isNull: Bool {
         if case .scalar(let s, let q, _) = kind, !q { return s.isEmpty || s == "~" || s == "null" || s == "Null" || s == "NULL" }
         return false
     }
     /// The items of a sequence, or nil.
-    public var sequence: [YAMLNode]? { if case .sequence(let a) = kind { return a }; return nil }
+    package var sequence: [YAMLNode]? { if case .sequence(let a) = kind { return a }; return nil }
     /// The pairs of a mapping, or nil.
-    public var mapping: [(key: YAMLNode, value: YAMLNode)]? { if case .mapping(let m) = kind { return m }; return nil }
+    package var mapping: [(key: YAMLNode, value: YAMLNode)]? { if case .mapping(let m) = kind { return m }; return nil }
     /// The value for scalar key `key` in a mapping (the first one).
-    public subscript(key: String) -> YAMLNode? {
+    package subscript(key: String) -> YAMLNode? {
         mapping?.first(where: { $0.key.scalar == key })?.value
     }
     /// A YAML 1.1/1.2 boolean, when this is a plain scalar spelling one.
-    public var bool: Bool? {
+    package var bool: Bool? {
         guard case .scalar(let s, let q, _) = kind, !q else { return nil }
         switch s {
         case "true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON": return true
@@ -54,7 +54,7 @@ public final class YAMLNode: Sendable {
         }
     }
     /// A short description of the node's kind for error messages.
-    public var kindName: String {
+    package var kindName: String {
         switch kind {
         case .scalar: "a scalar"
         case .sequence: "a sequence"
@@ -64,9 +64,9 @@ public final class YAMLNode: Sendable {
 }
 
 /// A YAML error with its position (syntax, nesting or size limit).
-public struct YAMLError: Error, Sendable, CustomStringConvertible {
-    public var mark: SourceMark
-    public var message: String
-    public init(mark: SourceMark, message: String) { self.mark = mark; self.message = message }
-    public var description: String { "\(mark): \(message)" }
+package struct YAMLError: Error, Sendable, CustomStringConvertible {
+    package var mark: SourceMark
+    package var message: String
+    package init(mark: SourceMark, message: String) { self.mark = mark; self.message = message }
+    package var description: String { "\(mark): \(message)" }
 }

@@ -1,7 +1,7 @@
 import VigilABI
 
 /// Why named argument values could not be encoded into a record.
-public enum ArgumentEncodingError: Error, Sendable, Equatable, CustomStringConvertible {
+package enum ArgumentEncodingError: Error, Sendable, Equatable, CustomStringConvertible {
     /// The event type has no parameter of that name.
     case unknownArgument(type: String, name: String, known: [String])
     /// The value does not parse for the parameter's type.
@@ -10,7 +10,7 @@ public enum ArgumentEncodingError: Error, Sendable, Equatable, CustomStringConve
     /// in an exec/fork/exit record rather than a syscall record.
     case notEncodable(type: String, name: String, reason: String)
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .unknownArgument(let t, let n, let known):
             return "event type '\(t)' has no argument '\(n)' (known: \(known.joined(separator: ", ")))"
@@ -35,7 +35,7 @@ extension RecordEncoder {
     /// (`fd`, `res`, `res_or_fd`), which wins. Exec, fork and exit fields are not
     /// syscall-record arguments: build those with ``exec(_:_:)``, ``fork(_:childPid:childTid:isThread:type:childStartBootNs:)``
     /// and ``exit(_:code:signal:groupDead:)``.
-    public static func syscall(_ h: Header, type: EventType, ret: Int64 = 0, arguments: [(name: String, value: String)],
+    package static func syscall(_ h: Header, type: EventType, ret: Int64 = 0, arguments: [(name: String, value: String)],
                                l4proto: UInt8 = 6) throws -> [UInt8] {
         let schema = SyscallSchema.of(type)
         let tname = type.name
@@ -99,7 +99,7 @@ extension RecordEncoder {
     }
 
     /// Same as ``syscall(_:type:ret:arguments:l4proto:)`` with a dictionary (order does not matter).
-    public static func syscall(_ h: Header, type: EventType, ret: Int64 = 0, arguments: [String: String],
+    package static func syscall(_ h: Header, type: EventType, ret: Int64 = 0, arguments: [String: String],
                                l4proto: UInt8 = 6) throws -> [UInt8] {
         try syscall(h, type: type, ret: ret, arguments: arguments.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) },
                     l4proto: l4proto)

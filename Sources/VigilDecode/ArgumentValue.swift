@@ -2,7 +2,7 @@ import VigilABI
 
 /// One decoded argument of an event, typed, read in place from the record
 /// (byte values point into it: valid only while the ``Event`` is).
-public enum ArgumentValue {
+package enum ArgumentValue {
     /// A signed value: fds (`.fd`), results (`.errno`), ints, pids.
     case int(Int64, ArgumentFormat)
     /// An unsigned value: uints, hex, octal, uid, gid, file modes.
@@ -18,7 +18,7 @@ public enum ArgumentValue {
 
     /// The numeric value (for comparisons such as `evt.arg.cmd=5`, `evt.rawarg.*`),
     /// nil for bytes, addresses and tuples.
-    public var integer: Int64? {
+    package var integer: Int64? {
         switch self {
         case .int(let v, _): return v
         case .uint(let v, _): return Int64(bitPattern: v)
@@ -28,7 +28,7 @@ public enum ArgumentValue {
     }
 
     /// The bytes of a path or string argument (empty for other kinds).
-    public var bytes: UnsafeRawBufferPointer {
+    package var bytes: UnsafeRawBufferPointer {
         if case .bytes(let b, _) = self { return b }
         return UnsafeRawBufferPointer(start: nil, count: 0)
     }
@@ -36,14 +36,14 @@ public enum ArgumentValue {
     /// Falco's raw parameter text (the part before parentheses in `evt.args`):
     /// numbers in their format (`3`, `-2`, `0644`, `0x10`), strings as-is, argv
     /// space-separated, addresses as `ip:port`.
-    public var rawText: String {
+    package var rawText: String {
         var out = ""
         writeRaw(into: &out)
         return out
     }
 
     /// Appends ``rawText`` to `out`.
-    public func writeRaw(into out: inout String) {
+    package func writeRaw(into out: inout String) {
         switch self {
         case .int(let v, _): out += String(v)
         case .uint(let v, let f):
@@ -73,7 +73,7 @@ public enum ArgumentValue {
     /// Falco's resolved text (inside the parentheses in `evt.args`, and what
     /// `evt.arg.NAME` returns when present): flag names, errno names, `AT_FDCWD`,
     /// fd names and user names through `resolver`. Nil when there is none.
-    public func resolvedText(_ resolver: ArgumentResolver = ArgumentResolver()) -> String? {
+    package func resolvedText(_ resolver: ArgumentResolver = ArgumentResolver()) -> String? {
         switch self {
         case .int(let v, let f):
             switch f {
@@ -105,23 +105,23 @@ public enum ArgumentValue {
 
     /// What Falco's `evt.arg.NAME` returns: the resolved text when there is one,
     /// else the raw text.
-    public func text(_ resolver: ArgumentResolver = ArgumentResolver()) -> String {
+    package func text(_ resolver: ArgumentResolver = ArgumentResolver()) -> String {
         resolvedText(resolver) ?? rawText
     }
 }
 
 /// Optional look-ups that turn numbers into names when rendering arguments
 /// (the state layer provides them: the process's fd table, the user database).
-public struct ArgumentResolver {
+package struct ArgumentResolver {
     /// The fd's Falco-style name with its type prefix (`<f>/etc/passwd`).
-    public var fdName: ((Int64) -> String?)?
+    package var fdName: ((Int64) -> String?)?
     /// A uid's user name.
-    public var userName: ((UInt32) -> String?)?
+    package var userName: ((UInt32) -> String?)?
     /// A gid's group name.
-    public var groupName: ((UInt32) -> String?)?
+    package var groupName: ((UInt32) -> String?)?
 
     /// A resolver with the given look-ups (each optional).
-    public init(fdName: ((Int64) -> String?)? = nil, userName: ((UInt32) -> String?)? = nil,
+    package init(fdName: ((Int64) -> String?)? = nil, userName: ((UInt32) -> String?)? = nil,
                 groupName: ((UInt32) -> String?)? = nil) {
         self.fdName = fdName; self.userName = userName; self.groupName = groupName
     }
@@ -129,12 +129,12 @@ public struct ArgumentResolver {
 
 extension Event {
     /// The schema of this event's type.
-    @inline(__always) public var schema: SyscallSchema { SyscallSchema.of(type) }
+    @inline(__always) package var schema: SyscallSchema { SyscallSchema.of(type) }
 
     /// The argument named `name` (Falco's `evt.arg.NAME`), or nil when the type
     /// has no such parameter or the record does not carry it.
     @inline(__always)
-    public func argument(named name: String) -> ArgumentValue? {
+    package func argument(named name: String) -> ArgumentValue? {
         let s = schema
         guard let i = s.index(of: name) else { return nil }
         return value(of: s.arguments[i])
@@ -142,7 +142,7 @@ extension Event {
 
     /// The argument at position `index` (Falco's `evt.arg[N]`), or nil.
     @inline(__always)
-    public func argument(at index: Int) -> ArgumentValue? {
+    package func argument(at index: Int) -> ArgumentValue? {
         let s = schema
         guard index >= 0, index < s.arguments.count else { return nil }
         return value(of: s.arguments[index])
@@ -150,7 +150,7 @@ extension Event {
 
     /// Reads one argument described by `spec` (for rules that resolved the spec
     /// once at compile time). Nil when the record does not carry it.
-    public func value(of spec: ArgumentSpec) -> ArgumentValue? {
+    package func value(of spec: ArgumentSpec) -> ArgumentValue? {
         switch spec.source {
         case .unavailable:
             return nil
@@ -294,7 +294,7 @@ extension Event {
     /// followed by the resolved text in parentheses when there is one
     /// (`fd=3(<f>/etc/passwd) dirfd=-100(AT_FDCWD) name=/etc/passwd flags=1(O_RDONLY)`).
     /// Arguments the record does not carry are left out.
-    public func formattedArguments(_ resolver: ArgumentResolver = ArgumentResolver()) -> String {
+    package func formattedArguments(_ resolver: ArgumentResolver = ArgumentResolver()) -> String {
         var out = ""
         for spec in schema.arguments {
             guard let v = value(of: spec) else { continue }
@@ -313,7 +313,7 @@ extension Event {
 
     /// Whether this is an open-family event (open, openat, openat2, creat).
     @inline(__always)
-    public var isOpen: Bool {
+    package var isOpen: Bool {
         guard isSyscall else { return false }
         let t = load(120, UInt16.self)
         return t == UInt16(VIGIL_SYS_OPEN.rawValue) || t == UInt16(VIGIL_SYS_OPENAT.rawValue)
@@ -323,7 +323,7 @@ extension Event {
 
     /// The open flags of an open-family event (creat: `O_CREAT|O_WRONLY|O_TRUNC`), nil otherwise.
     @inline(__always)
-    public var openFlags: UInt64? {
+    package var openFlags: UInt64? {
         guard isSyscall else { return nil }
         switch UInt32(load(120, UInt16.self)) {
         case VIGIL_SYS_OPEN.rawValue: return arg(1)
@@ -335,7 +335,7 @@ extension Event {
 
     /// The mode argument of an open-family event, nil otherwise.
     @inline(__always)
-    public var openMode: UInt64? {
+    package var openMode: UInt64? {
         guard isSyscall else { return nil }
         switch UInt32(load(120, UInt16.self)) {
         case VIGIL_SYS_OPEN.rawValue: return arg(2)
@@ -347,7 +347,7 @@ extension Event {
 
     /// Falco's `evt.is_open_read`: an open-family event with read access (O_RDONLY or O_RDWR).
     @inline(__always)
-    public var isOpenRead: Bool {
+    package var isOpenRead: Bool {
         guard let f = openFlags else { return false }
         let acc = f & LinuxConstants.O_ACCMODE
         return acc == 0 || acc == LinuxConstants.O_RDWR
@@ -355,7 +355,7 @@ extension Event {
 
     /// Falco's `evt.is_open_write`: an open-family event with write access (O_WRONLY or O_RDWR).
     @inline(__always)
-    public var isOpenWrite: Bool {
+    package var isOpenWrite: Bool {
         guard let f = openFlags else { return false }
         let acc = f & LinuxConstants.O_ACCMODE
         return acc == LinuxConstants.O_WRONLY || acc == LinuxConstants.O_RDWR
@@ -364,7 +364,7 @@ extension Event {
     /// Falco's `evt.is_open_exec`: an open-family event that creates a file
     /// (O_CREAT or O_TMPFILE) with an execute bit in its mode.
     @inline(__always)
-    public var isOpenExec: Bool {
+    package var isOpenExec: Bool {
         guard let f = openFlags, let m = openMode else { return false }
         let creates = f & LinuxConstants.O_CREAT != 0 || f & LinuxConstants.O_TMPFILE == LinuxConstants.O_TMPFILE
         return creates && m & 0o111 != 0

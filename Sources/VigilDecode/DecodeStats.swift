@@ -2,28 +2,28 @@ import VigilCore
 
 /// Counters for the decoding loop: every record that could not be decoded is
 /// counted by reason, never dropped silently.
-public final class DecodeStats: Sendable {
+package final class DecodeStats: Sendable {
     /// Records decoded.
-    public let decoded = Counter()
+    package let decoded = Counter()
     /// Records shorter than their fixed part (or than a header).
-    public let tooShort = Counter()
+    package let tooShort = Counter()
     /// Header size disagreeing with the record length.
-    public let sizeMismatch = Counter()
+    package let sizeMismatch = Counter()
     /// Unknown record kinds.
-    public let unknownKind = Counter()
+    package let unknownKind = Counter()
     /// Variable-length parts running past the record.
-    public let payloadOverrun = Counter()
+    package let payloadOverrun = Counter()
     /// Decoded records flagged `VIGIL_HF_TRUNCATED` (some data cut to fit).
-    public let truncated = Counter()
+    package let truncated = Counter()
 
-    public init() {}
+    package init() {}
 
     /// All decode errors.
-    public var errors: UInt64 { tooShort.value + sizeMismatch.value + unknownKind.value + payloadOverrun.value }
+    package var errors: UInt64 { tooShort.value + sizeMismatch.value + unknownKind.value + payloadOverrun.value }
 
     /// Decodes `record`, counting the outcome; nil when it is malformed.
     @inline(__always)
-    public func decode(_ record: UnsafeRawBufferPointer) -> Event? {
+    package func decode(_ record: UnsafeRawBufferPointer) -> Event? {
         switch Event.decode(record) {
         case .success(let e):
             decoded.add()
@@ -36,7 +36,7 @@ public final class DecodeStats: Sendable {
     }
 
     /// Counts one decode error.
-    public func count(_ err: DecodeError) {
+    package func count(_ err: DecodeError) {
         switch err {
         case .tooShort: tooShort.add()
         case .sizeMismatch: sizeMismatch.add()

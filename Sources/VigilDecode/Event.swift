@@ -1,7 +1,7 @@
 import VigilABI
 
 /// Why a ring-buffer record could not be decoded.
-public enum DecodeError: Error, Sendable, Equatable {
+package enum DecodeError: Error, Sendable, Equatable {
     /// Shorter than its fixed part.
     case tooShort(kind: UInt16, length: Int)
     /// The header's `size` disagrees with the record length.
@@ -18,15 +18,15 @@ public enum DecodeError: Error, Sendable, Equatable {
 /// at is (inside the ring-buffer callback, or while a ``OwnedRecord`` is alive).
 /// Every accessor reads the record directly; nothing is copied or allocated
 /// until a caller asks for a `String`.
-public struct Event {
+package struct Event {
     /// Start of the record (its `vigil_header`).
-    public let base: UnsafeRawPointer
+    package let base: UnsafeRawPointer
     /// Length of the record in bytes.
-    public let length: Int
+    package let length: Int
 
     /// Validates `record` and returns a view over it.
     @inline(__always)
-    public static func decode(_ record: UnsafeRawBufferPointer) -> Result<Event, DecodeError> {
+    package static func decode(_ record: UnsafeRawBufferPointer) -> Result<Event, DecodeError> {
         guard let base = record.baseAddress, record.count >= MemoryLayout<vigil_header>.size else {
             return .failure(.tooShort(kind: 0, length: record.count))
         }
@@ -68,26 +68,26 @@ public struct Event {
     // MARK: header
 
     /// Record kind (`VIGIL_REC_*`).
-    @inline(__always) public var recordKind: UInt16 { load(0, UInt16.self) }
+    @inline(__always) package var recordKind: UInt16 { load(0, UInt16.self) }
     /// Header flags (`VIGIL_HF_*`).
-    @inline(__always) public var headerFlags: UInt16 { load(2, UInt16.self) }
+    @inline(__always) package var headerFlags: UInt16 { load(2, UInt16.self) }
     /// Whether some variable data was cut to fit.
-    public var isTruncated: Bool { headerFlags & UInt16(VIGIL_HF_TRUNCATED) != 0 }
+    package var isTruncated: Bool { headerFlags & UInt16(VIGIL_HF_TRUNCATED) != 0 }
     /// CLOCK_BOOTTIME nanoseconds.
-    @inline(__always) public var timestampBootNs: UInt64 { load(8, UInt64.self) }
-    @inline(__always) public var cpu: UInt32 { load(16, UInt32.self) }
+    @inline(__always) package var timestampBootNs: UInt64 { load(8, UInt64.self) }
+    @inline(__always) package var cpu: UInt32 { load(16, UInt32.self) }
     /// Thread group id (user-space pid).
-    @inline(__always) public var pid: UInt32 { load(20, UInt32.self) }
-    @inline(__always) public var tid: UInt32 { load(24, UInt32.self) }
-    @inline(__always) public var ppid: UInt32 { load(28, UInt32.self) }
-    @inline(__always) public var uid: UInt32 { load(32, UInt32.self) }
-    @inline(__always) public var gid: UInt32 { load(36, UInt32.self) }
-    @inline(__always) public var cgroupID: UInt64 { load(40, UInt64.self) }
+    @inline(__always) package var pid: UInt32 { load(20, UInt32.self) }
+    @inline(__always) package var tid: UInt32 { load(24, UInt32.self) }
+    @inline(__always) package var ppid: UInt32 { load(28, UInt32.self) }
+    @inline(__always) package var uid: UInt32 { load(32, UInt32.self) }
+    @inline(__always) package var gid: UInt32 { load(36, UInt32.self) }
+    @inline(__always) package var cgroupID: UInt64 { load(40, UInt64.self) }
     /// The task's comm (up to 15 bytes, without the NUL).
-    public var comm: UnsafeRawBufferPointer { cString(at: 48, max: 16) }
+    package var comm: UnsafeRawBufferPointer { cString(at: 48, max: 16) }
 
     /// Falco's `evt.type`.
-    @inline(__always) public var type: EventType {
+    @inline(__always) package var type: EventType {
         switch UInt32(recordKind) {
         case VIGIL_REC_SYSCALL.rawValue: return EventType(rawValue: load(120, UInt16.self))
         case VIGIL_REC_EXEC.rawValue: return EventType(rawValue: load(64, UInt16.self))
@@ -102,50 +102,50 @@ public struct Event {
     // MARK: syscall records
 
     /// Whether this is a completed-syscall record (``ret``, ``arg(_:)``, ``str0``, ``str1``, ``tuple``).
-    public var isSyscall: Bool { recordKind == UInt16(VIGIL_REC_SYSCALL.rawValue) }
+    package var isSyscall: Bool { recordKind == UInt16(VIGIL_REC_SYSCALL.rawValue) }
     /// The syscall's return value (0 for exec records).
-    @inline(__always) public var ret: Int64 { isSyscall ? load(64, Int64.self) : 0 }
+    @inline(__always) package var ret: Int64 { isSyscall ? load(64, Int64.self) : 0 }
     /// Raw argument `i` (0...5) saved at sys_enter.
-    @inline(__always) public func arg(_ i: Int) -> UInt64 { isSyscall && i >= 0 && i < 6 ? load(72 + 8 * i, UInt64.self) : 0 }
+    @inline(__always) package func arg(_ i: Int) -> UInt64 { isSyscall && i >= 0 && i < 6 ? load(72 + 8 * i, UInt64.self) : 0 }
     /// First string/buffer argument (meaning depends on the syscall); empty when absent.
-    public var str0: UnsafeRawBufferPointer {
+    package var str0: UnsafeRawBufferPointer {
         guard isSyscall else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         return stripNUL(168, Int(load(122, UInt16.self)))
     }
     /// Second string/buffer argument; empty when absent.
-    public var str1: UnsafeRawBufferPointer {
+    package var str1: UnsafeRawBufferPointer {
         guard isSyscall else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         return stripNUL(168 + Int(load(122, UInt16.self)), Int(load(124, UInt16.self)))
     }
     /// Raw bytes of str0 including any trailing NUL (for sockaddrs and buffers).
-    public var str0Raw: UnsafeRawBufferPointer {
+    package var str0Raw: UnsafeRawBufferPointer {
         guard isSyscall else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         return UnsafeRawBufferPointer(start: base + 168, count: Int(load(122, UInt16.self)))
     }
     /// Raw bytes of str1.
-    public var str1Raw: UnsafeRawBufferPointer {
+    package var str1Raw: UnsafeRawBufferPointer {
         guard isSyscall else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         return UnsafeRawBufferPointer(start: base + 168 + Int(load(122, UInt16.self)), count: Int(load(124, UInt16.self)))
     }
     /// A 32-bit syscall (an ia32 process, or `int 0x80`): `evt.is_compat`.
-    public var isCompat: Bool { headerFlags & UInt16(VIGIL_HF_COMPAT) != 0 }
+    package var isCompat: Bool { headerFlags & UInt16(VIGIL_HF_COMPAT) != 0 }
     /// An operation submitted through io_uring (reported at its completion): `evt.is_io_uring`.
-    public var isIoUring: Bool { headerFlags & UInt16(VIGIL_HF_IO_URING) != 0 }
+    package var isIoUring: Bool { headerFlags & UInt16(VIGIL_HF_IO_URING) != 0 }
     /// The file an open-family syscall returned (flags 0 when absent: failed opens, other syscalls).
-    public var fileRef: vigil_file_ref {
+    package var fileRef: vigil_file_ref {
         guard isSyscall, isOpen else { return vigil_file_ref() }
         return load(128, vigil_file_ref.self)
     }
     /// The path of the file the kernel opened (walked from its dentry at exit), when the
     /// record has one; empty otherwise.
-    public var openedPath: UnsafeRawBufferPointer {
+    package var openedPath: UnsafeRawBufferPointer {
         guard isSyscall, isOpen, fileRef.flags & UInt32(VIGIL_FILE_RESOLVED) != 0 else {
             return UnsafeRawBufferPointer(start: nil, count: 0)
         }
         return str1
     }
     /// Socket addresses read from the kernel socket (family 0 when absent).
-    public var tuple: vigil_sock_tuple {
+    package var tuple: vigil_sock_tuple {
         guard isSyscall else { return vigil_sock_tuple() }
         return load(128, vigil_sock_tuple.self)
     }
@@ -153,34 +153,34 @@ public struct Event {
     // MARK: exec records
 
     /// Whether this is a successful exec.
-    public var isExec: Bool { recordKind == UInt16(VIGIL_REC_EXEC.rawValue) }
+    package var isExec: Bool { recordKind == UInt16(VIGIL_REC_EXEC.rawValue) }
     /// Exec: the executable's path.
-    public var exePath: UnsafeRawBufferPointer { isExec ? stripNUL(168, Int(load(66, UInt16.self))) : .init(start: nil, count: 0) }
+    package var exePath: UnsafeRawBufferPointer { isExec ? stripNUL(168, Int(load(66, UInt16.self))) : .init(start: nil, count: 0) }
     /// Exec: argv as NUL-separated bytes (each argument NUL terminated).
-    public var argvRaw: UnsafeRawBufferPointer {
+    package var argvRaw: UnsafeRawBufferPointer {
         isExec ? UnsafeRawBufferPointer(start: base + 168 + Int(load(66, UInt16.self)), count: Int(load(68, UInt16.self))) : .init(start: nil, count: 0)
     }
     /// Exec: the working directory.
-    public var cwd: UnsafeRawBufferPointer {
+    package var cwd: UnsafeRawBufferPointer {
         isExec ? stripNUL(168 + Int(load(66, UInt16.self)) + Int(load(68, UInt16.self)), Int(load(70, UInt16.self))) : .init(start: nil, count: 0)
     }
     /// Exec: the cgroup v2 path relative to the cgroup root (see vigil_abi.h).
-    public var cgroupPath: UnsafeRawBufferPointer {
+    package var cgroupPath: UnsafeRawBufferPointer {
         isExec ? stripNUL(168 + Int(load(66, UInt16.self)) + Int(load(68, UInt16.self)) + Int(load(70, UInt16.self)), Int(load(160, UInt16.self))) : .init(start: nil, count: 0)
     }
     /// Exec: the fixed part of the record.
-    public var execInfo: vigil_exec_event {
+    package var execInfo: vigil_exec_event {
         isExec ? load(0, vigil_exec_event.self) : vigil_exec_event()
     }
 
     // MARK: fork and exit records
 
     /// Fork: the fixed record.
-    public var forkInfo: vigil_fork_event {
+    package var forkInfo: vigil_fork_event {
         recordKind == UInt16(VIGIL_REC_FORK.rawValue) ? load(0, vigil_fork_event.self) : vigil_fork_event()
     }
     /// Exit: the fixed record.
-    public var exitInfo: vigil_exit_event {
+    package var exitInfo: vigil_exit_event {
         recordKind == UInt16(VIGIL_REC_EXIT.rawValue) ? load(0, vigil_exit_event.self) : vigil_exit_event()
     }
 
@@ -202,5 +202,5 @@ public struct Event {
 
 extension UnsafeRawBufferPointer {
     /// The bytes as a String (invalid UTF-8 repaired with U+FFFD).
-    public var vigilString: String { String(decoding: self, as: UTF8.self) }
+    package var vigilString: String { String(decoding: self, as: UTF8.self) }
 }

@@ -5,27 +5,27 @@ import VigilABI
 /// Raw values are vigil's syscall ids (`enum vigil_syscall` in vigil_abi.h) for
 /// syscall, exec and fork records; ``procexit`` is the exit record. Rule sets index
 /// by this small integer (see ``EventType/count``).
-public struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
-    public let rawValue: UInt16
-    public init(rawValue: UInt16) { self.rawValue = rawValue }
+package struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
+    package let rawValue: UInt16
+    package init(rawValue: UInt16) { self.rawValue = rawValue }
 
     /// Number of distinct event types (array size for per-type tables).
-    public static let count = 128
+    package static let count = 128
     /// Process exit (`procexit` in Falco).
-    public static let procexit = EventType(rawValue: 100)
+    package static let procexit = EventType(rawValue: 100)
 
     /// Falco's name for this event type (`openat`, `execve`, `procexit`, ...), or `unknown`.
-    public var name: String { EventType.names[Int(rawValue) & 127] }
-    public var description: String { name }
+    package var name: String { EventType.names[Int(rawValue) & 127] }
+    package var description: String { name }
 
     /// Looks up a type by its Falco name.
-    public init?(name: String) {
+    package init?(name: String) {
         guard let v = EventType.byName[name] else { return nil }
         self = v
     }
 
     /// All types that have a name.
-    public static var all: [EventType] {
+    package static var all: [EventType] {
         (0..<count).compactMap { names[$0] == "unknown" ? nil : EventType(rawValue: UInt16($0)) }
     }
 

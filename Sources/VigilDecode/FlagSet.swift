@@ -1,6 +1,6 @@
 /// Identifies one symbolic table (``FlagTable``) by a small value, so typed
 /// argument values carry it without reference counting.
-public enum FlagSet: UInt8, Sendable, CaseIterable {
+package enum FlagSet: UInt8, Sendable, CaseIterable {
     /// open/openat/openat2 flags: `O_RDONLY|O_CREAT|O_CLOEXEC` (access mode first).
     case openFlags
     /// Flags without an access mode (dup3, pipe2): `O_CLOEXEC|O_NONBLOCK`.
@@ -49,7 +49,7 @@ public enum FlagSet: UInt8, Sendable, CaseIterable {
     case errno
 
     /// The table itself.
-    public var table: FlagTable { FlagSet.tables[Int(rawValue)] }
+    package var table: FlagTable { FlagSet.tables[Int(rawValue)] }
 
     static let tables: [FlagTable] = FlagSet.allCases.map { $0.makeTable() }
 

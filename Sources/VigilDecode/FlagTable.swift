@@ -1,14 +1,14 @@
 /// A table of symbolic names for an integer argument: either a bitmask
 /// (`O_WRONLY|O_CREAT`, `S_IRUSR|S_IXUSR`) or an enumeration (`PTRACE_ATTACH`,
 /// `AF_INET`). Renders values as Falco does and parses symbolic text back.
-public struct FlagTable: Sendable {
+package struct FlagTable: Sendable {
     /// Short name used in error messages (`open flags`, `ptrace request`, ...).
-    public let name: String
+    package let name: String
     /// Whether values are OR-ed bits (`true`) or one of the listed values (`false`).
-    public let isBitmask: Bool
+    package let isBitmask: Bool
     /// Name and value pairs, in rendering order. For bitmasks a value may have
     /// several bits (`O_SYNC`); it renders when all of its bits are set.
-    public let entries: [(name: String, value: UInt64)]
+    package let entries: [(name: String, value: UInt64)]
     /// Bits that hold an enumerated field inside a bitmask (the open access mode,
     /// the socket type): rendered through `fieldNames` first.
     let fieldMask: UInt64
@@ -28,14 +28,14 @@ public struct FlagTable: Sendable {
     /// Falco's rendering of `value`: names joined by `|` for bitmasks (bits without
     /// a name are left out; a zero bitmask renders as the table's zero name, if any,
     /// else empty), the matching name for enumerations (empty when none matches).
-    public func render(_ value: UInt64) -> String {
+    package func render(_ value: UInt64) -> String {
         var out = ""
         render(value, into: &out)
         return out
     }
 
     /// Appends the rendering of `value` to `out`.
-    public func render(_ value: UInt64, into out: inout String) {
+    package func render(_ value: UInt64, into out: inout String) {
         if !isBitmask {
             for e in entries where e.value == value { out += e.name; return }
             return
@@ -61,19 +61,19 @@ public struct FlagTable: Sendable {
     }
 
     /// The value of one symbolic name (`O_CREAT`), or nil.
-    public func value(of name: Substring) -> UInt64? {
+    package func value(of name: Substring) -> UInt64? {
         for f in fieldNames where f.name == name { return f.value }
         for e in entries where e.name == name { return e.value }
         return nil
     }
 
     /// The value of one symbolic name (`O_CREAT`), or nil.
-    public func value(of name: String) -> UInt64? { value(of: Substring(name)) }
+    package func value(of name: String) -> UInt64? { value(of: Substring(name)) }
 
     /// Parses `O_RDONLY|O_CREAT`, `PTRACE_ATTACH`, a decimal, `0x`-hex or `0`-octal
     /// number, or a mix (`O_CREAT|0x8000`). Whitespace around names is ignored.
     /// Returns nil when a part is neither a known name nor a number.
-    public func parse(_ text: String) -> UInt64? {
+    package func parse(_ text: String) -> UInt64? {
         var result: UInt64 = 0
         for part in text.split(separator: "|", omittingEmptySubsequences: false) {
             let p = part.trimmingSpaces
@@ -87,7 +87,7 @@ public struct FlagTable: Sendable {
 
     /// Parses a decimal, `0x` hex or leading-`0` octal unsigned number; negative
     /// decimals wrap to their two's-complement bit pattern.
-    public static func parseNumber(_ s: Substring) -> UInt64? {
+    package static func parseNumber(_ s: Substring) -> UInt64? {
         if s.hasPrefix("0x") || s.hasPrefix("0X") { return UInt64(s.dropFirst(2), radix: 16) }
         if s.hasPrefix("-") { return Int64(s).map { UInt64(bitPattern: $0) } }
         if s.count > 1 && s.hasPrefix("0") { return UInt64(s.dropFirst(), radix: 8) }

@@ -1,37 +1,37 @@
 /// Linux constants (uapi values) behind the symbolic tables. Values for the open
 /// flags differ between architectures; everything else is generic.
-public enum LinuxConstants {
+package enum LinuxConstants {
     /// `AT_FDCWD`.
-    public static let atFDCWD: Int64 = -100
+    package static let atFDCWD: Int64 = -100
 
     /// Open flags (`open(2)`), with this architecture's values.
-    public static let O_WRONLY: UInt64 = 0o1
-    public static let O_RDWR: UInt64 = 0o2
-    public static let O_ACCMODE: UInt64 = 0o3
-    public static let O_CREAT: UInt64 = 0o100
-    public static let O_EXCL: UInt64 = 0o200
-    public static let O_NOCTTY: UInt64 = 0o400
-    public static let O_TRUNC: UInt64 = 0o1000
-    public static let O_APPEND: UInt64 = 0o2000
-    public static let O_NONBLOCK: UInt64 = 0o4000
-    public static let O_DSYNC: UInt64 = 0o10000
-    public static let O_ASYNC: UInt64 = 0o20000
+    package static let O_WRONLY: UInt64 = 0o1
+    package static let O_RDWR: UInt64 = 0o2
+    package static let O_ACCMODE: UInt64 = 0o3
+    package static let O_CREAT: UInt64 = 0o100
+    package static let O_EXCL: UInt64 = 0o200
+    package static let O_NOCTTY: UInt64 = 0o400
+    package static let O_TRUNC: UInt64 = 0o1000
+    package static let O_APPEND: UInt64 = 0o2000
+    package static let O_NONBLOCK: UInt64 = 0o4000
+    package static let O_DSYNC: UInt64 = 0o10000
+    package static let O_ASYNC: UInt64 = 0o20000
     #if arch(arm64) || arch(arm)
-    public static let O_DIRECTORY: UInt64 = 0o40000
-    public static let O_NOFOLLOW: UInt64 = 0o100000
-    public static let O_DIRECT: UInt64 = 0o200000
-    public static let O_LARGEFILE: UInt64 = 0o400000
+    package static let O_DIRECTORY: UInt64 = 0o40000
+    package static let O_NOFOLLOW: UInt64 = 0o100000
+    package static let O_DIRECT: UInt64 = 0o200000
+    package static let O_LARGEFILE: UInt64 = 0o400000
     #else
-    public static let O_DIRECT: UInt64 = 0o40000
-    public static let O_LARGEFILE: UInt64 = 0o100000
-    public static let O_DIRECTORY: UInt64 = 0o200000
-    public static let O_NOFOLLOW: UInt64 = 0o400000
+    package static let O_DIRECT: UInt64 = 0o40000
+    package static let O_LARGEFILE: UInt64 = 0o100000
+    package static let O_DIRECTORY: UInt64 = 0o200000
+    package static let O_NOFOLLOW: UInt64 = 0o400000
     #endif
-    public static let O_NOATIME: UInt64 = 0o1000000
-    public static let O_CLOEXEC: UInt64 = 0o2000000
-    public static let O_SYNC: UInt64 = 0o4000000 | 0o10000
-    public static let O_PATH: UInt64 = 0o10000000
-    public static let O_TMPFILE: UInt64 = 0o20000000 | O_DIRECTORY
+    package static let O_NOATIME: UInt64 = 0o1000000
+    package static let O_CLOEXEC: UInt64 = 0o2000000
+    package static let O_SYNC: UInt64 = 0o4000000 | 0o10000
+    package static let O_PATH: UInt64 = 0o10000000
+    package static let O_TMPFILE: UInt64 = 0o20000000 | O_DIRECTORY
 
     /// Open flag bits in rendering order (multi-bit names before their parts).
     static let openFlagBits: [(String, UInt64)] = [
@@ -43,11 +43,11 @@ public enum LinuxConstants {
     ]
 
     /// Address families used by the state (sockets, fd kinds).
-    public static let AF_UNIX: UInt16 = 1
-    public static let AF_INET: UInt16 = 2
-    public static let AF_INET6: UInt16 = 10
-    public static let AF_NETLINK: UInt16 = 16
-    public static let AF_PACKET: UInt16 = 17
+    package static let AF_UNIX: UInt16 = 1
+    package static let AF_INET: UInt16 = 2
+    package static let AF_INET6: UInt16 = 10
+    package static let AF_NETLINK: UInt16 = 16
+    package static let AF_PACKET: UInt16 = 17
 
     static let addressFamilies: [(String, UInt64)] = [
         ("AF_UNSPEC", 0), ("AF_UNIX", 1), ("AF_INET", 2), ("AF_AX25", 3), ("AF_IPX", 4), ("AF_APPLETALK", 5),
@@ -86,7 +86,7 @@ public enum LinuxConstants {
     ]
 
     /// `CLONE_THREAD`: the new task is a thread of the caller's process.
-    public static let CLONE_THREAD: UInt64 = 0x10000
+    package static let CLONE_THREAD: UInt64 = 0x10000
 
     static let cloneFlags: [(String, UInt64)] = [
         ("CLONE_NEWTIME", 0x80), ("CLONE_VM", 0x100), ("CLONE_FS", 0x200), ("CLONE_FILES", 0x400),
@@ -112,8 +112,8 @@ public enum LinuxConstants {
     ].enumerated().map { ($0.element, UInt64($0.offset)) }
 
     /// fcntl commands that duplicate an fd.
-    public static let F_DUPFD: UInt64 = 0
-    public static let F_DUPFD_CLOEXEC: UInt64 = 1030
+    package static let F_DUPFD: UInt64 = 0
+    package static let F_DUPFD_CLOEXEC: UInt64 = 1030
 
     static let fcntlCommands: [(String, UInt64)] = [
         ("F_DUPFD", 0), ("F_GETFD", 1), ("F_SETFD", 2), ("F_GETFL", 3), ("F_SETFL", 4), ("F_GETLK", 5),
@@ -140,7 +140,7 @@ public enum LinuxConstants {
     ].enumerated().map { ($0.element, UInt64($0.offset + 1)) }
 
     /// Capability names by bit number (`CAP_CHOWN` = 0).
-    public static let capabilityNames: [String] = [
+    package static let capabilityNames: [String] = [
         "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
         "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
         "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER", "CAP_SYS_MODULE",
@@ -151,7 +151,7 @@ public enum LinuxConstants {
     ]
 
     /// Falco's `thread.cap_effective` rendering: capability names separated by spaces.
-    public static func capabilityList(_ mask: UInt64) -> String {
+    package static func capabilityList(_ mask: UInt64) -> String {
         var out = ""
         for (i, n) in capabilityNames.enumerated() where mask & (UInt64(1) << UInt64(i)) != 0 {
             if !out.isEmpty { out += " " }
@@ -161,7 +161,7 @@ public enum LinuxConstants {
     }
 
     /// Errno names by value (index 0 unused).
-    public static let errnoNames: [String] = [
+    package static let errnoNames: [String] = [
         "", "EPERM", "ENOENT", "ESRCH", "EINTR", "EIO", "ENXIO", "E2BIG", "ENOEXEC", "EBADF", "ECHILD",
         "EAGAIN", "ENOMEM", "EACCES", "EFAULT", "ENOTBLK", "EBUSY", "EEXIST", "EXDEV", "ENODEV", "ENOTDIR",
         "EISDIR", "EINVAL", "ENFILE", "EMFILE", "ENOTTY", "ETXTBSY", "EFBIG", "ENOSPC", "ESPIPE", "EROFS",
@@ -180,7 +180,7 @@ public enum LinuxConstants {
 
     /// The errno name for a negative syscall result (`-2` -> `ENOENT`); nil for
     /// non-negative or unknown values.
-    public static func errnoName(_ ret: Int64) -> String? {
+    package static func errnoName(_ ret: Int64) -> String? {
         guard ret < 0, ret > -Int64(errnoNames.count) else { return nil }
         let n = errnoNames[Int(-ret)]
         return n.isEmpty ? nil : n
@@ -188,7 +188,7 @@ public enum LinuxConstants {
 
     /// Falco's `evt.res`: `SUCCESS` when the call succeeded (ret >= 0), the errno
     /// name for a negative errno, else the number.
-    public static func resultText(_ ret: Int64) -> String {
+    package static func resultText(_ ret: Int64) -> String {
         if ret >= 0 { return "SUCCESS" }
         if let n = errnoName(ret) { return n }
         return String(ret)

@@ -2,21 +2,21 @@ import VigilABI
 
 /// Builds raw ABI records from values: synthetic event sources, rule tests,
 /// decoder fixtures and benchmarks all go through the same bytes the kernel writes.
-public struct RecordEncoder {
+package struct RecordEncoder {
     /// Common header values.
-    public struct Header {
-        public var timestampBootNs: UInt64
-        public var cpu: UInt32
-        public var pid: UInt32
-        public var tid: UInt32
-        public var ppid: UInt32
-        public var uid: UInt32
-        public var gid: UInt32
-        public var cgroupID: UInt64
-        public var comm: String
-        public var flags: UInt16
+    package struct Header {
+        package var timestampBootNs: UInt64
+        package var cpu: UInt32
+        package var pid: UInt32
+        package var tid: UInt32
+        package var ppid: UInt32
+        package var uid: UInt32
+        package var gid: UInt32
+        package var cgroupID: UInt64
+        package var comm: String
+        package var flags: UInt16
 
-        public init(timestampBootNs: UInt64 = 0, cpu: UInt32 = 0, pid: UInt32, tid: UInt32? = nil, ppid: UInt32 = 0,
+        package init(timestampBootNs: UInt64 = 0, cpu: UInt32 = 0, pid: UInt32, tid: UInt32? = nil, ppid: UInt32 = 0,
                     uid: UInt32 = 0, gid: UInt32 = 0, cgroupID: UInt64 = 0, comm: String = "", flags: UInt16 = 0) {
             self.timestampBootNs = timestampBootNs; self.cpu = cpu; self.pid = pid; self.tid = tid ?? pid
             self.ppid = ppid; self.uid = uid; self.gid = gid; self.cgroupID = cgroupID; self.comm = comm; self.flags = flags
@@ -44,7 +44,7 @@ public struct RecordEncoder {
 
     /// A completed-syscall record. Strings are stored with a trailing NUL; pass
     /// `rawStr0`/`rawStr1` for binary buffers (sockaddrs) stored as-is.
-    public static func syscall(_ h: Header, type: EventType, ret: Int64, args: [UInt64] = [],
+    package static func syscall(_ h: Header, type: EventType, ret: Int64, args: [UInt64] = [],
                                str0: String? = nil, str1: String? = nil,
                                rawStr0: [UInt8]? = nil, rawStr1: [UInt8]? = nil,
                                tuple: vigil_sock_tuple = vigil_sock_tuple()) -> [UInt8] {
@@ -65,28 +65,28 @@ public struct RecordEncoder {
     }
 
     /// Exec fields beyond the header.
-    public struct Exec {
-        public var type: EventType
-        public var exePath: String
-        public var argv: [String]
-        public var cwd: String
-        public var exeFlags: UInt32
-        public var loginUID: UInt32
-        public var tty: UInt32
-        public var euid: UInt32
-        public var egid: UInt32
-        public var capEffective: UInt64
-        public var capPermitted: UInt64
-        public var exeIno: UInt64
-        public var exeCtimeNs: UInt64
-        public var exeMtimeNs: UInt64
-        public var startTimeBootNs: UInt64
-        public var pgid: UInt32
-        public var sid: UInt32
-        public var vpid: UInt32
-        public var cgroupPath: String
+    package struct Exec {
+        package var type: EventType
+        package var exePath: String
+        package var argv: [String]
+        package var cwd: String
+        package var exeFlags: UInt32
+        package var loginUID: UInt32
+        package var tty: UInt32
+        package var euid: UInt32
+        package var egid: UInt32
+        package var capEffective: UInt64
+        package var capPermitted: UInt64
+        package var exeIno: UInt64
+        package var exeCtimeNs: UInt64
+        package var exeMtimeNs: UInt64
+        package var startTimeBootNs: UInt64
+        package var pgid: UInt32
+        package var sid: UInt32
+        package var vpid: UInt32
+        package var cgroupPath: String
 
-        public init(type: EventType = EventType(name: "execve")!, exePath: String, argv: [String], cwd: String = "/",
+        package init(type: EventType = EventType(name: "execve")!, exePath: String, argv: [String], cwd: String = "/",
                     exeFlags: UInt32 = 0, loginUID: UInt32 = .max, tty: UInt32 = 0, euid: UInt32 = 0, egid: UInt32 = 0,
                     capEffective: UInt64 = 0, capPermitted: UInt64 = 0, exeIno: UInt64 = 0, exeCtimeNs: UInt64 = 0,
                     exeMtimeNs: UInt64 = 0, startTimeBootNs: UInt64 = 0, pgid: UInt32 = 0, sid: UInt32 = 0, vpid: UInt32 = 0, cgroupPath: String = "/") {
@@ -99,7 +99,7 @@ public struct RecordEncoder {
     }
 
     /// A successful-exec record.
-    public static func exec(_ h: Header, _ x: Exec) -> [UInt8] {
+    package static func exec(_ h: Header, _ x: Exec) -> [UInt8] {
         let exe = Array(x.exePath.utf8) + [0]
         var argv: [UInt8] = []
         for a in x.argv { argv += Array(a.utf8) + [0] }
@@ -119,7 +119,7 @@ public struct RecordEncoder {
     }
 
     /// A fork/clone record (the header describes the parent).
-    public static func fork(_ h: Header, childPid: UInt32, childTid: UInt32? = nil, isThread: Bool = false,
+    package static func fork(_ h: Header, childPid: UInt32, childTid: UInt32? = nil, isThread: Bool = false,
                             type: EventType? = nil, childStartBootNs: UInt64 = 0) -> [UInt8] {
         var ev = vigil_fork_event()
         ev.hdr = header(h, kind: VIGIL_REC_FORK, size: MemoryLayout<vigil_fork_event>.size)
@@ -131,7 +131,7 @@ public struct RecordEncoder {
     }
 
     /// An exit record.
-    public static func exit(_ h: Header, code: Int32, signal: Int32 = 0, groupDead: Bool = true) -> [UInt8] {
+    package static func exit(_ h: Header, code: Int32, signal: Int32 = 0, groupDead: Bool = true) -> [UInt8] {
         var ev = vigil_exit_event()
         ev.hdr = header(h, kind: VIGIL_REC_EXIT, size: MemoryLayout<vigil_exit_event>.size)
         ev.exit_code = code; ev.signal = signal

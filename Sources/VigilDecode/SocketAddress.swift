@@ -3,19 +3,19 @@ import VigilCore
 
 /// An IPv4 or IPv6 address held by value (16 bytes, IPv4 in the first 4), so
 /// socket state needs no heap storage.
-public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
+package struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     /// `AF_INET` (2) or `AF_INET6` (10); 0 when unset.
-    public var family: UInt16
+    package var family: UInt16
     /// The address bytes in network order, as two native-endian loads.
-    public var storage: (UInt64, UInt64)
+    package var storage: (UInt64, UInt64)
 
     /// The unset address.
-    public static let none = IPAddress(family: 0, storage: (0, 0))
+    package static let none = IPAddress(family: 0, storage: (0, 0))
 
-    public init(family: UInt16, storage: (UInt64, UInt64)) { self.family = family; self.storage = storage }
+    package init(family: UInt16, storage: (UInt64, UInt64)) { self.family = family; self.storage = storage }
 
     /// From 16 raw bytes (IPv4 in the first 4, rest ignored for IPv4).
-    public init(family: UInt16, bytes p: UnsafeRawPointer) {
+    package init(family: UInt16, bytes p: UnsafeRawPointer) {
         self.family = family
         if family == LinuxConstants.AF_INET {
             storage = (UInt64(p.loadUnaligned(as: UInt32.self)), 0)
@@ -25,7 +25,7 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// From a byte array (4 bytes: IPv4, 16 bytes: IPv6); nil for other lengths.
-    public init?(bytes: [UInt8]) {
+    package init?(bytes: [UInt8]) {
         switch bytes.count {
         case 4: self = bytes.withUnsafeBytes { IPAddress(family: LinuxConstants.AF_INET, bytes: $0.baseAddress!) }
         case 16: self = bytes.withUnsafeBytes { IPAddress(family: LinuxConstants.AF_INET6, bytes: $0.baseAddress!) }
@@ -34,13 +34,13 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Parses dotted IPv4 (`10.0.0.1`) or IPv6 text (`::1`, `fe80::1`, `::ffff:1.2.3.4`) with `inet_pton`.
-    public init?(_ text: String) {
+    package init?(_ text: String) {
         guard let b = IPText.parse(text) else { return nil }
         self.init(bytes: b)
     }
 
     /// The address bytes: 4 for IPv4, 16 for IPv6, empty when unset.
-    public var bytes: [UInt8] {
+    package var bytes: [UInt8] {
         var s = storage
         let all = withUnsafeBytes(of: &s) { Array($0) }
         switch family {
@@ -51,17 +51,17 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Whether this is an IPv6 address that maps an IPv4 one (`::ffff:a.b.c.d`).
-    public var isV4Mapped: Bool {
+    package var isV4Mapped: Bool {
         guard family == LinuxConstants.AF_INET6 else { return false }
         let b = bytes
         return b[0..<10].allSatisfy { $0 == 0 } && b[10] == 0xff && b[11] == 0xff
     }
 
     /// Whether the address is all zeroes (unspecified).
-    public var isUnspecified: Bool { storage.0 == 0 && storage.1 == 0 }
+    package var isUnspecified: Bool { storage.0 == 0 && storage.1 == 0 }
 
     /// Whether this is a loopback address (127/8, ::1).
-    public var isLoopback: Bool {
+    package var isLoopback: Bool {
         let b = bytes
         switch family {
         case LinuxConstants.AF_INET: return b[0] == 127
@@ -71,14 +71,14 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Text form: dotted quad, or RFC 5952 IPv6 (`::1`); empty when unset.
-    public var description: String {
+    package var description: String {
         var out = ""
         write(into: &out)
         return out
     }
 
     /// Appends the text form to `out` (`inet_ntop`).
-    public func write(into out: inout String) {
+    package func write(into out: inout String) {
         var s = storage
         out += withUnsafeBytes(of: &s) { IPText.string(family: family, address: $0.baseAddress!) }
     }
@@ -101,7 +101,7 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Falco's socket name `cip:cport->sip:sport`, built with one allocation.
-    public static func endpointsText(client: (IPAddress, UInt16), server: (IPAddress, UInt16)) -> String {
+    package static func endpointsText(client: (IPAddress, UInt16), server: (IPAddress, UInt16)) -> String {
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 2 * IPText.maxLength + 16) { buf in
             let p = buf.baseAddress!
             var n = client.0.writeText(into: p)
@@ -115,31 +115,31 @@ public struct IPAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    public static func == (a: IPAddress, b: IPAddress) -> Bool {
+    package static func == (a: IPAddress, b: IPAddress) -> Bool {
         a.family == b.family && a.storage.0 == b.storage.0 && a.storage.1 == b.storage.1
     }
 
-    public func hash(into h: inout Hasher) {
+    package func hash(into h: inout Hasher) {
         h.combine(family); h.combine(storage.0); h.combine(storage.1)
     }
 }
 
 /// A socket address decoded from a raw `sockaddr` (connect/bind/sendto
 /// arguments). For `AF_UNIX` the path points into the record.
-public struct SocketAddress {
+package struct SocketAddress {
     /// Address family (`AF_INET`, `AF_INET6`, `AF_UNIX`, ...).
-    public var family: UInt16
+    package var family: UInt16
     /// IP address for inet families.
-    public var ip: IPAddress
+    package var ip: IPAddress
     /// Port, host byte order.
-    public var port: UInt16
+    package var port: UInt16
     /// Unix socket path bytes (without NULs; an abstract socket's leading NUL is shown as `@`).
-    public var path: UnsafeRawBufferPointer
+    package var path: UnsafeRawBufferPointer
     /// Whether the unix path is abstract (leading NUL in the sockaddr).
-    public var isAbstract: Bool
+    package var isAbstract: Bool
 
     /// Decodes a raw sockaddr; nil when too short for its family.
-    public init?(raw: UnsafeRawBufferPointer) {
+    package init?(raw: UnsafeRawBufferPointer) {
         guard raw.count >= 2, let base = raw.baseAddress else { return nil }
         family = base.loadUnaligned(as: UInt16.self)
         ip = .none; port = 0; path = UnsafeRawBufferPointer(start: nil, count: 0); isAbstract = false
@@ -164,14 +164,14 @@ public struct SocketAddress {
     }
 
     /// Falco's text: `1.2.3.4:80`, `::1:80`, the unix path (`@name` for abstract), or the family name.
-    public var description: String {
+    package var description: String {
         var out = ""
         write(into: &out)
         return out
     }
 
     /// Appends the text form to `out`.
-    public func write(into out: inout String) {
+    package func write(into out: inout String) {
         switch family {
         case LinuxConstants.AF_INET, LinuxConstants.AF_INET6:
             ip.write(into: &out); out += ":"; out += String(port)
@@ -186,7 +186,7 @@ public struct SocketAddress {
 
     /// Encodes a raw sockaddr from text: `1.2.3.4:80`, `[::1]:80` or `::1:80`
     /// (last colon separates the port), or a unix path starting with `/` or `@`.
-    public static func encode(_ text: String) -> [UInt8]? {
+    package static func encode(_ text: String) -> [UInt8]? {
         if text.hasPrefix("/") || text.hasPrefix("@") {
             var b: [UInt8] = [UInt8(LinuxConstants.AF_UNIX & 0xff), 0]
             if text.hasPrefix("@") { b.append(0); b += Array(text.utf8.dropFirst()) } else { b += Array(text.utf8); b.append(0) }
@@ -207,7 +207,7 @@ public struct SocketAddress {
     }
 
     /// Parses `ip:port` (`[v6]:port` or `v6:port` with the last colon before the port).
-    public static func parseEndpoint(_ text: String) -> (IPAddress, UInt16)? {
+    package static func parseEndpoint(_ text: String) -> (IPAddress, UInt16)? {
         var t = Substring(text)
         if t.hasPrefix("["), let close = t.firstIndex(of: "]") {
             let host = String(t[t.index(after: t.startIndex)..<close])
@@ -222,22 +222,22 @@ public struct SocketAddress {
 }
 
 /// The socket's own addresses as the kernel reported them (`vigil_sock_tuple`).
-public struct SocketTuple {
+package struct SocketTuple {
     /// Address family; 0 when the record has no tuple.
-    public var family: UInt16
+    package var family: UInt16
     /// `IPPROTO_TCP` (6), `IPPROTO_UDP` (17), ... (0 unknown).
-    public var l4proto: UInt8
+    package var l4proto: UInt8
     /// `SOCK_STREAM`, `SOCK_DGRAM`, ...
-    public var sockType: UInt8
+    package var sockType: UInt8
     /// Local address and port (host order).
-    public var localIP: IPAddress
-    public var localPort: UInt16
+    package var localIP: IPAddress
+    package var localPort: UInt16
     /// Remote address and port (host order).
-    public var remoteIP: IPAddress
-    public var remotePort: UInt16
+    package var remoteIP: IPAddress
+    package var remotePort: UInt16
 
     /// From the ABI struct.
-    public init(_ t: vigil_sock_tuple) {
+    package init(_ t: vigil_sock_tuple) {
         family = t.family; l4proto = t.l4proto; sockType = t.sock_type
         localPort = t.sport; remotePort = t.dport
         var tt = t
@@ -248,11 +248,11 @@ public struct SocketTuple {
     }
 
     /// Whether the record carried a tuple.
-    public var isPresent: Bool { family != 0 }
+    package var isPresent: Bool { family != 0 }
 
     /// Falco's tuple text `client->server`: for the server side (accepted
     /// sockets) the remote end is the client.
-    public func text(serverSide: Bool) -> String {
+    package func text(serverSide: Bool) -> String {
         var out = ""
         guard family == LinuxConstants.AF_INET || family == LinuxConstants.AF_INET6 else {
             if family == LinuxConstants.AF_UNIX { out = "unix" }
@@ -266,7 +266,7 @@ public struct SocketTuple {
     }
 
     /// Layer-4 protocol name (`tcp`, `udp`, `icmp`, `raw`), or empty when unknown.
-    public var l4protoName: String {
+    package var l4protoName: String {
         switch l4proto {
         case 6: "tcp"
         case 17: "udp"
@@ -277,7 +277,7 @@ public struct SocketTuple {
     }
 
     /// Encodes the ABI struct from values (tests, synthetic input).
-    public static func encode(family: UInt16, l4proto: UInt8, sockType: UInt8 = 1,
+    package static func encode(family: UInt16, l4proto: UInt8, sockType: UInt8 = 1,
                               local: (IPAddress, UInt16), remote: (IPAddress, UInt16)) -> vigil_sock_tuple {
         var t = vigil_sock_tuple()
         t.family = family; t.l4proto = l4proto; t.sock_type = sockType
@@ -290,7 +290,7 @@ public struct SocketTuple {
 
     /// Parses Falco's `cip:cport->sip:sport` into an ABI tuple; `serverSide`
     /// says which end is local (accept: the server end).
-    public static func parse(_ text: String, l4proto: UInt8 = 6, serverSide: Bool = false) -> vigil_sock_tuple? {
+    package static func parse(_ text: String, l4proto: UInt8 = 6, serverSide: Bool = false) -> vigil_sock_tuple? {
         guard let r = text.firstRange(of: "->") else { return nil }
         guard let c = SocketAddress.parseEndpoint(String(text[..<r.lowerBound])),
               let s = SocketAddress.parseEndpoint(String(text[r.upperBound...])),

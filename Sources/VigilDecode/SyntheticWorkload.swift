@@ -11,14 +11,14 @@
 /// let t0 = Timestamp.bootNanoseconds()
 /// w.forEachEvent { _ = table.apply($0) }   // decode + state, one core
 /// ```
-public struct SyntheticWorkload {
+package struct SyntheticWorkload {
     /// All records, back to back.
-    public let bytes: [UInt8]
+    package let bytes: [UInt8]
     /// Start offset and length of each record in ``bytes``.
-    public let records: [(offset: Int, length: Int)]
+    package let records: [(offset: Int, length: Int)]
 
     /// Builds `count` records over about `processes` live processes.
-    public init(count: Int, processes: Int = 64, seed: UInt64 = 0x5EED) {
+    package init(count: Int, processes: Int = 64, seed: UInt64 = 0x5EED) {
         var rng = SplitMix64(seed: seed)
         var out: [UInt8] = []
         var recs: [(offset: Int, length: Int)] = []
@@ -103,7 +103,7 @@ public struct SyntheticWorkload {
     }
 
     /// Calls `body` with each record decoded in place (records that fail to decode are skipped).
-    public func forEachEvent(_ body: (Event) -> Void) {
+    package func forEachEvent(_ body: (Event) -> Void) {
         bytes.withUnsafeBytes { raw in
             for r in records {
                 if case .success(let e) = Event.decode(UnsafeRawBufferPointer(rebasing: raw[r.offset..<(r.offset + r.length)])) {

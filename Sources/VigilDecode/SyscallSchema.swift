@@ -1,7 +1,7 @@
 import VigilABI
 
 /// How an argument is typed and rendered (Falco's parameter types).
-public enum ArgumentFormat: Sendable, Equatable {
+package enum ArgumentFormat: Sendable, Equatable {
     /// A file descriptor (signed). `-100` renders as `AT_FDCWD`; the fd's name
     /// comes from the process's fd table (see ``ArgumentResolver``).
     case fd
@@ -38,7 +38,7 @@ public enum ArgumentFormat: Sendable, Equatable {
 }
 
 /// Which record fields of exec, fork and exit records an argument comes from.
-public enum RecordField: Sendable, Equatable {
+package enum RecordField: Sendable, Equatable {
     /// Header fields.
     case tid, pid, ppid, uid, gid, comm
     /// Exec record fields.
@@ -52,7 +52,7 @@ public enum RecordField: Sendable, Equatable {
 
 /// Where an argument's value is stored in the record (see the syscall record
 /// layout in vigil_abi.h and bpf/README.md).
-public enum ArgumentSource: Sendable, Equatable {
+package enum ArgumentSource: Sendable, Equatable {
     /// The syscall's return value (`ret`).
     case ret
     /// Raw syscall argument `args[i]` (i in 0...5).
@@ -74,43 +74,43 @@ public enum ArgumentSource: Sendable, Equatable {
 }
 
 /// One parameter of an event type: Falco's name, its format and where it is stored.
-public struct ArgumentSpec: Sendable, Equatable {
+package struct ArgumentSpec: Sendable, Equatable {
     /// Falco's parameter name (`evt.arg.NAME`).
-    public let name: String
-    public let format: ArgumentFormat
-    public let source: ArgumentSource
+    package let name: String
+    package let format: ArgumentFormat
+    package let source: ArgumentSource
 
-    public init(_ name: String, _ format: ArgumentFormat, _ source: ArgumentSource) {
+    package init(_ name: String, _ format: ArgumentFormat, _ source: ArgumentSource) {
         self.name = name; self.format = format; self.source = source
     }
 }
 
 /// The parameters of one event type, in Falco's order (`evt.arg[N]`, `evt.args`).
-public struct SyscallSchema: Sendable {
+package struct SyscallSchema: Sendable {
     /// The event type.
-    public let type: EventType
+    package let type: EventType
     /// Parameters in order.
-    public let arguments: [ArgumentSpec]
+    package let arguments: [ArgumentSpec]
 
     /// Index of the parameter named `name`, or nil.
     @inline(__always)
-    public func index(of name: String) -> Int? {
+    package func index(of name: String) -> Int? {
         for i in arguments.indices where arguments[i].name == name { return i }
         return nil
     }
 
     /// The schema of `type` (an empty list of arguments for unknown types).
     @inline(__always)
-    public static func of(_ type: EventType) -> SyscallSchema {
+    package static func of(_ type: EventType) -> SyscallSchema {
         table[Int(type.rawValue) & (EventType.count - 1)]
     }
 
     /// Every event type that has a schema.
-    public static var all: [SyscallSchema] { table.filter { !$0.arguments.isEmpty } }
+    package static var all: [SyscallSchema] { table.filter { !$0.arguments.isEmpty } }
 
     /// Whether any event type has a parameter named `name` (for validating
     /// `evt.arg.NAME` in rule conditions).
-    public static func isKnownArgumentName(_ name: String) -> Bool { knownNames.contains(name) }
+    package static func isKnownArgumentName(_ name: String) -> Bool { knownNames.contains(name) }
 
     static let knownNames: Set<String> = Set(table.flatMap { $0.arguments.map(\.name) })
 

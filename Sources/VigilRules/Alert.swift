@@ -1,5 +1,5 @@
 /// A typed value of an output field (`output_fields` keeps numbers as numbers).
-public enum AlertFieldValue: Sendable, Equatable {
+package enum AlertFieldValue: Sendable, Equatable {
     case string(String)
     case int(Int64)
     case uint(UInt64)
@@ -10,21 +10,21 @@ public enum AlertFieldValue: Sendable, Equatable {
 }
 
 /// One alert: a rule matched an event. Falco's JSON shape when formatted.
-public struct Alert: Sendable {
+package struct Alert: Sendable {
     /// Event time, ns since the epoch.
-    public var timeNs: UInt64
-    public var rule: String
-    public var priority: Priority
+    package var timeNs: UInt64
+    package var rule: String
+    package var priority: Priority
     /// Event source (`syscall`).
-    public var source: String
-    public var hostname: String
+    package var source: String
+    package var hostname: String
     /// The rendered output template (without time and priority prefix).
-    public var message: String
-    public var tags: [String]
+    package var message: String
+    package var tags: [String]
     /// Values of every field the template names, plus container and pod fields.
-    public var outputFields: [(String, AlertFieldValue)]
+    package var outputFields: [(String, AlertFieldValue)]
 
-    public init(timeNs: UInt64, rule: String, priority: Priority, source: String = "syscall", hostname: String,
+    package init(timeNs: UInt64, rule: String, priority: Priority, source: String = "syscall", hostname: String,
                 message: String, tags: [String], outputFields: [(String, AlertFieldValue)]) {
         self.timeNs = timeNs; self.rule = rule; self.priority = priority; self.source = source
         self.hostname = hostname; self.message = message; self.tags = tags; self.outputFields = outputFields

@@ -1,5 +1,5 @@
 /// Comparison operators of Falco's condition language.
-public enum CompareOp: String, Sendable, CaseIterable {
+package enum CompareOp: String, Sendable, CaseIterable {
     case eq = "=", eqeq = "==", ne = "!=", lt = "<", le = "<=", gt = ">", ge = ">="
     case `in` = "in", intersects, pmatch, contains, icontains, bcontains, startswith, bstartswith, endswith
     case glob, iglob, regex, exists
@@ -11,28 +11,28 @@ public enum CompareOp: String, Sendable, CaseIterable {
 }
 
 /// Field-value transformers (`tolower(proc.name)`).
-public enum Transformer: String, Sendable, CaseIterable {
+package enum Transformer: String, Sendable, CaseIterable {
     case tolower, toupper, b64, basename, len
 }
 
 /// A field reference, possibly with an argument (`proc.aname[2]`, `evt.arg.flags`)
 /// and transformers applied (outermost first).
-public struct FieldRef: Sendable, Equatable {
+package struct FieldRef: Sendable, Equatable {
     /// Catalog name (`proc.aname`, `evt.arg`).
-    public var name: String
+    package var name: String
     /// Argument (`2`, `flags`, `app`), nil when none.
-    public var arg: String?
+    package var arg: String?
     /// Transformers, outermost first.
-    public var transformers: [Transformer] = []
+    package var transformers: [Transformer] = []
     /// Byte offset in the condition text.
-    public var offset: Int
+    package var offset: Int
     /// The text as written (`proc.aname[2]`).
-    public var text: String { transformers.reversed().reduce(name + (arg.map { argText($0) } ?? "")) { "\($1.rawValue)(\($0))" } }
+    package var text: String { transformers.reversed().reduce(name + (arg.map { argText($0) } ?? "")) { "\($1.rawValue)(\($0))" } }
     func argText(_ a: String) -> String { (name == "evt.arg" && Int(a) == nil) ? "." + a : "[\(a)]" }
 }
 
 /// The right-hand side of a comparison.
-public enum Operand: Sendable, Equatable {
+package enum Operand: Sendable, Equatable {
     case none
     /// A single value (quoted or bare).
     case value(String, offset: Int)
@@ -41,7 +41,7 @@ public enum Operand: Sendable, Equatable {
     /// Another field (`val(proc.pname)`).
     case field(FieldRef)
 
-    public static func == (a: Operand, b: Operand) -> Bool {
+    package static func == (a: Operand, b: Operand) -> Bool {
         switch (a, b) {
         case (.none, .none): true
         case (.value(let x, _), .value(let y, _)): x == y
@@ -53,7 +53,7 @@ public enum Operand: Sendable, Equatable {
 }
 
 /// A parsed condition.
-public indirect enum ConditionExpr: Sendable {
+package indirect enum ConditionExpr: Sendable {
     case and([ConditionExpr])
     case or([ConditionExpr])
     case not(ConditionExpr)
@@ -65,7 +65,7 @@ public indirect enum ConditionExpr: Sendable {
 }
 
 /// A syntax error in a condition, at a byte offset.
-public struct ConditionSyntaxError: Error, Sendable {
-    public var offset: Int
-    public var message: String
+package struct ConditionSyntaxError: Error, Sendable {
+    package var offset: Int
+    package var message: String
 }

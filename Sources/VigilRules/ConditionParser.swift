@@ -7,16 +7,16 @@
 /// The parser recurses only into parentheses and `not`; their nesting is limited to
 /// ``maxDepth`` (an error at the offending token, never a stack overflow). Chains of
 /// `and`/`or` are loops, so they have no limit.
-public struct ConditionParser {
+package struct ConditionParser {
     /// Deepest allowed nesting of parentheses and `not` in one condition (macros add to it at compile time).
-    public static let maxDepth = 1000
+    package static let maxDepth = 1000
 
     let b: [UInt8]
     var i = 0
     /// Current nesting of parentheses and `not`.
     var depth = 0
 
-    public init(_ text: String) { b = Array(text.utf8) }
+    package init(_ text: String) { b = Array(text.utf8) }
     /// A parser positioned at byte `start` of `bytes` (offsets stay relative to `bytes`).
     init(bytes: [UInt8], start: Int) { b = bytes; i = start }
 
@@ -27,7 +27,7 @@ public struct ConditionParser {
     }
 
     /// Parses the whole text; the error's offset points into it.
-    public static func parse(_ text: String) throws(ConditionSyntaxError) -> ConditionExpr {
+    package static func parse(_ text: String) throws(ConditionSyntaxError) -> ConditionExpr {
         var p = ConditionParser(text)
         p.skipSpace()
         if p.i >= p.b.count { throw ConditionSyntaxError(offset: 0, message: "empty condition") }

@@ -1,5 +1,5 @@
 /// Value types of fields, with Falco's names.
-public enum FieldType: String, Sendable {
+package enum FieldType: String, Sendable {
     case string = "charbuf", int64, uint64, uint32, bool, ipaddr, ipnet, port, abstime, reltime, bytebuf
     /// `evt.arg.*`: a rendered string that also compares numerically.
     case dynamic = "dynamic"
@@ -14,7 +14,7 @@ public enum FieldType: String, Sendable {
 }
 
 /// What goes in a field's `[...]` or after its name.
-public enum FieldArgKind: Sendable {
+package enum FieldArgKind: Sendable {
     case none
     /// `proc.aname[N]`; `anyWithout` means no index = any ancestor.
     case index(required: Bool, anyWithout: Bool)
@@ -25,14 +25,14 @@ public enum FieldArgKind: Sendable {
 }
 
 /// One field of the catalog.
-public struct FieldDefinition: Sendable {
-    public let name: String
-    public let type: FieldType
-    public let description: String
-    public let argKind: FieldArgKind
+package struct FieldDefinition: Sendable {
+    package let name: String
+    package let type: FieldType
+    package let description: String
+    package let argKind: FieldArgKind
     let id: FieldID
     /// Nil when Vigil implements it; otherwise why not (the rule is skipped).
-    public let unsupported: String?
+    package let unsupported: String?
 }
 
 /// Identifies an extractor (see ``FieldExtractor``).
@@ -65,7 +65,7 @@ enum FieldID: UInt16, Sendable {
 }
 
 /// Falco's field names, types and descriptions, as far as Vigil fills them.
-public enum FieldCatalog {
+package enum FieldCatalog {
     static func f(_ name: String, _ type: FieldType, _ id: FieldID, _ arg: FieldArgKind, _ desc: String) -> FieldDefinition {
         FieldDefinition(name: name, type: type, description: desc, argKind: arg, id: id, unsupported: nil)
     }
@@ -78,7 +78,7 @@ public enum FieldCatalog {
     static let anc = FieldArgKind.index(required: false, anyWithout: true)
 
     /// Every field, in display order.
-    public static let all: [FieldDefinition] = [
+    package static let all: [FieldDefinition] = [
         f("proc.pid", .int64, .procPid, "the id of the process generating the event"),
         f("proc.ppid", .int64, .procPpid, "the pid of the parent of the process generating the event"),
         f("proc.name", .string, .procName, "the name (excluding the path) of the executable generating the event (comm)"),
@@ -235,7 +235,7 @@ public enum FieldCatalog {
     }()
 
     /// Looks a field up by name, splitting dotted arguments (`evt.arg.flags`, `k8s.pod.label.app`).
-    public static func lookup(_ name: String) -> (FieldDefinition, String?)? {
+    package static func lookup(_ name: String) -> (FieldDefinition, String?)? {
         if let d = byName[name] { return (d, nil) }
         // Dotted argument forms.
         var parts = name.split(separator: ".", omittingEmptySubsequences: false).map(String.init)

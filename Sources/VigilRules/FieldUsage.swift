@@ -1,8 +1,8 @@
 /// Collects the fields a rule source uses (conditions of rules and macros,
 /// exception fields and output templates), with use counts.
-public enum FieldUsage {
+package enum FieldUsage {
     /// Field name (with index/argument as written, `proc.aname[2]` shown as `proc.aname[]`) -> uses.
-    public static func collect(_ source: RuleSource) -> [String: Int] {
+    package static func collect(_ source: RuleSource) -> [String: Int] {
         var out: [String: Int] = [:]
         func walk(_ e: ConditionExpr) {
             switch e {
@@ -32,5 +32,5 @@ public enum FieldUsage {
     }
 
     /// `proc.aname[]` -> `proc.aname`.
-    public static func baseName(_ s: String) -> String { s.hasSuffix("[]") ? String(s.dropLast(2)) : s }
+    package static func baseName(_ s: String) -> String { s.hasSuffix("[]") ? String(s.dropLast(2)) : s }
 }

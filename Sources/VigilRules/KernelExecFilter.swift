@@ -6,46 +6,46 @@ import VigilDecode
 /// The kernel fires when every fact holds: the flags in ``require`` are set and those in
 /// ``forbid`` are clear, and each non-empty string set matches (or, for the `…Not` sets, does
 /// not). Strings are compared exactly (paths, `argv[0]`, `comm`) or as prefixes.
-public struct KernelExecFilter: Sendable, Equatable {
+package struct KernelExecFilter: Sendable, Equatable {
     /// Exec-time facts the kernel computes as bits.
-    public struct Facts: OptionSet, Sendable, Equatable {
-        public let rawValue: UInt32
-        public init(rawValue: UInt32) { self.rawValue = rawValue }
+    package struct Facts: OptionSet, Sendable, Equatable {
+        package let rawValue: UInt32
+        package init(rawValue: UInt32) { self.rawValue = rawValue }
         /// The executable is a memfd (`proc.is_exe_from_memfd`).
-        public static let memfd = Facts(rawValue: 1 << 0)
+        package static let memfd = Facts(rawValue: 1 << 0)
         /// The executable is on an overlayfs upper layer (`proc.is_exe_upper_layer`).
-        public static let upperLayer = Facts(rawValue: 1 << 1)
+        package static let upperLayer = Facts(rawValue: 1 << 1)
         /// The process runs in a container (`container.id != host`; the kernel reads a kubepods or
         /// runtime-scope cgroup, or a pid namespace other than the host's).
-        public static let container = Facts(rawValue: 1 << 2)
+        package static let container = Facts(rawValue: 1 << 2)
     }
 
     /// Index of the rule in ``RuleSet/rules``.
-    public var rule: Int
-    public var require: Facts = []
-    public var forbid: Facts = []
+    package var rule: Int
+    package var require: Facts = []
+    package var forbid: Facts = []
     /// `proc.exepath` equal to one of these (empty: no constraint) / to none of `exePathsNot`.
-    public var exePaths: [String] = []
-    public var exePathsNot: [String] = []
+    package var exePaths: [String] = []
+    package var exePathsNot: [String] = []
     /// `proc.exepath` starting with one of these (`startswith`; `pmatch` entries end with `/` and also match the directory itself).
-    public var exePrefixes: [String] = []
-    public var exePrefixesNot: [String] = []
+    package var exePrefixes: [String] = []
+    package var exePrefixesNot: [String] = []
     /// `proc.name` (comm, at most 15 bytes) in / not in.
-    public var names: [String] = []
-    public var namesNot: [String] = []
+    package var names: [String] = []
+    package var namesNot: [String] = []
     /// `proc.exe` (`argv[0]`) in / not in.
-    public var argv0: [String] = []
-    public var argv0Not: [String] = []
+    package var argv0: [String] = []
+    package var argv0Not: [String] = []
 
     /// Longest string the kernel compares (bytes, NUL excluded).
-    public static let maxString = 63
+    package static let maxString = 63
     /// Longest `comm`.
-    public static let maxName = 15
+    package static let maxName = 15
     /// Most prefixes per rule.
-    public static let maxPrefixes = 8
+    package static let maxPrefixes = 8
 
     /// One line: `upper-layer, container, exe path prefix in (/tmp/)`.
-    public var summary: String {
+    package var summary: String {
         var p: [String] = []
         if require.contains(.memfd) { p.append("memfd exe") }
         if forbid.contains(.memfd) { p.append("not memfd exe") }
@@ -63,7 +63,7 @@ public struct KernelExecFilter: Sendable, Equatable {
 }
 
 /// Where an enforcing rule's kill happens.
-public enum EnforcementPath: Sendable, Equatable {
+package enum EnforcementPath: Sendable, Equatable {
     /// In the exec program, before the new image runs.
     case kernel(KernelExecFilter)
     /// From user space through a pidfd when the rule matches; `reason` says why not in the kernel.
@@ -74,7 +74,7 @@ extension RuleSet {
     /// Decides where enforcing rule `k` kills: in the kernel at exec when its whole condition,
     /// specialised for `execve` and `execveat`, is a conjunction of exec facts the kernel computes;
     /// otherwise from user space, with the first reason it could not be compiled.
-    public func enforcementPath(rule k: Int) -> EnforcementPath {
+    package func enforcementPath(rule k: Int) -> EnforcementPath {
         let r = rules[k]
         let execTypes: Set<EventType> = [EventType(name: "execve"), EventType(name: "execveat")].reduce(into: []) { s, t in if let t { s.insert(t) } }
         let others = r.eventTypes.filter { !execTypes.contains($0) }

@@ -1,9 +1,9 @@
 /// Rule priority, Falco's scale (most severe first).
-public enum Priority: Int, Sendable, CaseIterable, Comparable {
+package enum Priority: Int, Sendable, CaseIterable, Comparable {
     case emergency = 0, alert, critical, error, warning, notice, informational, debug
 
     /// Falco's capitalised name as written in alerts (`Warning`, `Notice`, ...).
-    public var falcoName: String {
+    package var falcoName: String {
         switch self {
         case .emergency: "Emergency"
         case .alert: "Alert"
@@ -17,10 +17,10 @@ public enum Priority: Int, Sendable, CaseIterable, Comparable {
     }
 
     /// The syslog severity (RFC 5424) matching this priority.
-    public var syslogSeverity: Int { rawValue }
+    package var syslogSeverity: Int { rawValue }
 
     /// Parses a priority name, case-insensitively; `info` is an alias of `informational`.
-    public init?(name: String) {
+    package init?(name: String) {
         switch name.lowercased() {
         case "emergency": self = .emergency
         case "alert": self = .alert
@@ -35,5 +35,5 @@ public enum Priority: Int, Sendable, CaseIterable, Comparable {
     }
 
     /// More severe sorts first: `a < b` when `a` is more severe.
-    public static func < (a: Priority, b: Priority) -> Bool { a.rawValue < b.rawValue }
+    package static func < (a: Priority, b: Priority) -> Bool { a.rawValue < b.rawValue }
 }

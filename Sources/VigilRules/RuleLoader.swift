@@ -6,42 +6,42 @@ import VigilCore
 /// The lists, macros and rules of one or more rule files, with Falco's
 /// load-order semantics (later definitions replace earlier ones; `append` and
 /// `override` modify them). Compile with ``RuleCompiler``.
-public struct RuleSource: Sendable {
-    public var lists: [String: ListDef] = [:]
-    public var macros: [String: MacroDef] = [:]
-    public var rules: [RuleDef] = []
+package struct RuleSource: Sendable {
+    package var lists: [String: ListDef] = [:]
+    package var macros: [String: MacroDef] = [:]
+    package var rules: [RuleDef] = []
     var ruleIndex: [String: Int] = [:]
     /// `required_engine_version` values seen.
-    public var requiredEngineVersions: [String] = []
+    package var requiredEngineVersions: [String] = []
     /// `required_plugin_versions` names seen.
-    public var requiredPlugins: [String] = []
+    package var requiredPlugins: [String] = []
     /// Files loaded, in order.
-    public var files: [String] = []
+    package var files: [String] = []
     /// Number of list, macro and rule items read (including appends and overrides).
-    public var listCount: Int { lists.count }
-    public var macroCount: Int { macros.count }
-    public init() {}
+    package var listCount: Int { lists.count }
+    package var macroCount: Int { macros.count }
+    package init() {}
 }
 
 /// Reads Falco-format rule files.
-public struct RuleLoader {
+package struct RuleLoader {
     /// The rules engine version Vigil implements (Falco's scale).
-    public static let engineVersion = (major: 0, minor: 58, patch: 0)
+    package static let engineVersion = (major: 0, minor: 58, patch: 0)
 
-    public private(set) var source = RuleSource()
-    public private(set) var diagnostics: [Diagnostic] = []
+    package private(set) var source = RuleSource()
+    package private(set) var diagnostics: [Diagnostic] = []
     /// Largest rules file read (bytes); a larger file is an error naming it and the limit.
-    public var maxFileBytes: Int
+    package var maxFileBytes: Int
     /// Unknown keys in an item: an error (default, as Falco 0.44) or a warning.
-    public var unknownKeys: UnknownKeyPolicy = .error
+    package var unknownKeys: UnknownKeyPolicy = .error
 
-    public init(maxFileBytes: Int = FileReader.defaultLimit, unknownKeys: UnknownKeyPolicy = .error) {
+    package init(maxFileBytes: Int = FileReader.defaultLimit, unknownKeys: UnknownKeyPolicy = .error) {
         self.maxFileBytes = maxFileBytes
         self.unknownKeys = unknownKeys
     }
 
     /// Expands files and directories (a directory's `*.yaml`/`*.yml` files in name order, not recursive).
-    public static func expand(paths: [String]) -> (files: [String], errors: [Diagnostic]) {
+    package static func expand(paths: [String]) -> (files: [String], errors: [Diagnostic]) {
         let (f, e) = expandMarked(paths: paths)
         return (f.map(\.0), e)
     }
@@ -82,7 +82,7 @@ public struct RuleLoader {
     }
 
     /// Loads files and directories in order.
-    public mutating func load(paths: [String]) {
+    package mutating func load(paths: [String]) {
         let (files, errors) = RuleLoader.expandMarked(paths: paths)
         diagnostics += errors
         for (f, fromDir) in files { loadFile(f, fromDirectory: fromDir) }
@@ -90,7 +90,7 @@ public struct RuleLoader {
 
     /// Loads one file. Files found in a directory whose top level is a mapping
     /// (configuration files such as vigil.yaml) are skipped with a warning.
-    public mutating func loadFile(_ path: String, fromDirectory: Bool = false) {
+    package mutating func loadFile(_ path: String, fromDirectory: Bool = false) {
         let bytes: [UInt8]
         do { bytes = try FileReader.read(path, limit: maxFileBytes) } catch {
             diagnostics.append(Diagnostic(.error, SourceMark(file: path, line: 0, column: 0), item: nil,
@@ -101,7 +101,7 @@ public struct RuleLoader {
     }
 
     /// Loads rule YAML from memory; `file` names it in diagnostics.
-    public mutating func load(text: [UInt8], file: String, fromDirectory: Bool = false) {
+    package mutating func load(text: [UInt8], file: String, fromDirectory: Bool = false) {
         let docs: [YAMLNode]
         do { docs = try YAMLDocumentParser.parse(text, file: file) } catch {
             source.files.append(file)

@@ -1,9 +1,9 @@
 import VigilCore
 /// A piece of condition text together with where it came from, so positions
 /// inside it can be reported as file:line:column.
-public struct ConditionText: Sendable {
+package struct ConditionText: Sendable {
     /// The text as the loader assembled it (after appends).
-    public var text: String
+    package var text: String
     /// Segments: text offset where a piece starts, and the node it came from.
     var segments: [(offset: Int, mark: SourceMark, source: SourceLocator?)]
 
@@ -73,53 +73,53 @@ final class SourceLocator: @unchecked Sendable {
 }
 
 /// One exception of a rule (`exceptions:` entry).
-public struct ExceptionDef: Sendable {
-    public var name: String
+package struct ExceptionDef: Sendable {
+    package var name: String
     /// Field names; `isTuple` when given as a list (values are then tuples).
-    public var fields: [String]
-    public var isTuple: Bool
+    package var fields: [String]
+    package var isTuple: Bool
     /// Comparison operator per field (defaults: `=` for tuples, `in` for a single field).
-    public var comps: [String]
+    package var comps: [String]
     /// Value tuples (for a scalar `fields`, each tuple has one element, or a list).
-    public var values: [[ExceptionValue]]
-    public var mark: SourceMark
+    package var values: [[ExceptionValue]]
+    package var mark: SourceMark
 }
 
 /// An exception value: a single string, or a list (for `in`-style comps).
-public enum ExceptionValue: Sendable {
+package enum ExceptionValue: Sendable {
     case scalar(String, quoted: Bool)
     case list([String])
 }
 
 /// A `list` item as loaded (after appends/overrides).
-public struct ListDef: Sendable {
-    public var name: String
-    public var items: [String]
-    public var mark: SourceMark
+package struct ListDef: Sendable {
+    package var name: String
+    package var items: [String]
+    package var mark: SourceMark
 }
 
 /// A `macro` item as loaded.
-public struct MacroDef: Sendable {
-    public var name: String
-    public var condition: ConditionText
-    public var mark: SourceMark
+package struct MacroDef: Sendable {
+    package var name: String
+    package var condition: ConditionText
+    package var mark: SourceMark
 }
 
 /// A `rule` item as loaded (before compilation).
-public struct RuleDef: Sendable {
-    public var name: String
-    public var desc: String
-    public var condition: ConditionText
-    public var output: String
-    public var outputMark: SourceMark
-    public var priority: Priority
-    public var enabled: Bool
-    public var tags: [String]
-    public var source: String
-    public var exceptions: [ExceptionDef]
-    public var warnEventTypes: Bool
-    public var skipIfUnknownFilter: Bool
-    public var mark: SourceMark
+package struct RuleDef: Sendable {
+    package var name: String
+    package var desc: String
+    package var condition: ConditionText
+    package var output: String
+    package var outputMark: SourceMark
+    package var priority: Priority
+    package var enabled: Bool
+    package var tags: [String]
+    package var source: String
+    package var exceptions: [ExceptionDef]
+    package var warnEventTypes: Bool
+    package var skipIfUnknownFilter: Bool
+    package var mark: SourceMark
     /// Load order (stable across redefinitions).
-    public var order: Int
+    package var order: Int
 }

@@ -9,7 +9,7 @@ import VigilState
 /// field-value cache (each field extracted at most once per event), the string
 /// arena, and user/group name caches. Not thread-safe: one per evaluating thread.
 /// A scratch works with any rule set (it grows when a larger one is swapped in).
-public final class RuleScratch {
+package final class RuleScratch {
     struct Slot { var gen: UInt32; var value: FV }
     @exclusivity(unchecked) var slots: UnsafeMutablePointer<Slot>
     @exclusivity(unchecked) var slotCount: Int
@@ -21,19 +21,19 @@ public final class RuleScratch {
     @exclusivity(unchecked) var checkCount: Int
     let arena = Arena()
     /// Events evaluated with this scratch (`evt.num`).
-    @exclusivity(unchecked) public internal(set) var eventNumber: UInt64 = 0
+    @exclusivity(unchecked) package internal(set) var eventNumber: UInt64 = 0
     /// `evt.hostname` and the alert's `hostname`.
-    public var hostname: String
+    package var hostname: String
     /// Preset user and group names by id (rule tests); they win over the databases.
-    public var userNames: [UInt32: String] = [:]
-    public var groupNames: [UInt32: String] = [:]
+    package var userNames: [UInt32: String] = [:]
+    package var groupNames: [UInt32: String] = [:]
     var missingUsers: Set<UInt32> = []
     var missingGroups: Set<UInt32> = []
     /// Work counters (condition nodes and field comparisons evaluated), for benchmarks.
-    @exclusivity(unchecked) public var nodesEvaluated: UInt64 = 0
-    @exclusivity(unchecked) public var checksEvaluated: UInt64 = 0
+    @exclusivity(unchecked) package var nodesEvaluated: UInt64 = 0
+    @exclusivity(unchecked) package var checksEvaluated: UInt64 = 0
     /// Field values extracted into the per-event cache (each field at most once per event).
-    @exclusivity(unchecked) public var fieldsExtracted: UInt64 = 0
+    @exclusivity(unchecked) package var fieldsExtracted: UInt64 = 0
 
     /// A scratch for a rule set with `slots` cached fields.
     init(slots n: Int, checks c: Int = 64, hostname: String) {
@@ -49,7 +49,7 @@ public final class RuleScratch {
     }
 
     /// A scratch usable with any rule set; `hostname` fills `evt.hostname`.
-    public convenience init(hostname: String = RuleScratch.systemHostname()) { self.init(slots: 64, hostname: hostname) }
+    package convenience init(hostname: String = RuleScratch.systemHostname()) { self.init(slots: 64, hostname: hostname) }
 
     deinit { slots.deallocate(); checkGen.deallocate(); checkResult.deallocate() }
 
@@ -84,7 +84,7 @@ public final class RuleScratch {
     }
 
     /// The system's host name.
-    public static func systemHostname() -> String {
+    package static func systemHostname() -> String {
         Hostname.current()
     }
 

@@ -17,29 +17,29 @@ import VigilCore
 /// (``RuleSelector/select(_:name:tags:initially:)``). An item naming both `rule` and
 /// `tag` applies both, as Falco does. Vigil uses the same shape for the configuration's
 /// top-level `rules:` and for `enforcement.rules` (which rules enforce).
-public struct RuleSelector: Sendable, Equatable, CustomStringConvertible {
+package struct RuleSelector: Sendable, Equatable, CustomStringConvertible {
     /// What a matching item does.
-    public enum Operation: String, Sendable, Equatable { case enable, disable }
+    package enum Operation: String, Sendable, Equatable { case enable, disable }
 
     /// Enable or disable.
-    public var operation: Operation
+    package var operation: Operation
     /// A rule-name pattern (`*` matches any run of characters), or nil.
-    public var rule: String?
+    package var rule: String?
     /// A tag (exact, case-sensitive), or nil.
-    public var tag: String?
+    package var tag: String?
     /// Where the item was written (`file:line:column` or `-o ...`), for messages; not part of equality.
-    public var origin: String
+    package var origin: String
 
-    public init(_ operation: Operation, rule: String? = nil, tag: String? = nil, origin: String = "") {
+    package init(_ operation: Operation, rule: String? = nil, tag: String? = nil, origin: String = "") {
         self.operation = operation; self.rule = rule; self.tag = tag; self.origin = origin
     }
 
-    public static func == (a: RuleSelector, b: RuleSelector) -> Bool {
+    package static func == (a: RuleSelector, b: RuleSelector) -> Bool {
         a.operation == b.operation && a.rule == b.rule && a.tag == b.tag
     }
 
     /// `enable rule 'X'`, `disable tag 'T'`.
-    public var description: String {
+    package var description: String {
         var parts: [String] = []
         if let rule { parts.append("rule '\(rule)'") }
         if let tag { parts.append("tag '\(tag)'") }
@@ -47,27 +47,27 @@ public struct RuleSelector: Sendable, Equatable, CustomStringConvertible {
     }
 
     /// Whether this item concerns a rule with `name` and `tags`.
-    public func matches(name: String, tags: [String]) -> Bool {
+    package func matches(name: String, tags: [String]) -> Bool {
         if let rule, Self.wildcardMatch(rule, name) { return true }
         if let tag, tags.contains(tag) { return true }
         return false
     }
 
     /// Whether a rule ends up selected after applying `selectors` in order, starting from `initially`.
-    public static func select(_ selectors: [RuleSelector], name: String, tags: [String], initially: Bool) -> Bool {
+    package static func select(_ selectors: [RuleSelector], name: String, tags: [String], initially: Bool) -> Bool {
         var on = initially
         for s in selectors where s.matches(name: name, tags: tags) { on = s.operation == .enable }
         return on
     }
 
     /// Items that match none of `rules` (name, tags): a likely typo worth a warning.
-    public static func unmatched(_ selectors: [RuleSelector], rules: [(name: String, tags: [String])]) -> [RuleSelector] {
+    package static func unmatched(_ selectors: [RuleSelector], rules: [(name: String, tags: [String])]) -> [RuleSelector] {
         selectors.filter { s in !rules.contains { s.matches(name: $0.name, tags: $0.tags) } }
     }
 
     /// Falco's wildcard match: `*` matches any run of characters (including none); every other
     /// character matches itself. Without `*` the pattern must equal the name.
-    public static func wildcardMatch(_ pattern: String, _ name: String) -> Bool {
+    package static func wildcardMatch(_ pattern: String, _ name: String) -> Bool {
         let p = Array(pattern.utf8), s = Array(name.utf8)
         var pi = 0, si = 0
         var star = -1, mark = 0
@@ -88,20 +88,20 @@ public struct RuleSelector: Sendable, Equatable, CustomStringConvertible {
 }
 
 /// Why a selection list could not be read: the key path (`enforcement.rules[1].enable.tag`), where, and what.
-public struct RuleSelectorError: Error, Sendable, Equatable, CustomStringConvertible {
+package struct RuleSelectorError: Error, Sendable, Equatable, CustomStringConvertible {
     /// Dotted key path with list indexes.
-    public var key: String
+    package var key: String
     /// 1-based line and column (0 when not from a file) and origin.
-    public var mark: SourceMark
-    public var message: String
-    public init(key: String, mark: SourceMark, message: String) { self.key = key; self.mark = mark; self.message = message }
-    public var description: String { "\(mark.line > 0 ? mark.description : mark.file): \(key): \(message)" }
+    package var mark: SourceMark
+    package var message: String
+    package init(key: String, mark: SourceMark, message: String) { self.key = key; self.mark = mark; self.message = message }
+    package var description: String { "\(mark.line > 0 ? mark.description : mark.file): \(key): \(message)" }
 }
 
 extension RuleSelector {
     /// A neutral view of a YAML node for ``parse(_:key:)``: both the rules loader's
     /// ``YAMLNode`` and the agent configuration's tree can present themselves this way.
-    public enum Tree: Sendable {
+    package enum Tree: Sendable {
         case scalar(String, null: Bool, mark: SourceMark)
         case sequence([Tree], mark: SourceMark)
         case mapping([(key: String, keyMark: SourceMark, value: Tree)], mark: SourceMark)
@@ -124,7 +124,7 @@ extension RuleSelector {
 
     /// Reads a selection list: a sequence of `{enable: {rule: R, tag: T}}` / `{disable: ...}` items.
     /// Null or an empty list gives no items. Errors name the key path with its index and the position.
-    public static func parse(_ node: Tree, key: String) throws(RuleSelectorError) -> [RuleSelector] {
+    package static func parse(_ node: Tree, key: String) throws(RuleSelectorError) -> [RuleSelector] {
         let items: [Tree]
         switch node {
         case .scalar(_, true, _): return []
@@ -168,7 +168,7 @@ extension RuleSelector {
     }
 
     /// The items as a tree (for printing the effective configuration).
-    public static func tree(_ selectors: [RuleSelector], mark: SourceMark) -> Tree {
+    package static func tree(_ selectors: [RuleSelector], mark: SourceMark) -> Tree {
         .sequence(selectors.map { s in
             var fields: [(key: String, keyMark: SourceMark, value: Tree)] = []
             if let r = s.rule { fields.append(("rule", mark, .scalar(r, null: false, mark: mark))) }
@@ -180,7 +180,7 @@ extension RuleSelector {
 
 extension RuleSelector.Tree {
     /// The neutral view of a rules-file node.
-    public init(_ n: YAMLNode) {
+    package init(_ n: YAMLNode) {
         switch n.kind {
         case .scalar(let s, _, _): self = .scalar(s, null: n.isNull, mark: n.mark)
         case .sequence(let items): self = .sequence(items.map(RuleSelector.Tree.init), mark: n.mark)

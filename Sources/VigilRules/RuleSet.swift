@@ -7,90 +7,90 @@ import VigilState
 import VigilCore
 
 /// Falco's `rule_matching`: stop at the first matching rule, or report all.
-public enum RuleMatching: String, Sendable { case first, all }
+package enum RuleMatching: String, Sendable { case first, all }
 
 /// What an unknown key in a list, macro or rule item is: an error naming the key and its
 /// place (Falco 0.44's behaviour, the default), or a warning (the item loads without it).
-public enum UnknownKeyPolicy: String, Sendable, Equatable { case error, warn }
+package enum UnknownKeyPolicy: String, Sendable, Equatable { case error, warn }
 
 /// How rules are loaded and which are active.
-public struct RuleLoadOptions: Sendable {
+package struct RuleLoadOptions: Sendable {
     /// Unknown keys in rule items: errors (default) or warnings.
-    public var unknownKeys: UnknownKeyPolicy = .error
+    package var unknownKeys: UnknownKeyPolicy = .error
     /// Falco's configuration-level `rules:` items (enable/disable by rule-name wildcard or tag,
     /// applied in order over each rule's own `enabled`), before the priority and tag filters.
-    public var selectors: [RuleSelector] = []
+    package var selectors: [RuleSelector] = []
     /// `first` or `all` (Falco's default is `first`).
-    public var matching: RuleMatching = .first
+    package var matching: RuleMatching = .first
     /// Rules below this priority are not evaluated (Falco's `priority`).
-    public var minimumPriority: Priority = .debug
+    package var minimumPriority: Priority = .debug
     /// Load even when some rules have errors (they are skipped); default: any error fails the load.
-    public var skipInvalidRules = false
+    package var skipInvalidRules = false
     /// Rules disabled / enabled by name, and disabled by tag (Falco's -D, -t, -T style filters).
-    public var disabledRules: Set<String> = []
-    public var enabledRules: Set<String> = []
-    public var disabledTags: Set<String> = []
+    package var disabledRules: Set<String> = []
+    package var enabledRules: Set<String> = []
+    package var disabledTags: Set<String> = []
     /// When non-empty, only rules with one of these tags are enabled.
-    public var onlyTags: Set<String> = []
+    package var onlyTags: Set<String> = []
     /// Which enabled rules enforce (the configuration's `enforcement.rules`, Falco's `rules:` selector
     /// items applied from "none"). Enforcing rules are always evaluated, even after a first match.
-    public var enforcing: [RuleSelector] = []
+    package var enforcing: [RuleSelector] = []
     /// Largest rules file read (bytes).
-    public var maxFileBytes = FileReader.defaultLimit
+    package var maxFileBytes = FileReader.defaultLimit
     /// Set from another thread to stop a compilation early (it then fails with an error).
-    public var cancellation: RuleLoadCancellation?
-    public init() {}
+    package var cancellation: RuleLoadCancellation?
+    package init() {}
 }
 
 /// Stops a rule-set compilation running on another thread (checked between items).
-public final class RuleLoadCancellation: Sendable {
+package final class RuleLoadCancellation: Sendable {
     private let flag = Atomic<Bool>(false)
-    public init() {}
+    package init() {}
     /// Asks the compilation to stop.
-    public func cancel() { flag.store(true, ordering: .releasing) }
+    package func cancel() { flag.store(true, ordering: .releasing) }
     /// Whether ``cancel()`` was called.
-    public var isCancelled: Bool { flag.load(ordering: .acquiring) }
+    package var isCancelled: Bool { flag.load(ordering: .acquiring) }
 }
 
 /// A skipped rule and why.
-public struct SkippedRule: Sendable {
-    public var name: String
-    public var reason: String
-    public var mark: SourceMark
+package struct SkippedRule: Sendable {
+    package var name: String
+    package var reason: String
+    package var mark: SourceMark
 }
 
 /// What a load did: counts, skipped rules, files.
-public struct RuleSetSummary: Sendable {
-    public var files: [String] = []
-    public var rules = 0
-    public var macros = 0
-    public var lists = 0
+package struct RuleSetSummary: Sendable {
+    package var files: [String] = []
+    package var rules = 0
+    package var macros = 0
+    package var lists = 0
     /// Rules whose condition and output compiled.
-    public var compiled = 0
+    package var compiled = 0
     /// Compiled and enabled (evaluated).
-    public var enabled = 0
+    package var enabled = 0
     /// Compiled but disabled (`enabled: false`, priority or tag filters).
-    public var disabled = 0
-    public var skipped: [SkippedRule] = []
-    public var errors = 0
-    public var warnings = 0
+    package var disabled = 0
+    package var skipped: [SkippedRule] = []
+    package var errors = 0
+    package var warnings = 0
 }
 
 /// A compiled rule.
-public struct CompiledRule: Sendable {
-    public let name: String
-    public let description: String
-    public let priority: Priority
-    public let tags: [String]
-    public let source: String
-    public let enabled: Bool
+package struct CompiledRule: Sendable {
+    package let name: String
+    package let description: String
+    package let priority: Priority
+    package let tags: [String]
+    package let source: String
+    package let enabled: Bool
     /// Event types the condition can match.
-    public let eventTypes: [EventType]
-    public let mark: SourceMark
+    package let eventTypes: [EventType]
+    package let mark: SourceMark
     let root: Int32
     let output: OutputTemplate
     /// Whether the rule is enabled and selected by ``RuleLoadOptions/enforcing``.
-    public internal(set) var enforcing = false
+    package internal(set) var enforcing = false
 }
 
 /// An immutable, compiled rule set: conditions compiled once into a flat
@@ -103,19 +103,19 @@ public struct CompiledRule: Sendable {
 /// rules.evaluate(ctx, scratch: scratch) { alert in sink.send(alert) }
 /// capture.setInterest(rules.requiredEventTypes)
 /// ```
-public final class RuleSet: Sendable {
+package final class RuleSet: Sendable {
     /// Every compiled rule (enabled or not), in load order.
-    public let rules: [CompiledRule]
+    package let rules: [CompiledRule]
     let program: Program
     /// Enabled rules per event type (load order): rule index and the root of
     /// its condition specialised for that type.
     let byType: [[Candidate]]
     /// Event types the enabled rules need (hand these to capture).
-    public let requiredEventTypes: Set<EventType>
+    package let requiredEventTypes: Set<EventType>
     /// Per event type: whether an enforcing rule is a candidate.
     let hasEnforcing: [Bool]
-    public let matching: RuleMatching
-    public let summary: RuleSetSummary
+    package let matching: RuleMatching
+    package let summary: RuleSetSummary
     /// Owns the memory the compiled checks point into.
     let store: PermanentStore
     /// The routing fields added to every alert, with their per-event cache slots (shared
@@ -149,10 +149,10 @@ public final class RuleSet: Sendable {
     }
 
     /// Number of field-cache slots a scratch needs.
-    public var slotCount: Int { program.slotCount }
+    package var slotCount: Int { program.slotCount }
 
     /// A scratch sized for this rule set.
-    public func makeScratch(hostname: String = RuleScratch.systemHostname()) -> RuleScratch {
+    package func makeScratch(hostname: String = RuleScratch.systemHostname()) -> RuleScratch {
         RuleScratch(slots: program.slotCount, checks: program.checks.count, hostname: hostname)
     }
 
@@ -161,7 +161,7 @@ public final class RuleSet: Sendable {
     /// Loads rule files and directories (in order) and compiles them.
     /// Throws ``RuleLoadError`` when any error was found (unless `skipInvalidRules`);
     /// returns the rule set and every diagnostic (warnings, and skipped-rule reasons).
-    public static func load(paths: [String], options: RuleLoadOptions = RuleLoadOptions()) throws(RuleLoadError) -> (RuleSet, [Diagnostic]) {
+    package static func load(paths: [String], options: RuleLoadOptions = RuleLoadOptions()) throws(RuleLoadError) -> (RuleSet, [Diagnostic]) {
         var loader = RuleLoader(maxFileBytes: options.maxFileBytes)
         loader.unknownKeys = options.unknownKeys
         loader.load(paths: paths)
@@ -173,7 +173,7 @@ public final class RuleSet: Sendable {
     }
 
     /// Compiles loaded rules. Never throws: errors are in the diagnostics and the summary.
-    public static func build(_ source: RuleSource, loaderDiagnostics: [Diagnostic] = [], options: RuleLoadOptions = RuleLoadOptions()) -> (RuleSet, [Diagnostic]) {
+    package static func build(_ source: RuleSource, loaderDiagnostics: [Diagnostic] = [], options: RuleLoadOptions = RuleLoadOptions()) -> (RuleSet, [Diagnostic]) {
         var diags = loaderDiagnostics
         var summary = RuleSetSummary()
         summary.files = source.files
@@ -298,13 +298,13 @@ public final class RuleSet: Sendable {
     /// `onMatch` with the index (into ``rules``) of each matching rule. With
     /// `rule_matching: first`, stops after the first match.
     @inline(__always)
-    public func match(_ ctx: EventContext, scratch: RuleScratch, _ onMatch: (Int) -> Void) {
+    package func match(_ ctx: EventContext, scratch: RuleScratch, _ onMatch: (Int) -> Void) {
         withUnsafePointer(to: ctx) { match($0, scratch: scratch, onMatch) }
     }
 
     /// ``match(_:scratch:_:)`` for a context the caller keeps in place (no copy).
     @inline(__always)
-    public func match(_ cp: UnsafePointer<EventContext>, scratch: RuleScratch, _ onMatch: (Int) -> Void) {
+    package func match(_ cp: UnsafePointer<EventContext>, scratch: RuleScratch, _ onMatch: (Int) -> Void) {
         let t = Int(cp.pointee.event.type.rawValue) & (EventType.count - 1)
         let candidates = byType[t]
         if candidates.isEmpty { scratch.eventNumber &+= 1; return }  // evt.num counts every event
@@ -333,19 +333,19 @@ public final class RuleSet: Sendable {
     }
 
     /// Evaluates `ctx` and emits one ``Alert`` per matching rule.
-    public func evaluate(_ ctx: EventContext, scratch: RuleScratch, emit: (Alert) -> Void) {
+    package func evaluate(_ ctx: EventContext, scratch: RuleScratch, emit: (Alert) -> Void) {
         withUnsafePointer(to: ctx) { cp in
             match(cp, scratch: scratch) { k in emit(alert(rule: k, cp, scratch: scratch)) }
         }
     }
 
     /// ``evaluate(_:scratch:emit:)`` for a context the caller keeps in place (no copy).
-    public func evaluate(_ cp: UnsafePointer<EventContext>, scratch: RuleScratch, emit: (Alert) -> Void) {
+    package func evaluate(_ cp: UnsafePointer<EventContext>, scratch: RuleScratch, emit: (Alert) -> Void) {
         match(cp, scratch: scratch) { k in emit(alert(rule: k, cp, scratch: scratch)) }
     }
 
     /// Whether rule `k` matches `ctx` (no index, no first-match stop; for tests and profiling).
-    public func matches(rule k: Int, _ ctx: EventContext, scratch: RuleScratch, newEvent: Bool = true) -> Bool {
+    package func matches(rule k: Int, _ ctx: EventContext, scratch: RuleScratch, newEvent: Bool = true) -> Bool {
         scratch.ensure(program.slotCount, program.checks.count)
         if newEvent { scratch.begin() }
         if !rules[k].eventTypes.contains(ctx.event.type) { return false }
@@ -366,10 +366,10 @@ public final class RuleSet: Sendable {
     }
 
     /// Indices of the enabled rules evaluated for events of type `t`.
-    public func candidates(for t: EventType) -> [Int] { byType[Int(t.rawValue) & (EventType.count - 1)].map { Int($0.rule) } }
+    package func candidates(for t: EventType) -> [Int] { byType[Int(t.rawValue) & (EventType.count - 1)].map { Int($0.rule) } }
 
     /// Number of condition nodes evaluated (all types), for diagnostics.
-    public var nodeCount: Int { program.nodes.count }
+    package var nodeCount: Int { program.nodes.count }
 
     /// Fields added to every alert's output_fields (pipeline routing).
     static let routingFields: [String] = ["container.id", "container.name", "container.image.repository", "container.image.tag",
@@ -377,12 +377,12 @@ public final class RuleSet: Sendable {
     /// Renders the alert of rule `k` for the event just matched. Every field comes from the
     /// per-event cache the match filled: a field is extracted once per event, whether it was
     /// tested by a condition, printed in an output or added for routing.
-    public func alert(rule k: Int, _ ctx: EventContext, scratch s: RuleScratch) -> Alert {
+    package func alert(rule k: Int, _ ctx: EventContext, scratch s: RuleScratch) -> Alert {
         withUnsafePointer(to: ctx) { alert(rule: k, $0, scratch: s) }
     }
 
     /// ``alert(rule:_:scratch:)`` for the context the match was given (no copy).
-    public func alert(rule k: Int, _ cp: UnsafePointer<EventContext>, scratch s: RuleScratch) -> Alert {
+    package func alert(rule k: Int, _ cp: UnsafePointer<EventContext>, scratch s: RuleScratch) -> Alert {
         let r = rules[k]
         s.ensure(program.slotCount, program.checks.count)
         func value(_ f: FieldSpec) -> FV {

@@ -9,30 +9,30 @@ import VigilCore
 
 /// One rule test case (see the rule-test format in rules/README.md):
 /// synthetic events and the rules expected to fire or not.
-public struct RuleTestCase {
-    public var name: String
-    public var mark: SourceMark
+package struct RuleTestCase {
+    package var name: String
+    package var mark: SourceMark
     /// Events in order (records plus the state each refers to).
-    public var events: [SyntheticEvent]
-    public var fire: [String]
-    public var notFire: [String]
+    package var events: [SyntheticEvent]
+    package var fire: [String]
+    package var notFire: [String]
 }
 
 /// A synthetic event: record bytes and the state the rules read with it.
-public struct SyntheticEvent {
-    public var record: OwnedRecord
-    public var process: ProcessInfo
-    public var processes: ProcessTable
-    public var fd: FDInfo?
-    public var fdNum: Int32
-    public var container: ContainerInfo?
-    public var wallTimeNs: UInt64
+package struct SyntheticEvent {
+    package var record: OwnedRecord
+    package var process: ProcessInfo
+    package var processes: ProcessTable
+    package var fd: FDInfo?
+    package var fdNum: Int32
+    package var container: ContainerInfo?
+    package var wallTimeNs: UInt64
     /// User/group names given in the test (`user:`), for user.name.
-    public var userNames: [UInt32: String]
-    public var groupNames: [UInt32: String]
+    package var userNames: [UInt32: String]
+    package var groupNames: [UInt32: String]
 
     /// Calls `body` with the event's context.
-    public func withContext<R>(_ body: (EventContext) throws -> R) rethrows -> R? {
+    package func withContext<R>(_ body: (EventContext) throws -> R) rethrows -> R? {
         let r: Result<R, DecodeError>? = try? record.withEvent { ev in
             try body(EventContext(event: ev, process: process, fd: fd, fdNum: fdNum, container: container,
                                   processes: processes, wallTimeNs: wallTimeNs))
@@ -43,23 +43,23 @@ public struct SyntheticEvent {
 }
 
 /// The outcome of one test case.
-public struct RuleTestResult: Sendable {
-    public var name: String
-    public var mark: SourceMark
-    public var fired: [String]
+package struct RuleTestResult: Sendable {
+    package var name: String
+    package var mark: SourceMark
+    package var fired: [String]
     /// Expected to fire but did not.
-    public var missing: [String]
+    package var missing: [String]
     /// Expected not to fire but did.
-    public var unexpected: [String]
+    package var unexpected: [String]
     /// Names in `fire`/`not_fire` that are not rules of the loaded set.
-    public var unknownRules: [String]
-    public var passed: Bool { missing.isEmpty && unexpected.isEmpty && unknownRules.isEmpty }
+    package var unknownRules: [String]
+    package var passed: Bool { missing.isEmpty && unexpected.isEmpty && unknownRules.isEmpty }
 }
 
 /// Reads rule-test YAML files and runs them against a ``RuleSet``.
-public enum RuleTestRunner {
+package enum RuleTestRunner {
     /// Loads the test cases of one file (errors name file:line:column).
-    public static func load(file: String) -> ([RuleTestCase], [Diagnostic]) {
+    package static func load(file: String) -> ([RuleTestCase], [Diagnostic]) {
         let bytes: [UInt8]
         do { bytes = try FileReader.read(file) } catch {
             return ([], [Diagnostic(.error, SourceMark(file: file, line: 0, column: 0), item: nil, "cannot read test file: \(error.message)")])
@@ -68,7 +68,7 @@ public enum RuleTestRunner {
     }
 
     /// Loads test cases from YAML text.
-    public static func load(text: [UInt8], file: String) -> ([RuleTestCase], [Diagnostic]) {
+    package static func load(text: [UInt8], file: String) -> ([RuleTestCase], [Diagnostic]) {
         var diags: [Diagnostic] = []
         let docs: [YAMLNode]
         do { docs = try YAMLDocumentParser.parse(text, file: file) } catch {
@@ -95,10 +95,10 @@ public enum RuleTestRunner {
     }
 
     /// Expands test paths (files, or directories of `*.yaml`/`*.yml`).
-    public static func files(_ paths: [String]) -> ([String], [Diagnostic]) { RuleLoader.expand(paths: paths) }
+    package static func files(_ paths: [String]) -> ([String], [Diagnostic]) { RuleLoader.expand(paths: paths) }
 
     /// Runs one case: every event is evaluated against all enabled rules (rule_matching is ignored).
-    public static func run(_ c: RuleTestCase, rules: RuleSet, scratch: RuleScratch) -> RuleTestResult {
+    package static func run(_ c: RuleTestCase, rules: RuleSet, scratch: RuleScratch) -> RuleTestResult {
         var fired: [String] = []
         for e in c.events {
             for (k, v) in e.userNames { scratch.userNames[k] = v }

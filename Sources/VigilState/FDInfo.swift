@@ -1,11 +1,11 @@
 /// What a file descriptor refers to, as far as rules need it (`fd.*` fields).
-public struct FDInfo: Sendable, Equatable {
+package struct FDInfo: Sendable, Equatable {
     /// Falco's `fd.typechar` / `fd.type` kinds.
-    public enum Kind: UInt8, Sendable {
+    package enum Kind: UInt8, Sendable {
         case file, directory, ipv4, ipv6, unix, pipe, event, signalfd, eventpoll, inotify, timerfd, netlink, bpf, memfd, userfaultfd, unknown
 
         /// Falco's one-letter `fd.typechar`.
-        public var typeChar: String {
+        package var typeChar: String {
             switch self {
             case .file: "f"
             case .directory: "d"
@@ -26,7 +26,7 @@ public struct FDInfo: Sendable, Equatable {
             }
         }
         /// Falco's `fd.type` name.
-        public var typeName: String {
+        package var typeName: String {
             switch self {
             case .file: "file"
             case .directory: "directory"
@@ -48,17 +48,17 @@ public struct FDInfo: Sendable, Equatable {
         }
     }
 
-    public var kind: Kind
+    package var kind: Kind
     /// open flags (files), or socket type (sockets).
-    public var flags: UInt32
+    package var flags: UInt32
     /// Layer-4 protocol for sockets (IPPROTO_TCP = 6, IPPROTO_UDP = 17), 0 otherwise.
-    public var l4proto: UInt8
+    package var l4proto: UInt8
     /// Whether this process is the server side (accepted / listening socket).
-    public var isServerSide: Bool
+    package var isServerSide: Bool
     /// Socket connected (connect or accept completed).
-    public var connected: Bool
-    public var clientPort: UInt16
-    public var serverPort: UInt16
+    package var connected: Bool
+    package var clientPort: UInt16
+    package var serverPort: UInt16
 
     /// The strings and addresses live in one copy-on-write box, so copying an
     /// FDInfo (handing it to the rules for every event on that fd) costs one
@@ -81,43 +81,43 @@ public struct FDInfo: Sendable, Equatable {
     }
 
     /// For files: the resolved absolute path. For sockets: Falco's `sip:sport->dip:dport` (or the unix path).
-    public var name: String {
+    package var name: String {
         get { storage.name }
         set { uniqueStorage().name = newValue }
     }
     /// The path as passed to the syscall (Falco's `fd.nameraw`).
-    public var nameRaw: String {
+    package var nameRaw: String {
         get { storage.nameRaw }
         set { uniqueStorage().nameRaw = newValue }
     }
     /// Socket endpoints: client (source) and server (destination) addresses as
     /// raw bytes (4 for IPv4, 16 for IPv6) and host-order ports.
-    public var clientIP: [UInt8] {
+    package var clientIP: [UInt8] {
         get { storage.clientIP }
         set { uniqueStorage().clientIP = newValue }
     }
-    public var serverIP: [UInt8] {
+    package var serverIP: [UInt8] {
         get { storage.serverIP }
         set { uniqueStorage().serverIP = newValue }
     }
     /// Falco's `fd.name_changed`: the event changed this fd's name (a datagram
     /// socket whose peer changed).
-    public var nameChanged: Bool = false
+    package var nameChanged: Bool = false
     /// Files: the inode number of the opened file (Falco's `fd.ino`); 0 when unknown.
-    public var ino: UInt64 = 0
+    package var ino: UInt64 = 0
     /// Files: the device of its file system, as stat's `st_dev` (Falco's `fd.dev`); 0 when unknown.
-    public var dev: UInt32 = 0
+    package var dev: UInt32 = 0
     /// Files: hard links to the inode (more than 1: the file has other names); 0 when unknown.
-    public var nlink: UInt32 = 0
+    package var nlink: UInt32 = 0
 
     /// Whether the fd is closed on exec (`O_CLOEXEC`, `SOCK_CLOEXEC`, `FD_CLOEXEC`).
-    public var isCloseOnExec: Bool { flags & FDInfo.cloexecFlag != 0 }
+    package var isCloseOnExec: Bool { flags & FDInfo.cloexecFlag != 0 }
     /// The `O_CLOEXEC` bit as stored in ``flags``.
-    public static let cloexecFlag: UInt32 = 0o2000000
+    package static let cloexecFlag: UInt32 = 0o2000000
 
     /// Falco's name with its type prefix, as `evt.args` shows fds: `<f>/etc/passwd`,
     /// `<4t>1.2.3.4:5->6.7.8.9:80`, `<u>/run/x.sock`, `<p>`.
-    public var typedName: String {
+    package var typedName: String {
         var s = "<" + kind.typeChar
         if kind == .ipv4 || kind == .ipv6 {
             switch l4proto {
@@ -131,7 +131,7 @@ public struct FDInfo: Sendable, Equatable {
         return s + ">" + name
     }
 
-    public init(kind: Kind, name: String, nameRaw: String = "", flags: UInt32 = 0, l4proto: UInt8 = 0,
+    package init(kind: Kind, name: String, nameRaw: String = "", flags: UInt32 = 0, l4proto: UInt8 = 0,
                 clientIP: [UInt8] = [], clientPort: UInt16 = 0, serverIP: [UInt8] = [], serverPort: UInt16 = 0,
                 isServerSide: Bool = false, connected: Bool = false) {
         self.kind = kind; self.flags = flags; self.l4proto = l4proto
@@ -140,7 +140,7 @@ public struct FDInfo: Sendable, Equatable {
         self.isServerSide = isServerSide; self.connected = connected
     }
 
-    public static func == (a: FDInfo, b: FDInfo) -> Bool {
+    package static func == (a: FDInfo, b: FDInfo) -> Bool {
         a.kind == b.kind && a.flags == b.flags && a.l4proto == b.l4proto && a.isServerSide == b.isServerSide
             && a.connected == b.connected && a.clientPort == b.clientPort && a.serverPort == b.serverPort
             && a.nameChanged == b.nameChanged && a.ino == b.ino && a.dev == b.dev && a.nlink == b.nlink

@@ -7,18 +7,18 @@ import VigilDecode
 /// Reads processes from procfs: used to seed the ``ProcessTable`` at start-up
 /// (so processes older than the agent have exe, args, parent, cwd, ids) and to
 /// fill in a process first met in an event.
-public final class ProcScanner {
+package final class ProcScanner {
     /// Where procfs is mounted.
-    public let procRoot: String
+    package let procRoot: String
     /// The cgroup v2 hierarchy (for cgroup ids).
-    public let cgroups: CgroupFS
+    package let cgroups: CgroupFS
     let ticksPerSecond: UInt64
     /// Whether socket fds are described from `/proc/PID/net/*` (addresses, roles).
-    public let resolveSockets: Bool
+    package let resolveSockets: Bool
     /// Socket inode -> fd description, per network namespace (inode of /proc/PID/ns/net).
     var socketTables: [String: [UInt64: FDInfo]] = [:]
 
-    public init(procRoot: String = "/proc", cgroups: CgroupFS? = nil, resolveSockets: Bool = true) {
+    package init(procRoot: String = "/proc", cgroups: CgroupFS? = nil, resolveSockets: Bool = true) {
         self.procRoot = procRoot
         self.resolveSockets = resolveSockets
         self.cgroups = cgroups ?? CgroupFS(mountinfo: procRoot + "/self/mountinfo")
@@ -26,18 +26,18 @@ public final class ProcScanner {
     }
 
     /// The pids present now.
-    public func pids() -> [UInt32] {
+    package func pids() -> [UInt32] {
         SysFiles.list(procRoot).compactMap { UInt32($0) }.sorted()
     }
 
     /// Reads every process (fds included up to `maxFDsPerProcess`).
-    public func scanAll(maxFDsPerProcess: Int = 4096) -> [ProcessInfo] {
+    package func scanAll(maxFDsPerProcess: Int = 4096) -> [ProcessInfo] {
         socketTables.removeAll()
         return pids().compactMap { readProcess(pid: $0, maxFDs: maxFDsPerProcess) }
     }
 
     /// Reads one process; nil when it is gone or unreadable.
-    public func readProcess(pid: UInt32, maxFDs: Int = 4096) -> ProcessInfo? {
+    package func readProcess(pid: UInt32, maxFDs: Int = 4096) -> ProcessInfo? {
         let dir = procRoot + "/" + String(pid)
         guard let statText = SysFiles.readText(dir + "/stat", limit: 4096),
               let open = statText.firstIndex(of: "("), let close = statText.lastIndex(of: ")") else { return nil }

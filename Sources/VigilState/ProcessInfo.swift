@@ -3,7 +3,7 @@
 ///
 /// Owned and mutated by the pipeline thread only. Rules read it while
 /// evaluating an event of that process.
-public final class ProcessInfo {
+package final class ProcessInfo {
     /// Fields read or written for every event, kept outside the object's stored
     /// properties so the per-event path pays no dynamic exclusivity checks.
     struct Hot {
@@ -48,223 +48,223 @@ public final class ProcessInfo {
     let hot: UnsafeMutablePointer<Hot>
 
     /// Thread group id.
-    public var pid: UInt32 {
+    package var pid: UInt32 {
         @inline(__always) get { hot.pointee.pid }
         @inline(__always) _modify { yield &hot.pointee.pid }
         @inline(__always) set { hot.pointee.pid = newValue }
     }
     /// Parent's thread group id.
-    public var ppid: UInt32 {
+    package var ppid: UInt32 {
         @inline(__always) get { hot.pointee.ppid }
         @inline(__always) _modify { yield &hot.pointee.ppid }
         @inline(__always) set { hot.pointee.ppid = newValue }
     }
     /// `comm` (at most 15 bytes), Falco's `proc.name`.
-    public var name: String {
+    package var name: String {
         @inline(__always) get { hot.pointee.name }
         @inline(__always) _modify { yield &hot.pointee.name }
         @inline(__always) set { hot.pointee.name = newValue }
     }
     /// `argv[0]` (Falco's `proc.exe`).
-    public var exe: String {
+    package var exe: String {
         @inline(__always) get { hot.pointee.exe }
         @inline(__always) _modify { yield &hot.pointee.exe }
         @inline(__always) set { hot.pointee.exe = newValue }
     }
     /// Full executable path (Falco's `proc.exepath`).
-    public var exePath: String {
+    package var exePath: String {
         @inline(__always) get { hot.pointee.exePath }
         @inline(__always) _modify { yield &hot.pointee.exePath }
         @inline(__always) set { hot.pointee.exePath = newValue }
     }
     /// Arguments after argv[0].
-    public var args: [String] {
+    package var args: [String] {
         @inline(__always) get { hot.pointee.args }
         @inline(__always) _modify { yield &hot.pointee.args }
         @inline(__always) set { hot.pointee.args = newValue }
     }
     /// Working directory, with a trailing `/` as Falco reports it.
-    public var cwd: String {
+    package var cwd: String {
         @inline(__always) get { hot.pointee.cwd }
         @inline(__always) _modify { yield &hot.pointee.cwd }
         @inline(__always) set { hot.pointee.cwd = newValue }
     }
     /// Real user and group ids.
-    public var uid: UInt32 {
+    package var uid: UInt32 {
         @inline(__always) get { hot.pointee.uid }
         @inline(__always) _modify { yield &hot.pointee.uid }
         @inline(__always) set { hot.pointee.uid = newValue }
     }
-    public var gid: UInt32 {
+    package var gid: UInt32 {
         @inline(__always) get { hot.pointee.gid }
         @inline(__always) _modify { yield &hot.pointee.gid }
         @inline(__always) set { hot.pointee.gid = newValue }
     }
-    public var euid: UInt32 {
+    package var euid: UInt32 {
         @inline(__always) get { hot.pointee.euid }
         @inline(__always) _modify { yield &hot.pointee.euid }
         @inline(__always) set { hot.pointee.euid = newValue }
     }
-    public var egid: UInt32 {
+    package var egid: UInt32 {
         @inline(__always) get { hot.pointee.egid }
         @inline(__always) _modify { yield &hot.pointee.egid }
         @inline(__always) set { hot.pointee.egid = newValue }
     }
     /// Audit login uid (`UInt32.max` when unset).
-    public var loginUID: UInt32 {
+    package var loginUID: UInt32 {
         @inline(__always) get { hot.pointee.loginUID }
         @inline(__always) _modify { yield &hot.pointee.loginUID }
         @inline(__always) set { hot.pointee.loginUID = newValue }
     }
     /// Controlling tty number (0 none).
-    public var tty: UInt32 {
+    package var tty: UInt32 {
         @inline(__always) get { hot.pointee.tty }
         @inline(__always) _modify { yield &hot.pointee.tty }
         @inline(__always) set { hot.pointee.tty = newValue }
     }
     /// Effective capability mask.
-    public var capEffective: UInt64 {
+    package var capEffective: UInt64 {
         @inline(__always) get { hot.pointee.capEffective }
         @inline(__always) _modify { yield &hot.pointee.capEffective }
         @inline(__always) set { hot.pointee.capEffective = newValue }
     }
-    public var capPermitted: UInt64 {
+    package var capPermitted: UInt64 {
         @inline(__always) get { hot.pointee.capPermitted }
         @inline(__always) _modify { yield &hot.pointee.capPermitted }
         @inline(__always) set { hot.pointee.capPermitted = newValue }
     }
     /// Start time, CLOCK_BOOTTIME nanoseconds.
-    public var startTimeBootNs: UInt64 {
+    package var startTimeBootNs: UInt64 {
         @inline(__always) get { hot.pointee.startTimeBootNs }
         @inline(__always) _modify { yield &hot.pointee.startTimeBootNs }
         @inline(__always) set { hot.pointee.startTimeBootNs = newValue }
     }
     /// Exe inode number, ctime and mtime (ns since epoch).
-    public var exeIno: UInt64 {
+    package var exeIno: UInt64 {
         @inline(__always) get { hot.pointee.exeIno }
         @inline(__always) _modify { yield &hot.pointee.exeIno }
         @inline(__always) set { hot.pointee.exeIno = newValue }
     }
-    public var exeCtimeNs: UInt64 {
+    package var exeCtimeNs: UInt64 {
         @inline(__always) get { hot.pointee.exeCtimeNs }
         @inline(__always) _modify { yield &hot.pointee.exeCtimeNs }
         @inline(__always) set { hot.pointee.exeCtimeNs = newValue }
     }
-    public var exeMtimeNs: UInt64 {
+    package var exeMtimeNs: UInt64 {
         @inline(__always) get { hot.pointee.exeMtimeNs }
         @inline(__always) _modify { yield &hot.pointee.exeMtimeNs }
         @inline(__always) set { hot.pointee.exeMtimeNs = newValue }
     }
     /// Exe lives on an overlay upper layer (dropped into a running container).
-    public var exeUpperLayer: Bool {
+    package var exeUpperLayer: Bool {
         @inline(__always) get { hot.pointee.exeUpperLayer }
         @inline(__always) _modify { yield &hot.pointee.exeUpperLayer }
         @inline(__always) set { hot.pointee.exeUpperLayer = newValue }
     }
     /// Exe came from a memfd (fileless).
-    public var exeFromMemfd: Bool {
+    package var exeFromMemfd: Bool {
         @inline(__always) get { hot.pointee.exeFromMemfd }
         @inline(__always) _modify { yield &hot.pointee.exeFromMemfd }
         @inline(__always) set { hot.pointee.exeFromMemfd = newValue }
     }
     /// Whether argv was truncated at capture.
-    public var argsTruncated: Bool {
+    package var argsTruncated: Bool {
         @inline(__always) get { hot.pointee.argsTruncated }
         @inline(__always) _modify { yield &hot.pointee.argsTruncated }
         @inline(__always) set { hot.pointee.argsTruncated = newValue }
     }
     /// Process group, session id; pid in its own namespace.
-    public var pgid: UInt32 {
+    package var pgid: UInt32 {
         @inline(__always) get { hot.pointee.pgid }
         @inline(__always) _modify { yield &hot.pointee.pgid }
         @inline(__always) set { hot.pointee.pgid = newValue }
     }
-    public var sid: UInt32 {
+    package var sid: UInt32 {
         @inline(__always) get { hot.pointee.sid }
         @inline(__always) _modify { yield &hot.pointee.sid }
         @inline(__always) set { hot.pointee.sid = newValue }
     }
-    public var vpid: UInt32 {
+    package var vpid: UInt32 {
         @inline(__always) get { hot.pointee.vpid }
         @inline(__always) _modify { yield &hot.pointee.vpid }
         @inline(__always) set { hot.pointee.vpid = newValue }
     }
     /// cgroup v2 id the process was last seen in.
-    public var cgroupID: UInt64 {
+    package var cgroupID: UInt64 {
         @inline(__always) get { hot.pointee.cgroupID }
         @inline(__always) _modify { yield &hot.pointee.cgroupID }
         @inline(__always) set { hot.pointee.cgroupID = newValue }
     }
     /// Boot-time ns at which the process exited (0 while alive).
-    public var exitTimeBootNs: UInt64 {
+    package var exitTimeBootNs: UInt64 {
         @inline(__always) get { hot.pointee.exitTimeBootNs }
         @inline(__always) _modify { yield &hot.pointee.exitTimeBootNs }
         @inline(__always) set { hot.pointee.exitTimeBootNs = newValue }
     }
     /// Whether this entry came from `/proc` rather than an exec event.
-    public var fromProcScan: Bool {
+    package var fromProcScan: Bool {
         @inline(__always) get { hot.pointee.fromProcScan }
         @inline(__always) _modify { yield &hot.pointee.fromProcScan }
         @inline(__always) set { hot.pointee.fromProcScan = newValue }
     }
     /// Open file descriptors the rules care about.
-    public var fds: [Int32: FDInfo] {
+    package var fds: [Int32: FDInfo] {
         @inline(__always) get { hot.pointee.fds }
         @inline(__always) _modify { yield &hot.pointee.fds }
         @inline(__always) set { hot.pointee.fds = newValue }
     }
     /// The cgroup v2 path relative to the cgroup root (from the last exec record or
     /// `/proc/PID/cgroup`); empty when unknown. With ``cgroupID`` it identifies the container.
-    public var cgroupPath: String {
+    package var cgroupPath: String {
         @inline(__always) get { hot.pointee.cgroupPath }
         @inline(__always) _modify { yield &hot.pointee.cgroupPath }
         @inline(__always) set { hot.pointee.cgroupPath = newValue }
     }
     /// Exe file writable by the executing user (Falco's `proc.is_exe_writable`).
     /// The program image is a 32-bit x86 ELF (`proc.is_exe_32bit`): its syscalls are ia32 by design.
-    public var exeIA32: Bool {
+    package var exeIA32: Bool {
         @inline(__always) get { hot.pointee.exeIA32 }
         @inline(__always) set { hot.pointee.exeIA32 = newValue }
     }
-    public var exeWritable: Bool {
+    package var exeWritable: Bool {
         @inline(__always) get { hot.pointee.exeWritable }
         @inline(__always) _modify { yield &hot.pointee.exeWritable }
         @inline(__always) set { hot.pointee.exeWritable = newValue }
     }
     /// Boot-time ns of the last event seen from this process (eviction under the hard cap).
-    public var lastSeenBootNs: UInt64 {
+    package var lastSeenBootNs: UInt64 {
         @inline(__always) get { hot.pointee.lastSeenBootNs }
         @inline(__always) _modify { yield &hot.pointee.lastSeenBootNs }
         @inline(__always) set { hot.pointee.lastSeenBootNs = newValue }
     }
     /// Exit code and terminating signal once exited.
-    public var exitCode: Int32 {
+    package var exitCode: Int32 {
         @inline(__always) get { hot.pointee.exitCode }
         @inline(__always) _modify { yield &hot.pointee.exitCode }
         @inline(__always) set { hot.pointee.exitCode = newValue }
     }
-    public var exitSignal: Int32 {
+    package var exitSignal: Int32 {
         @inline(__always) get { hot.pointee.exitSignal }
         @inline(__always) _modify { yield &hot.pointee.exitSignal }
         @inline(__always) set { hot.pointee.exitSignal = newValue }
     }
     /// Number of live threads known (1 after exec; threads add to it).
-    public var threadCount: UInt32 {
+    package var threadCount: UInt32 {
         @inline(__always) get { hot.pointee.threadCount }
         @inline(__always) _modify { yield &hot.pointee.threadCount }
         @inline(__always) set { hot.pointee.threadCount = newValue }
     }
     /// Whether the process has exited (kept for a grace period for late events).
-    public var hasExited: Bool { exitTimeBootNs != 0 }
+    package var hasExited: Bool { exitTimeBootNs != 0 }
     /// The user database for this process's root (cached on first user-name lookup).
-    public var userDatabase: UserDatabase? {
+    package var userDatabase: UserDatabase? {
         @inline(__always) get { hot.pointee.userDatabase }
         @inline(__always) _modify { yield &hot.pointee.userDatabase }
         @inline(__always) set { hot.pointee.userDatabase = newValue }
     }
 
     /// Falco's `proc.cmdline`: the name followed by the arguments, space-separated.
-    public var cmdline: String {
+    package var cmdline: String {
         var s = name
         for a in args { s += " "; s += a }
         return s
@@ -272,7 +272,7 @@ public final class ProcessInfo {
 
     /// Copies what a forked child inherits from `parent` (exe, args, cwd, ids,
     /// capabilities, cgroup, fds); the caller sets the new identity.
-    public func inherit(from parent: ProcessInfo) {
+    package func inherit(from parent: ProcessInfo) {
         // Copy everything in one go, then restore what is the child's own.
         let keep = hot.pointee
         hot.pointee = parent.hot.pointee
@@ -283,7 +283,7 @@ public final class ProcessInfo {
         threadCount = keep.threadCount; fromProcScan = keep.fromProcScan
     }
 
-    public init(pid: UInt32, ppid: UInt32, name: String = "", exe: String = "", exePath: String = "",
+    package init(pid: UInt32, ppid: UInt32, name: String = "", exe: String = "", exePath: String = "",
                 args: [String] = [], cwd: String = "", uid: UInt32 = 0, gid: UInt32 = 0,
                 euid: UInt32 = 0, egid: UInt32 = 0, loginUID: UInt32 = .max, tty: UInt32 = 0,
                 capEffective: UInt64 = 0, capPermitted: UInt64 = 0, startTimeBootNs: UInt64 = 0,

@@ -14,26 +14,26 @@ import VigilDecode
 /// The common path (a syscall event of a known process that does not change
 /// its fds) performs no allocation: one dictionary lookup (or a hit in the
 /// last-process cache) and a few stores.
-public final class ProcessTable {
+package final class ProcessTable {
     /// Limits.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// Hard cap on entries; beyond it exited then least recently seen entries are evicted (counted).
-        public var maxProcesses: Int
+        package var maxProcesses: Int
         /// How long an exited process stays resolvable for late events (boot-clock ns).
-        public var exitGracePeriodNs: UInt64
+        package var exitGracePeriodNs: UInt64
         /// Cap on tracked fds per process; fds beyond it are not tracked (counted).
-        public var maxFDsPerProcess: Int
+        package var maxFDsPerProcess: Int
         /// Longest ancestry walk (cycle guard).
-        public var maxAncestryDepth: Int
+        package var maxAncestryDepth: Int
         /// Fill processes first seen in a syscall event (missed fork) from `/proc/PID`.
-        public var resolveUnknownFromProc: Bool
+        package var resolveUnknownFromProc: Bool
         /// Where procfs is mounted.
-        public var procRoot: String
+        package var procRoot: String
         /// Live entries not seen for this long (boot-clock ns) are checked against
         /// `/proc` and removed when the process is gone (its exit was missed); 0 disables.
-        public var staleAfterNs: UInt64
+        package var staleAfterNs: UInt64
 
-        public init(maxProcesses: Int = 131_072, exitGracePeriodNs: UInt64 = 5_000_000_000, maxFDsPerProcess: Int = 4096,
+        package init(maxProcesses: Int = 131_072, exitGracePeriodNs: UInt64 = 5_000_000_000, maxFDsPerProcess: Int = 4096,
                     maxAncestryDepth: Int = 256, resolveUnknownFromProc: Bool = true, procRoot: String = "/proc",
                     staleAfterNs: UInt64 = 300_000_000_000) {
             self.maxProcesses = max(16, maxProcesses); self.exitGracePeriodNs = exitGracePeriodNs
@@ -44,47 +44,47 @@ public final class ProcessTable {
     }
 
     /// Counters of the table's work and losses (exported as metrics by the agent).
-    public final class Stats: Sendable {
+    package final class Stats: Sendable {
         /// Entries evicted because of the hard cap (live, or exited before their grace period ended).
-        public let evictions = Counter()
+        package let evictions = Counter()
         /// Exited entries removed after their grace period.
-        public let expired = Counter()
+        package let expired = Counter()
         /// Events from processes the table did not know (created from the event header).
-        public let unknownProcesses = Counter()
+        package let unknownProcesses = Counter()
         /// fds not tracked because the process reached its fd cap.
-        public let fdDrops = Counter()
+        package let fdDrops = Counter()
         /// Process creations, execs and process exits applied.
-        public let forks = Counter()
-        public let execs = Counter()
-        public let exits = Counter()
+        package let forks = Counter()
+        package let execs = Counter()
+        package let exits = Counter()
         /// Processes loaded from `/proc`.
-        public let seeded = Counter()
+        package let seeded = Counter()
         /// Entries removed because `/proc` showed the process gone (a missed exit).
-        public let stale = Counter()
+        package let stale = Counter()
         /// Current number of entries.
-        public let entries = Gauge()
-        public init() {}
+        package let entries = Gauge()
+        package init() {}
     }
 
     /// What an event concerned, after the table applied it.
-    public struct ApplyResult {
+    package struct ApplyResult {
         /// The event's process (for fork: the parent; for exec: the new image).
-        public var process: ProcessInfo?
+        package var process: ProcessInfo?
         /// The fd the event concerns (opened, connected, closed, read from ...), if any.
-        public var fd: FDInfo?
+        package var fd: FDInfo?
         /// Its number (`fd.num`); -1 when none or when the call failed.
-        public var fdNum: Int32
+        package var fdNum: Int32
 
-        public init(process: ProcessInfo? = nil, fd: FDInfo? = nil, fdNum: Int32 = -1) {
+        package init(process: ProcessInfo? = nil, fd: FDInfo? = nil, fdNum: Int32 = -1) {
             self.process = process; self.fd = fd; self.fdNum = fdNum
         }
     }
 
-    private(set) public var processes: [UInt32: ProcessInfo] = [:]
+    private(set) package var processes: [UInt32: ProcessInfo] = [:]
     /// Limits in force.
-    public let configuration: Configuration
+    package let configuration: Configuration
     /// Counters.
-    public let stats: Stats
+    package let stats: Stats
 
     /// Exited processes in exit order, for grace-period eviction.
     private var exitQueue: [(pid: UInt32, ts: UInt64, process: ProcessInfo)] = []
@@ -109,13 +109,13 @@ public final class ProcessTable {
 
     /// User and group names for the table's processes (`user.name`, `group.name`,
     /// `user.loginname`, `evt.arg.uid`), from each process's own root.
-    public private(set) lazy var users = UserResolver(procRoot: configuration.procRoot)
+    package private(set) lazy var users = UserResolver(procRoot: configuration.procRoot)
 
-    public convenience init() {
+    package convenience init() {
         self.init(configuration: Configuration())
     }
 
-    public init(configuration: Configuration, stats: Stats = Stats()) {
+    package init(configuration: Configuration, stats: Stats = Stats()) {
         self.configuration = configuration
         self.stats = stats
         hot = .allocate(capacity: 1)
@@ -141,10 +141,10 @@ public final class ProcessTable {
     }
 
     /// The process with thread group id `pid`.
-    @inline(__always) public subscript(pid: UInt32) -> ProcessInfo? { processes[pid] }
+    @inline(__always) package subscript(pid: UInt32) -> ProcessInfo? { processes[pid] }
 
     /// Inserts or replaces an entry (evicting under the hard cap).
-    public func insert(_ p: ProcessInfo) {
+    package func insert(_ p: ProcessInfo) {
         if processes[p.pid] == nil && processes.count >= configuration.maxProcesses { makeRoom() }
         processes[p.pid] = p
         cache(p, pid: p.pid)
@@ -153,7 +153,7 @@ public final class ProcessTable {
 
     /// Removes the entry for `pid`, if any.
     @discardableResult
-    public func remove(pid: UInt32) -> ProcessInfo? {
+    package func remove(pid: UInt32) -> ProcessInfo? {
         let i = cacheSlot(pid)
         if cacheKeys[i] == pid { cacheValues[i] = nil }
         let p = processes.removeValue(forKey: pid)
@@ -162,10 +162,10 @@ public final class ProcessTable {
     }
 
     /// Number of entries.
-    public var count: Int { processes.count }
+    package var count: Int { processes.count }
 
     /// The parent of `p`, if known.
-    @inline(__always) public func parent(of p: ProcessInfo) -> ProcessInfo? {
+    @inline(__always) package func parent(of p: ProcessInfo) -> ProcessInfo? {
         p.ppid == p.pid || p.ppid == 0 ? nil : processes[p.ppid]
     }
 
@@ -173,7 +173,7 @@ public final class ProcessTable {
 
     /// The ancestor `level` generations up (1 = parent, 2 = grandparent, ...;
     /// 0 = `p` itself), or nil when the chain ends, loops or exceeds the depth limit.
-    public func ancestor(of p: ProcessInfo, level: Int) -> ProcessInfo? {
+    package func ancestor(of p: ProcessInfo, level: Int) -> ProcessInfo? {
         guard level >= 0, level <= configuration.maxAncestryDepth else { return nil }
         var cur = p
         var k = 0
@@ -188,7 +188,7 @@ public final class ProcessTable {
     /// Calls `body` with each ancestor (nearest first) and its level (1 = parent)
     /// until it returns false, the chain ends, a cycle is met or the depth limit
     /// is reached. Allocates nothing.
-    public func forEachAncestor(of p: ProcessInfo, _ body: (ProcessInfo, Int) throws -> Bool) rethrows {
+    package func forEachAncestor(of p: ProcessInfo, _ body: (ProcessInfo, Int) throws -> Bool) rethrows {
         var cur = p
         var level = 1
         while level <= configuration.maxAncestryDepth, let q = parent(of: cur), q !== p {
@@ -199,20 +199,20 @@ public final class ProcessTable {
     }
 
     /// The ancestors of `p`, nearest first (bounded, cycle-safe).
-    public func ancestors(of p: ProcessInfo) -> [ProcessInfo] {
+    package func ancestors(of p: ProcessInfo) -> [ProcessInfo] {
         var out: [ProcessInfo] = []
         forEachAncestor(of: p) { q, _ in out.append(q); return true }
         return out
     }
 
     /// The session leader of `p` (Falco's `proc.sname` process), if known.
-    public func sessionLeader(of p: ProcessInfo) -> ProcessInfo? { p.sid == 0 ? nil : processes[p.sid] }
+    package func sessionLeader(of p: ProcessInfo) -> ProcessInfo? { p.sid == 0 ? nil : processes[p.sid] }
 
     // MARK: applying events
 
     /// Applies one event to the table and returns the process and fd it concerns.
     @inline(__always)
-    public func apply(_ e: Event) -> ApplyResult {
+    package func apply(_ e: Event) -> ApplyResult {
         let ts = e.timestampBootNs
         let h = hot
         if ts > h.pointee.latestEventNs { h.pointee.latestEventNs = ts }
@@ -232,7 +232,7 @@ public final class ProcessTable {
     /// events): live entries not seen for ``Configuration/staleAfterNs`` are
     /// checked against `/proc` (existence and start time). Returns how many went.
     @discardableResult
-    public func removeStale(now: UInt64) -> Int {
+    package func removeStale(now: UInt64) -> Int {
         let limit = configuration.staleAfterNs
         guard limit > 0, now > limit else { return 0 }
         var gone: [UInt32] = []
@@ -258,7 +258,7 @@ public final class ProcessTable {
     }
 
     /// The newest event timestamp applied (boot-clock ns).
-    public var latestEventNs: UInt64 { hot.pointee.latestEventNs }
+    package var latestEventNs: UInt64 { hot.pointee.latestEventNs }
 
     private func updateExitDue() {
         hot.pointee.nextExitDueNs = exitHead < exitQueue.count
@@ -269,7 +269,7 @@ public final class ProcessTable {
     /// and (at most once per minute) entries whose exit was missed (``removeStale(now:)``).
     /// Time never runs ahead of the newest event applied, so replaying a recorded
     /// capture (older timestamps) keeps its grace periods.
-    public func expire(now: UInt64) {
+    package func expire(now: UInt64) {
         let now = latestEventNs == 0 ? now : min(now, latestEventNs)
         if configuration.staleAfterNs > 0 && now >= nextStaleCheckNs {
             if nextStaleCheckNs != 0 { removeStale(now: now) }
@@ -457,7 +457,7 @@ public final class ProcessTable {
     /// Loads every process in `/proc` (exe, argv, cwd, ppid, ids, login uid,
     /// tty, capabilities, start time, cgroup and its id, fds). Returns the number loaded.
     @discardableResult
-    public func seedFromProc(_ scanner: ProcScanner? = nil) -> Int {
+    package func seedFromProc(_ scanner: ProcScanner? = nil) -> Int {
         let s = scanner ?? ProcScanner(procRoot: configuration.procRoot)
         var n = 0
         for p in s.scanAll(maxFDsPerProcess: configuration.maxFDsPerProcess) {

@@ -56,21 +56,21 @@ enum SysFiles {
 /// be at /sys/fs/cgroup: hybrid hosts mount it at /sys/fs/cgroup/unified) and
 /// maps cgroup paths to cgroup ids (the directory's inode number, which is what
 /// `bpf_get_current_cgroup_id` returns).
-public struct CgroupFS: Sendable {
+package struct CgroupFS: Sendable {
     /// Mount point of the cgroup2 file system, if mounted.
-    public let mountPoint: String?
+    package let mountPoint: String?
 
     /// Reads `mountinfo` (default: this process's).
-    public init(mountinfo: String = "/proc/self/mountinfo") {
+    package init(mountinfo: String = "/proc/self/mountinfo") {
         mountPoint = SysFiles.readText(mountinfo).flatMap(CgroupFS.cgroup2MountPoint(in:))
     }
 
     /// With an explicit mount point (tests).
-    public init(mountPoint: String?) { self.mountPoint = mountPoint }
+    package init(mountPoint: String?) { self.mountPoint = mountPoint }
 
     /// The cgroup2 mount point in mountinfo text: the first line whose file-system
     /// type (after the ` - ` separator) is `cgroup2`. Octal escapes are decoded.
-    public static func cgroup2MountPoint(in text: String) -> String? {
+    package static func cgroup2MountPoint(in text: String) -> String? {
         for line in text.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             guard let sep = fields.firstIndex(of: "-"), sep + 1 < fields.count, fields.count > 4 else { continue }
@@ -96,14 +96,14 @@ public struct CgroupFS: Sendable {
     }
 
     /// The cgroup id of a v2 path relative to the root (`/user.slice/...`); nil when unknown.
-    public func cgroupID(path: String) -> UInt64? {
+    package func cgroupID(path: String) -> UInt64? {
         guard let m = mountPoint else { return nil }
         let full = path.hasPrefix("/") ? m + path : m + "/" + path
         return SysFiles.statFile(full).map { UInt64($0.st_ino) }
     }
 
     /// The v2 path in `/proc/PID/cgroup` text (the `0::` line).
-    public static func v2Path(inProcCgroup text: String) -> String? {
+    package static func v2Path(inProcCgroup text: String) -> String? {
         for line in text.split(separator: "\n") where line.hasPrefix("0::") {
             return String(line.dropFirst(3))
         }

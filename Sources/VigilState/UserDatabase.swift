@@ -4,27 +4,27 @@ import Glibc
 import VigilCore
 
 /// One `/etc/passwd` entry.
-public struct UserEntry: Sendable, Equatable {
-    public var name: String
-    public var uid: UInt32
-    public var gid: UInt32
+package struct UserEntry: Sendable, Equatable {
+    package var name: String
+    package var uid: UInt32
+    package var gid: UInt32
     /// `user.homedir`.
-    public var home: String
+    package var home: String
     /// `user.shell`.
-    public var shell: String
+    package var shell: String
 }
 
 /// Users and groups of one root file system (`/etc/passwd`, `/etc/group`),
 /// loaded once. Immutable.
-public final class UserDatabase: Sendable {
+package final class UserDatabase: Sendable {
     /// The root directory the files were read from (`/`, or `/proc/PID/root`).
-    public let root: String
-    public let users: [UInt32: UserEntry]
-    public let groups: [UInt32: String]
+    package let root: String
+    package let users: [UInt32: UserEntry]
+    package let groups: [UInt32: String]
     let uidsByName: [String: UInt32]
 
     /// Parses passwd and group file contents.
-    public init(root: String = "/", passwd: String, group: String) {
+    package init(root: String = "/", passwd: String, group: String) {
         self.root = root
         var u: [UInt32: UserEntry] = [:]
         var byName: [String: UInt32] = [:]
@@ -48,20 +48,20 @@ public final class UserDatabase: Sendable {
     }
 
     /// Loads `<root>/etc/passwd` and `<root>/etc/group` (missing files give an empty database).
-    public convenience init(root: String) {
+    package convenience init(root: String) {
         let base = root == "/" ? "" : root
         self.init(root: root, passwd: SysFiles.readText(base + "/etc/passwd", limit: 16 << 20) ?? "",
                   group: SysFiles.readText(base + "/etc/group", limit: 16 << 20) ?? "")
     }
 
     /// `user.name` of `uid`.
-    @inline(__always) public func userName(_ uid: UInt32) -> String? { users[uid]?.name }
+    @inline(__always) package func userName(_ uid: UInt32) -> String? { users[uid]?.name }
     /// `group.name` of `gid`.
-    @inline(__always) public func groupName(_ gid: UInt32) -> String? { groups[gid] }
+    @inline(__always) package func groupName(_ gid: UInt32) -> String? { groups[gid] }
     /// The full entry of `uid`.
-    @inline(__always) public func user(_ uid: UInt32) -> UserEntry? { users[uid] }
+    @inline(__always) package func user(_ uid: UInt32) -> UserEntry? { users[uid] }
     /// The uid of a user name (for rule tests that name users).
-    public func uid(named name: String) -> UInt32? { uidsByName[name] }
+    package func uid(named name: String) -> UInt32? { uidsByName[name] }
 }
 
 /// Resolves user and group names for processes: the host's `/etc/passwd` and
@@ -69,9 +69,9 @@ public final class UserDatabase: Sendable {
 /// through `/proc/PID/root`, cached per root file and per cgroup). The result is
 /// cached on the ``ProcessInfo``, so repeated look-ups are dictionary hits.
 /// Owned by the pipeline thread.
-public final class UserResolver {
+package final class UserResolver {
     /// The host's database.
-    public private(set) var host: UserDatabase
+    package private(set) var host: UserDatabase
     let procRoot: String
     let hostRoot: String
     struct FileKey: Hashable { var dev: UInt64; var ino: UInt64; var size: Int64; var mtime: Int64 }
@@ -80,12 +80,12 @@ public final class UserResolver {
     var hostKey: FileKey?
     var lastHostCheckNs: UInt64 = 0
     /// Bound on cached container databases.
-    public var maxCached = 1024
+    package var maxCached = 1024
 
     /// - Parameters:
     ///   - hostRoot: the host's root (`/`; tests may point elsewhere).
     ///   - procRoot: where procfs is mounted.
-    public init(hostRoot: String = "/", procRoot: String = "/proc") {
+    package init(hostRoot: String = "/", procRoot: String = "/proc") {
         self.hostRoot = hostRoot
         self.procRoot = procRoot
         host = UserDatabase(root: hostRoot)
@@ -98,7 +98,7 @@ public final class UserResolver {
     }
 
     /// Re-reads the host files if they changed (checked at most every 10 s).
-    public func refreshHostIfChanged() {
+    package func refreshHostIfChanged() {
         let now = Timestamp.monotonicNanoseconds()
         guard now &- lastHostCheckNs >= 10_000_000_000 || lastHostCheckNs == 0 else { return }
         lastHostCheckNs = now
@@ -107,7 +107,7 @@ public final class UserResolver {
     }
 
     /// The database that applies to `p` (cached on `p`).
-    public func database(for p: ProcessInfo) -> UserDatabase {
+    package func database(for p: ProcessInfo) -> UserDatabase {
         if let db = p.userDatabase { return db }
         let db = lookUp(p)
         p.userDatabase = db
@@ -142,15 +142,15 @@ public final class UserResolver {
     }
 
     /// `user.name`: the name of `p`'s uid in its root's passwd.
-    public func userName(for p: ProcessInfo) -> String? { database(for: p).userName(p.uid) }
+    package func userName(for p: ProcessInfo) -> String? { database(for: p).userName(p.uid) }
     /// `user.name` of another uid seen by `p` (`evt.arg.uid`).
-    public func userName(_ uid: UInt32, for p: ProcessInfo) -> String? { database(for: p).userName(uid) }
+    package func userName(_ uid: UInt32, for p: ProcessInfo) -> String? { database(for: p).userName(uid) }
     /// `group.name`: the name of `p`'s gid.
-    public func groupName(for p: ProcessInfo) -> String? { database(for: p).groupName(p.gid) }
+    package func groupName(for p: ProcessInfo) -> String? { database(for: p).groupName(p.gid) }
     /// `group.name` of another gid seen by `p`.
-    public func groupName(_ gid: UInt32, for p: ProcessInfo) -> String? { database(for: p).groupName(gid) }
+    package func groupName(_ gid: UInt32, for p: ProcessInfo) -> String? { database(for: p).groupName(gid) }
     /// `user.loginname`: the name of `p`'s login uid (nil when unset).
-    public func loginName(for p: ProcessInfo) -> String? {
+    package func loginName(for p: ProcessInfo) -> String? {
         p.loginUID == .max ? nil : database(for: p).userName(p.loginUID)
     }
 }

@@ -5,33 +5,33 @@ import VigilCore
 import VigilAlerts
 
 /// A configuration as loaded: the typed values and where they came from.
-public struct LoadedConfig: Sendable, Equatable {
+package struct LoadedConfig: Sendable, Equatable {
     /// The typed configuration after overrides.
-    public var config: VigilConfig
+    package var config: VigilConfig
     /// The file read (absolute), or nil when none was found and defaults apply.
-    public var path: String?
+    package var path: String?
     /// The `-o` overrides applied, in order.
-    public var overrides: [String]
+    package var overrides: [String]
 
     /// The directory relative `rules_files` entries resolve against.
-    public var baseDirectory: String {
+    package var baseDirectory: String {
         guard let path else { return FilePaths.currentDirectory() }
         return FilePaths.directory(of: path)
     }
 
     /// `rules_files` as absolute paths.
-    public var resolvedRulesFiles: [String] {
+    package var resolvedRulesFiles: [String] {
         config.rulesFiles.map { FilePaths.absolute($0, relativeTo: baseDirectory) }
     }
 }
 
 /// Reads the configuration file and applies `-o key.path=value` overrides.
-public enum ConfigLoader {
+package enum ConfigLoader {
     /// Largest configuration file read (bytes).
-    public static let maxFileBytes = 4 << 20
+    package static let maxFileBytes = 4 << 20
 
     /// Loads `path` (or defaults when nil) and applies `overrides`.
-    public static func load(path: String?, overrides: [String] = []) throws(ConfigError) -> LoadedConfig {
+    package static func load(path: String?, overrides: [String] = []) throws(ConfigError) -> LoadedConfig {
         var root: ConfigNode
         var absPath: String?
         if let path {
@@ -52,7 +52,7 @@ public enum ConfigLoader {
     }
 
     /// Parses text (tests and `config check` of a string).
-    public static func load(text: String, origin: String, overrides: [String] = []) throws(ConfigError) -> VigilConfig {
+    package static func load(text: String, origin: String, overrides: [String] = []) throws(ConfigError) -> VigilConfig {
         var root = try ConfigYAML.parse(text, origin: origin)
         for o in overrides { try applyOverride(o, to: &root) }
         return try decode(root)
@@ -158,7 +158,7 @@ public enum ConfigLoader {
     /// The configuration file used when none is given: `vigil.yaml` beside the
     /// rules (the first `-r` path), else `rules/vigil.yaml` in the working
     /// directory, else beside the binary's repository or `/etc/vigil/vigil.yaml`.
-    public static func defaultPath(rulesPaths: [String]) -> String? {
+    package static func defaultPath(rulesPaths: [String]) -> String? {
         var candidates: [String] = []
         if let r = rulesPaths.first {
             candidates.append(FilePaths.isDirectory(r) ? r + "/vigil.yaml" : FilePaths.directory(of: r) + "/vigil.yaml")
@@ -176,8 +176,8 @@ public enum ConfigLoader {
 }
 
 /// The effective configuration as YAML text (what `vigil config check` prints).
-public enum ConfigPrinter {
-    public static func yaml(_ config: VigilConfig) -> String {
+package enum ConfigPrinter {
+    package static func yaml(_ config: VigilConfig) -> String {
         var out = ""
         emit(ConfigValue.encodeMapping(config, VigilConfig.fields), indent: 0, into: &out)
         return out

@@ -1,24 +1,24 @@
 import VigilCore
 
 /// Where a configuration value came from: a file position or a `-o` override.
-public struct ConfigSource: Sendable, Equatable, CustomStringConvertible {
+package struct ConfigSource: Sendable, Equatable, CustomStringConvertible {
     /// File path, or `-o key=value` for command-line overrides, or `default`.
-    public var origin: String
+    package var origin: String
     /// 1-based line and column (0 when not from a file).
-    public var line: Int
-    public var column: Int
+    package var line: Int
+    package var column: Int
 
-    public init(origin: String, line: Int = 0, column: Int = 0) {
+    package init(origin: String, line: Int = 0, column: Int = 0) {
         self.origin = origin; self.line = line; self.column = column
     }
 
-    public var description: String { line > 0 ? "\(origin):\(line):\(column)" : origin }
+    package var description: String { line > 0 ? "\(origin):\(line):\(column)" : origin }
 }
 
 /// A parsed YAML node of the configuration file (order-preserving), with its source position.
-public struct ConfigNode: Sendable {
+package struct ConfigNode: Sendable {
     /// The node's shape.
-    public indirect enum Kind: Sendable {
+    package indirect enum Kind: Sendable {
         /// A scalar; `plain` is false for quoted scalars (which are always strings).
         case scalar(String, plain: Bool)
         case sequence([ConfigNode])
@@ -26,22 +26,22 @@ public struct ConfigNode: Sendable {
         case mapping([(key: String, keySource: ConfigSource, value: ConfigNode)])
     }
 
-    public var kind: Kind
-    public var source: ConfigSource
+    package var kind: Kind
+    package var source: ConfigSource
 
-    public init(_ kind: Kind, source: ConfigSource) { self.kind = kind; self.source = source }
+    package init(_ kind: Kind, source: ConfigSource) { self.kind = kind; self.source = source }
 
     /// An empty mapping.
-    public static func emptyMapping(_ source: ConfigSource) -> ConfigNode { ConfigNode(.mapping([]), source: source) }
+    package static func emptyMapping(_ source: ConfigSource) -> ConfigNode { ConfigNode(.mapping([]), source: source) }
 
     /// Whether this is a plain `null`/`~`/empty scalar.
-    public var isNull: Bool {
+    package var isNull: Bool {
         if case .scalar(let s, let plain) = kind, plain, s.isEmpty || s == "~" || s == "null" || s == "Null" || s == "NULL" { return true }
         return false
     }
 
     /// The node at a dotted key path (the deepest existing one on the way).
-    public func find(_ path: String) -> ConfigNode? {
+    package func find(_ path: String) -> ConfigNode? {
         var node = self
         for k in path.split(separator: ".") {
             guard case .mapping(let pairs) = node.kind, let p = pairs.first(where: { $0.key == k }) else { return node }
@@ -61,17 +61,17 @@ public struct ConfigNode: Sendable {
 }
 
 /// A configuration error that names the key and where it was written.
-public struct ConfigError: Error, Sendable, CustomStringConvertible, Equatable {
+package struct ConfigError: Error, Sendable, CustomStringConvertible, Equatable {
     /// Dotted key path (`webserver.listen_port`), empty for document-level errors.
-    public var key: String
-    public var source: ConfigSource
-    public var message: String
+    package var key: String
+    package var source: ConfigSource
+    package var message: String
 
-    public init(key: String, source: ConfigSource, message: String) {
+    package init(key: String, source: ConfigSource, message: String) {
         self.key = key; self.source = source; self.message = message
     }
 
-    public var description: String {
+    package var description: String {
         key.isEmpty ? "\(source): \(message)" : "\(source): \(key): \(message)"
     }
 }

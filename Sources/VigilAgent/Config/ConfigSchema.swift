@@ -93,10 +93,10 @@ struct FieldSpec<Root> {
 }
 
 /// A name/value pair of a string mapping (HTTP headers, labels), order kept.
-public struct ConfigPair: Sendable, Equatable {
-    public var name: String
-    public var value: String
-    public init(_ name: String, _ value: String) { self.name = name; self.value = value }
+package struct ConfigPair: Sendable, Equatable {
+    package var name: String
+    package var value: String
+    package init(_ name: String, _ value: String) { self.name = name; self.value = value }
 }
 
 /// Conversions from YAML nodes to typed values, with errors naming the key.

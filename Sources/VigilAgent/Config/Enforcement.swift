@@ -13,9 +13,9 @@ import VigilAlerts
 ///   never: [kubelet, containerd, containerd-shim-runc-v2, crio, systemd]
 /// ```
 /// Applied by reloads like the rules (no restart).
-public struct Enforcement: Sendable, Equatable {
+package struct Enforcement: Sendable, Equatable {
     /// What happens when an enforcing rule matches.
-    public enum Mode: String, Sendable, Equatable, CaseIterable {
+    package enum Mode: String, Sendable, Equatable, CaseIterable {
         /// No enforcement whatever the rules say; alerts carry no action.
         case off
         /// Alerts say what would have been done (`vigil.action_result: would-kill`); nothing is killed.
@@ -24,33 +24,33 @@ public struct Enforcement: Sendable, Equatable {
         case enforce
     }
     /// The action taken on a match.
-    public enum Action: String, Sendable, Equatable, CaseIterable {
+    package enum Action: String, Sendable, Equatable, CaseIterable {
         /// SIGKILL: in the kernel at exec when the rule compiles there, else through a pidfd from user space.
         case kill
     }
 
     /// `mode` (default `dry-run`).
-    public var mode: Mode = .dryRun
+    package var mode: Mode = .dryRun
     /// `action` (default `kill`).
-    public var action: Action = .kill
+    package var action: Action = .kill
     /// `rules`: which rules enforce (none by default), Falco's `rules:` selector items in order.
-    public var rules: [RuleSelector] = []
+    package var rules: [RuleSelector] = []
     /// `never`: processes never killed, by exe name (`kubelet`) or absolute path (`/usr/bin/kubelet`).
-    public var never: [String] = Enforcement.defaultNever
+    package var never: [String] = Enforcement.defaultNever
     /// `kernel`: compile eligible rules into the exec program (false: every kill from user space).
-    public var kernel = true
+    package var kernel = true
     /// `rate_limit`: kills per second per rule (token bucket); matches beyond it are refused and summarised.
-    public var rateLimit = RateLimit(rate: 10, burst: 20)
+    package var rateLimit = RateLimit(rate: 10, burst: 20)
     /// `summary_interval_ms`: how often a rule's rate-limited kills are summarised in one alert.
-    public var summaryIntervalMs = 10_000
+    package var summaryIntervalMs = 10_000
 
     /// The default never-kill list: the kubelet, the container runtimes and systemd.
-    public static let defaultNever = ["kubelet", "containerd", "containerd-shim-runc-v2", "crio", "systemd"]
+    package static let defaultNever = ["kubelet", "containerd", "containerd-shim-runc-v2", "crio", "systemd"]
 
-    public init() {}
+    package init() {}
 
     /// Whether rule `name` with `tags` enforces (mode aside).
-    public func selects(name: String, tags: [String]) -> Bool {
+    package func selects(name: String, tags: [String]) -> Bool {
         RuleSelector.select(rules, name: name, tags: tags, initially: false)
     }
 }

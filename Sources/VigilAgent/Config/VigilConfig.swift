@@ -7,127 +7,127 @@ import VigilAlerts
 ///
 /// Defaults are those of the shipped `rules/vigil.yaml`, so an absent file and the
 /// shipped file give the same agent.
-public struct VigilConfig: Sendable, Equatable {
+package struct VigilConfig: Sendable, Equatable {
     /// How many rules may fire for one event (Falco's `rule_matching`).
-    public enum RuleMatching: String, Sendable, Equatable { case first, all }
+    package enum RuleMatching: String, Sendable, Equatable { case first, all }
 
     /// Rules files or directories (relative paths resolve against the config file's directory).
-    public var rulesFiles: [String] = ["."]
+    package var rulesFiles: [String] = ["."]
     /// Alert formatting, sinks and flood control (the alerts stage's own settings:
     /// `priority`, `json_output`, `json_include_*`, `outputs_queue`, `*_output`, `flood_control`).
-    public var alerts = AlertOutputConfig()
+    package var alerts = AlertOutputConfig()
     /// Minimum rule priority (Falco's `priority`): rules less severe are not loaded, alerts not emitted.
-    public var priority: Priority {
+    package var priority: Priority {
         get { alerts.minimumPriority }
         set { alerts.minimumPriority = newValue }
     }
     /// Falco's `rule_matching`: `first` stops at the first matching rule per event, `all` alerts for each.
-    public var ruleMatching: RuleMatching = .first
+    package var ruleMatching: RuleMatching = .first
     /// `rules_unknown_keys`: an unknown key in a rules item is an `error` (default, as Falco
     /// 0.44) or a `warn`ing.
-    public var rulesUnknownKeys: UnknownKeyPolicy = .error
+    package var rulesUnknownKeys: UnknownKeyPolicy = .error
     /// Falco's top-level `rules:` list: `- enable: {rule: "pattern*"}`, `- disable: {tag: T}`,
     /// applied in order over the rules files' own `enabled`.
-    public var ruleSelectors: [RuleSelector] = []
+    package var ruleSelectors: [RuleSelector] = []
     /// Reload when a rules or config file changes (Falco's `watch_config_files`).
-    public var watchConfigFiles = true
+    package var watchConfigFiles = true
 
     /// The metrics and health server.
-    public struct Webserver: Sendable, Equatable {
+    package struct Webserver: Sendable, Equatable {
         /// Whether this part is on.
-        public var enabled = true
+        package var enabled = true
         /// `webserver.listen_address`: an IPv4 or IPv6 literal.
-        public var listenAddress = "0.0.0.0"
+        package var listenAddress = "0.0.0.0"
         /// `webserver.listen_port` (0 picks a free port).
-        public var listenPort = 8765
+        package var listenPort = 8765
         /// Liveness path (Falco's `k8s_healthz_endpoint`).
-        public var k8sHealthzEndpoint = "/healthz"
+        package var k8sHealthzEndpoint = "/healthz"
         /// Readiness path.
-        public var readinessEndpoint = "/readyz"
+        package var readinessEndpoint = "/readyz"
         /// Serve `/metrics`.
-        public var prometheusMetricsEnabled = true
+        package var prometheusMetricsEnabled = true
         /// Accepted for falco.yaml compatibility; the server picks its own threading.
-        public var threadiness = 0
+        package var threadiness = 0
     }
     /// `webserver`.
-    public var webserver = Webserver()
+    package var webserver = Webserver()
 
     /// The agent's own log level (`debug`, `info`, `warning`, `error`).
-    public var logLevel: LogLevel = .info
+    package var logLevel: LogLevel = .info
     /// `log_stderr`: false keeps only errors on stderr.
-    public var logStderr = true
+    package var logStderr = true
 
     /// Kernel capture.
-    public struct Capture: Sendable, Equatable {
+    package struct Capture: Sendable, Equatable {
         /// `capture.ring_buffer_bytes`: BPF ring size (a power of two).
-        public var ringBufferBytes = 16 << 20
+        package var ringBufferBytes = 16 << 20
         /// `capture.max_args_bytes`: argv bytes copied per exec.
-        public var maxArgsBytes = 4096
+        package var maxArgsBytes = 4096
         /// Bytes of pending data before the reader is woken (0: every record).
-        public var wakeupBytes = 256 << 10
+        package var wakeupBytes = 256 << 10
         /// Longest a record waits in the ring before the reader polls, in milliseconds.
-        public var pollIntervalMs = 10
+        package var pollIntervalMs = 10
         /// Drop the agent's own events in the kernel.
-        public var ignoreSelf = true
+        package var ignoreSelf = true
     }
     /// `capture`.
-    public var capture = Capture()
+    package var capture = Capture()
 
     /// Kubernetes API enrichment (off: host mode, nothing needs a cluster).
-    public struct K8s: Sendable, Equatable {
+    package struct K8s: Sendable, Equatable {
         /// Whether this part is on.
-        public var enabled = false
+        package var enabled = false
         /// `k8s.kubeconfig`; empty: in-cluster service account.
-        public var kubeconfig = ""
+        package var kubeconfig = ""
         /// `k8s.node_name`; empty: `NODE_NAME` or the host name.
-        public var nodeName = ""
+        package var nodeName = ""
         /// `k8s.api_server`: overrides the kubeconfig's server.
-        public var apiServer = ""
+        package var apiServer = ""
         /// `k8s.ca_file`: overrides the kubeconfig's CA.
-        public var caFile = ""
+        package var caFile = ""
         /// `k8s.token_file`: overrides the bearer token file.
-        public var tokenFile = ""
+        package var tokenFile = ""
         /// `k8s.resync_seconds`.
-        public var resyncSeconds = 600
+        package var resyncSeconds = 600
     }
     /// `k8s`.
-    public var k8s = K8s()
+    package var k8s = K8s()
 
     /// Node-local container runtime state.
-    public struct Runtime: Sendable, Equatable {
+    package struct Runtime: Sendable, Equatable {
         /// Whether this part is on.
-        public var enabled = true
+        package var enabled = true
         /// Where the runtime keeps its container state.
-        public var stateRoot: String
+        package var stateRoot: String
     }
     /// `containerd` state (`state_root`).
-    public var containerd = Runtime(stateRoot: "/run/containerd")
+    package var containerd = Runtime(stateRoot: "/run/containerd")
     /// `crio` state (`state_root`).
-    public var crio = Runtime(stateRoot: "/var/lib/containers/storage")
+    package var crio = Runtime(stateRoot: "/var/lib/containers/storage")
 
     /// Budgets of one rules reload (`rules_reload`): the new set compiles on its own thread;
     /// past either budget the reload fails and the running rules stay.
-    public struct RulesReload: Sendable, Equatable {
+    package struct RulesReload: Sendable, Equatable {
         /// Longest a reload's compilation may take.
-        public var timeoutMs = 30_000
+        package var timeoutMs = 30_000
         /// Most memory (resident set growth) a reload's compilation may use.
-        public var maxMemory = 1 << 30
+        package var maxMemory = 1 << 30
     }
     /// `rules_reload`.
-    public var rulesReload = RulesReload()
+    package var rulesReload = RulesReload()
     /// `rules_file_max_size`: largest rules file read (a larger one is an error naming it and the limit).
-    public var rulesFileMaxSize = FileReader.defaultLimit
+    package var rulesFileMaxSize = FileReader.defaultLimit
 
     /// How long an event may wait for container metadata before it is evaluated without it.
-    public var metadataWaitMs = 100
+    package var metadataWaitMs = 100
     /// Fraction of events dropped (kernel + reader) in one second that raises the
     /// internal "Vigil dropped events" alert (0 disables).
-    public var dropAlertThreshold = 0.001
+    package var dropAlertThreshold = 0.001
 
     /// `enforcement`: stopping what enforcing rules match (see ``Enforcement``).
-    public var enforcement = Enforcement()
+    package var enforcement = Enforcement()
 
-    public init() {}
+    package init() {}
 
     /// The schema: every key, in the order printed by `vigil config check`.
     static var fields: [FieldSpec<VigilConfig>] {

@@ -5,9 +5,9 @@ import VigilRules
 
 /// Plans enforcement on start-up and every reload, loads the exec program's table (when a
 /// kernel source is attached) and swaps the pipeline's settings.
-public final class EnforcementControl: Sendable {
+package final class EnforcementControl: Sendable {
     /// The settings the pipeline applies.
-    public let slot: SwapSlot<EnforcementSettings>
+    package let slot: SwapSlot<EnforcementSettings>
     private struct State {
         var report: [String] = []
         var generation: UInt16 = 1
@@ -17,7 +17,7 @@ public final class EnforcementControl: Sendable {
     private let state = Mutex(State())
 
     /// Plans for the initial rules (no kernel table until ``attachKernel(_:rules:config:)``).
-    public init(rules: RuleSet, config: Enforcement) {
+    package init(rules: RuleSet, config: Enforcement) {
         let plan = EnforcementPlan(rules: rules, config: config, generation: 1, kernelAvailable: false)
         slot = SwapSlot(plan.settings)
         state.withLock { $0.report = plan.report }
@@ -25,18 +25,18 @@ public final class EnforcementControl: Sendable {
     }
 
     /// Where each enforcing rule kills, as last planned.
-    public var report: [String] { state.withLock { $0.report } }
+    package var report: [String] { state.withLock { $0.report } }
     /// The table last loaded into the exec program.
-    public var kernelTable: KernelEnforcementTable { state.withLock { $0.lastKernel } }
+    package var kernelTable: KernelEnforcementTable { state.withLock { $0.lastKernel } }
 
     /// A kernel source is attached: from now on eligible rules are compiled into it.
-    public func attachKernel(_ setter: @escaping @Sendable (KernelEnforcementTable) throws -> Void, rules: RuleSet, config: Enforcement) {
+    package func attachKernel(_ setter: @escaping @Sendable (KernelEnforcementTable) throws -> Void, rules: RuleSet, config: Enforcement) {
         state.withLock { $0.setter = setter }
         apply(rules: rules, config: config)
     }
 
     /// Plans `rules` under `config`, loads the kernel table and swaps the settings.
-    public func apply(rules: RuleSet, config: Enforcement) {
+    package func apply(rules: RuleSet, config: Enforcement) {
         state.withLock { st in
             st.generation = st.generation &+ 1
             if st.generation == 0 { st.generation = 1 }

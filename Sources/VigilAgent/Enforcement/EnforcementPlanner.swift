@@ -7,24 +7,24 @@ import VigilRules
 
 /// Decides, for a rule set and an `enforcement` section, which rules enforce, where (the exec
 /// program or user space, and why), and builds the kernel table and the pipeline's settings.
-public struct EnforcementPlan: Sendable {
+package struct EnforcementPlan: Sendable {
     /// One enforcing rule and where its kill happens.
-    public struct Entry: Sendable {
-        public var rule: String
-        public var path: EnforcementPath
+    package struct Entry: Sendable {
+        package var rule: String
+        package var path: EnforcementPath
     }
     /// Enforcing rules in load order.
-    public var entries: [Entry]
+    package var entries: [Entry]
     /// What the exec program gets.
-    public var kernel: KernelEnforcementTable
+    package var kernel: KernelEnforcementTable
     /// What the pipeline applies.
-    public var settings: EnforcementSettings
+    package var settings: EnforcementSettings
     /// Selector items that name no loaded rule (likely typos).
-    public var unmatchedSelectors: [RuleSelector]
+    package var unmatchedSelectors: [RuleSelector]
 
     /// Builds the plan. `generation` tags kernel-marked records; `kernelAvailable` false puts
     /// every rule in user space (no BPF source, or `enforcement.kernel: false`).
-    public init(rules: RuleSet, config: Enforcement, generation: UInt16, kernelAvailable: Bool = true,
+    package init(rules: RuleSet, config: Enforcement, generation: UInt16, kernelAvailable: Bool = true,
                 protectedPIDs: Set<UInt32> = EnforcementSettings.selfAndAncestors()) {
         var entries: [Entry] = []
         var table = KernelEnforcementTable()
@@ -98,7 +98,7 @@ public struct EnforcementPlan: Sendable {
 
     /// One line per enforcing rule: `rule 'X': kernel (exe on overlay upper layer, in a container)`
     /// or `rule 'Y': user space (field fd.name is not known in the kernel at exec)`.
-    public var report: [String] {
+    package var report: [String] {
         entries.map { e in
             switch e.path {
             case .kernel(let f): "rule '\(e.rule)': kernel at exec (\(f.summary))"

@@ -4,22 +4,22 @@ import Glibc
 import VigilCore
 
 /// The enforcement settings the pipeline applies, swapped by reloads (immutable).
-public final class EnforcementSettings: Sendable {
+package final class EnforcementSettings: Sendable {
     /// The `enforcement` section.
-    public let config: Enforcement
+    package let config: Enforcement
     /// `never` entries without a slash (exe names, compared with `comm` and the exe's base name).
-    public let neverNames: Set<String>
+    package let neverNames: Set<String>
     /// `never` entries with a slash (exact exe paths).
-    public let neverPaths: Set<String>
+    package let neverPaths: Set<String>
     /// Processes never killed whatever the rules say: PID 1, Vigil and its parent chain.
-    public let protectedPIDs: Set<UInt32>
+    package let protectedPIDs: Set<UInt32>
     /// Kernel filter slots of this configuration: slot -> rule name (for records the exec program marked).
-    public let kernelSlots: [String]
+    package let kernelSlots: [String]
     /// Generation tag the exec program writes into its records (low 16 bits).
-    public let kernelGeneration: UInt16
+    package let kernelGeneration: UInt16
 
     /// Settings for `config`; `kernelSlots` names the rules compiled into the exec program.
-    public init(_ config: Enforcement, kernelSlots: [String] = [], kernelGeneration: UInt16 = 0,
+    package init(_ config: Enforcement, kernelSlots: [String] = [], kernelGeneration: UInt16 = 0,
                 protectedPIDs: Set<UInt32> = EnforcementSettings.selfAndAncestors()) {
         self.config = config
         neverNames = Set(config.never.filter { !$0.contains("/") })
@@ -30,7 +30,7 @@ public final class EnforcementSettings: Sendable {
     }
 
     /// PID 1, this process and every ancestor up to PID 1 (read from `/proc`).
-    public static func selfAndAncestors() -> Set<UInt32> {
+    package static func selfAndAncestors() -> Set<UInt32> {
         var out: Set<UInt32> = [1]
         var pid = UInt32(getpid())
         for _ in 0..<64 {
@@ -42,7 +42,7 @@ public final class EnforcementSettings: Sendable {
     }
 
     /// The never-list entry `name`/`path` hits, if any.
-    public func neverEntry(comm: String, exePath: String) -> String? {
+    package func neverEntry(comm: String, exePath: String) -> String? {
         if neverNames.contains(comm) { return comm }
         if !exePath.isEmpty {
             if neverPaths.contains(exePath) { return exePath }

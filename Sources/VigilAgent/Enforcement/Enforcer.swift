@@ -22,10 +22,10 @@ import VigilABI
 /// `vigil.action_latency_us` (syscall exit to kill).
 ///
 /// Not thread-safe: one pipeline thread owns it.
-public final class Enforcer: @unchecked Sendable {
+package final class Enforcer: @unchecked Sendable {
     /// The settings in force (swapped by reloads).
-    public let slot: SwapSlot<EnforcementSettings>
-    public let metrics: EnforcementMetrics
+    package let slot: SwapSlot<EnforcementSettings>
+    package let metrics: EnforcementMetrics
     private var settings: SwapSlot<EnforcementSettings>.Reader
     /// Previous settings, for exec records marked under an older kernel generation.
     private var history: [EnforcementSettings] = []
@@ -35,11 +35,11 @@ public final class Enforcer: @unchecked Sendable {
     private let ticksToNs: UInt64
 
     /// What the exec program did, from the record (see `vigil_abi.h`, `VIGIL_ENF_*`).
-    public enum KernelOutcome: UInt32, Sendable {
+    package enum KernelOutcome: UInt32, Sendable {
         case killed = 1, wouldKill = 2, refusedNever = 3, refusedProtected = 4
     }
 
-    public init(slot: SwapSlot<EnforcementSettings>, metrics: EnforcementMetrics) {
+    package init(slot: SwapSlot<EnforcementSettings>, metrics: EnforcementMetrics) {
         self.slot = slot
         self.metrics = metrics
         self.settings = SwapSlot.Reader(slot)
@@ -49,7 +49,7 @@ public final class Enforcer: @unchecked Sendable {
     }
 
     /// The mode in force.
-    public var mode: Enforcement.Mode { settings.value.config.mode }
+    package var mode: Enforcement.Mode { settings.value.config.mode }
 
     private func refresh() {
         if settings.refresh() {
@@ -59,7 +59,7 @@ public final class Enforcer: @unchecked Sendable {
     }
 
     /// The rule the exec program acted for and what it did, when the record says so.
-    public func kernelOutcome(_ ev: Event) -> (rule: String, outcome: KernelOutcome)? {
+    package func kernelOutcome(_ ev: Event) -> (rule: String, outcome: KernelOutcome)? {
         guard ev.isExec else { return nil }
         let word = ev.execInfo.enforcement
         guard word != 0, let outcome = KernelOutcome(rawValue: (word >> 8) & 0xf) else { return nil }
@@ -71,7 +71,7 @@ public final class Enforcer: @unchecked Sendable {
     }
 
     /// Acts on a match of enforcing rule `alert.rule` for event `ev` and annotates the alert.
-    public func act(_ alert: inout Alert, event ev: Event, process: ProcessInfo?) {
+    package func act(_ alert: inout Alert, event ev: Event, process: ProcessInfo?) {
         refresh()
         let s = settings.value
         let cfg = s.config
@@ -166,7 +166,7 @@ public final class Enforcer: @unchecked Sendable {
     }
 
     /// Periodic work: one summary alert per rule whose kills were refused by the rate limit.
-    public func tick(nowNs: UInt64, hostname: String, emit: (Alert) -> Void) {
+    package func tick(nowNs: UInt64, hostname: String, emit: (Alert) -> Void) {
         guard !suppressed.isEmpty else { return }
         refresh()
         let interval = UInt64(settings.value.config.summaryIntervalMs) * 1_000_000

@@ -6,10 +6,10 @@ import VigilCore
 
 /// The metrics and health HTTP server (libmicrohttpd, its own thread):
 /// Prometheus `/metrics`, `/healthz` (alive) and `/readyz` (ready for traffic).
-public final class MetricsServer: @unchecked Sendable {
+package final class MetricsServer: @unchecked Sendable {
     /// Why the server could not start.
-    public struct StartError: Error, CustomStringConvertible, Sendable {
-        public let description: String
+    package struct StartError: Error, CustomStringConvertible, Sendable {
+        package let description: String
     }
 
     private let registry: MetricsRegistry
@@ -20,11 +20,11 @@ public final class MetricsServer: @unchecked Sendable {
     private let metricsEnabled: Bool
     private var daemon: OpaquePointer?
     /// The port actually listened on (differs from the requested one when that was 0).
-    public private(set) var port: UInt16 = 0
+    package private(set) var port: UInt16 = 0
     /// Requests served (by path class), for the server's own metrics.
-    public let requests = Counter()
+    package let requests = Counter()
 
-    public init(registry: MetricsRegistry, health: HealthState, healthzPath: String = "/healthz",
+    package init(registry: MetricsRegistry, health: HealthState, healthzPath: String = "/healthz",
                 readyzPath: String = "/readyz", metricsEnabled: Bool = true) {
         self.registry = registry; self.health = health
         self.metricsPath = "/metrics"; self.healthzPath = healthzPath; self.readyzPath = readyzPath
@@ -34,7 +34,7 @@ public final class MetricsServer: @unchecked Sendable {
     deinit { stop() }
 
     /// Starts listening on `address:port` (IPv4 or IPv6 literal; port 0 picks a free one).
-    public func start(address: String, port requested: Int) throws(StartError) {
+    package func start(address: String, port requested: Int) throws(StartError) {
         guard daemon == nil else { return }
         var flags = UInt32(MHD_USE_AUTO_INTERNAL_THREAD.rawValue)
         var storage = sockaddr_storage()
@@ -72,7 +72,7 @@ public final class MetricsServer: @unchecked Sendable {
     }
 
     /// Stops the server (waits for its thread).
-    public func stop() {
+    package func stop() {
         if let d = daemon {
             MHD_stop_daemon(d)
             daemon = nil

@@ -10,7 +10,7 @@ import VigilCore
 ///
 /// Changes are debounced and confirmed by a content fingerprint, so a burst of
 /// events, or a touch that changes nothing, gives at most one callback.
-public final class FileWatcher: @unchecked Sendable {
+package final class FileWatcher: @unchecked Sendable {
     private let state = Mutex<[String]>([])
     private let stopFlag = Atomic<Bool>(false)
     private let onChange: @Sendable () -> Void
@@ -18,13 +18,13 @@ public final class FileWatcher: @unchecked Sendable {
     private var thread: NamedThread?
     private var fd: Int32 = -1
     /// Times a change was detected and reported.
-    public let changes = Counter()
+    package let changes = Counter()
     /// Times the watched files were re-read and compared after a debounced burst of events
     /// (a check that finds the same content does not call back).
-    public let checks = Counter()
+    package let checks = Counter()
 
     /// Watches `paths` (files or directories); `onChange` runs on the watcher thread.
-    public init(paths: [String], debounceMs: Int = 250, onChange: @escaping @Sendable () -> Void) {
+    package init(paths: [String], debounceMs: Int = 250, onChange: @escaping @Sendable () -> Void) {
         self.onChange = onChange
         self.debounceMs = debounceMs
         state.withLock { $0 = paths }
@@ -33,14 +33,14 @@ public final class FileWatcher: @unchecked Sendable {
     deinit { stop() }
 
     /// Replaces the watched paths (after a reload changed `rules_files`).
-    public func setPaths(_ paths: [String]) { state.withLock { $0 = paths } }
+    package func setPaths(_ paths: [String]) { state.withLock { $0 = paths } }
 
     /// The watched paths.
-    public var paths: [String] { state.withLock { $0 } }
+    package var paths: [String] { state.withLock { $0 } }
 
     /// Starts the watcher thread. Returns false if inotify is unavailable.
     @discardableResult
-    public func start() -> Bool {
+    package func start() -> Bool {
         fd = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
         guard fd >= 0 else {
             Log.warning("reload", "inotify unavailable; file changes are not watched (SIGHUP still reloads)",
@@ -65,7 +65,7 @@ public final class FileWatcher: @unchecked Sendable {
     }
 
     /// Stops and joins the watcher thread.
-    public func stop() {
+    package func stop() {
         stopFlag.store(true, ordering: .releasing)
         thread?.join()
         thread = nil
@@ -73,7 +73,7 @@ public final class FileWatcher: @unchecked Sendable {
     }
 
     /// A fingerprint of the watched files' contents (directories: their rule files).
-    public static func fingerprint(_ paths: [String]) -> UInt64 {
+    package static func fingerprint(_ paths: [String]) -> UInt64 {
         var h: UInt64 = 0xcbf29ce484222325
         func mix(_ bytes: some Sequence<UInt8>) { for b in bytes { h = (h ^ UInt64(b)) &* 0x100000001b3 } }
         for p in paths {

@@ -9,12 +9,12 @@ import VigilCore
 /// ``blockAgentSignals()`` must run on the main thread before any other thread
 /// starts, so every thread inherits the mask and only the signal thread
 /// (``SignalWaiter``) receives them, synchronously.
-public enum AgentSignals {
+package enum AgentSignals {
     /// The handled signals.
-    public static let handled: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGUSR1]
+    package static let handled: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGUSR1]
 
     /// Blocks the handled signals in the calling thread (and threads it starts later).
-    public static func blockAgentSignals() {
+    package static func blockAgentSignals() {
         var set = sigset_t()
         sigemptyset(&set)
         for s in handled { sigaddset(&set, s) }
@@ -23,15 +23,15 @@ public enum AgentSignals {
 }
 
 /// A thread that waits for the agent's signals and calls back (never in signal context).
-public final class SignalWaiter: Sendable {
+package final class SignalWaiter: Sendable {
     private let stopFlag = Atomic<Bool>(false)
     private let thread: Mutex<NamedThread?> = Mutex(nil)
 
-    public init() {}
+    package init() {}
 
     /// Starts waiting; `handler` runs on the signal thread for each signal received.
     /// Throws when the thread cannot be started.
-    public func start(_ handler: @escaping @Sendable (Int32) -> Void) throws(NamedThread.StartError) {
+    package func start(_ handler: @escaping @Sendable (Int32) -> Void) throws(NamedThread.StartError) {
         let t = try NamedThread.start(name: "vigil-signals") { [self] in
             var set = sigset_t()
             sigemptyset(&set)
@@ -46,7 +46,7 @@ public final class SignalWaiter: Sendable {
     }
 
     /// Stops waiting and joins the thread.
-    public func stop() {
+    package func stop() {
         stopFlag.store(true, ordering: .releasing)
         let t = thread.withLock { t -> NamedThread? in let x = t; t = nil; return x }
         t?.join()

@@ -5,22 +5,22 @@ import Synchronization
 /// Writers take a mutex and bump a generation counter; readers keep a
 /// ``SwapSlot/Reader`` that re-reads the reference only when the generation
 /// changed, so the per-event cost is one relaxed-acquire atomic load.
-public final class SwapSlot<Value: AnyObject>: @unchecked Sendable {
+package final class SwapSlot<Value: AnyObject>: @unchecked Sendable {
     private let lock = Mutex<Void>(())
     private var current: Value
     private let generationCounter = Atomic<UInt64>(1)
 
-    public init(_ initial: Value) { current = initial }
+    package init(_ initial: Value) { current = initial }
 
     /// The current value (takes the lock).
-    public func load() -> Value { lock.withLock { _ in current } }
+    package func load() -> Value { lock.withLock { _ in current } }
 
     /// The generation, bumped by every ``store(_:)``.
-    @inline(__always) public var generation: UInt64 { generationCounter.load(ordering: .acquiring) }
+    @inline(__always) package var generation: UInt64 { generationCounter.load(ordering: .acquiring) }
 
     /// Replaces the value; returns the old one.
     @discardableResult
-    public func store(_ new: Value) -> Value {
+    package func store(_ new: Value) -> Value {
         let old = lock.withLock { _ -> Value in
             let o = current
             current = new
@@ -31,12 +31,12 @@ public final class SwapSlot<Value: AnyObject>: @unchecked Sendable {
     }
 
     /// A per-thread cached view of the slot.
-    public struct Reader {
-        public private(set) var value: Value
+    package struct Reader {
+        package private(set) var value: Value
         private var seen: UInt64
         private let slot: SwapSlot<Value>
 
-        public init(_ slot: SwapSlot<Value>) {
+        package init(_ slot: SwapSlot<Value>) {
             self.slot = slot
             self.seen = slot.generation
             self.value = slot.load()
@@ -44,7 +44,7 @@ public final class SwapSlot<Value: AnyObject>: @unchecked Sendable {
 
         /// Re-reads the value if it was swapped since the last call; returns whether it changed.
         @inline(__always) @discardableResult
-        public mutating func refresh() -> Bool {
+        package mutating func refresh() -> Bool {
             let g = slot.generation
             guard g != seen else { return false }
             value = slot.load()

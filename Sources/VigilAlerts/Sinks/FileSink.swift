@@ -18,7 +18,7 @@ import VigilCore
 /// Like log shippers, it compares the path's inode with the open file's every second: when the
 /// file was deleted, moved away or replaced (or its directory removed), it logs it and reopens
 /// the path (alerts are counted as errors while the path cannot be opened).
-public final class FileBackend: AlertSinkBackend, @unchecked Sendable {
+package final class FileBackend: AlertSinkBackend, @unchecked Sendable {
     private let path: String
     private let format: AlertLineFormat
     private let keepAlive: Bool
@@ -39,9 +39,9 @@ public final class FileBackend: AlertSinkBackend, @unchecked Sendable {
     /// How often the path's inode is compared with the open file's.
     static let pathCheckIntervalNs: UInt64 = 1_000_000_000
     /// Rotations performed (read by tests and metrics through the sink).
-    public private(set) var rotations = 0
+    package private(set) var rotations = 0
 
-    public init(config: FileOutputConfig, format: AlertLineFormat) {
+    package init(config: FileOutputConfig, format: AlertLineFormat) {
         path = config.filename
         self.format = format
         keepAlive = config.keepAlive
@@ -50,7 +50,7 @@ public final class FileBackend: AlertSinkBackend, @unchecked Sendable {
         buffer.reserveCapacity(64 * 1024)
     }
 
-    public var maxBatch: Int { 256 }
+    package var maxBatch: Int { 256 }
 
     private func openFile() -> Bool {
         if fd >= 0 { return true }
@@ -160,12 +160,12 @@ public final class FileBackend: AlertSinkBackend, @unchecked Sendable {
         closeFile()
     }
 
-    public func idle(control: SinkControl) {
+    package func idle(control: SinkControl) {
         if control.takeReopenRequest() { closeFile() }
         checkPath()
     }
 
-    public func deliver(_ batch: [FormattedAlert], stats: SinkStats, control: SinkControl) {
+    package func deliver(_ batch: [FormattedAlert], stats: SinkStats, control: SinkControl) {
         checkPath()
         if !openFile() {
             // One retry after a short pause (the directory may be being recreated by logrotate).
@@ -191,12 +191,12 @@ public final class FileBackend: AlertSinkBackend, @unchecked Sendable {
         if buffer.capacity > 1 << 20 { buffer = []; buffer.reserveCapacity(64 * 1024) }
     }
 
-    public func close() { closeFile() }
+    package func close() { closeFile() }
 }
 
 extension AlertSink {
     /// The file sink for `config` (JSON lines when `json`, else text lines).
-    public static func file(_ config: FileOutputConfig, json: Bool, capacity: Int, maxBytes: Int = OutputsQueueConfig.defaultMaxBytes) -> AlertSink {
+    package static func file(_ config: FileOutputConfig, json: Bool, capacity: Int, maxBytes: Int = OutputsQueueConfig.defaultMaxBytes) -> AlertSink {
         let fmt: AlertLineFormat = json ? .json : .text
         return AlertSink(name: "file", format: fmt, capacity: capacity, maxBytes: maxBytes, backend: FileBackend(config: config, format: fmt))
     }

@@ -14,7 +14,7 @@ enum CurlGlobal {
 /// is retried up to `max_retries` times with exponential backoff; other 4xx answers are final
 /// errors. TLS verifies the server by default (CA file/bundle/path configurable); `insecure`
 /// turns verification off; a client certificate and key may be presented.
-public final class HTTPBackend: AlertSinkBackend, @unchecked Sendable {
+package final class HTTPBackend: AlertSinkBackend, @unchecked Sendable {
     private let config: HTTPOutputConfig
     private let formatOptions: AlertFormatOptions
     private var handle: UnsafeMutableRawPointer?
@@ -30,7 +30,7 @@ public final class HTTPBackend: AlertSinkBackend, @unchecked Sendable {
         let limit = 4096
     }
 
-    public init(config: HTTPOutputConfig, formatOptions: AlertFormatOptions) {
+    package init(config: HTTPOutputConfig, formatOptions: AlertFormatOptions) {
         self.config = config
         self.formatOptions = formatOptions
         batchSize = max(1, config.batch)
@@ -40,7 +40,7 @@ public final class HTTPBackend: AlertSinkBackend, @unchecked Sendable {
 
     deinit { close() }
 
-    public var maxBatch: Int { max(batchSize, 16) }
+    package var maxBatch: Int { max(batchSize, 16) }
 
     private func setup() -> Bool {
         if handle != nil { return true }
@@ -148,7 +148,7 @@ public final class HTTPBackend: AlertSinkBackend, @unchecked Sendable {
         }
     }
 
-    public func deliver(_ batch: [FormattedAlert], stats: SinkStats, control: SinkControl) {
+    package func deliver(_ batch: [FormattedAlert], stats: SinkStats, control: SinkControl) {
         var i = 0
         while i < batch.count {
             let n = min(batchSize, batch.count - i)
@@ -167,7 +167,7 @@ public final class HTTPBackend: AlertSinkBackend, @unchecked Sendable {
         if body.capacity > 4 << 20 { body = [] }
     }
 
-    public func close() {
+    package func close() {
         if let h = handle { curl_easy_cleanup(h); handle = nil }
         if let l = headers { curl_slist_free_all(l); headers = nil }
     }
@@ -175,7 +175,7 @@ public final class HTTPBackend: AlertSinkBackend, @unchecked Sendable {
 
 extension AlertSink {
     /// The HTTP sink for `config` (always JSON).
-    public static func http(_ config: HTTPOutputConfig, formatOptions: AlertFormatOptions, capacity: Int,
+    package static func http(_ config: HTTPOutputConfig, formatOptions: AlertFormatOptions, capacity: Int,
                             maxBytes: Int = OutputsQueueConfig.defaultMaxBytes) throws(AlertConfigError) -> AlertSink {
         let u = config.url.lowercased()
         guard u.hasPrefix("http://") || u.hasPrefix("https://") else {

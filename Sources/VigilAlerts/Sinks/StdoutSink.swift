@@ -6,21 +6,21 @@ import Darwin
 import VigilCore
 
 /// Writes alert lines to a file descriptor (standard output by default), one batch per write.
-public final class FDLineBackend: AlertSinkBackend, @unchecked Sendable {
+package final class FDLineBackend: AlertSinkBackend, @unchecked Sendable {
     private let fd: Int32
     private let format: AlertLineFormat
     private var buffer: [UInt8] = []
 
     /// Writes `format` lines to `fd` (not closed by the sink).
-    public init(fd: Int32 = 1, format: AlertLineFormat) {
+    package init(fd: Int32 = 1, format: AlertLineFormat) {
         self.fd = fd
         self.format = format
         buffer.reserveCapacity(64 * 1024)
     }
 
-    public var maxBatch: Int { 256 }
+    package var maxBatch: Int { 256 }
 
-    public func deliver(_ batch: [FormattedAlert], stats: SinkStats, control: SinkControl) {
+    package func deliver(_ batch: [FormattedAlert], stats: SinkStats, control: SinkControl) {
         buffer.removeAll(keepingCapacity: true)
         for a in batch {
             buffer.append(contentsOf: format == .json ? a.json : a.text)
@@ -34,7 +34,7 @@ public final class FDLineBackend: AlertSinkBackend, @unchecked Sendable {
 
 extension AlertSink {
     /// The stdout sink. `format` `.auto` writes text on a terminal, else JSON when `json` is true.
-    public static func stdout(_ config: StdoutOutputConfig, json: Bool, capacity: Int, maxBytes: Int = OutputsQueueConfig.defaultMaxBytes, fd: Int32 = 1) -> AlertSink {
+    package static func stdout(_ config: StdoutOutputConfig, json: Bool, capacity: Int, maxBytes: Int = OutputsQueueConfig.defaultMaxBytes, fd: Int32 = 1) -> AlertSink {
         let fmt: AlertLineFormat
         switch config.format {
         case .auto: fmt = isatty(fd) == 1 ? .text : (json ? .json : .text)

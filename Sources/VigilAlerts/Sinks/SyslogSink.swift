@@ -7,12 +7,12 @@ import VigilCore
 import VigilRules
 
 /// Syslog facilities (RFC 5424 numeric codes).
-public enum SyslogFacility: Int, Sendable, CaseIterable {
+package enum SyslogFacility: Int, Sendable, CaseIterable {
     case kern = 0, user, mail, daemon, auth, syslog, lpr, news, uucp, cron, authpriv, ftp
     case local0 = 16, local1, local2, local3, local4, local5, local6, local7
 
     /// Parses a facility name (`user`, `daemon`, `local0`, ...), case-insensitively.
-    public init?(name: String) {
+    package init?(name: String) {
         let n = name.lowercased()
         guard let f = Self.allCases.first(where: { "\($0)" == n }) else { return nil }
         self = f
@@ -20,19 +20,19 @@ public enum SyslogFacility: Int, Sendable, CaseIterable {
 }
 
 /// A syslog destination parsed from `syslog_output.address` and `.transport`.
-public struct SyslogEndpoint: Sendable, Equatable {
+package struct SyslogEndpoint: Sendable, Equatable {
     /// Why an address cannot be used.
-    public struct AddressError: Error, Sendable { public var message: String }
+    package struct AddressError: Error, Sendable { package var message: String }
 
-    public var transport: SyslogTransport
+    package var transport: SyslogTransport
     /// Socket path (unix transports).
-    public var path: String
+    package var path: String
     /// Host and port (udp/tcp).
-    public var host: String
-    public var port: UInt16
+    package var host: String
+    package var port: UInt16
 
     /// Parses `address` for `transport`: a path for unix transports, `host:port` or `[v6]:port` for udp/tcp.
-    public init(address: String, transport: SyslogTransport) throws(AddressError) {
+    package init(address: String, transport: SyslogTransport) throws(AddressError) {
         self.transport = transport
         path = ""; host = ""; port = 0
         switch transport {
@@ -63,9 +63,9 @@ public struct SyslogEndpoint: Sendable, Equatable {
 }
 
 /// RFC 5424 message rendering, shared by the sink and tests.
-public enum SyslogFormatter {
+package enum SyslogFormatter {
     /// The SD-ID of Vigil's structured data element (32473 is the documentation enterprise number, RFC 5612).
-    public static let sdID = "vigil@32473"
+    package static let sdID = "vigil@32473"
 
     /// `<PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID [vigil@32473 rule=".." priority=".." source=".."] MSG`.
     ///
@@ -73,7 +73,7 @@ public enum SyslogFormatter {
     /// parameter values have `"`, `\` and `]` escaped and control characters shown as escapes, and
     /// `msg` must already be one line (JSON or sanitised text), so event data cannot forge fields,
     /// elements or extra messages.
-    public static func frame(alert: Alert, summary: AlertSummary?, facility: SyslogFacility, appName: String, procID: Int32,
+    package static func frame(alert: Alert, summary: AlertSummary?, facility: SyslogFacility, appName: String, procID: Int32,
                              msg: [UInt8]) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(msg.count + 256)
@@ -103,7 +103,7 @@ public enum SyslogFormatter {
     }
 
     /// RFC 5424 TIMESTAMP: RFC 3339 UTC with microseconds (TIME-SECFRAC allows at most 6 digits).
-    public static func timestamp(_ ns: UInt64) -> String {
+    package static func timestamp(_ ns: UInt64) -> String {
         RFC3339.string(ns, fractionDigits: 6)
     }
 
@@ -134,7 +134,7 @@ public enum SyslogFormatter {
 /// Sends alerts as RFC 5424 messages over a unix socket (datagram or stream), UDP, or TCP.
 /// Stream transports use octet-counted framing (RFC 6587: `LEN SP MSG`). Severity is the rule
 /// priority; the facility is configurable. Connection failures are retried with backoff.
-public final class SyslogBackend: AlertSinkBackend, @unchecked Sendable {
+package final class SyslogBackend: AlertSinkBackend, @unchecked Sendable {
     private let endpoint: SyslogEndpoint
     private let facility: SyslogFacility
     private let appName: String
@@ -149,7 +149,7 @@ public final class SyslogBackend: AlertSinkBackend, @unchecked Sendable {
     /// Attempts per batch before its alerts are counted as errors.
     let maxAttempts = 4
 
-    public init(config: SyslogOutputConfig, format: AlertLineFormat, formatOptions: AlertFormatOptions) throws(AlertConfigError) {
+    package init(config: SyslogOutputConfig, format: AlertLineFormat, formatOptions: AlertFormatOptions) throws(AlertConfigError) {
         do { endpoint = try SyslogEndpoint(address: config.address, transport: config.transport) } catch {
             throw AlertConfigError(key: "syslog_output.address", message: error.message)
         }
@@ -163,7 +163,7 @@ public final class SyslogBackend: AlertSinkBackend, @unchecked Sendable {
         maxMessage = max(1024, config.maxMessageSize)
     }
 
-    public var maxBatch: Int { 128 }
+    package var maxBatch: Int { 128 }
 
     private func logError(_ what: String, _ err: Int32) {
         let now = Timestamp.monotonicNanoseconds()
@@ -292,7 +292,7 @@ public final class SyslogBackend: AlertSinkBackend, @unchecked Sendable {
         return 0
     }
 
-    public func deliver(_ batch: [FormattedAlert], stats: SinkStats, control: SinkControl) {
+    package func deliver(_ batch: [FormattedAlert], stats: SinkStats, control: SinkControl) {
         var frames: [[UInt8]] = []
         frames.reserveCapacity(batch.count)
         for a in batch {
@@ -346,12 +346,12 @@ public final class SyslogBackend: AlertSinkBackend, @unchecked Sendable {
         if buffer.capacity > 1 << 20 { buffer = [] }
     }
 
-    public func close() { disconnect() }
+    package func close() { disconnect() }
 }
 
 extension AlertSink {
     /// The syslog sink for `config`. Throws when the address or facility is invalid.
-    public static func syslog(_ config: SyslogOutputConfig, json: Bool, formatOptions: AlertFormatOptions, capacity: Int,
+    package static func syslog(_ config: SyslogOutputConfig, json: Bool, formatOptions: AlertFormatOptions, capacity: Int,
                               maxBytes: Int = OutputsQueueConfig.defaultMaxBytes) throws(AlertConfigError) -> AlertSink {
         let fmt: AlertLineFormat = json ? .json : .text
         let backend = try SyslogBackend(config: config, format: fmt, formatOptions: formatOptions)

@@ -8,32 +8,32 @@ import VigilCore
 /// Real nodes mount cgroup v2 at `/sys/fs/cgroup`; hybrid systems (like systemd's
 /// "hybrid" mode) mount it at `/sys/fs/cgroup/unified` beside the v1 controllers.
 /// Nothing here is hard-coded: the paths come from the mount table.
-public struct CgroupMounts: Sendable, Equatable {
+package struct CgroupMounts: Sendable, Equatable {
     /// Mount point of the cgroup v2 (unified) hierarchy, if mounted.
-    public var unified: String?
+    package var unified: String?
     /// cgroup v1 mount points by controller (`cpu`, `memory`, `name=systemd`, ...).
-    public var v1: [String: String]
+    package var v1: [String: String]
 
-    public init(unified: String?, v1: [String: String] = [:]) {
+    package init(unified: String?, v1: [String: String] = [:]) {
         self.unified = unified
         self.v1 = v1
     }
 
     /// A v1 mount point usable to map paths when there is no v2 hierarchy
     /// (prefers `name=systemd`, then `cpu`, `memory`, `pids`).
-    public var v1Fallback: String? {
+    package var v1Fallback: String? {
         for c in ["name=systemd", "cpu", "memory", "pids", "cpuacct", "cpu,cpuacct"] { if let m = v1[c] { return m } }
         return v1.values.sorted().first
     }
 
     /// Reads and parses `/proc/self/mountinfo` (or `path`).
-    public static func discover(mountinfo path: String = "/proc/self/mountinfo") -> CgroupMounts {
+    package static func discover(mountinfo path: String = "/proc/self/mountinfo") -> CgroupMounts {
         guard let text = readSmallFile(path) else { return CgroupMounts(unified: nil) }
         return parse(mountinfo: text)
     }
 
     /// Parses mountinfo text (see proc(5)): fields up to ` - `, then fstype, source, super options.
-    public static func parse(mountinfo text: String) -> CgroupMounts {
+    package static func parse(mountinfo text: String) -> CgroupMounts {
         var unified: String?
         var v1: [String: String] = [:]
         for line in text.split(separator: "\n") {

@@ -1,26 +1,26 @@
 /// The Kubernetes QoS class a pod's cgroup sits under.
-public enum PodQoSClass: String, Sendable {
+package enum PodQoSClass: String, Sendable {
     case guaranteed, burstable, besteffort
 }
 
 /// What a cgroup path says about its container, before any runtime or API lookup.
-public struct ContainerIdentity: Sendable, Equatable, Hashable {
+package struct ContainerIdentity: Sendable, Equatable, Hashable {
     /// `containerd`, `cri-o`, `docker`, `podman`, or `unknown` (cgroupfs driver: the path
     /// carries a bare id, the runtime is learned from its on-disk state).
-    public var runtime: String
+    package var runtime: String
     /// The full container id (64 hex characters for the CRI runtimes and docker).
-    public var fullID: String
+    package var fullID: String
     /// Pod UID with dashes, when the cgroup is under `kubepods`.
-    public var podUID: String?
+    package var podUID: String?
     /// The pod's QoS class, when under `kubepods`.
-    public var qos: PodQoSClass?
+    package var qos: PodQoSClass?
 
-    public init(runtime: String, fullID: String, podUID: String? = nil, qos: PodQoSClass? = nil) {
+    package init(runtime: String, fullID: String, podUID: String? = nil, qos: PodQoSClass? = nil) {
         self.runtime = runtime; self.fullID = fullID; self.podUID = podUID; self.qos = qos
     }
 
     /// `container.id`: the first 12 characters of the full id (as in Falco).
-    public var shortID: String { String(fullID.prefix(12)) }
+    package var shortID: String { String(fullID.prefix(12)) }
 }
 
 /// Maps a cgroup path to the container it belongs to.
@@ -39,9 +39,9 @@ public struct ContainerIdentity: Sendable, Equatable, Hashable {
 /// where `<scope>` is `cri-containerd-<id>.scope` (containerd), `crio-<id>.scope` (CRI-O),
 /// `docker-<id>.scope` (dockershim / cri-dockerd) or `libpod-<id>.scope` (podman).
 /// `crio-conmon-<id>.scope` is CRI-O's monitor process, not the container: it reads as host.
-public enum CgroupPathParser {
+package enum CgroupPathParser {
     /// Parses `path` (absolute or relative to the cgroup root). Returns nil for a host cgroup.
-    public static func parse(_ path: String) -> ContainerIdentity? {
+    package static func parse(_ path: String) -> ContainerIdentity? {
         let comps = path.split(separator: "/")
         if comps.isEmpty { return nil }
         var podUID: String?
@@ -74,7 +74,7 @@ public enum CgroupPathParser {
     }
 
     /// Parses a UTF-8 path (e.g. ``VigilDecode/Event/cgroupPath``).
-    public static func parse(_ bytes: UnsafeRawBufferPointer) -> ContainerIdentity? {
+    package static func parse(_ bytes: UnsafeRawBufferPointer) -> ContainerIdentity? {
         parse(String(decoding: bytes, as: UTF8.self))
     }
 

@@ -9,40 +9,40 @@ import VigilCore
 /// Used off the hot path only: it reads `/proc/<pid>/cgroup` and, failing that, walks
 /// the hierarchy. A walk's results are kept as a snapshot so a burst of unknown ids
 /// costs one walk, not one each.
-public final class CgroupResolver: @unchecked Sendable {
+package final class CgroupResolver: @unchecked Sendable {
     // @unchecked: used by one background thread at a time (the enricher's worker).
     /// The mounts in use.
-    public let mounts: CgroupMounts
+    package let mounts: CgroupMounts
     /// The v2 mount point (or a v1 fallback when there is no v2 hierarchy).
-    public let root: String?
+    package let root: String?
     private var snapshot: [UInt64: String] = [:]
     private var snapshotTakenNs: UInt64 = 0
     /// Directories visited by the last walk (for tests and metrics).
-    public private(set) var lastWalkDirectories = 0
+    package private(set) var lastWalkDirectories = 0
     /// Walks stop after this many directories.
-    public var walkLimit = 200_000
+    package var walkLimit = 200_000
 
-    public init(mounts: CgroupMounts = .discover(), root: String? = nil) {
+    package init(mounts: CgroupMounts = .discover(), root: String? = nil) {
         self.mounts = mounts
         self.root = root ?? mounts.unified ?? mounts.v1Fallback
     }
 
     /// The inode number of a cgroup directory, i.e. its cgroup id; nil if it does not exist.
-    public static func cgroupID(ofDirectory path: String) -> UInt64? {
+    package static func cgroupID(ofDirectory path: String) -> UInt64? {
         var st = stat()
         guard stat(path, &st) == 0, (st.st_mode & S_IFMT) == S_IFDIR else { return nil }
         return UInt64(st.st_ino)
     }
 
     /// The cgroup id of `relativePath` under the root, if it exists.
-    public func cgroupID(ofPath relativePath: String) -> UInt64? {
+    package func cgroupID(ofPath relativePath: String) -> UInt64? {
         guard let root else { return nil }
         return Self.cgroupID(ofDirectory: join(root, relativePath))
     }
 
     /// The v2 path of `pid` from `/proc/<pid>/cgroup` (the `0::` line), or the v1
     /// `name=systemd`/`cpu` line when there is no v2 hierarchy.
-    public static func cgroupPath(ofPID pid: UInt32, procRoot: String = "/proc") -> String? {
+    package static func cgroupPath(ofPID pid: UInt32, procRoot: String = "/proc") -> String? {
         guard let text = readSmallFile("\(procRoot)/\(pid)/cgroup", limit: 65536) else { return nil }
         var v1: String?
         for line in text.split(separator: "\n") {
@@ -57,7 +57,7 @@ public final class CgroupResolver: @unchecked Sendable {
     /// Tries `pid`'s `/proc` entry first (checked against the id), then the snapshot, then a walk.
     /// A walk is done only if the snapshot predates `askedAtNs` (monotonic ns when the id was
     /// first seen), so a burst of unknown ids shares one walk and none is judged by a stale one.
-    public func path(forCgroupID id: UInt64, pid: UInt32 = 0, askedAtNs: UInt64) -> String? {
+    package func path(forCgroupID id: UInt64, pid: UInt32 = 0, askedAtNs: UInt64) -> String? {
         guard let root else { return nil }
         if let rootID = Self.cgroupID(ofDirectory: root), rootID == id { return "/" }
         if pid > 0, let p = Self.cgroupPath(ofPID: pid) {
@@ -74,7 +74,7 @@ public final class CgroupResolver: @unchecked Sendable {
     }
 
     /// Rebuilds the id -> path snapshot by walking the hierarchy.
-    public func walk() {
+    package func walk() {
         guard let root else { return }
         var map: [UInt64: String] = [:]
         var stack: [String] = [""]

@@ -36,30 +36,30 @@ import Glibc
 ///
 /// ``generation`` increases whenever a cached container changes, so a consumer holding
 /// `ContainerInfo` references can tell cheaply when to look again.
-public final class ContainerEnricher: Sendable {
+package final class ContainerEnricher: Sendable {
     /// Settings; every field has a working default for host mode.
-    public struct Configuration: Sendable {
+    package struct Configuration: Sendable {
         /// cgroup v2 mount point; nil: discovered from `/proc/self/mountinfo`.
-        public var cgroupRoot: String?
+        package var cgroupRoot: String?
         /// containerd task roots (see ``RuntimeMetadataStore``).
-        public var containerdRoots: [String] = RuntimeMetadataStore.defaultContainerdRoots
+        package var containerdRoots: [String] = RuntimeMetadataStore.defaultContainerdRoots
         /// CRI-O container roots.
-        public var crioRoots: [String] = RuntimeMetadataStore.defaultCRIORoots
+        package var crioRoots: [String] = RuntimeMetadataStore.defaultCRIORoots
         /// Docker container directories.
-        public var dockerRoots: [String] = RuntimeMetadataStore.defaultDockerRoots
+        package var dockerRoots: [String] = RuntimeMetadataStore.defaultDockerRoots
         /// Most cgroups cached; beyond it the least recently used go (second chance).
-        public var cacheCapacity = 16384
+        package var cacheCapacity = 16384
         /// Most background work items queued; more are dropped and counted.
-        public var queueCapacity = 4096
+        package var queueCapacity = 4096
         /// How long pods stay known after deletion (seconds).
-        public var deletedPodGraceSeconds: Double = 300
+        package var deletedPodGraceSeconds: Double = 300
         /// Kubernetes API access; nil: no API (host mode, or node-local metadata only).
-        public var kubernetes: KubeClientConfiguration?
+        package var kubernetes: KubeClientConfiguration?
         /// This node's name for `k8s.node.name` when a pod is known only from node-local state;
         /// nil: the API configuration's node name, else `NODE_NAME` from the environment.
-        public var nodeName: String?
+        package var nodeName: String?
 
-        public init(cgroupRoot: String? = nil, kubernetes: KubeClientConfiguration? = nil) {
+        package init(cgroupRoot: String? = nil, kubernetes: KubeClientConfiguration? = nil) {
             self.cgroupRoot = cgroupRoot
             self.kubernetes = kubernetes
         }
@@ -81,17 +81,17 @@ public final class ContainerEnricher: Sendable {
         var stopping = false
     }
 
-    public let configuration: Configuration
+    package let configuration: Configuration
     /// Counters and gauges (register with ``EnrichmentMetrics/register(in:)``).
-    public let metrics: EnrichmentMetrics
+    package let metrics: EnrichmentMetrics
     /// Pods of this node from the API (empty in host mode).
-    public let pods: PodStore
+    package let pods: PodStore
     /// The cgroup hierarchy in use.
-    public let mounts: CgroupMounts
+    package let mounts: CgroupMounts
     /// Node-local runtime state reader.
-    public let runtimeStore: RuntimeMetadataStore
+    package let runtimeStore: RuntimeMetadataStore
     /// The API watcher, when Kubernetes is configured.
-    public let watcher: KubePodWatcher?
+    package let watcher: KubePodWatcher?
 
     private let state: Mutex<State>
     private let gen = Atomic<UInt64>(0)
@@ -101,7 +101,7 @@ public final class ContainerEnricher: Sendable {
     private let apiExpectsPods = Atomic<Bool>(false)
     private let nodeName: String?
 
-    public init(configuration: Configuration = Configuration(), metrics: EnrichmentMetrics = EnrichmentMetrics()) {
+    package init(configuration: Configuration = Configuration(), metrics: EnrichmentMetrics = EnrichmentMetrics()) {
         self.configuration = configuration
         self.metrics = metrics
         let mounts = CgroupMounts.discover()
@@ -123,15 +123,15 @@ public final class ContainerEnricher: Sendable {
     }
 
     /// Bumped whenever a cached container changes.
-    public var generation: UInt64 { gen.load(ordering: .acquiring) }
+    package var generation: UInt64 { gen.load(ordering: .acquiring) }
 
     /// The cgroup v2 root in use (nil if none was found).
-    public var cgroupRoot: String? { resolver.root }
+    package var cgroupRoot: String? { resolver.root }
 
     // MARK: lifecycle
 
     /// Starts the worker thread (and the API watcher when configured). Idempotent.
-    public func start() {
+    package func start() {
         let go = state.withLock { s -> Bool in
             if s.running { return false }
             s.running = true; s.stopping = false
@@ -154,7 +154,7 @@ public final class ContainerEnricher: Sendable {
     }
 
     /// Stops the threads and waits for them.
-    public func stop() {
+    package func stop() {
         let go = state.withLock { s -> Bool in
             if !s.running { return false }
             s.stopping = true
@@ -176,7 +176,7 @@ public final class ContainerEnricher: Sendable {
     ///     empty otherwise. On a miss it identifies the container with no file-system access.
     ///   - pid: the event's process, used to resolve an unknown id from `/proc/<pid>/cgroup`.
     @inline(__always)
-    public func container(forCgroupID id: UInt64, cgroupPathHint: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+    package func container(forCgroupID id: UInt64, cgroupPathHint: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
                           pid: UInt32 = 0) -> ContainerLookup {
         if let hit = state.withLock({ $0.cache.lookup(id) }) {
             // An id that could not be resolved earlier is re-learned when an exec brings its path.
@@ -190,7 +190,7 @@ public final class ContainerEnricher: Sendable {
 
     /// Records that cgroup `cgroupID` has `path` (relative to the cgroup root), e.g. from an
     /// exec record or a `/proc` scan. Cheap when already known.
-    public func learn(cgroupID: UInt64, path: String) {
+    package func learn(cgroupID: UInt64, path: String) {
         if state.withLock({ $0.cache.peek(cgroupID)?.path != nil }) { return }
         insertFromPath(cgroupID, path, inBand: true)
     }

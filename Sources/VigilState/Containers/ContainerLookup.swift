@@ -1,5 +1,5 @@
 /// The result of asking the enricher which container a cgroup belongs to.
-public enum ContainerLookup: Sendable {
+package enum ContainerLookup: Sendable {
     /// Everything that will be known is known (host, or a container with its pod metadata).
     case known(ContainerInfo)
     /// The container is identified (id, runtime, pod UID from the cgroup path) but its
@@ -9,7 +9,7 @@ public enum ContainerLookup: Sendable {
     case pending
 
     /// The container as far as it is known.
-    @inline(__always) public var info: ContainerInfo? {
+    @inline(__always) package var info: ContainerInfo? {
         switch self {
         case .known(let c), .partial(let c): c
         case .pending: nil
@@ -17,7 +17,7 @@ public enum ContainerLookup: Sendable {
     }
 
     /// Whether nothing more is expected.
-    @inline(__always) public var isComplete: Bool {
+    @inline(__always) package var isComplete: Bool {
         if case .known = self { return true }
         return false
     }
@@ -26,5 +26,5 @@ public enum ContainerLookup: Sendable {
 extension ContainerInfo {
     /// A cgroup that could not be resolved (it vanished before the agent looked): empty id,
     /// so rules never mistake it for the host.
-    public static let unresolved = ContainerInfo(id: "", fullID: "", runtime: "")
+    package static let unresolved = ContainerInfo(id: "", fullID: "", runtime: "")
 }

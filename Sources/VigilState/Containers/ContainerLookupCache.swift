@@ -12,8 +12,8 @@ import VigilCore
 /// let lookup = containers.container(forCgroupID: ev.cgroupID, cgroupPathHint: ev.cgroupPath, pid: ev.pid)
 /// ```
 /// Hits are counted in ``EnrichmentMetrics/cacheHits`` in batches of 1024.
-public final class ContainerLookupCache {
-    public let enricher: ContainerEnricher
+package final class ContainerLookupCache {
+    package let enricher: ContainerEnricher
     private static let slots = 1024
     private let keys: UnsafeMutablePointer<UInt64>
     private let infos: UnsafeMutablePointer<ContainerInfo?>
@@ -21,7 +21,7 @@ public final class ContainerLookupCache {
     private var generation: UInt64
     private var uncountedHits: UInt64 = 0
 
-    public init(_ enricher: ContainerEnricher) {
+    package init(_ enricher: ContainerEnricher) {
         self.enricher = enricher
         keys = .allocate(capacity: Self.slots)
         keys.initialize(repeating: 0, count: Self.slots)
@@ -43,7 +43,7 @@ public final class ContainerLookupCache {
     /// Same contract as ``ContainerEnricher/container(forCgroupID:cgroupPathHint:pid:)``.
     /// A front hit is a generation check, a multiply and two loads: no lock, no allocation.
     @inline(__always)
-    public func container(forCgroupID id: UInt64, cgroupPathHint: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
+    package func container(forCgroupID id: UInt64, cgroupPathHint: UnsafeRawBufferPointer = UnsafeRawBufferPointer(start: nil, count: 0),
                           pid: UInt32 = 0) -> ContainerLookup {
         let g = enricher.generation
         if g != generation { clear(g) }

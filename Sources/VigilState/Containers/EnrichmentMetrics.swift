@@ -1,7 +1,7 @@
 import VigilCore
 
 /// State of the Kubernetes API connection, as a metric value.
-public enum KubeAPIState: Int64, Sendable, CustomStringConvertible {
+package enum KubeAPIState: Int64, Sendable, CustomStringConvertible {
     /// No API configured (host mode or node-local only).
     case disabled = 0
     /// Listing / connecting, not yet synced.
@@ -11,7 +11,7 @@ public enum KubeAPIState: Int64, Sendable, CustomStringConvertible {
     /// Failing (down, slow, bad answers); running on node-local data and retrying.
     case degraded = 3
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .disabled: "disabled"
         case .connecting: "connecting"
@@ -22,50 +22,50 @@ public enum KubeAPIState: Int64, Sendable, CustomStringConvertible {
 }
 
 /// Counters and gauges of the enrichment stage. All are safe to read from any thread.
-public final class EnrichmentMetrics: Sendable {
+package final class EnrichmentMetrics: Sendable {
     /// Entries in the cgroup cache.
-    public let cacheSize = Gauge()
+    package let cacheSize = Gauge()
     /// Entries evicted from the cgroup cache to stay within its capacity.
-    public let cacheEvictions = Counter()
+    package let cacheEvictions = Counter()
     /// Lookups answered from the cache.
-    public let cacheHits = Counter()
+    package let cacheHits = Counter()
     /// Lookups that missed the cache.
-    public let cacheMisses = Counter()
+    package let cacheMisses = Counter()
     /// Cgroups learned in-band from exec records' cgroup paths.
-    public let learnedInBand = Counter()
+    package let learnedInBand = Counter()
     /// Background resolutions in flight (cgroup ids without a path yet).
-    public let lookupsPending = Gauge()
+    package let lookupsPending = Gauge()
     /// Background resolutions that found the cgroup.
-    public let resolved = Counter()
+    package let resolved = Counter()
     /// Background resolutions that could not find the cgroup (it was gone).
-    public let unresolved = Counter()
+    package let unresolved = Counter()
     /// Background work items dropped because the queue was full.
-    public let queueDrops = Counter()
+    package let queueDrops = Counter()
     /// Runtime state files that exist but could not be parsed.
-    public let runtimeStateErrors = Counter()
+    package let runtimeStateErrors = Counter()
     /// Events released from a holding area without complete metadata.
-    public let lateMetadata = Counter()
+    package let lateMetadata = Counter()
     /// Events released from a holding area after their metadata arrived.
-    public let heldThenResolved = Counter()
+    package let heldThenResolved = Counter()
     /// Events that could not be held (holding area full) and went out at once.
-    public let holdOverflow = Counter()
+    package let holdOverflow = Counter()
     /// Kubernetes API state (``KubeAPIState`` raw value).
-    public let apiState = Gauge()
+    package let apiState = Gauge()
     /// Watch streams restarted (closed by the server, dropped, timed out, or failed).
-    public let watchRestarts = Counter()
+    package let watchRestarts = Counter()
     /// Full lists done (start-up, 410 Gone, errors).
-    public let relists = Counter()
+    package let relists = Counter()
     /// API requests that failed (connection, TLS, HTTP status, garbage).
-    public let apiErrors = Counter()
+    package let apiErrors = Counter()
     /// Watch events applied.
-    public let watchEvents = Counter()
+    package let watchEvents = Counter()
     /// Pods known (live and deleted within the grace period).
-    public let podsKnown = Gauge()
+    package let podsKnown = Gauge()
 
-    public init() {}
+    package init() {}
 
     /// Registers every metric under `vigil_enrich_*` in `registry`.
-    public func register(in registry: MetricsRegistry) {
+    package func register(in registry: MetricsRegistry) {
         registry.register("vigil_enrich_cache_entries", help: "Cgroups in the container cache.", gauge: cacheSize)
         registry.register("vigil_enrich_cache_evictions_total", help: "Container cache evictions.", counter: cacheEvictions)
         registry.register("vigil_enrich_cache_hits_total", help: "Container lookups answered from the cache.", counter: cacheHits)

@@ -2,18 +2,18 @@
 ///
 /// `registry:5000/team/app:1.2@sha256:ab…` -> repository `registry:5000/team/app`, tag `1.2`,
 /// digest `sha256:ab…`. Nothing is normalised: `nginx` stays `nginx` (no `docker.io/library/`).
-public struct ImageReference: Sendable, Equatable {
-    public var repository: String
-    public var tag: String?
-    public var digest: String?
+package struct ImageReference: Sendable, Equatable {
+    package var repository: String
+    package var tag: String?
+    package var digest: String?
 
-    public init(repository: String, tag: String? = nil, digest: String? = nil) {
+    package init(repository: String, tag: String? = nil, digest: String? = nil) {
         self.repository = repository; self.tag = tag; self.digest = digest
     }
 
     /// Splits `reference`. Also accepts the `docker-pullable://` and `docker://` prefixes of
     /// Kubernetes `imageID` fields, and a bare `sha256:<hex>` image id (digest only).
-    public init(parsing reference: String) {
+    package init(parsing reference: String) {
         var s = Substring(reference)
         for p in ["docker-pullable://", "docker://"] where s.hasPrefix(p) { s = s.dropFirst(p.count) }
         if s.hasPrefix("sha256:") { self.init(repository: "", digest: String(s)); return }

@@ -14,15 +14,15 @@ import VigilCore
 /// An item is re-checked every ``Configuration/retryIntervalNs`` and released as soon as its
 /// lookup is complete (counted in ``EnrichmentMetrics/heldThenResolved``), or after
 /// ``Configuration/maxWaitNs`` with whatever is known (counted in ``EnrichmentMetrics/lateMetadata``).
-public struct MetadataHoldingArea<Element> {
-    public struct Configuration: Sendable {
+package struct MetadataHoldingArea<Element> {
+    package struct Configuration: Sendable {
         /// Longest an item waits (default 2 s; Tetragon waits up to 15 x 2 s).
-        public var maxWaitNs: UInt64 = 2_000_000_000
+        package var maxWaitNs: UInt64 = 2_000_000_000
         /// How often a held item's lookup is retried (default 50 ms).
-        public var retryIntervalNs: UInt64 = 50_000_000
+        package var retryIntervalNs: UInt64 = 50_000_000
         /// Most items held; beyond it ``hold(_:cgroupID:pid:nowNs:)`` refuses.
-        public var capacity = 4096
-        public init(maxWaitNs: UInt64 = 2_000_000_000, retryIntervalNs: UInt64 = 50_000_000, capacity: Int = 4096) {
+        package var capacity = 4096
+        package init(maxWaitNs: UInt64 = 2_000_000_000, retryIntervalNs: UInt64 = 50_000_000, capacity: Int = 4096) {
             self.maxWaitNs = maxWaitNs; self.retryIntervalNs = retryIntervalNs; self.capacity = capacity
         }
     }
@@ -36,23 +36,23 @@ public struct MetadataHoldingArea<Element> {
         var attempts: Int
     }
 
-    public let configuration: Configuration
-    public let metrics: EnrichmentMetrics
+    package let configuration: Configuration
+    package let metrics: EnrichmentMetrics
     private var items: [Item] = []
 
-    public init(configuration: Configuration = Configuration(), metrics: EnrichmentMetrics) {
+    package init(configuration: Configuration = Configuration(), metrics: EnrichmentMetrics) {
         self.configuration = configuration
         self.metrics = metrics
     }
 
     /// Items currently held.
-    public var count: Int { items.count }
+    package var count: Int { items.count }
     /// Whether nothing is held (the pipeline can skip ``poll(nowNs:enricher:release:)``).
-    public var isEmpty: Bool { items.isEmpty }
+    package var isEmpty: Bool { items.isEmpty }
 
     /// Holds `element` until cgroup `cgroupID`'s metadata is complete or the wait is over.
     /// Returns false (and counts an overflow and a late event) when full: emit it now.
-    public mutating func hold(_ element: Element, cgroupID: UInt64, pid: UInt32 = 0, nowNs: UInt64) -> Bool {
+    package mutating func hold(_ element: Element, cgroupID: UInt64, pid: UInt32 = 0, nowNs: UInt64) -> Bool {
         guard items.count < configuration.capacity else {
             metrics.holdOverflow.add()
             metrics.lateMetadata.add()
@@ -65,7 +65,7 @@ public struct MetadataHoldingArea<Element> {
 
     /// Releases, in arrival order, every item whose metadata is now complete or whose wait is
     /// over. `late` is true for the latter.
-    public mutating func poll(nowNs: UInt64, enricher: ContainerEnricher,
+    package mutating func poll(nowNs: UInt64, enricher: ContainerEnricher,
                               release: (Element, ContainerLookup, _ late: Bool) -> Void) {
         guard !items.isEmpty else { return }
         var kept: [Item] = []
@@ -90,7 +90,7 @@ public struct MetadataHoldingArea<Element> {
     }
 
     /// Releases everything now (shutdown), incomplete items counted as late.
-    public mutating func flush(enricher: ContainerEnricher, release: (Element, ContainerLookup, _ late: Bool) -> Void) {
+    package mutating func flush(enricher: ContainerEnricher, release: (Element, ContainerLookup, _ late: Bool) -> Void) {
         for item in items {
             let lookup = enricher.container(forCgroupID: item.cgroupID, pid: item.pid)
             if !lookup.isComplete { metrics.lateMetadata.add() }

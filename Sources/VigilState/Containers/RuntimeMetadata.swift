@@ -1,30 +1,30 @@
 import Foundation
 
 /// What a container runtime's own on-disk state says about one container (no API needed).
-public struct RuntimeContainerMetadata: Sendable, Equatable {
+package struct RuntimeContainerMetadata: Sendable, Equatable {
     /// `containerd`, `cri-o`, `docker` or `podman`.
-    public var runtime: String
-    public var containerID: String
+    package var runtime: String
+    package var containerID: String
     /// Kubernetes container name (`container.name`).
-    public var containerName: String?
+    package var containerName: String?
     /// Image as the user asked for it (`container.image`).
-    public var image: String?
+    package var image: String?
     /// `container` or `sandbox` (the pod's pause container).
-    public var containerType: String?
-    public var podName: String?
-    public var podNamespace: String?
-    public var podUID: String?
-    public var sandboxID: String?
+    package var containerType: String?
+    package var podName: String?
+    package var podNamespace: String?
+    package var podUID: String?
+    package var sandboxID: String?
     /// From the OCI spec; see ``RuntimeMetadataStore/isPrivileged(spec:)``.
-    public var privileged: Bool?
+    package var privileged: Bool?
     /// Container start, ns since the epoch.
-    public var startTimeNs: UInt64?
+    package var startTimeNs: UInt64?
     /// Pod labels when the runtime records them (CRI-O does; containerd's bundle does not).
-    public var podLabels: [String: String]
+    package var podLabels: [String: String]
     /// Where this came from (for messages).
-    public var source: String
+    package var source: String
 
-    public init(runtime: String, containerID: String, containerName: String? = nil, image: String? = nil,
+    package init(runtime: String, containerID: String, containerName: String? = nil, image: String? = nil,
                 containerType: String? = nil, podName: String? = nil, podNamespace: String? = nil,
                 podUID: String? = nil, sandboxID: String? = nil, privileged: Bool? = nil,
                 startTimeNs: UInt64? = nil, podLabels: [String: String] = [:], source: String = "") {
@@ -36,10 +36,10 @@ public struct RuntimeContainerMetadata: Sendable, Equatable {
 }
 
 /// Errors reading runtime state (each names the file).
-public struct RuntimeMetadataError: Error, CustomStringConvertible, Sendable {
-    public let path: String
-    public let reason: String
-    public var description: String { "\(path): \(reason)" }
+package struct RuntimeMetadataError: Error, CustomStringConvertible, Sendable {
+    package let path: String
+    package let reason: String
+    package var description: String { "\(path): \(reason)" }
 }
 
 /// Reads container metadata from the container runtimes' state on this node.
@@ -65,17 +65,17 @@ public struct RuntimeMetadataError: Error, CustomStringConvertible, Sendable {
 ///   `/var/lib/docker/containers` (name, image, `Created`, `HostConfig.Privileged`, dockershim labels).
 ///
 /// Roots are configurable because node images may mount the runtime state elsewhere.
-public struct RuntimeMetadataStore: Sendable {
-    public var containerdRoots: [String]
-    public var crioRoots: [String]
+package struct RuntimeMetadataStore: Sendable {
+    package var containerdRoots: [String]
+    package var crioRoots: [String]
     /// Docker's container directories (`<root>/<id>/config.v2.json`, `hostconfig.json`).
-    public var dockerRoots: [String]
+    package var dockerRoots: [String]
 
-    public static let defaultContainerdRoots = ["/run/containerd/io.containerd.runtime.v2.task/k8s.io"]
-    public static let defaultCRIORoots = ["/run/containers/storage/overlay-containers", "/var/lib/containers/storage/overlay-containers"]
-    public static let defaultDockerRoots = ["/var/lib/docker/containers"]
+    package static let defaultContainerdRoots = ["/run/containerd/io.containerd.runtime.v2.task/k8s.io"]
+    package static let defaultCRIORoots = ["/run/containers/storage/overlay-containers", "/var/lib/containers/storage/overlay-containers"]
+    package static let defaultDockerRoots = ["/var/lib/docker/containers"]
 
-    public init(containerdRoots: [String] = defaultContainerdRoots, crioRoots: [String] = defaultCRIORoots,
+    package init(containerdRoots: [String] = defaultContainerdRoots, crioRoots: [String] = defaultCRIORoots,
                 dockerRoots: [String] = defaultDockerRoots) {
         self.containerdRoots = containerdRoots
         self.crioRoots = crioRoots
@@ -84,7 +84,7 @@ public struct RuntimeMetadataStore: Sendable {
 
     /// Looks `id` up, trying the runtime the cgroup named first (`runtimeHint`), then the others.
     /// Returns nil when no runtime has state for it; throws when state exists but cannot be parsed.
-    public func lookup(containerID id: String, runtimeHint: String? = nil) throws -> RuntimeContainerMetadata? {
+    package func lookup(containerID id: String, runtimeHint: String? = nil) throws -> RuntimeContainerMetadata? {
         guard CgroupPathParser.isHexID(Substring(id)) else { return nil } // never build paths from odd ids
         let order: [String]
         switch runtimeHint {
@@ -129,7 +129,7 @@ public struct RuntimeMetadataStore: Sendable {
     }
 
     /// Parses a containerd task bundle's OCI `config.json`.
-    public static func parseContainerd(_ bytes: [UInt8], id: String, path: String, mtimeNs: UInt64?) throws -> RuntimeContainerMetadata {
+    package static func parseContainerd(_ bytes: [UInt8], id: String, path: String, mtimeNs: UInt64?) throws -> RuntimeContainerMetadata {
         let spec = try jsonObject(bytes, path: path)
         let a = annotations(spec)
         return RuntimeContainerMetadata(
@@ -146,7 +146,7 @@ public struct RuntimeMetadataStore: Sendable {
     }
 
     /// Parses a CRI-O container's `userdata/config.json`.
-    public static func parseCRIO(_ bytes: [UInt8], id: String, path: String, mtimeNs: UInt64?) throws -> RuntimeContainerMetadata {
+    package static func parseCRIO(_ bytes: [UInt8], id: String, path: String, mtimeNs: UInt64?) throws -> RuntimeContainerMetadata {
         let spec = try jsonObject(bytes, path: path)
         let a = annotations(spec)
         var labels: [String: String] = [:]
@@ -178,7 +178,7 @@ public struct RuntimeMetadataStore: Sendable {
     /// Parses a podman container: its OCI spec (`userdata/config.json`) and, when readable, its
     /// record in containers/storage's `containers.json` (name and image as the user gave them).
     /// A missing record leaves name and image empty; an unparsable index throws naming `indexPath`.
-    public static func parsePodman(spec: [String: Any], containersJSON: [UInt8]?, id: String, path: String,
+    package static func parsePodman(spec: [String: Any], containersJSON: [UInt8]?, id: String, path: String,
                                    indexPath: String, mtimeNs: UInt64?) throws -> RuntimeContainerMetadata {
         let a = annotations(spec)
         var name: String?
@@ -211,7 +211,7 @@ public struct RuntimeMetadataStore: Sendable {
 
     /// Parses Docker's `config.v2.json` (name, image, creation time, labels; with dockershim /
     /// cri-dockerd the `io.kubernetes.*` labels name the pod) and `hostconfig.json` (`Privileged`).
-    public static func parseDocker(_ bytes: [UInt8], hostConfig: [UInt8]?, id: String, path: String) throws -> RuntimeContainerMetadata {
+    package static func parseDocker(_ bytes: [UInt8], hostConfig: [UInt8]?, id: String, path: String) throws -> RuntimeContainerMetadata {
         let obj = try jsonObject(bytes, path: path)
         let config = obj["Config"] as? [String: Any] ?? [:]
         var labels: [String: String] = [:]
@@ -237,7 +237,7 @@ public struct RuntimeMetadataStore: Sendable {
     /// `linux.maskedPaths` and `linux.readonlyPaths` are both empty or absent. Merely adding
     /// `CAP_SYS_ADMIN` keeps the masked paths, so it does not count. Returns nil when the
     /// spec has no `process` section to judge by.
-    public static func isPrivileged(spec: [String: Any]) -> Bool? {
+    package static func isPrivileged(spec: [String: Any]) -> Bool? {
         guard let process = spec["process"] as? [String: Any] else { return nil }
         let caps = process["capabilities"] as? [String: Any]
         let bounding = caps?["bounding"] as? [String] ?? []

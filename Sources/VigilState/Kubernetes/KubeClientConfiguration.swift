@@ -2,10 +2,10 @@ import Foundation
 import VigilCore
 
 /// A configuration problem, naming the file (and line:column) or variable at fault.
-public struct KubeConfigError: Error, CustomStringConvertible, Sendable {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+package struct KubeConfigError: Error, CustomStringConvertible, Sendable {
+    package let message: String
+    package init(_ message: String) { self.message = message }
+    package var description: String { message }
 }
 
 /// How to reach the Kubernetes API server.
@@ -13,53 +13,53 @@ public struct KubeConfigError: Error, CustomStringConvertible, Sendable {
 /// Secrets are kept as file paths where possible so that rotated tokens and certificates are
 /// picked up: the token file is re-read whenever its modification time changes. Token values
 /// are never logged or included in errors.
-public struct KubeClientConfiguration: Sendable {
+package struct KubeClientConfiguration: Sendable {
     /// `https://host:port` (no trailing slash).
-    public var server: String
+    package var server: String
     /// PEM CA bundle file to verify the server against.
-    public var caFile: String?
+    package var caFile: String?
     /// PEM CA bundle bytes (kubeconfig `certificate-authority-data`, decoded).
-    public var caData: [UInt8]?
+    package var caData: [UInt8]?
     /// Bearer token file (service account token; kubeconfig `tokenFile`).
-    public var tokenFile: String?
+    package var tokenFile: String?
     /// Bearer token value (kubeconfig `token`).
-    public var token: String?
+    package var token: String?
     /// Client certificate / key as files or PEM bytes (kubeconfig `client-certificate(-data)`, `client-key(-data)`).
-    public var clientCertFile: String?
-    public var clientKeyFile: String?
-    public var clientCertData: [UInt8]?
-    public var clientKeyData: [UInt8]?
+    package var clientCertFile: String?
+    package var clientKeyFile: String?
+    package var clientCertData: [UInt8]?
+    package var clientKeyData: [UInt8]?
     /// kubeconfig `insecure-skip-tls-verify` (logged as a warning when used).
-    public var insecureSkipTLSVerify = false
+    package var insecureSkipTLSVerify = false
     /// This node's name: only its pods are listed (`fieldSelector=spec.nodeName=<node>`).
     /// nil lists every pod (useful outside a DaemonSet; logged).
-    public var nodeName: String?
+    package var nodeName: String?
     /// Seconds allowed to connect.
-    public var connectTimeout: Double = 5
+    package var connectTimeout: Double = 5
     /// Seconds allowed for a list request.
-    public var requestTimeout: Double = 30
+    package var requestTimeout: Double = 30
     /// `timeoutSeconds` asked of the server per watch; the client gives up after this plus a margin.
-    public var watchTimeoutSeconds = 300
+    package var watchTimeoutSeconds = 300
     /// A watch that sends nothing (not even a bookmark) for this long is restarted.
-    public var watchIdleTimeout: Double = 120
+    package var watchIdleTimeout: Double = 120
     /// Reconnect backoff: first delay and cap (seconds); each delay gets up to 50% random jitter.
-    public var backoffInitial: Double = 0.5
-    public var backoffMax: Double = 30
+    package var backoffInitial: Double = 0.5
+    package var backoffMax: Double = 30
     /// Where this came from (`in-cluster`, or the kubeconfig path and context), for logs.
-    public var source: String
+    package var source: String
 
-    public init(server: String, caFile: String? = nil, tokenFile: String? = nil, nodeName: String? = nil, source: String = "explicit") {
+    package init(server: String, caFile: String? = nil, tokenFile: String? = nil, nodeName: String? = nil, source: String = "explicit") {
         var s = server
         while s.hasSuffix("/") { s.removeLast() }
         self.server = s; self.caFile = caFile; self.tokenFile = tokenFile; self.nodeName = nodeName; self.source = source
     }
 
     /// The default service account directory inside a pod.
-    public static let serviceAccountDirectory = "/var/run/secrets/kubernetes.io/serviceaccount"
+    package static let serviceAccountDirectory = "/var/run/secrets/kubernetes.io/serviceaccount"
 
     /// In-cluster configuration: `KUBERNETES_SERVICE_HOST`/`KUBERNETES_SERVICE_PORT`, and the
     /// service account's `token` and `ca.crt`. Throws naming what is missing or unreadable.
-    public static func inCluster(environment: [String: String] = Foundation.ProcessInfo.processInfo.environment,
+    package static func inCluster(environment: [String: String] = Foundation.ProcessInfo.processInfo.environment,
                                  serviceAccountDirectory dir: String = serviceAccountDirectory) throws -> KubeClientConfiguration {
         guard let host = environment["KUBERNETES_SERVICE_HOST"], !host.isEmpty else {
             throw KubeConfigError("in-cluster config: KUBERNETES_SERVICE_HOST is not set (not running in a pod?)")
@@ -77,7 +77,7 @@ public struct KubeClientConfiguration: Sendable {
 
     /// Reads a kubeconfig file and uses `context` (default: its `current-context`).
     /// Relative file paths in it are relative to the kubeconfig's directory, as kubectl does.
-    public static func kubeconfig(path: String, context: String? = nil) throws -> KubeClientConfiguration {
+    package static func kubeconfig(path: String, context: String? = nil) throws -> KubeClientConfiguration {
         let bytes: [UInt8]
         do { bytes = try FileReader.read(path, limit: 4 << 20) } catch {
             throw KubeConfigError("kubeconfig \(path): cannot read (\(error.message))")
@@ -145,7 +145,7 @@ public struct KubeClientConfiguration: Sendable {
     /// Picks the configuration the way the agent does: an explicit kubeconfig wins; else
     /// in-cluster when `KUBERNETES_SERVICE_HOST` is set; else nil (host mode, no API).
     /// `nodeName` (option) overrides `NODE_NAME`.
-    public static func resolve(kubeconfig: String?, nodeName: String?,
+    package static func resolve(kubeconfig: String?, nodeName: String?,
                                environment: [String: String] = Foundation.ProcessInfo.processInfo.environment) throws -> KubeClientConfiguration? {
         var c: KubeClientConfiguration
         if let k = kubeconfig, !k.isEmpty {

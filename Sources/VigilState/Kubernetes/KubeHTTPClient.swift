@@ -6,7 +6,7 @@ import Glibc
 #endif
 
 /// A failed API request. Messages name the server and path; they never contain the token.
-public enum KubeHTTPError: Error, CustomStringConvertible, Sendable {
+package enum KubeHTTPError: Error, CustomStringConvertible, Sendable {
     /// Could not connect, TLS failed, timed out, or the connection broke.
     case transport(url: String, code: Int, message: String)
     /// The server answered with a non-2xx status (`body` is the start of its answer).
@@ -18,7 +18,7 @@ public enum KubeHTTPError: Error, CustomStringConvertible, Sendable {
     /// Stopped on request.
     case cancelled
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .transport(let u, let c, let m): "\(u): \(m) (curl error \(c))"
         case .status(let u, let s, let b): "\(u): HTTP \(s)\(b.isEmpty ? "" : ": " + b)"

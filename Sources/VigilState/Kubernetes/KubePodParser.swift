@@ -1,9 +1,9 @@
 import Foundation
 
 /// Turns API JSON (`Pod`, `PodList`, watch events) into ``KubePod`` values.
-public enum KubePodParser {
+package enum KubePodParser {
     /// A watch stream line.
-    public enum WatchEvent {
+    package enum WatchEvent {
         case added(KubePod), modified(KubePod), deleted(KubePod)
         /// Only the resourceVersion to resume from.
         case bookmark(String)
@@ -11,13 +11,13 @@ public enum KubePodParser {
         case error(code: Int, reason: String, message: String)
     }
 
-    public struct ParseError: Error, CustomStringConvertible {
-        public let message: String
-        public var description: String { message }
+    package struct ParseError: Error, CustomStringConvertible {
+        package let message: String
+        package var description: String { message }
     }
 
     /// Parses a `PodList`: its pods, its resourceVersion and its `continue` token.
-    public static func parseList(_ bytes: [UInt8]) throws -> (pods: [KubePod], resourceVersion: String, continueToken: String?) {
+    package static func parseList(_ bytes: [UInt8]) throws -> (pods: [KubePod], resourceVersion: String, continueToken: String?) {
         let obj = try object(bytes, what: "PodList")
         guard let items = obj["items"] as? [Any] else {
             if obj["items"] is NSNull { return ([], metadataRV(obj), nil) }
@@ -34,7 +34,7 @@ public enum KubePodParser {
     }
 
     /// Parses one watch event line.
-    public static func parseWatchEvent(_ bytes: [UInt8]) throws -> WatchEvent {
+    package static func parseWatchEvent(_ bytes: [UInt8]) throws -> WatchEvent {
         let obj = try object(bytes, what: "watch event")
         guard let type = obj["type"] as? String else { throw ParseError(message: "watch event has no type") }
         guard let o = obj["object"] as? [String: Any] else { throw ParseError(message: "watch event \(type) has no object") }
@@ -54,7 +54,7 @@ public enum KubePodParser {
     }
 
     /// Parses one `Pod` object.
-    public static func pod(_ o: [String: Any], path: String = "pod") throws -> KubePod {
+    package static func pod(_ o: [String: Any], path: String = "pod") throws -> KubePod {
         guard let meta = o["metadata"] as? [String: Any] else { throw ParseError(message: "\(path).metadata missing") }
         guard let name = meta["name"] as? String, let ns = meta["namespace"] as? String, let uid = meta["uid"] as? String else {
             throw ParseError(message: "\(path).metadata needs name, namespace and uid")
@@ -112,7 +112,7 @@ public enum KubePodParser {
 
     /// The workload behind a pod's controller: a ReplicaSet named `<deployment>-<pod-template-hash>`
     /// is reported as that Deployment; a Job named `<cronjob>-<scheduled minute>` as that CronJob.
-    public static func workload(ownerKind: String, ownerName: String, labels: [String: String]) -> (String, String) {
+    package static func workload(ownerKind: String, ownerName: String, labels: [String: String]) -> (String, String) {
         if ownerKind == "ReplicaSet", let dash = ownerName.lastIndex(of: "-") {
             let suffix = ownerName[ownerName.index(after: dash)...]
             if let h = labels["pod-template-hash"] {

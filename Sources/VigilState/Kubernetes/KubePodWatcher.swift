@@ -17,10 +17,10 @@ import Glibc
 ///   after a backoff that doubles up to a cap, with up to 50% random jitter.
 /// - While the API is failing the store keeps what it had and the enricher runs on node-local
 ///   data; the state changes (connecting, synced, degraded) are logged once each, with the reason.
-public final class KubePodWatcher: Sendable {
-    public let configuration: KubeClientConfiguration
-    public let store: PodStore
-    public let metrics: EnrichmentMetrics
+package final class KubePodWatcher: Sendable {
+    package let configuration: KubeClientConfiguration
+    package let store: PodStore
+    package let metrics: EnrichmentMetrics
     private let stateValue = Atomic<Int64>(KubeAPIState.connecting.rawValue)
     private let stopping = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
@@ -28,7 +28,7 @@ public final class KubePodWatcher: Sendable {
     private let lastErrorText = Mutex<String?>(nil)
     private let running = Atomic<Bool>(false)
 
-    public init(configuration: KubeClientConfiguration, store: PodStore, metrics: EnrichmentMetrics) {
+    package init(configuration: KubeClientConfiguration, store: PodStore, metrics: EnrichmentMetrics) {
         self.configuration = configuration
         self.store = store
         self.metrics = metrics
@@ -36,13 +36,13 @@ public final class KubePodWatcher: Sendable {
     }
 
     /// Current API state.
-    public var state: KubeAPIState { KubeAPIState(rawValue: stateValue.load(ordering: .relaxed)) ?? .degraded }
+    package var state: KubeAPIState { KubeAPIState(rawValue: stateValue.load(ordering: .relaxed)) ?? .degraded }
 
     /// The last error, if the API is degraded (never contains credentials).
-    public var lastError: String? { lastErrorText.withLock { $0 } }
+    package var lastError: String? { lastErrorText.withLock { $0 } }
 
     /// Starts the watcher thread.
-    public func start() {
+    package func start() {
         guard !running.exchange(true, ordering: .relaxed) else { return }
         stopping.store(false, ordering: .relaxed)
         do {
@@ -55,7 +55,7 @@ public final class KubePodWatcher: Sendable {
     }
 
     /// Stops the thread, aborting a transfer in progress, and waits for it.
-    public func stop() {
+    package func stop() {
         guard running.exchange(false, ordering: .relaxed) else { return }
         stopping.store(true, ordering: .relaxed)
         wake.signal()

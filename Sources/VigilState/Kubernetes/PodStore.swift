@@ -6,7 +6,7 @@ import VigilCore
 /// notice changes with one atomic load.
 ///
 /// Deleted pods stay for a grace period (``deletedGraceNs``) so late events still resolve.
-public final class PodStore: Sendable {
+package final class PodStore: Sendable {
     struct Entry {
         var pod: KubePod
         var deletedAtNs: UInt64?
@@ -19,28 +19,28 @@ public final class PodStore: Sendable {
     private let gen = Atomic<UInt64>(0)
     private let listener = Mutex<(@Sendable ([String]) -> Void)?>(nil)
     /// How long deleted pods are kept.
-    public let deletedGraceNs: UInt64
+    package let deletedGraceNs: UInt64
     /// Pods removed after their grace period.
-    public let expired = Counter()
+    package let expired = Counter()
 
-    public init(deletedGraceNs: UInt64 = 300_000_000_000) {
+    package init(deletedGraceNs: UInt64 = 300_000_000_000) {
         self.deletedGraceNs = deletedGraceNs
     }
 
     /// Bumped on every change.
-    public var generation: UInt64 { gen.load(ordering: .acquiring) }
+    package var generation: UInt64 { gen.load(ordering: .acquiring) }
 
     /// Called (on the writer's thread) with the UIDs of changed pods.
-    public func setListener(_ f: (@Sendable ([String]) -> Void)?) { listener.withLock { $0 = f } }
+    package func setListener(_ f: (@Sendable ([String]) -> Void)?) { listener.withLock { $0 = f } }
 
     /// The pod with `uid` (also during its deletion grace period).
-    public func pod(uid: String) -> KubePod? { state.withLock { $0.byUID[uid]?.pod } }
+    package func pod(uid: String) -> KubePod? { state.withLock { $0.byUID[uid]?.pod } }
 
     /// Whether `uid` is known and deleted (in its grace period).
-    public func isDeleted(uid: String) -> Bool { state.withLock { $0.byUID[uid]?.deletedAtNs != nil } }
+    package func isDeleted(uid: String) -> Bool { state.withLock { $0.byUID[uid]?.deletedAtNs != nil } }
 
     /// The pod and status of container `fullID`.
-    public func container(fullID: String) -> (KubePod, KubeContainerStatus)? {
+    package func container(fullID: String) -> (KubePod, KubeContainerStatus)? {
         state.withLock { s in
             guard let uid = s.uidByContainerID[fullID], let p = s.byUID[uid]?.pod, let c = p.container(fullID: fullID) else { return nil }
             return (p, c)
@@ -48,25 +48,25 @@ public final class PodStore: Sendable {
     }
 
     /// Number of pods held (live and in grace).
-    public var count: Int { state.withLock { $0.byUID.count } }
+    package var count: Int { state.withLock { $0.byUID.count } }
 
     /// All pods held, live first.
-    public func all() -> [KubePod] { state.withLock { s in s.byUID.values.sorted { ($0.deletedAtNs ?? 0) < ($1.deletedAtNs ?? 0) }.map(\.pod) } }
+    package func all() -> [KubePod] { state.withLock { s in s.byUID.values.sorted { ($0.deletedAtNs ?? 0) < ($1.deletedAtNs ?? 0) }.map(\.pod) } }
 
     /// Adds or replaces a pod (watch ADDED/MODIFIED).
-    public func upsert(_ pod: KubePod) {
+    package func upsert(_ pod: KubePod) {
         state.withLock { s in Self.put(&s, pod, deletedAtNs: nil) }
         changed([pod.info.uid])
     }
 
     /// Marks a pod deleted (watch DELETED); it stays resolvable for the grace period.
-    public func markDeleted(_ pod: KubePod, nowNs: UInt64) {
+    package func markDeleted(_ pod: KubePod, nowNs: UInt64) {
         state.withLock { s in Self.put(&s, pod, deletedAtNs: nowNs) }
         changed([pod.info.uid])
     }
 
     /// Replaces the live set after a list: pods absent from `pods` are marked deleted.
-    public func replaceAll(_ pods: [KubePod], nowNs: UInt64) {
+    package func replaceAll(_ pods: [KubePod], nowNs: UInt64) {
         var uids: [String] = []
         state.withLock { s in
             let listed = Set(pods.map(\.info.uid))
@@ -80,7 +80,7 @@ public final class PodStore: Sendable {
     }
 
     /// Drops deleted pods whose grace period is over.
-    public func sweep(nowNs: UInt64) {
+    package func sweep(nowNs: UInt64) {
         var gone: [String] = []
         state.withLock { s in
             for (uid, e) in s.byUID {
