@@ -126,7 +126,20 @@ struct PathPrefixSet {
 struct CompiledRegex {
     let re: UnsafeMutablePointer<regex_t>
 
+    /// Longest pattern accepted, in bytes.
+    static let maxPatternBytes = 4096
+    /// Budget for the compiled size estimated by `estimatedSize`: glibc's regcomp copies a
+    /// repeated atom once per repetition (`x+` as `xx*`, `x{n}` n times), so stacked or nested
+    /// quantifiers grow it exponentially (24 stacked `+` take about 3 GB).
+    static let maxEstimatedSize = 50_000
+
     init(_ pattern: String, store: PermanentStore) throws(RuleCompileError) {
+        if pattern.utf8.count > Self.maxPatternBytes {
+            throw RuleCompileError(offset: nil, message: "regex longer than \(Self.maxPatternBytes) bytes")
+        }
+        if Self.estimatedSize(pattern) > Self.maxEstimatedSize {
+            throw RuleCompileError(offset: nil, message: "regex '\(pattern.prefix(80))' too complex: its repetitions expand past \(Self.maxEstimatedSize) nodes")
+        }
         let r = UnsafeMutablePointer<regex_t>.allocate(capacity: 1)
         let rc = regcomp(r, "^(" + pattern + ")$", REG_EXTENDED | REG_NOSUB)
         if rc != 0 {
@@ -143,6 +156,81 @@ struct CompiledRegex {
     /// `p` must be NUL-terminated (arena strings are).
     @inline(__always) func matches(_ p: UnsafePointer<UInt8>) -> Bool {
         p.withMemoryRebound(to: CChar.self, capacity: 1) { regexec(re, $0, 0, nil, 0) == 0 }
+    }
+
+    /// An upper estimate of the nodes regcomp builds for an extended regex: atoms count 1, a
+    /// group the sum of its alternatives, and each quantifier multiplies the atom before it
+    /// (`+` by 2, `{m,n}` by the larger bound plus 1; stacked quantifiers multiply again).
+    /// Saturates instead of overflowing.
+    static func estimatedSize(_ pattern: String) -> Int {
+        let b = Array(pattern.utf8)
+        let cap = Int.max / 4
+        func mul(_ a: Int, _ k: Int) -> Int { a > cap / max(k, 1) ? cap : a * k }
+        // Per open group: (sum of the finished alternatives' sizes, size of the current one).
+        var groups: [(done: Int, current: Int)] = [(0, 0)]
+        var last = 0  // size of the atom a following quantifier applies to
+        var i = 0
+        while i < b.count {
+            let c = b[i]
+            switch c {
+            case UInt8(ascii: "("):
+                groups.append((0, 0)); last = 0; i += 1
+            case UInt8(ascii: ")"):
+                if groups.count > 1 {
+                    let g = groups.removeLast()
+                    let size = min(cap, g.done + g.current + 1)
+                    groups[groups.count - 1].current = min(cap, groups[groups.count - 1].current + size)
+                    last = size
+                }
+                i += 1
+            case UInt8(ascii: "|"):
+                let g = groups[groups.count - 1]
+                groups[groups.count - 1] = (min(cap, g.done + g.current), 0); last = 0; i += 1
+            case UInt8(ascii: "*"), UInt8(ascii: "?"), UInt8(ascii: "+"), UInt8(ascii: "{"):
+                var k = c == UInt8(ascii: "+") ? 2 : 1
+                i += 1
+                if c == UInt8(ascii: "{") {
+                    var bound = 0, n = 0
+                    while i < b.count, b[i] != UInt8(ascii: "}") {
+                        if b[i] >= 48 && b[i] <= 57 { n = min(n * 10 + Int(b[i] - 48), 1 << 20); bound = max(bound, n) } else { n = 0 }
+                        i += 1
+                    }
+                    i += 1
+                    k = bound + 1
+                }
+                let grown = mul(last, k)
+                groups[groups.count - 1].current = min(cap, groups[groups.count - 1].current - last + grown)
+                last = grown
+            case UInt8(ascii: "["):
+                // A bracket expression is one atom: skip to its closing ']' (a ']' first is literal).
+                i += 1
+                if i < b.count, b[i] == UInt8(ascii: "^") { i += 1 }
+                if i < b.count, b[i] == UInt8(ascii: "]") { i += 1 }
+                while i < b.count, b[i] != UInt8(ascii: "]") {
+                    if b[i] == UInt8(ascii: "["), i + 1 < b.count, b[i + 1] == UInt8(ascii: ":") || b[i + 1] == UInt8(ascii: ".") || b[i + 1] == UInt8(ascii: "=") {
+                        let close = b[i + 1]
+                        i += 2
+                        while i + 1 < b.count, !(b[i] == close && b[i + 1] == UInt8(ascii: "]")) { i += 1 }
+                        i += 2
+                    } else {
+                        i += 1
+                    }
+                }
+                i += 1
+                groups[groups.count - 1].current = min(cap, groups[groups.count - 1].current + 1); last = 1
+            case UInt8(ascii: "\\"):
+                i += 2
+                groups[groups.count - 1].current = min(cap, groups[groups.count - 1].current + 1); last = 1
+            default:
+                i += 1
+                groups[groups.count - 1].current = min(cap, groups[groups.count - 1].current + 1); last = 1
+            }
+        }
+        while groups.count > 1 {
+            let g = groups.removeLast()
+            groups[groups.count - 1].current = min(cap, groups[groups.count - 1].current + g.done + g.current + 1)
+        }
+        return min(cap, groups[0].done + groups[0].current)
     }
 }
 

@@ -24,6 +24,22 @@ import VigilCore
         #expect(d?.description == "hostile.yaml:3:1034: error: rule 'R': syntax error: condition nested deeper than 1000")
     }
 
+    @Test func stackedRegexQuantifiersAreRefusedBeforeRegcomp() {
+        // Found by the condition fuzzer: 24 stacked '+' made glibc's regcomp take about 3 GB.
+        let d = onlyError(rule("evt.type = open and proc.name regex \"ain" + String(repeating: "+", count: 24) + "\""))
+        #expect(d?.description.contains("too complex") == true, "\(String(describing: d))")
+        #expect(d?.mark.line == 3)
+        let nested = onlyError(rule("evt.type = open and proc.name regex '" + String(repeating: "(", count: 8) + "a{1000}" + String(repeating: "){1000}", count: 8) + "'"))
+        #expect(nested?.description.contains("too complex") == true)
+        #expect(onlyError(rule("evt.type = open and proc.name regex '" + String(repeating: "x", count: 5000) + "'"))?.description.contains("longer than 4096 bytes") == true)
+        // Ordinary patterns stay well inside the budget and still compile.
+        #expect(CompiledRegex.estimatedSize("/etc/(ssh|ssl)/.*") < 100)
+        #expect(CompiledRegex.estimatedSize("[[:alpha:]]+[0-9]{1,3}") < 100)
+        let (set, diags) = loadRules(rule("evt.type = open and proc.name regex 'ai(n|m)+x{2,4}'"), file: "ok.yaml")
+        #expect(errors(diags).isEmpty)
+        #expect(set.summary.compiled == 1)
+    }
+
     @Test func fiftyThousandNots() {
         let d = onlyError(rule("evt.type = open and " + String(repeating: "not ", count: 50_000) + "proc.name = x"))
         #expect(d?.description == "hostile.yaml:3:4034: error: rule 'R': syntax error: condition nested deeper than 1000")
