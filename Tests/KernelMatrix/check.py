@@ -95,36 +95,6 @@ def mismatch(cands, what):
     return f"no event {what}; nearest: " + " | ".join(short(e) for e in cands[:3])
 
 
-# io_uring's openat prep adds O_LARGEFILE on 64-bit kernels, so the request carries it.
-O_LARGEFILE = 0o100000
-
-
-class Failure(Exception):
-    pass
-
-
-def need_fact(facts, check, *keys):
-    f = facts.get(check)
-    if f is None:
-        raise Failure(f"the test program did not run (no '{check}' fact)")
-    if f.get("rc") != "0":
-        raise Failure(f"the test program failed: {f.get('_line', '')[:300]}")
-    try:
-        return [int(f[k]) for k in keys]
-    except (KeyError, ValueError):
-        raise Failure(f"the test program printed no {'/'.join(keys)}: {f.get('_line', '')[:300]}")
-
-
-def by_pid(events, pid):
-    return [e for e in events if e.get("proc.pid") == pid]
-
-
-def mismatch(cands, what):
-    if not cands:
-        return f"no event {what}"
-    return f"no event {what}; nearest: " + " | ".join(short(e) for e in cands[:3])
-
-
 def truthy_key(ev, words):
     """A key (top level or under evt.args) naming one of `words` with a true value."""
     items = list(ev.items()) + [("evt.args." + k, v) for k, v in (ev.get("evt.args") or {}).items()]
