@@ -62,6 +62,15 @@ package enum ConfigLoader {
     static func decode(_ root: ConfigNode) throws(ConfigError) -> VigilConfig {
         var config = VigilConfig()
         try ConfigValue.decodeMapping(&config, root, "", VigilConfig.fields)
+        if config.engine.bufSizePreset != 0 {
+            // Falco's preset decides the ring unless capture.ring_buffer_bytes says otherwise.
+            let presetBytes = VigilConfig.Engine.ringBytes(preset: config.engine.bufSizePreset)
+            if let explicit = exactly(root, "capture.ring_buffer_bytes"), config.capture.ringBufferBytes != presetBytes {
+                throw ConfigError(key: "capture.ring_buffer_bytes", source: explicit.source,
+                                  message: "\(config.capture.ringBufferBytes) contradicts engine.modern_ebpf.buf_size_preset \(config.engine.bufSizePreset) (\(presetBytes) bytes); set one of them")
+            }
+            config.capture.ringBufferBytes = presetBytes
+        }
         let ring = config.capture.ringBufferBytes
         if ring & (ring - 1) != 0 {
             throw ConfigError(key: "capture.ring_buffer_bytes", source: root.find("capture.ring_buffer_bytes")?.source ?? root.source,
@@ -76,6 +85,16 @@ package enum ConfigLoader {
             throw ConfigError(key: error.key, source: src, message: error.message)
         }
         return config
+    }
+
+    /// The node at exactly the dotted key path, or nil when the path is not in the tree.
+    static func exactly(_ root: ConfigNode, _ path: String) -> ConfigNode? {
+        var node = root
+        for k in path.split(separator: ".") {
+            guard case .mapping(let pairs) = node.kind, let p = pairs.first(where: { $0.key == k }) else { return nil }
+            node = p.value
+        }
+        return node
     }
 
     /// Applies one `key.path=value` override. The value is read as YAML, so

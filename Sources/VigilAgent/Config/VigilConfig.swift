@@ -59,8 +59,10 @@ package struct VigilConfig: Sendable, Equatable {
 
     /// Kernel capture.
     package struct Capture: Sendable, Equatable {
-        /// `capture.ring_buffer_bytes`: BPF ring size (a power of two).
-        package var ringBufferBytes = 16 << 20
+        /// `capture.ring_buffer_bytes`: BPF ring size (a power of two). 8 MiB by default, Falco's
+        /// default buffer (`engine.modern_ebpf.buf_size_preset: 4`); the reader maps it twice (to
+        /// read records that wrap), so it counts twice in the agent's resident memory.
+        package var ringBufferBytes = 8 << 20
         /// `capture.max_args_bytes`: argv bytes copied per exec.
         package var maxArgsBytes = 4096
         /// Bytes of pending data before the reader is woken (0: every record).
@@ -72,6 +74,17 @@ package struct VigilConfig: Sendable, Equatable {
     }
     /// `capture`.
     package var capture = Capture()
+
+    /// Falco's `engine` keys that Vigil understands (it has one engine, the modern eBPF probe).
+    package struct Engine: Sendable, Equatable {
+        /// `engine.modern_ebpf.buf_size_preset`: Falco's ring-size preset, 1 (1 MiB) to 10 (512 MiB),
+        /// each twice the one before (4: 8 MiB). 0: not set (`capture.ring_buffer_bytes` decides).
+        package var bufSizePreset = 0
+        /// The ring size a preset stands for.
+        package static func ringBytes(preset: Int) -> Int { (1 << 20) << (preset - 1) }
+    }
+    /// `engine`.
+    package var engine = Engine()
 
     /// Kubernetes API enrichment (off: host mode, nothing needs a cluster).
     package struct K8s: Sendable, Equatable {
@@ -202,6 +215,9 @@ package struct VigilConfig: Sendable, Equatable {
                 .size("wakeup_bytes", \.wakeupBytes, min: 0, max: 1 << 30),
                 .int("poll_interval_ms", \.pollIntervalMs, min: 1, max: 1000),
                 .bool("ignore_self", \.ignoreSelf),
+            ]),
+            .section("engine", \.engine, [
+                .section("modern_ebpf", \.self, [.int("buf_size_preset", \.bufSizePreset, min: 0, max: 10)]),
             ]),
             .section("k8s", \.k8s, [
                 .bool("enabled", \.enabled), .string("kubeconfig", \.kubeconfig), .string("node_name", \.nodeName),
