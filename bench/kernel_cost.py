@@ -231,10 +231,11 @@ class AgentRun:
                 return False
         wait_until(ready, 120, "vigil run to be ready")
 
-    def log_tail(self):
+    def log_tail(self, whole=False):
         self.err.flush()
         with open(self.err_path, errors="replace") as f:
-            return f.read()[-3000:]
+            text = f.read()
+        return text if whole else text[-3000:]
 
     def metrics(self):
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5) as r:
@@ -290,12 +291,12 @@ class AgentRun:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-        text = self.log_tail()
+        text = self.log_tail(whole=True)
         self.err.close()
         for line in reversed(text.splitlines()):
             if line.startswith('{"stats"'):
                 return json.loads(line)["stats"]
-        raise RuntimeError("no stats line from vigil run:\n" + text)
+        raise RuntimeError("no stats line from vigil run:\n" + text[-3000:])
 
 
 def delta(m0, m1, key):
@@ -322,7 +323,11 @@ class Peer:
                 raise RuntimeError(f"{cmd[0]} exited early: {self.err.read()[-2000:]}")
             with open(self.out_path, errors="replace") as f:
                 return ready_text in f.read(4096)
-        wait_until(ready, 120, f"{cmd[0]} to attach")
+        try:
+            wait_until(ready, 300, f"{cmd[0]} to attach")
+        except RuntimeError:
+            self.stop()
+            raise
         time.sleep(0.3)
 
     def stop(self):
@@ -391,7 +396,12 @@ def round_open(tmp, r):
     extra["bpftrace (in-kernel count)"] = {"received": n}
 
     if r == 0:
-        p = Peer(["opensnoop", "-n", "vigil_openstorm"], "PID", tmp, f"opensnoop-{r}")
+        try:
+            p = Peer(["stdbuf", "-oL", "opensnoop", "-n", "vigil_openstorm"], "PID", tmp, f"opensnoop-{r}")
+        except RuntimeError as e:
+            log(f"open round {r + 1}: opensnoop left out: {e}")
+            p = None
+    if r == 0 and p:
         try:
             res["opensnoop"] = open_storm()
         finally:
@@ -422,7 +432,7 @@ def round_exec(tmp, r):
     res["agent"] = s["rate"]
     extra = {"agent": {"received": matched, "drops": drops(s["before"], s["after"])}}
 
-    p = Peer(["execsnoop"], "PCOMM", tmp, f"execsnoop-{r}")
+    p = Peer(["stdbuf", "-oL", "execsnoop"], "PCOMM", tmp, f"execsnoop-{r}")
     try:
         res["execsnoop"] = exec_storm()
     finally:

@@ -129,7 +129,8 @@ package final class Agent: @unchecked Sendable {
         self.enforcement = enforcement
         let enforcer = Enforcer(slot: enforcement.slot, metrics: enforcementMetrics)
 
-        processTable = ProcessTable()
+        processTable = ProcessTable(configuration: .init(maxProcesses: config.processTable.maxProcesses,
+                                                         maxFDsPerProcess: config.processTable.maxFDsPerProcess))
         pipeline = Pipeline(processes: processTable, enricher: enricher, dispatcher: dispatcher, ruleSlot: slot, metrics: metrics,
                             metadataWaitNs: UInt64(config.metadataWaitMs) * 1_000_000, hostname: hostname, health: health,
                             enforcer: enforcer)

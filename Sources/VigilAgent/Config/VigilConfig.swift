@@ -75,6 +75,18 @@ package struct VigilConfig: Sendable, Equatable {
     /// `capture`.
     package var capture = Capture()
 
+    /// Process table limits (Falco's `falco_libs.thread_table_size` and Vigil's fd cap).
+    package struct ProcessTableLimits: Sendable, Equatable {
+        /// `falco_libs.thread_table_size`: most processes tracked; beyond it exited, then least
+        /// recently seen entries are evicted (vigil_process_table_evictions_total).
+        package var maxProcesses = 131_072
+        /// `process_table.max_fds_per_process`: fds tracked per process; more are not tracked
+        /// (vigil_process_table_fd_drops_total).
+        package var maxFDsPerProcess = 4096
+    }
+    /// Process table limits.
+    package var processTable = ProcessTableLimits()
+
     /// Falco's `engine` keys that Vigil understands (it has one engine, the modern eBPF probe).
     package struct Engine: Sendable, Equatable {
         /// `engine.modern_ebpf.buf_size_preset`: Falco's ring-size preset, 1 (1 MiB) to 10 (512 MiB),
@@ -216,6 +228,8 @@ package struct VigilConfig: Sendable, Equatable {
                 .int("poll_interval_ms", \.pollIntervalMs, min: 1, max: 1000),
                 .bool("ignore_self", \.ignoreSelf),
             ]),
+            .section("falco_libs", \.processTable, [.int("thread_table_size", \.maxProcesses, min: 16, max: 1 << 24)]),
+            .section("process_table", \.processTable, [.int("max_fds_per_process", \.maxFDsPerProcess, min: 1, max: 1 << 20)]),
             .section("engine", \.engine, [
                 .section("modern_ebpf", \.self, [.int("buf_size_preset", \.bufSizePreset, min: 0, max: 10)]),
             ]),

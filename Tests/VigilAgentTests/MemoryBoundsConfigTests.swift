@@ -2,9 +2,10 @@ import Testing
 @testable import VigilAgent
 import VigilCore
 
-/// The ring size: 8 MiB by default, `capture.ring_buffer_bytes`, or Falco's
-/// `engine.modern_ebpf.buf_size_preset`; both given and different is an error naming the place.
-@Suite struct RingSizeConfigTests {
+/// The sizes that bound the agent's memory. The ring: 8 MiB by default, `capture.ring_buffer_bytes`,
+/// or Falco's `engine.modern_ebpf.buf_size_preset` (both given and different: an error naming the
+/// place). The process table: Falco's `falco_libs.thread_table_size`, `process_table.max_fds_per_process`.
+@Suite struct MemoryBoundsConfigTests {
     @Test func defaultIsFalcosDefaultBuffer() throws {
         #expect(VigilConfig().capture.ringBufferBytes == 8 << 20)
         #expect(try ConfigLoader.load(text: "", origin: "d.yaml").capture.ringBufferBytes == 8 << 20)
@@ -36,6 +37,18 @@ import VigilCore
             Issue.record("accepted preset 11")
         } catch {
             #expect(error.key == "engine.modern_ebpf.buf_size_preset" && error.source.line == 3, "\(error)")
+        }
+    }
+
+    @Test func processTableLimits() throws {
+        #expect(VigilConfig().processTable == .init(maxProcesses: 131_072, maxFDsPerProcess: 4096))
+        let c = try ConfigLoader.load(text: "falco_libs:\n  thread_table_size: 5000\nprocess_table:\n  max_fds_per_process: 64\n", origin: "t.yaml")
+        #expect(c.processTable.maxProcesses == 5000 && c.processTable.maxFDsPerProcess == 64)
+        do {
+            _ = try ConfigLoader.load(text: "falco_libs:\n  thread_table_size: 3\n", origin: "t.yaml")
+            Issue.record("accepted a 3-entry process table")
+        } catch {
+            #expect(error.key == "falco_libs.thread_table_size" && error.source.line == 2, "\(error)")
         }
     }
 }
