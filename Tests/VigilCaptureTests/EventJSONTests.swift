@@ -46,7 +46,7 @@ import VigilState
         defer { unlink(path) }
         do {
             let w = try CaptureFileWriter(path: path)
-            for r in recs { r.withUnsafeBytes { w.consume($0) } }
+            for r in recs { r.withUnsafeBytes { w.write($0) } }
             w.finish()
         }
         let out = try runProcess(vigil, ["trace", "--read", path])

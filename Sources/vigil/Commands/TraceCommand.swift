@@ -226,7 +226,6 @@ final class TracePrinter: RecordConsumer {
     let countOnly: Bool
     var out: [UInt8] = []
     var printed: UInt64 = 0
-    var decodeErrors: UInt64 = 0
     var writeFailed = false
     let table: ProcessTable?
     let comm: [UInt8]?
@@ -248,8 +247,7 @@ final class TracePrinter: RecordConsumer {
         out.reserveCapacity(1 << 17)
     }
 
-    func consume(_ record: UnsafeRawBufferPointer) {
-        guard case .success(let e) = Event.decode(record) else { decodeErrors &+= 1; return }
+    func consume(_ e: Event) {
         let applied = table?.apply(e)
         if let wanted, !wanted[Int(e.type.rawValue) & (EventType.count - 1)] { return }
         if let comm, !e.comm.elementsEqual(comm) { return }
