@@ -61,6 +61,8 @@ enum FieldID: UInt16, Sendable {
     case containerImageDigest, containerType, containerPrivileged, containerStartTs, containerDuration
     // k8s
     case k8sPodName, k8sPodUid, k8sPodLabel, k8sPodLabels, k8sNsName, k8sPodSa, k8sWorkloadName, k8sWorkloadKind, k8sNodeName
+    // configuration
+    case staticField, fdTypes
     case unsupported
 }
 
@@ -226,6 +228,7 @@ package enum FieldCatalog {
         f("k8s.workload.kind", .string, .k8sWorkloadKind, "the pod's owning workload kind"),
         f("k8s.deployment.name", .string, .k8sWorkloadName, "the pod's deployment (owning workload) name"),
         f("k8s.node.name", .string, .k8sNodeName, "the Kubernetes node name"),
+        f("static", .string, .staticField, .key, "static.NAME: the value of NAME in the configuration's static_fields (a constant string)"),
     ]
 
     static let byName: [String: FieldDefinition] = {

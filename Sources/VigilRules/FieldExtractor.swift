@@ -388,6 +388,8 @@ enum FieldExtractor {
             let t = ev.type.name
             return .bool(t == "connect" || t == "rename" || t == "renameat" || t == "renameat2")
         case .fdDnsName: return .unset
+        case .fdTypes: return .unset
+        case .staticField: return .str(f.key, f.keyLen)
         // container
         case .containerId: return s.arena.copy(cp.pointee.container?.id ?? "host")
         case .containerFullId: return s.arena.copy(cp.pointee.container?.fullID ?? "host")

@@ -25,6 +25,8 @@ struct ConditionCompiler {
     var macroExtents: [String: Extent] = [:]
     /// Current compile nesting (bounded by ``checkBudget(_:)``; checked again as a safety net).
     var depth = 0
+    /// The configuration's `static_fields` (`static.NAME` resolves to a constant).
+    var staticFields: [String: String] = [:]
 
     init(lists: [String: ListDef], macros: [String: MacroDef], macroASTs: [String: ConditionExpr?]) {
         self.lists = lists; self.macros = macros; self.macroASTs = macroASTs
@@ -81,6 +83,14 @@ struct ConditionCompiler {
                     if let k = schema.index(of: a) { argIdx[Int(schema.type.rawValue) & (EventType.count - 1)] = Int8(k) }
                 }
             }
+        }
+        if def.id == .staticField {
+            guard let value = staticFields[key] else {
+                let known = staticFields.keys.sorted()
+                throw RuleCompileError(offset: ref.offset, message: "unknown field '\(ref.text)' (static_fields "
+                    + (known.isEmpty ? "defines none" : "defines " + known.map { "static." + $0 }.joined(separator: ", ")) + ")")
+            }
+            key = value
         }
         let text = ref.text
         let keyBytes = Array(key.utf8)
