@@ -127,11 +127,14 @@ package final class RuleSet: Sendable {
     /// The routing fields added to every alert, with their per-event cache slots (shared
     /// with conditions and outputs that use the same field).
     let routing: [(spec: FieldSpec, name: String)]
+    /// The DNS names `fd.*ip.name` checks registered (released with the set).
+    let dnsLease: DNSNameLease
 
     struct Candidate: Sendable { let rule: Int32; let root: Int32; let enforcing: Bool }
 
     init(rules: [CompiledRule], program: Program, store: PermanentStore, matching: RuleMatching, summary: RuleSetSummary,
-         routing: [(spec: FieldSpec, name: String)]) {
+         routing: [(spec: FieldSpec, name: String)], dnsIDs: [Int32] = []) {
+        dnsLease = DNSNameLease(ids: dnsIDs)
         var program = program
         var idx = [[Candidate]](repeating: [], count: EventType.count)
         var req = Set<EventType>()
@@ -308,7 +311,7 @@ package final class RuleSet: Sendable {
             return (FieldSpec(id: def.id, type: def.type, slot: cc.slot(name)), name)
         }
         return (RuleSet(rules: compiled, program: cc.program, store: cc.store, matching: options.matching, summary: summary,
-                        routing: routing), diags)
+                        routing: routing, dnsIDs: cc.dnsIDs), diags)
     }
 
     /// Checks `append_output` formats and field names against the field catalog and the static
@@ -468,7 +471,7 @@ package final class RuleSet: Sendable {
         for p in r.output.pieces {
             switch p {
             case .text(let t): msg += t
-            case .field(let f, _): msg += OutputRendering.text(value(f), s)
+            case .field(let f, _): msg += OutputRendering.text(value(f), f, s)
             }
         }
         var fields: [(String, AlertFieldValue)] = []
@@ -485,7 +488,7 @@ package final class RuleSet: Sendable {
                 for p in t.pieces {
                     switch p {
                     case .text(let t): text += t
-                    case .field(let f, _): text += OutputRendering.text(value(f), s)
+                    case .field(let f, _): text += OutputRendering.text(value(f), f, s)
                     }
                 }
                 v = .string(text)
@@ -583,6 +586,24 @@ struct Evaluator {
             for n in ns where n == x { found = true; break }
             r = found
         case .boolEq: r = v.kind == .bool && v.i == c.pointee.i
+        case .dnsName:
+            let ip = FieldExtractor.value(c.pointee.other, ctxp, s)
+            guard ip.kind == .ip else { return false }
+            r = DNSNameCache.shared.matches(ip.bytes, c.pointee.p!.assumingMemoryBound(to: DNSNameSet.self).pointee.buffer)
+        case .listIn, .listIntersects:
+            v = str(v)
+            let set = c.pointee.p!.assumingMemoryBound(to: ByteSet.self)
+            let all = kind == .listIn
+            let b = v.bytes
+            var start = 0
+            var result = all
+            for k in 0...b.count where k == b.count || b[k] == 44 {
+                let hit = set.pointee.contains(UnsafeBufferPointer(rebasing: b[start..<k]))
+                start = k + 1
+                if all && !hit { result = false; break }
+                if !all && hit { result = true; break }
+            }
+            r = result
         case .ip:
             guard v.kind == .ip else { return false }
             let bytes = v.bytes
