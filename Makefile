@@ -35,7 +35,7 @@ $(BUILD_DIR)/vmlinux.h:
 	@test -r /sys/kernel/btf/vmlinux || { echo "error: /sys/kernel/btf/vmlinux missing: this kernel has no BTF (CONFIG_DEBUG_INFO_BTF=y is required)" >&2; exit 1; }
 	bpftool btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
 
-$(BPF_OBJ): bpf/vigil.bpf.c Sources/VigilABI/include/vigil_abi.h $(BUILD_DIR)/vmlinux.h
+$(BPF_OBJ): bpf/vigil.bpf.c $(wildcard bpf/*.bpf.h) Sources/VigilABI/include/vigil_abi.h $(BUILD_DIR)/vmlinux.h
 	@mkdir -p $(dir $@)
 	$(CLANG) $(BPF_CFLAGS) -c bpf/vigil.bpf.c -o $@
 

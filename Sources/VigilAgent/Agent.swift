@@ -20,8 +20,15 @@ final class InterestSetter: Sendable {
     let value = Mutex<(@Sendable (Set<EventType>) throws -> Void)?>(nil)
 }
 
+extension VigilConfig.ProcessTableLimits {
+    /// The process table's configuration for these limits.
+    var tableConfiguration: ProcessTable.Configuration {
+        ProcessTable.Configuration(maxProcesses: maxProcesses, maxFDsPerProcess: maxFDsPerProcess)
+    }
+}
+
 extension Pipeline: RecordConsumer {
-    package func consume(_ record: UnsafeRawBufferPointer) { process(record) }
+    package func consume(_ event: Event) { process(event) }
     package func endOfBatch() { batchEnded() }
     /// A quiet ring still ticks the pipeline: held alerts are released on time, readiness
     /// and reloads do not wait for the next event.
@@ -129,8 +136,7 @@ package final class Agent: @unchecked Sendable {
         self.enforcement = enforcement
         let enforcer = Enforcer(slot: enforcement.slot, metrics: enforcementMetrics)
 
-        processTable = ProcessTable(configuration: .init(maxProcesses: config.processTable.maxProcesses,
-                                                         maxFDsPerProcess: config.processTable.maxFDsPerProcess))
+        processTable = ProcessTable(configuration: config.processTable.tableConfiguration)
         pipeline = Pipeline(processes: processTable, enricher: enricher, dispatcher: dispatcher, ruleSlot: slot, metrics: metrics,
                             metadataWaitNs: UInt64(config.metadataWaitMs) * 1_000_000, hostname: hostname, health: health,
                             enforcer: enforcer)
@@ -162,6 +168,8 @@ package final class Agent: @unchecked Sendable {
                                                   setEnforcement: (@Sendable (KernelEnforcementTable) throws -> Void)? = nil,
                                                   seedProcesses: Bool = true) throws(AgentError) {
         let config = reloader.current.config
+        // Names rules compare fd.*ip.name with resolve from now on (not while only validating rules).
+        DNSNameCache.shared.startResolving()
         if let setEnforcement {
             enforcement.attachKernel(setEnforcement, rules: slot.load(), config: reloader.current.config.enforcement)
         }

@@ -146,8 +146,8 @@ package final class Reloader: Sendable {
     /// Keys whose new value only applies after a restart.
     static func restartOnlyChanges(_ a: VigilConfig, _ b: VigilConfig) -> [String] {
         var out: [String] = []
-        if a.capture != b.capture || a.engine != b.engine { out.append("capture") }
-        if a.processTable != b.processTable { out.append("falco_libs.thread_table_size, process_table") }
+        if a.engine != b.engine { out.append("engine") }
+        if a.processTable != b.processTable { out.append("process_table") }
         if a.webserver != b.webserver { out.append("webserver") }
         if a.k8s != b.k8s { out.append("k8s") }
         if a.containerd != b.containerd { out.append("containerd") }

@@ -57,46 +57,29 @@ package struct VigilConfig: Sendable, Equatable {
     /// `log_stderr`: false keeps only errors on stderr.
     package var logStderr = true
 
-    /// Kernel capture.
-    package struct Capture: Sendable, Equatable {
-        /// `capture.ring_buffer_bytes`: BPF ring size (a power of two). 8 MiB by default, Falco's
-        /// default buffer (`engine.modern_ebpf.buf_size_preset: 4`); the reader maps it twice (to
-        /// read records that wrap), so it counts twice in the agent's resident memory.
-        package var ringBufferBytes = 8 << 20
-        /// `capture.max_args_bytes`: argv bytes copied per exec.
-        package var maxArgsBytes = 4096
-        /// Bytes of pending data before the reader is woken (0: every record).
-        package var wakeupBytes = 256 << 10
-        /// Longest a record waits in the ring before the reader polls, in milliseconds.
-        package var pollIntervalMs = 10
-        /// Drop the agent's own events in the kernel.
-        package var ignoreSelf = true
-    }
-    /// `capture`.
-    package var capture = Capture()
+    /// `engine`: the kernel event source, where falco.yaml keeps its driver settings
+    /// (see ``EngineConfig``).
+    package var engine = EngineConfig()
+    /// `capture`: Falco's capture-on-match section (see ``CaptureOnMatchConfig``). Vigil's kernel
+    /// settings that used to live here moved to `engine.modern_ebpf`; an old key is an error naming
+    /// its new place.
+    package var capture = CaptureOnMatchConfig()
 
-    /// Process table limits (Falco's `falco_libs.thread_table_size` and Vigil's fd cap).
+    /// `process_table`: the limits of the process table (applied at start).
     package struct ProcessTableLimits: Sendable, Equatable {
-        /// `falco_libs.thread_table_size`: most processes tracked; beyond it exited, then least
-        /// recently seen entries are evicted (vigil_process_table_evictions_total).
+        /// `max_processes`: most processes tracked; beyond it exited, then least recently seen
+        /// entries are evicted (vigil_process_table_evictions_total).
         package var maxProcesses = 131_072
-        /// `process_table.max_fds_per_process`: fds tracked per process; more are not tracked
+        /// `max_fds_per_process`: fds tracked per process; more are not tracked
         /// (vigil_process_table_fd_drops_total).
         package var maxFDsPerProcess = 4096
     }
-    /// Process table limits.
+    /// `process_table`.
     package var processTable = ProcessTableLimits()
-
-    /// Falco's `engine` keys that Vigil understands (it has one engine, the modern eBPF probe).
-    package struct Engine: Sendable, Equatable {
-        /// `engine.modern_ebpf.buf_size_preset`: Falco's ring-size preset, 1 (1 MiB) to 10 (512 MiB),
-        /// each twice the one before (4: 8 MiB). 0: not set (`capture.ring_buffer_bytes` decides).
-        package var bufSizePreset = 0
-        /// The ring size a preset stands for.
-        package static func ringBytes(preset: Int) -> Int { (1 << 20) << (preset - 1) }
-    }
-    /// `engine`.
-    package var engine = Engine()
+    /// `append_output` (Falco 0.39+): text and `output_fields` added to the rules each entry matches.
+    package var appendOutput: [AppendOutput] = []
+    /// `static_fields` (Falco 0.39+): constant fields, `static.NAME` in conditions and outputs.
+    package var staticFields: [StaticField] = []
 
     /// Kubernetes API enrichment (off: host mode, nothing needs a cluster).
     package struct K8s: Sendable, Equatable {
@@ -151,6 +134,9 @@ package struct VigilConfig: Sendable, Equatable {
 
     /// `enforcement`: stopping what enforcing rules match (see ``Enforcement``).
     package var enforcement = Enforcement()
+    /// falco.yaml keys present in the file that Vigil accepts without effect, each with why
+    /// (logged as warnings at start and printed by `vigil config check`).
+    package var ignoredFalcoKeys: [ConfigPair] = []
 
     package init() {}
 
@@ -176,7 +162,12 @@ package struct VigilConfig: Sendable, Equatable {
                 .size("max_memory", \.maxMemory, min: 1 << 20, max: 1 << 40),
             ]),
             .section("outputs_queue", \.alerts.outputsQueue, [
-                .int("capacity", \.capacity, min: 1, max: 10_000_000),
+                FieldSpec<OutputsQueueConfig>(key: "capacity", decode: { (q, n, p) throws(ConfigError) in
+                    if case .scalar("0", true) = n.kind {
+                        throw ConfigError(key: p, source: n.source, message: "0 (Falco's unbounded queue) is not accepted: each sink's queue stays bounded; use a capacity such as 10000")
+                    }
+                    q.capacity = try ConfigValue.int(n, p, min: 1, max: 10_000_000)
+                }, encode: { FieldSpec<OutputsQueueConfig>.scalar(String($0.capacity)) }),
                 .size("max_bytes", \.maxBytes, min: 1024, max: 1 << 40),
             ]),
             .section("stdout_output", \.alerts.stdoutOutput, [
@@ -193,7 +184,7 @@ package struct VigilConfig: Sendable, Equatable {
                 .string("facility", \.facility), .string("app_name", \.appName),
                 .int("max_message_size", \.maxMessageSize, min: 480, max: 1 << 20),
             ]),
-            .section("http_output", \.alerts.httpOutput, [
+            FalcoOnlyKeys.section("http_output", \.alerts.httpOutput, [
                 .bool("enabled", \.enabled), .string("url", \.url), .string("user_agent", \.userAgent),
                 .bool("insecure", \.insecure), .string("ca_cert", \.caCert), .string("ca_bundle", \.caBundle),
                 .string("ca_path", \.caPath), .bool("mtls", \.mtls), .string("client_cert", \.clientCert),
@@ -212,7 +203,7 @@ package struct VigilConfig: Sendable, Equatable {
                     .rateLimits("rules", \.rules), .int("summary_interval_ms", \.summaryIntervalMs, min: 1, max: 86_400_000),
                 ]),
             ]),
-            .section("webserver", \.webserver, [
+            FalcoOnlyKeys.section("webserver", \.webserver, [
                 .bool("enabled", \.enabled), .string("listen_address", \.listenAddress),
                 .int("listen_port", \.listenPort, min: 0, max: 65535),
                 .string("k8s_healthz_endpoint", \.k8sHealthzEndpoint), .string("readiness_endpoint", \.readinessEndpoint),
@@ -221,17 +212,13 @@ package struct VigilConfig: Sendable, Equatable {
             .choice("log_level", \.logLevel, [("debug", .debug), ("info", .info), ("notice", .info), ("warning", .warning),
                                                ("warn", .warning), ("error", .error)], name: { $0.description }),
             .bool("log_stderr", \.logStderr),
-            .section("capture", \.capture, [
-                .size("ring_buffer_bytes", \.ringBufferBytes, min: 4096, max: 1 << 30),
-                .size("max_args_bytes", \.maxArgsBytes, min: 64, max: 65536),
-                .size("wakeup_bytes", \.wakeupBytes, min: 0, max: 1 << 30),
-                .int("poll_interval_ms", \.pollIntervalMs, min: 1, max: 1000),
-                .bool("ignore_self", \.ignoreSelf),
-            ]),
-            .section("falco_libs", \.processTable, [.int("thread_table_size", \.maxProcesses, min: 16, max: 1 << 24)]),
-            .section("process_table", \.processTable, [.int("max_fds_per_process", \.maxFDsPerProcess, min: 1, max: 1 << 20)]),
-            .section("engine", \.engine, [
-                .section("modern_ebpf", \.self, [.int("buf_size_preset", \.bufSizePreset, min: 0, max: 10)]),
+            .appendOutput("append_output", \.appendOutput),
+            .staticFields("static_fields", \.staticFields),
+            .engine("engine", \.engine),
+            .captureOnMatch("capture", \.capture),
+            .section("process_table", \.processTable, [
+                .int("max_processes", \.maxProcesses, min: 16, max: 1 << 24),
+                .int("max_fds_per_process", \.maxFDsPerProcess, min: 1, max: 1 << 20),
             ]),
             .section("k8s", \.k8s, [
                 .bool("enabled", \.enabled), .string("kubeconfig", \.kubeconfig), .string("node_name", \.nodeName),
@@ -253,6 +240,6 @@ package struct VigilConfig: Sendable, Equatable {
                 ]),
                 .int("summary_interval_ms", \.summaryIntervalMs, min: 100, max: 86_400_000),
             ]),
-        ]
+        ] + FalcoOnlyKeys.fields
     }
 }

@@ -1,0 +1,270 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* maps.bpf.h - part of vigil.bpf.c (one compilation unit; included in order from it).
+ * Maps and the small helpers every program uses (ring submit, config, kernel counters), syscall argument access and the syscall id lookup. */
+#ifndef VIGIL_MAPS_BPF_H
+#define VIGIL_MAPS_BPF_H
+
+/* ---- maps ---------------------------------------------------------------- */
+
+struct {
+    __uint(type, BPF_MAP_TYPE_RINGBUF);
+    __uint(max_entries, 16 * 1024 * 1024); /* user space may resize before load */
+} events SEC(".maps");
+
+/* kernel syscall nr -> vigil syscall id (0 = not a syscall vigil knows). */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, VIGIL_NR_MAX);
+    __type(key, __u32);
+    __type(value, __u32);
+} syscall_ids SEC(".maps");
+
+/* vigil syscall id / event type -> VIGIL_INTEREST_* flags. */
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, INTEREST_MAX);
+    __type(key, __u32);
+    __type(value, __u32);
+} interest SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct vigil_config);
+} config SEC(".maps");
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, VIGIL_KSTAT_MAX);
+    __type(key, __u32);
+    __type(value, __u64);
+} kstats SEC(".maps");
+
+/* Arguments saved at sys_enter, keyed by tid. */
+struct entry {
+    __u64 args[6];
+    __u32 id;        /* vigil syscall id (socketcall already demultiplexed) */
+    __u16 pending;   /* 1 between sys_enter and sys_exit */
+    __u16 hflags;    /* header flags known at entry (VIGIL_HF_COMPAT) */
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_LRU_HASH);
+    __uint(max_entries, 65536);
+    __type(key, __u32);
+    __type(value, struct entry);
+} entries SEC(".maps");
+
+struct scratch {
+    __u8 buf[SCRATCH_SIZE];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct scratch);
+} scratch_map SEC(".maps");
+
+/* State of one backwards path walk. It lives in the map value, not on the
+ * stack, so that the verifier sees the same (unknown) state on every loop
+ * iteration and the walk loops (global functions, below) verify quickly. */
+struct walk_state {
+    struct dentry *dentry;
+    struct vfsmount *vfsmnt;
+    struct dentry *root_dentry;
+    struct vfsmount *root_mnt;
+    struct kernfs_node *kn;
+    __u32 pos;        /* start of the path so far in buf */
+    __u32 truncated;
+};
+
+struct pathbuf {
+    struct walk_state w;
+    __u8 buf[PATHBUF_SIZE];
+};
+
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, struct pathbuf);
+} pathbuf_map SEC(".maps");
+
+/* ---- small helpers ------------------------------------------------------- */
+
+/* x & m, with the compiler unable to drop the mask (the verifier needs it). */
+#define MASK(x, m) ({ __u32 __v = (__u32)(x); asm volatile("" : "+r"(__v)); __v & (m); })
+
+static __always_inline void kstat_add(__u32 idx, __u64 n)
+{
+    __u64 *v = bpf_map_lookup_elem(&kstats, &idx);
+    if (v)
+        *v += n;
+}
+
+static __always_inline int wanted(__u32 id)
+{
+    __u32 *flags = bpf_map_lookup_elem(&interest, &id);
+    return flags && (*flags & VIGIL_INTEREST_WANTED);
+}
+
+static __always_inline struct vigil_config *get_config(void)
+{
+    __u32 zero = 0;
+    return bpf_map_lookup_elem(&config, &zero);
+}
+
+/* Whether events of the current process are dropped (the agent itself). */
+static __always_inline int ignored(struct vigil_config *cfg, __u32 tgid)
+{
+    return cfg && cfg->ignore_agent && cfg->agent_tgid == tgid;
+}
+
+/* syscall_ids[nr]: the native vigil id in the low 16 bits, VIGIL_NR_HAS_COMPAT when the
+ * 32-bit table has an entry at VIGIL_NR_COMPAT_BASE + nr. */
+static __always_inline __u32 syscall_entry(__u32 key)
+{
+    __u32 *v = bpf_map_lookup_elem(&syscall_ids, &key);
+    return v ? *v : 0;
+}
+
+/* The current task. bpf_get_current_task_btf() needs 5.11; this works from 4.8 and
+ * every field is read through CO-RE (BPF_CORE_READ), so one program fits all kernels. */
+static __always_inline struct task_struct *current_task(void)
+{
+    return (struct task_struct *)bpf_get_current_task();
+}
+
+static __always_inline void fill_header(struct vigil_header *h, __u16 kind, __u32 size)
+{
+    struct task_struct *task = current_task();
+    __u64 pt = bpf_get_current_pid_tgid();
+    __u64 ug = bpf_get_current_uid_gid();
+    h->kind = kind;
+    h->flags = 0;
+    h->size = size;
+    h->ts_ns = bpf_ktime_get_boot_ns();
+    h->cpu = bpf_get_smp_processor_id();
+    h->pid = pt >> 32;
+    h->tid = (__u32)pt;
+    h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+    h->uid = (__u32)ug;
+    h->gid = ug >> 32;
+    h->cgroup_id = bpf_get_current_cgroup_id();
+    bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/* Sends `size` bytes of `rec` to the ring, waking the reader only when enough waits. */
+static __always_inline void submit(void *rec, __u32 size, struct vigil_config *cfg)
+{
+    __u64 flags = BPF_RB_NO_WAKEUP;
+    if (!cfg || cfg->wakeup_bytes == 0)
+        flags = 0;
+    else if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg->wakeup_bytes)
+        flags = BPF_RB_FORCE_WAKEUP;
+    if (size > SCRATCH_SIZE)
+        size = SCRATCH_SIZE;
+    if (size < sizeof(struct vigil_header))
+        return;
+    if (bpf_ringbuf_output(&events, rec, size, flags) == 0)
+        kstat_add(VIGIL_KSTAT_SUBMITTED, 1);
+    else
+        kstat_add(VIGIL_KSTAT_RING_FULL, 1);
+}
+
+static __always_inline void *scratch(void)
+{
+    __u32 zero = 0;
+    return bpf_map_lookup_elem(&scratch_map, &zero);
+}
+
+/* ---- syscall arguments ---------------------------------------------------- */
+
+#if defined(__TARGET_ARCH_x86)
+#define SC_NR(regs) ((regs)->orig_ax)
+static __always_inline void regs_args(struct pt_regs *regs, __u64 *a)
+{
+    a[0] = regs->di; a[1] = regs->si; a[2] = regs->dx;
+    a[3] = regs->r10; a[4] = regs->r8; a[5] = regs->r9;
+}
+#elif defined(__TARGET_ARCH_arm64)
+#define SC_NR(regs) ((regs)->syscallno)
+static __always_inline void regs_args(struct pt_regs *regs, __u64 *a)
+{
+    a[0] = regs->orig_x0; a[1] = regs->regs[1]; a[2] = regs->regs[2];
+    a[3] = regs->regs[3]; a[4] = regs->regs[4]; a[5] = regs->regs[5];
+}
+#else
+#error "unsupported architecture: define __TARGET_ARCH_x86 or __TARGET_ARCH_arm64"
+#endif
+
+#if defined(__TARGET_ARCH_x86)
+#define TS_COMPAT 0x0002
+/* Whether the current syscall is a 32-bit one: an ia32 process, or int 0x80 from a
+ * 64-bit one (the entry code sets TS_COMPAT in thread_info.status for both). A direct
+ * load through the BTF task pointer where the kernel has bpf_get_current_task_btf
+ * (5.11+; resolved at load time, the other branch is dead code), a probe read before. */
+static __always_inline int in_compat_syscall(void)
+{
+    if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
+        struct task_struct *bt = bpf_get_current_task_btf();
+        return (bt->thread_info.status & TS_COMPAT) != 0;
+    }
+    struct task_struct *t = current_task();
+    return (BPF_CORE_READ(t, thread_info.status) & TS_COMPAT) != 0;
+}
+/* i386 argument registers: ebx, ecx, edx, esi, edi, ebp (32-bit, zero-extended). */
+static __always_inline void regs_args32(struct pt_regs *regs, __u64 *a)
+{
+    a[0] = (__u32)regs->bx; a[1] = (__u32)regs->cx; a[2] = (__u32)regs->dx;
+    a[3] = (__u32)regs->si; a[4] = (__u32)regs->di; a[5] = (__u32)regs->bp;
+}
+#else
+static __always_inline int in_compat_syscall(void) { return 0; }
+static __always_inline void regs_args32(struct pt_regs *regs, __u64 *a) { regs_args(regs, a); }
+#endif
+
+/* The vigil id of syscall `nr` and whether it is a 32-bit one. A syscall neither table
+ * knows costs one array lookup (no compat check). */
+static __always_inline __u32 syscall_id(long nr, int *compat)
+{
+    *compat = 0;
+    if (nr < 0 || nr >= VIGIL_NR_COMPAT_BASE)
+        return 0;
+    __u32 v = syscall_entry((__u32)nr);
+    if (v == 0)
+        return 0;
+    if (in_compat_syscall()) {
+        *compat = 1;
+        return (v & VIGIL_NR_HAS_COMPAT) ? syscall_entry((__u32)nr + VIGIL_NR_COMPAT_BASE) : 0;
+    }
+    return v & 0xffff;
+}
+
+/* i386 socketcall(call, args): the vigil id of `call` (0 for calls vigil does not capture). */
+static __always_inline __u32 socketcall_id(__u64 call)
+{
+    switch (call) {
+    case 1: return VIGIL_SYS_SOCKET;
+    case 2: return VIGIL_SYS_BIND;
+    case 3: return VIGIL_SYS_CONNECT;
+    case 4: return VIGIL_SYS_LISTEN;
+    case 5: return VIGIL_SYS_ACCEPT;
+    case 8: return VIGIL_SYS_SOCKETPAIR;
+    case 11: return VIGIL_SYS_SENDTO;
+    case 12: return VIGIL_SYS_RECVFROM;
+    case 16: return VIGIL_SYS_SENDMSG;
+    case 17: return VIGIL_SYS_RECVMSG;
+    case 18: return VIGIL_SYS_ACCEPT4;
+    default: return 0;
+    }
+}
+
+static __always_inline int is_clone_family(__u32 id)
+{
+    return id == VIGIL_SYS_CLONE || id == VIGIL_SYS_CLONE3 || id == VIGIL_SYS_FORK || id == VIGIL_SYS_VFORK;
+}
+
+#endif /* VIGIL_MAPS_BPF_H */

@@ -1,0 +1,206 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* paths.bpf.h - part of vigil.bpf.c (one compilation unit; included in order from it).
+ * Path building: the backwards dentry walk (file paths as seen from the task's root) and the cgroup v2 kernfs walk. */
+#ifndef VIGIL_PATHS_BPF_H
+#define VIGIL_PATHS_BPF_H
+
+/* ---- paths ---------------------------------------------------------------- */
+
+static __always_inline struct mount *real_mount(struct vfsmount *m)
+{
+    return (struct mount *)((void *)m - bpf_core_field_offset(struct mount, mnt));
+}
+
+static __always_inline struct pathbuf *get_pathbuf(void)
+{
+    __u32 zero = 0;
+    return bpf_map_lookup_elem(&pathbuf_map, &zero);
+}
+
+/* One step of the dentry walk: prepend "/name" or cross a mount. 1 = stop. */
+static __always_inline long walk_step(__u32 idx)
+{
+    struct pathbuf *pb = get_pathbuf();
+    if (!pb)
+        return 1;
+    struct walk_state *w = &pb->w;
+    struct dentry *d = w->dentry;
+    struct vfsmount *vm = w->vfsmnt;
+    if (!d || !vm)
+        return 1;
+    if (d == w->root_dentry && vm == w->root_mnt)
+        return 1;
+    struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
+    struct dentry *parent = BPF_CORE_READ(d, d_parent);
+    int stop_after = 0;
+    if (d == mnt_root || d == parent) {
+        /* Disconnected (pseudo file systems such as memfd's): keep the name and stop,
+         * so a memfd exe reads "/memfd:NAME" as in /proc/PID/exe. */
+        if (d != mnt_root)
+            stop_after = 1;
+    }
+    if (!stop_after && (d == mnt_root || d == parent)) {
+        struct mount *m = real_mount(vm);
+        struct mount *mp = BPF_CORE_READ(m, mnt_parent);
+        if (mp == m || !mp)
+            return 1; /* global root */
+        w->dentry = BPF_CORE_READ(m, mnt_mountpoint);
+        w->vfsmnt = (struct vfsmount *)((void *)mp + bpf_core_field_offset(struct mount, mnt));
+        return 0;
+    }
+    const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+    __u32 len = BPF_CORE_READ(d, d_name.len);
+    if (len > NAME_MAX_LEN)
+        len = NAME_MAX_LEN;
+    __u32 pos = w->pos;
+    if (pos > PATH_END || pos < len + 1) {
+        w->truncated = 1;
+        return 1;
+    }
+    pos -= len;
+    bpf_probe_read_kernel(pb->buf + MASK(pos, VIGIL_PATH_MAX - 1), MASK(len, NAME_MAX_LEN), name);
+    pos -= 1;
+    pb->buf[pos & (VIGIL_PATH_MAX - 1)] = '/';
+    w->pos = pos;
+    w->dentry = parent;
+    return stop_after;
+}
+
+/* The loops are global (non-static) functions: the verifier checks each once, on its
+ * own, and a caller sees one call whose result is any int. That keeps the programs
+ * small to verify, and needs neither bpf_loop (5.17+) nor unrolling, so the same
+ * object loads on 5.10 and on 6.18. The walk state is in the per-CPU pathbuf. */
+__attribute__((noinline)) int vigil_walk_path(void)
+{
+    for (__u32 i = 0; i < PATH_WALK_MAX; i++) {
+        if (walk_step(i))
+            return 0;
+    }
+    struct pathbuf *pb = get_pathbuf();
+    if (pb)
+        pb->w.truncated = 1;
+    return 0;
+}
+
+/* Builds the path of (dentry, vfsmnt) as seen from the task's root into
+ * pb->buf; the string runs from pb->w.pos to PATH_END (the NUL). */
+static __always_inline void build_path(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt,
+                                       struct task_struct *task)
+{
+    pb->buf[PATH_END] = 0;
+    pb->w.dentry = dentry;
+    pb->w.vfsmnt = vfsmnt;
+    pb->w.root_dentry = BPF_CORE_READ(task, fs, root.dentry);
+    pb->w.root_mnt = BPF_CORE_READ(task, fs, root.mnt);
+    pb->w.pos = PATH_END;
+    pb->w.truncated = 0;
+    vigil_walk_path();
+    if (pb->w.pos >= PATH_END) {
+        pb->w.pos = PATH_END - 1;
+        pb->buf[PATH_END - 1] = '/';
+    }
+}
+
+static __always_inline __u32 path_truncated(struct pathbuf *pb)
+{
+    return pb->w.truncated;
+}
+
+/* Copies pb->buf[pos..PATH_END] (NUL included) to rec+off. Returns bytes copied. */
+static __always_inline __u32 copy_path(__u8 *rec, __u32 off, struct pathbuf *pb)
+{
+    __u32 pos = pb->w.pos;
+    if (pos > PATH_END)
+        return 0;
+    __u32 len = VIGIL_PATH_MAX - pos;
+    if (len > VIGIL_PATH_MAX)
+        return 0;
+    if (off > SCRATCH_SIZE - VIGIL_PATH_MAX)
+        return 0;
+    len = MASK(len - 1, VIGIL_PATH_MAX - 1) + 1;
+    if (bpf_probe_read_kernel(rec + MASK(off, SCRATCH_SIZE - 1), len, pb->buf + MASK(pos, VIGIL_PATH_MAX - 1)) != 0)
+        return 0;
+    return len;
+}
+
+/* Cgroup v2 path: kernfs walk from the task's default-hierarchy cgroup. */
+struct kernfs_node___old {
+    struct kernfs_node *parent;
+} __attribute__((preserve_access_index));
+
+static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
+{
+    if (bpf_core_field_exists(kn->__parent))
+        return BPF_CORE_READ(kn, __parent);
+    struct kernfs_node___old *o = (void *)kn;
+    return BPF_CORE_READ(o, parent);
+}
+
+#define CG_MIN_POS (PATH_END - (VIGIL_CGROUP_PATH_MAX - 1))
+
+static __always_inline long cg_step(__u32 idx)
+{
+    struct pathbuf *pb = get_pathbuf();
+    if (!pb)
+        return 1;
+    struct walk_state *w = &pb->w;
+    struct kernfs_node *kn = w->kn;
+    if (!kn)
+        return 1;
+    struct kernfs_node *parent = kn_parent(kn);
+    if (!parent)
+        return 1; /* the root's own name is not part of the path */
+    if (idx >= VIGIL_CGROUP_DEPTH) {
+        w->truncated = 1;
+        return 1;
+    }
+    /* Names are NUL-terminated: read into a slot below pos, then move the
+     * name so that it ends right before pos. */
+    __u32 pos = w->pos;
+    if (pos > PATH_END || pos < NAME_MAX_LEN + 1 + CG_MIN_POS) {
+        w->truncated = 1;
+        return 1;
+    }
+    __u32 start = pos - NAME_MAX_LEN - 1;
+    const char *name = BPF_CORE_READ(kn, name);
+    long n = bpf_probe_read_kernel_str(pb->buf + MASK(start, VIGIL_PATH_MAX - 1), NAME_MAX_LEN + 1, name);
+    if (n <= 1)
+        return 1;
+    __u32 len = (__u32)(n - 1) & NAME_MAX_LEN;
+    __u32 dst = pos - len;
+    if (dst != start)
+        bpf_probe_read_kernel(pb->buf + MASK(dst, VIGIL_PATH_MAX - 1), len, pb->buf + MASK(start, VIGIL_PATH_MAX - 1));
+    pos = dst - 1;
+    pb->buf[pos & (VIGIL_PATH_MAX - 1)] = '/';
+    w->pos = pos;
+    w->kn = parent;
+    return 0;
+}
+
+/* The cgroup walk loop (see vigil_walk_path). */
+__attribute__((noinline)) int vigil_walk_cgroup(void)
+{
+    for (__u32 i = 0; i < VIGIL_CGROUP_DEPTH + 1; i++) {
+        if (cg_step(i))
+            break;
+    }
+    return 0;
+}
+
+/* Builds the cgroup path relative to the cgroup root ("a/b/c", "/" for the root). */
+static __always_inline void build_cgroup_path(struct pathbuf *pb, struct task_struct *task)
+{
+    pb->buf[PATH_END] = 0;
+    pb->w.kn = BPF_CORE_READ(task, cgroups, dfl_cgrp, kn);
+    pb->w.pos = PATH_END;
+    pb->w.truncated = 0;
+    vigil_walk_cgroup();
+    if (pb->w.pos >= PATH_END) {
+        pb->w.pos = PATH_END - 1;
+        pb->buf[PATH_END - 1] = '/';
+    } else {
+        pb->w.pos += 1; /* drop the leading '/' */
+    }
+}
+
+#endif /* VIGIL_PATHS_BPF_H */

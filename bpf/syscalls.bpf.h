@@ -1,0 +1,408 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* syscalls.bpf.h - part of vigil.bpf.c (one compilation unit; included in order from it).
+ * Syscall capture: tp_btf/sys_enter saves arguments, tp_btf/sys_exit emits one vigil_syscall_event per wanted syscall. */
+#ifndef VIGIL_SYSCALLS_BPF_H
+#define VIGIL_SYSCALLS_BPF_H
+
+SEC("tp_btf/sys_enter")
+int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long nr)
+{
+    int compat;
+    __u32 id = syscall_id(nr, &compat);
+    if (id == 0)
+        return 0;
+    __u64 args[6];
+    if (compat)
+        regs_args32(regs, args);
+    else
+        regs_args(regs, args);
+    if (id == VIGIL_SYS_SOCKETCALL) {
+        /* socketcall(call, u32 args[]): the call's own arguments are in user memory. */
+        id = socketcall_id(args[0]);
+        if (id == 0)
+            return 0;
+        __u32 sa[6] = {};
+        if (bpf_probe_read_user(sa, sizeof(sa), (const void *)args[1]) != 0)
+            return 0;
+        for (int i = 0; i < 6; i++)
+            args[i] = sa[i];
+    }
+    /* Clone-family entries are saved for the fork record's syscall id. */
+    if (!wanted(id))
+        return 0;
+    struct vigil_config *cfg = get_config();
+    __u64 pt = bpf_get_current_pid_tgid();
+    if (ignored(cfg, pt >> 32))
+        return 0;
+    __u32 tid = (__u32)pt;
+    struct entry *e = bpf_map_lookup_elem(&entries, &tid);
+    if (e) {
+        __builtin_memcpy(e->args, args, sizeof(args));
+        e->id = id;
+        e->pending = 1;
+        e->hflags = compat ? VIGIL_HF_COMPAT : 0;
+        return 0;
+    }
+    struct entry ne = {};
+    __builtin_memcpy(ne.args, args, sizeof(args));
+    ne.id = id;
+    ne.pending = 1;
+    ne.hflags = compat ? VIGIL_HF_COMPAT : 0;
+    if (bpf_map_update_elem(&entries, &tid, &ne, BPF_ANY) != 0)
+        kstat_add(VIGIL_KSTAT_ENTRY_FULL, 1);
+    return 0;
+}
+
+/* Reads a user string into rec+off (at most VIGIL_PATH_MAX). Returns bytes stored. */
+static __always_inline __u32 read_user_str(__u8 *rec, __u32 off, __u64 uptr, struct vigil_header *h)
+{
+    if (uptr == 0)
+        return 0;
+    if (off > SCRATCH_SIZE - VIGIL_PATH_MAX)
+        return 0;
+    long n = bpf_probe_read_user_str(rec + off, VIGIL_PATH_MAX, (const void *)uptr);
+    if (n <= 0) {
+        h->flags |= VIGIL_HF_READ_FAILED;
+        kstat_add(VIGIL_KSTAT_READ_FAILED, 1);
+        return 0;
+    }
+    if (n >= VIGIL_PATH_MAX)
+        h->flags |= VIGIL_HF_TRUNCATED;
+    return (__u32)n;
+}
+
+/* Reads a raw user buffer (sockaddr) of `len` bytes, at most VIGIL_SOCKADDR_MAX. */
+static __always_inline __u32 read_user_raw(__u8 *rec, __u32 off, __u64 uptr, __u64 len, struct vigil_header *h)
+{
+    if (uptr == 0 || len == 0)
+        return 0;
+    if (len > VIGIL_SOCKADDR_MAX) {
+        len = VIGIL_SOCKADDR_MAX;
+        h->flags |= VIGIL_HF_TRUNCATED;
+    }
+    if (off > SCRATCH_SIZE - VIGIL_SOCKADDR_MAX)
+        return 0;
+    /* The size register itself must carry the bound: older verifiers (6.1) do not
+     * carry a compare over to a copy of the register clang may pass instead. */
+    __u32 n = MASK(len, 2 * VIGIL_SOCKADDR_MAX - 1);
+    if (bpf_probe_read_user(rec + MASK(off, SCRATCH_SIZE - 1), n, (const void *)uptr) != 0) {
+        h->flags |= VIGIL_HF_READ_FAILED;
+        kstat_add(VIGIL_KSTAT_READ_FAILED, 1);
+        return 0;
+    }
+    return n;
+}
+
+static __always_inline struct file *fd_file(struct task_struct *task, long fd)
+{
+    if (fd < 0)
+        return NULL;
+    struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+    if (!fdt)
+        return NULL;
+    unsigned int max = BPF_CORE_READ(fdt, max_fds);
+    if ((unsigned long)fd >= max)
+        return NULL;
+    struct file **arr = BPF_CORE_READ(fdt, fd);
+    struct file *f = NULL;
+    bpf_probe_read_kernel(&f, sizeof(f), &arr[fd]);
+    return f;
+}
+
+/* Fills the tuple from the socket behind `fd` of the current task. */
+static __always_inline void sock_tuple_file(struct vigil_sock_tuple *t, struct file *f);
+static __always_inline void sock_tuple(struct vigil_sock_tuple *t, long fd)
+{
+    sock_tuple_file(t, fd_file(current_task(), fd));
+}
+
+/* Fills the tuple from socket file `f`. */
+static __always_inline void sock_tuple_file(struct vigil_sock_tuple *t, struct file *f)
+{
+    if (!f)
+        return;
+    umode_t mode = BPF_CORE_READ(f, f_inode, i_mode);
+    if ((mode & S_IFMT) != S_IFSOCK)
+        return;
+    struct socket *sock = BPF_CORE_READ(f, private_data);
+    if (!sock)
+        return;
+    struct sock *sk = BPF_CORE_READ(sock, sk);
+    if (!sk)
+        return;
+    __u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+    t->family = family;
+    t->l4proto = (__u8)BPF_CORE_READ(sk, sk_protocol);
+    t->sock_type = (__u8)BPF_CORE_READ(sk, sk_type);
+    if (family == AF_INET) {
+        __u32 s = BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr);
+        __u32 d = BPF_CORE_READ(sk, __sk_common.skc_daddr);
+        __builtin_memcpy(t->saddr, &s, 4);
+        __builtin_memcpy(t->daddr, &d, 4);
+    } else if (family == AF_INET6) {
+        BPF_CORE_READ_INTO(&t->saddr, sk, __sk_common.skc_v6_rcv_saddr);
+        BPF_CORE_READ_INTO(&t->daddr, sk, __sk_common.skc_v6_daddr);
+    } else {
+        return;
+    }
+    t->sport = BPF_CORE_READ(sk, __sk_common.skc_num);
+    t->dport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+}
+
+struct user_msghdr_min {
+    void *msg_name;
+    int msg_namelen;
+};
+
+struct open_how_min {
+    __u64 flags;
+    __u64 mode;
+    __u64 resolve;
+};
+
+struct cap_data_min {
+    __u32 effective;
+    __u32 permitted;
+    __u32 inheritable;
+};
+
+struct pathbuf;
+static __always_inline struct pathbuf *get_pathbuf(void);
+static __always_inline void build_path(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt,
+                                       struct task_struct *task);
+static __always_inline __u32 copy_path(__u8 *rec, __u32 off, struct pathbuf *pb);
+static __always_inline __u32 path_truncated(struct pathbuf *pb);
+
+/* User-space encoding of a kernel dev_t (new_encode_dev): what stat() returns as st_dev. */
+static __always_inline __u32 user_dev(__u32 kdev)
+{
+    __u32 major = kdev >> 20, minor = kdev & 0xfffff;
+    return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+}
+
+/* Fills `fr` from file `f` and writes f's path (walked from its dentry and mount, as
+ * seen from the task's root) at rec+off. Returns the path's bytes (0 when no path). */
+static __always_inline __u32 file_ref(__u8 *rec, __u32 off, struct vigil_file_ref *fr, struct file *f)
+{
+    if (!f)
+        return 0;
+    struct inode *ino = BPF_CORE_READ(f, f_inode);
+    fr->ino = BPF_CORE_READ(ino, i_ino);
+    fr->dev = user_dev(BPF_CORE_READ(ino, i_sb, s_dev));
+    fr->nlink = BPF_CORE_READ(ino, __i_nlink);
+    fr->flags = VIGIL_FILE_PRESENT;
+    struct pathbuf *pb = get_pathbuf();
+    if (!pb)
+        return 0;
+    build_path(pb, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt), current_task());
+    __u32 n = copy_path(rec, off, pb);
+    if (n) {
+        fr->flags |= VIGIL_FILE_RESOLVED;
+        if (path_truncated(pb))
+            fr->flags |= VIGIL_FILE_PATH_TRUNCATED;
+    }
+    return n;
+}
+
+SEC("tp_btf/sys_exit")
+int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
+{
+    long nr = SC_NR(regs);
+    int compat;
+    __u32 id = syscall_id(nr, &compat);
+    if (id == 0)
+        return 0;
+    if (id == VIGIL_SYS_SOCKETCALL) {
+        /* demultiplexed at entry */
+        __u32 t = (__u32)bpf_get_current_pid_tgid();
+        struct entry *se = bpf_map_lookup_elem(&entries, &t);
+        if (!se || !se->pending)
+            return 0;
+        id = se->id;
+    }
+    if (!wanted(id))
+        return 0;
+    /* Successful execs are reported by sched_process_exec. */
+    if ((id == VIGIL_SYS_EXECVE || id == VIGIL_SYS_EXECVEAT) && ret == 0)
+        return 0;
+    /* The child's side of fork/clone is reported by sched_process_fork. */
+    if (is_clone_family(id))
+        return 0;
+    struct vigil_config *cfg = get_config();
+    __u64 pt = bpf_get_current_pid_tgid();
+    if (ignored(cfg, pt >> 32))
+        return 0;
+    __u32 tid = (__u32)pt;
+    struct entry *e = bpf_map_lookup_elem(&entries, &tid);
+    if (!e || !e->pending || e->id != id) {
+        kstat_add(VIGIL_KSTAT_ENTRY_MISSING, 1);
+        return 0;
+    }
+    e->pending = 0;
+
+    __u8 *rec = scratch();
+    if (!rec)
+        return 0;
+    struct vigil_syscall_event *ev = (void *)rec;
+    struct vigil_header *h = &ev->hdr;
+    fill_header(h, VIGIL_REC_SYSCALL, 0);
+    h->flags |= e->hflags & VIGIL_HF_COMPAT;
+    ev->ret = ret;
+    __builtin_memcpy(ev->args, e->args, sizeof(ev->args));
+    ev->syscall = id;
+    ev->str0_len = 0;
+    ev->str1_len = 0;
+    ev->reserved = 0;
+    __builtin_memset(&ev->tuple, 0, sizeof(ev->tuple));
+
+    const __u32 base = sizeof(struct vigil_syscall_event);
+    __u32 n0 = 0, n1 = 0;
+    __u64 *a = ev->args;
+
+    switch (id) {
+    case VIGIL_SYS_OPEN:
+    case VIGIL_SYS_CREAT:
+    case VIGIL_SYS_UNLINK:
+    case VIGIL_SYS_RMDIR:
+    case VIGIL_SYS_CHMOD:
+    case VIGIL_SYS_MKDIR:
+    case VIGIL_SYS_CHDIR:
+    case VIGIL_SYS_CHROOT:
+    case VIGIL_SYS_UMOUNT2:
+    case VIGIL_SYS_MEMFD_CREATE:
+    case VIGIL_SYS_EXECVE:
+        n0 = read_user_str(rec, base, a[0], h);
+        break;
+    case VIGIL_SYS_OPENAT:
+    case VIGIL_SYS_UNLINKAT:
+    case VIGIL_SYS_FCHMODAT:
+    case VIGIL_SYS_MKDIRAT:
+    case VIGIL_SYS_EXECVEAT:
+    case VIGIL_SYS_FINIT_MODULE:
+        n0 = read_user_str(rec, base, a[1], h);
+        break;
+    case VIGIL_SYS_OPENAT2: {
+        n0 = read_user_str(rec, base, a[1], h);
+        struct open_how_min how = {};
+        if (a[2] && bpf_probe_read_user(&how, sizeof(how), (const void *)a[2]) == 0) {
+            a[2] = how.flags;
+            a[3] = how.mode;
+            a[4] = how.resolve;
+        }
+        break;
+    }
+    case VIGIL_SYS_INIT_MODULE:
+        n0 = read_user_str(rec, base, a[2], h);
+        break;
+    case VIGIL_SYS_LINK:
+    case VIGIL_SYS_SYMLINK:
+    case VIGIL_SYS_RENAME:
+        n0 = read_user_str(rec, base, a[0], h);
+        n1 = read_user_str(rec, base + (n0 & (VIGIL_PATH_MAX * 2 - 1)), a[1], h);
+        break;
+    case VIGIL_SYS_LINKAT:
+    case VIGIL_SYS_RENAMEAT:
+    case VIGIL_SYS_RENAMEAT2:
+        n0 = read_user_str(rec, base, a[1], h);
+        n1 = read_user_str(rec, base + (n0 & (VIGIL_PATH_MAX * 2 - 1)), a[3], h);
+        break;
+    case VIGIL_SYS_SYMLINKAT:
+        n0 = read_user_str(rec, base, a[0], h);
+        n1 = read_user_str(rec, base + (n0 & (VIGIL_PATH_MAX * 2 - 1)), a[2], h);
+        break;
+    case VIGIL_SYS_MOUNT: {
+        /* str0 = source NUL fstype NUL, str1 = target */
+        __u32 s = read_user_str(rec, base, a[0], h);
+        if (s == 0) {
+            rec[base] = 0;
+            s = 1;
+        }
+        __u32 off = base + (s & (VIGIL_PATH_MAX * 2 - 1));
+        __u32 f = read_user_str(rec, off, a[2], h);
+        if (f == 0) {
+            if (off < SCRATCH_SIZE)
+                rec[off & (SCRATCH_SIZE - 1)] = 0;
+            f = 1;
+        }
+        n0 = s + f;
+        n1 = read_user_str(rec, base + (n0 & (VIGIL_PATH_MAX * 4 - 1)), a[1], h);
+        break;
+    }
+    case VIGIL_SYS_CONNECT:
+    case VIGIL_SYS_BIND:
+        n0 = read_user_raw(rec, base, a[1], a[2], h);
+        sock_tuple(&ev->tuple, (long)a[0]);
+        break;
+    case VIGIL_SYS_SENDTO:
+        n0 = read_user_raw(rec, base, a[4], a[5], h);
+        sock_tuple(&ev->tuple, (long)a[0]);
+        break;
+    case VIGIL_SYS_SENDMSG: {
+        struct user_msghdr_min m = {};
+        if (h->flags & VIGIL_HF_COMPAT) {
+            __u32 cm[2] = {}; /* compat_msghdr: u32 msg_name, int msg_namelen */
+            if (a[1] && bpf_probe_read_user(cm, sizeof(cm), (const void *)a[1]) == 0) {
+                m.msg_name = (void *)(unsigned long)cm[0];
+                m.msg_namelen = (int)cm[1];
+            }
+        } else if (a[1]) {
+            bpf_probe_read_user(&m, sizeof(m), (const void *)a[1]);
+        }
+        if (m.msg_name && m.msg_namelen > 0)
+            n0 = read_user_raw(rec, base, (__u64)m.msg_name, (__u64)m.msg_namelen, h);
+        sock_tuple(&ev->tuple, (long)a[0]);
+        break;
+    }
+    case VIGIL_SYS_ACCEPT:
+    case VIGIL_SYS_ACCEPT4:
+        if (ret >= 0)
+            sock_tuple(&ev->tuple, ret);
+        break;
+    case VIGIL_SYS_LISTEN:
+    case VIGIL_SYS_RECVFROM:
+    case VIGIL_SYS_RECVMSG:
+        sock_tuple(&ev->tuple, (long)a[0]);
+        break;
+    case VIGIL_SYS_PIPE:
+    case VIGIL_SYS_PIPE2:
+    case VIGIL_SYS_SOCKETPAIR: {
+        __u64 p = id == VIGIL_SYS_SOCKETPAIR ? a[3] : a[0];
+        int fds[2] = {-1, -1};
+        if (ret == 0 && p && bpf_probe_read_user(fds, sizeof(fds), (const void *)p) == 0) {
+            a[4] = (__u64)(__s64)fds[0];
+            a[5] = (__u64)(__s64)fds[1];
+        }
+        break;
+    }
+    case VIGIL_SYS_CAPSET: {
+        struct cap_data_min d[2] = {};
+        if (a[1] && bpf_probe_read_user(d, sizeof(d), (const void *)a[1]) == 0) {
+            a[2] = (__u64)d[0].effective | ((__u64)d[1].effective << 32);
+            a[3] = (__u64)d[0].permitted | ((__u64)d[1].permitted << 32);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+
+    /* The file an open returned: inode, device, and its path walked from the dentry. */
+    if (ret >= 0 && (id == VIGIL_SYS_OPEN || id == VIGIL_SYS_OPENAT || id == VIGIL_SYS_OPENAT2 ||
+                     id == VIGIL_SYS_CREAT || id == VIGIL_SYS_OPEN_BY_HANDLE_AT)) {
+        n0 &= (VIGIL_PATH_MAX - 1) | VIGIL_PATH_MAX;
+        n1 = file_ref(rec, base + n0, &ev->file, fd_file(current_task(), ret));
+    }
+
+    n0 &= (VIGIL_PATH_MAX * 4 - 1);
+    n1 &= (VIGIL_PATH_MAX * 2 - 1);
+    ev->str0_len = n0;
+    ev->str1_len = n1;
+    __u32 size = base + n0 + n1;
+    h->size = size;
+    if (h->flags & VIGIL_HF_TRUNCATED)
+        kstat_add(VIGIL_KSTAT_TRUNCATED, 1);
+    submit(rec, size, cfg);
+    return 0;
+}
+
+#endif /* VIGIL_SYSCALLS_BPF_H */
