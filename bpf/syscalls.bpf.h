@@ -1,57 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* syscalls.bpf.h - part of vigil.bpf.c (one compilation unit; included in order from it).
- * Syscall capture: tp_btf/sys_enter saves arguments, tp_btf/sys_exit emits one vigil_syscall_event per wanted syscall. */
+ * Syscall capture: tp_btf/sys_exit emits one vigil_syscall_event per wanted syscall, with the
+ * arguments read from the saved user registers at exit (no sys_enter program). */
 #ifndef VIGIL_SYSCALLS_BPF_H
 #define VIGIL_SYSCALLS_BPF_H
-
-SEC("tp_btf/sys_enter")
-int BPF_PROG(vigil_sys_enter, struct pt_regs *regs, long nr)
-{
-    int compat;
-    __u32 id = syscall_id(nr, &compat);
-    if (id == 0)
-        return 0;
-    __u64 args[6];
-    if (compat)
-        regs_args32(regs, args);
-    else
-        regs_args(regs, args);
-    if (id == VIGIL_SYS_SOCKETCALL) {
-        /* socketcall(call, u32 args[]): the call's own arguments are in user memory. */
-        id = socketcall_id(args[0]);
-        if (id == 0)
-            return 0;
-        __u32 sa[6] = {};
-        if (bpf_probe_read_user(sa, sizeof(sa), (const void *)args[1]) != 0)
-            return 0;
-        for (int i = 0; i < 6; i++)
-            args[i] = sa[i];
-    }
-    /* Clone-family entries are saved for the fork record's syscall id. */
-    if (!wanted(id))
-        return 0;
-    struct vigil_config *cfg = get_config();
-    __u64 pt = bpf_get_current_pid_tgid();
-    if (ignored(cfg, pt >> 32))
-        return 0;
-    __u32 tid = (__u32)pt;
-    struct entry *e = bpf_map_lookup_elem(&entries, &tid);
-    if (e) {
-        __builtin_memcpy(e->args, args, sizeof(args));
-        e->id = id;
-        e->pending = 1;
-        e->hflags = compat ? VIGIL_HF_COMPAT : 0;
-        return 0;
-    }
-    struct entry ne = {};
-    __builtin_memcpy(ne.args, args, sizeof(args));
-    ne.id = id;
-    ne.pending = 1;
-    ne.hflags = compat ? VIGIL_HF_COMPAT : 0;
-    if (bpf_map_update_elem(&entries, &tid, &ne, BPF_ANY) != 0)
-        kstat_add(VIGIL_KSTAT_ENTRY_FULL, 1);
-    return 0;
-}
 
 /* Reads a user string into rec+off (at most VIGIL_PATH_MAX). Returns bytes stored. */
 static __always_inline __u32 read_user_str(__u8 *rec, __u32 off, __u64 uptr, struct vigil_header *h)
@@ -204,6 +156,43 @@ static __always_inline __u32 file_ref(__u8 *rec, __u32 off, struct vigil_file_re
     return n;
 }
 
+/* Starts a syscall record in the per-CPU scratch buffer: header, result, id, empty strings and
+ * tuple (the arguments are the caller's). Used by sys_exit and the io_uring completion. */
+static __always_inline struct vigil_syscall_event *syscall_record(__u32 id, long ret, __u16 hflags)
+{
+    struct vigil_syscall_event *ev = scratch();
+    if (!ev)
+        return NULL;
+    fill_header(&ev->hdr, VIGIL_REC_SYSCALL, 0);
+    ev->hdr.flags |= hflags;
+    ev->ret = ret;
+    ev->syscall = id;
+    ev->str0_len = 0;
+    ev->str1_len = 0;
+    ev->reserved = 0;
+    __builtin_memset(&ev->tuple, 0, sizeof(ev->tuple));
+    return ev;
+}
+
+/* Sends a syscall record whose strings are n0 and n1 bytes long. */
+static __always_inline void send_syscall_record(struct vigil_syscall_event *ev, __u32 n0, __u32 n1,
+                                                struct vigil_config *cfg)
+{
+    n0 &= (VIGIL_PATH_MAX * 4 - 1);
+    n1 &= (VIGIL_PATH_MAX * 2 - 1);
+    ev->str0_len = n0;
+    ev->str1_len = n1;
+    __u32 size = sizeof(struct vigil_syscall_event) + n0 + n1;
+    ev->hdr.size = size;
+    if (ev->hdr.flags & VIGIL_HF_TRUNCATED)
+        kstat_add(VIGIL_KSTAT_TRUNCATED, 1);
+    submit(ev, size, cfg);
+}
+
+/* Every syscall passes here once. An unwanted one costs one load from vigil_sel.nr. The
+ * arguments are read from the user registers saved at entry, which still hold them at exit
+ * (x86-64: di si dx r10 r8 r9; ia32: bx cx dx si di bp; arm64: orig_x0 x1..x5): no entry
+ * program and no per-thread entry map are needed. */
 SEC("tp_btf/sys_exit")
 int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
 {
@@ -212,48 +201,35 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
     __u32 id = syscall_id(nr, &compat);
     if (id == 0)
         return 0;
-    if (id == VIGIL_SYS_SOCKETCALL) {
-        /* demultiplexed at entry */
-        __u32 t = (__u32)bpf_get_current_pid_tgid();
-        struct entry *se = bpf_map_lookup_elem(&entries, &t);
-        if (!se || !se->pending)
-            return 0;
-        id = se->id;
-    }
-    if (!wanted(id))
-        return 0;
     /* Successful execs are reported by sched_process_exec. */
     if ((id == VIGIL_SYS_EXECVE || id == VIGIL_SYS_EXECVEAT) && ret == 0)
         return 0;
-    /* The child's side of fork/clone is reported by sched_process_fork. */
-    if (is_clone_family(id))
-        return 0;
     struct vigil_config *cfg = get_config();
-    __u64 pt = bpf_get_current_pid_tgid();
-    if (ignored(cfg, pt >> 32))
+    if (ignored(cfg, bpf_get_current_pid_tgid() >> 32))
         return 0;
-    __u32 tid = (__u32)pt;
-    struct entry *e = bpf_map_lookup_elem(&entries, &tid);
-    if (!e || !e->pending || e->id != id) {
-        kstat_add(VIGIL_KSTAT_ENTRY_MISSING, 1);
-        return 0;
+    __u64 args[6];
+    if (compat)
+        regs_args32(regs, args);
+    else
+        regs_args(regs, args);
+    if (id == VIGIL_SYS_SOCKETCALL) {
+        /* i386 socketcall(call, u32 args[]): the call's own arguments are in user memory. */
+        id = socketcall_id(args[0]);
+        if (id == 0 || !wanted(id))
+            return 0;
+        __u32 sa[6] = {};
+        if (bpf_probe_read_user(sa, sizeof(sa), (const void *)args[1]) != 0)
+            return 0;
+        for (int i = 0; i < 6; i++)
+            args[i] = sa[i];
     }
-    e->pending = 0;
 
-    __u8 *rec = scratch();
-    if (!rec)
+    struct vigil_syscall_event *ev = syscall_record(id, ret, compat ? VIGIL_HF_COMPAT : 0);
+    if (!ev)
         return 0;
-    struct vigil_syscall_event *ev = (void *)rec;
+    __u8 *rec = (void *)ev;
     struct vigil_header *h = &ev->hdr;
-    fill_header(h, VIGIL_REC_SYSCALL, 0);
-    h->flags |= e->hflags & VIGIL_HF_COMPAT;
-    ev->ret = ret;
-    __builtin_memcpy(ev->args, e->args, sizeof(ev->args));
-    ev->syscall = id;
-    ev->str0_len = 0;
-    ev->str1_len = 0;
-    ev->reserved = 0;
-    __builtin_memset(&ev->tuple, 0, sizeof(ev->tuple));
+    __builtin_memcpy(ev->args, args, sizeof(ev->args));
 
     const __u32 base = sizeof(struct vigil_syscall_event);
     __u32 n0 = 0, n1 = 0;
@@ -393,15 +369,7 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
         n1 = file_ref(rec, base + n0, &ev->file, fd_file(current_task(), ret));
     }
 
-    n0 &= (VIGIL_PATH_MAX * 4 - 1);
-    n1 &= (VIGIL_PATH_MAX * 2 - 1);
-    ev->str0_len = n0;
-    ev->str1_len = n1;
-    __u32 size = base + n0 + n1;
-    h->size = size;
-    if (h->flags & VIGIL_HF_TRUNCATED)
-        kstat_add(VIGIL_KSTAT_TRUNCATED, 1);
-    submit(rec, size, cfg);
+    send_syscall_record(ev, n0, n1, cfg);
     return 0;
 }
 

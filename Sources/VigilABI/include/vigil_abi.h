@@ -6,7 +6,7 @@
  * header's `kind` says which body follows (enum vigil_record_kind). Syscall
  * records carry vigil's own, architecture-neutral syscall id (enum
  * vigil_syscall); the user side maps kernel syscall numbers to these ids and
- * writes that table into the `syscall_ids` map at start-up.
+ * writes that table into `vigil_select.nr` (global data of the BPF object) at start-up.
  *
  * Layout rules: fixed-width types only, every field naturally aligned, no
  * implicit padding (checked by _Static_assert below and by Swift tests).
@@ -30,12 +30,18 @@
 #define VIGIL_ARGS_MAX 16384
 /* Longest raw sockaddr copied (sizeof(struct sockaddr_storage)). */
 #define VIGIL_SOCKADDR_MAX 128
-/* Size of the syscall-number -> vigil id table. Native numbers use 0..511; 32-bit
- * (ia32, int 0x80) numbers use VIGIL_NR_COMPAT_BASE + nr. */
+/* Size of the syscall-number -> vigil id table (vigil_select.nr). Native numbers use 0..511;
+ * 32-bit (ia32, int 0x80) numbers use VIGIL_NR_COMPAT_BASE + nr. */
 #define VIGIL_NR_MAX 1024
 #define VIGIL_NR_COMPAT_BASE 512
-/* Bit of a native entry saying the 32-bit table has an entry for the same number. */
+/* A slot of vigil_select.nr: the vigil id in the low 16 bits, and these flags. */
+#define VIGIL_NR_ID_MASK 0xffffu
+/* Native slot: the 32-bit table has an entry for the same number. */
 #define VIGIL_NR_HAS_COMPAT (1u << 16)
+/* The slot's syscall is wanted: sys_exit sends a record for it. */
+#define VIGIL_NR_WANTED (1u << 17)
+/* Native slot: the 32-bit syscall of the same number is wanted (see its own slot). */
+#define VIGIL_NR_COMPAT_WANTED (1u << 18)
 /* Cgroup path components copied on exec (from the leaf upwards). */
 #define VIGIL_CGROUP_DEPTH 8
 #define VIGIL_CGROUP_PATH_MAX 1024
@@ -132,26 +138,40 @@ enum vigil_syscall {
     VIGIL_SYS_MAX = 96,
 };
 
-/* Interest flags per vigil syscall id (map `interest`). */
+/* Interest flags per vigil syscall id / event type (vigil_select.type). */
 #define VIGIL_INTEREST_WANTED 1u
+/* Entries of vigil_select.type: vigil syscall ids and the procexit type (100). */
+#define VIGIL_TYPE_MAX 128
 
 /* Per-CPU kernel counters (map `kstats`, index = enum vigil_kstat). */
 enum vigil_kstat {
     VIGIL_KSTAT_SUBMITTED = 0,        /* records written to the ring */
     VIGIL_KSTAT_RING_FULL = 1,        /* records lost: ring reserve/output failed */
     VIGIL_KSTAT_TRUNCATED = 2,        /* records with VIGIL_HF_TRUNCATED */
-    VIGIL_KSTAT_ENTRY_MISSING = 3,    /* sys_exit with no saved sys_enter args */
-    VIGIL_KSTAT_ENTRY_FULL = 4,       /* sys_enter args could not be saved (map full) */
+    /* 3 and 4 are unused (they counted sys_enter entries, gone since arguments are read at sys_exit) */
     VIGIL_KSTAT_READ_FAILED = 5,      /* user/kernel memory reads that failed */
     VIGIL_KSTAT_MAX = 8,
 };
 
-/* Start-up configuration written by the user side (map `config`, key 0). */
+/* Configuration written by the user side (vigil_select.config). */
 struct vigil_config {
     __u32 agent_tgid;        /* the agent's own process */
     __u32 ignore_agent;      /* 1: drop the agent's own events in the kernel */
     __u32 max_args_bytes;    /* argv bytes to copy on exec (<= VIGIL_ARGS_MAX) */
-    __u32 wakeup_bytes;      /* wake the reader only when this much data waits (0: every record) */
+    __u32 wakeup_mask;       /* wake the reader when a CPU's submitted-record count & mask == 0
+                              * (a power of two minus one); 0: the kernel's default wake-up per record */
+};
+
+/*
+ * What the kernel captures: global data of the BPF object (section VIGIL_SELECT_SECTION, one
+ * array map holding this struct), written by the user side through that map (mmap) after load and
+ * on every change, read by the programs with plain loads (no map-lookup helper calls).
+ */
+#define VIGIL_SELECT_SECTION ".data.vigil"
+struct vigil_select {
+    struct vigil_config config;
+    __u32 nr[VIGIL_NR_MAX];      /* kernel syscall number -> id | VIGIL_NR_* flags; 0 = unknown */
+    __u8 type[VIGIL_TYPE_MAX];   /* vigil id / event type -> VIGIL_INTEREST_* (exec, fork, exit, io_uring, socketcall) */
 };
 
 /* Common header of every record. 64 bytes. */
@@ -197,7 +217,8 @@ struct vigil_file_ref {
 #define VIGIL_FILE_PATH_TRUNCATED (1u << 2) /* that path was cut (too deep or too long) */
 
 /*
- * One completed syscall: arguments saved at sys_enter, result at sys_exit.
+ * One completed syscall, from sys_exit: the arguments as the registers hold them at exit
+ * (the entry values on x86-64 and arm64), and the result.
  * For the open family (open, openat, openat2, creat, open_by_handle_at) that
  * succeed, `file` replaces `tuple`: the inode and device of the opened file, and
  * str1 holds the file's path walked from the dentry (what the kernel opened,
@@ -354,6 +375,7 @@ _Static_assert(sizeof(struct vigil_syscall_event) == 168, "vigil_syscall_event m
 _Static_assert(sizeof(struct vigil_exec_event) == 168, "vigil_exec_event must be 168 bytes");
 _Static_assert(sizeof(struct vigil_fork_event) == 88, "vigil_fork_event must be 88 bytes");
 _Static_assert(sizeof(struct vigil_exit_event) == 80, "vigil_exit_event must be 80 bytes");
+_Static_assert(sizeof(struct vigil_select) == 16 + 4 * VIGIL_NR_MAX + VIGIL_TYPE_MAX, "vigil_select has no padding");
 #endif
 
 #endif /* VIGIL_ABI_H */
