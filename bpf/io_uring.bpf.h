@@ -67,7 +67,7 @@ static __always_inline int uring_done(void *req, long res)
         ev->args[4] = BPF_CORE_READ(o, how.resolve);
         /* A fixed-file open (file_slot set) installs no fd: nothing to resolve. */
         if (res >= 0 && BPF_CORE_READ(o, file_slot) == 0)
-            n1 = file_ref(rec, base, &ev->file, fd_file(current_task(), res));
+            n1 = file_ref(rec, base, &ev->file, current_fd_file(res));
     } else if (id == VIGIL_SYS_CONNECT) {
         ev->args[0] = (__u64)-1;
         sock_tuple_file(&ev->tuple, BPF_CORE_READ(r, file));

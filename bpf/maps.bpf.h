@@ -40,6 +40,7 @@ struct {
 struct walk_state {
     struct dentry *dentry;
     struct vfsmount *vfsmnt;
+    struct dentry *mnt_root;  /* vfsmnt->mnt_root, read once per mount */
     struct dentry *root_dentry;
     struct vfsmount *root_mnt;
     struct kernfs_node *kn;

@@ -61,11 +61,31 @@ static __always_inline struct file *fd_file(struct task_struct *task, long fd)
     return f;
 }
 
+/* The file behind `fd` of the current task. On 5.11+ the fd table is reached by direct loads
+ * through the task's BTF pointer (one probe read for the slot, whose index is variable). */
+static __always_inline struct file *current_fd_file(long fd)
+{
+    if (fd < 0)
+        return NULL;
+    if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
+        struct task_struct *t = bpf_get_current_task_btf();
+        struct fdtable *fdt = t->files->fdt;
+        if ((unsigned long)fd >= fdt->max_fds)
+            return NULL;
+        struct file **arr = fdt->fd;
+        __u64 slot = (__u64)arr + (__u64)fd * sizeof(struct file *);
+        struct file *f = NULL;
+        bpf_probe_read_kernel(&f, sizeof(f), (void *)slot);
+        return f;
+    }
+    return fd_file(current_task(), fd);
+}
+
 /* Fills the tuple from the socket behind `fd` of the current task. */
 static __always_inline void sock_tuple_file(struct vigil_sock_tuple *t, struct file *f);
 static __always_inline void sock_tuple(struct vigil_sock_tuple *t, long fd)
 {
-    sock_tuple_file(t, fd_file(current_task(), fd));
+    sock_tuple_file(t, current_fd_file(fd));
 }
 
 /* Fills the tuple from socket file `f`. */
@@ -122,6 +142,7 @@ struct pathbuf;
 static __always_inline struct pathbuf *get_pathbuf(void);
 static __always_inline void build_path(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt,
                                        struct task_struct *task);
+static __always_inline void build_path_current(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt);
 static __always_inline __u32 copy_path(__u8 *rec, __u32 off, struct pathbuf *pb);
 static __always_inline __u32 path_truncated(struct pathbuf *pb);
 
@@ -132,21 +153,45 @@ static __always_inline __u32 user_dev(__u32 kdev)
     return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
 }
 
+/* Inode fields of an opened file, read in one probe read of a span when they lie within
+ * 64 bytes of each other (they do on every kernel from 5.10 to 6.18), else one read each. */
+static __always_inline void read_inode_ref(struct inode *ino, struct vigil_file_ref *fr)
+{
+    __u32 o_sb = bpf_core_field_offset(struct inode, i_sb);
+    __u32 o_ino = bpf_core_field_offset(struct inode, i_ino);
+    __u32 o_nl = bpf_core_field_offset(struct inode, __i_nlink);
+    struct super_block *sb = NULL;
+    if (o_ino > o_sb && o_nl > o_ino && o_nl + 4 - o_sb <= 64 &&
+        bpf_core_field_size(struct inode, i_sb) == 8 && bpf_core_field_size(struct inode, i_ino) == 8 &&
+        bpf_core_field_size(struct inode, __i_nlink) == 4) {
+        __u64 span[8] = {};
+        bpf_probe_read_kernel(span, sizeof(span), (void *)ino + o_sb);
+        __u8 *b = (__u8 *)span;
+        sb = *(struct super_block **)b;
+        fr->ino = *(__u64 *)(b + MASK(o_ino - o_sb, 63 & ~7));
+        fr->nlink = *(__u32 *)(b + MASK(o_nl - o_sb, 63 & ~3));
+    } else {
+        sb = BPF_CORE_READ(ino, i_sb);
+        fr->ino = BPF_CORE_READ(ino, i_ino);
+        fr->nlink = BPF_CORE_READ(ino, __i_nlink);
+    }
+    fr->dev = user_dev(BPF_CORE_READ(sb, s_dev));
+}
+
 /* Fills `fr` from file `f` and writes f's path (walked from its dentry and mount, as
- * seen from the task's root) at rec+off. Returns the path's bytes (0 when no path). */
+ * seen from the current task's root) at rec+off. Returns the path's bytes (0 when no path). */
 static __always_inline __u32 file_ref(__u8 *rec, __u32 off, struct vigil_file_ref *fr, struct file *f)
 {
     if (!f)
         return 0;
-    struct inode *ino = BPF_CORE_READ(f, f_inode);
-    fr->ino = BPF_CORE_READ(ino, i_ino);
-    fr->dev = user_dev(BPF_CORE_READ(ino, i_sb, s_dev));
-    fr->nlink = BPF_CORE_READ(ino, __i_nlink);
+    struct path fp = {};
+    BPF_CORE_READ_INTO(&fp, f, f_path);
+    read_inode_ref(BPF_CORE_READ(f, f_inode), fr);
     fr->flags = VIGIL_FILE_PRESENT;
     struct pathbuf *pb = get_pathbuf();
     if (!pb)
         return 0;
-    build_path(pb, BPF_CORE_READ(f, f_path.dentry), BPF_CORE_READ(f, f_path.mnt), current_task());
+    build_path_current(pb, fp.dentry, fp.mnt);
     __u32 n = copy_path(rec, off, pb);
     if (n) {
         fr->flags |= VIGIL_FILE_RESOLVED;
@@ -366,7 +411,7 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
     if (ret >= 0 && (id == VIGIL_SYS_OPEN || id == VIGIL_SYS_OPENAT || id == VIGIL_SYS_OPENAT2 ||
                      id == VIGIL_SYS_CREAT || id == VIGIL_SYS_OPEN_BY_HANDLE_AT)) {
         n0 &= (VIGIL_PATH_MAX - 1) | VIGIL_PATH_MAX;
-        n1 = file_ref(rec, base + n0, &ev->file, fd_file(current_task(), ret));
+        n1 = file_ref(rec, base + n0, &ev->file, current_fd_file(ret));
     }
 
     send_syscall_record(ev, n0, n1, cfg);
