@@ -36,7 +36,7 @@ int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(vigil_exit, struct task_struct *p)
 {
-    if (!wanted(INTEREST_PROCEXIT))
+    if (!wanted(VIGIL_EVT_PROCEXIT))
         return 0;
     struct vigil_config *cfg = get_config();
     if (ignored(cfg, bpf_get_current_pid_tgid() >> 32))

@@ -72,10 +72,10 @@ static __always_inline void kstat_add(__u32 idx, __u64 n)
         *v += n;
 }
 
-/* Whether records of event type `id` (a vigil syscall id, or INTEREST_PROCEXIT) are wanted. */
+/* Whether records of event type `id` (a vigil syscall id, or VIGIL_EVT_PROCEXIT) are wanted. */
 static __always_inline int wanted(__u32 id)
 {
-    return vigil_sel.type[id & (VIGIL_TYPE_MAX - 1)] & VIGIL_INTEREST_WANTED;
+    return vigil_sel.type[id & (VIGIL_EVENT_TYPE_MAX - 1)] & VIGIL_INTEREST_WANTED;
 }
 
 static __always_inline struct vigil_config *get_config(void)
@@ -268,28 +268,31 @@ static __always_inline __u32 current_syscall_id(void)
     return v & VIGIL_NR_ID_MASK;
 }
 
-/* i386 socketcall(call, args): the vigil id of `call` (0 for calls vigil does not capture). */
+/* The capture of vigil syscall `id` (VIGIL_CAPTURE_* kind and flags): the row's column in
+ * vigil_abi.h's VIGIL_SYSCALLS, expanded here (clang turns the switch into a table load). */
+#define VIGIL_CAPTURE_CASE(ID, value, name, x86_64, i386, i386_old, arm64, socketcall, capture, ...) \
+    case value: return (capture);
+static __always_inline __u32 capture_of(__u32 id)
+{
+    switch (id) {
+    VIGIL_SYSCALLS(VIGIL_CAPTURE_CASE)
+    default: return VIGIL_CAPTURE_NONE;
+    }
+}
+
+/* i386 socketcall(call, args): the vigil id of `call` (0 for calls vigil does not capture),
+ * from the rows' socketcall column. */
+#define VIGIL_SOCKETCALL_ROW(ID, value, name, x86_64, i386, i386_old, arm64, socketcall, ...) \
+    if ((socketcall) != 0 && call == (socketcall)) return (value);
 static __always_inline __u32 socketcall_id(__u64 call)
 {
-    switch (call) {
-    case 1: return VIGIL_SYS_SOCKET;
-    case 2: return VIGIL_SYS_BIND;
-    case 3: return VIGIL_SYS_CONNECT;
-    case 4: return VIGIL_SYS_LISTEN;
-    case 5: return VIGIL_SYS_ACCEPT;
-    case 8: return VIGIL_SYS_SOCKETPAIR;
-    case 11: return VIGIL_SYS_SENDTO;
-    case 12: return VIGIL_SYS_RECVFROM;
-    case 16: return VIGIL_SYS_SENDMSG;
-    case 17: return VIGIL_SYS_RECVMSG;
-    case 18: return VIGIL_SYS_ACCEPT4;
-    default: return 0;
-    }
+    VIGIL_SYSCALLS(VIGIL_SOCKETCALL_ROW)
+    return 0;
 }
 
 static __always_inline int is_clone_family(__u32 id)
 {
-    return id == VIGIL_SYS_CLONE || id == VIGIL_SYS_CLONE3 || id == VIGIL_SYS_FORK || id == VIGIL_SYS_VFORK;
+    return (capture_of(id) & VIGIL_CAPTURE_FORK_RECORD) != 0;
 }
 
 #endif /* VIGIL_MAPS_BPF_H */

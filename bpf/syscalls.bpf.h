@@ -246,9 +246,6 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
     __u32 id = syscall_id(nr, &compat);
     if (id == 0)
         return 0;
-    /* Successful execs are reported by sched_process_exec. */
-    if ((id == VIGIL_SYS_EXECVE || id == VIGIL_SYS_EXECVEAT) && ret == 0)
-        return 0;
     struct vigil_config *cfg = get_config();
     if (ignored(cfg, bpf_get_current_pid_tgid() >> 32))
         return 0;
@@ -257,7 +254,8 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
         regs_args32(regs, args);
     else
         regs_args(regs, args);
-    if (id == VIGIL_SYS_SOCKETCALL) {
+    __u32 cap = capture_of(id);
+    if (cap & VIGIL_CAPTURE_DEMUX) {
         /* i386 socketcall(call, u32 args[]): the call's own arguments are in user memory. */
         id = socketcall_id(args[0]);
         if (id == 0 || !wanted(id))
@@ -267,7 +265,12 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
             return 0;
         for (int i = 0; i < 6; i++)
             args[i] = sa[i];
+        cap = capture_of(id);
     }
+    /* Successful execs are reported by sched_process_exec, forks by sched_process_fork (the
+     * user side never marks those wanted here; checked again for safety). */
+    if (((cap & VIGIL_CAPTURE_EXEC_RECORD) && ret == 0) || (cap & VIGIL_CAPTURE_FORK_RECORD))
+        return 0;
 
     struct vigil_syscall_event *ev = syscall_record(id, ret, compat ? VIGIL_HF_COMPAT : 0);
     if (!ev)
@@ -280,29 +283,18 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
     __u32 n0 = 0, n1 = 0;
     __u64 *a = ev->args;
 
-    switch (id) {
-    case VIGIL_SYS_OPEN:
-    case VIGIL_SYS_CREAT:
-    case VIGIL_SYS_UNLINK:
-    case VIGIL_SYS_RMDIR:
-    case VIGIL_SYS_CHMOD:
-    case VIGIL_SYS_MKDIR:
-    case VIGIL_SYS_CHDIR:
-    case VIGIL_SYS_CHROOT:
-    case VIGIL_SYS_UMOUNT2:
-    case VIGIL_SYS_MEMFD_CREATE:
-    case VIGIL_SYS_EXECVE:
+    /* What to copy is the row's capture kind (vigil_abi.h, VIGIL_SYSCALLS). */
+    switch (cap & VIGIL_CAPTURE_KIND_MASK) {
+    case VIGIL_CAPTURE_STR_ARG0:
         n0 = read_user_str(rec, base, a[0], h);
         break;
-    case VIGIL_SYS_OPENAT:
-    case VIGIL_SYS_UNLINKAT:
-    case VIGIL_SYS_FCHMODAT:
-    case VIGIL_SYS_MKDIRAT:
-    case VIGIL_SYS_EXECVEAT:
-    case VIGIL_SYS_FINIT_MODULE:
+    case VIGIL_CAPTURE_STR_ARG1:
         n0 = read_user_str(rec, base, a[1], h);
         break;
-    case VIGIL_SYS_OPENAT2: {
+    case VIGIL_CAPTURE_STR_ARG2:
+        n0 = read_user_str(rec, base, a[2], h);
+        break;
+    case VIGIL_CAPTURE_OPEN_HOW: {
         n0 = read_user_str(rec, base, a[1], h);
         struct open_how_min how = {};
         if (a[2] && bpf_probe_read_user(&how, sizeof(how), (const void *)a[2]) == 0) {
@@ -312,26 +304,19 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
         }
         break;
     }
-    case VIGIL_SYS_INIT_MODULE:
-        n0 = read_user_str(rec, base, a[2], h);
-        break;
-    case VIGIL_SYS_LINK:
-    case VIGIL_SYS_SYMLINK:
-    case VIGIL_SYS_RENAME:
+    case VIGIL_CAPTURE_STR_ARG0_ARG1:
         n0 = read_user_str(rec, base, a[0], h);
         n1 = read_user_str(rec, base + (n0 & (VIGIL_PATH_MAX * 2 - 1)), a[1], h);
         break;
-    case VIGIL_SYS_LINKAT:
-    case VIGIL_SYS_RENAMEAT:
-    case VIGIL_SYS_RENAMEAT2:
+    case VIGIL_CAPTURE_STR_ARG1_ARG3:
         n0 = read_user_str(rec, base, a[1], h);
         n1 = read_user_str(rec, base + (n0 & (VIGIL_PATH_MAX * 2 - 1)), a[3], h);
         break;
-    case VIGIL_SYS_SYMLINKAT:
+    case VIGIL_CAPTURE_STR_ARG0_ARG2:
         n0 = read_user_str(rec, base, a[0], h);
         n1 = read_user_str(rec, base + (n0 & (VIGIL_PATH_MAX * 2 - 1)), a[2], h);
         break;
-    case VIGIL_SYS_MOUNT: {
+    case VIGIL_CAPTURE_MOUNT: {
         /* str0 = source NUL fstype NUL, str1 = target */
         __u32 s = read_user_str(rec, base, a[0], h);
         if (s == 0) {
@@ -349,16 +334,15 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
         n1 = read_user_str(rec, base + (n0 & (VIGIL_PATH_MAX * 4 - 1)), a[1], h);
         break;
     }
-    case VIGIL_SYS_CONNECT:
-    case VIGIL_SYS_BIND:
+    case VIGIL_CAPTURE_SOCKADDR_ARG1:
         n0 = read_user_raw(rec, base, a[1], a[2], h);
         sock_tuple(&ev->tuple, (long)a[0]);
         break;
-    case VIGIL_SYS_SENDTO:
+    case VIGIL_CAPTURE_SOCKADDR_ARG4:
         n0 = read_user_raw(rec, base, a[4], a[5], h);
         sock_tuple(&ev->tuple, (long)a[0]);
         break;
-    case VIGIL_SYS_SENDMSG: {
+    case VIGIL_CAPTURE_MSGHDR_ARG1: {
         struct user_msghdr_min m = {};
         if (h->flags & VIGIL_HF_COMPAT) {
             __u32 cm[2] = {}; /* compat_msghdr: u32 msg_name, int msg_namelen */
@@ -374,20 +358,16 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
         sock_tuple(&ev->tuple, (long)a[0]);
         break;
     }
-    case VIGIL_SYS_ACCEPT:
-    case VIGIL_SYS_ACCEPT4:
+    case VIGIL_CAPTURE_TUPLE_RET:
         if (ret >= 0)
             sock_tuple(&ev->tuple, ret);
         break;
-    case VIGIL_SYS_LISTEN:
-    case VIGIL_SYS_RECVFROM:
-    case VIGIL_SYS_RECVMSG:
+    case VIGIL_CAPTURE_TUPLE_ARG0:
         sock_tuple(&ev->tuple, (long)a[0]);
         break;
-    case VIGIL_SYS_PIPE:
-    case VIGIL_SYS_PIPE2:
-    case VIGIL_SYS_SOCKETPAIR: {
-        __u64 p = id == VIGIL_SYS_SOCKETPAIR ? a[3] : a[0];
+    case VIGIL_CAPTURE_FDPAIR_ARG0:
+    case VIGIL_CAPTURE_FDPAIR_ARG3: {
+        __u64 p = (cap & VIGIL_CAPTURE_KIND_MASK) == VIGIL_CAPTURE_FDPAIR_ARG3 ? a[3] : a[0];
         int fds[2] = {-1, -1};
         if (ret == 0 && p && bpf_probe_read_user(fds, sizeof(fds), (const void *)p) == 0) {
             a[4] = (__u64)(__s64)fds[0];
@@ -395,7 +375,7 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
         }
         break;
     }
-    case VIGIL_SYS_CAPSET: {
+    case VIGIL_CAPTURE_CAPDATA_ARG1: {
         struct cap_data_min d[2] = {};
         if (a[1] && bpf_probe_read_user(d, sizeof(d), (const void *)a[1]) == 0) {
             a[2] = (__u64)d[0].effective | ((__u64)d[1].effective << 32);
@@ -408,8 +388,7 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
     }
 
     /* The file an open returned: inode, device, and its path walked from the dentry. */
-    if (ret >= 0 && (id == VIGIL_SYS_OPEN || id == VIGIL_SYS_OPENAT || id == VIGIL_SYS_OPENAT2 ||
-                     id == VIGIL_SYS_CREAT || id == VIGIL_SYS_OPEN_BY_HANDLE_AT)) {
+    if (ret >= 0 && (cap & VIGIL_CAPTURE_FILE_REF)) {
         n0 &= (VIGIL_PATH_MAX - 1) | VIGIL_PATH_MAX;
         n1 = file_ref(rec, base + n0, &ev->file, current_fd_file(ret));
     }

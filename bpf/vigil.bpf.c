@@ -46,8 +46,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define NAME_MAX_LEN 255
 /* Components plus mount crossings walked for one path. */
 #define PATH_WALK_MAX 128
-/* The procexit event type in vigil_select.type. */
-#define INTEREST_PROCEXIT 100
 
 #include "maps.bpf.h"
 #include "syscalls.bpf.h"

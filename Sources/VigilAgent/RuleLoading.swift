@@ -1,3 +1,4 @@
+import VigilABI
 import VigilCore
 import VigilDecode
 import VigilRules
@@ -46,6 +47,8 @@ package enum RuleLoading {
         options.minimumPriority = loaded.config.priority
         options.unknownKeys = loaded.config.rulesUnknownKeys
         options.selectors = loaded.config.ruleSelectors
+        options.appendOutput = loaded.config.appendOutput
+        options.staticFields = loaded.config.staticFields
         // Enforcement off: no rule enforces, whatever the selectors say.
         options.enforcing = loaded.config.enforcement.mode == .off ? [] : loaded.config.enforcement.rules
         do {
@@ -58,13 +61,8 @@ package enum RuleLoading {
     }
 
     /// Event types the process table needs whatever the rules say (process lifecycle, fds, cwd).
-    package static let stateEventTypes: Set<EventType> = {
-        let names = ["execve", "execveat", "clone", "clone3", "fork", "vfork", "procexit",
-                     "open", "openat", "openat2", "creat", "close", "dup", "dup2", "dup3", "fcntl",
-                     "socket", "connect", "accept", "accept4", "bind", "listen", "socketpair", "pipe", "pipe2",
-                     "chdir", "fchdir", "memfd_create", "setuid", "setgid", "setresuid", "setresgid", "setreuid", "setregid", "capset"]
-        return Set(names.compactMap { EventType(name: $0) })
-    }()
+    /// The rows of vigil_abi.h's syscall table marked `VIGIL_STATE_ALWAYS`.
+    package static let stateEventTypes: Set<EventType> = EventTable.types(withState: VIGIL_STATE_ALWAYS)
 
     /// What the kernel must deliver for `rules`.
     package static func interest(_ rules: RuleSet) -> Set<EventType> {

@@ -18,7 +18,7 @@ package struct KernelSelection: Sendable {
     package var config: vigil_config
     /// `struct vigil_select.nr` (`VIGIL_NR_MAX` slots).
     package var nr: [UInt32]
-    /// `struct vigil_select.type` (`VIGIL_TYPE_MAX` entries).
+    /// `struct vigil_select.type` (`VIGIL_EVENT_TYPE_MAX` entries).
     package var type: [UInt8]
 
     /// The syscalls i386 `socketcall` multiplexes that vigil captures (demultiplexed at sys_exit).
@@ -35,7 +35,7 @@ package struct KernelSelection: Sendable {
     /// types select their records) with `config`.
     package init(interest: Set<EventType>, config: vigil_config) {
         self.config = config
-        var wanted = [Bool](repeating: false, count: Int(VIGIL_TYPE_MAX))
+        var wanted = [Bool](repeating: false, count: Int(VIGIL_EVENT_TYPE_MAX))
         for t in interest where Int(t.rawValue) < wanted.count { wanted[Int(t.rawValue)] = true }
         func expand(_ ids: [vigil_syscall]) {
             if ids.contains(where: { wanted[Int($0.rawValue)] }) { for i in ids { wanted[Int(i.rawValue)] = true } }
