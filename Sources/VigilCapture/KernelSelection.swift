@@ -21,31 +21,30 @@ package struct KernelSelection: Sendable {
     /// `struct vigil_select.type` (`VIGIL_EVENT_TYPE_MAX` entries).
     package var type: [UInt8]
 
-    /// The syscalls i386 `socketcall` multiplexes that vigil captures (demultiplexed at sys_exit).
-    static let socketcallIDs: [vigil_syscall] = [
-        VIGIL_SYS_SOCKET, VIGIL_SYS_BIND, VIGIL_SYS_CONNECT, VIGIL_SYS_LISTEN, VIGIL_SYS_ACCEPT,
-        VIGIL_SYS_SOCKETPAIR, VIGIL_SYS_SENDTO, VIGIL_SYS_RECVFROM, VIGIL_SYS_SENDMSG,
-        VIGIL_SYS_RECVMSG, VIGIL_SYS_ACCEPT4,
-    ]
-    static let execIDs: [vigil_syscall] = [VIGIL_SYS_EXECVE, VIGIL_SYS_EXECVEAT]
+    /// The syscalls i386 `socketcall` multiplexes (rows with a socketcall number).
+    static let socketcallIDs: [UInt16] = EventTable.rows.filter { $0.socketcall != 0 }.map(\.type.rawValue)
+    /// Successful ones arrive as exec records (sched_process_exec).
+    static let execIDs: [UInt16] = EventTable.rows.filter { $0.capture & VIGIL_CAPTURE_EXEC_RECORD != 0 }.map(\.type.rawValue)
     /// Reported by sched_process_fork (the fork record), never at sys_exit.
-    static let cloneIDs: [vigil_syscall] = [VIGIL_SYS_CLONE, VIGIL_SYS_CLONE3, VIGIL_SYS_FORK, VIGIL_SYS_VFORK]
+    static let cloneIDs: [UInt16] = EventTable.rows.filter { $0.capture & VIGIL_CAPTURE_FORK_RECORD != 0 }.map(\.type.rawValue)
+    /// Demultiplexed at sys_exit (i386 socketcall).
+    static let demuxIDs: [UInt16] = EventTable.rows.filter { $0.capture & VIGIL_CAPTURE_DEMUX != 0 }.map(\.type.rawValue)
 
     /// The selection for `interest` (see ``BPFCapture/setInterest(_:)`` for how exec and fork
     /// types select their records) with `config`.
     package init(interest: Set<EventType>, config: vigil_config) {
         self.config = config
-        var wanted = [Bool](repeating: false, count: Int(VIGIL_EVENT_TYPE_MAX))
+        var wanted = [Bool](repeating: false, count: Int(VIGIL_EVENT_TYPE_MAX.rawValue))
         for t in interest where Int(t.rawValue) < wanted.count { wanted[Int(t.rawValue)] = true }
-        func expand(_ ids: [vigil_syscall]) {
-            if ids.contains(where: { wanted[Int($0.rawValue)] }) { for i in ids { wanted[Int(i.rawValue)] = true } }
+        func expand(_ ids: [UInt16]) {
+            if ids.contains(where: { wanted[Int($0)] }) { for i in ids { wanted[Int(i)] = true } }
         }
         expand(Self.execIDs)
         expand(Self.cloneIDs)
-        if Self.socketcallIDs.contains(where: { wanted[Int($0.rawValue)] }) { wanted[Int(VIGIL_SYS_SOCKETCALL.rawValue)] = true }
+        if Self.socketcallIDs.contains(where: { wanted[Int($0)] }) { for i in Self.demuxIDs { wanted[Int(i)] = true } }
         type = wanted.map { $0 ? UInt8(VIGIL_INTEREST_WANTED) : 0 }
 
-        let clone = Set(Self.cloneIDs.map(\.rawValue))
+        let clone = Set(Self.cloneIDs.map(UInt32.init))
         func sentAtExit(_ id: UInt32) -> Bool {
             id != 0 && Int(id) < wanted.count && wanted[Int(id)] && !clone.contains(id)
         }

@@ -143,9 +143,14 @@ import VigilDecode
     /// thread) proves the unwanted record would have arrived by then.
     @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
     func onlyWantedSyscallsProduceRecordsAcrossInterestChanges() throws {
-        let s = try SharedCapture.get()
-        let all = s.capture.interest
-        defer { try? s.capture.setInterest(all) }
+        // A capture of its own: the shared one serves other suites running at the same time.
+        var o = BPFCaptureOptions()
+        o.ignoreSelf = false
+        let capture = try BPFCapture(options: o)
+        let recorder = KernelRecorder()
+        try capture.start(recorder)
+        defer { capture.stop() }
+        let s = (capture: capture, recorder: recorder)
         let openat = try #require(EventType(name: "openat"))
         let mkdiratType = try #require(EventType(name: "mkdirat"))
         let tid = gettid32()

@@ -12,7 +12,7 @@ import VigilDecode
         let openat = EventType(name: "openat")!
         let sel = KernelSelection(interest: [openat], config: config)
         #expect(sel.nr.count == Int(VIGIL_NR_MAX))
-        #expect(sel.type.count == Int(VIGIL_EVENT_TYPE_MAX))
+        #expect(sel.type.count == Int(VIGIL_EVENT_TYPE_MAX.rawValue))
         #if arch(x86_64)
         #expect(sel.nr[257] == VIGIL_SYS_OPENAT.rawValue | VIGIL_NR_WANTED)       // native openat
         #expect(sel.nr[110] == 0)                                                   // getppid: unknown
@@ -56,7 +56,7 @@ import VigilDecode
         let sel = KernelSelection(interest: [EventType(name: "openat")!], config: config)
         let b = sel.bytes()
         #expect(b.count == MemoryLayout<vigil_select>.size)
-        #expect(b.count == 16 + 4 * Int(VIGIL_NR_MAX) + Int(VIGIL_EVENT_TYPE_MAX))
+        #expect(b.count == 16 + 4 * Int(VIGIL_NR_MAX) + Int(VIGIL_EVENT_TYPE_MAX.rawValue))
         let wake = b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: 12, as: UInt32.self) }
         #expect(wake == 1023)
         #if arch(x86_64)

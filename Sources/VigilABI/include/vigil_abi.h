@@ -118,8 +118,8 @@ enum vigil_record_kind {
 /* capture flags. */
 #define VIGIL_CAPTURE_FILE_REF      (1u << 8)  /* on success, `file` and str1 describe the returned fd's file (open family) */
 #define VIGIL_CAPTURE_EXEC_RECORD   (1u << 9)  /* a successful call arrives as a vigil_exec_event, a failed one as a syscall record */
-#define VIGIL_CAPTURE_FORK_RECORD   (1u << 10) /* arrives as a vigil_fork_event (sys_enter saves the id), never as a syscall record */
-#define VIGIL_CAPTURE_DEMUX         (1u << 11) /* i386 socketcall: demultiplexed at sys_enter, never in a record */
+#define VIGIL_CAPTURE_FORK_RECORD   (1u << 10) /* arrives as a vigil_fork_event (the id read from the parent's registers), never as a syscall record */
+#define VIGIL_CAPTURE_DEMUX         (1u << 11) /* i386 socketcall: demultiplexed at sys_exit, never in a record */
 
 /* `vigil trace --kinds` groups. */
 #define VIGIL_GROUP_OPEN      (1u << 0) /* "open" */
@@ -324,7 +324,7 @@ enum vigil_record_kind {
       "fd:fd=ret mountfd:fd=arg32(0) flags:flags(openFlags)=arg(2) path:path=str1") \
     X(IO_URING_SETUP, 69, "io_uring_setup", 425, 425, -1, 425, 0, VIGIL_CAPTURE_NONE, 0, 0, \
       "res:errno=ret entries:uint=arg(0) params:hex=arg(1)") \
-    /* i386 socketcall(call, args): demultiplexed at sys_enter into the call's own id. */ \
+    /* i386 socketcall(call, args): demultiplexed at sys_exit into the call's own id. */ \
     X(SOCKETCALL, 70, "", -1, 102, -1, -1, 0, VIGIL_CAPTURE_DEMUX, 0, 0, "")
 
 /* Event types that are not syscalls (same row shape). */
