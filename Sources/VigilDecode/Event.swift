@@ -50,7 +50,8 @@ package struct Event {
             let a = Int(base.loadUnaligned(fromByteOffset: 68, as: UInt16.self))
             let c = Int(base.loadUnaligned(fromByteOffset: 70, as: UInt16.self))
             let g = Int(base.loadUnaligned(fromByteOffset: 160, as: UInt16.self))
-            guard fixed + e + a + c + g <= n else { return .failure(.payloadOverrun(kind: kind)) }
+            let v = Int(base.loadUnaligned(fromByteOffset: 162, as: UInt16.self))
+            guard fixed + e + a + c + g + v <= n else { return .failure(.payloadOverrun(kind: kind)) }
         case VIGIL_REC_FORK.rawValue:
             guard n >= MemoryLayout<vigil_fork_event>.size else { return .failure(.tooShort(kind: kind, length: n)) }
         case VIGIL_REC_EXIT.rawValue:
@@ -168,6 +169,17 @@ package struct Event {
     package var cgroupPath: UnsafeRawBufferPointer {
         isExec ? stripNUL(168 + Int(load(66, UInt16.self)) + Int(load(68, UInt16.self)) + Int(load(70, UInt16.self)), Int(load(160, UInt16.self))) : .init(start: nil, count: 0)
     }
+    /// Exec: the environment as NUL-separated `NAME=value` entries (each NUL terminated), empty
+    /// when not captured (see ``environmentCaptured``).
+    package var environmentRaw: UnsafeRawBufferPointer {
+        guard isExec else { return .init(start: nil, count: 0) }
+        let off = 168 + Int(load(66, UInt16.self)) + Int(load(68, UInt16.self)) + Int(load(70, UInt16.self)) + Int(load(160, UInt16.self))
+        return UnsafeRawBufferPointer(start: base + off, count: Int(load(162, UInt16.self)))
+    }
+    /// Exec: whether the kernel copied the environment (a loaded rule needed it).
+    package var environmentCaptured: Bool { isExec && load(72, UInt32.self) & UInt32(VIGIL_EXE_ENV_CAPTURED) != 0 }
+    /// Exec: whether the environment was cut.
+    package var environmentTruncated: Bool { isExec && load(72, UInt32.self) & UInt32(VIGIL_EXE_ENV_TRUNCATED) != 0 }
     /// Exec: the fixed part of the record.
     package var execInfo: vigil_exec_event {
         isExec ? load(0, vigil_exec_event.self) : vigil_exec_event()

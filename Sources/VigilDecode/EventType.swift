@@ -13,6 +13,10 @@ package struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConv
     package static let count = 128
     /// Process exit (`procexit` in Falco).
     package static let procexit = EventType(rawValue: 100)
+    /// Not an event type: in a capture interest set, asks the exec program to copy the
+    /// environment of each new image (a loaded rule uses `proc.env`). It has no name, is in no
+    /// rule's types and never appears on a record.
+    package static let environmentCapture = EventType(rawValue: 101)
 
     /// Falco's name for this event type (`openat`, `execve`, `procexit`, ...), or `unknown`.
     package var name: String { EventType.names[Int(rawValue) & 127] }

@@ -91,6 +91,8 @@ package struct CompiledRule: Sendable {
     let output: OutputTemplate
     /// Whether the rule is enabled and selected by ``RuleLoadOptions/enforcing``.
     package internal(set) var enforcing = false
+    /// Whether the condition or output reads the environment (`proc.env`, `proc.aenv`).
+    package internal(set) var usesEnvironment = false
 }
 
 /// An immutable, compiled rule set: conditions compiled once into a flat
@@ -112,6 +114,9 @@ package final class RuleSet: Sendable {
     let byType: [[Candidate]]
     /// Event types the enabled rules need (hand these to capture).
     package let requiredEventTypes: Set<EventType>
+    /// Whether an enabled rule reads the environment: the exec program must copy it
+    /// (``EventType/environmentCapture`` in the capture interest).
+    package var needsEnvironment: Bool { rules.contains { $0.enabled && $0.usesEnvironment } }
     /// Per event type: whether an enforcing rule is a candidate.
     let hasEnforcing: [Bool]
     package let matching: RuleMatching
@@ -215,6 +220,7 @@ package final class RuleSet: Sendable {
                 continue
             }
             cc.unknownTypes = []
+            cc.usesEnvironment = false
             var root: Int32
             do throws(RuleCompileError) {
                 try cc.checkBudget(ast)
@@ -277,6 +283,7 @@ package final class RuleSet: Sendable {
             var rule = CompiledRule(name: r.name, description: r.desc, priority: r.priority, tags: r.tags, source: r.source,
                                     enabled: enabled, eventTypes: types.types, mark: r.mark, root: root, output: output)
             rule.enforcing = enabled && RuleSelector.select(options.enforcing, name: r.name, tags: r.tags, initially: false)
+            rule.usesEnvironment = cc.usesEnvironment
             compiled.append(rule)
         }
         summary.compiled = compiled.count

@@ -63,6 +63,9 @@ package struct VigilConfig: Sendable, Equatable {
         package var ringBufferBytes = 16 << 20
         /// `capture.max_args_bytes`: argv bytes copied per exec.
         package var maxArgsBytes = 4096
+        /// `capture.max_env_bytes`: environment bytes copied per exec while a rule uses `proc.env`
+        /// (0: never; at most 16384).
+        package var maxEnvBytes = 4096
         /// Bytes of pending data before the reader is woken (0: every record).
         package var wakeupBytes = 256 << 10
         /// Longest a record waits in the ring before the reader polls, in milliseconds.
@@ -199,6 +202,7 @@ package struct VigilConfig: Sendable, Equatable {
             .section("capture", \.capture, [
                 .size("ring_buffer_bytes", \.ringBufferBytes, min: 4096, max: 1 << 30),
                 .size("max_args_bytes", \.maxArgsBytes, min: 64, max: 65536),
+                .size("max_env_bytes", \.maxEnvBytes, min: 0, max: 16384),
                 .size("wakeup_bytes", \.wakeupBytes, min: 0, max: 1 << 30),
                 .int("poll_interval_ms", \.pollIntervalMs, min: 1, max: 1000),
                 .bool("ignore_self", \.ignoreSelf),

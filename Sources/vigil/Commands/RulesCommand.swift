@@ -299,6 +299,7 @@ enum RulesFields {
         case .none: ""
         case .index: "[N]"
         case .key: "[KEY]"
+        case .optionalKey: "[[KEY]]"
         case .argument: ".NAME"
         }
     }

@@ -84,6 +84,7 @@ enum RunCommand: Command {
         var capOpts = BPFCaptureOptions()
         capOpts.ringBufferBytes = c.ringBufferBytes
         capOpts.maxArgsBytes = c.maxArgsBytes
+        capOpts.maxEnvBytes = c.maxEnvBytes
         capOpts.wakeupBytes = c.wakeupBytes
         capOpts.pollIntervalMs = c.pollIntervalMs
         capOpts.ignoreSelf = c.ignoreSelf
