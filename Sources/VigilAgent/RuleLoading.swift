@@ -1,3 +1,4 @@
+import VigilABI
 import VigilCore
 import VigilDecode
 import VigilRules
@@ -58,13 +59,8 @@ package enum RuleLoading {
     }
 
     /// Event types the process table needs whatever the rules say (process lifecycle, fds, cwd).
-    package static let stateEventTypes: Set<EventType> = {
-        let names = ["execve", "execveat", "clone", "clone3", "fork", "vfork", "procexit",
-                     "open", "openat", "openat2", "creat", "close", "dup", "dup2", "dup3", "fcntl",
-                     "socket", "connect", "accept", "accept4", "bind", "listen", "socketpair", "pipe", "pipe2",
-                     "chdir", "fchdir", "memfd_create", "setuid", "setgid", "setresuid", "setresgid", "setreuid", "setregid", "capset"]
-        return Set(names.compactMap { EventType(name: $0) })
-    }()
+    /// The rows of vigil_abi.h's syscall table marked `VIGIL_STATE_ALWAYS`.
+    package static let stateEventTypes: Set<EventType> = EventTable.types(withState: VIGIL_STATE_ALWAYS)
 
     /// What the kernel must deliver for `rules`.
     /// Holds ``EventType/environmentCapture`` when an enabled rule reads `proc.env`.

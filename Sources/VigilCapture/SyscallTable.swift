@@ -1,91 +1,21 @@
-import CLibBPF
 import VigilABI
+import VigilDecode
 
-/// Maps this architecture's kernel syscall numbers (Glibc's `SYS_*`) to vigil's
-/// architecture-neutral syscall ids (`enum vigil_syscall`). Written into the BPF
-/// `syscall_ids` map at start-up.
+/// Maps this architecture's kernel syscall numbers to vigil's architecture-neutral syscall
+/// ids (`enum vigil_syscall`), from the number columns of vigil_abi.h's syscall table
+/// (``EventTable``). Written into the BPF `syscall_ids` map at start-up.
 package enum SyscallTable {
     /// `(kernel nr, vigil id)` pairs for every syscall vigil captures on this architecture.
-    package static let entries: [(nr: Int32, id: UInt32)] = {
-        var t: [(Int32, vigil_syscall)] = [
-            (Int32(SYS_openat), VIGIL_SYS_OPENAT), (Int32(SYS_openat2), VIGIL_SYS_OPENAT2),
-            (Int32(SYS_linkat), VIGIL_SYS_LINKAT), (Int32(SYS_symlinkat), VIGIL_SYS_SYMLINKAT),
-            (Int32(SYS_renameat), VIGIL_SYS_RENAMEAT), (Int32(SYS_renameat2), VIGIL_SYS_RENAMEAT2),
-            (Int32(SYS_unlinkat), VIGIL_SYS_UNLINKAT), (Int32(SYS_fchmod), VIGIL_SYS_FCHMOD),
-            (Int32(SYS_fchmodat), VIGIL_SYS_FCHMODAT), (Int32(SYS_mkdirat), VIGIL_SYS_MKDIRAT),
-            (Int32(SYS_chdir), VIGIL_SYS_CHDIR), (Int32(SYS_fchdir), VIGIL_SYS_FCHDIR),
-            (Int32(SYS_socket), VIGIL_SYS_SOCKET), (Int32(SYS_connect), VIGIL_SYS_CONNECT),
-            (Int32(SYS_accept), VIGIL_SYS_ACCEPT), (Int32(SYS_accept4), VIGIL_SYS_ACCEPT4),
-            (Int32(SYS_bind), VIGIL_SYS_BIND), (Int32(SYS_listen), VIGIL_SYS_LISTEN),
-            (Int32(SYS_sendto), VIGIL_SYS_SENDTO), (Int32(SYS_sendmsg), VIGIL_SYS_SENDMSG),
-            (Int32(SYS_recvfrom), VIGIL_SYS_RECVFROM), (Int32(SYS_recvmsg), VIGIL_SYS_RECVMSG),
-            (Int32(SYS_dup), VIGIL_SYS_DUP), (Int32(SYS_dup3), VIGIL_SYS_DUP3),
-            (Int32(SYS_close), VIGIL_SYS_CLOSE), (Int32(SYS_setuid), VIGIL_SYS_SETUID),
-            (Int32(SYS_setgid), VIGIL_SYS_SETGID), (Int32(SYS_setresuid), VIGIL_SYS_SETRESUID),
-            (Int32(SYS_setresgid), VIGIL_SYS_SETRESGID), (Int32(SYS_setreuid), VIGIL_SYS_SETREUID),
-            (Int32(SYS_setregid), VIGIL_SYS_SETREGID), (Int32(SYS_capset), VIGIL_SYS_CAPSET),
-            (Int32(SYS_ptrace), VIGIL_SYS_PTRACE), (Int32(SYS_init_module), VIGIL_SYS_INIT_MODULE),
-            (Int32(SYS_finit_module), VIGIL_SYS_FINIT_MODULE), (Int32(SYS_mount), VIGIL_SYS_MOUNT),
-            (Int32(SYS_umount2), VIGIL_SYS_UMOUNT2), (Int32(SYS_setns), VIGIL_SYS_SETNS),
-            (Int32(SYS_unshare), VIGIL_SYS_UNSHARE), (Int32(SYS_memfd_create), VIGIL_SYS_MEMFD_CREATE),
-            (Int32(SYS_bpf), VIGIL_SYS_BPF), (Int32(SYS_kill), VIGIL_SYS_KILL),
-            (Int32(SYS_execve), VIGIL_SYS_EXECVE), (Int32(SYS_execveat), VIGIL_SYS_EXECVEAT),
-            (Int32(SYS_clone), VIGIL_SYS_CLONE), (Int32(SYS_clone3), VIGIL_SYS_CLONE3),
-            (Int32(SYS_userfaultfd), VIGIL_SYS_USERFAULTFD), (Int32(SYS_prctl), VIGIL_SYS_PRCTL),
-            (Int32(SYS_tkill), VIGIL_SYS_TKILL), (Int32(SYS_tgkill), VIGIL_SYS_TGKILL),
-            (Int32(SYS_pipe2), VIGIL_SYS_PIPE2), (Int32(SYS_socketpair), VIGIL_SYS_SOCKETPAIR),
-            (Int32(SYS_fcntl), VIGIL_SYS_FCNTL), (Int32(SYS_chroot), VIGIL_SYS_CHROOT),
-            (Int32(SYS_open_by_handle_at), VIGIL_SYS_OPEN_BY_HANDLE_AT),
-            (Int32(SYS_io_uring_setup), VIGIL_SYS_IO_URING_SETUP),
-        ]
-        #if arch(x86_64)
-        // Legacy syscalls that only exist on some architectures.
-        t += [
-            (Int32(SYS_open), VIGIL_SYS_OPEN), (Int32(SYS_creat), VIGIL_SYS_CREAT),
-            (Int32(SYS_link), VIGIL_SYS_LINK), (Int32(SYS_symlink), VIGIL_SYS_SYMLINK),
-            (Int32(SYS_rename), VIGIL_SYS_RENAME), (Int32(SYS_unlink), VIGIL_SYS_UNLINK),
-            (Int32(SYS_rmdir), VIGIL_SYS_RMDIR), (Int32(SYS_chmod), VIGIL_SYS_CHMOD),
-            (Int32(SYS_mkdir), VIGIL_SYS_MKDIR), (Int32(SYS_dup2), VIGIL_SYS_DUP2),
-            (Int32(SYS_fork), VIGIL_SYS_FORK), (Int32(SYS_vfork), VIGIL_SYS_VFORK),
-            (Int32(SYS_pipe), VIGIL_SYS_PIPE),
-        ]
-        #endif
-        return t.map { (nr: $0.0, id: $0.1.rawValue) }
-    }()
+    package static let entries: [(nr: Int32, id: UInt32)] =
+        EventTable.rows.compactMap { r in r.nativeNumber.map { (nr: $0, id: UInt32(r.type.rawValue)) } }
 
     /// `(i386 nr, vigil id)` pairs: the 32-bit syscalls of an ia32 process or of `int 0x80`
-    /// on x86-64 (arch/x86/entry/syscalls/syscall_32.tbl). Written at
-    /// `VIGIL_NR_COMPAT_BASE + nr`; `socketcall` (102) is demultiplexed in the kernel. The
-    /// 16-bit uid/gid calls (setuid 23, ...) map to the same ids as their 32-bit versions.
+    /// on x86-64. Written at `VIGIL_NR_COMPAT_BASE + nr`; `socketcall` (102) is demultiplexed
+    /// in the kernel. The 16-bit uid/gid calls (setuid 23, ...) map to the same ids as their
+    /// 32-bit versions.
     package static let compatEntries: [(nr: Int32, id: UInt32)] = {
         #if arch(x86_64)
-        let t: [(Int32, vigil_syscall)] = [
-            (2, VIGIL_SYS_FORK), (5, VIGIL_SYS_OPEN), (6, VIGIL_SYS_CLOSE), (8, VIGIL_SYS_CREAT),
-            (9, VIGIL_SYS_LINK), (10, VIGIL_SYS_UNLINK), (11, VIGIL_SYS_EXECVE), (12, VIGIL_SYS_CHDIR),
-            (15, VIGIL_SYS_CHMOD), (21, VIGIL_SYS_MOUNT), (23, VIGIL_SYS_SETUID), (26, VIGIL_SYS_PTRACE),
-            (37, VIGIL_SYS_KILL), (38, VIGIL_SYS_RENAME), (39, VIGIL_SYS_MKDIR), (40, VIGIL_SYS_RMDIR),
-            (41, VIGIL_SYS_DUP), (42, VIGIL_SYS_PIPE), (46, VIGIL_SYS_SETGID), (52, VIGIL_SYS_UMOUNT2),
-            (55, VIGIL_SYS_FCNTL), (61, VIGIL_SYS_CHROOT), (63, VIGIL_SYS_DUP2), (70, VIGIL_SYS_SETREUID),
-            (71, VIGIL_SYS_SETREGID), (83, VIGIL_SYS_SYMLINK), (94, VIGIL_SYS_FCHMOD),
-            (102, VIGIL_SYS_SOCKETCALL), (120, VIGIL_SYS_CLONE), (128, VIGIL_SYS_INIT_MODULE),
-            (133, VIGIL_SYS_FCHDIR), (164, VIGIL_SYS_SETRESUID), (170, VIGIL_SYS_SETRESGID),
-            (172, VIGIL_SYS_PRCTL), (185, VIGIL_SYS_CAPSET), (190, VIGIL_SYS_VFORK),
-            (203, VIGIL_SYS_SETREUID), (204, VIGIL_SYS_SETREGID), (208, VIGIL_SYS_SETRESUID),
-            (210, VIGIL_SYS_SETRESGID), (213, VIGIL_SYS_SETUID), (214, VIGIL_SYS_SETGID),
-            (221, VIGIL_SYS_FCNTL), (238, VIGIL_SYS_TKILL), (270, VIGIL_SYS_TGKILL),
-            (295, VIGIL_SYS_OPENAT), (296, VIGIL_SYS_MKDIRAT), (301, VIGIL_SYS_UNLINKAT),
-            (302, VIGIL_SYS_RENAMEAT), (303, VIGIL_SYS_LINKAT), (304, VIGIL_SYS_SYMLINKAT),
-            (306, VIGIL_SYS_FCHMODAT), (310, VIGIL_SYS_UNSHARE), (330, VIGIL_SYS_DUP3),
-            (331, VIGIL_SYS_PIPE2), (342, VIGIL_SYS_OPEN_BY_HANDLE_AT), (346, VIGIL_SYS_SETNS),
-            (350, VIGIL_SYS_FINIT_MODULE), (353, VIGIL_SYS_RENAMEAT2), (356, VIGIL_SYS_MEMFD_CREATE),
-            (357, VIGIL_SYS_BPF), (358, VIGIL_SYS_EXECVEAT), (359, VIGIL_SYS_SOCKET),
-            (360, VIGIL_SYS_SOCKETPAIR), (361, VIGIL_SYS_BIND), (362, VIGIL_SYS_CONNECT),
-            (363, VIGIL_SYS_LISTEN), (364, VIGIL_SYS_ACCEPT4), (369, VIGIL_SYS_SENDTO),
-            (370, VIGIL_SYS_SENDMSG), (371, VIGIL_SYS_RECVFROM), (372, VIGIL_SYS_RECVMSG),
-            (374, VIGIL_SYS_USERFAULTFD), (425, VIGIL_SYS_IO_URING_SETUP), (435, VIGIL_SYS_CLONE3),
-            (437, VIGIL_SYS_OPENAT2),
-        ]
-        return t.map { (nr: $0.0, id: $0.1.rawValue) }
+        return EventTable.rows.flatMap { r in r.i386.map { (nr: $0, id: UInt32(r.type.rawValue)) } }
         #else
         return []
         #endif

@@ -43,7 +43,8 @@ extension RecordEncoder {
         var result = ret
         var s0: [UInt8]? = nil, s0second: [UInt8]? = nil, s1: [UInt8]? = nil
         var tuple = vigil_sock_tuple()
-        let isAccept = type.rawValue == UInt16(VIGIL_SYS_ACCEPT.rawValue) || type.rawValue == UInt16(VIGIL_SYS_ACCEPT4.rawValue)
+        // The tuple of the fd a syscall returned (accept) is seen from the server side.
+        let isAccept = EventTable.row(type)?.captureKind == VIGIL_CAPTURE_TUPLE_RET
 
         for (name, text) in arguments {
             guard let i = schema.index(of: name) else {

@@ -70,6 +70,9 @@ func render(_ output: String, _ ev: SyntheticEvent) -> String? {
         #expect(!c.needsEnvironment)
         let (d, _) = loadRules("- rule: d\n  desc: d\n  condition: evt.type = execve and proc.env contains X\n  output: o\n  priority: WARNING\n  enabled: false\n")
         #expect(!d.needsEnvironment)  // disabled rules do not count
+        // The capture request is no event type: no row of the syscall table may take its id.
+        #expect(EventType.environmentCapture.name == "unknown")
+        #expect(!EventType.all.contains(.environmentCapture))
     }
 
     @Test func badEnvironmentArgumentsAreClearErrors() {

@@ -60,83 +60,296 @@ enum vigil_record_kind {
 #define VIGIL_HF_COMPAT      (1u << 2) /* a 32-bit syscall (ia32 process or int 0x80): i386 numbers and registers */
 #define VIGIL_HF_IO_URING    (1u << 3) /* an operation submitted through io_uring, reported at its completion */
 
-/* Vigil's own syscall ids (evt.type). Stable across architectures. */
+/*
+ * ---- the syscall table: one row per event type vigil knows --------------------------
+ *
+ * Every fact about a syscall lives in its row; everything else is derived from the rows:
+ * enum vigil_syscall below, the BPF side (what sys_exit copies, socketcall), and on the
+ * Swift side (through vigil_event_rows() in abi.c) the kernel-number maps (SyscallTable),
+ * Falco's event names (EventType), the argument schema (SyscallSchema, and from it the
+ * argument encoder and evt.arg.* fields), `vigil trace --kinds` groups and the events the
+ * process table needs (RuleLoading.stateEventTypes). Adding a syscall is one row plus its
+ * tests (bpf/README.md, "Adding a syscall").
+ *
+ * X(ID, value, name, x86_64, i386, i386_old, arm64, socketcall, capture, groups, state, arguments)
+ *   ID          VIGIL_SYS_<ID> in enum vigil_syscall
+ *   value       the id (evt.type's number, stable across architectures and releases; < VIGIL_SYS_MAX)
+ *   name        Falco's event name (evt.type); "" for an entry that is never a record
+ *   x86_64      the x86-64 syscall number (arch/x86/entry/syscalls/syscall_64.tbl), -1 if none
+ *   i386        the i386 number (syscall_32.tbl; ia32 processes and int 0x80 on x86-64), -1 if none
+ *   i386_old    an older i386 number for the same call (the 16-bit uid calls, fcntl before fcntl64), -1 if none
+ *   arm64       the arm64 number (asm-generic/unistd.h), -1 if none
+ *   socketcall  the i386 socketcall(2) call number (SYS_SOCKET = 1, ...), 0 if none
+ *   capture     what the kernel side stores beyond args[] and ret: one VIGIL_CAPTURE_* kind,
+ *               plus VIGIL_CAPTURE_* flags
+ *   groups      VIGIL_GROUP_* bits: the `vigil trace --kinds` groups the event belongs to
+ *   state       VIGIL_STATE_* bits: what the process table does with the event
+ *   arguments   Falco's parameters in Falco's order (evt.arg[N], evt.arg.NAME), space separated,
+ *               each `name:format=source`:
+ *                 format: fd errno int uint hex octal uid gid pid path string argv mode sockaddr
+ *                         tuple, or flags(SET) with SET a case of the Swift FlagSet (openFlags, ...)
+ *                 source: ret, arg(N) (args[N]), arg32(N) (low 32 bits of args[N], sign-extended),
+ *                         str0, str1, str0Second (the second string packed in str0), tuple,
+ *                         field(F) (an exec/fork/exit record field, Swift RecordField F),
+ *                         unavailable (known to Falco, not captured)
+ */
+
+/* capture kinds (low 8 bits): which user memory sys_exit copies into the record. */
+#define VIGIL_CAPTURE_NONE          0u  /* args[] and ret only */
+#define VIGIL_CAPTURE_STR_ARG0      1u  /* str0 = user string at args[0] */
+#define VIGIL_CAPTURE_STR_ARG1      2u  /* str0 = user string at args[1] */
+#define VIGIL_CAPTURE_STR_ARG2      3u  /* str0 = user string at args[2] */
+#define VIGIL_CAPTURE_STR_ARG0_ARG1 4u  /* str0 = string at args[0], str1 = string at args[1] */
+#define VIGIL_CAPTURE_STR_ARG1_ARG3 5u  /* str0 = string at args[1], str1 = string at args[3] */
+#define VIGIL_CAPTURE_STR_ARG0_ARG2 6u  /* str0 = string at args[0], str1 = string at args[2] */
+#define VIGIL_CAPTURE_OPEN_HOW      7u  /* openat2: str0 = string at args[1]; args[2..4] = how.flags, how.mode, how.resolve */
+#define VIGIL_CAPTURE_MOUNT         8u  /* str0 = source NUL fstype NUL (args[0], args[2]), str1 = target (args[1]) */
+#define VIGIL_CAPTURE_SOCKADDR_ARG1 9u  /* str0 = raw sockaddr at args[1], args[2] bytes; tuple of fd args[0] */
+#define VIGIL_CAPTURE_SOCKADDR_ARG4 10u /* str0 = raw sockaddr at args[4], args[5] bytes; tuple of fd args[0] */
+#define VIGIL_CAPTURE_MSGHDR_ARG1   11u /* str0 = msg_name of the msghdr at args[1] (compat layout for ia32); tuple of fd args[0] */
+#define VIGIL_CAPTURE_TUPLE_RET     12u /* tuple of the returned fd (server side: accept) */
+#define VIGIL_CAPTURE_TUPLE_ARG0    13u /* tuple of fd args[0] */
+#define VIGIL_CAPTURE_FDPAIR_ARG0   14u /* args[4], args[5] = the two fds written at args[0] (on success) */
+#define VIGIL_CAPTURE_FDPAIR_ARG3   15u /* args[4], args[5] = the two fds written at args[3] (on success) */
+#define VIGIL_CAPTURE_CAPDATA_ARG1  16u /* args[2], args[3] = effective, permitted of the cap data at args[1] (64-bit masks) */
+#define VIGIL_CAPTURE_KIND_MASK     0xffu
+/* capture flags. */
+#define VIGIL_CAPTURE_FILE_REF      (1u << 8)  /* on success, `file` and str1 describe the returned fd's file (open family) */
+#define VIGIL_CAPTURE_EXEC_RECORD   (1u << 9)  /* a successful call arrives as a vigil_exec_event, a failed one as a syscall record */
+#define VIGIL_CAPTURE_FORK_RECORD   (1u << 10) /* arrives as a vigil_fork_event (sys_enter saves the id), never as a syscall record */
+#define VIGIL_CAPTURE_DEMUX         (1u << 11) /* i386 socketcall: demultiplexed at sys_enter, never in a record */
+
+/* `vigil trace --kinds` groups. */
+#define VIGIL_GROUP_OPEN      (1u << 0) /* "open" */
+#define VIGIL_GROUP_EXEC      (1u << 1) /* "exec" */
+#define VIGIL_GROUP_FORK      (1u << 2) /* "fork" (also "clone") */
+#define VIGIL_GROUP_EXIT      (1u << 3) /* "exit" */
+#define VIGIL_GROUP_FILE      (1u << 4) /* "file" */
+#define VIGIL_GROUP_NETWORK   (1u << 5) /* "network" */
+#define VIGIL_GROUP_PROCESS   (1u << 6) /* "process" */
+#define VIGIL_GROUP_PRIVILEGE (1u << 7) /* "privilege" */
+
+/* What the process table does with an event. */
+#define VIGIL_STATE_PROCESS (1u << 0) /* process lifecycle: exec, fork, exit */
+#define VIGIL_STATE_FD      (1u << 1) /* adds, removes or changes fd table entries */
+#define VIGIL_STATE_CWD     (1u << 2) /* changes the cwd */
+#define VIGIL_STATE_CREDS   (1u << 3) /* changes effective ids or capabilities */
+#define VIGIL_STATE_USES_FD (1u << 4) /* reads the fd table for its fd argument (fd.* fields) */
+#define VIGIL_STATE_ALWAYS  (1u << 7) /* the agent asks the kernel for it whatever the rules say */
+
+/* Parameters shared by several rows. */
+#define VIGIL_ARGUMENTS_EXEC \
+    "res:errno=ret exe:string=field(execExe) args:argv=field(execArgs) tid:pid=field(tid) pid:pid=field(pid) " \
+    "ptid:pid=field(ppid) cwd:path=field(execCwd) tty:uint=field(execTTY) pgid:pid=field(execPgid) " \
+    "loginuid:uid=field(execLoginUID) flags:flags(execFlags)=field(execFlags) " \
+    "cap_permitted:flags(capabilities)=field(execCapPermitted) cap_effective:flags(capabilities)=field(execCapEffective) " \
+    "exe_ino:uint=field(execExeIno) exe_ino_ctime:uint=field(execExeCtime) exe_ino_mtime:uint=field(execExeMtime) " \
+    "uid:uid=field(uid) trusted_exepath:path=field(execExePath) filename:path=str0 comm:string=field(comm) " \
+    "cgroups:string=field(execCgroupPath) gid:gid=field(gid)"
+#define VIGIL_ARGUMENTS_CLONE \
+    "res:pid=field(forkChildTid) tid:pid=field(tid) pid:pid=field(pid) ptid:pid=field(ppid) " \
+    "flags:flags(cloneFlags)=field(forkFlags) uid:uid=field(uid) gid:gid=field(gid) " \
+    "child_pid:pid=field(forkChildPid) child_tid:pid=field(forkChildTid)"
+#define VIGIL_ARGUMENTS_INODE "dev:hex=unavailable ino:uint=unavailable"
+
+#define VIGIL_SYSCALLS(X) \
+    /* Files. */ \
+    X(OPEN, 1, "open", 2, 5, -1, -1, 0, \
+      VIGIL_CAPTURE_STR_ARG0 | VIGIL_CAPTURE_FILE_REF, VIGIL_GROUP_OPEN | VIGIL_GROUP_FILE, VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      "fd:fd=ret name:path=str0 flags:flags(openFlags)=arg(1) mode:octal=arg(2) " VIGIL_ARGUMENTS_INODE) \
+    X(OPENAT, 2, "openat", 257, 295, -1, 56, 0, \
+      VIGIL_CAPTURE_STR_ARG1 | VIGIL_CAPTURE_FILE_REF, VIGIL_GROUP_OPEN | VIGIL_GROUP_FILE, VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      "fd:fd=ret dirfd:fd=arg32(0) name:path=str0 flags:flags(openFlags)=arg(2) mode:octal=arg(3) " VIGIL_ARGUMENTS_INODE) \
+    X(OPENAT2, 3, "openat2", 437, 437, -1, 437, 0, \
+      VIGIL_CAPTURE_OPEN_HOW | VIGIL_CAPTURE_FILE_REF, VIGIL_GROUP_OPEN | VIGIL_GROUP_FILE, VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      "fd:fd=ret dirfd:fd=arg32(0) name:path=str0 flags:flags(openFlags)=arg(2) mode:octal=arg(3) " \
+      "resolve:flags(resolveFlags)=arg(4) " VIGIL_ARGUMENTS_INODE) \
+    X(CREAT, 4, "creat", 85, 8, -1, -1, 0, \
+      VIGIL_CAPTURE_STR_ARG0 | VIGIL_CAPTURE_FILE_REF, VIGIL_GROUP_OPEN | VIGIL_GROUP_FILE, VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      "fd:fd=ret name:path=str0 mode:octal=arg(1) " VIGIL_ARGUMENTS_INODE) \
+    X(LINK, 5, "link", 86, 9, -1, -1, 0, VIGIL_CAPTURE_STR_ARG0_ARG1, VIGIL_GROUP_FILE, 0, \
+      "res:errno=ret oldpath:path=str0 newpath:path=str1") \
+    X(LINKAT, 6, "linkat", 265, 303, -1, 37, 0, VIGIL_CAPTURE_STR_ARG1_ARG3, VIGIL_GROUP_FILE, 0, \
+      "res:errno=ret olddir:fd=arg32(0) oldpath:path=str0 newdir:fd=arg32(2) newpath:path=str1 flags:flags(atFlags)=arg(4)") \
+    X(SYMLINK, 7, "symlink", 88, 83, -1, -1, 0, VIGIL_CAPTURE_STR_ARG0_ARG1, VIGIL_GROUP_FILE, 0, \
+      "res:errno=ret target:path=str0 linkpath:path=str1") \
+    X(SYMLINKAT, 8, "symlinkat", 266, 304, -1, 36, 0, VIGIL_CAPTURE_STR_ARG0_ARG2, VIGIL_GROUP_FILE, 0, \
+      "res:errno=ret target:path=str0 linkdirfd:fd=arg32(1) linkpath:path=str1") \
+    X(RENAME, 9, "rename", 82, 38, -1, -1, 0, VIGIL_CAPTURE_STR_ARG0_ARG1, VIGIL_GROUP_FILE, 0, \
+      "res:errno=ret oldpath:path=str0 newpath:path=str1") \
+    X(RENAMEAT, 10, "renameat", 264, 302, -1, 38, 0, VIGIL_CAPTURE_STR_ARG1_ARG3, VIGIL_GROUP_FILE, 0, \
+      "res:errno=ret olddirfd:fd=arg32(0) oldpath:path=str0 newdirfd:fd=arg32(2) newpath:path=str1") \
+    X(RENAMEAT2, 11, "renameat2", 316, 353, -1, 276, 0, VIGIL_CAPTURE_STR_ARG1_ARG3, VIGIL_GROUP_FILE, 0, \
+      "res:errno=ret olddirfd:fd=arg32(0) oldpath:path=str0 newdirfd:fd=arg32(2) newpath:path=str1 " \
+      "flags:flags(renameFlags)=arg(4)") \
+    X(UNLINK, 12, "unlink", 87, 10, -1, -1, 0, VIGIL_CAPTURE_STR_ARG0, VIGIL_GROUP_FILE, 0, \
+      "res:errno=ret path:path=str0") \
+    X(UNLINKAT, 13, "unlinkat", 263, 301, -1, 35, 0, VIGIL_CAPTURE_STR_ARG1, VIGIL_GROUP_FILE, 0, \
+      "res:errno=ret dirfd:fd=arg32(0) name:path=str0 flags:flags(atFlags)=arg(2)") \
+    X(RMDIR, 14, "rmdir", 84, 40, -1, -1, 0, VIGIL_CAPTURE_STR_ARG0, VIGIL_GROUP_FILE, 0, \
+      "res:errno=ret path:path=str0") \
+    X(CHMOD, 15, "chmod", 90, 15, -1, -1, 0, VIGIL_CAPTURE_STR_ARG0, VIGIL_GROUP_FILE, 0, \
+      "res:errno=ret filename:path=str0 mode:mode=arg(1)") \
+    X(FCHMOD, 16, "fchmod", 91, 94, -1, 52, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_FILE, VIGIL_STATE_USES_FD, \
+      "res:errno=ret fd:fd=arg32(0) mode:mode=arg(1)") \
+    X(FCHMODAT, 17, "fchmodat", 268, 306, -1, 53, 0, VIGIL_CAPTURE_STR_ARG1, VIGIL_GROUP_FILE, 0, \
+      "res:errno=ret dirfd:fd=arg32(0) filename:path=str0 mode:mode=arg(2)") \
+    X(MKDIR, 18, "mkdir", 83, 39, -1, -1, 0, VIGIL_CAPTURE_STR_ARG0, VIGIL_GROUP_FILE, 0, \
+      "res:errno=ret path:path=str0 mode:octal=arg(1)") \
+    X(MKDIRAT, 19, "mkdirat", 258, 296, -1, 34, 0, VIGIL_CAPTURE_STR_ARG1, VIGIL_GROUP_FILE, 0, \
+      "res:errno=ret dirfd:fd=arg32(0) path:path=str0 mode:octal=arg(2)") \
+    X(CHDIR, 20, "chdir", 80, 12, -1, 49, 0, VIGIL_CAPTURE_STR_ARG0, VIGIL_GROUP_FILE, VIGIL_STATE_CWD | VIGIL_STATE_ALWAYS, \
+      "res:errno=ret path:path=str0") \
+    X(FCHDIR, 21, "fchdir", 81, 133, -1, 50, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_FILE, \
+      VIGIL_STATE_CWD | VIGIL_STATE_USES_FD | VIGIL_STATE_ALWAYS, \
+      "res:errno=ret fd:fd=arg32(0)") \
+    /* Sockets. */ \
+    X(SOCKET, 22, "socket", 41, 359, -1, 198, 1, VIGIL_CAPTURE_NONE, VIGIL_GROUP_NETWORK, VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      "fd:fd=ret domain:flags(socketDomain)=arg(0) type:flags(socketType)=arg(1) proto:uint=arg(2)") \
+    X(CONNECT, 23, "connect", 42, 362, -1, 203, 3, VIGIL_CAPTURE_SOCKADDR_ARG1, VIGIL_GROUP_NETWORK, \
+      VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      "res:errno=ret tuple:tuple=tuple fd:fd=arg32(0) addr:sockaddr=str0") \
+    X(ACCEPT, 24, "accept", 43, -1, -1, 202, 5, VIGIL_CAPTURE_TUPLE_RET, VIGIL_GROUP_NETWORK, VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      "fd:fd=ret tuple:tuple=tuple") \
+    X(ACCEPT4, 25, "accept4", 288, 364, -1, 242, 18, VIGIL_CAPTURE_TUPLE_RET, VIGIL_GROUP_NETWORK, \
+      VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      "fd:fd=ret tuple:tuple=tuple flags:flags(socketFlags)=arg(3)") \
+    X(BIND, 26, "bind", 49, 361, -1, 200, 2, VIGIL_CAPTURE_SOCKADDR_ARG1, VIGIL_GROUP_NETWORK, VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      "res:errno=ret addr:sockaddr=str0 fd:fd=arg32(0)") \
+    X(LISTEN, 27, "listen", 50, 363, -1, 201, 4, VIGIL_CAPTURE_TUPLE_ARG0, VIGIL_GROUP_NETWORK, \
+      VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      "res:errno=ret fd:fd=arg32(0) backlog:int=arg32(1)") \
+    X(SENDTO, 28, "sendto", 44, 369, -1, 206, 11, VIGIL_CAPTURE_SOCKADDR_ARG4, VIGIL_GROUP_NETWORK, VIGIL_STATE_FD, \
+      "res:errno=ret fd:fd=arg32(0) size:uint=arg(2) tuple:tuple=tuple addr:sockaddr=str0") \
+    X(SENDMSG, 29, "sendmsg", 46, 370, -1, 211, 16, VIGIL_CAPTURE_MSGHDR_ARG1, VIGIL_GROUP_NETWORK, VIGIL_STATE_FD, \
+      "res:errno=ret fd:fd=arg32(0) tuple:tuple=tuple addr:sockaddr=str0") \
+    X(RECVFROM, 30, "recvfrom", 45, 371, -1, 207, 12, VIGIL_CAPTURE_TUPLE_ARG0, VIGIL_GROUP_NETWORK, VIGIL_STATE_FD, \
+      "res:errno=ret fd:fd=arg32(0) size:uint=arg(2) tuple:tuple=tuple") \
+    X(RECVMSG, 31, "recvmsg", 47, 372, -1, 212, 17, VIGIL_CAPTURE_TUPLE_ARG0, VIGIL_GROUP_NETWORK, VIGIL_STATE_FD, \
+      "res:errno=ret fd:fd=arg32(0) tuple:tuple=tuple") \
+    /* fds. */ \
+    X(DUP, 32, "dup", 32, 41, -1, 23, 0, VIGIL_CAPTURE_NONE, 0, VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      "res:fd=ret oldfd:fd=arg32(0)") \
+    X(DUP2, 33, "dup2", 33, 63, -1, -1, 0, VIGIL_CAPTURE_NONE, 0, VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      "res:fd=ret oldfd:fd=arg32(0) newfd:fd=arg32(1)") \
+    X(DUP3, 34, "dup3", 292, 330, -1, 24, 0, VIGIL_CAPTURE_NONE, 0, VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      "res:fd=ret oldfd:fd=arg32(0) newfd:fd=arg32(1) flags:flags(fdFlags)=arg(2)") \
+    X(CLOSE, 35, "close", 3, 6, -1, 57, 0, VIGIL_CAPTURE_NONE, 0, VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      "res:errno=ret fd:fd=arg32(0)") \
+    /* Privileges, processes, kernel. */ \
+    X(SETUID, 36, "setuid", 105, 213, 23, 146, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_PRIVILEGE, \
+      VIGIL_STATE_CREDS | VIGIL_STATE_ALWAYS, \
+      "res:errno=ret uid:uid=arg(0)") \
+    X(SETGID, 37, "setgid", 106, 214, 46, 144, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_PRIVILEGE, \
+      VIGIL_STATE_CREDS | VIGIL_STATE_ALWAYS, \
+      "res:errno=ret gid:gid=arg(0)") \
+    X(SETRESUID, 38, "setresuid", 117, 208, 164, 147, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_PRIVILEGE, \
+      VIGIL_STATE_CREDS | VIGIL_STATE_ALWAYS, \
+      "res:errno=ret ruid:uid=arg(0) euid:uid=arg(1) suid:uid=arg(2)") \
+    X(SETRESGID, 39, "setresgid", 119, 210, 170, 149, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_PRIVILEGE, \
+      VIGIL_STATE_CREDS | VIGIL_STATE_ALWAYS, \
+      "res:errno=ret rgid:gid=arg(0) egid:gid=arg(1) sgid:gid=arg(2)") \
+    X(CAPSET, 40, "capset", 126, 185, -1, 91, 0, VIGIL_CAPTURE_CAPDATA_ARG1, VIGIL_GROUP_PRIVILEGE, \
+      VIGIL_STATE_CREDS | VIGIL_STATE_ALWAYS, \
+      "res:errno=ret cap_inheritable:hex=unavailable cap_permitted:flags(capabilities)=arg(3) " \
+      "cap_effective:flags(capabilities)=arg(2)") \
+    X(PTRACE, 41, "ptrace", 101, 26, -1, 117, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_PROCESS, 0, \
+      "res:errno=ret request:flags(ptraceRequest)=arg(0) pid:pid=arg32(1) addr:hex=arg(2) data:hex=arg(3)") \
+    X(INIT_MODULE, 42, "init_module", 175, 128, -1, 105, 0, VIGIL_CAPTURE_STR_ARG2, VIGIL_GROUP_PRIVILEGE, 0, \
+      "res:errno=ret img:hex=arg(0) length:uint=arg(1) uargs:string=str0") \
+    X(FINIT_MODULE, 43, "finit_module", 313, 350, -1, 273, 0, VIGIL_CAPTURE_STR_ARG1, VIGIL_GROUP_PRIVILEGE, \
+      VIGIL_STATE_USES_FD, \
+      "res:errno=ret fd:fd=arg32(0) uargs:string=str0 flags:flags(moduleFlags)=arg(2)") \
+    X(MOUNT, 44, "mount", 165, 21, -1, 40, 0, VIGIL_CAPTURE_MOUNT, VIGIL_GROUP_PRIVILEGE, 0, \
+      "res:errno=ret dev:string=str0 dir:path=str1 type:string=str0Second flags:flags(mountFlags)=arg(3)") \
+    X(UMOUNT2, 45, "umount2", 166, 52, -1, 39, 0, VIGIL_CAPTURE_STR_ARG0, VIGIL_GROUP_PRIVILEGE, 0, \
+      "res:errno=ret name:path=str0 flags:flags(umountFlags)=arg(1)") \
+    X(SETNS, 46, "setns", 308, 346, -1, 268, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_PRIVILEGE, VIGIL_STATE_USES_FD, \
+      "res:errno=ret fd:fd=arg32(0) nstype:flags(cloneFlags)=arg(1)") \
+    X(UNSHARE, 47, "unshare", 272, 310, -1, 97, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_PRIVILEGE, 0, \
+      "res:errno=ret flags:flags(cloneFlags)=arg(0)") \
+    X(MEMFD_CREATE, 48, "memfd_create", 319, 356, -1, 279, 0, VIGIL_CAPTURE_STR_ARG0, VIGIL_GROUP_FILE, \
+      VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      "fd:fd=ret name:string=str0 flags:flags(memfdFlags)=arg(1)") \
+    X(BPF, 49, "bpf", 321, 357, -1, 280, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_PRIVILEGE, VIGIL_STATE_FD, \
+      "res_or_fd:errno=ret cmd:flags(bpfCommand)=arg(0)") \
+    X(KILL, 50, "kill", 62, 37, -1, 129, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_PROCESS, 0, \
+      "res:errno=ret pid:pid=arg32(0) sig:flags(signal)=arg(1)") \
+    X(EXECVE, 51, "execve", 59, 11, -1, 221, 0, VIGIL_CAPTURE_STR_ARG0 | VIGIL_CAPTURE_EXEC_RECORD, \
+      VIGIL_GROUP_EXEC | VIGIL_GROUP_PROCESS, VIGIL_STATE_PROCESS | VIGIL_STATE_ALWAYS, \
+      VIGIL_ARGUMENTS_EXEC) \
+    X(EXECVEAT, 52, "execveat", 322, 358, -1, 281, 0, VIGIL_CAPTURE_STR_ARG1 | VIGIL_CAPTURE_EXEC_RECORD, \
+      VIGIL_GROUP_EXEC | VIGIL_GROUP_PROCESS, VIGIL_STATE_PROCESS | VIGIL_STATE_ALWAYS, \
+      VIGIL_ARGUMENTS_EXEC " dirfd:fd=arg32(0) pathname:path=str0") \
+    X(CLONE, 53, "clone", 56, 120, -1, 220, 0, VIGIL_CAPTURE_FORK_RECORD, VIGIL_GROUP_FORK | VIGIL_GROUP_PROCESS, \
+      VIGIL_STATE_PROCESS | VIGIL_STATE_ALWAYS, VIGIL_ARGUMENTS_CLONE) \
+    X(CLONE3, 54, "clone3", 435, 435, -1, 435, 0, VIGIL_CAPTURE_FORK_RECORD, VIGIL_GROUP_FORK | VIGIL_GROUP_PROCESS, \
+      VIGIL_STATE_PROCESS | VIGIL_STATE_ALWAYS, VIGIL_ARGUMENTS_CLONE) \
+    X(FORK, 55, "fork", 57, 2, -1, -1, 0, VIGIL_CAPTURE_FORK_RECORD, VIGIL_GROUP_FORK | VIGIL_GROUP_PROCESS, \
+      VIGIL_STATE_PROCESS | VIGIL_STATE_ALWAYS, VIGIL_ARGUMENTS_CLONE) \
+    X(VFORK, 56, "vfork", 58, 190, -1, -1, 0, VIGIL_CAPTURE_FORK_RECORD, VIGIL_GROUP_FORK | VIGIL_GROUP_PROCESS, \
+      VIGIL_STATE_PROCESS | VIGIL_STATE_ALWAYS, VIGIL_ARGUMENTS_CLONE) \
+    X(USERFAULTFD, 57, "userfaultfd", 323, 374, -1, 282, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_PRIVILEGE, VIGIL_STATE_FD, \
+      "res:fd=ret flags:flags(userfaultfdFlags)=arg(0)") \
+    X(PRCTL, 58, "prctl", 157, 172, -1, 167, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_PROCESS, 0, \
+      "res:errno=ret option:flags(prctlOption)=arg(0) arg2_str:string=unavailable arg2_int:int=arg(1)") \
+    X(TKILL, 59, "tkill", 200, 238, -1, 130, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_PROCESS, 0, \
+      "res:errno=ret tid:pid=arg32(0) sig:flags(signal)=arg(1)") \
+    X(TGKILL, 60, "tgkill", 234, 270, -1, 131, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_PROCESS, 0, \
+      "res:errno=ret pid:pid=arg32(0) tid:pid=arg32(1) sig:flags(signal)=arg(2)") \
+    X(PIPE, 61, "pipe", 22, 42, -1, -1, 0, VIGIL_CAPTURE_FDPAIR_ARG0, 0, VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      "res:errno=ret fd1:fd=arg32(4) fd2:fd=arg32(5) ino:uint=unavailable") \
+    X(PIPE2, 62, "pipe2", 293, 331, -1, 59, 0, VIGIL_CAPTURE_FDPAIR_ARG0, 0, VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      "res:errno=ret fd1:fd=arg32(4) fd2:fd=arg32(5) ino:uint=unavailable flags:flags(fdFlags)=arg(1)") \
+    X(SOCKETPAIR, 63, "socketpair", 53, 360, -1, 199, 8, VIGIL_CAPTURE_FDPAIR_ARG3, VIGIL_GROUP_NETWORK, \
+      VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      "res:errno=ret fd1:fd=arg32(4) fd2:fd=arg32(5) domain:flags(socketDomain)=arg(0) " \
+      "type:flags(socketType)=arg(1) proto:uint=arg(2)") \
+    X(FCNTL, 64, "fcntl", 72, 221, 55, 25, 0, VIGIL_CAPTURE_NONE, 0, VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      "res:fd=ret fd:fd=arg32(0) cmd:flags(fcntlCommand)=arg(1)") \
+    X(CHROOT, 65, "chroot", 161, 61, -1, 51, 0, VIGIL_CAPTURE_STR_ARG0, VIGIL_GROUP_FILE, 0, \
+      "res:errno=ret path:path=str0") \
+    X(SETREUID, 66, "setreuid", 113, 203, 70, 145, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_PRIVILEGE, \
+      VIGIL_STATE_CREDS | VIGIL_STATE_ALWAYS, \
+      "res:errno=ret ruid:uid=arg(0) euid:uid=arg(1)") \
+    X(SETREGID, 67, "setregid", 114, 204, 71, 143, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_PRIVILEGE, \
+      VIGIL_STATE_CREDS | VIGIL_STATE_ALWAYS, \
+      "res:errno=ret rgid:gid=arg(0) egid:gid=arg(1)") \
+    /* Opens a file from a handle (name_to_handle_at): no path is passed; fd.name is the path of \
+     * the file the kernel opened. */ \
+    X(OPEN_BY_HANDLE_AT, 68, "open_by_handle_at", 304, 342, -1, 265, 0, VIGIL_CAPTURE_NONE | VIGIL_CAPTURE_FILE_REF, 0, \
+      VIGIL_STATE_FD, \
+      "fd:fd=ret mountfd:fd=arg32(0) flags:flags(openFlags)=arg(2) path:path=str1") \
+    X(IO_URING_SETUP, 69, "io_uring_setup", 425, 425, -1, 425, 0, VIGIL_CAPTURE_NONE, 0, 0, \
+      "res:errno=ret entries:uint=arg(0) params:hex=arg(1)") \
+    /* i386 socketcall(call, args): demultiplexed at sys_enter into the call's own id. */ \
+    X(SOCKETCALL, 70, "", -1, 102, -1, -1, 0, VIGIL_CAPTURE_DEMUX, 0, 0, "")
+
+/* Event types that are not syscalls (same row shape). */
+#define VIGIL_RECORD_EVENTS(X) \
+    /* A task exited (struct vigil_exit_event). */ \
+    X(PROCEXIT, 100, "procexit", -1, -1, -1, -1, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_EXIT | VIGIL_GROUP_PROCESS, \
+      VIGIL_STATE_PROCESS | VIGIL_STATE_ALWAYS, \
+      "status:int=field(exitStatus) ret:int=field(exitCode) sig:flags(signal)=field(exitSignal) core:uint=field(exitCore)")
+
+/* Vigil's own syscall ids (evt.type), one per row of VIGIL_SYSCALLS. Stable across architectures. */
+#define VIGIL_SYSCALL_ENUM_ROW(ID, value, ...) VIGIL_SYS_##ID = value,
 enum vigil_syscall {
     VIGIL_SYS_UNKNOWN = 0,
-    VIGIL_SYS_OPEN = 1,
-    VIGIL_SYS_OPENAT = 2,
-    VIGIL_SYS_OPENAT2 = 3,
-    VIGIL_SYS_CREAT = 4,
-    VIGIL_SYS_LINK = 5,
-    VIGIL_SYS_LINKAT = 6,
-    VIGIL_SYS_SYMLINK = 7,
-    VIGIL_SYS_SYMLINKAT = 8,
-    VIGIL_SYS_RENAME = 9,
-    VIGIL_SYS_RENAMEAT = 10,
-    VIGIL_SYS_RENAMEAT2 = 11,
-    VIGIL_SYS_UNLINK = 12,
-    VIGIL_SYS_UNLINKAT = 13,
-    VIGIL_SYS_RMDIR = 14,
-    VIGIL_SYS_CHMOD = 15,
-    VIGIL_SYS_FCHMOD = 16,
-    VIGIL_SYS_FCHMODAT = 17,
-    VIGIL_SYS_MKDIR = 18,
-    VIGIL_SYS_MKDIRAT = 19,
-    VIGIL_SYS_CHDIR = 20,
-    VIGIL_SYS_FCHDIR = 21,
-    VIGIL_SYS_SOCKET = 22,
-    VIGIL_SYS_CONNECT = 23,
-    VIGIL_SYS_ACCEPT = 24,
-    VIGIL_SYS_ACCEPT4 = 25,
-    VIGIL_SYS_BIND = 26,
-    VIGIL_SYS_LISTEN = 27,
-    VIGIL_SYS_SENDTO = 28,
-    VIGIL_SYS_SENDMSG = 29,
-    VIGIL_SYS_RECVFROM = 30,
-    VIGIL_SYS_RECVMSG = 31,
-    VIGIL_SYS_DUP = 32,
-    VIGIL_SYS_DUP2 = 33,
-    VIGIL_SYS_DUP3 = 34,
-    VIGIL_SYS_CLOSE = 35,
-    VIGIL_SYS_SETUID = 36,
-    VIGIL_SYS_SETGID = 37,
-    VIGIL_SYS_SETRESUID = 38,
-    VIGIL_SYS_SETRESGID = 39,
-    VIGIL_SYS_CAPSET = 40,
-    VIGIL_SYS_PTRACE = 41,
-    VIGIL_SYS_INIT_MODULE = 42,
-    VIGIL_SYS_FINIT_MODULE = 43,
-    VIGIL_SYS_MOUNT = 44,
-    VIGIL_SYS_UMOUNT2 = 45,
-    VIGIL_SYS_SETNS = 46,
-    VIGIL_SYS_UNSHARE = 47,
-    VIGIL_SYS_MEMFD_CREATE = 48,
-    VIGIL_SYS_BPF = 49,
-    VIGIL_SYS_KILL = 50,
-    VIGIL_SYS_EXECVE = 51,   /* only failed execs arrive as syscall records */
-    VIGIL_SYS_EXECVEAT = 52,
-    VIGIL_SYS_CLONE = 53,
-    VIGIL_SYS_CLONE3 = 54,
-    VIGIL_SYS_FORK = 55,
-    VIGIL_SYS_VFORK = 56,
-    VIGIL_SYS_USERFAULTFD = 57,
-    VIGIL_SYS_PRCTL = 58,
-    VIGIL_SYS_TKILL = 59,
-    VIGIL_SYS_TGKILL = 60,
-    VIGIL_SYS_PIPE = 61,
-    VIGIL_SYS_PIPE2 = 62,
-    VIGIL_SYS_SOCKETPAIR = 63,
-    VIGIL_SYS_FCNTL = 64,
-    VIGIL_SYS_CHROOT = 65,
-    VIGIL_SYS_SETREUID = 66,
-    VIGIL_SYS_SETREGID = 67,
-    VIGIL_SYS_OPEN_BY_HANDLE_AT = 68,
-    VIGIL_SYS_IO_URING_SETUP = 69,
-    VIGIL_SYS_SOCKETCALL = 70, /* i386 socketcall: demultiplexed in the kernel, never in a record */
+    VIGIL_SYSCALLS(VIGIL_SYSCALL_ENUM_ROW)
     VIGIL_SYS_MAX = 96,
 };
 
-/* Interest flags per vigil syscall id (map `interest`). */
+/* Event type ids (evt.type): syscall ids below VIGIL_SYS_MAX, the other event types
+ * (VIGIL_RECORD_EVENTS) from VIGIL_SYS_MAX up to VIGIL_EVENT_TYPE_MAX. The `interest` map
+ * and every per-type table have VIGIL_EVENT_TYPE_MAX entries. */
+#define VIGIL_EVENT_ENUM_ROW(ID, value, ...) VIGIL_EVT_##ID = value,
+enum vigil_event_type {
+    VIGIL_RECORD_EVENTS(VIGIL_EVENT_ENUM_ROW)
+    VIGIL_EVENT_TYPE_MAX = 128,
+};
+
+/* Interest flags per event type id (map `interest`, VIGIL_EVENT_TYPE_MAX entries). */
 #define VIGIL_INTEREST_WANTED 1u
 
 /* Per-CPU kernel counters (map `kstats`, index = enum vigil_kstat). */
@@ -364,6 +577,32 @@ _Static_assert(sizeof(struct vigil_syscall_event) == 168, "vigil_syscall_event m
 _Static_assert(sizeof(struct vigil_exec_event) == 168, "vigil_exec_event must be 168 bytes");
 _Static_assert(sizeof(struct vigil_fork_event) == 88, "vigil_fork_event must be 88 bytes");
 _Static_assert(sizeof(struct vigil_exit_event) == 80, "vigil_exit_event must be 80 bytes");
+#define VIGIL_ASSERT_SYSCALL_ROW(ID, value, ...) \
+    _Static_assert((value) > 0 && (value) < VIGIL_SYS_MAX, "VIGIL_SYS_" #ID ": id outside 1..VIGIL_SYS_MAX-1");
+#define VIGIL_ASSERT_EVENT_ROW(ID, value, ...) \
+    _Static_assert((value) >= VIGIL_SYS_MAX && (value) < VIGIL_EVENT_TYPE_MAX, "VIGIL_EVT_" #ID ": id outside VIGIL_SYS_MAX..VIGIL_EVENT_TYPE_MAX-1");
+VIGIL_SYSCALLS(VIGIL_ASSERT_SYSCALL_ROW)
+VIGIL_RECORD_EVENTS(VIGIL_ASSERT_EVENT_ROW)
+#endif
+
+#if !defined(__bpf__)
+/* One row of VIGIL_SYSCALLS or VIGIL_RECORD_EVENTS, for user space (Sources/VigilABI/abi.c);
+ * the fields are the row's columns. */
+struct vigil_event_row {
+    const char *name;
+    const char *arguments;
+    __s32 nr_x86_64;
+    __s32 nr_i386;
+    __s32 nr_i386_old;
+    __s32 nr_arm64;
+    __u32 socketcall;
+    __u32 capture;
+    __u32 groups;
+    __u32 state;
+    __u32 id;
+};
+/* Every row of VIGIL_SYSCALLS then VIGIL_RECORD_EVENTS; *count is set to their number. */
+const struct vigil_event_row *vigil_event_rows(__u32 *count);
 #endif
 
 #endif /* VIGIL_ABI_H */

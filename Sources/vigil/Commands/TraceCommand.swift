@@ -39,26 +39,11 @@ enum TraceCommand: Command {
       -h, --help        show this help
     """
 
-    static let groups: [String: [String]] = [
-        "open": ["open", "openat", "openat2", "creat"],
-        "exec": ["execve", "execveat"],
-        "fork": ["clone", "clone3", "fork", "vfork"],
-        "clone": ["clone", "clone3", "fork", "vfork"],
-        "exit": ["procexit"],
-        "file": ["open", "openat", "openat2", "creat", "link", "linkat", "symlink", "symlinkat", "rename",
-                 "renameat", "renameat2", "unlink", "unlinkat", "rmdir", "chmod", "fchmod", "fchmodat", "mkdir",
-                 "mkdirat", "chdir", "fchdir", "chroot", "memfd_create"],
-        "network": ["socket", "connect", "accept", "accept4", "bind", "listen", "sendto", "sendmsg", "recvfrom",
-                    "recvmsg", "socketpair"],
-        "process": ["execve", "execveat", "clone", "clone3", "fork", "vfork", "procexit", "kill", "tkill",
-                    "tgkill", "ptrace", "prctl"],
-        "privilege": ["setuid", "setgid", "setresuid", "setresgid", "setreuid", "setregid", "capset",
-                      "init_module", "finit_module", "mount", "umount2", "setns", "unshare", "bpf", "userfaultfd"],
-    ]
+    /// `--kinds` groups, from vigil_abi.h's syscall table.
+    static let groups: [String: Set<EventType>] = EventTable.groups
 
     /// exec, fork and exit: what the process table needs to stay current.
-    static let lifecycleTypes: Set<EventType> = Set(["execve", "execveat", "clone", "clone3", "fork", "vfork", "procexit"]
-        .compactMap { EventType(name: $0) })
+    static let lifecycleTypes: Set<EventType> = EventTable.types(withState: VIGIL_STATE_PROCESS)
 
     /// Parses `--kinds` values into event types; nil with a message on an unknown name.
     static func parseKinds(_ list: String) -> (Set<EventType>?, String?) {
@@ -66,7 +51,7 @@ enum TraceCommand: Command {
         for raw in list.split(separator: ",") {
             let k = raw.trimmedSpaces()
             if k.isEmpty { continue }
-            if let g = groups[k] { for n in g { if let t = EventType(name: n) { out.insert(t) } }; continue }
+            if let g = groups[k] { out.formUnion(g); continue }
             guard let t = EventType(name: k) else {
                 return (nil, "vigil trace: --kinds: unknown event type '\(k)' (known: \(groups.keys.sorted().joined(separator: ", ")), or a Falco event type name such as openat)")
             }
