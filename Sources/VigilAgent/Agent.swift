@@ -161,6 +161,8 @@ package final class Agent: @unchecked Sendable {
                                                   setEnforcement: (@Sendable (KernelEnforcementTable) throws -> Void)? = nil,
                                                   seedProcesses: Bool = true) throws(AgentError) {
         let config = reloader.current.config
+        // Names rules compare fd.*ip.name with resolve from now on (not while only validating rules).
+        DNSNameCache.shared.startResolving()
         if let setEnforcement {
             enforcement.attachKernel(setEnforcement, rules: slot.load(), config: reloader.current.config.enforcement)
         }

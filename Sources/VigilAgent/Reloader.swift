@@ -146,7 +146,7 @@ package final class Reloader: Sendable {
     /// Keys whose new value only applies after a restart.
     static func restartOnlyChanges(_ a: VigilConfig, _ b: VigilConfig) -> [String] {
         var out: [String] = []
-        if a.capture != b.capture { out.append("capture") }
+        if a.engine != b.engine { out.append("engine") }
         if a.webserver != b.webserver { out.append("webserver") }
         if a.k8s != b.k8s { out.append("k8s") }
         if a.containerd != b.containerd { out.append("containerd") }

@@ -47,6 +47,8 @@ package enum RuleLoading {
         options.minimumPriority = loaded.config.priority
         options.unknownKeys = loaded.config.rulesUnknownKeys
         options.selectors = loaded.config.ruleSelectors
+        options.appendOutput = loaded.config.appendOutput
+        options.staticFields = loaded.config.staticFields
         // Enforcement off: no rule enforces, whatever the selectors say.
         options.enforcing = loaded.config.enforcement.mode == .off ? [] : loaded.config.enforcement.rules
         do {

@@ -40,7 +40,7 @@ package struct AlertSummary: Sendable, Equatable {
 /// Renders alerts in Falco's JSON shape and as a readable text line.
 ///
 /// JSON keys, in Falco's (sorted) order: `hostname`, `output` ("TIME: Priority message"),
-/// `output_fields` (typed values, each key once; never empty: `evt.time` when the alert has none), `priority`,
+/// `output_fields` (typed values, each key once, with `evt.time` in ns as Falco's prefix adds it), `priority`,
 /// `rule`, `source`, `tags`, `time` (RFC 3339, nanoseconds, UTC), then Vigil's `vigil` object
 /// on summary alerts. All strings go through ``JSONWriter``, so newlines, quotes, ANSI escapes
 /// and invalid UTF-8 in event data cannot break the line.
@@ -62,9 +62,11 @@ package enum AlertFormatter {
         if options.includeOutputFields {
         w.key("output_fields")
         w.beginObject()
-        if alert.outputFields.isEmpty {
+        // Falco's output_fields always hold the fields of its `%evt.time: priority` prefix too.
+        if !alert.outputFields.contains(where: { $0.0 == "evt.time" }) {
             w.key("evt.time"); w.uint(alert.timeNs)
-        } else {
+        }
+        do {
             let fields = alert.outputFields
             for i in fields.indices {
                 let (k, v) = fields[i]

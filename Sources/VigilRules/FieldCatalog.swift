@@ -58,7 +58,7 @@ enum FieldID: UInt16, Sendable {
     // fd
     case fdNum, fdType, fdTypechar, fdName, fdNameraw, fdDirectory, fdFilename, fdIp, fdCip, fdSip, fdLip, fdRip
     case fdPort, fdCport, fdSport, fdLport, fdRport, fdL4proto, fdSockfamily, fdIsServer, fdNet, fdCnet, fdSnet, fdLnet, fdRnet
-    case fdConnected, fdNameChanged, fdDnsName, fdIno, fdDev, fdNlink, fdSameFileAs
+    case fdConnected, fdNameChanged, fdCipName, fdSipName, fdLipName, fdRipName, fdIno, fdDev, fdNlink, fdSameFileAs
     // container
     case containerId, containerFullId, containerName, containerImage, containerImageRepository, containerImageTag
     case containerImageDigest, containerType, containerPrivileged, containerStartTs, containerDuration
@@ -66,6 +66,8 @@ enum FieldID: UInt16, Sendable {
     case containerMountPropagation
     // k8s
     case k8sPodName, k8sPodUid, k8sPodLabel, k8sPodLabels, k8sNsName, k8sPodSa, k8sWorkloadName, k8sWorkloadKind, k8sNodeName
+    // configuration
+    case staticField, fdTypes
     case unsupported
 }
 
@@ -92,6 +94,11 @@ package enum FieldCatalog {
         FieldDefinition(name: name, type: type, description: desc, argKind: arg, id: .unsupported, unsupported: why)
     }
     static let anc = FieldArgKind.index(required: false, anyWithout: true)
+    /// How `fd.*ip.name` is resolved (Falco's DNS manager; no DNS traffic is captured).
+    static func dnsNote(_ side: String) -> String {
+        "domain name of the \(side) IP, as Falco resolves it: = and in match when the address is one of the named hosts' "
+            + "(resolved in the background with the system resolver); in outputs, a cached name or <NA> (DNS answers are not captured)"
+    }
 
     /// Every field, in display order.
     package static let all: [FieldDefinition] = [
@@ -209,11 +216,12 @@ package enum FieldCatalog {
         f("fd.rnet", .ipnet, .fdRnet, "matches the remote IP address against a network"),
         f("fd.connected", .bool, .fdConnected, "true if the socket is connected"),
         f("fd.name_changed", .bool, .fdNameChanged, "true when the fd's name changed with this event (connect, rename)"),
-        f("fd.cip.name", .string, .fdDnsName, "domain name of the client IP (not resolved by Vigil: unset)"),
-        f("fd.sip.name", .string, .fdDnsName, "domain name of the server IP (not resolved by Vigil: unset)"),
-        f("fd.lip.name", .string, .fdDnsName, "domain name of the local IP (not resolved by Vigil: unset)"),
-        f("fd.rip.name", .string, .fdDnsName, "domain name of the remote IP (not resolved by Vigil: unset)"),
-        u("fd.types", .string, "the fd table of a process is not kept per type", .index(required: false, anyWithout: false), "the types of the fds of the process"),
+        f("fd.cip.name", .string, .fdCipName, FieldCatalog.dnsNote("client")),
+        f("fd.sip.name", .string, .fdSipName, FieldCatalog.dnsNote("server")),
+        f("fd.lip.name", .string, .fdLipName, FieldCatalog.dnsNote("local")),
+        f("fd.rip.name", .string, .fdRipName, FieldCatalog.dnsNote("remote")),
+        f("fd.types", .string, .fdTypes, .index(required: false, anyWithout: false),
+          "a list: the types of the process's open fds, each once (fd.types[N]: the type of fd N); operators in, intersects, exists"),
         f("fd.dev", .int64, .fdDev, "device of the file's file system, as stat's st_dev (files opened while Vigil runs)"),
         f("fd.nlink", .int64, .fdNlink, "hard links to the file's inode (more than 1: the file has other names)"),
         f("fd.same_file_as", .bool, .fdSameFileAs, .key,
@@ -255,6 +263,7 @@ package enum FieldCatalog {
         f("k8s.workload.kind", .string, .k8sWorkloadKind, "the pod's owning workload kind"),
         f("k8s.deployment.name", .string, .k8sWorkloadName, "the pod's deployment (owning workload) name"),
         f("k8s.node.name", .string, .k8sNodeName, "the Kubernetes node name"),
+        f("static", .string, .staticField, .key, "static.NAME: the value of NAME in the configuration's static_fields (a constant string)"),
     ]
 
     static let byName: [String: FieldDefinition] = {

@@ -406,7 +406,23 @@ enum FieldExtractor {
         case .fdNameChanged:
             let t = ev.type.name
             return .bool(t == "connect" || t == "rename" || t == "renameat" || t == "renameat2")
-        case .fdDnsName: return .unset
+        case .fdCipName, .fdSipName, .fdLipName, .fdRipName:
+            guard let fdp = fdPointer(cp), fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 else { return .unset }
+            let server: Bool
+            switch f.id {
+            case .fdCipName: server = false
+            case .fdLipName: server = fdp.pointee.isServerSide
+            case .fdRipName: server = !fdp.pointee.isServerSide
+            default: server = true
+            }
+            let ip = server ? fdp.pointee.serverIP : fdp.pointee.clientIP
+            let n = fdp.pointee.kind == .ipv4 ? 4 : 16
+            guard ip.count >= n else { return .unset }
+            var w = ArenaWriter(s.arena, max: DNSNameCache.maxNameBytes)
+            let found = ip.withUnsafeBufferPointer { DNSNameCache.shared.name(of: UnsafeBufferPointer(rebasing: $0[0..<n]), into: &w) }
+            return found ? w.value : .unset
+        case .fdTypes: return fdTypes(f, proc, s)
+        case .staticField: return .str(f.key, f.keyLen)
         // container
         case .containerId: return s.arena.copy(cp.pointee.container?.id ?? "host")
         case .containerFullId: return s.arena.copy(cp.pointee.container?.fullID ?? "host")
@@ -553,6 +569,27 @@ enum FieldExtractor {
     static let unixBytes = StaticBytes("unix")
     static let syscallBytes = StaticBytes("syscall")
     static let atFdcwdBytes = StaticBytes("AT_FDCWD")
+    /// `fd.types`: the distinct types of the process's tracked fds, comma-separated in
+    /// ``FDInfo/Kind`` order (a list field); `fd.types[N]`: the type of fd N.
+    static func fdTypes(_ f: FieldSpec, _ proc: ProcessInfo?, _ s: RuleScratch) -> FV {
+        guard let p = proc else { return .unset }
+        if f.index >= 0 {
+            guard f.index <= Int(Int32.max), let fd = p.fds[Int32(f.index)] else { return .unset }
+            return staticString(fdTypeNames[Int(fd.kind.rawValue)])
+        }
+        var mask: UInt32 = 0
+        for fd in p.fds.values { mask |= 1 << UInt32(fd.kind.rawValue & 31) }
+        if mask == 0 { return .unset }
+        var w = ArenaWriter(s.arena, max: 256)
+        var first = true
+        for k in 0..<fdTypeNames.count where mask & (1 << UInt32(k)) != 0 {
+            if !first { w.put(44) }
+            first = false
+            w.put(UnsafeRawBufferPointer(start: fdTypeNames[k].p, count: fdTypeNames[k].n))
+        }
+        return w.value
+    }
+
     static let fdTypeNames: [StaticBytes] = (0...FDInfo.Kind.unknown.rawValue).map { StaticBytes(FDInfo.Kind(rawValue: $0)!.typeName) }
     static let fdTypeChars: [StaticBytes] = (0...FDInfo.Kind.unknown.rawValue).map { StaticBytes(FDInfo.Kind(rawValue: $0)!.typeChar) }
     static let typeNames: [StaticBytes] = (0..<EventType.count).map { StaticBytes(EventType(rawValue: UInt16($0)).name) }

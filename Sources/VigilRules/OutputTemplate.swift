@@ -61,7 +61,17 @@ enum OutputRendering {
         return String(decoding: r.bytes, as: UTF8.self)
     }
 
+    /// The text of a field in an output: list fields as Falco prints them, `(a,b)`.
+    static func text(_ v: FV, _ spec: FieldSpec, _ s: RuleScratch) -> String {
+        if spec.id == .fdTypes && spec.index < 0 && !spec.hasTransformers && v.isSet { return "(" + text(v, s) + ")" }
+        return text(v, s)
+    }
+
     static func typed(_ v: FV, _ spec: FieldSpec, _ s: RuleScratch) -> AlertFieldValue {
+        // List fields are JSON arrays in output_fields.
+        if spec.id == .fdTypes && !spec.hasTransformers && v.isSet {
+            return .strings(text(v, s).split(separator: ",").map(String.init))
+        }
         switch v.kind {
         case .unset: return .none
         case .int:

@@ -34,6 +34,10 @@ struct TypeSet: Sendable, Equatable {
 enum CheckKind: UInt8, Sendable {
     case exists, strEq, strIn, strContains, strIContains, strStartsWith, strEndsWith, strOrder
     case glob, regex, pmatch, intCmp, intIn, boolEq, ip, field
+    /// List fields (`fd.types`): every item in the set (`in`), any item in the set (`intersects`).
+    case listIn, listIntersects
+    /// `fd.*ip.name = NAME` / `in (...)`: the fd's address is one of the names' (``DNSNameCache``).
+    case dnsName
 }
 
 /// One comparison, as plain data: field, test, operand (pointers into the rule

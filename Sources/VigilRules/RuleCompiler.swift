@@ -28,6 +28,13 @@ struct ConditionCompiler {
     /// Set when a resolved field needs the environment copied at exec (`proc.env`, `proc.aenv`);
     /// reset by the rule-set builder before each rule.
     var usesEnvironment = false
+    /// The configuration's `static_fields` (`static.NAME` resolves to a constant).
+    var staticFields: [String: String] = [:]
+    /// Names registered in ``DNSNameCache`` by `fd.*ip.name` checks (released with the rule set).
+    var dnsIDs: [Int32] = []
+    static let dnsAddressField: [FieldID: (FieldID, String)] = [
+        .fdCipName: (.fdCip, "fd.cip"), .fdSipName: (.fdSip, "fd.sip"), .fdLipName: (.fdLip, "fd.lip"), .fdRipName: (.fdRip, "fd.rip"),
+    ]
 
     init(lists: [String: ListDef], macros: [String: MacroDef], macroASTs: [String: ConditionExpr?]) {
         self.lists = lists; self.macros = macros; self.macroASTs = macroASTs
@@ -106,6 +113,14 @@ struct ConditionCompiler {
             }
         }
         if def.id == .procEnv || def.id == .procAenv || def.id == .procIsEnvTruncated { usesEnvironment = true }
+        if def.id == .staticField {
+            guard let value = staticFields[key] else {
+                let known = staticFields.keys.sorted()
+                throw RuleCompileError(offset: ref.offset, message: "unknown field '\(ref.text)' (static_fields "
+                    + (known.isEmpty ? "defines none" : "defines " + known.map { "static." + $0 }.joined(separator: ", ")) + ")")
+            }
+            key = value
+        }
         let text = ref.text
         let keyBytes = Array(key.utf8)
         let spec = FieldSpec(id: def.id, type: def.type, index: index, slot: slot(text + (any ? "#any" : "")),
@@ -266,6 +281,33 @@ struct ConditionCompiler {
         func bytes(_ kind: CheckKind, _ b: [UInt8]) { c.kind = kind; c.p = UnsafeRawPointer(store.bytes(b)); c.n = b.count }
         let valueOffset: Int = { if case .value(_, let o) = operand { return o }; if case .list(_, let o) = operand { return o }; return offset }()
         if op == .exists { return c }
+        // fd.*ip.name = / != / in: the address against the names' resolved addresses (Falco's DNS manager).
+        var fieldOperand = false
+        if case .field = operand { fieldOperand = true }
+        if let (ipID, ipName) = ConditionCompiler.dnsAddressField[spec.id], !spec.hasTransformers, !fieldOperand,
+           op == .eq || op == .ne || op == .in || op == .intersects {
+            var ids: [Int32] = []
+            for v in values() where !v.isEmpty {
+                guard let id = DNSNameCache.shared.register(v) else {
+                    throw RuleCompileError(offset: valueOffset, message: "more than \(DNSNameCache.maxNames) DNS names in the loaded rules", unsupported: true)
+                }
+                ids.append(id); dnsIDs.append(id)
+            }
+            c.kind = .dnsName
+            c.negate = op == .ne
+            c.other = FieldSpec(id: ipID, type: .ipaddr, slot: slot(ipName))
+            c.p = store.store(DNSNameSet(ids: store.copy(ids), count: ids.count))
+            return c
+        }
+        // List fields (Falco's EPF_IS_LIST): only in, intersects and exists.
+        if spec.id == .fdTypes && !spec.hasTransformers {
+            guard op == .in || op == .intersects else {
+                throw RuleCompileError(offset: offset, message: "list field '\(text)' only supports the operators in, intersects and exists")
+            }
+            c.kind = op == .in ? .listIn : .listIntersects
+            c.p = store.store(ByteSet(values().map { Array($0.utf8) }, store: store))
+            return c
+        }
         if case .field(let other) = operand {
             let (rhs, _) = try resolve(other, forOutput: true)
             switch op {

@@ -37,6 +37,10 @@ package struct RuleLoadOptions: Sendable {
     package var enforcing: [RuleSelector] = []
     /// Largest rules file read (bytes).
     package var maxFileBytes = FileReader.defaultLimit
+    /// The configuration's `append_output` entries (text and `output_fields` added to the rules they match).
+    package var appendOutput: [AppendOutput] = []
+    /// The configuration's `static_fields` (`static.NAME` in conditions and outputs).
+    package var staticFields: [StaticField] = []
     /// Set from another thread to stop a compilation early (it then fails with an error).
     package var cancellation: RuleLoadCancellation?
     package init() {}
@@ -89,6 +93,8 @@ package struct CompiledRule: Sendable {
     package let mark: SourceMark
     let root: Int32
     let output: OutputTemplate
+    /// `append_output` extra fields for this rule (JSON `output_fields` only), in order, names unique.
+    let extraFields: [ExtraOutputField]
     /// Whether the rule is enabled and selected by ``RuleLoadOptions/enforcing``.
     package internal(set) var enforcing = false
     /// Whether the condition or output reads the environment (`proc.env`, `proc.aenv`).
@@ -126,11 +132,14 @@ package final class RuleSet: Sendable {
     /// The routing fields added to every alert, with their per-event cache slots (shared
     /// with conditions and outputs that use the same field).
     let routing: [(spec: FieldSpec, name: String)]
+    /// The DNS names `fd.*ip.name` checks registered (released with the set).
+    let dnsLease: DNSNameLease
 
     struct Candidate: Sendable { let rule: Int32; let root: Int32; let enforcing: Bool }
 
     init(rules: [CompiledRule], program: Program, store: PermanentStore, matching: RuleMatching, summary: RuleSetSummary,
-         routing: [(spec: FieldSpec, name: String)]) {
+         routing: [(spec: FieldSpec, name: String)], dnsIDs: [Int32] = []) {
+        dnsLease = DNSNameLease(ids: dnsIDs)
         var program = program
         var idx = [[Candidate]](repeating: [], count: EventType.count)
         var req = Set<EventType>()
@@ -195,9 +204,11 @@ package final class RuleSet: Sendable {
             }
         }
         var cc = ConditionCompiler(lists: source.lists, macros: source.macros, macroASTs: asts)
+        for f in options.staticFields { cc.staticFields[f.name] = f.value }
         for (name, why) in cc.listFailures {
             diags.append(Diagnostic(.error, source.lists[name]!.mark, item: "list '\(name)'", why))
         }
+        let appends = compileAppendOutput(options, &cc, &diags)
         var compiled: [CompiledRule] = []
 
         for r in source.rules.sorted(by: { $0.order < $1.order }) {
@@ -252,7 +263,11 @@ package final class RuleSet: Sendable {
                 // Folded YAML scalars (`output: >`) end with a newline; Falco trims it.
                 var text = Substring(r.output)
                 while let last = text.last, last == "\n" || last == " " || last == "\t" || last == "\r" { text = text.dropLast() }
-                output = try OutputTemplate.parse(String(text)) { (ref: FieldRef) throws(RuleCompileError) -> FieldSpec in
+                var full = String(text)
+                for a in appends where a.entry.matches(rule: r.name, source: r.source, tags: r.tags) {
+                    for extra in a.texts { full += " " + extra }
+                }
+                output = try OutputTemplate.parse(full) { (ref: FieldRef) throws(RuleCompileError) -> FieldSpec in
                     try cc.resolve(ref, forOutput: true).0
                 }
             } catch {
@@ -280,8 +295,15 @@ package final class RuleSet: Sendable {
             if !options.onlyTags.isEmpty && options.onlyTags.isDisjoint(with: r.tags) { enabled = false }
             if !options.disabledTags.isDisjoint(with: r.tags) { enabled = false }
             if options.enabledRules.contains(r.name) { enabled = true }
+            var extra: [ExtraOutputField] = []
+            for a in appends where a.entry.matches(rule: r.name, source: r.source, tags: r.tags) {
+                for f in a.fields {
+                    if let i = extra.firstIndex(where: { $0.name == f.name }) { extra[i] = f } else { extra.append(f) }
+                }
+            }
             var rule = CompiledRule(name: r.name, description: r.desc, priority: r.priority, tags: r.tags, source: r.source,
-                                    enabled: enabled, eventTypes: types.types, mark: r.mark, root: root, output: output)
+                                    enabled: enabled, eventTypes: types.types, mark: r.mark, root: root, output: output,
+                                    extraFields: extra)
             rule.enforcing = enabled && RuleSelector.select(options.enforcing, name: r.name, tags: r.tags, initially: false)
             rule.usesEnvironment = cc.usesEnvironment
             compiled.append(rule)
@@ -296,7 +318,61 @@ package final class RuleSet: Sendable {
             return (FieldSpec(id: def.id, type: def.type, slot: cc.slot(name)), name)
         }
         return (RuleSet(rules: compiled, program: cc.program, store: cc.store, matching: options.matching, summary: summary,
-                        routing: routing), diags)
+                        routing: routing, dnsIDs: cc.dnsIDs), diags)
+    }
+
+    /// Checks `append_output` formats and field names against the field catalog and the static
+    /// fields (what a rules load would report), for configuration checks before any rule loads.
+    package static func checkAppendOutput(_ entries: [AppendOutput], staticFields: [StaticField]) -> [Diagnostic] {
+        var options = RuleLoadOptions()
+        options.appendOutput = entries
+        options.staticFields = staticFields
+        var cc = ConditionCompiler(lists: [:], macros: [:], macroASTs: [:])
+        for f in staticFields { cc.staticFields[f.name] = f.value }
+        var diags: [Diagnostic] = []
+        _ = compileAppendOutput(options, &cc, &diags)
+        return diags
+    }
+
+    /// `append_output` entries compiled once: the texts appended to matching rules' outputs and
+    /// their extra fields. An entry with an error is reported at its place and left out.
+    static func compileAppendOutput(_ options: RuleLoadOptions, _ cc: inout ConditionCompiler,
+                                    _ diags: inout [Diagnostic]) -> [(entry: AppendOutput, texts: [String], fields: [ExtraOutputField])] {
+        var out: [(entry: AppendOutput, texts: [String], fields: [ExtraOutputField])] = []
+        for (i, entry) in options.appendOutput.enumerated() {
+            let item = "append_output[\(i)]"
+            func parse(_ text: String) throws(RuleCompileError) -> OutputTemplate {
+                try OutputTemplate.parse(text) { (ref: FieldRef) throws(RuleCompileError) -> FieldSpec in try cc.resolve(ref, forOutput: true).0 }
+            }
+            var texts: [String] = []
+            var fields: [ExtraOutputField] = []
+            var ok = true
+            if !entry.extraOutput.isEmpty {
+                do throws(RuleCompileError) { _ = try parse(entry.extraOutput); texts.append(entry.extraOutput) } catch {
+                    diags.append(Diagnostic(.error, entry.mark, item: item, "extra_output: " + error.message)); ok = false
+                }
+            }
+            if entry.suggestedOutput {
+                for f in options.staticFields.map(\.name).sorted() { texts.append(AppendOutput.suggestedFormat("static." + f)) }
+            }
+            for f in entry.extraFields {
+                do throws(RuleCompileError) {
+                    if let format = f.format {
+                        fields.append(ExtraOutputField(name: f.name, field: .none, template: try parse(format)))
+                    } else {
+                        let t = try parse("%" + f.name)
+                        guard t.pieces.count == 1, case .field(let spec, _) = t.pieces[0] else {
+                            throw RuleCompileError(offset: nil, message: "'\(f.name)' is not a field name (use `- NAME: \"FORMAT\"` for a formatted value)")
+                        }
+                        fields.append(ExtraOutputField(name: f.name, field: spec, template: nil))
+                    }
+                } catch {
+                    diags.append(Diagnostic(.error, f.mark, item: item, "extra_fields '\(f.name)': " + error.message)); ok = false
+                }
+            }
+            if ok { out.append((entry, texts, fields)) }
+        }
+        return out
     }
 
     // MARK: evaluation
@@ -402,7 +478,7 @@ package final class RuleSet: Sendable {
         for p in r.output.pieces {
             switch p {
             case .text(let t): msg += t
-            case .field(let f, _): msg += OutputRendering.text(value(f), s)
+            case .field(let f, _): msg += OutputRendering.text(value(f), f, s)
             }
         }
         var fields: [(String, AlertFieldValue)] = []
@@ -410,6 +486,23 @@ package final class RuleSet: Sendable {
         for (f, name) in r.output.fields { fields.append((name, OutputRendering.typed(value(f), f, s))) }
         for (f, name) in routing where !fields.contains(where: { $0.0 == name }) {
             fields.append((name, OutputRendering.typed(value(f), f, s)))
+        }
+        // append_output extra fields: a later definition of a key replaces the value (Falco's map assignment).
+        for x in r.extraFields {
+            let v: AlertFieldValue
+            if let t = x.template {
+                var text = ""
+                for p in t.pieces {
+                    switch p {
+                    case .text(let t): text += t
+                    case .field(let f, _): text += OutputRendering.text(value(f), f, s)
+                    }
+                }
+                v = .string(text)
+            } else {
+                v = OutputRendering.typed(value(x.field), x.field, s)
+            }
+            if let i = fields.firstIndex(where: { $0.0 == x.name }) { fields[i].1 = v } else { fields.append((x.name, v)) }
         }
         return Alert(timeNs: cp.pointee.wallTimeNs, rule: r.name, priority: r.priority, source: r.source, hostname: s.hostname,
                      message: msg, tags: r.tags, outputFields: fields)
@@ -500,6 +593,24 @@ struct Evaluator {
             for n in ns where n == x { found = true; break }
             r = found
         case .boolEq: r = v.kind == .bool && v.i == c.pointee.i
+        case .dnsName:
+            let ip = FieldExtractor.value(c.pointee.other, ctxp, s)
+            guard ip.kind == .ip else { return false }
+            r = DNSNameCache.shared.matches(ip.bytes, c.pointee.p!.assumingMemoryBound(to: DNSNameSet.self).pointee.buffer)
+        case .listIn, .listIntersects:
+            v = str(v)
+            let set = c.pointee.p!.assumingMemoryBound(to: ByteSet.self)
+            let all = kind == .listIn
+            let b = v.bytes
+            var start = 0
+            var result = all
+            for k in 0...b.count where k == b.count || b[k] == 44 {
+                let hit = set.pointee.contains(UnsafeBufferPointer(rebasing: b[start..<k]))
+                start = k + 1
+                if all && !hit { result = false; break }
+                if !all && hit { result = true; break }
+            }
+            r = result
         case .ip:
             guard v.kind == .ip else { return false }
             let bytes = v.bytes
@@ -563,4 +674,14 @@ struct Evaluator {
         default: return nil
         }
     }
+}
+
+/// One `append_output` extra field compiled for the rules it applies to: a plain field
+/// (typed value) or a format (rendered string).
+struct ExtraOutputField: @unchecked Sendable {
+    let name: String
+    /// The field, for plain field names.
+    let field: FieldSpec
+    /// The format, for `{name: format}` items.
+    let template: OutputTemplate?
 }

@@ -28,7 +28,7 @@ import VigilAlerts
               url: http://sidekick:2801/
               headers: {X-Token: abc}
             webserver: {listen_port: 9000, listen_address: 127.0.0.1}
-            capture: {ring_buffer_bytes: 8Mi, wakeup_bytes: 0}
+            engine: {kind: modern_ebpf, modern_ebpf: {buf_size_preset: 4, cpus_for_each_buffer: 2, drop_failed_exit: false, wakeup_bytes: 0}}
             log_level: debug
             """, origin: "t.yaml")
         #expect(c.rulesFiles == ["/etc/vigil/rules.yaml", "/etc/vigil/rules.d"])
@@ -38,7 +38,7 @@ import VigilAlerts
         #expect(c.alerts.httpOutput.enabled && c.alerts.httpOutput.url == "http://sidekick:2801/")
         #expect(c.alerts.httpOutput.headers.map { $0.0 } == ["X-Token"] && c.alerts.httpOutput.headers.map { $0.1 } == ["abc"])
         #expect(c.webserver.listenPort == 9000 && c.webserver.listenAddress == "127.0.0.1")
-        #expect(c.capture.ringBufferBytes == 8 << 20 && c.capture.wakeupBytes == 0)
+        #expect(c.engine.ringBufferBytes == 8 << 20 && c.engine.modernEBPF.wakeupBytes == 0)
         #expect(c.logLevel == .debug)
     }
 
@@ -79,9 +79,10 @@ import VigilAlerts
             ("webserver: 5\n", "webserver", 1, 12),
             ("rules_files:\n  - {a: 1}\n", "rules_files[0]", 2, 5),
             ("webserver:\n  listen_port: 70000\n", "webserver.listen_port", 2, 16),
-            ("capture:\n  ring_buffer_bytes: 12Q\n", "capture.ring_buffer_bytes", 2, 22),
-            ("capture:\n  ring_buffer_bytes: 3Mi\n", "capture.ring_buffer_bytes", 2, 22),
-            ("capture:\n  ring_buffer_bytes: 1Mi\n  wakeup_bytes: 2Mi\n", "capture.wakeup_bytes", 3, 17),
+            ("engine:\n  modern_ebpf:\n    buf_size_preset: 12Q\n", "engine.modern_ebpf.buf_size_preset", 3, 22),
+            ("engine:\n  modern_ebpf:\n    buf_size_preset: 11\n", "engine.modern_ebpf.buf_size_preset", 3, 22),
+            ("engine:\n  modern_ebpf:\n    buf_size_preset: 1\n    wakeup_bytes: 2Mi\n", "engine.modern_ebpf.wakeup_bytes", 4, 19),
+            ("engine:\n  kind: kmod\n", "engine.kind", 2, 9),
         ]
         for (text, key, line, col) in cases {
             do {

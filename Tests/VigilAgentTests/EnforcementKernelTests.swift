@@ -167,7 +167,7 @@ final class Listener {
             stdout_output: {enabled: true, format: json}
             webserver: {listen_address: 127.0.0.1, listen_port: \(port)}
             flood_control: {fold: {enabled: false}}
-            capture: {ignore_self: false}
+            engine: {modern_ebpf: {ignore_self: false}}
             enforcement:
               mode: \(mode)
               rules:
@@ -241,7 +241,7 @@ final class Listener {
         #expect(sb.run("exec \(sb.dir)/bin/crio -c 'exec 3<>/dev/tcp/127.0.0.1/\(listener.port); exit 0'") == 0)
         #expect(waitFor(15) { Self.alerts(vigil, "Enforce test reverse shell").contains { $0.contains("refused: never-list (crio)") } })
 
-        // 4. Vigil itself: it opens the probe file on reload (capture.ignore_self is off); refused.
+        // 4. Vigil itself: it opens the probe file on reload (engine.modern_ebpf.ignore_self is off); refused.
         vigil.kill(SIGHUP)
         #expect(waitFor(20) { !Self.alerts(vigil, "Enforce test self probe").isEmpty })
         let me = Self.alerts(vigil, "Enforce test self probe").first ?? ""

@@ -3,6 +3,7 @@ import Glibc
 #endif
 import VigilCore
 import VigilAlerts
+import VigilRules
 
 /// A configuration as loaded: the typed values and where they came from.
 package struct LoadedConfig: Sendable, Equatable {
@@ -62,14 +63,14 @@ package enum ConfigLoader {
     static func decode(_ root: ConfigNode) throws(ConfigError) -> VigilConfig {
         var config = VigilConfig()
         try ConfigValue.decodeMapping(&config, root, "", VigilConfig.fields)
-        let ring = config.capture.ringBufferBytes
-        if ring & (ring - 1) != 0 {
-            throw ConfigError(key: "capture.ring_buffer_bytes", source: root.find("capture.ring_buffer_bytes")?.source ?? root.source,
-                              message: "\(ring) is not a power of two (e.g. 8Mi, 16Mi, 64Mi)")
+        let ring = config.engine.ringBufferBytes
+        if config.engine.modernEBPF.wakeupBytes > ring {
+            let key = "engine.modern_ebpf.wakeup_bytes"
+            throw ConfigError(key: key, source: root.find(key)?.source ?? root.source,
+                              message: "must not exceed the ring size (\(ring) bytes, engine.modern_ebpf.buf_size_preset \(config.engine.modernEBPF.bufSizePreset))")
         }
-        if config.capture.wakeupBytes > ring {
-            throw ConfigError(key: "capture.wakeup_bytes", source: root.find("capture.wakeup_bytes")?.source ?? root.source,
-                              message: "must not exceed capture.ring_buffer_bytes (\(ring))")
+        if let d = RuleSet.checkAppendOutput(config.appendOutput, staticFields: config.staticFields).first(where: { $0.severity == .error }) {
+            throw ConfigError(key: d.item ?? "append_output", source: ConfigSource(d.mark), message: d.message)
         }
         do { try config.alerts.validate() } catch {
             let src = root.find(error.key)?.source ?? root.source

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import VigilCore
 
 /// Where a configuration value came from: a file position or a `-o` override.
@@ -101,7 +104,7 @@ enum ConfigYAML {
         let src = source(n.mark)
         switch n.kind {
         case .scalar(let s, let quoted, _):
-            return ConfigNode(.scalar(s, plain: !quoted), source: src)
+            return ConfigNode(.scalar(s.contains("$") ? expandEnvironment(s) : s, plain: !quoted), source: src)
         case .sequence(let items):
             var out: [ConfigNode] = []
             out.reserveCapacity(items.count)
@@ -119,5 +122,30 @@ enum ConfigYAML {
             }
             return ConfigNode(.mapping(out), source: src)
         }
+    }
+
+    /// Falco's environment expansion of configuration values: `${NAME}` is replaced by the
+    /// variable's value (nothing when unset), `$${` stands for a literal `${`. A `${` without
+    /// a closing `}` leaves the rest of the value as written.
+    static func expandEnvironment(_ value: String) -> String {
+        var b = Array(value.utf8)
+        var i = 0
+        while i < b.count {
+            guard b[i] == UInt8(ascii: "$") else { i += 1; continue }
+            if i + 1 < b.count && b[i + 1] == UInt8(ascii: "{") {
+                guard let end = b[(i + 2)...].firstIndex(of: UInt8(ascii: "}")) else { break }
+                let name = String(decoding: b[(i + 2)..<end], as: UTF8.self)
+                let replacement = Array((getenv(name).map { String(cString: $0) } ?? "").utf8)
+                b.replaceSubrange(i...end, with: replacement)
+                i += replacement.count
+            } else if i + 2 < b.count && b[i + 1] == UInt8(ascii: "$") && b[i + 2] == UInt8(ascii: "{") {
+                guard b[(i + 3)...].contains(UInt8(ascii: "}")) else { break }
+                b.remove(at: i)   // `$${` -> `${`, kept literally
+                i += 2
+            } else {
+                i += 1
+            }
+        }
+        return String(decoding: b, as: UTF8.self)
     }
 }

@@ -57,24 +57,17 @@ package struct VigilConfig: Sendable, Equatable {
     /// `log_stderr`: false keeps only errors on stderr.
     package var logStderr = true
 
-    /// Kernel capture.
-    package struct Capture: Sendable, Equatable {
-        /// `capture.ring_buffer_bytes`: BPF ring size (a power of two).
-        package var ringBufferBytes = 16 << 20
-        /// `capture.max_args_bytes`: argv bytes copied per exec.
-        package var maxArgsBytes = 4096
-        /// `capture.max_env_bytes`: environment bytes copied per exec while a rule uses `proc.env`
-        /// (0: never; at most 16384).
-        package var maxEnvBytes = 4096
-        /// Bytes of pending data before the reader is woken (0: every record).
-        package var wakeupBytes = 256 << 10
-        /// Longest a record waits in the ring before the reader polls, in milliseconds.
-        package var pollIntervalMs = 10
-        /// Drop the agent's own events in the kernel.
-        package var ignoreSelf = true
-    }
-    /// `capture`.
-    package var capture = Capture()
+    /// `engine`: the kernel event source, where falco.yaml keeps its driver settings
+    /// (see ``EngineConfig``).
+    package var engine = EngineConfig()
+    /// `capture`: Falco's capture-on-match section (see ``CaptureOnMatchConfig``). Vigil's kernel
+    /// settings that used to live here moved to `engine.modern_ebpf`; an old key is an error naming
+    /// its new place.
+    package var capture = CaptureOnMatchConfig()
+    /// `append_output` (Falco 0.39+): text and `output_fields` added to the rules each entry matches.
+    package var appendOutput: [AppendOutput] = []
+    /// `static_fields` (Falco 0.39+): constant fields, `static.NAME` in conditions and outputs.
+    package var staticFields: [StaticField] = []
 
     /// Kubernetes API enrichment (off: host mode, nothing needs a cluster).
     package struct K8s: Sendable, Equatable {
@@ -199,14 +192,10 @@ package struct VigilConfig: Sendable, Equatable {
             .choice("log_level", \.logLevel, [("debug", .debug), ("info", .info), ("notice", .info), ("warning", .warning),
                                                ("warn", .warning), ("error", .error)], name: { $0.description }),
             .bool("log_stderr", \.logStderr),
-            .section("capture", \.capture, [
-                .size("ring_buffer_bytes", \.ringBufferBytes, min: 4096, max: 1 << 30),
-                .size("max_args_bytes", \.maxArgsBytes, min: 64, max: 65536),
-                .size("max_env_bytes", \.maxEnvBytes, min: 0, max: 16384),
-                .size("wakeup_bytes", \.wakeupBytes, min: 0, max: 1 << 30),
-                .int("poll_interval_ms", \.pollIntervalMs, min: 1, max: 1000),
-                .bool("ignore_self", \.ignoreSelf),
-            ]),
+            .appendOutput("append_output", \.appendOutput),
+            .staticFields("static_fields", \.staticFields),
+            .engine("engine", \.engine),
+            .captureOnMatch("capture", \.capture),
             .section("k8s", \.k8s, [
                 .bool("enabled", \.enabled), .string("kubeconfig", \.kubeconfig), .string("node_name", \.nodeName),
                 .string("api_server", \.apiServer), .string("ca_file", \.caFile), .string("token_file", \.tokenFile),

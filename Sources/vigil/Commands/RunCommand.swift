@@ -80,9 +80,13 @@ enum RunCommand: Command {
             return runAgent(agent, start: { () throws(AgentError) in try agent.start(source: source, seedProcesses: false) })
         }
 
-        let c = loaded.config.capture
+        let c = loaded.config.engine.modernEBPF
+        if c.cpusForEachBuffer != 0 {
+            Log.warning("config", "engine.modern_ebpf.cpus_for_each_buffer has no effect: Vigil writes every CPU's events to one shared ring buffer",
+                        [("value", String(c.cpusForEachBuffer))])
+        }
         var capOpts = BPFCaptureOptions()
-        capOpts.ringBufferBytes = c.ringBufferBytes
+        capOpts.ringBufferBytes = loaded.config.engine.ringBufferBytes
         capOpts.maxArgsBytes = c.maxArgsBytes
         capOpts.maxEnvBytes = c.maxEnvBytes
         capOpts.wakeupBytes = c.wakeupBytes
