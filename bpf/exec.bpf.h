@@ -270,7 +270,6 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
         ev->exe_flags |= VIGIL_EXE_CGROUP_TRUNCATED;
     if (cg_len > VIGIL_CGROUP_PATH_MAX)
         cg_len = 0;
-    __u32 cg_off = off;
     off += cg_len;
 
     /* environment from the new mm, only while a loaded rule needs it (max_env_bytes != 0) */
@@ -318,7 +317,7 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
         h->flags |= VIGIL_HF_TRUNCATED;
         kstat_add(VIGIL_KSTAT_TRUNCATED, 1);
     }
-    ev->enforcement = (__u32)vigil_enforce_exec(base + exe_len, args_len, cg_off, cg_len);
+    ev->enforcement = (__u32)vigil_enforce_exec(base + exe_len, args_len);
     h->size = off;
     submit(rec, off, cfg);
     return 0;

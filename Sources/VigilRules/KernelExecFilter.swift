@@ -15,9 +15,14 @@ package struct KernelExecFilter: Sendable, Equatable {
         package static let memfd = Facts(rawValue: 1 << 0)
         /// The executable is on an overlayfs upper layer (`proc.is_exe_upper_layer`).
         package static let upperLayer = Facts(rawValue: 1 << 1)
-        /// The process runs in a container (`container.id != host`; the kernel reads a kubepods or
-        /// runtime-scope cgroup, or a pid namespace other than the host's).
+        /// The process runs in a container (`container.id != host`): one of its cgroup names is a
+        /// runtime scope (`cri-containerd-|crio-|docker-|libpod-<id>.scope`, `libpod-<id>`), as
+        /// ``VigilState`` reads it. Neither this nor ``host`` holds when the cgroup path is
+        /// undecidable in the kernel (cgroupfs-driver bare ids, deeper than 16 levels): user space decides.
         package static let container = Facts(rawValue: 1 << 2)
+        /// The process runs on the host (`container.id = host`): no cgroup name up to the root
+        /// can be a container's.
+        package static let host = Facts(rawValue: 1 << 3)
     }
 
     /// Index of the rule in ``RuleSet/rules``.
@@ -37,12 +42,12 @@ package struct KernelExecFilter: Sendable, Equatable {
     package var argv0: [String] = []
     package var argv0Not: [String] = []
 
-    /// Longest string the kernel compares (bytes, NUL excluded).
-    package static let maxString = 63
+    /// Longest string the kernel compares (bytes, NUL excluded): `VIGIL_ENF_STR - 1`.
+    package static let maxString = 255
     /// Longest `comm`.
     package static let maxName = 15
     /// Most prefixes per rule.
-    package static let maxPrefixes = 8
+    package static let maxPrefixes = 16
 
     /// One line: `upper-layer, container, exe path prefix in (/tmp/)`.
     package var summary: String {
@@ -52,7 +57,7 @@ package struct KernelExecFilter: Sendable, Equatable {
         if require.contains(.upperLayer) { p.append("exe on overlay upper layer") }
         if forbid.contains(.upperLayer) { p.append("exe not on upper layer") }
         if require.contains(.container) { p.append("in a container") }
-        if forbid.contains(.container) { p.append("on the host") }
+        if require.contains(.host) { p.append("on the host") }
         func list(_ what: String, _ v: [String], _ neg: Bool) { if !v.isEmpty { p.append("\(what) \(neg ? "not in" : "in") (\(v.joined(separator: ", ")))") } }
         list("exe path", exePaths, false); list("exe path", exePathsNot, true)
         list("exe path prefix", exePrefixes, false); list("exe path prefix", exePrefixesNot, true)
@@ -208,9 +213,9 @@ struct KernelExecCompiler {
             guard c.kind == .strEq, String(decoding: c.bytes, as: UTF8.self) == "host" else {
                 return "container.id compared with something other than 'host'"
             }
-            // container.id = host (neg false) -> forbid container.
-            if neg { f.require.insert(.container) } else { f.forbid.insert(.container) }
-            return f.require.isDisjoint(with: f.forbid) ? nil : "contradictory container tests"
+            // container.id = host (neg false) -> certainly on the host; != host -> certainly in a container.
+            f.require.insert(neg ? .container : .host)
+            return f.require.isSuperset(of: [.container, .host]) ? "contradictory container tests" : nil
         case .evtNum:
             // `never_true` (evt.num=0): no event has number 0.
             if c.kind == .intCmp, c.op == .eq, c.i == 0 { return neg ? nil : "the condition is always false" }

@@ -15,12 +15,17 @@ final class EnforcementSandbox {
     let cgroupRoot: String
     let cgroupBase: String
     let containerCgroup: String
+    /// CRI-O's monitor beside the container, in the same pod: a host process (`crio-conmon-<id>.scope`).
+    let conmonCgroup: String
+    /// A 200-byte directory name: exe paths of more than 63 bytes (the kernel compares up to 255).
+    let longDir: String
     private var cgroups: [String] = []
     private var mounted = false
 
     init() throws {
         dir = "/tmp/vigil-enf-\(getpid())-\(UInt16.random(in: 0...UInt16.max))"
-        for d in ["", "/lower", "/upper", "/work", "/merged", "/bin", "/never", "/out", "/rules"] {
+        longDir = dir + "/long/" + String(repeating: "l", count: 200)
+        for d in ["", "/lower", "/upper", "/work", "/merged", "/bin", "/never", "/out", "/rules", "/hostonly", "/long", String(longDir.dropFirst(dir.count))] {
             guard mkdir(dir + d, 0o755) == 0 else { throw AgentError("mkdir \(dir + d): \(errno)") }
         }
         let opts = "lowerdir=\(dir)/lower,upperdir=\(dir)/upper,workdir=\(dir)/work"
@@ -31,18 +36,24 @@ final class EnforcementSandbox {
         let id = (0..<64).map { _ in "0123456789abcdef".randomElement()! }.map(String.init).joined()
         let uid = "1234abcd_0000_4000_8000_\(String(UInt64.random(in: 0...0xffff_ffff_ffff), radix: 16))"
         containerCgroup = cgroupBase + "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod\(uid).slice/cri-containerd-\(id).scope"
+        conmonCgroup = (containerCgroup.split(separator: "/").dropLast() + ["crio-conmon-\(id).scope"]).joined(separator: "/")
         var cur = ""
         for c in containerCgroup.split(separator: "/") {
             cur += (cur.isEmpty ? "" : "/") + c
             guard mkdir(cgroupRoot + "/" + cur, 0o755) == 0 || errno == EEXIST else { throw AgentError("mkdir cgroup \(cur): \(errno)") }
             cgroups.append(cur)
         }
+        guard mkdir(cgroupRoot + "/" + conmonCgroup, 0o755) == 0 else { throw AgentError("mkdir cgroup \(conmonCgroup): \(errno)") }
+        cgroups.append(conmonCgroup)
         // The dropped binary: /bin/touch written through the overlay (upper layer).
         try Self.copy("/bin/touch", to: dir + "/merged/dropped")
         // Host binaries: a bash copy for the reverse shell, a sleep named like the kubelet.
         try Self.copy("/bin/bash", to: dir + "/bin/revsh")
         try Self.copy("/bin/bash", to: dir + "/bin/crio")
         try Self.copy("/bin/sleep", to: dir + "/never/kubelet")
+        // A host-only program and one at a long path (both write the marker given as argument).
+        try Self.copy("/bin/touch", to: dir + "/hostonly/prog")
+        try Self.copy("/bin/touch", to: longDir + "/prog")
     }
 
     static func unifiedRoot() throws -> String {
@@ -76,10 +87,11 @@ final class EnforcementSandbox {
         }
     }
 
-    /// Runs `/bin/sh -c script`, in the simulated container's cgroup when `inPod`; returns the
-    /// exit status, or minus the signal that ended the process.
-    func run(_ script: String, inPod: Bool = false, timeout: Double = 20) -> Int32 {
-        let full = inPod ? "echo $$ > '\(cgroupRoot)/\(containerCgroup)/cgroup.procs' || exit 97; \(script)" : script
+    /// Runs `/bin/sh -c script`, in the simulated container's cgroup when `inPod` (or in `cgroup`);
+    /// returns the exit status, or minus the signal that ended the process.
+    func run(_ script: String, inPod: Bool = false, cgroup: String? = nil, timeout: Double = 20) -> Int32 {
+        let cg = cgroup ?? (inPod ? containerCgroup : nil)
+        let full = cg.map { "echo $$ > '\(cgroupRoot)/\($0)/cgroup.procs' || exit 97; \(script)" } ?? script
         let words: [String] = ["/bin/sh", "-c", full]
         let argv: [UnsafeMutablePointer<CChar>?] = words.map { strdup($0) } + [nil]
         defer { for a in argv { free(a) } }
@@ -117,6 +129,18 @@ final class EnforcementSandbox {
           condition: evt.type = connect and proc.exepath in (\(dir)/bin/revsh, \(dir)/bin/crio)
           output: reverse shell connects (pid=%proc.pid exe=%proc.exepath)
           priority: CRITICAL
+          tags: [vigil_enforce_test]
+        - rule: Enforce test host only
+          desc: a program of the sandbox runs on the host (not in a container)
+          condition: evt.type in (execve, execveat) and container.id = host and proc.exepath startswith \(dir)/hostonly/
+          output: host-only program run (file=%proc.exepath pid=%proc.pid)
+          priority: WARNING
+          tags: [vigil_enforce_test]
+        - rule: Enforce test long path
+          desc: a program at an exe path of more than 200 bytes runs
+          condition: evt.type in (execve, execveat) and proc.exepath = \(longDir)/prog
+          output: long-path program run (pid=%proc.pid)
+          priority: WARNING
           tags: [vigil_enforce_test]
         - rule: Enforce test self probe
           desc: a file of the sandbox is opened (Vigil itself opens it on reload)
@@ -157,7 +181,8 @@ final class Listener {
 }
 
 @Suite(.serialized) struct EnforcementKernelTests {
-    static func startVigil(_ sb: EnforcementSandbox, mode: String, port: UInt16, extra: [String] = []) throws -> SpawnedVigil {
+    static func startVigil(_ sb: EnforcementSandbox, mode: String, port: UInt16, extra: [String] = [],
+                           enforcementExtra: String = "") throws -> SpawnedVigil {
         let binary = try #require(RunCommandKernelTests.binary, "vigil binary not built (swift build)")
         writeFile(sb.dir + "/rules/rules.yaml", sb.rules)
         writeFile(sb.dir + "/rules/probe.yaml", "[]\n")
@@ -172,7 +197,7 @@ final class Listener {
               mode: \(mode)
               rules:
                 - enable: {tag: vigil_enforce_test}
-
+            \(enforcementExtra)
             """)
         let vigil = try SpawnedVigil(binary: binary, args: ["run", "-c", sb.dir + "/vigil.yaml"] + extra, dir: sb.dir + "/out")
         let ready = waitFor(60) { httpGet(port: port, path: "/readyz")?.status == 200 || vigil.wait(seconds: 0.001) != nil }
@@ -316,5 +341,87 @@ final class Listener {
         #expect(c.status == 0 && c.ran)
         #expect(Self.field(c.alert, "vigil.action_result") == "would-kill", "\(c.alert)")
         #expect(vigil.pid == pid && vigil.wait(seconds: 0.001) == nil, "the agent was not restarted")
+    }
+
+    @Test(.enabled(if: agentKernelTestsEnabled, "needs root for BPF, overlayfs and cgroups (set VIGIL_CI=1 to force)"))
+    func kernelRateLimitKillsTheBurstThenLetsRunAndSummarises() throws {
+        let sb = try EnforcementSandbox()
+        defer { sb.cleanup() }
+        let port = freePort()
+        let vigil = try Self.startVigil(sb, mode: "enforce", port: port,
+                                        enforcementExtra: "  rate_limit: {rate: 0, burst: 3}\n  summary_interval_ms: 1000\n")
+        defer { vigil.kill(SIGTERM); if vigil.wait(seconds: 20) == nil { vigil.kill(SIGKILL); _ = vigil.wait(seconds: 5) } }
+        let rule = "Enforce test dropped binary"
+        // Six dropped binaries in the pod: the burst of three is killed at exec, the rest run.
+        var statuses: [Int32] = [], ran: [Bool] = []
+        for n in 1...6 {
+            let marker = sb.dir + "/out/burst-\(n)"
+            statuses.append(sb.run("exec \(sb.dir)/merged/dropped \(marker)", inPod: true))
+            ran.append(access(marker, F_OK) == 0)
+        }
+        #expect(statuses == [-SIGKILL, -SIGKILL, -SIGKILL, 0, 0, 0], "exit statuses \(statuses)")
+        #expect(ran == [false, false, false, true, true, true], "markers written \(ran)")
+        #expect(waitFor(15) { Self.alerts(vigil, rule).count >= 6 })
+        let results = Self.alerts(vigil, rule).map { Self.field($0, "vigil.action_result") ?? "-" }
+        #expect(results == ["killed", "killed", "killed", "rate-limited", "rate-limited", "rate-limited"], "\(results)")
+        #expect(Self.alerts(vigil, rule).allSatisfy { Self.field($0, "vigil.action_path") == "kernel" })
+        // Summary alerts for the rule (one per second at most), counting what the limit let through.
+        func summarised() -> Int {
+            Self.alerts(vigil, "Vigil enforcement rate limited").filter { Self.field($0, "vigil.rule") == rule }
+                .reduce(0) { $0 + Int(Self.field($1, "vigil.rate_limited") ?? "0")! }
+        }
+        #expect(waitFor(15) { summarised() >= 3 })
+        #expect(summarised() == 3)
+        let summary = Self.alerts(vigil, "Vigil enforcement rate limited").first ?? ""
+        #expect(Self.field(summary, "vigil.action_result") == "rate-limited", "\(summary)")
+        let m = parsePrometheus(httpGet(port: port, path: "/metrics")?.body ?? "")
+        #expect(m["vigil_enforcement_actions_total{rule=\"\(rule)\",action=\"kill\",result=\"killed\"}"] == 3)
+        #expect(m["vigil_enforcement_actions_total{rule=\"\(rule)\",action=\"kill\",result=\"rate-limited\"}"] == 3)
+    }
+
+    @Test(.enabled(if: agentKernelTestsEnabled, "needs root for BPF, overlayfs and cgroups (set VIGIL_CI=1 to force)"))
+    func kernelTellsContainersFromTheHostByTheirCgroupAndComparesLongPaths() throws {
+        let sb = try EnforcementSandbox()
+        defer { sb.cleanup() }
+        let port = freePort()
+        let vigil = try Self.startVigil(sb, mode: "enforce", port: port)
+        defer { vigil.kill(SIGTERM); if vigil.wait(seconds: 20) == nil { vigil.kill(SIGKILL); _ = vigil.wait(seconds: 5) } }
+        for r in ["Enforce test host only", "Enforce test long path"] {
+            #expect(vigil.stderrLines.contains { $0.contains("rule '\(r)': kernel at exec") }, "\(r) should compile into the exec program")
+        }
+        let host = "Enforce test host only", dropped = "Enforce test dropped binary"
+        func marker(_ name: String) -> String { sb.dir + "/out/" + name }
+        func exists(_ name: String) -> Bool { access(marker(name), F_OK) == 0 }
+
+        // A container: its own pid and mount namespaces in the pod's cri-containerd scope.
+        let inPod = sb.run("exec unshare --pid --mount --fork \(sb.dir)/merged/dropped \(marker("pod-dropped"))", inPod: true)
+        #expect(!exists("pod-dropped"), "the dropped binary ran in the container (status \(inPod))")
+        #expect(waitFor(15) { !Self.alerts(vigil, dropped).isEmpty })
+        #expect(Self.field(Self.alerts(vigil, dropped).first ?? "", "vigil.action_result") == "killed")
+        // The host-only program in the container runs; then on the host it is killed in the kernel.
+        #expect(sb.run("exec \(sb.dir)/hostonly/prog \(marker("pod-host"))", inPod: true) == 0 && exists("pod-host"))
+        #expect(sb.run("exec \(sb.dir)/hostonly/prog \(marker("host-host"))") == -SIGKILL && !exists("host-host"))
+        #expect(waitFor(15) { Self.alerts(vigil, host).contains { Self.field($0, "vigil.action_result") == "killed" } })
+        #expect(Self.alerts(vigil, host).count == 1, "the host-only rule matched in the container: \(Self.alerts(vigil, host))")
+        #expect(Self.field(Self.alerts(vigil, host).first ?? "", "vigil.action_path") == "kernel")
+
+        // CRI-O's conmon in the pod's slice is a host process: the dropped binary runs there (no
+        // alert: user space reads it as host too), the host-only program is killed.
+        #expect(sb.run("exec \(sb.dir)/merged/dropped \(marker("conmon-dropped"))", cgroup: sb.conmonCgroup) == 0 && exists("conmon-dropped"))
+        #expect(sb.run("exec \(sb.dir)/hostonly/prog \(marker("conmon-host"))", cgroup: sb.conmonCgroup) == -SIGKILL && !exists("conmon-host"))
+        // A pid namespace of its own on the host is not a container either.
+        _ = sb.run("exec unshare --pid --fork \(sb.dir)/merged/dropped \(marker("ns-dropped"))")
+        #expect(exists("ns-dropped"), "a process in a new pid namespace on the host was taken for a container")
+        _ = sb.run("exec unshare --pid --fork \(sb.dir)/hostonly/prog \(marker("ns-host"))")
+        #expect(!exists("ns-host"), "the host-only program ran in a new pid namespace on the host")
+        #expect(waitFor(15) { Self.alerts(vigil, host).count >= 3 })
+        #expect(Self.alerts(vigil, host).allSatisfy { Self.field($0, "vigil.action_result") == "killed" && Self.field($0, "vigil.action_path") == "kernel" })
+        #expect(Self.alerts(vigil, dropped).count == 1, "the dropped-binary rule matched outside the container: \(Self.alerts(vigil, dropped))")
+
+        // An exe path of more than 200 bytes, compared exactly in the kernel.
+        #expect(sb.run("exec \(sb.longDir)/prog \(marker("long"))") == -SIGKILL && !exists("long"))
+        #expect(waitFor(15) { !Self.alerts(vigil, "Enforce test long path").isEmpty })
+        let long = Self.alerts(vigil, "Enforce test long path").first ?? ""
+        #expect(Self.field(long, "vigil.action_result") == "killed" && Self.field(long, "vigil.action_path") == "kernel", "\(long)")
     }
 }

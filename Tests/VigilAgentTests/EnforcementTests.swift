@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Testing
 @testable import VigilAgent
+import VigilABI
 import VigilAlerts
 import VigilCapture
 import VigilCore
@@ -170,13 +171,13 @@ import VigilRules
         // Two kills allowed (burst 2, no refill), the third refused and summarised.
         #expect(try decide(999_991, "evil", "/tmp/evil") == "kill")
         #expect(try decide(999_992, "evil", "/tmp/evil") == "kill")
-        #expect(try decide(999_993, "evil", "/tmp/evil") == "refused: rate limit")
+        #expect(try decide(999_993, "evil", "/tmp/evil") == "rate-limited")
         #expect(try decide(999_994, "evil", "/tmp/evil", rule: "Other") == "kill", "the limit is per rule")
         var summaries: [Alert] = []
         enforcer.tick(nowNs: Timestamp.monotonicNanoseconds(), hostname: "h") { summaries.append($0) }
         #expect(summaries.count == 1)
         #expect(summaries.first?.rule == "Vigil enforcement rate limited")
-        #expect(summaries.first?.outputFields.contains { $0.0 == "vigil.refused" && $0.1 == .uint(1) } == true)
+        #expect(summaries.first?.outputFields.contains { $0.0 == "vigil.rate_limited" && $0.1 == .uint(1) } == true)
     }
 
     @Test func killGoesThroughAPidfdAndChecksTheStartTime() throws {
@@ -199,5 +200,86 @@ import VigilRules
         #expect(waitpid(pid, &st, 0) == pid && (st & 0x7f) == SIGKILL)
         let (gone, _) = enforcer.kill(pid: UInt32(pid), startTimeBootNs: start, eventBootNs: 0)
         #expect(gone == "failed: ESRCH")
+    }
+
+    /// Rules past the exec program's limits (string length, rules, prefixes) enforce from user
+    /// space, and the plan (what `vigil rules validate` prints) says which limit.
+    static func capRules() -> String {
+        let fits = "/" + String(repeating: "a", count: 254)        // 255 bytes: compared in the kernel
+        let tooLong = "/" + String(repeating: "b", count: 255)     // 256 bytes: user space
+        var text = """
+        - rule: Long path
+          desc: d
+          condition: evt.type = execve and proc.exepath = \(fits)
+          output: o
+          priority: WARNING
+        - rule: Too long path
+          desc: d
+          condition: evt.type = execve and proc.exepath = \(tooLong)
+          output: o
+          priority: WARNING
+        - rule: Many prefixes
+          desc: d
+          condition: evt.type = execve and proc.exepath pmatch (\((0..<17).map { "/p\($0)" }.joined(separator: ", ")))
+          output: o
+          priority: WARNING
+        - rule: Host only
+          desc: d
+          condition: evt.type = execve and container.id = host and proc.name = x
+
+        """
+        text += "  output: o\n  priority: WARNING\n"
+        for i in 0..<64 {
+            text += "- rule: Filler \(i)\n  desc: d\n  condition: evt.type = execve and proc.exepath startswith /opt/f\(i)/\n  output: o\n  priority: WARNING\n"
+        }
+        return text
+    }
+
+    @Test func kernelLimitsSendRulesToUserSpaceAndSayWhich() throws {
+        var loader = RuleLoader()
+        loader.load(text: Array(Self.capRules().utf8), file: "caps.yaml")
+        var o = RuleLoadOptions()
+        o.enforcing = [RuleSelector(.enable, rule: "*")]
+        let (rs, diags) = RuleSet.build(loader.source, loaderDiagnostics: loader.diagnostics, options: o)
+        #expect(diags.filter { $0.severity == .error }.isEmpty, "\(diags)")
+        var cfg = Enforcement()
+        cfg.never += ["/" + String(repeating: "n", count: 300)]
+        let plan = EnforcementPlan(rules: rs, config: cfg, generation: 1, protectedPIDs: [1])
+        func path(_ rule: String) -> EnforcementPath? { plan.entries.first { $0.rule == rule }?.path }
+        guard case .kernel = path("Long path") else { Issue.record("a 255-byte path should compile: \(String(describing: path("Long path")))"); return }
+        guard case .userSpace(let why) = path("Too long path") else { Issue.record("a 256-byte path compiled"); return }
+        #expect(why.hasSuffix("is empty or longer than 255 bytes"), "\(why)")
+        #expect(path("Many prefixes") == .userSpace(reason: "more than 16 exe path prefixes"))
+        guard case .kernel(let h) = path("Host only") else { Issue.record("Host only: \(String(describing: path("Host only")))"); return }
+        #expect(h.require == [.host] && h.forbid.isEmpty)
+        #expect(plan.kernel.flags & KernelEnforcementTable.cgroupFlag != 0, "a host test needs the cgroup walk")
+        // Slots: Long path, Host only and 62 fillers fill the 64; the rest (and past 64 prefixes) go to user space.
+        #expect(plan.kernel.rules.count == 64 && plan.kernel.prefixes.count == 62)
+        #expect(path("Filler 61").map { if case .kernel = $0 { true } else { false } } == true)
+        #expect(path("Filler 62") == .userSpace(reason: "more than 64 kernel rules (the exec program's limit)"))
+        #expect(plan.report.contains("rule 'Filler 63': user space (more than 64 kernel rules (the exec program's limit))"))
+        // A never-list path longer than the kernel reads is refused by its first 255 bytes.
+        #expect(plan.kernel.strings.contains { $0.kind == VIGIL_ENF_K_NEVER_PATH.rawValue && $0.value == "/" + String(repeating: "n", count: 254) })
+        // The rate limit as the exec program's GCRA: 10/s, bursts of 20.
+        #expect(plan.kernel.ratePeriodNs == 100_000_000 && plan.kernel.rateTauNs == 1_900_000_000)
+        #expect(plan.kernel.rules.first?.name == "Long path")
+    }
+
+    @Test func rulesValidateSaysWhichLimitSendsARuleToUserSpace() throws {
+        let binary = try #require(RunCommandKernelTests.binary, "vigil binary not built (swift build)")
+        let dir = "/tmp/vigil-enf-validate-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        #expect(mkdir(dir, 0o755) == 0)
+        defer { removeTree(dir) }
+        writeFile(dir + "/caps.yaml", Self.capRules())
+        writeFile(dir + "/vigil.yaml", "rules_files: [caps.yaml]\nenforcement:\n  mode: enforce\n  rules:\n    - enable: {rule: '*'}\n")
+        let v = try SpawnedVigil(binary: binary, args: ["rules", "validate", dir + "/caps.yaml", "-c", dir + "/vigil.yaml"], dir: dir)
+        #expect(v.wait(seconds: 60) == 0, "\(v.stderrLines.suffix(5))")
+        let out = v.stdoutLines
+        #expect(out.contains("enforcing rules (mode enforce, action kill): 68"), "\(out.prefix(8))")
+        #expect(out.contains { $0.hasPrefix("  - rule 'Long path': kernel at exec (exe path in (/aaaa") })
+        #expect(out.contains { $0.hasPrefix("  - rule 'Too long path': user space (proc.exepath value '/bbbb") && $0.hasSuffix("is empty or longer than 255 bytes)") })
+        #expect(out.contains("  - rule 'Many prefixes': user space (more than 16 exe path prefixes)"))
+        #expect(out.contains("  - rule 'Host only': kernel at exec (on the host, comm in (x))"))
+        #expect(out.contains("  - rule 'Filler 62': user space (more than 64 kernel rules (the exec program's limit))"))
     }
 }

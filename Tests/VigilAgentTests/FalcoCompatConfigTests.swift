@@ -209,3 +209,97 @@ import VigilAlerts
         #expect(d2["message"] as? String == "shadow read by cat in prod")
     }
 }
+
+/// The rest of falco.yaml: keys without meaning in Vigil load with a recorded reason; outputs that
+/// would quietly lose alerts are refused.
+@Suite struct FalcoOnlyKeysTests {
+    @Test func falcoYamlKeysLoadWithAWarning() throws {
+        let c = try ConfigLoader.load(text: """
+            config_files: [/etc/falco/config.d]
+            watch_config_files: true
+            rules_files: [/etc/falco/falco_rules.yaml]
+            engine: {kind: modern_ebpf, modern_ebpf: {cpus_for_each_buffer: 2, buf_size_preset: 4, drop_failed_exit: false}}
+            capture: {enabled: false, path_prefix: /tmp/falco, mode: rules, default_duration: 5000}
+            load_plugins: []
+            plugins: [{name: container, library_path: libcontainer.so, init_config: {label_max_len: 100}}]
+            time_format_iso_8601: false
+            buffer_format_base64: false
+            priority: debug
+            json_output: false
+            json_include_output_property: true
+            json_include_message_property: false
+            json_include_output_fields_property: true
+            json_include_tags_property: true
+            buffered_outputs: false
+            rule_matching: first
+            outputs_queue: {capacity: 10000}
+            append_output:
+              - suggested_output: true
+            stdout_output: {enabled: true}
+            syslog_output: {enabled: false}
+            file_output: {enabled: false, keep_alive: false, filename: ./events.txt}
+            http_output: {enabled: false, url: ""}
+            program_output: {enabled: false, keep_alive: false, program: "jq '{text: .output}' | curl -d @- -X POST https://hooks.slack.com/services/XXX"}
+            grpc_output: {enabled: false}
+            webserver: {enabled: true, threadiness: 0, listen_port: 8765, k8s_healthz_endpoint: /healthz}
+            log_stderr: true
+            log_syslog: true
+            log_level: info
+            libs_logger: {enabled: false, severity: debug}
+            output_timeout: 2000
+            syscall_event_timeouts: {max_consecutives: 1000}
+            syscall_event_drops: {threshold: .1, actions: [log, alert], rate: .03333, max_burst: 1, simulate_drops: false}
+            metrics: {enabled: false, interval: 1h}
+            base_syscalls: {custom_set: [], repair: false}
+            falco_libs: {thread_table_size: 262144}
+            """, origin: "falco.yaml")
+        #expect(c.ignoredFalcoKeys.map(\.name) == ["config_files", "load_plugins", "plugins", "time_format_iso_8601", "buffer_format_base64",
+                                                  "buffered_outputs", "program_output", "grpc_output", "log_syslog", "libs_logger",
+                                                  "output_timeout", "syscall_event_timeouts", "syscall_event_drops", "metrics",
+                                                  "base_syscalls", "falco_libs"])
+        #expect(c.ignoredFalcoKeys.first { $0.name == "syscall_event_drops" }?.value.contains("drop_alert_threshold") == true)
+        #expect(c.alerts.jsonOutput == false && c.appendOutput == [AppendOutput(suggestedOutput: true)])
+        // Not printed back: the effective configuration has only keys with an effect.
+        #expect(!ConfigPrinter.yaml(c).contains("log_syslog"))
+    }
+
+    @Test func outputsThatWouldLoseAlertsAreRefused() {
+        for key in ["program_output", "grpc_output"] {
+            do {
+                _ = try ConfigLoader.load(text: "\(key):\n  enabled: true\n", origin: "o.yaml")
+                Issue.record("\(key).enabled: true accepted")
+            } catch {
+                #expect(error.key == "\(key).enabled" && error.source.line == 2 && error.source.column == 12, "\(error)")
+                #expect(error.message.contains("use http_output"), "\(error)")
+            }
+        }
+    }
+}
+
+/// falco.yaml-only keys inside sections Vigil shares with Falco.
+@Suite struct FalcoSectionKeysTests {
+    @Test func sectionKeysAreAcceptedOrRefused() throws {
+        let c = try ConfigLoader.load(text: """
+            webserver: {enabled: true, listen_port: 8765, ssl_enabled: false, ssl_certificate: /etc/falco/falco.pem}
+            http_output: {enabled: false, url: "", compress_uploads: false, keep_alive: false, max_consecutive_timeouts: 5}
+            engine: {modern_ebpf: {disable_iterators: false}}
+            """, origin: "s.yaml")
+        #expect(c.ignoredFalcoKeys.map(\.name) == ["webserver.ssl_enabled", "webserver.ssl_certificate", "http_output.compress_uploads",
+                                                  "http_output.keep_alive", "http_output.max_consecutive_timeouts"])
+        #expect(c.webserver.listenPort == 8765)
+        do {
+            _ = try ConfigLoader.load(text: "", origin: "s.yaml", overrides: ["webserver.ssl_enabled=true"])
+            Issue.record("ssl_enabled: true accepted")
+        } catch {
+            #expect(error.key == "webserver.ssl_enabled" && error.source.origin == "-o webserver.ssl_enabled=true", "\(error)")
+            #expect(error.message.contains("plain HTTP"))
+        }
+        do {
+            _ = try ConfigLoader.load(text: "outputs_queue:\n  capacity: 0\n", origin: "s.yaml")
+            Issue.record("capacity 0 accepted")
+        } catch {
+            #expect(error.key == "outputs_queue.capacity" && error.source.line == 2 && error.source.column == 13, "\(error)")
+            #expect(error.message.contains("Falco's unbounded queue"))
+        }
+    }
+}

@@ -466,24 +466,32 @@ struct vigil_syscall_event {
  * environment of the new image (mm->env_start..env_end: env_len bytes, each entry NUL
  * terminated; the last one NUL terminated even when cut).
  */
-/* ---- enforcement at exec (maps enforce_state, enforce_rules, enforce_strings, enforce_prefixes) ----
+/* ---- enforcement at exec (maps enforce_state, enforce_rules, enforce_strings, enforce_prefixes, enforce_buckets) ----
  * vigil_exec_event.enforcement = slot + 1 (bits 0-7) | outcome << 8 (VIGIL_ENF_OUT_*) | generation << 16.
  */
-#define VIGIL_ENF_MAX_RULES    16
-#define VIGIL_ENF_MAX_PREFIXES 16
-#define VIGIL_ENF_STR          64   /* string slot: at most 63 bytes and a NUL */
+#define VIGIL_ENF_MAX_RULES    64   /* rule slots (power of two) */
+#define VIGIL_ENF_MAX_PREFIXES 64   /* exe path prefixes across all slots (power of two) */
+#define VIGIL_ENF_MAX_STRINGS  4096 /* members of all string sets and never-lists */
+#define VIGIL_ENF_STR          256  /* string slot: at most 255 bytes and a NUL */
 #define VIGIL_ENF_OUT_KILLED          1
 #define VIGIL_ENF_OUT_WOULD_KILL      2
 #define VIGIL_ENF_OUT_REFUSED_NEVER   3
 #define VIGIL_ENF_OUT_REFUSED_PROTECT 4
-/* Facts (vigil_enforce_rule.require / forbid). */
+#define VIGIL_ENF_OUT_RATE_LIMITED    5   /* the rule's token bucket was empty: not killed */
+/* Facts (vigil_enforce_rule.require / forbid). CONTAINER and HOST are both clear when the
+ * cgroup path cannot be read as either for certain (user space then decides). */
 #define VIGIL_ENF_F_MEMFD      (1u << 0)
 #define VIGIL_ENF_F_UPPER      (1u << 1)
 #define VIGIL_ENF_F_CONTAINER  (1u << 2)
+#define VIGIL_ENF_F_HOST       (1u << 3)
+/* vigil_enforce_state.flags */
+#define VIGIL_ENF_S_CGROUP     (1u << 0)  /* some rule tests CONTAINER or HOST: read the cgroup */
 /* Per-rule string sets (vigil_enforce_rule.sets: which the rule uses; bit n = kind n). */
 enum vigil_enf_kind {
     VIGIL_ENF_K_PATH = 0, VIGIL_ENF_K_PATH_NOT = 1, VIGIL_ENF_K_COMM = 2, VIGIL_ENF_K_COMM_NOT = 3,
     VIGIL_ENF_K_ARGV0 = 4, VIGIL_ENF_K_ARGV0_NOT = 5, VIGIL_ENF_K_PREFIX = 6, VIGIL_ENF_K_PREFIX_NOT = 7,
+    /* never-lists (slot 0): exe names (first 15 bytes, compared with comm and the exe's file name)
+     * and exe paths (first 255 bytes); a longer name or path is refused by its prefix. */
     VIGIL_ENF_K_NEVER_COMM = 8, VIGIL_ENF_K_NEVER_PATH = 9,
 };
 struct vigil_enforce_state {
@@ -491,14 +499,25 @@ struct vigil_enforce_state {
     __u32 nrules;            /* rules in enforce_rules[0..nrules) */
     __u32 nprefixes;         /* entries in enforce_prefixes[0..nprefixes) */
     __u32 generation;        /* copied into the record (low 16 bits) */
-    __u32 host_pidns;        /* the host's pid namespace inode: another one means a container */
+    __u32 flags;             /* VIGIL_ENF_S_* */
     __u32 protected_tgids[8];/* never killed (Vigil, its parents); 0 = unused */
+    __u32 reserved;
+    /* Rate limit per rule slot (GCRA, the token bucket of enforcement.rate_limit): one kill
+     * every period_ns, bursts of up to tau_ns / period_ns + 1. period_ns 0: no limit. */
+    __u64 period_ns;
+    __u64 tau_ns;
 };
 struct vigil_enforce_rule {
     __u32 require;           /* VIGIL_ENF_F_* that must hold */
     __u32 forbid;            /* VIGIL_ENF_F_* that must not hold */
     __u32 sets;              /* 1 << VIGIL_ENF_K_* for each string set the rule tests */
     __u32 reserved;
+};
+/* enforce_buckets[slot]: the rule's theoretical arrival time (bpf_ktime_get_ns) and how many
+ * kills the limit refused; kept across reloads for a rule that keeps its name. */
+struct vigil_enforce_bucket {
+    __u64 tat_ns;
+    __u64 limited;
 };
 /* Key of enforce_strings: (kind, rule slot or 0 for never-lists, zero-padded string). */
 struct vigil_enforce_key {
@@ -509,7 +528,7 @@ struct vigil_enforce_key {
 struct vigil_enforce_prefix {
     __u32 slot;
     __u32 negate;
-    __u32 len;               /* bytes compared (<= VIGIL_ENF_STR - 1) */
+    __u32 len;               /* bytes compared (1 .. VIGIL_ENF_STR - 1) */
     __u32 reserved;
     char s[VIGIL_ENF_STR];   /* the prefix, zero-padded */
     __u8 mask[VIGIL_ENF_STR];/* 0xff for each of the len bytes compared, 0 after */

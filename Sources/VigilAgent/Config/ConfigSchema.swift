@@ -6,6 +6,8 @@ struct FieldSpec<Root> {
     let key: String
     let decode: (inout Root, ConfigNode, String) throws(ConfigError) -> Void
     let encode: (Root) -> ConfigNode
+    /// Whether `vigil config check` prints the key (false for accepted falco.yaml keys without effect).
+    var printed = true
 
     static func path(_ parent: String, _ key: String) -> String { parent.isEmpty ? key : parent + "." + key }
 
@@ -229,7 +231,7 @@ enum ConfigValue {
 
     static func encodeMapping<S>(_ value: S, _ fields: [FieldSpec<S>]) -> ConfigNode {
         let src = ConfigSource(origin: "effective")
-        return ConfigNode(.mapping(fields.map { ($0.key, src, $0.encode(value)) }), source: src)
+        return ConfigNode(.mapping(fields.filter(\.printed).map { ($0.key, src, $0.encode(value)) }), source: src)
     }
 
     /// The known key nearest to `key` by edit distance, if close enough.

@@ -46,6 +46,9 @@ package struct EngineConfig: Sendable, Equatable {
         package var pollIntervalMs = 10
         /// `ignore_self` (Vigil): drop the agent's own events in the kernel.
         package var ignoreSelf = true
+        /// `disable_iterators` (Falco 0.42+): Vigil builds its process table from /proc, never with
+        /// BPF iterators, so either value gives the same agent (accepted for falco.yaml).
+        package var disableIterators = false
     }
 
     package init() {}
@@ -113,6 +116,7 @@ extension FieldSpec {
             .size("wakeup_bytes", \.wakeupBytes, min: 0, max: 1 << 30),
             .int("poll_interval_ms", \.pollIntervalMs, min: 1, max: 1000),
             .bool("ignore_self", \.ignoreSelf),
+            .bool("disable_iterators", \.disableIterators),
         ]
         var fields: [FieldSpec<EngineConfig>] = [
             FieldSpec<EngineConfig>(key: "kind", decode: { (e, n, p) throws(ConfigError) in

@@ -122,6 +122,9 @@ package struct VigilConfig: Sendable, Equatable {
 
     /// `enforcement`: stopping what enforcing rules match (see ``Enforcement``).
     package var enforcement = Enforcement()
+    /// falco.yaml keys present in the file that Vigil accepts without effect, each with why
+    /// (logged as warnings at start and printed by `vigil config check`).
+    package var ignoredFalcoKeys: [ConfigPair] = []
 
     package init() {}
 
@@ -147,7 +150,12 @@ package struct VigilConfig: Sendable, Equatable {
                 .size("max_memory", \.maxMemory, min: 1 << 20, max: 1 << 40),
             ]),
             .section("outputs_queue", \.alerts.outputsQueue, [
-                .int("capacity", \.capacity, min: 1, max: 10_000_000),
+                FieldSpec<OutputsQueueConfig>(key: "capacity", decode: { (q, n, p) throws(ConfigError) in
+                    if case .scalar("0", true) = n.kind {
+                        throw ConfigError(key: p, source: n.source, message: "0 (Falco's unbounded queue) is not accepted: each sink's queue stays bounded; use a capacity such as 10000")
+                    }
+                    q.capacity = try ConfigValue.int(n, p, min: 1, max: 10_000_000)
+                }, encode: { FieldSpec<OutputsQueueConfig>.scalar(String($0.capacity)) }),
                 .size("max_bytes", \.maxBytes, min: 1024, max: 1 << 40),
             ]),
             .section("stdout_output", \.alerts.stdoutOutput, [
@@ -164,7 +172,7 @@ package struct VigilConfig: Sendable, Equatable {
                 .string("facility", \.facility), .string("app_name", \.appName),
                 .int("max_message_size", \.maxMessageSize, min: 480, max: 1 << 20),
             ]),
-            .section("http_output", \.alerts.httpOutput, [
+            FalcoOnlyKeys.section("http_output", \.alerts.httpOutput, [
                 .bool("enabled", \.enabled), .string("url", \.url), .string("user_agent", \.userAgent),
                 .bool("insecure", \.insecure), .string("ca_cert", \.caCert), .string("ca_bundle", \.caBundle),
                 .string("ca_path", \.caPath), .bool("mtls", \.mtls), .string("client_cert", \.clientCert),
@@ -183,7 +191,7 @@ package struct VigilConfig: Sendable, Equatable {
                     .rateLimits("rules", \.rules), .int("summary_interval_ms", \.summaryIntervalMs, min: 1, max: 86_400_000),
                 ]),
             ]),
-            .section("webserver", \.webserver, [
+            FalcoOnlyKeys.section("webserver", \.webserver, [
                 .bool("enabled", \.enabled), .string("listen_address", \.listenAddress),
                 .int("listen_port", \.listenPort, min: 0, max: 65535),
                 .string("k8s_healthz_endpoint", \.k8sHealthzEndpoint), .string("readiness_endpoint", \.readinessEndpoint),
@@ -216,6 +224,6 @@ package struct VigilConfig: Sendable, Equatable {
                 ]),
                 .int("summary_interval_ms", \.summaryIntervalMs, min: 100, max: 86_400_000),
             ]),
-        ]
+        ] + FalcoOnlyKeys.fields
     }
 }

@@ -42,6 +42,7 @@ package final class EnforcementControl: Sendable {
             if st.generation == 0 { st.generation = 1 }
             var plan = EnforcementPlan(rules: rules, config: config, generation: st.generation, kernelAvailable: st.setter != nil)
             if let set = st.setter {
+                plan.kernel.previousRules = st.lastKernel.rules.map(\.name)
                 do {
                     try set(plan.kernel)
                     st.lastKernel = plan.kernel

@@ -14,7 +14,7 @@ package final class EnforcementMetrics: Sendable {
 
     package init() {}
 
-    /// Counts one action outcome (`result`: killed, would-kill, refused, failed).
+    /// Counts one action outcome (`result`: killed, would-kill, rate-limited, refused, failed).
     package func count(rule: String, action: String, result: String) {
         actions.withLock { $0[Key(rule: rule, action: action, result: result), default: 0] += 1 }
     }
@@ -38,7 +38,7 @@ package final class EnforcementMetrics: Sendable {
 
     /// Registers the families.
     package func register(in r: MetricsRegistry) {
-        r.register("vigil_enforcement_actions_total", help: "Enforcement outcomes by rule, action and result (killed, would-kill, refused, failed).",
+        r.register("vigil_enforcement_actions_total", help: "Enforcement outcomes by rule, action and result (killed, would-kill, rate-limited, refused, failed).",
                    type: .counter) { [self] in
             actions.withLock { d in d.sorted { ($0.key.rule, $0.key.result) < ($1.key.rule, $1.key.result) } }
                 .map { MetricSample(labels: [("rule", $0.key.rule), ("action", $0.key.action), ("result", $0.key.result)], value: Double($0.value)) }

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import VigilABI
+import VigilAlerts
 import VigilCapture
 import VigilRules
 
@@ -29,17 +30,30 @@ package struct EnforcementPlan: Sendable {
         var entries: [Entry] = []
         var table = KernelEnforcementTable()
         var slots: [String] = []
+        // The never-lists first (the kernel refuses by them): exe names as comm holds them (15
+        // bytes), exe paths as the kernel reads them (255 bytes); a longer entry is refused by
+        // its prefix (over-matching is the safe side).
+        for n in Set(config.never).sorted() {
+            if n.contains("/") {
+                table.strings.append((VIGIL_ENF_K_NEVER_PATH.rawValue, 0, Self.prefix(n, bytes: KernelExecFilter.maxString)))
+            } else {
+                table.strings.append((VIGIL_ENF_K_NEVER_COMM.rawValue, 0, Self.prefix(n, bytes: KernelExecFilter.maxName)))
+            }
+        }
         for (k, r) in rules.rules.enumerated() where r.enforcing {
             var path = rules.enforcementPath(rule: k)
             if case .kernel = path {
                 if !config.kernel { path = .userSpace(reason: "enforcement.kernel is false") }
                 else if !kernelAvailable { path = .userSpace(reason: "no kernel capture (events from a file)") }
-                else if slots.count >= Int(VIGIL_ENF_MAX_RULES) { path = .userSpace(reason: "more than \(VIGIL_ENF_MAX_RULES) kernel rules") }
+                else if slots.count >= Int(VIGIL_ENF_MAX_RULES) { path = .userSpace(reason: "more than \(VIGIL_ENF_MAX_RULES) kernel rules (the exec program's limit)") }
             }
             if case .kernel(let f) = path {
                 let pfx = f.exePrefixes.count + f.exePrefixesNot.count
+                let strings = f.exePaths.count + f.exePathsNot.count + f.names.count + f.namesNot.count + f.argv0.count + f.argv0Not.count
                 if table.prefixes.count + pfx > Int(VIGIL_ENF_MAX_PREFIXES) {
-                    path = .userSpace(reason: "more than \(VIGIL_ENF_MAX_PREFIXES) exe path prefixes across kernel rules")
+                    path = .userSpace(reason: "more than \(VIGIL_ENF_MAX_PREFIXES) exe path prefixes across kernel rules (the exec program's limit)")
+                } else if table.strings.count + strings > Int(VIGIL_ENF_MAX_STRINGS) {
+                    path = .userSpace(reason: "more than \(VIGIL_ENF_MAX_STRINGS) strings across kernel rules and never-lists (the exec program's limit)")
                 } else {
                     let slot = UInt32(slots.count)
                     slots.append(r.name)
@@ -56,19 +70,11 @@ package struct EnforcementPlan: Sendable {
                     if !f.exePrefixesNot.isEmpty { sets |= 1 << VIGIL_ENF_K_PREFIX_NOT.rawValue }
                     for p in f.exePrefixes { table.prefixes.append((slot, false, p)) }
                     for p in f.exePrefixesNot { table.prefixes.append((slot, true, p)) }
-                    table.rules.append(.init(require: f.require.rawValue, forbid: f.forbid.rawValue, sets: sets))
+                    table.rules.append(.init(name: r.name, require: f.require.rawValue, forbid: f.forbid.rawValue, sets: sets))
+                    if !f.require.union(f.forbid).isDisjoint(with: [.container, .host]) { table.flags |= KernelEnforcementTable.cgroupFlag }
                 }
             }
             entries.append(Entry(rule: r.name, path: path))
-        }
-        let never = Set(config.never)
-        for n in never.sorted() {
-            guard n.utf8.count < Int(VIGIL_ENF_STR) else { continue }
-            if n.contains("/") { table.strings.append((VIGIL_ENF_K_NEVER_PATH.rawValue, 0, n)) }
-            else {
-                // comm holds at most 15 bytes: a longer name is refused by its first 15 (over-matching is the safe side).
-                table.strings.append((VIGIL_ENF_K_NEVER_COMM.rawValue, 0, String(decoding: n.utf8.prefix(KernelExecFilter.maxName), as: UTF8.self)))
-            }
         }
         switch config.mode {
         case .off: table.mode = 0
@@ -78,7 +84,7 @@ package struct EnforcementPlan: Sendable {
         if table.rules.isEmpty { table.mode = 0 }
         table.fastWakeup = config.mode != .off && entries.contains { if case .userSpace = $0.path { return true }; return false }
         table.generation = UInt32(generation)
-        table.hostPidNamespace = Self.hostPidNamespace()
+        table.setRateLimit(rate: config.rateLimit.rate, burst: config.rateLimit.burst)
         table.protectedTGIDs = protectedPIDs.filter { $0 > 1 }.sorted().prefix(8).map { $0 }
         self.entries = entries
         self.kernel = table
@@ -86,14 +92,16 @@ package struct EnforcementPlan: Sendable {
         self.unmatchedSelectors = RuleSelector.unmatched(config.rules, rules: rules.rules.map { ($0.name, $0.tags) })
     }
 
-    /// The inode of PID 1's pid namespace (`/proc/1/ns/pid` -> `pid:[N]`), 0 when unreadable.
-    static func hostPidNamespace() -> UInt32 {
-        var buf = [CChar](repeating: 0, count: 64)
-        let n = readlink("/proc/1/ns/pid", &buf, 63)
-        guard n > 0 else { return 0 }
-        let s = String(decoding: buf[0..<n].map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        guard let open = s.firstIndex(of: "["), let close = s.firstIndex(of: "]") else { return 0 }
-        return UInt32(s[s.index(after: open)..<close]) ?? 0
+    /// The first `bytes` bytes of `s` (cut on a character boundary).
+    static func prefix(_ s: String, bytes: Int) -> String {
+        var out = ""
+        var n = 0
+        for ch in s {
+            let w = String(ch).utf8.count
+            if n + w > bytes { break }
+            out.append(ch); n += w
+        }
+        return out
     }
 
     /// One line per enforcing rule: `rule 'X': kernel (exe on overlay upper layer, in a container)`

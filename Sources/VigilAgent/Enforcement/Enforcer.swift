@@ -17,8 +17,8 @@ import VigilABI
 /// is killed through a pidfd (`pidfd_open` then `pidfd_send_signal(SIGKILL)`), after checking
 /// that the pid still names the process that made the event (start time), so a recycled pid is
 /// never hit. Both calls return at once: the pipeline never waits. The alert carries
-/// `vigil.action`, `vigil.action_result` (`killed`, `would-kill`, `refused: REASON`,
-/// `failed: ERRNO`), `vigil.action_path` (`kernel`, `user-space`) and, for user-space kills,
+/// `vigil.action`, `vigil.action_result` (`killed`, `would-kill`, `rate-limited`,
+/// `refused: REASON`, `failed: ERRNO`), `vigil.action_path` (`kernel`, `user-space`) and, for user-space kills,
 /// `vigil.action_latency_us` (syscall exit to kill).
 ///
 /// Not thread-safe: one pipeline thread owns it.
@@ -31,12 +31,13 @@ package final class Enforcer: @unchecked Sendable {
     private var history: [EnforcementSettings] = []
     private var buckets: [String: (tokens: Double, lastNs: UInt64)] = [:]
     private var suppressed: [String: (count: UInt64, firstNs: UInt64)] = [:]
-    private var lastSummaryNs: UInt64 = 0
     private let ticksToNs: UInt64
 
     /// What the exec program did, from the record (see `vigil_abi.h`, `VIGIL_ENF_*`).
     package enum KernelOutcome: UInt32, Sendable {
         case killed = 1, wouldKill = 2, refusedNever = 3, refusedProtected = 4
+        /// The rule's kernel rate limit (the same token bucket numbers as user space's) refused the kill.
+        case rateLimited = 5
     }
 
     package init(slot: SwapSlot<EnforcementSettings>, metrics: EnforcementMetrics) {
@@ -87,6 +88,9 @@ package final class Enforcer: @unchecked Sendable {
             case .wouldKill: result = "would-kill"
             case .refusedNever: result = "refused: never-list"
             case .refusedProtected: result = "refused: protected process"
+            case .rateLimited:
+                result = "rate-limited"
+                noteRateLimited(rule: rule, nowNs: Timestamp.monotonicNanoseconds())
             }
         } else if cfg.mode == .off {
             return
@@ -108,7 +112,7 @@ package final class Enforcer: @unchecked Sendable {
         metrics.count(rule: rule, action: action, result: coarse)
     }
 
-    /// The safety checks and the mode: "kill", "would-kill" or "refused: REASON".
+    /// The safety checks and the mode: "kill", "would-kill", "rate-limited" or "refused: REASON".
     func decide(_ s: EnforcementSettings, rule: String, ev: Event, process: ProcessInfo?, nowNs: UInt64) -> String {
         let pid = ev.pid
         if pid == 1 { return "refused: pid 1" }
@@ -124,14 +128,19 @@ package final class Enforcer: @unchecked Sendable {
         b.lastNs = nowNs
         if b.tokens < 1 {
             buckets[rule] = b
-            var sup = suppressed[rule] ?? (0, nowNs)
-            sup.count += 1
-            suppressed[rule] = sup
-            return "refused: rate limit"
+            noteRateLimited(rule: rule, nowNs: nowNs)
+            return "rate-limited"
         }
         b.tokens -= 1
         buckets[rule] = b
         return s.config.mode == .enforce ? "kill" : "would-kill"
+    }
+
+    /// Counts one kill of `rule` the rate limit refused, for the next summary alert.
+    private func noteRateLimited(rule: String, nowNs: UInt64) {
+        var sup = suppressed[rule] ?? (0, nowNs)
+        sup.count += 1
+        suppressed[rule] = sup
     }
 
     /// Kills `pid` through a pidfd after checking it is still the process that made the event.
@@ -165,23 +174,23 @@ package final class Enforcer: @unchecked Sendable {
         }
     }
 
-    /// Periodic work: one summary alert per rule whose kills were refused by the rate limit.
+    /// Periodic work: one summary alert per rule whose kills the rate limit refused (in the
+    /// kernel at exec or in user space), `summary_interval_ms` after the first of them.
     package func tick(nowNs: UInt64, hostname: String, emit: (Alert) -> Void) {
         guard !suppressed.isEmpty else { return }
         refresh()
         let interval = UInt64(settings.value.config.summaryIntervalMs) * 1_000_000
-        guard nowNs &- lastSummaryNs >= interval else { return }
-        lastSummaryNs = nowNs
+        let action = settings.value.config.action.rawValue
         let wall = Timestamp.nowNanoseconds()
-        for (rule, sup) in suppressed.sorted(by: { $0.key < $1.key }) {
+        for (rule, sup) in suppressed.sorted(by: { $0.key < $1.key }) where nowNs &- sup.firstNs >= interval {
             let secs = Double(nowNs &- sup.firstNs) / 1e9
             emit(Alert(timeNs: wall, rule: "Vigil enforcement rate limited", priority: .warning, hostname: hostname,
-                       message: "Enforcement rate limit reached: \(sup.count) \(settings.value.config.action.rawValue) action(s) of rule '\(rule)' refused in the last \(String(format1(secs)))s",
+                       message: "Enforcement rate limit reached: \(sup.count) \(action) action(s) of rule '\(rule)' not taken in the last \(String(format1(secs)))s",
                        tags: ["vigil", "enforcement"],
-                       outputFields: [("vigil.rule", .string(rule)), ("vigil.action", .string(settings.value.config.action.rawValue)),
-                                      ("vigil.action_result", .string("refused: rate limit")), ("vigil.refused", .uint(sup.count))]))
+                       outputFields: [("vigil.rule", .string(rule)), ("vigil.action", .string(action)),
+                                      ("vigil.action_result", .string("rate-limited")), ("vigil.rate_limited", .uint(sup.count))]))
+            suppressed[rule] = nil
         }
-        suppressed.removeAll()
     }
 
     private func format1(_ v: Double) -> String {

@@ -46,6 +46,10 @@ enum ConfigCommand: Command {
             var out = "# vigil configuration: \(loaded.path ?? "(none found; defaults)")"
             if !loaded.overrides.isEmpty { out += " with \(loaded.overrides.count) override(s)" }
             out += "\n# rules files resolved: " + loaded.resolvedRulesFiles.joined(separator: ", ")
+            for k in loaded.config.ignoredFalcoKeys { out += "\n# warning: falco.yaml key '\(k.name)' has no effect in Vigil: \(k.value)" }
+            if loaded.config.engine.modernEBPF.cpusForEachBuffer != 0 {
+                out += "\n# warning: engine.modern_ebpf.cpus_for_each_buffer has no effect: Vigil has one ring buffer for all CPUs"
+            }
             out += "\n# valid\n" + ConfigPrinter.yaml(loaded.config)
             FileDescriptorWriter.writeAll(1, out)
             return 0

@@ -58,6 +58,9 @@ enum RunCommand: Command {
         Log.setLevel(loaded.config.logLevel)
         Log.info("agent", "configuration loaded", [("file", loaded.path ?? "(defaults)"),
                                                    ("rules_files", loaded.resolvedRulesFiles.joined(separator: ","))])
+        for k in loaded.config.ignoredFalcoKeys {
+            Log.warning("config", "falco.yaml key accepted without effect", [("key", k.name), ("why", k.value)])
+        }
         let agent: Agent
         do { agent = try Agent(options: opts, loaded: loaded) } catch {
             writeStderr("vigil run: \(error)\n")
