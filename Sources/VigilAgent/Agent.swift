@@ -21,7 +21,7 @@ final class InterestSetter: Sendable {
 }
 
 extension Pipeline: RecordConsumer {
-    package func consume(_ record: UnsafeRawBufferPointer) { process(record) }
+    package func consume(_ event: Event) { process(event) }
     package func endOfBatch() { batchEnded() }
     /// A quiet ring still ticks the pipeline: held alerts are released on time, readiness
     /// and reloads do not wait for the next event.

@@ -327,14 +327,14 @@ class RingSinkBase {
 
     @inline(__always)
     final func handle(_ p: UnsafeRawPointer, _ size: Int) -> Int32 {
-        if counter.count(p, size) { deliver(UnsafeRawBufferPointer(start: p, count: size)) }
+        if let e = counter.admit(UnsafeRawBufferPointer(start: p, count: size)) { deliver(e) }
         inBatch += 1
         if inBatch >= Self.batchLimit { inBatch = 0; return Self.batchFull }
         return 0
     }
     /// Starts counting a new batch.
     final func resetBatch() { inBatch = 0 }
-    func deliver(_ record: UnsafeRawBufferPointer) {}
+    func deliver(_ event: Event) {}
     func endOfBatch() {}
     func idle() {}
     func finish() {}
@@ -346,7 +346,7 @@ final class RingSink<C: RecordConsumer>: RingSinkBase {
         self.consumer = consumer
         super.init(counter: counter)
     }
-    override func deliver(_ record: UnsafeRawBufferPointer) { consumer.consume(record) }
+    override func deliver(_ event: Event) { consumer.consume(event) }
     override func endOfBatch() { consumer.endOfBatch() }
     override func idle() { consumer.idle() }
     override func finish() { consumer.finish() }

@@ -4,6 +4,7 @@ import Glibc
 import Synchronization
 import VigilABI
 import VigilCore
+import VigilDecode
 
 /// Vigil's capture file format (`vigil trace --write FILE`, `--read FILE`).
 ///
@@ -65,7 +66,10 @@ package final class CaptureFileWriter: RecordConsumer {
         withUnsafeBytes(of: v.littleEndian) { buffer.append(contentsOf: $0) }
     }
 
-    package func consume(_ record: UnsafeRawBufferPointer) {
+    package func consume(_ event: Event) { write(event.bytes) }
+
+    /// Appends one raw record as it is (valid or not: files for tests of the reader's checks).
+    package func write(_ record: UnsafeRawBufferPointer) {
         append(UInt32(record.count))
         buffer.append(contentsOf: record)
         recordsWritten &+= 1
@@ -153,7 +157,7 @@ package final class CaptureFileSource: RecordSource, @unchecked Sendable {
                 if have - start - 4 < len { break }
                 chunk.withUnsafeBytes { raw in
                     let rec = UnsafeRawBufferPointer(rebasing: raw[(start + 4)..<(start + 4 + len)])
-                    if counter.count(rec.baseAddress!, len) { consumer.consume(rec) }
+                    if let e = counter.admit(rec) { consumer.consume(e) }
                 }
                 start += 4 + len
                 offset += 4 + len

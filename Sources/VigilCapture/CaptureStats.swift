@@ -58,34 +58,16 @@ final class RecordCounter: @unchecked Sendable {
     private var dirty = false
     private let published = MutexBox(CaptureStats())
 
-    /// Validates and counts one record. Returns false (and counts a decode error) when malformed.
+    /// Validates one record (``Event/decode(_:)``, the only check a record gets) and counts
+    /// it: by kind and type when valid, as a decode error when not (then nil).
     @inline(__always)
-    func count(_ p: UnsafeRawPointer, _ size: Int) -> Bool {
+    func admit(_ record: UnsafeRawBufferPointer) -> Event? {
         dirty = true
-        guard size >= MemoryLayout<vigil_header>.size else { malformed &+= 1; return false }
-        let kind = Int(p.loadUnaligned(fromByteOffset: 0, as: UInt16.self))
-        let declared = Int(p.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
-        guard declared == size, kind > 0, kind < byKind.count else { malformed &+= 1; return false }
-        let type: Int
-        switch UInt32(kind) {
-        case VIGIL_REC_SYSCALL.rawValue:
-            guard size >= MemoryLayout<vigil_syscall_event>.size else { malformed &+= 1; return false }
-            type = Int(p.loadUnaligned(fromByteOffset: 120, as: UInt16.self))
-        case VIGIL_REC_EXEC.rawValue:
-            guard size >= MemoryLayout<vigil_exec_event>.size else { malformed &+= 1; return false }
-            type = Int(p.loadUnaligned(fromByteOffset: 64, as: UInt16.self))
-        case VIGIL_REC_FORK.rawValue:
-            guard size >= MemoryLayout<vigil_fork_event>.size else { malformed &+= 1; return false }
-            let s = Int(p.loadUnaligned(fromByteOffset: 76, as: UInt16.self))
-            type = s == 0 ? Int(VIGIL_SYS_CLONE.rawValue) : s
-        default:
-            guard size >= MemoryLayout<vigil_exit_event>.size else { malformed &+= 1; return false }
-            type = Int(EventType.procexit.rawValue)
-        }
-        byKind[kind] &+= 1
-        byType[type & (EventType.count - 1)] &+= 1
-        bytes &+= UInt64(size)
-        return true
+        guard case .success(let e) = Event.decode(record) else { malformed &+= 1; return nil }
+        byKind[Int(e.recordKind)] &+= 1
+        byType[Int(e.type.rawValue) & (EventType.count - 1)] &+= 1
+        bytes &+= UInt64(record.count)
+        return e
     }
 
     /// Publishes the counts (only if something changed since the last call).

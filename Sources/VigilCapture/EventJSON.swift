@@ -15,27 +15,52 @@ package struct EventJSONRenderer {
 
     package init(bootToWallOffsetNs: UInt64) { self.bootToWallOffsetNs = bootToWallOffsetNs }
 
-    /// Renders `e` and passes the JSON bytes (no newline) to `body`.
+    /// The keys `vigil trace` takes from the rules' field extractor when it keeps state (JSON
+    /// key, rule field): with ``render(_:ruleFields:_:)``'s `ruleFields` the renderer leaves them
+    /// out and the caller writes them, so trace and rules can never disagree. `proc.tid` shows
+    /// `thread.tid`. The container fields are added only where a container is known (live capture).
+    package static let ruleFieldKeys: [(key: String, field: String)] = [
+        ("evt.type", "evt.type"), ("evt.rawres", "evt.rawres"), ("evt.res", "evt.res"),
+        ("proc.pid", "proc.pid"), ("proc.tid", "thread.tid"), ("proc.ppid", "proc.ppid"), ("proc.name", "proc.name"),
+        ("user.uid", "user.uid"), ("group.gid", "group.gid"),
+        ("proc.exepath", "proc.exepath"), ("proc.exe", "proc.exe"), ("proc.args", "proc.args"),
+        ("proc.cmdline", "proc.cmdline"), ("proc.cwd", "proc.cwd"), ("proc.pname", "proc.pname"),
+        ("proc.pexepath", "proc.pexepath"), ("user.loginuid", "user.loginuid"), ("proc.tty", "proc.tty"),
+        ("proc.vpid", "proc.vpid"), ("proc.sid", "proc.sid"), ("proc.exe_ino", "proc.exe_ino"),
+        ("proc.exe_ino.ctime", "proc.exe_ino.ctime"), ("proc.exe_ino.mtime", "proc.exe_ino.mtime"),
+        ("proc.is_exe_upper_layer", "proc.is_exe_upper_layer"), ("proc.is_exe_from_memfd", "proc.is_exe_from_memfd"),
+        ("proc.is_exe_writable", "proc.is_exe_writable"),
+        ("fd.num", "fd.num"), ("fd.name", "fd.name"), ("fd.nameraw", "fd.nameraw"), ("fd.typechar", "fd.typechar"),
+        ("fd.ino", "fd.ino"), ("fd.dev", "fd.dev"), ("fd.l4proto", "fd.l4proto"), ("fd.cip", "fd.cip"),
+        ("fd.cport", "fd.cport"), ("fd.sip", "fd.sip"), ("fd.sport", "fd.sport"),
+    ]
+    /// Container and pod keys (from the rules' extractor, live capture only).
+    package static let containerFieldKeys: [(key: String, field: String)] = [
+        ("container.id", "container.id"), ("container.name", "container.name"),
+        ("container.image.repository", "container.image.repository"), ("container.image.tag", "container.image.tag"),
+        ("k8s.ns.name", "k8s.ns.name"), ("k8s.pod.name", "k8s.pod.name"),
+    ]
+
+    /// Renders `e` from its record alone and passes the JSON bytes (no newline) to `body`.
     package mutating func render<R>(_ e: Event, _ body: (UnsafeRawBufferPointer) -> R) -> R {
-        render(e, extra: { _, _ in }, body)
+        render(e, ruleFields: nil, body)
     }
 
-    /// Renders `e`; `extra` may append more keys (process-table fields) before the
-    /// object closes. Its second argument says whether `fd.name` was already written.
-    /// `fdName` is the name the process table resolved for the event's file descriptor
-    /// (what rules see as `fd.name`: relative paths joined to the cwd or dirfd, `..` folded);
-    /// without it `fd.name` is the record's own text.
-    package mutating func render<R>(_ e: Event, fdName: String? = nil, extra: (JSONWriter, Bool) -> Void,
-                                   _ body: (UnsafeRawBufferPointer) -> R) -> R {
+    /// Renders `e`. With `ruleFields`, the keys of ``ruleFieldKeys`` are left out and
+    /// `ruleFields` writes them (from the rules' extractor, before the object closes); the
+    /// renderer writes only what the record alone says and rules do not compute
+    /// (`evt.time`, `proc.argv`, `evt.args`, ...).
+    package mutating func render<R>(_ e: Event, ruleFields: ((JSONWriter) -> Void)?, _ body: (UnsafeRawBufferPointer) -> R) -> R {
         w.reset()
         w.beginObject()
+        let recordOnly = ruleFields == nil
         let type = e.type
-        w.key("evt.type"); w.string(type.name)
+        if recordOnly { w.key("evt.type"); w.string(type.name) }
         let wall = e.timestampBootNs &+ bootToWallOffsetNs
         w.key("evt.time"); w.time(wall)
         w.key("evt.rawtime"); w.uint(wall)
         w.key("evt.cpu"); w.uint(UInt64(e.cpu))
-        if e.isSyscall {
+        if recordOnly && e.isSyscall {
             let r = e.ret
             w.key("evt.rawres"); w.int(r)
             w.key("evt.res")
@@ -44,25 +69,26 @@ package struct EventJSONRenderer {
         if e.isTruncated { w.key("evt.is_truncated"); w.bool(true) }
         if e.isCompat { w.key("evt.is_compat"); w.bool(true) }
         if e.isIoUring { w.key("evt.is_io_uring"); w.bool(true) }
-        w.key("proc.pid"); w.uint(UInt64(e.pid))
-        w.key("proc.tid"); w.uint(UInt64(e.tid))
-        w.key("proc.ppid"); w.uint(UInt64(e.ppid))
-        w.key("proc.name"); w.string(bytes: e.comm)
-        w.key("user.uid"); w.uint(UInt64(e.uid))
-        w.key("group.gid"); w.uint(UInt64(e.gid))
+        if recordOnly {
+            w.key("proc.pid"); w.uint(UInt64(e.pid))
+            w.key("proc.tid"); w.uint(UInt64(e.tid))
+            w.key("proc.ppid"); w.uint(UInt64(e.ppid))
+            w.key("proc.name"); w.string(bytes: e.comm)
+            w.key("user.uid"); w.uint(UInt64(e.uid))
+            w.key("group.gid"); w.uint(UInt64(e.gid))
+        }
         w.key("container.cgroup_id"); w.uint(e.cgroupID)
-        if e.isExec { writeExec(e) }
-        var wroteFDName = false
-        if e.isSyscall { wroteFDName = writeFD(e, type, fdName) }
+        if e.isExec { writeExec(e, recordOnly: recordOnly) }
+        if recordOnly && e.isSyscall { writeFD(e, type) }
         writeArgs(e)
-        extra(w, wroteFDName)
+        ruleFields?(w)
         w.endObject()
         return body(w.bytes)
     }
 
-    private mutating func writeExec(_ e: Event) {
+    private mutating func writeExec(_ e: Event, recordOnly: Bool) {
         let x = e.execInfo
-        w.key("proc.exepath"); w.string(bytes: e.exePath)
+        if recordOnly { w.key("proc.exepath"); w.string(bytes: e.exePath) }
         // argv: exact strings (an array keeps boundaries), plus Falco's space-joined forms.
         let argv = e.argvRaw
         var parts: [UnsafeRawBufferPointer] = []
@@ -72,26 +98,32 @@ package struct EventJSONRenderer {
             start = i + 1
         }
         if start < argv.count { parts.append(UnsafeRawBufferPointer(rebasing: argv[start..<argv.count])) }
-        w.key("proc.exe"); if let a0 = parts.first { w.string(bytes: a0) } else { w.string("") }
-        w.key("proc.args"); writeJoined(parts.dropFirst())
-        w.key("proc.cmdline"); writeJoined([e.comm] + parts.dropFirst())
+        if recordOnly {
+            w.key("proc.exe"); if let a0 = parts.first { w.string(bytes: a0) } else { w.string("") }
+            w.key("proc.args"); writeJoined(parts.dropFirst())
+            w.key("proc.cmdline"); writeJoined([e.comm] + parts.dropFirst())
+        }
         w.key("proc.argv"); w.beginArray(); for p in parts { w.string(bytes: p) }; w.endArray()
-        w.key("proc.cwd"); w.string(bytes: e.cwd)
+        if recordOnly { w.key("proc.cwd"); w.string(bytes: e.cwd) }
         w.key("user.euid"); w.uint(UInt64(x.euid))
-        w.key("user.loginuid"); w.int(x.loginuid == .max ? -1 : Int64(x.loginuid))
-        w.key("proc.tty"); w.uint(UInt64(x.tty))
-        w.key("proc.vpid"); w.uint(UInt64(x.vpid))
+        if recordOnly {
+            w.key("user.loginuid"); w.int(x.loginuid == .max ? -1 : Int64(x.loginuid))
+            w.key("proc.tty"); w.uint(UInt64(x.tty))
+            w.key("proc.vpid"); w.uint(UInt64(x.vpid))
+        }
         w.key("proc.pgid"); w.uint(UInt64(x.pgid))
-        w.key("proc.sid"); w.uint(UInt64(x.sid))
+        if recordOnly { w.key("proc.sid"); w.uint(UInt64(x.sid)) }
         w.key("proc.exe_tid"); w.uint(UInt64(x.old_tid))
         w.key("proc.cap_effective"); w.uint(x.cap_effective)
         w.key("proc.cap_permitted"); w.uint(x.cap_permitted)
-        w.key("proc.exe_ino"); w.uint(x.exe_ino)
-        w.key("proc.exe_ino.ctime"); w.uint(x.exe_ctime_ns)
-        w.key("proc.exe_ino.mtime"); w.uint(x.exe_mtime_ns)
-        w.key("proc.is_exe_upper_layer"); w.bool(x.exe_flags & UInt32(VIGIL_EXE_UPPER_LAYER) != 0)
-        w.key("proc.is_exe_from_memfd"); w.bool(x.exe_flags & UInt32(VIGIL_EXE_FROM_MEMFD) != 0)
-        w.key("proc.is_exe_writable"); w.bool(x.exe_flags & UInt32(VIGIL_EXE_WRITABLE) != 0)
+        if recordOnly {
+            w.key("proc.exe_ino"); w.uint(x.exe_ino)
+            w.key("proc.exe_ino.ctime"); w.uint(x.exe_ctime_ns)
+            w.key("proc.exe_ino.mtime"); w.uint(x.exe_mtime_ns)
+            w.key("proc.is_exe_upper_layer"); w.bool(x.exe_flags & UInt32(VIGIL_EXE_UPPER_LAYER) != 0)
+            w.key("proc.is_exe_from_memfd"); w.bool(x.exe_flags & UInt32(VIGIL_EXE_FROM_MEMFD) != 0)
+            w.key("proc.is_exe_writable"); w.bool(x.exe_flags & UInt32(VIGIL_EXE_WRITABLE) != 0)
+        }
         if x.exe_flags & UInt32(VIGIL_EXE_ARGS_TRUNCATED) != 0 { w.key("proc.args_truncated"); w.bool(true) }
         w.key("proc.start_time"); w.uint(x.start_time_ns &+ bootToWallOffsetNs)
         w.key("container.cgroup"); w.string(bytes: e.cgroupPath)
@@ -109,8 +141,8 @@ package struct EventJSONRenderer {
         out.withUnsafeBytes { w.string(bytes: $0) }
     }
 
-    /// Writes fd.* fields known from the record alone; returns whether fd.name was written.
-    private mutating func writeFD(_ e: Event, _ type: EventType, _ fdName: String?) -> Bool {
+    /// Writes fd.* fields known from the record alone (without state: no process table).
+    private mutating func writeFD(_ e: Event, _ type: EventType) {
         let id = UInt32(type.rawValue)
         switch id {
         case VIGIL_SYS_OPEN.rawValue, VIGIL_SYS_OPENAT.rawValue, VIGIL_SYS_OPENAT2.rawValue, VIGIL_SYS_CREAT.rawValue,
@@ -118,27 +150,24 @@ package struct EventJSONRenderer {
             if e.ret >= 0 { w.key("fd.num"); w.int(e.ret) }
             let opened = e.openedPath
             let ref = e.fileRef
-            // The process table's name (resolved as rules see it), else the file the kernel
-            // opened (its dentry's path), else the path as written.
-            w.key("fd.name")
-            if let fdName { w.string(fdName) } else { w.string(bytes: opened.count > 0 ? opened : e.str0) }
+            // The file the kernel opened (its dentry's path), else the path as written.
+            w.key("fd.name"); w.string(bytes: opened.count > 0 ? opened : e.str0)
             w.key("fd.nameraw"); w.string(bytes: e.str0)
             w.key("fd.typechar"); w.string("f")
             if ref.flags & UInt32(VIGIL_FILE_PRESENT) != 0 {
                 w.key("fd.ino"); w.uint(ref.ino)
                 w.key("fd.dev"); w.uint(UInt64(ref.dev))
             }
-            return true
         case VIGIL_SYS_ACCEPT.rawValue, VIGIL_SYS_ACCEPT4.rawValue:
             if e.ret >= 0 { w.key("fd.num"); w.int(e.ret) }
-            return writeTuple(e, serverSide: true, fdName)
+            writeTuple(e, serverSide: true)
         case VIGIL_SYS_CONNECT.rawValue, VIGIL_SYS_SENDTO.rawValue, VIGIL_SYS_SENDMSG.rawValue,
              VIGIL_SYS_RECVFROM.rawValue, VIGIL_SYS_RECVMSG.rawValue:
             w.key("fd.num"); w.int(Int64(Int32(truncatingIfNeeded: e.arg(0))))
-            return writeTuple(e, serverSide: false, fdName)
+            writeTuple(e, serverSide: false)
         case VIGIL_SYS_BIND.rawValue, VIGIL_SYS_LISTEN.rawValue:
             w.key("fd.num"); w.int(Int64(Int32(truncatingIfNeeded: e.arg(0))))
-            return writeTuple(e, serverSide: true, fdName)
+            writeTuple(e, serverSide: true)
         case VIGIL_SYS_CLOSE.rawValue, VIGIL_SYS_DUP.rawValue, VIGIL_SYS_DUP2.rawValue, VIGIL_SYS_DUP3.rawValue,
              VIGIL_SYS_FCHMOD.rawValue, VIGIL_SYS_FCHDIR.rawValue, VIGIL_SYS_FCNTL.rawValue:
             w.key("fd.num"); w.int(Int64(Int32(truncatingIfNeeded: e.arg(0))))
@@ -147,12 +176,11 @@ package struct EventJSONRenderer {
         default:
             break
         }
-        return false
     }
 
-    private mutating func writeTuple(_ e: Event, serverSide: Bool, _ fdName: String?) -> Bool {
+    private mutating func writeTuple(_ e: Event, serverSide: Bool) {
         let t = SocketTuple(e.tuple)
-        guard t.family == LinuxConstants.AF_INET || t.family == LinuxConstants.AF_INET6 else { return false }
+        guard t.family == LinuxConstants.AF_INET || t.family == LinuxConstants.AF_INET6 else { return }
         let (cip, cport, sip, sport) = serverSide
             ? (t.remoteIP, t.remotePort, t.localIP, t.localPort)
             : (t.localIP, t.localPort, t.remoteIP, t.remotePort)
@@ -162,8 +190,7 @@ package struct EventJSONRenderer {
         w.key("fd.cport"); w.uint(UInt64(cport))
         w.key("fd.sip"); w.string(sip.description)
         w.key("fd.sport"); w.uint(UInt64(sport))
-        w.key("fd.name"); w.string(fdName ?? t.text(serverSide: serverSide))
-        return true
+        w.key("fd.name"); w.string(t.text(serverSide: serverSide))
     }
 
     private mutating func writeArgs(_ e: Event) {

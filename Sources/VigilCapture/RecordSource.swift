@@ -68,7 +68,7 @@ package final class SyntheticSource: RecordSource, @unchecked Sendable {
             for r in records {
                 if stopRequested.load(ordering: .relaxed) { break outer }
                 r.withUnsafeBytes { raw in
-                    if let base = raw.baseAddress, counter.count(base, raw.count) { consumer.consume(raw) }
+                    if let e = counter.admit(raw) { consumer.consume(e) }
                 }
             }
             consumer.endOfBatch()

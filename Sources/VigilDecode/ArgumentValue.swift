@@ -165,10 +165,10 @@ extension Event {
             return make(signed: Int64(Int32(truncatingIfNeeded: arg(i))), spec.format)
         case .str0:
             if isExec { return .bytes(exePath, spec.format) }
-            guard isSyscall, load(122, UInt16.self) > 0 else { return nil }
+            guard isSyscall, load(RecordLayout.str0Length, UInt16.self) > 0 else { return nil }
             return bytesValue(spec.format, first: true)
         case .str1:
-            guard isSyscall, load(124, UInt16.self) > 0 else { return nil }
+            guard isSyscall, load(RecordLayout.str1Length, UInt16.self) > 0 else { return nil }
             return bytesValue(spec.format, first: false)
         case .str0Second:
             guard isSyscall else { return nil }
@@ -315,7 +315,7 @@ extension Event {
     @inline(__always)
     package var isOpen: Bool {
         guard isSyscall else { return false }
-        let t = load(120, UInt16.self)
+        let t = load(RecordLayout.syscallID, UInt16.self)
         return t == UInt16(VIGIL_SYS_OPEN.rawValue) || t == UInt16(VIGIL_SYS_OPENAT.rawValue)
             || t == UInt16(VIGIL_SYS_OPENAT2.rawValue) || t == UInt16(VIGIL_SYS_CREAT.rawValue)
             || t == UInt16(VIGIL_SYS_OPEN_BY_HANDLE_AT.rawValue)
@@ -325,7 +325,7 @@ extension Event {
     @inline(__always)
     package var openFlags: UInt64? {
         guard isSyscall else { return nil }
-        switch UInt32(load(120, UInt16.self)) {
+        switch UInt32(load(RecordLayout.syscallID, UInt16.self)) {
         case VIGIL_SYS_OPEN.rawValue: return arg(1)
         case VIGIL_SYS_OPENAT.rawValue, VIGIL_SYS_OPENAT2.rawValue, VIGIL_SYS_OPEN_BY_HANDLE_AT.rawValue: return arg(2)
         case VIGIL_SYS_CREAT.rawValue: return LinuxConstants.O_CREAT | LinuxConstants.O_WRONLY | LinuxConstants.O_TRUNC
@@ -337,7 +337,7 @@ extension Event {
     @inline(__always)
     package var openMode: UInt64? {
         guard isSyscall else { return nil }
-        switch UInt32(load(120, UInt16.self)) {
+        switch UInt32(load(RecordLayout.syscallID, UInt16.self)) {
         case VIGIL_SYS_OPEN.rawValue: return arg(2)
         case VIGIL_SYS_OPENAT.rawValue, VIGIL_SYS_OPENAT2.rawValue: return arg(3)
         case VIGIL_SYS_CREAT.rawValue: return arg(1)

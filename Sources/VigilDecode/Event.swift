@@ -24,34 +24,34 @@ package struct Event {
     /// Length of the record in bytes.
     package let length: Int
 
-    /// Validates `record` and returns a view over it.
+    /// Validates `record` and returns a view over it: the one check every record gets
+    /// (sources count its outcome; nothing validates a record again). The header's `size`
+    /// must equal the record's length, the kind must be known, the fixed body must fit and
+    /// the variable parts its lengths announce must end inside the record.
     @inline(__always)
     package static func decode(_ record: UnsafeRawBufferPointer) -> Result<Event, DecodeError> {
-        guard let base = record.baseAddress, record.count >= MemoryLayout<vigil_header>.size else {
+        guard let base = record.baseAddress, record.count >= RecordLayout.headerSize else {
             return .failure(.tooShort(kind: 0, length: record.count))
         }
-        let kind = base.loadUnaligned(fromByteOffset: 0, as: UInt16.self)
-        let declared = Int(base.loadUnaligned(fromByteOffset: 4, as: UInt32.self))
-        if declared > record.count || declared < MemoryLayout<vigil_header>.size {
-            return .failure(.sizeMismatch(declared: declared, actual: record.count))
+        let kind = base.loadUnaligned(fromByteOffset: RecordLayout.kind, as: UInt16.self)
+        let n = Int(base.loadUnaligned(fromByteOffset: RecordLayout.size, as: UInt32.self))
+        if n != record.count {
+            return .failure(.sizeMismatch(declared: n, actual: record.count))
         }
-        let n = declared
+        @inline(__always) func u16(_ offset: Int) -> Int { Int(base.loadUnaligned(fromByteOffset: offset, as: UInt16.self)) }
         switch UInt32(kind) {
         case VIGIL_REC_SYSCALL.rawValue:
-            let fixed = MemoryLayout<vigil_syscall_event>.size
+            let fixed = RecordLayout.syscallData
             guard n >= fixed else { return .failure(.tooShort(kind: kind, length: n)) }
-            let s0 = Int(base.loadUnaligned(fromByteOffset: 122, as: UInt16.self))
-            let s1 = Int(base.loadUnaligned(fromByteOffset: 124, as: UInt16.self))
-            guard fixed + s0 + s1 <= n else { return .failure(.payloadOverrun(kind: kind)) }
+            guard fixed + u16(RecordLayout.str0Length) + u16(RecordLayout.str1Length) <= n else {
+                return .failure(.payloadOverrun(kind: kind))
+            }
         case VIGIL_REC_EXEC.rawValue:
-            let fixed = MemoryLayout<vigil_exec_event>.size
+            let fixed = RecordLayout.execData
             guard n >= fixed else { return .failure(.tooShort(kind: kind, length: n)) }
-            let e = Int(base.loadUnaligned(fromByteOffset: 66, as: UInt16.self))
-            let a = Int(base.loadUnaligned(fromByteOffset: 68, as: UInt16.self))
-            let c = Int(base.loadUnaligned(fromByteOffset: 70, as: UInt16.self))
-            let g = Int(base.loadUnaligned(fromByteOffset: 160, as: UInt16.self))
-            let v = Int(base.loadUnaligned(fromByteOffset: 162, as: UInt16.self))
-            guard fixed + e + a + c + g + v <= n else { return .failure(.payloadOverrun(kind: kind)) }
+            let parts = u16(RecordLayout.exeLength) + u16(RecordLayout.argsLength) + u16(RecordLayout.cwdLength)
+                + u16(RecordLayout.cgroupLength) + u16(RecordLayout.envLength)
+            guard fixed + parts <= n else { return .failure(.payloadOverrun(kind: kind)) }
         case VIGIL_REC_FORK.rawValue:
             guard n >= MemoryLayout<vigil_fork_event>.size else { return .failure(.tooShort(kind: kind, length: n)) }
         case VIGIL_REC_EXIT.rawValue:
@@ -62,6 +62,9 @@ package struct Event {
         return .success(Event(base: base, length: n))
     }
 
+    /// The record's bytes (header included).
+    package var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: length) }
+
     @inline(__always) init(base: UnsafeRawPointer, length: Int) { self.base = base; self.length = length }
 
     @inline(__always) func load<T>(_ offset: Int, _: T.Type) -> T { base.loadUnaligned(fromByteOffset: offset, as: T.self) }
@@ -69,31 +72,31 @@ package struct Event {
     // MARK: header
 
     /// Record kind (`VIGIL_REC_*`).
-    @inline(__always) package var recordKind: UInt16 { load(0, UInt16.self) }
+    @inline(__always) package var recordKind: UInt16 { load(RecordLayout.kind, UInt16.self) }
     /// Header flags (`VIGIL_HF_*`).
-    @inline(__always) package var headerFlags: UInt16 { load(2, UInt16.self) }
+    @inline(__always) package var headerFlags: UInt16 { load(RecordLayout.flags, UInt16.self) }
     /// Whether some variable data was cut to fit.
     package var isTruncated: Bool { headerFlags & UInt16(VIGIL_HF_TRUNCATED) != 0 }
     /// CLOCK_BOOTTIME nanoseconds.
-    @inline(__always) package var timestampBootNs: UInt64 { load(8, UInt64.self) }
-    @inline(__always) package var cpu: UInt32 { load(16, UInt32.self) }
+    @inline(__always) package var timestampBootNs: UInt64 { load(RecordLayout.timestamp, UInt64.self) }
+    @inline(__always) package var cpu: UInt32 { load(RecordLayout.cpu, UInt32.self) }
     /// Thread group id (user-space pid).
-    @inline(__always) package var pid: UInt32 { load(20, UInt32.self) }
-    @inline(__always) package var tid: UInt32 { load(24, UInt32.self) }
-    @inline(__always) package var ppid: UInt32 { load(28, UInt32.self) }
-    @inline(__always) package var uid: UInt32 { load(32, UInt32.self) }
-    @inline(__always) package var gid: UInt32 { load(36, UInt32.self) }
-    @inline(__always) package var cgroupID: UInt64 { load(40, UInt64.self) }
+    @inline(__always) package var pid: UInt32 { load(RecordLayout.pid, UInt32.self) }
+    @inline(__always) package var tid: UInt32 { load(RecordLayout.tid, UInt32.self) }
+    @inline(__always) package var ppid: UInt32 { load(RecordLayout.ppid, UInt32.self) }
+    @inline(__always) package var uid: UInt32 { load(RecordLayout.uid, UInt32.self) }
+    @inline(__always) package var gid: UInt32 { load(RecordLayout.gid, UInt32.self) }
+    @inline(__always) package var cgroupID: UInt64 { load(RecordLayout.cgroupID, UInt64.self) }
     /// The task's comm (up to 15 bytes, without the NUL).
-    package var comm: UnsafeRawBufferPointer { cString(at: 48, max: 16) }
+    package var comm: UnsafeRawBufferPointer { cString(at: RecordLayout.comm, max: Int(VIGIL_COMM_LEN)) }
 
     /// Falco's `evt.type`.
     @inline(__always) package var type: EventType {
         switch UInt32(recordKind) {
-        case VIGIL_REC_SYSCALL.rawValue: return EventType(rawValue: load(120, UInt16.self))
-        case VIGIL_REC_EXEC.rawValue: return EventType(rawValue: load(64, UInt16.self))
+        case VIGIL_REC_SYSCALL.rawValue: return EventType(rawValue: load(RecordLayout.syscallID, UInt16.self))
+        case VIGIL_REC_EXEC.rawValue: return EventType(rawValue: load(RecordLayout.execSyscallID, UInt16.self))
         case VIGIL_REC_FORK.rawValue:
-            let s = load(76, UInt16.self)
+            let s = load(RecordLayout.forkSyscallID, UInt16.self)
             return EventType(rawValue: s == 0 ? UInt16(VIGIL_SYS_CLONE.rawValue) : s)
         case VIGIL_REC_EXIT.rawValue: return .procexit
         default: return EventType(rawValue: 0)
@@ -105,28 +108,28 @@ package struct Event {
     /// Whether this is a completed-syscall record (``ret``, ``arg(_:)``, ``str0``, ``str1``, ``tuple``).
     package var isSyscall: Bool { recordKind == UInt16(VIGIL_REC_SYSCALL.rawValue) }
     /// The syscall's return value (0 for exec records).
-    @inline(__always) package var ret: Int64 { isSyscall ? load(64, Int64.self) : 0 }
+    @inline(__always) package var ret: Int64 { isSyscall ? load(RecordLayout.syscallRet, Int64.self) : 0 }
     /// Raw argument `i` (0...5) saved at sys_enter.
-    @inline(__always) package func arg(_ i: Int) -> UInt64 { isSyscall && i >= 0 && i < 6 ? load(72 + 8 * i, UInt64.self) : 0 }
+    @inline(__always) package func arg(_ i: Int) -> UInt64 { isSyscall && i >= 0 && i < 6 ? load(RecordLayout.syscallArgs + 8 * i, UInt64.self) : 0 }
     /// First string/buffer argument (meaning depends on the syscall); empty when absent.
     package var str0: UnsafeRawBufferPointer {
         guard isSyscall else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        return stripNUL(168, Int(load(122, UInt16.self)))
+        return stripNUL(RecordLayout.syscallData, Int(load(RecordLayout.str0Length, UInt16.self)))
     }
     /// Second string/buffer argument; empty when absent.
     package var str1: UnsafeRawBufferPointer {
         guard isSyscall else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        return stripNUL(168 + Int(load(122, UInt16.self)), Int(load(124, UInt16.self)))
+        return stripNUL(RecordLayout.syscallData + Int(load(RecordLayout.str0Length, UInt16.self)), Int(load(RecordLayout.str1Length, UInt16.self)))
     }
     /// Raw bytes of str0 including any trailing NUL (for sockaddrs and buffers).
     package var str0Raw: UnsafeRawBufferPointer {
         guard isSyscall else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        return UnsafeRawBufferPointer(start: base + 168, count: Int(load(122, UInt16.self)))
+        return UnsafeRawBufferPointer(start: base + RecordLayout.syscallData, count: Int(load(RecordLayout.str0Length, UInt16.self)))
     }
     /// Raw bytes of str1.
     package var str1Raw: UnsafeRawBufferPointer {
         guard isSyscall else { return UnsafeRawBufferPointer(start: nil, count: 0) }
-        return UnsafeRawBufferPointer(start: base + 168 + Int(load(122, UInt16.self)), count: Int(load(124, UInt16.self)))
+        return UnsafeRawBufferPointer(start: base + RecordLayout.syscallData + Int(load(RecordLayout.str0Length, UInt16.self)), count: Int(load(RecordLayout.str1Length, UInt16.self)))
     }
     /// A 32-bit syscall (an ia32 process, or `int 0x80`): `evt.is_compat`.
     package var isCompat: Bool { headerFlags & UInt16(VIGIL_HF_COMPAT) != 0 }
@@ -135,7 +138,7 @@ package struct Event {
     /// The file an open-family syscall returned (flags 0 when absent: failed opens, other syscalls).
     package var fileRef: vigil_file_ref {
         guard isSyscall, isOpen else { return vigil_file_ref() }
-        return load(128, vigil_file_ref.self)
+        return load(RecordLayout.syscallUnion, vigil_file_ref.self)
     }
     /// The path of the file the kernel opened (walked from its dentry at exit), when the
     /// record has one; empty otherwise.
@@ -148,7 +151,7 @@ package struct Event {
     /// Socket addresses read from the kernel socket (family 0 when absent).
     package var tuple: vigil_sock_tuple {
         guard isSyscall else { return vigil_sock_tuple() }
-        return load(128, vigil_sock_tuple.self)
+        return load(RecordLayout.syscallUnion, vigil_sock_tuple.self)
     }
 
     // MARK: exec records
@@ -156,30 +159,31 @@ package struct Event {
     /// Whether this is a successful exec.
     package var isExec: Bool { recordKind == UInt16(VIGIL_REC_EXEC.rawValue) }
     /// Exec: the executable's path.
-    package var exePath: UnsafeRawBufferPointer { isExec ? stripNUL(168, Int(load(66, UInt16.self))) : .init(start: nil, count: 0) }
+    package var exePath: UnsafeRawBufferPointer { isExec ? stripNUL(RecordLayout.execData, Int(load(RecordLayout.exeLength, UInt16.self))) : .init(start: nil, count: 0) }
     /// Exec: argv as NUL-separated bytes (each argument NUL terminated).
     package var argvRaw: UnsafeRawBufferPointer {
-        isExec ? UnsafeRawBufferPointer(start: base + 168 + Int(load(66, UInt16.self)), count: Int(load(68, UInt16.self))) : .init(start: nil, count: 0)
+        isExec ? UnsafeRawBufferPointer(start: base + RecordLayout.execData + Int(load(RecordLayout.exeLength, UInt16.self)), count: Int(load(RecordLayout.argsLength, UInt16.self))) : .init(start: nil, count: 0)
     }
     /// Exec: the working directory.
     package var cwd: UnsafeRawBufferPointer {
-        isExec ? stripNUL(168 + Int(load(66, UInt16.self)) + Int(load(68, UInt16.self)), Int(load(70, UInt16.self))) : .init(start: nil, count: 0)
+        isExec ? stripNUL(RecordLayout.execData + Int(load(RecordLayout.exeLength, UInt16.self)) + Int(load(RecordLayout.argsLength, UInt16.self)), Int(load(RecordLayout.cwdLength, UInt16.self))) : .init(start: nil, count: 0)
     }
     /// Exec: the cgroup v2 path relative to the cgroup root (see vigil_abi.h).
     package var cgroupPath: UnsafeRawBufferPointer {
-        isExec ? stripNUL(168 + Int(load(66, UInt16.self)) + Int(load(68, UInt16.self)) + Int(load(70, UInt16.self)), Int(load(160, UInt16.self))) : .init(start: nil, count: 0)
+        isExec ? stripNUL(RecordLayout.execData + Int(load(RecordLayout.exeLength, UInt16.self)) + Int(load(RecordLayout.argsLength, UInt16.self)) + Int(load(RecordLayout.cwdLength, UInt16.self)), Int(load(RecordLayout.cgroupLength, UInt16.self))) : .init(start: nil, count: 0)
     }
     /// Exec: the environment as NUL-separated `NAME=value` entries (each NUL terminated), empty
     /// when not captured (see ``environmentCaptured``).
     package var environmentRaw: UnsafeRawBufferPointer {
         guard isExec else { return .init(start: nil, count: 0) }
-        let off = 168 + Int(load(66, UInt16.self)) + Int(load(68, UInt16.self)) + Int(load(70, UInt16.self)) + Int(load(160, UInt16.self))
-        return UnsafeRawBufferPointer(start: base + off, count: Int(load(162, UInt16.self)))
+        let off = RecordLayout.execData + Int(load(RecordLayout.exeLength, UInt16.self)) + Int(load(RecordLayout.argsLength, UInt16.self))
+            + Int(load(RecordLayout.cwdLength, UInt16.self)) + Int(load(RecordLayout.cgroupLength, UInt16.self))
+        return UnsafeRawBufferPointer(start: base + off, count: Int(load(RecordLayout.envLength, UInt16.self)))
     }
     /// Exec: whether the kernel copied the environment (a loaded rule needed it).
-    package var environmentCaptured: Bool { isExec && load(72, UInt32.self) & UInt32(VIGIL_EXE_ENV_CAPTURED) != 0 }
+    package var environmentCaptured: Bool { isExec && load(RecordLayout.exeFlags, UInt32.self) & UInt32(VIGIL_EXE_ENV_CAPTURED) != 0 }
     /// Exec: whether the environment was cut.
-    package var environmentTruncated: Bool { isExec && load(72, UInt32.self) & UInt32(VIGIL_EXE_ENV_TRUNCATED) != 0 }
+    package var environmentTruncated: Bool { isExec && load(RecordLayout.exeFlags, UInt32.self) & UInt32(VIGIL_EXE_ENV_TRUNCATED) != 0 }
     /// Exec: the fixed part of the record.
     package var execInfo: vigil_exec_event {
         isExec ? load(0, vigil_exec_event.self) : vigil_exec_event()

@@ -27,8 +27,8 @@ final class PushSource: RecordSource, @unchecked Sendable {
                 r.withUnsafeBytes { raw in
                     if case .success(let e) = Event.decode(raw) {
                         counts.withLock { $0.recordsByType[Int(e.type.rawValue)] += 1; $0.recordsByKind[Int(e.recordKind)] += 1 }
+                        consumer.consume(e)
                     }
-                    consumer.consume(raw)
                 }
             }
             if batch.isEmpty { consumer.idle() } else { consumer.endOfBatch() }

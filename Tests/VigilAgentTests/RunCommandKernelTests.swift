@@ -170,7 +170,7 @@ func freePort() -> UInt16 {
         for r in [Synth.exec(pid: 8000, ppid: 1, exe: "/bin/sh", argv: ["sh"], ts: 1_000),
                   Synth.exec(pid: 8001, ppid: 8000, exe: "/usr/bin/cat", argv: ["cat", "/etc/shadow"], ts: 2_000),
                   Synth.open(pid: 8001, path: "/etc/shadow", fd: 3, ts: 3_000)] {
-            r.withUnsafeBytes { writer.consume($0) }
+            r.withUnsafeBytes { writer.write($0) }
         }
         writer.finish()
         let vigil = try SpawnedVigil(binary: binary, args: ["run", "-c", fx.dir + "/vigil.yaml", "-e", fx.dir + "/events.vcap"], dir: fx.dir)

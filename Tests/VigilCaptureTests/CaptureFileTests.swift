@@ -12,7 +12,7 @@ final class Collector: RecordConsumer {
     var records: [[UInt8]] = []
     var batches = 0
     var finished = false
-    func consume(_ record: UnsafeRawBufferPointer) { records.append(Array(record)) }
+    func consume(_ event: Event) { records.append(Array(event.bytes)) }
     func endOfBatch() { batches += 1 }
     func finish() { finished = true }
 }
@@ -40,7 +40,7 @@ func sampleRecords() -> [[UInt8]] {
         let records = sampleRecords()
         do {
             let w = try CaptureFileWriter(path: path, bootToWallOffsetNs: 99)
-            for r in records { r.withUnsafeBytes { w.consume($0) } }
+            for r in records { r.withUnsafeBytes { w.write($0) } }
             w.finish()
             #expect(w.error == nil)
             #expect(w.recordsWritten == 4)
@@ -79,7 +79,7 @@ func sampleRecords() -> [[UInt8]] {
         let records = sampleRecords()
         do {
             let w = try CaptureFileWriter(path: path)
-            for r in records { r.withUnsafeBytes { w.consume($0) } }
+            for r in records { r.withUnsafeBytes { w.write($0) } }
             w.finish()
         }
         // Cut the last record in half.
@@ -109,6 +109,29 @@ func sampleRecords() -> [[UInt8]] {
         #expect(c.records.count == 1)
         #expect(src.stats().decodeErrors == 2)
         #expect(src.stats().records == 1)
+    }
+
+    /// Sources validate with `Event.decode` and nothing else: a record whose string lengths
+    /// run past its end (which a size-and-kind check alone let through to the consumer) and one
+    /// whose declared size is shorter than the record are both decode errors, never delivered.
+    @Test func sourcesValidateOnceWithTheDecoder() throws {
+        var overrun = sampleRecords()[0]
+        overrun.withUnsafeMutableBytes {
+            $0.storeBytes(of: UInt16(5000), toByteOffset: MemoryLayout<vigil_syscall_event>.offset(of: \.str0_len)!, as: UInt16.self)
+        }
+        let padded = sampleRecords()[0] + [0, 0, 0, 0, 0, 0, 0, 0]
+        for bad in [overrun, padded] {
+            bad.withUnsafeBytes { raw in
+                guard case .failure = Event.decode(raw) else { Issue.record("decode accepted a malformed record"); return }
+            }
+        }
+        let src = SyntheticSource(records: [overrun, padded, sampleRecords()[1]])
+        let c = Collector()
+        try src.run(c)
+        #expect(c.records == [sampleRecords()[1]])
+        #expect(src.stats().decodeErrors == 2)
+        #expect(src.stats().records == 1)
+        #expect(src.stats().bytes == UInt64(sampleRecords()[1].count))
     }
 
     @Test func syntheticSourceRepeats() throws {

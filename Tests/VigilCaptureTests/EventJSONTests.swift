@@ -46,7 +46,7 @@ import VigilState
         defer { unlink(path) }
         do {
             let w = try CaptureFileWriter(path: path)
-            for r in recs { r.withUnsafeBytes { w.consume($0) } }
+            for r in recs { r.withUnsafeBytes { w.write($0) } }
             w.finish()
         }
         let out = try runProcess(vigil, ["trace", "--read", path])
@@ -56,5 +56,14 @@ import VigilState
         let o = try #require(try JSONSerialization.jsonObject(with: Data(open)) as? [String: Any])
         #expect(o["evt.type"] as? String == "openat")
         #expect(o["fd.name"] as? String == ruleName)
+        // proc.* of a non-exec event come from the process table, as rules see them; every key once.
+        #expect(o["proc.exepath"] as? String == "/bin/cat")
+        #expect(o["proc.cmdline"] as? String == "cat x")
+        #expect(o["proc.cwd"] as? String == "/srv/app/")
+        #expect(o["fd.typechar"] as? String == "f")
+        let text = String(decoding: open, as: UTF8.self)
+        for key in ["\"fd.name\":", "\"proc.pid\":", "\"evt.type\":", "\"proc.exepath\":"] {
+            #expect(text.components(separatedBy: key).count == 2, "\(key) in \(text)")
+        }
     }
 }

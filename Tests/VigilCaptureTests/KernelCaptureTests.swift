@@ -23,7 +23,8 @@ final class KernelRecorder: RecordConsumer, @unchecked Sendable {
     /// Descendants of this process seen in fork records (reader thread only).
     var family: Set<UInt32> = []
 
-    func consume(_ record: UnsafeRawBufferPointer) {
+    func consume(_ event: Event) {
+        let record = event.bytes
         let pid = record.loadUnaligned(fromByteOffset: 20, as: UInt32.self)
         let ppid = record.loadUnaligned(fromByteOffset: 28, as: UInt32.self)
         let mine = pid == me || family.contains(pid)
@@ -265,7 +266,7 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         defer { unlink(path) }
         do {
             let w = try CaptureFileWriter(path: path)
-            r.bytes.withUnsafeBytes { w.consume($0) }
+            r.bytes.withUnsafeBytes { w.write($0) }
             w.finish()
         }
         let out = try runProcess(vigil, ["trace", "--read", path])
@@ -409,7 +410,7 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         let idles = Atomic<Int>(0)
         let finished = Atomic<Bool>(false)
         let threadName = Mutex<String>("")
-        func consume(_ record: UnsafeRawBufferPointer) { records.add(1, ordering: .relaxed); note() }
+        func consume(_ event: Event) { records.add(1, ordering: .relaxed); note() }
         func idle() { idles.add(1, ordering: .relaxed); note() }
         func finish() { finished.store(true, ordering: .releasing) }
         private func note() { if threadName.withLock({ $0.isEmpty }) { let n = NamedThread.currentName(); threadName.withLock { $0 = n } } }

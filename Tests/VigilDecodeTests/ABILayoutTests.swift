@@ -52,6 +52,15 @@ import VigilDecode
         #expect(MemoryLayout<vigil_exit_event>.offset(of: \.exit_code) == 64)
     }
 
+    /// The offsets the decoder reads, derived from the structs (not written as literals).
+    @Test func decoderOffsetsFollowTheStructs() {
+        #expect(RecordLayout.kind == 0 && RecordLayout.size == 4 && RecordLayout.pid == 20 && RecordLayout.comm == 48)
+        #expect(RecordLayout.syscallID == 120 && RecordLayout.str0Length == 122 && RecordLayout.str1Length == 124)
+        #expect(RecordLayout.syscallUnion == 128 && RecordLayout.syscallData == 168)
+        #expect(RecordLayout.exeLength == 66 && RecordLayout.cgroupLength == 160 && RecordLayout.execData == 168)
+        #expect(RecordLayout.forkSyscallID == 76)
+    }
+
     @Test func encodeDecodeRoundTrip() throws {
         let h = RecordEncoder.Header(pid: 42, ppid: 1, uid: 1000, cgroupID: 77, comm: "cat")
         let bytes = RecordEncoder.syscall(h, type: EventType(name: "openat")!, ret: 3, args: [UInt64(bitPattern: -100), 0, 0o644], str0: "/etc/shadow")

@@ -14,8 +14,8 @@ private final class ExecRecorder: RecordConsumer, @unchecked Sendable {
     let records = Mutex<[OwnedRecord]>([])
     init(marker: String) { self.marker = Array(marker.utf8) }
 
-    func consume(_ record: UnsafeRawBufferPointer) {
-        guard case .success(let ev) = Event.decode(record), ev.isExec else { return }
+    func consume(_ ev: Event) {
+        guard ev.isExec else { return }
         let path = ev.cgroupPath
         guard path.count >= marker.count else { return }
         let bytes = Array(path)
@@ -23,7 +23,7 @@ private final class ExecRecorder: RecordConsumer, @unchecked Sendable {
         for i in 0...(bytes.count - marker.count) where bytes[i] == marker[0] {
             if Array(bytes[i..<(i + marker.count)]) == marker { found = true; break }
         }
-        if found { let copy = OwnedRecord(copying: record); records.withLock { $0.append(copy) } }
+        if found { let copy = OwnedRecord(copying: ev.bytes); records.withLock { $0.append(copy) } }
     }
 }
 

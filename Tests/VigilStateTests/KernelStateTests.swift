@@ -22,8 +22,7 @@ final class StateRecorder: RecordConsumer, @unchecked Sendable {
 
     init(table: ProcessTable, root: UInt32) { self.table = table; self.root = root }
 
-    func consume(_ record: UnsafeRawBufferPointer) {
-        guard case .success(let e) = Event.decode(record) else { return }
+    func consume(_ e: Event) {
         let r = table.apply(e)
         guard let p = r.process else { return }
         var mine = false

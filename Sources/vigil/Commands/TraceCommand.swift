@@ -5,6 +5,7 @@ import VigilABI
 import VigilCapture
 import VigilCore
 import VigilDecode
+import VigilRules
 import VigilState
 
 /// `vigil trace`: prints every captured event as one JSON object per line.
@@ -169,8 +170,25 @@ enum TraceCommand: Command {
             let table = ProcessTable()
             // A live capture starts from the processes that already run; a capture file does not.
             if readPath == nil && !noState { _ = table.seedFromProc() }
-            let printer = TracePrinter(fd: 1, bootToWallOffsetNs: source.bootToWallOffsetNs, kinds: kinds,
-                                       countOnly: countOnly, table: noState ? nil : table, comm: comm)
+            // A live capture with state also names containers and pods (as the agent does without
+            // Kubernetes); a capture file's cgroup ids and pids belong to another moment.
+            var enricher: ContainerEnricher?
+            if readPath == nil && !noState {
+                let en = ContainerEnricher(configuration: .init())
+                en.start()
+                enricher = en
+            }
+            defer { enricher?.stop() }
+            let printer: TracePrinter
+            do {
+                printer = try TracePrinter(fd: 1, bootToWallOffsetNs: source.bootToWallOffsetNs, kinds: kinds,
+                                           countOnly: countOnly, table: noState ? nil : table, comm: comm,
+                                           containers: enricher.map(ContainerLookupCache.init))
+            } catch {
+                writeStderr("vigil trace: error: \(error)\n")
+                source.stop()
+                return 1
+            }
             failure = runSource(source, printer)
             printed = printer.printed
         }
@@ -218,7 +236,9 @@ enum TraceCommand: Command {
     }
 }
 
-/// Prints events as JSON lines, buffered; flushed per batch.
+/// Prints events as JSON lines, buffered; flushed per batch. With a process table, every
+/// rule field it prints (``EventJSONRenderer/ruleFieldKeys``: `proc.*`, `fd.*`, `container.*`)
+/// comes from the rules' own extractor, computed once per event: trace shows what rules see.
 final class TracePrinter: RecordConsumer {
     let fd: Int32
     var renderer: EventJSONRenderer
@@ -226,17 +246,29 @@ final class TracePrinter: RecordConsumer {
     let countOnly: Bool
     var out: [UInt8] = []
     var printed: UInt64 = 0
-    var decodeErrors: UInt64 = 0
     var writeFailed = false
     let table: ProcessTable?
     let comm: [UInt8]?
+    /// The rule fields printed from state, their extraction cache and the container lookup (live only).
+    let fields: FieldList?
+    let scratch: RuleScratch?
+    let containers: ContainerLookupCache?
 
     init(fd: Int32, bootToWallOffsetNs: UInt64, kinds: Set<EventType>?, countOnly: Bool, table: ProcessTable?,
-         comm: [UInt8]? = nil) {
+         comm: [UInt8]? = nil, containers: ContainerLookupCache? = nil) throws(FieldListError) {
         self.fd = fd
         self.comm = comm
         self.table = table
+        self.containers = containers
         renderer = EventJSONRenderer(bootToWallOffsetNs: bootToWallOffsetNs)
+        if table != nil {
+            let f = try FieldList(EventJSONRenderer.ruleFieldKeys + (containers != nil ? EventJSONRenderer.containerFieldKeys : []))
+            fields = f
+            scratch = f.makeScratch()
+        } else {
+            fields = nil
+            scratch = nil
+        }
         if let kinds {
             var w = [Bool](repeating: false, count: EventType.count)
             for k in kinds { w[Int(k.rawValue) & (EventType.count - 1)] = true }
@@ -248,18 +280,19 @@ final class TracePrinter: RecordConsumer {
         out.reserveCapacity(1 << 17)
     }
 
-    func consume(_ record: UnsafeRawBufferPointer) {
-        guard case .success(let e) = Event.decode(record) else { decodeErrors &+= 1; return }
+    func consume(_ e: Event) {
         let applied = table?.apply(e)
+        let lookup = containers?.container(forCgroupID: e.cgroupID, cgroupPathHint: e.cgroupPath, pid: e.pid)
         if let wanted, !wanted[Int(e.type.rawValue) & (EventType.count - 1)] { return }
         if let comm, !e.comm.elementsEqual(comm) { return }
         printed &+= 1
         if countOnly { return }
-        if let applied, let table {
-            // fd.name as the rules see it: resolved through the process table.
-            renderer.render(e, fdName: applied.fd.flatMap { $0.name.isEmpty ? nil : $0.name }, extra: { w, wroteFDName in
-                TracePrinter.writeState(w, e, applied, table, wroteFDName, joinCache)
-            }) { json in out.append(contentsOf: json) }
+        if let applied, let table, let fields, let scratch {
+            let ctx = EventContext(event: e, applied: applied, container: lookup?.info, processes: table,
+                                   wallTimeNs: e.timestampBootNs &+ renderer.bootToWallOffsetNs)
+            withUnsafePointer(to: ctx) { cp in
+                renderer.render(e, ruleFields: { w in fields.write(cp, scratch: scratch, to: w) }) { json in out.append(contentsOf: json) }
+            }
         } else {
             renderer.render(e) { json in out.append(contentsOf: json) }
         }
@@ -269,48 +302,6 @@ final class TracePrinter: RecordConsumer {
 
     func endOfBatch() { flush() }
     func finish() { flush() }
-
-    /// Process-table fields: for non-exec events proc.* come from the table; the
-    /// parent's name and exe path for all; fd.name from the fd table when the
-    /// record alone does not say it.
-    /// proc.args / proc.cmdline of the last process rendered (joined once, reused while unchanged).
-    final class JoinCache {
-        var name = ""
-        var args: [String] = []
-        var joinedArgs: [UInt8] = []
-        var cmdline: [UInt8] = []
-
-        func update(_ p: ProcessInfo) {
-            // Array/String equality is O(1) when the storage is shared (the common case).
-            if p.args == args && p.name == name { return }
-            args = p.args
-            name = p.name
-            joinedArgs = Array(p.args.joined(separator: " ").utf8)
-            cmdline = Array(p.cmdline.utf8)
-        }
-    }
-    let joinCache = JoinCache()
-
-    static func writeState(_ w: JSONWriter, _ e: Event, _ r: ProcessTable.ApplyResult, _ table: ProcessTable,
-                           _ wroteFDName: Bool, _ cache: JoinCache) {
-        guard let p = r.process else { return }
-        if !e.isExec {
-            cache.update(p)
-            w.key("proc.exepath"); w.string(p.exePath)
-            w.key("proc.exe"); w.string(p.exe)
-            w.key("proc.args"); cache.joinedArgs.withUnsafeBytes { w.string(bytes: $0) }
-            w.key("proc.cmdline"); cache.cmdline.withUnsafeBytes { w.string(bytes: $0) }
-            w.key("proc.cwd"); w.string(p.cwd)
-        }
-        if let parent = table.parent(of: p) {
-            w.key("proc.pname"); w.string(parent.name)
-            w.key("proc.pexepath"); w.string(parent.exePath)
-        }
-        if !wroteFDName, let fd = r.fd {
-            w.key("fd.name"); w.string(fd.name)
-            w.key("fd.typechar"); w.string(fd.kind.typeChar)
-        }
-    }
 
     func flush() {
         guard !out.isEmpty else { return }
