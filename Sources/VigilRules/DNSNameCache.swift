@@ -15,7 +15,9 @@ import VigilCore
 /// names some loaded rule mentions are ever resolved.
 ///
 /// Bounded: at most ``maxNames`` names and ``maxAddressesPerName`` addresses each. Names are
-/// registered while a rule set compiles and released when the set is freed. Resolving starts
+/// registered while a rule set compiles and released when the set is freed; only names an
+/// enabled rule can reach are resolved (Falco's sandbox rules name miner pools in rules that are
+/// off by default, and a disabled rule must not send DNS queries). Resolving starts
 /// with ``startResolving()`` (the agent calls it when it starts) or, as in Falco, at the first
 /// lookup, so compiling or validating rules sends no DNS queries. Lookups on the event path
 /// take one uncontended lock and allocate nothing.
@@ -41,6 +43,8 @@ package final class DNSNameCache: Sendable {
         var name: String
         var nameBytes: [UInt8]
         var refs: Int
+        /// Users that are enabled rules: only names with some are resolved.
+        var activeRefs: Int
         var addresses: [Key]
         var resolved: Bool
         var nextRefreshNs: UInt64
@@ -74,7 +78,7 @@ package final class DNSNameCache: Sendable {
                 return id
             }
             guard st.ids.count < Self.maxNames else { return nil }
-            let e = Entry(name: key, nameBytes: Array(key.utf8), refs: 1, addresses: [], resolved: false, nextRefreshNs: 0,
+            let e = Entry(name: key, nameBytes: Array(key.utf8), refs: 1, activeRefs: 0, addresses: [], resolved: false, nextRefreshNs: 0,
                           intervalNs: Self.baseRefreshNs)
             let id: Int32
             if let f = st.free.popLast() { id = f; st.entries[Int(f)] = e } else { id = Int32(st.entries.count); st.entries.append(e) }
@@ -85,9 +89,19 @@ package final class DNSNameCache: Sendable {
         return id
     }
 
-    /// Drops one user of each id; names nobody uses any more leave the cache.
-    package func release(_ ids: [Int32]) {
+    /// Marks one enabled rule set as using each id: those names are resolved.
+    package func activate(_ ids: [Int32]) {
         state.withLock { st in
+            for id in ids where Int(id) < st.entries.count && st.entries[Int(id)] != nil { st.entries[Int(id)]!.activeRefs += 1 }
+        }
+        wake.store(true, ordering: .releasing)
+    }
+
+    /// Drops one user of each id (and one active user of each of `active`); names nobody uses
+    /// any more leave the cache.
+    package func release(_ ids: [Int32], active: [Int32] = []) {
+        state.withLock { st in
+            for id in active where Int(id) < st.entries.count && st.entries[Int(id)] != nil { st.entries[Int(id)]!.activeRefs -= 1 }
             for id in ids {
                 guard Int(id) < st.entries.count, var e = st.entries[Int(id)] else { continue }
                 e.refs -= 1
@@ -137,6 +151,11 @@ package final class DNSNameCache: Sendable {
         }
     }
 
+    /// Whether an enabled rule uses `name` (only those are resolved).
+    package func isActive(_ name: String) -> Bool {
+        state.withLock { st in st.ids[name.lowercased()].flatMap { st.entries[Int($0)]?.activeRefs }.map { $0 > 0 } ?? false }
+    }
+
     /// Whether `name` has been resolved at least once.
     package func isResolved(_ name: String) -> Bool {
         state.withLock { st in st.ids[name.lowercased()].flatMap { st.entries[Int($0)]?.resolved } ?? false }
@@ -163,7 +182,7 @@ package final class DNSNameCache: Sendable {
             let now = Timestamp.nowNanoseconds()
             let due: [(Int32, String)] = state.withLock { st in
                 var out: [(Int32, String)] = []
-                for (k, e) in st.entries.enumerated() { if let e, e.nextRefreshNs <= now { out.append((Int32(k), e.name)) } }
+                for (k, e) in st.entries.enumerated() { if let e, e.activeRefs > 0, e.nextRefreshNs <= now { out.append((Int32(k), e.name)) } }
                 return out
             }
             for (id, name) in due {
@@ -264,8 +283,12 @@ package final class DNSNameCache: Sendable {
 /// The DNS names one rule set registered; released when the set is freed.
 final class DNSNameLease: Sendable {
     let ids: [Int32]
-    init(ids: [Int32]) { self.ids = ids }
-    deinit { if !ids.isEmpty { DNSNameCache.shared.release(ids) } }
+    let active: [Int32]
+    init(ids: [Int32], active: [Int32]) {
+        self.ids = ids; self.active = active
+        if !active.isEmpty { DNSNameCache.shared.activate(active) }
+    }
+    deinit { if !ids.isEmpty { DNSNameCache.shared.release(ids, active: active) } }
 }
 
 /// The names of one `fd.*ip.name = ...` / `in (...)` check (ids into ``DNSNameCache``).

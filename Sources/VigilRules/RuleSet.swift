@@ -139,7 +139,7 @@ package final class RuleSet: Sendable {
 
     init(rules: [CompiledRule], program: Program, store: PermanentStore, matching: RuleMatching, summary: RuleSetSummary,
          routing: [(spec: FieldSpec, name: String)], dnsIDs: [Int32] = []) {
-        dnsLease = DNSNameLease(ids: dnsIDs)
+        dnsLease = DNSNameLease(ids: dnsIDs, active: RuleSet.dnsNamesReachable(from: rules.filter(\.enabled).map(\.root), program))
         var program = program
         var idx = [[Candidate]](repeating: [], count: EventType.count)
         var req = Set<EventType>()
@@ -160,6 +160,26 @@ package final class RuleSet: Sendable {
         byType = idx
         hasEnforcing = idx.map { $0.contains(where: \.enforcing) }
         requiredEventTypes = req
+    }
+
+    /// The ``DNSNameCache`` ids of the `fd.*ip.name` checks the given roots can reach.
+    static func dnsNamesReachable(from roots: [Int32], _ program: Program) -> [Int32] {
+        var out = Set<Int32>()
+        var seen = Set<Int32>()
+        var stack = roots
+        while let n = stack.popLast() {
+            guard seen.insert(n).inserted else { continue }
+            let node = program.nodes[Int(n)]
+            switch node.kind {
+            case .and, .or: for k in Int(node.a)..<Int(node.a + node.b) { stack.append(program.kids[k]) }
+            case .not: stack.append(node.a)
+            case .check:
+                let c = program.checks[Int(node.a)]
+                if c.kind == .dnsName { out.formUnion(c.p!.assumingMemoryBound(to: DNSNameSet.self).pointee.buffer) }
+            default: break
+            }
+        }
+        return out.sorted()
     }
 
     /// Number of field-cache slots a scratch needs.

@@ -99,6 +99,24 @@ import VigilCore
         #expect(a.first.map { field($0, "static.team") } == .string("sec"))
     }
 
+    /// Rule-level appends (Falco's `override: {output: append}`) come first, then the
+    /// configuration's `extra_output`, as Falco composes them; the appended fields are output fields.
+    @Test func ruleLevelAppendThenConfigAppend() throws {
+        var o = RuleLoadOptions()
+        o.appendOutput = [AppendOutput(rule: "Shell reads shadow", extraOutput: "cfg=%evt.type")]
+        let rules = Self.rules + """
+
+            - rule: Shell reads shadow
+              output: uid=%user.uid
+              override:
+                output: append
+            """
+        let a = try #require(alerts(o, rules: rules).first { $0.rule == "Shell reads shadow" })
+        #expect(a.message == "shadow read (proc=cat) uid=0 cfg=openat")
+        #expect(field(a, "user.uid") == .uint(0) || field(a, "user.uid") == .int(0))
+        #expect(field(a, "evt.type") == .string("openat"))
+    }
+
     @Test func unknownStaticFieldIsAPositionedError() {
         var o = RuleLoadOptions()
         o.staticFields = [StaticField(name: "cluster", value: "x")]

@@ -91,6 +91,30 @@ import VigilState
         #expect(fired.isEmpty)   // no cached name for 192.0.2.7: the field is <NA>, which matches nothing (Falco: unset)
     }
 
+    /// Only names enabled rules can reach are resolved: a disabled rule sends no DNS query
+    /// (Falco's sandbox miner-pool rules are off for that reason).
+    @Test func onlyEnabledRulesNamesAreResolved() throws {
+        let on = "enabled-\(getpid()).invalid", off = "disabled-\(getpid()).invalid", shared = "shared-\(getpid()).invalid"
+        let (set, diags) = loadRules("""
+            - macro: to_shared
+              condition: fd.sip.name = \(shared)
+            - rule: on
+              desc: d
+              condition: evt.type = connect and (fd.sip.name in (\(on)) or to_shared)
+              output: o
+              priority: WARNING
+            - rule: off
+              desc: d
+              condition: evt.type = connect and (fd.sip.name = \(off) or to_shared)
+              output: o
+              priority: WARNING
+              enabled: false
+            """)
+        #expect(errors(diags).isEmpty && set.rules.count == 2)
+        #expect(DNSNameCache.shared.isActive(on) && DNSNameCache.shared.isActive(shared))
+        #expect(!DNSNameCache.shared.isActive(off) && DNSNameCache.shared.addresses(of: off) != nil)
+    }
+
     @Test func namesAreReleasedWithTheRuleSet() throws {
         let name = "released-\(getpid()).invalid"
         do {

@@ -75,6 +75,12 @@ import Testing
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [[String: Any]])
         #expect(rows.contains { $0["name"] as? String == "proc.aname[N]" && $0["type"] as? String == "charbuf" })
         #expect(rows.contains { $0["name"] as? String == "fd.sip" && $0["type"] as? String == "ipaddr" })
+        // evt.buffer stays unsupported, with the reason; fd.types and fd.*ip.name say how they work.
+        let buffer = try #require(rows.first { $0["name"] as? String == "evt.buffer" })
+        #expect(buffer["supported"] as? Bool == false && (buffer["status"] as? String)?.contains("I/O buffers are not captured") == true, "\(buffer)")
+        #expect(rows.contains { $0["name"] as? String == "fd.types[N]" && ($0["desc"] as? String)?.contains("list") == true })
+        #expect(rows.contains { $0["name"] as? String == "fd.sip.name" && ($0["desc"] as? String)?.contains("DNS answers are not captured") == true })
+        #expect(rows.contains { $0["name"] as? String == "static.NAME" })
         let (urc, used, _) = try run(["rules", "fields", "--used-by", "rules/vigil_rules.yaml"])
         #expect(urc == 0, "\(used)")
         #expect(used.contains("fields used"))

@@ -252,7 +252,8 @@ enum RulesFields {
         var rows: [(name: String, type: String, desc: String, uses: Int?, status: String?)] = []
         if files.isEmpty {
             for f in FieldCatalog.all {
-                rows.append((f.name + argSuffix(f.argKind), f.type.rawValue, f.description, nil, f.unsupported.map { "unsupported: \($0)" }))
+                let shown = f.name == "static" ? "static.NAME" : f.name + argSuffix(f.argKind)  // Falco writes static fields dotted
+                rows.append((shown, f.type.rawValue, f.description, nil, f.unsupported.map { "unsupported: \($0)" }))
             }
         } else {
             var loader = RuleLoader()
