@@ -339,7 +339,8 @@ __attribute__((noinline)) int vigil_enforce_exec(__u32 argv_off, __u32 args_len)
         facts |= VIGIL_ENF_F_MEMFD;
     if (exe_flags & VIGIL_EXE_UPPER_LAYER)
         facts |= VIGIL_ENF_F_UPPER;
-    if (st->flags & VIGIL_ENF_S_CGROUP)
+    __u32 need = st->cgroup_need;
+    if ((st->flags & VIGIL_ENF_S_CGROUP) && (facts & need) == need)
         facts |= (__u32)vigil_enforce_container();
 
     /* Prefix hits per slot (es->pfx). */

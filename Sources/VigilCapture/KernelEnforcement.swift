@@ -13,6 +13,9 @@ package struct KernelEnforcementTable: Sendable, Equatable {
     package var generation: UInt32 = 0
     /// `VIGIL_ENF_S_*` flags (``cgroupFlag``: some rule tests container or host).
     package var flags: UInt32 = 0
+    /// Facts every rule testing container or host also requires (the cgroup walk runs only
+    /// for execs that have them, e.g. only for executables on an upper layer).
+    package var cgroupNeed: UInt32 = 0
     /// The rate limit per rule slot, as GCRA: one kill every `ratePeriodNs` (0: no limit),
     /// bursts of `rateTauNs / ratePeriodNs + 1`. See ``setRateLimit(rate:burst:)``.
     package var ratePeriodNs: UInt64 = 0
@@ -55,7 +58,7 @@ package struct KernelEnforcementTable: Sendable, Equatable {
     }
 
     package static func == (a: Self, b: Self) -> Bool {
-        a.mode == b.mode && a.fastWakeup == b.fastWakeup && a.generation == b.generation && a.flags == b.flags && a.ratePeriodNs == b.ratePeriodNs && a.rateTauNs == b.rateTauNs && a.protectedTGIDs == b.protectedTGIDs
+        a.mode == b.mode && a.fastWakeup == b.fastWakeup && a.generation == b.generation && a.flags == b.flags && a.cgroupNeed == b.cgroupNeed && a.ratePeriodNs == b.ratePeriodNs && a.rateTauNs == b.rateTauNs && a.protectedTGIDs == b.protectedTGIDs
             && a.rules == b.rules && a.strings.map { "\($0.kind)/\($0.slot)/\($0.value)" } == b.strings.map { "\($0.kind)/\($0.slot)/\($0.value)" }
             && a.prefixes.map { "\($0.slot)/\($0.negate)/\($0.value)" } == b.prefixes.map { "\($0.slot)/\($0.negate)/\($0.value)" }
     }
@@ -129,7 +132,7 @@ extension BPFCapture {
         }
         var st = vigil_enforce_state()
         st.mode = t.mode; st.nrules = UInt32(t.rules.count); st.nprefixes = UInt32(t.prefixes.count)
-        st.generation = t.generation; st.flags = t.flags
+        st.generation = t.generation; st.flags = t.flags; st.cgroup_need = t.cgroupNeed
         st.period_ns = t.ratePeriodNs; st.tau_ns = t.rateTauNs
         withUnsafeMutableBytes(of: &st.protected_tgids) { raw in
             let p = raw.bindMemory(to: UInt32.self)

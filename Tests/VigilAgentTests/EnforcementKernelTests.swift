@@ -263,6 +263,12 @@ final class Listener {
         let nev = Self.alerts(vigil, "Enforce test kubelet-named program").first ?? ""
         #expect(Self.field(nev, "vigil.action_result") == "refused: never-list", "\(nev)")
         #expect(Self.field(nev, "vigil.action_path") == "kernel")
+        // Through a symlink of another name (comm "runme"): the kernel refuses by the exe's file name.
+        #expect(symlink(sb.dir + "/never/kubelet", sb.dir + "/bin/runme") == 0)
+        #expect(sb.run("exec \(sb.dir)/bin/runme 0.05") == 0)
+        #expect(waitFor(15) { Self.alerts(vigil, "Enforce test kubelet-named program").count >= 2 })
+        let viaLink = Self.alerts(vigil, "Enforce test kubelet-named program").last ?? ""
+        #expect(Self.field(viaLink, "vigil.action_result") == "refused: never-list", "\(viaLink)")
         #expect(sb.run("exec \(sb.dir)/bin/crio -c 'exec 3<>/dev/tcp/127.0.0.1/\(listener.port); exit 0'") == 0)
         #expect(waitFor(15) { Self.alerts(vigil, "Enforce test reverse shell").contains { $0.contains("refused: never-list (crio)") } })
 

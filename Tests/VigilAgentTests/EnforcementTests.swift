@@ -128,6 +128,7 @@ import VigilRules
 
         let plan = EnforcementPlan(rules: rs, config: Enforcement(), generation: 7, kernelAvailable: true, protectedPIDs: [1, 4242])
         #expect(plan.kernel.rules.count == 3 && plan.kernel.generation == 7 && plan.kernel.mode == 1)
+        #expect(plan.kernel.cgroupNeed == KernelExecFilter.Facts.upperLayer.rawValue, "only upper-layer execs need the cgroup walk")
         #expect(plan.kernel.protectedTGIDs == [4242])
         #expect(plan.kernel.fastWakeup, "user-space rules need the reader to poll every millisecond")
         #expect(plan.settings.kernelSlots == ["Dropped", "Tmp exec", "Memfd"])
@@ -253,6 +254,7 @@ import VigilRules
         guard case .kernel(let h) = path("Host only") else { Issue.record("Host only: \(String(describing: path("Host only")))"); return }
         #expect(h.require == [.host] && h.forbid.isEmpty)
         #expect(plan.kernel.flags & KernelEnforcementTable.cgroupFlag != 0, "a host test needs the cgroup walk")
+        #expect(plan.kernel.cgroupNeed == 0, "the host-only rule requires no other fact: every exec reads its cgroup")
         // Slots: Long path, Host only and 62 fillers fill the 64; the rest (and past 64 prefixes) go to user space.
         #expect(plan.kernel.rules.count == 64 && plan.kernel.prefixes.count == 62)
         #expect(path("Filler 61").map { if case .kernel = $0 { true } else { false } } == true)

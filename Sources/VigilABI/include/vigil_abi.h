@@ -491,7 +491,8 @@ struct vigil_enforce_state {
     __u32 generation;        /* copied into the record (low 16 bits) */
     __u32 flags;             /* VIGIL_ENF_S_* */
     __u32 protected_tgids[8];/* never killed (Vigil, its parents); 0 = unused */
-    __u32 reserved;
+    __u32 cgroup_need;       /* VIGIL_ENF_F_* every rule testing CONTAINER/HOST also requires:
+                              * the cgroup is read only for execs that have them */
     /* Rate limit per rule slot (GCRA, the token bucket of enforcement.rate_limit): one kill
      * every period_ns, bursts of up to tau_ns / period_ns + 1. period_ns 0: no limit. */
     __u64 period_ns;

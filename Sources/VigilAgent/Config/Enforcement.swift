@@ -39,9 +39,10 @@ package struct Enforcement: Sendable, Equatable {
     package var never: [String] = Enforcement.defaultNever
     /// `kernel`: compile eligible rules into the exec program (false: every kill from user space).
     package var kernel = true
-    /// `rate_limit`: kills per second per rule (token bucket); matches beyond it are refused and summarised.
+    /// `rate_limit`: kills per second per rule (token bucket), in the exec program and in user space;
+    /// matches beyond it are not killed (`rate-limited`) and summarised.
     package var rateLimit = RateLimit(rate: 10, burst: 20)
-    /// `summary_interval_ms`: how often a rule's rate-limited kills are summarised in one alert.
+    /// `summary_interval_ms`: a rule's rate-limited kills are summarised in one alert this long after the first.
     package var summaryIntervalMs = 10_000
 
     /// The default never-kill list: the kubelet, the container runtimes and systemd.

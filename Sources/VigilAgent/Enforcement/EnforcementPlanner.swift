@@ -30,6 +30,7 @@ package struct EnforcementPlan: Sendable {
         var entries: [Entry] = []
         var table = KernelEnforcementTable()
         var slots: [String] = []
+        var cgroupNeed: KernelExecFilter.Facts?
         // The never-lists first (the kernel refuses by them): exe names as comm holds them (15
         // bytes), exe paths as the kernel reads them (255 bytes); a longer entry is refused by
         // its prefix (over-matching is the safe side).
@@ -71,7 +72,11 @@ package struct EnforcementPlan: Sendable {
                     for p in f.exePrefixes { table.prefixes.append((slot, false, p)) }
                     for p in f.exePrefixesNot { table.prefixes.append((slot, true, p)) }
                     table.rules.append(.init(name: r.name, require: f.require.rawValue, forbid: f.forbid.rawValue, sets: sets))
-                    if !f.require.union(f.forbid).isDisjoint(with: [.container, .host]) { table.flags |= KernelEnforcementTable.cgroupFlag }
+                    if !f.require.union(f.forbid).isDisjoint(with: [.container, .host]) {
+                        let need = f.require.intersection([.memfd, .upperLayer])
+                        cgroupNeed = cgroupNeed.map { $0.intersection(need) } ?? need
+                        table.flags |= KernelEnforcementTable.cgroupFlag
+                    }
                 }
             }
             entries.append(Entry(rule: r.name, path: path))
@@ -85,6 +90,7 @@ package struct EnforcementPlan: Sendable {
         table.fastWakeup = config.mode != .off && entries.contains { if case .userSpace = $0.path { return true }; return false }
         table.generation = UInt32(generation)
         table.setRateLimit(rate: config.rateLimit.rate, burst: config.rateLimit.burst)
+        table.cgroupNeed = cgroupNeed?.rawValue ?? 0
         table.protectedTGIDs = protectedPIDs.filter { $0 > 1 }.sorted().prefix(8).map { $0 }
         self.entries = entries
         self.kernel = table
