@@ -40,7 +40,9 @@ package final class BPFCapture: @unchecked Sendable {
     private var eventsFD: Int32 = -1
     private var selectFD: Int32 = -1
     private var kstatsFD: Int32 = -1
+    /// What `vigil_select.config` holds (the environment copy is turned on and off with the interest).
     private var kernelConfig = vigil_config()
+    private var configWritten = false
     private var possibleCPUs: Int = 1
     private let lock = Mutex<Void>(())
     private let counter = RecordCounter()
@@ -102,7 +104,8 @@ package final class BPFCapture: @unchecked Sendable {
         possibleCPUs = max(1, Int(libbpf_num_possible_cpus()))
 
         kernelConfig = vigil_config(agent_tgid: UInt32(getpid()), ignore_agent: options.ignoreSelf ? 1 : 0,
-                                    max_args_bytes: UInt32(options.maxArgsBytes), wakeup_mask: options.wakeupMask)
+                                    max_args_bytes: UInt32(options.maxArgsBytes), wakeup_mask: options.wakeupMask,
+                                    max_env_bytes: 0, reserved: 0)
         try applyInterest(options.interest)
 
         // Attach every program.
@@ -141,16 +144,29 @@ package final class BPFCapture: @unchecked Sendable {
         try lock.withLock { _ in try applyInterest(types) }
     }
 
+    /// Environment bytes the exec program copies now (0: off; see ``EventType/environmentCapture``).
+    package var environmentBytes: Int { lock.withLock { _ in Int(kernelConfig.max_env_bytes) } }
+
     /// The event types currently selected.
     package var interest: Set<EventType> { interestState.withLock { $0 } }
 
     /// Writes the selection data (syscall numbers, event types, configuration) for `types`
     /// into the object's global section in one map update.
     private func applyInterest(_ types: Set<EventType>) throws {
-        let sel = KernelSelection(interest: types, config: kernelConfig)
+        // The environment is copied at exec only while asked for (a loaded rule uses proc.env).
+        let envBytes = types.contains(.environmentCapture) ? UInt32(options.maxEnvBytes) : 0
+        if configWritten && envBytes != kernelConfig.max_env_bytes || !configWritten && envBytes != 0 {
+            Log.info("capture", envBytes != 0 ? "environment capture on (a loaded rule reads proc.env)" : "environment capture off",
+                     [("max_env_bytes", String(envBytes))])
+        }
+        var cfg = kernelConfig
+        cfg.max_env_bytes = envBytes
+        let sel = KernelSelection(interest: types, config: cfg)
         var zero: UInt32 = 0
         let e = sel.bytes().withUnsafeBytes { bpf_map_update_elem(selectFD, &zero, $0.baseAddress, UInt64(BPF_ANY)) }
         if e != 0 { throw CaptureError.mapFailed(map: VIGIL_SELECT_SECTION, errno: -e) }
+        kernelConfig = cfg
+        configWritten = true
         interestState.withLock { $0 = types }
     }
 
