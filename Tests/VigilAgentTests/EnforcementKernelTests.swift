@@ -17,6 +17,11 @@ final class EnforcementSandbox {
     let containerCgroup: String
     /// CRI-O's monitor beside the container, in the same pod: a host process (`crio-conmon-<id>.scope`).
     let conmonCgroup: String
+    /// Docker's scope outside Kubernetes (`system.slice/docker-<id>.scope`): a container.
+    let dockerCgroup: String
+    /// The cgroupfs driver's bare id under a pod (`kubepods/besteffort/pod<uid>/<id>`): a container
+    /// only by its parents, which the kernel leaves to user space.
+    let cgroupfsCgroup: String
     /// A 200-byte directory name: exe paths of more than 63 bytes (the kernel compares up to 255).
     let longDir: String
     private var cgroups: [String] = []
@@ -45,8 +50,20 @@ final class EnforcementSandbox {
         }
         guard mkdir(cgroupRoot + "/" + conmonCgroup, 0o755) == 0 else { throw AgentError("mkdir cgroup \(conmonCgroup): \(errno)") }
         cgroups.append(conmonCgroup)
+        let id2 = String(id.reversed())
+        dockerCgroup = cgroupBase + "/system.slice/docker-\(id2).scope"
+        cgroupfsCgroup = cgroupBase + "/kubepods/besteffort/pod1234abcd-0000-4000-8000-\(String(UInt64.random(in: 0x1000_0000_0000...0xffff_ffff_ffff), radix: 16))/\(id2)"
+        for path in [dockerCgroup, cgroupfsCgroup] {
+            var cur = cgroupBase
+            for c in path.dropFirst(cgroupBase.count + 1).split(separator: "/") {
+                cur += "/" + c
+                guard mkdir(cgroupRoot + "/" + cur, 0o755) == 0 || errno == EEXIST else { throw AgentError("mkdir cgroup \(cur): \(errno)") }
+                if !cgroups.contains(cur) { cgroups.append(cur) }
+            }
+        }
         // The dropped binary: /bin/touch written through the overlay (upper layer).
         try Self.copy("/bin/touch", to: dir + "/merged/dropped")
+        try Self.copy("/bin/sleep", to: dir + "/merged/sleeper")
         // Host binaries: a bash copy for the reverse shell, a sleep named like the kubelet.
         try Self.copy("/bin/bash", to: dir + "/bin/revsh")
         try Self.copy("/bin/bash", to: dir + "/bin/crio")
@@ -415,6 +432,14 @@ final class Listener {
         // alert: user space reads it as host too), the host-only program is killed.
         #expect(sb.run("exec \(sb.dir)/merged/dropped \(marker("conmon-dropped"))", cgroup: sb.conmonCgroup) == 0 && exists("conmon-dropped"))
         #expect(sb.run("exec \(sb.dir)/hostonly/prog \(marker("conmon-host"))", cgroup: sb.conmonCgroup) == -SIGKILL && !exists("conmon-host"))
+        // Docker's scope is a container: killed in the kernel.
+        #expect(sb.run("exec \(sb.dir)/merged/dropped \(marker("docker-dropped"))", cgroup: sb.dockerCgroup) == -SIGKILL && !exists("docker-dropped"))
+        // The cgroupfs driver's bare id is left to user space by the kernel: user space reads the
+        // pod in the parents and kills from there (the program has started: a sleep).
+        #expect(sb.run("exec \(sb.dir)/merged/sleeper 10", cgroup: sb.cgroupfsCgroup) == -SIGKILL)
+        #expect(waitFor(15) { Self.alerts(vigil, dropped).count >= 3 })
+        let results = Self.alerts(vigil, dropped).map { "\(Self.field($0, "vigil.action_result") ?? "-")/\(Self.field($0, "vigil.action_path") ?? "-")" }
+        #expect(results == ["killed/kernel", "killed/kernel", "killed/user-space"], "\(results)")
         // A pid namespace of its own on the host is not a container either.
         _ = sb.run("exec unshare --pid --fork \(sb.dir)/merged/dropped \(marker("ns-dropped"))")
         #expect(exists("ns-dropped"), "a process in a new pid namespace on the host was taken for a container")
@@ -422,7 +447,7 @@ final class Listener {
         #expect(!exists("ns-host"), "the host-only program ran in a new pid namespace on the host")
         #expect(waitFor(15) { Self.alerts(vigil, host).count >= 3 })
         #expect(Self.alerts(vigil, host).allSatisfy { Self.field($0, "vigil.action_result") == "killed" && Self.field($0, "vigil.action_path") == "kernel" })
-        #expect(Self.alerts(vigil, dropped).count == 1, "the dropped-binary rule matched outside the container: \(Self.alerts(vigil, dropped))")
+        #expect(Self.alerts(vigil, dropped).count == 3, "the dropped-binary rule matched outside a container: \(Self.alerts(vigil, dropped))")
 
         // An exe path of more than 200 bytes, compared exactly in the kernel.
         #expect(sb.run("exec \(sb.longDir)/prog \(marker("long"))") == -SIGKILL && !exists("long"))
