@@ -11,7 +11,7 @@ DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev libcurl4-openssl-de
 	bpftool pkg-config rsyslog openssl python3-venv \
 	gcc libc6-dev make git logrotate e2fsprogs openssh-client util-linux iproute2
 
-.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-alerts bench-enforce bench-hostile bench-noise test-kernels kernel-matrix-deps
+.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-alerts bench-enforce bench-hostile bench-noise bench-kernel test-kernels kernel-matrix-deps
 
 all: build
 
@@ -110,6 +110,22 @@ $(BUILD_DIR)/bench/%: bench/%.c
 bench-capture: build bench-deps $(BUILD_DIR)/bench/open_storm $(BUILD_DIR)/bench/exec_storm
 	python3 bench/capture_bench.py
 
+# Kernel cost (bench/README.md): per-program BPF time (bpf_stats), the getppid storm against
+# an empty tp_btf/sys_exit program (the floor), the open and exec storms against bare,
+# bpftrace, opensnoop and execsnoop, the agent's peak RSS; interleaved rounds, medians.
+#   make bench-kernel BENCH_ROUNDS=1 BENCH_OPENS=200000 BENCH_PARTS=getppid,open
+$(BUILD_DIR)/bench/floor.bpf.o: bench/floor.bpf.c $(BUILD_DIR)/vmlinux.h
+	@mkdir -p $(dir $@)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD_DIR)/bench/floor_loader: bench/floor_loader.c
+	@mkdir -p $(dir $@)
+	$(BENCH_CC) -O2 -Wall -o $@ $< -lbpf
+
+KERNEL_BENCH_TOOLS := $(addprefix $(BUILD_DIR)/bench/,getppid_storm open_storm exec_storm floor.bpf.o floor_loader)
+bench-kernel: build bench-deps $(KERNEL_BENCH_TOOLS)
+	python3 bench/kernel_cost.py
+
 # Container lookup cost on the decoding thread (enricher and front cache vs a bare Dictionary).
 bench-enrich: deps
 	$(SWIFT) build -c release --product vigil-bench-enrich
@@ -150,7 +166,7 @@ bench-enforce: build $(BUILD_DIR)/bench/exec_storm $(BUILD_DIR)/bench/load_storm
 	$(SWIFT) build -c release --product vigil
 	VIGIL=./.build/release/vigil python3 bench/enforce/enforce_bench.py
 
-bench: build bench-capture bench-enrich bench-rules bench-alerts bench-hostile bench-enforce
+bench: build bench-kernel bench-capture bench-enrich bench-rules bench-alerts bench-hostile bench-enforce
 
 clean:
 	rm -rf $(BUILD_DIR) .build

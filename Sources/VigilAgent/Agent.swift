@@ -20,6 +20,13 @@ final class InterestSetter: Sendable {
     let value = Mutex<(@Sendable (Set<EventType>) throws -> Void)?>(nil)
 }
 
+extension VigilConfig.ProcessTableLimits {
+    /// The process table's configuration for these limits.
+    var tableConfiguration: ProcessTable.Configuration {
+        ProcessTable.Configuration(maxProcesses: maxProcesses, maxFDsPerProcess: maxFDsPerProcess)
+    }
+}
+
 extension Pipeline: RecordConsumer {
     package func consume(_ event: Event) { process(event) }
     package func endOfBatch() { batchEnded() }
@@ -129,7 +136,7 @@ package final class Agent: @unchecked Sendable {
         self.enforcement = enforcement
         let enforcer = Enforcer(slot: enforcement.slot, metrics: enforcementMetrics)
 
-        processTable = ProcessTable()
+        processTable = ProcessTable(configuration: config.processTable.tableConfiguration)
         pipeline = Pipeline(processes: processTable, enricher: enricher, dispatcher: dispatcher, ruleSlot: slot, metrics: metrics,
                             metadataWaitNs: UInt64(config.metadataWaitMs) * 1_000_000, hostname: hostname, health: health,
                             enforcer: enforcer)

@@ -147,6 +147,7 @@ package final class Reloader: Sendable {
     static func restartOnlyChanges(_ a: VigilConfig, _ b: VigilConfig) -> [String] {
         var out: [String] = []
         if a.engine != b.engine { out.append("engine") }
+        if a.processTable != b.processTable { out.append("process_table") }
         if a.webserver != b.webserver { out.append("webserver") }
         if a.k8s != b.k8s { out.append("k8s") }
         if a.containerd != b.containerd { out.append("containerd") }

@@ -5,8 +5,9 @@ import VigilDecode
 package struct BPFCaptureOptions: Sendable {
     /// The BPF object to load; nil searches the usual places (see ``BPFCapture/objectSearchPaths()``).
     package var objectPath: String?
-    /// Ring buffer size in bytes (a power of two, at least one page). Default 16 MiB.
-    package var ringBufferBytes: Int = 16 << 20
+    /// Ring buffer size in bytes (a power of two, at least one page). Default 8 MiB (Falco's
+    /// default buffer); libbpf maps the data area twice, so it counts twice in resident memory.
+    package var ringBufferBytes: Int = 8 << 20
     /// argv bytes copied per exec (1...VIGIL_ARGS_MAX); longer argv is cut and flagged.
     package var maxArgsBytes: Int = Int(VIGIL_ARGS_DEFAULT)
     /// Wake the reader only when this many bytes wait in the ring (0: the kernel's

@@ -613,7 +613,8 @@ enum FieldExtractor {
 
     /// `evt.args`: every argument as `name=value`, space separated.
     static func eventArgs(_ ev: Event, _ cp: UnsafePointer<EventContext>, _ s: RuleScratch) -> FV {
-        let resolver = ArgumentResolver(userName: { [unowned s] in s.userName($0, cp) }, groupName: { [unowned s] in s.groupName($0, cp) })
+        // The resolver lives only for this call; it holds the scratch it reads (owned, not unowned).
+        let resolver = ArgumentResolver(userName: { s.userName($0, cp) }, groupName: { s.groupName($0, cp) })
         return s.arena.copyOwned(ev.formattedArguments(resolver))
     }
 }

@@ -34,7 +34,7 @@ import VigilAlerts
         #expect(c.engine.kind == "modern_ebpf")
         #expect(c.engine.modernEBPF.bufSizePreset == 6 && c.engine.ringBufferBytes == 32 << 20)
         #expect(c.engine.modernEBPF.cpusForEachBuffer == 2)
-        #expect(VigilConfig().engine.ringBufferBytes == 16 << 20)
+        #expect(VigilConfig().engine.ringBufferBytes == 8 << 20)  // Falco's default buffer (preset 4)
         #expect(EngineConfig.ringBytes(preset: 1) == 1 << 20 && EngineConfig.ringBytes(preset: 10) == 512 << 20)
     }
 

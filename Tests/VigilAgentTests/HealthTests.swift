@@ -7,6 +7,35 @@ import VigilCore
 import Synchronization
 
 @Suite struct HealthTests {
+    /// Releasing a started server without stop() while requests are in flight: its thread only
+    /// touches what it owns (the responder), the release stops the daemon, nothing crashes.
+    @Test func releasingAStartedServerWithoutStopWhileServing() throws {
+        final class Box: @unchecked Sendable { var server: MetricsServer? }  // only this thread touches `server`
+        final class Served: Sendable { let ok = Atomic<Int>(0); let done = Atomic<Bool>(false) }
+        let registry = MetricsRegistry()
+        registry.register("vigil_test_slow", help: "test", type: .gauge) { [MetricSample(value: 1)] }
+        let box = Box()
+        box.server = MetricsServer(registry: registry, health: HealthState())
+        try box.server!.start(address: "127.0.0.1", port: 0)
+        let port = box.server!.port
+        let served = Served()
+        let client = try NamedThread.start(name: "metrics-client") {
+            while !served.done.load(ordering: .relaxed) {
+                if httpGet(port: port, path: "/metrics")?.status == 200 { served.ok.add(1, ordering: .relaxed) } else { return }
+            }
+        }
+        // Wait (with a deadline) until requests are being served, then let go of the server.
+        let deadline = Timestamp.monotonicNanoseconds() + 10_000_000_000
+        while served.ok.load(ordering: .relaxed) < 3 && Timestamp.monotonicNanoseconds() < deadline { Timestamp.sleep(milliseconds: 1) }
+        #expect(served.ok.load(ordering: .relaxed) >= 3)
+        weak let released = box.server
+        box.server = nil
+        #expect(released == nil)
+        #expect(httpGet(port: port, path: "/healthz") == nil)  // the release stopped the daemon
+        served.done.store(true, ordering: .relaxed)
+        client.join()
+    }
+
     @Test func metricsAndHealthEndpoints() throws {
         let registry = MetricsRegistry()
         let c = Counter()

@@ -6,7 +6,7 @@ import VigilCore
 /// engine:
 ///   kind: modern_ebpf              # Vigil's only engine (CO-RE BPF, one ring buffer)
 ///   modern_ebpf:
-///     buf_size_preset: 5           # ring size index: 1 = 1 MiB, 2 = 2 MiB ... 10 = 512 MiB (5 = 16 MiB)
+///     buf_size_preset: 4           # ring size index: 1 = 1 MiB, 2 = 2 MiB ... 10 = 512 MiB (4 = 8 MiB)
 ///     cpus_for_each_buffer: 0      # Vigil has one ring shared by all CPUs (Falco's 0); see below
 ///     drop_failed_exit: false      # only false: failed syscalls are not filtered in the kernel
 ///     max_args_bytes: 4096         # (Vigil) argv bytes copied per exec
@@ -26,8 +26,10 @@ package struct EngineConfig: Sendable, Equatable {
     /// `engine.modern_ebpf`.
     package struct ModernEBPF: Sendable, Equatable {
         /// `buf_size_preset` (Falco's ring-size index, 1...10): the ring is `1 MiB << (preset - 1)`.
-        /// Vigil's default 5 (16 MiB) is its former `capture.ring_buffer_bytes` default.
-        package var bufSizePreset = 5
+        /// Vigil's default 4 (8 MiB) is Falco's default buffer. libbpf maps the ring's data twice
+        /// (so that records that wrap read in one piece), so it counts twice in the agent's RSS:
+        /// 16 MiB of the agent's resident memory at 4 (bench/README.md, "Agent memory").
+        package var bufSizePreset = 4
         /// `cpus_for_each_buffer`: Vigil's BPF program writes to one ring buffer for all CPUs, which is
         /// Falco's `0`. Other values (falco.yaml ships 2) are accepted for compatibility and
         /// change nothing; the agent logs a warning.
@@ -157,7 +159,7 @@ extension FieldSpec {
                         if let bytes, let preset = EngineConfig.preset(ringBytes: bytes) {
                             msg += "; \(pair.value.shapeName) is buf_size_preset: \(preset)"
                         } else {
-                            msg += "; buf_size_preset is an index: 1 = 1 MiB, 2 = 2 MiB ... 10 = 512 MiB (5 = 16 MiB)"
+                            msg += "; buf_size_preset is an index: 1 = 1 MiB, 2 = 2 MiB ... 10 = 512 MiB (4 = 8 MiB)"
                         }
                     }
                     throw ConfigError(key: FieldSpec.path(p, pair.key), source: pair.keySource, message: msg)

@@ -64,6 +64,18 @@ package struct VigilConfig: Sendable, Equatable {
     /// settings that used to live here moved to `engine.modern_ebpf`; an old key is an error naming
     /// its new place.
     package var capture = CaptureOnMatchConfig()
+
+    /// `process_table`: the limits of the process table (applied at start).
+    package struct ProcessTableLimits: Sendable, Equatable {
+        /// `max_processes`: most processes tracked; beyond it exited, then least recently seen
+        /// entries are evicted (vigil_process_table_evictions_total).
+        package var maxProcesses = 131_072
+        /// `max_fds_per_process`: fds tracked per process; more are not tracked
+        /// (vigil_process_table_fd_drops_total).
+        package var maxFDsPerProcess = 4096
+    }
+    /// `process_table`.
+    package var processTable = ProcessTableLimits()
     /// `append_output` (Falco 0.39+): text and `output_fields` added to the rules each entry matches.
     package var appendOutput: [AppendOutput] = []
     /// `static_fields` (Falco 0.39+): constant fields, `static.NAME` in conditions and outputs.
@@ -204,6 +216,10 @@ package struct VigilConfig: Sendable, Equatable {
             .staticFields("static_fields", \.staticFields),
             .engine("engine", \.engine),
             .captureOnMatch("capture", \.capture),
+            .section("process_table", \.processTable, [
+                .int("max_processes", \.maxProcesses, min: 16, max: 1 << 24),
+                .int("max_fds_per_process", \.maxFDsPerProcess, min: 1, max: 1 << 20),
+            ]),
             .section("k8s", \.k8s, [
                 .bool("enabled", \.enabled), .string("kubeconfig", \.kubeconfig), .string("node_name", \.nodeName),
                 .string("api_server", \.apiServer), .string("ca_file", \.caFile), .string("token_file", \.tokenFile),

@@ -12,25 +12,24 @@ package final class MetricsServer: @unchecked Sendable {
         package let description: String
     }
 
-    private let registry: MetricsRegistry
-    private let health: HealthState
-    private let metricsPath: String
-    private let healthzPath: String
-    private let readyzPath: String
-    private let metricsEnabled: Bool
+    /// What the daemon's thread calls: owned by the daemon (retained at start, released after
+    /// the daemon stopped), so a request in flight never reaches a server being released.
+    private let responder: MetricsResponder
     private var daemon: OpaquePointer?
+    /// The responder reference the running daemon holds.
+    private var daemonContext: Unmanaged<MetricsResponder>?
     /// The port actually listened on (differs from the requested one when that was 0).
     package private(set) var port: UInt16 = 0
     /// Requests served (by path class), for the server's own metrics.
-    package let requests = Counter()
+    package var requests: Counter { responder.requests }
 
     package init(registry: MetricsRegistry, health: HealthState, healthzPath: String = "/healthz",
                 readyzPath: String = "/readyz", metricsEnabled: Bool = true) {
-        self.registry = registry; self.health = health
-        self.metricsPath = "/metrics"; self.healthzPath = healthzPath; self.readyzPath = readyzPath
-        self.metricsEnabled = metricsEnabled
+        responder = MetricsResponder(registry: registry, health: health, metricsPath: "/metrics", healthzPath: healthzPath,
+                              readyzPath: readyzPath, metricsEnabled: metricsEnabled)
     }
 
+    /// Releasing a started server stops it first (waits for its thread).
     deinit { stop() }
 
     /// Starts listening on `address:port` (IPv4 or IPv6 literal; port 0 picks a free one).
@@ -58,16 +57,19 @@ package final class MetricsServer: @unchecked Sendable {
             }
             withUnsafeMutableBytes(of: &storage) { $0.storeBytes(of: a, as: sockaddr_in.self) }
         }
-        let ctx = Unmanaged.passUnretained(self).toOpaque()
+        let context = Unmanaged.passRetained(responder)
+        let ctx = context.toOpaque()
         let d = withUnsafePointer(to: &storage) { p in
             p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sa in
                 vigil_mhd_start(flags, UInt16(requested), MetricsServer.handler, ctx, sa)
             }
         }
         guard let d else {
+            context.release()
             throw StartError(description: "cannot listen on \(address):\(requested) for the metrics server: \(String(decoding: strerrorBytes(errno), as: UTF8.self))")
         }
         daemon = d
+        daemonContext = context
         port = vigil_mhd_bound_port(d)
     }
 
@@ -76,6 +78,8 @@ package final class MetricsServer: @unchecked Sendable {
         if let d = daemon {
             MHD_stop_daemon(d)
             daemon = nil
+            daemonContext?.release()
+            daemonContext = nil
         }
     }
 
@@ -86,22 +90,12 @@ package final class MetricsServer: @unchecked Sendable {
 
     /// Builds the response for `path` (also used directly by tests).
     func respond(method: String, path: String) -> (status: UInt32, contentType: String, body: String) {
-        requests.add()
-        guard method == "GET" || method == "HEAD" else { return (405, "text/plain", "method not allowed\n") }
-        if path == metricsPath && metricsEnabled {
-            return (200, "text/plain; version=0.0.4; charset=utf-8", registry.render())
-        }
-        if path == healthzPath { return (200, "text/plain", "ok\n") }
-        if path == readyzPath {
-            let missing = health.missing
-            return missing.isEmpty ? (200, "text/plain", "ready\n") : (503, "text/plain", "not ready: " + missing.joined(separator: ", ") + "\n")
-        }
-        return (404, "text/plain", "not found\n")
+        responder.respond(method: method, path: path)
     }
 
     private static let handler: MHD_AccessHandlerCallback = { cls, connection, url, method, _, _, uploadSize, conCls in
         guard let cls, let connection else { return .NO }
-        let server = Unmanaged<MetricsServer>.fromOpaque(cls).takeUnretainedValue()
+        let server = Unmanaged<MetricsResponder>.fromOpaque(cls).takeUnretainedValue()
         // First call per request: MHD only wants to know we accept it (bodies are not read).
         if conCls?.pointee == nil {
             conCls?.pointee = UnsafeMutableRawPointer(bitPattern: 1)
@@ -121,5 +115,38 @@ package final class MetricsServer: @unchecked Sendable {
         let ret = MHD_queue_response(connection, r.status, response)
         MHD_destroy_response(response)
         return ret
+    }
+}
+
+/// The server's answers: what `/metrics`, `/healthz` and `/readyz` return (read-only state
+/// plus a request counter; safe from the daemon's threads).
+final class MetricsResponder: Sendable {
+    let registry: MetricsRegistry
+    let health: HealthState
+    let metricsPath: String
+    let healthzPath: String
+    let readyzPath: String
+    let metricsEnabled: Bool
+    let requests = Counter()
+
+    init(registry: MetricsRegistry, health: HealthState, metricsPath: String, healthzPath: String, readyzPath: String,
+         metricsEnabled: Bool) {
+        self.registry = registry; self.health = health
+        self.metricsPath = metricsPath; self.healthzPath = healthzPath; self.readyzPath = readyzPath
+        self.metricsEnabled = metricsEnabled
+    }
+
+    func respond(method: String, path: String) -> (status: UInt32, contentType: String, body: String) {
+        requests.add()
+        guard method == "GET" || method == "HEAD" else { return (405, "text/plain", "method not allowed\n") }
+        if path == metricsPath && metricsEnabled {
+            return (200, "text/plain; version=0.0.4; charset=utf-8", registry.render())
+        }
+        if path == healthzPath { return (200, "text/plain", "ok\n") }
+        if path == readyzPath {
+            let missing = health.missing
+            return missing.isEmpty ? (200, "text/plain", "ready\n") : (503, "text/plain", "not ready: " + missing.joined(separator: ", ") + "\n")
+        }
+        return (404, "text/plain", "not found\n")
     }
 }

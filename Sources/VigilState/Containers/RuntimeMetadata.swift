@@ -1,4 +1,7 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import VigilCore
 
 /// What a container runtime's own on-disk state says about one container (no API needed).
 package struct RuntimeContainerMetadata: Sendable, Equatable {
@@ -150,7 +153,7 @@ package struct RuntimeMetadataStore: Sendable {
         let spec = try jsonObject(bytes, path: path)
         let a = annotations(spec)
         var labels: [String: String] = [:]
-        if let l = a["io.kubernetes.cri-o.Labels"], let obj = try? JSONSerialization.jsonObject(with: Data(l.utf8)) as? [String: Any] {
+        if let l = a["io.kubernetes.cri-o.Labels"], let obj = try? JSONTreeParser.parse(l) as? [String: Any] {
             for (k, v) in obj { if let s = v as? String { labels[k] = s } }
         }
         func pick(_ keys: String...) -> String? {
@@ -186,12 +189,12 @@ package struct RuntimeMetadataStore: Sendable {
         var createdNs: UInt64?
         if let bytes = containersJSON {
             let parsed: Any
-            do { parsed = try JSONSerialization.jsonObject(with: Data(bytes)) } catch {
-                throw RuntimeMetadataError(path: indexPath, reason: "invalid JSON (\(error.localizedDescription))")
+            do { parsed = try JSONTreeParser.parse(bytes) } catch {
+                throw RuntimeMetadataError(path: indexPath, reason: "invalid JSON (\(error))")
             }
             guard let records = parsed as? [[String: Any]] else { throw RuntimeMetadataError(path: indexPath, reason: "not a JSON array of containers") }
             if let record = records.first(where: { $0["id"] as? String == id }) {
-                if let m = record["metadata"] as? String, let meta = try? JSONSerialization.jsonObject(with: Data(m.utf8)) as? [String: Any] {
+                if let m = record["metadata"] as? String, let meta = try? JSONTreeParser.parse(m) as? [String: Any] {
                     name = meta["name"] as? String
                     image = meta["image-name"] as? String
                     if let t = meta["created-at"] as? Int, t > 0 { createdNs = UInt64(t) * 1_000_000_000 }
@@ -248,16 +251,12 @@ package struct RuntimeMetadataStore: Sendable {
     }
 
     static func jsonObject(_ bytes: [UInt8], path: String) throws -> [String: Any] {
-        do {
-            guard let obj = try JSONSerialization.jsonObject(with: Data(bytes)) as? [String: Any] else {
-                throw RuntimeMetadataError(path: path, reason: "not a JSON object")
-            }
-            return obj
-        } catch let e as RuntimeMetadataError {
-            throw e
-        } catch {
-            throw RuntimeMetadataError(path: path, reason: "invalid JSON (\(error.localizedDescription))")
+        let parsed: Any
+        do { parsed = try JSONTreeParser.parse(bytes) } catch {
+            throw RuntimeMetadataError(path: path, reason: "invalid JSON (\(error))")
         }
+        guard let obj = parsed as? [String: Any] else { throw RuntimeMetadataError(path: path, reason: "not a JSON object") }
+        return obj
     }
 
     static func annotations(_ spec: [String: Any]) -> [String: String] {

@@ -1,4 +1,6 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 import VigilCore
 
 /// A configuration problem, naming the file (and line:column) or variable at fault.
@@ -59,7 +61,7 @@ package struct KubeClientConfiguration: Sendable {
 
     /// In-cluster configuration: `KUBERNETES_SERVICE_HOST`/`KUBERNETES_SERVICE_PORT`, and the
     /// service account's `token` and `ca.crt`. Throws naming what is missing or unreadable.
-    package static func inCluster(environment: [String: String] = Foundation.ProcessInfo.processInfo.environment,
+    package static func inCluster(environment: [String: String] = ProcessEnvironment.current,
                                  serviceAccountDirectory dir: String = serviceAccountDirectory) throws -> KubeClientConfiguration {
         guard let host = environment["KUBERNETES_SERVICE_HOST"], !host.isEmpty else {
             throw KubeConfigError("in-cluster config: KUBERNETES_SERVICE_HOST is not set (not running in a pod?)")
@@ -101,12 +103,12 @@ package struct KubeClientConfiguration: Sendable {
         guard let cluster = named("clusters", clusterName)?["cluster"] else { throw fail(root["clusters"] ?? ctx, "cluster \"\(clusterName)\" not found in clusters") }
         guard let server = cluster["server"]?.string, !server.isEmpty else { throw fail(cluster, "cluster \"\(clusterName)\" has no server") }
         guard server.hasPrefix("https://") || server.hasPrefix("http://") else { throw fail(cluster["server"], "server \"\(server)\" is not an http(s) URL") }
-        let baseDir = (path as NSString).deletingLastPathComponent
+        let baseDir = path.lastIndex(of: "/").map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? ""
         func resolvePath(_ p: String) -> String { p.hasPrefix("/") || baseDir.isEmpty ? p : baseDir + "/" + p }
         func base64(_ node: YAMLNode?, _ field: String) throws -> [UInt8]? {
             guard let node, let s = node.string else { return nil }
-            guard let d = Data(base64Encoded: s.filter { !$0.isWhitespace }) else { throw fail(node, "\(field) is not valid base64") }
-            return [UInt8](d)
+            guard let d = Base64.decode(s.filter { !$0.isWhitespace }) else { throw fail(node, "\(field) is not valid base64") }
+            return d
         }
         var c = KubeClientConfiguration(server: server, source: "kubeconfig \(path) context \(ctxName)")
         if let ca = cluster["certificate-authority"]?.string {
@@ -146,7 +148,7 @@ package struct KubeClientConfiguration: Sendable {
     /// in-cluster when `KUBERNETES_SERVICE_HOST` is set; else nil (host mode, no API).
     /// `nodeName` (option) overrides `NODE_NAME`.
     package static func resolve(kubeconfig: String?, nodeName: String?,
-                               environment: [String: String] = Foundation.ProcessInfo.processInfo.environment) throws -> KubeClientConfiguration? {
+                               environment: [String: String] = ProcessEnvironment.current) throws -> KubeClientConfiguration? {
         var c: KubeClientConfiguration
         if let k = kubeconfig, !k.isEmpty {
             c = try Self.kubeconfig(path: k)

@@ -37,12 +37,15 @@ final class KubeHTTPClient {
     let config: KubeClientConfiguration
     private var cachedToken: String?
     private var tokenMtime: (Int, Int) = (-1, -1)
-    /// Set from any thread to abort transfers in progress.
-    let cancelFlag: Atomic<Bool>
+    /// Asked during every transfer (from curl's progress callback, on the transfer's thread)
+    /// whether to abort it. The client owns it and each transfer holds the client's copy: no
+    /// reference a running transfer uses can go away under it.
+    let shouldCancel: @Sendable () -> Bool
 
-    init(config: KubeClientConfiguration) {
+    /// A client whose transfers abort with ``KubeHTTPError/cancelled`` once `shouldCancel` says so.
+    init(config: KubeClientConfiguration, shouldCancel: @escaping @Sendable () -> Bool = { false }) {
         self.config = config
-        self.cancelFlag = Atomic(false)
+        self.shouldCancel = shouldCancel
         _ = curlGlobalInit
     }
 
@@ -87,7 +90,7 @@ final class KubeHTTPClient {
 
     /// GETs `path` (with query) and returns the status and body (at most `limit` bytes).
     func get(_ path: String, timeout: Double, limit: Int = 256 << 20) throws(KubeHTTPError) -> (Int, [UInt8]) {
-        let t = Transfer(bodyLimit: limit, cancel: { [unowned self] in self.cancelFlag.load(ordering: .relaxed) }, idleLimitNs: 0)
+        let t = Transfer(bodyLimit: limit, cancel: shouldCancel, idleLimitNs: 0)
         try perform(path, timeout: timeout, transfer: t)
         return (t.status, t.body)
     }
@@ -97,8 +100,7 @@ final class KubeHTTPClient {
     /// `onStatus` is called once the response headers are in (before any body).
     func stream(_ path: String, timeout: Double, idleTimeout: Double, onStatus: @escaping (Int) -> Void = { _ in },
                 onData: @escaping (UnsafeRawBufferPointer) -> Bool) throws(KubeHTTPError) -> (Int, [UInt8]) {
-        let t = Transfer(bodyLimit: 1 << 20, cancel: { [unowned self] in self.cancelFlag.load(ordering: .relaxed) },
-                         idleLimitNs: UInt64(max(0, idleTimeout) * 1e9))
+        let t = Transfer(bodyLimit: 1 << 20, cancel: shouldCancel, idleLimitNs: UInt64(max(0, idleTimeout) * 1e9))
         t.onData = onData
         t.onStatus = onStatus
         try perform(path, timeout: timeout, transfer: t)

@@ -1,4 +1,7 @@
-import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+import VigilCore
 
 /// Turns API JSON (`Pod`, `PodList`, watch events) into ``KubePod`` values.
 package enum KubePodParser {
@@ -20,7 +23,7 @@ package enum KubePodParser {
     package static func parseList(_ bytes: [UInt8]) throws -> (pods: [KubePod], resourceVersion: String, continueToken: String?) {
         let obj = try object(bytes, what: "PodList")
         guard let items = obj["items"] as? [Any] else {
-            if obj["items"] is NSNull { return ([], metadataRV(obj), nil) }
+            if obj["items"] is JSONNull { return ([], metadataRV(obj), nil) }
             throw ParseError(message: "PodList has no items array (kind: \(obj["kind"] as? String ?? "none"))")
         }
         var pods: [KubePod] = []
@@ -47,7 +50,7 @@ package enum KubePodParser {
             guard !rv.isEmpty else { throw ParseError(message: "BOOKMARK without metadata.resourceVersion") }
             return .bookmark(rv)
         case "ERROR":
-            return .error(code: (o["code"] as? NSNumber)?.intValue ?? 0, reason: o["reason"] as? String ?? "",
+            return .error(code: o["code"] as? Int ?? 0, reason: o["reason"] as? String ?? "",
                           message: o["message"] as? String ?? "")
         default: throw ParseError(message: "unknown watch event type \(type)")
         }
@@ -89,7 +92,7 @@ package enum KubePodParser {
                                              imageID: (c["imageID"] as? String).flatMap { $0.isEmpty ? nil : $0 },
                                              privileged: specByName[n]?.1 ?? nil)
                 if let cid = c["containerID"] as? String, !cid.isEmpty {
-                    if let r = cid.range(of: "://") {
+                    if let r = cid.firstRange(of: "://") {
                         let scheme = String(cid[..<r.lowerBound])
                         st.runtime = scheme == "cri-o" || scheme == "crio" ? "cri-o" : scheme
                         st.containerID = String(cid[r.upperBound...])
@@ -130,7 +133,7 @@ package enum KubePodParser {
 
     static func object(_ bytes: [UInt8], what: String) throws -> [String: Any] {
         let any: Any
-        do { any = try JSONSerialization.jsonObject(with: Data(bytes)) } catch {
+        do { any = try JSONTreeParser.parse(bytes) } catch {
             let head = String(decoding: bytes.prefix(80), as: UTF8.self)
             throw ParseError(message: "\(what) is not valid JSON (starts \(head.debugDescription))")
         }

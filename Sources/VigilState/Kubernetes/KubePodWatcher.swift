@@ -82,7 +82,8 @@ package final class KubePodWatcher: Sendable {
     }
 
     private func run() {
-        let http = KubeHTTPClient(config: configuration)
+        // Transfers abort as soon as stop() is asked (checked from the transfer itself).
+        let http = KubeHTTPClient(config: configuration, shouldCancel: { [self] in stopping.load(ordering: .relaxed) })
         if configuration.nodeName == nil {
             Log.warning("k8s", "no node name (NODE_NAME or --node-name): watching pods of every node", [("source", configuration.source)])
         }
@@ -245,18 +246,9 @@ package final class KubePodWatcher: Sendable {
         return .ended
     }
 
-    /// Runs a transfer while a helper forwards stop() into the client's cancel flag.
+    /// Runs a transfer unless stop() was asked (the client's `shouldCancel` aborts one in progress).
     private func withCancel<R>(_ http: KubeHTTPClient, _ body: () throws(KubeHTTPError) -> R) throws(KubeHTTPError) -> R {
         if stopping.load(ordering: .relaxed) { throw .cancelled }
-        let done = Atomic<Bool>(false)
-        let client = UnsafeSendable(http)
-        let forward = try? NamedThread.start(name: "vigil-k8s-stop") { [self] in
-            while !done.load(ordering: .relaxed) {
-                if stopping.load(ordering: .relaxed) { client.value.cancelFlag.store(true, ordering: .relaxed); return }
-                Timestamp.sleep(milliseconds: 50)
-            }
-        }
-        defer { done.store(true, ordering: .relaxed); forward?.join() }
         return try body()
     }
 
@@ -266,7 +258,6 @@ package final class KubePodWatcher: Sendable {
     }
 }
 
-struct UnsafeSendable<T>: @unchecked Sendable { let value: T; init(_ v: T) { value = v } }
 
 func percentEncode(_ s: String) -> String {
     var out = ""
