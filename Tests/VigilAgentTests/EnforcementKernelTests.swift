@@ -417,8 +417,13 @@ final class Listener {
         func exists(_ name: String) -> Bool { access(marker(name), F_OK) == 0 }
 
         // A container: its own pid and mount namespaces in the pod's cri-containerd scope.
-        let inPod = sb.run("exec unshare --pid --mount --fork \(sb.dir)/merged/dropped \(marker("pod-dropped"))", inPod: true)
-        #expect(!exists("pod-dropped"), "the dropped binary ran in the container (status \(inPod))")
+        // (The shell inside the namespaces records how its child ended: 137 for SIGKILL.)
+        func inNamespaces(_ flags: String, _ command: String, status: String, cgroup: String? = nil) -> String {
+            _ = sb.run("exec unshare \(flags) --fork /bin/sh -c '\(command); echo $? > \(marker(status))'", cgroup: cgroup)
+            return FilePaths.readText(marker(status))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unshare failed"
+        }
+        let inPod = inNamespaces("--pid --mount", "\(sb.dir)/merged/dropped \(marker("pod-dropped"))", status: "pod-status", cgroup: sb.containerCgroup)
+        #expect(inPod == "137" && !exists("pod-dropped"), "the dropped binary in the container: status \(inPod)")
         #expect(waitFor(15) { !Self.alerts(vigil, dropped).isEmpty })
         #expect(Self.field(Self.alerts(vigil, dropped).first ?? "", "vigil.action_result") == "killed")
         // The host-only program in the container runs; then on the host it is killed in the kernel.
@@ -441,11 +446,11 @@ final class Listener {
         let results = Self.alerts(vigil, dropped).map { "\(Self.field($0, "vigil.action_result") ?? "-")/\(Self.field($0, "vigil.action_path") ?? "-")" }
         #expect(results == ["killed/kernel", "killed/kernel", "killed/user-space"], "\(results)")
         // A pid namespace of its own on the host is not a container either.
-        _ = sb.run("exec unshare --pid --fork \(sb.dir)/merged/dropped \(marker("ns-dropped"))")
-        #expect(exists("ns-dropped"), "a process in a new pid namespace on the host was taken for a container")
-        _ = sb.run("exec unshare --pid --fork \(sb.dir)/hostonly/prog \(marker("ns-host"))")
-        #expect(!exists("ns-host"), "the host-only program ran in a new pid namespace on the host")
-        #expect(waitFor(15) { Self.alerts(vigil, host).count >= 3 })
+        let nsDropped = inNamespaces("--pid", "\(sb.dir)/merged/dropped \(marker("ns-dropped"))", status: "ns-dropped-status")
+        #expect(nsDropped == "0" && exists("ns-dropped"), "a process in a new pid namespace on the host was taken for a container (status \(nsDropped))")
+        let nsHost = inNamespaces("--pid", "\(sb.dir)/hostonly/prog \(marker("ns-host"))", status: "ns-host-status")
+        #expect(nsHost == "137" && !exists("ns-host"), "the host-only program in a new pid namespace on the host: status \(nsHost)")
+        #expect(waitFor(15) { Self.alerts(vigil, host).count >= 3 }, "host-only alerts: \(Self.alerts(vigil, host))")
         #expect(Self.alerts(vigil, host).allSatisfy { Self.field($0, "vigil.action_result") == "killed" && Self.field($0, "vigil.action_path") == "kernel" })
         #expect(Self.alerts(vigil, dropped).count == 3, "the dropped-binary rule matched outside a container: \(Self.alerts(vigil, dropped))")
 
