@@ -41,6 +41,9 @@ package final class BPFCapture: @unchecked Sendable {
     private var interestFD: Int32 = -1
     private var configFD: Int32 = -1
     private var kstatsFD: Int32 = -1
+    /// What the `config` map holds (written again when the environment copy is turned on or off).
+    private var kernelConfig = vigil_config()
+    private var configWritten = false
     private var possibleCPUs: Int = 1
     private let lock = Mutex<Void>(())
     private let counter = RecordCounter()
@@ -110,11 +113,9 @@ package final class BPFCapture: @unchecked Sendable {
             let e = bpf_map_update_elem(idsFD, &k, &v, UInt64(BPF_ANY))
             if e != 0 { throw CaptureError.mapFailed(map: "syscall_ids", errno: -e) }
         }
-        var cfg = vigil_config(agent_tgid: UInt32(getpid()), ignore_agent: options.ignoreSelf ? 1 : 0,
-                               max_args_bytes: UInt32(options.maxArgsBytes), wakeup_bytes: UInt32(options.wakeupBytes))
-        var zero: UInt32 = 0
-        let ce = bpf_map_update_elem(configFD, &zero, &cfg, UInt64(BPF_ANY))
-        if ce != 0 { throw CaptureError.mapFailed(map: "config", errno: -ce) }
+        kernelConfig = vigil_config(agent_tgid: UInt32(getpid()), ignore_agent: options.ignoreSelf ? 1 : 0,
+                                    max_args_bytes: UInt32(options.maxArgsBytes), wakeup_bytes: UInt32(options.wakeupBytes),
+                                    max_env_bytes: 0, reserved: 0)
         try applyInterest(options.interest)
 
         // Attach every program.
@@ -153,10 +154,28 @@ package final class BPFCapture: @unchecked Sendable {
         try lock.withLock { _ in try applyInterest(types) }
     }
 
+    /// Environment bytes the exec program copies now (0: off; see ``EventType/environmentCapture``).
+    package var environmentBytes: Int { lock.withLock { _ in Int(kernelConfig.max_env_bytes) } }
+
     /// The event types currently selected.
     package var interest: Set<EventType> { interestState.withLock { $0 } }
 
     private func applyInterest(_ types: Set<EventType>) throws {
+        // The environment is copied at exec only while asked for (a loaded rule uses proc.env).
+        let envBytes = types.contains(.environmentCapture) ? UInt32(options.maxEnvBytes) : 0
+        if envBytes != kernelConfig.max_env_bytes || !configWritten {
+            var cfg = kernelConfig
+            cfg.max_env_bytes = envBytes
+            var zero: UInt32 = 0
+            let ce = bpf_map_update_elem(configFD, &zero, &cfg, UInt64(BPF_ANY))
+            if ce != 0 { throw CaptureError.mapFailed(map: "config", errno: -ce) }
+            if configWritten || envBytes != 0 {
+                Log.info("capture", envBytes != 0 ? "environment capture on (a loaded rule reads proc.env)" : "environment capture off",
+                         [("max_env_bytes", String(envBytes))])
+            }
+            kernelConfig = cfg
+            configWritten = true
+        }
         var wanted = [UInt32](repeating: 0, count: EventType.count)
         for t in types where Int(t.rawValue) < wanted.count { wanted[Int(t.rawValue)] = VIGIL_INTEREST_WANTED }
         let execIDs = [VIGIL_SYS_EXECVE, VIGIL_SYS_EXECVEAT].map { Int($0.rawValue) }

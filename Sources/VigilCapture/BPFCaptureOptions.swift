@@ -10,6 +10,10 @@ package struct BPFCaptureOptions: Sendable {
     package var ringBufferBytes: Int = 8 << 20
     /// argv bytes copied per exec (1...VIGIL_ARGS_MAX); longer argv is cut and flagged.
     package var maxArgsBytes: Int = Int(VIGIL_ARGS_DEFAULT)
+    /// Environment bytes copied per exec (0...VIGIL_ENV_MAX) while the interest holds
+    /// ``EventType/environmentCapture`` (a loaded rule uses `proc.env`); a longer environment is
+    /// cut and flagged. 0 never copies it.
+    package var maxEnvBytes: Int = Int(VIGIL_ENV_DEFAULT)
     /// Wake the reader only when this many bytes wait in the ring (0: the kernel's
     /// default, a wake-up whenever the reader has caught up). The reader also polls
     /// every ``pollIntervalMs`` milliseconds, which bounds latency.
@@ -32,6 +36,9 @@ package struct BPFCaptureOptions: Sendable {
         }
         if maxArgsBytes < 1 || maxArgsBytes > Int(VIGIL_ARGS_MAX) {
             throw CaptureError.invalidOption("max args bytes \(maxArgsBytes): must be between 1 and \(VIGIL_ARGS_MAX)")
+        }
+        if maxEnvBytes < 0 || maxEnvBytes > Int(VIGIL_ENV_MAX) {
+            throw CaptureError.invalidOption("max env bytes \(maxEnvBytes): must be between 0 and \(VIGIL_ENV_MAX)")
         }
         if wakeupBytes < 0 || wakeupBytes > ringBufferBytes {
             throw CaptureError.invalidOption("wake-up bytes \(wakeupBytes): must be between 0 and the ring size \(ringBufferBytes)")

@@ -127,6 +127,18 @@ package struct EventJSONRenderer {
         if x.exe_flags & UInt32(VIGIL_EXE_ARGS_TRUNCATED) != 0 { w.key("proc.args_truncated"); w.bool(true) }
         w.key("proc.start_time"); w.uint(x.start_time_ns &+ bootToWallOffsetNs)
         w.key("container.cgroup"); w.string(bytes: e.cgroupPath)
+        if e.environmentCaptured {
+            let env = e.environmentRaw
+            w.key("proc.env"); w.beginArray()
+            var from = 0
+            for i in 0..<env.count where env[i] == 0 {
+                if i > from { w.string(bytes: UnsafeRawBufferPointer(rebasing: env[from..<i])) }
+                from = i + 1
+            }
+            if from < env.count { w.string(bytes: UnsafeRawBufferPointer(rebasing: env[from..<env.count])) }
+            w.endArray()
+            w.key("proc.is_env_truncated"); w.bool(e.environmentTruncated)
+        }
     }
 
     /// Writes `parts` joined by spaces as one JSON string (exec records only).

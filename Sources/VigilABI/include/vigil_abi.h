@@ -28,6 +28,10 @@
 /* Default and hard maximum of argv bytes copied for an exec. */
 #define VIGIL_ARGS_DEFAULT 4096
 #define VIGIL_ARGS_MAX 16384
+/* Default and hard maximum of environment bytes copied for an exec (only while a loaded rule
+ * needs proc.env: vigil_config.max_env_bytes is 0 otherwise). */
+#define VIGIL_ENV_DEFAULT 4096
+#define VIGIL_ENV_MAX 16384
 /* Longest raw sockaddr copied (sizeof(struct sockaddr_storage)). */
 #define VIGIL_SOCKADDR_MAX 128
 /* Size of the syscall-number -> vigil id table. Native numbers use 0..511; 32-bit
@@ -365,6 +369,8 @@ struct vigil_config {
     __u32 ignore_agent;      /* 1: drop the agent's own events in the kernel */
     __u32 max_args_bytes;    /* argv bytes to copy on exec (<= VIGIL_ARGS_MAX) */
     __u32 wakeup_bytes;      /* wake the reader only when this much data waits (0: every record) */
+    __u32 max_env_bytes;     /* environment bytes to copy on exec (<= VIGIL_ENV_MAX); 0: none (no rule needs proc.env) */
+    __u32 reserved;
 };
 
 /* Common header of every record. 64 bytes. */
@@ -445,6 +451,8 @@ struct vigil_syscall_event {
 #define VIGIL_EXE_WRITABLE        (1u << 5) /* exe file writable by the executing user */
 #define VIGIL_EXE_CGROUP_TRUNCATED (1u << 6)
 #define VIGIL_EXE_IA32            (1u << 7) /* the program image is a 32-bit x86 ELF (its syscalls are ia32) */
+#define VIGIL_EXE_ENV_CAPTURED    (1u << 8) /* the environment was copied (env_len bytes, possibly 0) */
+#define VIGIL_EXE_ENV_TRUNCATED   (1u << 9) /* the environment was cut to max_env_bytes (or to the room left) */
 
 /*
  * A successful exec (from sched_process_exec). data[] = exe path (NUL
@@ -454,7 +462,9 @@ struct vigil_syscall_event {
  * terminated, e.g. "kubepods.slice/kubepods-besteffort.slice/.../cri-containerd-<id>.scope";
  * up to VIGIL_CGROUP_DEPTH components from the leaf; "/" for the root). With the
  * header's cgroup_id this lets user space attribute a container's first exec
- * in-band, before any file-system lookup.
+ * in-band, before any file-system lookup. Then, when VIGIL_EXE_ENV_CAPTURED is set, the
+ * environment of the new image (mm->env_start..env_end: env_len bytes, each entry NUL
+ * terminated; the last one NUL terminated even when cut).
  */
 /* ---- enforcement at exec (maps enforce_state, enforce_rules, enforce_strings, enforce_prefixes, enforce_buckets) ----
  * vigil_exec_event.enforcement = slot + 1 (bits 0-7) | outcome << 8 (VIGIL_ENF_OUT_*) | generation << 16.
@@ -548,7 +558,7 @@ struct vigil_exec_event {
     __u32 vpid;              /* pid as seen inside the process's own pid namespace */
     __u32 pidns_inum;        /* pid namespace inode number */
     __u16 cgroup_len;        /* bytes of the cgroup path in data[] (NUL included) */
-    __u16 reserved16;
+    __u16 env_len;           /* bytes of the environment in data[] after the cgroup path (VIGIL_EXE_ENV_CAPTURED) */
     __u32 enforcement;       /* VIGIL_ENF_RECORD: what the exec program's enforcement did (0: nothing) */
     __u8 data[];
 };

@@ -15,7 +15,7 @@ enum TraceCommand: Command {
 
     static let usage = """
     Usage: vigil trace [--kinds K[,K...]] [--write FILE] [--read FILE] [--max-args N]
-                       [--ring-bytes N] [--include-self] [--count-only] [--no-state]
+                       [--env N] [--ring-bytes N] [--include-self] [--count-only] [--no-state]
                        [--comm NAME]
 
     Loads Vigil's BPF programs and prints one JSON object per captured event on
@@ -32,6 +32,8 @@ enum TraceCommand: Command {
       --write FILE      record raw events into a capture file instead of printing
       --read FILE       print events from a capture file instead of the kernel
       --max-args N      argv bytes captured per exec (1-\(VIGIL_ARGS_MAX), default \(VIGIL_ARGS_DEFAULT))
+      --env N           copy up to N bytes of each new program's environment (1-\(VIGIL_ENV_MAX)):
+                        proc.env in exec events (default: not copied)
       --ring-bytes N    BPF ring buffer size (power of two, default 16777216)
       --include-self    also capture vigil's own events
       --count-only      decode and count events (and keep the process table) without printing them
@@ -69,6 +71,7 @@ enum TraceCommand: Command {
         var options = BPFCaptureOptions()
         var countOnly = false
         var noState = false
+        var envCapture = false
         var comm: [UInt8]?
         var i = 0
         func value(_ flag: String) -> String? {
@@ -98,6 +101,13 @@ enum TraceCommand: Command {
                     writeStderr("vigil trace: --max-args: '\(v)' is not an integer between 1 and \(VIGIL_ARGS_MAX)\n"); return 2
                 }
                 options.maxArgsBytes = n
+            case "--env":
+                guard let v = val() else { return 2 }
+                guard let n = Int(v), n >= 1, n <= Int(VIGIL_ENV_MAX) else {
+                    writeStderr("vigil trace: --env: '\(v)' is not an integer between 1 and \(VIGIL_ENV_MAX)\n"); return 2
+                }
+                options.maxEnvBytes = n
+                envCapture = true
             case "--ring-bytes":
                 guard let v = val() else { return 2 }
                 guard let n = Int(v), n >= 4096, n & (n - 1) == 0 else {
@@ -138,6 +148,7 @@ enum TraceCommand: Command {
             } else {
                 // Process lifecycle events always feed the process table (printed only if asked for).
                 if let kinds { options.interest = kinds.union(lifecycleTypes) }
+                if envCapture { options.interest.insert(.environmentCapture) }
                 source = try BPFRecordSource(options: options)
             }
         } catch {
