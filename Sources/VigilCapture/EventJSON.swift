@@ -47,7 +47,7 @@ package struct EventJSONRenderer {
     }
 
     /// Renders `e`. With `ruleFields`, the keys of ``ruleFieldKeys`` are left out and
-    /// `ruleFields` writes them (from the rules' extractor, before the object closes); the
+    /// `ruleFields` writes them (from the rules' extractor, first in the object); the
     /// renderer writes only what the record alone says and rules do not compute
     /// (`evt.time`, `proc.argv`, `evt.args`, ...).
     package mutating func render<R>(_ e: Event, ruleFields: ((JSONWriter) -> Void)?, _ body: (UnsafeRawBufferPointer) -> R) -> R {
@@ -55,7 +55,8 @@ package struct EventJSONRenderer {
         w.beginObject()
         let recordOnly = ruleFields == nil
         let type = e.type
-        if recordOnly { w.key("evt.type"); w.string(type.name) }
+        // Rule fields first (evt.type leads the line either way).
+        if let ruleFields { ruleFields(w) } else { w.key("evt.type"); w.string(type.name) }
         let wall = e.timestampBootNs &+ bootToWallOffsetNs
         w.key("evt.time"); w.time(wall)
         w.key("evt.rawtime"); w.uint(wall)
@@ -81,7 +82,6 @@ package struct EventJSONRenderer {
         if e.isExec { writeExec(e, recordOnly: recordOnly) }
         if recordOnly && e.isSyscall { writeFD(e, type) }
         writeArgs(e)
-        ruleFields?(w)
         w.endObject()
         return body(w.bytes)
     }

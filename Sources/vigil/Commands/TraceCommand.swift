@@ -45,8 +45,11 @@ enum TraceCommand: Command {
     /// `--kinds` groups, from vigil_abi.h's syscall table.
     static let groups: [String: Set<EventType>] = EventTable.groups
 
-    /// exec, fork and exit: what the process table needs to stay current.
+    /// exec, fork and exit: what the process lifecycle needs.
     static let lifecycleTypes: Set<EventType> = EventTable.types(withState: VIGIL_STATE_PROCESS)
+    /// Everything the process table needs to stay current (fds, cwd, credentials too), whatever
+    /// `--kinds` prints: the same set the agent always subscribes to.
+    static let stateTypes: Set<EventType> = EventTable.types(withState: VIGIL_STATE_ALWAYS)
 
     /// Parses `--kinds` values into event types; nil with a message on an unknown name.
     static func parseKinds(_ list: String) -> (Set<EventType>?, String?) {
@@ -147,7 +150,7 @@ enum TraceCommand: Command {
                 source = try CaptureFileSource(path: readPath)
             } else {
                 // Process lifecycle events always feed the process table (printed only if asked for).
-                if let kinds { options.interest = kinds.union(lifecycleTypes) }
+                if let kinds { options.interest = kinds.union(noState ? lifecycleTypes : stateTypes) }
                 if envCapture { options.interest.insert(.environmentCapture) }
                 source = try BPFRecordSource(options: options)
             }
