@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* exec.bpf.h - part of vigil.bpf.c (one compilation unit; included in order from it).
- * Exec capture: tp_btf/sched_process_exec emits vigil_exec_event (exe, argv, cwd, cgroup, credentials, flags). */
+ * Exec capture: tp_btf/sched_process_exec emits vigil_exec_event (exe, argv, cwd, cgroup, credentials, flags,
+ * and the environment while a rule needs it). */
 #ifndef VIGIL_EXEC_BPF_H
 #define VIGIL_EXEC_BPF_H
 
@@ -62,6 +63,24 @@ static __always_inline void cred_caps(const struct cred *cred, __u64 *eff, __u64
     *prm = BPF_CORE_READ(o, cap_permitted.cap[0]) | ((__u64)BPF_CORE_READ(o, cap_permitted.cap[1]) << 32);
 }
 
+/* Room the environment may take in the scratch record: the first form applies while the record
+ * so far leaves VIGIL_ENV_MAX bytes, the second (long argv/paths) caps it to VIGIL_ENV_SMALL. */
+#define VIGIL_ENV_SMALL 4096
+
+/* Copies `len` (1..cap) bytes of the new image's environment to rec[off]; returns the bytes
+ * copied (0 on a failed read). Two call sites with constant caps keep every bound visible to
+ * the verifier (off and n are each masked in the register passed, see MASK). */
+static __always_inline __u32 copy_env(__u8 *rec, __u32 off, __u64 start, __u64 len, __u32 cap_minus_1)
+{
+    __u32 n = MASK(len - 1, cap_minus_1) + 1;
+    if (bpf_probe_read_user(rec + MASK(off, SCRATCH_SIZE - 1), n, (const void *)start) != 0)
+        return 0;
+    /* keep the last entry NUL-terminated when cut (masked in the register: off was spilled and
+     * its reloaded copy carries a looser bound on some verifiers) */
+    rec[MASK(off + n - 1, SCRATCH_SIZE - 1)] = 0;
+    return n;
+}
+
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
@@ -69,14 +88,9 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
     __u64 pt = bpf_get_current_pid_tgid();
     if (ignored(cfg, pt >> 32))
         return 0;
-    /* Which exec syscall: from the caller's saved sys_enter entry. */
-    __u32 id = VIGIL_SYS_EXECVE;
+    /* Which exec syscall: from the task's saved registers (maps.bpf.h). */
+    __u32 id = current_syscall_id() == VIGIL_SYS_EXECVEAT ? VIGIL_SYS_EXECVEAT : VIGIL_SYS_EXECVE;
     __u32 otid = (__u32)old_pid;
-    struct entry *e = bpf_map_lookup_elem(&entries, &otid);
-    if (e && e->pending && (e->id == VIGIL_SYS_EXECVE || e->id == VIGIL_SYS_EXECVEAT)) {
-        id = e->id;
-        e->pending = 0;
-    }
     if (!wanted(id))
         return 0;
 
@@ -90,7 +104,7 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
     ev->syscall = id;
     ev->exe_flags = 0;
     ev->old_tid = otid;
-    ev->reserved16 = 0;
+    ev->env_len = 0;
     ev->enforcement = 0;
 
     /* credentials */
@@ -253,12 +267,48 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
         cg_len = 0;
     off += cg_len;
 
+    /* environment from the new mm, only while a loaded rule needs it (max_env_bytes != 0) */
+    __u32 env_len = 0;
+    __u32 env_max = cfg ? cfg->max_env_bytes : 0;
+    if (env_max) {
+        if (env_max > VIGIL_ENV_MAX)
+            env_max = VIGIL_ENV_MAX;
+        struct mm_struct *mm = BPF_CORE_READ(task, mm);
+        __u64 start = BPF_CORE_READ(mm, env_start);
+        __u64 end = BPF_CORE_READ(mm, env_end);
+        __u64 len = end > start ? end - start : 0;
+        ev->exe_flags |= VIGIL_EXE_ENV_CAPTURED;
+        if (len > env_max) {
+            len = env_max;
+            ev->exe_flags |= VIGIL_EXE_ENV_TRUNCATED;
+        }
+        if (len > 0 && off <= SCRATCH_SIZE - VIGIL_ENV_MAX) {
+            env_len = copy_env(rec, off, start, len, VIGIL_ENV_MAX - 1);
+        } else if (len > 0 && off <= SCRATCH_SIZE - VIGIL_ENV_SMALL) {
+            if (len > VIGIL_ENV_SMALL) {
+                len = VIGIL_ENV_SMALL;
+                ev->exe_flags |= VIGIL_EXE_ENV_TRUNCATED;
+            }
+            env_len = copy_env(rec, off, start, len, VIGIL_ENV_SMALL - 1);
+        } else if (len > 0) {
+            ev->exe_flags |= VIGIL_EXE_ENV_TRUNCATED; /* no room left at all */
+        }
+        if (len > 0 && env_len == 0 && !(ev->exe_flags & VIGIL_EXE_ENV_TRUNCATED)) {
+            h->flags |= VIGIL_HF_READ_FAILED;
+            kstat_add(VIGIL_KSTAT_READ_FAILED, 1);
+        }
+    }
+    if (env_len > VIGIL_ENV_MAX)
+        env_len = VIGIL_ENV_MAX;
+    off += env_len;
+    ev->env_len = env_len;
+
     ev->exe_len = exe_len;
     ev->args_len = args_len;
     ev->cwd_len = cwd_len;
     ev->cgroup_len = cg_len;
     if (ev->exe_flags & (VIGIL_EXE_ARGS_TRUNCATED | VIGIL_EXE_PATH_TRUNCATED | VIGIL_EXE_CWD_TRUNCATED |
-                         VIGIL_EXE_CGROUP_TRUNCATED)) {
+                         VIGIL_EXE_CGROUP_TRUNCATED | VIGIL_EXE_ENV_TRUNCATED)) {
         h->flags |= VIGIL_HF_TRUNCATED;
         kstat_add(VIGIL_KSTAT_TRUNCATED, 1);
     }

@@ -65,7 +65,10 @@ package enum RuleLoading {
     package static let stateEventTypes: Set<EventType> = EventTable.types(withState: VIGIL_STATE_ALWAYS)
 
     /// What the kernel must deliver for `rules`.
+    /// Holds ``EventType/environmentCapture`` when an enabled rule reads `proc.env`.
     package static func interest(_ rules: RuleSet) -> Set<EventType> {
-        stateEventTypes.union(rules.requiredEventTypes)
+        var types = stateEventTypes.union(rules.requiredEventTypes)
+        if rules.needsEnvironment { types.insert(.environmentCapture) }
+        return types
     }
 }

@@ -47,7 +47,7 @@ package struct EventJSONRenderer {
     }
 
     /// Renders `e`. With `ruleFields`, the keys of ``ruleFieldKeys`` are left out and
-    /// `ruleFields` writes them (from the rules' extractor, before the object closes); the
+    /// `ruleFields` writes them (from the rules' extractor, first in the object); the
     /// renderer writes only what the record alone says and rules do not compute
     /// (`evt.time`, `proc.argv`, `evt.args`, ...).
     package mutating func render<R>(_ e: Event, ruleFields: ((JSONWriter) -> Void)?, _ body: (UnsafeRawBufferPointer) -> R) -> R {
@@ -55,7 +55,8 @@ package struct EventJSONRenderer {
         w.beginObject()
         let recordOnly = ruleFields == nil
         let type = e.type
-        if recordOnly { w.key("evt.type"); w.string(type.name) }
+        // Rule fields first (evt.type leads the line either way).
+        if let ruleFields { ruleFields(w) } else { w.key("evt.type"); w.string(type.name) }
         let wall = e.timestampBootNs &+ bootToWallOffsetNs
         w.key("evt.time"); w.time(wall)
         w.key("evt.rawtime"); w.uint(wall)
@@ -81,7 +82,6 @@ package struct EventJSONRenderer {
         if e.isExec { writeExec(e, recordOnly: recordOnly) }
         if recordOnly && e.isSyscall { writeFD(e, type) }
         writeArgs(e)
-        ruleFields?(w)
         w.endObject()
         return body(w.bytes)
     }
@@ -127,6 +127,18 @@ package struct EventJSONRenderer {
         if x.exe_flags & UInt32(VIGIL_EXE_ARGS_TRUNCATED) != 0 { w.key("proc.args_truncated"); w.bool(true) }
         w.key("proc.start_time"); w.uint(x.start_time_ns &+ bootToWallOffsetNs)
         w.key("container.cgroup"); w.string(bytes: e.cgroupPath)
+        if e.environmentCaptured {
+            let env = e.environmentRaw
+            w.key("proc.env"); w.beginArray()
+            var from = 0
+            for i in 0..<env.count where env[i] == 0 {
+                if i > from { w.string(bytes: UnsafeRawBufferPointer(rebasing: env[from..<i])) }
+                from = i + 1
+            }
+            if from < env.count { w.string(bytes: UnsafeRawBufferPointer(rebasing: env[from..<env.count])) }
+            w.endArray()
+            w.key("proc.is_env_truncated"); w.bool(e.environmentTruncated)
+        }
     }
 
     /// Writes `parts` joined by spaces as one JSON string (exec records only).

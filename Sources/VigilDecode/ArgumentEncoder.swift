@@ -44,7 +44,7 @@ extension RecordEncoder {
         var s0: [UInt8]? = nil, s0second: [UInt8]? = nil, s1: [UInt8]? = nil
         var tuple = vigil_sock_tuple()
         // The tuple of the fd a syscall returned (accept) is seen from the server side.
-        let isAccept = EventTable.row(type)?.captureKind == VIGIL_CAPTURE_TUPLE_RET
+        let isAccept = EventTable.tupleIsServerSide[Int(type.rawValue) & (EventType.count - 1)]
 
         for (name, text) in arguments {
             guard let i = schema.index(of: name) else {

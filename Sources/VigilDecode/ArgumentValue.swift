@@ -182,9 +182,7 @@ extension Event {
             let t = SocketTuple(tuple)
             // Only inet tuples have addresses to show; unix sockets name their path in `addr`.
             guard t.family == LinuxConstants.AF_INET || t.family == LinuxConstants.AF_INET6 else { return nil }
-            let ty = type.rawValue
-            let server = ty == UInt16(VIGIL_SYS_ACCEPT.rawValue) || ty == UInt16(VIGIL_SYS_ACCEPT4.rawValue)
-            return .tuple(t, serverSide: server)
+            return .tuple(t, serverSide: EventTable.tupleIsServerSide[Int(type.rawValue) & (EventType.count - 1)])
         case .field(let f):
             return fieldValue(f, spec.format)
         }

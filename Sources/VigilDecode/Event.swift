@@ -50,7 +50,7 @@ package struct Event {
             let fixed = RecordLayout.execData
             guard n >= fixed else { return .failure(.tooShort(kind: kind, length: n)) }
             let parts = u16(RecordLayout.exeLength) + u16(RecordLayout.argsLength) + u16(RecordLayout.cwdLength)
-                + u16(RecordLayout.cgroupLength)
+                + u16(RecordLayout.cgroupLength) + u16(RecordLayout.envLength)
             guard fixed + parts <= n else { return .failure(.payloadOverrun(kind: kind)) }
         case VIGIL_REC_FORK.rawValue:
             guard n >= MemoryLayout<vigil_fork_event>.size else { return .failure(.tooShort(kind: kind, length: n)) }
@@ -109,7 +109,7 @@ package struct Event {
     package var isSyscall: Bool { recordKind == UInt16(VIGIL_REC_SYSCALL.rawValue) }
     /// The syscall's return value (0 for exec records).
     @inline(__always) package var ret: Int64 { isSyscall ? load(RecordLayout.syscallRet, Int64.self) : 0 }
-    /// Raw argument `i` (0...5) saved at sys_enter.
+    /// Raw argument `i` (0...5), read from the saved user registers at sys_exit.
     @inline(__always) package func arg(_ i: Int) -> UInt64 { isSyscall && i >= 0 && i < 6 ? load(RecordLayout.syscallArgs + 8 * i, UInt64.self) : 0 }
     /// First string/buffer argument (meaning depends on the syscall); empty when absent.
     package var str0: UnsafeRawBufferPointer {
@@ -172,6 +172,18 @@ package struct Event {
     package var cgroupPath: UnsafeRawBufferPointer {
         isExec ? stripNUL(RecordLayout.execData + Int(load(RecordLayout.exeLength, UInt16.self)) + Int(load(RecordLayout.argsLength, UInt16.self)) + Int(load(RecordLayout.cwdLength, UInt16.self)), Int(load(RecordLayout.cgroupLength, UInt16.self))) : .init(start: nil, count: 0)
     }
+    /// Exec: the environment as NUL-separated `NAME=value` entries (each NUL terminated), empty
+    /// when not captured (see ``environmentCaptured``).
+    package var environmentRaw: UnsafeRawBufferPointer {
+        guard isExec else { return .init(start: nil, count: 0) }
+        let off = RecordLayout.execData + Int(load(RecordLayout.exeLength, UInt16.self)) + Int(load(RecordLayout.argsLength, UInt16.self))
+            + Int(load(RecordLayout.cwdLength, UInt16.self)) + Int(load(RecordLayout.cgroupLength, UInt16.self))
+        return UnsafeRawBufferPointer(start: base + off, count: Int(load(RecordLayout.envLength, UInt16.self)))
+    }
+    /// Exec: whether the kernel copied the environment (a loaded rule needed it).
+    package var environmentCaptured: Bool { isExec && load(RecordLayout.exeFlags, UInt32.self) & UInt32(VIGIL_EXE_ENV_CAPTURED) != 0 }
+    /// Exec: whether the environment was cut.
+    package var environmentTruncated: Bool { isExec && load(RecordLayout.exeFlags, UInt32.self) & UInt32(VIGIL_EXE_ENV_TRUNCATED) != 0 }
     /// Exec: the fixed part of the record.
     package var execInfo: vigil_exec_event {
         isExec ? load(0, vigil_exec_event.self) : vigil_exec_event()

@@ -87,6 +87,14 @@ package enum EventTable {
         return t
     }()
 
+    /// By type: whether the record's socket tuple belongs to the fd the syscall returned
+    /// (`VIGIL_CAPTURE_TUPLE_RET`, accept), so its local end is the server.
+    package static let tupleIsServerSide: [Bool] = {
+        var t = [Bool](repeating: false, count: EventType.count)
+        for r in rows where r.captureKind == VIGIL_CAPTURE_TUPLE_RET { t[Int(r.type.rawValue) & (EventType.count - 1)] = true }
+        return t
+    }()
+
     /// Event types whose row has any of `bits` in its `state` column.
     package static func types(withState bits: UInt32) -> Set<EventType> {
         Set(rows.filter { $0.state & bits != 0 && !$0.name.isEmpty }.map(\.type))

@@ -13,6 +13,11 @@ package struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConv
     package static let count = Int(VIGIL_EVENT_TYPE_MAX.rawValue)
     /// Process exit (`procexit` in Falco; `VIGIL_EVT_PROCEXIT`).
     package static let procexit = EventType(rawValue: UInt16(VIGIL_EVT_PROCEXIT.rawValue))
+    /// Not an event type: in a capture interest set, asks the exec program to copy the
+    /// environment of each new image (a loaded rule uses `proc.env`). The last id of the table,
+    /// which no row of vigil_abi.h may take: it has no name, is in no rule's types and never
+    /// appears on a record (EventTableTests checks it stays free).
+    package static let environmentCapture = EventType(rawValue: UInt16(VIGIL_EVENT_TYPE_MAX.rawValue - 1))
 
     /// Falco's name for this event type (`openat`, `execve`, `procexit`, ...), or `unknown`.
     package var name: String { EventType.names[Int(rawValue) & (EventType.count - 1)] }

@@ -85,6 +85,8 @@ package struct RecordEncoder {
         package var sid: UInt32
         package var vpid: UInt32
         package var cgroupPath: String
+        /// The environment (`NAME=value`); nil: not captured.
+        package var env: [String]? = nil
 
         package init(type: EventType = EventType(name: "execve")!, exePath: String, argv: [String], cwd: String = "/",
                     exeFlags: UInt32 = 0, loginUID: UInt32 = .max, tty: UInt32 = 0, euid: UInt32 = 0, egid: UInt32 = 0,
@@ -105,8 +107,10 @@ package struct RecordEncoder {
         for a in x.argv { argv += Array(a.utf8) + [0] }
         let cwd = Array(x.cwd.utf8) + [0]
         let cg = Array(x.cgroupPath.utf8) + [0]
+        var envBytes: [UInt8] = []
+        for e in x.env ?? [] { envBytes += Array(e.utf8) + [0] }
         var ev = vigil_exec_event()
-        let size = MemoryLayout<vigil_exec_event>.size + exe.count + argv.count + cwd.count + cg.count
+        let size = MemoryLayout<vigil_exec_event>.size + exe.count + argv.count + cwd.count + cg.count + envBytes.count
         ev.hdr = header(h, kind: VIGIL_REC_EXEC, size: size)
         ev.syscall = x.type.rawValue
         ev.exe_len = UInt16(exe.count); ev.args_len = UInt16(argv.count); ev.cwd_len = UInt16(cwd.count)
@@ -115,7 +119,9 @@ package struct RecordEncoder {
         ev.exe_ino = x.exeIno; ev.exe_ctime_ns = x.exeCtimeNs; ev.exe_mtime_ns = x.exeMtimeNs
         ev.start_time_ns = x.startTimeBootNs; ev.pgid = x.pgid; ev.sid = x.sid; ev.vpid = x.vpid
         ev.cgroup_len = UInt16(cg.count)
-        return bytes(of: ev) + exe + argv + cwd + cg
+        ev.env_len = UInt16(envBytes.count)
+        if x.env != nil { ev.exe_flags |= UInt32(VIGIL_EXE_ENV_CAPTURED) }
+        return bytes(of: ev) + exe + argv + cwd + cg + envBytes
     }
 
     /// A fork/clone record (the header describes the parent).

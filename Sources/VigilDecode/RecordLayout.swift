@@ -38,6 +38,8 @@ package enum RecordLayout {
     @inline(__always) package static var argsLength: Int { MemoryLayout<vigil_exec_event>.offset(of: \.args_len)! }
     @inline(__always) package static var cwdLength: Int { MemoryLayout<vigil_exec_event>.offset(of: \.cwd_len)! }
     @inline(__always) package static var cgroupLength: Int { MemoryLayout<vigil_exec_event>.offset(of: \.cgroup_len)! }
+    @inline(__always) package static var envLength: Int { MemoryLayout<vigil_exec_event>.offset(of: \.env_len)! }
+    @inline(__always) package static var exeFlags: Int { MemoryLayout<vigil_exec_event>.offset(of: \.exe_flags)! }
     /// Where the exe path starts (`data[]`).
     @inline(__always) package static var execData: Int { MemoryLayout<vigil_exec_event>.size }
 

@@ -49,6 +49,8 @@ package final class DNSNameCache: Sendable {
         var resolved: Bool
         var nextRefreshNs: UInt64
         var intervalNs: UInt64
+        /// A lookup of this name is running.
+        var inFlight = false
     }
 
     struct State: Sendable {
@@ -58,6 +60,7 @@ package final class DNSNameCache: Sendable {
         /// Address -> ids of the names resolving to it.
         var byAddress: [Key: [Int32]] = [:]
         var resolutions = 0
+        var inFlight = 0
     }
 
     private let state = Mutex(State())
@@ -177,33 +180,27 @@ package final class DNSNameCache: Sendable {
         }
     }
 
+    /// Most lookups in flight at once: a name whose DNS server does not answer (glibc waits
+    /// seconds per try) does not hold up the others.
+    static let maxInFlight = 8
+
     private func resolverLoop() {
         while true {
             let now = Timestamp.nowNanoseconds()
             let due: [(Int32, String)] = state.withLock { st in
                 var out: [(Int32, String)] = []
-                for (k, e) in st.entries.enumerated() { if let e, e.activeRefs > 0, e.nextRefreshNs <= now { out.append((Int32(k), e.name)) } }
+                for (k, e) in st.entries.enumerated() where st.inFlight + out.count < Self.maxInFlight {
+                    if let e, e.activeRefs > 0, !e.inFlight, e.nextRefreshNs <= now { out.append((Int32(k), e.name)) }
+                }
+                for (id, _) in out { st.entries[Int(id)]!.inFlight = true }
+                st.inFlight += out.count
                 return out
             }
             for (id, name) in due {
-                let result = Self.resolve(name)
-                state.withLock { st in
-                    guard Int(id) < st.entries.count, var e = st.entries[Int(id)], e.name == name else { return }
-                    let now = Timestamp.nowNanoseconds()
-                    if let addrs = result {
-                        let changed = Set(addrs) != Set(e.addresses)
-                        e.intervalNs = changed || !e.resolved ? Self.baseRefreshNs : min(e.intervalNs * 2, Self.maxRefreshNs)
-                        e.resolved = true
-                        st.entries[Int(id)] = e
-                        if changed { Self.setAddresses(&st, id, addrs) }
-                    } else {
-                        // A failed lookup keeps the last answer and retries at the base interval.
-                        e.intervalNs = Self.baseRefreshNs
-                        e.resolved = true
-                        st.entries[Int(id)] = e
-                    }
-                    st.entries[Int(id)]!.nextRefreshNs = now + st.entries[Int(id)]!.intervalNs
-                    st.resolutions += 1
+                do {
+                    _ = try NamedThread.start(name: "vigil-dns-query") { [self] in finish(id, name, Self.resolve(name)) }
+                } catch {
+                    finish(id, name, Self.resolve(name))
                 }
             }
             // Sleep up to 1 s, waking early when a new name is registered.
@@ -212,6 +209,31 @@ package final class DNSNameCache: Sendable {
                 Timestamp.sleep(milliseconds: 20); slept += 20
             }
         }
+    }
+
+    /// Records the answer of one lookup and when to ask again.
+    private func finish(_ id: Int32, _ name: String, _ result: [Key]?) {
+        state.withLock { st in
+            st.inFlight -= 1
+            guard Int(id) < st.entries.count, var e = st.entries[Int(id)], e.name == name else { return }
+            let now = Timestamp.nowNanoseconds()
+            e.inFlight = false
+            if let addrs = result {
+                let changed = Set(addrs) != Set(e.addresses)
+                e.intervalNs = changed || !e.resolved ? Self.baseRefreshNs : min(e.intervalNs * 2, Self.maxRefreshNs)
+                e.resolved = true
+                st.entries[Int(id)] = e
+                if changed { Self.setAddresses(&st, id, addrs) }
+            } else {
+                // A failed lookup keeps the last answer and retries at the base interval.
+                e.intervalNs = Self.baseRefreshNs
+                e.resolved = true
+                st.entries[Int(id)] = e
+            }
+            st.entries[Int(id)]!.nextRefreshNs = now + st.entries[Int(id)]!.intervalNs
+            st.resolutions += 1
+        }
+        wake.store(true, ordering: .releasing)
     }
 
     private static func setAddresses(_ st: inout State, _ id: Int32, _ addrs: [Key]) {

@@ -20,6 +20,8 @@ package enum FieldArgKind: Sendable {
     case index(required: Bool, anyWithout: Bool)
     /// `k8s.pod.label[KEY]` / `k8s.pod.label.KEY`.
     case key
+    /// `proc.env` or `proc.env[NAME]`: the key may be left out (no dotted form).
+    case optionalKey
     /// `evt.arg.NAME` or `evt.arg[N]`.
     case argument
 }
@@ -44,6 +46,7 @@ enum FieldID: UInt16, Sendable {
     case procIsVpgidLeader, procIsSidLeader, procVpid, procPvpid, procIsExeUpperLayer, procIsExeFromMemfd, procIsExeWritable
     case procIsExe32bit
     case procExeIno, procExeInoCtime, procExeInoMtime, procExeInoCtimeDurationProcStart, procLoginshellid
+    case procEnv, procAenv, procIsEnvTruncated
     // thread
     case threadTid, threadVtid, threadCapEffective, threadCapPermitted
     // user / group
@@ -59,11 +62,24 @@ enum FieldID: UInt16, Sendable {
     // container
     case containerId, containerFullId, containerName, containerImage, containerImageRepository, containerImageTag
     case containerImageDigest, containerType, containerPrivileged, containerStartTs, containerDuration
+    case containerMounts, containerMount, containerMountSource, containerMountDest, containerMountMode, containerMountRdwr
+    case containerMountPropagation
     // k8s
     case k8sPodName, k8sPodUid, k8sPodLabel, k8sPodLabels, k8sNsName, k8sPodSa, k8sWorkloadName, k8sWorkloadKind, k8sNodeName
     // configuration
     case staticField, fdTypes
     case unsupported
+}
+
+extension FieldID {
+    /// `container.mount`, `container.mount.source`, `.dest`, `.mode`, `.rdwr`, `.propagation`.
+    var isContainerMount: Bool {
+        switch self {
+        case .containerMount, .containerMountSource, .containerMountDest, .containerMountMode, .containerMountRdwr,
+             .containerMountPropagation: true
+        default: false
+        }
+    }
 }
 
 /// Falco's field names, types and descriptions, as far as Vigil fills them.
@@ -127,7 +143,11 @@ package enum FieldCatalog {
         f("proc.exe_ino.mtime", .abstime, .procExeInoMtime, "the executable's modification time (ns since epoch)"),
         f("proc.exe_ino.ctime_duration_proc_start", .reltime, .procExeInoCtimeDurationProcStart, "ns between the executable's ctime and the process start"),
         f("proc.loginshellid", .int64, .procLoginshellid, "the pid of the oldest shell ancestor of the process"),
-        u("proc.env", .string, "process environment is not captured", .key, "the environment variables of the process"),
+        f("proc.env", .string, .procEnv, .optionalKey,
+          "the environment of the process as 'NAME=value NAME1=value1' (copied at exec, only while a loaded rule uses proc.env or proc.aenv; up to capture.max_env_bytes, see proc.is_env_truncated); proc.env[NAME] is the value of NAME"),
+        f("proc.aenv", .string, .procAenv, .optionalKey,
+          "the environment of an ancestor: without an argument any ancestor (as proc.aname), proc.aenv[N] the one N levels up (0 is the process), proc.aenv[NAME] the first value of NAME from the parent up (20 levels)"),
+        f("proc.is_env_truncated", .bool, .procIsEnvTruncated, "true if the process's environment was cut when copied at exec (proc.env holds only its start)"),
         u("proc.is_container_healthcheck", .bool, "container health checks are not tracked", .none, "true if the process is a container health check"),
         u("proc.stdin.name", .string, "stdin fds are not tracked", .none, "the name of the process's stdin"),
         f("thread.tid", .int64, .threadTid, "the id of the thread generating the event"),
@@ -218,10 +238,19 @@ package enum FieldCatalog {
         f("container.privileged", .bool, .containerPrivileged, "true for containers running privileged"),
         f("container.start_ts", .abstime, .containerStartTs, "container start time, ns since epoch"),
         f("container.duration", .reltime, .containerDuration, "ns since the container started"),
-        u("container.mounts", .string, "container mounts are not tracked", .none, "the container's mounts"),
-        u("container.mount", .string, "container mounts are not tracked", .key, "a container mount"),
-        u("container.mount.dest", .string, "container mounts are not tracked", .key, "a container mount's destination"),
-        u("container.mount.source", .string, "container mounts are not tracked", .key, "a container mount's source"),
+        f("container.mounts", .string, .containerMounts,
+          "the container's bind mounts from its runtime bundle (config.json), comma-separated, each as <source>:<dest>:<mode>:<rdwr>:<propagation>"),
+        f("container.mount", .string, .containerMount, .key,
+          "one mount as <source>:<dest>:<mode>:<rdwr>:<propagation>, by number (container.mount[0]) or by source glob (container.mount[/var/run/*])"),
+        f("container.mount.source", .string, .containerMountSource, .key,
+          "a mount's source, by number (container.mount.source[0]) or by destination glob (container.mount.source[/host/lib/modules])"),
+        f("container.mount.dest", .string, .containerMountDest, .key,
+          "a mount's destination, by number (container.mount.dest[0]) or by source glob (container.mount.dest[/proc*])"),
+        f("container.mount.mode", .string, .containerMountMode, .key,
+          "a mount's options (comma-separated, as in the bundle), by number or by source glob"),
+        f("container.mount.rdwr", .string, .containerMountRdwr, .key, "true if a mount is read-write, by number or by source glob"),
+        f("container.mount.propagation", .string, .containerMountPropagation, .key,
+          "a mount's propagation (rprivate, rshared, rslave, ...; empty when the bundle names none), by number or by source glob"),
         u("container.healthcheck", .string, "container health checks are not tracked", .none, "the container's health check"),
         f("k8s.pod.name", .string, .k8sPodName, "the Kubernetes pod name"),
         f("k8s.pod.uid", .string, .k8sPodUid, "the Kubernetes pod UID"),

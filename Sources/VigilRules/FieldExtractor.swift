@@ -237,6 +237,25 @@ enum FieldExtractor {
                 p = cp.pointee.processes.parent(of: q); k += 1
             }
             return found.map { .int(Int64($0)) } ?? .unset
+        case .procEnv:
+            guard let p = proc, p.envCaptured else { return .unset }
+            if f.keyLen > 0 { return envValue(p, f, s) ?? .unset }
+            return envText(p, s)
+        case .procAenv:
+            if f.keyLen > 0 {
+                // proc.aenv[NAME]: the first value from the parent up, at most 20 levels.
+                var k = 1
+                while k <= 20, let a = ancestor(cp, k) {
+                    if a.envCaptured, let v = envValue(a, f, s) { return v }
+                    k += 1
+                }
+                return .unset
+            }
+            guard let a = ancestor(cp, max(level, 0)), a.envCaptured else { return .unset }
+            return envText(a, s)
+        case .procIsEnvTruncated:
+            guard let p = proc, p.envCaptured else { return .unset }
+            return .bool(p.envTruncated)
         // thread
         case .threadTid: return .int(Int64(ev.tid))
         case .threadVtid: return .int(Int64(ev.tid))
@@ -427,6 +446,20 @@ enum FieldExtractor {
         case .containerDuration:
             guard let st = cp.pointee.container?.startTimeNs, cp.pointee.wallTimeNs >= st else { return .unset }
             return .int(Int64(cp.pointee.wallTimeNs - st))
+        case .containerMounts:
+            guard let c = cp.pointee.container, c.id != "host", !c.id.isEmpty, let m = c.mounts else { return .unset }
+            return s.arena.copyOwned(m.map(\.falcoText).joined(separator: ","))
+        case .containerMount, .containerMountSource, .containerMountDest, .containerMountMode, .containerMountRdwr,
+             .containerMountPropagation:
+            guard let c = cp.pointee.container, let m = c.mounts, let mount = mount(m, f) else { return .unset }
+            switch f.id {
+            case .containerMount: return s.arena.copyOwned(mount.falcoText)
+            case .containerMountSource: return s.arena.copy(mount.source)
+            case .containerMountDest: return s.arena.copy(mount.destination)
+            case .containerMountMode: return s.arena.copy(mount.mode)
+            case .containerMountRdwr: return s.arena.copy(mount.readWrite ? "true" : "false")
+            default: return s.arena.copy(mount.propagation)
+            }
         // k8s
         case .k8sPodName: return cp.pointee.container?.pod.map { s.arena.copy($0.name) } ?? .unset
         case .k8sPodUid:
@@ -451,6 +484,55 @@ enum FieldExtractor {
         case .k8sNodeName: return cp.pointee.container?.pod?.nodeName.map { s.arena.copy($0) } ?? .unset
         case .unsupported: return .unset
         }
+    }
+
+    // MARK: environment and mounts
+
+    /// `proc.env`: the entries joined by spaces, as Falco prints them.
+    static func envText(_ p: ProcessInfo, _ s: RuleScratch) -> FV {
+        var block = p.envBlock
+        return block.withUTF8 { u -> FV in
+            var w = ArenaWriter(s.arena, max: u.count)
+            var last: UInt8 = 32
+            for c in u {
+                if c == 0 { if last != 32 { w.put(32) }; last = 32 } else { w.put(c); last = c }
+            }
+            return w.value
+        }
+    }
+
+    /// The value of the variable named by `f`'s key in `p`'s environment (first `NAME=` entry).
+    static func envValue(_ p: ProcessInfo, _ f: FieldSpec, _ s: RuleScratch) -> FV? {
+        guard let kp = f.key else { return nil }
+        let key = UnsafeBufferPointer(start: kp, count: f.keyLen)
+        var block = p.envBlock
+        return block.withUTF8 { u -> FV? in
+            var i = 0
+            while i < u.count {
+                var j = i
+                while j < u.count && u[j] != 0 { j += 1 }
+                // entry u[i..<j]
+                if j - i > key.count, u[i + key.count] == 61 {
+                    var same = true
+                    for k in 0..<key.count where u[i + k] != key[k] { same = false; break }
+                    if same {
+                        return s.arena.copy(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(u)[(i + key.count + 1)..<j]))
+                    }
+                }
+                i = j + 1
+            }
+            return nil
+        }
+    }
+
+    /// `container.mount*[N]` by number, or by glob (fnmatch(3), no flags): on the source for
+    /// every field but `container.mount.source`, which is looked up by destination (as Falco).
+    static func mount(_ m: [ContainerMount], _ f: FieldSpec) -> ContainerMount? {
+        if f.index >= 0 { return f.index < m.count ? m[f.index] : nil }
+        guard let kp = f.key else { return nil }
+        let pattern = UnsafeRawPointer(kp).assumingMemoryBound(to: CChar.self)
+        let byDest = f.id == .containerMountSource
+        return m.first { fnmatch(pattern, byDest ? $0.destination : $0.source, 0) == 0 }
     }
 
     static let fdOffset = MemoryLayout<EventContext>.offset(of: \EventContext.fd)!

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import VigilCore
 
 @inline(__always) func fnv1a(_ h0: UInt64, _ c: UInt8) -> UInt64 { (h0 ^ UInt64(c)) &* 0x100000001b3 }
 let fnvBasis: UInt64 = 0xcbf29ce484222325
@@ -287,21 +288,11 @@ struct IPMatch {
             guard network, let p = Int(s[s.index(after: slash)...]) else { return nil }
             addr = String(s[..<slash]); prefix = p
         }
-        var v4 = in_addr()
-        if inet_pton(AF_INET, addr, &v4) == 1 {
-            let b = withUnsafeBytes(of: &v4) { Array($0) }
-            let p = prefix ?? 32
-            guard p >= 0 && p <= 32 else { return nil }
-            return IPMatch(bytes: b, prefix: p)
-        }
-        var v6 = in6_addr()
-        if inet_pton(AF_INET6, addr, &v6) == 1 {
-            let b = withUnsafeBytes(of: &v6) { Array($0) }
-            let p = prefix ?? 128
-            guard p >= 0 && p <= 128 else { return nil }
-            return IPMatch(bytes: b, prefix: p)
-        }
-        return nil
+        // The one IP text parser (glibc's inet_pton): 4 or 16 network-order bytes.
+        guard let b = IPText.parse(addr) else { return nil }
+        let p = prefix ?? b.count * 8
+        guard p >= 0 && p <= b.count * 8 else { return nil }
+        return IPMatch(bytes: b, prefix: p)
     }
 
 }

@@ -25,6 +25,9 @@ struct ConditionCompiler {
     var macroExtents: [String: Extent] = [:]
     /// Current compile nesting (bounded by ``checkBudget(_:)``; checked again as a safety net).
     var depth = 0
+    /// Set when a resolved field needs the environment copied at exec (`proc.env`, `proc.aenv`);
+    /// reset by the rule-set builder before each rule.
+    var usesEnvironment = false
     /// The configuration's `static_fields` (`static.NAME` resolves to a constant).
     var staticFields: [String: String] = [:]
     /// Names registered in ``DNSNameCache`` by `fd.*ip.name` checks (released with the rule set).
@@ -78,7 +81,27 @@ struct ConditionCompiler {
             }
         case .key:
             guard let a = arg, !a.isEmpty else { throw RuleCompileError(offset: ref.offset, message: "field '\(def.name)' needs a key, e.g. \(def.name)[name]") }
-            key = a
+            // container.mount.*[N]: a mount by number; otherwise a glob.
+            if def.id.isContainerMount, let v = Int(a) {
+                guard v >= 0 else { throw RuleCompileError(offset: ref.offset, message: "field '\(def.name)' needs a mount number of 0 or more, not '\(a)'") }
+                index = v
+            } else {
+                key = a
+            }
+        case .optionalKey:
+            if ref.arg == nil, dotted != nil { throw RuleCompileError(offset: ref.offset, message: "unknown field '\(ref.text)'") }
+            if let a = arg {
+                guard !a.isEmpty else { throw RuleCompileError(offset: ref.offset, message: "field '\(def.name)' needs a name in brackets, e.g. \(def.name)[HOME]") }
+                if def.id == .procAenv, let v = Int(a) {
+                    guard v >= 0 else { throw RuleCompileError(offset: ref.offset, message: "field '\(def.name)' needs a level of 0 or more, not '\(a)'") }
+                    index = v
+                } else {
+                    key = a
+                }
+            } else if def.id == .procAenv {
+                // Without an argument: any ancestor in conditions (as proc.aname), the process itself in outputs.
+                if forOutput { index = 0 } else { any = true; index = 1 }
+            }
         case .argument:
             guard let a = arg, !a.isEmpty else { throw RuleCompileError(offset: ref.offset, message: "field '\(def.name)' needs an argument name (\(def.name).NAME) or index (\(def.name)[N])") }
             if let v = Int(a) { index = v } else {
@@ -89,6 +112,7 @@ struct ConditionCompiler {
                 }
             }
         }
+        if def.id == .procEnv || def.id == .procAenv || def.id == .procIsEnvTruncated { usesEnvironment = true }
         if def.id == .staticField {
             guard let value = staticFields[key] else {
                 let known = staticFields.keys.sorted()
@@ -100,7 +124,7 @@ struct ConditionCompiler {
         let text = ref.text
         let keyBytes = Array(key.utf8)
         let spec = FieldSpec(id: def.id, type: def.type, index: index, slot: slot(text + (any ? "#any" : "")),
-                             key: keyBytes.isEmpty ? nil : store.bytes(keyBytes), keyLen: keyBytes.count,
+                             key: keyBytes.isEmpty ? nil : store.bytes(keyBytes + [0]), keyLen: keyBytes.count,  // NUL-terminated for C (fnmatch)
                              argTable: argIdx.isEmpty ? nil : store.copy(argIdx), transformers: ref.transformers)
         return (spec, any)
     }

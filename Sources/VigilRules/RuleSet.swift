@@ -97,6 +97,8 @@ package struct CompiledRule: Sendable {
     let extraFields: [ExtraOutputField]
     /// Whether the rule is enabled and selected by ``RuleLoadOptions/enforcing``.
     package internal(set) var enforcing = false
+    /// Whether the condition or output reads the environment (`proc.env`, `proc.aenv`).
+    package internal(set) var usesEnvironment = false
 }
 
 /// An immutable, compiled rule set: conditions compiled once into a flat
@@ -118,6 +120,9 @@ package final class RuleSet: Sendable {
     let byType: [[Candidate]]
     /// Event types the enabled rules need (hand these to capture).
     package let requiredEventTypes: Set<EventType>
+    /// Whether an enabled rule reads the environment: the exec program must copy it
+    /// (``EventType/environmentCapture`` in the capture interest).
+    package var needsEnvironment: Bool { rules.contains { $0.enabled && $0.usesEnvironment } }
     /// Per event type: whether an enforcing rule is a candidate.
     let hasEnforcing: [Bool]
     package let matching: RuleMatching
@@ -246,6 +251,7 @@ package final class RuleSet: Sendable {
                 continue
             }
             cc.unknownTypes = []
+            cc.usesEnvironment = false
             var root: Int32
             do throws(RuleCompileError) {
                 try cc.checkBudget(ast)
@@ -319,6 +325,7 @@ package final class RuleSet: Sendable {
                                     enabled: enabled, eventTypes: types.types, mark: r.mark, root: root, output: output,
                                     extraFields: extra)
             rule.enforcing = enabled && RuleSelector.select(options.enforcing, name: r.name, tags: r.tags, initially: false)
+            rule.usesEnvironment = cc.usesEnvironment
             compiled.append(rule)
         }
         summary.compiled = compiled.count

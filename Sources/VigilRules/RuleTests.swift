@@ -187,7 +187,7 @@ struct CaseBuilder {
     static let processKeys: Set<String> = ["pid", "ppid", "exepath", "name", "exe", "args", "cwd", "uid", "user", "gid", "group",
                                            "euid", "egid", "loginuid", "tty", "cap_effective", "cap_permitted", "is_exe_upper_layer",
                                            "is_exe_from_memfd", "is_exe_writable", "is_exe_32bit", "parents", "sid", "pgid", "vpid", "start_ns", "duration_ns",
-                                           "exe_ino", "exe_ino_ctime", "exe_ino_mtime"]
+                                           "exe_ino", "exe_ino_ctime", "exe_ino_mtime", "env", "env_truncated"]
 
     struct Names { var users: [UInt32: String] = [:]; var groups: [UInt32: String] = [:] }
 
@@ -248,6 +248,16 @@ struct CaseBuilder {
                             vpid: UInt32(truncatingIfNeeded: int(n["vpid"], "vpid") ?? 0))
         if let d = int(n["duration_ns"], "duration_ns") { p.startTimeBootNs = startNs > UInt64(d) ? startNs - UInt64(d) : 1 }
         p.exeIA32 = bool(n["is_exe_32bit"], "is_exe_32bit") ?? false
+        // env: a list of NAME=value entries or a mapping (the environment captured at exec).
+        if let en = n["env"] {
+            var entries: [String] = []
+            if let l = en.sequence { entries = l.compactMap(\.scalar) }
+            else if let m = en.mapping { for (k, v) in m { if let a = k.scalar { entries.append(a + "=" + (v.scalar ?? "")) } } }
+            else { err(en, "'env' must be a list of NAME=value entries or a mapping") }
+            p.envBlock = entries.joined(separator: "\0")
+            p.envCaptured = true
+            p.envTruncated = bool(n["env_truncated"], "env_truncated") ?? false
+        }
         return p
     }
 
@@ -373,13 +383,21 @@ struct CaseBuilder {
                           workloadKind: str(pn["workload_kind"]), workloadName: str(pn["workload_name"]))
         }
         if let cn = e["container"] {
-            checkKeys(cn, ["id", "name", "image", "repository", "tag", "digest", "privileged", "runtime", "start_ns"], "container")
+            checkKeys(cn, ["id", "name", "image", "repository", "tag", "digest", "privileged", "runtime", "start_ns", "mounts"], "container")
+            // mounts: a list of {source, dest, mode, rw, propagation} (the bundle's bind mounts).
+            var mounts: [ContainerMount] = []
+            for m in cn["mounts"]?.sequence ?? [] {
+                checkKeys(m, ["source", "dest", "mode", "rw", "propagation"], "mount")
+                mounts.append(ContainerMount(source: str(m["source"]) ?? "", destination: str(m["dest"]) ?? "", mode: str(m["mode"]) ?? "",
+                                             readWrite: bool(m["rw"], "rw") ?? true, propagation: str(m["propagation"]) ?? ""))
+            }
             let full = str(cn["id"]) ?? "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
             container = ContainerInfo(id: String(full.prefix(12)), fullID: full, runtime: str(cn["runtime"]) ?? "containerd",
                                       name: str(cn["name"]), image: str(cn["image"]), imageRepository: str(cn["repository"]),
                                       imageTag: str(cn["tag"]), imageDigest: str(cn["digest"]),
                                       startTimeNs: int(cn["start_ns"], "start_ns").map { UInt64($0) } ?? (wallNs - 3_600_000_000_000),
-                                      privileged: bool(cn["privileged"], "privileged") ?? false, podUID: pod?.uid, pod: pod)
+                                      privileged: bool(cn["privileged"], "privileged") ?? false, podUID: pod?.uid, pod: pod,
+                                      mounts: mounts)
         } else if let pod {
             container = ContainerInfo(id: "0123456789ab", fullID: "0123456789abcdef", runtime: "containerd", podUID: pod.uid, pod: pod)
         } else {
@@ -402,6 +420,10 @@ struct CaseBuilder {
         x.capEffective = p.capEffective; x.capPermitted = p.capPermitted; x.exeIno = p.exeIno
         x.exeCtimeNs = p.exeCtimeNs; x.exeMtimeNs = p.exeMtimeNs; x.startTimeBootNs = p.startTimeBootNs
         x.pgid = p.pgid; x.sid = p.sid; x.vpid = p.vpid
+        if p.envCaptured {
+            x.env = p.env
+            if p.envTruncated { x.exeFlags |= UInt32(VIGIL_EXE_ENV_TRUNCATED) }
+        }
         return RecordEncoder.exec(h, x)
     }
 

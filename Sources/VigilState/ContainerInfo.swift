@@ -21,13 +21,17 @@ package final class ContainerInfo: Sendable {
     package let podUID: String?
     /// The pod, once known (from node-local runtime state or the API).
     package let pod: PodInfo?
+    /// Bind mounts from the runtime's bundle (`container.mount*`); nil until the bundle was read.
+    package let mounts: [ContainerMount]?
 
     package init(id: String, fullID: String, runtime: String, name: String? = nil, image: String? = nil,
                 imageRepository: String? = nil, imageTag: String? = nil, imageDigest: String? = nil,
-                startTimeNs: UInt64? = nil, privileged: Bool? = nil, podUID: String? = nil, pod: PodInfo? = nil) {
+                startTimeNs: UInt64? = nil, privileged: Bool? = nil, podUID: String? = nil, pod: PodInfo? = nil,
+                mounts: [ContainerMount]? = nil) {
         self.id = id; self.fullID = fullID; self.runtime = runtime; self.name = name; self.image = image
         self.imageRepository = imageRepository; self.imageTag = imageTag; self.imageDigest = imageDigest
         self.startTimeNs = startTimeNs; self.privileged = privileged; self.podUID = podUID; self.pod = pod
+        self.mounts = mounts
     }
 
     /// The host itself (`container.id = host`).

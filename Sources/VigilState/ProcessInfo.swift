@@ -44,6 +44,9 @@ package final class ProcessInfo {
         var exitSignal: Int32 = 0
         var threadCount: UInt32 = 1
         var userDatabase: UserDatabase? = nil
+        var envBlock: String = ""
+        var envCaptured: Bool = false
+        var envTruncated: Bool = false
     }
     let hot: UnsafeMutablePointer<Hot>
 
@@ -254,6 +257,33 @@ package final class ProcessInfo {
         @inline(__always) _modify { yield &hot.pointee.threadCount }
         @inline(__always) set { hot.pointee.threadCount = newValue }
     }
+    /// The environment of the last exec: `NAME=value` entries separated by NUL bytes, as the
+    /// kernel copied them (one string: one allocation per exec, shared by forked children, which
+    /// inherit it as Falco's `proc.env`). Empty when not captured.
+    package var envBlock: String {
+        @inline(__always) get { hot.pointee.envBlock }
+        @inline(__always) _modify { yield &hot.pointee.envBlock }
+        @inline(__always) set { hot.pointee.envBlock = newValue }
+    }
+    /// The entries of ``envBlock``.
+    package var env: [String] { envBlock.isEmpty ? [] : envBlock.split(separator: "\0", omittingEmptySubsequences: true).map(String.init) }
+    /// Whether ``envBlock`` was captured at the last exec (a rule needed `proc.env` then).
+    package var envCaptured: Bool {
+        @inline(__always) get { hot.pointee.envCaptured }
+        @inline(__always) set { hot.pointee.envCaptured = newValue }
+    }
+    /// Whether the captured environment was cut (`capture.max_env_bytes`, or no room in the record).
+    package var envTruncated: Bool {
+        @inline(__always) get { hot.pointee.envTruncated }
+        @inline(__always) set { hot.pointee.envTruncated = newValue }
+    }
+
+    /// The value of environment variable `name` (the first `name=` entry), or nil.
+    package func envValue(_ name: String) -> String? {
+        let prefix = name + "="
+        return env.first { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) }
+    }
+
     /// Whether the process has exited (kept for a grace period for late events).
     package var hasExited: Bool { exitTimeBootNs != 0 }
     /// The user database for this process's root (cached on first user-name lookup).

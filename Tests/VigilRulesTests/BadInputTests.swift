@@ -132,7 +132,7 @@ import VigilCore
         let (set, d) = loadRules(rule("evt.type = open and proc.nope = x") + "  skip-if-unknown-filter: true\n")
         #expect(errors(d).isEmpty)
         #expect(set.summary.skipped.first?.reason == "unknown field 'proc.nope'")
-        let (s2, d2) = loadRules(rule("evt.type = execve and proc.env contains X"))
+        let (s2, d2) = loadRules(rule("evt.type = execve and evt.buffer contains X"))
         #expect(errors(d2).isEmpty)
         #expect(s2.summary.skipped.first?.reason.contains("not supported by Vigil") == true)
         let (s3, _) = loadRules(rule("ka.verb = get") + "  source: k8s_audit\n")

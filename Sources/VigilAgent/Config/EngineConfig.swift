@@ -10,6 +10,7 @@ import VigilCore
 ///     cpus_for_each_buffer: 0      # Vigil has one ring shared by all CPUs (Falco's 0); see below
 ///     drop_failed_exit: false      # only false: failed syscalls are not filtered in the kernel
 ///     max_args_bytes: 4096         # (Vigil) argv bytes copied per exec
+///     max_env_bytes: 4096          # (Vigil) environment bytes copied per exec while a rule reads proc.env
 ///     wakeup_bytes: 256Ki          # (Vigil) pending bytes before the reader is woken
 ///     poll_interval_ms: 10         # (Vigil) longest a record waits in the ring
 ///     ignore_self: true            # (Vigil) drop the agent's own syscalls in the kernel
@@ -38,6 +39,9 @@ package struct EngineConfig: Sendable, Equatable {
         package var dropFailedExit = false
         /// `max_args_bytes` (Vigil): argv bytes copied per exec.
         package var maxArgsBytes = 4096
+        /// `max_env_bytes` (Vigil): environment bytes copied per exec, only while a loaded rule reads
+        /// `proc.env` (0: never; at most 16384; a longer environment is cut and flagged).
+        package var maxEnvBytes = 4096
         /// `wakeup_bytes` (Vigil): bytes of pending data before the reader is woken (0: every record).
         package var wakeupBytes = 256 << 10
         /// `poll_interval_ms` (Vigil): longest a record waits in the ring before the reader polls.
@@ -110,6 +114,7 @@ extension FieldSpec {
             .int("cpus_for_each_buffer", \.cpusForEachBuffer, min: 0, max: 65536),
             .bool("drop_failed_exit", \.dropFailedExit),
             .size("max_args_bytes", \.maxArgsBytes, min: 64, max: 65536),
+            .size("max_env_bytes", \.maxEnvBytes, min: 0, max: 16384),
             .size("wakeup_bytes", \.wakeupBytes, min: 0, max: 1 << 30),
             .int("poll_interval_ms", \.pollIntervalMs, min: 1, max: 1000),
             .bool("ignore_self", \.ignoreSelf),

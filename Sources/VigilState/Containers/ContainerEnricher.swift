@@ -300,7 +300,7 @@ package final class ContainerEnricher: Sendable {
             imageTag: ref?.tag, imageDigest: ref?.digest,
             startTimeNs: meta?.startTimeNs ?? status?.startedAtNs,
             privileged: meta?.privileged ?? status?.privileged,
-            podUID: podUID, pod: pod)
+            podUID: podUID, pod: pod, mounts: meta?.mounts)
         let complete: Bool
         if let kp = kubePod {
             // The API knows the pod. Complete once this container's status is in, or once waiting

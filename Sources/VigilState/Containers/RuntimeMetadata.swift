@@ -26,15 +26,19 @@ package struct RuntimeContainerMetadata: Sendable, Equatable {
     package var podLabels: [String: String]
     /// Where this came from (for messages).
     package var source: String
+    /// Bind mounts from the bundle's OCI `mounts` (Docker: `MountPoints`), in order.
+    package var mounts: [ContainerMount]
 
     package init(runtime: String, containerID: String, containerName: String? = nil, image: String? = nil,
                 containerType: String? = nil, podName: String? = nil, podNamespace: String? = nil,
                 podUID: String? = nil, sandboxID: String? = nil, privileged: Bool? = nil,
-                startTimeNs: UInt64? = nil, podLabels: [String: String] = [:], source: String = "") {
+                startTimeNs: UInt64? = nil, podLabels: [String: String] = [:], source: String = "",
+                mounts: [ContainerMount] = []) {
         self.runtime = runtime; self.containerID = containerID; self.containerName = containerName
         self.image = image; self.containerType = containerType; self.podName = podName
         self.podNamespace = podNamespace; self.podUID = podUID; self.sandboxID = sandboxID
         self.privileged = privileged; self.startTimeNs = startTimeNs; self.podLabels = podLabels; self.source = source
+        self.mounts = mounts
     }
 }
 
@@ -66,6 +70,9 @@ package struct RuntimeMetadataError: Error, CustomStringConvertible, Sendable {
 ///   `io.podman.annotations.privileged`. Podman writes `config.json` when the container starts.
 /// - Docker: `<root>/<id>/config.v2.json` and `hostconfig.json`, root by default
 ///   `/var/lib/docker/containers` (name, image, `Created`, `HostConfig.Privileged`, dockershim labels).
+///
+/// Mounts (`container.mount*`): the bind mounts of the OCI spec's `mounts` (containerd, CRI-O,
+/// podman), Docker's `MountPoints`; see ``ContainerMount``.
 ///
 /// Roots are configurable because node images may mount the runtime state elsewhere.
 package struct RuntimeMetadataStore: Sendable {
@@ -145,7 +152,7 @@ package struct RuntimeMetadataStore: Sendable {
             podUID: a["io.kubernetes.cri.sandbox-uid"],
             sandboxID: a["io.kubernetes.cri.sandbox-id"],
             privileged: isPrivileged(spec: spec),
-            startTimeNs: mtimeNs, source: path)
+            startTimeNs: mtimeNs, source: path, mounts: ContainerMount.fromOCISpec(spec))
     }
 
     /// Parses a CRI-O container's `userdata/config.json`.
@@ -175,7 +182,7 @@ package struct RuntimeMetadataStore: Sendable {
             privileged: isPrivileged(spec: spec),
             startTimeNs: created ?? mtimeNs,
             podLabels: a["io.kubernetes.cri-o.ContainerType"] == "sandbox" ? podLabels : [:],
-            source: path)
+            source: path, mounts: ContainerMount.fromOCISpec(spec))
     }
 
     /// Parses a podman container: its OCI spec (`userdata/config.json`) and, when readable, its
@@ -209,7 +216,7 @@ package struct RuntimeMetadataStore: Sendable {
             runtime: "podman", containerID: id, containerName: name, image: image, containerType: "container",
             privileged: privileged,
             startTimeNs: a["io.kubernetes.cri-o.Created"].flatMap(parseRFC3339Nanos) ?? createdNs ?? mtimeNs,
-            source: path)
+            source: path, mounts: ContainerMount.fromOCISpec(spec))
     }
 
     /// Parses Docker's `config.v2.json` (name, image, creation time, labels; with dockershim /
@@ -229,7 +236,7 @@ package struct RuntimeMetadataStore: Sendable {
             podName: labels["io.kubernetes.pod.name"], podNamespace: labels["io.kubernetes.pod.namespace"],
             podUID: labels["io.kubernetes.pod.uid"], sandboxID: labels["io.kubernetes.sandbox.id"],
             privileged: privileged, startTimeNs: (obj["Created"] as? String).flatMap(parseRFC3339Nanos),
-            source: path)
+            source: path, mounts: ContainerMount.fromDockerMountPoints(obj["MountPoints"] as? [String: Any] ?? [:]))
     }
 
     /// Vigil's definition of `container.privileged` from an OCI runtime spec.

@@ -138,11 +138,7 @@ enum RulesBench {
     }
 
     static func readAll(_ path: String) -> String? {
-        guard let f = fopen(path, "r") else { return nil }
-        defer { fclose(f) }
-        var buf = [CChar](repeating: 0, count: 256)
-        guard fgets(&buf, 256, f) != nil else { return nil }
-        return String(decoding: buf.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        (try? FileReader.readText(path, limit: 256, truncate: true)).map { String($0.prefix { $0 != "\n" }) }
     }
 
     static func fmt(_ v: Double) -> String {

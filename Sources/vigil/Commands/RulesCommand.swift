@@ -300,6 +300,7 @@ enum RulesFields {
         case .none: ""
         case .index: "[N]"
         case .key: "[KEY]"
+        case .optionalKey: "[[KEY]]"
         case .argument: ".NAME"
         }
     }

@@ -91,6 +91,7 @@ enum RunCommand: Command {
         var capOpts = BPFCaptureOptions()
         capOpts.ringBufferBytes = loaded.config.engine.ringBufferBytes
         capOpts.maxArgsBytes = c.maxArgsBytes
+        capOpts.maxEnvBytes = c.maxEnvBytes
         capOpts.wakeupBytes = c.wakeupBytes
         capOpts.pollIntervalMs = c.pollIntervalMs
         capOpts.ignoreSelf = c.ignoreSelf

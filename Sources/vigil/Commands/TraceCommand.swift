@@ -15,7 +15,7 @@ enum TraceCommand: Command {
 
     static let usage = """
     Usage: vigil trace [--kinds K[,K...]] [--write FILE] [--read FILE] [--max-args N]
-                       [--ring-bytes N] [--include-self] [--count-only] [--no-state]
+                       [--env N] [--ring-bytes N] [--include-self] [--count-only] [--no-state]
                        [--comm NAME]
 
     Loads Vigil's BPF programs and prints one JSON object per captured event on
@@ -32,6 +32,8 @@ enum TraceCommand: Command {
       --write FILE      record raw events into a capture file instead of printing
       --read FILE       print events from a capture file instead of the kernel
       --max-args N      argv bytes captured per exec (1-\(VIGIL_ARGS_MAX), default \(VIGIL_ARGS_DEFAULT))
+      --env N           copy up to N bytes of each new program's environment (1-\(VIGIL_ENV_MAX)):
+                        proc.env in exec events (default: not copied)
       --ring-bytes N    BPF ring buffer size (power of two, default 16777216)
       --include-self    also capture vigil's own events
       --count-only      decode and count events (and keep the process table) without printing them
@@ -43,8 +45,11 @@ enum TraceCommand: Command {
     /// `--kinds` groups, from vigil_abi.h's syscall table.
     static let groups: [String: Set<EventType>] = EventTable.groups
 
-    /// exec, fork and exit: what the process table needs to stay current.
+    /// exec, fork and exit: what the process lifecycle needs.
     static let lifecycleTypes: Set<EventType> = EventTable.types(withState: VIGIL_STATE_PROCESS)
+    /// Everything the process table needs to stay current (fds, cwd, credentials too), whatever
+    /// `--kinds` prints: the same set the agent always subscribes to.
+    static let stateTypes: Set<EventType> = EventTable.types(withState: VIGIL_STATE_ALWAYS)
 
     /// Parses `--kinds` values into event types; nil with a message on an unknown name.
     static func parseKinds(_ list: String) -> (Set<EventType>?, String?) {
@@ -69,6 +74,7 @@ enum TraceCommand: Command {
         var options = BPFCaptureOptions()
         var countOnly = false
         var noState = false
+        var envCapture = false
         var comm: [UInt8]?
         var i = 0
         func value(_ flag: String) -> String? {
@@ -98,6 +104,13 @@ enum TraceCommand: Command {
                     writeStderr("vigil trace: --max-args: '\(v)' is not an integer between 1 and \(VIGIL_ARGS_MAX)\n"); return 2
                 }
                 options.maxArgsBytes = n
+            case "--env":
+                guard let v = val() else { return 2 }
+                guard let n = Int(v), n >= 1, n <= Int(VIGIL_ENV_MAX) else {
+                    writeStderr("vigil trace: --env: '\(v)' is not an integer between 1 and \(VIGIL_ENV_MAX)\n"); return 2
+                }
+                options.maxEnvBytes = n
+                envCapture = true
             case "--ring-bytes":
                 guard let v = val() else { return 2 }
                 guard let n = Int(v), n >= 4096, n & (n - 1) == 0 else {
@@ -137,7 +150,8 @@ enum TraceCommand: Command {
                 source = try CaptureFileSource(path: readPath)
             } else {
                 // Process lifecycle events always feed the process table (printed only if asked for).
-                if let kinds { options.interest = kinds.union(lifecycleTypes) }
+                if let kinds { options.interest = kinds.union(noState ? lifecycleTypes : stateTypes) }
+                if envCapture { options.interest.insert(.environmentCapture) }
                 source = try BPFRecordSource(options: options)
             }
         } catch {
@@ -225,8 +239,6 @@ enum TraceCommand: Command {
         w.beginObject()
         w.key("submitted"); w.uint(s.kernel.submitted)
         w.key("ring_full"); w.uint(s.kernel.ringFull)
-        w.key("entry_full"); w.uint(s.kernel.entryFull)
-        w.key("entry_missing"); w.uint(s.kernel.entryMissing)
         w.key("truncated"); w.uint(s.kernel.truncated)
         w.key("read_failed"); w.uint(s.kernel.readFailed)
         w.endObject()
