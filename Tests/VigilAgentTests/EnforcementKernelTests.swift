@@ -17,6 +17,11 @@ final class EnforcementSandbox {
     let containerCgroup: String
     /// CRI-O's monitor beside the container, in the same pod: a host process (`crio-conmon-<id>.scope`).
     let conmonCgroup: String
+    /// Docker's scope outside Kubernetes (`system.slice/docker-<id>.scope`): a container.
+    let dockerCgroup: String
+    /// The cgroupfs driver's bare id under a pod (`kubepods/besteffort/pod<uid>/<id>`): a container
+    /// only by its parents, which the kernel leaves to user space.
+    let cgroupfsCgroup: String
     /// A 200-byte directory name: exe paths of more than 63 bytes (the kernel compares up to 255).
     let longDir: String
     private var cgroups: [String] = []
@@ -45,8 +50,20 @@ final class EnforcementSandbox {
         }
         guard mkdir(cgroupRoot + "/" + conmonCgroup, 0o755) == 0 else { throw AgentError("mkdir cgroup \(conmonCgroup): \(errno)") }
         cgroups.append(conmonCgroup)
+        let id2 = String(id.reversed())
+        dockerCgroup = cgroupBase + "/system.slice/docker-\(id2).scope"
+        cgroupfsCgroup = cgroupBase + "/kubepods/besteffort/pod1234abcd-0000-4000-8000-\(String(UInt64.random(in: 0x1000_0000_0000...0xffff_ffff_ffff), radix: 16))/\(id2)"
+        for path in [dockerCgroup, cgroupfsCgroup] {
+            var cur = cgroupBase
+            for c in path.dropFirst(cgroupBase.count + 1).split(separator: "/") {
+                cur += "/" + c
+                guard mkdir(cgroupRoot + "/" + cur, 0o755) == 0 || errno == EEXIST else { throw AgentError("mkdir cgroup \(cur): \(errno)") }
+                if !cgroups.contains(cur) { cgroups.append(cur) }
+            }
+        }
         // The dropped binary: /bin/touch written through the overlay (upper layer).
         try Self.copy("/bin/touch", to: dir + "/merged/dropped")
+        try Self.copy("/bin/sleep", to: dir + "/merged/sleeper")
         // Host binaries: a bash copy for the reverse shell, a sleep named like the kubelet.
         try Self.copy("/bin/bash", to: dir + "/bin/revsh")
         try Self.copy("/bin/bash", to: dir + "/bin/crio")
@@ -400,8 +417,13 @@ final class Listener {
         func exists(_ name: String) -> Bool { access(marker(name), F_OK) == 0 }
 
         // A container: its own pid and mount namespaces in the pod's cri-containerd scope.
-        let inPod = sb.run("exec unshare --pid --mount --fork \(sb.dir)/merged/dropped \(marker("pod-dropped"))", inPod: true)
-        #expect(!exists("pod-dropped"), "the dropped binary ran in the container (status \(inPod))")
+        // (The shell inside the namespaces records how its child ended: 137 for SIGKILL.)
+        func inNamespaces(_ flags: String, _ command: String, status: String, cgroup: String? = nil) -> String {
+            _ = sb.run("exec unshare \(flags) --fork /bin/sh -c '\(command); echo $? > \(marker(status))'", cgroup: cgroup)
+            return FilePaths.readText(marker(status))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "unshare failed"
+        }
+        let inPod = inNamespaces("--pid --mount", "\(sb.dir)/merged/dropped \(marker("pod-dropped"))", status: "pod-status", cgroup: sb.containerCgroup)
+        #expect(inPod == "137" && !exists("pod-dropped"), "the dropped binary in the container: status \(inPod)")
         #expect(waitFor(15) { !Self.alerts(vigil, dropped).isEmpty })
         #expect(Self.field(Self.alerts(vigil, dropped).first ?? "", "vigil.action_result") == "killed")
         // The host-only program in the container runs; then on the host it is killed in the kernel.
@@ -415,14 +437,22 @@ final class Listener {
         // alert: user space reads it as host too), the host-only program is killed.
         #expect(sb.run("exec \(sb.dir)/merged/dropped \(marker("conmon-dropped"))", cgroup: sb.conmonCgroup) == 0 && exists("conmon-dropped"))
         #expect(sb.run("exec \(sb.dir)/hostonly/prog \(marker("conmon-host"))", cgroup: sb.conmonCgroup) == -SIGKILL && !exists("conmon-host"))
+        // Docker's scope is a container: killed in the kernel.
+        #expect(sb.run("exec \(sb.dir)/merged/dropped \(marker("docker-dropped"))", cgroup: sb.dockerCgroup) == -SIGKILL && !exists("docker-dropped"))
+        // The cgroupfs driver's bare id is left to user space by the kernel: user space reads the
+        // pod in the parents and kills from there (the program has started: a sleep).
+        #expect(sb.run("exec \(sb.dir)/merged/sleeper 10", cgroup: sb.cgroupfsCgroup) == -SIGKILL)
+        #expect(waitFor(15) { Self.alerts(vigil, dropped).count >= 3 })
+        let results = Self.alerts(vigil, dropped).map { "\(Self.field($0, "vigil.action_result") ?? "-")/\(Self.field($0, "vigil.action_path") ?? "-")" }
+        #expect(results == ["killed/kernel", "killed/kernel", "killed/user-space"], "\(results)")
         // A pid namespace of its own on the host is not a container either.
-        _ = sb.run("exec unshare --pid --fork \(sb.dir)/merged/dropped \(marker("ns-dropped"))")
-        #expect(exists("ns-dropped"), "a process in a new pid namespace on the host was taken for a container")
-        _ = sb.run("exec unshare --pid --fork \(sb.dir)/hostonly/prog \(marker("ns-host"))")
-        #expect(!exists("ns-host"), "the host-only program ran in a new pid namespace on the host")
-        #expect(waitFor(15) { Self.alerts(vigil, host).count >= 3 })
+        let nsDropped = inNamespaces("--pid", "\(sb.dir)/merged/dropped \(marker("ns-dropped"))", status: "ns-dropped-status")
+        #expect(nsDropped == "0" && exists("ns-dropped"), "a process in a new pid namespace on the host was taken for a container (status \(nsDropped))")
+        let nsHost = inNamespaces("--pid", "\(sb.dir)/hostonly/prog \(marker("ns-host"))", status: "ns-host-status")
+        #expect(nsHost == "137" && !exists("ns-host"), "the host-only program in a new pid namespace on the host: status \(nsHost)")
+        #expect(waitFor(15) { Self.alerts(vigil, host).count >= 3 }, "host-only alerts: \(Self.alerts(vigil, host))")
         #expect(Self.alerts(vigil, host).allSatisfy { Self.field($0, "vigil.action_result") == "killed" && Self.field($0, "vigil.action_path") == "kernel" })
-        #expect(Self.alerts(vigil, dropped).count == 1, "the dropped-binary rule matched outside the container: \(Self.alerts(vigil, dropped))")
+        #expect(Self.alerts(vigil, dropped).count == 3, "the dropped-binary rule matched outside a container: \(Self.alerts(vigil, dropped))")
 
         // An exe path of more than 200 bytes, compared exactly in the kernel.
         #expect(sb.run("exec \(sb.longDir)/prog \(marker("long"))") == -SIGKILL && !exists("long"))
