@@ -21,10 +21,10 @@ int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child)
     ev.child_tid = child->pid;
     if (child->tgid == parent->tgid)
         ev.flags |= VIGIL_FORK_THREAD;
-    __u32 tid = (__u32)pt;
-    struct entry *e = bpf_map_lookup_elem(&entries, &tid);
-    if (e && e->pending && is_clone_family(e->id))
-        ev.syscall = e->id;
+    /* The parent is inside clone/clone3/fork/vfork: the number is in its saved registers. */
+    __u32 id = current_syscall_id();
+    if (is_clone_family(id))
+        ev.syscall = id;
     ev.child_start_time_ns = child->start_boottime;
     submit(&ev, sizeof(ev), cfg);
     return 0;
@@ -36,13 +36,10 @@ int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child)
 SEC("tp_btf/sched_process_exit")
 int BPF_PROG(vigil_exit, struct task_struct *p)
 {
-    __u64 pt = bpf_get_current_pid_tgid();
-    __u32 tid = (__u32)pt;
-    bpf_map_delete_elem(&entries, &tid);
-    if (!wanted(INTEREST_PROCEXIT))
+    if (!wanted(VIGIL_EVT_PROCEXIT))
         return 0;
     struct vigil_config *cfg = get_config();
-    if (ignored(cfg, pt >> 32))
+    if (ignored(cfg, bpf_get_current_pid_tgid() >> 32))
         return 0;
     struct vigil_exit_event ev = {};
     fill_header(&ev.hdr, VIGIL_REC_EXIT, sizeof(ev));

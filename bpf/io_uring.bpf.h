@@ -52,20 +52,11 @@ static __always_inline int uring_done(void *req, long res)
     struct vigil_config *cfg = get_config();
     if (ignored(cfg, bpf_get_current_pid_tgid() >> 32))
         return 0;
-    __u8 *rec = scratch();
-    if (!rec)
+    struct vigil_syscall_event *ev = syscall_record(id, res, VIGIL_HF_IO_URING);
+    if (!ev)
         return 0;
-    struct vigil_syscall_event *ev = (void *)rec;
-    struct vigil_header *h = &ev->hdr;
-    fill_header(h, VIGIL_REC_SYSCALL, 0);
-    h->flags |= VIGIL_HF_IO_URING;
-    ev->ret = res;
+    __u8 *rec = (void *)ev;
     __builtin_memset(ev->args, 0, sizeof(ev->args));
-    ev->syscall = id;
-    ev->str0_len = 0;
-    ev->str1_len = 0;
-    ev->reserved = 0;
-    __builtin_memset(&ev->tuple, 0, sizeof(ev->tuple));
     const __u32 base = sizeof(struct vigil_syscall_event);
     __u32 n1 = 0;
     if (id == VIGIL_SYS_OPENAT || id == VIGIL_SYS_OPENAT2) {
@@ -76,7 +67,7 @@ static __always_inline int uring_done(void *req, long res)
         ev->args[4] = BPF_CORE_READ(o, how.resolve);
         /* A fixed-file open (file_slot set) installs no fd: nothing to resolve. */
         if (res >= 0 && BPF_CORE_READ(o, file_slot) == 0)
-            n1 = file_ref(rec, base, &ev->file, fd_file(current_task(), res));
+            n1 = file_ref(rec, base, &ev->file, current_fd_file(res));
     } else if (id == VIGIL_SYS_CONNECT) {
         ev->args[0] = (__u64)-1;
         sock_tuple_file(&ev->tuple, BPF_CORE_READ(r, file));
@@ -85,11 +76,7 @@ static __always_inline int uring_done(void *req, long res)
         if (res >= 0)
             sock_tuple(&ev->tuple, res);
     }
-    n1 &= (VIGIL_PATH_MAX * 2 - 1);
-    ev->str1_len = n1;
-    __u32 size = base + n1;
-    h->size = size;
-    submit(rec, size, cfg);
+    send_syscall_record(ev, 0, n1, cfg);
     return 0;
 }
 

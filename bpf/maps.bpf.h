@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /* maps.bpf.h - part of vigil.bpf.c (one compilation unit; included in order from it).
- * Maps and the small helpers every program uses (ring submit, config, kernel counters), syscall argument access and the syscall id lookup. */
+ * Maps, the global selection data (vigil_sel), the small helpers every program uses (ring submit,
+ * config, kernel counters), syscall argument access and the syscall id lookup. */
 #ifndef VIGIL_MAPS_BPF_H
 #define VIGIL_MAPS_BPF_H
 
@@ -11,29 +12,6 @@ struct {
     __uint(max_entries, 16 * 1024 * 1024); /* user space may resize before load */
 } events SEC(".maps");
 
-/* kernel syscall nr -> vigil syscall id (0 = not a syscall vigil knows). */
-struct {
-    __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(max_entries, VIGIL_NR_MAX);
-    __type(key, __u32);
-    __type(value, __u32);
-} syscall_ids SEC(".maps");
-
-/* vigil syscall id / event type -> VIGIL_INTEREST_* flags. */
-struct {
-    __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(max_entries, INTEREST_MAX);
-    __type(key, __u32);
-    __type(value, __u32);
-} interest SEC(".maps");
-
-struct {
-    __uint(type, BPF_MAP_TYPE_ARRAY);
-    __uint(max_entries, 1);
-    __type(key, __u32);
-    __type(value, struct vigil_config);
-} config SEC(".maps");
-
 struct {
     __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
     __uint(max_entries, VIGIL_KSTAT_MAX);
@@ -41,20 +19,9 @@ struct {
     __type(value, __u64);
 } kstats SEC(".maps");
 
-/* Arguments saved at sys_enter, keyed by tid. */
-struct entry {
-    __u64 args[6];
-    __u32 id;        /* vigil syscall id (socketcall already demultiplexed) */
-    __u16 pending;   /* 1 between sys_enter and sys_exit */
-    __u16 hflags;    /* header flags known at entry (VIGIL_HF_COMPAT) */
-};
-
-struct {
-    __uint(type, BPF_MAP_TYPE_LRU_HASH);
-    __uint(max_entries, 65536);
-    __type(key, __u32);
-    __type(value, struct entry);
-} entries SEC(".maps");
+/* What to capture and the configuration (vigil_abi.h): global data, written by user space
+ * through the section's map after load and on every change; read with plain loads. */
+struct vigil_select vigil_sel SEC(VIGIL_SELECT_SECTION) = {};
 
 struct scratch {
     __u8 buf[SCRATCH_SIZE];
@@ -73,6 +40,7 @@ struct {
 struct walk_state {
     struct dentry *dentry;
     struct vfsmount *vfsmnt;
+    struct dentry *mnt_root;  /* vfsmnt->mnt_root, read once per mount */
     struct dentry *root_dentry;
     struct vfsmount *root_mnt;
     struct kernfs_node *kn;
@@ -104,16 +72,15 @@ static __always_inline void kstat_add(__u32 idx, __u64 n)
         *v += n;
 }
 
+/* Whether records of event type `id` (a vigil syscall id, or VIGIL_EVT_PROCEXIT) are wanted. */
 static __always_inline int wanted(__u32 id)
 {
-    __u32 *flags = bpf_map_lookup_elem(&interest, &id);
-    return flags && (*flags & VIGIL_INTEREST_WANTED);
+    return vigil_sel.type[id & (VIGIL_EVENT_TYPE_MAX - 1)] & VIGIL_INTEREST_WANTED;
 }
 
 static __always_inline struct vigil_config *get_config(void)
 {
-    __u32 zero = 0;
-    return bpf_map_lookup_elem(&config, &zero);
+    return &vigil_sel.config;
 }
 
 /* Whether events of the current process are dropped (the agent itself). */
@@ -122,12 +89,10 @@ static __always_inline int ignored(struct vigil_config *cfg, __u32 tgid)
     return cfg && cfg->ignore_agent && cfg->agent_tgid == tgid;
 }
 
-/* syscall_ids[nr]: the native vigil id in the low 16 bits, VIGIL_NR_HAS_COMPAT when the
- * 32-bit table has an entry at VIGIL_NR_COMPAT_BASE + nr. */
+/* vigil_sel.nr[key]: the vigil id in the low 16 bits and VIGIL_NR_* flags. */
 static __always_inline __u32 syscall_entry(__u32 key)
 {
-    __u32 *v = bpf_map_lookup_elem(&syscall_ids, &key);
-    return v ? *v : 0;
+    return vigil_sel.nr[key & (VIGIL_NR_MAX - 1)];
 }
 
 /* The current task. bpf_get_current_task_btf() needs 5.11; this works from 4.8 and
@@ -137,11 +102,13 @@ static __always_inline struct task_struct *current_task(void)
     return (struct task_struct *)bpf_get_current_task();
 }
 
+/* The record header: who (pid, tid, parent, real uid/gid, comm, cgroup), when and where. On
+ * kernels with bpf_get_current_task_btf (5.11+; resolved at load, the other branch is dead
+ * code) the task's fields are direct loads through its BTF pointer, cheaper than a helper
+ * call or a probe read each; 5.10 takes the helpers and probe reads. */
 static __always_inline void fill_header(struct vigil_header *h, __u16 kind, __u32 size)
 {
-    struct task_struct *task = current_task();
     __u64 pt = bpf_get_current_pid_tgid();
-    __u64 ug = bpf_get_current_uid_gid();
     h->kind = kind;
     h->flags = 0;
     h->size = size;
@@ -149,29 +116,48 @@ static __always_inline void fill_header(struct vigil_header *h, __u16 kind, __u3
     h->cpu = bpf_get_smp_processor_id();
     h->pid = pt >> 32;
     h->tid = (__u32)pt;
+    h->cgroup_id = bpf_get_current_cgroup_id();
+    if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
+        struct task_struct *t = bpf_get_current_task_btf();
+        h->ppid = t->real_parent->tgid;
+        const struct cred *c = t->cred;
+        h->uid = c->uid.val;
+        h->gid = c->gid.val;
+        /* comm is NUL-terminated and NUL-padded within its 16 bytes (set_task_comm). */
+        __u64 *dst = (__u64 *)h->comm;
+        dst[0] = *(__u64 *)&t->comm[0];
+        dst[1] = *(__u64 *)&t->comm[8];
+        return;
+    }
+    struct task_struct *task = current_task();
+    __u64 ug = bpf_get_current_uid_gid();
     h->ppid = BPF_CORE_READ(task, real_parent, tgid);
     h->uid = (__u32)ug;
     h->gid = ug >> 32;
-    h->cgroup_id = bpf_get_current_cgroup_id();
     bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
-/* Sends `size` bytes of `rec` to the ring, waking the reader only when enough waits. */
+/* Sends `size` bytes of `rec` to the ring. The reader is woken when this CPU's count of
+ * submitted records reaches a multiple of wakeup_mask + 1 (the reader also polls every
+ * millisecond), so a storm costs no wake-up, and no ring query, per record. */
 static __always_inline void submit(void *rec, __u32 size, struct vigil_config *cfg)
 {
-    __u64 flags = BPF_RB_NO_WAKEUP;
-    if (!cfg || cfg->wakeup_bytes == 0)
-        flags = 0;
-    else if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= cfg->wakeup_bytes)
-        flags = BPF_RB_FORCE_WAKEUP;
     if (size > SCRATCH_SIZE)
         size = SCRATCH_SIZE;
     if (size < sizeof(struct vigil_header))
         return;
-    if (bpf_ringbuf_output(&events, rec, size, flags) == 0)
-        kstat_add(VIGIL_KSTAT_SUBMITTED, 1);
-    else
+    __u32 idx = VIGIL_KSTAT_SUBMITTED;
+    __u64 *n = bpf_map_lookup_elem(&kstats, &idx);
+    __u64 flags = 0;
+    __u32 mask = cfg ? cfg->wakeup_mask : 0;
+    if (mask != 0 && n)
+        flags = ((*n + 1) & mask) == 0 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+    if (bpf_ringbuf_output(&events, rec, size, flags) == 0) {
+        if (n)
+            *n += 1;
+    } else {
         kstat_add(VIGIL_KSTAT_RING_FULL, 1);
+    }
 }
 
 static __always_inline void *scratch(void)
@@ -226,45 +212,87 @@ static __always_inline int in_compat_syscall(void) { return 0; }
 static __always_inline void regs_args32(struct pt_regs *regs, __u64 *a) { regs_args(regs, a); }
 #endif
 
-/* The vigil id of syscall `nr` and whether it is a 32-bit one. A syscall neither table
- * knows costs one array lookup (no compat check). */
+/* The vigil id of syscall `nr` when it is wanted (0 otherwise), and whether it is a 32-bit
+ * one. A syscall nobody wants costs one load from global data (no helper call). */
 static __always_inline __u32 syscall_id(long nr, int *compat)
 {
     *compat = 0;
     if (nr < 0 || nr >= VIGIL_NR_COMPAT_BASE)
         return 0;
     __u32 v = syscall_entry((__u32)nr);
-    if (v == 0)
+    if ((v & (VIGIL_NR_WANTED | VIGIL_NR_COMPAT_WANTED)) == 0)
         return 0;
     if (in_compat_syscall()) {
         *compat = 1;
-        return (v & VIGIL_NR_HAS_COMPAT) ? syscall_entry((__u32)nr + VIGIL_NR_COMPAT_BASE) : 0;
+        if (!(v & VIGIL_NR_COMPAT_WANTED))
+            return 0;
+        v = syscall_entry((__u32)nr + VIGIL_NR_COMPAT_BASE);
+        return (v & VIGIL_NR_WANTED) ? (v & VIGIL_NR_ID_MASK) : 0;
     }
-    return v & 0xffff;
+    return (v & VIGIL_NR_WANTED) ? (v & VIGIL_NR_ID_MASK) : 0;
 }
 
-/* i386 socketcall(call, args): the vigil id of `call` (0 for calls vigil does not capture). */
+/* The vigil id (wanted or not) of the syscall the current task is in, read from its saved user
+ * registers (task_pt_regs): what sched_process_fork and sched_process_exec run inside. 0 for
+ * kernel threads and syscalls vigil does not know. */
+#define PF_KTHREAD_FLAG 0x00200000
+#define KERNEL_THREAD_SIZE 16384 /* x86-64 and arm64 without KASAN */
+static __always_inline __u32 current_syscall_id(void)
+{
+    struct task_struct *t = current_task();
+    if (BPF_CORE_READ(t, flags) & PF_KTHREAD_FLAG)
+        return 0;
+    long nr = -1;
+    if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs)) {
+        struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+        nr = SC_NR(regs);
+    } else {
+        /* 5.10: task_pt_regs() is the top of the task's stack minus one pt_regs. */
+        void *stack = BPF_CORE_READ(t, stack);
+        struct pt_regs *regs = (struct pt_regs *)(stack + KERNEL_THREAD_SIZE) - 1;
+        struct pt_regs r = {};
+        if (bpf_probe_read_kernel(&r, sizeof(r), regs) != 0)
+            return 0;
+#if defined(__TARGET_ARCH_x86)
+        /* Saved user registers have a user code segment (RPL 3); anything else is not them. */
+        if ((r.cs & 3) != 3)
+            return 0;
+#endif
+        nr = SC_NR(&r);
+    }
+    if (nr < 0 || nr >= VIGIL_NR_COMPAT_BASE)
+        return 0;
+    __u32 v = syscall_entry((__u32)nr);
+    if (in_compat_syscall())
+        v = (v & VIGIL_NR_HAS_COMPAT) ? syscall_entry((__u32)nr + VIGIL_NR_COMPAT_BASE) : 0;
+    return v & VIGIL_NR_ID_MASK;
+}
+
+/* The capture of vigil syscall `id` (VIGIL_CAPTURE_* kind and flags): the row's column in
+ * vigil_abi.h's VIGIL_SYSCALLS, expanded here (clang turns the switch into a table load). */
+#define VIGIL_CAPTURE_CASE(ID, value, name, x86_64, i386, i386_old, arm64, socketcall, capture, ...) \
+    case value: return (capture);
+static __always_inline __u32 capture_of(__u32 id)
+{
+    switch (id) {
+    VIGIL_SYSCALLS(VIGIL_CAPTURE_CASE)
+    default: return VIGIL_CAPTURE_NONE;
+    }
+}
+
+/* i386 socketcall(call, args): the vigil id of `call` (0 for calls vigil does not capture),
+ * from the rows' socketcall column. */
+#define VIGIL_SOCKETCALL_ROW(ID, value, name, x86_64, i386, i386_old, arm64, socketcall, ...) \
+    if ((socketcall) != 0 && call == (socketcall)) return (value);
 static __always_inline __u32 socketcall_id(__u64 call)
 {
-    switch (call) {
-    case 1: return VIGIL_SYS_SOCKET;
-    case 2: return VIGIL_SYS_BIND;
-    case 3: return VIGIL_SYS_CONNECT;
-    case 4: return VIGIL_SYS_LISTEN;
-    case 5: return VIGIL_SYS_ACCEPT;
-    case 8: return VIGIL_SYS_SOCKETPAIR;
-    case 11: return VIGIL_SYS_SENDTO;
-    case 12: return VIGIL_SYS_RECVFROM;
-    case 16: return VIGIL_SYS_SENDMSG;
-    case 17: return VIGIL_SYS_RECVMSG;
-    case 18: return VIGIL_SYS_ACCEPT4;
-    default: return 0;
-    }
+    VIGIL_SYSCALLS(VIGIL_SOCKETCALL_ROW)
+    return 0;
 }
 
 static __always_inline int is_clone_family(__u32 id)
 {
-    return id == VIGIL_SYS_CLONE || id == VIGIL_SYS_CLONE3 || id == VIGIL_SYS_FORK || id == VIGIL_SYS_VFORK;
+    return (capture_of(id) & VIGIL_CAPTURE_FORK_RECORD) != 0;
 }
 
 #endif /* VIGIL_MAPS_BPF_H */

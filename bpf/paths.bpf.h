@@ -17,6 +17,27 @@ static __always_inline struct pathbuf *get_pathbuf(void)
     return bpf_map_lookup_elem(&pathbuf_map, &zero);
 }
 
+/* d_parent and d_name of a dentry, read together when they are adjacent (every kernel from
+ * 5.10 to 6.18: `struct dentry *d_parent; struct qstr d_name;`), else one read each. */
+struct dentry_link {
+    struct dentry *parent;
+    __u64 hash_len;               /* qstr: hash in the low 32 bits, length in the high 32 */
+    const unsigned char *name;
+};
+
+static __always_inline void read_dentry_link(struct dentry *d, struct dentry_link *l)
+{
+    __u32 po = bpf_core_field_offset(struct dentry, d_parent);
+    __u32 no = bpf_core_field_offset(struct dentry, d_name);
+    if (no == po + 8 && bpf_core_field_size(struct dentry, d_name) == 16) {
+        bpf_probe_read_kernel(l, sizeof(*l), (void *)d + po);
+        return;
+    }
+    l->parent = BPF_CORE_READ(d, d_parent);
+    l->hash_len = (__u64)BPF_CORE_READ(d, d_name.len) << 32;
+    l->name = BPF_CORE_READ(d, d_name.name);
+}
+
 /* One step of the dentry walk: prepend "/name" or cross a mount. 1 = stop. */
 static __always_inline long walk_step(__u32 idx)
 {
@@ -30,8 +51,10 @@ static __always_inline long walk_step(__u32 idx)
         return 1;
     if (d == w->root_dentry && vm == w->root_mnt)
         return 1;
-    struct dentry *mnt_root = BPF_CORE_READ(vm, mnt_root);
-    struct dentry *parent = BPF_CORE_READ(d, d_parent);
+    struct dentry *mnt_root = w->mnt_root;
+    struct dentry_link l = {};
+    read_dentry_link(d, &l);
+    struct dentry *parent = l.parent;
     int stop_after = 0;
     if (d == mnt_root || d == parent) {
         /* Disconnected (pseudo file systems such as memfd's): keep the name and stop,
@@ -44,12 +67,14 @@ static __always_inline long walk_step(__u32 idx)
         struct mount *mp = BPF_CORE_READ(m, mnt_parent);
         if (mp == m || !mp)
             return 1; /* global root */
+        struct vfsmount *pvm = (struct vfsmount *)((void *)mp + bpf_core_field_offset(struct mount, mnt));
         w->dentry = BPF_CORE_READ(m, mnt_mountpoint);
-        w->vfsmnt = (struct vfsmount *)((void *)mp + bpf_core_field_offset(struct mount, mnt));
+        w->vfsmnt = pvm;
+        w->mnt_root = BPF_CORE_READ(pvm, mnt_root);
         return 0;
     }
-    const unsigned char *name = BPF_CORE_READ(d, d_name.name);
-    __u32 len = BPF_CORE_READ(d, d_name.len);
+    const unsigned char *name = l.name;
+    __u32 len = l.hash_len >> 32;
     if (len > NAME_MAX_LEN)
         len = NAME_MAX_LEN;
     __u32 pos = w->pos;
@@ -82,16 +107,13 @@ __attribute__((noinline)) int vigil_walk_path(void)
     return 0;
 }
 
-/* Builds the path of (dentry, vfsmnt) as seen from the task's root into
- * pb->buf; the string runs from pb->w.pos to PATH_END (the NUL). */
-static __always_inline void build_path(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt,
-                                       struct task_struct *task)
+/* Walks pb->w from (dentry, vfsmnt) up to (root_dentry, root_mnt) already set in pb->w. */
+static __always_inline void walk_from(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt)
 {
     pb->buf[PATH_END] = 0;
     pb->w.dentry = dentry;
     pb->w.vfsmnt = vfsmnt;
-    pb->w.root_dentry = BPF_CORE_READ(task, fs, root.dentry);
-    pb->w.root_mnt = BPF_CORE_READ(task, fs, root.mnt);
+    pb->w.mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
     pb->w.pos = PATH_END;
     pb->w.truncated = 0;
     vigil_walk_path();
@@ -99,6 +121,31 @@ static __always_inline void build_path(struct pathbuf *pb, struct dentry *dentry
         pb->w.pos = PATH_END - 1;
         pb->buf[PATH_END - 1] = '/';
     }
+}
+
+/* Builds the path of (dentry, vfsmnt) as seen from the task's root into
+ * pb->buf; the string runs from pb->w.pos to PATH_END (the NUL). */
+static __always_inline void build_path(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt,
+                                       struct task_struct *task)
+{
+    pb->w.root_dentry = BPF_CORE_READ(task, fs, root.dentry);
+    pb->w.root_mnt = BPF_CORE_READ(task, fs, root.mnt);
+    walk_from(pb, dentry, vfsmnt);
+}
+
+/* build_path for the current task: its root is read with direct loads through the task's
+ * BTF pointer where the kernel has bpf_get_current_task_btf (5.11+). */
+static __always_inline void build_path_current(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt)
+{
+    if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
+        struct task_struct *t = bpf_get_current_task_btf();
+        struct fs_struct *fs = t->fs;
+        pb->w.root_dentry = fs->root.dentry;
+        pb->w.root_mnt = fs->root.mnt;
+        walk_from(pb, dentry, vfsmnt);
+        return;
+    }
+    build_path(pb, dentry, vfsmnt, current_task());
 }
 
 static __always_inline __u32 path_truncated(struct pathbuf *pb)

@@ -3,21 +3,21 @@
  * vigil.bpf.c - Vigil's kernel side: syscall, exec, fork and exit capture.
  *
  * Hooks (all BTF-typed tracepoints, no kprobes/fentry needed):
- *   tp_btf/sys_enter             save the arguments of wanted syscalls (per-tid LRU map)
  *   tp_btf/sys_exit              emit one vigil_syscall_event per completed wanted syscall
+ *                                (arguments from the saved user registers, still intact at exit)
  *   tp_btf/sched_process_exec    emit vigil_exec_event (exe, argv, cwd, cgroup, creds, ...)
  *   tp_btf/sched_process_fork    emit vigil_fork_event
  *   tp_btf/sched_process_exit    emit vigil_exit_event
  *
  * Records are built in a per-CPU scratch buffer and copied into the ring with
- * bpf_ringbuf_output() at their exact size. The reader is woken only when at
- * least config.wakeup_bytes are waiting (it polls every millisecond anyway),
+ * bpf_ringbuf_output() at their exact size. The reader is woken once per
+ * config.wakeup_mask + 1 records of a CPU (it polls every millisecond anyway),
  * so a storm of events costs no wake-up per record.
  *
  * The record layouts and the meaning of str0/str1 are the ABI in
  * Sources/VigilABI/include/vigil_abi.h (per-syscall notes there and in bpf/README.md).
  */
-/* vmlinux.h has a zlib typedef named `config`; the map below owns that name. */
+/* vmlinux.h has a zlib typedef named `config`; vigil_abi.h's struct member owns that name. */
 #define config vmlinux_zlib_config
 #include "vmlinux.h"
 #undef config
@@ -46,9 +46,6 @@ char LICENSE[] SEC("license") = "GPL";
 #define NAME_MAX_LEN 255
 /* Components plus mount crossings walked for one path. */
 #define PATH_WALK_MAX 128
-/* Interest map size: vigil syscall ids and the procexit type (100). */
-#define INTEREST_MAX 128
-#define INTEREST_PROCEXIT 100
 
 #include "maps.bpf.h"
 #include "syscalls.bpf.h"

@@ -342,7 +342,6 @@ package final class Agent: @unchecked Sendable {
                           outputFields: [("vigil.dropped_events", .uint(drops)), ("vigil.received_events", .uint(received)),
                                          ("vigil.drop_ratio", .string(String(ratio))),
                                          ("vigil.kernel_ring_full_total", .uint(stats.kernel.ringFull)),
-                                         ("vigil.kernel_entry_full_total", .uint(stats.kernel.entryFull)),
                                          ("vigil.window_start", .string(RFC3339.string(since))),
                                          ("vigil.window_end", .string(RFC3339.string(now)))])
         Log.warning("agent", "events dropped above threshold", [("dropped", String(drops)), ("received", String(received))])
@@ -369,8 +368,7 @@ package final class Agent: @unchecked Sendable {
         }
         r.register("vigil_kernel_drops_total", help: "Events lost in the kernel, by reason.", type: .counter) {
             guard let k = stats()?.kernel else { return [] }
-            return [MetricSample(labels: [("reason", "ring_full")], value: Double(k.ringFull)),
-                    MetricSample(labels: [("reason", "entry_full")], value: Double(k.entryFull))]
+            return [MetricSample(labels: [("reason", "ring_full")], value: Double(k.ringFull))]
         }
         r.register("vigil_kernel_truncated_total", help: "Records whose strings were cut in the kernel.", type: .counter) {
             [MetricSample(value: Double(stats()?.kernel.truncated ?? 0))]
@@ -405,7 +403,6 @@ package final class Agent: @unchecked Sendable {
         w.key("events_total"); w.uint(s.records)
         w.key("kernel_drops"); w.uint(s.kernelDrops)
         w.key("kernel_ring_full"); w.uint(s.kernel.ringFull)
-        w.key("kernel_entry_full"); w.uint(s.kernel.entryFull)
         w.key("truncated"); w.uint(s.kernel.truncated)
         w.key("decode_errors"); w.uint(s.decodeErrors &+ metrics.decodeErrors.value)
         w.key("alerts"); w.uint(metrics.alerts.value)

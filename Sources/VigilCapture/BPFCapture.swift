@@ -23,8 +23,8 @@ import VigilDecode
 ///
 /// The reader is an OS thread (not a Swift task): it sleeps in `epoll_wait`
 /// for at most ``BPFCaptureOptions/pollIntervalMs`` and then drains the ring, so
-/// latency stays bounded even though the kernel side only wakes it when
-/// ``BPFCaptureOptions/wakeupBytes`` are waiting. A poll that times out on a quiet ring
+/// latency stays bounded even though the kernel side wakes it only once per batch of
+/// records (``BPFCaptureOptions/wakeupMask``). A poll that times out on a quiet ring
 /// calls the consumer's `idle()`, so periodic work still runs. Records are validated and counted
 /// before the consumer sees them; malformed ones are counted as decode errors and skipped.
 /// The reader shares only a ``ReaderControl`` with the capture (never the capture itself),
@@ -38,10 +38,9 @@ package final class BPFCapture: @unchecked Sendable {
     var object: OpaquePointer?
     private var links: [OpaquePointer] = []
     private var eventsFD: Int32 = -1
-    private var interestFD: Int32 = -1
-    private var configFD: Int32 = -1
+    private var selectFD: Int32 = -1
     private var kstatsFD: Int32 = -1
-    /// What the `config` map holds (written again when the environment copy is turned on or off).
+    /// What `vigil_select.config` holds (the environment copy is turned on and off with the interest).
     private var kernelConfig = vigil_config()
     private var configWritten = false
     private var possibleCPUs: Int = 1
@@ -100,21 +99,12 @@ package final class BPFCapture: @unchecked Sendable {
             return f
         }
         eventsFD = try fd("events")
-        interestFD = try fd("interest")
-        configFD = try fd("config")
+        selectFD = try fd(VIGIL_SELECT_SECTION)
         kstatsFD = try fd("kstats")
-        let idsFD = try fd("syscall_ids")
         possibleCPUs = max(1, Int(libbpf_num_possible_cpus()))
 
-        // kernel syscall nr -> vigil id (32-bit numbers above VIGIL_NR_COMPAT_BASE; a native
-        // entry flags the numbers the 32-bit table has, so others skip the compat check)
-        for (nr, v) in SyscallTable.kernelTable() {
-            var k = nr, v = v
-            let e = bpf_map_update_elem(idsFD, &k, &v, UInt64(BPF_ANY))
-            if e != 0 { throw CaptureError.mapFailed(map: "syscall_ids", errno: -e) }
-        }
         kernelConfig = vigil_config(agent_tgid: UInt32(getpid()), ignore_agent: options.ignoreSelf ? 1 : 0,
-                                    max_args_bytes: UInt32(options.maxArgsBytes), wakeup_bytes: UInt32(options.wakeupBytes),
+                                    max_args_bytes: UInt32(options.maxArgsBytes), wakeup_mask: options.wakeupMask,
                                     max_env_bytes: 0, reserved: 0)
         try applyInterest(options.interest)
 
@@ -160,33 +150,23 @@ package final class BPFCapture: @unchecked Sendable {
     /// The event types currently selected.
     package var interest: Set<EventType> { interestState.withLock { $0 } }
 
+    /// Writes the selection data (syscall numbers, event types, configuration) for `types`
+    /// into the object's global section in one map update.
     private func applyInterest(_ types: Set<EventType>) throws {
         // The environment is copied at exec only while asked for (a loaded rule uses proc.env).
         let envBytes = types.contains(.environmentCapture) ? UInt32(options.maxEnvBytes) : 0
-        if envBytes != kernelConfig.max_env_bytes || !configWritten {
-            var cfg = kernelConfig
-            cfg.max_env_bytes = envBytes
-            var zero: UInt32 = 0
-            let ce = bpf_map_update_elem(configFD, &zero, &cfg, UInt64(BPF_ANY))
-            if ce != 0 { throw CaptureError.mapFailed(map: "config", errno: -ce) }
-            if configWritten || envBytes != 0 {
-                Log.info("capture", envBytes != 0 ? "environment capture on (a loaded rule reads proc.env)" : "environment capture off",
-                         [("max_env_bytes", String(envBytes))])
-            }
-            kernelConfig = cfg
-            configWritten = true
+        if configWritten && envBytes != kernelConfig.max_env_bytes || !configWritten && envBytes != 0 {
+            Log.info("capture", envBytes != 0 ? "environment capture on (a loaded rule reads proc.env)" : "environment capture off",
+                     [("max_env_bytes", String(envBytes))])
         }
-        var wanted = [UInt32](repeating: 0, count: EventType.count)
-        for t in types where Int(t.rawValue) < wanted.count { wanted[Int(t.rawValue)] = VIGIL_INTEREST_WANTED }
-        let execIDs = [VIGIL_SYS_EXECVE, VIGIL_SYS_EXECVEAT].map { Int($0.rawValue) }
-        if execIDs.contains(where: { wanted[$0] != 0 }) { for i in execIDs { wanted[i] = VIGIL_INTEREST_WANTED } }
-        let cloneIDs = [VIGIL_SYS_CLONE, VIGIL_SYS_CLONE3, VIGIL_SYS_FORK, VIGIL_SYS_VFORK].map { Int($0.rawValue) }
-        if cloneIDs.contains(where: { wanted[$0] != 0 }) { for i in cloneIDs { wanted[i] = VIGIL_INTEREST_WANTED } }
-        for i in 0..<wanted.count {
-            var k = UInt32(i), v = wanted[i]
-            let e = bpf_map_update_elem(interestFD, &k, &v, UInt64(BPF_ANY))
-            if e != 0 { throw CaptureError.mapFailed(map: "interest", errno: -e) }
-        }
+        var cfg = kernelConfig
+        cfg.max_env_bytes = envBytes
+        let sel = KernelSelection(interest: types, config: cfg)
+        var zero: UInt32 = 0
+        let e = sel.bytes().withUnsafeBytes { bpf_map_update_elem(selectFD, &zero, $0.baseAddress, UInt64(BPF_ANY)) }
+        if e != 0 { throw CaptureError.mapFailed(map: VIGIL_SELECT_SECTION, errno: -e) }
+        kernelConfig = cfg
+        configWritten = true
         interestState.withLock { $0 = types }
     }
 
@@ -259,8 +239,6 @@ package final class BPFCapture: @unchecked Sendable {
         k.submitted = read(VIGIL_KSTAT_SUBMITTED)
         k.ringFull = read(VIGIL_KSTAT_RING_FULL)
         k.truncated = read(VIGIL_KSTAT_TRUNCATED)
-        k.entryMissing = read(VIGIL_KSTAT_ENTRY_MISSING)
-        k.entryFull = read(VIGIL_KSTAT_ENTRY_FULL)
         k.readFailed = read(VIGIL_KSTAT_READ_FAILED)
         return k
     }

@@ -14,12 +14,22 @@ package struct BPFCaptureOptions: Sendable {
     /// ``EventType/environmentCapture`` (a loaded rule uses `proc.env`); a longer environment is
     /// cut and flagged. 0 never copies it.
     package var maxEnvBytes: Int = Int(VIGIL_ENV_DEFAULT)
-    /// Wake the reader only when this many bytes wait in the ring (0: the kernel's
-    /// default, a wake-up whenever the reader has caught up). The reader also polls
+    /// Wake the reader about once per this many bytes of records from one CPU (counted in
+    /// records, see ``wakeupMask``; 0: the kernel's default, a wake-up whenever the reader has
+    /// caught up). The reader also polls
     /// every ``pollIntervalMs`` milliseconds, which bounds latency.
     package var wakeupBytes: Int = 256 << 10
     /// Longest sleep of the reader thread between ring drains, in milliseconds.
     package var pollIntervalMs: Int = 1
+    /// The kernel's wake-up rule for ``wakeupBytes``: the reader is woken when a CPU's count of
+    /// submitted records reaches a multiple of `mask + 1`, about ``wakeupBytes`` of 256-byte
+    /// records (rounded up to a power of two); 0 (``wakeupBytes`` 0) wakes it on every record.
+    package var wakeupMask: UInt32 {
+        if wakeupBytes == 0 { return 0 }
+        var n: UInt32 = 1
+        while Int(n) * 256 < wakeupBytes && n < 1 << 20 { n <<= 1 }
+        return n - 1
+    }
     /// Drop the agent's own events in the kernel.
     package var ignoreSelf: Bool = true
     /// Event types captured from the start (see ``BPFCapture/setInterest(_:)``).

@@ -9,17 +9,13 @@ package struct KernelStats: Sendable, Equatable {
     package var ringFull: UInt64 = 0
     /// Records sent with VIGIL_HF_TRUNCATED.
     package var truncated: UInt64 = 0
-    /// sys_exit events without saved sys_enter arguments (not emitted).
-    package var entryMissing: UInt64 = 0
-    /// sys_enter arguments that could not be saved (per-thread map full).
-    package var entryFull: UInt64 = 0
     /// User or kernel memory reads that failed (fields left empty, record still sent).
     package var readFailed: UInt64 = 0
 
     package init() {}
 
-    /// Events lost in the kernel: ring full plus syscalls whose entry could not be saved.
-    package var drops: UInt64 { ringFull &+ entryFull }
+    /// Events lost in the kernel (the ring was full: the only way the kernel side loses an event).
+    package var drops: UInt64 { ringFull }
 }
 
 /// A snapshot of a capture's counters (all monotonically increasing).

@@ -3,7 +3,7 @@ import VigilDecode
 
 /// Maps this architecture's kernel syscall numbers to vigil's architecture-neutral syscall
 /// ids (`enum vigil_syscall`), from the number columns of vigil_abi.h's syscall table
-/// (``EventTable``). Written into the BPF `syscall_ids` map at start-up.
+/// (``EventTable``). Written into the BPF object's `vigil_select.nr` at start-up (``KernelSelection``).
 package enum SyscallTable {
     /// `(kernel nr, vigil id)` pairs for every syscall vigil captures on this architecture.
     package static let entries: [(nr: Int32, id: UInt32)] =
@@ -21,7 +21,7 @@ package enum SyscallTable {
         #endif
     }()
 
-    /// The `syscall_ids` map's content: `(key, value)` for every nonzero slot. Keys below
+    /// The ids of `vigil_select.nr` (``KernelSelection`` adds the wanted flags): `(key, value)` for every nonzero slot. Keys below
     /// `VIGIL_NR_COMPAT_BASE` hold the native id plus `VIGIL_NR_HAS_COMPAT` when the 32-bit
     /// table has the same number; `VIGIL_NR_COMPAT_BASE + nr` holds the 32-bit id.
     package static func kernelTable() -> [(key: UInt32, value: UInt32)] {

@@ -6,7 +6,7 @@
  * header's `kind` says which body follows (enum vigil_record_kind). Syscall
  * records carry vigil's own, architecture-neutral syscall id (enum
  * vigil_syscall); the user side maps kernel syscall numbers to these ids and
- * writes that table into the `syscall_ids` map at start-up.
+ * writes that table into `vigil_select.nr` (global data of the BPF object) at start-up.
  *
  * Layout rules: fixed-width types only, every field naturally aligned, no
  * implicit padding (checked by _Static_assert below and by Swift tests).
@@ -34,12 +34,18 @@
 #define VIGIL_ENV_MAX 16384
 /* Longest raw sockaddr copied (sizeof(struct sockaddr_storage)). */
 #define VIGIL_SOCKADDR_MAX 128
-/* Size of the syscall-number -> vigil id table. Native numbers use 0..511; 32-bit
- * (ia32, int 0x80) numbers use VIGIL_NR_COMPAT_BASE + nr. */
+/* Size of the syscall-number -> vigil id table (vigil_select.nr). Native numbers use 0..511;
+ * 32-bit (ia32, int 0x80) numbers use VIGIL_NR_COMPAT_BASE + nr. */
 #define VIGIL_NR_MAX 1024
 #define VIGIL_NR_COMPAT_BASE 512
-/* Bit of a native entry saying the 32-bit table has an entry for the same number. */
+/* A slot of vigil_select.nr: the vigil id in the low 16 bits, and these flags. */
+#define VIGIL_NR_ID_MASK 0xffffu
+/* Native slot: the 32-bit table has an entry for the same number. */
 #define VIGIL_NR_HAS_COMPAT (1u << 16)
+/* The slot's syscall is wanted: sys_exit sends a record for it. */
+#define VIGIL_NR_WANTED (1u << 17)
+/* Native slot: the 32-bit syscall of the same number is wanted (see its own slot). */
+#define VIGIL_NR_COMPAT_WANTED (1u << 18)
 /* Cgroup path components copied on exec (from the leaf upwards). */
 #define VIGIL_CGROUP_DEPTH 8
 #define VIGIL_CGROUP_PATH_MAX 1024
@@ -116,8 +122,8 @@ enum vigil_record_kind {
 /* capture flags. */
 #define VIGIL_CAPTURE_FILE_REF      (1u << 8)  /* on success, `file` and str1 describe the returned fd's file (open family) */
 #define VIGIL_CAPTURE_EXEC_RECORD   (1u << 9)  /* a successful call arrives as a vigil_exec_event, a failed one as a syscall record */
-#define VIGIL_CAPTURE_FORK_RECORD   (1u << 10) /* arrives as a vigil_fork_event (sys_enter saves the id), never as a syscall record */
-#define VIGIL_CAPTURE_DEMUX         (1u << 11) /* i386 socketcall: demultiplexed at sys_enter, never in a record */
+#define VIGIL_CAPTURE_FORK_RECORD   (1u << 10) /* arrives as a vigil_fork_event (the id read from the parent's registers), never as a syscall record */
+#define VIGIL_CAPTURE_DEMUX         (1u << 11) /* i386 socketcall: demultiplexed at sys_exit, never in a record */
 
 /* `vigil trace --kinds` groups. */
 #define VIGIL_GROUP_OPEN      (1u << 0) /* "open" */
@@ -322,7 +328,7 @@ enum vigil_record_kind {
       "fd:fd=ret mountfd:fd=arg32(0) flags:flags(openFlags)=arg(2) path:path=str1") \
     X(IO_URING_SETUP, 69, "io_uring_setup", 425, 425, -1, 425, 0, VIGIL_CAPTURE_NONE, 0, 0, \
       "res:errno=ret entries:uint=arg(0) params:hex=arg(1)") \
-    /* i386 socketcall(call, args): demultiplexed at sys_enter into the call's own id. */ \
+    /* i386 socketcall(call, args): demultiplexed at sys_exit into the call's own id. */ \
     X(SOCKETCALL, 70, "", -1, 102, -1, -1, 0, VIGIL_CAPTURE_DEMUX, 0, 0, "")
 
 /* Event types that are not syscalls (same row shape). */
@@ -341,7 +347,7 @@ enum vigil_syscall {
 };
 
 /* Event type ids (evt.type): syscall ids below VIGIL_SYS_MAX, the other event types
- * (VIGIL_RECORD_EVENTS) from VIGIL_SYS_MAX up to VIGIL_EVENT_TYPE_MAX. The `interest` map
+ * (VIGIL_RECORD_EVENTS) from VIGIL_SYS_MAX up to VIGIL_EVENT_TYPE_MAX. vigil_select.type
  * and every per-type table have VIGIL_EVENT_TYPE_MAX entries. */
 #define VIGIL_EVENT_ENUM_ROW(ID, value, ...) VIGIL_EVT_##ID = value,
 enum vigil_event_type {
@@ -349,7 +355,7 @@ enum vigil_event_type {
     VIGIL_EVENT_TYPE_MAX = 128,
 };
 
-/* Interest flags per event type id (map `interest`, VIGIL_EVENT_TYPE_MAX entries). */
+/* Interest flags per event type id (vigil_select.type, VIGIL_EVENT_TYPE_MAX entries). */
 #define VIGIL_INTEREST_WANTED 1u
 
 /* Per-CPU kernel counters (map `kstats`, index = enum vigil_kstat). */
@@ -357,20 +363,32 @@ enum vigil_kstat {
     VIGIL_KSTAT_SUBMITTED = 0,        /* records written to the ring */
     VIGIL_KSTAT_RING_FULL = 1,        /* records lost: ring reserve/output failed */
     VIGIL_KSTAT_TRUNCATED = 2,        /* records with VIGIL_HF_TRUNCATED */
-    VIGIL_KSTAT_ENTRY_MISSING = 3,    /* sys_exit with no saved sys_enter args */
-    VIGIL_KSTAT_ENTRY_FULL = 4,       /* sys_enter args could not be saved (map full) */
+    /* 3 and 4 are unused (they counted sys_enter entries, gone since arguments are read at sys_exit) */
     VIGIL_KSTAT_READ_FAILED = 5,      /* user/kernel memory reads that failed */
     VIGIL_KSTAT_MAX = 8,
 };
 
-/* Start-up configuration written by the user side (map `config`, key 0). */
+/* Configuration written by the user side (vigil_select.config). */
 struct vigil_config {
     __u32 agent_tgid;        /* the agent's own process */
     __u32 ignore_agent;      /* 1: drop the agent's own events in the kernel */
     __u32 max_args_bytes;    /* argv bytes to copy on exec (<= VIGIL_ARGS_MAX) */
-    __u32 wakeup_bytes;      /* wake the reader only when this much data waits (0: every record) */
+    __u32 wakeup_mask;       /* wake the reader when a CPU's submitted-record count & mask == 0
+                              * (a power of two minus one); 0: the kernel's default wake-up per record */
     __u32 max_env_bytes;     /* environment bytes to copy on exec (<= VIGIL_ENV_MAX); 0: none (no rule needs proc.env) */
     __u32 reserved;
+};
+
+/*
+ * What the kernel captures: global data of the BPF object (section VIGIL_SELECT_SECTION, one
+ * array map holding this struct), written by the user side through that map (mmap) after load and
+ * on every change, read by the programs with plain loads (no map-lookup helper calls).
+ */
+#define VIGIL_SELECT_SECTION ".data.vigil"
+struct vigil_select {
+    struct vigil_config config;
+    __u32 nr[VIGIL_NR_MAX];      /* kernel syscall number -> id | VIGIL_NR_* flags; 0 = unknown */
+    __u8 type[VIGIL_EVENT_TYPE_MAX]; /* event type id -> VIGIL_INTEREST_* (exec, fork, exit, io_uring, socketcall) */
 };
 
 /* Common header of every record. 64 bytes. */
@@ -416,7 +434,8 @@ struct vigil_file_ref {
 #define VIGIL_FILE_PATH_TRUNCATED (1u << 2) /* that path was cut (too deep or too long) */
 
 /*
- * One completed syscall: arguments saved at sys_enter, result at sys_exit.
+ * One completed syscall, from sys_exit: the arguments as the registers hold them at exit
+ * (the entry values on x86-64 and arm64), and the result.
  * For the open family (open, openat, openat2, creat, open_by_handle_at) that
  * succeed, `file` replaces `tuple`: the inode and device of the opened file, and
  * str1 holds the file's path walked from the dentry (what the kernel opened,
@@ -597,6 +616,7 @@ _Static_assert(sizeof(struct vigil_syscall_event) == 168, "vigil_syscall_event m
 _Static_assert(sizeof(struct vigil_exec_event) == 168, "vigil_exec_event must be 168 bytes");
 _Static_assert(sizeof(struct vigil_fork_event) == 88, "vigil_fork_event must be 88 bytes");
 _Static_assert(sizeof(struct vigil_exit_event) == 80, "vigil_exit_event must be 80 bytes");
+_Static_assert(sizeof(struct vigil_select) == sizeof(struct vigil_config) + 4 * VIGIL_NR_MAX + VIGIL_EVENT_TYPE_MAX, "vigil_select has no padding");
 #define VIGIL_ASSERT_SYSCALL_ROW(ID, value, ...) \
     _Static_assert((value) > 0 && (value) < VIGIL_SYS_MAX, "VIGIL_SYS_" #ID ": id outside 1..VIGIL_SYS_MAX-1");
 #define VIGIL_ASSERT_EVENT_ROW(ID, value, ...) \

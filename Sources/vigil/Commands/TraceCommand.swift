@@ -239,8 +239,6 @@ enum TraceCommand: Command {
         w.beginObject()
         w.key("submitted"); w.uint(s.kernel.submitted)
         w.key("ring_full"); w.uint(s.kernel.ringFull)
-        w.key("entry_full"); w.uint(s.kernel.entryFull)
-        w.key("entry_missing"); w.uint(s.kernel.entryMissing)
         w.key("truncated"); w.uint(s.kernel.truncated)
         w.key("read_failed"); w.uint(s.kernel.readFailed)
         w.endObject()

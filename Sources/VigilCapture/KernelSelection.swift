@@ -1,0 +1,79 @@
+import VigilABI
+import VigilDecode
+
+/// What the BPF programs capture: the content of the object's global selection data
+/// (`struct vigil_select`, section `VIGIL_SELECT_SECTION`), which the programs read with
+/// plain loads. Built from the wanted event types and the configuration; written whole
+/// into the section's map at start and on every interest change (``BPFCapture``).
+///
+/// - `nr[kernel nr]` (native at `nr`, 32-bit at `VIGIL_NR_COMPAT_BASE + nr`): the vigil id
+///   from ``SyscallTable``, `VIGIL_NR_HAS_COMPAT` on native slots the 32-bit table shares,
+///   `VIGIL_NR_WANTED` when sys_exit sends a record for that syscall, and
+///   `VIGIL_NR_COMPAT_WANTED` on a native slot whose 32-bit twin is wanted. A syscall with
+///   neither wanted flag costs sys_exit one load.
+/// - `type[id]`: `VIGIL_INTEREST_WANTED` for the event types whose records are sent by the
+///   other programs (exec, fork, exit, io_uring completions, socketcall's calls).
+package struct KernelSelection: Sendable {
+    /// `struct vigil_select.config`.
+    package var config: vigil_config
+    /// `struct vigil_select.nr` (`VIGIL_NR_MAX` slots).
+    package var nr: [UInt32]
+    /// `struct vigil_select.type` (`VIGIL_EVENT_TYPE_MAX` entries).
+    package var type: [UInt8]
+
+    /// The syscalls i386 `socketcall` multiplexes (rows with a socketcall number).
+    static let socketcallIDs: [UInt16] = EventTable.rows.filter { $0.socketcall != 0 }.map(\.type.rawValue)
+    /// Successful ones arrive as exec records (sched_process_exec).
+    static let execIDs: [UInt16] = EventTable.rows.filter { $0.capture & VIGIL_CAPTURE_EXEC_RECORD != 0 }.map(\.type.rawValue)
+    /// Reported by sched_process_fork (the fork record), never at sys_exit.
+    static let cloneIDs: [UInt16] = EventTable.rows.filter { $0.capture & VIGIL_CAPTURE_FORK_RECORD != 0 }.map(\.type.rawValue)
+    /// Demultiplexed at sys_exit (i386 socketcall).
+    static let demuxIDs: [UInt16] = EventTable.rows.filter { $0.capture & VIGIL_CAPTURE_DEMUX != 0 }.map(\.type.rawValue)
+
+    /// The selection for `interest` (see ``BPFCapture/setInterest(_:)`` for how exec and fork
+    /// types select their records) with `config`.
+    package init(interest: Set<EventType>, config: vigil_config) {
+        self.config = config
+        var wanted = [Bool](repeating: false, count: Int(VIGIL_EVENT_TYPE_MAX.rawValue))
+        for t in interest where Int(t.rawValue) < wanted.count { wanted[Int(t.rawValue)] = true }
+        func expand(_ ids: [UInt16]) {
+            if ids.contains(where: { wanted[Int($0)] }) { for i in ids { wanted[Int(i)] = true } }
+        }
+        expand(Self.execIDs)
+        expand(Self.cloneIDs)
+        if Self.socketcallIDs.contains(where: { wanted[Int($0)] }) { for i in Self.demuxIDs { wanted[Int(i)] = true } }
+        type = wanted.map { $0 ? UInt8(VIGIL_INTEREST_WANTED) : 0 }
+
+        let clone = Set(Self.cloneIDs.map(UInt32.init))
+        func sentAtExit(_ id: UInt32) -> Bool {
+            id != 0 && Int(id) < wanted.count && wanted[Int(id)] && !clone.contains(id)
+        }
+        let base = Int(VIGIL_NR_COMPAT_BASE)
+        var slots = [UInt32](repeating: 0, count: Int(VIGIL_NR_MAX))
+        for (key, value) in SyscallTable.kernelTable() where Int(key) < slots.count {
+            slots[Int(key)] = value
+            if sentAtExit(value & VIGIL_NR_ID_MASK) { slots[Int(key)] |= VIGIL_NR_WANTED }
+        }
+        for n in 0..<base where slots[base + n] & VIGIL_NR_WANTED != 0 { slots[n] |= VIGIL_NR_COMPAT_WANTED }
+        nr = slots
+    }
+
+    /// Whether sys_exit sends a record for native syscall number `n` (in a 64-bit syscall).
+    package func isWanted(nativeNumber n: Int) -> Bool {
+        n >= 0 && n < Int(VIGIL_NR_COMPAT_BASE) && nr[n] & VIGIL_NR_WANTED != 0
+    }
+
+    /// The bytes of `struct vigil_select`.
+    package func bytes() -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: MemoryLayout<vigil_select>.size)
+        out.withUnsafeMutableBytes { raw in
+            var c = config
+            withUnsafeBytes(of: &c) { raw.copyMemory(from: $0) }
+            let nrOffset = MemoryLayout<vigil_select>.offset(of: \vigil_select.nr)!
+            nr.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: raw[nrOffset...]).copyMemory(from: $0) }
+            let typeOffset = MemoryLayout<vigil_select>.offset(of: \vigil_select.type)!
+            type.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: raw[typeOffset...]).copyMemory(from: $0) }
+        }
+        return out
+    }
+}

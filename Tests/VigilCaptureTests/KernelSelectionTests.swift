@@ -1,0 +1,69 @@
+import CLibBPF
+import Testing
+import VigilABI
+import VigilCapture
+import VigilDecode
+
+/// The selection data sys_exit reads: which kernel numbers are wanted, for which interest.
+@Suite struct KernelSelectionTests {
+    let config = vigil_config(agent_tgid: 1, ignore_agent: 1, max_args_bytes: 4096, wakeup_mask: 1023, max_env_bytes: 0, reserved: 0)
+
+    @Test func onlyWantedSyscallsAreFlaggedAndUnknownOnesAreZero() {
+        let openat = EventType(name: "openat")!
+        let sel = KernelSelection(interest: [openat], config: config)
+        #expect(sel.nr.count == Int(VIGIL_NR_MAX))
+        #expect(sel.type.count == Int(VIGIL_EVENT_TYPE_MAX.rawValue))
+        #if arch(x86_64)
+        #expect(sel.nr[257] == VIGIL_SYS_OPENAT.rawValue | VIGIL_NR_WANTED)       // native openat
+        #expect(sel.nr[110] == 0)                                                   // getppid: unknown
+        #expect(sel.nr[83] & (VIGIL_NR_WANTED | VIGIL_NR_COMPAT_WANTED) == 0)       // mkdir: known, unwanted
+        #expect(sel.nr[83] & VIGIL_NR_ID_MASK == VIGIL_SYS_MKDIR.rawValue)
+        // i386 openat (295) is wanted: its native twin slot says so; i386 open (5) is not.
+        let base = Int(VIGIL_NR_COMPAT_BASE)
+        #expect(sel.nr[base + 295] == VIGIL_SYS_OPENAT.rawValue | VIGIL_NR_WANTED)
+        #expect(sel.nr[295] & VIGIL_NR_COMPAT_WANTED != 0)
+        #expect(sel.nr[5] & VIGIL_NR_COMPAT_WANTED == 0)
+        #endif
+        #expect(sel.type[Int(VIGIL_SYS_OPENAT.rawValue)] == UInt8(VIGIL_INTEREST_WANTED))
+        #expect(sel.type[Int(VIGIL_SYS_EXECVE.rawValue)] == 0)
+        #expect(sel.isWanted(nativeNumber: -1) == false)
+    }
+
+    @Test func forksAreRecordedBySchedProcessForkNeverAtSysExit() {
+        let sel = KernelSelection(interest: [EventType(name: "clone")!, EventType(name: "execve")!], config: config)
+        for id in [VIGIL_SYS_CLONE, VIGIL_SYS_CLONE3, VIGIL_SYS_FORK, VIGIL_SYS_VFORK, VIGIL_SYS_EXECVEAT] {
+            #expect(sel.type[Int(id.rawValue)] == UInt8(VIGIL_INTEREST_WANTED))
+        }
+        #if arch(x86_64)
+        #expect(sel.nr[56] & VIGIL_NR_WANTED == 0)     // clone
+        #expect(sel.nr[435] & VIGIL_NR_WANTED == 0)    // clone3
+        #expect(sel.nr[59] & VIGIL_NR_WANTED != 0)     // execve: failed ones are syscall records
+        #endif
+    }
+
+    @Test func socketcallIsWantedWhenAnyCallItCarriesIs() {
+        let none = KernelSelection(interest: [EventType(name: "openat")!], config: config)
+        let some = KernelSelection(interest: [EventType(name: "connect")!], config: config)
+        #expect(none.type[Int(VIGIL_SYS_SOCKETCALL.rawValue)] == 0)
+        #expect(some.type[Int(VIGIL_SYS_SOCKETCALL.rawValue)] == UInt8(VIGIL_INTEREST_WANTED))
+        #if arch(x86_64)
+        #expect(some.nr[Int(VIGIL_NR_COMPAT_BASE) + 102] & VIGIL_NR_WANTED != 0)
+        #expect(none.nr[Int(VIGIL_NR_COMPAT_BASE) + 102] & VIGIL_NR_WANTED == 0)
+        #endif
+    }
+
+    @Test func bytesFollowTheCLayout() {
+        let sel = KernelSelection(interest: [EventType(name: "openat")!], config: config)
+        let b = sel.bytes()
+        #expect(b.count == MemoryLayout<vigil_select>.size)
+        let cfgSize = MemoryLayout<vigil_config>.size
+        #expect(b.count == cfgSize + 4 * Int(VIGIL_NR_MAX) + Int(VIGIL_EVENT_TYPE_MAX.rawValue))
+        let wake = b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: MemoryLayout<vigil_config>.offset(of: \vigil_config.wakeup_mask)!, as: UInt32.self) }
+        #expect(wake == 1023)
+        #if arch(x86_64)
+        let slot = b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: cfgSize + 4 * 257, as: UInt32.self) }
+        #expect(slot == VIGIL_SYS_OPENAT.rawValue | VIGIL_NR_WANTED)
+        #endif
+        #expect(b[cfgSize + 4 * Int(VIGIL_NR_MAX) + Int(VIGIL_SYS_OPENAT.rawValue)] == UInt8(VIGIL_INTEREST_WANTED))
+    }
+}
