@@ -1025,7 +1025,10 @@ def run_all(vigil, repo, falco_rules, workdir, only=None):
             falco_files.append(inc)
     rules = [os.path.join(repo, "rules", "vigil_rules.yaml")] + falco_files + [drain_rules]
     agent = L.Agent(vigil, os.path.join(repo, "rules", "vigil.yaml"), rules, workdir,
-                    options=["rule_matching=all", f"containerd.state_root={state}", "crio.enabled=false"])
+                    # An alert waits for its container's metadata up to 15 s (released as soon as it is
+                    # complete): on a loaded machine the bundle read can take longer than the default 100 ms.
+                    options=["rule_matching=all", f"containerd.state_root={state}", "crio.enabled=false",
+                             "metadata_wait_ms=15000"])
     cg = L.cgroup2_root()
     base = "vigil-" + os.path.basename(workdir)
     pods = {
