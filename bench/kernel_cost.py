@@ -21,8 +21,9 @@ run_time_ns/run_cnt deltas over one more storm run with stats on, so the stats' 
 overhead stays out of the rates), and the agent's peak RSS (VmHWM) with a breakdown
 of where its resident memory is (/proc/PID/smaps).
 
-Rounds are interleaved (bare, floor, agent, peers; BENCH_ROUNDS times) and medians of
-the per-round ratios are reported. Environment: BENCH_ROUNDS (3), BENCH_GETPPIDS
+Rounds are interleaved (bare, floor, bare, agent, bare, peer, bare ...; BENCH_ROUNDS
+times): each run's ratio is to the mean of the bare runs just before and after it, and
+medians of the per-round ratios are reported. Environment: BENCH_ROUNDS (3), BENCH_GETPPIDS
 (10000000), BENCH_OPENS (2000000), BENCH_EXECS (5000), BENCH_PARTS (getppid,open,exec),
 VIGIL_BIN. Results: bench/results/kernel-<time>.json and a table on stdout.
 """
@@ -350,28 +351,50 @@ class Peer:
 
 # ---- the storms ----------------------------------------------------------------------
 
+class RoundRates:
+    """The rates of one round of a storm, with a bare run before the first measured run and
+    after each one: every run's ratio is to the mean of the bare runs just before and after
+    it, so that load drifting during the round touches both sides alike."""
+
+    def __init__(self, storm):
+        self.storm = storm
+        self.bares = [storm()]
+        self.rates = {}
+        self.ratios = {}
+
+    def add(self, label, rate):
+        before = self.bares[-1]
+        self.bares.append(self.storm())
+        self.rates[label] = rate
+        self.ratios[label] = rate / ((before + self.bares[-1]) / 2)
+
+    def result(self):
+        return {"bare": statistics.median(self.bares), "bare_runs": self.bares, **self.rates}
+
+
 def round_getppid(tmp, r):
-    res = {"bare": getppid_storm()}
+    res = RoundRates(getppid_storm)
     for label, progs in (("floor (1 empty program, sys_exit)", ["floor_sys_exit"]),
                          ("2 empty programs (sys_enter + sys_exit)", ["floor_sys_enter", "floor_sys_exit"])):
         p = Peer([FLOOR_LOADER, FLOOR_OBJ] + progs, "attached", tmp, f"floor-{len(progs)}-{r}")
         try:
-            res[label] = getppid_storm()
+            rate = getppid_storm()
         finally:
             p.stop()
+        res.add(label, rate)
     agent = AgentRun([DEFAULT_RULES], tmp, f"getppid-{r}")
     try:
         s = agent.storm(getppid_storm, GETPPIDS, "vigil_capture_bytes_total")
     finally:
         stats = agent.stop()
-    res["agent"] = s["rate"]
-    log(f"getppid round {r + 1}: bare {res['bare']:.0f}/s, floor {res['floor (1 empty program, sys_exit)']:.0f}/s, "
-        f"agent {s['rate']:.0f}/s, peak RSS {s['memory']['VmHWM'] / 2**20:.1f} MiB")
-    return {"rates": res, "agent": {**strip(s), "final_stats": compact_stats(stats)}}
+    res.add("agent", s["rate"])
+    log(f"getppid round {r + 1}: bare {res.bares}, floor {res.rates['floor (1 empty program, sys_exit)']:.0f}/s, "
+        f"agent {s['rate']:.0f}/s, ratios {res.ratios}, peak RSS {s['memory']['VmHWM'] / 2**20:.1f} MiB")
+    return {"rates": res.result(), "ratios": res.ratios, "agent": {**strip(s), "final_stats": compact_stats(stats)}}
 
 
 def round_open(tmp, r):
-    res = {"bare": open_storm()}
+    res = RoundRates(open_storm)
     agent = AgentRun([OPEN_RULES], tmp, f"open-{r}")
     key = 'vigil_events_received_total{type="openat"}'
     try:
@@ -380,15 +403,16 @@ def round_open(tmp, r):
         stats = agent.stop()
     received = delta(s["before"], s["after"], key)
     d = drops(s["before"], s["after"])
-    res["agent"] = s["rate"]
+    res.add("agent", s["rate"])
     extra = {"agent": {"received": received, "drops": d}}
 
     prog = f'tracepoint:syscalls:sys_enter_openat /comm == "vigil_openstorm"/ {{ @n = count(); }}'
     p = Peer(["bpftrace", "-e", prog], "Attaching", tmp, f"bpftrace-{r}")
     try:
-        res["bpftrace (in-kernel count)"] = open_storm()
+        rate = open_storm()
     finally:
         p.stop()
+    res.add("bpftrace (in-kernel count)", rate)
     n = 0
     for line in p.lines():
         if line.startswith("@n:"):
@@ -403,9 +427,10 @@ def round_open(tmp, r):
             p = None
     if r == 0 and p:
         try:
-            res["opensnoop"] = open_storm()
+            rate = open_storm()
         finally:
             errtext = p.stop()
+        res.add("opensnoop", rate)
         seen = sum(1 for line in p.lines() if "vigil_openstor" in line)
         lost = 0
         for line in errtext.splitlines():
@@ -415,13 +440,13 @@ def round_open(tmp, r):
                 except (ValueError, IndexError):
                     pass
         extra["opensnoop"] = {"received": seen, "lost": lost}
-    log(f"open round {r + 1}: bare {res['bare']:.0f}/s, agent {s['rate']:.0f}/s received {received:.0f}/{OPENS} "
-        f"drops {d}, peak RSS {s['memory']['VmHWM'] / 2**20:.1f} MiB")
-    return {"rates": res, "received": extra, "agent": {**strip(s), "final_stats": compact_stats(stats)}}
+    log(f"open round {r + 1}: bare {res.bares}, agent {s['rate']:.0f}/s received {received:.0f}/{OPENS} "
+        f"drops {d}, ratios {res.ratios}, peak RSS {s['memory']['VmHWM'] / 2**20:.1f} MiB")
+    return {"rates": res.result(), "ratios": res.ratios, "received": extra, "agent": {**strip(s), "final_stats": compact_stats(stats)}}
 
 
 def round_exec(tmp, r):
-    res = {"bare": exec_storm()}
+    res = RoundRates(exec_storm)
     agent = AgentRun([DEFAULT_RULES, EXEC_RULES], tmp, f"exec-{r}")
     key = f'vigil_rule_matches_total{{rule="{EXEC_RULE}",priority="Notice"}}'
     try:
@@ -429,19 +454,20 @@ def round_exec(tmp, r):
     finally:
         stats = agent.stop()
     matched = delta(s["before"], s["after"], key)
-    res["agent"] = s["rate"]
+    res.add("agent", s["rate"])
     extra = {"agent": {"received": matched, "drops": drops(s["before"], s["after"])}}
 
     p = Peer(["stdbuf", "-oL", "execsnoop"], "PCOMM", tmp, f"execsnoop-{r}")
     try:
-        res["execsnoop"] = exec_storm()
+        rate = exec_storm()
     finally:
         p.stop()
+    res.add("execsnoop", rate)
     seen = sum(1 for line in p.lines() if EXEC_MARKER in line)
     extra["execsnoop"] = {"received": seen}
-    log(f"exec round {r + 1}: bare {res['bare']:.0f}/s, agent {s['rate']:.0f}/s full argv {matched:.0f}/{EXECS}, "
-        f"peak RSS {s['memory']['VmHWM'] / 2**20:.1f} MiB")
-    return {"rates": res, "received": extra, "agent": {**strip(s), "final_stats": compact_stats(stats)}}
+    log(f"exec round {r + 1}: bare {res.bares}, agent {s['rate']:.0f}/s full argv {matched:.0f}/{EXECS}, "
+        f"ratios {res.ratios}, peak RSS {s['memory']['VmHWM'] / 2**20:.1f} MiB")
+    return {"rates": res.result(), "ratios": res.ratios, "received": extra, "agent": {**strip(s), "final_stats": compact_stats(stats)}}
 
 
 def strip(s):
@@ -468,14 +494,15 @@ def summarize(part, rounds, n):
         for k in rd["rates"]:
             if k not in names:
                 names.append(k)
+    names = [k for k in names if k != "bare_runs"]
     for k in names:
         vals = [rd["rates"][k] for rd in rounds if k in rd["rates"]]
         out["rates"][k] = statistics.median(vals)
         if k != "bare":
-            out["ratio_to_bare"][k] = statistics.median(rd["rates"][k] / rd["rates"]["bare"] for rd in rounds if k in rd["rates"])
+            out["ratio_to_bare"][k] = statistics.median(rd["ratios"][k] for rd in rounds if k in rd["ratios"])
     floor = "floor (1 empty program, sys_exit)"
     if part == "getppid":
-        out["agent_to_floor"] = statistics.median(rd["rates"]["agent"] / rd["rates"][floor] for rd in rounds)
+        out["agent_to_floor"] = statistics.median(rd["ratios"]["agent"] / rd["ratios"][floor] for rd in rounds)
     if part != "getppid":
         out["received"] = {}
         for k in names:
@@ -526,6 +553,33 @@ def print_summary(part, s):
           + ", ".join(f"{k} {v / mib:.1f}" for k, v in s["agent_rss_breakdown"].items() if v >= mib / 10))
 
 
+def markdown(report):
+    """The summary as Markdown (for bench/README.md's latest figures)."""
+    env = report["env"]
+    cmd = " ".join(f"{k}={v if not isinstance(v, list) else ','.join(v)}" for k, v in env.items())
+    out = [f"{report['time'][:10]}, kernel {report['kernel']}, load average {report['loadavg'][0]:.1f} "
+           f"(2 shared cores), `make bench-kernel {cmd}`:", ""]
+    out.append("| storm | run | rate | vs bare | received | agent BPF ns/run (runs/event) |")
+    out.append("|---|---|---|---|---|---|")
+    for part, s in report["summary"].items():
+        progs = ", ".join(f"{n} {c['ns_per_run']:.0f} ({c['runs_per_event']:.2f})"
+                          for n, c in sorted(s["programs"].items(), key=lambda kv: -kv[1]["ns_per_event"])
+                          if c["runs_per_event"] >= 0.01)
+        for k, rate in s["rates"].items():
+            ratio = "" if k == "bare" else f"{s['ratio_to_bare'][k]:.2f}x"
+            if part == "getppid" and k == "agent":
+                ratio += f" ({s['agent_to_floor']:.2f}x floor)"
+            rec = s.get("received", {}).get(k)
+            recv = f"{100.0 * rec['min'] / s['events']:.1f}%" if rec else ""
+            out.append(f"| {part} ({s['events']}) | {k} | {rate:,.0f}/s | {ratio} | {recv} | {progs if k == 'agent' else ''} |")
+    out.append("")
+    out.append("Agent peak RSS (VmHWM): " + ", ".join(f"{p} storm {s['agent_peak_rss'] / 2**20:.1f} MiB"
+                                                   for p, s in report["summary"].items())
+               + "; kernel drops: " + ", ".join(f"{p} {int(s['agent_drops']['ring_full'] + s['agent_drops']['entry_full'])}"
+                                                for p, s in report["summary"].items() if "agent_drops" in s) + ".")
+    return "\n".join(out)
+
+
 def main():
     if os.geteuid() != 0:
         sys.exit("kernel-cost benchmarks need root (BPF)")
@@ -567,6 +621,10 @@ def main():
           f"{len(others)} other BPF tracing programs; results in {os.path.relpath(path, ROOT)})")
     for p in PARTS:
         print_summary(p, summary[p])
+    md = markdown(report)
+    with open(path[:-5] + ".md", "w") as f:
+        f.write(md + "\n")
+    print(f"\nMarkdown summary in {os.path.relpath(path[:-5] + '.md', ROOT)}")
 
 
 if __name__ == "__main__":

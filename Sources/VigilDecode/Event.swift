@@ -109,7 +109,7 @@ package struct Event {
     package var isSyscall: Bool { recordKind == UInt16(VIGIL_REC_SYSCALL.rawValue) }
     /// The syscall's return value (0 for exec records).
     @inline(__always) package var ret: Int64 { isSyscall ? load(RecordLayout.syscallRet, Int64.self) : 0 }
-    /// Raw argument `i` (0...5) saved at sys_enter.
+    /// Raw argument `i` (0...5), read from the saved user registers at sys_exit.
     @inline(__always) package func arg(_ i: Int) -> UInt64 { isSyscall && i >= 0 && i < 6 ? load(RecordLayout.syscallArgs + 8 * i, UInt64.self) : 0 }
     /// First string/buffer argument (meaning depends on the syscall); empty when absent.
     package var str0: UnsafeRawBufferPointer {

@@ -400,6 +400,13 @@ final class Listener {
         let m = parsePrometheus(httpGet(port: port, path: "/metrics")?.body ?? "")
         #expect(m["vigil_enforcement_actions_total{rule=\"\(rule)\",action=\"kill\",result=\"killed\"}"] == 3)
         #expect(m["vigil_enforcement_actions_total{rule=\"\(rule)\",action=\"kill\",result=\"rate-limited\"}"] == 3)
+        // A reload keeps the rule's bucket (same name): still empty, the next one runs too.
+        vigil.kill(SIGHUP)
+        #expect(waitFor(20) { vigil.stderrLines.contains { $0.contains("\"msg\":\"rules reloaded\"") } })
+        let afterReload = sb.run("exec \(sb.dir)/merged/dropped \(sb.dir)/out/burst-7", inPod: true)
+        #expect(afterReload == 0 && access(sb.dir + "/out/burst-7", F_OK) == 0, "the reload refilled the bucket (status \(afterReload))")
+        #expect(waitFor(15) { Self.alerts(vigil, rule).count >= 7 })
+        #expect(Self.field(Self.alerts(vigil, rule).last ?? "", "vigil.action_result") == "rate-limited")
     }
 
     @Test(.enabled(if: agentKernelTestsEnabled, "needs root for BPF, overlayfs and cgroups (set VIGIL_CI=1 to force)"))

@@ -5,7 +5,7 @@ import VigilCapture
 import VigilCore
 import VigilDecode
 
-/// The `syscall_ids` map content: native ids, the 32-bit table above VIGIL_NR_COMPAT_BASE,
+/// The ids of `vigil_select.nr`: native ids, the 32-bit table above VIGIL_NR_COMPAT_BASE,
 /// and the flag that lets syscalls neither table knows skip the compat check.
 @Suite struct SyscallTableTests {
     @Test func kernelTableHoldsNativeAndI386NumbersAndTheCompatFlag() {
