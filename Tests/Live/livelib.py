@@ -143,10 +143,24 @@ class Agent:
         self.proc = subprocess.Popen(args, stdout=open(self.alerts_path, "w"), stderr=open(self.log_path, "w"),
                                      stdin=subprocess.DEVNULL)
 
+    def _restart_on_new_port(self):
+        """The port free_port() found was taken by another program before the agent bound it
+        (other test suites run on the machine): start again on another one."""
+        old = self.port
+        self.port = free_port()
+        self.args = [a.replace(f"webserver.listen_port={old}", f"webserver.listen_port={self.port}") for a in self.args]
+        self.proc = subprocess.Popen(self.args, stdout=open(self.alerts_path, "w"), stderr=open(self.log_path, "w"),
+                                     stdin=subprocess.DEVNULL)
+
     def wait_ready(self, timeout=120):
         end = time.time() + timeout
+        restarts = 0
         while time.time() < end:
             if self.proc.poll() is not None:
+                if restarts < 3 and f"cannot listen on 127.0.0.1:{self.port}" in self.log_tail(50):
+                    restarts += 1
+                    self._restart_on_new_port()
+                    continue
                 raise RuntimeError(f"agent exited with {self.proc.returncode}: {self.log_tail()}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/readyz", timeout=2) as r:
@@ -200,7 +214,7 @@ class Agent:
         base = os.path.basename(marker)
         return self.wait_for_alerts(lambda a: any(base in x.get("output", "") for x in a), timeout)
 
-    def warm_up(self, pod, timeout=30):
+    def warm_up(self, pod, timeout=90):
         """Makes the agent know a pod (as it would from the container's entrypoint): a process
         in the pod opens a marker until the rule engine sees the pod's metadata."""
         end = time.time() + timeout

@@ -75,6 +75,35 @@ enum LiveDriver {
     }
 }
 
+extension LiveDetectionTests {
+    /// The second set (issue 12): LD_PRELOAD/LD_AUDIT at exec through proc.env, shell start-up files,
+    /// files below /dev, /proc/PID/environ, remote copy tools, system library and PAM module
+    /// replacement, liblzma 5.6.x, SysRq (where the kernel has it) and openat2/execveat/renameat2/
+    /// linkat variants of the Tracee classes, with its own agent (coverage.py --set extra).
+    @Test(.enabled(if: agentKernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func incubatingAndTraceeBehavioursCaughtByDefaults() throws {
+        let binary = try #require(RunCommandKernelTests.binary, "vigil binary not built (swift build)")
+        var args = ["--vigil", binary, "--repo", RunCommandKernelTests.repoRoot, "--set", "extra"]
+        if let f = LiveDriver.falcoRules { args += ["--falco-rules", f] }
+        let report = try LiveDriver.run(script: "coverage.py", args: args)
+        #expect(report["agent_exit"] as? Int == 0, "agent: \(report["agent_log"] ?? "")")
+        let behaviours = try #require(report["behaviours"] as? [[String: Any]])
+        #expect(behaviours.count >= 20)
+        for b in behaviours {
+            let id = b["id"] as? String ?? "?"
+            #expect(b["error"] is NSNull, "\(id): the behaviour itself failed: \(b["error"] ?? "")")
+            let vigil = b["vigil_fired"] as? [String] ?? []
+            #expect(!vigil.isEmpty, "\(id): no Vigil default rule fired (expected one of \(b["vigil_rules"] ?? "")); fired: \(b["fired"] ?? "")")
+            if b["falco_expected"] as? Bool == true {
+                #expect(b["falco_fired"] as? Bool == true, "\(id): Falco rule '\(b["falco_rule"] ?? "")' did not fire; fired: \(b["fired"] ?? "")")
+            }
+            if (b["where"] as? String) != "host" {
+                #expect(b["pod_attributed"] as? Bool == true, "\(id): Vigil's alert does not name the container and pod: \(b["vigil_alert"] ?? "")")
+            }
+        }
+    }
+}
+
 @Suite(.serialized) struct LiveNoiseTests {
     /// Everyday work under the shipped defaults: compiling and running in /tmp and in a build
     /// directory, make, git, tar, pip (local wheel), apt-get (local .deb), a web server and
