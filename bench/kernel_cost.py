@@ -11,7 +11,7 @@ getppid storm : N getppid(2) (a syscall no rule needs), bare; with ONE empty
 open storm    : N failed openat(2) (ENOENT), bare; under `vigil run` with one rule that
                 needs every open in user space (bench/kernel/open_storm.yaml); bpftrace
                 (in-kernel count); opensnoop (first round). Events received by Vigil
-                and its kernel drops (ring full, entry table full).
+                and its kernel drops (ring full).
 exec storm    : N fork+exec of /bin/true, bare; under the full agent plus a rule that
                 matches each storm exec with its full argv (bench/kernel/exec_storm.yaml);
                 execsnoop. Execs seen with full argv.
@@ -305,8 +305,7 @@ def delta(m0, m1, key):
 
 
 def drops(m0, m1):
-    return {"ring_full": delta(m0, m1, 'vigil_kernel_drops_total{reason="ring_full"}'),
-            "entry_full": delta(m0, m1, 'vigil_kernel_drops_total{reason="entry_full"}')}
+    return {"ring_full": delta(m0, m1, 'vigil_kernel_drops_total{reason="ring_full"}')}
 
 
 class Peer:
@@ -475,7 +474,7 @@ def strip(s):
 
 
 def compact_stats(stats):
-    keep = ("events_total", "kernel_drops", "kernel_ring_full", "kernel_entry_full", "decode_errors",
+    keep = ("events_total", "kernel_drops", "kernel_ring_full", "decode_errors",
             "alerts", "process_table_entries", "process_table_evictions")
     return {k: stats[k] for k in keep if k in stats}
 
@@ -510,7 +509,7 @@ def summarize(part, rounds, n):
             if vals:
                 out["received"][k] = {"median": statistics.median(vals), "min": min(vals)}
         out["agent_drops"] = {reason: sum(rd["received"]["agent"]["drops"][reason] for rd in rounds)
-                              for reason in ("ring_full", "entry_full")}
+                              for reason in ("ring_full",)}
     progs = {}
     for rd in rounds:
         for name, c in rd["agent"]["programs"].items():
@@ -542,7 +541,7 @@ def print_summary(part, s):
         print(line)
     if "agent_drops" in s:
         d = s["agent_drops"]
-        print(f"  agent kernel drops (all rounds): ring full {d['ring_full']:.0f}, entry table full {d['entry_full']:.0f}")
+        print(f"  agent kernel drops (all rounds): ring full {d['ring_full']:.0f}")
     print("  agent BPF programs (bpf_stats, one storm with stats on):")
     for name, c in sorted(s["programs"].items(), key=lambda kv: -kv[1]["ns_per_event"]):
         if c["runs_per_event"] == 0:
@@ -575,7 +574,7 @@ def markdown(report):
     out.append("")
     out.append("Agent peak RSS (VmHWM): " + ", ".join(f"{p} storm {s['agent_peak_rss'] / 2**20:.1f} MiB"
                                                    for p, s in report["summary"].items())
-               + "; kernel drops: " + ", ".join(f"{p} {int(s['agent_drops']['ring_full'] + s['agent_drops']['entry_full'])}"
+               + "; kernel drops: " + ", ".join(f"{p} {int(s['agent_drops']['ring_full'])}"
                                                 for p, s in report["summary"].items() if "agent_drops" in s) + ".")
     return "\n".join(out)
 
