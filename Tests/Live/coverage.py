@@ -14,6 +14,7 @@ Markdown table of rules/README.md from the same list.
 Usage: coverage.py --vigil BIN --repo DIR [--falco-rules FILE] --out REPORT.json
 """
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -109,6 +110,35 @@ LINK = "Link to sensitive file created"
 # Falco's stable rules
 # ---------------------------------------------------------------------------
 
+
+
+@contextlib.contextmanager
+def service_account_token():
+    """The service account token directory a pod sees, created for the behaviour if the
+    host has none (and removed afterwards). Yields the directory."""
+    d = "/var/run/secrets/kubernetes.io/serviceaccount"
+    created = not os.path.exists("/var/run/secrets")
+    os.makedirs(d, exist_ok=True)
+    if not os.path.exists(d + "/token"):
+        with open(d + "/token", "w") as f:
+            f.write("eyJhbGciOiJSUzI1NiJ9.e30.sig")
+    try:
+        yield d
+    finally:
+        if created:
+            shutil.rmtree("/var/run/secrets", ignore_errors=True)
+
+
+def connect_unix_socket(c, b, name):
+    """A listening Unix socket `name` in the behaviour's directory, connected to from the pod."""
+    sock = os.path.join(c.dir(b), name)
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(sock)
+    srv.listen(1)
+    try:
+        c.py(b, f"import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('{sock}')\ns.close()")
+    finally:
+        srv.close()
 
 @behaviour("traversal", "read /etc/shadow through ../ (a path-traversal bug)", "Directory traversal monitored file read", SENSITIVE_READ)
 def _(c, b):
@@ -656,30 +686,14 @@ def _(c, b):
 @behaviour("sa-token-cat-pod", "cat of the service account token in a pod", None, "Service account token read in container", POD,
            note="no Falco rule; Tracee: service account token read")
 def _(c, b):
-    d = "/var/run/secrets/kubernetes.io/serviceaccount"
-    created = not os.path.exists("/var/run/secrets")
-    os.makedirs(d, exist_ok=True)
-    if not os.path.exists(d + "/token"):
-        with open(d + "/token", "w") as f:
-            f.write("eyJhbGciOiJSUzI1NiJ9.e30.sig")
-    try:
+    with service_account_token() as d:
         c.runner(b)(["cat", d + "/token", "/dev/null/" + b.token])
-    finally:
-        if created:
-            shutil.rmtree("/var/run/secrets", ignore_errors=True)
 
 
 @behaviour("runtime-socket-pod", "a pod connects to a docker.sock", None, "Container runtime socket accessed from container", POD,
            note="no Falco rule; Tracee: container runtime socket access")
 def _(c, b):
-    sock = os.path.join(c.dir(b), "docker.sock")
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(sock)
-    srv.listen(1)
-    try:
-        c.py(b, f"import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('{sock}')\ns.close()")
-    finally:
-        srv.close()
+    connect_unix_socket(c, b, "docker.sock")
 
 
 @behaviour("cron-job-write", "a file written below /etc/cron.d", "Schedule Cron Jobs" + INC, "Cron job created or modified")
@@ -987,30 +1001,14 @@ def _(c, b):
 @extra_behaviour("sa-token-openat2-pod", "the service account token read by a script with openat2 in a pod", None,
            "Service account token read in container", POD, note="no Falco rule; Tracee: service account token read")
 def _(c, b):
-    d = "/var/run/secrets/kubernetes.io/serviceaccount"
-    created = not os.path.exists("/var/run/secrets")
-    os.makedirs(d, exist_ok=True)
-    if not os.path.exists(d + "/token"):
-        with open(d + "/token", "w") as f:
-            f.write("eyJhbGciOiJSUzI1NiJ9.e30.sig")
-    try:
+    with service_account_token() as d:
         c.py(b, f"import livelib as L, os\nfd = L.openat2('{d}/token')\nassert fd >= 0, fd\nos.close(fd)", env={"PYTHONPATH": LIVE})
-    finally:
-        if created:
-            shutil.rmtree("/var/run/secrets", ignore_errors=True)
 
 
 @extra_behaviour("containerd-socket-pod", "a pod connects to a containerd.sock", None, "Container runtime socket accessed from container", POD,
            note="no Falco rule; Tracee: container runtime socket access")
 def _(c, b):
-    sock = os.path.join(c.dir(b), "containerd.sock")
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(sock)
-    srv.listen(1)
-    try:
-        c.py(b, f"import socket\ns = socket.socket(socket.AF_UNIX)\ns.connect('{sock}')\ns.close()")
-    finally:
-        srv.close()
+    connect_unix_socket(c, b, "containerd.sock")
 
 
 # ---------------------------------------------------------------------------
