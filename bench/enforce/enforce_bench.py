@@ -104,6 +104,16 @@ def exec_storm():
     return json.loads(r.stdout)
 
 
+# Enforcing rule compiled into the exec program whose only fact besides the path is
+# container vs host: the cgroup walk runs on every exec. Matches nothing here.
+CONTAINER_EXEC_RULE = """- rule: Bench container exec
+  desc: compiled into the exec program; container vs host is its only fact besides the path (cgroup walk on every exec)
+  condition: evt.type in (execve, execveat) and container.id != host and proc.exepath startswith /nonexistent-vigil-bench/
+  output: container %proc.exepath
+  priority: CRITICAL
+  tags: [bench_cgroup]
+"""
+
 EXEC_RULES = """
 - rule: Bench exec seen
   desc: every exec is evaluated (the rule matches nothing)
@@ -116,13 +126,7 @@ EXEC_RULES = """
   output: dropped %proc.exepath
   priority: CRITICAL
   tags: [bench]
-- rule: Bench container exec
-  desc: compiled into the exec program; container vs host is its only fact besides the path (cgroup walk on every exec)
-  condition: evt.type in (execve, execveat) and container.id != host and proc.exepath startswith /nonexistent-vigil-bench/
-  output: container %proc.exepath
-  priority: CRITICAL
-  tags: [bench_cgroup]
-"""
+""" + CONTAINER_EXEC_RULE
 
 
 def bench_exec(tmp):
@@ -186,13 +190,7 @@ def bench_latency(tmp):
   output: victim %proc.pid
   priority: CRITICAL
   tags: [bench]
-- rule: Bench container exec
-  desc: compiled into the exec program; container vs host is its only fact besides the path (cgroup walk on every exec)
-  condition: evt.type in (execve, execveat) and container.id != host and proc.exepath startswith /nonexistent-vigil-bench/
-  output: container %proc.exepath
-  priority: CRITICAL
-  tags: [bench_cgroup]
-"""
+""" + CONTAINER_EXEC_RULE
     v = Vigil(tmp, "latency", rules,
               "enforcement: {mode: enforce, rules: [{enable: {tag: bench}}], rate_limit: {rate: 100000, burst: 100000}}\n")
     load = subprocess.Popen([os.path.join(BIN, "load_storm"), str(LOAD), "3600"], stdout=subprocess.PIPE, text=True)
