@@ -45,12 +45,15 @@ $(BUILD_DIR)/bpf/reject.bpf.o: Tests/Fixtures/bpf/reject.bpf.c $(BUILD_DIR)/vmli
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # Small static programs the kernel tests run: an ia32 open (int 0x80, non-PIE so the path is
-# below 4 GiB), an io_uring open, and an open_by_handle_at read.
-TEST_PROGS := $(BUILD_DIR)/progs/km_ia32 $(BUILD_DIR)/progs/km_uring $(BUILD_DIR)/progs/open_by_handle
+# below 4 GiB), an io_uring open, an open_by_handle_at read, and failed openat/openat2 calls.
+TEST_PROGS := $(BUILD_DIR)/progs/km_ia32 $(BUILD_DIR)/progs/km_uring $(BUILD_DIR)/progs/open_by_handle $(BUILD_DIR)/progs/failed_opens
 $(BUILD_DIR)/progs/km_%: Tests/KernelMatrix/progs/km_%.c
 	@mkdir -p $(dir $@)
 	gcc -O2 -Wall -static -no-pie -o $@ $<
 $(BUILD_DIR)/progs/open_by_handle: Tests/Fixtures/progs/open_by_handle.c
+	@mkdir -p $(dir $@)
+	gcc -O2 -Wall -static -o $@ $<
+$(BUILD_DIR)/progs/failed_opens: Tests/Fixtures/progs/failed_opens.c
 	@mkdir -p $(dir $@)
 	gcc -O2 -Wall -static -o $@ $<
 
