@@ -241,3 +241,60 @@ import VigilRules
         #expect(capture.kernelStats().filteredFailed - filteredBefore >= UInt64(unwantedBefore.count + unwantedAfter.count))
     }
 }
+
+/// `vigil run` end to end: by default a rule that asks for failed opens gets them; with Falco's
+/// `engine.modern_ebpf.drop_failed_exit: true` the kernel drops them (counted), the agent warns at
+/// start naming that rule, and successful opens still alert.
+@Suite(.serialized) struct DropFailedExitKernelTests {
+    @Test(.enabled(if: agentKernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func dropFailedExitDropsFailuresAndNamesTheRulesThatLoseThem() throws {
+        let binary = try #require(RunCommandKernelTests.binary, "vigil binary not built (swift build)")
+        let dir = makeTempDir("vigil-dropfailed")
+        defer { removeTree(dir) }
+        writeFile(dir + "/present", "x\n")
+        writeFile(dir + "/rules.yaml", """
+            - rule: Drop test failed open
+              desc: a failed open below the test directory
+              condition: evt.type in (open, openat) and evt.res != SUCCESS and fd.name startswith \(dir)/
+              output: failed open %fd.name res=%evt.res
+              priority: WARNING
+            - rule: Drop test open
+              desc: a successful open below the test directory
+              condition: evt.type in (open, openat) and evt.rawres >= 0 and fd.name startswith \(dir)/
+              output: open %fd.name
+              priority: WARNING
+            """)
+        for dropFailedExit in [false, true] {
+            let port = freePort()
+            let vigil = try SpawnedVigil(binary: binary, args: [
+                "run", "-c", RunCommandKernelTests.repoRoot + "/rules/vigil.yaml", "-r", dir + "/rules.yaml",
+                "-o", "webserver.listen_address=127.0.0.1", "-o", "webserver.listen_port=\(port)",
+                "-o", "stdout_output.format=json", "-o", "flood_control.fold.enabled=false", "-o", "watch_config_files=false",
+                "-o", "engine.modern_ebpf.drop_failed_exit=\(dropFailedExit)",
+            ], dir: dir)
+            defer { vigil.kill(SIGKILL); _ = vigil.wait(seconds: 5) }
+            let ready = waitFor(60) { httpGet(port: port, path: "/readyz")?.status == 200 || vigil.wait(seconds: 0) != nil }
+            try #require(ready && httpGet(port: port, path: "/readyz")?.status == 200,
+                         "agent not ready: \(vigil.stderrLines.suffix(5).joined(separator: "\n"))")
+            let missing = "\(dir)/missing-\(dropFailedExit)"
+            #expect(shell("cat \(missing) 2>/dev/null; cat \(dir)/present > /dev/null") == 0)
+            let opened = waitFor(20) { vigil.stdoutLines.contains { $0.contains("\"rule\":\"Drop test open\"") } }
+            #expect(opened, "no alert for the successful open (drop_failed_exit \(dropFailedExit)): \(vigil.stderrLines.suffix(5).joined(separator: "\n"))")
+            let failedAlert = vigil.stdoutLines.contains { $0.contains("\"rule\":\"Drop test failed open\"") && $0.contains(missing) }
+            let warning = vigil.stderrLines.first { $0.contains("drop_failed_exit is true") && $0.contains("\"rule\":\"Drop test failed open\"") }
+            let m = parsePrometheus(httpGet(port: port, path: "/metrics")?.body ?? "")
+            let filtered = m["vigil_kernel_filtered_total{reason=\"failed\"}"]
+            #expect(filtered != nil, "no filtered counter in /metrics")
+            if dropFailedExit {
+                #expect(!failedAlert, "a failed open alerted although drop_failed_exit drops failed calls")
+                #expect(warning?.contains("\"types\":\"open,openat\"") == true, "warning: \(warning ?? "none")")
+                #expect(vigil.stderrLines.contains { $0.contains("except those the process table needs") && $0.contains("close") && $0.contains("connect") })
+                #expect((filtered ?? 0) >= 1)
+            } else {
+                // The success alert came after the failed open's: its alert is already out.
+                #expect(failedAlert, "the rule asking for failed opens got none")
+                #expect(warning == nil)
+            }
+        }
+    }
+}
