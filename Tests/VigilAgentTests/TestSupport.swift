@@ -98,6 +98,7 @@ func actUntilAlerted(port: UInt16, attempts: Int = 5, wait: Double = 15, act: ()
                 + (lossy.isEmpty ? "" : " (earlier tries lost events: \(lossy.joined(separator: ", ")))")
         }
         lossy.append("\(Int(a - b)) events lost")
+        print("actUntilAlerted: the kernel lost \(Int(a - b)) events during try \(lossy.count) and no alert came; trying again")
     }
     return "the kernel lost events during every try (\(lossy.joined(separator: ", "))): the machine was flooded; nothing shown either way"
 }
