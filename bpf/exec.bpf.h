@@ -88,8 +88,9 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
     __u64 pt = bpf_get_current_pid_tgid();
     if (ignored(cfg, pt >> 32))
         return 0;
-    /* Which exec syscall: from the task's saved registers (maps.bpf.h). */
-    __u32 id = current_syscall_id() == VIGIL_SYS_EXECVEAT ? VIGIL_SYS_EXECVEAT : VIGIL_SYS_EXECVE;
+    /* Which exec syscall: from the task's saved registers (maps.bpf.h; p is the current task). */
+    int compat = 0;
+    __u32 id = current_syscall_id(p, &compat) == VIGIL_SYS_EXECVEAT ? VIGIL_SYS_EXECVEAT : VIGIL_SYS_EXECVE;
     __u32 otid = (__u32)old_pid;
     if (!wanted(id))
         return 0;
