@@ -283,7 +283,7 @@ static __always_inline int stack_top_regs(struct task_struct *t, struct pt_regs 
 static __always_inline __u32 current_syscall_id(struct task_struct *t, int *compat)
 {
     *compat = 0;
-    if (BPF_CORE_READ(t, flags) & PF_KTHREAD_FLAG)
+    if (t->flags & PF_KTHREAD_FLAG)
         return 0;
     long nr = -1;
     if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs)) {
