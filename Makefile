@@ -11,7 +11,7 @@ DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev libcurl4-openssl-de
 	bpftool pkg-config rsyslog openssl python3-venv \
 	gcc libc6-dev make git logrotate e2fsprogs openssh-client util-linux iproute2
 
-.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-alerts bench-enforce bench-hostile bench-noise bench-kernel test-kernels kernel-matrix-deps
+.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-alerts bench-enforce bench-hostile bench-noise bench-kernel bench-filter test-kernels kernel-matrix-deps
 
 all: build
 
@@ -45,12 +45,15 @@ $(BUILD_DIR)/bpf/reject.bpf.o: Tests/Fixtures/bpf/reject.bpf.c $(BUILD_DIR)/vmli
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
 # Small static programs the kernel tests run: an ia32 open (int 0x80, non-PIE so the path is
-# below 4 GiB), an io_uring open, and an open_by_handle_at read.
-TEST_PROGS := $(BUILD_DIR)/progs/km_ia32 $(BUILD_DIR)/progs/km_uring $(BUILD_DIR)/progs/open_by_handle
+# below 4 GiB), an io_uring open, an open_by_handle_at read, and failed openat/openat2 calls.
+TEST_PROGS := $(BUILD_DIR)/progs/km_ia32 $(BUILD_DIR)/progs/km_uring $(BUILD_DIR)/progs/open_by_handle $(BUILD_DIR)/progs/failed_opens
 $(BUILD_DIR)/progs/km_%: Tests/KernelMatrix/progs/km_%.c
 	@mkdir -p $(dir $@)
 	gcc -O2 -Wall -static -no-pie -o $@ $<
 $(BUILD_DIR)/progs/open_by_handle: Tests/Fixtures/progs/open_by_handle.c
+	@mkdir -p $(dir $@)
+	gcc -O2 -Wall -static -o $@ $<
+$(BUILD_DIR)/progs/failed_opens: Tests/Fixtures/progs/failed_opens.c
 	@mkdir -p $(dir $@)
 	gcc -O2 -Wall -static -o $@ $<
 
@@ -125,6 +128,12 @@ $(BUILD_DIR)/bench/floor_loader: bench/floor_loader.c
 KERNEL_BENCH_TOOLS := $(addprefix $(BUILD_DIR)/bench/,getppid_storm open_storm exec_storm floor.bpf.o floor_loader)
 bench-kernel: build bench-deps $(KERNEL_BENCH_TOOLS)
 	python3 bench/kernel_cost.py
+
+# What the in-kernel filter of failed calls saves: the failed-open storm under a rule that needs
+# failed opens, a success-only rule, the default rules and drop_failed_exit (bench/failed_filter.py).
+#   make bench-filter BENCH_OPENS=300000
+bench-filter: build $(KERNEL_BENCH_TOOLS)
+	VIGIL_BIN=$(CURDIR)/.build/release/vigil python3 bench/failed_filter.py
 
 # Container lookup cost on the decoding thread (enricher and front cache vs a bare Dictionary).
 bench-enrich: deps

@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "VigilCaptureTests", dependencies: ["VigilCapture", "VigilDecode", "VigilState", "VigilABI", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilDecodeTests", dependencies: ["VigilDecode", "VigilABI", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilStateTests", dependencies: ["VigilState", "VigilDecode", "VigilABI", "VigilCore", "VigilCapture"], swiftSettings: strict),
-        .testTarget(name: "VigilRulesTests", dependencies: ["VigilRules", "VigilState", "VigilDecode", "VigilCore"], swiftSettings: strict),
+        .testTarget(name: "VigilRulesTests", dependencies: ["VigilRules", "VigilState", "VigilDecode", "VigilCore", "VigilABI"], swiftSettings: strict),
         .testTarget(name: "VigilAlertsTests", dependencies: ["VigilAlerts", "VigilRules", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "VigilAgentTests", dependencies: ["VigilAgent", "VigilAlerts", "VigilRules", "VigilState", "VigilDecode", "VigilCapture", "VigilCore"], swiftSettings: strict),
         .testTarget(name: "DeployTests", dependencies: ["VigilAlerts", "VigilRules", "VigilCore"], swiftSettings: strict),

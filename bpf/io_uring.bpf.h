@@ -49,6 +49,10 @@ static __always_inline int uring_done(void *req, long res)
     }
     if (!wanted(id))
         return 0;
+    if (res < 0 && drop_failed(id, 0)) {
+        kstat_add(VIGIL_KSTAT_FILTERED_FAILED, 1);
+        return 0;
+    }
     struct vigil_config *cfg = get_config();
     if (ignored(cfg, bpf_get_current_pid_tgid() >> 32))
         return 0;

@@ -234,6 +234,15 @@ static __always_inline void send_syscall_record(struct vigil_syscall_event *ev, 
     submit(ev, size, cfg);
 }
 
+/* Whether a failed call (result < 0) of event type `id`, 32-bit or not, is dropped: no loaded
+ * rule and no state update can use it (VIGIL_INTEREST_DROP_FAILED[_COMPAT], set by the user
+ * side from the rules' analysis). One load from global data; the caller counts what it drops. */
+static __always_inline int drop_failed(__u32 id, int compat)
+{
+    return vigil_sel.type[id & (VIGIL_EVENT_TYPE_MAX - 1)] &
+           (compat ? VIGIL_INTEREST_DROP_FAILED_COMPAT : VIGIL_INTEREST_DROP_FAILED);
+}
+
 /* Every syscall passes here once. An unwanted one costs one load from vigil_sel.nr. The
  * arguments are read from the user registers saved at entry, which still hold them at exit
  * (x86-64: di si dx r10 r8 r9; ia32: bx cx dx si di bp; arm64: orig_x0 x1..x5): no entry
@@ -246,6 +255,10 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
     __u32 id = syscall_id(nr, &compat);
     if (id == 0)
         return 0;
+    if (ret < 0 && drop_failed(id, compat)) {
+        kstat_add(VIGIL_KSTAT_FILTERED_FAILED, 1);
+        return 0;
+    }
     struct vigil_config *cfg = get_config();
     if (ignored(cfg, bpf_get_current_pid_tgid() >> 32))
         return 0;
@@ -260,6 +273,10 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
         id = socketcall_id(args[0]);
         if (id == 0 || !wanted(id))
             return 0;
+        if (ret < 0 && drop_failed(id, compat)) {
+            kstat_add(VIGIL_KSTAT_FILTERED_FAILED, 1);
+            return 0;
+        }
         __u32 sa[6] = {};
         if (bpf_probe_read_user(sa, sizeof(sa), (const void *)args[1]) != 0)
             return 0;

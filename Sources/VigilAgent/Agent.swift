@@ -17,7 +17,7 @@ package struct AgentError: Error, CustomStringConvertible, Sendable {
 
 /// Holds the kernel event-selection setter once the source is started.
 final class InterestSetter: Sendable {
-    let value = Mutex<(@Sendable (Set<EventType>) throws -> Void)?>(nil)
+    let value = Mutex<(@Sendable (KernelInterest) throws -> Void)?>(nil)
 }
 
 /// glibc's `malloc_trim(3)` (malloc.h is not in Swift's Glibc module): returns free memory of
@@ -169,7 +169,7 @@ package final class Agent: @unchecked Sendable {
     /// Starts the stages and `source` on the reader thread. `setInterest` selects event
     /// types in the kernel (nil for sources without kernel selection). `seedProcesses`
     /// reads `/proc` first (live capture; not for recorded files from elsewhere).
-    package func start<S: RecordSource & Sendable>(source: S, setInterest: (@Sendable (Set<EventType>) throws -> Void)? = nil,
+    package func start<S: RecordSource & Sendable>(source: S, setInterest: (@Sendable (KernelInterest) throws -> Void)? = nil,
                                                   setEnforcement: (@Sendable (KernelEnforcementTable) throws -> Void)? = nil,
                                                   seedProcesses: Bool = true) throws(AgentError) {
         let config = reloader.current.config
@@ -179,10 +179,13 @@ package final class Agent: @unchecked Sendable {
             enforcement.attachKernel(setEnforcement, rules: slot.load(), config: reloader.current.config.enforcement)
         }
         if let setInterest {
-            let types = RuleLoading.interest(slot.load())
-            do { try setInterest(types) } catch { throw AgentError("cannot set the kernel event selection: \(error)") }
+            let rules = slot.load()
+            let interest = reloader.kernelInterest(rules)
+            do { try setInterest(interest) } catch { throw AgentError("cannot set the kernel event selection: \(error)") }
             interestSetter.value.withLock { $0 = setInterest }
-            Log.info("agent", "kernel event selection set", [("event_types", String(types.count))])
+            reloader.warnDroppedFailures(rules)
+            Log.info("agent", "kernel event selection set", [("event_types", String(interest.count)),
+                                                             ("failures_dropped_for", interest.droppedFailureNames.joined(separator: ","))])
         }
         if config.webserver.enabled {
             let s = MetricsServer(registry: registry, health: health, healthzPath: config.webserver.k8sHealthzEndpoint,
@@ -381,6 +384,12 @@ package final class Agent: @unchecked Sendable {
             guard let k = stats()?.kernel else { return [] }
             return [MetricSample(labels: [("reason", "ring_full")], value: Double(k.ringFull))]
         }
+        r.register("vigil_kernel_filtered_total",
+                   help: "Events dropped in the kernel on purpose, by reason (failed: failed calls no loaded rule or state update can use); filtered, not lost.",
+                   type: .counter) {
+            guard let k = stats()?.kernel else { return [] }
+            return [MetricSample(labels: [("reason", "failed")], value: Double(k.filteredFailed))]
+        }
         r.register("vigil_kernel_truncated_total", help: "Records whose strings were cut in the kernel.", type: .counter) {
             [MetricSample(value: Double(stats()?.kernel.truncated ?? 0))]
         }
@@ -414,6 +423,7 @@ package final class Agent: @unchecked Sendable {
         w.key("events_total"); w.uint(s.records)
         w.key("kernel_drops"); w.uint(s.kernelDrops)
         w.key("kernel_ring_full"); w.uint(s.kernel.ringFull)
+        w.key("kernel_filtered_failed"); w.uint(s.kernel.filteredFailed)
         w.key("truncated"); w.uint(s.kernel.truncated)
         w.key("decode_errors"); w.uint(s.decodeErrors &+ metrics.decodeErrors.value)
         w.key("alerts"); w.uint(metrics.alerts.value)

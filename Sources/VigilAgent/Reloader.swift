@@ -12,7 +12,9 @@ import VigilAlerts
 /// the rule set (the pipeline picks it up before its next event), waits until
 /// the pipeline runs the new set, then narrows the selection to the new set's
 /// needs. Events keep flowing through the whole sequence, each evaluated by
-/// exactly one of the two sets: there is no monitoring gap.
+/// exactly one of the two sets: there is no monitoring gap. The same holds for failed
+/// calls: while the sets switch, a type's failures are dropped in the kernel only when
+/// neither set can use them (``KernelInterest/union(_:)``).
 ///
 /// The compilation runs on its own thread (``ReloadCompilation``) within the time and
 /// memory budgets of `rules_reload`, and is abandoned when the agent stops. A set that
@@ -37,7 +39,9 @@ package final class Reloader: Sendable {
     private let options: AgentOptions
     private let slot: SwapSlot<RuleSet>
     private let metrics: AgentMetrics
-    private let setInterest: @Sendable (Set<EventType>) -> Void
+    private let setInterest: @Sendable (KernelInterest) -> Void
+    /// `engine.modern_ebpf.drop_failed_exit` as the agent started with it (a restart-only key).
+    package let dropFailedExit: Bool
     private let pipelineGeneration: @Sendable () -> UInt64
     private let onConfig: @Sendable (LoadedConfig) -> Void
     private let applyEnforcement: @Sendable (RuleSet, LoadedConfig) -> Void
@@ -58,7 +62,7 @@ package final class Reloader: Sendable {
     ///   - onConfig: called with each newly accepted configuration (watch list, log level...).
     ///   - isStopping: true once the agent stops; a reload in progress is then abandoned.
     package init(options: AgentOptions, current: LoadedConfig, slot: SwapSlot<RuleSet>, metrics: AgentMetrics,
-                setInterest: @escaping @Sendable (Set<EventType>) -> Void,
+                setInterest: @escaping @Sendable (KernelInterest) -> Void,
                 pipelineGeneration: @escaping @Sendable () -> UInt64,
                 onConfig: @escaping @Sendable (LoadedConfig) -> Void = { _ in },
                 isStopping: @escaping @Sendable () -> Bool = { false },
@@ -68,6 +72,25 @@ package final class Reloader: Sendable {
         self.setInterest = setInterest; self.pipelineGeneration = pipelineGeneration; self.onConfig = onConfig
         self.stopping = isStopping
         self.state = Mutex(current)
+        self.dropFailedExit = current.config.engine.modernEBPF.dropFailedExit
+    }
+
+    /// What the kernel must deliver for `rules` under the start-up engine settings.
+    package func kernelInterest(_ rules: RuleSet) -> KernelInterest {
+        RuleLoading.interest(rules, dropFailedExit: dropFailedExit)
+    }
+
+    /// Under `drop_failed_exit`, warns once per rule that can match failed calls the kernel drops,
+    /// and says which types keep their failures because the process table needs them.
+    package func warnDroppedFailures(_ rules: RuleSet) {
+        guard dropFailedExit else { return }
+        let kept = RuleLoading.stateFailureTypes.intersection(kernelInterest(rules).types).map(\.name).sorted()
+        Log.warning("config", "engine.modern_ebpf.drop_failed_exit is true: failed calls are dropped in the kernel, except those the process table needs",
+                    [("kept_types", kept.joined(separator: ","))])
+        for (rule, types) in RuleLoading.droppedFailureRules(rules) {
+            Log.warning("rules", "engine.modern_ebpf.drop_failed_exit is true: this enabled rule can match failed calls, which the kernel drops",
+                        [("rule", rule), ("types", types.joined(separator: ","))])
+        }
     }
 
     /// The configuration in force.
@@ -120,8 +143,9 @@ package final class Reloader: Sendable {
                 Log.warning("reload", "setting changed; it takes effect at the next restart", [("key", change)])
             }
             let old = slot.load()
-            let oldInterest = RuleLoading.interest(old)
-            let newInterest = RuleLoading.interest(rules)
+            let oldInterest = kernelInterest(old)
+            let newInterest = kernelInterest(rules)
+            warnDroppedFailures(rules)
             setInterest(oldInterest.union(newInterest))
             // Enforcement settings first (keyed by rule name, valid for either set), then the rules.
             applyEnforcement(rules, loaded)
@@ -138,7 +162,8 @@ package final class Reloader: Sendable {
             onConfig(loaded)
             Log.info("reload", "rules reloaded", [("rules_enabled", String(rules.summary.enabled)),
                                                   ("rules_files", String(rules.summary.files.count)),
-                                                  ("event_types", String(newInterest.count))])
+                                                  ("event_types", String(newInterest.count)),
+                                                  ("failures_dropped_for", newInterest.droppedFailureNames.joined(separator: ","))])
             return .reloaded(rules: rules.summary.enabled)
         }
     }

@@ -64,11 +64,41 @@ package enum RuleLoading {
     /// The rows of vigil_abi.h's syscall table marked `VIGIL_STATE_ALWAYS`.
     package static let stateEventTypes: Set<EventType> = EventTable.types(withState: VIGIL_STATE_ALWAYS)
 
-    /// What the kernel must deliver for `rules`.
-    /// Holds ``EventType/environmentCapture`` when an enabled rule reads `proc.env`.
-    package static func interest(_ rules: RuleSet) -> Set<EventType> {
+    /// Event types whose failed calls the process table uses (`VIGIL_STATE_FAILED`: a failed
+    /// `close` still frees the fd, a connect in progress is connected, a failed datagram
+    /// send or receive still names the peer): never dropped in the kernel.
+    package static let stateFailureTypes: Set<EventType> = EventTable.types(withState: VIGIL_STATE_FAILED)
+
+    /// What the kernel must deliver for `rules`: the types the state and the enabled rules need
+    /// (``EventType/environmentCapture`` when an enabled rule reads `proc.env`), and the types
+    /// whose failed calls neither the state nor any enabled rule can use, dropped in the kernel
+    /// (``RuleSet/failureEventTypes``). With `dropFailedExit` (Falco's
+    /// `engine.modern_ebpf.drop_failed_exit`) failed calls are dropped for every type whose
+    /// failures the state does not need, whatever the rules ask (see ``droppedFailureRules(_:)``).
+    package static func interest(_ rules: RuleSet, dropFailedExit: Bool = false) -> KernelInterest {
         var types = stateEventTypes.union(rules.requiredEventTypes)
         if rules.needsEnvironment { types.insert(.environmentCapture) }
-        return types
+        let failable = types.intersection(KernelInterest.failableTypes).subtracting(stateFailureTypes)
+        if dropFailedExit { return KernelInterest(types: types, dropFailed: failable, dropFailedCompat: failable) }
+        return KernelInterest(types: types, dropFailed: failable.subtracting(rules.failureEventTypes(compat: false)),
+                              dropFailedCompat: failable.subtracting(rules.failureEventTypes(compat: true)))
+    }
+
+    /// The enabled rules that can match a failed call the kernel drops under `drop_failed_exit`
+    /// (rule name, those types: `openat`, or `openat(32-bit)` when only its 32-bit failures): the
+    /// rules that will not see these failures.
+    package static func droppedFailureRules(_ rules: RuleSet) -> [(rule: String, types: [String])] {
+        var byRule: [String: [String]] = [:]
+        var order: [String] = []
+        let types = rules.requiredEventTypes.intersection(KernelInterest.failableTypes).subtracting(stateFailureTypes)
+        for t in types.sorted(by: { $0.rawValue < $1.rawValue }) {
+            let native = rules.rulesMatchingFailures(of: t, compat: false)
+            let compat = rules.rulesMatchingFailures(of: t, compat: true)
+            for r in native + compat.filter({ !native.contains($0) }) {
+                if byRule[r] == nil { order.append(r) }
+                byRule[r, default: []].append(native.contains(r) ? t.name : t.name + "(32-bit)")
+            }
+        }
+        return order.map { ($0, byRule[$0]!) }
     }
 }

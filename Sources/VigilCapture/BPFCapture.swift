@@ -46,7 +46,7 @@ package final class BPFCapture: @unchecked Sendable {
     private var possibleCPUs: Int = 1
     private let lock = Mutex<Void>(())
     private let counter = RecordCounter()
-    private let interestState = MutexBox<Set<EventType>>([])
+    private let interestState = MutexBox<KernelInterest>([])
 
     // Reader state.
     let control = ReaderControl()
@@ -139,20 +139,23 @@ package final class BPFCapture: @unchecked Sendable {
 
     /// Sets which event types the kernel emits (hot: takes effect for the next syscall).
     /// `execve`/`execveat` select exec records, any of `clone`/`clone3`/`fork`/`vfork`
-    /// selects fork records, `procexit` selects exit records.
-    package func setInterest(_ types: Set<EventType>) throws {
-        try lock.withLock { _ in try applyInterest(types) }
+    /// selects fork records, `procexit` selects exit records. Failed calls of the types in
+    /// ``KernelInterest/dropFailed`` are dropped in the kernel (counted in
+    /// ``KernelStats/filteredFailed``); a set literal of types drops nothing.
+    package func setInterest(_ interest: KernelInterest) throws {
+        try lock.withLock { _ in try applyInterest(interest) }
     }
 
     /// Environment bytes the exec program copies now (0: off; see ``EventType/environmentCapture``).
     package var environmentBytes: Int { lock.withLock { _ in Int(kernelConfig.max_env_bytes) } }
 
-    /// The event types currently selected.
-    package var interest: Set<EventType> { interestState.withLock { $0 } }
+    /// The event types currently selected, and whose failures are dropped.
+    package var interest: KernelInterest { interestState.withLock { $0 } }
 
-    /// Writes the selection data (syscall numbers, event types, configuration) for `types`
+    /// Writes the selection data (syscall numbers, event types, configuration) for `interest`
     /// into the object's global section in one map update.
-    private func applyInterest(_ types: Set<EventType>) throws {
+    private func applyInterest(_ interest: KernelInterest) throws {
+        let types = interest.types
         // The environment is copied at exec only while asked for (a loaded rule uses proc.env).
         let envBytes = types.contains(.environmentCapture) ? UInt32(options.maxEnvBytes) : 0
         if configWritten && envBytes != kernelConfig.max_env_bytes || !configWritten && envBytes != 0 {
@@ -161,13 +164,13 @@ package final class BPFCapture: @unchecked Sendable {
         }
         var cfg = kernelConfig
         cfg.max_env_bytes = envBytes
-        let sel = KernelSelection(interest: types, config: cfg)
+        let sel = KernelSelection(interest: interest, config: cfg)
         var zero: UInt32 = 0
         let e = sel.bytes().withUnsafeBytes { bpf_map_update_elem(selectFD, &zero, $0.baseAddress, UInt64(BPF_ANY)) }
         if e != 0 { throw CaptureError.mapFailed(map: VIGIL_SELECT_SECTION, errno: -e) }
         kernelConfig = cfg
         configWritten = true
-        interestState.withLock { $0 = types }
+        interestState.withLock { $0 = interest }
     }
 
     // MARK: reading
@@ -240,6 +243,7 @@ package final class BPFCapture: @unchecked Sendable {
         k.ringFull = read(VIGIL_KSTAT_RING_FULL)
         k.truncated = read(VIGIL_KSTAT_TRUNCATED)
         k.readFailed = read(VIGIL_KSTAT_READ_FAILED)
+        k.filteredFailed = read(VIGIL_KSTAT_FILTERED_FAILED)
         return k
     }
 

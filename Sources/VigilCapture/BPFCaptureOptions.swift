@@ -32,8 +32,8 @@ package struct BPFCaptureOptions: Sendable {
     }
     /// Drop the agent's own events in the kernel.
     package var ignoreSelf: Bool = true
-    /// Event types captured from the start (see ``BPFCapture/setInterest(_:)``).
-    package var interest: Set<EventType> = Set(EventType.all)
+    /// Event types captured from the start, every failed call included (see ``BPFCapture/setInterest(_:)``).
+    package var interest = KernelInterest(types: Set(EventType.all))
     /// Mount tracefs at /sys/kernel/tracing when it is absent (needs root).
     package var mountTracefs: Bool = true
 

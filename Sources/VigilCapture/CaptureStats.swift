@@ -11,6 +11,9 @@ package struct KernelStats: Sendable, Equatable {
     package var truncated: UInt64 = 0
     /// User or kernel memory reads that failed (fields left empty, record still sent).
     package var readFailed: UInt64 = 0
+    /// Failed calls dropped in the kernel because no loaded rule and no state update can use
+    /// them (``KernelInterest/dropFailed``): filtered on purpose, not lost.
+    package var filteredFailed: UInt64 = 0
 
     package init() {}
 

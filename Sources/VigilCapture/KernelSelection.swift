@@ -12,7 +12,11 @@ import VigilDecode
 ///   `VIGIL_NR_COMPAT_WANTED` on a native slot whose 32-bit twin is wanted. A syscall with
 ///   neither wanted flag costs sys_exit one load.
 /// - `type[id]`: `VIGIL_INTEREST_WANTED` for the event types whose records are sent by the
-///   other programs (exec, fork, exit, io_uring completions, socketcall's calls).
+///   other programs (exec, fork, exit, io_uring completions, socketcall's calls), and
+///   `VIGIL_INTEREST_DROP_FAILED` for the types whose failed native calls sys_exit and the
+///   io_uring completion drop (exactly ``KernelInterest/dropFailed``), and
+///   `VIGIL_INTEREST_DROP_FAILED_COMPAT` for the 32-bit ones (``KernelInterest/dropFailedCompat``).
+///   Never on socketcall itself: its calls are checked after the demultiplexing.
 package struct KernelSelection: Sendable {
     /// `struct vigil_select.config`.
     package var config: vigil_config
@@ -32,17 +36,25 @@ package struct KernelSelection: Sendable {
 
     /// The selection for `interest` (see ``BPFCapture/setInterest(_:)`` for how exec and fork
     /// types select their records) with `config`.
-    package init(interest: Set<EventType>, config: vigil_config) {
+    package init(interest: KernelInterest, config: vigil_config) {
         self.config = config
-        var wanted = [Bool](repeating: false, count: Int(VIGIL_EVENT_TYPE_MAX.rawValue))
-        for t in interest where Int(t.rawValue) < wanted.count { wanted[Int(t.rawValue)] = true }
+        let n = Int(VIGIL_EVENT_TYPE_MAX.rawValue)
+        var wanted = [Bool](repeating: false, count: n)
+        for t in interest.types where Int(t.rawValue) < n { wanted[Int(t.rawValue)] = true }
+        var drop = [UInt8](repeating: 0, count: n)
+        for t in interest.dropFailed where Int(t.rawValue) < n { drop[Int(t.rawValue)] |= UInt8(VIGIL_INTEREST_DROP_FAILED) }
+        for t in interest.dropFailedCompat where Int(t.rawValue) < n { drop[Int(t.rawValue)] |= UInt8(VIGIL_INTEREST_DROP_FAILED_COMPAT) }
         func expand(_ ids: [UInt16]) {
             if ids.contains(where: { wanted[Int($0)] }) { for i in ids { wanted[Int(i)] = true } }
         }
         expand(Self.execIDs)
         expand(Self.cloneIDs)
         if Self.socketcallIDs.contains(where: { wanted[Int($0)] }) { for i in Self.demuxIDs { wanted[Int(i)] = true } }
-        type = wanted.map { $0 ? UInt8(VIGIL_INTEREST_WANTED) : 0 }
+        let demux = Set(Self.demuxIDs.map(Int.init))
+        type = (0..<n).map { i in
+            guard wanted[i] else { return 0 }
+            return UInt8(VIGIL_INTEREST_WANTED) | (demux.contains(i) ? 0 : drop[i])
+        }
 
         let clone = Set(Self.cloneIDs.map(UInt32.init))
         func sentAtExit(_ id: UInt32) -> Bool {
@@ -61,6 +73,12 @@ package struct KernelSelection: Sendable {
     /// Whether sys_exit sends a record for native syscall number `n` (in a 64-bit syscall).
     package func isWanted(nativeNumber n: Int) -> Bool {
         n >= 0 && n < Int(VIGIL_NR_COMPAT_BASE) && nr[n] & VIGIL_NR_WANTED != 0
+    }
+
+    /// Whether sys_exit (and for native calls the io_uring completion) drops failed calls of `type`.
+    package func dropsFailures(of type: EventType, compat: Bool = false) -> Bool {
+        let flag = UInt8(compat ? VIGIL_INTEREST_DROP_FAILED_COMPAT : VIGIL_INTEREST_DROP_FAILED)
+        return Int(type.rawValue) < self.type.count && self.type[Int(type.rawValue)] & flag != 0
     }
 
     /// The bytes of `struct vigil_select`.

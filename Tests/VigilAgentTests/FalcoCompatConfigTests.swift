@@ -44,7 +44,10 @@ import VigilAlerts
         #expect(kind.message.contains("expected modern_ebpf") && kind.message.contains("no kernel module"))
         let replay = try #require(error("engine: {kind: replay}\n"))
         #expect(replay.message.contains("vigil run -e FILE"))
-        let drop = try #require(error("engine:\n  modern_ebpf:\n    drop_failed_exit: true\n"))
+        // drop_failed_exit takes true (Falco's meaning) and false; anything else names the key and its place.
+        #expect(error("engine:\n  modern_ebpf:\n    drop_failed_exit: true\n") == nil)
+        #expect(try ConfigLoader.load(text: "engine:\n  modern_ebpf:\n    drop_failed_exit: true\n", origin: "f.yaml").engine.modernEBPF.dropFailedExit)
+        let drop = try #require(error("engine:\n  modern_ebpf:\n    drop_failed_exit: sometimes\n"))
         #expect(drop.key == "engine.modern_ebpf.drop_failed_exit" && drop.source.line == 3 && drop.source.column == 23, "\(drop)")
         let typo = try #require(error("engine:\n  modern_ebpf:\n    buf_size_presets: 4\n"))
         #expect(typo.key == "engine.modern_ebpf.buf_size_presets" && typo.description.contains("did you mean 'engine.modern_ebpf.buf_size_preset'"))

@@ -66,4 +66,50 @@ import VigilDecode
         #endif
         #expect(b[cfgSize + 4 * Int(VIGIL_NR_MAX) + Int(VIGIL_SYS_OPENAT.rawValue)] == UInt8(VIGIL_INTEREST_WANTED))
     }
+
+    /// Failed calls are dropped per type, native and 32-bit apart, only for the types the interest
+    /// names; never on socketcall (its calls are checked after the demultiplexing).
+    @Test func failedCallsAreDroppedOnlyWhereTheInterestSays() {
+        let openat = EventType(name: "openat")!, connect = EventType(name: "connect")!, dup2 = EventType(name: "dup2")!
+        let socketcall = EventType(rawValue: UInt16(VIGIL_SYS_SOCKETCALL.rawValue))
+        let interest = KernelInterest(types: [openat, connect, dup2], dropFailed: [openat, dup2, socketcall], dropFailedCompat: [dup2, connect])
+        let sel = KernelSelection(interest: interest, config: config)
+        let wanted = UInt8(VIGIL_INTEREST_WANTED), native = UInt8(VIGIL_INTEREST_DROP_FAILED), compat = UInt8(VIGIL_INTEREST_DROP_FAILED_COMPAT)
+        #expect(sel.type[Int(VIGIL_SYS_OPENAT.rawValue)] == wanted | native)
+        #expect(sel.type[Int(VIGIL_SYS_DUP2.rawValue)] == wanted | native | compat)
+        #expect(sel.type[Int(VIGIL_SYS_CONNECT.rawValue)] == wanted | compat)
+        #expect(sel.type[Int(VIGIL_SYS_SOCKETCALL.rawValue)] == wanted)
+        #expect(sel.dropsFailures(of: openat) && !sel.dropsFailures(of: openat, compat: true))
+        #expect(!sel.dropsFailures(of: connect) && sel.dropsFailures(of: connect, compat: true))
+        // A set literal drops nothing; the nr slots are untouched by the failure flags.
+        let all = KernelSelection(interest: [openat, connect, dup2], config: config)
+        #expect(all.type[Int(VIGIL_SYS_OPENAT.rawValue)] == wanted && all.type[Int(VIGIL_SYS_DUP2.rawValue)] == wanted)
+        #expect(all.nr == sel.nr)
+    }
+
+    /// While a reload switches rule sets the selection is the union of both needs: a type's
+    /// failures are dropped only when neither side sends them.
+    @Test func unionDropsOnlyWhatNeitherSideSends() {
+        let openat = EventType(name: "openat")!, creat = EventType(name: "creat")!, dup = EventType(name: "dup")!
+        let a = KernelInterest(types: [openat, creat], dropFailed: [openat, creat], dropFailedCompat: [openat])
+        let b = KernelInterest(types: [openat, dup], dropFailed: [dup], dropFailedCompat: [openat, dup])
+        let u = a.union(b)
+        #expect(u.types == [openat, creat, dup])
+        #expect(u.dropFailed == [creat, dup])       // openat: b sends its native failures
+        #expect(u.dropFailedCompat == [openat, dup]) // creat: a sends its 32-bit failures
+        #expect(u == b.union(a))
+        #expect(a.union(a) == a)
+        #expect(u.sendsFailures(of: openat) && !u.sendsFailures(of: openat, compat: true))
+        #expect(!u.sendsFailures(of: EventType(name: "mkdir")!))
+        #expect(Set(u.droppedFailureNames) == ["openat(32-bit)", "creat(native)", "dup"])
+        // Dropped types outside the types are ignored; insert sends everything of a type.
+        var c = KernelInterest(types: [openat], dropFailed: [openat, dup])
+        #expect(c.dropFailed == [openat])
+        c.insert(openat)
+        #expect(c.dropFailed.isEmpty)
+        // Only syscalls that can fail as a record can be dropped: not the clone family, socketcall or procexit.
+        #expect(KernelInterest.failableTypes.contains(openat) && KernelInterest.failableTypes.contains(EventType(name: "execve")!))
+        for n in ["clone", "clone3", "fork", "vfork", "procexit"] { #expect(!KernelInterest.failableTypes.contains(EventType(name: n)!), "\(n)") }
+        #expect(!KernelInterest.failableTypes.contains(EventType(rawValue: UInt16(VIGIL_SYS_SOCKETCALL.rawValue))))
+    }
 }

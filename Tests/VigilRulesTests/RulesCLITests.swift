@@ -49,6 +49,28 @@ import Testing
         #expect(diag["line"] as? Int == 3 && diag["column"] as? Int == 34 && diag["item"] as? String == "rule 'R'")
     }
 
+    /// validate says which failed calls the kernel drops for the rules and which rules keep the others.
+    @Test(.enabled(if: binary != nil, "vigil binary not built"))
+    func validateReportsTheFailedCallsTheKernelDrops() throws {
+        let (ok, out, _) = try run(["rules", "validate", "rules/"])
+        #expect(ok == 0)
+        let dropped = out.split(separator: "\n").first { $0.hasPrefix("failed calls dropped in the kernel: ") } ?? ""
+        #expect(dropped.split(separator: " ").contains("dup2"), "\(dropped)")
+        #expect(out.contains("  - openat: Kernel memory read"), "\(out)")
+        #expect(out.contains("  - close: (process table)"))
+        let (jrc, json, _) = try run(["rules", "validate", "rules/", "--format", "json", "-o", "engine.modern_ebpf.drop_failed_exit=true"])
+        #expect(jrc == 0)
+        let d = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        let f = try #require(d["failed_calls"] as? [String: Any])
+        #expect(f["drop_failed_exit"] as? Bool == true)
+        #expect((f["dropped"] as? [String])?.contains("openat") == true)
+        let kept = (f["kept"] as? [[String: Any]] ?? []).compactMap { $0["type"] as? String }
+        // Only the process table's types keep their failures (those the rules select).
+        #expect(Set(kept).isSubset(of: ["close", "connect", "recvfrom", "recvmsg", "sendmsg", "sendto"]) && kept.contains("close")
+                && kept.contains("connect"), "\(kept)")
+        #expect((f["kept"] as? [[String: Any]] ?? []).allSatisfy { ($0["by"] as? [String]) == ["(process table)"] })
+    }
+
     @Test(.enabled(if: binary != nil, "vigil binary not built"))
     func testCommandPassesAndFailsWithADiff() throws {
         let (rc, out, _) = try run(["rules", "test", "-r", "rules/", "rules/tests/"])

@@ -141,6 +141,7 @@ enum vigil_record_kind {
 #define VIGIL_STATE_CWD     (1u << 2) /* changes the cwd */
 #define VIGIL_STATE_CREDS   (1u << 3) /* changes effective ids or capabilities */
 #define VIGIL_STATE_USES_FD (1u << 4) /* reads the fd table for its fd argument (fd.* fields) */
+#define VIGIL_STATE_FAILED  (1u << 5) /* a failed call (result < 0) can change the table too: never dropped in the kernel */
 #define VIGIL_STATE_ALWAYS  (1u << 7) /* the agent asks the kernel for it whatever the rules say */
 
 /* Parameters shared by several rows. */
@@ -213,7 +214,7 @@ enum vigil_record_kind {
     X(SOCKET, 22, "socket", 41, 359, -1, 198, 1, VIGIL_CAPTURE_NONE, VIGIL_GROUP_NETWORK, VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
       "fd:fd=ret domain:flags(socketDomain)=arg(0) type:flags(socketType)=arg(1) proto:uint=arg(2)") \
     X(CONNECT, 23, "connect", 42, 362, -1, 203, 3, VIGIL_CAPTURE_SOCKADDR_ARG1, VIGIL_GROUP_NETWORK, \
-      VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+      VIGIL_STATE_FD | VIGIL_STATE_FAILED | VIGIL_STATE_ALWAYS, \
       "res:errno=ret tuple:tuple=tuple fd:fd=arg32(0) addr:sockaddr=str0") \
     X(ACCEPT, 24, "accept", 43, -1, -1, 202, 5, VIGIL_CAPTURE_TUPLE_RET, VIGIL_GROUP_NETWORK, VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
       "fd:fd=ret tuple:tuple=tuple") \
@@ -225,13 +226,13 @@ enum vigil_record_kind {
     X(LISTEN, 27, "listen", 50, 363, -1, 201, 4, VIGIL_CAPTURE_TUPLE_ARG0, VIGIL_GROUP_NETWORK, \
       VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
       "res:errno=ret fd:fd=arg32(0) backlog:int=arg32(1)") \
-    X(SENDTO, 28, "sendto", 44, 369, -1, 206, 11, VIGIL_CAPTURE_SOCKADDR_ARG4, VIGIL_GROUP_NETWORK, VIGIL_STATE_FD, \
+    X(SENDTO, 28, "sendto", 44, 369, -1, 206, 11, VIGIL_CAPTURE_SOCKADDR_ARG4, VIGIL_GROUP_NETWORK, VIGIL_STATE_FD | VIGIL_STATE_FAILED, \
       "res:errno=ret fd:fd=arg32(0) size:uint=arg(2) tuple:tuple=tuple addr:sockaddr=str0") \
-    X(SENDMSG, 29, "sendmsg", 46, 370, -1, 211, 16, VIGIL_CAPTURE_MSGHDR_ARG1, VIGIL_GROUP_NETWORK, VIGIL_STATE_FD, \
+    X(SENDMSG, 29, "sendmsg", 46, 370, -1, 211, 16, VIGIL_CAPTURE_MSGHDR_ARG1, VIGIL_GROUP_NETWORK, VIGIL_STATE_FD | VIGIL_STATE_FAILED, \
       "res:errno=ret fd:fd=arg32(0) tuple:tuple=tuple addr:sockaddr=str0") \
-    X(RECVFROM, 30, "recvfrom", 45, 371, -1, 207, 12, VIGIL_CAPTURE_TUPLE_ARG0, VIGIL_GROUP_NETWORK, VIGIL_STATE_FD, \
+    X(RECVFROM, 30, "recvfrom", 45, 371, -1, 207, 12, VIGIL_CAPTURE_TUPLE_ARG0, VIGIL_GROUP_NETWORK, VIGIL_STATE_FD | VIGIL_STATE_FAILED, \
       "res:errno=ret fd:fd=arg32(0) size:uint=arg(2) tuple:tuple=tuple") \
-    X(RECVMSG, 31, "recvmsg", 47, 372, -1, 212, 17, VIGIL_CAPTURE_TUPLE_ARG0, VIGIL_GROUP_NETWORK, VIGIL_STATE_FD, \
+    X(RECVMSG, 31, "recvmsg", 47, 372, -1, 212, 17, VIGIL_CAPTURE_TUPLE_ARG0, VIGIL_GROUP_NETWORK, VIGIL_STATE_FD | VIGIL_STATE_FAILED, \
       "res:errno=ret fd:fd=arg32(0) tuple:tuple=tuple") \
     /* fds. */ \
     X(DUP, 32, "dup", 32, 41, -1, 23, 0, VIGIL_CAPTURE_NONE, 0, VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
@@ -240,7 +241,7 @@ enum vigil_record_kind {
       "res:fd=ret oldfd:fd=arg32(0) newfd:fd=arg32(1)") \
     X(DUP3, 34, "dup3", 292, 330, -1, 24, 0, VIGIL_CAPTURE_NONE, 0, VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
       "res:fd=ret oldfd:fd=arg32(0) newfd:fd=arg32(1) flags:flags(fdFlags)=arg(2)") \
-    X(CLOSE, 35, "close", 3, 6, -1, 57, 0, VIGIL_CAPTURE_NONE, 0, VIGIL_STATE_FD | VIGIL_STATE_ALWAYS, \
+    X(CLOSE, 35, "close", 3, 6, -1, 57, 0, VIGIL_CAPTURE_NONE, 0, VIGIL_STATE_FD | VIGIL_STATE_FAILED | VIGIL_STATE_ALWAYS, \
       "res:errno=ret fd:fd=arg32(0)") \
     /* Privileges, processes, kernel. */ \
     X(SETUID, 36, "setuid", 105, 213, 23, 146, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_PRIVILEGE, \
@@ -357,13 +358,21 @@ enum vigil_event_type {
 
 /* Interest flags per event type id (vigil_select.type, VIGIL_EVENT_TYPE_MAX entries). */
 #define VIGIL_INTEREST_WANTED 1u
+/* A failed call of this type (result < 0) is dropped before any record is built, and counted
+ * (VIGIL_KSTAT_FILTERED_FAILED): no loaded rule and no state update can use it. _DROP_FAILED
+ * covers native syscalls and io_uring completions, _DROP_FAILED_COMPAT 32-bit syscalls (rules
+ * can tell them apart with evt.is_compat). Never set on socketcall, whose calls are checked
+ * after the demultiplexing. */
+#define VIGIL_INTEREST_DROP_FAILED 2u
+#define VIGIL_INTEREST_DROP_FAILED_COMPAT 4u
 
 /* Per-CPU kernel counters (map `kstats`, index = enum vigil_kstat). */
 enum vigil_kstat {
     VIGIL_KSTAT_SUBMITTED = 0,        /* records written to the ring */
     VIGIL_KSTAT_RING_FULL = 1,        /* records lost: ring reserve/output failed */
     VIGIL_KSTAT_TRUNCATED = 2,        /* records with VIGIL_HF_TRUNCATED */
-    /* 3 and 4 are unused (they counted sys_enter entries, gone since arguments are read at sys_exit) */
+    VIGIL_KSTAT_FILTERED_FAILED = 3,  /* failed calls dropped in the kernel (VIGIL_INTEREST_DROP_FAILED): filtered, not lost */
+    /* 4 is unused (it counted sys_enter entries, gone since arguments are read at sys_exit) */
     VIGIL_KSTAT_READ_FAILED = 5,      /* user/kernel memory reads that failed */
     VIGIL_KSTAT_MAX = 8,
 };

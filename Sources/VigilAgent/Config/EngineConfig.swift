@@ -8,7 +8,7 @@ import VigilCore
 ///   modern_ebpf:
 ///     buf_size_preset: 4           # ring size index: 1 = 1 MiB, 2 = 2 MiB ... 10 = 512 MiB (4 = 8 MiB)
 ///     cpus_for_each_buffer: 0      # Vigil has one ring shared by all CPUs (Falco's 0); see below
-///     drop_failed_exit: false      # only false: failed syscalls are not filtered in the kernel
+///     drop_failed_exit: false      # true: drop failed syscalls in the kernel for every type (see below)
 ///     max_args_bytes: 4096         # (Vigil) argv bytes copied per exec
 ///     max_env_bytes: 4096          # (Vigil) environment bytes copied per exec while a rule reads proc.env
 ///     wakeup_bytes: 256Ki          # (Vigil) pending bytes before the reader is woken
@@ -35,7 +35,14 @@ package struct EngineConfig: Sendable, Equatable {
         /// Falco's `0`. Other values (falco.yaml ships 2) are accepted for compatibility and
         /// change nothing; the agent logs a warning.
         package var cpusForEachBuffer = 0
-        /// `drop_failed_exit`: only `false` (Vigil's kernel program does not filter failed syscalls).
+        /// `drop_failed_exit` (Falco's meaning): `true` drops failed syscalls (a negative result) in the
+        /// kernel for every event type, except the types whose failures the process table needs
+        /// (`close`, `connect`, datagram send/receive: `VIGIL_STATE_FAILED`); the agent warns at start
+        /// and on reload naming each enabled rule that can match the failures it will not see.
+        /// With `false` (the default) the kernel still drops the failed calls of the types no enabled
+        /// rule and no state update can use (``RuleLoading/interest(_:dropFailedExit:)``), which loses
+        /// nothing. Either way the dropped calls are counted (`vigil_kernel_filtered_total{reason="failed"}`).
+        /// Takes effect at start (a reload that changes it logs a restart-only warning).
         package var dropFailedExit = false
         /// `max_args_bytes` (Vigil): argv bytes copied per exec.
         package var maxArgsBytes = 4096
@@ -134,11 +141,6 @@ extension FieldSpec {
         fields += EngineConfig.otherEngines.keys.sorted().map { FieldSpec<EngineConfig>.ignored($0) }
         return FieldSpec(key: key, decode: { (r, n, p) throws(ConfigError) in
             try ConfigValue.decodeMapping(&r[keyPath: kp], n, p, fields)
-            if r[keyPath: kp].modernEBPF.dropFailedExit {
-                let at = n.find("modern_ebpf.drop_failed_exit")?.source ?? n.source
-                throw ConfigError(key: FieldSpec.path(p, "modern_ebpf.drop_failed_exit"), source: at,
-                                  message: "true is not supported: Vigil's kernel program does not filter failed syscalls (set false or remove the key)")
-            }
         }, encode: { root in
             ConfigValue.encodeMapping(root[keyPath: kp], [fields[0], fields[1]])
         })

@@ -116,10 +116,12 @@ enum RulesValidate {
         let paths = a.positional + a.rules
         guard !paths.isEmpty else { writeStderr("vigil rules validate: give at least one rules file or directory\n"); return 2 }
         var enforcement = Enforcement()
+        var dropFailedExit = false
         if configPath != nil || !overrides.isEmpty || ConfigLoader.defaultPath(rulesPaths: paths) != nil {
             do throws(ConfigError) {
                 let loaded = try ConfigLoader.load(path: configPath ?? ConfigLoader.defaultPath(rulesPaths: paths), overrides: overrides)
                 enforcement = loaded.config.enforcement
+                dropFailedExit = loaded.config.engine.modernEBPF.dropFailedExit
                 if a.options["--unknown-keys"] == nil { unknownKeys = loaded.config.rulesUnknownKeys }
             } catch {
                 writeStderr("vigil rules validate: \(error)\n"); return 2
@@ -132,6 +134,15 @@ enum RulesValidate {
         let (set, diags) = RuleSet.build(loader.source, loaderDiagnostics: loader.diagnostics, options: buildOptions)
         let plan = EnforcementPlan(rules: set, config: enforcement, generation: 1, protectedPIDs: [1])
         let s = set.summary
+        // Failed calls: the ones the kernel drops for these rules, and the rules that keep the others.
+        let interest = RuleLoading.interest(set, dropFailedExit: dropFailedExit)
+        let keptTypes = interest.types.intersection(KernelInterest.failableTypes).sorted { $0.rawValue < $1.rawValue }
+            .filter { interest.sendsFailures(of: $0) || interest.sendsFailures(of: $0, compat: true) }
+        func keptBy(_ t: EventType) -> [String] {
+            if RuleLoading.stateFailureTypes.contains(t) { return ["(process table)"] }
+            let native = set.rulesMatchingFailures(of: t), compat = set.rulesMatchingFailures(of: t, compat: true)
+            return native + compat.filter { !native.contains($0) }.map { $0 + " (32-bit)" }
+        }
         if a.json {
             let w = JSONWriter()
             w.beginObject()
@@ -150,6 +161,17 @@ enum RulesValidate {
             }
             w.endArray()
             w.key("required_event_types"); w.beginArray(); for t in set.requiredEventTypes.map(\.name).sorted() { w.string(t) }; w.endArray()
+            w.key("failed_calls"); w.beginObject()
+            w.key("drop_failed_exit"); w.bool(dropFailedExit)
+            w.key("dropped"); w.beginArray(); for n in interest.droppedFailureNames { w.string(n) }; w.endArray()
+            w.key("kept"); w.beginArray()
+            for t in keptTypes {
+                w.beginObject(); w.key("type"); w.string(t.name)
+                w.key("by"); w.beginArray(); for r in keptBy(t) { w.string(r) }; w.endArray()
+                w.endObject()
+            }
+            w.endArray()
+            w.endObject()
             w.key("enforcement"); w.beginObject()
             w.key("mode"); w.string(enforcement.mode.rawValue)
             w.key("rules"); w.beginArray()
@@ -176,6 +198,10 @@ enum RulesValidate {
             out += "rules skipped: \(s.skipped.count)\n"
             for k in s.skipped { out += "  - \(k.name) (\(k.mark.file):\(k.mark.line)): \(k.reason)\n" }
             out += "event types needed: \(set.requiredEventTypes.map(\.name).sorted().joined(separator: " "))\n"
+            out += "failed calls dropped in the kernel\(dropFailedExit ? " (drop_failed_exit)" : ""): "
+                + (interest.droppedFailureNames.isEmpty ? "none" : interest.droppedFailureNames.joined(separator: " ")) + "\n"
+            out += "failed calls kept:\n"
+            for t in keptTypes { out += "  - \(t.name): \(keptBy(t).joined(separator: ", "))\n" }
             if !plan.entries.isEmpty || !plan.unmatchedSelectors.isEmpty {
                 out += "enforcing rules (mode \(enforcement.mode.rawValue), action \(enforcement.action.rawValue)): \(plan.entries.count)\n"
                 for line in plan.report { out += "  - \(line)\n" }

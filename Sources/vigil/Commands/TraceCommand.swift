@@ -150,7 +150,8 @@ enum TraceCommand: Command {
                 source = try CaptureFileSource(path: readPath)
             } else {
                 // Process lifecycle events always feed the process table (printed only if asked for).
-                if let kinds { options.interest = kinds.union(noState ? lifecycleTypes : stateTypes) }
+                // trace shows every event of the kinds asked for: failed calls are never dropped.
+                if let kinds { options.interest = KernelInterest(types: kinds.union(noState ? lifecycleTypes : stateTypes)) }
                 if envCapture { options.interest.insert(.environmentCapture) }
                 source = try BPFRecordSource(options: options)
             }
@@ -241,6 +242,7 @@ enum TraceCommand: Command {
         w.key("ring_full"); w.uint(s.kernel.ringFull)
         w.key("truncated"); w.uint(s.kernel.truncated)
         w.key("read_failed"); w.uint(s.kernel.readFailed)
+        w.key("filtered_failed"); w.uint(s.kernel.filteredFailed)
         w.endObject()
         w.endObject()
         w.endObject()
