@@ -126,17 +126,15 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
     struct pid *ss = sig->pids[PIDTYPE_SID_IDX];
     ev->pgid = pg ? pg->numbers[0].nr : 0;
     ev->sid = ss ? ss->numbers[0].nr : 0;
-    /* the pid as its own namespace sees it: plain loads at the host's level (0) and a
-     * container's (1); deeper, a variable index, which old verifiers refuse on a BTF pointer,
-     * so probe reads */
+    /* the pid as its own namespace sees it: plain loads at the host's level (0); in a pid
+     * namespace a variable index (numbers[] is declared with one element before 6.x, so no
+     * constant index above 0 relocates, and old verifiers refuse a variable one on a BTF
+     * pointer), so probe reads */
     struct pid *tp = task->thread_pid;
     __u32 level = tp->level;
     if (level == 0) {
         ev->vpid = tp->numbers[0].nr;
         ev->pidns_inum = tp->numbers[0].ns->ns.inum;
-    } else if (level == 1) {
-        ev->vpid = tp->numbers[1].nr;
-        ev->pidns_inum = tp->numbers[1].ns->ns.inum;
     } else {
         ev->vpid = BPF_CORE_READ(tp, numbers[level & 31].nr);
         ev->pidns_inum = BPF_CORE_READ(tp, numbers[level & 31].ns, ns.inum);
