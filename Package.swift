@@ -70,7 +70,7 @@ let package = Package(
         .testTarget(name: "VigilStateTests", dependencies: ["VigilState", "VigilDecode", "VigilABI", "VigilCore", "VigilCapture"], swiftSettings: strict),
         .testTarget(name: "VigilRulesTests", dependencies: ["VigilRules", "VigilState", "VigilDecode", "VigilCore", "VigilABI"], swiftSettings: strict),
         .testTarget(name: "VigilAlertsTests", dependencies: ["VigilAlerts", "VigilRules", "VigilCore"], swiftSettings: strict),
-        .testTarget(name: "VigilAgentTests", dependencies: ["VigilAgent", "VigilAlerts", "VigilRules", "VigilState", "VigilDecode", "VigilCapture", "VigilCore"], swiftSettings: strict),
+        .testTarget(name: "VigilAgentTests", dependencies: ["VigilAgent", "VigilAlerts", "VigilRules", "VigilState", "VigilDecode", "VigilCapture", "VigilCore", "VigilABI"], swiftSettings: strict),
         .testTarget(name: "DeployTests", dependencies: ["VigilAlerts", "VigilRules", "VigilCore"], swiftSettings: strict),
         // Real container runtimes (`make test-containers`: the image under containerd and podman).
         .testTarget(name: "ContainerTests", dependencies: ["VigilCore", "VigilState"], swiftSettings: strict),

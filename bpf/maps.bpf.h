@@ -102,12 +102,44 @@ static __always_inline struct task_struct *current_task(void)
     return (struct task_struct *)bpf_get_current_task();
 }
 
+/* Whether the kernel has bpf_get_current_task_btf (5.11+; resolved at load, so the other branch
+ * of a test on it is dead code): the current task's fields are then direct loads through its
+ * BTF pointer, much cheaper than a helper call or a probe read each. */
+#define HAVE_TASK_BTF() bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)
+
+/* The record header from the BTF task pointer `t` (the current task; 5.11+): one helper call
+ * (the boot clock); pid, tid, parent, real uid/gid, comm and the cgroup v2 id are loads. The
+ * cgroup id is what bpf_get_current_cgroup_id returns (the kernfs id of the task's cgroup on
+ * the default hierarchy), without the helper's call. */
+static __always_inline void fill_header_task(struct vigil_header *h, __u16 kind, __u32 size, struct task_struct *t)
+{
+    h->kind = kind;
+    h->flags = 0;
+    h->size = size;
+    h->ts_ns = bpf_ktime_get_boot_ns();
+    h->cpu = bpf_get_smp_processor_id();
+    h->pid = t->tgid;
+    h->tid = t->pid;
+    h->ppid = t->real_parent->tgid;
+    const struct cred *c = t->cred;
+    h->uid = c->uid.val;
+    h->gid = c->gid.val;
+    h->cgroup_id = t->cgroups->dfl_cgrp->kn->id;
+    /* comm is NUL-terminated and NUL-padded within its 16 bytes (set_task_comm). */
+    __u64 *dst = (__u64 *)h->comm;
+    dst[0] = *(__u64 *)&t->comm[0];
+    dst[1] = *(__u64 *)&t->comm[8];
+}
+
 /* The record header: who (pid, tid, parent, real uid/gid, comm, cgroup), when and where. On
- * kernels with bpf_get_current_task_btf (5.11+; resolved at load, the other branch is dead
- * code) the task's fields are direct loads through its BTF pointer, cheaper than a helper
- * call or a probe read each; 5.10 takes the helpers and probe reads. */
+ * kernels with bpf_get_current_task_btf (5.11+) it is fill_header_task; 5.10 takes the helpers
+ * and probe reads. */
 static __always_inline void fill_header(struct vigil_header *h, __u16 kind, __u32 size)
 {
+    if (HAVE_TASK_BTF()) {
+        fill_header_task(h, kind, size, bpf_get_current_task_btf());
+        return;
+    }
     __u64 pt = bpf_get_current_pid_tgid();
     h->kind = kind;
     h->flags = 0;
@@ -117,18 +149,6 @@ static __always_inline void fill_header(struct vigil_header *h, __u16 kind, __u3
     h->pid = pt >> 32;
     h->tid = (__u32)pt;
     h->cgroup_id = bpf_get_current_cgroup_id();
-    if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
-        struct task_struct *t = bpf_get_current_task_btf();
-        h->ppid = t->real_parent->tgid;
-        const struct cred *c = t->cred;
-        h->uid = c->uid.val;
-        h->gid = c->gid.val;
-        /* comm is NUL-terminated and NUL-padded within its 16 bytes (set_task_comm). */
-        __u64 *dst = (__u64 *)h->comm;
-        dst[0] = *(__u64 *)&t->comm[0];
-        dst[1] = *(__u64 *)&t->comm[8];
-        return;
-    }
     struct task_struct *task = current_task();
     __u64 ug = bpf_get_current_uid_gid();
     h->ppid = BPF_CORE_READ(task, real_parent, tgid);
@@ -137,9 +157,18 @@ static __always_inline void fill_header(struct vigil_header *h, __u16 kind, __u3
     bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
-/* Sends `size` bytes of `rec` to the ring. The reader is woken when this CPU's count of
- * submitted records reaches a multiple of wakeup_mask + 1 (the reader also polls every
+/* Ring flags for the next record of this CPU, whose count of submitted records is *n: the
+ * reader is woken when the count reaches a multiple of wakeup_mask + 1 (it also polls every
  * millisecond), so a storm costs no wake-up, and no ring query, per record. */
+static __always_inline __u64 ring_flags(__u64 *n, struct vigil_config *cfg)
+{
+    __u32 mask = cfg ? cfg->wakeup_mask : 0;
+    if (mask != 0 && n)
+        return ((*n + 1) & mask) == 0 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+    return 0;
+}
+
+/* Sends `size` bytes of `rec` to the ring (a copy), woken as ring_flags says. */
 static __always_inline void submit(void *rec, __u32 size, struct vigil_config *cfg)
 {
     if (size > SCRATCH_SIZE)
@@ -148,11 +177,7 @@ static __always_inline void submit(void *rec, __u32 size, struct vigil_config *c
         return;
     __u32 idx = VIGIL_KSTAT_SUBMITTED;
     __u64 *n = bpf_map_lookup_elem(&kstats, &idx);
-    __u64 flags = 0;
-    __u32 mask = cfg ? cfg->wakeup_mask : 0;
-    if (mask != 0 && n)
-        flags = ((*n + 1) & mask) == 0 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-    if (bpf_ringbuf_output(&events, rec, size, flags) == 0) {
+    if (bpf_ringbuf_output(&events, rec, size, ring_flags(n, cfg)) == 0) {
         if (n)
             *n += 1;
     } else {
@@ -186,18 +211,25 @@ static __always_inline void regs_args(struct pt_regs *regs, __u64 *a)
 #error "unsupported architecture: define __TARGET_ARCH_x86 or __TARGET_ARCH_arm64"
 #endif
 
+/* The current task's BTF pointer on 5.11+ (bpf_get_current_task_btf), NULL on 5.10, where
+ * every use of it is in a dead HAVE_TASK_BTF() branch. */
+static __always_inline struct task_struct *current_task_btf(void)
+{
+    if (HAVE_TASK_BTF())
+        return bpf_get_current_task_btf();
+    return NULL;
+}
+
 #if defined(__TARGET_ARCH_x86)
 #define TS_COMPAT 0x0002
 /* Whether the current syscall is a 32-bit one: an ia32 process, or int 0x80 from a
- * 64-bit one (the entry code sets TS_COMPAT in thread_info.status for both). A direct
- * load through the BTF task pointer where the kernel has bpf_get_current_task_btf
- * (5.11+; resolved at load time, the other branch is dead code), a probe read before. */
-static __always_inline int in_compat_syscall(void)
+ * 64-bit one (the entry code sets TS_COMPAT in thread_info.status for both). `bt` is the
+ * current task's BTF pointer where the kernel has bpf_get_current_task_btf (5.11+: a direct
+ * load), NULL before (a probe read). */
+static __always_inline int in_compat_syscall_of(struct task_struct *bt)
 {
-    if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
-        struct task_struct *bt = bpf_get_current_task_btf();
+    if (HAVE_TASK_BTF())
         return (bt->thread_info.status & TS_COMPAT) != 0;
-    }
     struct task_struct *t = current_task();
     return (BPF_CORE_READ(t, thread_info.status) & TS_COMPAT) != 0;
 }
@@ -208,13 +240,20 @@ static __always_inline void regs_args32(struct pt_regs *regs, __u64 *a)
     a[3] = (__u32)regs->si; a[4] = (__u32)regs->di; a[5] = (__u32)regs->bp;
 }
 #else
-static __always_inline int in_compat_syscall(void) { return 0; }
+static __always_inline int in_compat_syscall_of(struct task_struct *bt) { return 0; }
 static __always_inline void regs_args32(struct pt_regs *regs, __u64 *a) { regs_args(regs, a); }
 #endif
 
+static __always_inline int in_compat_syscall(void)
+{
+    return in_compat_syscall_of(current_task_btf());
+}
+
 /* The vigil id of syscall `nr` when it is wanted (0 otherwise), and whether it is a 32-bit
- * one. A syscall nobody wants costs one load from global data (no helper call). */
-static __always_inline __u32 syscall_id(long nr, int *compat)
+ * one. A syscall nobody wants costs one load from global data (no helper call); a wanted one
+ * also sets *task to the current task's BTF pointer (current_task_btf: one helper call, which
+ * the caller reuses). */
+static __always_inline __u32 syscall_id(long nr, int *compat, struct task_struct **task)
 {
     *compat = 0;
     if (nr < 0 || nr >= VIGIL_NR_COMPAT_BASE)
@@ -222,7 +261,9 @@ static __always_inline __u32 syscall_id(long nr, int *compat)
     __u32 v = syscall_entry((__u32)nr);
     if ((v & (VIGIL_NR_WANTED | VIGIL_NR_COMPAT_WANTED)) == 0)
         return 0;
-    if (in_compat_syscall()) {
+    struct task_struct *t = current_task_btf();
+    *task = t;
+    if (in_compat_syscall_of(t)) {
         *compat = 1;
         if (!(v & VIGIL_NR_COMPAT_WANTED))
             return 0;

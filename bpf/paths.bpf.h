@@ -133,12 +133,12 @@ static __always_inline void build_path(struct pathbuf *pb, struct dentry *dentry
     walk_from(pb, dentry, vfsmnt);
 }
 
-/* build_path for the current task: its root is read with direct loads through the task's
- * BTF pointer where the kernel has bpf_get_current_task_btf (5.11+). */
-static __always_inline void build_path_current(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt)
+/* build_path for the current task, whose BTF pointer is `t` on 5.11+ (NULL on 5.10): its root
+ * is then read with direct loads. */
+static __always_inline void build_path_task(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt,
+                                            struct task_struct *t)
 {
-    if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
-        struct task_struct *t = bpf_get_current_task_btf();
+    if (HAVE_TASK_BTF()) {
         struct fs_struct *fs = t->fs;
         pb->w.root_dentry = fs->root.dentry;
         pb->w.root_mnt = fs->root.mnt;

@@ -18,8 +18,14 @@ static __always_inline __u32 read_user_str(__u8 *rec, __u32 off, __u64 uptr, str
         kstat_add(VIGIL_KSTAT_READ_FAILED, 1);
         return 0;
     }
-    if (n >= VIGIL_PATH_MAX)
-        h->flags |= VIGIL_HF_TRUNCATED;
+    if (n >= VIGIL_PATH_MAX) {
+        /* The buffer is full: the string was cut unless it is exactly VIGIL_PATH_MAX - 1 bytes
+         * (the longest path the kernel takes), i.e. unless its next byte is its NUL. */
+        char next = 1;
+        bpf_probe_read_user(&next, 1, (const void *)(uptr + VIGIL_PATH_MAX - 1));
+        if (next != 0)
+            h->flags |= VIGIL_HF_TRUNCATED;
+    }
     return (__u32)n;
 }
 
@@ -61,14 +67,14 @@ static __always_inline struct file *fd_file(struct task_struct *task, long fd)
     return f;
 }
 
-/* The file behind `fd` of the current task. On 5.11+ the fd table is reached by direct loads
- * through the task's BTF pointer (one probe read for the slot, whose index is variable). */
-static __always_inline struct file *current_fd_file(long fd)
+/* The file behind `fd` of the current task, whose BTF pointer is `t` on 5.11+ (NULL on 5.10):
+ * there the fd table is reached by direct loads (one probe read for the slot, whose index is
+ * variable). */
+static __always_inline struct file *task_fd_file(struct task_struct *t, long fd)
 {
     if (fd < 0)
         return NULL;
-    if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_get_current_task_btf)) {
-        struct task_struct *t = bpf_get_current_task_btf();
+    if (HAVE_TASK_BTF()) {
         struct fdtable *fdt = t->files->fdt;
         if ((unsigned long)fd >= fdt->max_fds)
             return NULL;
@@ -79,6 +85,12 @@ static __always_inline struct file *current_fd_file(long fd)
         return f;
     }
     return fd_file(current_task(), fd);
+}
+
+/* The file behind `fd` of the current task. */
+static __always_inline struct file *current_fd_file(long fd)
+{
+    return task_fd_file(current_task_btf(), fd);
 }
 
 /* Fills the tuple from the socket behind `fd` of the current task. */
@@ -142,7 +154,8 @@ struct pathbuf;
 static __always_inline struct pathbuf *get_pathbuf(void);
 static __always_inline void build_path(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt,
                                        struct task_struct *task);
-static __always_inline void build_path_current(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt);
+static __always_inline void build_path_task(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt,
+                                            struct task_struct *t);
 static __always_inline __u32 copy_path(__u8 *rec, __u32 off, struct pathbuf *pb);
 static __always_inline __u32 path_truncated(struct pathbuf *pb);
 
@@ -178,20 +191,30 @@ static __always_inline void read_inode_ref(struct inode *ino, struct vigil_file_
     fr->dev = user_dev(BPF_CORE_READ(sb, s_dev));
 }
 
-/* Fills `fr` from file `f` and writes f's path (walked from its dentry and mount, as
- * seen from the current task's root) at rec+off. Returns the path's bytes (0 when no path). */
-static __always_inline __u32 file_ref(__u8 *rec, __u32 off, struct vigil_file_ref *fr, struct file *f)
+/* Fills `fr` from file `f` (inode, device, link count) and builds f's path (walked from its
+ * dentry and mount, as seen from the current task's root) in the per-CPU path buffer, which
+ * it returns (NULL when there is no file or no buffer). `t`: as for task_fd_file. */
+static __always_inline struct pathbuf *file_ref_path(struct vigil_file_ref *fr, struct file *f, struct task_struct *t)
 {
     if (!f)
-        return 0;
+        return NULL;
     struct path fp = {};
     BPF_CORE_READ_INTO(&fp, f, f_path);
     read_inode_ref(BPF_CORE_READ(f, f_inode), fr);
     fr->flags = VIGIL_FILE_PRESENT;
     struct pathbuf *pb = get_pathbuf();
     if (!pb)
+        return NULL;
+    build_path_task(pb, fp.dentry, fp.mnt, t);
+    return pb;
+}
+
+/* Copies the path built in `pb` to rec+off and flags `fr` (resolved, truncated). Returns the
+ * path's bytes (0 when no path). */
+static __always_inline __u32 file_ref_copy(__u8 *rec, __u32 off, struct vigil_file_ref *fr, struct pathbuf *pb)
+{
+    if (!pb)
         return 0;
-    build_path_current(pb, fp.dentry, fp.mnt);
     __u32 n = copy_path(rec, off, pb);
     if (n) {
         fr->flags |= VIGIL_FILE_RESOLVED;
@@ -201,25 +224,53 @@ static __always_inline __u32 file_ref(__u8 *rec, __u32 off, struct vigil_file_re
     return n;
 }
 
-/* Starts a syscall record in the per-CPU scratch buffer: header, result, id, empty strings and
- * tuple (the arguments are the caller's). Used by sys_exit and the io_uring completion. */
-static __always_inline struct vigil_syscall_event *syscall_record(__u32 id, long ret, __u16 hflags)
+/* Fills `fr` from file `f` and writes f's path at rec+off. Returns the path's bytes. */
+static __always_inline __u32 file_ref(__u8 *rec, __u32 off, struct vigil_file_ref *fr, struct file *f)
 {
-    struct vigil_syscall_event *ev = scratch();
-    if (!ev)
-        return NULL;
-    fill_header(&ev->hdr, VIGIL_REC_SYSCALL, 0);
-    ev->hdr.flags |= hflags;
+    return file_ref_copy(rec, off, fr, file_ref_path(fr, f, current_task_btf()));
+}
+
+/* The fixed part of a syscall record: header, result, id, empty strings and tuple (the
+ * arguments are the caller's). `t` is the current task's BTF pointer on 5.11+ (NULL on 5.10).
+ * Every byte of it is written: a record written in place in the ring starts from whatever an
+ * earlier record left there. */
+static __always_inline void syscall_fixed(struct vigil_syscall_event *ev, __u32 id, long ret, __u16 hflags,
+                                          struct task_struct *t)
+{
+    if (HAVE_TASK_BTF())
+        fill_header_task(&ev->hdr, VIGIL_REC_SYSCALL, 0, t);
+    else
+        fill_header(&ev->hdr, VIGIL_REC_SYSCALL, 0);
+    ev->hdr.flags = hflags;
     ev->ret = ret;
     ev->syscall = id;
     ev->str0_len = 0;
     ev->str1_len = 0;
     ev->reserved = 0;
-    __builtin_memset(&ev->tuple, 0, sizeof(ev->tuple));
+    /* The 40-byte tuple/file union starts 8-byte aligned (offset 128): five 8-byte stores
+     * (memset of a 2-byte-aligned struct would be twenty 2-byte stores). */
+    __u64 *u = (__u64 *)&ev->tuple;
+    _Static_assert(sizeof(ev->tuple) == 40 && __builtin_offsetof(struct vigil_syscall_event, tuple) % 8 == 0,
+                   "tuple: five aligned u64");
+    u[0] = 0;
+    u[1] = 0;
+    u[2] = 0;
+    u[3] = 0;
+    u[4] = 0;
+}
+
+/* Starts a syscall record in the per-CPU scratch buffer: the fixed part (the arguments are the
+ * caller's). Used by the io_uring completion. */
+static __always_inline struct vigil_syscall_event *syscall_record(__u32 id, long ret, __u16 hflags)
+{
+    struct vigil_syscall_event *ev = scratch();
+    if (!ev)
+        return NULL;
+    syscall_fixed(ev, id, ret, hflags, current_task_btf());
     return ev;
 }
 
-/* Sends a syscall record whose strings are n0 and n1 bytes long. */
+/* Sends a syscall record (built in the scratch buffer) whose strings are n0 and n1 bytes long. */
 static __always_inline void send_syscall_record(struct vigil_syscall_event *ev, __u32 n0, __u32 n1,
                                                 struct vigil_config *cfg)
 {
@@ -234,85 +285,13 @@ static __always_inline void send_syscall_record(struct vigil_syscall_event *ev, 
     submit(ev, size, cfg);
 }
 
-/* Whether a failed call (result < 0) of event type `id`, 32-bit or not, is dropped: no loaded
- * rule and no state update can use it (VIGIL_INTEREST_DROP_FAILED[_COMPAT], set by the user
- * side from the rules' analysis). One load from global data; the caller counts what it drops. */
-static __always_inline int drop_failed(__u32 id, int compat)
+/* Fix-ups of the fixed part that read user or kernel memory (not strings): openat2's open_how,
+ * the socket tuple of an fd, the fd pair of pipe/socketpair, capget/capset's masks. */
+static __always_inline void syscall_fixups(struct vigil_syscall_event *ev, __u32 kind, long ret)
 {
-    return vigil_sel.type[id & (VIGIL_EVENT_TYPE_MAX - 1)] &
-           (compat ? VIGIL_INTEREST_DROP_FAILED_COMPAT : VIGIL_INTEREST_DROP_FAILED);
-}
-
-/* Every syscall passes here once. An unwanted one costs one load from vigil_sel.nr. The
- * arguments are read from the user registers saved at entry, which still hold them at exit
- * (x86-64: di si dx r10 r8 r9; ia32: bx cx dx si di bp; arm64: orig_x0 x1..x5): no entry
- * program and no per-thread entry map are needed. */
-SEC("tp_btf/sys_exit")
-int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
-{
-    long nr = SC_NR(regs);
-    int compat;
-    __u32 id = syscall_id(nr, &compat);
-    if (id == 0)
-        return 0;
-    if (ret < 0 && drop_failed(id, compat)) {
-        kstat_add(VIGIL_KSTAT_FILTERED_FAILED, 1);
-        return 0;
-    }
-    struct vigil_config *cfg = get_config();
-    if (ignored(cfg, bpf_get_current_pid_tgid() >> 32))
-        return 0;
-    __u64 args[6];
-    if (compat)
-        regs_args32(regs, args);
-    else
-        regs_args(regs, args);
-    __u32 cap = capture_of(id);
-    if (cap & VIGIL_CAPTURE_DEMUX) {
-        /* i386 socketcall(call, u32 args[]): the call's own arguments are in user memory. */
-        id = socketcall_id(args[0]);
-        if (id == 0 || !wanted(id))
-            return 0;
-        if (ret < 0 && drop_failed(id, compat)) {
-            kstat_add(VIGIL_KSTAT_FILTERED_FAILED, 1);
-            return 0;
-        }
-        __u32 sa[6] = {};
-        if (bpf_probe_read_user(sa, sizeof(sa), (const void *)args[1]) != 0)
-            return 0;
-        for (int i = 0; i < 6; i++)
-            args[i] = sa[i];
-        cap = capture_of(id);
-    }
-    /* Successful execs are reported by sched_process_exec, forks by sched_process_fork (the
-     * user side never marks those wanted here; checked again for safety). */
-    if (((cap & VIGIL_CAPTURE_EXEC_RECORD) && ret == 0) || (cap & VIGIL_CAPTURE_FORK_RECORD))
-        return 0;
-
-    struct vigil_syscall_event *ev = syscall_record(id, ret, compat ? VIGIL_HF_COMPAT : 0);
-    if (!ev)
-        return 0;
-    __u8 *rec = (void *)ev;
-    struct vigil_header *h = &ev->hdr;
-    __builtin_memcpy(ev->args, args, sizeof(ev->args));
-
-    const __u32 base = sizeof(struct vigil_syscall_event);
-    __u32 n0 = 0, n1 = 0;
     __u64 *a = ev->args;
-
-    /* What to copy is the row's capture kind (vigil_abi.h, VIGIL_SYSCALLS). */
-    switch (cap & VIGIL_CAPTURE_KIND_MASK) {
-    case VIGIL_CAPTURE_STR_ARG0:
-        n0 = read_user_str(rec, base, a[0], h);
-        break;
-    case VIGIL_CAPTURE_STR_ARG1:
-        n0 = read_user_str(rec, base, a[1], h);
-        break;
-    case VIGIL_CAPTURE_STR_ARG2:
-        n0 = read_user_str(rec, base, a[2], h);
-        break;
+    switch (kind) {
     case VIGIL_CAPTURE_OPEN_HOW: {
-        n0 = read_user_str(rec, base, a[1], h);
         struct open_how_min how = {};
         if (a[2] && bpf_probe_read_user(&how, sizeof(how), (const void *)a[2]) == 0) {
             a[2] = how.flags;
@@ -321,6 +300,187 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
         }
         break;
     }
+    case VIGIL_CAPTURE_SOCKADDR_ARG1:
+    case VIGIL_CAPTURE_SOCKADDR_ARG4:
+    case VIGIL_CAPTURE_MSGHDR_ARG1:
+    case VIGIL_CAPTURE_TUPLE_ARG0:
+        sock_tuple(&ev->tuple, (long)a[0]);
+        break;
+    case VIGIL_CAPTURE_TUPLE_RET:
+        if (ret >= 0)
+            sock_tuple(&ev->tuple, ret);
+        break;
+    case VIGIL_CAPTURE_FDPAIR_ARG0:
+    case VIGIL_CAPTURE_FDPAIR_ARG3: {
+        __u64 p = kind == VIGIL_CAPTURE_FDPAIR_ARG3 ? a[3] : a[0];
+        int fds[2] = {-1, -1};
+        if (ret == 0 && p && bpf_probe_read_user(fds, sizeof(fds), (const void *)p) == 0) {
+            a[4] = (__u64)(__s64)fds[0];
+            a[5] = (__u64)(__s64)fds[1];
+        }
+        break;
+    }
+    case VIGIL_CAPTURE_CAPDATA_ARG1: {
+        struct cap_data_min d[2] = {};
+        if (a[1] && bpf_probe_read_user(d, sizeof(d), (const void *)a[1]) == 0) {
+            a[2] = (__u64)d[0].effective | ((__u64)d[1].effective << 32);
+            a[3] = (__u64)d[0].permitted | ((__u64)d[1].permitted << 32);
+        }
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* ---- records written in place in the ring ------------------------------------------------
+ * Most syscall records (every kind with at most one user string: opens, unlink, chmod, the fd
+ * and socket ones ...) are written straight into a fixed-size ring slot (bpf_ringbuf_reserve,
+ * the string read into it, bpf_ringbuf_submit): no scratch buffer and no second copy. The slot
+ * has SLOT_ROOM (VIGIL_SYSCALL_SLOT_ROOM, vigil_abi.h) bytes for the strings; the record's hdr.size says how much of the slot it uses
+ * (the ring record is the whole slot: the reader accepts the slack after hdr.size). A record
+ * whose strings do not fit is discarded and built in the scratch buffer instead (strings up
+ * to VIGIL_PATH_MAX each), so nothing is cut to fit a slot. A successful open's two paths share
+ * the room: the path as written gets SLOT_HALF bytes, the resolved path SLOT_HALF. */
+#define SLOT_ROOM VIGIL_SYSCALL_SLOT_ROOM
+#define SLOT_HALF (SLOT_ROOM / 2)
+#define SLOT_SIZE (sizeof(struct vigil_syscall_event) + SLOT_ROOM)
+_Static_assert(SLOT_SIZE % 8 == 0 && (SLOT_HALF & (SLOT_HALF - 1)) == 0, "ring slot: 8-byte multiple, room a power of two");
+
+/* Which argument holds the only user string of capture kind `kind` (0..2), 3 for kinds
+ * without one, -1 for the kinds written in the scratch buffer (two strings, raw buffers). */
+static __always_inline int slot_string_arg(__u32 kind)
+{
+    switch (kind) {
+    case VIGIL_CAPTURE_STR_ARG0: return 0;
+    case VIGIL_CAPTURE_STR_ARG1:
+    case VIGIL_CAPTURE_OPEN_HOW: return 1;
+    case VIGIL_CAPTURE_STR_ARG2: return 2;
+    case VIGIL_CAPTURE_NONE:
+    case VIGIL_CAPTURE_TUPLE_RET:
+    case VIGIL_CAPTURE_TUPLE_ARG0:
+    case VIGIL_CAPTURE_FDPAIR_ARG0:
+    case VIGIL_CAPTURE_FDPAIR_ARG3:
+    case VIGIL_CAPTURE_CAPDATA_ARG1: return 3;
+    default: return -1;
+    }
+}
+
+/* Writes the record of syscall `id` in place in the ring. Returns 1 when it is done (sent, or
+ * lost to a full ring and counted), 0 when its strings do not fit the slot: nothing was sent
+ * and the caller builds it in the scratch buffer. */
+static __always_inline int send_in_place(__u32 id, long ret, __u32 cap, __u64 *args, __u16 hflags,
+                                         struct task_struct *t, struct vigil_config *cfg)
+{
+    __u32 kind = cap & VIGIL_CAPTURE_KIND_MASK;
+    int sarg = slot_string_arg(kind);
+    if (sarg < 0)
+        return 0;
+    struct vigil_syscall_event *ev = bpf_ringbuf_reserve(&events, SLOT_SIZE, 0);
+    if (!ev) {
+        kstat_add(VIGIL_KSTAT_RING_FULL, 1);
+        return 1;
+    }
+    syscall_fixed(ev, id, ret, hflags, t);
+    __builtin_memcpy(ev->args, args, sizeof(ev->args));
+    int file = ret >= 0 && (cap & VIGIL_CAPTURE_FILE_REF);
+    __u32 n0 = 0;
+    __u64 uptr = sarg == 0 ? args[0] : sarg == 1 ? args[1] : sarg == 2 ? args[2] : 0;
+    if (uptr) {
+        long n = file ? bpf_probe_read_user_str(ev->data, SLOT_HALF, (const void *)uptr)
+                      : bpf_probe_read_user_str(ev->data, SLOT_ROOM, (const void *)uptr);
+        if (n >= (file ? SLOT_HALF : SLOT_ROOM)) {
+            /* May be longer than the slot: the scratch record reads it whole. */
+            bpf_ringbuf_discard(ev, BPF_RB_NO_WAKEUP);
+            return 0;
+        }
+        if (n <= 0) {
+            ev->hdr.flags |= VIGIL_HF_READ_FAILED;
+            kstat_add(VIGIL_KSTAT_READ_FAILED, 1);
+        } else {
+            n0 = (__u32)n;
+        }
+    }
+    syscall_fixups(ev, kind, ret);
+    __u32 n1 = 0;
+    if (file) {
+        /* The file the open returned: inode, device, and its path walked from the dentry. */
+        struct pathbuf *pb = file_ref_path(&ev->file, task_fd_file(t, ret), t);
+        if (pb) {
+            __u32 pos = pb->w.pos;
+            __u32 len = VIGIL_PATH_MAX - pos; /* NUL included */
+            if (pos > PATH_END || len > SLOT_HALF) {
+                /* Longer than the slot: move the record to the scratch buffer (the fixed part
+                 * and str0 in one copy), add the path there and send that copy. */
+                struct vigil_syscall_event *sc = scratch();
+                if (sc)
+                    bpf_probe_read_kernel(sc, sizeof(*ev) + SLOT_HALF, ev);
+                bpf_ringbuf_discard(ev, BPF_RB_NO_WAKEUP);
+                if (!sc)
+                    return 1;
+                n0 &= SLOT_HALF - 1;
+                n1 = file_ref_copy((__u8 *)sc, sizeof(*sc) + n0, &sc->file, pb);
+                send_syscall_record(sc, n0, n1, cfg);
+                return 1;
+            }
+            n0 &= SLOT_HALF - 1;
+            len = MASK(len - 1, SLOT_HALF - 1) + 1;
+            if (bpf_probe_read_kernel(ev->data + n0, len, pb->buf + MASK(pos, VIGIL_PATH_MAX - 1)) == 0) {
+                n1 = len;
+                ev->file.flags |= VIGIL_FILE_RESOLVED;
+                if (path_truncated(pb))
+                    ev->file.flags |= VIGIL_FILE_PATH_TRUNCATED;
+            }
+        }
+    }
+    ev->str0_len = n0;
+    ev->str1_len = n1;
+    ev->hdr.size = sizeof(*ev) + n0 + n1;
+    __u32 idx = VIGIL_KSTAT_SUBMITTED;
+    __u64 *cnt = bpf_map_lookup_elem(&kstats, &idx);
+    bpf_ringbuf_submit(ev, ring_flags(cnt, cfg));
+    if (cnt)
+        *cnt += 1;
+    return 1;
+}
+
+/* The scratch record: kinds with two strings or a raw buffer, and strings too long for a ring
+ * slot (each up to VIGIL_PATH_MAX), built in the per-CPU scratch buffer and copied to the ring.
+ * A separate (static, not inlined) BPF function: sys_exit reaches it from two places (kinds
+ * never written in place, and a slot whose string did not fit), and the verifier checks one
+ * copy of it instead of two. `id_hflags`: the vigil id in the low 16 bits, the header flags in
+ * the high 16 (a BPF function takes at most five arguments). */
+static __attribute__((noinline)) int send_scratch(__u32 id_hflags, long ret, __u32 cap, __u64 *args,
+                                                  struct task_struct *t)
+{
+    __u32 id = id_hflags & 0xffff;
+    __u16 hflags = id_hflags >> 16;
+    struct vigil_config *cfg = get_config();
+    struct vigil_syscall_event *ev = scratch();
+    if (!ev)
+        return 0;
+    syscall_fixed(ev, id, ret, hflags, t);
+    __u8 *rec = (void *)ev;
+    struct vigil_header *h = &ev->hdr;
+    __builtin_memcpy(ev->args, args, sizeof(ev->args));
+
+    const __u32 base = sizeof(struct vigil_syscall_event);
+    __u32 n0 = 0, n1 = 0;
+    __u64 *a = ev->args;
+    __u32 kind = cap & VIGIL_CAPTURE_KIND_MASK;
+
+    /* What to copy is the row's capture kind (vigil_abi.h, VIGIL_SYSCALLS). */
+    switch (kind) {
+    case VIGIL_CAPTURE_STR_ARG0:
+        n0 = read_user_str(rec, base, a[0], h);
+        break;
+    case VIGIL_CAPTURE_STR_ARG1:
+    case VIGIL_CAPTURE_OPEN_HOW:
+        n0 = read_user_str(rec, base, a[1], h);
+        break;
+    case VIGIL_CAPTURE_STR_ARG2:
+        n0 = read_user_str(rec, base, a[2], h);
+        break;
     case VIGIL_CAPTURE_STR_ARG0_ARG1:
         n0 = read_user_str(rec, base, a[0], h);
         n1 = read_user_str(rec, base + (n0 & (VIGIL_PATH_MAX * 2 - 1)), a[1], h);
@@ -353,11 +513,9 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
     }
     case VIGIL_CAPTURE_SOCKADDR_ARG1:
         n0 = read_user_raw(rec, base, a[1], a[2], h);
-        sock_tuple(&ev->tuple, (long)a[0]);
         break;
     case VIGIL_CAPTURE_SOCKADDR_ARG4:
         n0 = read_user_raw(rec, base, a[4], a[5], h);
-        sock_tuple(&ev->tuple, (long)a[0]);
         break;
     case VIGIL_CAPTURE_MSGHDR_ARG1: {
         struct user_msghdr_min m = {};
@@ -372,45 +530,84 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
         }
         if (m.msg_name && m.msg_namelen > 0)
             n0 = read_user_raw(rec, base, (__u64)m.msg_name, (__u64)m.msg_namelen, h);
-        sock_tuple(&ev->tuple, (long)a[0]);
-        break;
-    }
-    case VIGIL_CAPTURE_TUPLE_RET:
-        if (ret >= 0)
-            sock_tuple(&ev->tuple, ret);
-        break;
-    case VIGIL_CAPTURE_TUPLE_ARG0:
-        sock_tuple(&ev->tuple, (long)a[0]);
-        break;
-    case VIGIL_CAPTURE_FDPAIR_ARG0:
-    case VIGIL_CAPTURE_FDPAIR_ARG3: {
-        __u64 p = (cap & VIGIL_CAPTURE_KIND_MASK) == VIGIL_CAPTURE_FDPAIR_ARG3 ? a[3] : a[0];
-        int fds[2] = {-1, -1};
-        if (ret == 0 && p && bpf_probe_read_user(fds, sizeof(fds), (const void *)p) == 0) {
-            a[4] = (__u64)(__s64)fds[0];
-            a[5] = (__u64)(__s64)fds[1];
-        }
-        break;
-    }
-    case VIGIL_CAPTURE_CAPDATA_ARG1: {
-        struct cap_data_min d[2] = {};
-        if (a[1] && bpf_probe_read_user(d, sizeof(d), (const void *)a[1]) == 0) {
-            a[2] = (__u64)d[0].effective | ((__u64)d[1].effective << 32);
-            a[3] = (__u64)d[0].permitted | ((__u64)d[1].permitted << 32);
-        }
         break;
     }
     default:
         break;
     }
+    syscall_fixups(ev, kind, ret);
 
     /* The file an open returned: inode, device, and its path walked from the dentry. */
     if (ret >= 0 && (cap & VIGIL_CAPTURE_FILE_REF)) {
         n0 &= (VIGIL_PATH_MAX - 1) | VIGIL_PATH_MAX;
-        n1 = file_ref(rec, base + n0, &ev->file, current_fd_file(ret));
+        n1 = file_ref_copy(rec, base + n0, &ev->file, file_ref_path(&ev->file, task_fd_file(t, ret), t));
     }
 
     send_syscall_record(ev, n0, n1, cfg);
+    return 0;
+}
+
+/* Whether a failed call (result < 0) of event type `id`, 32-bit or not, is dropped: no loaded
+ * rule and no state update can use it (VIGIL_INTEREST_DROP_FAILED[_COMPAT], set by the user
+ * side from the rules' analysis). One load from global data; the caller counts what it drops. */
+static __always_inline int drop_failed(__u32 id, int compat)
+{
+    return vigil_sel.type[id & (VIGIL_EVENT_TYPE_MAX - 1)] &
+           (compat ? VIGIL_INTEREST_DROP_FAILED_COMPAT : VIGIL_INTEREST_DROP_FAILED);
+}
+
+/* Every syscall passes here once. An unwanted one costs one load from vigil_sel.nr. The
+ * arguments are read from the user registers saved at entry, which still hold them at exit
+ * (x86-64: di si dx r10 r8 r9; ia32: bx cx dx si di bp; arm64: orig_x0 x1..x5): no entry
+ * program and no per-thread entry map are needed. */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
+{
+    long nr = SC_NR(regs);
+    int compat;
+    struct task_struct *t = NULL;
+    __u32 id = syscall_id(nr, &compat, &t);
+    if (id == 0)
+        return 0;
+    if (ret < 0 && drop_failed(id, compat)) {
+        kstat_add(VIGIL_KSTAT_FILTERED_FAILED, 1);
+        return 0;
+    }
+    struct vigil_config *cfg = get_config();
+    __u32 tgid = HAVE_TASK_BTF() ? t->tgid : bpf_get_current_pid_tgid() >> 32;
+    if (ignored(cfg, tgid))
+        return 0;
+    __u64 args[6];
+    if (compat)
+        regs_args32(regs, args);
+    else
+        regs_args(regs, args);
+    __u32 cap = capture_of(id);
+    if (cap & VIGIL_CAPTURE_DEMUX) {
+        /* i386 socketcall(call, u32 args[]): the call's own arguments are in user memory. */
+        id = socketcall_id(args[0]);
+        if (id == 0 || !wanted(id))
+            return 0;
+        if (ret < 0 && drop_failed(id, compat)) {
+            kstat_add(VIGIL_KSTAT_FILTERED_FAILED, 1);
+            return 0;
+        }
+        __u32 sa[6] = {};
+        if (bpf_probe_read_user(sa, sizeof(sa), (const void *)args[1]) != 0)
+            return 0;
+        for (int i = 0; i < 6; i++)
+            args[i] = sa[i];
+        cap = capture_of(id);
+    }
+    /* Successful execs are reported by sched_process_exec, forks by sched_process_fork (the
+     * user side never marks those wanted here; checked again for safety). */
+    if (((cap & VIGIL_CAPTURE_EXEC_RECORD) && ret == 0) || (cap & VIGIL_CAPTURE_FORK_RECORD))
+        return 0;
+
+    __u16 hflags = compat ? VIGIL_HF_COMPAT : 0;
+    if (send_in_place(id, ret, cap, args, hflags, t, cfg))
+        return 0;
+    send_scratch(id | ((__u32)hflags << 16), ret, cap, args, t);
     return 0;
 }
 

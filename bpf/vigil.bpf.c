@@ -9,8 +9,10 @@
  *   tp_btf/sched_process_fork    emit vigil_fork_event
  *   tp_btf/sched_process_exit    emit vigil_exit_event
  *
- * Records are built in a per-CPU scratch buffer and copied into the ring with
- * bpf_ringbuf_output() at their exact size. The reader is woken once per
+ * Most syscall records are written in place in a fixed-size ring slot (bpf_ringbuf_reserve,
+ * strings read straight into it, bpf_ringbuf_submit; the reader ignores the slot's unused
+ * tail); the others, and exec/fork/exit records, are built in a per-CPU scratch buffer and
+ * copied into the ring with bpf_ringbuf_output() at their exact size. The reader is woken once per
  * config.wakeup_mask + 1 records of a CPU (it polls every millisecond anyway),
  * so a storm of events costs no wake-up per record.
  *

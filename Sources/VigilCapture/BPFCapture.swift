@@ -309,7 +309,7 @@ class RingSinkBase {
 
     @inline(__always)
     final func handle(_ p: UnsafeRawPointer, _ size: Int) -> Int32 {
-        if let e = counter.admit(UnsafeRawBufferPointer(start: p, count: size)) { deliver(e) }
+        if let e = counter.admit(UnsafeRawBufferPointer(start: p, count: size), fromRing: true) { deliver(e) }
         inBatch += 1
         if inBatch >= Self.batchLimit { inBatch = 0; return Self.batchFull }
         return 0

@@ -57,12 +57,15 @@ final class RecordCounter: @unchecked Sendable {
     private var dirty = false
     private let published = MutexBox(CaptureStats())
 
-    /// Validates one record (``Event/decode(_:)``, the only check a record gets) and counts
-    /// it: by kind and type when valid, as a decode error when not (then nil).
+    /// Validates one record (``Event/decode(_:)``, the only check a record gets; for a record
+    /// read from the kernel's ring, ``Event/decodeRingRecord(_:)``, which ignores the unused
+    /// tail of a ring slot) and counts it: by kind and type when valid, as a decode error when
+    /// not (then nil). `bytes` counts what the record took (a ring record's whole slot).
     @inline(__always)
-    func admit(_ record: UnsafeRawBufferPointer) -> Event? {
+    func admit(_ record: UnsafeRawBufferPointer, fromRing: Bool = false) -> Event? {
         dirty = true
-        guard case .success(let e) = Event.decode(record) else { malformed &+= 1; return nil }
+        let decoded = fromRing ? Event.decodeRingRecord(record) : Event.decode(record)
+        guard case .success(let e) = decoded else { malformed &+= 1; return nil }
         byKind[Int(e.recordKind)] &+= 1
         byType[Int(e.type.rawValue) & (EventType.count - 1)] &+= 1
         bytes &+= UInt64(record.count)

@@ -62,6 +62,20 @@ package struct Event {
         return .success(Event(base: base, length: n))
     }
 
+    /// Validates a record read from the kernel's ring buffer: ``decode(_:)`` of its first
+    /// `size` bytes. The kernel writes most syscall records in place in a fixed-size ring slot
+    /// (`SLOT_SIZE` in bpf/syscalls.bpf.h), so a ring record may be longer than its header's
+    /// `size`; the slot's unused tail is not part of the event. Records from other sources
+    /// (capture files, synthetic input) carry their exact size and go through ``decode(_:)``.
+    @inline(__always)
+    package static func decodeRingRecord(_ record: UnsafeRawBufferPointer) -> Result<Event, DecodeError> {
+        if let base = record.baseAddress, record.count >= RecordLayout.headerSize {
+            let n = Int(base.loadUnaligned(fromByteOffset: RecordLayout.size, as: UInt32.self))
+            if n < record.count { return decode(UnsafeRawBufferPointer(start: base, count: n)) }
+        }
+        return decode(record)
+    }
+
     /// The record's bytes (header included).
     package var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: length) }
 

@@ -2,8 +2,8 @@ import VigilABI
 
 /// What the kernel side sends: the event types, and of those, the types whose failed calls (a
 /// negative result) it drops before building a record, because no loaded rule and no state
-/// update can use them (`VigilRules`' ``FailureAnalysis``, `RuleLoading.interest`). Native calls
-/// (with io_uring completions) and 32-bit calls are told apart, as rules can (`evt.is_compat`).
+/// update can use them (`RuleSet.failureEventTypes`, combined by `RuleLoading.interest`). Native
+/// calls (with io_uring completions) and 32-bit calls are told apart, as rules can (`evt.is_compat`).
 ///
 /// A set literal of types sends every event of those types, failed ones included:
 /// ```swift

@@ -27,7 +27,7 @@ import VigilDecode
 ///
 /// Fields under a transformer, compared with another field (`val()`), or read from ancestors are
 /// not understood.
-package struct FailureAnalysis {
+struct FailureAnalysis {
     let program: Program
     let type: UInt16
     /// Whether the calls analysed are 32-bit ones (`evt.is_compat`).

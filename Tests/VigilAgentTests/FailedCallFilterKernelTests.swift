@@ -3,6 +3,7 @@ import Glibc
 #endif
 import Synchronization
 import Testing
+import VigilABI
 @testable import VigilAgent
 import VigilCapture
 import VigilCore
@@ -296,5 +297,62 @@ import VigilRules
                 #expect(warning == nil)
             }
         }
+    }
+}
+
+/// Issue 10's "agent's own children": the kernel ignores the agent's thread group
+/// (`ignore_self`), which covers all of its activity only if it never starts a process. Through a
+/// capture of its own, this test watches `vigil run` (default rules) start, alert, reload and stop:
+/// every fork record of the agent is a thread of its own group.
+@Suite(.serialized) struct AgentChildrenKernelTests {
+    final class ForkRecorder: RecordConsumer, @unchecked Sendable {
+        /// (parent tgid, child tgid) of every fork record.
+        let forks = Mutex<[(UInt32, UInt32)]>([])
+        func consume(_ event: Event) {
+            guard event.recordKind == UInt16(VIGIL_REC_FORK.rawValue) else { return }
+            let fork = (event.pid, event.forkInfo.child_pid)
+            forks.withLock { $0.append(fork) }
+        }
+    }
+
+    @Test(.enabled(if: agentKernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func theAgentStartsThreadsButNoProcess() throws {
+        let binary = try #require(RunCommandKernelTests.binary, "vigil binary not built (swift build)")
+        var o = BPFCaptureOptions()
+        o.ignoreSelf = false
+        o.interest = KernelInterest(types: Set(["clone", "clone3", "fork", "vfork"].compactMap { EventType(name: $0) }))
+        let capture = try BPFCapture(options: o)
+        let recorder = ForkRecorder()
+        try capture.start(recorder)
+        defer { capture.stop() }
+
+        let dir = makeTempDir("vigil-children")
+        defer { removeTree(dir) }
+        let port = freePort()
+        let vigil = try SpawnedVigil(binary: binary, args: [
+            "run", "-c", RunCommandKernelTests.repoRoot + "/rules/vigil.yaml", "-r", RunCommandKernelTests.repoRoot + "/rules/",
+            "-o", "webserver.listen_address=127.0.0.1", "-o", "webserver.listen_port=\(port)",
+            "-o", "stdout_output.format=json", "-o", "flood_control.fold.enabled=false",
+        ], dir: dir)
+        var exited: Int32? = nil
+        defer { if exited == nil { vigil.kill(SIGKILL); _ = vigil.wait(seconds: 5) } }
+        let ready = waitFor(60) { httpGet(port: port, path: "/readyz")?.status == 200 || vigil.wait(seconds: 0) != nil }
+        try #require(ready && httpGet(port: port, path: "/readyz")?.status == 200,
+                     "agent not ready: \(vigil.stderrLines.suffix(5).joined(separator: "\n"))")
+        #expect(shell("cat /etc/shadow > /dev/null") == 0)
+        #expect(waitFor(15) { vigil.stdoutLines.contains { $0.contains("\"rule\":\"Sensitive authentication file read\"") } })
+        vigil.kill(SIGHUP)
+        #expect(waitFor(15) { vigil.stderrLines.contains { $0.contains("\"msg\":\"rules reloaded\"") } })
+        vigil.kill(SIGTERM)
+        exited = vigil.wait(seconds: 30)
+        #expect(exited == 0)
+        usleep(200_000)
+
+        let agent = UInt32(vigil.pid)
+        let forks = recorder.forks.withLock { $0 }.filter { $0.0 == agent }
+        // The capture saw the agent: its threads (pipeline, reload, monitor, HTTP...) started.
+        #expect(forks.count >= 3, "fork records of the agent: \(forks.count)")
+        let processes = forks.filter { $0.1 != agent }
+        #expect(processes.isEmpty, "the agent started processes \(processes.map(\.1)): the kernel's ignore_self does not cover them")
     }
 }

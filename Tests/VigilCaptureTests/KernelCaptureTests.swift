@@ -590,6 +590,85 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         }
     }
 
+    /// Most syscall records are written in place in a ring slot with VIGIL_SYSCALL_SLOT_ROOM
+    /// string bytes (half of it each for an open's two paths); longer strings go through the
+    /// scratch record. Paths of every length around those bounds, and up to PATH_MAX, arrive
+    /// whole: failed opens (str0), successful opens (str0 and the resolved path), a short
+    /// relative name whose resolved path is long, and a symlink to a long path.
+    @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func pathsAroundTheRingSlotArriveWhole() throws {
+        let s = try SharedCapture.get()
+        let me = UInt32(getpid())
+        let room = Int(VIGIL_SYSCALL_SLOT_ROOM)
+        let base = "/tmp/vigil-slot-\(getpid())"
+        mkdir(base, 0o700)
+        defer { _ = waitExit(spawn([bytes("/bin/rm"), bytes("-rf"), bytes(base)])) }
+        /// A path of exactly `length` bytes under `dir`: components of at most 200 bytes.
+        func path(_ dir: String, _ length: Int, _ tag: String) -> String {
+            var p = dir
+            while length - p.count > 201 { p += "/" + String(repeating: "d", count: 200) }
+            let last = length - p.count - 1
+            return p + "/" + tag + String(repeating: "f", count: max(0, last - tag.count))
+        }
+        func mkdirs(_ file: String) {
+            var dir = ""
+            for c in file.split(separator: "/").dropLast() { dir += "/" + c; mkdir(dir, 0o700) }
+        }
+        func openRecord(_ str0: String, ret: (Int64) -> Bool) -> OwnedRecord? {
+            s.recorder.wait { $0.pid == me && $0.isOpen && ret($0.ret) && $0.str0.vigilString == str0 }
+        }
+        let lengths = [60, room / 2 - 2, room / 2 - 1, room / 2, room / 2 + 1, room - 2, room - 1, room, room + 1,
+                       300, 1000, Int(VIGIL_PATH_MAX) - 1]
+        for n in lengths {
+            // A failed open: the path as passed, whatever its length.
+            let missing = path(base + "/missing", n, "m\(n)")
+            #expect(missing.utf8.count == n)
+            #expect(open(missing, O_RDONLY) < 0 && errno == ENOENT)
+            let m = try #require(openRecord(missing) { $0 == -Int64(ENOENT) }, "no failed open record for a \(n)-byte path")
+            try m.withEvent { e in
+                #expect(e.str0.vigilString == missing, "failed open, \(n) bytes")
+                #expect(e.headerFlags & UInt16(VIGIL_HF_TRUNCATED) == 0)
+            }.get()
+
+            // A successful open: the path as passed and the file the kernel opened.
+            let file = path(base + "/ok", n, "o\(n)")
+            mkdirs(file)
+            let fd = open(file, O_CREAT | O_WRONLY, 0o600)
+            try #require(fd >= 0, "cannot create a \(n)-byte path: errno \(errno)")
+            var st = stat()
+            fstat(fd, &st)
+            close(fd)
+            let o = try #require(openRecord(file) { $0 >= 0 }, "no open record for a \(n)-byte path")
+            try o.withEvent { e in
+                #expect(e.str0.vigilString == file, "open, \(n) bytes: str0")
+                #expect(e.openedPath.vigilString == file, "open, \(n) bytes: resolved path")
+                #expect(e.fileRef.ino == UInt64(st.st_ino))
+                #expect(e.fileRef.flags & UInt32(VIGIL_FILE_PATH_TRUNCATED) == 0)
+            }.get()
+
+            // A short relative name (openat on a directory fd) whose resolved path is long.
+            let dir = String(file[..<file.lastIndex(of: "/")!])
+            let dfd = open(dir, O_RDONLY | O_DIRECTORY)
+            try #require(dfd >= 0)
+            let name = "rel\(n)"
+            let rfd = openat(dfd, name, O_CREAT | O_WRONLY, 0o600)
+            #expect(rfd >= 0)
+            close(rfd)
+            close(dfd)
+            let r = try #require(openRecord(name) { $0 >= 0 }, "no openat record for \(name)")
+            try r.withEvent { e in #expect(e.openedPath.vigilString == dir + "/" + name, "relative open, \(n)-byte dir") }.get()
+
+            // A symlink (short name) to the long path.
+            let link = base + "/l\(n)"
+            #expect(symlink(file, link) == 0)
+            let lfd = open(link, O_RDONLY)
+            #expect(lfd >= 0)
+            close(lfd)
+            let l = try #require(openRecord(link) { $0 >= 0 }, "no open record for symlink \(link)")
+            try l.withEvent { e in #expect(e.openedPath.vigilString == file, "symlink to a \(n)-byte path") }.get()
+        }
+    }
+
     @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
     func missingObjectIsAClearError() throws {
         var o = BPFCaptureOptions()

@@ -75,4 +75,19 @@ import VigilDecode
         #expect(v.4 == "cat")
         #expect(v.5 == 77)
     }
+
+    /// A syscall record written in place in a ring slot: the slot (fixed part plus
+    /// VIGIL_SYSCALL_SLOT_ROOM string bytes) is a whole number of 8-byte words, as ring
+    /// records are, and holds a record whose strings use the whole room.
+    @Test func ringSlotLayout() throws {
+        let slot = MemoryLayout<vigil_syscall_event>.size + Int(VIGIL_SYSCALL_SLOT_ROOM)
+        #expect(slot % 8 == 0)
+        #expect(Int(VIGIL_SYSCALL_SLOT_ROOM) < Int(VIGIL_PATH_MAX))
+        let h = RecordEncoder.Header(pid: 42, comm: "cat")
+        let path = "/" + String(repeating: "p", count: Int(VIGIL_SYSCALL_SLOT_ROOM) - 2)  // with its NUL: the whole room
+        let rec = RecordEncoder.syscall(h, type: EventType(name: "openat")!, ret: -2, args: [UInt64(bitPattern: -100)], str0: path)
+        #expect(rec.count == slot)
+        let v = try OwnedRecord(bytes: rec).withEvent { $0.str0.vigilString }.get()
+        #expect(v == path)
+    }
 }

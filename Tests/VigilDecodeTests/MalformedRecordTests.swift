@@ -124,4 +124,43 @@ import VigilCore
             #expect(e.str0.count == Int(VIGIL_PATH_MAX) - 1)
         }.get()
     }
+
+    /// Ring records written in place in a slot are longer than their header's `size`: the
+    /// ring decoder takes the first `size` bytes and ignores the tail (whatever an earlier
+    /// record left there); every other source still needs the exact size.
+    @Test func ringSlotTailIsIgnoredOnlyForRingRecords() {
+        var rng = SystemRandomNumberGenerator()
+        for rec in Self.samples() {
+            for tail in [1, 7, 8, 96, Int(VIGIL_SYSCALL_SLOT_ROOM)] {
+                let slot = rec + (0..<tail).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                slot.withUnsafeBytes { raw in
+                    guard case .success(let e) = Event.decodeRingRecord(raw) else {
+                        Issue.record("ring record with a \(tail)-byte tail rejected"); return
+                    }
+                    #expect(e.length == rec.count)
+                    #expect(Array(e.bytes) == rec)
+                    rec.withUnsafeBytes { exact in
+                        if case .success(let x) = Event.decode(exact) { #expect(Self.exercise(e) == Self.exercise(x)) }
+                    }
+                    // Anywhere else the tail is a size mismatch.
+                    guard case .failure(.sizeMismatch) = Event.decode(raw) else {
+                        Issue.record("decode accepted a record longer than its size"); return
+                    }
+                }
+            }
+            // A declared size beyond the ring record is still an error, and so are the
+            // string lengths running past the declared size into the tail.
+            var long = rec + [UInt8](repeating: 0, count: 64)
+            let beyond = UInt32(long.count + 1)
+            long.withUnsafeMutableBytes { $0.storeBytes(of: beyond, toByteOffset: 4, as: UInt32.self) }
+            long.withUnsafeBytes { raw in
+                guard case .failure(.sizeMismatch) = Event.decodeRingRecord(raw) else { Issue.record("size beyond the ring record accepted"); return }
+            }
+        }
+        var overrun = Self.samples()[0] + [UInt8](repeating: 0x41, count: 64)
+        overrun.withUnsafeMutableBytes { $0.storeBytes(of: UInt16(Self.samples()[0].count - 168 + 10), toByteOffset: 122, as: UInt16.self) }
+        overrun.withUnsafeBytes { raw in
+            guard case .failure(.payloadOverrun) = Event.decodeRingRecord(raw) else { Issue.record("strings running into the slot tail accepted"); return }
+        }
+    }
 }
