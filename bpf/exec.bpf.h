@@ -216,7 +216,7 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
             h->flags |= VIGIL_HF_READ_FAILED;
         }
     } else {
-        build_path_current(pb, exe_dentry, exe->f_path.mnt);
+        build_path_task(pb, exe_dentry, exe->f_path.mnt, task);
         exe_len = copy_path(rec, base, pb);
         if (pb->w.truncated)
             ev->exe_flags |= VIGIL_EXE_PATH_TRUNCATED;
@@ -262,7 +262,7 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
 
     /* cwd */
     struct fs_struct *fs = task->fs;
-    build_path_current(pb, fs->pwd.dentry, fs->pwd.mnt);
+    build_path_task(pb, fs->pwd.dentry, fs->pwd.mnt, task);
     __u32 cwd_len = 0;
     if (off <= base + VIGIL_PATH_MAX + VIGIL_ARGS_MAX)
         cwd_len = copy_path(rec, off, pb);
