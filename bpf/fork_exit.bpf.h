@@ -48,10 +48,11 @@ int BPF_PROG(vigil_exit, struct task_struct *p)
         return 0;
     struct vigil_exit_event ev = {};
     fill_header(&ev.hdr, VIGIL_REC_EXIT, sizeof(ev));
-    int code = BPF_CORE_READ(p, exit_code);
+    /* p is a BTF pointer (tp_btf, every kernel): plain loads */
+    int code = p->exit_code;
     ev.exit_code = (code >> 8) & 0xff;
     ev.signal = code & 0x7f;
-    if (BPF_CORE_READ(p, signal, live.counter) == 0)
+    if (p->signal->live.counter == 0)
         ev.flags |= VIGIL_EXIT_GROUP_DEAD;
     submit(&ev, sizeof(ev), cfg);
     return 0;
