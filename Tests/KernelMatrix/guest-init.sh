@@ -44,7 +44,7 @@ else
   finish() { exit 0; }
 fi
 export VIGIL_BPF_OBJECT
-KM_CHECKS="${KM_CHECKS:-load,exec,open,connect,fork,ia32,uring,rule,ia32-rule,uring-rule}"
+KM_CHECKS="${KM_CHECKS:-load,exec,open,connect,fork,fork-ids,ia32,uring,rule,ia32-rule,uring-rule}"
 KM_LOAD_TIMEOUT="${KM_LOAD_TIMEOUT:-180}"
 KM_EVENT_TIMEOUT="${KM_EVENT_TIMEOUT:-60}"
 KM_CHECKS=",$(echo "$KM_CHECKS" | tr ' ' ','),"
@@ -104,6 +104,9 @@ if wait_for "$W/trace.err" '"BPF programs attached"' "$TRACE" "$KM_LOAD_TIMEOUT"
   fi
   if want fork; then
     run_prog fork "$KM_PROGS/km_fork" 7
+  fi
+  if want fork-ids; then
+    run_prog fork-ids "$KM_PROGS/km_forks"
   fi
   if want ia32; then
     echo ia32 > "$m-ia32"; run_prog ia32 "$KM_PROGS/km_ia32" "$m-ia32"

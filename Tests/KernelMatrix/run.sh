@@ -7,7 +7,7 @@
 # Settings (environment; `make test-kernels` passes them through):
 #   KERNELS        kernels to test: Debian series (5.10 6.1 6.12), "host", or a path to a vmlinuz
 #                  (default: "5.10 6.1 6.12 host")
-#   CHECKS         load exec open connect fork ia32 uring rule ia32-rule uring-rule (default: all)
+#   CHECKS         load exec open connect fork fork-ids ia32 uring rule ia32-rule uring-rule (default: all)
 #   SKIP           KERNEL:CHECK pairs not run, reported as skipped ("5.10:ia32 *:uring"; KERNEL
 #                  as in KERNELS, or *)
 #   VIGIL_BIN      the vigil binary (default .build/debug/vigil)
@@ -22,7 +22,7 @@
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 KERNELS="${KERNELS:-5.10 6.1 6.12 host}"
-CHECKS="${CHECKS:-load exec open connect fork ia32 uring rule ia32-rule uring-rule}"
+CHECKS="${CHECKS:-load exec open connect fork fork-ids ia32 uring rule ia32-rule uring-rule}"
 VIGIL_BIN="${VIGIL_BIN:-.build/debug/vigil}"
 BPF_OBJ="${BPF_OBJ:-build/bpf/vigil.bpf.o}"
 RULES_DIR="${RULES_DIR:-rules}"
