@@ -91,6 +91,7 @@ kernel-matrix-deps:
 
 test-kernels: deps bpf kernel-matrix-deps
 	$(SWIFT) build --product vigil
+	Tests/KernelMatrix/selftest.sh
 	KERNELS="$(KERNELS)" CHECKS="$(CHECKS)" SKIP="$(SKIP)" VIGIL_BIN="$$($(SWIFT) build --show-bin-path)/vigil" \
 		BPF_OBJ=$(BPF_OBJ) RULES_DIR=rules Tests/KernelMatrix/run.sh
 
