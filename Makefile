@@ -77,7 +77,7 @@ test: deps bpf deploy-tools
 # sources are not touched).
 #   make test-kernels KERNELS="6.1 host" CHECKS="load exec" SKIP="5.10:ia32 *:uring"
 KERNELS ?= 5.10 6.1 6.12 host
-CHECKS ?= load exec open connect fork ia32 uring rule ia32-rule uring-rule
+CHECKS ?= load exec open connect fork fork-ids ia32 uring rule ia32-rule uring-rule
 SKIP ?=
 KERNEL_MATRIX_PACKAGES := qemu-system-x86 busybox-static cpio gcc libc6-dev
 
@@ -91,6 +91,7 @@ kernel-matrix-deps:
 
 test-kernels: deps bpf kernel-matrix-deps
 	$(SWIFT) build --product vigil
+	Tests/KernelMatrix/selftest.sh
 	KERNELS="$(KERNELS)" CHECKS="$(CHECKS)" SKIP="$(SKIP)" VIGIL_BIN="$$($(SWIFT) build --show-bin-path)/vigil" \
 		BPF_OBJ=$(BPF_OBJ) RULES_DIR=rules Tests/KernelMatrix/run.sh
 

@@ -22,23 +22,24 @@ static __always_inline __u64 ts_ns(__s64 sec, long nsec)
     return (__u64)sec * 1000000000ull + (__u64)nsec;
 }
 
+/* `ino` is a BTF pointer (from the tracepoint's task or binprm): plain loads, no probe reads. */
 static __always_inline void inode_times(struct inode *ino, __u64 *ctime, __u64 *mtime)
 {
     if (bpf_core_field_exists(ino->i_ctime_sec)) {
-        *ctime = ts_ns(BPF_CORE_READ(ino, i_ctime_sec), BPF_CORE_READ(ino, i_ctime_nsec));
-        *mtime = ts_ns(BPF_CORE_READ(ino, i_mtime_sec), BPF_CORE_READ(ino, i_mtime_nsec));
+        *ctime = ts_ns(ino->i_ctime_sec, ino->i_ctime_nsec);
+        *mtime = ts_ns(ino->i_mtime_sec, ino->i_mtime_nsec);
         return;
     }
     struct inode___v67 *i67 = (void *)ino;
     struct inode___v510 *i510 = (void *)ino;
     if (bpf_core_field_exists(i67->__i_ctime))
-        *ctime = ts_ns(BPF_CORE_READ(i67, __i_ctime.tv_sec), BPF_CORE_READ(i67, __i_ctime.tv_nsec));
+        *ctime = ts_ns(i67->__i_ctime.tv_sec, i67->__i_ctime.tv_nsec);
     else
-        *ctime = ts_ns(BPF_CORE_READ(i510, i_ctime.tv_sec), BPF_CORE_READ(i510, i_ctime.tv_nsec));
+        *ctime = ts_ns(i510->i_ctime.tv_sec, i510->i_ctime.tv_nsec);
     if (bpf_core_field_exists(i67->__i_mtime))
-        *mtime = ts_ns(BPF_CORE_READ(i67, __i_mtime.tv_sec), BPF_CORE_READ(i67, __i_mtime.tv_nsec));
+        *mtime = ts_ns(i67->__i_mtime.tv_sec, i67->__i_mtime.tv_nsec);
     else
-        *mtime = ts_ns(BPF_CORE_READ(i510, i_mtime.tv_sec), BPF_CORE_READ(i510, i_mtime.tv_nsec));
+        *mtime = ts_ns(i510->i_mtime.tv_sec, i510->i_mtime.tv_nsec);
 }
 
 /* kernel_cap_t: a u64 `val` from 6.3, `__u32 cap[2]` before. */
@@ -51,16 +52,17 @@ struct cred___old {
     struct kernel_cap_struct___old cap_permitted;
 } __attribute__((preserve_access_index));
 
+/* `cred` is a BTF pointer: plain loads. */
 static __always_inline void cred_caps(const struct cred *cred, __u64 *eff, __u64 *prm)
 {
     if (bpf_core_field_exists(cred->cap_effective.val)) {
-        *eff = BPF_CORE_READ(cred, cap_effective.val);
-        *prm = BPF_CORE_READ(cred, cap_permitted.val);
+        *eff = cred->cap_effective.val;
+        *prm = cred->cap_permitted.val;
         return;
     }
-    struct cred___old *o = (void *)cred;
-    *eff = BPF_CORE_READ(o, cap_effective.cap[0]) | ((__u64)BPF_CORE_READ(o, cap_effective.cap[1]) << 32);
-    *prm = BPF_CORE_READ(o, cap_permitted.cap[0]) | ((__u64)BPF_CORE_READ(o, cap_permitted.cap[1]) << 32);
+    const struct cred___old *o = (const void *)cred;
+    *eff = o->cap_effective.cap[0] | ((__u64)o->cap_effective.cap[1] << 32);
+    *prm = o->cap_permitted.cap[0] | ((__u64)o->cap_permitted.cap[1] << 32);
 }
 
 /* Room the environment may take in the scratch record: the first form applies while the record
@@ -88,8 +90,9 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
     __u64 pt = bpf_get_current_pid_tgid();
     if (ignored(cfg, pt >> 32))
         return 0;
-    /* Which exec syscall: from the task's saved registers (maps.bpf.h). */
-    __u32 id = current_syscall_id() == VIGIL_SYS_EXECVEAT ? VIGIL_SYS_EXECVEAT : VIGIL_SYS_EXECVE;
+    /* Which exec syscall: from the task's saved registers (maps.bpf.h; p is the current task). */
+    int compat = 0;
+    __u32 id = current_syscall_id(p, &compat) == VIGIL_SYS_EXECVEAT ? VIGIL_SYS_EXECVEAT : VIGIL_SYS_EXECVE;
     __u32 otid = (__u32)old_pid;
     if (!wanted(id))
         return 0;
@@ -97,7 +100,9 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
     __u8 *rec = scratch();
     if (!rec)
         return 0;
-    struct task_struct *task = current_task();
+    /* p is the current task as a BTF pointer (on every kernel: tp_btf arguments are typed):
+     * its fields, and the structures they point to, are plain loads, not probe reads. */
+    struct task_struct *task = p;
     struct vigil_exec_event *ev = (void *)rec;
     struct vigil_header *h = &ev->hdr;
     fill_header(h, VIGIL_REC_EXEC, 0);
@@ -108,42 +113,52 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
     ev->enforcement = 0;
 
     /* credentials */
-    const struct cred *cred = BPF_CORE_READ(task, cred);
-    ev->euid = BPF_CORE_READ(cred, euid.val);
-    ev->egid = BPF_CORE_READ(cred, egid.val);
+    const struct cred *cred = task->cred;
+    ev->euid = cred->euid.val;
+    ev->egid = cred->egid.val;
     cred_caps(cred, &ev->cap_effective, &ev->cap_permitted);
-    ev->loginuid = BPF_CORE_READ(task, loginuid.val);
-    ev->tty = tty_nr(task);
-    ev->start_time_ns = BPF_CORE_READ(task, start_boottime);
+    ev->loginuid = task->loginuid.val;
+    struct signal_struct *sig = task->signal;
+    ev->tty = tty_nr_btf(sig);
+    ev->start_time_ns = task->start_boottime;
 
-    struct signal_struct *sig = BPF_CORE_READ(task, signal);
-    ev->pgid = pid_nr_level0(BPF_CORE_READ(sig, pids[PIDTYPE_PGID_IDX]));
-    ev->sid = pid_nr_level0(BPF_CORE_READ(sig, pids[PIDTYPE_SID_IDX]));
-    struct pid *tp = BPF_CORE_READ(task, thread_pid);
-    __u32 level = BPF_CORE_READ(tp, level);
-    ev->vpid = BPF_CORE_READ(tp, numbers[level & 31].nr);
-    ev->pidns_inum = BPF_CORE_READ(tp, numbers[level & 31].ns, ns.inum);
+    struct pid *pg = sig->pids[PIDTYPE_PGID_IDX];
+    struct pid *ss = sig->pids[PIDTYPE_SID_IDX];
+    ev->pgid = pg ? pg->numbers[0].nr : 0;
+    ev->sid = ss ? ss->numbers[0].nr : 0;
+    /* the pid as its own namespace sees it: plain loads at the host's level (0); in a pid
+     * namespace a variable index (numbers[] is declared with one element before 6.x, so no
+     * constant index above 0 relocates, and old verifiers refuse a variable one on a BTF
+     * pointer), so probe reads */
+    struct pid *tp = task->thread_pid;
+    __u32 level = tp->level;
+    if (level == 0) {
+        ev->vpid = tp->numbers[0].nr;
+        ev->pidns_inum = tp->numbers[0].ns->ns.inum;
+    } else {
+        ev->vpid = BPF_CORE_READ(tp, numbers[level & 31].nr);
+        ev->pidns_inum = BPF_CORE_READ(tp, numbers[level & 31].ns, ns.inum);
+    }
 
     /* the executable (mm->exe_file, as /proc/PID/exe) */
-    struct file *exe = BPF_CORE_READ(task, mm, exe_file);
+    struct file *exe = task->mm->exe_file;
     if (!exe)
-        exe = BPF_CORE_READ(bprm, file);
-    struct inode *ino = BPF_CORE_READ(exe, f_inode);
-    ev->exe_ino = BPF_CORE_READ(ino, i_ino);
+        exe = bprm->file;
+    struct inode *ino = exe->f_inode;
+    ev->exe_ino = ino->i_ino;
     inode_times(ino, &ev->exe_ctime_ns, &ev->exe_mtime_ns);
 
     /* overlay upper layer: the overlay inode has an upper dentry */
-    struct super_block *sb = BPF_CORE_READ(ino, i_sb);
     /* (overlayfs may be a module whose BTF is absent: the type check is resolved at load time) */
-    if (bpf_core_type_exists(struct ovl_inode___vigil) && BPF_CORE_READ(sb, s_magic) == OVERLAYFS_SUPER_MAGIC) {
+    if (bpf_core_type_exists(struct ovl_inode___vigil) && ino->i_sb->s_magic == OVERLAYFS_SUPER_MAGIC) {
         struct ovl_inode___vigil *oi =
             (void *)ino - bpf_core_field_offset(struct ovl_inode___vigil, vfs_inode);
         if (BPF_CORE_READ(oi, __upperdentry))
             ev->exe_flags |= VIGIL_EXE_UPPER_LAYER;
     }
     /* memfd: unlinked file named "memfd:..." */
-    struct dentry *exe_dentry = BPF_CORE_READ(exe, f_path.dentry);
-    if (BPF_CORE_READ(ino, __i_nlink) == 0) {
+    struct dentry *exe_dentry = exe->f_path.dentry;
+    if (ino->__i_nlink == 0) {
         char pfx[6] = {};
         bpf_probe_read_kernel(pfx, sizeof(pfx), BPF_CORE_READ(exe_dentry, d_name.name));
         if (pfx[0] == 'm' && pfx[1] == 'e' && pfx[2] == 'm' && pfx[3] == 'f' && pfx[4] == 'd' && pfx[5] == ':')
@@ -151,9 +166,9 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
     }
     /* writable by the executing user (euid/egid vs owner and mode) */
     {
-        umode_t mode = BPF_CORE_READ(ino, i_mode);
-        __u32 iuid = BPF_CORE_READ(ino, i_uid.val);
-        __u32 igid = BPF_CORE_READ(ino, i_gid.val);
+        umode_t mode = ino->i_mode;
+        __u32 iuid = ino->i_uid.val;
+        __u32 igid = ino->i_gid.val;
         int w = 0;
         if (ev->euid == 0)
             w = 1;
@@ -201,7 +216,7 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
             h->flags |= VIGIL_HF_READ_FAILED;
         }
     } else {
-        build_path(pb, exe_dentry, BPF_CORE_READ(exe, f_path.mnt), task);
+        build_path_task(pb, exe_dentry, exe->f_path.mnt, task);
         exe_len = copy_path(rec, base, pb);
         if (pb->w.truncated)
             ev->exe_flags |= VIGIL_EXE_PATH_TRUNCATED;
@@ -213,9 +228,9 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
     /* argv from the new mm */
     __u32 args_len = 0;
     {
-        struct mm_struct *mm = BPF_CORE_READ(task, mm);
-        __u64 start = BPF_CORE_READ(mm, arg_start);
-        __u64 end = BPF_CORE_READ(mm, arg_end);
+        struct mm_struct *mm = task->mm;
+        __u64 start = mm->arg_start;
+        __u64 end = mm->arg_end;
         __u32 max = cfg ? cfg->max_args_bytes : VIGIL_ARGS_DEFAULT;
         if (max == 0 || max > VIGIL_ARGS_MAX)
             max = VIGIL_ARGS_MAX;
@@ -246,7 +261,8 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
     off += args_len;
 
     /* cwd */
-    build_path(pb, BPF_CORE_READ(task, fs, pwd.dentry), BPF_CORE_READ(task, fs, pwd.mnt), task);
+    struct fs_struct *fs = task->fs;
+    build_path_task(pb, fs->pwd.dentry, fs->pwd.mnt, task);
     __u32 cwd_len = 0;
     if (off <= base + VIGIL_PATH_MAX + VIGIL_ARGS_MAX)
         cwd_len = copy_path(rec, off, pb);
@@ -273,9 +289,9 @@ int BPF_PROG(vigil_exec, struct task_struct *p, pid_t old_pid, struct linux_binp
     if (env_max) {
         if (env_max > VIGIL_ENV_MAX)
             env_max = VIGIL_ENV_MAX;
-        struct mm_struct *mm = BPF_CORE_READ(task, mm);
-        __u64 start = BPF_CORE_READ(mm, env_start);
-        __u64 end = BPF_CORE_READ(mm, env_end);
+        struct mm_struct *mm = task->mm;
+        __u64 start = mm->env_start;
+        __u64 end = mm->env_end;
         __u64 len = end > start ? end - start : 0;
         ev->exe_flags |= VIGIL_EXE_ENV_CAPTURED;
         if (len > env_max) {

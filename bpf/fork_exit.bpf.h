@@ -21,10 +21,15 @@ int BPF_PROG(vigil_fork, struct task_struct *parent, struct task_struct *child)
     ev.child_tid = child->pid;
     if (child->tgid == parent->tgid)
         ev.flags |= VIGIL_FORK_THREAD;
-    /* The parent is inside clone/clone3/fork/vfork: the number is in its saved registers. */
-    __u32 id = current_syscall_id();
-    if (is_clone_family(id))
+    /* The parent (the current task) is inside clone/clone3/fork/vfork: the number is in its
+     * saved registers; a 32-bit entry (an ia32 process, int 0x80) marks the record compat. */
+    int compat = 0;
+    __u32 id = current_syscall_id(parent, &compat);
+    if (is_clone_family(id)) {
         ev.syscall = id;
+        if (compat)
+            ev.hdr.flags |= VIGIL_HF_COMPAT;
+    }
     ev.child_start_time_ns = child->start_boottime;
     submit(&ev, sizeof(ev), cfg);
     return 0;
@@ -43,10 +48,11 @@ int BPF_PROG(vigil_exit, struct task_struct *p)
         return 0;
     struct vigil_exit_event ev = {};
     fill_header(&ev.hdr, VIGIL_REC_EXIT, sizeof(ev));
-    int code = BPF_CORE_READ(p, exit_code);
+    /* p is a BTF pointer (tp_btf, every kernel): plain loads */
+    int code = p->exit_code;
     ev.exit_code = (code >> 8) & 0xff;
     ev.signal = code & 0x7f;
-    if (BPF_CORE_READ(p, signal, live.counter) == 0)
+    if (p->signal->live.counter == 0)
         ev.flags |= VIGIL_EXIT_GROUP_DEAD;
     submit(&ev, sizeof(ev), cfg);
     return 0;

@@ -273,39 +273,78 @@ static __always_inline __u32 syscall_id(long nr, int *compat, struct task_struct
     return (v & VIGIL_NR_WANTED) ? (v & VIGIL_NR_ID_MASK) : 0;
 }
 
-/* The vigil id (wanted or not) of the syscall the current task is in, read from its saved user
- * registers (task_pt_regs): what sched_process_fork and sched_process_exec run inside. 0 for
- * kernel threads and syscalls vigil does not know. */
-#define PF_KTHREAD_FLAG 0x00200000
-#define KERNEL_THREAD_SIZE 16384 /* x86-64 and arm64 without KASAN */
-static __always_inline __u32 current_syscall_id(void)
+/* Whether saved registers are a user context (the registers a syscall entry saved), not
+ * something else read from where they would be. x86-64: the user code segment (__USER_CS 0x33,
+ * or __USER32_CS 0x23 for the 32-bit entries), the user stack segment (__USER_DS 0x2b) and a
+ * user instruction pointer; arm64: EL0 (PSR_MODE_MASK bits 0, also for AArch32 user mode). */
+#if defined(__TARGET_ARCH_x86)
+#define USER_REGS(cs, ss, ip, pstate) \
+    (((cs) == 0x33 || (cs) == 0x23) && (ss) == 0x2b && (ip) < 0x0100000000000000ull)
+#else
+#define USER_REGS(cs, ss, ip, pstate) (((pstate) & 0xf) == 0)
+#endif
+#if defined(__TARGET_ARCH_x86)
+#define REGS_USER(r) USER_REGS((r)->cs, (r)->ss, (r)->ip, 0)
+#else
+#define REGS_USER(r) USER_REGS(0, 0, 0, (r)->pstate)
+#endif
+
+/* The kernel stack sizes task_pt_regs() can sit below on 5.10 (no bpf_task_pt_regs):
+ * THREAD_SIZE is 16 KiB on x86-64 and arm64 and doubles with KASAN (KASAN_STACK_ORDER,
+ * KASAN_THREAD_SHIFT). The kernel's BTF does not carry THREAD_SIZE, so each is tried in turn
+ * and the registers found there must pass REGS_USER: a wrong size reads the middle of the
+ * stack (or a guard page, a failed read), which does not hold a user segment pair. */
+#define KERNEL_THREAD_SIZE 16384
+#define KERNEL_THREAD_SIZE_KASAN 32768
+
+/* The saved user registers of task `t` on 5.10: the top of its kernel stack minus one
+ * pt_regs (x86-64 has no padding above them). 0 when neither stack size holds them. */
+static __always_inline int stack_top_regs(struct task_struct *t, struct pt_regs *r)
 {
-    struct task_struct *t = current_task();
-    if (BPF_CORE_READ(t, flags) & PF_KTHREAD_FLAG)
+    void *stack = BPF_CORE_READ(t, stack);
+    if (!stack)
+        return 0;
+    if (bpf_probe_read_kernel(r, sizeof(*r), (struct pt_regs *)(stack + KERNEL_THREAD_SIZE) - 1) == 0 &&
+        REGS_USER(r))
+        return 1;
+    if (bpf_probe_read_kernel(r, sizeof(*r), (struct pt_regs *)(stack + KERNEL_THREAD_SIZE_KASAN) - 1) == 0 &&
+        REGS_USER(r))
+        return 1;
+    return 0;
+}
+
+/* The vigil id (wanted or not) of the syscall task `t` is in, read from its saved user
+ * registers (task_pt_regs), and whether it is a 32-bit one: what sched_process_fork and
+ * sched_process_exec run inside. `t` must be the current task (the tracepoint's task
+ * argument: the forking parent, the execing task), so TS_COMPAT says how it entered. 0 for
+ * kernel threads, registers that are not a user context (an io_uring worker) and syscalls
+ * vigil does not know. 5.15+: bpf_task_pt_regs (resolved at load, the other branch is dead
+ * code); 5.10: the top of the task's kernel stack (stack_top_regs). */
+#define PF_KTHREAD_FLAG 0x00200000
+static __always_inline __u32 current_syscall_id(struct task_struct *t, int *compat)
+{
+    *compat = 0;
+    if (t->flags & PF_KTHREAD_FLAG)
         return 0;
     long nr = -1;
     if (bpf_core_enum_value_exists(enum bpf_func_id, BPF_FUNC_task_pt_regs)) {
-        struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+        struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(t);
+        if (!regs || !REGS_USER(regs))
+            return 0;
         nr = SC_NR(regs);
     } else {
-        /* 5.10: task_pt_regs() is the top of the task's stack minus one pt_regs. */
-        void *stack = BPF_CORE_READ(t, stack);
-        struct pt_regs *regs = (struct pt_regs *)(stack + KERNEL_THREAD_SIZE) - 1;
         struct pt_regs r = {};
-        if (bpf_probe_read_kernel(&r, sizeof(r), regs) != 0)
+        if (!stack_top_regs(t, &r))
             return 0;
-#if defined(__TARGET_ARCH_x86)
-        /* Saved user registers have a user code segment (RPL 3); anything else is not them. */
-        if ((r.cs & 3) != 3)
-            return 0;
-#endif
         nr = SC_NR(&r);
     }
     if (nr < 0 || nr >= VIGIL_NR_COMPAT_BASE)
         return 0;
     __u32 v = syscall_entry((__u32)nr);
-    if (in_compat_syscall())
+    if (in_compat_syscall()) {
+        *compat = 1;
         v = (v & VIGIL_NR_HAS_COMPAT) ? syscall_entry((__u32)nr + VIGIL_NR_COMPAT_BASE) : 0;
+    }
     return v & VIGIL_NR_ID_MASK;
 }
 

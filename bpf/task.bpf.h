@@ -16,6 +16,18 @@ static __always_inline __u32 tty_nr(struct task_struct *task)
     return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
 }
 
+/* tty_nr for the signal struct of a BTF task pointer: plain loads. */
+static __always_inline __u32 tty_nr_btf(struct signal_struct *sig)
+{
+    struct tty_struct *tty = sig->tty;
+    if (!tty)
+        return 0;
+    struct tty_driver *drv = tty->driver;
+    __u32 major = drv->major;
+    __u32 minor = drv->minor_start + tty->index;
+    return (minor & 0xff) | (major << 8) | ((minor & ~0xffu) << 12);
+}
+
 static __always_inline __u32 pid_nr_level0(struct pid *p)
 {
     return p ? BPF_CORE_READ(p, numbers[0].nr) : 0;

@@ -272,7 +272,7 @@ package final class AlertDispatcher: Sendable {
     /// `vigil_alerts_rate_limited_total{rule}`, `vigil_alert_summaries_total{kind}`,
     /// `vigil_alerts_fold_table_full_total`, and per sink `vigil_alert_sink_sent_total{sink}`,
     /// `vigil_alert_sink_errors_total{sink}`, `vigil_alert_sink_retries_total{sink}`,
-    /// `vigil_alert_sink_dropped_total{sink}`, `vigil_alert_sink_queue_depth{sink}`,
+    /// `vigil_alert_sink_dropped_total{sink}`, `vigil_alert_sink_unconfirmed_total{sink}`, `vigil_alert_sink_queue_depth{sink}`,
     /// `vigil_alert_sink_queue_capacity{sink}`, `vigil_alert_sink_queue_bytes{sink}`.
     package func registerMetrics(in registry: MetricsRegistry) {
         registry.register("vigil_alerts_total", help: "Alerts accepted for delivery, by rule and priority.", type: .counter) { [self] in
@@ -304,6 +304,9 @@ package final class AlertDispatcher: Sendable {
         perSink("vigil_alert_sink_errors_total", "Alerts that could not be delivered, per sink.", .counter) { Double($0.stats.errors.value) }
         perSink("vigil_alert_sink_retries_total", "Delivery retries, per sink.", .counter) { Double($0.stats.retries.value) }
         perSink("vigil_alert_sink_dropped_total", "Alerts dropped at a full sink queue, per sink.", .counter) { Double($0.stats.dropped.value) }
+        perSink("vigil_alert_sink_unconfirmed_total",
+                "Alerts sent in requests that got no answer (timeout, dropped connection): the receiver may hold them, and a retry may deliver them twice.",
+                .counter) { Double($0.stats.unconfirmed.value) }
         perSink("vigil_alert_sink_queue_depth", "Alerts waiting in the sink queue.", .gauge) { Double($0.queueDepth) }
         perSink("vigil_alert_sink_queue_capacity", "Capacity of the sink queue.", .gauge) { Double($0.queueCapacity) }
         perSink("vigil_alert_sink_queue_bytes", "Bytes of rendered alerts waiting in the sink queue.", .gauge) { Double($0.queuedBytes) }

@@ -39,6 +39,11 @@ package final class SinkStats: Sendable {
     package let retries = Counter()
     /// Alerts dropped because the sink's queue was full (or it was stopped with alerts pending).
     package let dropped = Counter()
+    /// Alerts in attempts whose outcome is unknown: the request went out but no answer came back
+    /// (a timeout or a dropped connection, HTTP). The receiver may have taken them although they
+    /// count as retried or failed, so a retry may deliver them twice (at-least-once delivery):
+    /// the receiver holds between `sent` and `sent + unconfirmed` alerts.
+    package let unconfirmed = Counter()
     package init() {}
 }
 

@@ -377,17 +377,39 @@ final class RingReader: @unchecked Sendable {
         sinkRef.release()
     }
 
+    /// A batch smaller than this makes the reader wait out the poll interval before the next
+    /// read (see ``run()``).
+    static let smallBatch: Int32 = 256
+
     /// Polls and drains the ring until a stop is requested, then drains what is left and finishes.
+    ///
+    /// The ring's epoll readiness is level-triggered: `epoll_wait` returns at once while any
+    /// record is waiting, whatever wake-up the kernel side asked for. Under a steady stream
+    /// (an exec storm: a few dozen records per exec) the reader would then wake once per record
+    /// or two, paying a syscall and the per-batch work each time. So after a batch of fewer
+    /// than ``smallBatch`` records the reader sleeps one poll interval and reads what gathered
+    /// meanwhile: no record waits longer than the interval (the bound a record sent without a
+    /// wake-up already has), and a storm is read in batches. While rules enforce from user space
+    /// (``ReaderControl/pollCap`` lowered) the reader does not sleep, for the kill latency.
     func run() {
         let epfd = ring_buffer__epoll_fd(ring)
         var ev = epoll_event()
         var morePending = false
+        var lastBatch: Int32 = 0
         while !control.stopRequested {
             // After a full batch more data is waiting: consume again without sleeping.
             var woke: Int32 = 1
-            if !morePending { woke = epoll_wait(epfd, &ev, 1, min(pollMs, control.pollCap.load(ordering: .relaxed))) }
+            let cap = control.pollCap.load(ordering: .relaxed)
+            if !morePending {
+                if lastBatch > 0 && lastBatch < Self.smallBatch && cap == Int32.max {
+                    Timestamp.sleep(milliseconds: Int(pollMs))
+                } else {
+                    woke = epoll_wait(epfd, &ev, 1, min(pollMs, cap))
+                }
+            }
             sink.resetBatch()
             let n = ring_buffer__consume(ring)
+            lastBatch = n
             morePending = n == RingSinkBase.batchFull
             if n > 0 || morePending {
                 sink.endOfBatch()

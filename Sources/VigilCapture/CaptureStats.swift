@@ -76,9 +76,16 @@ final class RecordCounter: @unchecked Sendable {
     func publish() {
         guard dirty else { return }
         dirty = false
-        let t = byType, k = byKind, b = bytes, m = malformed
+        // Element by element into the published arrays: assigning the arrays would share their
+        // storage, and the next admit() would copy the whole array (an allocation per batch).
         published.withLock { s in
-            s.recordsByType = t; s.recordsByKind = k; s.bytes = b; s.decodeErrors = m
+            byType.withUnsafeBufferPointer { t in
+                for i in 0..<min(t.count, s.recordsByType.count) { s.recordsByType[i] = t[i] }
+            }
+            byKind.withUnsafeBufferPointer { k in
+                for i in 0..<min(k.count, s.recordsByKind.count) { s.recordsByKind[i] = k[i] }
+            }
+            s.bytes = bytes; s.decodeErrors = malformed
         }
     }
 

@@ -10,7 +10,7 @@ import json
 import re
 import sys
 
-ALL_CHECKS = ["load", "exec", "open", "connect", "fork", "ia32", "uring", "rule", "ia32-rule", "uring-rule"]
+ALL_CHECKS = ["load", "exec", "open", "connect", "fork", "fork-ids", "ia32", "uring", "rule", "ia32-rule", "uring-rule"]
 
 
 def parse_sections(text):
@@ -193,6 +193,38 @@ def main():
         if not oke:
             raise Failure(mismatch(exits, f"procexit pid={child} ppid={pid} ret={status}"))
 
+    def check_fork_ids():
+        # Each clone-family entry names itself in the child's fork record: the syscall id comes
+        # from the parent's saved registers (bpf_task_pt_regs on 5.15+, the top of the task's
+        # stack on 5.10), and an i386 fork (int $0x80, i386 nr 2) from the i386 table.
+        loaded()
+        pid, = need_fact(facts, "fork-ids", "pid")
+        f = facts["fork-ids"]
+        forks = [e for e in by_pid(events, pid) if e.get("evt.type") in ("clone", "clone3", "fork", "vfork")]
+        wrong, missing, ran = [], [], []
+        for key, want_type, compat in (("fork", "fork", False), ("vfork", "vfork", False), ("clone", "clone", False),
+                                       ("clone3", "clone3", False), ("ia32fork", "fork", True)):
+            child = int(f.get(key, "0"))
+            if child == 0:
+                if key in ("fork", "vfork", "clone"):
+                    raise Failure(f"km_forks made no {key} child: {f.get('_line', '')[:300]}")
+                continue  # clone3 before 5.3, int $0x80 without ia32 emulation
+            ran.append(key)
+            mine = [e for e in forks if (e.get("evt.args") or {}).get("child_pid") == child]
+            if not mine:
+                missing.append(f"{key} child {child}")
+                continue
+            e = mine[0]
+            if e.get("evt.type") != want_type or (e.get("evt.is_compat") is True) != compat:
+                wrong.append(f"{key} child {child}: {want_type}{' (compat)' if compat else ''} expected, got "
+                             + short(e, ("evt.type", "evt.is_compat", "evt.args")))
+        if missing:
+            raise Failure("no fork record for " + ", ".join(missing) + "; seen: " + " | ".join(short(e) for e in forks[:5]))
+        if wrong:
+            raise Failure("; ".join(wrong))
+        if len(ran) < 5:
+            notes["fork-ids"] = "ran: " + ", ".join(ran)
+
     def check_ia32():
         loaded()
         pid, fd, flags = need_fact(facts, "ia32", "pid", "fd", "flags")
@@ -268,7 +300,7 @@ def main():
         rule_alert("uring-rule", "an io_uring openat of /etc/shadow")
 
     table = {"load": check_load, "exec": check_exec, "open": check_open, "connect": check_connect,
-             "fork": check_fork, "ia32": check_ia32, "uring": check_uring, "rule": check_rule,
+             "fork": check_fork, "fork-ids": check_fork_ids, "ia32": check_ia32, "uring": check_uring, "rule": check_rule,
              "ia32-rule": check_ia32_rule, "uring-rule": check_uring_rule}
     failed = 0
     for c in checks:

@@ -44,7 +44,7 @@ else
   finish() { exit 0; }
 fi
 export VIGIL_BPF_OBJECT
-KM_CHECKS="${KM_CHECKS:-load,exec,open,connect,fork,ia32,uring,rule,ia32-rule,uring-rule}"
+KM_CHECKS="${KM_CHECKS:-load,exec,open,connect,fork,fork-ids,ia32,uring,rule,ia32-rule,uring-rule}"
 KM_LOAD_TIMEOUT="${KM_LOAD_TIMEOUT:-180}"
 KM_EVENT_TIMEOUT="${KM_EVENT_TIMEOUT:-60}"
 KM_CHECKS=",$(echo "$KM_CHECKS" | tr ' ' ','),"
@@ -84,6 +84,9 @@ say "kernel $(uname -r), checks ${KM_CHECKS}"
 fact "kernel release=$(uname -r)"
 
 # ---- capture: vigil trace ----
+# The "attaching BPF programs" / "programs attached" / "did not attach" lines bound the attach on
+# the console: run.sh (tcg_fault.py) recognises an emulator fault during it.
+say "vigil trace: attaching BPF programs"
 "$VIGIL" trace > "$W/trace.json" 2> "$W/trace.err" &
 TRACE=$!
 if wait_for "$W/trace.err" '"BPF programs attached"' "$TRACE" "$KM_LOAD_TIMEOUT"; then
@@ -101,6 +104,9 @@ if wait_for "$W/trace.err" '"BPF programs attached"' "$TRACE" "$KM_LOAD_TIMEOUT"
   fi
   if want fork; then
     run_prog fork "$KM_PROGS/km_fork" 7
+  fi
+  if want fork-ids; then
+    run_prog fork-ids "$KM_PROGS/km_forks"
   fi
   if want ia32; then
     echo ia32 > "$m-ia32"; run_prog ia32 "$KM_PROGS/km_ia32" "$m-ia32"
@@ -120,9 +126,13 @@ fi
 
 # ---- a default rule: vigil run with the bundled rules ----
 if want rule || want ia32-rule || want uring-rule; then
+  say "vigil run: attaching BPF programs"
   "$VIGIL" run -c "$KM_RULES/vigil.yaml" -r "$KM_RULES" -o webserver.enabled=false > "$W/run.out" 2> "$W/run.err" &
   RUN=$!
-  if wait_for "$W/run.err" '"BPF programs attached"' "$RUN" "$KM_LOAD_TIMEOUT"; then
+  if ! wait_for "$W/run.err" '"BPF programs attached"' "$RUN" "$KM_LOAD_TIMEOUT"; then
+    say "vigil run: did not attach"
+  else
+    say "vigil run: programs attached"
     out="$(sh -c 'echo "pid=$$"; exec cat /etc/shadow > /dev/null')"; fact "rule rc=$? $out"
     # The same read through the i386 entry and through io_uring must alert too.
     if want ia32-rule; then run_prog ia32-rule "$KM_PROGS/km_ia32" /etc/shadow; fi

@@ -1048,23 +1048,41 @@ def run_all(vigil, repo, falco_rules, workdir, only=None, behaviour_set="stable"
     else:
         selected = [b for b in BEHAVIOURS if b.extra == (behaviour_set == "extra")]
     errors = {}
+    tries = {b.id: [] for b in selected}  # per try: the events the kernel lost while it ran (None: unknown)
     try:
         agent.wait_ready()
         for p in pods.values():
             agent.warm_up(p)
         threads = []
         for b in [x for x in selected if x.background]:
-            t = threading.Thread(target=_guard, args=(b, ctx, errors))
+            t = threading.Thread(target=_try, args=(b, ctx, errors, agent, tries))
             t.start()
             threads.append(t)
         for b in [x for x in selected if not x.background]:
-            _guard(b, ctx, errors)
+            _try(b, ctx, errors, agent, tries)
         for t in threads:
             t.join()
+
+        def done(b, a):
+            return _complete(b, a, falco_rules) and _attributed(b, a, pods) is not False
+
         # On a loaded machine a debug build may run well behind the kernel: wait until a marker
         # opened now has come through, then until every behaviour has its alerts, or the deadline.
         alerts = agent.drain(timeout=120)
-        alerts = agent.wait_for_alerts(lambda a: all(_complete(b, a, falco_rules) for b in selected), 60)
+        alerts = agent.wait_for_alerts(lambda a: all(done(b, a) for b in selected), 60)
+        # The agent sees the whole machine: another program's storm can fill its ring, and the
+        # kernel then loses events (vigil_kernel_drops_total; Vigil's promise under overload).
+        # A behaviour left incomplete whose last try lost events proves nothing either way: it is
+        # done again (at most 3 more times). One whose try lost nothing is decided: a failure.
+        for _ in range(3):
+            again = [b for b in selected if not done(b, alerts) and (tries[b.id][-1] or 0) > 0]
+            if not again:
+                break
+            for b in again:
+                errors.pop(b.id, None)
+                _try(b, ctx, errors, agent, tries)
+            alerts = agent.drain(timeout=120)
+            alerts = agent.wait_for_alerts(lambda a: all(done(b, a) for b in again), 60)
     finally:
         rc = agent.stop()
         for p in pods.values():
@@ -1076,7 +1094,10 @@ def run_all(vigil, repo, falco_rules, workdir, only=None, behaviour_set="stable"
     report = {"agent_exit": rc, "agent_log": agent.log_tail(5), "behaviours": []}
     for b in selected:
         loaded = falco_rules if (not b.incubating or len(falco_files) > 1) else None
-        report["behaviours"].append(_evaluate(b, alerts, pods, loaded, errors.get(b.id)))
+        r = _evaluate(b, alerts, pods, loaded, errors.get(b.id))
+        r["tries"] = len(tries[b.id])
+        r["lost_events_per_try"] = tries[b.id]
+        report["behaviours"].append(r)
     return report
 
 
@@ -1085,6 +1106,30 @@ def _guard(b, ctx, errors):
         b.fn(ctx, b)
     except Exception as e:  # recorded in the report; the test fails on it
         errors[b.id] = f"{type(e).__name__}: {e}"
+
+
+def _try(b, ctx, errors, agent, tries):
+    """Performs `b` once, recording how many events the kernel lost meanwhile (None: unknown)."""
+    before = agent.metric("vigil_kernel_drops_total")
+    _guard(b, ctx, errors)
+    after = agent.metric("vigil_kernel_drops_total")
+    tries[b.id].append(None if before is None or after is None else int(after - before))
+
+
+def _attributed(b, alerts, pods):
+    """For a behaviour in a pod: whether one of its Vigil alerts names the container and the pod
+    (None when it is not in a pod or no Vigil alert fired)."""
+    pod = pods.get(b.where)
+    hits = [a for a in _mine(b, alerts) if a["rule"] in b.vigil]
+    if not pod or not hits:
+        return None
+    return any(_names(a, pod) for a in hits)
+
+
+def _names(a, pod):
+    of = a.get("output_fields", {})
+    return (of.get("container.id") == pod.short_id and of.get("k8s.pod.name") == pod.name
+            and of.get("k8s.ns.name") == pod.namespace)
 
 
 def _mine(b, alerts):
@@ -1102,14 +1147,9 @@ def _evaluate(b, alerts, pods, falco_rules, error):
     fired = sorted({a["rule"] for a in mine})
     vigil_hits = [a for a in mine if a["rule"] in b.vigil]
     pod = pods.get(b.where)
-    attributed = None
-    if pod and vigil_hits:
-        def named(a):
-            of = a.get("output_fields", {})
-            return (of.get("container.id") == pod.short_id and of.get("k8s.pod.name") == pod.name
-                    and of.get("k8s.ns.name") == pod.namespace)
-        attributed = any(named(a) for a in vigil_hits)
-        vigil_hits.sort(key=lambda a: not named(a))
+    attributed = _attributed(b, alerts, pods)
+    if attributed is not None:
+        vigil_hits.sort(key=lambda a: not _names(a, pod))
     return {
         "id": b.id, "what": b.what, "where": b.where, "falco_rule": b.falco, "incubating": b.incubating,
         "vigil_rules": b.vigil, "note": b.note,

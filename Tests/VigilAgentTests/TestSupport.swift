@@ -70,3 +70,35 @@ func removeTree(_ path: String) {
         waitpid(pid, &st, 0)
     }
 }
+
+/// Events the agent serving `port` has lost in the kernel so far (`vigil_kernel_drops_total`, read
+/// from the kernel's counters at scrape time); nil when the metrics cannot be read.
+func kernelDrops(port: UInt16) -> Double? {
+    guard let r = httpGet(port: port, path: "/metrics"), r.status == 200 else { return nil }
+    return parsePrometheus(r.body).filter { $0.key.hasPrefix("vigil_kernel_drops_total") }.values.reduce(0, +)
+}
+
+/// Does `act` and waits up to `wait` seconds for `alerted`. Returns nil once it alerted, else why not.
+///
+/// The agent sees every process of the machine: a storm elsewhere (another test's or program's
+/// flood of syscalls) can fill its ring, and the kernel then loses events, counted in
+/// `vigil_kernel_drops_total` (what Vigil promises under overload, with its "Vigil dropped
+/// events" alert). A try during which that counter rose may have lost this behaviour's events and
+/// proves nothing either way, so it is done again, up to `attempts` times. A try without losses
+/// decides: no alert there is a failure.
+func actUntilAlerted(port: UInt16, attempts: Int = 5, wait: Double = 15, act: () -> Bool, alerted: () -> Bool) -> String? {
+    var lossy: [String] = []
+    for _ in 0..<max(1, attempts) {
+        let before = kernelDrops(port: port)
+        guard act() else { return "the behaviour itself failed" }
+        if waitFor(wait, alerted) { return nil }
+        let after = kernelDrops(port: port)
+        guard let b = before, let a = after, a > b else {
+            return "no alert within \(Int(wait)) s, and the kernel lost no event meanwhile"
+                + (lossy.isEmpty ? "" : " (earlier tries lost events: \(lossy.joined(separator: ", ")))")
+        }
+        lossy.append("\(Int(a - b)) events lost")
+        print("actUntilAlerted: the kernel lost \(Int(a - b)) events during try \(lossy.count) and no alert came; trying again")
+    }
+    return "the kernel lost events during every try (\(lossy.joined(separator: ", "))): the machine was flooded; nothing shown either way"
+}

@@ -70,7 +70,7 @@ enum vigil_record_kind {
 /* Header flags. */
 #define VIGIL_HF_TRUNCATED   (1u << 0) /* some variable data was cut to fit */
 #define VIGIL_HF_READ_FAILED (1u << 1) /* some user or kernel memory could not be read */
-#define VIGIL_HF_COMPAT      (1u << 2) /* a 32-bit syscall (ia32 process or int 0x80): i386 numbers and registers */
+#define VIGIL_HF_COMPAT      (1u << 2) /* a 32-bit syscall (ia32 process or int 0x80): i386 numbers and registers; on a fork record, the parent's clone-family call */
 #define VIGIL_HF_IO_URING    (1u << 3) /* an operation submitted through io_uring, reported at its completion */
 
 /*

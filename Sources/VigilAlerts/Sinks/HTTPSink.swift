@@ -12,7 +12,9 @@ enum CurlGlobal {
 /// `http_output.batch` N > 1, up to N alerts per request as JSON lines
 /// (`application/x-ndjson`). A failed attempt (connection error, timeout, HTTP 408, 429 or 5xx)
 /// is retried up to `max_retries` times with exponential backoff; other 4xx answers are final
-/// errors. TLS verifies the server by default (CA file/bundle/path configurable); `insecure`
+/// errors. Delivery is at least once: a request that timed out or lost its connection after
+/// going out may have been taken by the receiver, so its retry can deliver the alerts twice
+/// (counted in ``SinkStats/unconfirmed``). TLS verifies the server by default (CA file/bundle/path configurable); `insecure`
 /// turns verification off; a client certificate and key may be presented.
 package final class HTTPBackend: AlertSinkBackend, @unchecked Sendable {
     private let config: HTTPOutputConfig
@@ -90,10 +92,12 @@ package final class HTTPBackend: AlertSinkBackend, @unchecked Sendable {
         return true
     }
 
-    private enum Outcome { case ok, retry(String), fail(String) }
+    /// `unconfirmed`: the request went out and no answer came back (timeout, connection lost),
+    /// so the receiver may have taken the alerts.
+    private enum Outcome { case ok, retry(String, unconfirmed: Bool), fail(String) }
 
     private func post() -> Outcome {
-        guard let h = handle else { return .retry("no curl handle") }
+        guard let h = handle else { return .retry("no curl handle", unconfirmed: false) }
         response.bytes.removeAll(keepingCapacity: true)
         let rc: CURLcode = body.withUnsafeBytes { p in
             _ = vigil_curl_setopt_ptr(h, CURLOPT_POSTFIELDS, p.baseAddress)
@@ -101,7 +105,13 @@ package final class HTTPBackend: AlertSinkBackend, @unchecked Sendable {
             return curl_easy_perform(h)
         }
         _ = vigil_curl_setopt_ptr(h, CURLOPT_POSTFIELDS, nil)
-        if rc != CURLE_OK { return .retry(String(cString: curl_easy_strerror(rc))) }
+        if rc != CURLE_OK {
+            // Bytes of request headers written for this transfer (reset by each perform): none
+            // means it never left (refused, resolve or connect failure), so it cannot have arrived.
+            var requestBytes = 0
+            _ = vigil_curl_getinfo_long(h, CURLINFO_REQUEST_SIZE, &requestBytes)
+            return .retry(String(cString: curl_easy_strerror(rc)), unconfirmed: requestBytes > 0)
+        }
         var code = 0
         _ = vigil_curl_getinfo_long(h, CURLINFO_RESPONSE_CODE, &code)
         if config.echo {
@@ -110,7 +120,7 @@ package final class HTTPBackend: AlertSinkBackend, @unchecked Sendable {
         }
         switch code {
         case 200..<300: return .ok
-        case 408, 429, 500...: return .retry("HTTP \(code)")
+        case 408, 429, 500...: return .retry("HTTP \(code)", unconfirmed: false)
         default: return .fail("HTTP \(code)")
         }
     }
@@ -128,14 +138,15 @@ package final class HTTPBackend: AlertSinkBackend, @unchecked Sendable {
         let cap = UInt64(max(config.retryBackoffMs, config.maxBackoffMs)) * 1_000_000
         var attempt = 0
         while true {
-            let outcome = setup() ? post() : .retry("curl_easy_init failed")
+            let outcome = setup() ? post() : .retry("curl_easy_init failed", unconfirmed: false)
             switch outcome {
             case .ok:
                 stats.sent.add(UInt64(count)); return
             case .fail(let why):
                 logError("http output rejected alerts", why)
                 stats.errors.add(UInt64(count)); return
-            case .retry(let why):
+            case .retry(let why, let unconfirmed):
+                if unconfirmed { stats.unconfirmed.add(UInt64(count)) }
                 if attempt >= config.maxRetries || control.shouldAbandon {
                     logError("http output failed", why)
                     stats.errors.add(UInt64(count)); return
