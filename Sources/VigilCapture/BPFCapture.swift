@@ -377,9 +377,10 @@ final class RingReader: @unchecked Sendable {
         sinkRef.release()
     }
 
-    /// A batch smaller than this makes the reader wait out the poll interval before the next
-    /// read (see ``run()``).
+    /// A batch smaller than this makes the reader pause before the next read (see ``run()``).
     static let smallBatch: Int32 = 256
+    /// The pause after a small batch (ms; never more than the poll interval).
+    static let smallBatchPauseMs: Int32 = 1
 
     /// Polls and drains the ring until a stop is requested, then drains what is left and finishes.
     ///
@@ -387,10 +388,12 @@ final class RingReader: @unchecked Sendable {
     /// record is waiting, whatever wake-up the kernel side asked for. Under a steady stream
     /// (an exec storm: a few dozen records per exec) the reader would then wake once per record
     /// or two, paying a syscall and the per-batch work each time. So after a batch of fewer
-    /// than ``smallBatch`` records the reader sleeps one poll interval and reads what gathered
-    /// meanwhile: no record waits longer than the interval (the bound a record sent without a
-    /// wake-up already has), and a storm is read in batches. While rules enforce from user space
-    /// (``ReaderControl/pollCap`` lowered) the reader does not sleep, for the kill latency.
+    /// than ``smallBatch`` records the reader sleeps ``smallBatchPauseMs`` and reads what
+    /// gathered meanwhile: a storm is read in batches (at most a thousand reads a second), a
+    /// record waits at most that long more (within the poll interval, the bound a record sent
+    /// without a wake-up already has), and the ring holds a millisecond of records at any rate a
+    /// node produces. While rules enforce from user space (``ReaderControl/pollCap`` lowered)
+    /// the reader does not sleep, for the kill latency.
     func run() {
         let epfd = ring_buffer__epoll_fd(ring)
         var ev = epoll_event()
@@ -402,7 +405,7 @@ final class RingReader: @unchecked Sendable {
             let cap = control.pollCap.load(ordering: .relaxed)
             if !morePending {
                 if lastBatch > 0 && lastBatch < Self.smallBatch && cap == Int32.max {
-                    Timestamp.sleep(milliseconds: Int(pollMs))
+                    Timestamp.sleep(milliseconds: Int(min(pollMs, Self.smallBatchPauseMs)))
                 } else {
                     woke = epoll_wait(epfd, &ev, 1, min(pollMs, cap))
                 }
