@@ -290,17 +290,30 @@ func bytes(_ s: String) -> [UInt8] { Array(s.utf8) }
         let s = try SharedCapture.get()
         let all = s.capture.interest
         defer { try? s.capture.setInterest(all) }
-        try s.capture.setInterest([.procexit])
-        let p1 = "/tmp/vigil-interest-off-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        close(open(p1, O_CREAT | O_WRONLY, 0o600)); unlink(p1)
-        try s.capture.setInterest(all)
-        let p2 = "/tmp/vigil-interest-on-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        close(open(p2, O_CREAT | O_WRONLY, 0o600)); unlink(p2)
-        #expect(s.recorder.wait { $0.isSyscall && $0.str0.vigilString == p2 } != nil)
-        #expect(s.recorder.wait(timeout: 0.2) { $0.isSyscall && $0.str0.vigilString == p1 } == nil)
+        // The shared capture sees the whole machine and its ring can overflow under another
+        // program's storm: the checks below mean something only for a try in which the kernel lost
+        // no event, so a try with losses is done again (at most 5 tries in all).
+        var tries = 0
+        while true {
+            tries += 1
+            let dropsBefore = s.capture.stats().kernelDrops
+            try s.capture.setInterest([.procexit])
+            let p1 = "/tmp/vigil-interest-off-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            close(open(p1, O_CREAT | O_WRONLY, 0o600)); unlink(p1)
+            try s.capture.setInterest(all)
+            let p2 = "/tmp/vigil-interest-on-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            close(open(p2, O_CREAT | O_WRONLY, 0o600)); unlink(p2)
+            let sawOn = s.recorder.wait { $0.isSyscall && $0.str0.vigilString == p2 } != nil
+            let sawOff = s.recorder.wait(timeout: 0.2) { $0.isSyscall && $0.str0.vigilString == p1 } != nil
+            let lost = s.capture.stats().kernelDrops - dropsBefore
+            if lost > 0 && tries < 5 { continue }
+            #expect(lost == 0, "the kernel lost events during each of \(tries) tries (\(lost) in the last)")
+            #expect(sawOn)
+            #expect(!sawOff)
+            break
+        }
         let st = s.capture.stats()
         #expect(st.kernel.submitted > 0)
-        #expect(st.kernelDrops == 0)
         #expect(st.decodeErrors == 0)
     }
 
