@@ -356,18 +356,21 @@ static __always_inline void syscall_fixups(struct vigil_syscall_event *ev, __u32
 }
 
 /* ---- records written in place in the ring ------------------------------------------------
- * Most syscall records (every kind with at most one user string: opens, unlink, chmod, the fd
- * and socket ones ...) are written straight into a fixed-size ring slot (bpf_ringbuf_reserve,
- * the string read into it, bpf_ringbuf_submit): no scratch buffer and no second copy. The slot
- * has SLOT_ROOM (VIGIL_SYSCALL_SLOT_ROOM, vigil_abi.h) bytes for the strings; the record's hdr.size says how much of the slot it uses
- * (the ring record is the whole slot: the reader accepts the slack after hdr.size). A record
- * whose strings do not fit is discarded and built in the scratch buffer instead (strings up
- * to VIGIL_PATH_MAX each), so nothing is cut to fit a slot. A successful open's two paths share
- * the room: the path as written gets SLOT_HALF bytes, the resolved path SLOT_HALF. */
+ * Most syscall records (every kind with at most one user string: failed opens, unlink, chmod,
+ * the fd and socket calls ...) are written straight into a fixed-size ring slot
+ * (bpf_ringbuf_reserve, the string read into it, bpf_ringbuf_submit): no scratch buffer and no
+ * second copy. The slot has SLOT_ROOM (VIGIL_SYSCALL_SLOT_ROOM, vigil_abi.h) bytes for the
+ * string; the record's hdr.size says how much of the slot it uses (the ring record is the whole
+ * slot: the reader ignores the tail after hdr.size). A string that does not fit (it fills the
+ * room) is not cut: the slot is discarded and the record built in the scratch buffer instead,
+ * with strings up to VIGIL_PATH_MAX. Successful opens, whose record also carries the path
+ * resolved from the dentry, are built in the scratch buffer and sent at their exact size: in
+ * a slot they measured no faster, and would take two rooms of ring space. The room is small so
+ * that a slot takes little more ring space than an exact-size record of a typical path (the
+ * ring's capacity in records is what a slow reader's drops depend on). */
 #define SLOT_ROOM VIGIL_SYSCALL_SLOT_ROOM
-#define SLOT_HALF (SLOT_ROOM / 2)
 #define SLOT_SIZE (sizeof(struct vigil_syscall_event) + SLOT_ROOM)
-_Static_assert(SLOT_SIZE % 8 == 0 && (SLOT_HALF & (SLOT_HALF - 1)) == 0, "ring slot: 8-byte multiple, room a power of two");
+_Static_assert(SLOT_SIZE % 8 == 0, "ring slot: a whole number of 8-byte words");
 
 /* Which argument holds the only user string of capture kind `kind` (0..2), 3 for kinds
  * without one, -1 for the kinds written in the scratch buffer (two strings, raw buffers). */
@@ -389,14 +392,15 @@ static __always_inline int slot_string_arg(__u32 kind)
 }
 
 /* Writes the record of syscall `id` in place in the ring. Returns 1 when it is done (sent, or
- * lost to a full ring and counted), 0 when its strings do not fit the slot: nothing was sent
- * and the caller builds it in the scratch buffer. */
+ * lost to a full ring and counted), 0 when it is built in the scratch buffer instead (a kind
+ * with two strings or a raw buffer, a successful open, a string that does not fit the slot):
+ * nothing was sent. */
 static __always_inline int send_in_place(__u32 id, long ret, __u32 cap, __u64 *args, __u16 hflags,
                                          struct task_struct *t, struct vigil_config *cfg)
 {
     __u32 kind = cap & VIGIL_CAPTURE_KIND_MASK;
     int sarg = slot_string_arg(kind);
-    if (sarg < 0)
+    if (sarg < 0 || (ret >= 0 && (cap & VIGIL_CAPTURE_FILE_REF)))
         return 0;
     struct vigil_syscall_event *ev = bpf_ringbuf_reserve(&events, SLOT_SIZE, 0);
     if (!ev) {
@@ -405,13 +409,11 @@ static __always_inline int send_in_place(__u32 id, long ret, __u32 cap, __u64 *a
     }
     syscall_fixed(ev, id, ret, hflags, t);
     __builtin_memcpy(ev->args, args, sizeof(ev->args));
-    int file = ret >= 0 && (cap & VIGIL_CAPTURE_FILE_REF);
     __u32 n0 = 0;
     __u64 uptr = sarg == 0 ? args[0] : sarg == 1 ? args[1] : sarg == 2 ? args[2] : 0;
     if (uptr) {
-        long n = file ? bpf_probe_read_user_str(ev->data, SLOT_HALF, (const void *)uptr)
-                      : bpf_probe_read_user_str(ev->data, SLOT_ROOM, (const void *)uptr);
-        if (n >= (file ? SLOT_HALF : SLOT_ROOM)) {
+        long n = bpf_probe_read_user_str(ev->data, SLOT_ROOM, (const void *)uptr);
+        if (n >= SLOT_ROOM) {
             /* May be longer than the slot: the scratch record reads it whole. */
             bpf_ringbuf_discard(ev, BPF_RB_NO_WAKEUP);
             return 0;
@@ -424,40 +426,8 @@ static __always_inline int send_in_place(__u32 id, long ret, __u32 cap, __u64 *a
         }
     }
     syscall_fixups(ev, kind, ret);
-    __u32 n1 = 0;
-    if (file) {
-        /* The file the open returned: inode, device, and its path walked from the dentry. */
-        struct pathbuf *pb = file_ref_path(&ev->file, task_fd_file(t, ret), t);
-        if (pb) {
-            __u32 pos = pb->w.pos;
-            __u32 len = VIGIL_PATH_MAX - pos; /* NUL included */
-            if (pos > PATH_END || len > SLOT_HALF) {
-                /* Longer than the slot: move the record to the scratch buffer (the fixed part
-                 * and str0 in one copy), add the path there and send that copy. */
-                struct vigil_syscall_event *sc = scratch();
-                if (sc)
-                    bpf_probe_read_kernel(sc, sizeof(*ev) + SLOT_HALF, ev);
-                bpf_ringbuf_discard(ev, BPF_RB_NO_WAKEUP);
-                if (!sc)
-                    return 1;
-                n0 &= SLOT_HALF - 1;
-                n1 = file_ref_copy((__u8 *)sc, sizeof(*sc) + n0, &sc->file, pb);
-                send_syscall_record(sc, n0, n1, cfg);
-                return 1;
-            }
-            n0 &= SLOT_HALF - 1;
-            len = MASK(len - 1, SLOT_HALF - 1) + 1;
-            if (bpf_probe_read_kernel(ev->data + n0, len, pb->buf + MASK(pos, VIGIL_PATH_MAX - 1)) == 0) {
-                n1 = len;
-                ev->file.flags |= VIGIL_FILE_RESOLVED;
-                if (path_truncated(pb))
-                    ev->file.flags |= VIGIL_FILE_PATH_TRUNCATED;
-            }
-        }
-    }
     ev->str0_len = n0;
-    ev->str1_len = n1;
-    ev->hdr.size = sizeof(*ev) + n0 + n1;
+    ev->hdr.size = sizeof(*ev) + n0;
     __u32 idx = VIGIL_KSTAT_SUBMITTED;
     __u64 *cnt = bpf_map_lookup_elem(&kstats, &idx);
     bpf_ringbuf_submit(ev, ring_flags(cnt, cfg));
@@ -468,7 +438,7 @@ static __always_inline int send_in_place(__u32 id, long ret, __u32 cap, __u64 *a
 
 /* The scratch record: kinds with two strings or a raw buffer, and strings too long for a ring
  * slot (each up to VIGIL_PATH_MAX), built in the per-CPU scratch buffer and copied to the ring.
- * A separate (static, not inlined) BPF function: sys_exit reaches it from two places (kinds
+ * A separate (static, not inlined) BPF function: sys_exit reaches it from two places (records
  * never written in place, and a slot whose string did not fit), and the verifier checks one
  * copy of it instead of two. `id_hflags`: the vigil id in the low 16 bits, the header flags in
  * the high 16 (a BPF function takes at most five arguments). */

@@ -30,13 +30,20 @@ import livelib as L  # noqa: E402
 POD, PRIV, HOST = "pod", "privileged pod", "host"
 
 
+# Alerts are matched to behaviours by the token each one carries. The agent sees every process of
+# the machine, so another run of this harness at the same time (another checkout's tests) acts out
+# the same behaviours, with its own pods: the token names this run as well, or its alerts (naming
+# other pods, or none) would be taken for ours.
+RUN_ID = "%x" % os.getpid()
+
+
 class Behaviour:
     def __init__(self, bid, what, falco, vigil, where, fn, note="", background=False):
         self.id, self.what, self.vigil, self.where, self.fn = bid, what, vigil, where, fn
         self.note, self.background = note, background
         self.incubating = bool(falco and falco.endswith(" (incubating)"))
         self.falco = falco[: -len(" (incubating)")] if self.incubating else falco
-        self.token = "live-" + bid
+        self.token = f"live-{RUN_ID}-{bid}"
 
 
 BEHAVIOURS = []
@@ -378,7 +385,10 @@ def _(c, b):
     if not loop:
         raise RuntimeError("losetup failed")
     try:
-        c.runner(b)(["mke2fs", "-q", "-F", "-L", b.token[:16], loop])
+        # The label holds 16 bytes: the token goes in as the (empty) directory the file system is filled from.
+        root = os.path.join(c.dir(b), "root")
+        os.makedirs(root, exist_ok=True)
+        c.runner(b)(["mke2fs", "-q", "-F", "-L", b.token[:16], "-d", root, loop])
     finally:
         subprocess.run(["losetup", "-d", loop], timeout=30)
 

@@ -186,6 +186,9 @@ import VigilRules
                                 },
                                 pipelineGeneration: { UInt64.max })
 
+        // The baseline before the first failed open: the generator's first calls are filtered (and
+        // counted) at once, and each of them is in unwantedBefore below.
+        let filteredBefore = capture.kernelStats().filteredFailed
         // Failed opens, numbered, on another thread for the whole test.
         let calls = Mutex<[(seq: Int, start: UInt64, end: UInt64)]>([])
         let stop = Atomic<Bool>(false)
@@ -201,7 +204,6 @@ import VigilRules
                 usleep(200)
             }
         }
-        let filteredBefore = capture.kernelStats().filteredFailed
         usleep(100_000)
         writeFile(fx.dir + "/rules.yaml", wantsFailures)
         #expect(reloader.reload(reason: "test") == .reloaded(rules: 1))

@@ -35,11 +35,12 @@
 /* Longest raw sockaddr copied (sizeof(struct sockaddr_storage)). */
 #define VIGIL_SOCKADDR_MAX 128
 /* String bytes of a syscall record written in place in a ring slot: the kernel reserves
- * sizeof(struct vigil_syscall_event) + VIGIL_SYSCALL_SLOT_ROOM bytes and writes the strings
- * straight into them, so a ring record can be longer than its header's `size` (the reader
- * ignores the slot's unused tail). Records whose strings do not fit are sent at their exact
- * size (strings up to VIGIL_PATH_MAX each). bpf/syscalls.bpf.h, "records written in place". */
-#define VIGIL_SYSCALL_SLOT_ROOM 256
+ * sizeof(struct vigil_syscall_event) + VIGIL_SYSCALL_SLOT_ROOM bytes and reads the record's one
+ * string straight into them, so a ring record can be longer than its header's `size` (the
+ * reader ignores the slot's unused tail). Records whose strings do not fit, records with two
+ * strings or a raw buffer and successful opens are sent at their exact size (strings up to
+ * VIGIL_PATH_MAX each). bpf/syscalls.bpf.h, "records written in place". */
+#define VIGIL_SYSCALL_SLOT_ROOM 128
 /* Size of the syscall-number -> vigil id table (vigil_select.nr). Native numbers use 0..511;
  * 32-bit (ia32, int 0x80) numbers use VIGIL_NR_COMPAT_BASE + nr. */
 #define VIGIL_NR_MAX 1024
