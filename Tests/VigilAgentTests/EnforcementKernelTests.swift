@@ -311,14 +311,21 @@ final class Listener {
         let port = freePort()
         let vigil = try Self.startVigil(sb, mode: "dry-run", port: port)
         defer { vigil.kill(SIGTERM); if vigil.wait(seconds: 20) == nil { vigil.kill(SIGKILL); _ = vigil.wait(seconds: 5) } }
+        // Each runs to completion; a try during which the kernel lost events is done again (actUntilAlerted).
         let marker = sb.dir + "/out/dropped-ran"
-        #expect(sb.run("exec \(sb.dir)/merged/dropped \(marker)", inPod: true) == 0)
-        #expect(access(marker, F_OK) == 0)
+        let dropped = actUntilAlerted(port: port, act: {
+            unlink(marker)
+            return sb.run("exec \(sb.dir)/merged/dropped \(marker)", inPod: true) == 0 && access(marker, F_OK) == 0
+        }) { !Self.alerts(vigil, "Enforce test dropped binary").isEmpty }
+        #expect(dropped == nil, "dropped binary: \(dropped ?? "")")
         let listener = Listener()
         let shellMarker = sb.dir + "/out/revsh-ran"
-        #expect(sb.run("exec \(sb.dir)/bin/revsh -c 'exec 3<>/dev/tcp/127.0.0.1/\(listener.port); touch \(shellMarker)'") == 0)
-        #expect(access(shellMarker, F_OK) == 0)
-        #expect(waitFor(15) { !Self.alerts(vigil, "Enforce test dropped binary").isEmpty && !Self.alerts(vigil, "Enforce test reverse shell").isEmpty })
+        let shell = actUntilAlerted(port: port, act: {
+            unlink(shellMarker)
+            return sb.run("exec \(sb.dir)/bin/revsh -c 'exec 3<>/dev/tcp/127.0.0.1/\(listener.port); touch \(shellMarker)'") == 0
+                && access(shellMarker, F_OK) == 0
+        }) { !Self.alerts(vigil, "Enforce test reverse shell").isEmpty }
+        #expect(shell == nil, "reverse shell: \(shell ?? "")")
         let drop = Self.alerts(vigil, "Enforce test dropped binary").first ?? ""
         #expect(Self.field(drop, "vigil.action_result") == "would-kill", "\(drop)")
         #expect(Self.field(drop, "vigil.action_path") == "kernel")

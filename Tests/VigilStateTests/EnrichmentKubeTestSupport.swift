@@ -131,6 +131,10 @@ final class FakeKubeAPI {
         (try? String(contentsOfFile: logFile, encoding: .utf8))?.split(separator: "\n").map(String.init) ?? []
     }
 
+    /// Watches the server has registered so far: a `drop` sent after one is counted closes it.
+    /// (A client that is `synced` has listed; its watch may not be registered yet.)
+    var watchesOpened: Int { requests.filter { $0.hasPrefix("WATCH-OPEN ") }.count }
+
     func stop() {
         try? stdin.fileHandleForWriting.close() // the server exits when its control input closes
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }

@@ -135,6 +135,9 @@ private let kubeEnabled = FakeKubeAPI.available || EnrichTestEnv.ci
         w.start()
         defer { w.stop() }
         #expect(EnrichTestEnv.eventually { w.state == .synced })
+        // Synced means listed: wait for the watch itself, or the drop below could miss it (the
+        // watch, authorised with the old token, would then stay open and nothing fail).
+        #expect(EnrichTestEnv.eventually { api.watchesOpened >= 1 })
         // The server rotates; the client still has the old token: 401, degraded, token not shown.
         try "second-token-BBBB".write(toFile: api.serverTokenFile, atomically: true, encoding: .utf8)
         try api.send(["op": "drop"])

@@ -11,7 +11,8 @@ Control: JSON lines on stdin, e.g.
   {"op":"add","pod":{...}}  {"op":"modify","pod":{...}}  {"op":"delete","uid":"..."}
   {"op":"bookmark"}  {"op":"compact"}  {"op":"drop"}  (abruptly close open watches)
   {"op":"fault","target":"list"|"watch","kind":"garbage"|"slow"|"status","status":500,"seconds":3,"count":1}
-Prints "PORT <n>" when listening. Appends "METHOD PATH" per request to --log.
+Prints "PORT <n>" when listening. Appends "METHOD PATH" per request to --log, and
+"WATCH-OPEN generation=N" once a watch is registered (a "drop" closes it from then on).
 """
 import argparse, json, os, signal, ssl, sys, threading, time, urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -178,6 +179,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(b"0\r\n\r\n")
                 return
             gen = generation
+        # Registered: a "drop" from now on closes this watch (tests wait for this line before one).
+        log_request("WATCH-OPEN generation=%d" % gen)
         deadline = time.time() + timeout
         pos = 0
         while True:
