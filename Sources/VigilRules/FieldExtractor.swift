@@ -329,15 +329,11 @@ enum FieldExtractor {
             var name = fd.pointee.name
             if name.withUTF8({ Bytes.equal($0, key) }) { return .bool(true) }
             if fd.pointee.nlink <= 1 { return .bool(false) }
-            let pid = cp.pointee.event.pid
-            let target = String(decoding: key, as: UTF8.self)
-            var st = stat()
             // As the process sees it (its root); once it has exited (a zombie's root cannot be
-            // read, a reaped one has no /proc entry), as the agent sees it.
-            if stat("/proc/\(pid)/root" + target, &st) != 0 {
-                guard stat(target, &st) == 0 else { return .bool(false) }
-            }
-            return .bool(UInt64(st.st_ino) == fd.pointee.ino && UInt32(truncatingIfNeeded: st.st_dev) == fd.pointee.dev)
+            // read, a reaped one has no /proc entry), as the agent sees it. Kept between events
+            // and dropped when a target's directory changes (SameFileTargets).
+            guard let t = s.sameFileTargets.lookup(key, pid: cp.pointee.event.pid, gen: s.gen) else { return .bool(false) }
+            return .bool(t.ino == fd.pointee.ino && UInt32(truncatingIfNeeded: t.dev) == fd.pointee.dev)
         case .fdIno:
             guard let fd = fdPointer(cp), fd.pointee.ino != 0 else { return .unset }
             return .int(Int64(bitPattern: fd.pointee.ino))

@@ -20,6 +20,8 @@ package final class RuleScratch {
     @exclusivity(unchecked) var checkResult: UnsafeMutablePointer<Bool>
     @exclusivity(unchecked) var checkCount: Int
     let arena = Arena()
+    /// `fd.same_file_as` targets, kept between events.
+    let sameFileTargets = SameFileTargets()
     /// Events evaluated with this scratch (`evt.num`).
     @exclusivity(unchecked) package internal(set) var eventNumber: UInt64 = 0
     /// `evt.hostname` and the alert's `hostname`.

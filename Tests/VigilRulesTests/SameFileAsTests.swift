@@ -1,0 +1,95 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Testing
+import VigilState
+@testable import VigilRules
+
+/// `fd.same_file_as[path]` keeps the targets' inodes between events (no stat per event) and
+/// still sees a target that was replaced: a hard link to the new file is the same file.
+@Suite struct SameFileAsTests {
+    /// A temporary directory with a "shadow" target file; removed by `cleanup`.
+    static func makeDirectory() throws -> String {
+        var template = Array("/tmp/vigil-same-file-XXXXXX".utf8CString)
+        let dir = try #require(template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }.map { String(cString: $0) })
+        return dir
+    }
+
+    static func write(_ path: String) throws {
+        let fd = open(path, O_CREAT | O_WRONLY | O_TRUNC, 0o600)
+        try #require(fd >= 0, "cannot create \(path): \(String(cString: strerror(errno)))")
+        close(fd)
+    }
+
+    /// An open of `path` by this process (its /proc root is readable), with the file's inode.
+    static func openEvent(_ path: String) throws -> SyntheticEvent {
+        var st = stat()
+        try #require(stat(path, &st) == 0)
+        var ev = event("""
+            type: openat
+            res: 3
+            args: {fd: 3, name: \(path), flags: O_RDONLY}
+            process: {pid: \(getpid()), exepath: /usr/bin/cat}
+            """)
+        var fd = FDInfo(kind: .file, name: path)
+        fd.ino = UInt64(st.st_ino)
+        fd.dev = UInt32(truncatingIfNeeded: st.st_dev)
+        fd.nlink = UInt32(st.st_nlink)
+        ev.fd = fd
+        ev.fdNum = 3
+        return ev
+    }
+
+    @Test func hardLinkToAReplacedTargetIsTheSameFile() throws {
+        let dir = try Self.makeDirectory()
+        defer { _ = try? FileManagerless.removeTree(dir) }
+        let target = dir + "/shadow"
+        try Self.write(target)
+        let (set, diags) = loadRules("""
+            - rule: r
+              desc: d
+              condition: evt.type = openat and fd.nlink > 1 and fd.same_file_as[\(target)] = true
+              output: o
+              priority: WARNING
+            """)
+        #expect(errors(diags).isEmpty, "\(diags)")
+        let s = set.makeScratch(hostname: "h")
+        func fires(_ ev: SyntheticEvent) -> Bool { ev.withContext { set.matches(rule: 0, $0, scratch: s) } ?? false }
+
+        // Another file with two names: not the target (the target's inode is now kept).
+        try Self.write(dir + "/other")
+        try #require(link(dir + "/other", dir + "/other-link") == 0)
+        let other = try Self.openEvent(dir + "/other-link")
+        #expect(!fires(other))
+        #expect(!fires(other))
+
+        // The target replaced the way passwd does (a new file renamed over it), then hard-linked:
+        // the link is the target at once, with no wait for the cache to age.
+        try Self.write(dir + "/shadow.new")
+        try #require(rename(dir + "/shadow.new", target) == 0)
+        try #require(link(target, dir + "/hl") == 0)
+        #expect(fires(try Self.openEvent(dir + "/hl")))
+        // The file that was kept as "not the target" before becomes it when renamed over it.
+        try #require(rename(dir + "/other", target) == 0)
+        #expect(fires(other))
+        // ... and stops being it when the target is removed.
+        try #require(unlink(target) == 0)
+        #expect(!fires(other))
+        // A link to the target made by link(2) into the watched directory under the target's name.
+        try #require(link(dir + "/other-link", target) == 0)
+        #expect(fires(other))
+    }
+}
+
+/// Removes a directory tree of plain files (the test's own).
+enum FileManagerless {
+    static func removeTree(_ dir: String) throws {
+        guard let d = opendir(dir) else { return }
+        while let e = readdir(d) {
+            let name = withUnsafeBytes(of: e.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            if name != "." && name != ".." { unlink(dir + "/" + name) }
+        }
+        closedir(d)
+        rmdir(dir)
+    }
+}
