@@ -217,9 +217,7 @@ final class Listener {
             \(enforcementExtra)
             """)
         let vigil = try SpawnedVigil(binary: binary, args: ["run", "-c", sb.dir + "/vigil.yaml"] + extra, dir: sb.dir + "/out")
-        let ready = waitFor(60) { httpGet(port: port, path: "/readyz")?.status == 200 || vigil.wait(seconds: 0.001) != nil }
-        try #require(ready && httpGet(port: port, path: "/readyz")?.status == 200,
-                     "agent not ready: \(vigil.stderrLines.suffix(8).joined(separator: "\n"))")
+        try vigil.requireReady(port: port, stderrLines: 8)
         return vigil
     }
 

@@ -31,15 +31,9 @@ extension RunCommandKernelTests {
         """
         try writeText(rules, envRule)
         let port = freePort()
-        let vigil = try SpawnedVigil(binary: binary, args: [
-            "run", "-c", Self.repoRoot + "/rules/vigil.yaml", "-r", rules,
-            "-o", "webserver.listen_address=127.0.0.1", "-o", "webserver.listen_port=\(port)",
-            "-o", "stdout_output.format=json", "-o", "flood_control.fold.enabled=false",
-        ], dir: dir)
+        let vigil = try SpawnedVigil(binary: binary, args: SpawnedVigil.runArguments(port: port, rules: rules), dir: dir)
         defer { vigil.kill(SIGKILL); _ = vigil.wait(seconds: 5) }
-        let ready = waitFor(60) { httpGet(port: port, path: "/readyz")?.status == 200 || vigil.wait(seconds: 0) != nil }
-        try #require(ready && httpGet(port: port, path: "/readyz")?.status == 200,
-                     "agent not ready: \(vigil.stderrLines.suffix(5).joined(separator: "\n"))")
+        try vigil.requireReady(port: port)
         #expect(vigil.stderrLines.contains { $0.contains("environment capture on") })
 
         // The behaviour: a program started with LD_PRELOAD (a library that does not exist: ld.so warns and goes on).

@@ -31,15 +31,9 @@ extension RunCommandKernelTests {
         try #require(symlink("/etc/shadow", symLink) == 0)
 
         let port = freePort()
-        let vigil = try SpawnedVigil(binary: binary, args: [
-            "run", "-c", RunCommandKernelTests.repoRoot + "/rules/vigil.yaml", "-r", RunCommandKernelTests.repoRoot + "/rules/",
-            "-o", "webserver.listen_address=127.0.0.1", "-o", "webserver.listen_port=\(port)",
-            "-o", "stdout_output.format=json", "-o", "flood_control.fold.enabled=false",
-        ], dir: dir)
+        let vigil = try SpawnedVigil(binary: binary, args: SpawnedVigil.runArguments(port: port), dir: dir)
         defer { vigil.kill(SIGKILL); _ = vigil.wait(seconds: 5) }
-        let ready = waitFor(60) { httpGet(port: port, path: "/readyz")?.status == 200 || vigil.wait(seconds: 0) != nil }
-        try #require(ready && httpGet(port: port, path: "/readyz")?.status == 200,
-                     "agent not ready: \(vigil.stderrLines.suffix(5).joined(separator: "\n"))")
+        try vigil.requireReady(port: port)
 
         /// What the agent saw, for a failure's message.
         func diagnostics() -> String {

@@ -269,16 +269,9 @@ import VigilRules
             """)
         for dropFailedExit in [false, true] {
             let port = freePort()
-            let vigil = try SpawnedVigil(binary: binary, args: [
-                "run", "-c", RunCommandKernelTests.repoRoot + "/rules/vigil.yaml", "-r", dir + "/rules.yaml",
-                "-o", "webserver.listen_address=127.0.0.1", "-o", "webserver.listen_port=\(port)",
-                "-o", "stdout_output.format=json", "-o", "flood_control.fold.enabled=false", "-o", "watch_config_files=false",
-                "-o", "engine.modern_ebpf.drop_failed_exit=\(dropFailedExit)",
-            ], dir: dir)
+            let vigil = try SpawnedVigil(binary: binary, args: SpawnedVigil.runArguments(port: port, rules: dir + "/rules.yaml", extra: ["-o", "watch_config_files=false", "-o", "engine.modern_ebpf.drop_failed_exit=\(dropFailedExit)"]), dir: dir)
             defer { vigil.kill(SIGKILL); _ = vigil.wait(seconds: 5) }
-            let ready = waitFor(60) { httpGet(port: port, path: "/readyz")?.status == 200 || vigil.wait(seconds: 0) != nil }
-            try #require(ready && httpGet(port: port, path: "/readyz")?.status == 200,
-                         "agent not ready: \(vigil.stderrLines.suffix(5).joined(separator: "\n"))")
+            try vigil.requireReady(port: port)
             let missing = "\(dir)/missing-\(dropFailedExit)"
             #expect(shell("cat \(missing) 2>/dev/null; cat \(dir)/present > /dev/null") == 0)
             let opened = waitFor(20) { vigil.stdoutLines.contains { $0.contains("\"rule\":\"Drop test open\"") } }
@@ -331,16 +324,10 @@ import VigilRules
         let dir = makeTempDir("vigil-children")
         defer { removeTree(dir) }
         let port = freePort()
-        let vigil = try SpawnedVigil(binary: binary, args: [
-            "run", "-c", RunCommandKernelTests.repoRoot + "/rules/vigil.yaml", "-r", RunCommandKernelTests.repoRoot + "/rules/",
-            "-o", "webserver.listen_address=127.0.0.1", "-o", "webserver.listen_port=\(port)",
-            "-o", "stdout_output.format=json", "-o", "flood_control.fold.enabled=false",
-        ], dir: dir)
+        let vigil = try SpawnedVigil(binary: binary, args: SpawnedVigil.runArguments(port: port), dir: dir)
         var exited: Int32? = nil
         defer { if exited == nil { vigil.kill(SIGKILL); _ = vigil.wait(seconds: 5) } }
-        let ready = waitFor(60) { httpGet(port: port, path: "/readyz")?.status == 200 || vigil.wait(seconds: 0) != nil }
-        try #require(ready && httpGet(port: port, path: "/readyz")?.status == 200,
-                     "agent not ready: \(vigil.stderrLines.suffix(5).joined(separator: "\n"))")
+        try vigil.requireReady(port: port)
         #expect(shell("cat /etc/shadow > /dev/null") == 0)
         #expect(waitFor(15) { vigil.stdoutLines.contains { $0.contains("\"rule\":\"Sensitive authentication file read\"") } })
         vigil.kill(SIGHUP)

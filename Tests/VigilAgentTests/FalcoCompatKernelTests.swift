@@ -58,9 +58,7 @@ import VigilCore
         setenv("VIGIL_COMPAT_KERNEL_CLUSTER", "blue", 1)
         let vigil = try SpawnedVigil(binary: binary, args: ["run", "-c", dir + "/vigil.yaml"], dir: dir)
         defer { vigil.kill(SIGKILL); _ = vigil.wait(seconds: 5) }
-        let ready = waitFor(60) { httpGet(port: port, path: "/readyz")?.status == 200 || vigil.wait(seconds: 0) != nil }
-        try #require(ready && httpGet(port: port, path: "/readyz")?.status == 200,
-                     "agent not ready: \(vigil.stderrLines.suffix(5).joined(separator: "\n"))")
+        try vigil.requireReady(port: port)
         #expect(vigil.stderrLines.contains { $0.contains("cpus_for_each_buffer has no effect") })
 
         // Connect until the alert shows (localhost resolves at agent start, from /etc/hosts).

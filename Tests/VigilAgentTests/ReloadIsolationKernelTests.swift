@@ -34,9 +34,7 @@ import VigilCore
         let vigil = try SpawnedVigil(binary: binary, args: ["run", "-c", dir + "/vigil.yaml"], dir: dir)
         var exited: Int32? = nil
         defer { if exited == nil { vigil.kill(SIGKILL); _ = vigil.wait(seconds: 5) } }
-        let ready = waitFor(60) { httpGet(port: port, path: "/readyz")?.status == 200 || vigil.wait(seconds: 0) != nil }
-        try #require(ready && httpGet(port: port, path: "/readyz")?.status == 200,
-                     "agent not ready: \(vigil.stderrLines.suffix(5).joined(separator: "\n"))")
+        try vigil.requireReady(port: port)
 
         func metric(_ name: String) -> Double { parsePrometheus(httpGet(port: port, path: "/metrics")?.body ?? "")[name] ?? -1 }
         func trigger(_ k: Int) -> Bool {

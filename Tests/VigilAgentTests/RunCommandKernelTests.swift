@@ -50,6 +50,22 @@ final class SpawnedVigil {
         pid = p
     }
 
+    /// `vigil run` with the repository's config and `rules` (the bundled rules by default): JSON
+    /// alerts on stdout, no folding, the health server on 127.0.0.1:`port`, then `extra`.
+    static func runArguments(port: UInt16, rules: String = RunCommandKernelTests.repoRoot + "/rules/", extra: [String] = []) -> [String] {
+        ["run", "-c", RunCommandKernelTests.repoRoot + "/rules/vigil.yaml", "-r", rules,
+         "-o", "webserver.listen_address=127.0.0.1", "-o", "webserver.listen_port=\(port)",
+         "-o", "stdout_output.format=json", "-o", "flood_control.fold.enabled=false"] + extra
+    }
+
+    /// Waits (60 s at most) until the agent's `/readyz` on `port` answers 200; fails the test with
+    /// the agent's last `stderrLines` stderr lines if it does not, or if the agent exits first.
+    func requireReady(port: UInt16, stderrLines shown: Int = 5, sourceLocation: SourceLocation = #_sourceLocation) throws {
+        let ready = waitFor(60) { httpGet(port: port, path: "/readyz")?.status == 200 || wait(seconds: 0.001) != nil }
+        try #require(ready && httpGet(port: port, path: "/readyz")?.status == 200,
+                     "agent not ready: \(stderrLines.suffix(shown).joined(separator: "\n"))", sourceLocation: sourceLocation)
+    }
+
     var stdoutLines: [String] { readLines(stdoutPath) }
     var stderrLines: [String] { readLines(stderrPath) }
 
@@ -116,17 +132,11 @@ func freePort() -> UInt16 {
         let dir = makeTempDir()
         defer { removeTree(dir) }
         let port = freePort()
-        let vigil = try SpawnedVigil(binary: binary, args: [
-            "run", "-c", Self.repoRoot + "/rules/vigil.yaml", "-r", Self.repoRoot + "/rules/",
-            "-o", "webserver.listen_address=127.0.0.1", "-o", "webserver.listen_port=\(port)",
-            "-o", "stdout_output.format=json", "-o", "flood_control.fold.enabled=false",
-        ], dir: dir)
+        let vigil = try SpawnedVigil(binary: binary, args: SpawnedVigil.runArguments(port: port), dir: dir)
         var exited: Int32? = nil
         defer { if exited == nil { vigil.kill(SIGKILL); _ = vigil.wait(seconds: 5) } }
 
-        let ready = waitFor(60) { httpGet(port: port, path: "/readyz")?.status == 200 || vigil.wait(seconds: 0) != nil }
-        try #require(ready && httpGet(port: port, path: "/readyz")?.status == 200,
-                     "agent not ready: \(vigil.stderrLines.suffix(5).joined(separator: "\n"))")
+        try vigil.requireReady(port: port)
 
         // The trigger: a shell runs cat on /etc/shadow (the bundled rules alert on it, host or container).
         #expect(shell("cat /etc/shadow > /dev/null") == 0)
