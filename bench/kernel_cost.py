@@ -89,6 +89,16 @@ def exec_storm():
 STORMS = {"getppid": (getppid_storm, GETPPIDS), "open": (open_storm, OPENS), "exec": (exec_storm, EXECS)}
 
 
+def interrupt_and_wait(proc):
+    """SIGINT, then SIGKILL if the process has not exited within two minutes."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def wait_until(cond, timeout, what):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -286,12 +296,7 @@ class AgentRun:
                 "programs": program_costs(p0, p1, n), "memory": status, "smaps": smaps_breakdown(self.pid)}
 
     def stop(self):
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        interrupt_and_wait(self.proc)
         text = self.log_tail(whole=True)
         self.err.close()
         for line in reversed(text.splitlines()):
@@ -331,12 +336,7 @@ class Peer:
         time.sleep(0.3)
 
     def stop(self):
-        self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(timeout=120)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        interrupt_and_wait(self.proc)
         self.out.close()
         self.err.seek(0)
         err = self.err.read()

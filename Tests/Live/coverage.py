@@ -136,6 +136,16 @@ def service_account_token():
             shutil.rmtree("/var/run/secrets", ignore_errors=True)
 
 
+def write_file_then_remove(c, b, path, content, mode="w"):
+    """The behaviour writes `content` (a Python literal, as text) to `path` opened with `mode`; the
+    file is removed afterwards."""
+    try:
+        c.py(b, f"open('{path}', '{mode}').write({content})")
+    finally:
+        if os.path.exists(path):
+            os.unlink(path)
+
+
 def connect_unix_socket(c, b, name):
     """A listening Unix socket `name` in the behaviour's directory, connected to from the pod."""
     sock = os.path.join(c.dir(b), name)
@@ -708,12 +718,7 @@ def _(c, b):
 
 @behaviour("cron-job-write", "a file written below /etc/cron.d", "Schedule Cron Jobs" + INC, "Cron job created or modified")
 def _(c, b):
-    p = f"/etc/cron.d/vigil-{os.path.basename(c.scratch)}"
-    try:
-        c.py(b, f"open('{p}', 'w').write('* * * * * root true\\n')")
-    finally:
-        if os.path.exists(p):
-            os.unlink(p)
+    write_file_then_remove(c, b, f"/etc/cron.d/vigil-{os.path.basename(c.scratch)}", "'* * * * * root true\\n'")
 
 
 @behaviour("ssh-key-read", "a user's SSH private key read by a non-SSH program", "Read ssh information" + INC, "SSH private key read")
@@ -883,12 +888,7 @@ def _(c, b):
 
 @extra_behaviour("dev-file-create", "a hidden file created directly in /dev", "Create files below dev" + INC, DEV_CREATE)
 def _(c, b):
-    p = f"/dev/.vigil-{os.path.basename(c.scratch)}"
-    try:
-        c.py(b, f"open('{p}', 'w').write('x')")
-    finally:
-        if os.path.exists(p):
-            os.unlink(p)
+    write_file_then_remove(c, b, f"/dev/.vigil-{os.path.basename(c.scratch)}", "'x'")
 
 
 @extra_behaviour("dev-hidden-dir-openat2-pod", "a file created with openat2 in a hidden directory below /dev, in a privileged pod",
@@ -937,12 +937,8 @@ def _libdir():
 @extra_behaviour("libkeyutils-write", "a new libkeyutils.so.1.* written in the system library directory (Ebury-style)", None, LIB_WRITE,
            note="no Falco rule (Falco's CVE-2024-3094 rule watches sshd loading liblzma)")
 def _(c, b):
-    p = os.path.join(_libdir(), f"libkeyutils.so.1.vigil-{os.path.basename(c.scratch)}")
-    try:
-        c.py(b, f"open('{p}', 'wb').write(b'\\x7fELF')")
-    finally:
-        if os.path.exists(p):
-            os.unlink(p)
+    write_file_then_remove(c, b, os.path.join(_libdir(), f"libkeyutils.so.1.vigil-{os.path.basename(c.scratch)}"),
+                           "b'\\x7fELF'", mode="wb")
 
 
 @extra_behaviour("pam-module-rename-pod", "a PAM module renamed into the security directory (renameat2) in a pod", None, LIB_WRITE, POD,

@@ -41,6 +41,31 @@ enum LiveDriver {
 }
 
 @Suite(.serialized) struct LiveDetectionTests {
+
+    /// The checks every behaviour of a coverage.py report must pass: it ran, a Vigil default rule
+    /// fired, the expected Falco rule fired (when one is expected), and an alert in a pod names
+    /// the container and pod. Returns the Falco rule seen firing, if any.
+    @discardableResult
+    static func expectCaught(_ b: [String: Any], sourceLocation: SourceLocation = #_sourceLocation) -> String? {
+        let id = b["id"] as? String ?? "?"
+        #expect(b["error"] is NSNull, "\(id): the behaviour itself failed: \(b["error"] ?? "")", sourceLocation: sourceLocation)
+        let vigil = b["vigil_fired"] as? [String] ?? []
+        // A try during which the kernel lost events is done again (coverage.py); a failure names them.
+        let tries = "tries: \(b["tries"] ?? "?"), events the kernel lost during each: \(b["lost_events_per_try"] ?? "?")"
+        #expect(!vigil.isEmpty, "\(id): no Vigil default rule fired (expected one of \(b["vigil_rules"] ?? "")); fired: \(b["fired"] ?? ""); \(tries)",
+                sourceLocation: sourceLocation)
+        var falcoRuleSeen: String? = nil
+        if b["falco_expected"] as? Bool == true {
+            #expect(b["falco_fired"] as? Bool == true, "\(id): Falco rule '\(b["falco_rule"] ?? "")' did not fire; fired: \(b["fired"] ?? ""); \(tries)",
+                    sourceLocation: sourceLocation)
+            if b["falco_fired"] as? Bool == true { falcoRuleSeen = b["falco_rule"] as? String }
+        }
+        if (b["where"] as? String) != "host" {
+            #expect(b["pod_attributed"] as? Bool == true, "\(id): Vigil's alert does not name the container and pod: \(b["vigil_alert"] ?? ""); \(tries)",
+                    sourceLocation: sourceLocation)
+        }
+        return falcoRuleSeen
+    }
     /// Every behaviour of Falco's stable rules (with variants: other files, paths, names, argument
     /// orders, openat2/execveat/linkat/dup3), acted out for real on the host or in a simulated pod:
     /// the Falco rule fires through Vigil, and one of Vigil's default rules fires for the same
@@ -56,19 +81,7 @@ enum LiveDriver {
         #expect(behaviours.count >= 50)
         var falcoRulesSeen = Set<String>()
         for b in behaviours {
-            let id = b["id"] as? String ?? "?"
-            #expect(b["error"] is NSNull, "\(id): the behaviour itself failed: \(b["error"] ?? "")")
-            let vigil = b["vigil_fired"] as? [String] ?? []
-            // A try during which the kernel lost events is done again (coverage.py); a failure names them.
-            let tries = "tries: \(b["tries"] ?? "?"), events the kernel lost during each: \(b["lost_events_per_try"] ?? "?")"
-            #expect(!vigil.isEmpty, "\(id): no Vigil default rule fired (expected one of \(b["vigil_rules"] ?? "")); fired: \(b["fired"] ?? ""); \(tries)")
-            if b["falco_expected"] as? Bool == true {
-                #expect(b["falco_fired"] as? Bool == true, "\(id): Falco rule '\(b["falco_rule"] ?? "")' did not fire; fired: \(b["fired"] ?? ""); \(tries)")
-                if b["falco_fired"] as? Bool == true, let r = b["falco_rule"] as? String { falcoRulesSeen.insert(r) }
-            }
-            if (b["where"] as? String) != "host" {
-                #expect(b["pod_attributed"] as? Bool == true, "\(id): Vigil's alert does not name the container and pod: \(b["vigil_alert"] ?? ""); \(tries)")
-            }
+            if let r = Self.expectCaught(b) { falcoRulesSeen.insert(r) }
         }
         if LiveDriver.falcoRules != nil {
             // All of Falco's stable rules but the one that needs cluster DNS (fd.sip.name).
@@ -92,18 +105,7 @@ extension LiveDetectionTests {
         let behaviours = try #require(report["behaviours"] as? [[String: Any]])
         #expect(behaviours.count >= 20)
         for b in behaviours {
-            let id = b["id"] as? String ?? "?"
-            #expect(b["error"] is NSNull, "\(id): the behaviour itself failed: \(b["error"] ?? "")")
-            let vigil = b["vigil_fired"] as? [String] ?? []
-            // A try during which the kernel lost events is done again (coverage.py); a failure names them.
-            let tries = "tries: \(b["tries"] ?? "?"), events the kernel lost during each: \(b["lost_events_per_try"] ?? "?")"
-            #expect(!vigil.isEmpty, "\(id): no Vigil default rule fired (expected one of \(b["vigil_rules"] ?? "")); fired: \(b["fired"] ?? ""); \(tries)")
-            if b["falco_expected"] as? Bool == true {
-                #expect(b["falco_fired"] as? Bool == true, "\(id): Falco rule '\(b["falco_rule"] ?? "")' did not fire; fired: \(b["fired"] ?? ""); \(tries)")
-            }
-            if (b["where"] as? String) != "host" {
-                #expect(b["pod_attributed"] as? Bool == true, "\(id): Vigil's alert does not name the container and pod: \(b["vigil_alert"] ?? ""); \(tries)")
-            }
+            Self.expectCaught(b)
         }
     }
 }
