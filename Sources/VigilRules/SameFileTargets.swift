@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import VigilCore
 
 /// The files that `fd.same_file_as[path]` compares with, as each process sees them, kept
 /// between events so that an open of a file with several links does not stat every target
@@ -81,10 +82,7 @@ final class SameFileTargets {
             while withUnsafeMutableBytes(of: &buf, { read(inotifyFD, $0.baseAddress, $0.count) }) > 0 { changed = true }
         }
         if !changed {
-            var ts = timespec()
-            clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
-            let now = UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
-            changed = now &- filledAtNs >= Self.lifetimeNs
+            changed = Timestamp.monotonicCoarseNanoseconds() &- filledAtNs >= Self.lifetimeNs
         }
         if changed {
             // A deleted or moved directory's watch is gone: watch again on the next lookup
@@ -98,9 +96,7 @@ final class SameFileTargets {
         byRoot.removeAll(keepingCapacity: true)
         entries = 0
         allWatched = true
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC_COARSE, &ts)
-        filledAtNs = UInt64(ts.tv_sec) &* 1_000_000_000 &+ UInt64(ts.tv_nsec)
+        filledAtNs = Timestamp.monotonicCoarseNanoseconds()
     }
 
     /// The root of `pid` (stat of `/proc/PID/root/`), or the agent's view when it cannot be read.
