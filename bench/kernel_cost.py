@@ -16,7 +16,9 @@ exec storm    : N fork+exec of /bin/true, bare; under the full agent plus a rule
                 matches each storm exec with its full argv (bench/kernel/exec_storm.yaml);
                 execsnoop. Execs seen with full argv.
 
-For every agent run: per-program BPF cost (kernel.bpf_stats_enabled=1, bpftool
+For every agent run: the agent's user-space CPU per storm event (utime+stime of `vigil run`
+from /proc/PID/stat over the storm run, ring drained, divided by the storm's events, in µs;
+it also counts whatever else the node does meanwhile, so run it on a quiet machine), per-program BPF cost (kernel.bpf_stats_enabled=1, bpftool
 run_time_ns/run_cnt deltas over one more storm run with stats on, so the stats' own
 overhead stays out of the rates), and the agent's peak RSS (VmHWM) with a breakdown
 of where its resident memory is (/proc/PID/smaps).
@@ -165,6 +167,23 @@ def program_costs(before, after, events):
 
 # ---- memory --------------------------------------------------------------------------
 
+def cpu_seconds(pid):
+    """User and system CPU seconds of process `pid` so far, all its threads (/proc/PID/stat
+    utime and stime)."""
+    with open(f"/proc/{pid}/stat") as f:
+        text = f.read()
+    fields = text[text.rindex(")") + 2:].split()
+    hz = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / hz, int(fields[12]) / hz
+
+
+def cpu_per_event(c0, c1, events):
+    """The agent's CPU over a storm, per storm event, in µs: user, system and both."""
+    user, system = c1[0] - c0[0], c1[1] - c0[1]
+    return {"user_us": user * 1e6 / events, "system_us": system * 1e6 / events,
+            "total_us": (user + system) * 1e6 / events}
+
+
 def proc_status(pid):
     out = {}
     with open(f"/proc/{pid}/status") as f:
@@ -277,10 +296,14 @@ class AgentRun:
         return last
 
     def storm(self, fn, n, counter):
-        """One storm with bpf_stats off (the rate), one with it on (program costs)."""
+        """One storm with bpf_stats off (the rate and the agent's CPU per storm event: its
+        utime+stime from the settled state before the storm to the settled state after it,
+        the ring drained), one with it on (program costs)."""
         before = self.settled_metrics(counter)
+        cpu0 = cpu_seconds(self.pid)
         rate = fn()
         after = self.settled_metrics(counter)
+        cpu = cpu_per_event(cpu0, cpu_seconds(self.pid), n)
         progs0 = vigil_programs(self.pid)
         set_bpf_stats(True)
         try:
@@ -292,7 +315,7 @@ class AgentRun:
         if not progs0:
             raise RuntimeError(f"no vigil_* BPF programs found for pid {self.pid}")
         status = proc_status(self.pid)
-        return {"rate": rate, "rate_with_bpf_stats": rate_stats, "before": before, "after": after,
+        return {"rate": rate, "rate_with_bpf_stats": rate_stats, "before": before, "after": after, "agent_cpu": cpu,
                 "programs": program_costs(p0, p1, n), "memory": status, "smaps": smaps_breakdown(self.pid)}
 
     def stop(self):
@@ -388,7 +411,7 @@ def round_getppid(tmp, r):
         stats = agent.stop()
     res.add("agent", s["rate"])
     log(f"getppid round {r + 1}: bare {res.bares}, floor {res.rates['floor (1 empty program, sys_exit)']:.0f}/s, "
-        f"agent {s['rate']:.0f}/s, ratios {res.ratios}, peak RSS {s['memory']['VmHWM'] / 2**20:.1f} MiB")
+        f"agent {s['rate']:.0f}/s, ratios {res.ratios}, agent CPU {s['agent_cpu']['total_us']:.2f} µs/event, peak RSS {s['memory']['VmHWM'] / 2**20:.1f} MiB")
     return {"rates": res.result(), "ratios": res.ratios, "agent": {**strip(s), "final_stats": compact_stats(stats)}}
 
 
@@ -440,7 +463,7 @@ def round_open(tmp, r):
                     pass
         extra["opensnoop"] = {"received": seen, "lost": lost}
     log(f"open round {r + 1}: bare {res.bares}, agent {s['rate']:.0f}/s received {received:.0f}/{OPENS} "
-        f"drops {d}, ratios {res.ratios}, peak RSS {s['memory']['VmHWM'] / 2**20:.1f} MiB")
+        f"drops {d}, ratios {res.ratios}, agent CPU {s['agent_cpu']['total_us']:.2f} µs/event, peak RSS {s['memory']['VmHWM'] / 2**20:.1f} MiB")
     return {"rates": res.result(), "ratios": res.ratios, "received": extra, "agent": {**strip(s), "final_stats": compact_stats(stats)}}
 
 
@@ -465,7 +488,7 @@ def round_exec(tmp, r):
     seen = sum(1 for line in p.lines() if EXEC_MARKER in line)
     extra["execsnoop"] = {"received": seen}
     log(f"exec round {r + 1}: bare {res.bares}, agent {s['rate']:.0f}/s full argv {matched:.0f}/{EXECS}, "
-        f"ratios {res.ratios}, peak RSS {s['memory']['VmHWM'] / 2**20:.1f} MiB")
+        f"ratios {res.ratios}, agent CPU {s['agent_cpu']['total_us']:.1f} µs/event, peak RSS {s['memory']['VmHWM'] / 2**20:.1f} MiB")
     return {"rates": res.result(), "ratios": res.ratios, "received": extra, "agent": {**strip(s), "final_stats": compact_stats(stats)}}
 
 
@@ -518,6 +541,8 @@ def summarize(part, rounds, n):
                               "runs_per_event": statistics.median(c["runs_per_event"] for c in cs),
                               "ns_per_event": statistics.median(c["ns_per_event"] for c in cs)}
                        for name, cs in progs.items()}
+    out["agent_cpu_per_event"] = {k: statistics.median(rd["agent"]["agent_cpu"][k] for rd in rounds)
+                                  for k in ("total_us", "user_us", "system_us")}
     out["agent_peak_rss"] = max(rd["agent"]["memory"]["VmHWM"] for rd in rounds)
     out["agent_rss_breakdown"] = max((rd["agent"] for rd in rounds), key=lambda a: a["memory"]["VmHWM"])["smaps"]
     return out
@@ -542,6 +567,9 @@ def print_summary(part, s):
     if "agent_drops" in s:
         d = s["agent_drops"]
         print(f"  agent kernel drops (all rounds): ring full {d['ring_full']:.0f}")
+    c = s["agent_cpu_per_event"]
+    print(f"  agent user-space CPU per storm event (utime+stime of vigil run): {c['total_us']:.2f} µs"
+          f" (user {c['user_us']:.2f}, system {c['system_us']:.2f})")
     print("  agent BPF programs (bpf_stats, one storm with stats on):")
     for name, c in sorted(s["programs"].items(), key=lambda kv: -kv[1]["ns_per_event"]):
         if c["runs_per_event"] == 0:
@@ -558,8 +586,8 @@ def markdown(report):
     cmd = " ".join(f"{k}={v if not isinstance(v, list) else ','.join(v)}" for k, v in env.items())
     out = [f"{report['time'][:10]}, kernel {report['kernel']}, load average {report['loadavg'][0]:.1f} "
            f"(2 shared cores), `make bench-kernel {cmd}`:", ""]
-    out.append("| storm | run | rate | vs bare | received | agent BPF ns/run (runs/event) |")
-    out.append("|---|---|---|---|---|---|")
+    out.append("| storm | run | rate | vs bare | received | agent CPU µs/event | agent BPF ns/run (runs/event) |")
+    out.append("|---|---|---|---|---|---|---|")
     for part, s in report["summary"].items():
         progs = ", ".join(f"{n} {c['ns_per_run']:.0f} ({c['runs_per_event']:.2f})"
                           for n, c in sorted(s["programs"].items(), key=lambda kv: -kv[1]["ns_per_event"])
@@ -570,7 +598,8 @@ def markdown(report):
                 ratio += f" ({s['agent_to_floor']:.2f}x floor)"
             rec = s.get("received", {}).get(k)
             recv = f"{100.0 * rec['min'] / s['events']:.1f}%" if rec else ""
-            out.append(f"| {part} ({s['events']}) | {k} | {rate:,.0f}/s | {ratio} | {recv} | {progs if k == 'agent' else ''} |")
+            cpu = f"{s['agent_cpu_per_event']['total_us']:.2f}" if k == "agent" else ""
+            out.append(f"| {part} ({s['events']}) | {k} | {rate:,.0f}/s | {ratio} | {recv} | {cpu} | {progs if k == 'agent' else ''} |")
     out.append("")
     out.append("Agent peak RSS (VmHWM): " + ", ".join(f"{p} storm {s['agent_peak_rss'] / 2**20:.1f} MiB"
                                                    for p, s in report["summary"].items())

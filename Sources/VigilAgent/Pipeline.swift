@@ -38,6 +38,8 @@ package final class Pipeline: @unchecked Sendable {
     private var wanted: [Bool]
     private let health: HealthState?
     private var sawBatch = false
+    /// Whether alerts were submitted since the dispatcher was last woken.
+    private var alertsInBatch = false
     private var lastTickNs: UInt64 = 0
     /// The rule-set generation the pipeline evaluates with (read by the reloader).
     package let activeGeneration = Gauge()
@@ -135,7 +137,9 @@ package final class Pipeline: @unchecked Sendable {
     private func emit(_ alert: Alert, lookup: ContainerLookup, cgroupID: UInt64, pid: UInt32) {
         metrics.countAlert(rule: alert.rule, priority: alert.priority)
         if lookup.isComplete || !holding.hold(alert, cgroupID: cgroupID, pid: pid, nowNs: Timestamp.monotonicNanoseconds()) {
-            dispatcher.submit(alert)
+            // The dispatcher thread is woken once per batch (``batchEnded()``), not per alert.
+            dispatcher.submitInBatch(alert)
+            alertsInBatch = true
         }
     }
 
@@ -171,6 +175,7 @@ package final class Pipeline: @unchecked Sendable {
 
     /// End of a batch of records (a ring-buffer drain): ticks at most every 5 ms.
     package func batchEnded() {
+        if alertsInBatch { alertsInBatch = false; dispatcher.endOfBatch() }
         if !sawBatch { sawBatch = true; health?.setFirstPollDone() }
         let now = Timestamp.monotonicNanoseconds()
         if now &- lastTickNs >= 5_000_000 { lastTickNs = now; tick() }
@@ -178,6 +183,7 @@ package final class Pipeline: @unchecked Sendable {
 
     /// Releases everything held (shutdown).
     package func flush() {
+        if alertsInBatch { alertsInBatch = false; dispatcher.endOfBatch() }
         if let enricher {
             holding.flush(enricher: enricher) { alert, lookup, _ in dispatcher.submit(Self.withContainer(alert, lookup.info)) }
         }

@@ -120,6 +120,20 @@ package final class AlertDispatcher: Sendable {
         return false
     }
 
+    /// Queues `alert` like ``submit(_:)`` without waking the dispatcher thread: a producer that
+    /// works in batches (the pipeline, per ring drain) submits a batch's alerts this way and then
+    /// calls ``endOfBatch()`` once. Never blocks.
+    @discardableResult
+    package func submitInBatch(_ alert: Alert) -> Bool {
+        if alert.priority > minimumPriority { filtered.add(); return false }
+        if queue.tryPushQuietly(alert) { submitted.add(); return true }
+        queueDropped.add()
+        return false
+    }
+
+    /// Wakes the dispatcher thread for the alerts queued by ``submitInBatch(_:)`` (nothing when none wait).
+    package func endOfBatch() { queue.wakeIfPending() }
+
     private func run(_ fc: FloodControl, _ cfg: FloodControlConfig) {
         var items: [Alert] = []
         items.reserveCapacity(256)

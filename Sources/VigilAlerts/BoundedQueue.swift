@@ -67,6 +67,29 @@ package final class BoundedQueue<Element>: @unchecked Sendable {
         return true
     }
 
+    /// Appends `item` like ``tryPush(_:)`` but leaves a waiting consumer asleep: the producer
+    /// wakes it once for a batch of pushes with ``wakeIfPending()`` (one wake-up, one context
+    /// switch per batch instead of per item). A consumer that wakes for any other reason (its
+    /// timeout, ``wake()``) takes the items as well.
+    @discardableResult
+    package func tryPushQuietly(_ item: Element) -> Bool {
+        lock()
+        if closed_ || count_ == capacity { unlock(); return false }
+        ring[(head + count_) % capacity] = item
+        count_ += 1
+        pushed_ &+= 1
+        unlock()
+        return true
+    }
+
+    /// Wakes a waiting consumer when items are queued (after ``tryPushQuietly(_:)``).
+    package func wakeIfPending() {
+        lock()
+        let signal = consumerWaiting && count_ > 0
+        unlock()
+        if signal { pthread_cond_signal(cond) }
+    }
+
     /// Moves up to `max` items into `out` (appending), waiting up to `timeoutNs` for the first one.
     /// Returns early (possibly with nothing) when woken by ``wake()`` or when the queue is closed.
     package func pop(max: Int, into out: inout [Element], timeoutNs: UInt64) {

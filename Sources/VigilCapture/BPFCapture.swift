@@ -379,8 +379,12 @@ final class RingReader: @unchecked Sendable {
 
     /// A batch smaller than this makes the reader pause before the next read (see ``run()``).
     static let smallBatch: Int32 = 256
-    /// The pause after a small batch (ms; never more than the poll interval).
-    static let smallBatchPauseMs: Int32 = 1
+    /// The pause after a small batch (ms; never more than the poll interval). Each pause is a
+    /// wake-up of the reader (a context switch on the node's cores and the per-batch work:
+    /// counters, the pipeline's tick, the alert dispatcher's wake-up): an exec storm (a few
+    /// dozen records per exec, a thousand execs a second) is read in batches of a few hundred
+    /// records, a quarter of the wake-ups a 1 ms pause gives.
+    static let smallBatchPauseMs: Int32 = 4
 
     /// Polls and drains the ring until a stop is requested, then drains what is left and finishes.
     ///
@@ -389,10 +393,10 @@ final class RingReader: @unchecked Sendable {
     /// (an exec storm: a few dozen records per exec) the reader would then wake once per record
     /// or two, paying a syscall and the per-batch work each time. So after a batch of fewer
     /// than ``smallBatch`` records the reader sleeps ``smallBatchPauseMs`` and reads what
-    /// gathered meanwhile: a storm is read in batches (at most a thousand reads a second), a
+    /// gathered meanwhile: a storm is read in batches (at most 250 reads a second), a
     /// record waits at most that long more (within the poll interval, the bound a record sent
-    /// without a wake-up already has), and the ring holds a millisecond of records at any rate a
-    /// node produces. While rules enforce from user space (``ReaderControl/pollCap`` lowered)
+    /// without a wake-up already has), and the ring (8 MiB by default) holds 4 ms of records at
+    /// any rate a node produces (2 GB/s). While rules enforce from user space (``ReaderControl/pollCap`` lowered)
     /// the reader does not sleep, for the kill latency.
     func run() {
         let epfd = ring_buffer__epoll_fd(ring)

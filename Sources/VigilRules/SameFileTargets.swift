@@ -19,6 +19,12 @@ import VigilCore
 ///   made in an overlay's upper directory from outside the container);
 /// - a target's directory could not be watched (then results live for one event only).
 ///
+/// A process's root is looked up once per process (its pid and start time, so a reused pid
+/// is a new process) and kept with the results: a process's root changes only through
+/// chroot(2), pivot_root(2) or setns(2), which inotify does not report either, so it is seen
+/// within the same second as a mount over a target. A process the state does not know
+/// (start time 0) has its root looked up at each event.
+///
 /// One per ``RuleScratch`` (one evaluating thread); not thread-safe.
 final class SameFileTargets {
     /// A root directory: its device and inode; (0, 0) is the agent's own view (the process is gone).
@@ -26,7 +32,14 @@ final class SameFileTargets {
     /// One target in one root: its path bytes and the file found there (ino 0: none).
     struct Entry { var path: [UInt8]; var dev: UInt64; var ino: UInt64 }
 
+    /// A process: its pid and start time (boot-clock ns).
+    struct ProcessKey: Hashable { var pid: UInt32; var start: UInt64 }
+
     private var byRoot: [Root: [Entry]] = [:]
+    /// The root of each process looked up since the results were last dropped.
+    private var rootByProcess: [ProcessKey: Root] = [:]
+    /// How many times a process's root was read from /proc (for tests).
+    private(set) var rootLookups = 0
     private var entries = 0
     private var filledAtNs: UInt64 = 0
     private var inotifyFD: Int32 = -1
@@ -47,16 +60,18 @@ final class SameFileTargets {
 
     init() {
         inotifyFD = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+        filledAtNs = Timestamp.monotonicCoarseNanoseconds()
     }
 
     deinit { if inotifyFD >= 0 { close(inotifyFD) } }
 
-    /// The file (device, inode) at `target` as process `pid` sees it at event `gen`; nil if none.
-    func lookup(_ target: UnsafeBufferPointer<UInt8>, pid: UInt32, gen: UInt32) -> (dev: UInt64, ino: UInt64)? {
+    /// The file (device, inode) at `target` as process `pid` (started at `start`, boot-clock
+    /// ns; 0 when unknown) sees it at event `gen`; nil if none.
+    func lookup(_ target: UnsafeBufferPointer<UInt8>, pid: UInt32, start: UInt64, gen: UInt32) -> (dev: UInt64, ino: UInt64)? {
         if gen != memoGen || pid != memoPid || memoGen == 0 {
             memoGen = gen; memoPid = pid
             refresh()
-            memoRoot = root(of: pid)
+            memoRoot = processRoot(pid: pid, start: start)
         }
         if let list = byRoot[memoRoot] {
             for e in list where e.path.withUnsafeBufferPointer({ Bytes.equal($0, target) }) {
@@ -73,7 +88,7 @@ final class SameFileTargets {
     /// Drops everything when a watched directory changed, the lifetime passed, or an entry
     /// is not covered by a watch.
     private func refresh() {
-        guard entries > 0 else { return }
+        guard entries > 0 || !rootByProcess.isEmpty else { return }
         var changed = !allWatched || inotifyFD < 0
         if !changed {
             // Drain the queue: any event (or an overflow) means a target may have changed.
@@ -94,13 +109,27 @@ final class SameFileTargets {
 
     private func clear() {
         byRoot.removeAll(keepingCapacity: true)
+        rootByProcess.removeAll(keepingCapacity: true)
         entries = 0
         allWatched = true
         filledAtNs = Timestamp.monotonicCoarseNanoseconds()
     }
 
+    /// The root of process `pid` started at `start`: kept from an earlier event of the same
+    /// process, else read (see ``root(of:)``).
+    private func processRoot(pid: UInt32, start: UInt64) -> Root {
+        guard start != 0 else { return root(of: pid) }
+        let key = ProcessKey(pid: pid, start: start)
+        if let r = rootByProcess[key] { return r }
+        let r = root(of: pid)
+        if rootByProcess.count >= Self.capacity { rootByProcess.removeAll(keepingCapacity: true) }
+        rootByProcess[key] = r
+        return r
+    }
+
     /// The root of `pid` (stat of `/proc/PID/root/`), or the agent's view when it cannot be read.
     private func root(of pid: UInt32) -> Root {
+        rootLookups += 1
         // "/proc/<pid>/root/" built without allocating.
         var n = 0
         for c in "/proc/".utf8 { pathBuffer[n] = CChar(bitPattern: c); n += 1 }

@@ -140,6 +140,14 @@ package struct FDInfo: Sendable, Equatable {
         self.isServerSide = isServerSide; self.connected = connected
     }
 
+    /// A file's fd whose names are in `storage` (shared with other fds: see ``FileNameCache``).
+    init(kind: Kind, storage: Storage, flags: UInt32) {
+        self.kind = kind; self.flags = flags; self.l4proto = 0
+        self.storage = storage
+        self.clientPort = 0; self.serverPort = 0
+        self.isServerSide = false; self.connected = false
+    }
+
     package static func == (a: FDInfo, b: FDInfo) -> Bool {
         a.kind == b.kind && a.flags == b.flags && a.l4proto == b.l4proto && a.isServerSide == b.isServerSide
             && a.connected == b.connected && a.clientPort == b.clientPort && a.serverPort == b.serverPort

@@ -172,25 +172,30 @@ extension ProcessTable {
         let raw = e.str0
         let flags = e.openFlags ?? 0
         let isAt = t == VIGIL_SYS_OPENAT.rawValue || t == VIGIL_SYS_OPENAT2.rawValue
-        let nameRaw = raw.vigilString
-        let name: String
-        let opened = e.openedPath
-        if opened.count > 0 {
-            // The kernel's own path of the file it opened (dentry walk at exit): what
-            // /proc/PID/root, "..", symlinks or a file handle led to.
-            name = PathResolver.isNormalAbsolute(opened) ? opened.vigilString : PathResolver.normalize(opened.vigilString)
-        } else if PathResolver.isNormalAbsolute(raw) {
-            name = nameRaw  // shares the string's storage
-        } else if raw.count > 0 && raw[0] == UInt8(ascii: "/") {
-            name = PathResolver.normalize(nameRaw)
-        } else if let base = baseDirectory(e, p, dirfdArg: isAt ? 0 : nil) {
-            name = PathResolver.resolve(raw, against: base)
-        } else {
-            name = PathResolver.normalize(nameRaw)
-        }
         let isDir = flags & LinuxConstants.O_DIRECTORY != 0 && flags & LinuxConstants.O_TMPFILE != LinuxConstants.O_TMPFILE
-        var info = FDInfo(kind: isDir ? .directory : .file, name: name, nameRaw: nameRaw,
-                          flags: UInt32(truncatingIfNeeded: flags))
+        let kind: FDInfo.Kind = isDir ? .directory : .file
+        let opened = e.openedPath
+        var info: FDInfo
+        if opened.count > 0 ? PathResolver.isNormalAbsolute(opened) : PathResolver.isNormalAbsolute(raw) {
+            // The name is the bytes of the kernel's own path of the file it opened (dentry walk
+            // at exit: what /proc/PID/root, "..", symlinks or a file handle led to), else the
+            // path as passed: names shared with earlier opens of the same path (no allocation).
+            let storage = fileNames.storage(raw: raw, name: opened.count > 0 ? opened : nil)
+            info = FDInfo(kind: kind, storage: storage, flags: UInt32(truncatingIfNeeded: flags))
+        } else {
+            let nameRaw = raw.vigilString
+            let name: String
+            if opened.count > 0 {
+                name = PathResolver.normalize(opened.vigilString)
+            } else if raw.count > 0 && raw[0] == UInt8(ascii: "/") {
+                name = PathResolver.normalize(nameRaw)
+            } else if let base = baseDirectory(e, p, dirfdArg: isAt ? 0 : nil) {
+                name = PathResolver.resolve(raw, against: base)
+            } else {
+                name = PathResolver.normalize(nameRaw)
+            }
+            info = FDInfo(kind: kind, name: name, nameRaw: nameRaw, flags: UInt32(truncatingIfNeeded: flags))
+        }
         let ref = e.fileRef
         if ref.flags & UInt32(VIGIL_FILE_PRESENT) != 0 {
             info.ino = ref.ino

@@ -85,6 +85,8 @@ package final class ProcessTable {
     package let configuration: Configuration
     /// Counters.
     package let stats: Stats
+    /// Names of recently opened files, shared by the fds that opened them.
+    let fileNames = FileNameCache()
 
     /// Exited processes in exit order, for grace-period eviction.
     private var exitQueue: [(pid: UInt32, ts: UInt64, process: ProcessInfo)] = []

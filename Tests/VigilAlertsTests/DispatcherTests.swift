@@ -40,6 +40,24 @@ final class RecordingBackend: AlertSinkBackend, @unchecked Sendable {
         #expect(text.contains("vigil_alerts_filtered_total 1"))
     }
 
+    /// Alerts submitted in a batch (the pipeline's way: no wake-up per alert) are filtered and
+    /// counted like single ones and delivered once the batch ends.
+    @Test func batchSubmissionsAreDeliveredAtTheEndOfTheBatch() throws {
+        let rec = RecordingBackend()
+        let sink = AlertSink(name: "rec", format: .json, capacity: 1000, backend: rec)
+        let d = AlertDispatcher(sinks: [sink], minimumPriority: .notice, floodControl: FloodControlConfig(fold: FoldConfig(enabled: false)))
+        for round in 0..<3 {
+            for i in 0..<50 { #expect(d.submitInBatch(makeAlert(priority: .warning, message: "r\(round) m\(i)"))) }
+            #expect(!d.submitInBatch(makeAlert(priority: .debug, message: "dbg")))
+            d.endOfBatch()
+            #expect(waitUntil(5) { rec.alerts.count == 50 * (round + 1) })
+        }
+        d.endOfBatch()  // nothing queued: no effect
+        #expect(d.submitted.value == 150 && d.filtered.value == 3)
+        #expect(rec.alerts.contains { $0.alert.message == "r2 m49" })
+        d.stop()
+    }
+
     @Test func slowSinkDoesNotBlockOthersAndDropsAreCounted() throws {
         let slow = RecordingBackend(), fast = RecordingBackend()
         slow.gate.withLock { $0 = false } // blocked until released

@@ -22,14 +22,14 @@ import VigilState
     }
 
     /// An open of `path` by this process (its /proc root is readable), with the file's inode.
-    static func openEvent(_ path: String) throws -> SyntheticEvent {
+    static func openEvent(_ path: String, startNs: UInt64? = nil) throws -> SyntheticEvent {
         var st = stat()
         try #require(stat(path, &st) == 0)
         var ev = event("""
             type: openat
             res: 3
             args: {fd: 3, name: \(path), flags: O_RDONLY}
-            process: {pid: \(getpid()), exepath: /usr/bin/cat}
+            process: {pid: \(getpid()), exepath: /usr/bin/cat\(startNs.map { ", start_ns: \($0)" } ?? "")}
             """)
         var fd = FDInfo(kind: .file, name: path)
         fd.ino = UInt64(st.st_ino)
@@ -78,6 +78,42 @@ import VigilState
         // A link to the target made by link(2) into the watched directory under the target's name.
         try #require(link(dir + "/other-link", target) == 0)
         #expect(fires(other))
+    }
+
+    /// A process's root is read once for all its events, again for a new process with the same
+    /// pid (another start time), and again once a target's directory changed.
+    @Test func processRootIsReadOncePerProcess() throws {
+        let dir = try Self.makeDirectory()
+        defer { _ = try? FileManagerless.removeTree(dir) }
+        let target = dir + "/shadow"
+        try Self.write(target)
+        try #require(link(target, dir + "/hl") == 0)
+        let (set, diags) = loadRules("""
+            - rule: r
+              desc: d
+              condition: evt.type = openat and fd.nlink > 1 and fd.same_file_as[\(target)] = true
+              output: o
+              priority: WARNING
+            """)
+        #expect(errors(diags).isEmpty, "\(diags)")
+        let s = set.makeScratch(hostname: "h")
+        func fires(_ ev: SyntheticEvent) -> Bool { ev.withContext { set.matches(rule: 0, $0, scratch: s) } ?? false }
+        let targets = s.sameFileTargets
+
+        let first = try Self.openEvent(dir + "/hl", startNs: 1_000_000_000)
+        #expect(fires(first))
+        #expect(fires(first))
+        #expect(fires(first))
+        #expect(targets.rootLookups == 1)
+        // The pid reused by another process: its root is read.
+        let reused = try Self.openEvent(dir + "/hl", startNs: 2_000_000_000)
+        #expect(fires(reused))
+        #expect(fires(reused))
+        #expect(targets.rootLookups == 2)
+        // A change in the target's directory drops the kept roots with the results.
+        try Self.write(dir + "/unrelated")
+        #expect(fires(reused))
+        #expect(targets.rootLookups == 3)
     }
 }
 
