@@ -310,24 +310,23 @@ enum FieldExtractor {
         case .evtTid: return .int(Int64(ev.tid))
         // fd
         case .fdNum:
-            if fdPointer(cp) != nil || cp.pointee.fdNum >= 0 { return .int(Int64(cp.pointee.fdNum)) }
+            if fdPointer(cp, s) != nil || cp.pointee.fdNum >= 0 { return .int(Int64(cp.pointee.fdNum)) }
             return .unset
-        case .fdType: return fdPointer(cp)?.pointee.kind.typeNameBytes.map { staticString($0) } ?? .unset
-        case .fdTypechar: return fdPointer(cp)?.pointee.kind.typeCharBytes.map { staticString($0) } ?? .unset
+        case .fdType: return fdPointer(cp, s)?.pointee.kind.typeNameBytes.map { staticString($0) } ?? .unset
+        case .fdTypechar: return fdPointer(cp, s)?.pointee.kind.typeCharBytes.map { staticString($0) } ?? .unset
         case .fdName:
-            guard let n = fdPointer(cp)?.pointee.name else { return .unset }
-            let v = s.arena.copy(n)
+            guard let fd = fdPointer(cp, s) else { return .unset }
+            let v = fdName(fd, s)
             return v.len > 0 ? v : .unset
         case .fdNlink:
-            guard let fd = fdPointer(cp), fd.pointee.ino != 0 else { return .unset }
+            guard let fd = fdPointer(cp, s), fd.pointee.ino != 0 else { return .unset }
             return .int(Int64(fd.pointee.nlink))
         case .fdSameFileAs:
-            guard let fd = fdPointer(cp), fd.pointee.ino != 0, fd.pointee.kind == .file else { return .unset }
+            guard let fd = fdPointer(cp, s), fd.pointee.ino != 0, fd.pointee.kind == .file else { return .unset }
             let key = UnsafeBufferPointer(start: f.key, count: f.keyLen)
             // The same name is the same file; another name can only be when the inode has
             // more than one link (a cheap test first: no stat for ordinary files).
-            var name = fd.pointee.name
-            if name.withUTF8({ Bytes.equal($0, key) }) { return .bool(true) }
+            if Bytes.equal(fdName(fd, s).bytes, key) { return .bool(true) }
             if fd.pointee.nlink <= 1 { return .bool(false) }
             // As the process sees it (its root); once it has exited (a zombie's root cannot be
             // read, a reaped one has no /proc entry), as the agent sees it. Kept between events
@@ -336,20 +335,21 @@ enum FieldExtractor {
                                                     exeIno: cp.pointee.process?.exeIno ?? 0, gen: s.gen) else { return .bool(false) }
             return .bool(t.ino == fd.pointee.ino && UInt32(truncatingIfNeeded: t.dev) == fd.pointee.dev)
         case .fdIno:
-            guard let fd = fdPointer(cp), fd.pointee.ino != 0 else { return .unset }
+            guard let fd = fdPointer(cp, s), fd.pointee.ino != 0 else { return .unset }
             return .int(Int64(bitPattern: fd.pointee.ino))
         case .fdDev:
-            guard let fd = fdPointer(cp), fd.pointee.ino != 0 else { return .unset }
+            guard let fd = fdPointer(cp, s), fd.pointee.ino != 0 else { return .unset }
             return .int(Int64(fd.pointee.dev))
         case .fdNameraw:
-            guard let fd = fdPointer(cp) else { return .unset }
-            if fd.pointee.nameRaw.isEmpty { return s.arena.copy(fd.pointee.name) }
-            return s.arena.copy(fd.pointee.nameRaw)
+            guard let fd = fdPointer(cp, s) else { return .unset }
+            let raw = fd.pointee.nameRaw  // one read: each read copies the FDInfo
+            if raw.isEmpty { return fdName(fd, s) }
+            return s.arena.copy(raw)
         case .fdDirectory, .fdFilename:
-            guard let fdp = fdPointer(cp) else { return .unset }
+            guard let fdp = fdPointer(cp, s) else { return .unset }
             let kind = fdp.pointee.kind
             guard kind == .file || kind == .directory || kind == .memfd else { return .unset }
-            let v = s.arena.copy(fdp.pointee.name)
+            let v = fdName(fdp, s)
             if v.len == 0 { return .unset }
             if f.id == .fdDirectory && kind == .directory { return v }
             let b = v.bytes
@@ -362,7 +362,7 @@ enum FieldExtractor {
             memcpy(p, b.baseAddress!, dirLen)
             return .str(UnsafePointer(p), dirLen)
         case .fdIp, .fdSip, .fdCip, .fdLip, .fdRip, .fdNet, .fdSnet, .fdCnet, .fdLnet, .fdRnet:
-            guard let fdp = fdPointer(cp), fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 else { return .unset }
+            guard let fdp = fdPointer(cp, s), fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 else { return .unset }
             let server: Bool
             switch f.id {
             case .fdCip, .fdCnet: server = false
@@ -377,7 +377,7 @@ enum FieldExtractor {
             ip.withUnsafeBufferPointer { _ = memcpy(p, $0.baseAddress!, n) }
             return FV(kind: .ip, len: Int32(n), i: 0, p: UnsafePointer(p))
         case .fdPort, .fdSport, .fdCport, .fdLport, .fdRport:
-            guard let fdp = fdPointer(cp), fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 else { return .unset }
+            guard let fdp = fdPointer(cp, s), fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 else { return .unset }
             switch f.id {
             case .fdCport: return .int(Int64(fdp.pointee.clientPort))
             case .fdLport: return .int(Int64(fdp.pointee.isServerSide ? fdp.pointee.serverPort : fdp.pointee.clientPort))
@@ -385,7 +385,7 @@ enum FieldExtractor {
             default: return .int(Int64(fdp.pointee.serverPort))
             }
         case .fdL4proto:
-            guard let fdp = fdPointer(cp) else { return .unset }
+            guard let fdp = fdPointer(cp, s) else { return .unset }
             switch fdp.pointee.l4proto {
             case 6: return staticString(tcpBytes)
             case 17: return staticString(udpBytes)
@@ -394,17 +394,17 @@ enum FieldExtractor {
             default: return fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 ? staticString(rawBytes) : .unset
             }
         case .fdSockfamily:
-            guard let fdp = fdPointer(cp) else { return .unset }
+            guard let fdp = fdPointer(cp, s) else { return .unset }
             if fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 { return staticString(ipBytes) }
             if fdp.pointee.kind == .unix { return staticString(unixBytes) }
             return .unset
-        case .fdIsServer: return fdPointer(cp).map { .bool($0.pointee.isServerSide) } ?? .unset
-        case .fdConnected: return fdPointer(cp).map { .bool($0.pointee.connected) } ?? .unset
+        case .fdIsServer: return fdPointer(cp, s).map { .bool($0.pointee.isServerSide) } ?? .unset
+        case .fdConnected: return fdPointer(cp, s).map { .bool($0.pointee.connected) } ?? .unset
         case .fdNameChanged:
             let t = ev.type.name
             return .bool(t == "connect" || t == "rename" || t == "renameat" || t == "renameat2")
         case .fdCipName, .fdSipName, .fdLipName, .fdRipName:
-            guard let fdp = fdPointer(cp), fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 else { return .unset }
+            guard let fdp = fdPointer(cp, s), fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 else { return .unset }
             let server: Bool
             switch f.id {
             case .fdCipName: server = false
@@ -536,10 +536,26 @@ enum FieldExtractor {
 
     /// The event's fd in place (no copy of its strings and arrays), or nil.
     /// A single-payload Optional stores its payload at offset 0.
-    @inline(__always) static func fdPointer(_ cp: UnsafePointer<EventContext>) -> UnsafePointer<FDInfo>? {
+    /// The fd's name (possibly empty) for the current event, read once per event: reading it
+    /// copies the FDInfo (its name lives in shared storage), and fd.name, fd.directory,
+    /// fd.filename and fd.nameraw all start from it.
+    @inline(__always) static func fdName(_ fd: UnsafePointer<FDInfo>, _ s: RuleScratch) -> FV {
+        if s.fdNameGen == s.gen { return s.fdNameValue }
+        let v = s.arena.copy(fd.pointee.name)
+        s.fdNameGen = s.gen
+        s.fdNameValue = v
+        return v
+    }
+
+    /// Whether the event has an fd is looked up once per event (`s.gen`): testing the Optional
+    /// copies the whole FDInfo (retaining its strings), which fd fields would otherwise pay each.
+    @inline(__always) static func fdPointer(_ cp: UnsafePointer<EventContext>, _ s: RuleScratch) -> UnsafePointer<FDInfo>? {
         let op = (UnsafeRawPointer(cp) + fdOffset).assumingMemoryBound(to: Optional<FDInfo>.self)
-        if case .none = op.pointee { return nil }
-        return UnsafeRawPointer(op).assumingMemoryBound(to: FDInfo.self)
+        if s.fdPresenceGen != s.gen {
+            s.fdPresenceGen = s.gen
+            if case .none = op.pointee { s.fdPresent = false } else { s.fdPresent = true }
+        }
+        return s.fdPresent ? UnsafeRawPointer(op).assumingMemoryBound(to: FDInfo.self) : nil
     }
 
     /// Splits an image reference into repository and tag (`docker.io/library/nginx:1.25`).

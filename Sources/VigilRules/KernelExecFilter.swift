@@ -89,6 +89,7 @@ extension RuleSet {
         var result: KernelExecFilter?
         for t in r.eventTypes {
             var prog = program
+            prog.orderCheapFirst = false  // the rule's own order: the filter and its reasons do not depend on cost estimates
             let folded = prog.specialize(r.root, type: t.rawValue)
             var f = KernelExecFilter(rule: k)
             switch folded {

@@ -79,6 +79,8 @@ struct Program: @unchecked Sendable {
     var checks: [Check] = []
     var typeSets: [TypeSet] = []
     var slotCount = 0
+    /// Whether ``specialize(_:type:)`` orders `and`/`or` operands cheapest first (``CheckCost``).
+    var orderCheapFirst = false
 
     mutating func add(_ n: CNode) -> Int32 { nodes.append(n); return Int32(nodes.count - 1) }
     mutating func group(_ kind: CNode.Kind, _ children: [Int32]) -> Int32 {
@@ -132,7 +134,8 @@ extension Program {
 
     /// Builds a copy of the tree at `n` specialised for events of type `t`:
     /// event-type tests and constant checks folded, nested and/or flattened,
-    /// double negations removed.
+    /// double negations removed, and (with ``orderCheapFirst``) the operands of
+    /// each `and`/`or` ordered cheapest first.
     mutating func specialize(_ n: Int32, type t: UInt16) -> Folded {
         let node = nodes[Int(n)]
         switch node.kind {
@@ -164,6 +167,7 @@ extension Program {
                 }
             }
             if out.isEmpty { return .const(isAnd) }
+            if orderCheapFirst { out = cheapFirst(out, and: isAnd) }
             return .node(group(node.kind, out))
         }
     }

@@ -19,6 +19,12 @@ package final class RuleScratch {
     @exclusivity(unchecked) var checkGen: UnsafeMutablePointer<UInt32>
     @exclusivity(unchecked) var checkResult: UnsafeMutablePointer<Bool>
     @exclusivity(unchecked) var checkCount: Int
+    /// Whether the current event (generation ``fdPresenceGen``) has an fd (``FieldExtractor/fdPointer(_:_:)``).
+    @exclusivity(unchecked) var fdPresenceGen: UInt32 = 0
+    @exclusivity(unchecked) var fdPresent = false
+    /// The current event's fd name (generation ``fdNameGen``; ``FieldExtractor/fdName(_:_:)``).
+    @exclusivity(unchecked) var fdNameGen: UInt32 = 0
+    @exclusivity(unchecked) var fdNameValue = FV.unset
     let arena = Arena()
     /// `fd.same_file_as` targets, kept between events.
     let sameFileTargets = SameFileTargets()
@@ -79,6 +85,8 @@ package final class RuleScratch {
         if gen == 0 { // wrapped: clear so stale generations cannot match
             for k in 0..<slotCount { slots[k].gen = 0 }
             for k in 0..<checkCount { checkGen[k] = 0 }
+            fdPresenceGen = 0
+            fdNameGen = 0
             gen = 1
         }
         arena.reset()

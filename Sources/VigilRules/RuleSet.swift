@@ -43,6 +43,9 @@ package struct RuleLoadOptions: Sendable {
     package var staticFields: [StaticField] = []
     /// Set from another thread to stop a compilation early (it then fails with an error).
     package var cancellation: RuleLoadCancellation?
+    /// Evaluates the operands of each `and`/`or` cheapest first (``CheckCost``); the results are
+    /// the same either way (conditions have no side effects). Off only to compare in tests.
+    package var orderOperandsByCost = true
     package init() {}
 }
 
@@ -138,9 +141,10 @@ package final class RuleSet: Sendable {
     struct Candidate: Sendable { let rule: Int32; let root: Int32; let enforcing: Bool }
 
     init(rules: [CompiledRule], program: Program, store: PermanentStore, matching: RuleMatching, summary: RuleSetSummary,
-         routing: [(spec: FieldSpec, name: String)], dnsIDs: [Int32] = []) {
+         routing: [(spec: FieldSpec, name: String)], dnsIDs: [Int32] = [], orderOperandsByCost: Bool = true) {
         dnsLease = DNSNameLease(ids: dnsIDs, active: RuleSet.dnsNamesReachable(from: rules.filter(\.enabled).map(\.root), program))
         var program = program
+        program.orderCheapFirst = orderOperandsByCost
         var idx = [[Candidate]](repeating: [], count: EventType.count)
         var req = Set<EventType>()
         for (k, r) in rules.enumerated() where r.enabled {
@@ -338,7 +342,7 @@ package final class RuleSet: Sendable {
             return (FieldSpec(id: def.id, type: def.type, slot: cc.slot(name)), name)
         }
         return (RuleSet(rules: compiled, program: cc.program, store: cc.store, matching: options.matching, summary: summary,
-                        routing: routing, dnsIDs: cc.dnsIDs), diags)
+                        routing: routing, dnsIDs: cc.dnsIDs, orderOperandsByCost: options.orderOperandsByCost), diags)
     }
 
     /// Checks `append_output` formats and field names against the field catalog and the static
@@ -545,11 +549,11 @@ struct Evaluator {
         switch node.kind {
         case .and:
             let a = Int(node.a)
-            for k in a..<(a + Int(node.b)) where !eval(kids[k]) { return false }
+            for k in a..<(a + Int(node.b)) where !operand(kids[k]) { return false }
             return true
         case .or:
             let a = Int(node.a)
-            for k in a..<(a + Int(node.b)) where eval(kids[k]) { return true }
+            for k in a..<(a + Int(node.b)) where operand(kids[k]) { return true }
             return false
         case .not: return !eval(node.a)
         case .yes: return true
@@ -557,6 +561,17 @@ struct Evaluator {
         case .types: return types[Int(node.a)].contains(type)
         case .check: return check(Int(node.a))
         }
+    }
+
+    /// An operand of `and`/`or`: a comparison whose result this event already has is read
+    /// in place (most operands after the first rule's), anything else is evaluated.
+    @inline(__always) func operand(_ n: Int32) -> Bool {
+        let node = nodes[Int(n)]
+        if node.kind == .check {
+            s.nodesEvaluated &+= 1
+            return check(Int(node.a))
+        }
+        return eval(n)
     }
 
     @inline(__always) func check(_ i: Int) -> Bool {

@@ -14,16 +14,19 @@ enum RulesBench {
         if args.contains("-h") || args.contains("--help") {
             print("""
             Usage: vigil rules bench [-r PATH]... [--events N] [--seconds S] [--top K] [--format text|json]
+                   [--explain EVENT_TYPE]
 
             Loads the rules (default: rules/ plus ../shared/falco-rules/falco_rules.yaml when present),
             builds N distinct synthetic events (55% open/openat, 8% exec, 10% connect, 27% other:
             close, dup, socket, accept, unlink, rename, setuid, chmod, ...), and evaluates them
             round-robin on one pinned core for S seconds. Reports events/s, ns/event, matches, and
             the rules that cost most (each rule timed alone over the events of its types).
+            --explain TYPE prints, instead, the conditions evaluated for events of TYPE (openat,
+            execve, ...) in evaluation order with each test's estimated cost, and exits.
             """)
             return 0
         }
-        let a = RulesCommand.Args(args, valued: ["--events", "--seconds", "--top"])
+        let a = RulesCommand.Args(args, valued: ["--events", "--seconds", "--top", "--explain"])
         if let e = a.error { writeStderr("vigil rules bench: \(e)\n"); return 2 }
         var paths = a.rules + a.positional
         if paths.isEmpty {
@@ -40,6 +43,11 @@ enum RulesBench {
         do { (rules, _) = try RuleSet.load(paths: paths, options: options) } catch {
             for d in error.errors { writeStderr(d.description + "\n") }
             return 1
+        }
+        if let name = a.options["--explain"] {
+            guard let t = EventType(name: name) else { writeStderr("vigil rules bench: --explain: unknown event type '\(name)'\n"); return 2 }
+            print(rules.describeEvaluation(for: t), terminator: "")
+            return 0
         }
         let pinned = pinToCPU(0)
         let mix = SyntheticMix(count: nEvents)
