@@ -19,6 +19,15 @@ struct {
     __type(value, __u64);
 } kstats SEC(".maps");
 
+/* Per CPU: 1 when this CPU woke the reader at a wake-up check and no check since found the
+ * ring below config.wakeup_bytes (ring_flags), else 0. */
+struct {
+    __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+    __uint(max_entries, 1);
+    __type(key, __u32);
+    __type(value, __u64);
+} wake_state SEC(".maps");
+
 /* What to capture and the configuration (vigil_abi.h): global data, written by user space
  * through the section's map after load and on every change; read with plain loads. */
 struct vigil_select vigil_sel SEC(VIGIL_SELECT_SECTION) = {};
@@ -157,15 +166,35 @@ static __always_inline void fill_header(struct vigil_header *h, __u16 kind, __u3
     bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
 
-/* Ring flags for the next record of this CPU, whose count of submitted records is *n: the
- * reader is woken when the count reaches a multiple of wakeup_mask + 1 (it also polls every
- * millisecond), so a storm costs no wake-up, and no ring query, per record. */
+/* Ring flags for the next record of this CPU, whose count of submitted records is *n: no
+ * wake-up, except that once per wakeup_mask + 1 records of a CPU the ring's unread bytes are
+ * checked (bpf_ringbuf_query) and the reader is woken when they have risen to
+ * config.wakeup_bytes: once per crossing and CPU (wake_state), not at every check while they
+ * stay above (the reader is then awake, or runnable and behind: another wake-up would only
+ * cost). The reader polls on its own (every poll interval at most), so a lone record never
+ * waits longer than that; the wake-up is for a reader asleep in its poll while a burst fills the
+ * ring. A forced wake-up is an irq_work self-IPI, which in a VM exits to the hypervisor: one per
+ * 1,024 records of a CPU (the previous rule) cost ~10 ns a record in the open storm.
+ * wakeup_mask 0: the kernel's default (a wake-up whenever the reader has caught up). */
 static __always_inline __u64 ring_flags(__u64 *n, struct vigil_config *cfg)
 {
     __u32 mask = cfg ? cfg->wakeup_mask : 0;
-    if (mask != 0 && n)
-        return ((*n + 1) & mask) == 0 ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
-    return 0;
+    if (mask == 0 || !n)
+        return 0;
+    if (((*n + 1) & mask) != 0)
+        return BPF_RB_NO_WAKEUP;
+    __u32 zero = 0;
+    __u64 *woke = bpf_map_lookup_elem(&wake_state, &zero);
+    if (!woke)
+        return BPF_RB_NO_WAKEUP;
+    if (bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) < cfg->wakeup_bytes) {
+        *woke = 0;
+        return BPF_RB_NO_WAKEUP;
+    }
+    if (*woke)
+        return BPF_RB_NO_WAKEUP;
+    *woke = 1;
+    return BPF_RB_FORCE_WAKEUP;
 }
 
 /* Sends `size` bytes of `rec` to the ring (a copy), woken as ring_flags says. */
@@ -350,14 +379,16 @@ static __always_inline __u32 current_syscall_id(struct task_struct *t, int *comp
 
 /* The capture of vigil syscall `id` (VIGIL_CAPTURE_* kind and flags): the row's column in
  * vigil_abi.h's VIGIL_SYSCALLS, expanded here (clang turns the switch into a table load). */
-#define VIGIL_CAPTURE_CASE(ID, value, name, x86_64, i386, i386_old, arm64, socketcall, capture, ...) \
-    case value: return (capture);
+#define VIGIL_CAPTURE_ENTRY(ID, value, name, x86_64, i386, i386_old, arm64, socketcall, capture, ...) \
+    [value] = (capture),
+/* Read-only data (.rodata, frozen at load): one load per lookup. A switch over the ids compiles
+ * to a tree of compares (BPF has no jump tables), about eight branches per record. */
+static const volatile __u32 capture_table[VIGIL_EVENT_TYPE_MAX] = {
+    VIGIL_SYSCALLS(VIGIL_CAPTURE_ENTRY)
+};
 static __always_inline __u32 capture_of(__u32 id)
 {
-    switch (id) {
-    VIGIL_SYSCALLS(VIGIL_CAPTURE_CASE)
-    default: return VIGIL_CAPTURE_NONE;
-    }
+    return capture_table[id & (VIGIL_EVENT_TYPE_MAX - 1)];
 }
 
 /* i386 socketcall(call, args): the vigil id of `call` (0 for calls vigil does not capture),

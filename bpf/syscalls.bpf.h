@@ -265,20 +265,22 @@ static __always_inline void syscall_fixed(struct vigil_syscall_event *ev, __u32 
         fill_header(&ev->hdr, VIGIL_REC_SYSCALL, 0);
     ev->hdr.flags = hflags;
     ev->ret = ret;
-    ev->syscall = id;
-    ev->str0_len = 0;
-    ev->str1_len = 0;
-    ev->reserved = 0;
-    /* The 40-byte tuple/file union starts 8-byte aligned (offset 128): five 8-byte stores
-     * (memset of a 2-byte-aligned struct would be twenty 2-byte stores). */
-    __u64 *u = (__u64 *)&ev->tuple;
-    _Static_assert(sizeof(ev->tuple) == 40 && __builtin_offsetof(struct vigil_syscall_event, tuple) % 8 == 0,
-                   "tuple: five aligned u64");
-    u[0] = 0;
+    /* syscall, str0_len, str1_len, reserved (one aligned 8-byte word at offset 120, little
+     * endian: the id in its low 16 bits) and the 40-byte tuple/file union after it: six 8-byte
+     * stores. Field by field, clang merges them into one 46-byte run starting 2-byte aligned and
+     * writes it as twenty-three 2-byte stores. */
+    _Static_assert(__builtin_offsetof(struct vigil_syscall_event, syscall) % 8 == 0 &&
+                   __builtin_offsetof(struct vigil_syscall_event, tuple) ==
+                       __builtin_offsetof(struct vigil_syscall_event, syscall) + 8 &&
+                   sizeof(ev->tuple) == 40, "syscall..tuple: six aligned u64");
+    _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "the id is the word's low 16 bits");
+    __u64 *u = __builtin_assume_aligned((__u8 *)ev + __builtin_offsetof(struct vigil_syscall_event, syscall), 8);
+    u[0] = (__u16)id;
     u[1] = 0;
     u[2] = 0;
     u[3] = 0;
     u[4] = 0;
+    u[5] = 0;
 }
 
 /* Starts a syscall record in the per-CPU scratch buffer: the fixed part (the arguments are the
@@ -402,7 +404,10 @@ static __always_inline int send_in_place(__u32 id, long ret, __u32 cap, __u64 *a
     int sarg = slot_string_arg(kind);
     if (sarg < 0 || (ret >= 0 && (cap & VIGIL_CAPTURE_FILE_REF)))
         return 0;
-    struct vigil_syscall_event *ev = bpf_ringbuf_reserve(&events, SLOT_SIZE, 0);
+    /* A record without a string (close, the fd and socket calls ...) takes only the fixed part
+     * of ring space: the slot's room is for the string. */
+    struct vigil_syscall_event *ev = sarg == 3 ? bpf_ringbuf_reserve(&events, sizeof(*ev), 0)
+                                               : bpf_ringbuf_reserve(&events, SLOT_SIZE, 0);
     if (!ev) {
         kstat_add(VIGIL_KSTAT_RING_FULL, 1);
         return 1;

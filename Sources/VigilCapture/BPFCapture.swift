@@ -24,7 +24,7 @@ import VigilDecode
 /// The reader is an OS thread (not a Swift task): it sleeps in `epoll_wait`
 /// for at most ``BPFCaptureOptions/pollIntervalMs`` and then drains the ring, so
 /// latency stays bounded even though the kernel side wakes it only once per batch of
-/// records (``BPFCaptureOptions/wakeupMask``). A poll that times out on a quiet ring
+/// unread bytes (``BPFCaptureOptions/wakeupBytes``). A poll that times out on a quiet ring
 /// calls the consumer's `idle()`, so periodic work still runs. Records are validated and counted
 /// before the consumer sees them; malformed ones are counted as decode errors and skipped.
 /// The reader shares only a ``ReaderControl`` with the capture (never the capture itself),
@@ -105,7 +105,7 @@ package final class BPFCapture: @unchecked Sendable {
 
         kernelConfig = vigil_config(agent_tgid: UInt32(getpid()), ignore_agent: options.ignoreSelf ? 1 : 0,
                                     max_args_bytes: UInt32(options.maxArgsBytes), wakeup_mask: options.wakeupMask,
-                                    max_env_bytes: 0, reserved: 0)
+                                    max_env_bytes: 0, wakeup_bytes: UInt32(clamping: options.resolvedWakeupBytes))
         try applyInterest(options.interest)
 
         // Attach every program.

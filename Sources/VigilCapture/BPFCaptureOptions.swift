@@ -14,22 +14,25 @@ package struct BPFCaptureOptions: Sendable {
     /// ``EventType/environmentCapture`` (a loaded rule uses `proc.env`); a longer environment is
     /// cut and flagged. 0 never copies it.
     package var maxEnvBytes: Int = Int(VIGIL_ENV_DEFAULT)
-    /// Wake the reader about once per this many bytes of records from one CPU (counted in
-    /// records, see ``wakeupMask``; 0: the kernel's default, a wake-up whenever the reader has
-    /// caught up). The reader also polls
-    /// every ``pollIntervalMs`` milliseconds, which bounds latency.
-    package var wakeupBytes: Int = 256 << 10
+    /// Wake the reader when this many bytes of records wait unread in the ring (0: the kernel's
+    /// default, a wake-up whenever the reader has caught up). The kernel checks the ring once per
+    /// ``wakeupCheckRecords`` records of a CPU, so a burst may pass the mark by that many records
+    /// per CPU before the wake-up. The reader also polls every ``pollIntervalMs`` milliseconds,
+    /// which bounds a record's wait.
+    /// nil: a quarter of the ring (``resolvedWakeupBytes``).
+    package var wakeupBytes: Int? = nil
     /// Longest sleep of the reader thread between ring drains, in milliseconds.
     package var pollIntervalMs: Int = 1
-    /// The kernel's wake-up rule for ``wakeupBytes``: the reader is woken when a CPU's count of
-    /// submitted records reaches a multiple of `mask + 1`, about ``wakeupBytes`` of 256-byte
-    /// records (rounded up to a power of two); 0 (``wakeupBytes`` 0) wakes it on every record.
-    package var wakeupMask: UInt32 {
-        if wakeupBytes == 0 { return 0 }
-        var n: UInt32 = 1
-        while Int(n) * 256 < wakeupBytes && n < 1 << 20 { n <<= 1 }
-        return n - 1
-    }
+    /// How often (in records of one CPU, a power of two) the kernel compares the ring's unread
+    /// bytes with ``wakeupBytes``: one `bpf_ringbuf_query` per this many records.
+    package static let wakeupCheckRecords: UInt32 = 64
+    /// `vigil_config.wakeup_mask`: ``wakeupCheckRecords`` - 1, or 0 (the kernel's default
+    /// wake-up) when ``wakeupBytes`` is 0.
+    package var wakeupMask: UInt32 { resolvedWakeupBytes == 0 ? 0 : Self.wakeupCheckRecords - 1 }
+    /// ``wakeupBytes``, or a quarter of the ring when it is nil: a storm the reader keeps up with
+    /// (it drains the ring every millisecond or so) never reaches it, so the kernel sends no
+    /// wake-up (each one is an inter-processor interrupt, a VM exit on a virtual machine).
+    package var resolvedWakeupBytes: Int { wakeupBytes ?? ringBufferBytes / 4 }
     /// Drop the agent's own events in the kernel.
     package var ignoreSelf: Bool = true
     /// Event types captured from the start, every failed call included (see ``BPFCapture/setInterest(_:)``).
@@ -50,8 +53,8 @@ package struct BPFCaptureOptions: Sendable {
         if maxEnvBytes < 0 || maxEnvBytes > Int(VIGIL_ENV_MAX) {
             throw CaptureError.invalidOption("max env bytes \(maxEnvBytes): must be between 0 and \(VIGIL_ENV_MAX)")
         }
-        if wakeupBytes < 0 || wakeupBytes > ringBufferBytes {
-            throw CaptureError.invalidOption("wake-up bytes \(wakeupBytes): must be between 0 and the ring size \(ringBufferBytes)")
+        if let w = wakeupBytes, w < 0 || w > ringBufferBytes {
+            throw CaptureError.invalidOption("wake-up bytes \(w): must be between 0 and the ring size \(ringBufferBytes)")
         }
         if pollIntervalMs < 1 || pollIntervalMs > 1000 {
             throw CaptureError.invalidOption("poll interval \(pollIntervalMs) ms: must be between 1 and 1000")

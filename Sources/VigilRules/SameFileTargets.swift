@@ -19,11 +19,13 @@ import VigilCore
 ///   made in an overlay's upper directory from outside the container);
 /// - a target's directory could not be watched (then results live for one event only).
 ///
-/// A process's root is looked up once per process (its pid and start time, so a reused pid
-/// is a new process) and kept with the results: a process's root changes only through
-/// chroot(2), pivot_root(2) or setns(2), which inotify does not report either, so it is seen
-/// within the same second as a mount over a target. A process the state does not know
-/// (start time 0) has its root looked up at each event.
+/// A process's root is looked up once per program it runs (its pid, start time and executable's
+/// inode: a reused pid is a new process, and an exec looks again, as a container runtime's
+/// init execs the container's program after pivot_root) and kept with the results: a
+/// process's root changes only through chroot(2), pivot_root(2) or setns(2), which inotify
+/// does not report either, so a change without an exec is seen within the same second as a
+/// mount over a target. A process the state does not know (start time 0) has its root looked
+/// up at each event.
 ///
 /// One per ``RuleScratch`` (one evaluating thread); not thread-safe.
 final class SameFileTargets {
@@ -32,8 +34,8 @@ final class SameFileTargets {
     /// One target in one root: its path bytes and the file found there (ino 0: none).
     struct Entry { var path: [UInt8]; var dev: UInt64; var ino: UInt64 }
 
-    /// A process: its pid and start time (boot-clock ns).
-    struct ProcessKey: Hashable { var pid: UInt32; var start: UInt64 }
+    /// A process running a program: its pid, start time (boot-clock ns) and executable's inode.
+    struct ProcessKey: Hashable { var pid: UInt32; var start: UInt64; var exeIno: UInt64 }
 
     private var byRoot: [Root: [Entry]] = [:]
     /// The root of each process looked up since the results were last dropped.
@@ -66,12 +68,13 @@ final class SameFileTargets {
     deinit { if inotifyFD >= 0 { close(inotifyFD) } }
 
     /// The file (device, inode) at `target` as process `pid` (started at `start`, boot-clock
-    /// ns; 0 when unknown) sees it at event `gen`; nil if none.
-    func lookup(_ target: UnsafeBufferPointer<UInt8>, pid: UInt32, start: UInt64, gen: UInt32) -> (dev: UInt64, ino: UInt64)? {
+    /// ns, 0 when unknown; running the executable of inode `exeIno`) sees it at event `gen`;
+    /// nil if none.
+    func lookup(_ target: UnsafeBufferPointer<UInt8>, pid: UInt32, start: UInt64, exeIno: UInt64 = 0, gen: UInt32) -> (dev: UInt64, ino: UInt64)? {
         if gen != memoGen || pid != memoPid || memoGen == 0 {
             memoGen = gen; memoPid = pid
             refresh()
-            memoRoot = processRoot(pid: pid, start: start)
+            memoRoot = processRoot(ProcessKey(pid: pid, start: start, exeIno: exeIno))
         }
         if let list = byRoot[memoRoot] {
             for e in list where e.path.withUnsafeBufferPointer({ Bytes.equal($0, target) }) {
@@ -115,13 +118,12 @@ final class SameFileTargets {
         filledAtNs = Timestamp.monotonicCoarseNanoseconds()
     }
 
-    /// The root of process `pid` started at `start`: kept from an earlier event of the same
-    /// process, else read (see ``root(of:)``).
-    private func processRoot(pid: UInt32, start: UInt64) -> Root {
-        guard start != 0 else { return root(of: pid) }
-        let key = ProcessKey(pid: pid, start: start)
+    /// The root of the process `key` names: kept from an earlier event of the same process
+    /// running the same program, else read (see ``root(of:)``).
+    private func processRoot(_ key: ProcessKey) -> Root {
+        guard key.start != 0 else { return root(of: key.pid) }
         if let r = rootByProcess[key] { return r }
-        let r = root(of: pid)
+        let r = root(of: key.pid)
         if rootByProcess.count >= Self.capacity { rootByProcess.removeAll(keepingCapacity: true) }
         rootByProcess[key] = r
         return r

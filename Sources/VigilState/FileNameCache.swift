@@ -9,51 +9,69 @@ import VigilDecode
 /// (no strings, no storage box) instead of three allocations, and its close free nothing.
 ///
 /// A direct-mapped table of ``capacity`` slots keyed by a hash of the path bytes; a slot holds
-/// the storage made for the last path that hashed to it, and is used only when its bytes are
-/// the same as the open's (a hash collision just replaces the slot). Shared storage is never
+/// the storage made for the last path that hashed to it (with a copy of the path's bytes), and
+/// is used only when those bytes are the same as the open's (a hash collision just replaces the slot). Shared storage is never
 /// changed in place: ``FDInfo`` copies it before any change (copy-on-write, the table holds a
 /// reference). Owned by the process table (the pipeline thread); not thread-safe.
 final class FileNameCache {
     /// Slots in the table (a power of two).
     static let capacity = 1024
 
-    private var slots: [FDInfo.Storage?] = Array(repeating: nil, count: FileNameCache.capacity)
+    /// One slot: the key (the hash, the path bytes and the resolved name's bytes, kept in a
+    /// buffer of their own so that a lookup compares bytes without touching the storage's
+    /// strings) and the storage made for it.
+    struct Slot {
+        var hash: UInt64 = 0
+        var rawCount = 0
+        /// -1: the resolved name is the path itself.
+        var nameCount = -1
+        var key: UnsafeMutableRawPointer? = nil
+        var storage: FDInfo.Storage? = nil
+    }
+
+    private var slots: UnsafeMutablePointer<Slot>
     /// Opens whose names were found in the table.
     private(set) var hits: UInt64 = 0
     /// Opens whose names were made (and then kept).
     private(set) var misses: UInt64 = 0
 
+    init() {
+        slots = .allocate(capacity: Self.capacity)
+        slots.initialize(repeating: Slot(), count: Self.capacity)
+    }
+
+    deinit {
+        for i in 0..<Self.capacity { slots[i].key?.deallocate() }
+        slots.deinitialize(count: Self.capacity)
+        slots.deallocate()
+    }
+
     /// The storage of a file opened by the path `raw` (as passed) whose resolved name is `name`
     /// (the same bytes as `raw` when nil). Both are taken as UTF-8, invalid sequences repaired
     /// (as ``UnsafeRawBufferPointer/vigilString`` does).
     func storage(raw: UnsafeRawBufferPointer, name: UnsafeRawBufferPointer?) -> FDInfo.Storage {
-        let sameName = name == nil || Self.equal(raw, name!)
+        var resolved = name
+        if let n = resolved, Self.equal(raw, n) { resolved = nil }
         var h = Self.hash(raw)
-        if !sameName { h = Self.hash(name!, seed: h ^ 0x9E37_79B9_7F4A_7C15) }
-        let i = Int(truncatingIfNeeded: h >> 32) & (Self.capacity - 1)
-        if let s = slots[i], Self.matches(s, raw: raw, name: sameName ? nil : name) {
+        if let n = resolved { h = Self.hash(n, seed: h ^ 0x9E37_79B9_7F4A_7C15) }
+        let slot = slots + (Int(truncatingIfNeeded: h >> 32) & (Self.capacity - 1))
+        if slot.pointee.hash == h, slot.pointee.rawCount == raw.count, slot.pointee.nameCount == (resolved?.count ?? -1),
+           let key = slot.pointee.key, let s = slot.pointee.storage,
+           Self.equal(UnsafeRawBufferPointer(start: key, count: raw.count), raw),
+           resolved.map({ Self.equal(UnsafeRawBufferPointer(start: key + raw.count, count: $0.count), $0) }) ?? true {
             hits &+= 1
             return s
         }
         misses &+= 1
         let rawString = raw.vigilString
-        let s = FDInfo.Storage(name: sameName ? rawString : name!.vigilString, nameRaw: rawString, clientIP: [], serverIP: [])
-        slots[i] = s
+        let s = FDInfo.Storage(name: resolved?.vigilString ?? rawString, nameRaw: rawString, clientIP: [], serverIP: [])
+        slot.pointee.key?.deallocate()
+        let total = raw.count + (resolved?.count ?? 0)
+        let key = UnsafeMutableRawPointer.allocate(byteCount: max(1, total), alignment: 8)
+        if raw.count > 0 { key.copyMemory(from: raw.baseAddress!, byteCount: raw.count) }
+        if let n = resolved, n.count > 0 { (key + raw.count).copyMemory(from: n.baseAddress!, byteCount: n.count) }
+        slot.pointee = Slot(hash: h, rawCount: raw.count, nameCount: resolved?.count ?? -1, key: key, storage: s)
         return s
-    }
-
-    /// Drops every slot (the memory goes back when no fd uses the names).
-    func removeAll() {
-        for i in slots.indices { slots[i] = nil }
-    }
-
-    /// Whether `s` is the storage of `raw` named `name` (nil: named `raw`), byte for byte.
-    private static func matches(_ s: FDInfo.Storage, raw: UnsafeRawBufferPointer, name: UnsafeRawBufferPointer?) -> Bool {
-        guard s.clientIP.isEmpty && s.serverIP.isEmpty else { return false }
-        var r = s.nameRaw
-        guard r.withUTF8({ equal(UnsafeRawBufferPointer($0), raw) }) else { return false }
-        var n = s.name
-        return n.withUTF8 { equal(UnsafeRawBufferPointer($0), name ?? raw) }
     }
 
     @inline(__always)

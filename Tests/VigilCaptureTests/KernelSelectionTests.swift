@@ -6,7 +6,7 @@ import VigilDecode
 
 /// The selection data sys_exit reads: which kernel numbers are wanted, for which interest.
 @Suite struct KernelSelectionTests {
-    let config = vigil_config(agent_tgid: 1, ignore_agent: 1, max_args_bytes: 4096, wakeup_mask: 1023, max_env_bytes: 0, reserved: 0)
+    let config = vigil_config(agent_tgid: 1, ignore_agent: 1, max_args_bytes: 4096, wakeup_mask: 63, max_env_bytes: 0, wakeup_bytes: 262144)
 
     @Test func onlyWantedSyscallsAreFlaggedAndUnknownOnesAreZero() {
         let openat = EventType(name: "openat")!
@@ -59,7 +59,9 @@ import VigilDecode
         let cfgSize = MemoryLayout<vigil_config>.size
         #expect(b.count == cfgSize + 4 * Int(VIGIL_NR_MAX) + Int(VIGIL_EVENT_TYPE_MAX.rawValue))
         let wake = b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: MemoryLayout<vigil_config>.offset(of: \vigil_config.wakeup_mask)!, as: UInt32.self) }
-        #expect(wake == 1023)
+        #expect(wake == 63)
+        let bytes = b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: MemoryLayout<vigil_config>.offset(of: \vigil_config.wakeup_bytes)!, as: UInt32.self) }
+        #expect(bytes == 262144)
         #if arch(x86_64)
         let slot = b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: cfgSize + 4 * 257, as: UInt32.self) }
         #expect(slot == VIGIL_SYS_OPENAT.rawValue | VIGIL_NR_WANTED)

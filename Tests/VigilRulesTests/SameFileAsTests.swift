@@ -22,14 +22,14 @@ import VigilState
     }
 
     /// An open of `path` by this process (its /proc root is readable), with the file's inode.
-    static func openEvent(_ path: String, startNs: UInt64? = nil) throws -> SyntheticEvent {
+    static func openEvent(_ path: String, startNs: UInt64? = nil, exeIno: UInt64? = nil) throws -> SyntheticEvent {
         var st = stat()
         try #require(stat(path, &st) == 0)
         var ev = event("""
             type: openat
             res: 3
             args: {fd: 3, name: \(path), flags: O_RDONLY}
-            process: {pid: \(getpid()), exepath: /usr/bin/cat\(startNs.map { ", start_ns: \($0)" } ?? "")}
+            process: {pid: \(getpid()), exepath: /usr/bin/cat\(startNs.map { ", start_ns: \($0)" } ?? "")\(exeIno.map { ", exe_ino: \($0)" } ?? "")}
             """)
         var fd = FDInfo(kind: .file, name: path)
         fd.ino = UInt64(st.st_ino)
@@ -81,7 +81,8 @@ import VigilState
     }
 
     /// A process's root is read once for all its events, again for a new process with the same
-    /// pid (another start time), and again once a target's directory changed.
+    /// pid (another start time), again after an exec (another executable), and again once a
+    /// target's directory changed.
     @Test func processRootIsReadOncePerProcess() throws {
         let dir = try Self.makeDirectory()
         defer { _ = try? FileManagerless.removeTree(dir) }
@@ -110,10 +111,15 @@ import VigilState
         #expect(fires(reused))
         #expect(fires(reused))
         #expect(targets.rootLookups == 2)
+        // The same process after an exec (as a container runtime's init after pivot_root).
+        let execed = try Self.openEvent(dir + "/hl", startNs: 2_000_000_000, exeIno: 77)
+        #expect(fires(execed))
+        #expect(fires(execed))
+        #expect(targets.rootLookups == 3)
         // A change in the target's directory drops the kept roots with the results.
         try Self.write(dir + "/unrelated")
-        #expect(fires(reused))
-        #expect(targets.rootLookups == 3)
+        #expect(fires(execed))
+        #expect(targets.rootLookups == 4)
     }
 }
 

@@ -389,10 +389,11 @@ struct vigil_config {
     __u32 agent_tgid;        /* the agent's own process */
     __u32 ignore_agent;      /* 1: drop the agent's own events in the kernel */
     __u32 max_args_bytes;    /* argv bytes to copy on exec (<= VIGIL_ARGS_MAX) */
-    __u32 wakeup_mask;       /* wake the reader when a CPU's submitted-record count & mask == 0
-                              * (a power of two minus one); 0: the kernel's default wake-up per record */
+    __u32 wakeup_mask;       /* when a CPU's submitted-record count & mask == 0 (a power of two minus
+                              * one), check the ring's unread bytes against wakeup_bytes; 0: the
+                              * kernel's default wake-up (whenever the reader has caught up) */
     __u32 max_env_bytes;     /* environment bytes to copy on exec (<= VIGIL_ENV_MAX); 0: none (no rule needs proc.env) */
-    __u32 reserved;
+    __u32 wakeup_bytes;      /* wake the reader when this many bytes are unread (checked as wakeup_mask says) */
 };
 
 /*

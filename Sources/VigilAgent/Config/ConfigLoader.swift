@@ -64,8 +64,13 @@ package enum ConfigLoader {
         var config = VigilConfig()
         try ConfigValue.decodeMapping(&config, root, "", VigilConfig.fields)
         let ring = config.engine.ringBufferBytes
+        let wakeKey = "engine.modern_ebpf.wakeup_bytes"
+        if root.find(wakeKey) == nil {
+            // Not set: the default, at most a quarter of a small ring.
+            config.engine.modernEBPF.wakeupBytes = min(config.engine.modernEBPF.wakeupBytes, ring / 4)
+        }
         if config.engine.modernEBPF.wakeupBytes > ring {
-            let key = "engine.modern_ebpf.wakeup_bytes"
+            let key = wakeKey
             throw ConfigError(key: key, source: root.find(key)?.source ?? root.source,
                               message: "must not exceed the ring size (\(ring) bytes, engine.modern_ebpf.buf_size_preset \(config.engine.modernEBPF.bufSizePreset))")
         }

@@ -11,7 +11,7 @@ import VigilCore
 ///     drop_failed_exit: false      # true: drop failed syscalls in the kernel for every type (see below)
 ///     max_args_bytes: 4096         # (Vigil) argv bytes copied per exec
 ///     max_env_bytes: 4096          # (Vigil) environment bytes copied per exec while a rule reads proc.env
-///     wakeup_bytes: 256Ki          # (Vigil) pending bytes before the reader is woken
+///     wakeup_bytes: 2Mi            # (Vigil) pending bytes before the reader is woken
 ///     poll_interval_ms: 10         # (Vigil) longest a record waits in the ring
 ///     ignore_self: true            # (Vigil) drop the agent's own syscalls in the kernel
 /// ```
@@ -50,7 +50,9 @@ package struct EngineConfig: Sendable, Equatable {
         /// `proc.env` (0: never; at most 16384; a longer environment is cut and flagged).
         package var maxEnvBytes = 4096
         /// `wakeup_bytes` (Vigil): bytes of pending data before the reader is woken (0: every record).
-        package var wakeupBytes = 256 << 10
+        /// When the configuration does not set it: 2 MiB, at most a quarter of the ring
+        /// (``ConfigLoader``): a storm the reader keeps up with never reaches it.
+        package var wakeupBytes = 2 << 20
         /// `poll_interval_ms` (Vigil): longest a record waits in the ring before the reader polls.
         package var pollIntervalMs = 10
         /// `ignore_self` (Vigil): drop the agent's own events in the kernel.
