@@ -244,6 +244,23 @@ static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
     return BPF_CORE_READ(o, parent);
 }
 
+/* A kernfs node's parent and name, in one read when they are adjacent (every kernel from 5.10
+ * to 6.18 without lockdep: `parent` (`__parent` 6.15+), then `name`), else one read each. */
+static __always_inline struct kernfs_node *kn_parent_name(struct kernfs_node *kn, const char **name)
+{
+    __u32 po = bpf_core_field_exists(kn->__parent) ? bpf_core_field_offset(kn->__parent)
+                                                   : bpf_core_field_offset(struct kernfs_node___old, parent);
+    __u32 no = bpf_core_field_offset(kn->name);
+    if (no == po + 8) {
+        __u64 pair[2] = {};
+        bpf_probe_read_kernel(pair, sizeof(pair), (void *)kn + po);
+        *name = (const char *)pair[1];
+        return (struct kernfs_node *)pair[0];
+    }
+    *name = BPF_CORE_READ(kn, name);
+    return kn_parent(kn);
+}
+
 #define CG_MIN_POS (PATH_END - (VIGIL_CGROUP_PATH_MAX - 1))
 
 static __always_inline long cg_step(__u32 idx)
@@ -255,7 +272,8 @@ static __always_inline long cg_step(__u32 idx)
     struct kernfs_node *kn = w->kn;
     if (!kn)
         return 1;
-    struct kernfs_node *parent = kn_parent(kn);
+    const char *name = NULL;
+    struct kernfs_node *parent = kn_parent_name(kn, &name);
     if (!parent)
         return 1; /* the root's own name is not part of the path */
     if (idx >= VIGIL_CGROUP_DEPTH) {
@@ -270,7 +288,6 @@ static __always_inline long cg_step(__u32 idx)
         return 1;
     }
     __u32 start = pos - NAME_MAX_LEN - 1;
-    const char *name = BPF_CORE_READ(kn, name);
     long n = bpf_probe_read_kernel_str(pb->buf + MASK(start, VIGIL_PATH_MAX - 1), NAME_MAX_LEN + 1, name);
     if (n <= 1)
         return 1;
