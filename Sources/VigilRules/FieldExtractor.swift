@@ -504,17 +504,14 @@ enum FieldExtractor {
         let key = UnsafeBufferPointer(start: kp, count: f.keyLen)
         var block = p.envBlock
         return block.withUTF8 { u -> FV? in
+            guard let base = u.baseAddress, let kb = key.baseAddress else { return nil }
+            let n = u.count, kn = key.count
             var i = 0
-            while i < u.count {
-                var j = i
-                while j < u.count && u[j] != 0 { j += 1 }
-                // entry u[i..<j]
-                if j - i > key.count, u[i + key.count] == 61 {
-                    var same = true
-                    for k in 0..<key.count where u[i + k] != key[k] { same = false; break }
-                    if same {
-                        return s.arena.copy(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(u)[(i + key.count + 1)..<j]))
-                    }
+            while i < n {
+                // Entry u[i..<j] ends at the next NUL (memchr: the block is scanned once per key, per exec).
+                let j = memchr(base + i, 0, n - i).map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? n
+                if j - i > kn, base[i + kn] == 61, memcmp(base + i, kb, kn) == 0 {
+                    return s.arena.copy(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(u)[(i + kn + 1)..<j]))
                 }
                 i = j + 1
             }

@@ -138,7 +138,10 @@ package final class RuleSet: Sendable {
     /// The DNS names `fd.*ip.name` checks registered (released with the set).
     let dnsLease: DNSNameLease
 
-    struct Candidate: Sendable { let rule: Int32; let root: Int32; let enforcing: Bool }
+    /// A rule evaluated for an event type: its specialised root, and the comparison its
+    /// condition starts with (`guardCheck`, -1 when it starts otherwise), which ``match`` tests
+    /// before walking the tree: with cheapest-first operands, most rules end there.
+    struct Candidate: Sendable { let rule: Int32; let root: Int32; let enforcing: Bool; var guardCheck: Int32 = -1 }
 
     init(rules: [CompiledRule], program: Program, store: PermanentStore, matching: RuleMatching, summary: RuleSetSummary,
          routing: [(spec: FieldSpec, name: String)], dnsIDs: [Int32] = [], orderOperandsByCost: Bool = true) {
@@ -155,7 +158,8 @@ package final class RuleSet: Sendable {
                 case .const(true): root = program.add(CNode(kind: .yes, a: 0, b: 0))
                 case .node(let n): root = n
                 }
-                idx[Int(t.rawValue)].append(Candidate(rule: Int32(k), root: root, enforcing: r.enforcing))
+                idx[Int(t.rawValue)].append(Candidate(rule: Int32(k), root: root, enforcing: r.enforcing,
+                                                      guardCheck: program.leadingCheck(root)))
                 req.insert(t)
             }
         }
@@ -428,6 +432,8 @@ package final class RuleSet: Sendable {
                         for c in candidates {
                             // With `first`, only enforcing rules are still evaluated after a match.
                             if matched && !c.enforcing { continue }
+                            // The condition's first comparison (evaluated first by eval too; cached per event).
+                            if c.guardCheck >= 0 && !ev.check(Int(c.guardCheck)) { continue }
                             if ev.eval(c.root) {
                                 onMatch(Int(c.rule))
                                 if first { if !hasEnforcing[t] { break }; matched = true }
