@@ -55,6 +55,7 @@ struct walk_state {
     struct kernfs_node *kn;
     __u32 pos;        /* start of the path so far in buf */
     __u32 truncated;
+    __u8 span[128];   /* a dentry's d_parent, d_name and inline name, read at once (walk_step) */
 };
 
 struct pathbuf {

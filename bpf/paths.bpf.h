@@ -38,6 +38,43 @@ static __always_inline void read_dentry_link(struct dentry *d, struct dentry_lin
     l->name = BPF_CORE_READ(d, d_name.name);
 }
 
+/* The inline name store of a dentry before 6.14 (then `union shortname_store d_shortname`). */
+struct dentry___iname {
+    unsigned char d_iname[32];
+} __attribute__((preserve_access_index));
+
+/* Bytes of a dentry read at once by walk_step: from 40 bytes before its inline name store to the
+ * store's end (d_parent and d_name lie in between on every kernel from 5.10 to 6.18). */
+#define DENTRY_SPAN 96
+#define INLINE_NAME_WORDS 5 /* 40 bytes: the longest inline name (DNAME_INLINE_LEN) */
+
+/* Where walk_step's span starts (*lo) and the inline name store (*io) lies in a dentry, when the
+ * layout allows one read of DENTRY_SPAN bytes for d_parent, d_name and the inline name (CO-RE
+ * constants: the tests fold at load). 0: read them apart (read_dentry_link). */
+static __always_inline int dentry_span_layout(__u32 *lo, __u32 *io)
+{
+    __u32 po = bpf_core_field_offset(struct dentry, d_parent);
+    __u32 no = bpf_core_field_offset(struct dentry, d_name);
+    __u32 isz;
+    if (no != po + 8 || bpf_core_field_size(struct dentry, d_name) != 16)
+        return 0;
+    if (bpf_core_field_exists(struct dentry, d_shortname)) {
+        *io = bpf_core_field_offset(struct dentry, d_shortname);
+        isz = bpf_core_field_size(struct dentry, d_shortname);
+    } else if (bpf_core_field_exists(struct dentry___iname, d_iname)) {
+        *io = bpf_core_field_offset(struct dentry___iname, d_iname);
+        isz = bpf_core_field_size(struct dentry___iname, d_iname);
+    } else {
+        return 0;
+    }
+    if (*io < 8 * INLINE_NAME_WORDS || isz > 8 * INLINE_NAME_WORDS)
+        return 0;
+    *lo = *io - 8 * INLINE_NAME_WORDS;
+    if (po < *lo || no + 16 > *io || *io + isz - *lo > DENTRY_SPAN)
+        return 0;
+    return 1;
+}
+
 /* One step of the dentry walk: prepend "/name" or cross a mount. 1 = stop. */
 static __always_inline long walk_step(__u32 idx)
 {
@@ -53,7 +90,19 @@ static __always_inline long walk_step(__u32 idx)
         return 1;
     struct dentry *mnt_root = w->mnt_root;
     struct dentry_link l = {};
-    read_dentry_link(d, &l);
+    __u32 lo = 0, io = 0;
+    int span = dentry_span_layout(&lo, &io);
+    if (span) {
+        /* One read for d_parent, d_name and the inline name (a short name lives in the dentry:
+         * most path components), instead of one for the link and one for the name. */
+        bpf_probe_read_kernel(w->span, DENTRY_SPAN, (void *)d + lo);
+        __u32 po = bpf_core_field_offset(struct dentry, d_parent) - lo;
+        l.parent = *(struct dentry **)(w->span + MASK(po, 63));
+        l.hash_len = *(__u64 *)(w->span + MASK(po + 8, 63));
+        l.name = *(const unsigned char **)(w->span + MASK(po + 16, 63));
+    } else {
+        read_dentry_link(d, &l);
+    }
     struct dentry *parent = l.parent;
     int stop_after = 0;
     if (d == mnt_root || d == parent) {
@@ -82,8 +131,20 @@ static __always_inline long walk_step(__u32 idx)
         w->truncated = 1;
         return 1;
     }
-    pos -= len;
-    bpf_probe_read_kernel(pb->buf + MASK(pos, VIGIL_PATH_MAX - 1), MASK(len, NAME_MAX_LEN), name);
+    if (span && name == (const unsigned char *)d + io && len < 8 * INLINE_NAME_WORDS &&
+        pos >= 8 * INLINE_NAME_WORDS) {
+        /* The name is in the span already: five 8-byte copies put the 40 span bytes that end
+         * with it at buf[pos - 40, pos). The bytes before the name fall where the '/' and the
+         * parent's name go next (or before the path's start): nothing built is overwritten. */
+        __u32 src = MASK(len, 63); /* the name starts 40 bytes into the span */
+        __u32 dst = MASK(pos - 8 * INLINE_NAME_WORDS, VIGIL_PATH_MAX - 1);
+        for (int k = 0; k < INLINE_NAME_WORDS; k++)
+            *(__u64 *)(pb->buf + dst + 8 * k) = *(__u64 *)(w->span + src + 8 * k);
+        pos -= len;
+    } else {
+        pos -= len;
+        bpf_probe_read_kernel(pb->buf + MASK(pos, VIGIL_PATH_MAX - 1), MASK(len, NAME_MAX_LEN), name);
+    }
     pos -= 1;
     pb->buf[pos & (VIGIL_PATH_MAX - 1)] = '/';
     w->pos = pos;
@@ -183,6 +244,23 @@ static __always_inline struct kernfs_node *kn_parent(struct kernfs_node *kn)
     return BPF_CORE_READ(o, parent);
 }
 
+/* A kernfs node's parent and name, in one read when they are adjacent (every kernel from 5.10
+ * to 6.18 without lockdep: `parent` (`__parent` 6.15+), then `name`), else one read each. */
+static __always_inline struct kernfs_node *kn_parent_name(struct kernfs_node *kn, const char **name)
+{
+    __u32 po = bpf_core_field_exists(kn->__parent) ? bpf_core_field_offset(kn->__parent)
+                                                   : bpf_core_field_offset(struct kernfs_node___old, parent);
+    __u32 no = bpf_core_field_offset(kn->name);
+    if (no == po + 8) {
+        __u64 pair[2] = {};
+        bpf_probe_read_kernel(pair, sizeof(pair), (void *)kn + po);
+        *name = (const char *)pair[1];
+        return (struct kernfs_node *)pair[0];
+    }
+    *name = BPF_CORE_READ(kn, name);
+    return kn_parent(kn);
+}
+
 #define CG_MIN_POS (PATH_END - (VIGIL_CGROUP_PATH_MAX - 1))
 
 static __always_inline long cg_step(__u32 idx)
@@ -194,7 +272,8 @@ static __always_inline long cg_step(__u32 idx)
     struct kernfs_node *kn = w->kn;
     if (!kn)
         return 1;
-    struct kernfs_node *parent = kn_parent(kn);
+    const char *name = NULL;
+    struct kernfs_node *parent = kn_parent_name(kn, &name);
     if (!parent)
         return 1; /* the root's own name is not part of the path */
     if (idx >= VIGIL_CGROUP_DEPTH) {
@@ -209,7 +288,6 @@ static __always_inline long cg_step(__u32 idx)
         return 1;
     }
     __u32 start = pos - NAME_MAX_LEN - 1;
-    const char *name = BPF_CORE_READ(kn, name);
     long n = bpf_probe_read_kernel_str(pb->buf + MASK(start, VIGIL_PATH_MAX - 1), NAME_MAX_LEN + 1, name);
     if (n <= 1)
         return 1;

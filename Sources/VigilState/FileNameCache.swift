@@ -16,6 +16,11 @@ import VigilDecode
 final class FileNameCache {
     /// Slots in the table (a power of two).
     static let capacity = 1024
+    /// Longest path (bytes, the resolved name's included) kept in the table: longer ones get
+    /// storage of their own at each open, so the table holds at most about
+    /// `capacity * 2 * maxKeyBytes` bytes of names and keys (a workload opening long paths
+    /// cannot make it grow).
+    static let maxKeyBytes = 512
 
     /// One slot: the key (the hash, the path bytes and the resolved name's bytes, kept in a
     /// buffer of their own so that a lookup compares bytes without touching the storage's
@@ -65,8 +70,9 @@ final class FileNameCache {
         misses &+= 1
         let rawString = raw.vigilString
         let s = FDInfo.Storage(name: resolved?.vigilString ?? rawString, nameRaw: rawString, clientIP: [], serverIP: [])
-        slot.pointee.key?.deallocate()
         let total = raw.count + (resolved?.count ?? 0)
+        guard total <= Self.maxKeyBytes else { return s }
+        slot.pointee.key?.deallocate()
         let key = UnsafeMutableRawPointer.allocate(byteCount: max(1, total), alignment: 8)
         if raw.count > 0 { key.copyMemory(from: raw.baseAddress!, byteCount: raw.count) }
         if let n = resolved, n.count > 0 { (key + raw.count).copyMemory(from: n.baseAddress!, byteCount: n.count) }

@@ -72,6 +72,10 @@ import VigilDecode
             }
         }
         #expect(c.hits > 0)
+        // A path longer than the table keeps gets storage of its own each time, with the right names.
+        let long = "/srv/" + String(repeating: "d", count: FileNameCache.maxKeyBytes)
+        let l1 = Self.storage(c, Array(long.utf8), nil), l2 = Self.storage(c, Array(long.utf8), nil)
+        #expect(l1.name == long && l2.nameRaw == long && l1 !== l2)
         // Invalid UTF-8 is repaired the way every other string of an event is, on each open.
         let bad: [UInt8] = [0x2f, 0x74, 0xff, 0x6d, 0x70]
         let expected = String(decoding: bad, as: UTF8.self)
