@@ -175,7 +175,7 @@ enum FieldExtractor {
         case .procExe: return proc.map { s.arena.copy($0.exe) } ?? .unset
         case .procExepath: return proc.map { s.arena.copy($0.exePath) } ?? .unset
         case .procArgs: return proc.map { args($0, s) } ?? .unset
-        case .procCmdline: return proc.map { cmdline($0, s) } ?? .unset
+        case .procCmdline: return proc.map { s.cmdlineMemo.value($0, s) } ?? .unset
         case .procCmdnargs: return proc.map { .int(Int64($0.args.count)) } ?? .unset
         case .procCmdlenargs: return proc.map { p in .int(Int64(p.args.reduce(0) { $0 + $1.utf8.count })) } ?? .unset
         case .procPname: return ancestor(cp, 1).map { s.arena.copy($0.name) } ?? .unset

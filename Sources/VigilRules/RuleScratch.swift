@@ -26,6 +26,8 @@ package final class RuleScratch {
     @exclusivity(unchecked) var fdNameGen: UInt32 = 0
     @exclusivity(unchecked) var fdNameValue = FV.unset
     let arena = Arena()
+    /// `proc.cmdline` of the last process, kept between events.
+    let cmdlineMemo = CommandLineMemo()
     /// `fd.same_file_as` targets, kept between events.
     let sameFileTargets = SameFileTargets()
     /// Events evaluated with this scratch (`evt.num`).
