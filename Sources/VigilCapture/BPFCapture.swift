@@ -324,11 +324,14 @@ class RingSinkBase {
 
 final class RingSink<C: RecordConsumer>: RingSinkBase {
     let consumer: C
+    /// ``consumer`` for the per-record call (kept alive by it): no retain per record.
+    private let consumerRef: Unmanaged<C>
     init(consumer: C, counter: RecordCounter) {
         self.consumer = consumer
+        self.consumerRef = .passUnretained(consumer)
         super.init(counter: counter)
     }
-    override func deliver(_ event: Event) { consumer.consume(event) }
+    override func deliver(_ event: Event) { consumerRef._withUnsafeGuaranteedRef { $0.consume(event) } }
     override func endOfBatch() { consumer.endOfBatch() }
     override func idle() { consumer.idle() }
     override func finish() { consumer.finish() }

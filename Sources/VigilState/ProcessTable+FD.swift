@@ -168,7 +168,7 @@ extension ProcessTable {
         return p.cwd.isEmpty ? nil : p.cwd
     }
 
-    func applyOpen(_ e: Event, _ p: ProcessInfo, _ t: UInt32) -> ApplyResult {
+    func applyOpen(_ e: Event, _ p: consuming ProcessInfo, _ t: UInt32) -> ApplyResult {
         let raw = e.str0
         let flags = e.openFlags ?? 0
         let isAt = t == VIGIL_SYS_OPENAT.rawValue || t == VIGIL_SYS_OPENAT2.rawValue
@@ -203,10 +203,13 @@ extension ProcessTable {
             info.nlink = ref.nlink
         }
         let ret = e.ret
-        guard ret >= 0 else { return ApplyResult(process: p, fd: info, fdNum: -1) }
-        let fd = Int32(truncatingIfNeeded: ret)
-        store(p, fd, info)
-        return ApplyResult(process: p, fd: info, fdNum: fd)
+        var fd: Int32 = -1
+        if ret >= 0 {
+            fd = Int32(truncatingIfNeeded: ret)
+            store(p, fd, info)
+        }
+        // One return: the result is built in place (no copy of it).
+        return ApplyResult(process: p, fd: consume info, fdNum: fd)
     }
 
     func applySocket(_ e: Event, _ p: ProcessInfo) -> ApplyResult {
