@@ -208,7 +208,7 @@ extension ProcessTable {
             fd = Int32(truncatingIfNeeded: ret)
             store(p, fd, info)
         }
-        // One return: the result is built in place (no copy of it).
+        // One return, the process and fd consumed into the result.
         return ApplyResult(process: p, fd: consume info, fdNum: fd)
     }
 
