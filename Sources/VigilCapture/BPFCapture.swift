@@ -366,7 +366,8 @@ final class RingReader: @unchecked Sendable {
             guard let ctx, let data else { return 0 }
             // A negative return makes libbpf stop this consume call after the record
             // (which stays consumed): it bounds a batch under sustained load.
-            return Unmanaged<RingSinkBase>.fromOpaque(ctx).takeUnretainedValue().handle(UnsafeRawPointer(data), Int(size))
+            // The reader keeps the sink alive (`sinkRef`): no retain per record.
+            return Unmanaged<RingSinkBase>.fromOpaque(ctx)._withUnsafeGuaranteedRef { $0.handle(UnsafeRawPointer(data), Int(size)) }
         }, ref.toOpaque(), nil) else {
             let e = errno
             ref.release()
