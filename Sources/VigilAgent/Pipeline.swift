@@ -38,6 +38,8 @@ package final class Pipeline: @unchecked Sendable {
         var sampleCountdown: UInt32 = 16
         /// Whether ``context`` is initialized.
         var contextReady = false
+        /// What the process table applied for the event being processed.
+        var applied = ProcessTable.ApplyResult()
     }
     private let hot: UnsafeMutablePointer<Hot>
     /// The one event context, refilled in place for every evaluated event (no copy of it
@@ -108,9 +110,11 @@ package final class Pipeline: @unchecked Sendable {
     package func process(_ ev: Event) {
         let type = ev.type
         if ev.headerFlags != 0 && ev.isTruncated { metrics.truncatedRecords.add() }
-        var applied = processes.apply(ev)
-
         let h = hot
+        // Filled in place (no result built and copied per event); after the context took
+        // its process and fd it holds the previous event's until the next event's replace them.
+        processes.apply(ev, into: &h.pointee.applied)
+
         if h.pointee.rules.refresh() { rulesChanged() }
         if !h.pointee.wanted[Int(type.rawValue) & (EventType.count - 1)] {
             // Still learn the container of exec'd processes (in-band cgroup path), cheaply.
@@ -128,9 +132,9 @@ package final class Pipeline: @unchecked Sendable {
         let c = context
         let wallTimeNs = ev.timestampBootNs &+ bootToWall
         if h.pointee.contextReady {
-            c.pointee.refill(event: ev, applied: &applied, container: lookup.info, wallTimeNs: wallTimeNs)
+            c.pointee.refill(event: ev, applied: &h.pointee.applied, container: lookup.info, wallTimeNs: wallTimeNs)
         } else {
-            c.initialize(to: EventContext(event: ev, applied: applied, container: lookup.info, processes: processes,
+            c.initialize(to: EventContext(event: ev, applied: h.pointee.applied, container: lookup.info, processes: processes,
                                           wallTimeNs: wallTimeNs))
             h.pointee.contextReady = true
         }
