@@ -132,7 +132,7 @@ package final class Pipeline: @unchecked Sendable {
         let c = context
         let wallTimeNs = ev.timestampBootNs &+ bootToWall
         if h.pointee.contextReady {
-            c.pointee.refill(event: ev, applied: &h.pointee.applied, container: lookup.info, wallTimeNs: wallTimeNs)
+            c.pointee.refill(event: ev, applied: &h.pointee.applied, lookup: lookup, wallTimeNs: wallTimeNs)
         } else {
             c.initialize(to: EventContext(event: ev, applied: h.pointee.applied, container: lookup.info, processes: processes,
                                           wallTimeNs: wallTimeNs))

@@ -47,6 +47,21 @@ package struct EventContext {
         self.wallTimeNs = wallTimeNs
     }
 
+    /// ``refill(event:applied:container:wallTimeNs:)`` with the container `lookup` knows,
+    /// read in place (no copy of the lookup's container when it is the one already held).
+    package mutating func refill(event: Event, applied: inout ProcessTable.ApplyResult, lookup: ContainerLookup,
+                                 wallTimeNs: UInt64) {
+        self.event = event
+        if process !== applied.process { swap(&process, &applied.process) }
+        swap(&fd, &applied.fd)
+        fdNum = applied.fdNum
+        switch lookup {
+        case .known(let c), .partial(let c): if container !== c { container = c }
+        case .pending: if container != nil { container = nil }
+        }
+        self.wallTimeNs = wallTimeNs
+    }
+
     /// A resolver for rendering this event's arguments (`evt.args`, `evt.arg.fd`):
     /// fd numbers become the process's typed fd names (`<f>/etc/passwd`), ids become
     /// names from the process's own root (through ``ProcessTable/users``).
