@@ -27,15 +27,34 @@ package final class Pipeline: @unchecked Sendable {
     package let enforcer: Enforcer?
     private let hostname: String
 
-    private var rules: SwapSlot<RuleSet>.Reader
-    private var scratch: RuleScratch
+    /// Per-event state, outside the object's stored properties so the event path pays
+    /// no dynamic exclusivity checks.
+    private struct Hot {
+        var rules: SwapSlot<RuleSet>.Reader
+        /// `rules.value` (kept alive by `rules`), used without a retain per event.
+        var ruleSet: Unmanaged<RuleSet>
+        /// Event types some enabled rule evaluates (indexed by raw value).
+        var wanted: [Bool]
+        var sampleCountdown: UInt32 = 16
+        /// Whether ``context`` is initialized.
+        var contextReady = false
+        /// What the process table applied for the event being processed.
+        var applied = ProcessTable.ApplyResult()
+    }
+    private let hot: UnsafeMutablePointer<Hot>
+    /// The one event context, refilled in place for every evaluated event (no copy of it
+    /// or of what the process table returned, no reference counting for a run of events
+    /// from one process). Its contents are valid during ``process(_:)`` only.
+    private let context: UnsafeMutablePointer<EventContext>
+    private let scratch: RuleScratch
+    /// Counted for every evaluated event (kept alive by ``metrics``; used without a retain per event).
+    private let rulesEvaluated: Unmanaged<Counter>
     private var holding: MetadataHoldingArea<Alert>
     /// Per-thread front cache of container lookups (no lock on a hit).
     private let containers: ContainerLookupCache?
+    /// ``containers`` for the event path (kept alive by it; used without a retain per event).
+    private let containerCache: Unmanaged<ContainerLookupCache>?
     private var bootToWall: UInt64
-    private var sampleCountdown: UInt32 = 16
-    /// Event types some enabled rule evaluates (indexed by raw value).
-    private var wanted: [Bool]
     private let health: HealthState?
     private var sawBatch = false
     /// Whether alerts were submitted since the dispatcher was last woken.
@@ -53,17 +72,28 @@ package final class Pipeline: @unchecked Sendable {
         self.hostname = hostname
         self.processes = processes
         self.enricher = enricher
-        self.containers = enricher.map(ContainerLookupCache.init)
+        let containers = enricher.map(ContainerLookupCache.init)
+        self.containers = containers
+        self.containerCache = containers.map { .passUnretained($0) }
         self.dispatcher = dispatcher
         self.ruleSlot = ruleSlot
         self.metrics = metrics
-        self.rules = SwapSlot.Reader(ruleSlot)
+        let rules = SwapSlot.Reader(ruleSlot)
         self.scratch = rules.value.makeScratch(hostname: hostname)
-        self.wanted = Self.typeTable(rules.value)
+        self.hot = .allocate(capacity: 1)
+        hot.initialize(to: Hot(rules: rules, ruleSet: .passUnretained(rules.value), wanted: Self.typeTable(rules.value)))
+        self.context = .allocate(capacity: 1)
+        self.rulesEvaluated = .passUnretained(metrics.rulesEvaluated)
         self.holding = MetadataHoldingArea(configuration: .init(maxWaitNs: metadataWaitNs, retryIntervalNs: min(50_000_000, max(1_000_000, metadataWaitNs / 4))),
                                            metrics: enricher?.metrics ?? EnrichmentMetrics())
         self.bootToWall = Timestamp.bootToWallOffset()
         activeGeneration.set(Int64(ruleSlot.generation))
+    }
+
+    deinit {
+        if hot.pointee.contextReady { context.deinitialize(count: 1) }
+        context.deallocate()
+        hot.deinitialize(count: 1); hot.deallocate()
     }
 
     /// Processes one raw record (valid only during the call).
@@ -80,44 +110,57 @@ package final class Pipeline: @unchecked Sendable {
     package func process(_ ev: Event) {
         let type = ev.type
         if ev.headerFlags != 0 && ev.isTruncated { metrics.truncatedRecords.add() }
-        let applied = processes.apply(ev)
+        let h = hot
+        // Filled in place (no result built and copied per event); after the context took
+        // its process and fd it holds the previous event's until the next event's replace them.
+        processes.apply(ev, into: &h.pointee.applied)
 
-        if rules.refresh() { rulesChanged() }
-        let rs = rules.value
-        if !wanted[Int(type.rawValue) & (EventType.count - 1)] {
+        if h.pointee.rules.refresh() { rulesChanged() }
+        if !h.pointee.wanted[Int(type.rawValue) & (EventType.count - 1)] {
             // Still learn the container of exec'd processes (in-band cgroup path), cheaply.
-            if ev.isExec, let containers { _ = containers.container(forCgroupID: ev.cgroupID, cgroupPathHint: ev.cgroupPath, pid: ev.pid) }
+            if ev.isExec, let containers = containerCache {
+                _ = containers._withUnsafeGuaranteedRef { $0.container(forCgroupID: ev.cgroupID, cgroupPathHint: ev.cgroupPath, pid: ev.pid) }
+            }
             return
         }
         let lookup: ContainerLookup
-        if let containers {
-            lookup = containers.container(forCgroupID: ev.cgroupID, cgroupPathHint: ev.cgroupPath, pid: ev.pid)
+        if let containers = containerCache {
+            lookup = containers._withUnsafeGuaranteedRef { $0.container(forCgroupID: ev.cgroupID, cgroupPathHint: ev.cgroupPath, pid: ev.pid) }
         } else {
             lookup = .known(.host)
         }
-        let ctx = EventContext(event: ev, applied: applied, container: lookup.info, processes: processes,
-                               wallTimeNs: ev.timestampBootNs &+ bootToWall)
-        metrics.rulesEvaluated.add()
-        sampleCountdown &-= 1
-        let timed = sampleCountdown == 0
+        let c = context
+        let wallTimeNs = ev.timestampBootNs &+ bootToWall
+        if h.pointee.contextReady {
+            c.pointee.refill(event: ev, applied: &h.pointee.applied, container: lookup.info, wallTimeNs: wallTimeNs)
+        } else {
+            c.initialize(to: EventContext(event: ev, applied: h.pointee.applied, container: lookup.info, processes: processes,
+                                          wallTimeNs: wallTimeNs))
+            h.pointee.contextReady = true
+        }
+        let cp = UnsafePointer(c)
+        rulesEvaluated._withUnsafeGuaranteedRef { $0.add() }
+        h.pointee.sampleCountdown &-= 1
+        let timed = h.pointee.sampleCountdown == 0
         let t0 = timed ? Timestamp.monotonicNanoseconds() : 0
         var sawEnforcing = false
-        withUnsafePointer(to: ctx) { cp in
+        // The rule set stays referenced by the reader for the whole event (no retain of it).
+        h.pointee.ruleSet._withUnsafeGuaranteedRef { rs in
             // Fields extracted to match are reused (not extracted again) to render the alerts.
             rs.match(cp, scratch: scratch) { k in
                 var alert = rs.alert(rule: k, cp, scratch: scratch)
                 if let enforcer, rs.rules[k].enforcing {
                     sawEnforcing = true
-                    enforcer.act(&alert, event: ev, process: ctx.process)
+                    enforcer.act(&alert, event: ev, process: cp.pointee.process)
                 }
                 emit(alert, lookup: lookup, cgroupID: ev.cgroupID, pid: ev.pid)
             }
-        }
-        if !sawEnforcing, ev.isExec, let enforcer, ev.execInfo.enforcement != 0 {
-            kernelActedWithoutMatch(ev, ctx: ctx, rs: rs, enforcer: enforcer, lookup: lookup)
+            if !sawEnforcing, ev.isExec, let enforcer, ev.execInfo.enforcement != 0 {
+                kernelActedWithoutMatch(ev, ctx: cp, rs: rs, enforcer: enforcer, lookup: lookup)
+            }
         }
         if timed {
-            sampleCountdown = 16
+            h.pointee.sampleCountdown = 16
             metrics.evalSampleNanoseconds.add(Timestamp.monotonicNanoseconds() &- t0)
             metrics.evalSampleCount.add()
         }
@@ -126,10 +169,11 @@ package final class Pipeline: @unchecked Sendable {
     /// The exec program acted for a rule user space did not match (its kernel facts are a
     /// slightly different reading, e.g. the container test): the kill still gets its alert.
     @inline(never)
-    private func kernelActedWithoutMatch(_ ev: Event, ctx: EventContext, rs: RuleSet, enforcer: Enforcer, lookup: ContainerLookup) {
+    private func kernelActedWithoutMatch(_ ev: Event, ctx: UnsafePointer<EventContext>, rs: RuleSet, enforcer: Enforcer,
+                                         lookup: ContainerLookup) {
         guard let (name, _) = enforcer.kernelOutcome(ev), let k = rs.rules.firstIndex(where: { $0.name == name }) else { return }
         var alert = rs.alert(rule: k, ctx, scratch: scratch)
-        enforcer.act(&alert, event: ev, process: ctx.process)
+        enforcer.act(&alert, event: ev, process: ctx.pointee.process)
         emit(alert, lookup: lookup, cgroupID: ev.cgroupID, pid: ev.pid)
     }
 
@@ -155,12 +199,13 @@ package final class Pipeline: @unchecked Sendable {
         processes.expire(now: Timestamp.bootNanoseconds())
         metrics.processTableSize.set(Int64(processes.count))
         metrics.alertsHeld.set(Int64(holding.count))
-        if rules.refresh() { rulesChanged() }
+        if hot.pointee.rules.refresh() { rulesChanged() }
     }
 
     /// A new rule set is in: rebuild the per-type table (once per reload, off the per-event path).
     private func rulesChanged() {
-        wanted = Self.typeTable(rules.value)
+        hot.pointee.wanted = Self.typeTable(hot.pointee.rules.value)
+        hot.pointee.ruleSet = .passUnretained(hot.pointee.rules.value)
         activeGeneration.set(Int64(ruleSlot.generation))
     }
 

@@ -324,11 +324,14 @@ class RingSinkBase {
 
 final class RingSink<C: RecordConsumer>: RingSinkBase {
     let consumer: C
+    /// ``consumer`` for the per-record call (kept alive by it): no retain per record.
+    private let consumerRef: Unmanaged<C>
     init(consumer: C, counter: RecordCounter) {
         self.consumer = consumer
+        self.consumerRef = .passUnretained(consumer)
         super.init(counter: counter)
     }
-    override func deliver(_ event: Event) { consumer.consume(event) }
+    override func deliver(_ event: Event) { consumerRef._withUnsafeGuaranteedRef { $0.consume(event) } }
     override func endOfBatch() { consumer.endOfBatch() }
     override func idle() { consumer.idle() }
     override func finish() { consumer.finish() }
@@ -363,7 +366,8 @@ final class RingReader: @unchecked Sendable {
             guard let ctx, let data else { return 0 }
             // A negative return makes libbpf stop this consume call after the record
             // (which stays consumed): it bounds a batch under sustained load.
-            return Unmanaged<RingSinkBase>.fromOpaque(ctx).takeUnretainedValue().handle(UnsafeRawPointer(data), Int(size))
+            // The reader keeps the sink alive (`sinkRef`): no retain per record.
+            return Unmanaged<RingSinkBase>.fromOpaque(ctx)._withUnsafeGuaranteedRef { $0.handle(UnsafeRawPointer(data), Int(size)) }
         }, ref.toOpaque(), nil) else {
             let e = errno
             ref.release()

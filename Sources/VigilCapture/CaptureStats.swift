@@ -49,13 +49,34 @@ package struct CaptureStats: Sendable {
 
 /// Counts records on the delivering thread without atomics; ``publish()`` makes
 /// a snapshot visible to other threads (called once per batch).
+///
+/// The counts live behind pointers, not in stored properties: counting a record pays no
+/// dynamic exclusivity check and no copy-on-write test.
 final class RecordCounter: @unchecked Sendable {
-    private var byType = [UInt64](repeating: 0, count: EventType.count)
-    private var byKind = [UInt64](repeating: 0, count: Int(VIGIL_REC_MAX.rawValue))
-    private var bytes: UInt64 = 0
-    private var malformed: UInt64 = 0
-    private var dirty = false
+    private struct Totals {
+        var bytes: UInt64 = 0
+        var malformed: UInt64 = 0
+        var dirty = false
+    }
+    private let totals: UnsafeMutablePointer<Totals>
+    private let byType: UnsafeMutableBufferPointer<UInt64>
+    private let byKind: UnsafeMutableBufferPointer<UInt64>
     private let published = MutexBox(CaptureStats())
+
+    init() {
+        totals = .allocate(capacity: 1)
+        totals.initialize(to: Totals())
+        byType = .allocate(capacity: EventType.count)
+        byType.initialize(repeating: 0)
+        byKind = .allocate(capacity: Int(VIGIL_REC_MAX.rawValue))
+        byKind.initialize(repeating: 0)
+    }
+
+    deinit {
+        totals.deinitialize(count: 1); totals.deallocate()
+        byType.deallocate()
+        byKind.deallocate()
+    }
 
     /// Validates one record (``Event/decode(_:)``, the only check a record gets; for a record
     /// read from the kernel's ring, ``Event/decodeRingRecord(_:)``, which ignores the unused
@@ -63,29 +84,30 @@ final class RecordCounter: @unchecked Sendable {
     /// not (then nil). `bytes` counts what the record took (a ring record's whole slot).
     @inline(__always)
     func admit(_ record: UnsafeRawBufferPointer, fromRing: Bool = false) -> Event? {
-        dirty = true
+        let t = totals
+        t.pointee.dirty = true
         let decoded = fromRing ? Event.decodeRingRecord(record) : Event.decode(record)
-        guard case .success(let e) = decoded else { malformed &+= 1; return nil }
-        byKind[Int(e.recordKind)] &+= 1
+        guard case .success(let e) = decoded else { t.pointee.malformed &+= 1; return nil }
+        let kind = Int(e.recordKind)
+        precondition(kind < byKind.count, "record kind \(kind) passed validation but has no counter")
+        byKind[kind] &+= 1
         byType[Int(e.type.rawValue) & (EventType.count - 1)] &+= 1
-        bytes &+= UInt64(record.count)
+        t.pointee.bytes &+= UInt64(record.count)
         return e
     }
 
     /// Publishes the counts (only if something changed since the last call).
     func publish() {
-        guard dirty else { return }
-        dirty = false
+        let t = totals
+        guard t.pointee.dirty else { return }
+        t.pointee.dirty = false
         // Element by element into the published arrays: assigning the arrays would share their
         // storage, and the next admit() would copy the whole array (an allocation per batch).
+        let types = byType, kinds = byKind
         published.withLock { s in
-            byType.withUnsafeBufferPointer { t in
-                for i in 0..<min(t.count, s.recordsByType.count) { s.recordsByType[i] = t[i] }
-            }
-            byKind.withUnsafeBufferPointer { k in
-                for i in 0..<min(k.count, s.recordsByKind.count) { s.recordsByKind[i] = k[i] }
-            }
-            s.bytes = bytes; s.decodeErrors = malformed
+            for i in 0..<min(types.count, s.recordsByType.count) { s.recordsByType[i] = types[i] }
+            for i in 0..<min(kinds.count, s.recordsByKind.count) { s.recordsByKind[i] = kinds[i] }
+            s.bytes = t.pointee.bytes; s.decodeErrors = t.pointee.malformed
         }
     }
 

@@ -1,22 +1,23 @@
 import VigilDecode
 
 /// Everything the rule engine reads for one event: the decoded record plus the
-/// state it refers to. Built by the pipeline after the state has applied the event.
+/// state it refers to. Built by the pipeline after the state has applied the event
+/// (the pipeline keeps one and refills it in place for every event: ``refill(event:applied:container:wallTimeNs:)``).
 package struct EventContext {
     /// The decoded record (valid only while its bytes are).
-    package let event: Event
+    package private(set) var event: Event
     /// The process that made the event (after the state applied it).
-    package let process: ProcessInfo?
+    package private(set) var process: ProcessInfo?
     /// The file descriptor this event concerns (opened, connected, closed, ...), if any.
-    package let fd: FDInfo?
+    package private(set) var fd: FDInfo?
     /// Its number (`fd.num`), -1 when none.
-    package let fdNum: Int32
+    package private(set) var fdNum: Int32
     /// The container of the event's cgroup (``ContainerInfo/host`` for host processes).
-    package let container: ContainerInfo?
+    package private(set) var container: ContainerInfo?
     /// For ancestry (`proc.aname[N]`, `proc.pname`, ...).
     package let processes: ProcessTable
     /// Wall-clock ns of the event.
-    package let wallTimeNs: UInt64
+    package private(set) var wallTimeNs: UInt64
 
     package init(event: Event, process: ProcessInfo?, fd: FDInfo?, fdNum: Int32 = -1,
                 container: ContainerInfo?, processes: ProcessTable, wallTimeNs: UInt64) {
@@ -29,6 +30,21 @@ package struct EventContext {
                 processes: ProcessTable, wallTimeNs: UInt64) {
         self.init(event: event, process: applied.process, fd: applied.fd, fdNum: applied.fdNum,
                   container: container, processes: processes, wallTimeNs: wallTimeNs)
+    }
+
+    /// Makes this context the next event's, in place (for a context reused across events
+    /// of one ``ProcessTable``): takes `applied`'s process and fd by swapping them in (what
+    /// `applied` holds afterwards is the previous event's), and stores the process and the
+    /// container only when they are not the ones already held, so a run of events from one
+    /// process pays no reference counting here.
+    package mutating func refill(event: Event, applied: inout ProcessTable.ApplyResult, container: consuming ContainerInfo?,
+                                 wallTimeNs: UInt64) {
+        self.event = event
+        if process !== applied.process { swap(&process, &applied.process) }
+        swap(&fd, &applied.fd)
+        fdNum = applied.fdNum
+        if self.container !== container { swap(&self.container, &container) }
+        self.wallTimeNs = wallTimeNs
     }
 
     /// A resolver for rendering this event's arguments (`evt.args`, `evt.arg.fd`):

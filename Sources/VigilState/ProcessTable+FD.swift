@@ -11,7 +11,9 @@ extension ProcessTable {
         switch t {
         case VIGIL_SYS_OPEN.rawValue, VIGIL_SYS_OPENAT.rawValue, VIGIL_SYS_OPENAT2.rawValue, VIGIL_SYS_CREAT.rawValue,
              VIGIL_SYS_OPEN_BY_HANDLE_AT.rawValue:
-            return applyOpen(e, p, t)
+            var r = ApplyResult()
+            applyOpen(e, p, t, into: &r)
+            return r
         case VIGIL_SYS_CLOSE.rawValue:
             let fd = fdArg(e, 0)
             if e.ret == -9 /* EBADF */ { return ApplyResult(process: p, fd: nil, fdNum: fd) }
@@ -168,7 +170,14 @@ extension ProcessTable {
         return p.cwd.isEmpty ? nil : p.cwd
     }
 
-    func applyOpen(_ e: Event, _ p: ProcessInfo, _ t: UInt32) -> ApplyResult {
+    /// Whether `t` (an `EventType` raw value) opens a file.
+    @inline(__always) static func isOpen(_ t: UInt32) -> Bool {
+        t == VIGIL_SYS_OPEN.rawValue || t == VIGIL_SYS_OPENAT.rawValue || t == VIGIL_SYS_OPENAT2.rawValue
+            || t == VIGIL_SYS_CREAT.rawValue || t == VIGIL_SYS_OPEN_BY_HANDLE_AT.rawValue
+    }
+
+    /// Applies an open, storing its outcome in `r`'s fields (moved in: no copy of a whole result).
+    func applyOpen(_ e: Event, _ p: consuming ProcessInfo, _ t: UInt32, into r: inout ApplyResult) {
         let raw = e.str0
         let flags = e.openFlags ?? 0
         let isAt = t == VIGIL_SYS_OPENAT.rawValue || t == VIGIL_SYS_OPENAT2.rawValue
@@ -203,10 +212,14 @@ extension ProcessTable {
             info.nlink = ref.nlink
         }
         let ret = e.ret
-        guard ret >= 0 else { return ApplyResult(process: p, fd: info, fdNum: -1) }
-        let fd = Int32(truncatingIfNeeded: ret)
-        store(p, fd, info)
-        return ApplyResult(process: p, fd: info, fdNum: fd)
+        var fd: Int32 = -1
+        if ret >= 0 {
+            fd = Int32(truncatingIfNeeded: ret)
+            store(p, fd, info)
+        }
+        r.fdNum = fd
+        r.fd = consume info
+        r.process = p
     }
 
     func applySocket(_ e: Event, _ p: ProcessInfo) -> ApplyResult {

@@ -213,18 +213,28 @@ package final class ProcessTable {
     // MARK: applying events
 
     /// Applies one event to the table and returns the process and fd it concerns.
-    @inline(__always)
     package func apply(_ e: Event) -> ApplyResult {
+        var r = ApplyResult()
+        apply(e, into: &r)
+        return r
+    }
+
+    /// Applies one event to the table and stores the process and fd it concerns in `r`,
+    /// every field (for a result reused across events: an open, the hot case, moves its
+    /// process and fd into the fields without building and copying a whole result).
+    package func apply(_ e: Event, into r: inout ApplyResult) {
         let ts = e.timestampBootNs
         let h = hot
         if ts > h.pointee.latestEventNs { h.pointee.latestEventNs = ts }
         if ts >= h.pointee.nextExitDueNs { expire(now: ts) }
         switch UInt32(e.recordKind) {
-        case VIGIL_REC_SYSCALL.rawValue: return applySyscall(e)
-        case VIGIL_REC_EXEC.rawValue: return applyExec(e)
-        case VIGIL_REC_FORK.rawValue: return applyFork(e)
-        case VIGIL_REC_EXIT.rawValue: return applyExit(e)
-        default: return ApplyResult()
+        case VIGIL_REC_SYSCALL.rawValue:
+            let t = UInt32(e.type.rawValue)
+            if Self.isOpen(t) { applyOpen(e, process(for: e), t, into: &r) } else { r = applySyscall(e) }
+        case VIGIL_REC_EXEC.rawValue: r = applyExec(e)
+        case VIGIL_REC_FORK.rawValue: r = applyFork(e)
+        case VIGIL_REC_EXIT.rawValue: r = applyExit(e)
+        default: r = ApplyResult()
         }
     }
 

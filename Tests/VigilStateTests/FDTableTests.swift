@@ -173,6 +173,43 @@ import VigilDecode
 }
 
 @Suite struct EventContextTests {
+    /// The pipeline's one context, refilled per event: every field is the new event's, the
+    /// previous process and fd go back in `applied`, an unchanged process stays the same object.
+    @Test func refillReplacesEveryFieldInPlace() throws {
+        var s = Stream()
+        s.exec(10, ppid: 1, "/bin/cat", ["cat"], cwd: "/etc")
+        s.exec(20, ppid: 1, "/bin/sh", ["sh"], cwd: "/")
+        let table = s.table
+        let container = ContainerInfo(id: "0123456789ab", fullID: "0123456789abcdef", runtime: "docker")
+        let open = try RecordEncoder.syscall(s.h(10), type: EventType(name: "openat")!, ret: 3,
+                                             arguments: ["dirfd": "AT_FDCWD", "name": "passwd", "flags": "O_RDONLY"])
+        var ctx = try OwnedRecord(bytes: open).withEvent { e in
+            EventContext(event: e, applied: table.apply(e), container: container, processes: table, wallTimeNs: 5)
+        }.get()
+        #expect(ctx.process?.pid == 10 && ctx.fdNum == 3 && ctx.fd?.name == "/etc/passwd" && ctx.container === container)
+
+        let setuid = try RecordEncoder.syscall(s.h(20), type: EventType(name: "setuid")!, arguments: ["uid": "0"])
+        let previous = try OwnedRecord(bytes: setuid).withEvent { e -> ProcessTable.ApplyResult in
+            var applied = table.apply(e)
+            ctx.refill(event: e, applied: &applied, container: .host, wallTimeNs: 7)
+            #expect(ctx.event.pid == 20 && ctx.event.type == EventType(name: "setuid"))
+            return applied
+        }.get()
+        #expect(ctx.process?.pid == 20 && ctx.fd == nil && ctx.fdNum == -1)
+        #expect(ctx.container === ContainerInfo.host && ctx.wallTimeNs == 7)
+        #expect(previous.process?.pid == 10 && previous.fd?.name == "/etc/passwd")
+
+        let p20 = try #require(ctx.process)
+        let open2 = try RecordEncoder.syscall(s.h(20), type: EventType(name: "openat")!, ret: 4,
+                                              arguments: ["dirfd": "AT_FDCWD", "name": "/tmp/x", "flags": "O_RDONLY"])
+        try OwnedRecord(bytes: open2).withEvent { e in
+            var applied = table.apply(e)
+            ctx.refill(event: e, applied: &applied, container: nil, wallTimeNs: 9)
+            #expect(applied.fd == nil)
+        }.get()
+        #expect(ctx.process === p20 && ctx.fdNum == 4 && ctx.fd?.name == "/tmp/x" && ctx.container == nil && ctx.wallTimeNs == 9)
+    }
+
     @Test func argumentsRenderWithFDAndUserNames() throws {
         var s = Stream()
         s.exec(10, ppid: 1, "/bin/cat", ["cat"], cwd: "/etc")
