@@ -128,6 +128,8 @@ package final class RuleSet: Sendable {
     package var needsEnvironment: Bool { rules.contains { $0.enabled && $0.usesEnvironment } }
     /// Per event type: whether an enforcing rule is a candidate.
     let hasEnforcing: [Bool]
+    /// ``byType`` flattened into the permanent store for ``match`` (no array retained per event).
+    let table: CandidateTable
     package let matching: RuleMatching
     package let summary: RuleSetSummary
     /// Owns the memory the compiled checks point into.
@@ -167,6 +169,9 @@ package final class RuleSet: Sendable {
         self.routing = routing
         byType = idx
         hasEnforcing = idx.map { $0.contains(where: \.enforcing) }
+        var starts: [Int32] = [0]
+        for list in idx { starts.append(starts.last! + Int32(list.count)) }
+        table = CandidateTable(candidates: store.copy(idx.flatMap { $0 }), start: store.copy(starts), enforcing: store.copy(hasEnforcing))
         requiredEventTypes = req
     }
 
@@ -417,8 +422,10 @@ package final class RuleSet: Sendable {
     @inline(__always)
     package func match(_ cp: UnsafePointer<EventContext>, scratch: RuleScratch, _ onMatch: (Int) -> Void) {
         let t = Int(cp.pointee.event.type.rawValue) & (EventType.count - 1)
-        let candidates = byType[t]
-        if candidates.isEmpty { scratch.eventNumber &+= 1; return }  // evt.num counts every event
+        let lo = Int(table.start[t]), hi = Int(table.start[t + 1])
+        if lo == hi { scratch.eventNumber &+= 1; return }  // evt.num counts every event
+        let candidates = UnsafeBufferPointer(start: table.candidates + lo, count: hi - lo)
+        let enforcingType = table.enforcing[t]
         scratch.ensure(program.slotCount, program.checks.count)
         scratch.begin()
         let first = matching == .first
@@ -436,7 +443,7 @@ package final class RuleSet: Sendable {
                             if c.guardCheck >= 0 && !ev.check(Int(c.guardCheck)) { continue }
                             if ev.eval(c.root) {
                                 onMatch(Int(c.rule))
-                                if first { if !hasEnforcing[t] { break }; matched = true }
+                                if first { if !enforcingType { break }; matched = true }
                             }
                         }
                     }
@@ -537,6 +544,14 @@ package final class RuleSet: Sendable {
         return Alert(timeNs: cp.pointee.wallTimeNs, rule: r.name, priority: r.priority, source: r.source, hostname: s.hostname,
                      message: msg, tags: r.tags, outputFields: fields)
     }
+}
+
+/// A rule set's candidates per event type in one block of its ``PermanentStore``: those of
+/// type `t` are `candidates[start[t] ..< start[t + 1]]`; `enforcing[t]` says whether one enforces.
+struct CandidateTable: @unchecked Sendable {
+    let candidates: UnsafePointer<RuleSet.Candidate>
+    let start: UnsafePointer<Int32>
+    let enforcing: UnsafePointer<Bool>
 }
 
 /// Walks the flat program for one event.

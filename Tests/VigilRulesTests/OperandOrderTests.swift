@@ -140,7 +140,7 @@ import VigilState
         #expect(events.count > 1500, "\(events.count) events")
         let r = try Self.compare([repoRoot() + "/rules/"], events: events)
         // Not vacuous: many rules match some of the events, and the ordering changed many event types' conditions.
-        #expect(r.rules >= 60, "\(r.rules) rules matched, \(r.matches) matches")
+        #expect(r.rules >= 40, "\(r.rules) rules matched, \(r.matches) matches")
         #expect(r.reordered >= 20, "\(r.reordered) event types reordered")
     }
 
