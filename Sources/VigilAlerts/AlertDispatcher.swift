@@ -113,20 +113,19 @@ package final class AlertDispatcher: Sendable {
     /// Queues `alert` for delivery. Never blocks. Returns false when it was filtered by priority
     /// or dropped at a full queue (counted either way).
     @discardableResult
-    package func submit(_ alert: Alert) -> Bool {
-        if alert.priority > minimumPriority { filtered.add(); return false }
-        if queue.tryPush(alert) { submitted.add(); return true }
-        queueDropped.add()
-        return false
-    }
+    package func submit(_ alert: Alert) -> Bool { enqueue(alert, wakingDispatcher: true) }
 
     /// Queues `alert` like ``submit(_:)`` without waking the dispatcher thread: a producer that
     /// works in batches (the pipeline, per ring drain) submits a batch's alerts this way and then
     /// calls ``endOfBatch()`` once. Never blocks.
     @discardableResult
-    package func submitInBatch(_ alert: Alert) -> Bool {
+    package func submitInBatch(_ alert: Alert) -> Bool { enqueue(alert, wakingDispatcher: false) }
+
+    /// Filters `alert` by priority and queues it, counting what happened to it.
+    private func enqueue(_ alert: Alert, wakingDispatcher: Bool) -> Bool {
         if alert.priority > minimumPriority { filtered.add(); return false }
-        if queue.tryPushQuietly(alert) { submitted.add(); return true }
+        let queued = wakingDispatcher ? queue.tryPush(alert) : queue.tryPushQuietly(alert)
+        if queued { submitted.add(); return true }
         queueDropped.add()
         return false
     }

@@ -55,30 +55,26 @@ package final class BoundedQueue<Element>: @unchecked Sendable {
 
     /// Appends `item` unless the queue is full or closed. Never blocks on capacity.
     @discardableResult
-    package func tryPush(_ item: Element) -> Bool {
-        lock()
-        if closed_ || count_ == capacity { unlock(); return false }
-        ring[(head + count_) % capacity] = item
-        count_ += 1
-        pushed_ &+= 1
-        let signal = consumerWaiting
-        unlock()
-        if signal { pthread_cond_signal(cond) }
-        return true
-    }
+    package func tryPush(_ item: Element) -> Bool { push(item, wakingConsumer: true) }
 
     /// Appends `item` like ``tryPush(_:)`` but leaves a waiting consumer asleep: the producer
     /// wakes it once for a batch of pushes with ``wakeIfPending()`` (one wake-up, one context
     /// switch per batch instead of per item). A consumer that wakes for any other reason (its
     /// timeout, ``wake()``) takes the items as well.
     @discardableResult
-    package func tryPushQuietly(_ item: Element) -> Bool {
+    package func tryPushQuietly(_ item: Element) -> Bool { push(item, wakingConsumer: false) }
+
+    /// Appends `item` unless the queue is full or closed; signals a waiting consumer if asked.
+    @inline(__always)
+    private func push(_ item: Element, wakingConsumer: Bool) -> Bool {
         lock()
         if closed_ || count_ == capacity { unlock(); return false }
         ring[(head + count_) % capacity] = item
         count_ += 1
         pushed_ &+= 1
+        let signal = wakingConsumer && consumerWaiting
         unlock()
+        if signal { pthread_cond_signal(cond) }
         return true
     }
 

@@ -21,6 +21,21 @@ import VigilState
         close(fd)
     }
 
+    /// One rule, `fd.nlink > 1 and fd.same_file_as[target]` on opens, its scratch, and whether it
+    /// fires on an event (evaluated with that scratch, so its target cache lives across calls).
+    static func sameFileRule(_ target: String) throws -> (RuleScratch, (SyntheticEvent) -> Bool) {
+        let (set, diags) = loadRules("""
+            - rule: r
+              desc: d
+              condition: evt.type = openat and fd.nlink > 1 and fd.same_file_as[\(target)] = true
+              output: o
+              priority: WARNING
+            """)
+        try #require(errors(diags).isEmpty, "\(diags)")
+        let s = set.makeScratch(hostname: "h")
+        return (s, { ev in ev.withContext { set.matches(rule: 0, $0, scratch: s) } ?? false })
+    }
+
     /// An open of `path` by this process (its /proc root is readable), with the file's inode.
     static func openEvent(_ path: String, startNs: UInt64? = nil, exeIno: UInt64? = nil) throws -> SyntheticEvent {
         var st = stat()
@@ -45,16 +60,7 @@ import VigilState
         defer { _ = try? FileManagerless.removeTree(dir) }
         let target = dir + "/shadow"
         try Self.write(target)
-        let (set, diags) = loadRules("""
-            - rule: r
-              desc: d
-              condition: evt.type = openat and fd.nlink > 1 and fd.same_file_as[\(target)] = true
-              output: o
-              priority: WARNING
-            """)
-        #expect(errors(diags).isEmpty, "\(diags)")
-        let s = set.makeScratch(hostname: "h")
-        func fires(_ ev: SyntheticEvent) -> Bool { ev.withContext { set.matches(rule: 0, $0, scratch: s) } ?? false }
+        let (_, fires) = try Self.sameFileRule(target)
 
         // Another file with two names: not the target (the target's inode is now kept).
         try Self.write(dir + "/other")
@@ -89,16 +95,7 @@ import VigilState
         let target = dir + "/shadow"
         try Self.write(target)
         try #require(link(target, dir + "/hl") == 0)
-        let (set, diags) = loadRules("""
-            - rule: r
-              desc: d
-              condition: evt.type = openat and fd.nlink > 1 and fd.same_file_as[\(target)] = true
-              output: o
-              priority: WARNING
-            """)
-        #expect(errors(diags).isEmpty, "\(diags)")
-        let s = set.makeScratch(hostname: "h")
-        func fires(_ ev: SyntheticEvent) -> Bool { ev.withContext { set.matches(rule: 0, $0, scratch: s) } ?? false }
+        let (s, fires) = try Self.sameFileRule(target)
         let targets = s.sameFileTargets
 
         let first = try Self.openEvent(dir + "/hl", startNs: 1_000_000_000)
