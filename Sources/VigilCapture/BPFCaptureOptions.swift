@@ -19,7 +19,7 @@ package struct BPFCaptureOptions: Sendable {
     /// ``wakeupCheckRecords`` records of a CPU, so a burst may pass the mark by that many records
     /// per CPU before the wake-up. The reader also polls every ``pollIntervalMs`` milliseconds,
     /// which bounds a record's wait.
-    /// nil: a quarter of the ring (``resolvedWakeupBytes``).
+    /// nil: ``defaultWakeupBytes(ringBytes:)`` (``resolvedWakeupBytes``).
     package var wakeupBytes: Int? = nil
     /// Longest sleep of the reader thread between ring drains, in milliseconds.
     package var pollIntervalMs: Int = 1
@@ -32,7 +32,9 @@ package struct BPFCaptureOptions: Sendable {
     /// ``wakeupBytes``, or a quarter of the ring when it is nil: a storm the reader keeps up with
     /// (it drains the ring every millisecond or so) never reaches it, so the kernel sends no
     /// wake-up (each one is an inter-processor interrupt, a VM exit on a virtual machine).
-    package var resolvedWakeupBytes: Int { wakeupBytes ?? ringBufferBytes / 4 }
+    package var resolvedWakeupBytes: Int { wakeupBytes ?? Self.defaultWakeupBytes(ringBytes: ringBufferBytes) }
+    /// ``wakeupBytes`` when not set, for a ring of `ringBytes`: 2 MiB, at most a quarter of the ring.
+    package static func defaultWakeupBytes(ringBytes: Int) -> Int { min(2 << 20, ringBytes / 4) }
     /// Drop the agent's own events in the kernel.
     package var ignoreSelf: Bool = true
     /// Event types captured from the start, every failed call included (see ``BPFCapture/setInterest(_:)``).

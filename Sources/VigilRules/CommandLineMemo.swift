@@ -45,23 +45,21 @@ final class CommandLineMemo {
     func value(_ p: ProcessInfo, _ s: RuleScratch) -> FV {
         let args = p.args
         let name = p.name
-        do {
-            let e = entries + Int(p.pid & UInt32(Self.ways - 1))
-            let same = args.withUnsafeBufferPointer { a in e.pointee.args.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress && a.count == b.count } }
-            if e.pointee.length >= 0 && same && name == e.pointee.name { return .str(UnsafePointer(e.pointee.buffer), e.pointee.length) }
-            let v = FieldExtractor.cmdline(p, s)
-            let n = Int(v.len)
-            if n + 1 > e.pointee.capacity {
-                e.pointee.buffer.deallocate()
-                e.pointee.capacity = max(n + 1, e.pointee.capacity * 2)
-                e.pointee.buffer = .allocate(capacity: e.pointee.capacity)
-            }
-            if n > 0, let src = v.p { memcpy(e.pointee.buffer, src, n) }
-            e.pointee.buffer[n] = 0
-            e.pointee.length = n
-            e.pointee.name = name
-            e.pointee.args = args
-            return v
+        let e = entries + Int(p.pid & UInt32(Self.ways - 1))
+        let same = args.withUnsafeBufferPointer { a in e.pointee.args.withUnsafeBufferPointer { b in a.baseAddress == b.baseAddress && a.count == b.count } }
+        if e.pointee.length >= 0 && same && name == e.pointee.name { return .str(UnsafePointer(e.pointee.buffer), e.pointee.length) }
+        let v = FieldExtractor.cmdline(p, s)
+        let n = Int(v.len)
+        if n + 1 > e.pointee.capacity {
+            e.pointee.buffer.deallocate()
+            e.pointee.capacity = max(n + 1, e.pointee.capacity * 2)
+            e.pointee.buffer = .allocate(capacity: e.pointee.capacity)
         }
+        if n > 0, let src = v.p { memcpy(e.pointee.buffer, src, n) }
+        e.pointee.buffer[n] = 0
+        e.pointee.length = n
+        e.pointee.name = name
+        e.pointee.args = args
+        return v
     }
 }

@@ -126,8 +126,6 @@ package final class RuleSet: Sendable {
     /// Whether an enabled rule reads the environment: the exec program must copy it
     /// (``EventType/environmentCapture`` in the capture interest).
     package var needsEnvironment: Bool { rules.contains { $0.enabled && $0.usesEnvironment } }
-    /// Per event type: whether an enforcing rule is a candidate.
-    let hasEnforcing: [Bool]
     /// ``byType`` flattened into the permanent store for ``match`` (no array retained per event).
     let table: CandidateTable
     package let matching: RuleMatching
@@ -168,7 +166,7 @@ package final class RuleSet: Sendable {
         self.rules = rules; self.program = program; self.store = store; self.matching = matching; self.summary = summary
         self.routing = routing
         byType = idx
-        hasEnforcing = idx.map { $0.contains(where: \.enforcing) }
+        let hasEnforcing = idx.map { $0.contains(where: \.enforcing) }
         var starts: [Int32] = [0]
         for list in idx { starts.append(starts.last! + Int32(list.count)) }
         table = CandidateTable(candidates: store.copy(idx.flatMap { $0 }), start: store.copy(starts), enforcing: store.copy(hasEnforcing))

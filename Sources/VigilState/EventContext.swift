@@ -2,7 +2,7 @@ import VigilDecode
 
 /// Everything the rule engine reads for one event: the decoded record plus the
 /// state it refers to. Built by the pipeline after the state has applied the event
-/// (the pipeline keeps one and refills it in place for every event: ``refill(event:applied:container:wallTimeNs:)``).
+/// (the pipeline keeps one and refills it in place for every event: ``refill(event:applied:lookup:wallTimeNs:)``).
 package struct EventContext {
     /// The decoded record (valid only while its bytes are).
     package private(set) var event: Event
@@ -35,20 +35,8 @@ package struct EventContext {
     /// Makes this context the next event's, in place (for a context reused across events
     /// of one ``ProcessTable``): takes `applied`'s process and fd by swapping them in (what
     /// `applied` holds afterwards is the previous event's), and stores the process and the
-    /// container only when they are not the ones already held, so a run of events from one
-    /// process pays no reference counting here.
-    package mutating func refill(event: Event, applied: inout ProcessTable.ApplyResult, container: consuming ContainerInfo?,
-                                 wallTimeNs: UInt64) {
-        self.event = event
-        if process !== applied.process { swap(&process, &applied.process) }
-        swap(&fd, &applied.fd)
-        fdNum = applied.fdNum
-        if self.container !== container { swap(&self.container, &container) }
-        self.wallTimeNs = wallTimeNs
-    }
-
-    /// ``refill(event:applied:container:wallTimeNs:)`` with the container `lookup` knows,
-    /// read in place (no copy of the lookup's container when it is the one already held).
+    /// container `lookup` knows (none while it is pending) only when they are not the ones
+    /// already held, so a run of events from one process pays no reference counting here.
     package mutating func refill(event: Event, applied: inout ProcessTable.ApplyResult, lookup: ContainerLookup,
                                  wallTimeNs: UInt64) {
         self.event = event

@@ -4,16 +4,13 @@ import VigilDecode
 
 /// fd tables and the cwd, kept by syscall records.
 extension ProcessTable {
+    /// Applies a syscall record other than an open (``isOpen(_:)``: ``apply(_:into:)`` gives
+    /// those to ``applyOpen(_:_:_:into:)``, which fills the result in place).
     @inline(__always)
     func applySyscall(_ e: Event) -> ApplyResult {
         let p = process(for: e)
         let t = UInt32(e.type.rawValue)
         switch t {
-        case VIGIL_SYS_OPEN.rawValue, VIGIL_SYS_OPENAT.rawValue, VIGIL_SYS_OPENAT2.rawValue, VIGIL_SYS_CREAT.rawValue,
-             VIGIL_SYS_OPEN_BY_HANDLE_AT.rawValue:
-            var r = ApplyResult()
-            applyOpen(e, p, t, into: &r)
-            return r
         case VIGIL_SYS_CLOSE.rawValue:
             let fd = fdArg(e, 0)
             if e.ret == -9 /* EBADF */ { return ApplyResult(process: p, fd: nil, fdNum: fd) }

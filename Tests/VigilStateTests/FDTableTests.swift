@@ -191,7 +191,7 @@ import VigilDecode
         let setuid = try RecordEncoder.syscall(s.h(20), type: EventType(name: "setuid")!, arguments: ["uid": "0"])
         let previous = try OwnedRecord(bytes: setuid).withEvent { e -> ProcessTable.ApplyResult in
             var applied = table.apply(e)
-            ctx.refill(event: e, applied: &applied, container: .host, wallTimeNs: 7)
+            ctx.refill(event: e, applied: &applied, lookup: .known(.host), wallTimeNs: 7)
             #expect(ctx.event.pid == 20 && ctx.event.type == EventType(name: "setuid"))
             return applied
         }.get()
@@ -204,7 +204,7 @@ import VigilDecode
                                               arguments: ["dirfd": "AT_FDCWD", "name": "/tmp/x", "flags": "O_RDONLY"])
         try OwnedRecord(bytes: open2).withEvent { e in
             var applied = table.apply(e)
-            ctx.refill(event: e, applied: &applied, container: nil, wallTimeNs: 9)
+            ctx.refill(event: e, applied: &applied, lookup: .pending, wallTimeNs: 9)
             #expect(applied.fd == nil)
         }.get()
         #expect(ctx.process === p20 && ctx.fdNum == 4 && ctx.fd?.name == "/tmp/x" && ctx.container == nil && ctx.wallTimeNs == 9)

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import VigilCapture
 import VigilCore
 import VigilAlerts
 import VigilRules
@@ -66,8 +67,8 @@ package enum ConfigLoader {
         let ring = config.engine.ringBufferBytes
         let wakeKey = "engine.modern_ebpf.wakeup_bytes"
         if root.find(wakeKey) == nil {
-            // Not set: the default, at most a quarter of a small ring.
-            config.engine.modernEBPF.wakeupBytes = min(config.engine.modernEBPF.wakeupBytes, ring / 4)
+            // Not set: the capture's default for this ring (at most a quarter of a small ring).
+            config.engine.modernEBPF.wakeupBytes = BPFCaptureOptions.defaultWakeupBytes(ringBytes: ring)
         }
         if config.engine.modernEBPF.wakeupBytes > ring {
             let key = wakeKey

@@ -51,7 +51,7 @@ package struct EngineConfig: Sendable, Equatable {
         package var maxEnvBytes = 4096
         /// `wakeup_bytes` (Vigil): bytes of pending data before the reader is woken (0: every record).
         /// When the configuration does not set it: 2 MiB, at most a quarter of the ring
-        /// (``ConfigLoader``): a storm the reader keeps up with never reaches it.
+        /// (``ConfigLoader``, `BPFCaptureOptions.defaultWakeupBytes`): a storm the reader keeps up with never reaches it.
         package var wakeupBytes = 2 << 20
         /// `poll_interval_ms` (Vigil): longest a record waits in the ring before the reader polls.
         package var pollIntervalMs = 10
