@@ -46,7 +46,7 @@ else
 fi
 export VIGIL_BPF_OBJECT
 KM_CHECKS="${KM_CHECKS:-load,exec,open,connect,fork,fork-ids,ia32,uring,rule,ia32-rule,uring-rule}"
-KM_LOAD_TIMEOUT="${KM_LOAD_TIMEOUT:-180}"
+KM_LOAD_TIMEOUT="${KM_LOAD_TIMEOUT:-120}"
 KM_EVENT_TIMEOUT="${KM_EVENT_TIMEOUT:-60}"
 # Longest any one test program may run (a program that blocks is killed and its check fails).
 KM_PROG_TIMEOUT="${KM_PROG_TIMEOUT:-60}"

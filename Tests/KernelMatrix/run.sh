@@ -208,20 +208,28 @@ for k in $KERNELS; do
       echo "kernel-matrix: $label: !!! the emulator fault happened again on the rerun; its failures stand: $fault"
     fi
   fi
-  # A guest that wrote nothing at all, not even at its own watchdog's deadline, stopped as a
-  # whole (its kernel or the emulator wedged, or it died at boot): rerun once, and say so, with
-  # the console's tail. A guest that wrote results keeps its failures (the watchdog's results
-  # name the step that hung and what each process was doing).
-  if [ "$native" = 0 ] && [ -z "$tcg_rerun_done" ] && grep -q "^$label [^ ]* FAIL" <<< "$lines" \
-     && ! grep -q "^KM-BEGIN" "$results" 2>/dev/null; then
-    mv "$log" "$kdir/console.no-results.log"
-    echo "kernel-matrix: $label: !!! the guest wrote no results (exit $rc after ${secs}s): its kernel or the emulator stopped; console tail (log: $(rel "$kdir/console.no-results.log")):"
-    grep -a -E "km: |Oops|BUG:|panic|hung|stall|RIP:|Call Trace" "$kdir/console.no-results.log" | tr -d '\r' | tail -10 | sed "s/^/kernel-matrix: $label: !!!   /"
-    echo "kernel-matrix: $label: !!! rerunning this kernel once"
-    hang_reruns="${hang_reruns:+$hang_reruns, }$label"
-    t0=$(date +%s)
-    boot
-    finished
+  # A guest that hung: it wrote no results at all (its kernel or the emulator wedged, or it died
+  # at boot), or its own watchdog wrote them at the deadline (a step never ended: under TCG, e.g.
+  # an attach whose live code patching waits forever on a vCPU). Rerun once, loudly, with the
+  # console's tail (the watchdog's diagnosis: each scenario process's state and kernel stack); a
+  # second hang stands. Any failure of a guest that finished its scenario stands at once.
+  if [ "$native" = 0 ] && [ -z "$tcg_rerun_done" ] && grep -q "^$label [^ ]* FAIL" <<< "$lines"; then
+    hang=""
+    if ! grep -q "^KM-BEGIN" "$results" 2>/dev/null; then hang="the guest wrote no results (exit $rc after ${secs}s)"
+    elif grep -q "^guest deadline=" "$results" 2>/dev/null; then
+      hang="the guest's watchdog reached its ${KM_DEADLINE}s deadline during: $(sed -n 's/^guest deadline=[0-9]* during: //p' "$results" | head -1)"
+    fi
+    if [ -n "$hang" ]; then
+      mv "$log" "$kdir/console.hang.log"; mv "$results" "$kdir/results.hang.txt" 2>/dev/null
+      echo "kernel-matrix: $label: !!! HUNG: $hang; console tail (log: $(rel "$kdir/console.hang.log")):"
+      grep -a -E "km: |Oops|BUG:|panic|hung|stall|RIP:|Call Trace" "$kdir/console.hang.log" | tr -d '\r' | tail -16 | sed "s/^/kernel-matrix: $label: !!!   /"
+      sed -n "s/^$label \([^ ]*\) FAIL/kernel-matrix: $label: !!! discarded: \1 FAIL/p" <<< "$lines" | head -3
+      echo "kernel-matrix: $label: !!! rerunning this kernel once"
+      hang_reruns="${hang_reruns:+$hang_reruns, }$label"
+      t0=$(date +%s)
+      boot
+      finished
+    fi
   fi
   recap "$label" "$lines" "$log"
   record <<< "$lines"
@@ -229,7 +237,7 @@ done
 
 echo "kernel-matrix: $(( $(date +%s) - start_all ))s in all; logs in $(rel "$OUT_DIR")"
 [ -n "$tcg_reruns" ] && echo "kernel-matrix: !!! rerun once after a QEMU TCG int3 fault during attach (see above): $tcg_reruns"
-[ -n "$hang_reruns" ] && echo "kernel-matrix: !!! rerun once after a guest that wrote no results (see above): $hang_reruns"
+[ -n "$hang_reruns" ] && echo "kernel-matrix: !!! rerun once after a guest that hung (see above): $hang_reruns"
 cat "$recap_file"
 if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"; else echo "$passed passed, $failed failed"; fi
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]
