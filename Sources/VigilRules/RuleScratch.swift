@@ -28,6 +28,9 @@ package final class RuleScratch {
     @exclusivity(unchecked) var fdNameGen: UInt32 = 0
     @exclusivity(unchecked) var fdNameValue = FV.unset
     let arena = Arena()
+    /// Where ``EventContext/fd`` is in the context (``FieldExtractor/fdPointer(_:_:)``), kept
+    /// here so that reading it is a load (a static would be a lazy global, checked per read).
+    let fdOffset = MemoryLayout<EventContext>.offset(of: \EventContext.fd)!
     /// `proc.cmdline` of the last process, kept between events.
     let cmdlineMemo = CommandLineMemo()
     /// `fd.same_file_as` targets, kept between events.

@@ -656,24 +656,49 @@ struct Evaluator {
         return r
     }
 
+    /// Computes comparison `c` for this event (small: the common comparisons inline, the rest
+    /// and ancestor walks out of line, so most calls pay a short prologue).
     @inline(never) func evalCheck(_ c: UnsafePointer<HotCheck>) -> Bool {
         s.checksEvaluated &+= 1
-        let field = c.pointee.fields
-        if c.pointee.anyAncestor {
-            var level = 1
-            while level < 64 {
-                guard FieldExtractor.ancestor(ctxp, level) != nil else { return false }
-                var v = FieldExtractor.extract(field.pointee, level: level, ctxp, s)
-                if field.pointee.hasTransformers { v = FieldExtractor.transform(v, field.pointee, s) }
-                if test(c, v) { return true }
-                level += 1
-            }
-            return false
+        if c.pointee.anyAncestor { return anyAncestorMatches(c) }
+        let v = FieldExtractor.value(c.pointee.fields, ctxp, s)
+        let kind = c.pointee.kind
+        if kind == .exists { return v.isSet != c.pointee.negate }
+        guard v.isSet else { return false }  // unset never matches, whatever the operator
+        let r: Bool
+        switch kind {
+        case .strEq: r = Bytes.equal(str(v).bytes, c.pointee.bytes)
+        case .strIn: r = ByteSet.contains(c.pointee.p!.assumingMemoryBound(to: ByteSet.self), str(v).bytes)
+        case .strContains: r = Bytes.contains(str(v).bytes, c.pointee.bytes)
+        case .strStartsWith: r = Bytes.startsWith(str(v).bytes, c.pointee.bytes)
+        case .strEndsWith: r = Bytes.endsWith(str(v).bytes, c.pointee.bytes)
+        case .pmatch: r = PathPrefixSet.matches(c.pointee.p!.assumingMemoryBound(to: PathPrefixSet.self), str(v).bytes)
+        case .intCmp:
+            guard let x = int(v) else { return false }
+            let n = c.pointee.i
+            r = ordered(c.pointee.op, x < n ? -1 : (x > n ? 1 : 0))
+        case .boolEq: r = v.kind == .bool && v.i == c.pointee.i
+        default: return test(c, v)
         }
-        return test(c, FieldExtractor.value(field, ctxp, s))
+        return r != c.pointee.negate
     }
 
-    @inline(__always) func test(_ c: UnsafePointer<HotCheck>, _ v0: FV) -> Bool {
+    /// `proc.aname` (and the other ancestor fields) without an index: whether any ancestor's value passes.
+    @inline(never) func anyAncestorMatches(_ c: UnsafePointer<HotCheck>) -> Bool {
+        let field = c.pointee.fields
+        var level = 1
+        while level < 64 {
+            guard FieldExtractor.ancestor(ctxp, level) != nil else { return false }
+            var v = FieldExtractor.extract(field.pointee, level: level, ctxp, s)
+            if field.pointee.hasTransformers { v = FieldExtractor.transform(v, field.pointee, s) }
+            if test(c, v) { return true }
+            level += 1
+        }
+        return false
+    }
+
+    /// Whether `v0` passes comparison `c` (every kind; ``evalCheck(_:)`` inlines the common ones).
+    @inline(never) func test(_ c: UnsafePointer<HotCheck>, _ v0: FV) -> Bool {
         let kind = c.pointee.kind
         if kind == .exists { return v0.isSet }
         guard v0.isSet else { return false }
@@ -690,7 +715,7 @@ struct Evaluator {
         case .strOrder: v = str(v); r = ordered(c.pointee.op, Bytes.compare(v.bytes, c.pointee.bytes))
         case .glob: v = str(v); r = c.pointee.p!.assumingMemoryBound(to: GlobPattern.self).pointee.matches(v.p!)
         case .regex: v = str(v); r = c.pointee.p!.assumingMemoryBound(to: CompiledRegex.self).pointee.matches(v.p!)
-        case .pmatch: v = str(v); r = c.pointee.p!.assumingMemoryBound(to: PathPrefixSet.self).pointee.matches(v.bytes)
+        case .pmatch: v = str(v); r = PathPrefixSet.matches(c.pointee.p!.assumingMemoryBound(to: PathPrefixSet.self), v.bytes)
         case .intCmp:
             guard let x = int(v) else { return false }
             let n = c.pointee.i
@@ -761,7 +786,10 @@ struct Evaluator {
         }
     }
 
-    @inline(__always) func str(_ v: FV) -> FV { v.kind == .str ? v : FieldExtractor.render(v, s) }
+    @inline(__always) func str(_ v: FV) -> FV { v.kind == .str ? v : rendered(v) }
+
+    /// A non-string value as text (out of line: rare).
+    @inline(never) func rendered(_ v: FV) -> FV { FieldExtractor.render(v, s) }
 
     @inline(__always) func int(_ v: FV) -> Int64? {
         switch v.kind {
