@@ -185,7 +185,9 @@ package final class Agent: @unchecked Sendable {
             interestSetter.value.withLock { $0 = setInterest }
             reloader.warnDroppedFailures(rules)
             Log.info("agent", "kernel event selection set", [("event_types", String(interest.count)),
-                                                             ("failures_dropped_for", interest.droppedFailureNames.joined(separator: ","))])
+                                                             ("failures_dropped_for", interest.droppedFailureNames.joined(separator: ",")),
+                                                             ("failures_by_path_for", interest.pathFilteredFailureNames.joined(separator: ",")),
+                                                             ("failure_paths", interest.failedPathNames.joined(separator: ","))])
         }
         if config.webserver.enabled {
             let s = MetricsServer(registry: registry, health: health, healthzPath: config.webserver.k8sHealthzEndpoint,
