@@ -61,6 +61,18 @@ enum FieldExtractor {
         return v
     }
 
+    /// ``value(_:_:_:)`` for a spec read in place (a check's, in the permanent store).
+    @inline(__always)
+    static func value(_ f: UnsafePointer<FieldSpec>, _ ctx: UnsafePointer<EventContext>, _ s: RuleScratch) -> FV {
+        let slot = s.slots + f.pointee.slot
+        if slot.pointee.gen == s.gen { return slot.pointee.value }
+        s.fieldsExtracted &+= 1
+        var v = extract(f.pointee, level: f.pointee.index, ctx, s)
+        if f.pointee.hasTransformers { v = transform(v, f.pointee, s) }
+        slot.pointee = RuleScratch.Slot(gen: s.gen, value: v)
+        return v
+    }
+
     static func transform(_ v0: FV, _ f: FieldSpec, _ s: RuleScratch) -> FV {
         var v = v0
         for code in [f.t2, f.t1, f.t0] where code != 0 {
