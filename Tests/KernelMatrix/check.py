@@ -302,6 +302,12 @@ def main():
     table = {"load": check_load, "exec": check_exec, "open": check_open, "connect": check_connect,
              "fork": check_fork, "fork-ids": check_fork_ids, "ia32": check_ia32, "uring": check_uring, "rule": check_rule,
              "ia32-rule": check_ia32_rule, "uring-rule": check_uring_rule}
+    # The guest's watchdog wrote these results at its deadline: say during which step.
+    guest = facts.get("guest", {})
+    deadline_note = ""
+    if "deadline" in guest:
+        during = guest.get("_line", "").split(" during: ", 1)[-1].strip()
+        deadline_note = f" [the guest reached its {guest['deadline']}s deadline during: {during}]"
     failed = 0
     for c in checks:
         if c not in table:
@@ -317,7 +323,7 @@ def main():
             note = f" ({notes[c]})" if c in notes else ""
             print(f"{kernel} {c} PASS{note}", flush=True)
         except Failure as e:
-            print(f"{kernel} {c} FAIL: {e} (log: {log_path})", flush=True)
+            print(f"{kernel} {c} FAIL: {e}{deadline_note} (log: {log_path})", flush=True)
             failed += 1
     return min(failed, 100)
 

@@ -15,9 +15,12 @@
 #   RULES_DIR      the rules directory with vigil.yaml (default rules)
 #   OUT_DIR        logs and results (default build/kernel-matrix)
 #   KERNEL_CACHE   downloaded kernels (default build/kernels)
-#   KERNEL_TIMEOUT seconds per kernel before the guest is killed (default 300)
+#   KERNEL_TIMEOUT seconds per kernel before the guest is killed (default 300); the guest's own
+#                  watchdog writes what it has, with what was running, 45 s before that
 #   QEMU_MEM       guest memory in MiB (default 1536); QEMU_SMP guest CPUs (default 2)
-# Output: "<kernel> <check> PASS|FAIL: ..." per kernel and check, then "N passed, N failed".
+# Output: "<kernel> <check> PASS|FAIL: ..." per kernel and check; then, for each kernel with a
+# failure, a recap (the failed checks, the first reason, the console's last progress and kernel
+# lines); then "N passed, N failed".
 # Exit status: 0 when every check passed.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -29,6 +32,8 @@ RULES_DIR="${RULES_DIR:-rules}"
 OUT_DIR="${OUT_DIR:-build/kernel-matrix}"
 KERNEL_CACHE="${KERNEL_CACHE:-build/kernels}"
 KERNEL_TIMEOUT="${KERNEL_TIMEOUT:-300}"
+# The guest scenario's deadline (guest-init.sh's watchdog): leaves time to boot and to write.
+if [ "$KERNEL_TIMEOUT" -gt 120 ]; then KM_DEADLINE=$((KERNEL_TIMEOUT - 45)); else KM_DEADLINE=$((KERNEL_TIMEOUT * 2 / 3)); fi
 QEMU_MEM="${QEMU_MEM:-1536}"
 QEMU_SMP="${QEMU_SMP:-2}"
 SKIP="${SKIP:-}"
@@ -100,6 +105,19 @@ checks_for() {
   done
   echo "${out# }"
 }
+# The recap of failed kernels, printed before the totals (a CI log shows its tail first).
+recap_file="$(mktemp /tmp/vigil-km-recap.XXXXXX)"
+trap 'rm -f "$recap_file"' EXIT
+recap() { # LABEL LINES CONSOLE_LOG
+  local fails
+  fails="$(grep "^$1 [^ ]* FAIL" <<< "$2")" || return 0
+  {
+    echo "kernel-matrix: RECAP $1: failed: $(awk '{print $2}' <<< "$fails" | xargs)"
+    echo "kernel-matrix: RECAP $1: first reason: $(head -1 <<< "$fails" | cut -d' ' -f3- | cut -c1-400)"
+    grep -a -E "km: |Oops|BUG:|panic|hung|stall|RIP:|Call Trace|segfault|Killed" "$3" 2>/dev/null | tr -d '\r' | tail -14 \
+      | sed "s/^/kernel-matrix: RECAP $1: console: /"
+  } >> "$recap_file"
+}
 record() { # prints check.py's lines and counts them
   while IFS= read -r line; do
     echo "$line"
@@ -110,6 +128,7 @@ record() { # prints check.py's lines and counts them
 
 initramfs_built=0
 tcg_reruns=""
+hang_reruns=""
 # The emulator-fault recogniser must recognise its fixtures before anything is rerun on its word.
 python3 "$here/tcg_fault.py" --self-test || die "tcg_fault.py --self-test failed"
 for k in $KERNELS; do
@@ -119,7 +138,7 @@ for k in $KERNELS; do
     case " $kchecks " in *" $c "*) ;; *) echo "$k $c SKIP (excluded by SKIP=\"$SKIP\")"; skipped+=1 ;; esac
   done
   [ -n "$kchecks" ] || continue
-  label="$k"; vmlinuz=""; native=0; version=""
+  label="$k"; vmlinuz=""; native=0; version=""; tcg_rerun_done=""
   case "$k" in
     host)
       label="host-$(uname -r)"
@@ -133,6 +152,7 @@ for k in $KERNELS; do
     *)
       if ! got="$("$here/fetch-kernel.sh" "$k" "$KERNEL_CACHE" 2>"$OUT_DIR/fetch-$k.log")"; then
         record < <(for c in $kchecks; do echo "$k $c FAIL: kernel download failed: $(tail -1 "$OUT_DIR/fetch-$k.log") (log: $(rel "$OUT_DIR/fetch-$k.log"))"; done)
+        tail -5 "$OUT_DIR/fetch-$k.log" | sed "s/^/kernel-matrix: RECAP $k: kernel download failed: /" >> "$recap_file"
         continue
       fi
       version="${got%% *}"; vmlinuz="${got#* }"
@@ -144,7 +164,7 @@ for k in $KERNELS; do
   if [ "$native" = 1 ]; then
     echo "kernel-matrix: $label: running natively on the host (no image of the running kernel to boot: /boot/vmlinuz-$(uname -r) absent)"
     work="$(mktemp -d /tmp/vigil-km.XXXXXX)"
-    KM_NATIVE=1 VIGIL="$VIGIL_BIN" VIGIL_BPF_OBJECT="$BPF_OBJ" KM_RULES="$RULES_DIR" KM_PROGS="$progs" \
+    KM_NATIVE=1 KM_DEADLINE="$KM_DEADLINE" VIGIL="$VIGIL_BIN" VIGIL_BPF_OBJECT="$BPF_OBJ" KM_RULES="$RULES_DIR" KM_PROGS="$progs" \
       KM_WORK="$work" KM_OUT="$results" KM_CHECKS="${kchecks// /,}" \
       timeout -k 10 "$KERNEL_TIMEOUT" bash "$here/guest-init.sh" > "$log" 2>&1
     rc=$?
@@ -158,7 +178,7 @@ for k in $KERNELS; do
       timeout -k 10 "$KERNEL_TIMEOUT" qemu-system-x86_64 -accel tcg -cpu max -smp "$QEMU_SMP" -m "$QEMU_MEM" \
         -nographic -no-reboot -nodefaults -display none \
         -kernel "$vmlinuz" -initrd "$OUT_DIR/initramfs.cpio" \
-        -append "console=ttyS0 panic=-1 loglevel=4 KM_CHECKS=${kchecks// /,}" \
+        -append "console=ttyS0 panic=-1 loglevel=4 KM_CHECKS=${kchecks// /,} KM_DEADLINE=$KM_DEADLINE" \
         -serial "file:$log" -serial "file:$results" > "$kdir/qemu.log" 2>&1
       rc=$?
     }
@@ -180,7 +200,7 @@ for k in $KERNELS; do
     echo "kernel-matrix: $label: !!! EMULATOR FAULT (QEMU TCG), not counted: $fault (log: $(rel "$kdir/console.tcg-fault.log"))"
     sed -n "s/^$label \([^ ]*\) FAIL/kernel-matrix: $label: !!! discarded: \1 FAIL/p" <<< "$lines"
     echo "kernel-matrix: $label: !!! rerunning this kernel once"
-    tcg_reruns="${tcg_reruns:+$tcg_reruns, }$label"
+    tcg_reruns="${tcg_reruns:+$tcg_reruns, }$label"; tcg_rerun_done=1
     t0=$(date +%s)
     boot
     finished
@@ -188,10 +208,36 @@ for k in $KERNELS; do
       echo "kernel-matrix: $label: !!! the emulator fault happened again on the rerun; its failures stand: $fault"
     fi
   fi
+  # A guest that hung: it wrote no results at all (its kernel or the emulator wedged, or it died
+  # at boot), or its own watchdog wrote them at the deadline (a step never ended: under TCG, e.g.
+  # an attach whose live code patching waits forever on a vCPU). Rerun once, loudly, with the
+  # console's tail (the watchdog's diagnosis: each scenario process's state and kernel stack); a
+  # second hang stands. Any failure of a guest that finished its scenario stands at once.
+  if [ "$native" = 0 ] && [ -z "$tcg_rerun_done" ] && grep -q "^$label [^ ]* FAIL" <<< "$lines"; then
+    hang=""
+    if ! grep -q "^KM-BEGIN" "$results" 2>/dev/null; then hang="the guest wrote no results (exit $rc after ${secs}s)"
+    elif grep -q "^guest deadline=" "$results" 2>/dev/null; then
+      hang="the guest's watchdog reached its ${KM_DEADLINE}s deadline during: $(sed -n 's/^guest deadline=[0-9]* during: //p' "$results" | head -1)"
+    fi
+    if [ -n "$hang" ]; then
+      mv "$log" "$kdir/console.hang.log"; mv "$results" "$kdir/results.hang.txt" 2>/dev/null
+      echo "kernel-matrix: $label: !!! HUNG: $hang; console tail (log: $(rel "$kdir/console.hang.log")):"
+      grep -a -E "km: |Oops|BUG:|panic|hung|stall|RIP:|Call Trace" "$kdir/console.hang.log" | tr -d '\r' | tail -16 | sed "s/^/kernel-matrix: $label: !!!   /"
+      sed -n "s/^$label \([^ ]*\) FAIL/kernel-matrix: $label: !!! discarded: \1 FAIL/p" <<< "$lines" | head -3
+      echo "kernel-matrix: $label: !!! rerunning this kernel once"
+      hang_reruns="${hang_reruns:+$hang_reruns, }$label"
+      t0=$(date +%s)
+      boot
+      finished
+    fi
+  fi
+  recap "$label" "$lines" "$log"
   record <<< "$lines"
 done
 
 echo "kernel-matrix: $(( $(date +%s) - start_all ))s in all; logs in $(rel "$OUT_DIR")"
 [ -n "$tcg_reruns" ] && echo "kernel-matrix: !!! rerun once after a QEMU TCG int3 fault during attach (see above): $tcg_reruns"
+[ -n "$hang_reruns" ] && echo "kernel-matrix: !!! rerun once after a guest that hung (see above): $hang_reruns"
+cat "$recap_file"
 if [ "$skipped" -gt 0 ]; then echo "$passed passed, $failed failed, $skipped skipped"; else echo "$passed passed, $failed failed"; fi
 [ "$failed" = 0 ] && [ "$passed" -gt 0 ]

@@ -6,6 +6,11 @@
 #   fault twice           -> rerun once, the failure stands (exit 1)
 #   another oops          -> no rerun, the failure stands (exit 1)
 #   fault but checks pass -> no rerun (exit 0)
+#   no results, then clean -> a guest that wrote nothing hung: rerun once, said loudly (exit 0)
+#   no results twice      -> rerun once, the failure stands, with a recap (exit 1)
+#   watchdog, then clean  -> the watchdog's deadline is a hang too: rerun once (exit 0)
+#   watchdog twice        -> the failure stands and names the step that hung, with a recap (exit 1)
+#   a plain failure       -> no rerun, with a recap (exit 1)
 # Needs what run.sh needs (root, gcc, cpio, busybox, python3); prints one line per scenario.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -15,15 +20,19 @@ trap 'rm -rf "$t"' EXIT
 mkdir -p "$t/bin"
 cat > "$t/bin/qemu-system-x86_64" <<'EOF'
 #!/usr/bin/env bash
-# Stand-in for QEMU: boot N plays line N of $FAKE_QEMU_PLAN ("<console fixture> pass|fail").
+# Stand-in for QEMU: boot N plays line N of $FAKE_QEMU_PLAN ("<console fixture> pass|fail|none|deadline"):
+# none writes no results (a wedged guest, killed by the timeout); deadline writes what guest-init.sh's
+# watchdog writes when the scenario hangs in the attach.
 n=$(( $(cat "$FAKE_QEMU_STATE" 2>/dev/null || echo 0) + 1 )); echo "$n" > "$FAKE_QEMU_STATE"
 line="$(sed -n "${n}p" "$FAKE_QEMU_PLAN")"; console="${line% *}"; outcome="${line##* }"
 serials=()
 while [ $# -gt 0 ]; do [ "$1" = -serial ] && serials+=("${2#file:}"); shift; done
 cp "$console" "${serials[0]}"
+[ "$outcome" = none ] && exit 124
 {
   echo "KM-BEGIN 6.12.0-fake"; echo "KM-SECTION facts"; echo "kernel release=6.12.0-fake"
   [ "$outcome" = pass ] && echo "load attached=1"
+  [ "$outcome" = deadline ] && echo "guest deadline=255 during: vigil trace: attaching BPF programs"
   echo "KM-SECTION trace.err"; echo '{"level":"error","msg":"stand-in: no attach"}'; echo "KM-END"
 } > "${serials[1]}"
 EOF
@@ -69,4 +78,19 @@ scenario "int3 oops after attach" 1 1 "!EMULATOR FAULT" "0 passed, 1 failed" -- 
   "$fx/tcg-int3-after-attach.log fail" "$fx/tcg-clean.log pass"
 scenario "int3 fault but the checks passed" 0 1 "!rerunning" "1 passed, 0 failed" -- \
   "$fx/tcg-fault-6.12-trace-attach.log pass" "$fx/tcg-clean.log pass"
+scenario "a guest that wrote no results, then a clean boot" 0 2 "HUNG: the guest wrote no results" \
+  "rerunning this kernel once" "rerun once after a guest that hung" "1 passed, 0 failed" "!RECAP" -- \
+  "$fx/tcg-clean.log none" "$fx/tcg-clean.log pass"
+scenario "a guest that wrote no results twice" 1 2 "HUNG: the guest wrote no results" "RECAP vmlinuz-fake: failed: load" \
+  "RECAP vmlinuz-fake: console: km: vigil trace: attaching" "0 passed, 1 failed" -- \
+  "$fx/tcg-clean.log none" "$fx/tcg-clean.log none"
+scenario "the guest's watchdog wrote its results at the deadline, then a clean boot" 0 2 \
+  "HUNG: the guest's watchdog reached its" "deadline during: vigil trace: attaching BPF programs" \
+  "discarded: load FAIL" "1 passed, 0 failed" -- \
+  "$fx/tcg-clean.log deadline" "$fx/tcg-clean.log pass"
+scenario "the watchdog's deadline twice" 1 2 "HUNG: the guest's watchdog" \
+  "deadline during: vigil trace: attaching BPF programs]" "RECAP vmlinuz-fake: first reason:" "0 passed, 1 failed" -- \
+  "$fx/tcg-clean.log deadline" "$fx/tcg-clean.log deadline"
+scenario "a guest that finished with a failure" 1 1 "!HUNG" "!rerunning" "RECAP vmlinuz-fake: failed: load" "0 passed, 1 failed" -- \
+  "$fx/tcg-clean.log fail" "$fx/tcg-clean.log pass"
 [ "$failures" = 0 ]
