@@ -116,9 +116,6 @@ package final class ProcessTable {
     /// Names of recently opened files, shared by the fds that opened them.
     let fileNames = FileNameCache()
 
-    /// Exited processes in exit order, for grace-period eviction.
-    private var exitQueue: [(pid: UInt32, ts: UInt64, process: ProcessInfo)] = []
-    private var exitHead = 0
 
     /// Per-event state, outside the object's stored properties so the event path
     /// pays no dynamic exclusivity checks.
@@ -133,6 +130,11 @@ package final class ProcessTable {
         /// Exited entries in the table and their ``ProcessInfo/retainedBytes``.
         var exitedCount = 0
         var exitedBytes = 0
+        /// Exited processes in exit order (from ``exitHead``), for grace-period eviction.
+        var exitQueue: [(pid: UInt32, ts: UInt64, process: ProcessInfo)] = []
+        var exitHead = 0
+        /// When ``removeStale(now:)`` runs next (boot-clock ns).
+        var nextStaleCheckNs: UInt64 = 0
     }
     private let hot: UnsafeMutablePointer<Hot>
     /// A direct-mapped cache pid -> process in front of the dictionary.
@@ -290,7 +292,6 @@ package final class ProcessTable {
         }
     }
 
-    private var nextStaleCheckNs: UInt64 = 0
 
     /// Removes entries whose process is gone although no exit was seen (lost
     /// events): live entries not seen for ``Configuration/staleAfterNs`` are
@@ -325,8 +326,25 @@ package final class ProcessTable {
     package var latestEventNs: UInt64 { hot.pointee.latestEventNs }
 
     private func updateExitDue() {
-        hot.pointee.nextExitDueNs = hot.pointee.retiring != nil ? 0
-            : exitHead < exitQueue.count ? exitQueue[exitHead].ts &+ configuration.exitGracePeriodNs : .max
+        let h = hot
+        h.pointee.nextExitDueNs = h.pointee.retiring != nil ? 0
+            : h.pointee.exitHead < h.pointee.exitQueue.count ? h.pointee.exitQueue[h.pointee.exitHead].ts &+ configuration.exitGracePeriodNs
+            : .max
+    }
+
+    /// Removes exited entries in exit order (oldest first) while `more` says so (given the
+    /// exit time of the oldest queued), counting each in `counter`.
+    private func removeOldestExits(counting counter: Counter, while more: (UInt64) -> Bool) {
+        let h = hot
+        while h.pointee.exitHead < h.pointee.exitQueue.count && more(h.pointee.exitQueue[h.pointee.exitHead].ts) {
+            let item = h.pointee.exitQueue[h.pointee.exitHead]
+            h.pointee.exitHead += 1
+            // Skipped: a pid reused since, or an entry already gone.
+            if let cur = processes[item.pid], cur === item.process, cur.hasExited {
+                remove(pid: item.pid)
+                counter.add()
+            }
+        }
     }
 
     /// Trims the process whose exit the previous event applied (its exit event has been
@@ -342,13 +360,8 @@ package final class ProcessTable {
         h.pointee.exitedBytes += bytes
         stats.exitedBytes.set(Int64(h.pointee.exitedBytes))
         let budget = configuration.maxExited
-        while h.pointee.exitedCount > budget && exitHead < exitQueue.count {
-            let item = exitQueue[exitHead]
-            exitHead += 1
-            if let cur = processes[item.pid], cur === item.process, cur.hasExited {
-                remove(pid: item.pid)
-                stats.exitedEvictions.add()
-            }
+        if h.pointee.exitedCount > budget {
+            removeOldestExits(counting: stats.exitedEvictions) { _ in h.pointee.exitedCount > budget }
         }
     }
 
@@ -359,28 +372,23 @@ package final class ProcessTable {
     /// exit the last event applied (call it between events, never while one is evaluated).
     package func expire(now: UInt64) {
         retirePending()
-        let now = latestEventNs == 0 ? now : min(now, latestEventNs)
-        if configuration.staleAfterNs > 0 && now >= nextStaleCheckNs {
-            if nextStaleCheckNs != 0 { removeStale(now: now) }
-            nextStaleCheckNs = now &+ 60_000_000_000
+        let h = hot
+        let now = h.pointee.latestEventNs == 0 ? now : min(now, h.pointee.latestEventNs)
+        if configuration.staleAfterNs > 0 && now >= h.pointee.nextStaleCheckNs {
+            if h.pointee.nextStaleCheckNs != 0 { removeStale(now: now) }
+            h.pointee.nextStaleCheckNs = now &+ 60_000_000_000
         }
         let grace = configuration.exitGracePeriodNs
-        while exitHead < exitQueue.count && exitQueue[exitHead].ts &+ grace <= now {
-            let item = exitQueue[exitHead]
-            exitHead += 1
-            if let cur = processes[item.pid], cur === item.process, cur.hasExited {
-                remove(pid: item.pid)
-                stats.expired.add()
-            }
-        }
+        removeOldestExits(counting: stats.expired) { $0 &+ grace <= now }
         compactExitQueue()
     }
 
     private func compactExitQueue() {
-        if exitHead == exitQueue.count {
-            exitQueue.removeAll(keepingCapacity: true); exitHead = 0
-        } else if exitHead > 1024 && exitHead * 2 > exitQueue.count {
-            exitQueue.removeFirst(exitHead); exitHead = 0
+        let h = hot
+        if h.pointee.exitHead == h.pointee.exitQueue.count {
+            h.pointee.exitQueue.removeAll(keepingCapacity: true); h.pointee.exitHead = 0
+        } else if h.pointee.exitHead > 1024 && h.pointee.exitHead * 2 > h.pointee.exitQueue.count {
+            h.pointee.exitQueue.removeFirst(h.pointee.exitHead); h.pointee.exitHead = 0
         }
         updateExitDue()
     }
@@ -557,7 +565,7 @@ package final class ProcessTable {
             p.exitCode = x.exit_code
             p.exitSignal = x.signal
             p.threadCount = 0
-            exitQueue.append((pid: p.pid, ts: p.exitTimeBootNs, process: p))
+            hot.pointee.exitQueue.append((pid: p.pid, ts: p.exitTimeBootNs, process: p))
         } else if p.threadCount > 1 {
             p.threadCount -= 1
         }
@@ -568,14 +576,7 @@ package final class ProcessTable {
     /// then the least recently seen live ones, in a batch of 1/64 of the cap.
     private func makeRoom() {
         let target = configuration.maxProcesses - max(1, configuration.maxProcesses / 64)
-        while processes.count > target && exitHead < exitQueue.count {
-            let item = exitQueue[exitHead]
-            exitHead += 1
-            if let cur = processes[item.pid], cur === item.process {
-                remove(pid: item.pid)
-                stats.evictions.add()
-            }
-        }
+        removeOldestExits(counting: stats.evictions) { _ in processes.count > target }
         compactExitQueue()
         guard processes.count > target else { return }
         let victims = processes.values.sorted { $0.lastSeenBootNs < $1.lastSeenBootNs }.prefix(processes.count - target)
