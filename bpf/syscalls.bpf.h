@@ -553,6 +553,75 @@ static __always_inline int drop_failed(__u32 id, int compat)
            (compat ? VIGIL_INTEREST_DROP_FAILED_COMPAT : VIGIL_INTEREST_DROP_FAILED);
 }
 
+/* ---- failed opens filtered by their path ---------------------------------------------------
+ * Where the loaded rules can match a failed open only for a few exact absolute paths (a rule on
+ * failed opens of /proc/kcore, say), the type carries VIGIL_INTEREST_FAILED_PATHS[_COMPAT] and
+ * vigil_sel.failed_path holds those paths: a failed call is dropped (and counted) only when its
+ * path, as passed, is provably none of them. The user side names a file by its path normalised
+ * against the cwd or the dirfd (fd.name), which the kernel cannot do: so a path is compared only
+ * when it is absolute and already normal, and anything else is sent (the user side decides). */
+#define BYTES_OF(c) (0x0101010101010101ull * (__u8)(c))
+#define LOW7_BITS 0x7f7f7f7f7f7f7f7full
+/* 0x80 in each byte of x that is zero, 0 in the others (exact: no borrow between bytes). */
+static __always_inline __u64 zero_bytes(__u64 x)
+{
+    return ~(((x & LOW7_BITS) + LOW7_BITS) | x | LOW7_BITS);
+}
+
+/* Whether the failed open of the user path `uptr` must be sent: 1 unless the path is a normal
+ * absolute path of at most VIGIL_FAILED_PATH_LEN bytes that equals no vigil_sel.failed_path
+ * entry. Sent: an unreadable or empty path, a relative one, one that may be longer than the
+ * bound (the read filled the buffer), and every path with a "/" followed by "/", "." or its end
+ * (stricter than normal: "/.hidden" is sent too). The path is read into the stack, NUL-padded
+ * to the entries' 64 bytes, and compared as eight words per entry. A separate BPF function: its
+ * 64-byte buffer is not on sys_exit's own stack, which with send_scratch and the path walk below
+ * it must stay within the verifier's 512 bytes. */
+static __attribute__((noinline)) int failed_path_sent(__u64 uptr)
+{
+    __u64 w[VIGIL_FAILED_PATH_BYTES / 8] = {};
+    if (uptr == 0)
+        return 1;
+    long n = bpf_probe_read_user_str(w, sizeof(w), (const void *)uptr);
+    if (n < 2 || n > VIGIL_FAILED_PATH_LEN + 1)
+        return 1;
+    if ((w[0] & 0xff) != '/')
+        return 1;
+    __u64 odd = 0;
+#pragma unroll
+    for (int i = 0; i < VIGIL_FAILED_PATH_BYTES / 8; i++) {
+        __u64 x = w[i];
+        /* The byte after each byte of x (the next word's first one after x's last). */
+        __u64 y = (x >> 8) | (i + 1 < VIGIL_FAILED_PATH_BYTES / 8 ? w[i + 1] << 56 : 0);
+        __u64 slash = zero_bytes(x ^ BYTES_OF('/'));
+        __u64 next = zero_bytes(y ^ BYTES_OF('/')) | zero_bytes(y ^ BYTES_OF('.')) | zero_bytes(y);
+        odd |= slash & next;
+    }
+    if (odd)
+        return 1;
+#pragma unroll
+    for (int j = 0; j < VIGIL_FAILED_PATH_MAX; j++) {
+        const __u64 *e = vigil_sel.failed_path[j];
+        if (e[0] == w[0] && e[1] == w[1] && e[2] == w[2] && e[3] == w[3] &&
+            e[4] == w[4] && e[5] == w[5] && e[6] == w[6] && e[7] == w[7])
+            return 1;
+    }
+    return 0;
+}
+
+/* Whether a failed call (result < 0) of type `id` is dropped by its path: the type filters its
+ * failures by path for this kind of call (VIGIL_INTEREST_FAILED_PATHS[_COMPAT]) and
+ * failed_path_sent says no. The path is the capture kind's only string (the open family). */
+static __always_inline int failed_path_dropped(__u32 id, int compat, __u32 cap, __u64 *args)
+{
+    __u8 flags = vigil_sel.type[id & (VIGIL_EVENT_TYPE_MAX - 1)];
+    if (!(flags & (compat ? VIGIL_INTEREST_FAILED_PATHS_COMPAT : VIGIL_INTEREST_FAILED_PATHS)))
+        return 0;
+    int sarg = slot_string_arg(cap & VIGIL_CAPTURE_KIND_MASK);
+    if (sarg < 0 || sarg > 2)
+        return 0;
+    return !failed_path_sent(sarg == 0 ? args[0] : sarg == 1 ? args[1] : args[2]);
+}
+
 /* Every syscall passes here once. An unwanted one costs one load from vigil_sel.nr. The
  * arguments are read from the user registers saved at entry, which still hold them at exit
  * (x86-64: di si dx r10 r8 r9; ia32: bx cx dx si di bp; arm64: orig_x0 x1..x5): no entry
@@ -600,6 +669,11 @@ int BPF_PROG(vigil_sys_exit, struct pt_regs *regs, long ret)
      * user side never marks those wanted here; checked again for safety). */
     if (((cap & VIGIL_CAPTURE_EXEC_RECORD) && ret == 0) || (cap & VIGIL_CAPTURE_FORK_RECORD))
         return 0;
+
+    if (ret < 0 && failed_path_dropped(id, compat, cap, args)) {
+        kstat_add(VIGIL_KSTAT_FILTERED_FAILED_PATH, 1);
+        return 0;
+    }
 
     __u16 hflags = compat ? VIGIL_HF_COMPAT : 0;
     if (send_in_place(id, ret, cap, args, hflags, t, cfg))

@@ -186,7 +186,9 @@ package final class Agent: @unchecked Sendable {
             interestSetter.value.withLock { $0 = setInterest }
             reloader.warnDroppedFailures(rules)
             Log.info("agent", "kernel event selection set", [("event_types", String(interest.count)),
-                                                             ("failures_dropped_for", interest.droppedFailureNames.joined(separator: ","))])
+                                                             ("failures_dropped_for", interest.droppedFailureNames.joined(separator: ",")),
+                                                             ("failures_by_path_for", interest.pathFilteredFailureNames.joined(separator: ",")),
+                                                             ("failure_paths", interest.failedPathNames.joined(separator: ","))])
         }
         if config.webserver.enabled {
             let s = MetricsServer(registry: registry, health: health, healthzPath: config.webserver.k8sHealthzEndpoint,
@@ -393,10 +395,11 @@ package final class Agent: @unchecked Sendable {
             return [MetricSample(labels: [("reason", "ring_full")], value: Double(k.ringFull))]
         }
         r.register("vigil_kernel_filtered_total",
-                   help: "Events dropped in the kernel on purpose, by reason (failed: failed calls no loaded rule or state update can use); filtered, not lost.",
+                   help: "Events dropped in the kernel on purpose, by reason (failed: failed calls no loaded rule or state update can use; failed_path: failed opens of paths no loaded rule can match a failure for); filtered, not lost.",
                    type: .counter) {
             guard let k = stats()?.kernel else { return [] }
-            return [MetricSample(labels: [("reason", "failed")], value: Double(k.filteredFailed))]
+            return [MetricSample(labels: [("reason", "failed")], value: Double(k.filteredFailed)),
+                    MetricSample(labels: [("reason", "failed_path")], value: Double(k.filteredFailedPath))]
         }
         r.register("vigil_kernel_truncated_total", help: "Records whose strings were cut in the kernel.", type: .counter) {
             [MetricSample(value: Double(stats()?.kernel.truncated ?? 0))]
@@ -432,6 +435,7 @@ package final class Agent: @unchecked Sendable {
         w.key("kernel_drops"); w.uint(s.kernelDrops)
         w.key("kernel_ring_full"); w.uint(s.kernel.ringFull)
         w.key("kernel_filtered_failed"); w.uint(s.kernel.filteredFailed)
+        w.key("kernel_filtered_failed_path"); w.uint(s.kernel.filteredFailedPath)
         w.key("truncated"); w.uint(s.kernel.truncated)
         w.key("decode_errors"); w.uint(s.decodeErrors &+ metrics.decodeErrors.value)
         w.key("alerts"); w.uint(metrics.alerts.value)

@@ -163,7 +163,9 @@ package final class Reloader: Sendable {
             Log.info("reload", "rules reloaded", [("rules_enabled", String(rules.summary.enabled)),
                                                   ("rules_files", String(rules.summary.files.count)),
                                                   ("event_types", String(newInterest.count)),
-                                                  ("failures_dropped_for", newInterest.droppedFailureNames.joined(separator: ","))])
+                                                  ("failures_dropped_for", newInterest.droppedFailureNames.joined(separator: ",")),
+                                                  ("failures_by_path_for", newInterest.pathFilteredFailureNames.joined(separator: ",")),
+                                                  ("failure_paths", newInterest.failedPathNames.joined(separator: ","))])
             return .reloaded(rules: rules.summary.enabled)
         }
     }

@@ -75,13 +75,31 @@ package enum RuleLoading {
     /// (``RuleSet/failureEventTypes``). With `dropFailedExit` (Falco's
     /// `engine.modern_ebpf.drop_failed_exit`) failed calls are dropped for every type whose
     /// failures the state does not need, whatever the rules ask (see ``droppedFailureRules(_:)``).
+    ///
+    /// Of the open family, a type whose failures the rules match only for a few exact paths
+    /// (``RuleSet/failurePaths(of:compat:)``: "Kernel memory read" wants failed opens of
+    /// `/proc/kcore` and three more) sends only the failed calls whose path may be one of them
+    /// (``KernelInterest/failedPathTypes``); the other failed opens (a program's locale probes)
+    /// are dropped in the kernel.
     package static func interest(_ rules: RuleSet, dropFailedExit: Bool = false) -> KernelInterest {
         var types = stateEventTypes.union(rules.requiredEventTypes)
         if rules.needsEnvironment { types.insert(.environmentCapture) }
         let failable = types.intersection(KernelInterest.failableTypes).subtracting(stateFailureTypes)
         if dropFailedExit { return KernelInterest(types: types, dropFailed: failable, dropFailedCompat: failable) }
-        return KernelInterest(types: types, dropFailed: failable.subtracting(rules.failureEventTypes(compat: false)),
-                              dropFailedCompat: failable.subtracting(rules.failureEventTypes(compat: true)))
+        let native = rules.failureEventTypes(compat: false), compat = rules.failureEventTypes(compat: true)
+        var paths: Set<[UInt8]> = []
+        func byPath(_ wanted: Set<EventType>, _ isCompat: Bool) -> Set<EventType> {
+            var out: Set<EventType> = []
+            for t in wanted.intersection(failable).intersection(KernelInterest.pathFilterableTypes) {
+                guard let p = rules.failurePaths(of: t, compat: isCompat) else { continue }
+                out.insert(t)
+                paths.formUnion(p)
+            }
+            return out
+        }
+        let nativeByPath = byPath(native, false), compatByPath = byPath(compat, true)
+        return KernelInterest(types: types, dropFailed: failable.subtracting(native), dropFailedCompat: failable.subtracting(compat),
+                              failedPathTypes: nativeByPath, failedPathTypesCompat: compatByPath, failedPaths: paths)
     }
 
     /// The enabled rules that can match a failed call the kernel drops under `drop_failed_exit`

@@ -43,6 +43,8 @@ package final class BPFCapture: @unchecked Sendable {
     /// What `vigil_select.config` holds (the environment copy is turned on and off with the interest).
     private var kernelConfig = vigil_config()
     private var configWritten = false
+    /// The failed-open path slots of the selection written last (``KernelSelection/failedPath``).
+    private var failedPathSlots: [[UInt8]?] = []
     private var possibleCPUs: Int = 1
     private let lock = Mutex<Void>(())
     private let counter = RecordCounter()
@@ -164,10 +166,17 @@ package final class BPFCapture: @unchecked Sendable {
         }
         var cfg = kernelConfig
         cfg.max_env_bytes = envBytes
-        let sel = KernelSelection(interest: interest, config: cfg)
-        var zero: UInt32 = 0
-        let e = sel.bytes().withUnsafeBytes { bpf_map_update_elem(selectFD, &zero, $0.baseAddress, UInt64(BPF_ANY)) }
-        if e != 0 { throw CaptureError.mapFailed(map: VIGIL_SELECT_SECTION, errno: -e) }
+        let sel = KernelSelection(interest: interest, config: cfg, previousPaths: failedPathSlots)
+        func write(_ s: KernelSelection) throws {
+            var zero: UInt32 = 0
+            let e = s.bytes().withUnsafeBytes { bpf_map_update_elem(selectFD, &zero, $0.baseAddress, UInt64(BPF_ANY)) }
+            if e != 0 { throw CaptureError.mapFailed(map: VIGIL_SELECT_SECTION, errno: -e) }
+        }
+        // The map update is a copy the programs may read half-done: a path enters its slot while
+        // no type filters by path, and the filters go on in a second write.
+        if sel.filtersFailedPaths && sel.addsPaths(to: failedPathSlots) { try write(sel.sendingEveryFailure) }
+        try write(sel)
+        failedPathSlots = sel.failedPath
         kernelConfig = cfg
         configWritten = true
         interestState.withLock { $0 = interest }
@@ -244,6 +253,7 @@ package final class BPFCapture: @unchecked Sendable {
         k.truncated = read(VIGIL_KSTAT_TRUNCATED)
         k.readFailed = read(VIGIL_KSTAT_READ_FAILED)
         k.filteredFailed = read(VIGIL_KSTAT_FILTERED_FAILED)
+        k.filteredFailedPath = read(VIGIL_KSTAT_FILTERED_FAILED_PATH)
         return k
     }
 

@@ -14,6 +14,9 @@ package struct KernelStats: Sendable, Equatable {
     /// Failed calls dropped in the kernel because no loaded rule and no state update can use
     /// them (``KernelInterest/dropFailed``): filtered on purpose, not lost.
     package var filteredFailed: UInt64 = 0
+    /// Failed opens dropped in the kernel because their path is none of those the loaded rules
+    /// can match a failure for (``KernelInterest/failedPaths``): filtered on purpose, not lost.
+    package var filteredFailedPath: UInt64 = 0
 
     package init() {}
 

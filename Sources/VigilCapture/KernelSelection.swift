@@ -17,6 +17,12 @@ import VigilDecode
 ///   io_uring completion drop (exactly ``KernelInterest/dropFailed``), and
 ///   `VIGIL_INTEREST_DROP_FAILED_COMPAT` for the 32-bit ones (``KernelInterest/dropFailedCompat``).
 ///   Never on socketcall itself: its calls are checked after the demultiplexing.
+///   `VIGIL_INTEREST_FAILED_PATHS` (native) and `VIGIL_INTEREST_FAILED_PATHS_COMPAT` (32-bit) on
+///   the types whose failed calls are sent only for the paths of `failed_path`
+///   (``KernelInterest/failedPathTypes``, ``KernelInterest/failedPathTypesCompat``).
+/// - `failed_path`: ``KernelInterest/failedPaths``, one per slot (``failedPath``). A path keeps
+///   the slot it had in the previous selection, so that rewriting the selection never changes
+///   an entry both selections use (the programs read it while it is written).
 package struct KernelSelection: Sendable {
     /// `struct vigil_select.config`.
     package var config: vigil_config
@@ -24,6 +30,8 @@ package struct KernelSelection: Sendable {
     package var nr: [UInt32]
     /// `struct vigil_select.type` (`VIGIL_EVENT_TYPE_MAX` entries).
     package var type: [UInt8]
+    /// `struct vigil_select.failed_path` (`VIGIL_FAILED_PATH_MAX` slots, nil: unused).
+    package var failedPath: [[UInt8]?]
 
     /// The syscalls i386 `socketcall` multiplexes (rows with a socketcall number).
     static let socketcallIDs: [UInt16] = EventTable.rows.filter { $0.socketcall != 0 }.map(\.type.rawValue)
@@ -35,8 +43,9 @@ package struct KernelSelection: Sendable {
     static let demuxIDs: [UInt16] = EventTable.rows.filter { $0.capture & VIGIL_CAPTURE_DEMUX != 0 }.map(\.type.rawValue)
 
     /// The selection for `interest` (see ``BPFCapture/setInterest(_:)`` for how exec and fork
-    /// types select their records) with `config`.
-    package init(interest: KernelInterest, config: vigil_config) {
+    /// types select their records) with `config`; the failed-open paths keep their slots of
+    /// `previousPaths` (the selection written before), new ones take free slots.
+    package init(interest: KernelInterest, config: vigil_config, previousPaths: [[UInt8]?] = []) {
         self.config = config
         let n = Int(VIGIL_EVENT_TYPE_MAX.rawValue)
         var wanted = [Bool](repeating: false, count: n)
@@ -44,6 +53,8 @@ package struct KernelSelection: Sendable {
         var drop = [UInt8](repeating: 0, count: n)
         for t in interest.dropFailed where Int(t.rawValue) < n { drop[Int(t.rawValue)] |= UInt8(VIGIL_INTEREST_DROP_FAILED) }
         for t in interest.dropFailedCompat where Int(t.rawValue) < n { drop[Int(t.rawValue)] |= UInt8(VIGIL_INTEREST_DROP_FAILED_COMPAT) }
+        for t in interest.failedPathTypes where Int(t.rawValue) < n { drop[Int(t.rawValue)] |= UInt8(VIGIL_INTEREST_FAILED_PATHS) }
+        for t in interest.failedPathTypesCompat where Int(t.rawValue) < n { drop[Int(t.rawValue)] |= UInt8(VIGIL_INTEREST_FAILED_PATHS_COMPAT) }
         func expand(_ ids: [UInt16]) {
             if ids.contains(where: { wanted[Int($0)] }) { for i in ids { wanted[Int(i)] = true } }
         }
@@ -68,6 +79,45 @@ package struct KernelSelection: Sendable {
         }
         for n in 0..<base where slots[base + n] & VIGIL_NR_WANTED != 0 { slots[n] |= VIGIL_NR_COMPAT_WANTED }
         nr = slots
+
+        // KernelInterest holds at most VIGIL_FAILED_PATH_MAX paths the kernel can compare.
+        var paths = [[UInt8]?](repeating: nil, count: Int(VIGIL_FAILED_PATH_MAX))
+        var rest = interest.failedPaths
+        for (i, p) in previousPaths.prefix(paths.count).enumerated() {
+            if let p, rest.remove(p) != nil { paths[i] = p }
+        }
+        var free = paths.indices.filter { paths[$0] == nil }.makeIterator()
+        for p in rest.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+            guard let i = free.next() else { break }
+            paths[i] = p
+        }
+        failedPath = paths
+    }
+
+    /// Whether a failed-open path filter is on for some type (native or 32-bit).
+    package var filtersFailedPaths: Bool {
+        type.contains { $0 & UInt8(VIGIL_INTEREST_FAILED_PATHS | VIGIL_INTEREST_FAILED_PATHS_COMPAT) != 0 }
+    }
+
+    /// Whether some slot of ``failedPath`` holds a path that `previousPaths` did not hold there.
+    package func addsPaths(to previousPaths: [[UInt8]?]) -> Bool {
+        failedPath.indices.contains { i in failedPath[i] != nil && failedPath[i] != (i < previousPaths.count ? previousPaths[i] : nil) }
+    }
+
+    /// This selection with every failed call of the path-filtered types sent (their path
+    /// filters off): written before a selection that adds paths, so that no program compares
+    /// a path against a slot while it is written.
+    package var sendingEveryFailure: KernelSelection {
+        var s = self
+        let mask = ~UInt8(VIGIL_INTEREST_FAILED_PATHS | VIGIL_INTEREST_FAILED_PATHS_COMPAT)
+        s.type = type.map { $0 & mask }
+        return s
+    }
+
+    /// Whether sys_exit sends the failed calls of `type` only for the paths of ``failedPath``.
+    package func filtersFailuresByPath(of type: EventType, compat: Bool = false) -> Bool {
+        let flag = UInt8(compat ? VIGIL_INTEREST_FAILED_PATHS_COMPAT : VIGIL_INTEREST_FAILED_PATHS)
+        return Int(type.rawValue) < self.type.count && self.type[Int(type.rawValue)] & flag != 0
     }
 
     /// Whether sys_exit sends a record for native syscall number `n` (in a 64-bit syscall).
@@ -91,6 +141,12 @@ package struct KernelSelection: Sendable {
             nr.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: raw[nrOffset...]).copyMemory(from: $0) }
             let typeOffset = MemoryLayout<vigil_select>.offset(of: \vigil_select.type)!
             type.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: raw[typeOffset...]).copyMemory(from: $0) }
+            let pathOffset = MemoryLayout<vigil_select>.offset(of: \vigil_select.failed_path)!
+            let entry = Int(VIGIL_FAILED_PATH_BYTES)
+            for (i, p) in failedPath.enumerated() {
+                guard let p, p.count < entry else { continue }
+                p.withUnsafeBytes { UnsafeMutableRawBufferPointer(rebasing: raw[(pathOffset + i * entry)...]).copyMemory(from: $0) }
+            }
         }
         return out
     }

@@ -67,7 +67,7 @@ struct FailureAnalysis {
         }
     }
 
-    private func children(_ node: CNode) -> [Int32] {
+    func children(_ node: CNode) -> [Int32] {
         (0..<Int(node.b)).map { program.kids[Int(node.a) + $0] }
     }
 
@@ -162,7 +162,76 @@ struct FailureAnalysis {
     }
 }
 
+extension FailureAnalysis {
+    /// Event types whose failed call names its file by the path as passed (the record's first
+    /// string, ``KernelInterest/pathFilterableTypes``): on a failure `fd.name` is that path when
+    /// it is absolute and normal (`ProcessTable.applyOpen`), else its normalisation against the
+    /// cwd or the dirfd, and `fd.nameraw` is the path as passed.
+    static let pathOpenTypes: Set<UInt16> = Set(KernelInterest.pathFilterableTypes.map(\.rawValue))
+
+    /// The paths a failed call can have when node `n` is true: nil when any path can (or the
+    /// analysis cannot tell), else a finite set (empty: `n` is never true on a failure). Only
+    /// for ``pathOpenTypes``: a positive `fd.name` or `fd.nameraw` test (`=`, `in`; no
+    /// transformer) gives its values, `and` the intersection of its children's sets, `or` their
+    /// union, and everything else any path, except nodes ``impliesSuccess(_:)`` proves false on
+    /// a failure.
+    ///
+    /// Every value is kept, normal absolute path or not: ``KernelInterest/kernelPaths(_:)``
+    /// decides what the kernel's filter must hold.
+    func failedPaths(_ n: Int32) -> Set<[UInt8]>? {
+        if impliesSuccess(n) { return [] }
+        let node = program.nodes[Int(n)]
+        switch node.kind {
+        case .check: return pathCheck(Int(node.a))
+        case .and:
+            var result: Set<[UInt8]>? = nil
+            for c in children(node) {
+                guard let p = failedPaths(c) else { continue }
+                result = result.map { $0.intersection(p) } ?? p
+            }
+            return result
+        case .or:
+            var result: Set<[UInt8]> = []
+            for c in children(node) {
+                guard let p = failedPaths(c) else { return nil }
+                result.formUnion(p)
+            }
+            return result
+        case .yes, .no, .types, .not: return nil
+        }
+    }
+
+    /// The values of a positive path test (`fd.name` or `fd.nameraw`, `=` or `in`, no
+    /// transformer), nil for any other check.
+    private func pathCheck(_ i: Int) -> Set<[UInt8]>? {
+        let c = program.checks[i]
+        guard Self.pathOpenTypes.contains(type), c.field.id == .fdName || c.field.id == .fdNameraw,
+              !c.field.hasTransformers, !c.anyAncestor, !c.negate else { return nil }
+        switch c.kind {
+        case .strEq: return [Array(c.bytes)]
+        case .strIn: return Set(c.p!.assumingMemoryBound(to: ByteSet.self).pointee.items)
+        default: return nil
+        }
+    }
+}
+
 extension RuleSet {
+    /// The paths for which some enabled rule can match a failed call of `type` (native, or 32-bit
+    /// when `compat`): nil when a rule can match failures of any path (or the analysis cannot
+    /// tell, see ``FailureAnalysis/failedPaths(_:)``), empty when no rule matches its failures.
+    /// Only the open family (`open`, `openat`, `openat2`, `creat`) can have a finite set.
+    package func failurePaths(of type: EventType, compat: Bool = false) -> Set<[UInt8]>? {
+        let t = Int(type.rawValue)
+        guard t < byType.count else { return [] }
+        let analysis = FailureAnalysis(program: program, type: type.rawValue, compat: compat)
+        var all: Set<[UInt8]> = []
+        for c in byType[t] {
+            guard let p = analysis.failedPaths(c.root) else { return nil }
+            all.formUnion(p)
+        }
+        return all
+    }
+
     /// Names of the enabled rules that can match a failed call of `type` (in load order): a native
     /// call (or io_uring completion), or a 32-bit call when `compat`.
     package func rulesMatchingFailures(of type: EventType, compat: Bool = false) -> [String] {

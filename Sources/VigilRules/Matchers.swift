@@ -76,6 +76,21 @@ struct ByteSet {
         return contains(b, hash: fnvHash(b))
     }
 
+    /// ``contains(_:)`` on a set read in place (no copy of its 80 bytes per call).
+    static func contains(_ set: UnsafePointer<ByteSet>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard set.pointee.hasLength(b.count) else { return false }
+        let h = fnvHash(b)
+        let mask = set.pointee.mask, offsets = set.pointee.offsets, hashes = set.pointee.hashes, lengths = set.pointee.lengths
+        var k = Int(truncatingIfNeeded: h) & mask
+        while offsets[k] >= 0 {
+            if hashes[k] == h && Int(lengths[k]) == b.count {
+                if b.count == 0 || memcmp(set.pointee.pool + Int(offsets[k]), b.baseAddress!, b.count) == 0 { return true }
+            }
+            k = (k + 1) & mask
+        }
+        return false
+    }
+
     @inline(__always) func contains(_ b: UnsafeBufferPointer<UInt8>, hash h: UInt64) -> Bool {
         var k = Int(truncatingIfNeeded: h) & mask
         while offsets[k] >= 0 {
@@ -119,6 +134,18 @@ struct PathPrefixSet {
         var n = v.count
         if n > 1 && v[n - 1] == 47 { n -= 1 } // trailing slash: compare without it
         return set.contains(UnsafeBufferPointer(rebasing: v[0..<n]))
+    }
+
+    /// ``matches(_:)`` on a set read in place (no copy of it per call).
+    static func matches(_ p: UnsafePointer<PathPrefixSet>, _ v: UnsafeBufferPointer<UInt8>) -> Bool {
+        if p.pointee.matchAll { return v.first == 47 }
+        let set = (UnsafeRawPointer(p) + MemoryLayout<PathPrefixSet>.offset(of: \PathPrefixSet.set)!).assumingMemoryBound(to: ByteSet.self)
+        for k in 1..<max(v.count, 1) where v[k] == 47 && set.pointee.hasLength(k) {
+            if ByteSet.contains(set, UnsafeBufferPointer(rebasing: v[0..<k])) { return true }
+        }
+        var n = v.count
+        if n > 1 && v[n - 1] == 47 { n -= 1 } // trailing slash: compare without it
+        return ByteSet.contains(set, UnsafeBufferPointer(rebasing: v[0..<n]))
     }
 }
 

@@ -115,21 +115,6 @@ struct Program: @unchecked Sendable {
     }
 }
 
-extension Program {
-    /// The comparison node `n` evaluates first and cannot hold without: `n` itself when it is
-    /// a comparison, else the first operand of an `and` when that is one; -1 otherwise.
-    func leadingCheck(_ n: Int32) -> Int32 {
-        let node = nodes[Int(n)]
-        switch node.kind {
-        case .check: return node.a
-        case .and:
-            let first = nodes[Int(kids[Int(node.a)])]
-            return first.kind == .check ? first.a : -1
-        default: return -1
-        }
-    }
-}
-
 /// A node folded to a constant, or a node index.
 enum Folded: Equatable { case const(Bool), node(Int32) }
 

@@ -15,10 +15,12 @@ package final class RuleScratch {
     @exclusivity(unchecked) var slotCount: Int
     /// Current event generation (slots start at 0, so a fresh scratch has nothing cached).
     @exclusivity(unchecked) var gen: UInt32 = 1
-    /// Per-check result cache: generation and result of each compiled comparison.
-    @exclusivity(unchecked) var checkGen: UnsafeMutablePointer<UInt32>
-    @exclusivity(unchecked) var checkResult: UnsafeMutablePointer<Bool>
+    /// Per-check result cache: `generation << 1 | result` of each compiled comparison (one
+    /// load tells whether this event has the result, and what it is; ``checkMarkKey``).
+    @exclusivity(unchecked) var checkMarks: UnsafeMutablePointer<UInt32>
     @exclusivity(unchecked) var checkCount: Int
+    /// `gen << 1`: a mark with this value (or this value + 1) was set for the current event.
+    @exclusivity(unchecked) var checkMarkKey: UInt32 = 2
     /// Whether the current event (generation ``fdPresenceGen``) has an fd (``FieldExtractor/fdPointer(_:_:)``).
     @exclusivity(unchecked) var fdPresenceGen: UInt32 = 0
     @exclusivity(unchecked) var fdPresent = false
@@ -26,6 +28,9 @@ package final class RuleScratch {
     @exclusivity(unchecked) var fdNameGen: UInt32 = 0
     @exclusivity(unchecked) var fdNameValue = FV.unset
     let arena = Arena()
+    /// Where ``EventContext/fd`` is in the context (``FieldExtractor/fdPointer(_:_:)``), kept
+    /// here so that reading it is a load (a static would be a lazy global, checked per read).
+    let fdOffset = MemoryLayout<EventContext>.offset(of: \EventContext.fd)!
     /// `proc.cmdline` of the last process, kept between events.
     let cmdlineMemo = CommandLineMemo()
     /// `fd.same_file_as` targets, kept between events.
@@ -51,17 +56,15 @@ package final class RuleScratch {
         slots = .allocate(capacity: slotCount)
         slots.initialize(repeating: Slot(gen: 0, value: .unset), count: slotCount)
         checkCount = max(c, 1)
-        checkGen = .allocate(capacity: checkCount)
-        checkGen.initialize(repeating: 0, count: checkCount)
-        checkResult = .allocate(capacity: checkCount)
-        checkResult.initialize(repeating: false, count: checkCount)
+        checkMarks = .allocate(capacity: checkCount)
+        checkMarks.initialize(repeating: 0, count: checkCount)
         self.hostname = hostname
     }
 
     /// A scratch usable with any rule set; `hostname` fills `evt.hostname`.
     package convenience init(hostname: String = RuleScratch.systemHostname()) { self.init(slots: 64, hostname: hostname) }
 
-    deinit { slots.deallocate(); checkGen.deallocate(); checkResult.deallocate() }
+    deinit { slots.deallocate(); checkMarks.deallocate(); matchBuffer.deallocate() }
 
     /// Makes room for `n` field slots and `c` check results (after a hot reload to a bigger rule set).
     @inline(__always) func ensure(_ n: Int, _ c: Int) {
@@ -72,25 +75,37 @@ package final class RuleScratch {
             slots.initialize(repeating: Slot(gen: 0, value: .unset), count: n)
         }
         if c > checkCount {
-            checkGen.deallocate(); checkResult.deallocate()
+            checkMarks.deallocate()
             checkCount = c
-            checkGen = .allocate(capacity: c)
-            checkGen.initialize(repeating: 0, count: c)
-            checkResult = .allocate(capacity: c)
-            checkResult.initialize(repeating: false, count: c)
+            checkMarks = .allocate(capacity: c)
+            checkMarks.initialize(repeating: 0, count: c)
+        }
+    }
+
+    /// Positions of the candidates that matched the current event (``RuleSet/match``).
+    @exclusivity(unchecked) var matchBuffer = UnsafeMutablePointer<Int32>.allocate(capacity: 64)
+    @exclusivity(unchecked) var matchCapacity = 64
+
+    /// Makes room for `n` matches in ``matchBuffer``.
+    @inline(__always) func ensureMatches(_ n: Int) {
+        if n > matchCapacity {
+            matchBuffer.deallocate()
+            matchCapacity = n
+            matchBuffer = .allocate(capacity: n)
         }
     }
 
     /// Starts a new event: invalidates the cache and the arena.
     @inline(__always) func begin() {
         gen &+= 1
-        if gen == 0 { // wrapped: clear so stale generations cannot match
+        if gen >= 1 << 31 { // wrapped (check marks keep 31 bits of it): clear so stale generations cannot match
             for k in 0..<slotCount { slots[k].gen = 0 }
-            for k in 0..<checkCount { checkGen[k] = 0 }
+            for k in 0..<checkCount { checkMarks[k] = 0 }
             fdPresenceGen = 0
             fdNameGen = 0
             gen = 1
         }
+        checkMarkKey = gen << 1
         arena.reset()
         eventNumber &+= 1
     }

@@ -128,6 +128,8 @@ package final class RuleSet: Sendable {
     package var needsEnvironment: Bool { rules.contains { $0.enabled && $0.usesEnvironment } }
     /// ``byType`` flattened into the permanent store for ``match`` (no array retained per event).
     let table: CandidateTable
+    /// The most candidates an event type has (the matches ``match`` can collect for one event).
+    let maxCandidates: Int
     package let matching: RuleMatching
     package let summary: RuleSetSummary
     /// Owns the memory the compiled checks point into.
@@ -138,10 +140,9 @@ package final class RuleSet: Sendable {
     /// The DNS names `fd.*ip.name` checks registered (released with the set).
     let dnsLease: DNSNameLease
 
-    /// A rule evaluated for an event type: its specialised root, and the comparison its
-    /// condition starts with (`guardCheck`, -1 when it starts otherwise), which ``match`` tests
-    /// before walking the tree: with cheapest-first operands, most rules end there.
-    struct Candidate: Sendable { let rule: Int32; let root: Int32; let enforcing: Bool; var guardCheck: Int32 = -1 }
+    /// A rule evaluated for an event type: its condition specialised for that type (`root`, the
+    /// tree) and compiled to a branch program (`entry`, into ``steps``), which ``match`` walks.
+    struct Candidate: Sendable { let rule: Int32; let root: Int32; let enforcing: Bool; var entry: Int32 = BranchStep.reject }
 
     init(rules: [CompiledRule], program: Program, store: PermanentStore, matching: RuleMatching, summary: RuleSetSummary,
          routing: [(spec: FieldSpec, name: String)], dnsIDs: [Int32] = [], orderOperandsByCost: Bool = true) {
@@ -150,6 +151,7 @@ package final class RuleSet: Sendable {
         program.orderCheapFirst = orderOperandsByCost
         var idx = [[Candidate]](repeating: [], count: EventType.count)
         var req = Set<EventType>()
+        var steps: [BranchStep] = []
         for (k, r) in rules.enumerated() where r.enabled {
             for t in r.eventTypes {
                 let root: Int32
@@ -159,7 +161,7 @@ package final class RuleSet: Sendable {
                 case .node(let n): root = n
                 }
                 idx[Int(t.rawValue)].append(Candidate(rule: Int32(k), root: root, enforcing: r.enforcing,
-                                                      guardCheck: program.leadingCheck(root)))
+                                                      entry: program.appendBranchProgram(root, type: t.rawValue, to: &steps)))
                 req.insert(t)
             }
         }
@@ -169,7 +171,20 @@ package final class RuleSet: Sendable {
         let hasEnforcing = idx.map { $0.contains(where: \.enforcing) }
         var starts: [Int32] = [0]
         for list in idx { starts.append(starts.last! + Int32(list.count)) }
-        table = CandidateTable(candidates: store.copy(idx.flatMap { $0 }), start: store.copy(starts), enforcing: store.copy(hasEnforcing))
+        var guards: [GuardNode] = []
+        var guardStarts: [Int32] = [0]
+        for list in idx {
+            let base = Int32(guards.count)
+            for var g in GuardNode.tree(entries: list.map(\.entry), steps: steps) {
+                if g.check >= 0 { g.next += base }
+                guards.append(g)
+            }
+            guardStarts.append(Int32(guards.count))
+        }
+        table = CandidateTable(candidates: store.copy(idx.flatMap { $0 }), start: store.copy(starts), enforcing: store.copy(hasEnforcing),
+                               steps: store.copy(steps), checks: store.copy(program.checks.map { HotCheck($0, store: store) }),
+                               guards: store.copy(guards), guardStart: store.copy(guardStarts))
+        maxCandidates = idx.map(\.count).max() ?? 0
         requiredEventTypes = req
     }
 
@@ -409,8 +424,8 @@ package final class RuleSet: Sendable {
     // MARK: evaluation
 
     /// Evaluates `ctx` against the enabled rules for its event type and calls
-    /// `onMatch` with the index (into ``rules``) of each matching rule. With
-    /// `rule_matching: first`, stops after the first match.
+    /// `onMatch` with the index (into ``rules``) of each matching rule, in load order. With
+    /// `rule_matching: first`, only the first match is reported (and enforcing rules after it).
     @inline(__always)
     package func match(_ ctx: EventContext, scratch: RuleScratch, _ onMatch: (Int) -> Void) {
         withUnsafePointer(to: ctx) { match($0, scratch: scratch, onMatch) }
@@ -425,28 +440,43 @@ package final class RuleSet: Sendable {
         let candidates = UnsafeBufferPointer(start: table.candidates + lo, count: hi - lo)
         let enforcingType = table.enforcing[t]
         scratch.ensure(program.slotCount, program.checks.count)
+        scratch.ensureMatches(maxCandidates)
         scratch.begin()
-        let first = matching == .first
-        program.nodes.withUnsafeBufferPointer { nodes in
-            program.kids.withUnsafeBufferPointer { kids in
-                program.checks.withUnsafeBufferPointer { checks in
-                    program.typeSets.withUnsafeBufferPointer { types in
-                        let ev = Evaluator(nodes: nodes, kids: kids, checks: checks, types: types, ctxp: cp, s: scratch,
-                                           type: UInt16(t))
-                        var matched = false
-                        for c in candidates {
-                            // With `first`, only enforcing rules are still evaluated after a match.
-                            if matched && !c.enforcing { continue }
-                            // The condition's first comparison (evaluated first by eval too; cached per event).
-                            if c.guardCheck >= 0 && !ev.check(Int(c.guardCheck)) { continue }
-                            if ev.eval(c.root) {
-                                onMatch(Int(c.rule))
-                                if first { if !enforcingType { break }; matched = true }
-                            }
-                        }
-                    }
-                }
+        let ev = Evaluator(checks: table.checks, ctxp: cp, s: scratch)
+        // Every candidate's condition, in guard-tree order (shared leading comparisons tested
+        // once); the matching candidates' positions are collected, then reported in load order.
+        let found = scratch.matchBuffer
+        var n = 0
+        var i = Int(table.guardStart[t])
+        let end = Int(table.guardStart[t + 1])
+        var steps = 0
+        while i < end {
+            let g = table.guards + i
+            steps &+= 1
+            if g.pointee.check >= 0 {
+                i = ev.check(Int(g.pointee.check)) ? i + 1 : Int(g.pointee.next)
+                continue
             }
+            if ev.run(table.steps, from: g.pointee.entry, steps: &steps) { found[n] = g.pointee.ordinal; n += 1 }
+            i += 1
+        }
+        scratch.nodesEvaluated &+= UInt64(steps)
+        if n == 0 { return }
+        // Load order (insertion sort: an event matches few rules).
+        for a in 1..<max(n, 1) {
+            let x = found[a]
+            var b = a
+            while b > 0 && found[b - 1] > x { found[b] = found[b - 1]; b -= 1 }
+            found[b] = x
+        }
+        // With `first`, only enforcing rules are still reported after a match.
+        let first = matching == .first
+        var matched = false
+        for k in 0..<n {
+            let c = candidates[Int(found[k])]
+            if matched && !c.enforcing { continue }
+            onMatch(Int(c.rule))
+            if first { if !enforcingType { break }; matched = true }
         }
     }
 
@@ -471,12 +501,10 @@ package final class RuleSet: Sendable {
         let root = byType[t].first(where: { $0.rule == Int32(k) })?.root ?? rules[k].root
         return program.nodes.withUnsafeBufferPointer { nodes in
             program.kids.withUnsafeBufferPointer { kids in
-                program.checks.withUnsafeBufferPointer { checks in
-                    program.typeSets.withUnsafeBufferPointer { types in
-                        withUnsafePointer(to: ctx) { ctxp in
-                            Evaluator(nodes: nodes, kids: kids, checks: checks, types: types, ctxp: ctxp, s: scratch,
-                                      type: UInt16(t)).eval(root)
-                        }
+                program.typeSets.withUnsafeBufferPointer { types in
+                    withUnsafePointer(to: ctx) { ctxp in
+                        TreeEvaluator(nodes: nodes, kids: kids, types: types, type: UInt16(t),
+                                      checks: Evaluator(checks: table.checks, ctxp: ctxp, s: scratch)).eval(root)
                     }
                 }
             }
@@ -546,79 +574,131 @@ package final class RuleSet: Sendable {
 
 /// A rule set's candidates per event type in one block of its ``PermanentStore``: those of
 /// type `t` are `candidates[start[t] ..< start[t + 1]]`; `enforcing[t]` says whether one enforces.
+/// Their branch programs are in `steps`, the comparisons those test in `checks`; the order they
+/// are evaluated in is type `t`'s guard tree, `guards[guardStart[t] ..< guardStart[t + 1]]`.
 struct CandidateTable: @unchecked Sendable {
     let candidates: UnsafePointer<RuleSet.Candidate>
     let start: UnsafePointer<Int32>
     let enforcing: UnsafePointer<Bool>
+    /// Every candidate's branch program (``BranchStep``).
+    let steps: UnsafePointer<BranchStep>
+    /// ``Program/checks`` in their compact form.
+    let checks: UnsafePointer<HotCheck>
+    /// Every type's ``GuardNode`` tree (`next` indices absolute).
+    let guards: UnsafePointer<GuardNode>
+    let guardStart: UnsafePointer<Int32>
 }
 
-/// Walks the flat program for one event.
-struct Evaluator {
+/// Walks a condition tree node by node (``RuleSet/matches(rule:_:scratch:newEvent:)``, and the
+/// reference the branch programs are tested against); comparisons through ``Evaluator``.
+struct TreeEvaluator {
     let nodes: UnsafeBufferPointer<CNode>
     let kids: UnsafeBufferPointer<Int32>
-    let checks: UnsafeBufferPointer<Check>
     let types: UnsafeBufferPointer<TypeSet>
-    let ctxp: UnsafePointer<EventContext>
-    let s: RuleScratch
     let type: UInt16
+    let checks: Evaluator
 
     func eval(_ n: Int32) -> Bool {
-        s.nodesEvaluated &+= 1
+        checks.s.nodesEvaluated &+= 1
         let node = nodes[Int(n)]
         switch node.kind {
         case .and:
             let a = Int(node.a)
-            for k in a..<(a + Int(node.b)) where !operand(kids[k]) { return false }
+            for k in a..<(a + Int(node.b)) where !eval(kids[k]) { return false }
             return true
         case .or:
             let a = Int(node.a)
-            for k in a..<(a + Int(node.b)) where operand(kids[k]) { return true }
+            for k in a..<(a + Int(node.b)) where eval(kids[k]) { return true }
             return false
         case .not: return !eval(node.a)
         case .yes: return true
         case .no: return false
         case .types: return types[Int(node.a)].contains(type)
-        case .check: return check(Int(node.a))
+        case .check: return checks.check(Int(node.a))
         }
     }
+}
 
-    /// An operand of `and`/`or`: a comparison whose result this event already has is read
-    /// in place (most operands after the first rule's), anything else is evaluated.
-    @inline(__always) func operand(_ n: Int32) -> Bool {
-        let node = nodes[Int(n)]
-        if node.kind == .check {
-            s.nodesEvaluated &+= 1
-            return check(Int(node.a))
-        }
-        return eval(n)
+/// Evaluates the comparisons of a rule set for one event: branch programs (``run(_:from:)``),
+/// each comparison computed at most once per event (``RuleScratch/checkMarks``).
+struct Evaluator {
+    let checks: UnsafePointer<HotCheck>
+    let ctxp: UnsafePointer<EventContext>
+    let s: RuleScratch
+
+    /// `s.checkMarks` and `s.checkMarkKey`, read once (they change only between events).
+    let marks: UnsafeMutablePointer<UInt32>
+    let key: UInt32
+
+    init(checks: UnsafePointer<HotCheck>, ctxp: UnsafePointer<EventContext>, s: RuleScratch) {
+        self.checks = checks; self.ctxp = ctxp; self.s = s
+        marks = s.checkMarks; key = s.checkMarkKey
     }
 
+    /// Walks the branch program starting at `entry` (``BranchStep``): whether the condition
+    /// holds. `steps` counts the comparisons visited.
+    @inline(__always) func run(_ program: UnsafePointer<BranchStep>, from entry: Int32, steps: inout Int) -> Bool {
+        var pc = entry
+        while pc >= 0 {
+            let st = program + Int(pc)
+            steps &+= 1
+            pc = check(Int(st.pointee.check)) ? st.pointee.ifTrue : st.pointee.ifFalse
+        }
+        return pc == BranchStep.accept
+    }
+
+    /// Whether comparison `i` holds for this event (computed once per event).
     @inline(__always) func check(_ i: Int) -> Bool {
-        if s.checkGen[i] == s.gen { return s.checkResult[i] }
-        let r = evalCheck(i)
-        s.checkGen[i] = s.gen
-        s.checkResult[i] = r
+        let mark = marks[i]
+        if mark & ~1 == key { return mark & 1 != 0 }
+        let r = evalCheck(checks + i)
+        marks[i] = key | (r ? 1 : 0)
         return r
     }
 
-    @inline(never) func evalCheck(_ i: Int) -> Bool {
+    /// Computes comparison `c` for this event (small: the common comparisons inline, the rest
+    /// and ancestor walks out of line, so most calls pay a short prologue).
+    @inline(never) func evalCheck(_ c: UnsafePointer<HotCheck>) -> Bool {
         s.checksEvaluated &+= 1
-        let c = checks.baseAddress! + i
-        if c.pointee.anyAncestor {
-            var level = 1
-            while level < 64 {
-                guard FieldExtractor.ancestor(ctxp, level) != nil else { return false }
-                var v = FieldExtractor.extract(c.pointee.field, level: level, ctxp, s)
-                if c.pointee.field.hasTransformers { v = FieldExtractor.transform(v, c.pointee.field, s) }
-                if test(c, v) { return true }
-                level += 1
-            }
-            return false
+        if c.pointee.anyAncestor { return anyAncestorMatches(c) }
+        let v = FieldExtractor.value(c.pointee.fields, ctxp, s)
+        let kind = c.pointee.kind
+        if kind == .exists { return v.isSet != c.pointee.negate }
+        guard v.isSet else { return false }  // unset never matches, whatever the operator
+        let r: Bool
+        switch kind {
+        case .strEq: r = Bytes.equal(str(v).bytes, c.pointee.bytes)
+        case .strIn: r = ByteSet.contains(c.pointee.p!.assumingMemoryBound(to: ByteSet.self), str(v).bytes)
+        case .strContains: r = Bytes.contains(str(v).bytes, c.pointee.bytes)
+        case .strStartsWith: r = Bytes.startsWith(str(v).bytes, c.pointee.bytes)
+        case .strEndsWith: r = Bytes.endsWith(str(v).bytes, c.pointee.bytes)
+        case .pmatch: r = PathPrefixSet.matches(c.pointee.p!.assumingMemoryBound(to: PathPrefixSet.self), str(v).bytes)
+        case .intCmp:
+            guard let x = int(v) else { return false }
+            let n = c.pointee.i
+            r = ordered(c.pointee.op, x < n ? -1 : (x > n ? 1 : 0))
+        case .boolEq: r = v.kind == .bool && v.i == c.pointee.i
+        default: return test(c, v)
         }
-        return test(c, FieldExtractor.value(c.pointee.field, ctxp, s))
+        return r != c.pointee.negate
     }
 
-    @inline(__always) func test(_ c: UnsafePointer<Check>, _ v0: FV) -> Bool {
+    /// `proc.aname` (and the other ancestor fields) without an index: whether any ancestor's value passes.
+    @inline(never) func anyAncestorMatches(_ c: UnsafePointer<HotCheck>) -> Bool {
+        let field = c.pointee.fields
+        var level = 1
+        while level < 64 {
+            guard FieldExtractor.ancestor(ctxp, level) != nil else { return false }
+            var v = FieldExtractor.extract(field.pointee, level: level, ctxp, s)
+            if field.pointee.hasTransformers { v = FieldExtractor.transform(v, field.pointee, s) }
+            if test(c, v) { return true }
+            level += 1
+        }
+        return false
+    }
+
+    /// Whether `v0` passes comparison `c` (every kind; ``evalCheck(_:)`` inlines the common ones).
+    @inline(never) func test(_ c: UnsafePointer<HotCheck>, _ v0: FV) -> Bool {
         let kind = c.pointee.kind
         if kind == .exists { return v0.isSet }
         guard v0.isSet else { return false }
@@ -627,7 +707,7 @@ struct Evaluator {
         switch kind {
         case .exists: r = true
         case .strEq: v = str(v); r = Bytes.equal(v.bytes, c.pointee.bytes)
-        case .strIn: v = str(v); r = c.pointee.p!.assumingMemoryBound(to: ByteSet.self).pointee.contains(v.bytes)
+        case .strIn: v = str(v); r = ByteSet.contains(c.pointee.p!.assumingMemoryBound(to: ByteSet.self), v.bytes)
         case .strContains: v = str(v); r = Bytes.contains(v.bytes, c.pointee.bytes)
         case .strIContains: v = str(v); r = Bytes.containsIgnoringCase(v.bytes, c.pointee.bytes)
         case .strStartsWith: v = str(v); r = Bytes.startsWith(v.bytes, c.pointee.bytes)
@@ -635,7 +715,7 @@ struct Evaluator {
         case .strOrder: v = str(v); r = ordered(c.pointee.op, Bytes.compare(v.bytes, c.pointee.bytes))
         case .glob: v = str(v); r = c.pointee.p!.assumingMemoryBound(to: GlobPattern.self).pointee.matches(v.p!)
         case .regex: v = str(v); r = c.pointee.p!.assumingMemoryBound(to: CompiledRegex.self).pointee.matches(v.p!)
-        case .pmatch: v = str(v); r = c.pointee.p!.assumingMemoryBound(to: PathPrefixSet.self).pointee.matches(v.bytes)
+        case .pmatch: v = str(v); r = PathPrefixSet.matches(c.pointee.p!.assumingMemoryBound(to: PathPrefixSet.self), v.bytes)
         case .intCmp:
             guard let x = int(v) else { return false }
             let n = c.pointee.i
@@ -648,7 +728,7 @@ struct Evaluator {
             r = found
         case .boolEq: r = v.kind == .bool && v.i == c.pointee.i
         case .dnsName:
-            let ip = FieldExtractor.value(c.pointee.other, ctxp, s)
+            let ip = FieldExtractor.value(c.pointee.fields + 1, ctxp, s)
             guard ip.kind == .ip else { return false }
             r = DNSNameCache.shared.matches(ip.bytes, c.pointee.p!.assumingMemoryBound(to: DNSNameSet.self).pointee.buffer)
         case .listIn, .listIntersects:
@@ -659,7 +739,7 @@ struct Evaluator {
             var start = 0
             var result = all
             for k in 0...b.count where k == b.count || b[k] == 44 {
-                let hit = set.pointee.contains(UnsafeBufferPointer(rebasing: b[start..<k]))
+                let hit = ByteSet.contains(set, UnsafeBufferPointer(rebasing: b[start..<k]))
                 start = k + 1
                 if all && !hit { result = false; break }
                 if !all && hit { result = true; break }
@@ -673,7 +753,7 @@ struct Evaluator {
             for m in ms where m.matches(bytes) { found = true; break }
             r = found
         case .field:
-            var w = FieldExtractor.value(c.pointee.other, ctxp, s)
+            var w = FieldExtractor.value(c.pointee.fields + 1, ctxp, s)
             guard w.isSet else { return false }
             let op = c.pointee.op
             if v.kind == .int && w.kind == .int {
@@ -706,7 +786,10 @@ struct Evaluator {
         }
     }
 
-    @inline(__always) func str(_ v: FV) -> FV { v.kind == .str ? v : FieldExtractor.render(v, s) }
+    @inline(__always) func str(_ v: FV) -> FV { v.kind == .str ? v : rendered(v) }
+
+    /// A non-string value as text (out of line: rare).
+    @inline(never) func rendered(_ v: FV) -> FV { FieldExtractor.render(v, s) }
 
     @inline(__always) func int(_ v: FV) -> Int64? {
         switch v.kind {

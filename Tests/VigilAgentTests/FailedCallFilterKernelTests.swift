@@ -149,6 +149,94 @@ import VigilRules
         #expect(Self.failedOpens(recorder, r3.ia32).map(\.0) == ["open"])
     }
 
+    /// Failed opens of exact paths ("Kernel memory read"'s shape): the kernel sends a failed open
+    /// only when its path may be one the rules name, through the real BPF. Interesting paths
+    /// arrive (openat, openat2, ia32 open); others are dropped and counted as filtered by path;
+    /// what the kernel cannot compare (relative, not normal, longer than its bound) and io_uring
+    /// completions (no path) arrive; a reload that changes the paths changes what arrives.
+    @Test(.enabled(if: agentKernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func failedOpensAreSentOnlyForThePathsTheRulesName() throws {
+        let progs = try Self.progs()
+        let dir = makeTempDir("vigil-failpath")
+        defer { removeTree(dir) }
+        let wanted = dir + "/wanted", other = dir + "/other", second = dir + "/second"
+        func rules(_ name: String, _ paths: [String]) throws -> RuleSet {
+            try Self.rules(dir, name, "fd.name in (\(paths.joined(separator: ", "))) and evt.type in (open, openat, openat2)"
+                           + " and not proc.name in (crash, kdump)")
+        }
+        let first = RuleLoading.interest(try rules("first.yaml", [wanted, "/proc/kcore"]))
+        for t in Self.openTypes {
+            #expect(first.filtersFailuresByPath(of: t) && first.filtersFailuresByPath(of: t, compat: true), "\(t.name): \(first)")
+        }
+        #expect(first.failedPathNames == ["/proc/kcore", wanted])
+
+        var o = BPFCaptureOptions()
+        o.ignoreSelf = false
+        o.interest = first
+        let capture = try BPFCapture(options: o)
+        let recorder = Recorder()
+        try capture.start(recorder)
+        defer { capture.stop() }
+
+        /// Runs a test program and waits for its exit record (after its opens in the ring).
+        func run(_ argv: [String], status: Set<Int32>) throws -> UInt32 {
+            let r = Self.spawnWait(argv)
+            try #require(status.contains(r.status), "\(argv) exited \(r.status)")
+            try #require(recorder.wait { $0.type == .procexit && $0.pid == r.pid }, "no exit record for \(argv)")
+            return r.pid
+        }
+        /// The paths of the failed open records of `pid` (by type name).
+        func failed(_ pid: UInt32) -> [String: [String]] {
+            var out: [String: [String]] = [:]
+            for (t, p) in recorder.events({ e in e.pid == pid && e.isSyscall && Self.openTypes.contains(e.type) && e.ret < 0
+                                             ? (e.type.name + (e.isCompat ? "(32-bit)" : "") + (e.isIoUring ? "(io_uring)" : ""), e.str0.vigilString) : nil }) {
+                out[t, default: []].append(p)
+            }
+            return out
+        }
+        let n = 20
+        let filteredBefore = capture.kernelStats().filteredFailedPath
+        let a = try run([progs + "/failed_opens", wanted, String(n)], status: [0])
+        #expect(failed(a) == ["openat": Array(repeating: wanted, count: n), "openat2": Array(repeating: wanted, count: n)], "\(failed(a).mapValues(\.count))")
+        let b = try run([progs + "/failed_opens", other, String(n)], status: [0])
+        #expect(failed(b).isEmpty, "failed opens of an uninteresting path sent: \(failed(b).mapValues(\.count))")
+        let filtered = capture.kernelStats().filteredFailedPath - filteredBefore
+        #expect(filtered >= UInt64(2 * n), "filtered by path: \(filtered), expected at least \(2 * n)")
+        // What the kernel cannot compare is sent: another spelling of the wanted path, a relative
+        // path, a non-normal one, one longer than the bound.
+        let spellings = [dir + "//wanted", dir + "/./other", "vigil-failpath-relative-\(getpid())",
+                         dir + "/" + String(repeating: "l", count: KernelInterest.failedPathMaxBytes)]
+        for p in spellings {
+            let c = try run([progs + "/failed_opens", p, "1"], status: [0])
+            #expect(failed(c) == ["openat": [p], "openat2": [p]], "\(p): \(failed(c))")
+        }
+        // 32-bit: the same filter; io_uring: no path at completion, so its failures are all sent.
+        let ia32Wanted = try run([progs + "/km_ia32", wanted], status: [1])
+        #expect(failed(ia32Wanted) == ["open(32-bit)": [wanted]], "\(failed(ia32Wanted))")
+        let ia32Other = try run([progs + "/km_ia32", other], status: [1])
+        #expect(failed(ia32Other).isEmpty, "\(failed(ia32Other))")
+        let uring = try run([progs + "/km_uring", other], status: [1, 2])
+        #expect(failed(uring).keys.contains("openat(io_uring)"), "\(failed(uring))")
+
+        // A reload to other paths: the union while the sets switch, then only the new ones.
+        let next = RuleLoading.interest(try rules("second.yaml", [second]))
+        let union = first.union(next)
+        #expect(union.failedPathNames == ["/proc/kcore", second, wanted] && union.filtersFailuresByPath(of: EventType(name: "openat")!))
+        try capture.setInterest(union)
+        let u1 = try run([progs + "/failed_opens", second, "1"], status: [0])
+        let u2 = try run([progs + "/failed_opens", wanted, "1"], status: [0])
+        #expect(failed(u1).count == 2 && failed(u2).count == 2, "union: \(failed(u1)) \(failed(u2))")
+        try capture.setInterest(next)
+        let n1 = try run([progs + "/failed_opens", second, "1"], status: [0])
+        let n2 = try run([progs + "/failed_opens", wanted, "1"], status: [0])
+        #expect(failed(n1) == ["openat": [second], "openat2": [second]], "narrowed: \(failed(n1))")
+        #expect(failed(n2).isEmpty, "narrowed, the old path still sent: \(failed(n2))")
+        // Widened to every failure (a rule on any failed open): the filter is off.
+        try capture.setInterest(RuleLoading.interest(try Self.rules(dir, "all.yaml", "evt.type in (open, openat, openat2) and evt.res != SUCCESS")))
+        let w = try run([progs + "/failed_opens", other, "1"], status: [0])
+        #expect(failed(w) == ["openat": [other], "openat2": [other]], "widened: \(failed(w))")
+    }
+
     /// A reload from a success-only set to one that wants failed opens and back: every failed open
     /// made between the first widening and the final narrowing arrives (the union of both sets'
     /// needs is selected while they switch); before and after, they are dropped and counted.

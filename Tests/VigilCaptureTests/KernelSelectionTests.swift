@@ -57,7 +57,8 @@ import VigilDecode
         let b = sel.bytes()
         #expect(b.count == MemoryLayout<vigil_select>.size)
         let cfgSize = MemoryLayout<vigil_config>.size
-        #expect(b.count == cfgSize + 4 * Int(VIGIL_NR_MAX) + Int(VIGIL_EVENT_TYPE_MAX.rawValue))
+        #expect(b.count == cfgSize + 4 * Int(VIGIL_NR_MAX) + Int(VIGIL_EVENT_TYPE_MAX.rawValue)
+                + Int(VIGIL_FAILED_PATH_MAX) * Int(VIGIL_FAILED_PATH_BYTES))
         let wake = b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: MemoryLayout<vigil_config>.offset(of: \vigil_config.wakeup_mask)!, as: UInt32.self) }
         #expect(wake == 63)
         let bytes = b.withUnsafeBytes { $0.loadUnaligned(fromByteOffset: MemoryLayout<vigil_config>.offset(of: \vigil_config.wakeup_bytes)!, as: UInt32.self) }
@@ -113,5 +114,81 @@ import VigilDecode
         #expect(KernelInterest.failableTypes.contains(openat) && KernelInterest.failableTypes.contains(EventType(name: "execve")!))
         for n in ["clone", "clone3", "fork", "vfork", "procexit"] { #expect(!KernelInterest.failableTypes.contains(EventType(name: n)!), "\(n)") }
         #expect(!KernelInterest.failableTypes.contains(EventType(rawValue: UInt16(VIGIL_SYS_SOCKETCALL.rawValue))))
+    }
+
+    /// The failed-open path filter: flags per type (native and 32-bit apart, only the open family,
+    /// never with a drop flag of the same kind), the paths NUL-padded in their slots, each path
+    /// keeping its slot across selections, and a path entering a slot only while no type filters.
+    @Test func failedOpenPathsFillSlotsThatStayPut() {
+        let openat = EventType(name: "openat")!, open = EventType(name: "open")!, chmod = EventType(name: "chmod")!
+        let kcore = Array("/proc/kcore".utf8), mem = Array("/dev/mem".utf8), port = Array("/dev/port".utf8)
+        let a = KernelInterest(types: [openat, open, chmod], dropFailedCompat: [openat],
+                               failedPathTypes: [openat, chmod], failedPathTypesCompat: [openat, open], failedPaths: [kcore, mem])
+        // chmod cannot filter by path (not an open); openat's 32-bit failures are dropped anyway.
+        #expect(a.failedPathTypes == [openat] && a.failedPathTypesCompat == [open])
+        let sa = KernelSelection(interest: a, config: config)
+        let wanted = UInt8(VIGIL_INTEREST_WANTED), paths = UInt8(VIGIL_INTEREST_FAILED_PATHS), pathsCompat = UInt8(VIGIL_INTEREST_FAILED_PATHS_COMPAT)
+        #expect(sa.type[Int(VIGIL_SYS_OPENAT.rawValue)] == wanted | paths | UInt8(VIGIL_INTEREST_DROP_FAILED_COMPAT))
+        #expect(sa.type[Int(VIGIL_SYS_OPEN.rawValue)] == wanted | pathsCompat)
+        #expect(sa.type[Int(VIGIL_SYS_CHMOD.rawValue)] == wanted)
+        #expect(sa.filtersFailuresByPath(of: openat) && !sa.filtersFailuresByPath(of: openat, compat: true))
+        #expect(sa.failedPath.count == Int(VIGIL_FAILED_PATH_MAX))
+        #expect(sa.failedPath.compactMap { $0 }.count == 2 && sa.addsPaths(to: []) && sa.filtersFailedPaths)
+        // The bytes: each path NUL-padded in its 64-byte entry, unused entries zero.
+        let b = sa.bytes()
+        let base = MemoryLayout<vigil_select>.offset(of: \vigil_select.failed_path)!
+        for (i, p) in sa.failedPath.enumerated() {
+            let entry = Array(b[(base + i * 64)..<(base + i * 64 + 64)])
+            let want = (p ?? []) + [UInt8](repeating: 0, count: 64 - (p?.count ?? 0))
+            #expect(entry == want, "slot \(i)")
+        }
+        // A narrower set keeps /proc/kcore in its slot; a new path takes a free slot.
+        let b2 = KernelInterest(types: [openat], failedPathTypes: [openat], failedPaths: [kcore, port])
+        let sb = KernelSelection(interest: b2, config: config, previousPaths: sa.failedPath)
+        let k = sa.failedPath.firstIndex(of: kcore)!
+        #expect(sb.failedPath[k] == kcore)
+        #expect(!sb.failedPath.contains(mem) && sb.failedPath.contains(port))
+        #expect(sb.addsPaths(to: sa.failedPath) && !sb.addsPaths(to: sb.failedPath))
+        // Written before it: the same slots, no type filtering by path (every failure sent).
+        let first = sb.sendingEveryFailure
+        #expect(first.failedPath == sb.failedPath && !first.filtersFailedPaths)
+        #expect(first.type[Int(VIGIL_SYS_OPENAT.rawValue)] == wanted)
+        // Only removals: one write is enough.
+        let c = KernelSelection(interest: KernelInterest(types: [openat], failedPathTypes: [openat], failedPaths: [port]),
+                                config: config, previousPaths: sb.failedPath)
+        #expect(!c.addsPaths(to: sb.failedPath) && c.failedPath.compactMap { $0 } == [port])
+    }
+
+    /// What the kernel's filter can hold: normal absolute paths up to the bound (others are sent
+    /// by the kernel anyway and left out), no filter at all when one is too long, holds U+FFFD or
+    /// there are too many; the union of two interests filters by path only where neither sends
+    /// every failure.
+    @Test func pathFiltersHoldOnlyWhatTheKernelCanCompare() {
+        let openat = EventType(name: "openat")!, creat = EventType(name: "creat")!
+        func interest(_ paths: [String]) -> KernelInterest {
+            KernelInterest(types: [openat], failedPathTypes: [openat], failedPaths: Set(paths.map { Array($0.utf8) }))
+        }
+        let mixed = interest(["/proc/kcore", "kcore", "/proc/../proc/kcore", "/tmp/", "/a//b", ""])
+        #expect(mixed.failedPathNames == ["/proc/kcore"] && mixed.filtersFailuresByPath(of: openat))
+        let bound = "/" + String(repeating: "x", count: KernelInterest.failedPathMaxBytes - 1)
+        #expect(interest([bound]).failedPathNames == [bound])
+        #expect(!interest([bound + "x"]).filtersFailuresByPath(of: openat) && interest([bound + "x"]).failedPaths.isEmpty)
+        #expect(interest([bound + "x"]).sendsEveryFailure(of: openat))
+        #expect(!interest(["/tmp/caf\u{FFFD}"]).filtersFailuresByPath(of: openat))
+        let many = (0...KernelInterest.failedPathMaxCount).map { "/p\($0)" }
+        #expect(!interest(many).filtersFailuresByPath(of: openat) && interest(Array(many.dropLast())).filtersFailuresByPath(of: openat))
+        // Union: paths of both; every failure where either side sends every one; dropped only where neither sends any.
+        let a = interest(["/dev/mem"])
+        let b = KernelInterest(types: [openat, creat], failedPathTypes: [openat], failedPaths: [Array("/dev/kmem".utf8)])
+        let drop = KernelInterest(types: [openat], dropFailed: [openat])
+        #expect(a.union(b).failedPathNames == ["/dev/kmem", "/dev/mem"] && a.union(b).filtersFailuresByPath(of: openat))
+        #expect(a.union(drop).filtersFailuresByPath(of: openat) && a.union(drop).failedPathNames == ["/dev/mem"])
+        #expect(drop.union(drop).dropFailed == [openat] && !drop.union(drop).filtersFailuresByPath(of: openat))
+        #expect(a.union([openat]).sendsEveryFailure(of: openat))
+        #expect(a.union(b).sendsEveryFailure(of: creat) && a.union(b) == b.union(a))
+        var c = a
+        c.insert(openat)
+        #expect(c.sendsEveryFailure(of: openat) && c.failedPaths.isEmpty)
+        #expect(a.description.contains("failures sent only for 1 paths for: openat"))
     }
 }

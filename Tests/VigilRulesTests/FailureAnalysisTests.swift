@@ -252,6 +252,124 @@ import VigilState
         Self.proveByEvaluation(set, source: source, native: native, compat: compat, corpus: [])
     }
 
+    // MARK: failed opens of exact paths
+
+    /// The paths for which the only rule (`condition`) can match a failed `type` call (nil: any).
+    func failurePaths(_ condition: String, type: String = "openat", compat: Bool = false, extra: String = "",
+                      sourceLocation: SourceLocation = #_sourceLocation) -> [String]? {
+        let yaml = extra + "\n- rule: r\n  desc: d\n  condition: \(condition)\n  output: o\n  priority: WARNING\n"
+        let (set, diags) = loadRules(yaml)
+        #expect(errors(diags).isEmpty, "\(errors(diags))", sourceLocation: sourceLocation)
+        return set.failurePaths(of: EventType(name: type)!, compat: compat).map { $0.map { String(decoding: $0, as: UTF8.self) }.sorted() }
+    }
+
+    @Test func positivePathTestsBoundTheFailuresARuleCanMatch() {
+        let kmem = "fd.name in (/proc/kcore, /dev/mem) and evt.type in (open, openat, openat2)"
+        #expect(failurePaths(kmem) == ["/dev/mem", "/proc/kcore"])
+        #expect(failurePaths(kmem, type: "open") == ["/dev/mem", "/proc/kcore"])
+        #expect(failurePaths(kmem, type: "openat2", compat: true) == ["/dev/mem", "/proc/kcore"])
+        #expect(failurePaths("evt.type = openat and fd.name = /etc/shadow") == ["/etc/shadow"])
+        #expect(failurePaths("evt.type = openat and fd.nameraw = /etc/shadow") == ["/etc/shadow"])
+        // and: the intersection; or: the union; a success-only branch adds nothing.
+        #expect(failurePaths("evt.type = openat and fd.name in (/a, /b) and fd.name in (/b, /c)") == ["/b"])
+        #expect(failurePaths("evt.type = openat and (fd.name = /a or fd.nameraw = /b)") == ["/a", "/b"])
+        #expect(failurePaths("evt.type = openat and (fd.name = /a or (evt.rawres >= 0 and proc.name = x))") == ["/a"])
+        #expect(failurePaths("evt.type = openat and evt.rawres >= 0") == [])
+        // Exceptions and not-clauses only narrow (any path for them), macros and lists expand.
+        #expect(failurePaths("evt.type = openat and fd.name in (paths) and not proc.name in (crash) and not fd.name = /dev/mem",
+                             extra: "- list: paths\n  items: [/dev/mem, /dev/port]\n") == ["/dev/mem", "/dev/port"])
+        // Values kept as written: what the kernel can compare is KernelInterest's call.
+        #expect(failurePaths("evt.type = openat and fd.name in (kcore, /tmp/)") == ["/tmp/", "kcore"])
+        // Two rules: the union.
+        let two = "- rule: s\n  desc: d\n  condition: evt.type = openat and fd.name = /etc/shadow\n  output: o\n  priority: WARNING\n"
+        #expect(failurePaths("evt.type = openat and fd.name = /dev/mem", extra: two) == ["/dev/mem", "/etc/shadow"])
+    }
+
+    @Test(arguments: [
+        "evt.type = openat and fd.name startswith /dev/",
+        "evt.type = openat and fd.name != /dev/mem",
+        "evt.type = openat and not fd.name = /dev/mem",
+        "evt.type = openat and fd.name pmatch (/dev/mem)",
+        "evt.type = openat and fd.name glob /dev/m*",
+        "evt.type = openat and tolower(fd.name) = /dev/mem",
+        "evt.type = openat and fd.name = val(proc.exepath)",
+        "evt.type = openat and fd.directory = /dev",
+        "evt.type = openat and fd.filename = mem",
+        "evt.type = openat and evt.arg.name = /dev/mem",
+        "evt.type = openat and (fd.name = /dev/mem or proc.name = cat)",
+        "evt.type = openat and evt.res != SUCCESS",
+    ])
+    func otherPathFormsBoundNothing(condition: String) {
+        #expect(failurePaths(condition) == nil, "\(condition)")
+    }
+
+    /// Only the open family's failures name their file by the path as passed.
+    @Test func onlyTheOpenFamilyHasFailurePaths() {
+        for t in ["open", "openat", "openat2", "creat"] {
+            #expect(failurePaths("evt.type = \(t) and fd.name = /dev/mem", type: t) == ["/dev/mem"], "\(t)")
+        }
+        for t in ["open_by_handle_at", "chmod", "unlink"] {
+            #expect(failurePaths("evt.type = \(t) and fd.name = /dev/mem", type: t) == nil, "\(t)")
+        }
+    }
+
+    /// The kernel's test of a failed open's path (bpf/syscalls.bpf.h, failed_path_sent): dropped
+    /// only when it is at most VIGIL_FAILED_PATH_LEN bytes, absolute, with no "/" followed by
+    /// "/", "." or its end, and none of `kernelPaths`.
+    static func kernelDrops(_ path: [UInt8], _ kernelPaths: Set<[UInt8]>) -> Bool {
+        guard path.count >= 1, path.count <= KernelInterest.failedPathMaxBytes, path[0] == UInt8(ascii: "/") else { return false }
+        for i in path.indices where path[i] == UInt8(ascii: "/") {
+            if i + 1 == path.count || path[i + 1] == UInt8(ascii: "/") || path[i + 1] == UInt8(ascii: ".") { return false }
+        }
+        return !kernelPaths.contains(path)
+    }
+
+    /// Proof by evaluation on the real rule sets: every failed open the kernel would drop by its
+    /// path (a pool of paths: the rules' own lists, locale probes, relative, non-normal and long
+    /// ones, invalid UTF-8) matches no enabled rule, while the failed opens of the kept paths do
+    /// match one (so the test can fail).
+    @Test func failedOpensDroppedByPathMatchNoRule() throws {
+        var sets: [(String, [String])] = [("vigil", [repoRoot() + "/rules/vigil_rules.yaml"])]
+        if let f = Self.falco { sets.append(("falco", [f + "/falco_rules.yaml", f + "/falco-incubating_rules.yaml", f + "/falco-sandbox_rules.yaml"])) }
+        for (name, files) in sets {
+            let (set, source, _) = Self.load(files)
+            let pool = Pool(source: source)
+            var rng = SplitMix(seed: 0xfa11)
+            let scratch = set.makeScratch(hostname: "node-1")
+            var candidates = pool.paths + ["/usr/lib/locale/C.utf8/LC_CTYPE", "/usr/share/locale/en_US.UTF-8/LC_MESSAGES/coreutils.mo",
+                                           "/proc/kcore/", "/proc//kcore", "/proc/./kcore", "/dev/../dev/mem", "dev/mem", "kcore", "mem",
+                                           "/dev/mem/.", "/" + String(repeating: "d", count: 70) + "/../../dev/mem"]
+            var raw = candidates.map { Array($0.utf8) }
+            raw.append(Array("/dev/m".utf8) + [0xff] + Array("m".utf8))
+            candidates.removeAll()
+            var dropped = 0, keptMatched = 0
+            var wrong: [String] = []
+            for t in KernelInterest.pathFilterableTypes.sorted(by: { $0.rawValue < $1.rawValue }) {
+                for compat in [false, true] {
+                    guard let paths = set.failurePaths(of: t, compat: compat), !paths.isEmpty else { continue }
+                    guard let k = KernelInterest.kernelPaths(paths) else { continue }
+                    for (i, p) in (raw + Array(k)).enumerated() {
+                        for n in 0..<4 {
+                            let ev = pool.event(type: t, success: true, rng: &rng, index: i * 4 + n)
+                            guard let fired = Self.fire(set, ev, res: -2, compat: compat, scratch: scratch, str0: p) else { continue }
+                            if Self.kernelDrops(p, k) {
+                                dropped += 1
+                                if !fired.isEmpty { wrong.append("\(t.name) \(String(decoding: p, as: UTF8.self)): \(fired)") }
+                            } else if k.contains(p) && !fired.isEmpty {
+                                keptMatched += 1
+                            }
+                        }
+                    }
+                }
+            }
+            print("\(name): failed opens dropped by path evaluated: \(dropped), kept paths that matched a rule: \(keptMatched)")
+            #expect(wrong.isEmpty, "\(name): failed opens the kernel drops matched: \(wrong.prefix(10))")
+            if name == "vigil" {
+                #expect(dropped > 100 && keptMatched > 0, "\(name): dropped \(dropped), kept and matched \(keptMatched)")
+            }
+        }
+    }
+
     // MARK: proof by evaluation
 
     /// Loads rule files as the agent does, keeping the loaded source (its lists feed the generator).
@@ -312,7 +430,7 @@ import VigilState
     /// The rules that fire on `ev` with result `res` (nil: as built) as a native or 32-bit call,
     /// the record rebuilt as the kernel sends it (no opened file or returned socket on failure)
     /// and applied to the event's process table as the pipeline does.
-    static func fire(_ set: RuleSet, _ ev: SyntheticEvent, res: Int64?, compat: Bool, scratch: RuleScratch) -> [String]? {
+    static func fire(_ set: RuleSet, _ ev: SyntheticEvent, res: Int64?, compat: Bool, scratch: RuleScratch, str0: [UInt8]? = nil) -> [String]? {
         let bytes: [UInt8]? = try? ev.record.withEvent { e -> [UInt8] in
             let ret = res ?? e.ret
             let row = EventTable.rows.first { $0.type == e.type }
@@ -329,7 +447,7 @@ import VigilState
             var flags = e.headerFlags & ~UInt16(VIGIL_HF_COMPAT)
             if compat { flags = (flags | UInt16(VIGIL_HF_COMPAT)) & ~UInt16(VIGIL_HF_IO_URING) }
             h.flags = flags
-            return RecordEncoder.syscall(h, type: e.type, ret: ret, args: args, rawStr0: Array(e.str0Raw),
+            return RecordEncoder.syscall(h, type: e.type, ret: ret, args: args, rawStr0: str0 ?? Array(e.str0Raw),
                                          rawStr1: dropsFile ? [] : Array(e.str1Raw),
                                          tuple: dropsFile || dropsTuple ? vigil_sock_tuple() : e.tuple)
         }.get()

@@ -40,7 +40,12 @@ func matches(_ condition: String, _ ev: SyntheticEvent, lists: String = "", sour
     guard set.rules.count == 1 else { return false }
     let s = set.makeScratch(hostname: "h")
     for (k, v) in ev.userNames { s.userNames[k] = v }
-    return ev.withContext { set.matches(rule: 0, $0, scratch: s) } ?? false
+    let tree = ev.withContext { set.matches(rule: 0, $0, scratch: s) } ?? false
+    // The agent's path (guard tree and branch program) must say the same as the condition tree.
+    var viaMatch = false
+    _ = ev.withContext { set.match($0, scratch: s) { _ in viaMatch = true } }
+    #expect(viaMatch == tree, "match() says \(viaMatch), the condition tree \(tree): \(condition)", sourceLocation: sourceLocation)
+    return tree
 }
 
 /// The error diagnostics for a condition that must not compile.

@@ -372,6 +372,24 @@ enum vigil_event_type {
  * after the demultiplexing. */
 #define VIGIL_INTEREST_DROP_FAILED 2u
 #define VIGIL_INTEREST_DROP_FAILED_COMPAT 4u
+/* A failed call of this type (an open with its path as the row's only string) is sent only when
+ * its path is not provably outside vigil_select.failed_path: it is dropped before any record is
+ * built, and counted (VIGIL_KSTAT_FILTERED_FAILED_PATH), only when the path as passed is a normal
+ * absolute path (no "//", no segment starting with ".", no trailing "/") of at most
+ * VIGIL_FAILED_PATH_LEN bytes that equals no entry of vigil_select.failed_path. Set by the user
+ * side where the loaded rules can match a failed call of the type only for those exact paths.
+ * _FAILED_PATHS covers native syscalls (io_uring completions carry no path: their failures are
+ * sent), _FAILED_PATHS_COMPAT 32-bit syscalls. Never together with the _DROP_FAILED flag of the
+ * same kind of call. */
+#define VIGIL_INTEREST_FAILED_PATHS 8u
+#define VIGIL_INTEREST_FAILED_PATHS_COMPAT 16u
+
+/* The failed-path filter's set (vigil_select.failed_path): at most VIGIL_FAILED_PATH_MAX paths
+ * of at most VIGIL_FAILED_PATH_LEN bytes, each NUL-padded to VIGIL_FAILED_PATH_BYTES; an unused
+ * entry is all zero (it equals no path the filter compares: those start with "/"). */
+#define VIGIL_FAILED_PATH_MAX 16
+#define VIGIL_FAILED_PATH_BYTES 64
+#define VIGIL_FAILED_PATH_LEN 62 /* VIGIL_FAILED_PATH_BYTES - 2: a read of the whole entry that fills it may be cut */
 
 /* Per-CPU kernel counters (map `kstats`, index = enum vigil_kstat). */
 enum vigil_kstat {
@@ -381,6 +399,7 @@ enum vigil_kstat {
     VIGIL_KSTAT_FILTERED_FAILED = 3,  /* failed calls dropped in the kernel (VIGIL_INTEREST_DROP_FAILED): filtered, not lost */
     /* 4 is unused (it counted sys_enter entries, gone since arguments are read at sys_exit) */
     VIGIL_KSTAT_READ_FAILED = 5,      /* user/kernel memory reads that failed */
+    VIGIL_KSTAT_FILTERED_FAILED_PATH = 6, /* failed opens dropped in the kernel by their path (VIGIL_INTEREST_FAILED_PATHS): filtered, not lost */
     VIGIL_KSTAT_MAX = 8,
 };
 
@@ -406,6 +425,9 @@ struct vigil_select {
     struct vigil_config config;
     __u32 nr[VIGIL_NR_MAX];      /* kernel syscall number -> id | VIGIL_NR_* flags; 0 = unknown */
     __u8 type[VIGIL_EVENT_TYPE_MAX]; /* event type id -> VIGIL_INTEREST_* (exec, fork, exit, io_uring, socketcall) */
+    /* The paths whose failed opens are sent under VIGIL_INTEREST_FAILED_PATHS[_COMPAT]: each
+     * NUL-padded to VIGIL_FAILED_PATH_BYTES (compared as eight words), unused entries zero. */
+    __u64 failed_path[VIGIL_FAILED_PATH_MAX][VIGIL_FAILED_PATH_BYTES / 8];
 };
 
 /* Common header of every record. 64 bytes. */
@@ -633,7 +655,9 @@ _Static_assert(sizeof(struct vigil_syscall_event) == 168, "vigil_syscall_event m
 _Static_assert(sizeof(struct vigil_exec_event) == 168, "vigil_exec_event must be 168 bytes");
 _Static_assert(sizeof(struct vigil_fork_event) == 88, "vigil_fork_event must be 88 bytes");
 _Static_assert(sizeof(struct vigil_exit_event) == 80, "vigil_exit_event must be 80 bytes");
-_Static_assert(sizeof(struct vigil_select) == sizeof(struct vigil_config) + 4 * VIGIL_NR_MAX + VIGIL_EVENT_TYPE_MAX, "vigil_select has no padding");
+_Static_assert(sizeof(struct vigil_select) == sizeof(struct vigil_config) + 4 * VIGIL_NR_MAX + VIGIL_EVENT_TYPE_MAX +
+               VIGIL_FAILED_PATH_MAX * VIGIL_FAILED_PATH_BYTES, "vigil_select has no padding");
+_Static_assert(VIGIL_FAILED_PATH_LEN == VIGIL_FAILED_PATH_BYTES - 2 && VIGIL_FAILED_PATH_BYTES % 8 == 0, "failed_path entry bounds");
 #define VIGIL_ASSERT_SYSCALL_ROW(ID, value, ...) \
     _Static_assert((value) > 0 && (value) < VIGIL_SYS_MAX, "VIGIL_SYS_" #ID ": id outside 1..VIGIL_SYS_MAX-1");
 #define VIGIL_ASSERT_EVENT_ROW(ID, value, ...) \

@@ -164,6 +164,10 @@ enum RulesValidate {
             w.key("failed_calls"); w.beginObject()
             w.key("drop_failed_exit"); w.bool(dropFailedExit)
             w.key("dropped"); w.beginArray(); for n in interest.droppedFailureNames { w.string(n) }; w.endArray()
+            w.key("sent_only_for_paths"); w.beginObject()
+            w.key("types"); w.beginArray(); for n in interest.pathFilteredFailureNames { w.string(n) }; w.endArray()
+            w.key("paths"); w.beginArray(); for p in interest.failedPathNames { w.string(p) }; w.endArray()
+            w.endObject()
             w.key("kept"); w.beginArray()
             for t in keptTypes {
                 w.beginObject(); w.key("type"); w.string(t.name)
@@ -202,6 +206,11 @@ enum RulesValidate {
                 + (interest.droppedFailureNames.isEmpty ? "none" : interest.droppedFailureNames.joined(separator: " ")) + "\n"
             out += "failed calls kept:\n"
             for t in keptTypes { out += "  - \(t.name): \(keptBy(t).joined(separator: ", "))\n" }
+            if !interest.pathFilteredFailureNames.isEmpty {
+                out += "failed calls of \(interest.pathFilteredFailureNames.joined(separator: " ")) kept only for these paths "
+                    + "(and paths the kernel cannot compare: relative, not normal, longer than \(KernelInterest.failedPathMaxBytes) bytes): "
+                    + interest.failedPathNames.joined(separator: " ") + "\n"
+            }
             if !plan.entries.isEmpty || !plan.unmatchedSelectors.isEmpty {
                 out += "enforcing rules (mode \(enforcement.mode.rawValue), action \(enforcement.action.rawValue)): \(plan.entries.count)\n"
                 for line in plan.report { out += "  - \(line)\n" }

@@ -243,6 +243,7 @@ enum TraceCommand: Command {
         w.key("truncated"); w.uint(s.kernel.truncated)
         w.key("read_failed"); w.uint(s.kernel.readFailed)
         w.key("filtered_failed"); w.uint(s.kernel.filteredFailed)
+        w.key("filtered_failed_path"); w.uint(s.kernel.filteredFailedPath)
         w.endObject()
         w.endObject()
         w.endObject()
