@@ -49,6 +49,7 @@ package final class ProcessInfo {
         var envTruncated: Bool = false
         var mayHaveChildren: Bool = false
         var isRetired: Bool = false
+        var countedExited: Bool = false
         var retainedBytes: Int = 0
     }
     let hot: UnsafeMutablePointer<Hot>
@@ -316,6 +317,11 @@ package final class ProcessInfo {
         }
         return n
     }
+    /// Whether the table counts this entry among its exited ones (from its exit event until it leaves).
+    var countedExited: Bool {
+        @inline(__always) get { hot.pointee.countedExited }
+        @inline(__always) set { hot.pointee.countedExited = newValue }
+    }
     /// The ``estimatedBytes`` counted when the table retired this entry (0 before).
     var retainedBytes: Int {
         @inline(__always) get { hot.pointee.retainedBytes }
@@ -372,7 +378,8 @@ package final class ProcessInfo {
         exitCode = keep.exitCode; exitSignal = keep.exitSignal
         threadCount = keep.threadCount; fromProcScan = keep.fromProcScan
         hot.pointee.mayHaveChildren = keep.mayHaveChildren
-        hot.pointee.isRetired = keep.isRetired; hot.pointee.retainedBytes = keep.retainedBytes
+        hot.pointee.isRetired = keep.isRetired; hot.pointee.countedExited = keep.countedExited
+        hot.pointee.retainedBytes = keep.retainedBytes
     }
 
     package init(pid: UInt32, ppid: UInt32, name: String = "", exe: String = "", exePath: String = "",

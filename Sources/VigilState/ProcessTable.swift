@@ -116,7 +116,6 @@ package final class ProcessTable {
     /// Names of recently opened files, shared by the fds that opened them.
     let fileNames = FileNameCache()
 
-
     /// Per-event state, outside the object's stored properties so the event path
     /// pays no dynamic exclusivity checks.
     struct Hot {
@@ -187,7 +186,7 @@ package final class ProcessTable {
         if old == nil && processes.count >= configuration.maxProcesses { makeRoom() }
         processes[p.pid] = p
         cache(p, pid: p.pid)
-        if let old, old !== p, old.hasExited { forgetExited(old) }
+        if let old, old !== p { forgetExited(old) }
         stats.entries.set(Int64(processes.count))
     }
 
@@ -197,7 +196,7 @@ package final class ProcessTable {
         let i = cacheSlot(pid)
         if cacheKeys[i] == pid { cacheValues[i] = nil }
         let p = processes.removeValue(forKey: pid)
-        if let p, p.hasExited { forgetExited(p) }
+        if let p { forgetExited(p) }
         stats.entries.set(Int64(processes.count))
         return p
     }
@@ -207,8 +206,10 @@ package final class ProcessTable {
     /// What they hold, in bytes (``Stats/exitedBytes``).
     package var exitedBytes: Int { hot.pointee.exitedBytes }
 
-    /// An exited entry left the table.
+    /// An entry left the table: if it is counted as exited, it no longer is.
     private func forgetExited(_ p: ProcessInfo) {
+        guard p.countedExited else { return }
+        p.countedExited = false
         let h = hot
         h.pointee.exitedCount -= 1
         h.pointee.exitedBytes -= p.retainedBytes
@@ -554,7 +555,8 @@ package final class ProcessTable {
         guard let p = processes[e.pid] else { return ApplyResult() }
         if x.flags & UInt32(VIGIL_EXIT_GROUP_DEAD) != 0 {
             stats.exits.add()
-            if !p.hasExited {
+            if !p.countedExited {
+                p.countedExited = true
                 hot.pointee.exitedCount += 1
                 stats.exitedEntries.set(Int64(hot.pointee.exitedCount))
             }

@@ -186,6 +186,12 @@ extension Stream {
         #expect(s.table[900] == nil && s.table[901]?.exePath == "/bin/new")
         #expect(s.table.exitedCount == 0 && s.table.exitedBytes == 0)
         #expect(s.table.stats.exitedEntries.value == 0 && s.table.stats.exitedBytes.value == 0)
+        // An exited process inserted as such (not through an exit event) is not in the accounts.
+        let ghost = ProcessInfo(pid: 950, ppid: 1)
+        ghost.exitTimeBootNs = 5
+        s.table.insert(ghost)
+        s.table.remove(pid: 950)
+        #expect(s.table.exitedCount == 0 && s.table.exitedBytes == 0)
     }
 
     @Test func anExecPassingOnItsInheritedEnvironmentSharesIt() throws {
