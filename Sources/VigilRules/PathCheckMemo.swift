@@ -15,14 +15,16 @@ import VigilState
 /// earlier event with the same name and type is its result now: this memo returns it instead
 /// of comparing again, and computes (and keeps) what it has not seen yet.
 ///
-/// A direct-mapped table of ``slots`` entries keyed by a hash of the name; an entry keeps a copy
-/// of the name's bytes (names longer than ``maxNameBytes`` are not kept) and the fd type, and is
-/// used only when both are equal to the event's. Each entry holds two bit sets over the rule
+/// A two-way set-associative table of ``slots`` entries keyed by a hash of the name and type (two
+/// names of the thirty a program opens at start often share a set; a set keeps both, and a third
+/// replaces the one used less recently); an entry keeps a copy of the name's bytes (names longer
+/// than ``maxNameBytes`` are not kept) and the fd type, and is used only when both are equal to
+/// the event's. Each entry holds two bit sets over the rule
 /// set's memoised comparisons: which are known, and their results. The memo belongs to one rule
 /// set at a time (``RuleSet/memoID``): another set clears it. One per ``RuleScratch``.
 final class PathCheckMemo {
-    /// Entries in the table (a power of two).
-    static let slots = 256
+    /// Entries in the table (a power of two): ``slots`` / 2 sets of two.
+    static let slots = 512
     /// Longest name kept (bytes).
     static let maxNameBytes = 192
 
@@ -37,6 +39,8 @@ final class PathCheckMemo {
     @exclusivity(unchecked) private var entries: UnsafeMutablePointer<Entry>
     /// The names' bytes, ``maxNameBytes`` per entry.
     private let names: UnsafeMutablePointer<UInt8>
+    /// Per set: the way used last (the other is replaced on a miss).
+    private let lastUsed: UnsafeMutablePointer<UInt8>
     /// Per entry: `words` words of "known" bits, then `words` words of results.
     @exclusivity(unchecked) private var bits: UnsafeMutablePointer<UInt64>
     @exclusivity(unchecked) private var words = 0
@@ -55,12 +59,15 @@ final class PathCheckMemo {
         entries = .allocate(capacity: Self.slots)
         entries.initialize(repeating: Entry(), count: Self.slots)
         names = .allocate(capacity: Self.slots * Self.maxNameBytes)
+        lastUsed = .allocate(capacity: Self.slots / 2)
+        lastUsed.initialize(repeating: 0, count: Self.slots / 2)
         bits = .allocate(capacity: 1)
     }
 
     deinit {
         entries.deallocate()
         names.deallocate()
+        lastUsed.deallocate()
         bits.deallocate()
     }
 
@@ -122,28 +129,37 @@ final class PathCheckMemo {
         let bytes = name.bytes
         let kind = unsafeBitCast(fd.pointee.kind, to: UInt8.self)
         let h = fnvHash(bytes) ^ (UInt64(kind) &* 0x9E37_79B9_7F4A_7C15)  // a name as a file and as a directory: two entries
-        let k = Int(truncatingIfNeeded: h >> 40) & (Self.slots - 1)
-        let e = entries + k
-        let stored = names + k * Self.maxNameBytes
-        if e.pointee.length == Int32(n) && e.pointee.hash == h && e.pointee.kind == kind && (n == 0 || memcmp(stored, bytes.baseAddress!, n) == 0) {
-            current = k
-            // Every result known for this name, into the event's comparison cache.
-            if let checkOfBit {
-                let known = bits + k * 2 * words, results = known + words
-                for w in 0..<words {
-                    var m = known[w]
-                    while m != 0 {
-                        let b = m.trailingZeroBitCount
-                        let hit = results[w] & (1 << UInt64(b)) != 0
-                        marks[Int(checkOfBit[w * 64 + b])] = key | (hit ? 1 : 0)
-                        hits &+= 1
-                        m &= m &- 1
+        let set = Int(truncatingIfNeeded: h >> 40) & (Self.slots / 2 - 1)
+        for way in 0..<2 {
+            let k = set * 2 + way
+            let e = entries + k
+            if e.pointee.length == Int32(n) && e.pointee.hash == h && e.pointee.kind == kind
+                && (n == 0 || memcmp(names + k * Self.maxNameBytes, bytes.baseAddress!, n) == 0) {
+                current = k
+                lastUsed[set] = UInt8(way)
+                // Every result known for this name, into the event's comparison cache.
+                if let checkOfBit {
+                    let known = bits + k * 2 * words, results = known + words
+                    for w in 0..<words {
+                        var m = known[w]
+                        while m != 0 {
+                            let b = m.trailingZeroBitCount
+                            let hit = results[w] & (1 << UInt64(b)) != 0
+                            marks[Int(checkOfBit[w * 64 + b])] = key | (hit ? 1 : 0)
+                            hits &+= 1
+                            m &= m &- 1
+                        }
                     }
                 }
+                return
             }
-            return
         }
-        // A new name in this slot: forget the old one's results.
+        let way = 1 - Int(lastUsed[set])
+        lastUsed[set] = UInt8(way)
+        let k = set * 2 + way
+        let e = entries + k
+        let stored = names + k * Self.maxNameBytes
+        // A new name in this entry: forget the old one's results.
         e.pointee = Entry(hash: h, length: Int32(n), kind: kind)
         if n > 0 { memcpy(stored, bytes.baseAddress!, n) }
         (bits + k * 2 * words).update(repeating: 0, count: words)
