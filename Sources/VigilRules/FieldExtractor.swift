@@ -67,7 +67,16 @@ enum FieldExtractor {
         let slot = s.slots + f.pointee.slot
         if slot.pointee.gen == s.gen { return slot.pointee.value }
         s.fieldsExtracted &+= 1
-        var v = extract(f.pointee, level: f.pointee.index, ctx, s)
+        var v: FV
+        // The record's flags most open rules start with, without the call into ``extract``
+        // (a large function: its prologue costs more than these reads).
+        switch f.pointee.id {
+        case .evtIsOpenRead: v = .bool(ctx.pointee.event.isOpenRead)
+        case .evtIsOpenWrite: v = .bool(ctx.pointee.event.isOpenWrite)
+        case .evtRawres: v = .int(ctx.pointee.event.ret)
+        case .evtIsCompat: v = .bool(ctx.pointee.event.isCompat)
+        default: v = extract(f.pointee, level: f.pointee.index, ctx, s)
+        }
         if f.pointee.hasTransformers { v = transform(v, f.pointee, s) }
         slot.pointee = RuleScratch.Slot(gen: s.gen, value: v)
         return v
