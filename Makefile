@@ -11,7 +11,7 @@ DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libyaml-dev libcurl4-openssl-de
 	bpftool pkg-config rsyslog openssl python3-venv \
 	gcc libc6-dev make git logrotate e2fsprogs openssh-client util-linux iproute2
 
-.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-alerts bench-enforce bench-hostile bench-noise bench-kernel bench-filter test-kernels kernel-matrix-deps
+.PHONY: all deps build bpf run test bench clean bench-deps bench-capture bench-enrich bench-rules bench-alerts bench-enforce bench-hostile bench-noise bench-kernel bench-filter bench-exec-rss test-kernels kernel-matrix-deps
 
 all: build
 
@@ -135,6 +135,11 @@ bench-kernel: build bench-deps $(KERNEL_BENCH_TOOLS)
 #   make bench-filter BENCH_OPENS=300000
 bench-filter: build $(KERNEL_BENCH_TOOLS)
 	VIGIL_BIN=$(CURDIR)/.build/release/vigil python3 bench/failed_filter.py
+
+# The agent's peak RSS, CPU per exec and kept exited processes under a short and a sustained
+# exec storm (bench/exec_rss.py; EXEC_RSS_BINS compares builds).
+bench-exec-rss: build $(BUILD_DIR)/bench/exec_storm
+	python3 bench/exec_rss.py
 
 # Container lookup cost on the decoding thread (enricher and front cache vs a bare Dictionary).
 bench-enrich: deps

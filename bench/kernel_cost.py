@@ -511,7 +511,7 @@ def strip(s):
 
 def compact_stats(stats):
     keep = ("events_total", "kernel_drops", "kernel_ring_full", "decode_errors",
-            "alerts", "process_table_entries", "process_table_evictions")
+            "alerts", "process_table_entries", "process_table_evictions", "process_table_exited_evictions")
     return {k: stats[k] for k in keep if k in stats}
 
 

@@ -28,7 +28,8 @@ private func glibcMallocTrim(_ pad: Int) -> Int32
 extension VigilConfig.ProcessTableLimits {
     /// The process table's configuration for these limits.
     var tableConfiguration: ProcessTable.Configuration {
-        ProcessTable.Configuration(maxProcesses: maxProcesses, maxFDsPerProcess: maxFDsPerProcess)
+        ProcessTable.Configuration(maxProcesses: maxProcesses, exitGracePeriodNs: UInt64(exitGraceMs) * 1_000_000,
+                                   maxFDsPerProcess: maxFDsPerProcess, maxExited: maxExited)
     }
 }
 
@@ -378,6 +379,13 @@ package final class Agent: @unchecked Sendable {
         r.register("vigil_process_table_unknown_total", help: "Events from processes the table did not know.", counter: ps.unknownProcesses)
         r.register("vigil_process_table_fd_drops_total", help: "File descriptors not tracked (per-process cap).", counter: ps.fdDrops)
         r.register("vigil_process_table_seeded_total", help: "Processes loaded from /proc at start-up.", counter: ps.seeded)
+        r.register("vigil_process_table_exited_evictions_total",
+                   help: "Exited processes removed before their grace period ended (process_table.max_exited reached; oldest exit first).",
+                   counter: ps.exitedEvictions)
+        r.register("vigil_process_table_exited_entries", help: "Exited processes kept for late lookups (process_table.exit_grace_ms).",
+                   gauge: ps.exitedEntries)
+        r.register("vigil_process_table_exited_bytes", help: "Estimated bytes held by the exited processes kept (trimmed of fd tables and unneeded environments).",
+                   gauge: ps.exitedBytes)
         let stats: @Sendable () -> CaptureStats? = { [weak self] in self?.sourceStats?() }
         r.register("vigil_events_received_total", help: "Events received from the kernel (or the event source), by event type.", type: .counter) {
             (stats()?.recordsByTypeName ?? []).map { MetricSample(labels: [("type", $0.0)], value: Double($0.1)) }
@@ -456,6 +464,7 @@ package final class Agent: @unchecked Sendable {
         }
         w.key("process_table_entries"); w.int(Int64(processTable.count))
         w.key("process_table_evictions"); w.uint(processTable.stats.evictions.value)
+        w.key("process_table_exited_evictions"); w.uint(processTable.stats.exitedEvictions.value)
         w.key("reloads"); w.uint(metrics.reloads.value)
         w.key("reload_failures"); w.uint(metrics.reloadFailures.value)
         w.key("uptime_seconds"); w.double(Double((Timestamp.monotonicNanoseconds() &- startNs) / 1_000_000) / 1000)

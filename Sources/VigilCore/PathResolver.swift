@@ -40,25 +40,39 @@ package enum PathResolver {
 
     /// Whether an absolute path is already normal: no empty, `.` or `..`
     /// segments and no trailing slash (so it can be used as-is, without copying).
+    /// Every slash is found eight bytes at a time; only a slash's next bytes are looked at.
     package static func isNormalAbsolute(_ p: UnsafeRawBufferPointer) -> Bool {
         let slash = UInt8(ascii: "/"), dot = UInt8(ascii: ".")
         let n = p.count
-        guard n > 0, p[0] == slash else { return false }
+        guard n > 0, let base = p.baseAddress, p[0] == slash else { return false }
         if n == 1 { return true }
         if p[n - 1] == slash { return false }
-        var i = 0
-        while i < n {
-            // p[i] is a slash starting a segment.
+        // The segment after the slash at `i` (not the last byte) is not empty, `.` or `..`.
+        @inline(__always) func segmentIsNormal(_ i: Int) -> Bool {
             let s = i + 1
-            if s >= n || p[s] == slash { return false }
-            if p[s] == dot {
+            let c = p[s]
+            if c == slash { return false }
+            if c == dot {
                 let e = s + 1
                 if e >= n || p[e] == slash { return false }  // "."
                 if p[e] == dot && (e + 1 >= n || p[e + 1] == slash) { return false }  // ".."
             }
-            var j = s
-            while j < n && p[j] != slash { j += 1 }
-            i = j
+            return true
+        }
+        var i = 0
+        let low7: UInt64 = 0x7f7f_7f7f_7f7f_7f7f
+        while i + 8 <= n {
+            let x = UInt64(littleEndian: base.loadUnaligned(fromByteOffset: i, as: UInt64.self)) ^ 0x2f2f_2f2f_2f2f_2f2f
+            var slashes = ~(((x & low7) &+ low7) | x | low7)  // 0x80 in each byte that is a slash
+            while slashes != 0 {
+                if !segmentIsNormal(i + slashes.trailingZeroBitCount >> 3) { return false }
+                slashes &= slashes &- 1
+            }
+            i += 8
+        }
+        while i < n {
+            if p[i] == slash && !segmentIsNormal(i) { return false }
+            i += 1
         }
         return true
     }

@@ -334,7 +334,7 @@ enum FieldExtractor {
             guard let fd = fdPointer(cp, s), fd.pointee.ino != 0 else { return .unset }
             return .int(Int64(fd.pointee.nlink))
         case .fdSameFileAs:
-            guard let fd = fdPointer(cp, s), fd.pointee.ino != 0, fd.pointee.kind == .file else { return .unset }
+            guard let fd = fdPointer(cp, s), fd.pointee.ino != 0, fd.pointee.kind.isKind(.file) else { return .unset }
             let key = UnsafeBufferPointer(start: f.key, count: f.keyLen)
             // The same name is the same file; another name can only be when the inode has
             // more than one link (a cheap test first: no stat for ordinary files).
@@ -360,10 +360,10 @@ enum FieldExtractor {
         case .fdDirectory, .fdFilename:
             guard let fdp = fdPointer(cp, s) else { return .unset }
             let kind = fdp.pointee.kind
-            guard kind == .file || kind == .directory || kind == .memfd else { return .unset }
+            guard kind.isKind(.file) || kind.isKind(.directory) || kind.isKind(.memfd) else { return .unset }
             let v = fdName(fdp, s)
             if v.len == 0 { return .unset }
-            if f.id == .fdDirectory && kind == .directory { return v }
+            if f.id == .fdDirectory && kind.isKind(.directory) { return v }
             let b = v.bytes
             var k = b.count
             while k > 0 && b[k - 1] != 47 { k -= 1 }
@@ -374,7 +374,7 @@ enum FieldExtractor {
             memcpy(p, b.baseAddress!, dirLen)
             return .str(UnsafePointer(p), dirLen)
         case .fdIp, .fdSip, .fdCip, .fdLip, .fdRip, .fdNet, .fdSnet, .fdCnet, .fdLnet, .fdRnet:
-            guard let fdp = fdPointer(cp, s), fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 else { return .unset }
+            guard let fdp = fdPointer(cp, s), fdp.pointee.kind.isKind(.ipv4) || fdp.pointee.kind.isKind(.ipv6) else { return .unset }
             let server: Bool
             switch f.id {
             case .fdCip, .fdCnet: server = false
@@ -383,13 +383,13 @@ enum FieldExtractor {
             default: server = true
             }
             let ip = server ? fdp.pointee.serverIP : fdp.pointee.clientIP
-            let n = fdp.pointee.kind == .ipv4 ? 4 : 16
+            let n = fdp.pointee.kind.isKind(.ipv4) ? 4 : 16
             guard ip.count >= n else { return .unset }
             let p = s.arena.alloc(16)
             ip.withUnsafeBufferPointer { _ = memcpy(p, $0.baseAddress!, n) }
             return FV(kind: .ip, len: Int32(n), i: 0, p: UnsafePointer(p))
         case .fdPort, .fdSport, .fdCport, .fdLport, .fdRport:
-            guard let fdp = fdPointer(cp, s), fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 else { return .unset }
+            guard let fdp = fdPointer(cp, s), fdp.pointee.kind.isKind(.ipv4) || fdp.pointee.kind.isKind(.ipv6) else { return .unset }
             switch f.id {
             case .fdCport: return .int(Int64(fdp.pointee.clientPort))
             case .fdLport: return .int(Int64(fdp.pointee.isServerSide ? fdp.pointee.serverPort : fdp.pointee.clientPort))
@@ -403,12 +403,12 @@ enum FieldExtractor {
             case 17: return staticString(udpBytes)
             case 1, 58: return staticString(icmpBytes)
             case 255: return staticString(rawBytes)
-            default: return fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 ? staticString(rawBytes) : .unset
+            default: return fdp.pointee.kind.isKind(.ipv4) || fdp.pointee.kind.isKind(.ipv6) ? staticString(rawBytes) : .unset
             }
         case .fdSockfamily:
             guard let fdp = fdPointer(cp, s) else { return .unset }
-            if fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 { return staticString(ipBytes) }
-            if fdp.pointee.kind == .unix { return staticString(unixBytes) }
+            if fdp.pointee.kind.isKind(.ipv4) || fdp.pointee.kind.isKind(.ipv6) { return staticString(ipBytes) }
+            if fdp.pointee.kind.isKind(.unix) { return staticString(unixBytes) }
             return .unset
         case .fdIsServer: return fdPointer(cp, s).map { .bool($0.pointee.isServerSide) } ?? .unset
         case .fdConnected: return fdPointer(cp, s).map { .bool($0.pointee.connected) } ?? .unset
@@ -416,7 +416,7 @@ enum FieldExtractor {
             let t = ev.type.name
             return .bool(t == "connect" || t == "rename" || t == "renameat" || t == "renameat2")
         case .fdCipName, .fdSipName, .fdLipName, .fdRipName:
-            guard let fdp = fdPointer(cp, s), fdp.pointee.kind == .ipv4 || fdp.pointee.kind == .ipv6 else { return .unset }
+            guard let fdp = fdPointer(cp, s), fdp.pointee.kind.isKind(.ipv4) || fdp.pointee.kind.isKind(.ipv6) else { return .unset }
             let server: Bool
             switch f.id {
             case .fdCipName: server = false
@@ -425,7 +425,7 @@ enum FieldExtractor {
             default: server = true
             }
             let ip = server ? fdp.pointee.serverIP : fdp.pointee.clientIP
-            let n = fdp.pointee.kind == .ipv4 ? 4 : 16
+            let n = fdp.pointee.kind.isKind(.ipv4) ? 4 : 16
             guard ip.count >= n else { return .unset }
             var w = ArenaWriter(s.arena, max: DNSNameCache.maxNameBytes)
             let found = ip.withUnsafeBufferPointer { DNSNameCache.shared.name(of: UnsafeBufferPointer(rebasing: $0[0..<n]), into: &w) }
@@ -541,7 +541,6 @@ enum FieldExtractor {
         return m.first { fnmatch(pattern, byDest ? $0.destination : $0.source, 0) == 0 }
     }
 
-    static let fdOffset = MemoryLayout<EventContext>.offset(of: \EventContext.fd)!
 
     /// The event's fd in place (no copy of its strings and arrays), or nil.
     /// A single-payload Optional stores its payload at offset 0.
@@ -550,7 +549,7 @@ enum FieldExtractor {
     /// fd.filename and fd.nameraw all start from it.
     @inline(__always) static func fdName(_ fd: UnsafePointer<FDInfo>, _ s: RuleScratch) -> FV {
         if s.fdNameGen == s.gen { return s.fdNameValue }
-        let v = s.arena.copy(fd.pointee.name)
+        let v = s.arena.copy(FDInfo.name(at: fd))
         s.fdNameGen = s.gen
         s.fdNameValue = v
         return v
@@ -559,7 +558,7 @@ enum FieldExtractor {
     /// Whether the event has an fd is looked up once per event (`s.gen`): testing the Optional
     /// copies the whole FDInfo (retaining its strings), which fd fields would otherwise pay each.
     @inline(__always) static func fdPointer(_ cp: UnsafePointer<EventContext>, _ s: RuleScratch) -> UnsafePointer<FDInfo>? {
-        let op = (UnsafeRawPointer(cp) + fdOffset).assumingMemoryBound(to: Optional<FDInfo>.self)
+        let op = (UnsafeRawPointer(cp) + s.fdOffset).assumingMemoryBound(to: Optional<FDInfo>.self)
         if s.fdPresenceGen != s.gen {
             s.fdPresenceGen = s.gen
             if case .none = op.pointee { s.fdPresent = false } else { s.fdPresent = true }
@@ -738,6 +737,9 @@ struct StaticBytes: @unchecked Sendable {
 
 
 extension FDInfo.Kind {
+    /// `self == k`, comparing the cases' tags (the synthesized `==` of another module's enum is
+    /// called through its `Equatable` witness).
+    @inline(__always) func isKind(_ k: FDInfo.Kind) -> Bool { unsafeBitCast(self, to: UInt8.self) == unsafeBitCast(k, to: UInt8.self) }
     /// Falco's `fd.type` name as constant bytes.
     var typeNameBytes: StaticBytes? { FieldExtractor.fdTypeNames[Int(rawValue)] }
     var typeCharBytes: StaticBytes? { FieldExtractor.fdTypeChars[Int(rawValue)] }

@@ -135,6 +135,18 @@ struct PathPrefixSet {
         if n > 1 && v[n - 1] == 47 { n -= 1 } // trailing slash: compare without it
         return set.contains(UnsafeBufferPointer(rebasing: v[0..<n]))
     }
+
+    /// ``matches(_:)`` on a set read in place (no copy of it per call).
+    static func matches(_ p: UnsafePointer<PathPrefixSet>, _ v: UnsafeBufferPointer<UInt8>) -> Bool {
+        if p.pointee.matchAll { return v.first == 47 }
+        let set = (UnsafeRawPointer(p) + MemoryLayout<PathPrefixSet>.offset(of: \PathPrefixSet.set)!).assumingMemoryBound(to: ByteSet.self)
+        for k in 1..<max(v.count, 1) where v[k] == 47 && set.pointee.hasLength(k) {
+            if ByteSet.contains(set, UnsafeBufferPointer(rebasing: v[0..<k])) { return true }
+        }
+        var n = v.count
+        if n > 1 && v[n - 1] == 47 { n -= 1 } // trailing slash: compare without it
+        return ByteSet.contains(set, UnsafeBufferPointer(rebasing: v[0..<n]))
+    }
 }
 
 /// A compiled POSIX extended regex, matched against the whole value. The

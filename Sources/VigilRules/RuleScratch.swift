@@ -28,8 +28,13 @@ package final class RuleScratch {
     @exclusivity(unchecked) var fdNameGen: UInt32 = 0
     @exclusivity(unchecked) var fdNameValue = FV.unset
     let arena = Arena()
+    /// Where ``EventContext/fd`` is in the context (``FieldExtractor/fdPointer(_:_:)``), kept
+    /// here so that reading it is a load (a static would be a lazy global, checked per read).
+    let fdOffset = MemoryLayout<EventContext>.offset(of: \EventContext.fd)!
     /// `proc.cmdline` of the last process, kept between events.
     let cmdlineMemo = CommandLineMemo()
+    /// Results of comparisons of fd names, kept between events (``PathCheckMemo``).
+    let pathMemo = PathCheckMemo()
     /// `fd.same_file_as` targets, kept between events.
     let sameFileTargets = SameFileTargets()
     /// Events evaluated with this scratch (`evt.num`).

@@ -130,6 +130,10 @@ package final class RuleSet: Sendable {
     let table: CandidateTable
     /// The most candidates an event type has (the matches ``match`` can collect for one event).
     let maxCandidates: Int
+    /// This set's id for ``PathCheckMemo`` (unique among the sets of this process).
+    let memoID = PathCheckMemo.nextID()
+    /// Comparisons ``PathCheckMemo`` keeps (``HotCheck/memoBit``).
+    let memoCount: Int
     package let matching: RuleMatching
     package let summary: RuleSetSummary
     /// Owns the memory the compiled checks point into.
@@ -181,9 +185,18 @@ package final class RuleSet: Sendable {
             }
             guardStarts.append(Int32(guards.count))
         }
+        var memoized = 0
+        let hotChecks = program.checks.map { c -> HotCheck in
+            var h = HotCheck(c, store: store)
+            if HotCheck.memoizable(c) { h.memoBit = Int32(memoized); memoized += 1 }
+            return h
+        }
+        memoCount = memoized
+        var checkOfBit = [Int32](repeating: 0, count: memoized)
+        for (k, h) in hotChecks.enumerated() where h.memoBit >= 0 { checkOfBit[Int(h.memoBit)] = Int32(k) }
         table = CandidateTable(candidates: store.copy(idx.flatMap { $0 }), start: store.copy(starts), enforcing: store.copy(hasEnforcing),
-                               steps: store.copy(steps), checks: store.copy(program.checks.map { HotCheck($0, store: store) }),
-                               guards: store.copy(guards), guardStart: store.copy(guardStarts))
+                               steps: store.copy(steps), checks: store.copy(hotChecks),
+                               guards: store.copy(guards), guardStart: store.copy(guardStarts), checkOfMemoBit: store.copy(checkOfBit))
         maxCandidates = idx.map(\.count).max() ?? 0
         requiredEventTypes = req
     }
@@ -442,7 +455,8 @@ package final class RuleSet: Sendable {
         scratch.ensure(program.slotCount, program.checks.count)
         scratch.ensureMatches(maxCandidates)
         scratch.begin()
-        let ev = Evaluator(checks: table.checks, ctxp: cp, s: scratch)
+        scratch.pathMemo.use(memoID, count: memoCount, checkOfBit: table.checkOfMemoBit)
+        let ev = Evaluator(checks: table.checks, ctxp: cp, s: scratch, memoize: true)
         // Every candidate's condition, in guard-tree order (shared leading comparisons tested
         // once); the matching candidates' positions are collected, then reported in load order.
         let found = scratch.matchBuffer
@@ -587,6 +601,8 @@ struct CandidateTable: @unchecked Sendable {
     /// Every type's ``GuardNode`` tree (`next` indices absolute).
     let guards: UnsafePointer<GuardNode>
     let guardStart: UnsafePointer<Int32>
+    /// The check index of each ``PathCheckMemo`` bit.
+    let checkOfMemoBit: UnsafePointer<Int32>
 }
 
 /// Walks a condition tree node by node (``RuleSet/matches(rule:_:scratch:newEvent:)``, and the
@@ -630,8 +646,12 @@ struct Evaluator {
     let marks: UnsafeMutablePointer<UInt32>
     let key: UInt32
 
-    init(checks: UnsafePointer<HotCheck>, ctxp: UnsafePointer<EventContext>, s: RuleScratch) {
-        self.checks = checks; self.ctxp = ctxp; self.s = s
+    /// Whether comparisons of the fd's name come from (and go to) ``RuleScratch/pathMemo``
+    /// (``RuleSet/match``; the condition trees, the reference, compute every comparison).
+    let memoize: Bool
+
+    init(checks: UnsafePointer<HotCheck>, ctxp: UnsafePointer<EventContext>, s: RuleScratch, memoize: Bool = false) {
+        self.checks = checks; self.ctxp = ctxp; self.s = s; self.memoize = memoize
         marks = s.checkMarks; key = s.checkMarkKey
     }
 
@@ -656,24 +676,63 @@ struct Evaluator {
         return r
     }
 
+    /// Comparison `c` for this event: from the path memo when it depends on the fd's name only
+    /// and this event's name was seen, else computed (small: the common comparisons inline, the
+    /// rest and ancestor walks out of line, so most calls pay a short prologue).
     @inline(never) func evalCheck(_ c: UnsafePointer<HotCheck>) -> Bool {
-        s.checksEvaluated &+= 1
-        let field = c.pointee.fields
-        if c.pointee.anyAncestor {
-            var level = 1
-            while level < 64 {
-                guard FieldExtractor.ancestor(ctxp, level) != nil else { return false }
-                var v = FieldExtractor.extract(field.pointee, level: level, ctxp, s)
-                if field.pointee.hasTransformers { v = FieldExtractor.transform(v, field.pointee, s) }
-                if test(c, v) { return true }
-                level += 1
-            }
-            return false
+        let bit = c.pointee.memoBit
+        if bit >= 0 && memoize {
+            let memo = s.pathMemo
+            if let r = memo.result(bit, gen: s.gen, ctxp, s, marks: marks, key: key) { return r }
+            let r = compute(c)
+            memo.store(bit, r)
+            return r
         }
-        return test(c, FieldExtractor.value(field, ctxp, s))
+        return compute(c)
     }
 
-    @inline(__always) func test(_ c: UnsafePointer<HotCheck>, _ v0: FV) -> Bool {
+    /// Computes comparison `c` for this event.
+    @inline(__always) func compute(_ c: UnsafePointer<HotCheck>) -> Bool {
+        s.checksEvaluated &+= 1
+        if c.pointee.anyAncestor { return anyAncestorMatches(c) }
+        let v = FieldExtractor.value(c.pointee.fields, ctxp, s)
+        let kind = c.pointee.kind
+        if kind == .exists { return v.isSet != c.pointee.negate }
+        guard v.isSet else { return false }  // unset never matches, whatever the operator
+        let r: Bool
+        switch kind {
+        case .strEq: r = Bytes.equal(str(v).bytes, c.pointee.bytes)
+        case .strIn: r = ByteSet.contains(c.pointee.p!.assumingMemoryBound(to: ByteSet.self), str(v).bytes)
+        case .strContains: r = Bytes.contains(str(v).bytes, c.pointee.bytes)
+        case .strStartsWith: r = Bytes.startsWith(str(v).bytes, c.pointee.bytes)
+        case .strEndsWith: r = Bytes.endsWith(str(v).bytes, c.pointee.bytes)
+        case .pmatch: r = PathPrefixSet.matches(c.pointee.p!.assumingMemoryBound(to: PathPrefixSet.self), str(v).bytes)
+        case .intCmp:
+            guard let x = int(v) else { return false }
+            let n = c.pointee.i
+            r = ordered(c.pointee.op, x < n ? -1 : (x > n ? 1 : 0))
+        case .boolEq: r = v.kind == .bool && v.i == c.pointee.i
+        default: return test(c, v)
+        }
+        return r != c.pointee.negate
+    }
+
+    /// `proc.aname` (and the other ancestor fields) without an index: whether any ancestor's value passes.
+    @inline(never) func anyAncestorMatches(_ c: UnsafePointer<HotCheck>) -> Bool {
+        let field = c.pointee.fields
+        var level = 1
+        while level < 64 {
+            guard FieldExtractor.ancestor(ctxp, level) != nil else { return false }
+            var v = FieldExtractor.extract(field.pointee, level: level, ctxp, s)
+            if field.pointee.hasTransformers { v = FieldExtractor.transform(v, field.pointee, s) }
+            if test(c, v) { return true }
+            level += 1
+        }
+        return false
+    }
+
+    /// Whether `v0` passes comparison `c` (every kind; ``evalCheck(_:)`` inlines the common ones).
+    @inline(never) func test(_ c: UnsafePointer<HotCheck>, _ v0: FV) -> Bool {
         let kind = c.pointee.kind
         if kind == .exists { return v0.isSet }
         guard v0.isSet else { return false }
@@ -690,7 +749,7 @@ struct Evaluator {
         case .strOrder: v = str(v); r = ordered(c.pointee.op, Bytes.compare(v.bytes, c.pointee.bytes))
         case .glob: v = str(v); r = c.pointee.p!.assumingMemoryBound(to: GlobPattern.self).pointee.matches(v.p!)
         case .regex: v = str(v); r = c.pointee.p!.assumingMemoryBound(to: CompiledRegex.self).pointee.matches(v.p!)
-        case .pmatch: v = str(v); r = c.pointee.p!.assumingMemoryBound(to: PathPrefixSet.self).pointee.matches(v.bytes)
+        case .pmatch: v = str(v); r = PathPrefixSet.matches(c.pointee.p!.assumingMemoryBound(to: PathPrefixSet.self), v.bytes)
         case .intCmp:
             guard let x = int(v) else { return false }
             let n = c.pointee.i
@@ -761,7 +820,10 @@ struct Evaluator {
         }
     }
 
-    @inline(__always) func str(_ v: FV) -> FV { v.kind == .str ? v : FieldExtractor.render(v, s) }
+    @inline(__always) func str(_ v: FV) -> FV { v.kind == .str ? v : rendered(v) }
+
+    /// A non-string value as text (out of line: rare).
+    @inline(never) func rendered(_ v: FV) -> FV { FieldExtractor.render(v, s) }
 
     @inline(__always) func int(_ v: FV) -> Int64? {
         switch v.kind {

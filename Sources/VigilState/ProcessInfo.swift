@@ -47,6 +47,10 @@ package final class ProcessInfo {
         var envBlock: String = ""
         var envCaptured: Bool = false
         var envTruncated: Bool = false
+        var mayHaveChildren: Bool = false
+        var isRetired: Bool = false
+        var countedExited: Bool = false
+        var retainedBytes: Int = 0
     }
     let hot: UnsafeMutablePointer<Hot>
 
@@ -278,6 +282,68 @@ package final class ProcessInfo {
         @inline(__always) set { hot.pointee.envTruncated = newValue }
     }
 
+    /// Whether the process may have descendants: it forked (a thread-group child), a process
+    /// names it as its parent, or it came from `/proc` (whose children are not checked). Only
+    /// such a process can be reached as an ancestor (`proc.pname`, `proc.aname[N]`,
+    /// `proc.aenv`), so only such an exited process keeps its environment (see
+    /// ``ProcessTable``'s exit handling).
+    package var mayHaveChildren: Bool {
+        @inline(__always) get { hot.pointee.mayHaveChildren }
+        @inline(__always) set { hot.pointee.mayHaveChildren = newValue }
+    }
+    /// Whether the table trimmed this exited process to what later lookups need (after its
+    /// exit event was evaluated).
+    package var isRetired: Bool { hot.pointee.isRetired }
+    /// What this entry holds in memory, in bytes (an estimate: the object, its fixed fields,
+    /// the heap storage of its strings, arguments, environment and fd table; storage shared
+    /// with other processes, such as an inherited environment, is counted in full).
+    package var estimatedBytes: Int {
+        @inline(__always) func heap(_ s: String) -> Int {
+            let n = s.utf8.count
+            return n <= 15 ? 0 : 32 + n  // small strings live inline
+        }
+        let h = hot.pointee
+        var n = 32 + MemoryLayout<Hot>.stride
+        n += heap(h.name) + heap(h.exe) + heap(h.exePath) + heap(h.cwd) + heap(h.cgroupPath) + heap(h.envBlock)
+        if !h.args.isEmpty {
+            n += 32 + h.args.capacity * MemoryLayout<String>.stride
+            for a in h.args { n += heap(a) }
+        }
+        if !h.fds.isEmpty {
+            // Native dictionary storage: a power-of-two bucket count at most 3/4 full.
+            var buckets = 1
+            while buckets * 3 < h.fds.capacity * 4 { buckets <<= 1 }
+            n += 64 + buckets * (MemoryLayout<Int32>.stride + MemoryLayout<FDInfo>.stride) + buckets / 8
+        }
+        return n
+    }
+    /// Whether the table counts this entry among its exited ones (from its exit event until it leaves).
+    var countedExited: Bool {
+        @inline(__always) get { hot.pointee.countedExited }
+        @inline(__always) set { hot.pointee.countedExited = newValue }
+    }
+    /// The ``estimatedBytes`` counted when the table retired this entry (0 before).
+    var retainedBytes: Int {
+        @inline(__always) get { hot.pointee.retainedBytes }
+        @inline(__always) set { hot.pointee.retainedBytes = newValue }
+    }
+
+    /// Trims an exited process to what can still be asked of it once its exit event was
+    /// evaluated: its fd table goes (fds are read only for the process's own events, and a
+    /// thread group makes none after its last thread's exit), and so does its environment
+    /// unless it may have descendants (``mayHaveChildren``: their `proc.aenv` reads it). Its
+    /// identity, image and arguments stay for its children's `proc.pname`, `proc.aname[N]`,
+    /// `proc.pcmdline`, `proc.aexepath[N]` and the `proc.sname`/`proc.vpgid.name` of its
+    /// session and process group.
+    func retire() {
+        hot.pointee.isRetired = true
+        if !hot.pointee.fds.isEmpty { hot.pointee.fds = [:] }
+        if !hot.pointee.mayHaveChildren && hot.pointee.envCaptured {
+            hot.pointee.envBlock = ""
+            hot.pointee.envCaptured = false; hot.pointee.envTruncated = false
+        }
+    }
+
     /// The value of environment variable `name` (the first `name=` entry), or nil.
     package func envValue(_ name: String) -> String? {
         let prefix = name + "="
@@ -311,6 +377,9 @@ package final class ProcessInfo {
         exitTimeBootNs = keep.exitTimeBootNs; lastSeenBootNs = keep.lastSeenBootNs
         exitCode = keep.exitCode; exitSignal = keep.exitSignal
         threadCount = keep.threadCount; fromProcScan = keep.fromProcScan
+        hot.pointee.mayHaveChildren = keep.mayHaveChildren
+        hot.pointee.isRetired = keep.isRetired; hot.pointee.countedExited = keep.countedExited
+        hot.pointee.retainedBytes = keep.retainedBytes
     }
 
     package init(pid: UInt32, ppid: UInt32, name: String = "", exe: String = "", exePath: String = "",
@@ -330,6 +399,8 @@ package final class ProcessInfo {
         self.exeMtimeNs = exeMtimeNs; self.exeUpperLayer = exeUpperLayer; self.exeFromMemfd = exeFromMemfd
         self.argsTruncated = argsTruncated; self.pgid = pgid; self.sid = sid; self.vpid = vpid
         self.fromProcScan = fromProcScan
+        // A process found in /proc may have children (not checked): keep what they may ask of it.
+        self.mayHaveChildren = fromProcScan
     }
 
     deinit {

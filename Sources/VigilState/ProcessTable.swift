@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import VigilABI
 import VigilCore
 import VigilDecode
@@ -7,9 +10,16 @@ import VigilDecode
 ///
 /// Kept current by ``apply(_:)`` for every event: exec replaces a process's
 /// image, fork/clone creates children (copying the parent's exe, args, cwd and
-/// fds) or counts threads, exit marks the process exited and evicts it after
-/// ``Configuration/exitGracePeriodNs``; syscalls update fd tables and the cwd.
-/// Seed it from `/proc` at start-up with ``seedFromProc(_:)``.
+/// fds) or counts threads, exit marks the process exited; syscalls update fd tables
+/// and the cwd. Seed it from `/proc` at start-up with ``seedFromProc(_:)``.
+///
+/// An exited process (its last thread's exit) is evaluated whole: the rules see its
+/// exit event with everything it had. Right after (at the next event or tick) it is
+/// trimmed to what can still be asked of it (``ProcessInfo/retire()``: no fd table,
+/// no environment unless it may have descendants) and stays resolvable for its
+/// children's ancestry fields and its session and process group for
+/// ``Configuration/exitGracePeriodNs``; at most ``Configuration/maxExited`` exited
+/// processes are kept, the oldest exit going first (counted in ``Stats/exitedEvictions``).
 ///
 /// The common path (a syscall event of a known process that does not change
 /// its fds) performs no allocation: one dictionary lookup (or a hit in the
@@ -21,6 +31,10 @@ package final class ProcessTable {
         package var maxProcesses: Int
         /// How long an exited process stays resolvable for late events (boot-clock ns).
         package var exitGracePeriodNs: UInt64
+        /// Most exited processes kept in their grace period; beyond it the oldest exit is
+        /// removed early (``Stats/exitedEvictions``). 0: an exited process goes as soon as its
+        /// exit event was evaluated (as Falco's thread table does).
+        package var maxExited: Int
         /// Cap on tracked fds per process; fds beyond it are not tracked (counted).
         package var maxFDsPerProcess: Int
         /// Longest ancestry walk (cycle guard).
@@ -33,14 +47,20 @@ package final class ProcessTable {
         /// `/proc` and removed when the process is gone (its exit was missed); 0 disables.
         package var staleAfterNs: UInt64
 
-        package init(maxProcesses: Int = 131_072, exitGracePeriodNs: UInt64 = 5_000_000_000, maxFDsPerProcess: Int = 4096,
+        package init(maxProcesses: Int = 131_072, exitGracePeriodNs: UInt64 = Configuration.defaultExitGracePeriodNs, maxFDsPerProcess: Int = 4096,
                     maxAncestryDepth: Int = 256, resolveUnknownFromProc: Bool = true, procRoot: String = "/proc",
-                    staleAfterNs: UInt64 = 300_000_000_000) {
+                    staleAfterNs: UInt64 = 300_000_000_000, maxExited: Int = Configuration.defaultMaxExited) {
             self.maxProcesses = max(16, maxProcesses); self.exitGracePeriodNs = exitGracePeriodNs
+            self.maxExited = max(0, maxExited)
             self.maxFDsPerProcess = max(1, maxFDsPerProcess); self.maxAncestryDepth = max(1, maxAncestryDepth)
             self.resolveUnknownFromProc = resolveUnknownFromProc; self.procRoot = procRoot
             self.staleAfterNs = staleAfterNs
         }
+
+        /// The default grace period of an exited process: 5 s.
+        package static let defaultExitGracePeriodNs: UInt64 = 5_000_000_000
+        /// The default budget of exited processes kept.
+        package static let defaultMaxExited = 4096
     }
 
     /// Counters of the table's work and losses (exported as metrics by the agent).
@@ -61,6 +81,14 @@ package final class ProcessTable {
         package let seeded = Counter()
         /// Entries removed because `/proc` showed the process gone (a missed exit).
         package let stale = Counter()
+        /// Exited entries removed before their grace period ended because more than
+        /// ``Configuration/maxExited`` were kept (oldest exit first).
+        package let exitedEvictions = Counter()
+        /// Exited entries kept now (in their grace period).
+        package let exitedEntries = Gauge()
+        /// What the exited entries kept now hold, in bytes (``ProcessInfo/estimatedBytes``
+        /// after trimming).
+        package let exitedBytes = Gauge()
         /// Current number of entries.
         package let entries = Gauge()
         package init() {}
@@ -88,17 +116,24 @@ package final class ProcessTable {
     /// Names of recently opened files, shared by the fds that opened them.
     let fileNames = FileNameCache()
 
-    /// Exited processes in exit order, for grace-period eviction.
-    private var exitQueue: [(pid: UInt32, ts: UInt64, process: ProcessInfo)] = []
-    private var exitHead = 0
-
     /// Per-event state, outside the object's stored properties so the event path
     /// pays no dynamic exclusivity checks.
     struct Hot {
         /// The newest event timestamp applied.
         var latestEventNs: UInt64 = 0
-        /// When the oldest exited process's grace period ends (`.max`: none waiting).
+        /// When the oldest exited process's grace period ends (`.max`: none waiting); 0 while
+        /// ``retiring`` waits.
         var nextExitDueNs: UInt64 = .max
+        /// The process whose exit the last event applied: trimmed once that event was evaluated.
+        var retiring: ProcessInfo? = nil
+        /// Exited entries in the table and their ``ProcessInfo/retainedBytes``.
+        var exitedCount = 0
+        var exitedBytes = 0
+        /// Exited processes in exit order (from ``exitHead``), for grace-period eviction.
+        var exitQueue: [(pid: UInt32, ts: UInt64, process: ProcessInfo)] = []
+        var exitHead = 0
+        /// When ``removeStale(now:)`` runs next (boot-clock ns).
+        var nextStaleCheckNs: UInt64 = 0
     }
     private let hot: UnsafeMutablePointer<Hot>
     /// A direct-mapped cache pid -> process in front of the dictionary.
@@ -147,9 +182,11 @@ package final class ProcessTable {
 
     /// Inserts or replaces an entry (evicting under the hard cap).
     package func insert(_ p: ProcessInfo) {
-        if processes[p.pid] == nil && processes.count >= configuration.maxProcesses { makeRoom() }
+        let old = processes[p.pid]
+        if old == nil && processes.count >= configuration.maxProcesses { makeRoom() }
         processes[p.pid] = p
         cache(p, pid: p.pid)
+        if let old, old !== p { forgetExited(old) }
         stats.entries.set(Int64(processes.count))
     }
 
@@ -159,8 +196,26 @@ package final class ProcessTable {
         let i = cacheSlot(pid)
         if cacheKeys[i] == pid { cacheValues[i] = nil }
         let p = processes.removeValue(forKey: pid)
+        if let p { forgetExited(p) }
         stats.entries.set(Int64(processes.count))
         return p
+    }
+
+    /// Exited entries in the table now (``Stats/exitedEntries``).
+    package var exitedCount: Int { hot.pointee.exitedCount }
+    /// What they hold, in bytes (``Stats/exitedBytes``).
+    package var exitedBytes: Int { hot.pointee.exitedBytes }
+
+    /// An entry left the table: if it is counted as exited, it no longer is.
+    private func forgetExited(_ p: ProcessInfo) {
+        guard p.countedExited else { return }
+        p.countedExited = false
+        let h = hot
+        h.pointee.exitedCount -= 1
+        h.pointee.exitedBytes -= p.retainedBytes
+        p.retainedBytes = 0
+        stats.exitedEntries.set(Int64(h.pointee.exitedCount))
+        stats.exitedBytes.set(Int64(h.pointee.exitedBytes))
     }
 
     /// Number of entries.
@@ -238,7 +293,6 @@ package final class ProcessTable {
         }
     }
 
-    private var nextStaleCheckNs: UInt64 = 0
 
     /// Removes entries whose process is gone although no exit was seen (lost
     /// events): live entries not seen for ``Configuration/staleAfterNs`` are
@@ -273,37 +327,69 @@ package final class ProcessTable {
     package var latestEventNs: UInt64 { hot.pointee.latestEventNs }
 
     private func updateExitDue() {
-        hot.pointee.nextExitDueNs = exitHead < exitQueue.count
-            ? exitQueue[exitHead].ts &+ configuration.exitGracePeriodNs : .max
+        let h = hot
+        h.pointee.nextExitDueNs = h.pointee.retiring != nil ? 0
+            : h.pointee.exitHead < h.pointee.exitQueue.count ? h.pointee.exitQueue[h.pointee.exitHead].ts &+ configuration.exitGracePeriodNs
+            : .max
+    }
+
+    /// Removes exited entries in exit order (oldest first) while `more` says so (given the
+    /// exit time of the oldest queued), counting each in `counter`.
+    private func removeOldestExits(counting counter: Counter, while more: (UInt64) -> Bool) {
+        let h = hot
+        while h.pointee.exitHead < h.pointee.exitQueue.count && more(h.pointee.exitQueue[h.pointee.exitHead].ts) {
+            let item = h.pointee.exitQueue[h.pointee.exitHead]
+            h.pointee.exitHead += 1
+            // Skipped: a pid reused since, or an entry already gone.
+            if let cur = processes[item.pid], cur === item.process, cur.hasExited {
+                remove(pid: item.pid)
+                counter.add()
+            }
+        }
+    }
+
+    /// Trims the process whose exit the previous event applied (its exit event has been
+    /// evaluated since), then keeps at most ``Configuration/maxExited`` exited entries.
+    private func retirePending() {
+        let h = hot
+        guard let p = h.pointee.retiring else { return }
+        h.pointee.retiring = nil
+        guard p.hasExited, !p.isRetired, processes[p.pid] === p else { return }
+        p.retire()
+        let bytes = p.estimatedBytes
+        p.retainedBytes = bytes
+        h.pointee.exitedBytes += bytes
+        stats.exitedBytes.set(Int64(h.pointee.exitedBytes))
+        let budget = configuration.maxExited
+        if h.pointee.exitedCount > budget {
+            removeOldestExits(counting: stats.exitedEvictions) { _ in h.pointee.exitedCount > budget }
+        }
     }
 
     /// Removes exited processes whose grace period ended by `now` (boot-clock ns),
     /// and (at most once per minute) entries whose exit was missed (``removeStale(now:)``).
     /// Time never runs ahead of the newest event applied, so replaying a recorded
-    /// capture (older timestamps) keeps its grace periods.
+    /// capture (older timestamps) keeps its grace periods. First trims the process whose
+    /// exit the last event applied (call it between events, never while one is evaluated).
     package func expire(now: UInt64) {
-        let now = latestEventNs == 0 ? now : min(now, latestEventNs)
-        if configuration.staleAfterNs > 0 && now >= nextStaleCheckNs {
-            if nextStaleCheckNs != 0 { removeStale(now: now) }
-            nextStaleCheckNs = now &+ 60_000_000_000
+        retirePending()
+        let h = hot
+        let now = h.pointee.latestEventNs == 0 ? now : min(now, h.pointee.latestEventNs)
+        if configuration.staleAfterNs > 0 && now >= h.pointee.nextStaleCheckNs {
+            if h.pointee.nextStaleCheckNs != 0 { removeStale(now: now) }
+            h.pointee.nextStaleCheckNs = now &+ 60_000_000_000
         }
         let grace = configuration.exitGracePeriodNs
-        while exitHead < exitQueue.count && exitQueue[exitHead].ts &+ grace <= now {
-            let item = exitQueue[exitHead]
-            exitHead += 1
-            if let cur = processes[item.pid], cur === item.process, cur.hasExited {
-                remove(pid: item.pid)
-                stats.expired.add()
-            }
-        }
+        removeOldestExits(counting: stats.expired) { $0 &+ grace <= now }
         compactExitQueue()
     }
 
     private func compactExitQueue() {
-        if exitHead == exitQueue.count {
-            exitQueue.removeAll(keepingCapacity: true); exitHead = 0
-        } else if exitHead > 1024 && exitHead * 2 > exitQueue.count {
-            exitQueue.removeFirst(exitHead); exitHead = 0
+        let h = hot
+        if h.pointee.exitHead == h.pointee.exitQueue.count {
+            h.pointee.exitQueue.removeAll(keepingCapacity: true); h.pointee.exitHead = 0
+        } else if h.pointee.exitHead > 1024 && h.pointee.exitHead * 2 > h.pointee.exitQueue.count {
+            h.pointee.exitQueue.removeFirst(h.pointee.exitHead); h.pointee.exitHead = 0
         }
         updateExitDue()
     }
@@ -326,10 +412,15 @@ package final class ProcessTable {
         let cg = e.cgroupID
         if p.cgroupID != cg && cg != 0 { p.cgroupID = cg; p.cgroupPath = "" }
         let pp = e.ppid
-        if pp != 0 && p.ppid != pp { p.ppid = pp }
+        if pp != 0 && p.ppid != pp { p.ppid = pp; adopted(by: pp) }
         p.uid = e.uid
         p.gid = e.gid
         return p
+    }
+
+    /// Marks `ppid`'s entry as a parent (its descendants may read its fields).
+    private func adopted(by ppid: UInt32) {
+        if let parent = processes[ppid] { parent.mayHaveChildren = true }
     }
 
     private func createUnknown(_ e: Event) -> ProcessInfo {
@@ -343,6 +434,7 @@ package final class ProcessTable {
         let q = p ?? ProcessInfo(pid: pid, ppid: e.ppid, name: e.comm.vigilString, uid: e.uid, gid: e.gid,
                                  euid: e.uid, egid: e.gid, cgroupID: e.cgroupID)
         insert(q)
+        adopted(by: q.ppid)
         return q
     }
 
@@ -356,9 +448,10 @@ package final class ProcessTable {
         } else {
             p = ProcessInfo(pid: pid, ppid: e.ppid)
             insert(p)
+            adopted(by: e.ppid)  // its fork was not seen
         }
         cache(p, pid: pid)
-        p.ppid = e.ppid
+        if p.ppid != e.ppid { p.ppid = e.ppid; adopted(by: e.ppid) }
         p.name = e.comm.vigilString
         p.exePath = e.exePath.vigilString
         var args: [String] = []
@@ -412,9 +505,23 @@ package final class ProcessTable {
         }
         var raw = e.environmentRaw
         while raw.count > 0, raw[raw.count - 1] == 0 { raw = UnsafeRawBufferPointer(rebasing: raw[..<(raw.count - 1)]) }
-        p.envBlock = String(decoding: raw, as: UTF8.self)
+        let truncated = e.environmentTruncated
+        // Most execs pass on the environment they inherited (a fork copied the parent's
+        // block): keep that one string, shared with the parent, when the bytes are the same.
+        if !(p.envCaptured && p.envTruncated == truncated && Self.equalBytes(p.envBlock, raw)) {
+            p.envBlock = String(decoding: raw, as: UTF8.self)
+        }
         p.envCaptured = true
-        p.envTruncated = e.environmentTruncated
+        p.envTruncated = truncated
+    }
+
+    /// Whether `s` holds exactly the bytes of `raw` (false when its text is not contiguous UTF-8).
+    @inline(__always)
+    static func equalBytes(_ s: String, _ raw: UnsafeRawBufferPointer) -> Bool {
+        var s = s
+        return s.withUTF8 { u in
+            u.count == raw.count && (u.count == 0 || memcmp(u.baseAddress!, raw.baseAddress!, u.count) == 0)
+        }
     }
 
     private func applyFork(_ e: Event) -> ApplyResult {
@@ -425,6 +532,7 @@ package final class ProcessTable {
             return ApplyResult(process: parent)
         }
         stats.forks.add()
+        parent.mayHaveChildren = true
         let cpid = f.child_pid
         if let existing = processes[cpid], !existing.hasExited, !existing.exePath.isEmpty, existing !== parent,
            existing.startTimeBootNs == f.child_start_time_ns || f.child_start_time_ns == 0 || existing.startTimeBootNs == 0 {
@@ -447,12 +555,19 @@ package final class ProcessTable {
         guard let p = processes[e.pid] else { return ApplyResult() }
         if x.flags & UInt32(VIGIL_EXIT_GROUP_DEAD) != 0 {
             stats.exits.add()
+            if !p.countedExited {
+                p.countedExited = true
+                hot.pointee.exitedCount += 1
+                stats.exitedEntries.set(Int64(hot.pointee.exitedCount))
+            }
+            // Trimmed once this event was evaluated: the next event (or tick) does it.
+            hot.pointee.retiring = p
+            hot.pointee.nextExitDueNs = 0
             p.exitTimeBootNs = max(e.timestampBootNs, 1)
             p.exitCode = x.exit_code
             p.exitSignal = x.signal
             p.threadCount = 0
-            exitQueue.append((pid: p.pid, ts: p.exitTimeBootNs, process: p))
-            if exitHead == exitQueue.count - 1 { updateExitDue() }
+            hot.pointee.exitQueue.append((pid: p.pid, ts: p.exitTimeBootNs, process: p))
         } else if p.threadCount > 1 {
             p.threadCount -= 1
         }
@@ -463,14 +578,7 @@ package final class ProcessTable {
     /// then the least recently seen live ones, in a batch of 1/64 of the cap.
     private func makeRoom() {
         let target = configuration.maxProcesses - max(1, configuration.maxProcesses / 64)
-        while processes.count > target && exitHead < exitQueue.count {
-            let item = exitQueue[exitHead]
-            exitHead += 1
-            if let cur = processes[item.pid], cur === item.process {
-                remove(pid: item.pid)
-                stats.evictions.add()
-            }
-        }
+        removeOldestExits(counting: stats.evictions) { _ in processes.count > target }
         compactExitQueue()
         guard processes.count > target else { return }
         let victims = processes.values.sorted { $0.lastSeenBootNs < $1.lastSeenBootNs }.prefix(processes.count - target)

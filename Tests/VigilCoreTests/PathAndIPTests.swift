@@ -20,6 +20,42 @@ import VigilCore
         #expect(raw.withUnsafeBytes { PathResolver.resolve($0, against: "/tmp") } == "/tmp/f")
         #expect(!Array("/a/./b".utf8).withUnsafeBytes { PathResolver.isNormalAbsolute($0) })
     }
+
+    /// isNormalAbsolute (which scans for slashes eight bytes at a time) says exactly whether an
+    /// absolute path is its own normal form, for every path of up to 11 bytes over `/`, `.`, `a`
+    /// (so slashes fall at every offset of a word, and in the bytes after the last whole word).
+    @Test func isNormalAbsoluteIsExact() {
+        let alphabet: [UInt8] = [UInt8(ascii: "/"), UInt8(ascii: "."), UInt8(ascii: "a")]
+        var checked = 0, normal = 0
+        for length in 1...11 {
+            var digits = [Int](repeating: 0, count: length)
+            repeat {
+                let bytes = digits.map { alphabet[$0] }
+                if bytes[0] == UInt8(ascii: "/") {
+                    let text = String(decoding: bytes, as: UTF8.self)
+                    let expected = PathResolver.normalize(text) == text
+                    let got = bytes.withUnsafeBytes { PathResolver.isNormalAbsolute($0) }
+                    if got != expected { Issue.record("\(text): \(got), its normal form is \(PathResolver.normalize(text))") }
+                    checked += 1
+                    if expected { normal += 1 }
+                }
+                var k = length - 1
+                while k >= 0 { digits[k] += 1; if digits[k] < 3 { break }; digits[k] = 0; k -= 1 }
+                if k < 0 { break }
+            } while true
+        }
+        #expect(checked > 80_000 && normal > 1_000, "\(checked) paths, \(normal) normal")
+        // Past a whole word too: a bad segment at each offset of a long path.
+        let long = Array("/usr/lib/x86_64-linux-gnu/libc.so.6".utf8)
+        #expect(long.withUnsafeBytes { PathResolver.isNormalAbsolute($0) })
+        for k in 1..<long.count where long[k] == UInt8(ascii: "/") {
+            for bad in ["/./", "//", "/../"] {
+                var b = long
+                b.replaceSubrange(k...k, with: Array(bad.utf8))
+                #expect(!b.withUnsafeBytes { PathResolver.isNormalAbsolute($0) }, "\(String(decoding: b, as: UTF8.self))")
+            }
+        }
+    }
 }
 
 @Suite struct IPTextTests {

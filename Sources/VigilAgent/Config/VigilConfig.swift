@@ -1,6 +1,7 @@
 import VigilCore
 import VigilRules
 import VigilAlerts
+import VigilState
 
 /// The agent's configuration: one YAML file whose keys follow falco.yaml where they
 /// overlap, plus Vigil's own. Every key can be overridden with `-o key.path=value`.
@@ -73,6 +74,14 @@ package struct VigilConfig: Sendable, Equatable {
         /// `max_fds_per_process`: fds tracked per process; more are not tracked
         /// (vigil_process_table_fd_drops_total).
         package var maxFDsPerProcess = 4096
+        /// `exit_grace_ms`: how long an exited process stays resolvable after its exit event was
+        /// evaluated (its children's `proc.pname`/`proc.aname[N]`, its session's `proc.sname`),
+        /// trimmed of its fd table and, when it never had children, its environment. 0: removed
+        /// at once, as Falco's thread table does.
+        package var exitGraceMs = Int(ProcessTable.Configuration.defaultExitGracePeriodNs / 1_000_000)
+        /// `max_exited`: most exited processes kept in their grace period; beyond it the oldest
+        /// exit goes first (vigil_process_table_exited_evictions_total).
+        package var maxExited = ProcessTable.Configuration.defaultMaxExited
     }
     /// `process_table`.
     package var processTable = ProcessTableLimits()
@@ -219,6 +228,8 @@ package struct VigilConfig: Sendable, Equatable {
             .section("process_table", \.processTable, [
                 .int("max_processes", \.maxProcesses, min: 16, max: 1 << 24),
                 .int("max_fds_per_process", \.maxFDsPerProcess, min: 1, max: 1 << 20),
+                .int("exit_grace_ms", \.exitGraceMs, min: 0, max: 3_600_000),
+                .int("max_exited", \.maxExited, min: 0, max: 1 << 24),
             ]),
             .section("k8s", \.k8s, [
                 .bool("enabled", \.enabled), .string("kubeconfig", \.kubeconfig), .string("node_name", \.nodeName),
