@@ -423,23 +423,24 @@ def _(c, b):
 
 @behaviour("symlink-shadow", "ln -s /etc/shadow", "Create Symlink Over Sensitive Files", LINK)
 def _(c, b):
-    c.runner(b)(["ln", "-s", "/etc/shadow", os.path.join(c.dir(b), "s")])
+    # The link must be made (a failed one, EEXIST say, is rightly ignored by Vigil's rule).
+    c.runner(b)(["ln", "-s", "/etc/shadow", os.path.join(c.dir(b), "s")]).check_returncode()
 
 
 @behaviour("symlinkat-root-pod", "symlinkat to /root (a sensitive directory) in a pod", "Create Symlink Over Sensitive Files", LINK, POD)
 def _(c, b):
     d = c.dir(b)
-    c.py(b, f"import os\nfd = os.open('{d}', os.O_RDONLY)\nos.symlink('/root', 'r', dir_fd=fd)")
+    c.py(b, f"import os\nfd = os.open('{d}', os.O_RDONLY)\nos.symlink('/root', 'r', dir_fd=fd)").check_returncode()
 
 
 @behaviour("hardlink-shadow", "ln /etc/shadow (a hard link, linkat)", "Create Hardlink Over Sensitive Files", LINK)
 def _(c, b):
-    c.runner(b)(["ln", "/etc/shadow", os.path.join(c.dir(b), "h")])
+    c.runner(b)(["ln", "/etc/shadow", os.path.join(c.dir(b), "h")]).check_returncode()
 
 
 @behaviour("hardlink-shadow-pod", "os.link of /etc/shadow in a pod", "Create Hardlink Over Sensitive Files", LINK, POD)
 def _(c, b):
-    c.py(b, f"import os\nos.link('/etc/shadow', '{c.dir(b)}/h2')")
+    c.py(b, f"import os\nos.link('/etc/shadow', '{c.dir(b)}/h2')").check_returncode()
 
 
 @behaviour("packet-socket-pod", "AF_PACKET raw socket in a pod", "Packet socket created in container", "Raw packet socket created in container", POD)
