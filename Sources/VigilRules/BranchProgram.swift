@@ -64,6 +64,9 @@ struct HotCheck: @unchecked Sendable {
     var negate: Bool
     /// `proc.aname` without index: true if any ancestor matches.
     var anyAncestor: Bool
+    /// This comparison's bit in ``PathCheckMemo`` when its result depends only on the fd's name
+    /// and type (``memoizable(_:)``), else -1.
+    var memoBit: Int32 = -1
     /// `field` (at `fields[0]`) and, for `val(...)` and DNS-name comparisons, `other` (at `fields[1]`),
     /// in the rule set's ``PermanentStore``.
     var fields: UnsafePointer<FieldSpec>
@@ -81,6 +84,16 @@ struct HotCheck: @unchecked Sendable {
         kind = c.kind; op = c.op; negate = c.negate; anyAncestor = c.anyAncestor
         fields = store.copy([c.field, c.other])
         p = c.p; n = c.n; i = c.i
+    }
+
+    /// Whether `c`'s result is a function of the event fd's name and type alone: a comparison
+    /// of `fd.name`, `fd.directory` or `fd.filename` (transformed or not) with constants.
+    static func memoizable(_ c: Check) -> Bool {
+        guard !c.anyAncestor, c.kind != .field, c.kind != .dnsName else { return false }
+        switch c.field.id {
+        case .fdName, .fdDirectory, .fdFilename: return true
+        default: return false
+        }
     }
 }
 

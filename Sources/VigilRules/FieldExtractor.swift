@@ -549,7 +549,7 @@ enum FieldExtractor {
     /// fd.filename and fd.nameraw all start from it.
     @inline(__always) static func fdName(_ fd: UnsafePointer<FDInfo>, _ s: RuleScratch) -> FV {
         if s.fdNameGen == s.gen { return s.fdNameValue }
-        let v = s.arena.copy(fd.pointee.name)
+        let v = s.arena.copy(FDInfo.name(at: fd))
         s.fdNameGen = s.gen
         s.fdNameValue = v
         return v

@@ -33,6 +33,8 @@ package final class RuleScratch {
     let fdOffset = MemoryLayout<EventContext>.offset(of: \EventContext.fd)!
     /// `proc.cmdline` of the last process, kept between events.
     let cmdlineMemo = CommandLineMemo()
+    /// Results of comparisons of fd names, kept between events (``PathCheckMemo``).
+    let pathMemo = PathCheckMemo()
     /// `fd.same_file_as` targets, kept between events.
     let sameFileTargets = SameFileTargets()
     /// Events evaluated with this scratch (`evt.num`).

@@ -130,6 +130,10 @@ package final class RuleSet: Sendable {
     let table: CandidateTable
     /// The most candidates an event type has (the matches ``match`` can collect for one event).
     let maxCandidates: Int
+    /// This set's id for ``PathCheckMemo`` (unique among the sets of this process).
+    let memoID = PathCheckMemo.nextID()
+    /// Comparisons ``PathCheckMemo`` keeps (``HotCheck/memoBit``).
+    let memoCount: Int
     package let matching: RuleMatching
     package let summary: RuleSetSummary
     /// Owns the memory the compiled checks point into.
@@ -181,9 +185,18 @@ package final class RuleSet: Sendable {
             }
             guardStarts.append(Int32(guards.count))
         }
+        var memoized = 0
+        let hotChecks = program.checks.map { c -> HotCheck in
+            var h = HotCheck(c, store: store)
+            if HotCheck.memoizable(c) { h.memoBit = Int32(memoized); memoized += 1 }
+            return h
+        }
+        memoCount = memoized
+        var checkOfBit = [Int32](repeating: 0, count: memoized)
+        for (k, h) in hotChecks.enumerated() where h.memoBit >= 0 { checkOfBit[Int(h.memoBit)] = Int32(k) }
         table = CandidateTable(candidates: store.copy(idx.flatMap { $0 }), start: store.copy(starts), enforcing: store.copy(hasEnforcing),
-                               steps: store.copy(steps), checks: store.copy(program.checks.map { HotCheck($0, store: store) }),
-                               guards: store.copy(guards), guardStart: store.copy(guardStarts))
+                               steps: store.copy(steps), checks: store.copy(hotChecks),
+                               guards: store.copy(guards), guardStart: store.copy(guardStarts), checkOfMemoBit: store.copy(checkOfBit))
         maxCandidates = idx.map(\.count).max() ?? 0
         requiredEventTypes = req
     }
@@ -442,7 +455,8 @@ package final class RuleSet: Sendable {
         scratch.ensure(program.slotCount, program.checks.count)
         scratch.ensureMatches(maxCandidates)
         scratch.begin()
-        let ev = Evaluator(checks: table.checks, ctxp: cp, s: scratch)
+        scratch.pathMemo.use(memoID, count: memoCount, checkOfBit: table.checkOfMemoBit)
+        let ev = Evaluator(checks: table.checks, ctxp: cp, s: scratch, memoize: true)
         // Every candidate's condition, in guard-tree order (shared leading comparisons tested
         // once); the matching candidates' positions are collected, then reported in load order.
         let found = scratch.matchBuffer
@@ -587,6 +601,8 @@ struct CandidateTable: @unchecked Sendable {
     /// Every type's ``GuardNode`` tree (`next` indices absolute).
     let guards: UnsafePointer<GuardNode>
     let guardStart: UnsafePointer<Int32>
+    /// The check index of each ``PathCheckMemo`` bit.
+    let checkOfMemoBit: UnsafePointer<Int32>
 }
 
 /// Walks a condition tree node by node (``RuleSet/matches(rule:_:scratch:newEvent:)``, and the
@@ -630,8 +646,12 @@ struct Evaluator {
     let marks: UnsafeMutablePointer<UInt32>
     let key: UInt32
 
-    init(checks: UnsafePointer<HotCheck>, ctxp: UnsafePointer<EventContext>, s: RuleScratch) {
-        self.checks = checks; self.ctxp = ctxp; self.s = s
+    /// Whether comparisons of the fd's name come from (and go to) ``RuleScratch/pathMemo``
+    /// (``RuleSet/match``; the condition trees, the reference, compute every comparison).
+    let memoize: Bool
+
+    init(checks: UnsafePointer<HotCheck>, ctxp: UnsafePointer<EventContext>, s: RuleScratch, memoize: Bool = false) {
+        self.checks = checks; self.ctxp = ctxp; self.s = s; self.memoize = memoize
         marks = s.checkMarks; key = s.checkMarkKey
     }
 
@@ -656,9 +676,23 @@ struct Evaluator {
         return r
     }
 
-    /// Computes comparison `c` for this event (small: the common comparisons inline, the rest
-    /// and ancestor walks out of line, so most calls pay a short prologue).
+    /// Comparison `c` for this event: from the path memo when it depends on the fd's name only
+    /// and this event's name was seen, else computed (small: the common comparisons inline, the
+    /// rest and ancestor walks out of line, so most calls pay a short prologue).
     @inline(never) func evalCheck(_ c: UnsafePointer<HotCheck>) -> Bool {
+        let bit = c.pointee.memoBit
+        if bit >= 0 && memoize {
+            let memo = s.pathMemo
+            if let r = memo.result(bit, gen: s.gen, ctxp, s, marks: marks, key: key) { return r }
+            let r = compute(c)
+            memo.store(bit, r)
+            return r
+        }
+        return compute(c)
+    }
+
+    /// Computes comparison `c` for this event.
+    @inline(__always) func compute(_ c: UnsafePointer<HotCheck>) -> Bool {
         s.checksEvaluated &+= 1
         if c.pointee.anyAncestor { return anyAncestorMatches(c) }
         let v = FieldExtractor.value(c.pointee.fields, ctxp, s)

@@ -64,8 +64,8 @@ package struct FDInfo: Sendable, Equatable {
     /// FDInfo (handing it to the rules for every event on that fd) costs one
     /// retain instead of four.
     final class Storage: @unchecked Sendable {  // mutated only when uniquely referenced (copy-on-write)
-        var name: String
-        var nameRaw: String
+        @exclusivity(unchecked) var name: String  // unchecked: read for every event that has an fd
+        @exclusivity(unchecked) var nameRaw: String
         var clientIP: [UInt8]
         var serverIP: [UInt8]
         init(name: String, nameRaw: String, clientIP: [UInt8], serverIP: [UInt8]) {
@@ -85,6 +85,9 @@ package struct FDInfo: Sendable, Equatable {
         get { storage.name }
         set { uniqueStorage().name = newValue }
     }
+    /// ``name`` of the FDInfo at `fd`, read in place: `fd.pointee.name` from another module
+    /// copies the whole FDInfo first (a retain and a release of its storage).
+    package static func name(at fd: UnsafePointer<FDInfo>) -> String { fd.pointee.storage.name }
     /// The path as passed to the syscall (Falco's `fd.nameraw`).
     package var nameRaw: String {
         get { storage.nameRaw }
