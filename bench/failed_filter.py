@@ -8,11 +8,13 @@ every open needed : bench/kernel/open_storm.yaml, a rule that needs failed opens
 success-only      : bench/kernel/open_storm_success.yaml, the same rule asking for successful
                     opens only (`evt.rawres >= 0`): the kernel drops the failed ones;
 default rules     : rules/ (Vigil's defaults; "Kernel memory read" reports failed reads of
-                    /proc/kcore, so failed opens are kept);
+                    /proc/kcore and three more exact paths, so the kernel keeps the failed
+                    opens of those and drops the storm's by their path);
 drop_failed_exit  : rules/ with engine.modern_ebpf.drop_failed_exit=true (Falco's meaning).
 
 For each: the storm's rate (and the ratio to bare runs just before and after), the records
-received and filtered in the kernel (vigil_kernel_filtered_total{reason="failed"}), and with
+received and filtered in the kernel (vigil_kernel_filtered_total, reason "failed" plus
+"failed_path"), and with
 kernel.bpf_stats_enabled=1 over one more storm, vigil_sys_exit's ns per run and per storm call.
 Environment: BENCH_OPENS (300000), VIGIL_BIN. Results: bench/results/filter-<time>.json.
 """
@@ -28,7 +30,7 @@ import kernel_cost as kc  # noqa: E402
 
 OPENS = int(os.environ.get("BENCH_OPENS", "300000"))
 SUCCESS_RULES = os.path.join(kc.ROOT, "bench", "kernel", "open_storm_success.yaml")
-FILTERED = 'vigil_kernel_filtered_total{reason="failed"}'
+FILTERED = ('vigil_kernel_filtered_total{reason="failed"}', 'vigil_kernel_filtered_total{reason="failed_path"}')
 RECEIVED = 'vigil_events_received_total{type="openat"}'
 
 
@@ -89,7 +91,8 @@ def main():
             row = {
                 "rate": round(rate), "ratio_to_bare": round(rate / ((bare_before + bare_after) / 2), 3),
                 "received": int(m1.get(RECEIVED, 0) - m0.get(RECEIVED, 0)),
-                "filtered": int(m1.get(FILTERED, 0) - m0.get(FILTERED, 0)),
+                "filtered": int(sum(m1.get(k, 0) - m0.get(k, 0) for k in FILTERED)),
+                "filtered_by_path": int(m1.get(FILTERED[1], 0) - m0.get(FILTERED[1], 0)),
                 "ring_full": int(kc.drops(m0, m1)["ring_full"]),
                 "sys_exit_ns_per_run": round(exit_prog.get("ns_per_run", 0), 1),
                 "sys_exit_ns_per_storm_call": round(exit_prog.get("ns_per_event", 0), 1),
@@ -97,7 +100,7 @@ def main():
             }
             out["cases"][label] = row
             kc.log(f"{label:18s} rate {row['rate']:>9}/s ({row['ratio_to_bare']}x bare)  received {row['received']:>8}  "
-                   f"filtered {row['filtered']:>8}  ring_full {row['ring_full']:>7}  sys_exit {row['sys_exit_ns_per_run']} ns/run, "
+                   f"filtered {row['filtered']:>8} (by path {row['filtered_by_path']})  ring_full {row['ring_full']:>7}  sys_exit {row['sys_exit_ns_per_run']} ns/run, "
                    f"{row['sys_exit_ns_per_storm_call']} ns per storm call")
             bare_before = bare_after
     os.makedirs(kc.RESULTS, exist_ok=True)

@@ -316,6 +316,7 @@ class AgentRun:
             raise RuntimeError(f"no vigil_* BPF programs found for pid {self.pid}")
         status = proc_status(self.pid)
         return {"rate": rate, "rate_with_bpf_stats": rate_stats, "before": before, "after": after, "agent_cpu": cpu,
+                "records": record_counts(before, after, n),
                 "programs": program_costs(p0, p1, n), "memory": status, "smaps": smaps_breakdown(self.pid)}
 
     def stop(self):
@@ -330,6 +331,18 @@ class AgentRun:
 
 def delta(m0, m1, key):
     return m1.get(key, 0) - m0.get(key, 0)
+
+
+def record_counts(m0, m1, n):
+    """Records the agent received over a storm (all types, the whole node's) per storm event,
+    and the calls the kernel filtered on purpose per storm event, by reason."""
+    def total(prefix):
+        keys = {k for k in list(m0) + list(m1) if k.startswith(prefix)}
+        return sum(delta(m0, m1, k) for k in keys)
+    out = {"per_event": total("vigil_events_received_total{") / n}
+    for reason in ("failed", "failed_path"):
+        out[f"filtered_{reason}_per_event"] = delta(m0, m1, f'vigil_kernel_filtered_total{{reason="{reason}"}}') / n
+    return out
 
 
 def drops(m0, m1):
@@ -543,6 +556,8 @@ def summarize(part, rounds, n):
                        for name, cs in progs.items()}
     out["agent_cpu_per_event"] = {k: statistics.median(rd["agent"]["agent_cpu"][k] for rd in rounds)
                                   for k in ("total_us", "user_us", "system_us")}
+    out["records_per_event"] = {k: statistics.median(rd["agent"]["records"][k] for rd in rounds)
+                                for k in ("per_event", "filtered_failed_per_event", "filtered_failed_path_per_event")}
     out["agent_peak_rss"] = max(rd["agent"]["memory"]["VmHWM"] for rd in rounds)
     out["agent_rss_breakdown"] = max((rd["agent"] for rd in rounds), key=lambda a: a["memory"]["VmHWM"])["smaps"]
     return out
@@ -567,6 +582,9 @@ def print_summary(part, s):
     if "agent_drops" in s:
         d = s["agent_drops"]
         print(f"  agent kernel drops (all rounds): ring full {d['ring_full']:.0f}")
+    rc = s["records_per_event"]
+    print(f"  records received per storm event: {rc['per_event']:.2f}; filtered in the kernel per storm event:"
+          f" failed calls {rc['filtered_failed_per_event']:.2f}, failed opens by path {rc['filtered_failed_path_per_event']:.2f}")
     c = s["agent_cpu_per_event"]
     print(f"  agent user-space CPU per storm event (utime+stime of vigil run): {c['total_us']:.2f} µs"
           f" (user {c['user_us']:.2f}, system {c['system_us']:.2f})")
@@ -586,8 +604,8 @@ def markdown(report):
     cmd = " ".join(f"{k}={v if not isinstance(v, list) else ','.join(v)}" for k, v in env.items())
     out = [f"{report['time'][:10]}, kernel {report['kernel']}, load average {report['loadavg'][0]:.1f} "
            f"(2 shared cores), `make bench-kernel {cmd}`:", ""]
-    out.append("| storm | run | rate | vs bare | received | agent CPU µs/event | agent BPF ns/run (runs/event) |")
-    out.append("|---|---|---|---|---|---|---|")
+    out.append("| storm | run | rate | vs bare | received | records/event (filtered by path) | agent CPU µs/event | agent BPF ns/run (runs/event) |")
+    out.append("|---|---|---|---|---|---|---|---|")
     for part, s in report["summary"].items():
         progs = ", ".join(f"{n} {c['ns_per_run']:.0f} ({c['runs_per_event']:.2f})"
                           for n, c in sorted(s["programs"].items(), key=lambda kv: -kv[1]["ns_per_event"])
@@ -599,7 +617,9 @@ def markdown(report):
             rec = s.get("received", {}).get(k)
             recv = f"{100.0 * rec['min'] / s['events']:.1f}%" if rec else ""
             cpu = f"{s['agent_cpu_per_event']['total_us']:.2f}" if k == "agent" else ""
-            out.append(f"| {part} ({s['events']}) | {k} | {rate:,.0f}/s | {ratio} | {recv} | {cpu} | {progs if k == 'agent' else ''} |")
+            rc = s["records_per_event"]
+            recs = f"{rc['per_event']:.2f} ({rc['filtered_failed_path_per_event']:.2f})" if k == "agent" else ""
+            out.append(f"| {part} ({s['events']}) | {k} | {rate:,.0f}/s | {ratio} | {recv} | {recs} | {cpu} | {progs if k == 'agent' else ''} |")
     out.append("")
     out.append("Agent peak RSS (VmHWM): " + ", ".join(f"{p} storm {s['agent_peak_rss'] / 2**20:.1f} MiB"
                                                    for p, s in report["summary"].items())

@@ -11,12 +11,18 @@ For each behaviour the report says which Falco rule and which Vigil default rule
 and whether the Vigil alert named the container and the pod. `--table` prints the
 Markdown table of rules/README.md from the same list.
 
-Usage: coverage.py --vigil BIN --repo DIR [--falco-rules FILE] --out REPORT.json
+A behaviour whose try lost events (the kernel's drop counter moved) is done again, under a
+token of its own (`<token>_r2`, ...): everything it names after the token is new, so the try
+acts it out afresh. `--rehearse` acts every behaviour out once before the agent starts (a try
+whose events were all lost), so that the run checks tries done again.
+
+Usage: coverage.py --vigil BIN --repo DIR [--falco-rules FILE] [--rehearse] --out REPORT.json
 """
 import argparse
 import contextlib
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -43,7 +49,19 @@ class Behaviour:
         self.note, self.background = note, background
         self.incubating = bool(falco and falco.endswith(" (incubating)"))
         self.falco = falco[: -len(" (incubating)")] if self.incubating else falco
-        self.token = f"live-{RUN_ID}-{bid}"
+        self.base_token = f"live-{RUN_ID}-{bid}"
+        self.try_number = 0  # of the try under way (the first is 1)
+        # Its alerts: the output holds the token whole (not the token of a behaviour whose id
+        # extends this one's: hardlink-shadow, hardlink-shadow-pod), with any try's suffix.
+        self.token_pattern = re.compile(re.escape(self.base_token) + r"(?![A-Za-z0-9-])")
+
+    @property
+    def token(self):
+        """The token of the try under way. A try done again gets its own (the base token and
+        `_rN`), so everything named after it (its directory, files, tools) is new: the try
+        acts the behaviour out afresh, not over what the try before left (a link there already
+        makes `ln` fail with EEXIST, which Vigil's rules rightly do not take for a link made)."""
+        return self.base_token if self.try_number <= 1 else f"{self.base_token}_r{self.try_number}"
 
 
 BEHAVIOURS = []
@@ -405,23 +423,24 @@ def _(c, b):
 
 @behaviour("symlink-shadow", "ln -s /etc/shadow", "Create Symlink Over Sensitive Files", LINK)
 def _(c, b):
-    c.runner(b)(["ln", "-s", "/etc/shadow", os.path.join(c.dir(b), "s")])
+    # The link must be made (a failed one, EEXIST say, is rightly ignored by Vigil's rule).
+    c.runner(b)(["ln", "-s", "/etc/shadow", os.path.join(c.dir(b), "s")]).check_returncode()
 
 
 @behaviour("symlinkat-root-pod", "symlinkat to /root (a sensitive directory) in a pod", "Create Symlink Over Sensitive Files", LINK, POD)
 def _(c, b):
     d = c.dir(b)
-    c.py(b, f"import os\nfd = os.open('{d}', os.O_RDONLY)\nos.symlink('/root', 'r', dir_fd=fd)")
+    c.py(b, f"import os\nfd = os.open('{d}', os.O_RDONLY)\nos.symlink('/root', 'r', dir_fd=fd)").check_returncode()
 
 
 @behaviour("hardlink-shadow", "ln /etc/shadow (a hard link, linkat)", "Create Hardlink Over Sensitive Files", LINK)
 def _(c, b):
-    c.runner(b)(["ln", "/etc/shadow", os.path.join(c.dir(b), "h")])
+    c.runner(b)(["ln", "/etc/shadow", os.path.join(c.dir(b), "h")]).check_returncode()
 
 
 @behaviour("hardlink-shadow-pod", "os.link of /etc/shadow in a pod", "Create Hardlink Over Sensitive Files", LINK, POD)
 def _(c, b):
-    c.py(b, f"import os\nos.link('/etc/shadow', '{c.dir(b)}/h2')")
+    c.py(b, f"import os\nos.link('/etc/shadow', '{c.dir(b)}/h2')").check_returncode()
 
 
 @behaviour("packet-socket-pod", "AF_PACKET raw socket in a pod", "Packet socket created in container", "Raw packet socket created in container", POD)
@@ -1022,7 +1041,7 @@ def _(c, b):
 # ---------------------------------------------------------------------------
 
 
-def run_all(vigil, repo, falco_rules, workdir, only=None, behaviour_set="stable"):
+def run_all(vigil, repo, falco_rules, workdir, only=None, behaviour_set="stable", rehearse=False):
     """`falco_rules`: Falco's stable file; its incubating file next to it is loaded too."""
     os.makedirs(workdir, exist_ok=True)
     drain_rules = os.path.join(workdir, "drain_rules.yaml")
@@ -1036,11 +1055,6 @@ def run_all(vigil, repo, falco_rules, workdir, only=None, behaviour_set="stable"
         if os.path.exists(inc):
             falco_files.append(inc)
     rules = [os.path.join(repo, "rules", "vigil_rules.yaml")] + falco_files + [drain_rules]
-    agent = L.Agent(vigil, os.path.join(repo, "rules", "vigil.yaml"), rules, workdir,
-                    # An alert waits for its container's metadata up to 15 s (released as soon as it is
-                    # complete): on a loaded machine the bundle read can take longer than the default 100 ms.
-                    options=["rule_matching=all", f"containerd.state_root={state}", "crio.enabled=false",
-                             "metadata_wait_ms=15000"])
     cg = L.cgroup2_root()
     base = "vigil-" + os.path.basename(workdir)
     pods = {
@@ -1055,6 +1069,15 @@ def run_all(vigil, repo, falco_rules, workdir, only=None, behaviour_set="stable"
         selected = [b for b in BEHAVIOURS if b.extra == (behaviour_set == "extra")]
     errors = {}
     tries = {b.id: [] for b in selected}  # per try: the events the kernel lost while it ran (None: unknown)
+    if rehearse:
+        # Every behaviour acted out once before the agent starts: a first try whose events the
+        # kernel lost, all of them. What the run proper checks is then a try done again.
+        _rehearse(selected, ctx, errors, tries)
+    agent = L.Agent(vigil, os.path.join(repo, "rules", "vigil.yaml"), rules, workdir,
+                    # An alert waits for its container's metadata up to 15 s (released as soon as it is
+                    # complete): on a loaded machine the bundle read can take longer than the default 100 ms.
+                    options=["rule_matching=all", f"containerd.state_root={state}", "crio.enabled=false",
+                             "metadata_wait_ms=15000"])
     try:
         agent.wait_ready()
         for p in pods.values():
@@ -1107,6 +1130,17 @@ def run_all(vigil, repo, falco_rules, workdir, only=None, behaviour_set="stable"
     return report
 
 
+def _rehearse(selected, ctx, errors, tries):
+    """Acts out every behaviour once with no agent watching (its `tries` entry: None, unknown)."""
+    threads = [threading.Thread(target=_try, args=(b, ctx, errors, None, tries)) for b in selected if b.background]
+    for t in threads:
+        t.start()
+    for b in [x for x in selected if not x.background]:
+        _try(b, ctx, errors, None, tries)
+    for t in threads:
+        t.join()
+
+
 def _guard(b, ctx, errors):
     try:
         b.fn(ctx, b)
@@ -1116,9 +1150,10 @@ def _guard(b, ctx, errors):
 
 def _try(b, ctx, errors, agent, tries):
     """Performs `b` once, recording how many events the kernel lost meanwhile (None: unknown)."""
-    before = agent.metric("vigil_kernel_drops_total")
+    b.try_number += 1
+    before = agent.metric("vigil_kernel_drops_total") if agent else None
     _guard(b, ctx, errors)
-    after = agent.metric("vigil_kernel_drops_total")
+    after = agent.metric("vigil_kernel_drops_total") if agent else None
     tries[b.id].append(None if before is None or after is None else int(after - before))
 
 
@@ -1139,7 +1174,7 @@ def _names(a, pod):
 
 
 def _mine(b, alerts):
-    return [a for a in alerts if b.token in a.get("output", "")]
+    return [a for a in alerts if b.token_pattern.search(a.get("output", ""))]
 
 
 def _complete(b, alerts, falco_rules):
@@ -1190,12 +1225,15 @@ def main():
                     help="stable: Falco's stable rules and the first incubating/Tracee set; extra: the second set")
     ap.add_argument("--table", action="store_true")
     ap.add_argument("--keep-alerts", help="copy the agent's alert stream here")
+    ap.add_argument("--rehearse", action="store_true",
+                    help="act out every behaviour once before the agent starts (a first try whose events were all "
+                         "lost), so that the run checks behaviours done again")
     a = ap.parse_args()
     if a.table:
         print(table())
         return 0
     try:
-        report = run_all(a.vigil, a.repo, a.falco_rules, a.workdir, set(a.only or []), a.set)
+        report = run_all(a.vigil, a.repo, a.falco_rules, a.workdir, set(a.only or []), a.set, a.rehearse)
     finally:
         if a.keep_alerts and os.path.exists(os.path.join(a.workdir, "alerts.jsonl")):
             shutil.copyfile(os.path.join(a.workdir, "alerts.jsonl"), a.keep_alerts)

@@ -369,6 +369,7 @@ import VigilRules
             let m = parsePrometheus(httpGet(port: port, path: "/metrics")?.body ?? "")
             let filtered = m["vigil_kernel_filtered_total{reason=\"failed\"}"]
             #expect(filtered != nil, "no filtered counter in /metrics")
+            #expect(m["vigil_kernel_filtered_total{reason=\"failed_path\"}"] != nil, "no failed_path counter in /metrics")
             if dropFailedExit {
                 #expect(!failedAlert, "a failed open alerted although drop_failed_exit drops failed calls")
                 #expect(warning?.contains("\"types\":\"open,openat\"") == true, "warning: \(warning ?? "none")")
