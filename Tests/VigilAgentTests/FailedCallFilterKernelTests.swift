@@ -66,6 +66,17 @@ import VigilRules
         return (UInt32(pid), (status >> 8) & 0xff)
     }
 
+    /// A live capture of everything `interest` selects (this process included), recorded.
+    static func startCapture(_ interest: KernelInterest) throws -> (BPFCapture, Recorder) {
+        var o = BPFCaptureOptions()
+        o.ignoreSelf = false
+        o.interest = interest
+        let capture = try BPFCapture(options: o)
+        let recorder = Recorder()
+        try capture.start(recorder)
+        return (capture, recorder)
+    }
+
     static func rules(_ dir: String, _ name: String, _ condition: String) throws -> RuleSet {
         writeFile(dir + "/" + name, "- rule: \(name)\n  desc: d\n  condition: \(condition)\n  output: o\n  priority: WARNING\n")
         return try RuleSet.load(paths: [dir + "/" + name]).0
@@ -109,12 +120,7 @@ import VigilRules
         #expect(Self.openTypes.isDisjoint(with: b.dropFailed) && Self.openTypes.isDisjoint(with: b.dropFailedCompat), "\(b)")
         #expect(a.types.contains(.procexit) && b.types.contains(.procexit))
 
-        var o = BPFCaptureOptions()
-        o.ignoreSelf = false
-        o.interest = a
-        let capture = try BPFCapture(options: o)
-        let recorder = Recorder()
-        try capture.start(recorder)
+        let (capture, recorder) = try Self.startCapture(a)
         defer { capture.stop() }
 
         // Success-only rules: no failed open of any variant arrives; each is counted; successes arrive.
@@ -170,12 +176,7 @@ import VigilRules
         }
         #expect(first.failedPathNames == ["/proc/kcore", wanted])
 
-        var o = BPFCaptureOptions()
-        o.ignoreSelf = false
-        o.interest = first
-        let capture = try BPFCapture(options: o)
-        let recorder = Recorder()
-        try capture.start(recorder)
+        let (capture, recorder) = try Self.startCapture(first)
         defer { capture.stop() }
 
         /// Runs a test program and waits for its exit record (after its opens in the ring).
@@ -257,12 +258,7 @@ import VigilRules
         let loaded = try fx.options.loadConfig()
         let slot = SwapSlot(try RuleLoading.load(loaded).get())
 
-        var o = BPFCaptureOptions()
-        o.ignoreSelf = false
-        o.interest = RuleLoading.interest(slot.load())
-        let capture = try BPFCapture(options: o)
-        let recorder = Recorder()
-        try capture.start(recorder)
+        let (capture, recorder) = try Self.startCapture(RuleLoading.interest(slot.load()))
         defer { capture.stop() }
         // Every selection the reloader writes, with boot times around the write.
         let sets = Mutex<[(interest: KernelInterest, before: UInt64, after: UInt64)]>([])
