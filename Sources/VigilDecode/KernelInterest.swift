@@ -158,20 +158,15 @@ package struct KernelInterest: Sendable, Equatable, ExpressibleByArrayLiteral, C
     package var count: Int { types.count }
 
     /// Names of the types whose failures are dropped: `openat` (native and 32-bit), `openat(native)`, `openat(32-bit)`.
-    package var droppedFailureNames: [String] {
-        dropFailed.union(dropFailedCompat).sorted { $0.rawValue < $1.rawValue }.map { t in
-            switch (dropFailed.contains(t), dropFailedCompat.contains(t)) {
-            case (true, true): t.name
-            case (true, false): t.name + "(native)"
-            default: t.name + "(32-bit)"
-            }
-        }
-    }
+    package var droppedFailureNames: [String] { Self.names(native: dropFailed, compat: dropFailedCompat) }
 
     /// Names of the types whose failures are sent only for ``failedPaths``, as in ``droppedFailureNames``.
-    package var pathFilteredFailureNames: [String] {
-        failedPathTypes.union(failedPathTypesCompat).sorted { $0.rawValue < $1.rawValue }.map { t in
-            switch (failedPathTypes.contains(t), failedPathTypesCompat.contains(t)) {
+    package var pathFilteredFailureNames: [String] { Self.names(native: failedPathTypes, compat: failedPathTypesCompat) }
+
+    /// The types of either set by name, each marked `(native)` or `(32-bit)` when only one set holds it.
+    private static func names(native: Set<EventType>, compat: Set<EventType>) -> [String] {
+        native.union(compat).sorted { $0.rawValue < $1.rawValue }.map { t in
+            switch (native.contains(t), compat.contains(t)) {
             case (true, true): t.name
             case (true, false): t.name + "(native)"
             default: t.name + "(32-bit)"

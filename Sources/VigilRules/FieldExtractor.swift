@@ -52,13 +52,7 @@ enum FieldExtractor {
     /// The value of `f` for the current event, cached per event in `s`.
     @inline(__always)
     static func value(_ f: FieldSpec, _ ctx: UnsafePointer<EventContext>, _ s: RuleScratch) -> FV {
-        let slot = s.slots + f.slot
-        if slot.pointee.gen == s.gen { return slot.pointee.value }
-        s.fieldsExtracted &+= 1
-        var v = extract(f, level: f.index, ctx, s)
-        if f.hasTransformers { v = transform(v, f, s) }
-        slot.pointee = RuleScratch.Slot(gen: s.gen, value: v)
-        return v
+        withUnsafePointer(to: f) { value($0, ctx, s) }
     }
 
     /// ``value(_:_:_:)`` for a spec read in place (a check's, in the permanent store).
