@@ -347,7 +347,8 @@ enum FieldExtractor {
             // read, a reaped one has no /proc entry), as the agent sees it. Kept between events
             // and dropped when a target's directory changes (SameFileTargets).
             guard let t = s.sameFileTargets.lookup(key, pid: cp.pointee.event.pid, start: cp.pointee.process?.startTimeBootNs ?? 0,
-                                                    exeIno: cp.pointee.process?.exeIno ?? 0, gen: s.gen) else { return .bool(false) }
+                                                    exeIno: cp.pointee.process?.exeIno ?? 0, gen: s.gen,
+                                                    timeNs: cp.pointee.event.timestampBootNs) else { return .bool(false) }
             return .bool(t.ino == fd.pointee.ino && UInt32(truncatingIfNeeded: t.dev) == fd.pointee.dev)
         case .fdIno:
             guard let fd = fdPointer(cp, s), fd.pointee.ino != 0 else { return .unset }
