@@ -42,7 +42,8 @@ import VigilCore
 /// up at each event. (A new process's root is not taken from its parent's: the capture does
 /// not see every chroot, pivot_root and setns, so an inherited root could be stale.)
 ///
-/// One per ``RuleScratch`` (one evaluating thread); not thread-safe.
+/// One per ``RuleScratch`` (one evaluating thread); not thread-safe (its state is used by that
+/// thread only, so it is not checked for exclusive access at run time).
 final class SameFileTargets {
     /// A root directory: its device and inode; (0, 0) is the agent's own view (the process is gone).
     struct Root: Hashable { var dev: UInt64; var ino: UInt64 }
@@ -53,31 +54,31 @@ final class SameFileTargets {
     struct ProcessKey: Hashable { var pid: UInt32; var start: UInt64; var exeIno: UInt64 }
 
     /// The slot in ``lists`` of each root's results.
-    private var slotOfRoot: [Root: Int] = [:]
+    @exclusivity(unchecked) private var slotOfRoot: [Root: Int] = [:]
     /// The results per root (indexed by ``slotOfRoot``).
-    private var lists: [[Entry]] = []
+    @exclusivity(unchecked) private var lists: [[Entry]] = []
     /// The root of each process looked up since the results were last dropped.
-    private var rootByProcess: [ProcessKey: Root] = [:]
+    @exclusivity(unchecked) private var rootByProcess: [ProcessKey: Root] = [:]
     /// How many times a process's root was read from /proc (for tests).
     private(set) var rootLookups = 0
     /// How many times the inotify queue was read (for tests and benchmarks).
     private(set) var queueReads = 0
-    private var entries = 0
-    private var filledAtNs: UInt64 = 0
+    @exclusivity(unchecked) private var entries = 0
+    @exclusivity(unchecked) private var filledAtNs: UInt64 = 0
     private var inotifyFD: Int32 = -1
     /// The boot clock just before the inotify queue was last read (0: not read since the
     /// results were dropped).
-    private var drainedAtBootNs: UInt64 = 0
+    @exclusivity(unchecked) private var drainedAtBootNs: UInt64 = 0
     /// Directories watched (their paths as given to inotify), to add each watch once.
     private var watched: Set<String> = []
     /// Whether every cached entry's directory is watched (else the cache lives one event).
-    private var allWatched = true
+    @exclusivity(unchecked) private var allWatched = true
     /// The event whose root was resolved last (scratch generation and pid), that root and its
     /// results' slot in ``lists`` (-1: none yet).
-    private var memoGen: UInt32 = 0
-    private var memoPid: UInt32 = 0
-    private var memoRoot = Root(dev: 0, ino: 0)
-    private var memoSlot = -1
+    @exclusivity(unchecked) private var memoGen: UInt32 = 0
+    @exclusivity(unchecked) private var memoPid: UInt32 = 0
+    @exclusivity(unchecked) private var memoRoot = Root(dev: 0, ino: 0)
+    @exclusivity(unchecked) private var memoSlot = -1
     /// "/proc/<pid>/root/" is built here (no allocation).
     private var pathBuffer: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
 
