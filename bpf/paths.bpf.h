@@ -218,7 +218,9 @@ static __always_inline void build_path_btf(struct pathbuf *pb, struct dentry *d,
         struct dentry *parent = d->d_parent;
         if (d == mnt_root || d == parent)
             break; /* a mount crossing or a disconnected dentry: the probe-read walk's cases */
-        __u32 len = d->d_name.hash_len >> 32;
+        /* The length alone (a 4-byte load): 6.1's verifier takes the 8-byte hash_len for the
+         * union's first member, the 4-byte hash, and rejects the load. */
+        __u32 len = d->d_name.len;
         const unsigned char *name = d->d_name.name;
         if (len > NAME_MAX_LEN)
             len = NAME_MAX_LEN;
