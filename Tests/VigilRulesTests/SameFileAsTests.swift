@@ -55,14 +55,15 @@ import VigilState
     }
 
     /// ``openEvent(_:startNs:exeIno:)`` with the synthetic events' fixed time.
-    static func untimedOpenEvent(_ path: String, startNs: UInt64? = nil, exeIno: UInt64? = nil) throws -> SyntheticEvent {
+    static func untimedOpenEvent(_ path: String, startNs: UInt64? = nil, exeIno: UInt64? = nil,
+                                 pid: UInt32 = UInt32(getpid())) throws -> SyntheticEvent {
         var st = stat()
         try #require(stat(path, &st) == 0)
         var ev = event("""
             type: openat
             res: 3
             args: {fd: 3, name: \(path), flags: O_RDONLY}
-            process: {pid: \(getpid()), exepath: /usr/bin/cat\(startNs.map { ", start_ns: \($0)" } ?? "")\(exeIno.map { ", exe_ino: \($0)" } ?? "")}
+            process: {pid: \(pid), exepath: /usr/bin/cat\(startNs.map { ", start_ns: \($0)" } ?? "")\(exeIno.map { ", exe_ino: \($0)" } ?? "")}
             """)
         var fd = FDInfo(kind: .file, name: path)
         fd.ino = UInt64(st.st_ino)
@@ -103,6 +104,27 @@ import VigilState
         // A link to the target made by link(2) into the watched directory under the target's name.
         try #require(link(dir + "/other-link", target) == 0)
         #expect(fires(Self.at(Timestamp.bootNanoseconds(), other)))
+    }
+
+    /// A process that is gone (no process has its pid) has its targets looked up in the agent's
+    /// root without reading /proc (no stat of /proc/PID/root/), and a hard link is still found.
+    @Test func goneProcessUsesTheAgentsRootWithoutAStat() throws {
+        let dir = try Self.makeDirectory()
+        defer { _ = try? FileManagerless.removeTree(dir) }
+        let target = dir + "/shadow"
+        try Self.write(target)
+        try #require(link(target, dir + "/hl") == 0)
+        let (s, fires) = try Self.sameFileRule(target)
+        let targets = s.sameFileTargets
+        // Above any pid_max (4194304 at most): no such process.
+        let gone = try Self.untimedOpenEvent(dir + "/hl", startNs: 1_000_000_000, pid: 0x3FFF_FFF0)
+        #expect(fires(Self.at(Timestamp.bootNanoseconds(), gone)))
+        #expect(targets.rootLookups == 1)
+        #expect(targets.rootStats == 0)
+        // This process (alive): its root is read.
+        #expect(fires(try Self.openEvent(dir + "/hl", startNs: 1_000_000_000)))
+        #expect(targets.rootLookups == 2)
+        #expect(targets.rootStats == 1)
     }
 
     /// The inotify queue is read once for the events that happened before the read (a live
