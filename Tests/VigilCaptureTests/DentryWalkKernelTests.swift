@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CLibBPF
 import Testing
 import VigilABI
 import VigilCapture
