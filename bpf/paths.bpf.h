@@ -173,9 +173,10 @@ __attribute__((noinline)) int vigil_walk_path(void)
  * through BTF pointers (open_file_btf), and the walk up its own mount is made of direct loads
  * through them: d_parent, d_name and the inline name store of each dentry are plain loads (each an
  * exception-handled load, no helper call), a probe read is left only for names too long for the
- * inline store. The first mount crossing, a disconnected dentry, and paths deeper than
- * BTF_WALK_MAX components hand over to the probe-read walk above, from the dentry reached: the
- * result is the same path, byte for byte. */
+ * inline store. Mount crossings are direct loads too where the kernel has bpf_rdonly_cast (6.2+;
+ * before, the first crossing hands over); a disconnected dentry and paths deeper than
+ * BTF_WALK_MAX steps hand over to the probe-read walk above, from the dentry reached: the result
+ * is the same path, byte for byte. */
 #define BTF_WALK_MAX 32
 
 /* Where the inline name store lies in a dentry (*io) and its size (*isz), CO-RE constants. 0 when
@@ -216,8 +217,25 @@ static __always_inline void build_path_btf(struct pathbuf *pb, struct dentry *d,
         if (!d || (d == root_d && vm == root_m))
             goto done;
         struct dentry *parent = d->d_parent;
-        if (d == mnt_root || d == parent)
-            break; /* a mount crossing or a disconnected dentry: the probe-read walk's cases */
+        if (d == mnt_root) {
+            /* The root of a mount: go on from where it is mounted. With bpf_rdonly_cast the
+             * mount holding `vm` is cast back to its type (container_of is a negative offset the
+             * verifier takes only as a kfunc's ignored argument); before 6.2 the probe-read walk
+             * crosses it. */
+            if (!vigil_kernel.rdonly_cast)
+                break;
+            struct mount *m = bpf_rdonly_cast((void *)vm - bpf_core_field_offset(struct mount, mnt),
+                                              bpf_core_type_id_kernel(struct mount));
+            struct mount *mp = m->mnt_parent;
+            if (!mp || mp == m)
+                goto done; /* the global root */
+            d = m->mnt_mountpoint;
+            vm = &mp->mnt;
+            mnt_root = vm->mnt_root;
+            continue;
+        }
+        if (d == parent)
+            break; /* a disconnected dentry: the probe-read walk keeps its name and stops */
         /* The length alone (a 4-byte load): 6.1's verifier takes the 8-byte hash_len for the
          * union's first member, the 4-byte hash, and rejects the load. */
         __u32 len = d->d_name.len;
