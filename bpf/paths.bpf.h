@@ -346,6 +346,30 @@ static __always_inline __u32 copy_path(__u8 *rec, __u32 off, struct pathbuf *pb)
     return len;
 }
 
+/* copy_path for a record offset below SCRATCH_SIZE / 2 (the resolved path of an open, after the
+ * user path): a path of up to SHORT_PATH_WORDS words (NUL included) is copied with 8-byte loads
+ * and stores, not a probe read (the bytes after the NUL that the last word carries land past the
+ * record's end); longer ones take copy_path. */
+#define SHORT_PATH_WORDS 16
+static __always_inline __u32 copy_short_path(__u8 *rec, __u32 off, struct pathbuf *pb)
+{
+    __u32 pos = pb->w.pos;
+    if (pos > PATH_END || off >= SCRATCH_SIZE / 2)
+        return copy_path(rec, off, pb);
+    __u32 len = VIGIL_PATH_MAX - pos;
+    if (len > 8 * SHORT_PATH_WORDS)
+        return copy_path(rec, off, pb);
+    __u32 o = MASK(off, SCRATCH_SIZE / 2 - 1);
+    __u32 p = MASK(pos, VIGIL_PATH_MAX - 1);
+#pragma unroll
+    for (int k = 0; k < SHORT_PATH_WORDS; k++) {
+        if (8 * k >= len)
+            break;
+        *(__u64 *)(rec + o + 8 * k) = *(__u64 *)(pb->buf + p + 8 * k);
+    }
+    return len;
+}
+
 /* Cgroup v2 path: kernfs walk from the task's default-hierarchy cgroup. */
 struct kernfs_node___old {
     struct kernfs_node *parent;

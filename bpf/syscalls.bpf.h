@@ -157,6 +157,7 @@ static __always_inline void build_path(struct pathbuf *pb, struct dentry *dentry
 static __always_inline void build_path_task(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt,
                                             struct task_struct *t);
 static __always_inline __u32 copy_path(__u8 *rec, __u32 off, struct pathbuf *pb);
+static __always_inline __u32 copy_short_path(__u8 *rec, __u32 off, struct pathbuf *pb);
 static __always_inline __u32 path_truncated(struct pathbuf *pb);
 static __always_inline void build_path_btf(struct pathbuf *pb, struct dentry *d, struct vfsmount *vm,
                                            struct task_struct *t);
@@ -317,7 +318,7 @@ static __always_inline __u32 file_ref_copy(__u8 *rec, __u32 off, struct vigil_fi
 {
     if (!pb)
         return 0;
-    __u32 n = copy_path(rec, off, pb);
+    __u32 n = copy_short_path(rec, off, pb);
     if (n) {
         fr->flags |= VIGIL_FILE_RESOLVED;
         if (path_truncated(pb))

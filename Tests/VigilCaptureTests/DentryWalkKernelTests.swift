@@ -60,7 +60,8 @@ import VigilDecode
     /// descriptor in the first 64 or above (a grown table; 6.2+ casts the file found by a probe
     /// read, 5.11-6.1 take direct loads only in the embedded table), a path deeper than the
     /// direct-load walk's 32 components (the probe-read walk goes on), a file across a mount
-    /// (/proc, /dev: the probe-read walk crosses it), a file with two links.
+    /// (/proc, /dev: direct loads on 6.2+, the probe-read walk before), a file with two links,
+    /// paths around the 128 bytes copied into the record word by word.
     @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
     func theOpenedFileIsTheSameAtEveryDescriptorDepthAndMount() throws {
         let s = try SharedCapture.get()
@@ -86,11 +87,22 @@ import VigilDecode
         }
         try #require(Glibc.link(shallow, link) == 0)
         made.append(link)
+        // Paths around the 128 bytes (NUL included) that are copied word by word into the record.
+        var around: [String] = []
+        for total in 120...136 {
+            let f = base + "/" + name(total - base.utf8.count - 2, "w")
+            try #require(f.utf8.count + 1 == total)
+            let fd = creat(f, 0o600)
+            try #require(fd >= 0, "creat \(f)")
+            close(fd)
+            made.append(f)
+            around.append(f)
+        }
         let me = getpid()
         let cases: [(open: String, resolved: String)] = [
             (shallow, shallow), (link, link), (deep, deep),
             ("/proc/self/status", "/proc/\(me)/status"), ("/dev/null", "/dev/null"),
-        ]
+        ] + around.map { ($0, $0) }
         for (path, resolved) in cases {
             for atLeast: Int32 in [3, 70] {
                 let (ref, got, st) = try openedFile(s, path, atLeast: atLeast)
