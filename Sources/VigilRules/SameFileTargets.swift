@@ -85,6 +85,8 @@ final class SameFileTargets {
 
     /// Results older than this are looked up again (changes inotify cannot report).
     static let lifetimeNs: UInt64 = 1_000_000_000
+    /// ``lifetimeNs`` for this instance (tests lengthen it, so that only what they exercise drops results).
+    var lifetime: UInt64 = SameFileTargets.lifetimeNs
     /// At most this many cached targets (over all roots); past it the cache starts over.
     static let capacity = 4096
     /// How much older than the last read of the inotify queue an event must be for that read to
@@ -143,7 +145,7 @@ final class SameFileTargets {
             while withUnsafeMutableBytes(of: &buf, { read(inotifyFD, $0.baseAddress, $0.count) }) > 0 { changed = true }
         }
         if !changed {
-            changed = Timestamp.monotonicCoarseNanoseconds() &- filledAtNs >= Self.lifetimeNs
+            changed = Timestamp.monotonicCoarseNanoseconds() &- filledAtNs >= lifetime
         }
         if changed {
             // A deleted or moved directory's watch is gone: watch again on the next lookup
