@@ -32,6 +32,14 @@ struct {
  * through the section's map after load and on every change; read with plain loads. */
 struct vigil_select vigil_sel SEC(VIGIL_SELECT_SECTION) = {};
 
+/* Kernel features (vigil_abi.h): set by user space before load, constants to the verifier. */
+const volatile struct vigil_kernel_features vigil_kernel SEC(VIGIL_KERNEL_SECTION) = {};
+
+/* The kfunc behind vigil_kernel.rdonly_cast (6.2+): `obj` as a read-only pointer to the kernel
+ * type `btf_id`, whose fields are then direct loads. Weak: unresolved on older kernels, where
+ * the flag is 0 and every call is dead code the verifier removes. */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym __weak;
+
 struct scratch {
     __u8 buf[SCRATCH_SIZE];
 };

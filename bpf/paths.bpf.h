@@ -168,6 +168,121 @@ __attribute__((noinline)) int vigil_walk_path(void)
     return 0;
 }
 
+/* ---- the direct-load walk (5.11+) ------------------------------------------------------------
+ * Where the kernel has bpf_get_current_task_btf, a successful open's file is reached from the task
+ * through BTF pointers (open_file_btf), and the walk up its own mount is made of direct loads
+ * through them: d_parent, d_name and the inline name store of each dentry are plain loads (each an
+ * exception-handled load, no helper call), a probe read is left only for names too long for the
+ * inline store. Mount crossings are direct loads too where the kernel has bpf_rdonly_cast (6.2+;
+ * before, the first crossing hands over); a disconnected dentry and paths deeper than
+ * BTF_WALK_MAX steps hand over to the probe-read walk above, from the dentry reached: the result
+ * is the same path, byte for byte. */
+#define BTF_WALK_MAX 32
+
+/* Where the inline name store lies in a dentry (*io) and its size (*isz), CO-RE constants. 0 when
+ * the kernel has neither d_shortname (6.14+) nor d_iname, or a store larger than the span. */
+static __always_inline int inline_name_layout(__u32 *io, __u32 *isz)
+{
+    if (bpf_core_field_exists(struct dentry, d_shortname)) {
+        *io = bpf_core_field_offset(struct dentry, d_shortname);
+        *isz = bpf_core_field_size(struct dentry, d_shortname);
+    } else if (bpf_core_field_exists(struct dentry___iname, d_iname)) {
+        *io = bpf_core_field_offset(struct dentry___iname, d_iname);
+        *isz = bpf_core_field_size(struct dentry___iname, d_iname);
+    } else {
+        return 0;
+    }
+    return *isz <= 8 * INLINE_NAME_WORDS && *isz >= 8;
+}
+
+/* build_path_task for a dentry and mount reached through BTF pointers from the current task `t`
+ * (5.11+ only: every caller tests HAVE_TASK_BTF()). */
+static __always_inline void build_path_btf(struct pathbuf *pb, struct dentry *d, struct vfsmount *vm,
+                                           struct task_struct *t)
+{
+    struct walk_state *w = &pb->w;
+    struct fs_struct *fs = t->fs;
+    struct dentry *root_d = fs->root.dentry;
+    struct vfsmount *root_m = fs->root.mnt;
+    struct dentry *mnt_root = vm->mnt_root;
+    w->root_dentry = root_d;
+    w->root_mnt = root_m;
+    pb->buf[PATH_END] = 0;
+    w->pos = PATH_END;
+    w->truncated = 0;
+    __u32 io = 0, isz = 0;
+    int inl = inline_name_layout(&io, &isz);
+    __u32 i;
+    for (i = 0; i < BTF_WALK_MAX; i++) {
+        if (!d || (d == root_d && vm == root_m))
+            goto done;
+        struct dentry *parent = d->d_parent;
+        if (d == mnt_root) {
+            /* The root of a mount: go on from where it is mounted. With bpf_rdonly_cast the
+             * mount holding `vm` is cast back to its type (container_of is a negative offset the
+             * verifier takes only as a kfunc's ignored argument); before 6.2 the probe-read walk
+             * crosses it. */
+            if (!vigil_kernel.rdonly_cast)
+                break;
+            struct mount *m = bpf_rdonly_cast((void *)vm - bpf_core_field_offset(struct mount, mnt),
+                                              bpf_core_type_id_kernel(struct mount));
+            struct mount *mp = m->mnt_parent;
+            if (!mp || mp == m)
+                goto done; /* the global root */
+            d = m->mnt_mountpoint;
+            vm = &mp->mnt;
+            mnt_root = vm->mnt_root;
+            continue;
+        }
+        if (d == parent)
+            break; /* a disconnected dentry: the probe-read walk keeps its name and stops */
+        /* The length alone (a 4-byte load): 6.1's verifier takes the 8-byte hash_len for the
+         * union's first member, the 4-byte hash, and rejects the load. */
+        __u32 len = d->d_name.len;
+        const unsigned char *name = d->d_name.name;
+        if (len > NAME_MAX_LEN)
+            len = NAME_MAX_LEN;
+        /* Read back from the map (a volatile load: the compiler would keep it in a register):
+         * every iteration starts from the same verifier state, whichever way the last one went. */
+        __u32 pos = *(volatile __u32 *)&w->pos;
+        if (pos > PATH_END || pos < len + 1) {
+            w->truncated = 1;
+            goto done;
+        }
+        if (inl && name == (const unsigned char *)d + io && len < isz && pos >= 8 * INLINE_NAME_WORDS) {
+            /* The inline name, word by word into the span at 40, then the 40 span bytes that end
+             * with it to buf[pos - 40, pos) (as walk_step: the bytes before the name land where
+             * the '/' and the parent's name go next). */
+#pragma unroll
+            for (int k = 0; k < INLINE_NAME_WORDS; k++) {
+                if (8 * k < isz)
+                    *(__u64 *)(w->span + 8 * INLINE_NAME_WORDS + 8 * k) = *(__u64 *)((void *)d + io + 8 * k);
+            }
+            __u32 src = MASK(len, 63);
+            __u32 dst = MASK(pos - 8 * INLINE_NAME_WORDS, VIGIL_PATH_MAX - 1);
+#pragma unroll
+            for (int k = 0; k < INLINE_NAME_WORDS; k++)
+                *(__u64 *)(pb->buf + dst + 8 * k) = *(__u64 *)(w->span + src + 8 * k);
+        } else {
+            bpf_probe_read_kernel(pb->buf + MASK(pos - len, VIGIL_PATH_MAX - 1), MASK(len, NAME_MAX_LEN), name);
+        }
+        pos -= len + 1;
+        pb->buf[pos & (VIGIL_PATH_MAX - 1)] = '/';
+        w->pos = pos;
+        d = parent;
+    }
+    /* Not done here: the probe-read walk goes on from this dentry. */
+    w->dentry = d;
+    w->vfsmnt = vm;
+    w->mnt_root = mnt_root;
+    vigil_walk_path();
+done:
+    if (w->pos >= PATH_END) {
+        w->pos = PATH_END - 1;
+        pb->buf[PATH_END - 1] = '/';
+    }
+}
+
 /* Walks pb->w from (dentry, vfsmnt) up to (root_dentry, root_mnt) already set in pb->w. */
 static __always_inline void walk_from(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt)
 {
@@ -228,6 +343,30 @@ static __always_inline __u32 copy_path(__u8 *rec, __u32 off, struct pathbuf *pb)
     len = MASK(len - 1, VIGIL_PATH_MAX - 1) + 1;
     if (bpf_probe_read_kernel(rec + MASK(off, SCRATCH_SIZE - 1), len, pb->buf + MASK(pos, VIGIL_PATH_MAX - 1)) != 0)
         return 0;
+    return len;
+}
+
+/* copy_path for a record offset below SCRATCH_SIZE / 2 (the resolved path of an open, after the
+ * user path): a path of up to SHORT_PATH_WORDS words (NUL included) is copied with 8-byte loads
+ * and stores, not a probe read (the bytes after the NUL that the last word carries land past the
+ * record's end); longer ones take copy_path. */
+#define SHORT_PATH_WORDS 16
+static __always_inline __u32 copy_short_path(__u8 *rec, __u32 off, struct pathbuf *pb)
+{
+    __u32 pos = pb->w.pos;
+    if (pos > PATH_END || off >= SCRATCH_SIZE / 2)
+        return copy_path(rec, off, pb);
+    __u32 len = VIGIL_PATH_MAX - pos;
+    if (len > 8 * SHORT_PATH_WORDS)
+        return copy_path(rec, off, pb);
+    __u32 o = MASK(off, SCRATCH_SIZE / 2 - 1);
+    __u32 p = MASK(pos, VIGIL_PATH_MAX - 1);
+#pragma unroll
+    for (int k = 0; k < SHORT_PATH_WORDS; k++) {
+        if (8 * k >= len)
+            break;
+        *(__u64 *)(rec + o + 8 * k) = *(__u64 *)(pb->buf + p + 8 * k);
+    }
     return len;
 }
 

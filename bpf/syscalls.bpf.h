@@ -157,7 +157,10 @@ static __always_inline void build_path(struct pathbuf *pb, struct dentry *dentry
 static __always_inline void build_path_task(struct pathbuf *pb, struct dentry *dentry, struct vfsmount *vfsmnt,
                                             struct task_struct *t);
 static __always_inline __u32 copy_path(__u8 *rec, __u32 off, struct pathbuf *pb);
+static __always_inline __u32 copy_short_path(__u8 *rec, __u32 off, struct pathbuf *pb);
 static __always_inline __u32 path_truncated(struct pathbuf *pb);
+static __always_inline void build_path_btf(struct pathbuf *pb, struct dentry *d, struct vfsmount *vm,
+                                           struct task_struct *t);
 
 /* User-space encoding of a kernel dev_t (new_encode_dev): what stat() returns as st_dev. */
 static __always_inline __u32 user_dev(__u32 kdev)
@@ -231,13 +234,91 @@ static __always_inline struct pathbuf *file_ref_path(struct vigil_file_ref *fr, 
     return pb;
 }
 
+/* The file behind `fd` of the current task `t` as a BTF pointer (5.11+: every caller tests
+ * HAVE_TASK_BTF()), or NULL (the caller takes task_fd_file). Where the kernel has
+ * bpf_rdonly_cast (6.2+), any open descriptor. Before, only when the task's table is the
+ * embedded one (files->fd_array: a table never grown past 64 descriptors, which a process
+ * forked by one that held a higher descriptor does not have) and fd < 64: the verifier takes
+ * only constant offsets into a BTF object, so the slot's address is built from fd's bits, one
+ * constant step each (asm: the compiler must not fold them into fd * 8). */
+static __always_inline struct file *open_file_btf(struct task_struct *t, long fd)
+{
+    if (fd < 0)
+        return NULL;
+    struct files_struct *files = t->files;
+    if (!files)
+        return NULL;
+    if (vigil_kernel.rdonly_cast) {
+        /* 6.2+: any descriptor. The slot is read with one probe read (its index is variable),
+         * the file then cast back to its kernel type. */
+        struct fdtable *fdt = files->fdt;
+        if (!fdt || (unsigned long)fd >= fdt->max_fds)
+            return NULL;
+        struct file *f = NULL;
+        bpf_probe_read_kernel(&f, sizeof(f), (void *)((__u64)fdt->fd + (__u64)fd * sizeof(struct file *)));
+        if (!f)
+            return NULL;
+        return bpf_rdonly_cast(f, bpf_core_type_id_kernel(struct file));
+    }
+    if (fd >= 64 || bpf_core_field_size(struct files_struct, fd_array) != 64 * 8)
+        return NULL;
+    struct fdtable *fdt = files->fdt;
+    if (!fdt || (void *)fdt->fd != (void *)files->fd_array)
+        return NULL;
+    void *slot = (void *)files->fd_array;
+    /* A fresh value (not a copy of fd): the bit tests below narrow it alone, so the 64 ways
+     * through them end in one verifier state once it is dead. */
+    __u32 bits = MASK(fd, 63);
+    if (bits & 32)
+        asm volatile("%0 += 256" : "+r"(slot));
+    if (bits & 16)
+        asm volatile("%0 += 128" : "+r"(slot));
+    if (bits & 8)
+        asm volatile("%0 += 64" : "+r"(slot));
+    if (bits & 4)
+        asm volatile("%0 += 32" : "+r"(slot));
+    if (bits & 2)
+        asm volatile("%0 += 16" : "+r"(slot));
+    if (bits & 1)
+        asm volatile("%0 += 8" : "+r"(slot));
+    return *(struct file **)slot;
+}
+
+/* file_ref_path for the file of a successful open (fd `fd` of the current task `t`): on 5.11+ with
+ * direct loads through BTF pointers where open_file_btf finds it (inode, device, link count, and
+ * build_path_btf's walk), else as file_ref_path. */
+static __always_inline struct pathbuf *open_file_ref_path(struct vigil_file_ref *fr, long fd, struct task_struct *t)
+{
+    if (HAVE_TASK_BTF()) {
+        struct file *f = open_file_btf(t, fd);
+        if (f) {
+            struct inode *ino = f->f_inode;
+            struct dentry *d = f->f_path.dentry;
+            struct vfsmount *vm = f->f_path.mnt;
+            if (!ino || !d || !vm)
+                return file_ref_path(fr, task_fd_file(t, fd), t);
+            fr->ino = ino->i_ino;
+            fr->nlink = ino->__i_nlink;
+            struct super_block *sb = ino->i_sb;
+            fr->dev = sb ? user_dev(sb->s_dev) : 0;
+            fr->flags = VIGIL_FILE_PRESENT;
+            struct pathbuf *pb = get_pathbuf();
+            if (!pb)
+                return NULL;
+            build_path_btf(pb, d, vm, t);
+            return pb;
+        }
+    }
+    return file_ref_path(fr, task_fd_file(t, fd), t);
+}
+
 /* Copies the path built in `pb` to rec+off and flags `fr` (resolved, truncated). Returns the
  * path's bytes (0 when no path). */
 static __always_inline __u32 file_ref_copy(__u8 *rec, __u32 off, struct vigil_file_ref *fr, struct pathbuf *pb)
 {
     if (!pb)
         return 0;
-    __u32 n = copy_path(rec, off, pb);
+    __u32 n = copy_short_path(rec, off, pb);
     if (n) {
         fr->flags |= VIGIL_FILE_RESOLVED;
         if (path_truncated(pb))
@@ -465,6 +546,9 @@ static __attribute__((noinline)) int send_scratch(__u32 id_hflags, long ret, __u
     __u32 n0 = 0, n1 = 0;
     __u64 *a = ev->args;
     __u32 kind = cap & VIGIL_CAPTURE_KIND_MASK;
+    struct pathbuf *pb = NULL;
+    if (ret >= 0 && (cap & VIGIL_CAPTURE_FILE_REF))
+        pb = open_file_ref_path(&ev->file, ret, t);
 
     /* What to copy is the row's capture kind (vigil_abi.h, VIGIL_SYSCALLS). */
     switch (kind) {
@@ -534,10 +618,11 @@ static __attribute__((noinline)) int send_scratch(__u32 id_hflags, long ret, __u
     }
     syscall_fixups(ev, kind, ret);
 
-    /* The file an open returned: inode, device, and its path walked from the dentry. */
-    if (ret >= 0 && (cap & VIGIL_CAPTURE_FILE_REF)) {
+    /* The file an open returned: inode, device, and its path walked from the dentry (built
+     * first, before the strings: fewer verifier states reach the walk), copied after str0. */
+    if (pb) {
         n0 &= (VIGIL_PATH_MAX - 1) | VIGIL_PATH_MAX;
-        n1 = file_ref_copy(rec, base + n0, &ev->file, file_ref_path(&ev->file, task_fd_file(t, ret), t));
+        n1 = file_ref_copy(rec, base + n0, &ev->file, pb);
     }
 
     send_syscall_record(ev, n0, n1, cfg);

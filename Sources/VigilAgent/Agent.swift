@@ -89,6 +89,8 @@ package final class Agent: @unchecked Sendable {
     private var sourceStats: (@Sendable () -> CaptureStats)?
     private let stopRequested = Atomic<Bool>(false)
     private let sourceEnded = Atomic<Bool>(false)
+    /// Given when a stop is requested or the source ends (``waitUntilStopped()`` sleeps on it).
+    private let stopping = WakeSignal()
     private let shutDown = Atomic<Bool>(false)
     private let startNs = Timestamp.monotonicNanoseconds()
     private let interestSetter = InterestSetter()
@@ -219,6 +221,7 @@ package final class Agent: @unchecked Sendable {
                     Log.error("agent", "event source failed", [("error", "\(error)")])
                 }
                 sourceEnded.store(true, ordering: .releasing)
+                stopping.signal()
             }
         } catch {
             throw AgentError(error.description)
@@ -267,6 +270,7 @@ package final class Agent: @unchecked Sendable {
     package func requestStop() {
         stopRequested.store(true, ordering: .releasing)
         reloadRequests.stop()
+        stopping.signal()
     }
 
     /// Whether stop was requested or the source ended.
@@ -277,7 +281,7 @@ package final class Agent: @unchecked Sendable {
 
     /// Blocks until ``requestStop()`` or the end of the source's input.
     package func waitUntilStopped() {
-        while !isStopping { Timestamp.sleep(milliseconds: 20) }
+        while !isStopping { stopping.wait() }
     }
 
     /// Stops cleanly: detaches (the source drains what is in the ring and the pipeline
@@ -289,6 +293,7 @@ package final class Agent: @unchecked Sendable {
         health.setStopping()
         stopRequested.store(true, ordering: .releasing)
         reloadRequests.stop()
+        stopping.signal()
         watcher?.stop()
         reloadThread?.join()
         stopSource?()

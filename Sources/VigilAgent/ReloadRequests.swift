@@ -2,21 +2,25 @@ import Synchronization
 import VigilCore
 
 /// Pending reload requests for the agent's reload thread: signals and the file watcher
-/// only record a request, so they never wait for a compilation.
+/// only record a request, so they never wait for a compilation. The reload thread sleeps
+/// until a request or the stop arrives (no polling).
 final class ReloadRequests: Sendable {
     private struct State { var pending: [String] = []; var stopped = false }
     private let state = Mutex(State())
     private let stopped = Atomic<Bool>(false)
+    private let wake = WakeSignal()
 
     /// Records a request (merged with requests not yet taken).
     func request(_ reason: String) {
         state.withLock { if !$0.pending.contains(reason) { $0.pending.append(reason) } }
+        wake.signal()
     }
 
     /// Ends ``next()`` and marks the agent stopping.
     func stop() {
         stopped.store(true, ordering: .releasing)
         state.withLock { $0.stopped = true }
+        wake.signal()
     }
 
     /// Whether the agent is stopping (a reload in progress gives up).
@@ -32,7 +36,7 @@ final class ReloadRequests: Sendable {
                 return .some(s.pending.joined(separator: ", "))
             }
             if let t = taken { return t }
-            Timestamp.sleep(milliseconds: 20)
+            wake.wait()
         }
     }
 }

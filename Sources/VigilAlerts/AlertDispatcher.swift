@@ -144,13 +144,15 @@ package final class AlertDispatcher: Sendable {
         var droppedReported: UInt64 = 0
         var dropFirstNs: UInt64 = 0
         var lastDropCheck: UInt64 = 0
+        // Alerts per rule in one pass (kept across passes: no dictionary allocated per pass).
+        var rules: [RuleKey: UInt64] = [:]
         while true {
             items.removeAll(keepingCapacity: true)
             out.removeAll(keepingCapacity: true)
             let now0 = Timestamp.monotonicNanoseconds()
             queue.pop(max: 256, into: &items, timeoutNs: nextTick > now0 ? nextTick - now0 : 0)
             let now = Timestamp.monotonicNanoseconds()
-            var rules: [RuleKey: UInt64] = [:]
+            if !rules.isEmpty { rules.removeAll(keepingCapacity: true) }
             for a in items {
                 rules[RuleKey(rule: a.rule, priority: a.priority), default: 0] += 1
                 if fc.isActive { fc.admit(a, now: now, into: &out) } else { out.append((a, nil)) }

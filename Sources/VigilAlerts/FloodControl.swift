@@ -95,19 +95,20 @@ package final class FloodControl {
     package func admit(_ alert: Alert, now: UInt64, into out: inout [Output]) {
         if config.fold.enabled {
             let k = key(for: alert)
-            if var e = folds[k] {
-                if now < e.windowEnd {
-                    if e.count == 0 { e.firstNs = alert.timeNs }
-                    e.count += 1
-                    e.lastNs = alert.timeNs
-                    e.last = alert
-                    folds[k] = e
+            if let i = folds.index(forKey: k) {
+                // Updated in place (the key, with the alert's whole text, is hashed once).
+                if now < folds.values[i].windowEnd {
+                    if folds.values[i].count == 0 { folds.values[i].firstNs = alert.timeNs }
+                    folds.values[i].count += 1
+                    folds.values[i].lastNs = alert.timeNs
+                    folds.values[i].last = alert
                     foldedByRule[alert.rule, default: 0] += 1
                     return
                 }
                 // The window ended and was not yet swept: report it, then start a new one.
+                let e = folds.values[i]
                 if e.count > 0, let s = foldSummary(e) { emit(s, &out) }
-                folds[k] = FoldEntry(windowEnd: now &+ windowNs)
+                folds.values[i] = FoldEntry(windowEnd: now &+ windowNs)
             } else if folds.count < config.fold.maxKeys {
                 folds[k] = FoldEntry(windowEnd: now &+ windowNs)
             } else {

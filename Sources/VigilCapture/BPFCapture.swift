@@ -85,6 +85,7 @@ package final class BPFCapture: @unchecked Sendable {
 
         let features = KernelFeatures.probe()
         features.select(in: obj)
+        try features.setFlags(in: obj)
         Log.info("capture", "kernel features", features.logFields)
 
         let lr = bpf_object__load(obj)

@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CLibBPF
+import VigilABI
 
 /// What the running kernel offers that Vigil's BPF programs depend on, read from the
 /// kernel's BTF before loading. The programs themselves adapt through CO-RE (field
@@ -29,6 +30,10 @@ package struct KernelFeatures: Sendable {
     /// "none" (no io_uring_complete tracepoint, or one without the request, as on 5.10:
     /// io_uring operations are then not reported; io_uring_setup still is).
     package var ioUringComplete = "none"
+
+    /// Whether the kernel has the kfunc `bpf_rdonly_cast` (6.2+): the path of a file a successful
+    /// open returned is then walked with direct loads (`vigil_kernel_features.rdonly_cast`).
+    package var rdonlyCast = false
 
     /// Programs that exist in one variant per kernel form, and the variant names.
     static let ioUringPrograms = ["cqe": "vigil_uring_complete", "res-arg": "vigil_uring_complete_old"]
@@ -70,7 +75,19 @@ package struct KernelFeatures: Sendable {
                 f.ioUringComplete = "res-arg"
             }
         }
+        f.rdonlyCast = vigil_btf_has_func(btf, "bpf_rdonly_cast") != 0
         return f
+    }
+
+    /// The object's kernel feature flags (`vigil_kernel_features`, section VIGIL_KERNEL_SECTION:
+    /// read-only data, so they must be set before load). An object without the section (an older
+    /// build) is left as it is.
+    package func setFlags(in object: OpaquePointer) throws {
+        guard let map = bpf_object__find_map_by_name(object, VIGIL_KERNEL_SECTION) else { return }
+        var flags = vigil_kernel_features()
+        flags.rdonly_cast = rdonlyCast ? 1 : 0
+        let r = bpf_map__set_initial_value(map, &flags, MemoryLayout<vigil_kernel_features>.size)
+        if r != 0 { throw CaptureError.mapFailed(map: VIGIL_KERNEL_SECTION, errno: -r) }
     }
 
     /// Turns off the programs of `object` that do not fit this kernel (before load).
@@ -86,6 +103,7 @@ package struct KernelFeatures: Sendable {
         [("kernel", release), ("btf", btf ? "yes" : "no"), ("inode_times", inodeTimes),
          ("capabilities", capabilities), ("sched_process_exit_args", String(processExitArgs)),
          ("ia32", ia32 ? "yes" : "no"), ("io_uring", ioUringComplete),
+         ("rdonly_cast", rdonlyCast ? "yes" : "no"),
          ("loops", "global functions (no bpf_loop needed)")]
     }
 }

@@ -64,7 +64,8 @@ package final class DNSNameCache: Sendable {
     }
 
     private let state = Mutex(State())
-    private let wake = Atomic<Bool>(false)
+    /// Wakes the resolver early (a name registered or activated, a lookup finished).
+    private let wake = WakeSignal()
     private let started = Atomic<Bool>(false)
 
     package init() {}
@@ -88,7 +89,7 @@ package final class DNSNameCache: Sendable {
             st.ids[key] = id
             return id
         }
-        wake.store(true, ordering: .releasing)
+        wake.signal()
         return id
     }
 
@@ -97,7 +98,7 @@ package final class DNSNameCache: Sendable {
         state.withLock { st in
             for id in ids where Int(id) < st.entries.count && st.entries[Int(id)] != nil { st.entries[Int(id)]!.activeRefs += 1 }
         }
-        wake.store(true, ordering: .releasing)
+        wake.signal()
     }
 
     /// Drops one user of each id (and one active user of each of `active`); names nobody uses
@@ -204,10 +205,7 @@ package final class DNSNameCache: Sendable {
                 }
             }
             // Sleep up to 1 s, waking early when a new name is registered.
-            var slept = 0
-            while slept < 1000 && !wake.exchange(false, ordering: .acquiringAndReleasing) {
-                Timestamp.sleep(milliseconds: 20); slept += 20
-            }
+            wake.wait(timeoutNs: 1_000_000_000)
         }
     }
 
@@ -233,7 +231,7 @@ package final class DNSNameCache: Sendable {
             st.entries[Int(id)]!.nextRefreshNs = now + st.entries[Int(id)]!.intervalNs
             st.resolutions += 1
         }
-        wake.store(true, ordering: .releasing)
+        wake.signal()
     }
 
     private static func setAddresses(_ st: inout State, _ id: Int32, _ addrs: [Key]) {

@@ -347,7 +347,8 @@ enum FieldExtractor {
             // read, a reaped one has no /proc entry), as the agent sees it. Kept between events
             // and dropped when a target's directory changes (SameFileTargets).
             guard let t = s.sameFileTargets.lookup(key, pid: cp.pointee.event.pid, start: cp.pointee.process?.startTimeBootNs ?? 0,
-                                                    exeIno: cp.pointee.process?.exeIno ?? 0, gen: s.gen) else { return .bool(false) }
+                                                    exeIno: cp.pointee.process?.exeIno ?? 0, gen: s.gen,
+                                                    timeNs: cp.pointee.event.timestampBootNs) else { return .bool(false) }
             return .bool(t.ino == fd.pointee.ino && UInt32(truncatingIfNeeded: t.dev) == fd.pointee.dev)
         case .fdIno:
             guard let fd = fdPointer(cp, s), fd.pointee.ino != 0 else { return .unset }
@@ -514,6 +515,9 @@ enum FieldExtractor {
     }
 
     /// The value of the variable named by `f`'s key in `p`'s environment (first `NAME=` entry).
+    /// The block (NUL-separated entries) is searched for the name's first byte with memchr(3)
+    /// (vectorized; most entries do not start with it), not entry by entry: a candidate counts
+    /// only at an entry's start and followed by the rest of the name and `=`.
     static func envValue(_ p: ProcessInfo, _ f: FieldSpec, _ s: RuleScratch) -> FV? {
         guard let kp = f.key else { return nil }
         let key = UnsafeBufferPointer(start: kp, count: f.keyLen)
@@ -521,14 +525,18 @@ enum FieldExtractor {
         return block.withUTF8 { u -> FV? in
             guard let base = u.baseAddress, let kb = key.baseAddress else { return nil }
             let n = u.count, kn = key.count
+            guard kn > 0 else { return nil }
+            let first = Int32(kb[0])
             var i = 0
-            while i < n {
-                // Entry u[i..<j] ends at the next NUL (memchr: the block is scanned once per key, per exec).
-                let j = memchr(base + i, 0, n - i).map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? n
-                if j - i > kn, base[i + kn] == 61, memcmp(base + i, kb, kn) == 0 {
-                    return s.arena.copy(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(u)[(i + kn + 1)..<j]))
+            while i + kn < n {
+                guard let hit = memchr(base + i, first, n - i - kn) else { return nil }
+                let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                if (at == 0 || base[at - 1] == 0) && base[at + kn] == 61 && memcmp(base + at, kb, kn) == 0 {
+                    let v = at + kn + 1
+                    let end = memchr(base + v, 0, n - v).map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? n
+                    return s.arena.copy(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(u)[v..<end]))
                 }
-                i = j + 1
+                i = at + 1
             }
             return nil
         }

@@ -141,6 +141,9 @@ package final class RuleSet: Sendable {
     /// The routing fields added to every alert, with their per-event cache slots (shared
     /// with conditions and outputs that use the same field).
     let routing: [(spec: FieldSpec, name: String)]
+    /// Per rule: the ``routing`` fields its output's fields do not already have (indices, in
+    /// order), found once here rather than by comparing names at every alert.
+    let routingAdded: [[Int32]]
     /// The DNS names `fd.*ip.name` checks registered (released with the set).
     let dnsLease: DNSNameLease
 
@@ -171,6 +174,9 @@ package final class RuleSet: Sendable {
         }
         self.rules = rules; self.program = program; self.store = store; self.matching = matching; self.summary = summary
         self.routing = routing
+        routingAdded = rules.map { r in
+            routing.indices.filter { i in !r.output.fields.contains(where: { $0.1 == routing[i].name }) }.map { Int32($0) }
+        }
         byType = idx
         let hasEnforcing = idx.map { $0.contains(where: \.enforcing) }
         var starts: [Int32] = [0]
@@ -561,7 +567,8 @@ package final class RuleSet: Sendable {
         var fields: [(String, AlertFieldValue)] = []
         fields.reserveCapacity(r.output.fields.count + routing.count)
         for (f, name) in r.output.fields { fields.append((name, OutputRendering.typed(value(f), f, s))) }
-        for (f, name) in routing where !fields.contains(where: { $0.0 == name }) {
+        for i in routingAdded[k] {
+            let (f, name) = routing[Int(i)]
             fields.append((name, OutputRendering.typed(value(f), f, s)))
         }
         // append_output extra fields: a later definition of a key replaces the value (Falco's map assignment).

@@ -4,18 +4,13 @@ import VigilDecode
 
 /// fd tables and the cwd, kept by syscall records.
 extension ProcessTable {
-    /// Applies a syscall record other than an open (``isOpen(_:)``: ``apply(_:into:)`` gives
-    /// those to ``applyOpen(_:_:_:into:)``, which fills the result in place).
+    /// Applies a syscall record other than an open or a close (``apply(_:into:)`` gives those to
+    /// ``applyOpen(_:_:_:into:)`` and ``applyClose(_:into:)``, which fill the result in place).
     @inline(__always)
     func applySyscall(_ e: Event) -> ApplyResult {
         let p = process(for: e)
         let t = UInt32(e.type.rawValue)
         switch t {
-        case VIGIL_SYS_CLOSE.rawValue:
-            let fd = fdArg(e, 0)
-            if e.ret == -9 /* EBADF */ { return ApplyResult(process: p, fd: nil, fdNum: fd) }
-            let info = p.fds.removeValue(forKey: fd)
-            return ApplyResult(process: p, fd: info, fdNum: fd)
         case VIGIL_SYS_SOCKET.rawValue:
             return applySocket(e, p)
         case VIGIL_SYS_CONNECT.rawValue:
@@ -171,6 +166,17 @@ extension ProcessTable {
     @inline(__always) static func isOpen(_ t: UInt32) -> Bool {
         t == VIGIL_SYS_OPEN.rawValue || t == VIGIL_SYS_OPENAT.rawValue || t == VIGIL_SYS_OPENAT2.rawValue
             || t == VIGIL_SYS_CREAT.rawValue || t == VIGIL_SYS_OPEN_BY_HANDLE_AT.rawValue
+    }
+
+    /// Applies a close, storing its outcome in `r`'s fields (the fd leaves the table and goes
+    /// to the result: a close is as frequent as an open, and is filled in place the same way).
+    @inline(__always)
+    func applyClose(_ e: Event, into r: inout ApplyResult) {
+        let p = process(for: e)
+        let fd = fdArg(e, 0)
+        r.fd = e.ret == -9 /* EBADF */ ? nil : p.fds.removeValue(forKey: fd)
+        r.fdNum = fd
+        r.process = p
     }
 
     /// Applies an open, storing its outcome in `r`'s fields (moved in: no copy of a whole result).

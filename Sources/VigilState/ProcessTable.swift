@@ -285,7 +285,9 @@ package final class ProcessTable {
         switch UInt32(e.recordKind) {
         case VIGIL_REC_SYSCALL.rawValue:
             let t = UInt32(e.type.rawValue)
-            if Self.isOpen(t) { applyOpen(e, process(for: e), t, into: &r) } else { r = applySyscall(e) }
+            if Self.isOpen(t) { applyOpen(e, process(for: e), t, into: &r) }
+            else if t == VIGIL_SYS_CLOSE.rawValue { applyClose(e, into: &r) }
+            else { r = applySyscall(e) }
         case VIGIL_REC_EXEC.rawValue: r = applyExec(e)
         case VIGIL_REC_FORK.rawValue: r = applyFork(e)
         case VIGIL_REC_EXIT.rawValue: r = applyExit(e)

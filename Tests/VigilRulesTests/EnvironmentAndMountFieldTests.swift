@@ -39,6 +39,21 @@ func render(_ output: String, _ ev: SyntheticEvent) -> String? {
         #expect(matches("proc.is_env_truncated = false", ev))
     }
 
+    /// `proc.env[NAME]` is the first entry that starts with `NAME=`: not a name inside a value,
+    /// not the end of a longer name, not a longer name that starts with it.
+    @Test func envNameMatchesOnlyWholeEntryNames() {
+        let ev = event("""
+        type: execve
+        res: 0
+        process:
+          exepath: /bin/ls
+          env: [A=LD_PRELOAD=/in/a/value, XLD_PRELOAD=/longer/name, LD_PRELOAD_X=/other, LD_PRELOAD=/real.so, LD_PRELOAD=/second.so, LAST=end]
+        """)
+        #expect(render("%proc.env[LD_PRELOAD]|%proc.env[A]|%proc.env[LAST]|%proc.env[D_PRELOAD]", ev) == "/real.so|LD_PRELOAD=/in/a/value|end|<NA>")
+        let none = event("type: execve\nres: 0\nprocess: {exepath: /bin/ls, env: [A=LD_PRELOAD, LD_PRELOAD]}")
+        #expect(render("%proc.env[LD_PRELOAD]", none) == "<NA>")
+    }
+
     @Test func procAenvLooksUpAncestors() {
         let ev = event(Self.withEnv)
         #expect(render("%proc.aenv[HOME] %proc.aenv[TOKEN] %proc.aenv[LANG]", ev) == "/home/parent secret C")

@@ -2,6 +2,8 @@
 import Glibc
 #endif
 import Testing
+import VigilCore
+import VigilDecode
 import VigilState
 @testable import VigilRules
 
@@ -33,18 +35,38 @@ import VigilState
             """)
         try #require(errors(diags).isEmpty, "\(diags)")
         let s = set.makeScratch(hostname: "h")
+        // Results age out after a second: far longer here, so that a slow (loaded) test run
+        // drops them only where a test makes it.
+        s.sameFileTargets.lifetime = 3_600_000_000_000
         return (s, { ev in ev.withContext { set.matches(rule: 0, $0, scratch: s) } ?? false })
     }
 
-    /// An open of `path` by this process (its /proc root is readable), with the file's inode.
+    /// `ev` as if it happened at boot-clock time `ns` (a live event's time: after everything
+    /// its process did before it).
+    static func at(_ ns: UInt64, _ ev: SyntheticEvent) -> SyntheticEvent {
+        var e = ev
+        var bytes = e.record.bytes
+        withUnsafeBytes(of: ns.littleEndian) { for k in 0..<8 { bytes[8 + k] = $0[k] } }  // vigil_header.ts_ns
+        e.record = OwnedRecord(bytes: bytes)
+        return e
+    }
+
+    /// An open of `path` by this process (its /proc root is readable), with the file's inode,
+    /// happening now (boot clock), as a live event.
     static func openEvent(_ path: String, startNs: UInt64? = nil, exeIno: UInt64? = nil) throws -> SyntheticEvent {
+        at(Timestamp.bootNanoseconds(), try untimedOpenEvent(path, startNs: startNs, exeIno: exeIno))
+    }
+
+    /// ``openEvent(_:startNs:exeIno:)`` with the synthetic events' fixed time.
+    static func untimedOpenEvent(_ path: String, startNs: UInt64? = nil, exeIno: UInt64? = nil,
+                                 pid: UInt32 = UInt32(getpid())) throws -> SyntheticEvent {
         var st = stat()
         try #require(stat(path, &st) == 0)
         var ev = event("""
             type: openat
             res: 3
             args: {fd: 3, name: \(path), flags: O_RDONLY}
-            process: {pid: \(getpid()), exepath: /usr/bin/cat\(startNs.map { ", start_ns: \($0)" } ?? "")\(exeIno.map { ", exe_ino: \($0)" } ?? "")}
+            process: {pid: \(pid), exepath: /usr/bin/cat\(startNs.map { ", start_ns: \($0)" } ?? "")\(exeIno.map { ", exe_ino: \($0)" } ?? "")}
             """)
         var fd = FDInfo(kind: .file, name: path)
         fd.ino = UInt64(st.st_ino)
@@ -75,15 +97,94 @@ import VigilState
         try #require(rename(dir + "/shadow.new", target) == 0)
         try #require(link(target, dir + "/hl") == 0)
         #expect(fires(try Self.openEvent(dir + "/hl")))
-        // The file that was kept as "not the target" before becomes it when renamed over it.
+        // The file that was kept as "not the target" before becomes it when renamed over it
+        // (an open of it after the rename).
         try #require(rename(dir + "/other", target) == 0)
-        #expect(fires(other))
+        #expect(fires(Self.at(Timestamp.bootNanoseconds(), other)))
         // ... and stops being it when the target is removed.
         try #require(unlink(target) == 0)
-        #expect(!fires(other))
+        #expect(!fires(Self.at(Timestamp.bootNanoseconds(), other)))
         // A link to the target made by link(2) into the watched directory under the target's name.
         try #require(link(dir + "/other-link", target) == 0)
-        #expect(fires(other))
+        #expect(fires(Self.at(Timestamp.bootNanoseconds(), other)))
+    }
+
+    /// A process that is gone (no process has its pid) has its targets looked up in the agent's
+    /// root without reading /proc (no stat of /proc/PID/root/), and a hard link is still found.
+    @Test func goneProcessUsesTheAgentsRootWithoutAStat() throws {
+        let dir = try Self.makeDirectory()
+        defer { _ = try? FileManagerless.removeTree(dir) }
+        let target = dir + "/shadow"
+        try Self.write(target)
+        try #require(link(target, dir + "/hl") == 0)
+        let (s, fires) = try Self.sameFileRule(target)
+        let targets = s.sameFileTargets
+        // Above any pid_max (4194304 at most): no such process.
+        let gone = try Self.untimedOpenEvent(dir + "/hl", startNs: 1_000_000_000, pid: 0x3FFF_FFF0)
+        #expect(fires(Self.at(Timestamp.bootNanoseconds(), gone)))
+        #expect(targets.rootLookups == 1)
+        #expect(targets.rootStats == 0)
+        // This process (alive): its root is read.
+        #expect(fires(try Self.openEvent(dir + "/hl", startNs: 1_000_000_000)))
+        #expect(targets.rootLookups == 2)
+        #expect(targets.rootStats == 1)
+    }
+
+    /// The inotify queue is read once for the events that happened before the read (a live
+    /// batch), not once per event; an event after a change reads it again and sees the change.
+    @Test func queueIsReadOncePerBatchAndAgainAfterAChange() throws {
+        let dir = try Self.makeDirectory()
+        defer { _ = try? FileManagerless.removeTree(dir) }
+        let target = dir + "/shadow"
+        try Self.write(target)
+        try Self.write(dir + "/other")
+        try #require(link(dir + "/other", dir + "/other-link") == 0)
+        let (s, fires) = try Self.sameFileRule(target)
+        let targets = s.sameFileTargets
+        let batchTime = Timestamp.bootNanoseconds()
+        let open = try Self.untimedOpenEvent(dir + "/other-link", startNs: 1_000_000_000)
+
+        // The first event fills the results (nothing to read yet); the second reads the queue.
+        #expect(!fires(Self.at(batchTime, open)))
+        #expect(targets.queueReads == 0)
+        #expect(!fires(Self.at(batchTime, open)))
+        #expect(targets.queueReads == 1)
+        // Events of the same batch (older than that read by more than the margin) read nothing.
+        let older = batchTime - 2 * SameFileTargets.drainMarginNs
+        for _ in 0..<20 { #expect(!fires(Self.at(older, open))) }
+        #expect(targets.queueReads == 1)
+        // An event after the read: read again.
+        #expect(!fires(Self.at(Timestamp.bootNanoseconds(), open)))
+        #expect(targets.queueReads == 2)
+        // The target replaced and hard-linked: an open after that reads the queue and fires.
+        try Self.write(dir + "/shadow.new")
+        try #require(rename(dir + "/shadow.new", target) == 0)
+        try #require(link(target, dir + "/hl") == 0)
+        #expect(fires(try Self.openEvent(dir + "/hl", startNs: 1_000_000_000)))
+        #expect(targets.queueReads == 3)
+        // An event with no time reads the queue every time.
+        let untimed = Self.at(0, open)
+        #expect(!fires(untimed))
+        #expect(!fires(untimed))
+        #expect(targets.queueReads >= 5)
+    }
+
+    /// Results older than the lifetime are looked up again (changes inotify cannot report).
+    @Test func resultsAgeOut() throws {
+        let dir = try Self.makeDirectory()
+        defer { _ = try? FileManagerless.removeTree(dir) }
+        let target = dir + "/shadow"
+        try Self.write(target)
+        try #require(link(target, dir + "/hl") == 0)
+        let (s, fires) = try Self.sameFileRule(target)
+        let targets = s.sameFileTargets
+        let open = try Self.openEvent(dir + "/hl", startNs: 1_000_000_000)
+        #expect(fires(open))
+        #expect(fires(open))
+        #expect(targets.rootLookups == 1)
+        targets.lifetime = 0
+        #expect(fires(open))
+        #expect(targets.rootLookups == 2)
     }
 
     /// A process's root is read once for all its events, again for a new process with the same

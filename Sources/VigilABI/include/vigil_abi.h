@@ -430,6 +430,18 @@ struct vigil_select {
     __u64 failed_path[VIGIL_FAILED_PATH_MAX][VIGIL_FAILED_PATH_BYTES / 8];
 };
 
+/*
+ * What the running kernel offers that the programs can use, set by the user side from the
+ * kernel's BTF BEFORE load (section VIGIL_KERNEL_SECTION: read-only data, frozen at load, so the
+ * verifier drops every branch a flag rules out and never sees a call the kernel lacks).
+ */
+#define VIGIL_KERNEL_SECTION ".rodata.vigil_kernel"
+struct vigil_kernel_features {
+    __u32 rdonly_cast;           /* 1: the kfunc bpf_rdonly_cast exists (6.2+): a file found by a
+                                  * probe read is walked with direct loads (bpf/paths.bpf.h) */
+    __u32 reserved;
+};
+
 /* Common header of every record. 64 bytes. */
 struct vigil_header {
     __u16 kind;          /* enum vigil_record_kind */
