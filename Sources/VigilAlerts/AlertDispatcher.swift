@@ -152,7 +152,7 @@ package final class AlertDispatcher: Sendable {
             let now0 = Timestamp.monotonicNanoseconds()
             queue.pop(max: 256, into: &items, timeoutNs: nextTick > now0 ? nextTick - now0 : 0)
             let now = Timestamp.monotonicNanoseconds()
-            rules.removeAll(keepingCapacity: true)
+            if !rules.isEmpty { rules.removeAll(keepingCapacity: true) }
             for a in items {
                 rules[RuleKey(rule: a.rule, priority: a.priority), default: 0] += 1
                 if fc.isActive { fc.admit(a, now: now, into: &out) } else { out.append((a, nil)) }

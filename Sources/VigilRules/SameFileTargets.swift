@@ -59,8 +59,9 @@ final class SameFileTargets {
     @exclusivity(unchecked) private var lists: [[Entry]] = []
     /// The root of each process looked up since the results were last dropped.
     @exclusivity(unchecked) private var rootByProcess: [ProcessKey: Root] = [:]
-    /// How many times a process's root was read from /proc (for tests).
+    /// How many times a process's root was looked up, and read from /proc (for tests).
     private(set) var rootLookups = 0
+    private(set) var rootStats = 0
     /// How many times the inotify queue was read (for tests and benchmarks).
     private(set) var queueReads = 0
     @exclusivity(unchecked) private var entries = 0
@@ -84,6 +85,8 @@ final class SameFileTargets {
 
     /// Results older than this are looked up again (changes inotify cannot report).
     static let lifetimeNs: UInt64 = 1_000_000_000
+    /// ``lifetimeNs`` for this instance (tests lengthen it, so that only what they exercise drops results).
+    var lifetime: UInt64 = SameFileTargets.lifetimeNs
     /// At most this many cached targets (over all roots); past it the cache starts over.
     static let capacity = 4096
     /// How much older than the last read of the inotify queue an event must be for that read to
@@ -142,7 +145,7 @@ final class SameFileTargets {
             while withUnsafeMutableBytes(of: &buf, { read(inotifyFD, $0.baseAddress, $0.count) }) > 0 { changed = true }
         }
         if !changed {
-            changed = Timestamp.monotonicCoarseNanoseconds() &- filledAtNs >= Self.lifetimeNs
+            changed = Timestamp.monotonicCoarseNanoseconds() &- filledAtNs >= lifetime
         }
         if changed {
             // A deleted or moved directory's watch is gone: watch again on the next lookup
@@ -174,8 +177,15 @@ final class SameFileTargets {
     }
 
     /// The root of `pid` (stat of `/proc/PID/root/`), or the agent's view when it cannot be read.
+    /// A pid no process has (kill(2) with signal 0: ESRCH) has no /proc entry to read: the
+    /// agent's view without the path walk (in an exec storm the process of most events has
+    /// exited by the time they are evaluated; a zombie or a reused pid still goes to the stat,
+    /// as before).
     private func root(of pid: UInt32) -> Root {
         rootLookups += 1
+        if pid == 0 || pid > UInt32(Int32.max) { return Root(dev: 0, ino: 0) }  // never a process group
+        if kill(pid_t(pid), 0) != 0 && errno == ESRCH { return Root(dev: 0, ino: 0) }
+        rootStats += 1
         return withUnsafeMutableBytes(of: &pathBuffer) { raw -> Root in
             // "/proc/<pid>/root/" (at most 6 + 10 + 6 + 1 bytes).
             let b = raw.bindMemory(to: UInt8.self)

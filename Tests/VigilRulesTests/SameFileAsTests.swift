@@ -35,6 +35,9 @@ import VigilState
             """)
         try #require(errors(diags).isEmpty, "\(diags)")
         let s = set.makeScratch(hostname: "h")
+        // Results age out after a second: far longer here, so that a slow (loaded) test run
+        // drops them only where a test makes it.
+        s.sameFileTargets.lifetime = 3_600_000_000_000
         return (s, { ev in ev.withContext { set.matches(rule: 0, $0, scratch: s) } ?? false })
     }
 
@@ -55,14 +58,15 @@ import VigilState
     }
 
     /// ``openEvent(_:startNs:exeIno:)`` with the synthetic events' fixed time.
-    static func untimedOpenEvent(_ path: String, startNs: UInt64? = nil, exeIno: UInt64? = nil) throws -> SyntheticEvent {
+    static func untimedOpenEvent(_ path: String, startNs: UInt64? = nil, exeIno: UInt64? = nil,
+                                 pid: UInt32 = UInt32(getpid())) throws -> SyntheticEvent {
         var st = stat()
         try #require(stat(path, &st) == 0)
         var ev = event("""
             type: openat
             res: 3
             args: {fd: 3, name: \(path), flags: O_RDONLY}
-            process: {pid: \(getpid()), exepath: /usr/bin/cat\(startNs.map { ", start_ns: \($0)" } ?? "")\(exeIno.map { ", exe_ino: \($0)" } ?? "")}
+            process: {pid: \(pid), exepath: /usr/bin/cat\(startNs.map { ", start_ns: \($0)" } ?? "")\(exeIno.map { ", exe_ino: \($0)" } ?? "")}
             """)
         var fd = FDInfo(kind: .file, name: path)
         fd.ino = UInt64(st.st_ino)
@@ -105,6 +109,27 @@ import VigilState
         #expect(fires(Self.at(Timestamp.bootNanoseconds(), other)))
     }
 
+    /// A process that is gone (no process has its pid) has its targets looked up in the agent's
+    /// root without reading /proc (no stat of /proc/PID/root/), and a hard link is still found.
+    @Test func goneProcessUsesTheAgentsRootWithoutAStat() throws {
+        let dir = try Self.makeDirectory()
+        defer { _ = try? FileManagerless.removeTree(dir) }
+        let target = dir + "/shadow"
+        try Self.write(target)
+        try #require(link(target, dir + "/hl") == 0)
+        let (s, fires) = try Self.sameFileRule(target)
+        let targets = s.sameFileTargets
+        // Above any pid_max (4194304 at most): no such process.
+        let gone = try Self.untimedOpenEvent(dir + "/hl", startNs: 1_000_000_000, pid: 0x3FFF_FFF0)
+        #expect(fires(Self.at(Timestamp.bootNanoseconds(), gone)))
+        #expect(targets.rootLookups == 1)
+        #expect(targets.rootStats == 0)
+        // This process (alive): its root is read.
+        #expect(fires(try Self.openEvent(dir + "/hl", startNs: 1_000_000_000)))
+        #expect(targets.rootLookups == 2)
+        #expect(targets.rootStats == 1)
+    }
+
     /// The inotify queue is read once for the events that happened before the read (a live
     /// batch), not once per event; an event after a change reads it again and sees the change.
     @Test func queueIsReadOncePerBatchAndAgainAfterAChange() throws {
@@ -142,6 +167,24 @@ import VigilState
         #expect(!fires(untimed))
         #expect(!fires(untimed))
         #expect(targets.queueReads >= 5)
+    }
+
+    /// Results older than the lifetime are looked up again (changes inotify cannot report).
+    @Test func resultsAgeOut() throws {
+        let dir = try Self.makeDirectory()
+        defer { _ = try? FileManagerless.removeTree(dir) }
+        let target = dir + "/shadow"
+        try Self.write(target)
+        try #require(link(target, dir + "/hl") == 0)
+        let (s, fires) = try Self.sameFileRule(target)
+        let targets = s.sameFileTargets
+        let open = try Self.openEvent(dir + "/hl", startNs: 1_000_000_000)
+        #expect(fires(open))
+        #expect(fires(open))
+        #expect(targets.rootLookups == 1)
+        targets.lifetime = 0
+        #expect(fires(open))
+        #expect(targets.rootLookups == 2)
     }
 
     /// A process's root is read once for all its events, again for a new process with the same
