@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CLibBPF
 import VigilABI
+import VigilCore
 
 /// What the running kernel offers that Vigil's BPF programs depend on, read from the
 /// kernel's BTF before loading. The programs themselves adapt through CO-RE (field
@@ -31,8 +32,9 @@ package struct KernelFeatures: Sendable {
     /// io_uring operations are then not reported; io_uring_setup still is).
     package var ioUringComplete = "none"
 
-    /// Whether the kernel has the kfunc `bpf_rdonly_cast` (6.2+): the path of a file a successful
-    /// open returned is then walked with direct loads (`vigil_kernel_features.rdonly_cast`).
+    /// Whether the kernel has the kfunc `bpf_rdonly_cast` (6.2+) and the BPF JIT is on (kfunc
+    /// calls need it): the file a successful open returned is then reached and its path walked
+    /// with direct loads (`vigil_kernel_features.rdonly_cast`).
     package var rdonlyCast = false
 
     /// Programs that exist in one variant per kernel form, and the variant names.
@@ -75,7 +77,9 @@ package struct KernelFeatures: Sendable {
                 f.ioUringComplete = "res-arg"
             }
         }
-        f.rdonlyCast = vigil_btf_has_func(btf, "bpf_rdonly_cast") != 0
+        // A kfunc call needs the JIT: with net.core.bpf_jit_enable = 0 the flag stays off.
+        let jitOff = (try? FileReader.readText("/proc/sys/net/core/bpf_jit_enable", limit: 64))?.hasPrefix("0") ?? false
+        f.rdonlyCast = vigil_btf_has_func(btf, "bpf_rdonly_cast") != 0 && !jitOff
         return f
     }
 
