@@ -3,8 +3,10 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import VigilCore
 
-/// A fixed-capacity multi-producer, single-consumer FIFO guarded by a pthread mutex and condition.
+/// A fixed-capacity multi-producer, single-consumer FIFO guarded by a ``MonotonicCondition``
+/// (a pthread mutex and condition).
 ///
 /// ``tryPush(_:)`` never blocks on a full queue (it returns false and the caller counts the drop);
 /// the consumer thread blocks in ``pop(max:into:timeoutNs:)`` until items arrive, the timeout
@@ -15,8 +17,7 @@ import Darwin
 /// ``markCompleted(_:)`` once it has finished with items, which lets ``flush`` style waits
 /// know when everything submitted before a point has been handled.
 package final class BoundedQueue<Element>: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
-    private let cond: UnsafeMutablePointer<pthread_cond_t>
+    private let condition = MonotonicCondition()
     private var ring: [Element?]
     private var head = 0
     private var count_ = 0
@@ -33,25 +34,10 @@ package final class BoundedQueue<Element>: @unchecked Sendable {
     package init(capacity: Int) {
         self.capacity = max(1, capacity)
         ring = Array(repeating: nil, count: self.capacity)
-        mutex = .allocate(capacity: 1)
-        cond = .allocate(capacity: 1)
-        pthread_mutex_init(mutex, nil)
-        var attr = pthread_condattr_t()
-        pthread_condattr_init(&attr)
-        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
-        pthread_cond_init(cond, &attr)
-        pthread_condattr_destroy(&attr)
     }
 
-    deinit {
-        pthread_cond_destroy(cond)
-        pthread_mutex_destroy(mutex)
-        cond.deallocate()
-        mutex.deallocate()
-    }
-
-    @inline(__always) private func lock() { pthread_mutex_lock(mutex) }
-    @inline(__always) private func unlock() { pthread_mutex_unlock(mutex) }
+    @inline(__always) private func lock() { condition.lock() }
+    @inline(__always) private func unlock() { condition.unlock() }
 
     /// Appends `item` unless the queue is full or closed. Never blocks on capacity.
     @discardableResult
@@ -74,7 +60,7 @@ package final class BoundedQueue<Element>: @unchecked Sendable {
         pushed_ &+= 1
         let signal = wakingConsumer && consumerWaiting
         unlock()
-        if signal { pthread_cond_signal(cond) }
+        if signal { condition.signal() }
         return true
     }
 
@@ -83,7 +69,7 @@ package final class BoundedQueue<Element>: @unchecked Sendable {
         lock()
         let signal = consumerWaiting && count_ > 0
         unlock()
-        if signal { pthread_cond_signal(cond) }
+        if signal { condition.signal() }
     }
 
     /// Moves up to `max` items into `out` (appending), waiting up to `timeoutNs` for the first one.
@@ -91,14 +77,10 @@ package final class BoundedQueue<Element>: @unchecked Sendable {
     package func pop(max: Int, into out: inout [Element], timeoutNs: UInt64) {
         lock()
         if count_ == 0 && !closed_ && !wakeRequested && timeoutNs > 0 {
-            var deadline = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &deadline)
-            let total = UInt64(deadline.tv_nsec) + timeoutNs
-            deadline.tv_sec += Int(total / 1_000_000_000)
-            deadline.tv_nsec = Int(total % 1_000_000_000)
+            let deadline = MonotonicCondition.deadline(afterNs: timeoutNs)
             consumerWaiting = true
             while count_ == 0 && !closed_ && !wakeRequested {
-                if pthread_cond_timedwait(cond, mutex, &deadline) == ETIMEDOUT { break }
+                if !condition.wait(until: deadline) { break }
             }
             consumerWaiting = false
         }
@@ -118,7 +100,7 @@ package final class BoundedQueue<Element>: @unchecked Sendable {
         lock()
         wakeRequested = true
         unlock()
-        pthread_cond_signal(cond)
+        condition.signal()
     }
 
     /// Refuses further pushes and wakes the consumer; queued items can still be popped.
@@ -126,7 +108,7 @@ package final class BoundedQueue<Element>: @unchecked Sendable {
         lock()
         closed_ = true
         unlock()
-        pthread_cond_broadcast(cond)
+        condition.broadcast()
     }
 
     /// Records that the consumer finished handling `n` popped items.
