@@ -23,6 +23,17 @@ import VigilState
         close(fd)
     }
 
+    /// A new directory holding the target `shadow` and a second link to it, `hl`, with a rule
+    /// on `fd.same_file_as` that target.
+    static func linkedTarget() throws -> (dir: String, scratch: RuleScratch, fires: (SyntheticEvent) -> Bool) {
+        let dir = try makeDirectory()
+        let target = dir + "/shadow"
+        try write(target)
+        try #require(link(target, dir + "/hl") == 0)
+        let (s, fires) = try sameFileRule(target)
+        return (dir, s, fires)
+    }
+
     /// One rule, `fd.nlink > 1 and fd.same_file_as[target]` on opens, its scratch, and whether it
     /// fires on an event (evaluated with that scratch, so its target cache lives across calls).
     static func sameFileRule(_ target: String) throws -> (RuleScratch, (SyntheticEvent) -> Bool) {
@@ -112,12 +123,8 @@ import VigilState
     /// A process that is gone (no process has its pid) has its targets looked up in the agent's
     /// root without reading /proc (no stat of /proc/PID/root/), and a hard link is still found.
     @Test func goneProcessUsesTheAgentsRootWithoutAStat() throws {
-        let dir = try Self.makeDirectory()
+        let (dir, s, fires) = try Self.linkedTarget()
         defer { _ = try? FileManagerless.removeTree(dir) }
-        let target = dir + "/shadow"
-        try Self.write(target)
-        try #require(link(target, dir + "/hl") == 0)
-        let (s, fires) = try Self.sameFileRule(target)
         let targets = s.sameFileTargets
         // Above any pid_max (4194304 at most): no such process.
         let gone = try Self.untimedOpenEvent(dir + "/hl", startNs: 1_000_000_000, pid: 0x3FFF_FFF0)
@@ -171,12 +178,8 @@ import VigilState
 
     /// Results older than the lifetime are looked up again (changes inotify cannot report).
     @Test func resultsAgeOut() throws {
-        let dir = try Self.makeDirectory()
+        let (dir, s, fires) = try Self.linkedTarget()
         defer { _ = try? FileManagerless.removeTree(dir) }
-        let target = dir + "/shadow"
-        try Self.write(target)
-        try #require(link(target, dir + "/hl") == 0)
-        let (s, fires) = try Self.sameFileRule(target)
         let targets = s.sameFileTargets
         let open = try Self.openEvent(dir + "/hl", startNs: 1_000_000_000)
         #expect(fires(open))
@@ -191,12 +194,8 @@ import VigilState
     /// pid (another start time), again after an exec (another executable), and again once a
     /// target's directory changed.
     @Test func processRootIsReadOncePerProcess() throws {
-        let dir = try Self.makeDirectory()
+        let (dir, s, fires) = try Self.linkedTarget()
         defer { _ = try? FileManagerless.removeTree(dir) }
-        let target = dir + "/shadow"
-        try Self.write(target)
-        try #require(link(target, dir + "/hl") == 0)
-        let (s, fires) = try Self.sameFileRule(target)
         let targets = s.sameFileTargets
 
         let first = try Self.openEvent(dir + "/hl", startNs: 1_000_000_000)
