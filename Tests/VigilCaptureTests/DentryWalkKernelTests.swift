@@ -13,6 +13,13 @@ import VigilDecode
 @Suite(.serialized) struct DentryWalkKernelTests {
     func name(_ n: Int, _ c: Character) -> String { String(repeating: c, count: n) }
 
+    /// `name` in /tmp as the kernel names it (symlinks resolved: the walk reports real paths).
+    func tmpPath(_ name: String) throws -> String {
+        let real = try #require(realpath("/tmp", nil), "realpath /tmp")
+        defer { free(real) }
+        return String(decoding: UnsafeRawBufferPointer(start: real, count: strlen(real)), as: UTF8.self) + "/" + name
+    }
+
     /// Opens `path` and returns the path the kernel side resolved for the opened file.
     func openedPath(_ s: SharedCapture, _ path: String) throws -> String {
         let fd = open(path, O_RDONLY)
@@ -65,10 +72,7 @@ import VigilDecode
     @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
     func theOpenedFileIsTheSameAtEveryDescriptorDepthAndMount() throws {
         let s = try SharedCapture.get()
-        let real = try #require(realpath("/tmp", nil), "realpath /tmp")
-        defer { free(real) }
-        let base = String(decoding: UnsafeRawBufferPointer(start: real, count: strlen(real)), as: UTF8.self)
-            + "/vigil-fref-\(getpid())"
+        let base = try tmpPath("vigil-fref-\(getpid())")
         try #require(mkdir(base, 0o700) == 0)
         var made: [String] = [base]
         defer { for p in made.reversed() { if unlink(p) != 0 { rmdir(p) } } }
@@ -119,10 +123,7 @@ import VigilDecode
     @Test(.enabled(if: kernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
     func everyNameLengthAroundTheInlineLimitsWalksWhole() throws {
         let s = try SharedCapture.get()
-        let real = try #require(realpath("/tmp", nil), "realpath /tmp")
-        defer { free(real) }
-        let base = String(decoding: UnsafeRawBufferPointer(start: real, count: strlen(real)), as: UTF8.self)
-            + "/vigil-dwalk-\(getpid())"
+        let base = try tmpPath("vigil-dwalk-\(getpid())")
         try #require(mkdir(base, 0o700) == 0)
         var made: [String] = []
         defer {
