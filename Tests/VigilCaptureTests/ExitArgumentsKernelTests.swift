@@ -133,7 +133,7 @@ import VigilDecode
         let pid = spawn([bytes("/bin/true")])
         #expect(waitExit(pid) == 0)
         let f = try #require(s.recorder.wait { $0.recordKind == UInt16(VIGIL_REC_FORK.rawValue) && $0.forkInfo.child_pid == UInt32(pid) },
-                             "no fork record for child \(pid)")
+                             "no fork record for child \(pid) (ring-full drops so far: \(s.capture.kernelStats().ringFull))")
         let clones = [VIGIL_SYS_CLONE, VIGIL_SYS_CLONE3, VIGIL_SYS_VFORK, VIGIL_SYS_FORK].map { UInt16($0.rawValue) }
         try f.withEvent { e in #expect(clones.contains(e.forkInfo.syscall), "syscall \(e.forkInfo.syscall)") }.get()
     }

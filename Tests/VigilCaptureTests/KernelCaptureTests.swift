@@ -36,17 +36,20 @@ final class KernelRecorder: RecordConsumer, @unchecked Sendable {
         records.withLock { $0.append(copy) }
     }
 
-    /// Waits up to `timeout` seconds for a record matching `match`.
+    /// Waits up to `timeout` seconds for a record matching `match`. The records are matched
+    /// outside the lock, each once (only those added since the last look are copied out), so
+    /// the reader thread's appends never wait for a scan: a reader held up by a long scan let
+    /// the ring fill and lose the very record a test waited for.
     func wait(timeout: Double = 5, _ match: (Event) -> Bool) -> OwnedRecord? {
         let deadline = Timestamp.bootNanoseconds() + UInt64(timeout * 1e9)
-        while Timestamp.bootNanoseconds() < deadline {
-            let found = records.withLock { list in
-                list.first { r in (try? r.withEvent { match($0) }.get()) == true }
-            }
-            if let found { return found }
+        var scanned = 0
+        while true {
+            let fresh = records.withLock { list in list.count > scanned ? Array(list[scanned...]) : [] }
+            scanned += fresh.count
+            if let found = fresh.first(where: { r in (try? r.withEvent { match($0) }.get()) == true }) { return found }
+            if Timestamp.bootNanoseconds() >= deadline { return nil }
             usleep(5_000)
         }
-        return nil
     }
 }
 
