@@ -14,7 +14,7 @@ package final class ProcessInfo {
         var cgroupID: UInt64
         var exitTimeBootNs: UInt64
         var lastSeenBootNs: UInt64
-        var fds: [Int32: FDInfo]
+        var fds: FDTable
         var name: String = ""
         var exe: String = ""
         var exePath: String = ""
@@ -215,7 +215,7 @@ package final class ProcessInfo {
         @inline(__always) set { hot.pointee.fromProcScan = newValue }
     }
     /// Open file descriptors the rules care about.
-    package var fds: [Int32: FDInfo] {
+    package var fds: FDTable {
         @inline(__always) get { hot.pointee.fds }
         @inline(__always) _modify { yield &hot.pointee.fds }
         @inline(__always) set { hot.pointee.fds = newValue }
@@ -310,10 +310,14 @@ package final class ProcessInfo {
             for a in h.args { n += heap(a) }
         }
         if !h.fds.isEmpty {
-            // Native dictionary storage: a power-of-two bucket count at most 3/4 full.
-            var buckets = 1
-            while buckets * 3 < h.fds.capacity * 4 { buckets <<= 1 }
-            n += 64 + buckets * (MemoryLayout<Int32>.stride + MemoryLayout<FDInfo>.stride) + buckets / 8
+            // The directly indexed slots, and the dictionary of the other fds (native storage:
+            // a power-of-two bucket count at most 3/4 full).
+            n += 32 + h.fds.directCapacity * MemoryLayout<FDInfo?>.stride
+            if h.fds.othersCapacity > 0 {
+                var buckets = 1
+                while buckets * 3 < h.fds.othersCapacity * 4 { buckets <<= 1 }
+                n += 64 + buckets * (MemoryLayout<Int32>.stride + MemoryLayout<FDInfo>.stride) + buckets / 8
+            }
         }
         return n
     }

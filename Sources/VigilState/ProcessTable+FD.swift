@@ -136,7 +136,7 @@ extension ProcessTable {
             stats.fdDrops.add()
             return
         }
-        p.fds[fd] = info
+        p.fds.insert(info, at: fd)
     }
 
     func kind(forFamily f: UInt16) -> FDInfo.Kind {
