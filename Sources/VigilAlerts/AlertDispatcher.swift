@@ -41,9 +41,10 @@ package final class AlertDispatcher: Sendable {
     package let queueDropped = Counter()
     private let perRule = Mutex<[RuleKey: UInt64]>([:])
     private let flood: Mutex<FloodStats>
-    /// The state of dispatch passes; held for the length of a pass (by the dispatcher thread,
-    /// or by a producer in ``endOfBatch()``).
-    private let pass: Mutex<UncheckedBox<PassState>>
+    /// Held for the length of a pass (by the dispatcher thread, or by a producer in
+    /// ``endOfBatch()``, which only tries it); guards ``passState``.
+    private let passLock = MonotonicCondition()
+    private let passState: UncheckedBox<PassState>
 
     struct RuleKey: Hashable { var rule: String; var priority: Priority }
     struct FloodStats: Sendable {
@@ -70,7 +71,7 @@ package final class AlertDispatcher: Sendable {
         queue = BoundedQueue(capacity: capacity)
         flood = Mutex(FloodStats())
         thread = Mutex(nil)
-        pass = Mutex(UncheckedBox(PassState(config: floodControl)))
+        passState = UncheckedBox(PassState(config: floodControl))
         do {
             let t = try NamedThread.start(name: "vigil-alerts") { [self] in self.run() }
             thread.withLock { $0 = t }
@@ -141,11 +142,9 @@ package final class AlertDispatcher: Sendable {
     /// asked to take the queued alerts instead (the caller never waits for it). Nothing when none wait.
     package func endOfBatch() {
         guard queue.depth > 0 else { return }
-        let ran = pass.withLockIfAvailable { st -> Bool in
-            while runPass(st.value, inline: true) == .more {}
-            return true
-        }
-        if ran == nil { queue.wakeIfPending() }
+        guard passLock.tryLock() else { queue.wakeIfPending(); return }
+        while runPass(passState.value, inline: true) == .more {}
+        passLock.unlock()
     }
 
     /// Passes run by ``endOfBatch()`` on producer threads (for tests and metrics).
@@ -155,10 +154,15 @@ package final class AlertDispatcher: Sendable {
     /// close) and runs passes.
     private func run() {
         while true {
-            let nextTick = pass.withLock { $0.value.nextTick }
+            passLock.lock()
+            let nextTick = passState.value.nextTick
+            passLock.unlock()
             let now0 = Timestamp.monotonicNanoseconds()
             queue.waitForItems(timeoutNs: nextTick > now0 ? nextTick - now0 : 0)
-            if pass.withLock({ runPass($0.value, inline: false) }) == .closed { break }
+            passLock.lock()
+            let end = runPass(passState.value, inline: false)
+            passLock.unlock()
+            if end == .closed { break }
         }
     }
 
@@ -168,7 +172,7 @@ package final class AlertDispatcher: Sendable {
     /// One pass: takes up to 256 queued alerts, applies flood control, runs the timer tick when due
     /// (and, on the dispatcher thread, flush requests and the final forced tick), hands what goes
     /// out to the sinks. Returns `.more` when a full 256 were taken (more may wait), `.closed`
-    /// after the closing pass (the dispatcher thread's last). Called with ``pass`` held.
+    /// after the closing pass (the dispatcher thread's last). Called with ``passLock`` held.
     private func runPass(_ st: PassState, inline: Bool) -> PassEnd {
         let fc = st.fc
         st.items.removeAll(keepingCapacity: true)
@@ -223,7 +227,7 @@ package final class AlertDispatcher: Sendable {
     }
 
     /// What passes work with (the flood control, the timer, the drop report's state, scratch
-    /// arrays), used by one pass at a time under ``pass``.
+    /// arrays), used by one pass at a time under ``passLock``.
     final class PassState: @unchecked Sendable {
         let fc: FloodControl
         let tickNs: UInt64

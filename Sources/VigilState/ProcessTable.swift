@@ -490,7 +490,7 @@ package final class ProcessTable {
     /// it: every NUL ends an argument, a final NUL ends the last one rather than starting an
     /// empty one (so `a\0\0` is `a` and one empty argument), an unterminated tail (a cut copy) is
     /// the last argument. One scan with memchr, the arguments' array allocated once at its size.
-    static func splitArgv(_ argv: UnsafeRawBufferPointer) -> (exe: String, args: [String]) {
+    package static func splitArgv(_ argv: UnsafeRawBufferPointer) -> (exe: String, args: [String]) {
         guard let base = argv.baseAddress, argv.count > 0 else { return ("", []) }
         let n = argv.count
         // Arguments after argv[0]: the NULs before the last byte, plus one for an unterminated tail.
