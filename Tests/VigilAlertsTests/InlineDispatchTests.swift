@@ -68,7 +68,13 @@ import VigilRules
             return (rec.alerts.map(\.alert.message), d.foldedByRule, d.summariesByKind, d.submitted.value)
         }
         let a = run(inline: true), b = run(inline: false)
-        #expect(a.messages == b.messages)
+        // Alerts in submission order; the summaries a flush forces follow them in the fold
+        // table's order (a dictionary's, which differs between instances).
+        func split(_ m: [String]) -> ([String], [String]) {
+            (m.filter { !$0.contains("folded between") }, m.filter { $0.contains("folded between") }.sorted())
+        }
+        #expect(split(a.messages).0 == split(b.messages).0 && split(a.messages).1 == split(b.messages).1)
+        #expect(a.messages.count == b.messages.count)
         #expect(a.folded == b.folded && a.summaries == b.summaries && a.submitted == b.submitted)
         #expect(a.summaries["folded"] == 2)  // one per rule, for its repeated alert
     }
