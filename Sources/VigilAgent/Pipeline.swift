@@ -59,6 +59,10 @@ package final class Pipeline: @unchecked Sendable {
     private var sawBatch = false
     /// Alerts submitted since the last batch ended.
     private var alertsSinceWake = 0
+    /// The rule and priority of the last alert, and its counter in ``metrics``.
+    private var lastAlertRule = ""
+    private var lastAlertPriority: Priority? = nil
+    private var lastAlertCounter: Counter? = nil
     private var lastTickNs: UInt64 = 0
     /// The rule-set generation the pipeline evaluates with (read by the reloader).
     package let activeGeneration = Gauge()
@@ -179,7 +183,16 @@ package final class Pipeline: @unchecked Sendable {
 
     @inline(never)
     private func emit(_ alert: Alert, lookup: ContainerLookup, cgroupID: UInt64, pid: UInt32) {
-        metrics.countAlert(rule: alert.rule, priority: alert.priority)
+        // Counted like ``AgentMetrics/countAlert(rule:priority:)``, the counter of the last
+        // alert's rule and priority kept (a String comparison, equal storage at once, instead
+        // of a lock and a hash of the name per alert).
+        if alert.priority != lastAlertPriority || alert.rule != lastAlertRule {
+            lastAlertCounter = metrics.alertCounter(rule: alert.rule, priority: alert.priority)
+            lastAlertRule = alert.rule
+            lastAlertPriority = alert.priority
+        }
+        metrics.alerts.add()
+        lastAlertCounter?.add()
         if lookup.isComplete || !holding.hold(alert, cgroupID: cgroupID, pid: pid, nowNs: Timestamp.monotonicNanoseconds()) {
             // Dispatched at the end of the batch (``batchEnded()``), not per alert.
             dispatcher.submitInBatch(alert)

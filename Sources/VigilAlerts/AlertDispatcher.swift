@@ -184,9 +184,20 @@ package final class AlertDispatcher: Sendable {
         }
         let now = Timestamp.monotonicNanoseconds()
         if !st.rules.isEmpty { st.rules.removeAll(keepingCapacity: true) }
-        for a in st.items {
-            st.rules[RuleKey(rule: a.rule, priority: a.priority), default: 0] += 1
+        // Alerts per rule, counted by runs of the same rule (one hash per run, not per alert:
+        // a storm's alerts come from one rule).
+        var run = 0
+        for i in st.items.indices {
+            let a = st.items[i]
+            if run > 0 && (a.priority != st.items[i - 1].priority || a.rule != st.items[i - 1].rule) {
+                st.rules[RuleKey(rule: st.items[i - 1].rule, priority: st.items[i - 1].priority), default: 0] += UInt64(run)
+                run = 0
+            }
+            run += 1
             if fc.isActive { fc.admit(a, now: now, into: &st.out) } else { st.out.append((a, nil)) }
+        }
+        if run > 0, let last = st.items.last {
+            st.rules[RuleKey(rule: last.rule, priority: last.priority), default: 0] += UInt64(run)
         }
         if !st.rules.isEmpty {
             perRule.withLock { m in for (k, v) in st.rules { m[k, default: 0] += v } }

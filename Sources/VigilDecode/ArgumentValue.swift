@@ -310,7 +310,7 @@ extension Event {
     // MARK: open helpers
 
     /// Whether this is an open-family event (open, openat, openat2, creat).
-    @inlinable
+    @inline(__always)
     package var isOpen: Bool {
         guard isSyscall else { return false }
         let t = load(RecordLayout.syscallID, UInt16.self)
@@ -320,7 +320,7 @@ extension Event {
     }
 
     /// The open flags of an open-family event (creat: `O_CREAT|O_WRONLY|O_TRUNC`), nil otherwise.
-    @inlinable
+    @inline(__always)
     package var openFlags: UInt64? {
         guard isSyscall else { return nil }
         switch UInt32(load(RecordLayout.syscallID, UInt16.self)) {
@@ -332,7 +332,7 @@ extension Event {
     }
 
     /// The mode argument of an open-family event, nil otherwise.
-    @inlinable
+    @inline(__always)
     package var openMode: UInt64? {
         guard isSyscall else { return nil }
         switch UInt32(load(RecordLayout.syscallID, UInt16.self)) {
@@ -344,7 +344,7 @@ extension Event {
     }
 
     /// Falco's `evt.is_open_read`: an open-family event with read access (O_RDONLY or O_RDWR).
-    @inlinable
+    @inline(__always)
     package var isOpenRead: Bool {
         guard let f = openFlags else { return false }
         let acc = f & LinuxConstants.O_ACCMODE
@@ -352,7 +352,7 @@ extension Event {
     }
 
     /// Falco's `evt.is_open_write`: an open-family event with write access (O_WRONLY or O_RDWR).
-    @inlinable
+    @inline(__always)
     package var isOpenWrite: Bool {
         guard let f = openFlags else { return false }
         let acc = f & LinuxConstants.O_ACCMODE
@@ -361,7 +361,7 @@ extension Event {
 
     /// Falco's `evt.is_open_exec`: an open-family event that creates a file
     /// (O_CREAT or O_TMPFILE) with an execute bit in its mode.
-    @inlinable
+    @inline(__always)
     package var isOpenExec: Bool {
         guard let f = openFlags, let m = openMode else { return false }
         let creates = f & LinuxConstants.O_CREAT != 0 || f & LinuxConstants.O_TMPFILE == LinuxConstants.O_TMPFILE

@@ -28,7 +28,7 @@ package struct Event {
     /// (sources count its outcome; nothing validates a record again). The header's `size`
     /// must equal the record's length, the kind must be known, the fixed body must fit and
     /// the variable parts its lengths announce must end inside the record.
-    @inlinable
+    @inline(__always)
     package static func decode(_ record: UnsafeRawBufferPointer) -> Result<Event, DecodeError> {
         guard let base = record.baseAddress, record.count >= RecordLayout.headerSize else {
             return .failure(.tooShort(kind: 0, length: record.count))
@@ -67,7 +67,7 @@ package struct Event {
     /// (`SLOT_SIZE` in bpf/syscalls.bpf.h), so a ring record may be longer than its header's
     /// `size`; the slot's unused tail is not part of the event. Records from other sources
     /// (capture files, synthetic input) carry their exact size and go through ``decode(_:)``.
-    @inlinable
+    @inline(__always)
     package static func decodeRingRecord(_ record: UnsafeRawBufferPointer) -> Result<Event, DecodeError> {
         if let base = record.baseAddress, record.count >= RecordLayout.headerSize {
             let n = Int(base.loadUnaligned(fromByteOffset: RecordLayout.size, as: UInt32.self))
@@ -77,35 +77,35 @@ package struct Event {
     }
 
     /// The record's bytes (header included).
-    @inlinable package var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: length) }
+    package var bytes: UnsafeRawBufferPointer { UnsafeRawBufferPointer(start: base, count: length) }
 
-    @inlinable init(base: UnsafeRawPointer, length: Int) { self.base = base; self.length = length }
+    @inline(__always) init(base: UnsafeRawPointer, length: Int) { self.base = base; self.length = length }
 
-    @inlinable func load<T>(_ offset: Int, _: T.Type) -> T { base.loadUnaligned(fromByteOffset: offset, as: T.self) }
+    @inline(__always) func load<T>(_ offset: Int, _: T.Type) -> T { base.loadUnaligned(fromByteOffset: offset, as: T.self) }
 
     // MARK: header
 
     /// Record kind (`VIGIL_REC_*`).
-    @inlinable package var recordKind: UInt16 { load(RecordLayout.kind, UInt16.self) }
+    @inline(__always) package var recordKind: UInt16 { load(RecordLayout.kind, UInt16.self) }
     /// Header flags (`VIGIL_HF_*`).
-    @inlinable package var headerFlags: UInt16 { load(RecordLayout.flags, UInt16.self) }
+    @inline(__always) package var headerFlags: UInt16 { load(RecordLayout.flags, UInt16.self) }
     /// Whether some variable data was cut to fit.
-    @inlinable package var isTruncated: Bool { headerFlags & UInt16(VIGIL_HF_TRUNCATED) != 0 }
+    package var isTruncated: Bool { headerFlags & UInt16(VIGIL_HF_TRUNCATED) != 0 }
     /// CLOCK_BOOTTIME nanoseconds.
-    @inlinable package var timestampBootNs: UInt64 { load(RecordLayout.timestamp, UInt64.self) }
-    @inlinable package var cpu: UInt32 { load(RecordLayout.cpu, UInt32.self) }
+    @inline(__always) package var timestampBootNs: UInt64 { load(RecordLayout.timestamp, UInt64.self) }
+    @inline(__always) package var cpu: UInt32 { load(RecordLayout.cpu, UInt32.self) }
     /// Thread group id (user-space pid).
-    @inlinable package var pid: UInt32 { load(RecordLayout.pid, UInt32.self) }
-    @inlinable package var tid: UInt32 { load(RecordLayout.tid, UInt32.self) }
-    @inlinable package var ppid: UInt32 { load(RecordLayout.ppid, UInt32.self) }
-    @inlinable package var uid: UInt32 { load(RecordLayout.uid, UInt32.self) }
-    @inlinable package var gid: UInt32 { load(RecordLayout.gid, UInt32.self) }
-    @inlinable package var cgroupID: UInt64 { load(RecordLayout.cgroupID, UInt64.self) }
+    @inline(__always) package var pid: UInt32 { load(RecordLayout.pid, UInt32.self) }
+    @inline(__always) package var tid: UInt32 { load(RecordLayout.tid, UInt32.self) }
+    @inline(__always) package var ppid: UInt32 { load(RecordLayout.ppid, UInt32.self) }
+    @inline(__always) package var uid: UInt32 { load(RecordLayout.uid, UInt32.self) }
+    @inline(__always) package var gid: UInt32 { load(RecordLayout.gid, UInt32.self) }
+    @inline(__always) package var cgroupID: UInt64 { load(RecordLayout.cgroupID, UInt64.self) }
     /// The task's comm (up to 15 bytes, without the NUL).
-    @inlinable package var comm: UnsafeRawBufferPointer { cString(at: RecordLayout.comm, max: Int(VIGIL_COMM_LEN)) }
+    package var comm: UnsafeRawBufferPointer { cString(at: RecordLayout.comm, max: Int(VIGIL_COMM_LEN)) }
 
     /// Falco's `evt.type`.
-    @inlinable package var type: EventType {
+    @inline(__always) package var type: EventType {
         switch UInt32(recordKind) {
         case VIGIL_REC_SYSCALL.rawValue: return EventType(rawValue: load(RecordLayout.syscallID, UInt16.self))
         case VIGIL_REC_EXEC.rawValue: return EventType(rawValue: load(RecordLayout.execSyscallID, UInt16.self))
@@ -120,50 +120,50 @@ package struct Event {
     // MARK: syscall records
 
     /// Whether this is a completed-syscall record (``ret``, ``arg(_:)``, ``str0``, ``str1``, ``tuple``).
-    @inlinable package var isSyscall: Bool { recordKind == UInt16(VIGIL_REC_SYSCALL.rawValue) }
+    package var isSyscall: Bool { recordKind == UInt16(VIGIL_REC_SYSCALL.rawValue) }
     /// The syscall's return value (0 for exec records).
-    @inlinable package var ret: Int64 { isSyscall ? load(RecordLayout.syscallRet, Int64.self) : 0 }
+    @inline(__always) package var ret: Int64 { isSyscall ? load(RecordLayout.syscallRet, Int64.self) : 0 }
     /// Raw argument `i` (0...5), read from the saved user registers at sys_exit.
-    @inlinable package func arg(_ i: Int) -> UInt64 { isSyscall && i >= 0 && i < 6 ? load(RecordLayout.syscallArgs + 8 * i, UInt64.self) : 0 }
+    @inline(__always) package func arg(_ i: Int) -> UInt64 { isSyscall && i >= 0 && i < 6 ? load(RecordLayout.syscallArgs + 8 * i, UInt64.self) : 0 }
     /// First string/buffer argument (meaning depends on the syscall); empty when absent.
-    @inlinable package var str0: UnsafeRawBufferPointer {
+    package var str0: UnsafeRawBufferPointer {
         guard isSyscall else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         return stripNUL(RecordLayout.syscallData, Int(load(RecordLayout.str0Length, UInt16.self)))
     }
     /// Second string/buffer argument; empty when absent.
-    @inlinable package var str1: UnsafeRawBufferPointer {
+    package var str1: UnsafeRawBufferPointer {
         guard isSyscall else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         return stripNUL(RecordLayout.syscallData + Int(load(RecordLayout.str0Length, UInt16.self)), Int(load(RecordLayout.str1Length, UInt16.self)))
     }
     /// Raw bytes of str0 including any trailing NUL (for sockaddrs and buffers).
-    @inlinable package var str0Raw: UnsafeRawBufferPointer {
+    package var str0Raw: UnsafeRawBufferPointer {
         guard isSyscall else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         return UnsafeRawBufferPointer(start: base + RecordLayout.syscallData, count: Int(load(RecordLayout.str0Length, UInt16.self)))
     }
     /// Raw bytes of str1.
-    @inlinable package var str1Raw: UnsafeRawBufferPointer {
+    package var str1Raw: UnsafeRawBufferPointer {
         guard isSyscall else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         return UnsafeRawBufferPointer(start: base + RecordLayout.syscallData + Int(load(RecordLayout.str0Length, UInt16.self)), count: Int(load(RecordLayout.str1Length, UInt16.self)))
     }
     /// A 32-bit syscall (an ia32 process, or `int 0x80`): `evt.is_compat`.
-    @inlinable package var isCompat: Bool { headerFlags & UInt16(VIGIL_HF_COMPAT) != 0 }
+    package var isCompat: Bool { headerFlags & UInt16(VIGIL_HF_COMPAT) != 0 }
     /// An operation submitted through io_uring (reported at its completion): `evt.is_io_uring`.
-    @inlinable package var isIoUring: Bool { headerFlags & UInt16(VIGIL_HF_IO_URING) != 0 }
+    package var isIoUring: Bool { headerFlags & UInt16(VIGIL_HF_IO_URING) != 0 }
     /// The file an open-family syscall returned (flags 0 when absent: failed opens, other syscalls).
-    @inlinable package var fileRef: vigil_file_ref {
+    package var fileRef: vigil_file_ref {
         guard isSyscall, isOpen else { return vigil_file_ref() }
         return load(RecordLayout.syscallUnion, vigil_file_ref.self)
     }
     /// The path of the file the kernel opened (walked from its dentry at exit), when the
     /// record has one; empty otherwise.
-    @inlinable package var openedPath: UnsafeRawBufferPointer {
+    package var openedPath: UnsafeRawBufferPointer {
         guard isSyscall, isOpen, fileRef.flags & UInt32(VIGIL_FILE_RESOLVED) != 0 else {
             return UnsafeRawBufferPointer(start: nil, count: 0)
         }
         return str1
     }
     /// Socket addresses read from the kernel socket (family 0 when absent).
-    @inlinable package var tuple: vigil_sock_tuple {
+    package var tuple: vigil_sock_tuple {
         guard isSyscall else { return vigil_sock_tuple() }
         return load(RecordLayout.syscallUnion, vigil_sock_tuple.self)
     }
@@ -171,59 +171,59 @@ package struct Event {
     // MARK: exec records
 
     /// Whether this is a successful exec.
-    @inlinable package var isExec: Bool { recordKind == UInt16(VIGIL_REC_EXEC.rawValue) }
+    package var isExec: Bool { recordKind == UInt16(VIGIL_REC_EXEC.rawValue) }
     /// Exec: the executable's path.
-    @inlinable package var exePath: UnsafeRawBufferPointer { isExec ? stripNUL(RecordLayout.execData, Int(load(RecordLayout.exeLength, UInt16.self))) : .init(start: nil, count: 0) }
+    package var exePath: UnsafeRawBufferPointer { isExec ? stripNUL(RecordLayout.execData, Int(load(RecordLayout.exeLength, UInt16.self))) : .init(start: nil, count: 0) }
     /// Exec: argv as NUL-separated bytes (each argument NUL terminated).
-    @inlinable package var argvRaw: UnsafeRawBufferPointer {
+    package var argvRaw: UnsafeRawBufferPointer {
         isExec ? UnsafeRawBufferPointer(start: base + RecordLayout.execData + Int(load(RecordLayout.exeLength, UInt16.self)), count: Int(load(RecordLayout.argsLength, UInt16.self))) : .init(start: nil, count: 0)
     }
     /// Exec: the working directory.
-    @inlinable package var cwd: UnsafeRawBufferPointer {
+    package var cwd: UnsafeRawBufferPointer {
         isExec ? stripNUL(RecordLayout.execData + Int(load(RecordLayout.exeLength, UInt16.self)) + Int(load(RecordLayout.argsLength, UInt16.self)), Int(load(RecordLayout.cwdLength, UInt16.self))) : .init(start: nil, count: 0)
     }
     /// Exec: the cgroup v2 path relative to the cgroup root (see vigil_abi.h).
-    @inlinable package var cgroupPath: UnsafeRawBufferPointer {
+    package var cgroupPath: UnsafeRawBufferPointer {
         isExec ? stripNUL(RecordLayout.execData + Int(load(RecordLayout.exeLength, UInt16.self)) + Int(load(RecordLayout.argsLength, UInt16.self)) + Int(load(RecordLayout.cwdLength, UInt16.self)), Int(load(RecordLayout.cgroupLength, UInt16.self))) : .init(start: nil, count: 0)
     }
     /// Exec: the environment as NUL-separated `NAME=value` entries (each NUL terminated), empty
     /// when not captured (see ``environmentCaptured``).
-    @inlinable package var environmentRaw: UnsafeRawBufferPointer {
+    package var environmentRaw: UnsafeRawBufferPointer {
         guard isExec else { return .init(start: nil, count: 0) }
         let off = RecordLayout.execData + Int(load(RecordLayout.exeLength, UInt16.self)) + Int(load(RecordLayout.argsLength, UInt16.self))
             + Int(load(RecordLayout.cwdLength, UInt16.self)) + Int(load(RecordLayout.cgroupLength, UInt16.self))
         return UnsafeRawBufferPointer(start: base + off, count: Int(load(RecordLayout.envLength, UInt16.self)))
     }
     /// Exec: whether the kernel copied the environment (a loaded rule needed it).
-    @inlinable package var environmentCaptured: Bool { isExec && load(RecordLayout.exeFlags, UInt32.self) & UInt32(VIGIL_EXE_ENV_CAPTURED) != 0 }
+    package var environmentCaptured: Bool { isExec && load(RecordLayout.exeFlags, UInt32.self) & UInt32(VIGIL_EXE_ENV_CAPTURED) != 0 }
     /// Exec: whether the environment was cut.
-    @inlinable package var environmentTruncated: Bool { isExec && load(RecordLayout.exeFlags, UInt32.self) & UInt32(VIGIL_EXE_ENV_TRUNCATED) != 0 }
+    package var environmentTruncated: Bool { isExec && load(RecordLayout.exeFlags, UInt32.self) & UInt32(VIGIL_EXE_ENV_TRUNCATED) != 0 }
     /// Exec: the fixed part of the record.
-    @inlinable package var execInfo: vigil_exec_event {
+    package var execInfo: vigil_exec_event {
         isExec ? load(0, vigil_exec_event.self) : vigil_exec_event()
     }
 
     // MARK: fork and exit records
 
     /// Fork: the fixed record.
-    @inlinable package var forkInfo: vigil_fork_event {
+    package var forkInfo: vigil_fork_event {
         recordKind == UInt16(VIGIL_REC_FORK.rawValue) ? load(0, vigil_fork_event.self) : vigil_fork_event()
     }
     /// Exit: the fixed record.
-    @inlinable package var exitInfo: vigil_exit_event {
+    package var exitInfo: vigil_exit_event {
         recordKind == UInt16(VIGIL_REC_EXIT.rawValue) ? load(0, vigil_exit_event.self) : vigil_exit_event()
     }
 
     // MARK: helpers
 
-    @inlinable func stripNUL(_ offset: Int, _ len: Int) -> UnsafeRawBufferPointer {
+    @inline(__always) func stripNUL(_ offset: Int, _ len: Int) -> UnsafeRawBufferPointer {
         guard len > 0, offset + len <= length else { return UnsafeRawBufferPointer(start: base + min(offset, length), count: 0) }
         var n = len
         while n > 0 && base.load(fromByteOffset: offset + n - 1, as: UInt8.self) == 0 { n -= 1 }
         return UnsafeRawBufferPointer(start: base + offset, count: n)
     }
 
-    @inlinable func cString(at offset: Int, max: Int) -> UnsafeRawBufferPointer {
+    @inline(__always) func cString(at offset: Int, max: Int) -> UnsafeRawBufferPointer {
         var n = 0
         while n < max && base.load(fromByteOffset: offset + n, as: UInt8.self) != 0 { n += 1 }
         return UnsafeRawBufferPointer(start: base + offset, count: n)

@@ -7,12 +7,12 @@ import VigilABI
 /// by this small integer (see ``EventType/count``).
 package struct EventType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     package let rawValue: UInt16
-    @inlinable package init(rawValue: UInt16) { self.rawValue = rawValue }
+    package init(rawValue: UInt16) { self.rawValue = rawValue }
 
     /// Number of distinct event types (array size for per-type tables; `VIGIL_EVENT_TYPE_MAX`).
-    @inlinable package static var count: Int { Int(VIGIL_EVENT_TYPE_MAX.rawValue) }
+    package static let count = Int(VIGIL_EVENT_TYPE_MAX.rawValue)
     /// Process exit (`procexit` in Falco; `VIGIL_EVT_PROCEXIT`).
-    @inlinable package static var procexit: EventType { EventType(rawValue: UInt16(VIGIL_EVT_PROCEXIT.rawValue)) }
+    package static let procexit = EventType(rawValue: UInt16(VIGIL_EVT_PROCEXIT.rawValue))
     /// Not an event type: in a capture interest set, asks the exec program to copy the
     /// environment of each new image (a loaded rule uses `proc.env`). The last id of the table,
     /// which no row of vigil_abi.h may take: it has no name, is in no rule's types and never

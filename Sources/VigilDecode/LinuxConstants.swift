@@ -2,36 +2,36 @@
 /// flags differ between architectures; everything else is generic.
 package enum LinuxConstants {
     /// `AT_FDCWD`.
-    @inlinable package static var atFDCWD: Int64 { -100 }
+    package static let atFDCWD: Int64 = -100
 
     /// Open flags (`open(2)`), with this architecture's values.
-    @inlinable package static var O_WRONLY: UInt64 { 0o1 }
-    @inlinable package static var O_RDWR: UInt64 { 0o2 }
-    @inlinable package static var O_ACCMODE: UInt64 { 0o3 }
-    @inlinable package static var O_CREAT: UInt64 { 0o100 }
-    @inlinable package static var O_EXCL: UInt64 { 0o200 }
-    @inlinable package static var O_NOCTTY: UInt64 { 0o400 }
-    @inlinable package static var O_TRUNC: UInt64 { 0o1000 }
-    @inlinable package static var O_APPEND: UInt64 { 0o2000 }
-    @inlinable package static var O_NONBLOCK: UInt64 { 0o4000 }
-    @inlinable package static var O_DSYNC: UInt64 { 0o10000 }
-    @inlinable package static var O_ASYNC: UInt64 { 0o20000 }
+    package static let O_WRONLY: UInt64 = 0o1
+    package static let O_RDWR: UInt64 = 0o2
+    package static let O_ACCMODE: UInt64 = 0o3
+    package static let O_CREAT: UInt64 = 0o100
+    package static let O_EXCL: UInt64 = 0o200
+    package static let O_NOCTTY: UInt64 = 0o400
+    package static let O_TRUNC: UInt64 = 0o1000
+    package static let O_APPEND: UInt64 = 0o2000
+    package static let O_NONBLOCK: UInt64 = 0o4000
+    package static let O_DSYNC: UInt64 = 0o10000
+    package static let O_ASYNC: UInt64 = 0o20000
     #if arch(arm64) || arch(arm)
-    @inlinable package static var O_DIRECTORY: UInt64 { 0o40000 }
-    @inlinable package static var O_NOFOLLOW: UInt64 { 0o100000 }
-    @inlinable package static var O_DIRECT: UInt64 { 0o200000 }
-    @inlinable package static var O_LARGEFILE: UInt64 { 0o400000 }
+    package static let O_DIRECTORY: UInt64 = 0o40000
+    package static let O_NOFOLLOW: UInt64 = 0o100000
+    package static let O_DIRECT: UInt64 = 0o200000
+    package static let O_LARGEFILE: UInt64 = 0o400000
     #else
-    @inlinable package static var O_DIRECT: UInt64 { 0o40000 }
-    @inlinable package static var O_LARGEFILE: UInt64 { 0o100000 }
-    @inlinable package static var O_DIRECTORY: UInt64 { 0o200000 }
-    @inlinable package static var O_NOFOLLOW: UInt64 { 0o400000 }
+    package static let O_DIRECT: UInt64 = 0o40000
+    package static let O_LARGEFILE: UInt64 = 0o100000
+    package static let O_DIRECTORY: UInt64 = 0o200000
+    package static let O_NOFOLLOW: UInt64 = 0o400000
     #endif
-    @inlinable package static var O_NOATIME: UInt64 { 0o1000000 }
-    @inlinable package static var O_CLOEXEC: UInt64 { 0o2000000 }
-    @inlinable package static var O_SYNC: UInt64 { 0o4000000 | 0o10000 }
-    @inlinable package static var O_PATH: UInt64 { 0o10000000 }
-    @inlinable package static var O_TMPFILE: UInt64 { 0o20000000 | O_DIRECTORY }
+    package static let O_NOATIME: UInt64 = 0o1000000
+    package static let O_CLOEXEC: UInt64 = 0o2000000
+    package static let O_SYNC: UInt64 = 0o4000000 | 0o10000
+    package static let O_PATH: UInt64 = 0o10000000
+    package static let O_TMPFILE: UInt64 = 0o20000000 | O_DIRECTORY
 
     /// Open flag bits in rendering order (multi-bit names before their parts).
     static let openFlagBits: [(String, UInt64)] = [
@@ -43,11 +43,11 @@ package enum LinuxConstants {
     ]
 
     /// Address families used by the state (sockets, fd kinds).
-    @inlinable package static var AF_UNIX: UInt16 { 1 }
-    @inlinable package static var AF_INET: UInt16 { 2 }
-    @inlinable package static var AF_INET6: UInt16 { 10 }
-    @inlinable package static var AF_NETLINK: UInt16 { 16 }
-    @inlinable package static var AF_PACKET: UInt16 { 17 }
+    package static let AF_UNIX: UInt16 = 1
+    package static let AF_INET: UInt16 = 2
+    package static let AF_INET6: UInt16 = 10
+    package static let AF_NETLINK: UInt16 = 16
+    package static let AF_PACKET: UInt16 = 17
 
     static let addressFamilies: [(String, UInt64)] = [
         ("AF_UNSPEC", 0), ("AF_UNIX", 1), ("AF_INET", 2), ("AF_AX25", 3), ("AF_IPX", 4), ("AF_APPLETALK", 5),
@@ -86,7 +86,7 @@ package enum LinuxConstants {
     ]
 
     /// `CLONE_THREAD`: the new task is a thread of the caller's process.
-    @inlinable package static var CLONE_THREAD: UInt64 { 0x10000 }
+    package static let CLONE_THREAD: UInt64 = 0x10000
 
     static let cloneFlags: [(String, UInt64)] = [
         ("CLONE_NEWTIME", 0x80), ("CLONE_VM", 0x100), ("CLONE_FS", 0x200), ("CLONE_FILES", 0x400),
@@ -112,8 +112,8 @@ package enum LinuxConstants {
     ].enumerated().map { ($0.element, UInt64($0.offset)) }
 
     /// fcntl commands that duplicate an fd.
-    @inlinable package static var F_DUPFD: UInt64 { 0 }
-    @inlinable package static var F_DUPFD_CLOEXEC: UInt64 { 1030 }
+    package static let F_DUPFD: UInt64 = 0
+    package static let F_DUPFD_CLOEXEC: UInt64 = 1030
 
     static let fcntlCommands: [(String, UInt64)] = [
         ("F_DUPFD", 0), ("F_GETFD", 1), ("F_SETFD", 2), ("F_GETFL", 3), ("F_SETFL", 4), ("F_GETLK", 5),
