@@ -67,6 +67,9 @@ struct HotCheck: @unchecked Sendable {
     /// This comparison's bit in ``PathCheckMemo`` when its result depends only on the fd's name
     /// and type (``memoizable(_:)``), else -1.
     var memoBit: Int32 = -1
+    /// Whether the result is a function of the event's ``PathCheckMemo/signature(_:)`` alone
+    /// (``decidedBySignature(_:)``): such comparisons are not recorded in a walk's trace.
+    var bySignature = false
     /// `field` (at `fields[0]`) and, for `val(...)` and DNS-name comparisons, `other` (at `fields[1]`),
     /// in the rule set's ``PermanentStore``.
     var fields: UnsafePointer<FieldSpec>
@@ -87,11 +90,27 @@ struct HotCheck: @unchecked Sendable {
     }
 
     /// Whether `c`'s result is a function of the event fd's name and type alone: a comparison
-    /// of `fd.name`, `fd.directory` or `fd.filename` (transformed or not) with constants.
+    /// of `fd.name`, `fd.directory`, `fd.filename`, `fd.type` or `fd.typechar` (transformed or
+    /// not) with constants.
     static func memoizable(_ c: Check) -> Bool {
         guard !c.anyAncestor, c.kind != .field, c.kind != .dnsName else { return false }
         switch c.field.id {
-        case .fdName, .fdDirectory, .fdFilename: return true
+        case .fdName, .fdDirectory, .fdFilename, .fdType, .fdTypechar: return true
+        default: return false
+        }
+    }
+}
+
+extension HotCheck {
+    /// Whether `c`'s result is a function of the event's signature (``PathCheckMemo/signature(_:)``:
+    /// `evt.is_open_read`, `evt.is_open_write`, `evt.is_compat` and the sign of `evt.rawres`): a
+    /// boolean comparison of one of the flags, a comparison of `evt.rawres` with 0, or a test
+    /// that one of them exists (they always do), untransformed.
+    static func decidedBySignature(_ c: Check) -> Bool {
+        guard !c.anyAncestor, !c.field.hasTransformers else { return false }
+        switch c.field.id {
+        case .evtIsOpenRead, .evtIsOpenWrite, .evtIsCompat: return c.kind == .boolEq || c.kind == .exists
+        case .evtRawres: return (c.kind == .intCmp && c.i == 0) || c.kind == .exists
         default: return false
         }
     }

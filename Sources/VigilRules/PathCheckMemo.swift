@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import Synchronization
+import VigilDecode
 import VigilState
 
 /// Results of the comparisons that depend on nothing but the event fd's name and type
@@ -22,6 +23,21 @@ import VigilState
 /// the event's. Each entry holds two bit sets over the rule
 /// set's memoised comparisons: which are known, and their results. The memo belongs to one rule
 /// set at a time (``RuleSet/memoID``): another set clears it. One per ``RuleScratch``.
+///
+/// Each entry also keeps the **trace** of the last evaluation of an event with its name (for one
+/// event type): the other comparisons that evaluation consulted (those that are not functions of
+/// the name: `evt.is_open_read`, `proc.name`, `fd.nlink`, ...), in the order it first consulted
+/// them, with their results, and the candidates that matched. Which comparisons ``RuleSet/match``
+/// consults, and in what order, is decided by the results of those it consulted before (the
+/// guard tree and the branch programs are fixed), and the name's comparisons give the same
+/// results for every event with this name and fd type. So an event of the same type whose
+/// traced comparisons give the recorded results, tested in the recorded order, takes the same
+/// walk and matches the same candidates: ``replay(_:type:_:_:_:steps:)`` tests just those and
+/// returns the recorded matches. At the first comparison whose result differs it stops (every
+/// comparison it tested is one the walk tests first) and the walk runs in full, from the event's
+/// comparison cache, recording a new trace (``record(_:_:)``). A trace is also keyed by the
+/// event's ``signature(_:)`` (its open direction, compat bit and the sign of its result), so
+/// the comparisons those decide (``HotCheck/bySignature``) need no test in a replay.
 final class PathCheckMemo {
     /// Entries in the table (a power of two): ``slots`` / 2 sets of two.
     static let slots = 512
@@ -54,6 +70,38 @@ final class PathCheckMemo {
     /// it (for tests and benchmarks).
     @exclusivity(unchecked) private(set) var hits: UInt64 = 0
     @exclusivity(unchecked) private(set) var misses: UInt64 = 0
+    /// Events whose matches came from their entry's trace, and traces that stopped at a
+    /// comparison whose result differed (for tests and benchmarks).
+    @exclusivity(unchecked) private(set) var replays: UInt64 = 0
+    @exclusivity(unchecked) private(set) var replayMisses: UInt64 = 0
+
+    /// Comparisons a trace holds at most (a longer walk is not traced).
+    static let traceChecks = 24
+    /// Matching candidates a trace holds at most (more: not traced).
+    static let traceMatches = 8
+
+    /// An entry's trace (``traceCheck`` and ``traceMatch`` hold its comparisons and matches).
+    private struct Trace {
+        /// The event type it was recorded for; -1: no trace.
+        var type: Int32 = -1
+        /// The event's ``PathCheckMemo/signature(_:)``.
+        var signature: UInt32 = 0
+        /// Comparisons recorded (the first `count` of the entry's ``traceCheck`` row).
+        var count: Int32 = 0
+        /// Matching candidates recorded (positions in the type's candidate list, ascending).
+        var matches: Int32 = 0
+        /// Bit k: the result of the k-th comparison.
+        var results: UInt32 = 0
+    }
+    @exclusivity(unchecked) private var traces: UnsafeMutablePointer<Trace>
+    /// Per entry, ``traceChecks`` comparison indices.
+    private let traceCheck: UnsafeMutablePointer<Int32>
+    /// Per entry, ``traceMatches`` candidate positions.
+    private let traceMatch: UnsafeMutablePointer<Int32>
+    /// The entry whose trace the current evaluation records (-1: none), and how far it got.
+    @exclusivity(unchecked) private var recordingEntry = -1
+    @exclusivity(unchecked) private var recordCount = 0
+    @exclusivity(unchecked) private var recordResults: UInt32 = 0
 
     init() {
         entries = .allocate(capacity: Self.slots)
@@ -62,6 +110,10 @@ final class PathCheckMemo {
         lastUsed = .allocate(capacity: Self.slots / 2)
         lastUsed.initialize(repeating: 0, count: Self.slots / 2)
         bits = .allocate(capacity: 1)
+        traces = .allocate(capacity: Self.slots)
+        traces.initialize(repeating: Trace(), count: Self.slots)
+        traceCheck = .allocate(capacity: Self.slots * Self.traceChecks)
+        traceMatch = .allocate(capacity: Self.slots * Self.traceMatches)
     }
 
     deinit {
@@ -69,6 +121,9 @@ final class PathCheckMemo {
         names.deallocate()
         lastUsed.deallocate()
         bits.deallocate()
+        traces.deallocate()
+        traceCheck.deallocate()
+        traceMatch.deallocate()
     }
 
     /// For each memoised comparison (bit), its index in the rule set's checks.
@@ -88,9 +143,10 @@ final class PathCheckMemo {
         bits.deallocate()
         bits = .allocate(capacity: Self.slots * 2 * words)
         bits.initialize(repeating: 0, count: Self.slots * 2 * words)
-        for k in 0..<Self.slots { entries[k] = Entry() }
+        for k in 0..<Self.slots { entries[k] = Entry(); traces[k] = Trace() }
         currentGen = 0
         current = -1
+        recordingEntry = -1
     }
 
     /// The result of memoised comparison `bit` for the current event, if known. `gen` is the
@@ -99,7 +155,7 @@ final class PathCheckMemo {
     /// with `key`), so that the other comparisons of the name it knows cost no call.
     @inline(__always) func result(_ bit: Int32, gen: UInt32, _ cp: UnsafePointer<EventContext>, _ s: RuleScratch,
                                   marks: UnsafeMutablePointer<UInt32>, key: UInt32) -> Bool? {
-        if currentGen != gen { find(gen, cp, s, marks: marks, key: key) }
+        if currentGen != gen { find(gen, cp, s); enterKnown(marks: marks, key: key) }
         guard current >= 0 else { return nil }
         let w = Int(bit) >> 6, m: UInt64 = 1 << UInt64(bit & 63)
         let base = bits + current * 2 * words
@@ -117,11 +173,107 @@ final class PathCheckMemo {
         if r { base[words + w] |= m } else { base[words + w] &= ~m }
     }
 
+    /// The entry of the current event's fd name and type, found (or made) once per event
+    /// (`gen`, the scratch's event generation); -1 when the event's name is not memoised (no fd,
+    /// or a long name).
+    @inline(__always) func entry(gen: UInt32, _ cp: UnsafePointer<EventContext>, _ s: RuleScratch) -> Int {
+        if currentGen != gen { find(gen, cp, s) }
+        return current
+    }
+
+    /// Enters every result the current event's entry knows in the event's comparison cache
+    /// (`marks`, ``RuleScratch/checkMarks`` with `key`), so that the walk's tests of them cost no call.
+    @inline(never) func enterKnown(marks: UnsafeMutablePointer<UInt32>, key: UInt32) {
+        guard current >= 0, let checkOfBit else { return }
+        let known = bits + current * 2 * words, results = known + words
+        for w in 0..<words {
+            var m = known[w]
+            while m != 0 {
+                let b = m.trailingZeroBitCount
+                let hit = results[w] & (1 << UInt64(b)) != 0
+                marks[Int(checkOfBit[w * 64 + b])] = key | (hit ? 1 : 0)
+                hits &+= 1
+                m &= m &- 1
+            }
+        }
+    }
+
+    /// Tests the comparisons of entry `e`'s trace (when it was recorded for event type `type`)
+    /// through `ev`, in order. All as recorded: the recorded matches are written to `found`
+    /// and their number to `n`, and the result is true. Else false, and the walk that follows
+    /// records a new trace for `e`, starting with the comparisons tested here (the walk tests
+    /// those first, and finds their results in the event's comparison cache).
+    @inline(__always) func replay(_ e: Int, type: Int, signature: UInt32, _ ev: Evaluator, _ found: UnsafeMutablePointer<Int32>,
+                                  _ n: inout Int, steps: inout Int) -> Bool {
+        let tr = traces + e
+        let row = traceCheck + e * Self.traceChecks
+        recordingEntry = -1  // the tests below are the trace's own: not recorded again
+        guard tr.pointee.type == Int32(truncatingIfNeeded: type) && tr.pointee.signature == signature else {
+            recordingEntry = e; recordCount = 0; recordResults = 0
+            return false
+        }
+        let count = Int(tr.pointee.count), results = tr.pointee.results
+        var k = 0
+        while k < count {
+            let r = ev.check(Int(row[k]))
+            steps &+= 1
+            if r != (results & (1 << UInt32(k)) != 0) {
+                // The walk goes elsewhere from here: it records again, after the tests made so far.
+                tr.pointee.type = -1
+                recordingEntry = e
+                recordCount = k + 1
+                recordResults = (results & ((1 << UInt32(k)) &- 1)) | (r ? 1 << UInt32(k) : 0)
+                replayMisses &+= 1
+                return false
+            }
+            k += 1
+        }
+        let m = Int(tr.pointee.matches)
+        let stored = traceMatch + e * Self.traceMatches
+        for j in 0..<m { found[j] = stored[j] }
+        n = m
+        replays &+= 1
+        return true
+    }
+
+    /// Records comparison `check` (not one of the name's), first tested by the current walk
+    /// with result `r`, in the trace being recorded (``replay(_:type:_:_:_:steps:)``).
+    @inline(__always) func record(_ check: Int32, _ r: Bool) {
+        let e = recordingEntry
+        guard e >= 0 else { return }
+        let k = recordCount
+        guard k < Self.traceChecks else { recordingEntry = -1; traces[e].type = -1; return }  // too long: not traced
+        traceCheck[e * Self.traceChecks + k] = check
+        if r { recordResults |= 1 << UInt32(k) }
+        recordCount = k + 1
+    }
+
+    /// Ends the walk of entry `e` for event type `type`: keeps its trace (the comparisons
+    /// recorded, and `found[0..<n]`, the matching candidates in ascending order), unless it was
+    /// too long.
+    @inline(__always) func finish(_ e: Int, type: Int, signature: UInt32, _ found: UnsafeMutablePointer<Int32>, _ n: Int) {
+        guard recordingEntry == e, n <= Self.traceMatches else { recordingEntry = -1; traces[e].type = -1; return }
+        recordingEntry = -1
+        let stored = traceMatch + e * Self.traceMatches
+        for j in 0..<n { stored[j] = found[j] }
+        traces[e] = Trace(type: Int32(truncatingIfNeeded: type), signature: signature, count: Int32(recordCount),
+                          matches: Int32(n), results: recordResults)
+    }
+
+    /// What the comparisons ``HotCheck/decidedBySignature(_:)`` depend on, in five bits:
+    /// `evt.is_open_read`, `evt.is_open_write`, `evt.is_compat`, whether `evt.rawres` is
+    /// negative, and whether it is zero. A trace is replayed only for an event with its signature.
+    @inline(__always) static func signature(_ cp: UnsafePointer<EventContext>) -> UInt32 {
+        let ev = cp.pointee.event
+        let ret = ev.ret
+        return (ev.isOpenRead ? 1 : 0) | (ev.isOpenWrite ? 2 : 0) | (ev.isCompat ? 4 : 0) | (ret < 0 ? 8 : 0) | (ret == 0 ? 16 : 0)
+    }
+
     /// Finds (or makes) the entry of the current event's fd name and type.
-    @inline(never) private func find(_ gen: UInt32, _ cp: UnsafePointer<EventContext>, _ s: RuleScratch,
-                                     marks: UnsafeMutablePointer<UInt32>, key: UInt32) {
+    @inline(never) private func find(_ gen: UInt32, _ cp: UnsafePointer<EventContext>, _ s: RuleScratch) {
         currentGen = gen
         current = -1
+        recordingEntry = -1
         guard let fd = FieldExtractor.fdPointer(cp, s) else { return }
         let name = FieldExtractor.fdName(fd, s)
         let n = Int(name.len)
@@ -137,20 +289,6 @@ final class PathCheckMemo {
                 && (n == 0 || memcmp(names + k * Self.maxNameBytes, bytes.baseAddress!, n) == 0) {
                 current = k
                 lastUsed[set] = UInt8(way)
-                // Every result known for this name, into the event's comparison cache.
-                if let checkOfBit {
-                    let known = bits + k * 2 * words, results = known + words
-                    for w in 0..<words {
-                        var m = known[w]
-                        while m != 0 {
-                            let b = m.trailingZeroBitCount
-                            let hit = results[w] & (1 << UInt64(b)) != 0
-                            marks[Int(checkOfBit[w * 64 + b])] = key | (hit ? 1 : 0)
-                            hits &+= 1
-                            m &= m &- 1
-                        }
-                    }
-                }
                 return
             }
         }
@@ -163,6 +301,7 @@ final class PathCheckMemo {
         e.pointee = Entry(hash: h, length: Int32(n), kind: kind)
         if n > 0 { memcpy(stored, bytes.baseAddress!, n) }
         (bits + k * 2 * words).update(repeating: 0, count: words)
+        traces[k] = Trace()
         current = k
     }
 

@@ -197,6 +197,7 @@ package final class RuleSet: Sendable {
         let hotChecks = program.checks.map { c -> HotCheck in
             var h = HotCheck(c, store: store)
             if HotCheck.memoizable(c) { h.memoBit = Int32(memoized); memoized += 1 }
+            h.bySignature = HotCheck.decidedBySignature(c)
             return h
         }
         memoCount = memoized
@@ -468,34 +469,43 @@ package final class RuleSet: Sendable {
         scratch.ensure(program.slotCount, program.checks.count)
         scratch.ensureMatches(maxCandidates)
         scratch.begin()
-        scratch.pathMemo.use(memoID, count: memoCount, checkOfBit: table.checkOfMemoBit)
+        let memo = scratch.pathMemo
+        memo.use(memoID, count: memoCount, checkOfBit: table.checkOfMemoBit)
         let ev = Evaluator(checks: table.checks, ctxp: cp, s: scratch, memoize: true)
-        // Every candidate's condition, in guard-tree order (shared leading comparisons tested
-        // once); the matching candidates' positions are collected, then reported in load order.
         let found = scratch.matchBuffer
         var n = 0
-        var i = Int(table.guardStart[t])
-        let end = Int(table.guardStart[t + 1])
         var steps = 0
-        while i < end {
-            let g = table.guards + i
-            steps &+= 1
-            if g.pointee.check >= 0 {
-                i = ev.check(Int(g.pointee.check)) ? i + 1 : Int(g.pointee.next)
-                continue
+        // An event whose fd name was seen: the last walk for that name and type, replayed when
+        // the comparisons it consulted besides the name's give the same results (``PathCheckMemo``).
+        let entry = memo.entry(gen: scratch.gen, cp, scratch)
+        let signature = entry >= 0 ? PathCheckMemo.signature(cp) : 0
+        if entry < 0 || !memo.replay(entry, type: t, signature: signature, ev, found, &n, steps: &steps) {
+            if entry >= 0 { memo.enterKnown(marks: ev.marks, key: ev.key) }
+            // Every candidate's condition, in guard-tree order (shared leading comparisons tested
+            // once); the matching candidates' positions are collected, then reported in load order.
+            var i = Int(table.guardStart[t])
+            let end = Int(table.guardStart[t + 1])
+            while i < end {
+                let g = table.guards + i
+                steps &+= 1
+                if g.pointee.check >= 0 {
+                    i = ev.check(Int(g.pointee.check)) ? i + 1 : Int(g.pointee.next)
+                    continue
+                }
+                if ev.run(table.steps, from: g.pointee.entry, steps: &steps) { found[n] = g.pointee.ordinal; n += 1 }
+                i += 1
             }
-            if ev.run(table.steps, from: g.pointee.entry, steps: &steps) { found[n] = g.pointee.ordinal; n += 1 }
-            i += 1
+            // Load order (insertion sort: an event matches few rules).
+            for a in 1..<max(n, 1) {
+                let x = found[a]
+                var b = a
+                while b > 0 && found[b - 1] > x { found[b] = found[b - 1]; b -= 1 }
+                found[b] = x
+            }
+            if entry >= 0 { memo.finish(entry, type: t, signature: signature, found, n) }
         }
         scratch.nodesEvaluated &+= UInt64(steps)
         if n == 0 { return }
-        // Load order (insertion sort: an event matches few rules).
-        for a in 1..<max(n, 1) {
-            let x = found[a]
-            var b = a
-            while b > 0 && found[b - 1] > x { found[b] = found[b - 1]; b -= 1 }
-            found[b] = x
-        }
         // With `first`, only enforcing rules are still reported after a match.
         let first = matching == .first
         var matched = false
@@ -695,11 +705,17 @@ struct Evaluator {
     /// rest and ancestor walks out of line, so most calls pay a short prologue).
     @inline(never) func evalCheck(_ c: UnsafePointer<HotCheck>) -> Bool {
         let bit = c.pointee.memoBit
-        if bit >= 0 && memoize {
+        if memoize {
             let memo = s.pathMemo
-            if let r = memo.result(bit, gen: s.gen, ctxp, s, marks: marks, key: key) { return r }
+            if bit >= 0 {
+                if let r = memo.result(bit, gen: s.gen, ctxp, s, marks: marks, key: key) { return r }
+                let r = compute(c)
+                memo.store(bit, r)
+                return r
+            }
             let r = compute(c)
-            memo.store(bit, r)
+            // The walk's trace (``PathCheckMemo/replay``) keeps what the name and the signature do not decide.
+            if !c.pointee.bySignature { memo.record(Int32(truncatingIfNeeded: c - checks), r) }
             return r
         }
         return compute(c)

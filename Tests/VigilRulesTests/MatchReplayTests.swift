@@ -1,0 +1,251 @@
+import Testing
+import VigilCore
+import VigilDecode
+import VigilState
+@testable import VigilRules
+
+/// ``RuleSet/match`` replays the walk of the last event with the same fd name, type and
+/// signature (``PathCheckMemo/replay(_:type:signature:_:_:_:steps:)``) when the comparisons
+/// that walk consulted besides the name's give the same results. Its matches, and the alerts
+/// rendered after it, must be exactly those of the condition trees evaluated from scratch
+/// (``RuleSet/matches(rule:_:scratch:newEvent:)``, no memo, no guard tree) for every event,
+/// whatever came before it through the same scratch.
+@Suite struct MatchReplayTests {
+    /// The rules the condition trees say match `ev` (a fresh evaluation), in load order.
+    static func reference(_ set: RuleSet, _ ev: SyntheticEvent) -> [Int] {
+        let s = set.makeScratch(hostname: "h")
+        return BranchProgramTests.treeMatches(set, ev, s)
+    }
+
+    /// The alerts of `rules` for `ev` rendered with scratch `s` right after `match` (fields
+    /// as the match left them in the event's cache).
+    static func alerts(_ set: RuleSet, _ ev: SyntheticEvent, _ s: RuleScratch, _ rules: [Int]) -> [String] {
+        for (k, v) in ev.userNames { s.userNames[k] = v }
+        for (k, v) in ev.groupNames { s.groupNames[k] = v }
+        defer { s.userNames = [:]; s.groupNames = [:] }
+        return ev.withContext { ctx in rules.map { k in describe(set.alert(rule: k, ctx, scratch: s)) } } ?? []
+    }
+
+    static func describe(_ a: Alert) -> String {
+        a.rule + "|" + a.message + "|" + a.outputFields.map { "\($0.0)=\($0.1)" }.joined(separator: ",")
+    }
+
+    /// Every event of the rule tests and their variants, in several interleavings through one
+    /// scratch (so that each name recurs with other processes, flags, results and types): the
+    /// same matches as the trees (`all`; `first`: the first of them), the same alert texts
+    /// and fields as rendered from a fresh scratch, and the traces were replayed.
+    static func compare(_ paths: [String], minimumReplays: UInt64) throws -> Int {
+        var options = RuleLoadOptions()
+        options.matching = .all
+        options.selectors = [RuleSelector(.enable, rule: "*")]
+        options.skipInvalidRules = true
+        let (all, _) = try RuleSet.load(paths: paths, options: options)
+        options.matching = .first
+        let (first, _) = try RuleSet.load(paths: paths, options: options)
+        let events = OperandOrderTests.events(variants: 6)
+        let sAll = all.makeScratch(hostname: "h"), sFirst = first.makeScratch(hostname: "h")
+        var wanted: [[Int]] = []
+        var wantedAlerts: [[String]] = []
+        for ev in events {
+            let tree = reference(all, ev)
+            wanted.append(tree)
+            let fresh = all.makeScratch(hostname: "h")
+            _ = BranchProgramTests.reported(all, ev, fresh)
+            wantedAlerts.append(alerts(all, ev, fresh, tree))
+        }
+        var differences = 0, matches = 0
+        var rng: UInt64 = 0x2545_F491_4F6C_DD1D
+        for round in 0..<4 {
+            // Round 0 in order, then shuffled: each name meets the others' traces.
+            var order = Array(events.indices)
+            if round > 0 {
+                for i in stride(from: order.count - 1, to: 0, by: -1) {
+                    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17
+                    order.swapAt(i, Int(rng % UInt64(i + 1)))
+                }
+            }
+            for k in order {
+                let ev = events[k]
+                let a = BranchProgramTests.reported(all, ev, sAll)
+                let got = alerts(all, ev, sAll, a)
+                let f = BranchProgramTests.reported(first, ev, sFirst)
+                if a != wanted[k] || f != Array(wanted[k].prefix(1)) || got != wantedAlerts[k] {
+                    differences += 1
+                    if differences <= 5 {
+                        let type: String = (try? ev.record.withEvent { $0.type.name }.get()) ?? "?"
+                        Issue.record(Comment(rawValue: "round \(round) \(type) by \(ev.process.name) \(ev.process.exePath) fd \(ev.fd?.name ?? "-"): trees \(wanted[k].map { all.rules[$0].name }), match(all) \(a.map { all.rules[$0].name }), match(first) \(f.map { first.rules[$0].name })\(got != wantedAlerts[k] ? ", alerts differ: \(got) vs \(wantedAlerts[k])" : "")"))
+                    }
+                }
+                matches += a.count
+            }
+        }
+        #expect(differences == 0, "\(differences) evaluations differ from the condition trees")
+        #expect(sAll.pathMemo.replays >= minimumReplays && sFirst.pathMemo.replays >= minimumReplays,
+                "replays: all \(sAll.pathMemo.replays) (\(sAll.pathMemo.replayMisses) stopped), first \(sFirst.pathMemo.replays)")
+        #expect(sAll.pathMemo.replayMisses > 0, "no trace ever stopped at a differing comparison: the test does not vary enough")
+        return matches
+    }
+
+    @Test func vigilRulesReplayExactly() throws {
+        let matches = try Self.compare([repoRoot() + "/rules/", repoRoot() + "/bench/kernel/exec_storm.yaml"], minimumReplays: 500)
+        #expect(matches > 1000, "\(matches) matches")
+    }
+
+    @Test(.enabled(if: falcoRulesDir() != nil, "Falco rules not found (set VIGIL_FALCO_RULES_DIR or place them at <repo>/../shared/falco-rules)"))
+    func falcoRulesReplayExactly() throws {
+        let dir = falcoRulesDir()!
+        let matches = try Self.compare(["falco_rules.yaml", "falco-incubating_rules.yaml", "falco-sandbox_rules.yaml"].map { dir + "/" + $0 },
+                                       minimumReplays: 500)
+        #expect(matches > 100, "\(matches) matches")
+    }
+
+    // MARK: what a trace depends on
+
+    static let rulesYAML = """
+    - list: shells
+      items: [bash, sh]
+    - rule: shell reads etc
+      desc: d
+      condition: evt.type in (open, openat) and evt.is_open_read = true and fd.name startswith /etc/ and proc.name in (shells)
+      output: "%proc.name read %fd.name (%evt.type)"
+      priority: WARNING
+    - rule: write below etc
+      desc: d
+      condition: evt.type in (open, openat) and evt.is_open_write = true and evt.rawres >= 0 and fd.name startswith /etc/
+      output: "%proc.name wrote %fd.name"
+      priority: WARNING
+    - rule: failed open of etc
+      desc: d
+      condition: evt.type = openat and evt.rawres < 0 and fd.name startswith /etc/
+      output: "failed %fd.name"
+      priority: WARNING
+    - rule: linked shadow
+      desc: d
+      condition: evt.type = openat and fd.typechar = f and fd.nlink > 1 and fd.filename = shadow and container.id = host
+      output: "linked %fd.name %fd.nlink"
+      priority: WARNING
+    - rule: parent is sudo
+      desc: d
+      condition: evt.type = openat and fd.directory = /etc and proc.pname = sudo
+      output: "under sudo %fd.name"
+      priority: WARNING
+    """
+
+    static func open(_ name: String, type: String = "openat", flags: String = "O_RDONLY", res: Int = 3, proc: String = "cat",
+                     parent: String = "bash", nlink: Int = 1, fdType: String = "file") -> SyntheticEvent {
+        var ev = event("""
+        type: \(type)
+        res: \(res)
+        args: {\(type == "open" ? "" : "dirfd: -100, ")name: \(name), flags: \(flags), mode: 0}
+        process: {pid: 10, name: \(proc), exepath: /usr/bin/\(proc), parents: [{name: \(parent), exepath: /usr/bin/\(parent)}]}
+        """)
+        var fd = FDInfo(kind: fdType == "file" ? .file : .directory, name: name)
+        fd.ino = 77
+        fd.nlink = UInt32(nlink)
+        ev.fd = fd
+        ev.fdNum = 3
+        return ev
+    }
+
+    /// One name through one scratch, each event differing from the last in one input a trace
+    /// depends on: the process (its name, its parent), the open's direction and result, the
+    /// event type, the fd's link count and type. Every event: the trees' matches, and the
+    /// replays the unchanged repeats must make.
+    @Test func everyInputOfATraceIsTested() {
+        var options = RuleLoadOptions()
+        options.matching = .all
+        let (set, diags) = loadRules(Self.rulesYAML, options: options)
+        #expect(errors(diags).isEmpty, "\(diags)")
+        let s = set.makeScratch(hostname: "h")
+        let sequence: [(SyntheticEvent, [String])] = [
+            (Self.open("/etc/shadow"), []),
+            (Self.open("/etc/shadow"), []),                                   // replayed
+            (Self.open("/etc/shadow", proc: "bash"), ["shell reads etc"]),    // another process name
+            (Self.open("/etc/shadow", proc: "bash"), ["shell reads etc"]),    // replayed
+            (Self.open("/etc/shadow", proc: "cat"), []),
+            (Self.open("/etc/shadow", parent: "sudo"), ["parent is sudo"]),   // another parent
+            (Self.open("/etc/shadow", flags: "O_WRONLY"), ["write below etc"]),  // another signature
+            (Self.open("/etc/shadow", flags: "O_WRONLY", res: -13), ["failed open of etc"]),
+            (Self.open("/etc/shadow", flags: "O_WRONLY", res: 0), ["write below etc"]),  // rawres 0: >= 0 holds, < 0 not
+            (Self.open("/etc/shadow", type: "open", proc: "bash"), ["shell reads etc"]),  // another type
+            (Self.open("/etc/shadow", proc: "bash"), ["shell reads etc"]),
+            (Self.open("/etc/shadow", nlink: 2), ["linked shadow"]),          // another link count
+            (Self.open("/etc/shadow", nlink: 2), ["linked shadow"]),          // replayed
+            (Self.open("/etc/shadow", nlink: 1), []),
+            (Self.open("/etc/shadow", nlink: 2, fdType: "directory"), []),   // another fd type: another entry
+            (Self.open("/etc/shadow", nlink: 2), ["linked shadow"]),
+        ]
+        var replays: [UInt64] = []
+        for (k, (ev, want)) in sequence.enumerated() {
+            let got = BranchProgramTests.reported(set, ev, s).map { set.rules[$0].name }
+            let tree = Self.reference(set, ev).map { set.rules[$0].name }
+            #expect(got == want && tree == want, "event \(k): match \(got), trees \(tree), expected \(want)")
+            replays.append(s.pathMemo.replays)
+        }
+        // The unchanged repeats (events 1, 3, 12) were answered from their traces.
+        #expect(replays[1] == 1 && replays[3] == 2 && replays[12] > replays[11], "replays after each event: \(replays)")
+    }
+
+    /// A process whose identity changes between two events with the same name (an exec in
+    /// place, a rename, a new parent): the trace re-tests its comparisons, so the second event
+    /// is matched as the trees match it.
+    @Test func processChangingBetweenEventsIsSeen() {
+        var options = RuleLoadOptions()
+        options.matching = .all
+        let (set, _) = loadRules(Self.rulesYAML, options: options)
+        let s = set.makeScratch(hostname: "h")
+        let ev = Self.open("/etc/hosts")
+        #expect(BranchProgramTests.reported(set, ev, s).isEmpty)
+        #expect(BranchProgramTests.reported(set, ev, s).isEmpty)
+        #expect(s.pathMemo.replays == 1)
+        ev.process.name = "sh"  // the same process object, renamed (as an exec updates it)
+        #expect(BranchProgramTests.reported(set, ev, s).map { set.rules[$0].name } == ["shell reads etc"])
+        #expect(Self.alerts(set, ev, s, [0]).first?.hasPrefix("shell reads etc|sh read /etc/hosts (openat)|proc.name=string(\"sh\")") == true,
+                "\(Self.alerts(set, ev, s, [0]))")
+        ev.process.name = "cat"
+        #expect(BranchProgramTests.reported(set, ev, s).isEmpty)
+        #expect(s.pathMemo.replayMisses >= 2, "\(s.pathMemo.replayMisses)")
+    }
+
+    /// Names too long for the memo, and more names than it has entries (evictions): every
+    /// event still matched as the trees match it, twice over.
+    @Test func longNamesAndEvictionsAreExact() {
+        var options = RuleLoadOptions()
+        options.matching = .all
+        let (set, _) = loadRules(Self.rulesYAML, options: options)
+        let s = set.makeScratch(hostname: "h")
+        var names = ["/etc/" + String(repeating: "x", count: PathCheckMemo.maxNameBytes), "/etc/", "/etc/a b", "/etc/\u{e9}t\u{e9}"]
+        for k in 0..<(PathCheckMemo.slots * 2) { names.append("/etc/f\(k)") }
+        var matched = 0
+        for round in 0..<2 {
+            for (k, name) in names.enumerated() {
+                let ev = Self.open(name, proc: k % 3 == 0 ? "bash" : "cat", parent: k % 5 == 0 ? "sudo" : "bash")
+                let got = BranchProgramTests.reported(set, ev, s)
+                let tree = Self.reference(set, ev)
+                #expect(got == tree, "round \(round) \(name): \(got) vs \(tree)")
+                matched += got.count
+            }
+        }
+        #expect(matched > names.count / 2)
+    }
+
+    /// A trace belongs to its rule set: another set evaluated through the same scratch starts over.
+    @Test func anotherRuleSetHasItsOwnTraces() {
+        var options = RuleLoadOptions()
+        options.matching = .all
+        let (a, _) = loadRules(Self.rulesYAML, options: options)
+        let (b, _) = loadRules("""
+        - rule: cat reads etc
+          desc: d
+          condition: evt.type = openat and fd.name startswith /etc/ and proc.name = cat
+          output: o
+          priority: WARNING
+        """, options: options)
+        let s = a.makeScratch(hostname: "h")
+        let ev = Self.open("/etc/group")
+        for _ in 0..<3 {
+            #expect(BranchProgramTests.reported(a, ev, s).isEmpty)
+            #expect(BranchProgramTests.reported(b, ev, s) == [0])
+        }
+    }
+}
