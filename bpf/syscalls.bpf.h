@@ -528,11 +528,19 @@ static __always_inline int send_in_place(__u32 id, long ret, __u32 cap, __u64 *a
  * The caller checks that the kernel resolved the opened file's path. */
 static __always_inline int omit_open_name(__u32 id, __u64 *a)
 {
-    if (id != VIGIL_SYS_OPEN && id != VIGIL_SYS_OPENAT)
+    /* Constant indexes: older verifiers (6.12 and before) do not narrow id from the compares. */
+    __u8 interest;
+    __u64 flags;
+    if (id == VIGIL_SYS_OPEN) {
+        interest = vigil_sel.type[VIGIL_SYS_OPEN];
+        flags = a[1];
+    } else if (id == VIGIL_SYS_OPENAT) {
+        interest = vigil_sel.type[VIGIL_SYS_OPENAT];
+        flags = a[2];
+    } else {
         return 0;
-    if (!(vigil_sel.type[id & (VIGIL_EVENT_TYPE_MAX - 1)] & VIGIL_INTEREST_OPEN_NAME_WRITE_ONLY))
-        return 0;
-    return ((id == VIGIL_SYS_OPEN ? a[1] : a[2]) & O_ACCMODE) == O_RDONLY;
+    }
+    return (interest & VIGIL_INTEREST_OPEN_NAME_WRITE_ONLY) && (flags & O_ACCMODE) == O_RDONLY;
 }
 
 /* The scratch record: kinds with two strings or a raw buffer, and strings too long for a ring
