@@ -34,6 +34,8 @@ char LICENSE[] SEC("license") = "GPL";
 #define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
+#define O_ACCMODE 00000003
+#define O_RDONLY 00000000
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define OVERLAYFS_SUPER_MAGIC 0x794c7630

@@ -190,7 +190,8 @@ package final class Agent: @unchecked Sendable {
             Log.info("agent", "kernel event selection set", [("event_types", String(interest.count)),
                                                              ("failures_dropped_for", interest.droppedFailureNames.joined(separator: ",")),
                                                              ("failures_by_path_for", interest.pathFilteredFailureNames.joined(separator: ",")),
-                                                             ("failure_paths", interest.failedPathNames.joined(separator: ","))])
+                                                             ("failure_paths", interest.failedPathNames.joined(separator: ",")),
+                                                             ("read_only_opens_without_raw_path", interest.openNameWriteOnly.map(\.name).sorted().joined(separator: ","))])
         }
         if config.webserver.enabled {
             let s = MetricsServer(registry: registry, health: health, healthzPath: config.webserver.k8sHealthzEndpoint,

@@ -81,11 +81,17 @@ package enum RuleLoading {
     /// `/proc/kcore` and three more) sends only the failed calls whose path may be one of them
     /// (``KernelInterest/failedPathTypes``); the other failed opens (a program's locale probes)
     /// are dropped in the kernel.
+    ///
+    /// Of `open` and `openat`, a type whose successful read-only opens no enabled rule can read
+    /// the path as passed of (``RuleSet/openNameWriteOnlyTypes``) has them sent without it where
+    /// the kernel resolved the opened file's path (``KernelInterest/openNameWriteOnly``).
     package static func interest(_ rules: RuleSet, dropFailedExit: Bool = false) -> KernelInterest {
         var types = stateEventTypes.union(rules.requiredEventTypes)
         if rules.needsEnvironment { types.insert(.environmentCapture) }
         let failable = types.intersection(KernelInterest.failableTypes).subtracting(stateFailureTypes)
-        if dropFailedExit { return KernelInterest(types: types, dropFailed: failable, dropFailedCompat: failable) }
+        // Successful read-only opens go without the path as passed where no enabled rule can read it.
+        let openNames = rules.openNameWriteOnlyTypes
+        if dropFailedExit { return KernelInterest(types: types, dropFailed: failable, dropFailedCompat: failable, openNameWriteOnly: openNames) }
         let native = rules.failureEventTypes(compat: false), compat = rules.failureEventTypes(compat: true)
         var paths: Set<[UInt8]> = []
         func byPath(_ wanted: Set<EventType>, _ isCompat: Bool) -> Set<EventType> {
@@ -99,7 +105,8 @@ package enum RuleLoading {
         }
         let nativeByPath = byPath(native, false), compatByPath = byPath(compat, true)
         return KernelInterest(types: types, dropFailed: failable.subtracting(native), dropFailedCompat: failable.subtracting(compat),
-                              failedPathTypes: nativeByPath, failedPathTypesCompat: compatByPath, failedPaths: paths)
+                              failedPathTypes: nativeByPath, failedPathTypesCompat: compatByPath, failedPaths: paths,
+                              openNameWriteOnly: openNames)
     }
 
     /// The enabled rules that can match a failed call the kernel drops under `drop_failed_exit`

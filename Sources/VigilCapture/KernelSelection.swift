@@ -55,6 +55,7 @@ package struct KernelSelection: Sendable {
         for t in interest.dropFailedCompat where Int(t.rawValue) < n { drop[Int(t.rawValue)] |= UInt8(VIGIL_INTEREST_DROP_FAILED_COMPAT) }
         for t in interest.failedPathTypes where Int(t.rawValue) < n { drop[Int(t.rawValue)] |= UInt8(VIGIL_INTEREST_FAILED_PATHS) }
         for t in interest.failedPathTypesCompat where Int(t.rawValue) < n { drop[Int(t.rawValue)] |= UInt8(VIGIL_INTEREST_FAILED_PATHS_COMPAT) }
+        for t in interest.openNameWriteOnly where Int(t.rawValue) < n { drop[Int(t.rawValue)] |= UInt8(VIGIL_INTEREST_OPEN_NAME_WRITE_ONLY) }
         func expand(_ ids: [UInt16]) {
             if ids.contains(where: { wanted[Int($0)] }) { for i in ids { wanted[Int(i)] = true } }
         }

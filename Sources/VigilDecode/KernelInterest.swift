@@ -37,6 +37,11 @@ package struct KernelInterest: Sendable, Equatable, ExpressibleByArrayLiteral, C
     /// bytes, at most `VIGIL_FAILED_PATH_MAX` of them (what the kernel's filter holds). Empty
     /// when neither set has a type.
     package var failedPaths: Set<[UInt8]>
+    /// Types of ``types`` (of ``openNameTypes``: `open`, `openat`) whose successful read-only
+    /// opens (access mode `O_RDONLY`) no loaded rule can read the path as passed of
+    /// (`RuleSet.openNameWriteOnlyTypes`): the kernel sends such an open without it (str0 empty)
+    /// when it resolved the opened file's path itself (`VIGIL_INTEREST_OPEN_NAME_WRITE_ONLY`).
+    package var openNameWriteOnly: Set<EventType> = []
 
     /// Sends every event of `types` except the failed calls of `dropFailed` (native and io_uring)
     /// and of `dropFailedCompat` (32-bit), and the failed calls of `failedPathTypes` (native) and
@@ -67,6 +72,21 @@ package struct KernelInterest: Sendable, Equatable, ExpressibleByArrayLiteral, C
         self.failedPathTypesCompat = compat
         self.failedPaths = paths
     }
+
+    /// ``init(types:dropFailed:dropFailedCompat:failedPathTypes:failedPathTypesCompat:failedPaths:)``,
+    /// and the types of `openNameWriteOnly` (of ``types`` and ``openNameTypes``) send their
+    /// successful read-only opens without the path as passed where the kernel resolved the file's path.
+    package init(types: Set<EventType>, dropFailed: Set<EventType> = [], dropFailedCompat: Set<EventType> = [],
+                 failedPathTypes: Set<EventType> = [], failedPathTypesCompat: Set<EventType> = [],
+                 failedPaths: Set<[UInt8]> = [], openNameWriteOnly: Set<EventType>) {
+        self.init(types: types, dropFailed: dropFailed, dropFailedCompat: dropFailedCompat, failedPathTypes: failedPathTypes,
+                  failedPathTypesCompat: failedPathTypesCompat, failedPaths: failedPaths)
+        self.openNameWriteOnly = openNameWriteOnly.intersection(types).intersection(Self.openNameTypes)
+    }
+
+    /// The types whose read-only opens the kernel can send without the path as passed
+    /// (``openNameWriteOnly``): `open` and `openat`, whose flags are a register argument.
+    package static let openNameTypes: Set<EventType> = Set(["open", "openat"].compactMap { EventType(name: $0) })
 
     /// The open family: types whose record's only string is the path as passed, which names the
     /// file on a failure (`fd.name`, `fd.nameraw`). Only these can filter failures by path.
@@ -116,7 +136,8 @@ package struct KernelInterest: Sendable, Equatable, ExpressibleByArrayLiteral, C
     }
 
     /// What either interest needs: the types of both, a type's failures dropped only when neither
-    /// sends them, and filtered by path only when neither sends them all (with the paths of both;
+    /// sends them, its read-only opens sent without the path as passed only when neither needs it,
+    /// and filtered by path only when neither sends them all (with the paths of both;
     /// used while a reload switches rule sets, so that no event either set can use is lost in
     /// between).
     package func union(_ other: KernelInterest) -> KernelInterest {
@@ -130,7 +151,14 @@ package struct KernelInterest: Sendable, Equatable, ExpressibleByArrayLiteral, C
                               dropFailedCompat: all.filter { !sendsFailures(of: $0, compat: true) && !other.sendsFailures(of: $0, compat: true) },
                               failedPathTypes: all.filter { byPath($0, false) },
                               failedPathTypesCompat: all.filter { byPath($0, true) },
-                              failedPaths: failedPaths.union(other.failedPaths))
+                              failedPaths: failedPaths.union(other.failedPaths),
+                              openNameWriteOnly: all.filter { leavesOutOpenNames(of: $0) && other.leavesOutOpenNames(of: $0) })
+    }
+
+    /// Whether no read-only open of `type` this interest sends needs the path as passed: the type
+    /// is in ``openNameWriteOnly``, or not sent at all.
+    package func leavesOutOpenNames(of type: EventType) -> Bool {
+        openNameWriteOnly.contains(type) || !types.contains(type)
     }
 
     /// Event types that can arrive as a failed syscall record: every syscall row except the
@@ -148,6 +176,7 @@ package struct KernelInterest: Sendable, Equatable, ExpressibleByArrayLiteral, C
         dropFailedCompat.remove(type)
         failedPathTypes.remove(type)
         failedPathTypesCompat.remove(type)
+        openNameWriteOnly.remove(type)
         if failedPathTypes.isEmpty && failedPathTypesCompat.isEmpty { failedPaths = [] }
     }
 
@@ -182,5 +211,7 @@ package struct KernelInterest: Sendable, Equatable, ExpressibleByArrayLiteral, C
         "\(types.count) types" + (droppedFailureNames.isEmpty ? "" : ", failures dropped for: " + droppedFailureNames.joined(separator: ","))
             + (pathFilteredFailureNames.isEmpty ? "" : ", failures sent only for \(failedPaths.count) paths for: "
                 + pathFilteredFailureNames.joined(separator: ","))
+            + (openNameWriteOnly.isEmpty ? "" : ", read-only opens without the path as passed for: "
+                + openNameWriteOnly.map(\.name).sorted().joined(separator: ","))
     }
 }

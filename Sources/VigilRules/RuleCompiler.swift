@@ -28,6 +28,9 @@ struct ConditionCompiler {
     /// Set when a resolved field needs the environment copied at exec (`proc.env`, `proc.aenv`);
     /// reset by the rule-set builder before each rule.
     var usesEnvironment = false
+    /// What a resolved field reads of the path an open was passed (``OpenNameUse``); reset by the
+    /// rule-set builder before each rule.
+    var openNameUse: OpenNameUse = []
     /// The configuration's `static_fields` (`static.NAME` resolves to a constant).
     var staticFields: [String: String] = [:]
     /// Names registered in ``DNSNameCache`` by `fd.*ip.name` checks (released with the rule set).
@@ -113,6 +116,10 @@ struct ConditionCompiler {
             }
         }
         if def.id == .procEnv || def.id == .procAenv || def.id == .procIsEnvTruncated { usesEnvironment = true }
+        if def.id == .fdNameraw { openNameUse.insert(.fdNameraw) }
+        if def.id == .evtArgs || ((def.id == .evtArg || def.id == .evtRawarg) && OpenNameUse.argumentReadsOpenName(index: index, key: key)) {
+            openNameUse.insert(.argument)
+        }
         if def.id == .staticField {
             guard let value = staticFields[key] else {
                 let known = staticFields.keys.sorted()

@@ -102,6 +102,8 @@ package struct CompiledRule: Sendable {
     package internal(set) var enforcing = false
     /// Whether the condition or output reads the environment (`proc.env`, `proc.aenv`).
     package internal(set) var usesEnvironment = false
+    /// What the condition, output or `append_output` fields read of the path an open was passed.
+    package internal(set) var openNameUse: OpenNameUse = []
 }
 
 /// An immutable, compiled rule set: conditions compiled once into a flat
@@ -275,7 +277,10 @@ package final class RuleSet: Sendable {
         for (name, why) in cc.listFailures {
             diags.append(Diagnostic(.error, source.lists[name]!.mark, item: "list '\(name)'", why))
         }
+        cc.openNameUse = []
         let appends = compileAppendOutput(options, &cc, &diags)
+        // append_output's JSON fields are compiled once for every rule they may apply to.
+        let appendsOpenNameUse = cc.openNameUse
         var compiled: [CompiledRule] = []
 
         for r in source.rules.sorted(by: { $0.order < $1.order }) {
@@ -299,6 +304,7 @@ package final class RuleSet: Sendable {
             }
             cc.unknownTypes = []
             cc.usesEnvironment = false
+            cc.openNameUse = appendsOpenNameUse
             var root: Int32
             do throws(RuleCompileError) {
                 try cc.checkBudget(ast)
@@ -373,6 +379,7 @@ package final class RuleSet: Sendable {
                                     extraFields: extra)
             rule.enforcing = enabled && RuleSelector.select(options.enforcing, name: r.name, tags: r.tags, initially: false)
             rule.usesEnvironment = cc.usesEnvironment
+            rule.openNameUse = cc.openNameUse
             compiled.append(rule)
         }
         summary.compiled = compiled.count

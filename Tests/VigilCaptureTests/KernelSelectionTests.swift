@@ -116,6 +116,28 @@ import VigilDecode
         #expect(!KernelInterest.failableTypes.contains(EventType(rawValue: UInt16(VIGIL_SYS_SOCKETCALL.rawValue))))
     }
 
+    /// Read-only opens without the path as passed: only open and openat of the types, the flag on
+    /// those types' entries, kept by a union only when both sides have it, dropped by insert.
+    @Test func readOnlyOpenNamesAreLeftOutOnlyWhereTheInterestSays() {
+        let open = EventType(name: "open")!, openat = EventType(name: "openat")!, openat2 = EventType(name: "openat2")!
+        let creat = EventType(name: "creat")!, close = EventType(name: "close")!
+        let a = KernelInterest(types: [open, openat, openat2, creat], openNameWriteOnly: [open, openat, openat2, creat, close])
+        #expect(a.openNameWriteOnly == [open, openat])
+        #expect(KernelInterest(types: [openat], openNameWriteOnly: [open, openat]).openNameWriteOnly == [openat])
+        let flag = UInt8(VIGIL_INTEREST_OPEN_NAME_WRITE_ONLY)
+        let sel = KernelSelection(interest: a, config: vigil_config())
+        for t in [open, openat] { #expect(sel.type[Int(t.rawValue)] & flag != 0, "\(t.name)") }
+        for t in [openat2, creat] { #expect(sel.type[Int(t.rawValue)] & flag == 0, "\(t.name)") }
+        #expect(KernelSelection(interest: [open, openat], config: vigil_config()).type[Int(openat.rawValue)] & flag == 0)
+        let b = KernelInterest(types: [openat], openNameWriteOnly: [])
+        #expect(a.union(b).openNameWriteOnly == [open])
+        #expect(a.union(a) == a && a.union(b) == b.union(a))
+        var c = a
+        c.insert(openat)
+        #expect(c.openNameWriteOnly == [open])
+        #expect(a.description.contains("read-only opens without the path as passed for: open,openat"))
+    }
+
     /// The failed-open path filter: flags per type (native and 32-bit apart, only the open family,
     /// never with a drop flag of the same kind), the paths NUL-padded in their slots, each path
     /// keeping its slot across selections, and a path entering a slot only while no type filters.

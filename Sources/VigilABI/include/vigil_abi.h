@@ -383,6 +383,14 @@ enum vigil_event_type {
  * same kind of call. */
 #define VIGIL_INTEREST_FAILED_PATHS 8u
 #define VIGIL_INTEREST_FAILED_PATHS_COMPAT 16u
+/* Set only on open and openat (native and 32-bit calls): no loaded rule can read the path as
+ * passed (str0) of a successful read-only open of this type (access mode O_RDONLY), so such a
+ * call whose file the kernel resolved (VIGIL_FILE_RESOLVED, str1 a path of at most
+ * VIGIL_SYSCALL_SLOT_ROOM bytes) is sent with str0 empty (str0_len 0) and the user string is not
+ * read. Every other call of the type, and every call without the flag, carries str0 as usual.
+ * Set by the user side from the rules' analysis (`RuleSet.openNameWriteOnlyTypes`); never by
+ * `vigil trace`. */
+#define VIGIL_INTEREST_OPEN_NAME_WRITE_ONLY 32u
 
 /* The failed-path filter's set (vigil_select.failed_path): at most VIGIL_FAILED_PATH_MAX paths
  * of at most VIGIL_FAILED_PATH_LEN bytes, each NUL-padded to VIGIL_FAILED_PATH_BYTES; an unused

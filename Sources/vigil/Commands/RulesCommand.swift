@@ -168,6 +168,9 @@ enum RulesValidate {
             w.key("types"); w.beginArray(); for n in interest.pathFilteredFailureNames { w.string(n) }; w.endArray()
             w.key("paths"); w.beginArray(); for p in interest.failedPathNames { w.string(p) }; w.endArray()
             w.endObject()
+            w.key("read_only_opens_without_path_as_passed"); w.beginArray()
+            for t in interest.openNameWriteOnly.map(\.name).sorted() { w.string(t) }
+            w.endArray()
             w.key("kept"); w.beginArray()
             for t in keptTypes {
                 w.beginObject(); w.key("type"); w.string(t.name)
@@ -211,6 +214,10 @@ enum RulesValidate {
                     + "(and paths the kernel cannot compare: relative, not normal, longer than \(KernelInterest.failedPathMaxBytes) bytes): "
                     + interest.failedPathNames.joined(separator: " ") + "\n"
             }
+            out += "successful read-only opens sent without the path as passed (no enabled rule reads it): "
+                + (interest.openNameWriteOnly.isEmpty ? "none" : interest.openNameWriteOnly.map(\.name).sorted().joined(separator: " "))
+            let needing = set.rulesNeedingReadOnlyOpenNames
+            out += needing.isEmpty ? "\n" : " (needed by: " + needing.joined(separator: ", ") + ")\n"
             if !plan.entries.isEmpty || !plan.unmatchedSelectors.isEmpty {
                 out += "enforcing rules (mode \(enforcement.mode.rawValue), action \(enforcement.action.rawValue)): \(plan.entries.count)\n"
                 for line in plan.report { out += "  - \(line)\n" }
