@@ -1,3 +1,4 @@
+import VigilState
 /// One step of a condition compiled to a branch program: test comparison `check`, then go on
 /// at step `ifTrue` or `ifFalse`, or stop with ``accept`` / ``reject``.
 ///
@@ -70,6 +71,10 @@ struct HotCheck: @unchecked Sendable {
     /// Whether the result is a function of the event's ``PathCheckMemo/signature(_:)`` alone
     /// (``decidedBySignature(_:)``): such comparisons are not recorded in a walk's trace.
     var bySignature = false
+    /// Which string of the event's process the comparison reads (``SnapshotField``), when its
+    /// result is a function of that string alone: a trace keeps the string and its result, and a
+    /// replay whose process has the very same string takes the result without comparing again.
+    var snapshot: SnapshotField = .none
     /// `field` (at `fields[0]`) and, for `val(...)` and DNS-name comparisons, `other` (at `fields[1]`),
     /// in the rule set's ``PermanentStore``.
     var fields: UnsafePointer<FieldSpec>
@@ -98,6 +103,43 @@ struct HotCheck: @unchecked Sendable {
         case .fdName, .fdDirectory, .fdFilename, .fdType, .fdTypechar: return true
         default: return false
         }
+    }
+}
+
+/// A string property of the event's process that a comparison reads as is (``HotCheck/snapshot``).
+enum SnapshotField: UInt8, Sendable {
+    case none, name, exePath
+
+    /// The field's string for the event's process; nil without a process (`proc.name` then
+    /// comes from the record's `comm`), or for ``none``.
+    @inline(__always) func string(_ cp: UnsafePointer<EventContext>) -> String? {
+        switch self {
+        case .none: return nil
+        case .name: return cp.pointee.process?.name
+        case .exePath: return cp.pointee.process?.exePath
+        }
+    }
+
+    /// The snapshot field `c` reads: `proc.name` or `proc.exepath`, untransformed, compared with
+    /// constants (``FieldExtractor`` copies that string of the process and nothing else).
+    static func of(_ c: Check) -> SnapshotField {
+        guard !c.anyAncestor, !c.field.hasTransformers, c.field.index < 0, c.kind != .field, c.kind != .dnsName else { return .none }
+        switch c.field.id {
+        case .procName: return .name
+        case .procExepath: return .exePath
+        default: return .none
+        }
+    }
+}
+
+extension String {
+    /// Whether `self` and `other` are the same string value bit for bit (a small string's bytes,
+    /// or the same storage object and count). Equal bits mean equal contents while the storage
+    /// is referenced by one of them (it cannot be freed and reused, and shared storage is never
+    /// changed in place); different bits say nothing.
+    @inline(__always) func isIdentical(to other: String) -> Bool {
+        let a = unsafeBitCast(self, to: (UInt64, UInt64).self), b = unsafeBitCast(other, to: (UInt64, UInt64).self)
+        return a.0 == b.0 && a.1 == b.1
     }
 }
 

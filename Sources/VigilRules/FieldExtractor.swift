@@ -69,6 +69,8 @@ enum FieldExtractor {
         case .evtIsOpenWrite: v = .bool(ctx.pointee.event.isOpenWrite)
         case .evtRawres: v = .int(ctx.pointee.event.ret)
         case .evtIsCompat: v = .bool(ctx.pointee.event.isCompat)
+        case .fdNlink:  // as ``extract`` gives it (tested with every open's trace)
+            if let fd = fdPointer(ctx, s), fd.pointee.ino != 0 { v = .int(Int64(fd.pointee.nlink)) } else { v = .unset }
         default: v = extract(f.pointee, level: f.pointee.index, ctx, s)
         }
         if f.pointee.hasTransformers { v = transform(v, f.pointee, s) }

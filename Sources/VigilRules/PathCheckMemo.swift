@@ -92,12 +92,19 @@ final class PathCheckMemo {
         var matches: Int32 = 0
         /// Bit k: the result of the k-th comparison.
         var results: UInt32 = 0
+        /// Bit k: ``traceString`` holds the string the k-th comparison read (``HotCheck/snapshot``).
+        var strings: UInt32 = 0
     }
     @exclusivity(unchecked) private var traces: UnsafeMutablePointer<Trace>
     /// Per entry, ``traceChecks`` comparison indices.
     private let traceCheck: UnsafeMutablePointer<Int32>
     /// Per entry, ``traceMatches`` candidate positions.
     private let traceMatch: UnsafeMutablePointer<Int32>
+    /// Per entry, ``traceChecks`` strings: for a comparison of a process string
+    /// (``HotCheck/snapshot``), the string it compared (kept alive here, so that the same bits
+    /// later mean the same contents: ``Swift/String/isIdentical(to:)``).
+    private let traceString: UnsafeMutablePointer<String>
+    @exclusivity(unchecked) private var recordStrings: UInt32 = 0
     /// The entry whose trace the current evaluation records (-1: none), and how far it got.
     @exclusivity(unchecked) private var recordingEntry = -1
     @exclusivity(unchecked) private var recordCount = 0
@@ -114,6 +121,8 @@ final class PathCheckMemo {
         traces.initialize(repeating: Trace(), count: Self.slots)
         traceCheck = .allocate(capacity: Self.slots * Self.traceChecks)
         traceMatch = .allocate(capacity: Self.slots * Self.traceMatches)
+        traceString = .allocate(capacity: Self.slots * Self.traceChecks)
+        traceString.initialize(repeating: "", count: Self.slots * Self.traceChecks)
     }
 
     deinit {
@@ -124,6 +133,8 @@ final class PathCheckMemo {
         traces.deallocate()
         traceCheck.deallocate()
         traceMatch.deallocate()
+        traceString.deinitialize(count: Self.slots * Self.traceChecks)
+        traceString.deallocate()
     }
 
     /// For each memoised comparison (bit), its index in the rule set's checks.
@@ -144,6 +155,7 @@ final class PathCheckMemo {
         bits = .allocate(capacity: Self.slots * 2 * words)
         bits.initialize(repeating: 0, count: Self.slots * 2 * words)
         for k in 0..<Self.slots { entries[k] = Entry(); traces[k] = Trace() }
+        for k in 0..<(Self.slots * Self.traceChecks) { traceString[k] = "" }  // the other set's processes' strings
         currentGen = 0
         current = -1
         recordingEntry = -1
@@ -209,20 +221,38 @@ final class PathCheckMemo {
         let row = traceCheck + e * Self.traceChecks
         recordingEntry = -1  // the tests below are the trace's own: not recorded again
         guard tr.pointee.type == Int32(truncatingIfNeeded: type) && tr.pointee.signature == signature else {
-            recordingEntry = e; recordCount = 0; recordResults = 0
+            recordingEntry = e; recordCount = 0; recordResults = 0; recordStrings = 0
             return false
         }
         let count = Int(tr.pointee.count), results = tr.pointee.results
+        let strings = traceString + e * Self.traceChecks
         var k = 0
         while k < count {
-            let r = ev.check(Int(row[k]))
+            let check = Int(row[k])
+            let bit: UInt32 = 1 << UInt32(k)
+            let recorded = results & bit != 0
+            let r: Bool
+            if tr.pointee.strings & bit != 0 {
+                // A comparison of a process string: the same string (bits) has the same result.
+                let now = ev.checks[check].snapshot.string(ev.ctxp)
+                if let now, now.isIdentical(to: strings[k]) {
+                    r = recorded
+                    ev.marks[check] = ev.key | (r ? 1 : 0)
+                } else {
+                    r = ev.computeAndMark(check)
+                    if let now { strings[k] = now } else { tr.pointee.strings &= ~bit }
+                }
+            } else {
+                r = ev.computeAndMark(check)  // not yet known: a trace's comparisons are distinct
+            }
             steps &+= 1
-            if r != (results & (1 << UInt32(k)) != 0) {
+            if r != recorded {
                 // The walk goes elsewhere from here: it records again, after the tests made so far.
                 tr.pointee.type = -1
                 recordingEntry = e
                 recordCount = k + 1
-                recordResults = (results & ((1 << UInt32(k)) &- 1)) | (r ? 1 << UInt32(k) : 0)
+                recordResults = (results & (bit &- 1)) | (r ? bit : 0)
+                recordStrings = tr.pointee.strings & ((bit << 1) &- 1)
                 replayMisses &+= 1
                 return false
             }
@@ -238,13 +268,23 @@ final class PathCheckMemo {
 
     /// Records comparison `check` (not one of the name's), first tested by the current walk
     /// with result `r`, in the trace being recorded (``replay(_:type:_:_:_:steps:)``).
-    @inline(__always) func record(_ check: Int32, _ r: Bool) {
+    /// `snapshot`: the process string the comparison read (``HotCheck/snapshot``), if any, kept
+    /// from the event's process (`cp`).
+    @inline(__always) func record(_ check: Int32, _ r: Bool, _ snapshot: SnapshotField, _ cp: UnsafePointer<EventContext>) {
         let e = recordingEntry
         guard e >= 0 else { return }
+        record(e, check, r, snapshot.string(cp))
+    }
+
+    @inline(never) private func record(_ e: Int, _ check: Int32, _ r: Bool, _ string: String?) {
         let k = recordCount
         guard k < Self.traceChecks else { recordingEntry = -1; traces[e].type = -1; return }  // too long: not traced
         traceCheck[e * Self.traceChecks + k] = check
         if r { recordResults |= 1 << UInt32(k) }
+        if let string {
+            traceString[e * Self.traceChecks + k] = string
+            recordStrings |= 1 << UInt32(k)
+        }
         recordCount = k + 1
     }
 
@@ -257,7 +297,7 @@ final class PathCheckMemo {
         let stored = traceMatch + e * Self.traceMatches
         for j in 0..<n { stored[j] = found[j] }
         traces[e] = Trace(type: Int32(truncatingIfNeeded: type), signature: signature, count: Int32(recordCount),
-                          matches: Int32(n), results: recordResults)
+                          matches: Int32(n), results: recordResults, strings: recordStrings & ((1 << UInt32(recordCount)) &- 1))
     }
 
     /// What the comparisons ``HotCheck/decidedBySignature(_:)`` depend on, in five bits:

@@ -198,6 +198,7 @@ package final class RuleSet: Sendable {
             var h = HotCheck(c, store: store)
             if HotCheck.memoizable(c) { h.memoBit = Int32(memoized); memoized += 1 }
             h.bySignature = HotCheck.decidedBySignature(c)
+            h.snapshot = SnapshotField.of(c)
             return h
         }
         memoCount = memoized
@@ -709,6 +710,14 @@ struct Evaluator {
         return r
     }
 
+    /// Comparison `i` computed for this event and entered in its comparison cache, without the
+    /// path memo (``PathCheckMemo/replay``: a trace holds no comparison of the name).
+    @inline(never) func computeAndMark(_ i: Int) -> Bool {
+        let r = compute(checks + i)
+        marks[i] = key | (r ? 1 : 0)
+        return r
+    }
+
     /// Comparison `c` for this event: from the path memo when it depends on the fd's name only
     /// and this event's name was seen, else computed (small: the common comparisons inline, the
     /// rest and ancestor walks out of line, so most calls pay a short prologue).
@@ -724,7 +733,7 @@ struct Evaluator {
             }
             let r = compute(c)
             // The walk's trace (``PathCheckMemo/replay``) keeps what the name and the signature do not decide.
-            if !c.pointee.bySignature { memo.record(Int32(truncatingIfNeeded: c - checks), r) }
+            if !c.pointee.bySignature { memo.record(Int32(truncatingIfNeeded: c - checks), r, c.pointee.snapshot, ctxp) }
             return r
         }
         return compute(c)

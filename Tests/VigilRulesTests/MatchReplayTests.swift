@@ -124,6 +124,11 @@ import VigilState
       condition: evt.type = openat and fd.typechar = f and fd.nlink > 1 and fd.filename = shadow and container.id = host
       output: "linked %fd.name %fd.nlink"
       priority: WARNING
+    - rule: editor reads hosts
+      desc: d
+      condition: evt.type = openat and fd.name = /etc/hosts and proc.exepath in (/usr/bin/vi, /usr/bin/nano)
+      output: "%proc.exepath read %fd.name"
+      priority: WARNING
     - rule: parent is sudo
       desc: d
       condition: evt.type = openat and fd.directory = /etc and proc.pname = sudo
@@ -205,6 +210,19 @@ import VigilState
         ev.process.name = "cat"
         #expect(BranchProgramTests.reported(set, ev, s).isEmpty)
         #expect(s.pathMemo.replayMisses >= 2, "\(s.pathMemo.replayMisses)")
+        // The executable's path (kept by the trace as the string it compared), changed in place.
+        #expect(BranchProgramTests.reported(set, ev, s).isEmpty)
+        ev.process.exePath = "/usr/bin/vi"
+        #expect(BranchProgramTests.reported(set, ev, s).map { set.rules[$0].name } == ["editor reads hosts"])
+        #expect(BranchProgramTests.reported(set, ev, s).map { set.rules[$0].name } == ["editor reads hosts"])
+        // Equal contents in another string: the comparison is made again, with the same result.
+        ev.process.exePath = String(decoding: Array("/usr/bin/vi".utf8), as: UTF8.self)
+        let before = s.pathMemo.replays
+        #expect(BranchProgramTests.reported(set, ev, s).map { set.rules[$0].name } == ["editor reads hosts"])
+        #expect(s.pathMemo.replays == before + 1)
+        ev.process.exePath = "/usr/bin/cat"
+        #expect(BranchProgramTests.reported(set, ev, s).isEmpty)
+
     }
 
     /// Names too long for the memo, and more names than it has entries (evictions): every
