@@ -13,6 +13,10 @@
                        /proc/PID/task/*/schedstat, and per thread), its minor faults per exec, the
                        exited processes it keeps. The node's other activity counts too: run it
                        on a quiet machine, and compare binaries alternately.
+  syscalls N           `vigil run` as for live, then one storm of N execs: the agent's context
+                       switches per exec per thread (voluntary and not, from
+                       /proc/PID/task/*/status), then a second storm of N under `strace -f -c -p
+                       PID`: its syscalls per exec by name (strace slows each syscall, not their count).
 
 Environment: VIGIL_BIN (default .build/release/vigil; for callgrind a copy without debug
 sections is used: `strip --strip-debug`, valgrind 3.19 cannot read Swift's DWARF 5).
@@ -135,6 +139,60 @@ def live(sizes):
             a.stop()
 
 
+def switches(pid):
+    out = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            name = open(f"/proc/{pid}/task/{tid}/comm").read().strip()
+            v = nv = 0
+            for line in open(f"/proc/{pid}/task/{tid}/status"):
+                if line.startswith("voluntary_ctxt_switches:"):
+                    v = int(line.split()[1])
+                elif line.startswith("nonvoluntary_ctxt_switches:"):
+                    nv = int(line.split()[1])
+            a, b = out.get(name, (0, 0))
+            out[name] = (a + v, b + nv)
+        except OSError:
+            pass
+    return out
+
+
+def syscalls(n):
+    with tempfile.TemporaryDirectory(prefix="vigil-execcost-") as tmp:
+        a = kc.AgentRun([kc.DEFAULT_RULES, kc.EXEC_RULES], tmp, "agent")
+        try:
+            time.sleep(1)
+            a.settled_metrics("vigil_events_received_total")
+            c0 = switches(a.pid)
+            s = storm(n)
+            a.settled_metrics("vigil_events_received_total")
+            c1 = switches(a.pid)
+            per = {k: [round((v[0] - c0.get(k, (0, 0))[0]) / n, 3), round((v[1] - c0.get(k, (0, 0))[1]) / n, 3)]
+                   for k, v in c1.items() if v != c0.get(k, (0, 0))}
+            vol = sum(x[0] for x in per.values())
+            invol = sum(x[1] for x in per.values())
+            out = os.path.join(tmp, "strace.txt")
+            st = subprocess.Popen(["strace", "-f", "-c", "-o", out, "-p", str(a.pid)], stderr=subprocess.DEVNULL)
+            time.sleep(1)
+            storm(n)
+            a.settled_metrics("vigil_events_received_total")
+            st.send_signal(signal.SIGINT)
+            st.wait()
+            calls, total = {}, 0
+            for line in open(out):
+                f = line.split()
+                if len(f) >= 5 and f[0][0].isdigit() and f[-1] != "total":
+                    c = int(f[3])
+                    calls[f[-1]] = round(c / n, 3)
+                    total += c
+            print(json.dumps({"execs": n, "rate": s["rate"], "switches_per_exec": {"voluntary": round(vol, 3), "involuntary": round(invol, 3)},
+                              "switches_per_thread": per, "syscalls_per_exec": round(total / n, 3),
+                              "syscalls": dict(sorted(calls.items(), key=lambda kv: -kv[1])),
+                              "load": round(os.getloadavg()[0], 2)}), flush=True)
+        finally:
+            a.stop()
+
+
 def main():
     if os.geteuid() != 0:
         sys.exit("needs root (BPF)")
@@ -147,6 +205,10 @@ def main():
         instructions(args[1])
     elif len(args) >= 2 and args[0] == "live":
         live([int(x) for x in args[1:]])
+    elif len(args) == 2 and args[0] == "syscalls":
+        if not shutil.which("strace"):
+            sys.exit("strace is not installed (apt-get install strace)")
+        syscalls(int(args[1]))
     else:
         sys.exit(__doc__)
 

@@ -18,7 +18,8 @@ package final class AgentMetrics: Sendable {
     package let internalAlerts = Counter()
     /// Events received as of the drop monitor's last check (it checks once a second).
     package let monitoredRecords = Gauge()
-    private let alertCounts = Mutex<[AlertKey: UInt64]>([:])
+    /// Alerts by rule and priority: one counter each, created under the lock once.
+    private let alertCounts = Mutex<[AlertKey: Counter]>([:])
     /// Events whose rules were evaluated; a sample of them is timed.
     package let rulesEvaluated = Counter()
     /// Events whose evaluation was timed (1 in 16), and their total evaluation time.
@@ -45,12 +46,25 @@ package final class AgentMetrics: Sendable {
     /// Counts one alert of `rule` at `priority`.
     package func countAlert(rule: String, priority: Priority) {
         alerts.add()
-        alertCounts.withLock { $0[AlertKey(rule: rule, priority: priority), default: 0] += 1 }
+        alertCounter(rule: rule, priority: priority).add()
+    }
+
+    /// The counter of alerts of `rule` at `priority` (``countAlert(rule:priority:)`` adds to it
+    /// after ``alerts``): a caller counting many alerts of one rule keeps it (no lock and no
+    /// hash of the rule's name per alert).
+    package func alertCounter(rule: String, priority: Priority) -> Counter {
+        alertCounts.withLock { d in
+            let key = AlertKey(rule: rule, priority: priority)
+            if let c = d[key] { return c }
+            let c = Counter()
+            d[key] = c
+            return c
+        }
     }
 
     /// Alerts by rule and priority.
     package var alertsByRule: [(rule: String, priority: Priority, count: UInt64)] {
-        alertCounts.withLock { d in d.map { ($0.key.rule, $0.key.priority, $0.value) } }
+        alertCounts.withLock { d in d.map { ($0.key.rule, $0.key.priority, $0.value.value) } }
             .sorted { $0.rule < $1.rule || ($0.rule == $1.rule && $0.priority < $1.priority) }
     }
 

@@ -57,9 +57,12 @@ package final class Pipeline: @unchecked Sendable {
     private var bootToWall: UInt64
     private let health: HealthState?
     private var sawBatch = false
-    /// Alerts submitted since the dispatcher was last woken, and when it was.
+    /// Alerts submitted since the last batch ended.
     private var alertsSinceWake = 0
-    private var lastWakeNs: UInt64 = 0
+    /// The rule and priority of the last alert, and its counter in ``metrics``.
+    private var lastAlertRule = ""
+    private var lastAlertPriority: Priority? = nil
+    private var lastAlertCounter: Counter? = nil
     private var lastTickNs: UInt64 = 0
     /// The rule-set generation the pipeline evaluates with (read by the reloader).
     package let activeGeneration = Gauge()
@@ -180,9 +183,18 @@ package final class Pipeline: @unchecked Sendable {
 
     @inline(never)
     private func emit(_ alert: Alert, lookup: ContainerLookup, cgroupID: UInt64, pid: UInt32) {
-        metrics.countAlert(rule: alert.rule, priority: alert.priority)
+        // Counted like ``AgentMetrics/countAlert(rule:priority:)``, the counter of the last
+        // alert's rule and priority kept (a String comparison, equal storage at once, instead
+        // of a lock and a hash of the name per alert).
+        if alert.priority != lastAlertPriority || alert.rule != lastAlertRule {
+            lastAlertCounter = metrics.alertCounter(rule: alert.rule, priority: alert.priority)
+            lastAlertRule = alert.rule
+            lastAlertPriority = alert.priority
+        }
+        metrics.alerts.add()
+        lastAlertCounter?.add()
         if lookup.isComplete || !holding.hold(alert, cgroupID: cgroupID, pid: pid, nowNs: Timestamp.monotonicNanoseconds()) {
-            // The dispatcher thread is woken by ``batchEnded()`` (at most every ``wakeIntervalNs``), not per alert.
+            // Dispatched at the end of the batch (``batchEnded()``), not per alert.
             dispatcher.submitInBatch(alert)
             alertsSinceWake &+= 1
         }
@@ -219,25 +231,16 @@ package final class Pipeline: @unchecked Sendable {
     /// Sets the offset from the records' boot clock to wall-clock time (the source's).
     package func setClockOffset(_ ns: UInt64) { bootToWall = ns }
 
-    /// The dispatcher thread is woken for the alerts submitted since its last wake-up when this
-    /// long has passed since it (or ``wakeAlerts`` wait): an exec storm that alerts at every
-    /// exec ends a batch every few milliseconds, and waking a thread per batch (a context
-    /// switch on each side) cost more than the alerts' own handling. An alert waits at most
-    /// this long plus one batch or poll interval (10 ms) more to be handed to the sinks.
-    static let wakeIntervalNs: UInt64 = 10_000_000
-    /// ... or when this many alerts wait (the dispatcher takes 256 per pass).
-    static let wakeAlerts = 256
-
-    /// End of a batch of records (a ring-buffer drain, or a quiet poll): wakes the dispatcher
-    /// for the alerts submitted (``wakeIntervalNs``), ticks at most every 5 ms.
+    /// End of a batch of records (a ring-buffer drain, or a quiet poll): dispatches the batch's
+    /// alerts on this thread (``AlertDispatcher/endOfBatch()``: flood control and the hand-off to
+    /// the sinks' queues, no wake-up of the dispatcher thread), ticks at most every 5 ms.
     package func batchEnded() {
-        let now = Timestamp.monotonicNanoseconds()
-        if alertsSinceWake > 0 && (alertsSinceWake >= Self.wakeAlerts || now &- lastWakeNs >= Self.wakeIntervalNs) {
+        if alertsSinceWake > 0 {
             alertsSinceWake = 0
-            lastWakeNs = now
             dispatcher.endOfBatch()
         }
         if !sawBatch { sawBatch = true; health?.setFirstPollDone() }
+        let now = Timestamp.monotonicNanoseconds()
         if now &- lastTickNs >= 5_000_000 { lastTickNs = now; tick() }
     }
 

@@ -95,6 +95,37 @@ package final class BoundedQueue<Element>: @unchecked Sendable {
         unlock()
     }
 
+    /// Waits up to `timeoutNs` until an item is queued, the queue is woken by ``wake()`` (the
+    /// request is consumed) or closed; takes nothing (see ``popAvailable(max:into:)``).
+    package func waitForItems(timeoutNs: UInt64) {
+        lock()
+        if count_ == 0 && !closed_ && !wakeRequested && timeoutNs > 0 {
+            let deadline = MonotonicCondition.deadline(afterNs: timeoutNs)
+            consumerWaiting = true
+            while count_ == 0 && !closed_ && !wakeRequested {
+                if !condition.wait(until: deadline) { break }
+            }
+            consumerWaiting = false
+        }
+        wakeRequested = false
+        unlock()
+    }
+
+    /// Moves up to `max` queued items into `out` (appending) without waiting, and without
+    /// consuming a ``wake()`` request (any thread may take items this way while the consumer
+    /// thread waits in ``waitForItems(timeoutNs:)``; takers must serialize among themselves).
+    package func popAvailable(max: Int, into out: inout [Element]) {
+        lock()
+        var n = 0
+        while count_ > 0 && n < max {
+            out.append(ring[head].take()!)
+            head = (head + 1) % capacity
+            count_ -= 1
+            n += 1
+        }
+        unlock()
+    }
+
     /// Wakes the consumer once even if nothing is queued (for flush requests and timers).
     package func wake() {
         lock()

@@ -96,12 +96,9 @@ package final class FloodControl {
         if config.fold.enabled {
             let k = key(for: alert)
             if let i = folds.index(forKey: k) {
-                // Updated in place (the key, with the alert's whole text, is hashed once).
-                if now < folds.values[i].windowEnd {
-                    if folds.values[i].count == 0 { folds.values[i].firstNs = alert.timeNs }
-                    folds.values[i].count += 1
-                    folds.values[i].lastNs = alert.timeNs
-                    folds.values[i].last = alert
+                // Updated in place (the key, with the alert's whole text, is hashed once; the
+                // entry is reached once).
+                if Self.fold(alert, now: now, into: &folds.values[i]) {
                     foldedByRule[alert.rule, default: 0] += 1
                     return
                 }
@@ -116,6 +113,17 @@ package final class FloodControl {
             }
         }
         rateLimit(alert, now: now, into: &out)
+    }
+
+    /// Folds `alert` into its key's entry when the entry's window is still open; false when it ended.
+    @inline(__always)
+    private static func fold(_ alert: Alert, now: UInt64, into e: inout FoldEntry) -> Bool {
+        guard now < e.windowEnd else { return false }
+        if e.count == 0 { e.firstNs = alert.timeNs }
+        e.count += 1
+        e.lastNs = alert.timeNs
+        e.last = alert
+        return true
     }
 
     private func rateLimit(_ alert: Alert, now: UInt64, into out: inout [Output]) {

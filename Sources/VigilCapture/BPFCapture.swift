@@ -370,6 +370,8 @@ final class RingReader: @unchecked Sendable {
     private let counter: RecordCounter
     private let control: ReaderControl
     private let pollMs: Int32
+    /// The ring map's fd (for the reader's own edge-triggered epoll instance).
+    private let ringFD: Int32
 
     init(eventsFD: Int32, sink: RingSinkBase, counter: RecordCounter, control: ReaderControl, pollMs: Int32) throws {
         let ref = Unmanaged.passRetained(sink)
@@ -385,6 +387,7 @@ final class RingReader: @unchecked Sendable {
             throw CaptureError.ringBufferFailed(errno: e)
         }
         self.ring = rb; self.sink = sink; self.sinkRef = ref; self.counter = counter; self.control = control; self.pollMs = pollMs
+        self.ringFD = eventsFD
     }
 
     deinit {
@@ -392,46 +395,54 @@ final class RingReader: @unchecked Sendable {
         sinkRef.release()
     }
 
-    /// A batch smaller than this makes the reader pause before the next read (see ``run()``).
-    static let smallBatch: Int32 = 256
-    /// The pause after a small batch (ms; never more than the poll interval). Each pause is a
-    /// wake-up of the reader (a context switch on the node's cores and the per-batch work:
-    /// counters, the pipeline's tick, the alert dispatcher's wake-up): an exec storm (a few
-    /// dozen records per exec, a thousand execs a second) is read in batches of a few hundred
-    /// records, a quarter of the wake-ups a 1 ms pause gives.
-    static let smallBatchPauseMs: Int32 = 4
+    /// An epoll instance watching the ring edge-triggered (`EPOLLIN | EPOLLET`): its wait ends
+    /// only at a new wake-up from the kernel side, not while records merely wait unread
+    /// (libbpf's own epoll instance is level-triggered). -1 when it could not be made (the reader
+    /// then waits on libbpf's, as it always could).
+    private static func edgeTriggeredEpoll(ringFD: Int32) -> Int32 {
+        let fd = epoll_create1(Int32(EPOLL_CLOEXEC))
+        guard fd >= 0 else { return -1 }
+        var ev = epoll_event()
+        ev.events = EPOLLIN.rawValue | EPOLLET.rawValue
+        if epoll_ctl(fd, EPOLL_CTL_ADD, ringFD, &ev) != 0 { close(fd); return -1 }
+        return fd
+    }
 
     /// Polls and drains the ring until a stop is requested, then drains what is left and finishes.
     ///
-    /// The ring's epoll readiness is level-triggered: `epoll_wait` returns at once while any
-    /// record is waiting, whatever wake-up the kernel side asked for. Under a steady stream
-    /// (an exec storm: a few dozen records per exec) the reader would then wake once per record
-    /// or two, paying a syscall and the per-batch work each time. So after a batch of fewer
-    /// than ``smallBatch`` records the reader sleeps ``smallBatchPauseMs`` and reads what
-    /// gathered meanwhile: a storm is read in batches (at most 250 reads a second), a
-    /// record waits at most that long more (within the poll interval, the bound a record sent
-    /// without a wake-up already has), and the ring (8 MiB by default) holds 4 ms of records at
-    /// any rate a node produces (2 GB/s). While rules enforce from user space (``ReaderControl/pollCap`` lowered)
-    /// the reader does not sleep, for the kill latency.
+    /// Between drains the reader sleeps until the poll interval (``BPFCaptureOptions/pollIntervalMs``,
+    /// the documented longest wait of a record in the ring) has passed or the kernel side wakes it
+    /// (the ring holds ``BPFCaptureOptions/wakeupBytes`` unread bytes), whichever comes first,
+    /// and then reads everything that gathered: one wake-up, one `ring_buffer__consume` and one
+    /// end of batch (the pipeline's alert hand-off and tick) per poll interval under any steady
+    /// stream (an exec storm: a few dozen records per exec, a thousand execs a second, is read in
+    /// batches of a few hundred records a hundred times a second at the default 10 ms). The
+    /// wait is on an edge-triggered epoll instance: libbpf's level-triggered one returns at
+    /// once while any record waits unread, which made a steady stream wake the reader per
+    /// record or two (the old remedy, a fixed 4 ms sleep after a small batch, still woke it
+    /// 250 times a second and could not be ended by the kernel's wake-up). After a full batch
+    /// (``RingSinkBase/batchLimit``) more is waiting: the reader reads again without sleeping.
+    /// While rules enforce from user space (``ReaderControl/pollCap`` lowered) the reader waits
+    /// on libbpf's level-triggered instance with that cap, for the kill latency.
     func run() {
-        let epfd = ring_buffer__epoll_fd(ring)
+        let levelFD = ring_buffer__epoll_fd(ring)
+        let edgeFD = ringFD >= 0 ? Self.edgeTriggeredEpoll(ringFD: ringFD) : -1
+        defer { if edgeFD >= 0 { close(edgeFD) } }
         var ev = epoll_event()
         var morePending = false
-        var lastBatch: Int32 = 0
         while !control.stopRequested {
             // After a full batch more data is waiting: consume again without sleeping.
             var woke: Int32 = 1
-            let cap = control.pollCap.load(ordering: .relaxed)
             if !morePending {
-                if lastBatch > 0 && lastBatch < Self.smallBatch && cap == Int32.max {
-                    Timestamp.sleep(milliseconds: Int(min(pollMs, Self.smallBatchPauseMs)))
+                let cap = control.pollCap.load(ordering: .relaxed)
+                if cap == Int32.max && edgeFD >= 0 {
+                    woke = epoll_wait(edgeFD, &ev, 1, pollMs)
                 } else {
-                    woke = epoll_wait(epfd, &ev, 1, min(pollMs, cap))
+                    woke = epoll_wait(levelFD, &ev, 1, min(pollMs, cap))
                 }
             }
             sink.resetBatch()
             let n = ring_buffer__consume(ring)
-            lastBatch = n
             morePending = n == RingSinkBase.batchFull
             if n > 0 || morePending {
                 sink.endOfBatch()

@@ -39,6 +39,9 @@ package final class MonotonicCondition: @unchecked Sendable {
     /// Releases the lock.
     package func unlock() { pthread_mutex_unlock(mutex) }
 
+    /// Takes the lock if no thread holds it; returns whether it did (never waits).
+    package func tryLock() -> Bool { pthread_mutex_trylock(mutex) == 0 }
+
     /// Wakes one waiting thread.
     package func signal() { pthread_cond_signal(cond) }
 

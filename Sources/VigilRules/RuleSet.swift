@@ -580,47 +580,56 @@ package final class RuleSet: Sendable {
 
     /// ``alert(rule:_:scratch:)`` for the context the match was given (no copy).
     package func alert(rule k: Int, _ cp: UnsafePointer<EventContext>, scratch s: RuleScratch) -> Alert {
-        let r = rules[k]
-        s.ensure(program.slotCount, program.checks.count)
-        func value(_ f: FieldSpec) -> FV {
-            if f.slot >= 0 { return FieldExtractor.value(f, cp, s) }
-            var v = FieldExtractor.extract(f, level: f.index, cp, s)  // not cached (no slot)
-            if f.hasTransformers { v = FieldExtractor.transform(v, f, s) }
-            return v
-        }
-        var msg = ""
-        for p in r.output.pieces {
-            switch p {
-            case .text(let t): msg += t
-            case .field(let f, _): msg += OutputRendering.text(value(f), f, s)
+        // The rule, its templates and field lists are read in place (no copy of the rule, of
+        // its pieces or of each (field, name) pair: a retain and a release each).
+        rules.withUnsafeBufferPointer { all in
+            let r = all.baseAddress! + k
+            s.ensure(program.slotCount, program.checks.count)
+            func value(_ f: FieldSpec) -> FV {
+                if f.slot >= 0 { return FieldExtractor.value(f, cp, s) }
+                var v = FieldExtractor.extract(f, level: f.index, cp, s)  // not cached (no slot)
+                if f.hasTransformers { v = FieldExtractor.transform(v, f, s) }
+                return v
             }
-        }
-        var fields: [(String, AlertFieldValue)] = []
-        fields.reserveCapacity(r.output.fields.count + routing.count)
-        for (f, name) in r.output.fields { fields.append((name, OutputRendering.typed(value(f), f, s))) }
-        for i in routingAdded[k] {
-            let (f, name) = routing[Int(i)]
-            fields.append((name, OutputRendering.typed(value(f), f, s)))
-        }
-        // append_output extra fields: a later definition of a key replaces the value (Falco's map assignment).
-        for x in r.extraFields {
-            let v: AlertFieldValue
-            if let t = x.template {
+            func render(_ pieces: UnsafeBufferPointer<OutputTemplate.Piece>) -> String {
                 var text = ""
-                for p in t.pieces {
-                    switch p {
+                for i in pieces.indices {
+                    switch pieces[i] {
                     case .text(let t): text += t
                     case .field(let f, _): text += OutputRendering.text(value(f), f, s)
                     }
                 }
-                v = .string(text)
-            } else {
-                v = OutputRendering.typed(value(x.field), x.field, s)
+                return text
             }
-            if let i = fields.firstIndex(where: { $0.0 == x.name }) { fields[i].1 = v } else { fields.append((x.name, v)) }
+            let msg = r.pointee.output.pieces.withUnsafeBufferPointer(render)
+            var fields: [(String, AlertFieldValue)] = []
+            let added = routingAdded[k]
+            fields.reserveCapacity(r.pointee.output.fields.count + added.count)
+            r.pointee.output.fields.withUnsafeBufferPointer { of in
+                for i in of.indices {
+                    let p = of.baseAddress! + i
+                    fields.append((p.pointee.name, OutputRendering.typed(value(p.pointee.spec), p.pointee.spec, s)))
+                }
+            }
+            routing.withUnsafeBufferPointer { rt in
+                for i in added {
+                    let p = rt.baseAddress! + Int(i)
+                    fields.append((p.pointee.1, OutputRendering.typed(value(p.pointee.0), p.pointee.0, s)))
+                }
+            }
+            // append_output extra fields: a later definition of a key replaces the value (Falco's map assignment).
+            for x in r.pointee.extraFields {
+                let v: AlertFieldValue
+                if let t = x.template {
+                    v = .string(t.pieces.withUnsafeBufferPointer(render))
+                } else {
+                    v = OutputRendering.typed(value(x.field), x.field, s)
+                }
+                if let i = fields.firstIndex(where: { $0.0 == x.name }) { fields[i].1 = v } else { fields.append((x.name, v)) }
+            }
+            return Alert(timeNs: cp.pointee.wallTimeNs, rule: r.pointee.name, priority: r.pointee.priority, source: r.pointee.source,
+                         hostname: s.hostname, message: msg, tags: r.pointee.tags, outputFields: fields)
         }
-        return Alert(timeNs: cp.pointee.wallTimeNs, rule: r.name, priority: r.priority, source: r.source, hostname: s.hostname,
-                     message: msg, tags: r.tags, outputFields: fields)
     }
 }
 

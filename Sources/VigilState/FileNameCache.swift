@@ -55,6 +55,15 @@ final class FileNameCache {
     /// (the same bytes as `raw` when nil). Both are taken as UTF-8, invalid sequences repaired
     /// (as ``UnsafeRawBufferPointer/vigilString`` does).
     func storage(raw: UnsafeRawBufferPointer, name: UnsafeRawBufferPointer?) -> FDInfo.Storage {
+        storage(raw: raw, name: name, ifNew: { true })!
+    }
+
+    /// ``storage(raw:name:)`` for names that may not be cached: the table's storage when it holds
+    /// these exact bytes (they passed `ifNew` when they were added: the caller's test of the
+    /// same bytes, so it is not asked again), else new storage if `ifNew()` holds (kept in the
+    /// table), else nil (the caller names the fd its own way).
+    @inline(__always)
+    func storage(raw: UnsafeRawBufferPointer, name: UnsafeRawBufferPointer?, ifNew: () -> Bool) -> FDInfo.Storage? {
         var resolved = name
         if let n = resolved, Self.equal(raw, n) { resolved = nil }
         var h = Self.hash(raw)
@@ -67,6 +76,7 @@ final class FileNameCache {
             hits &+= 1
             return s
         }
+        guard ifNew() else { return nil }
         misses &+= 1
         let rawString = raw.vigilString
         let s = FDInfo.Storage(name: resolved?.vigilString ?? rawString, nameRaw: rawString, clientIP: [], serverIP: [])

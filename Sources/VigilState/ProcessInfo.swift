@@ -14,7 +14,7 @@ package final class ProcessInfo {
         var cgroupID: UInt64
         var exitTimeBootNs: UInt64
         var lastSeenBootNs: UInt64
-        var fds: [Int32: FDInfo]
+        var fds: FDTable
         var name: String = ""
         var exe: String = ""
         var exePath: String = ""
@@ -215,7 +215,7 @@ package final class ProcessInfo {
         @inline(__always) set { hot.pointee.fromProcScan = newValue }
     }
     /// Open file descriptors the rules care about.
-    package var fds: [Int32: FDInfo] {
+    package var fds: FDTable {
         @inline(__always) get { hot.pointee.fds }
         @inline(__always) _modify { yield &hot.pointee.fds }
         @inline(__always) set { hot.pointee.fds = newValue }
@@ -310,10 +310,14 @@ package final class ProcessInfo {
             for a in h.args { n += heap(a) }
         }
         if !h.fds.isEmpty {
-            // Native dictionary storage: a power-of-two bucket count at most 3/4 full.
-            var buckets = 1
-            while buckets * 3 < h.fds.capacity * 4 { buckets <<= 1 }
-            n += 64 + buckets * (MemoryLayout<Int32>.stride + MemoryLayout<FDInfo>.stride) + buckets / 8
+            // The directly indexed slots, and the dictionary of the other fds (native storage:
+            // a power-of-two bucket count at most 3/4 full).
+            n += 32 + h.fds.directCapacity * MemoryLayout<FDInfo?>.stride
+            if h.fds.othersCapacity > 0 {
+                var buckets = 1
+                while buckets * 3 < h.fds.othersCapacity * 4 { buckets <<= 1 }
+                n += 64 + buckets * (MemoryLayout<Int32>.stride + MemoryLayout<FDInfo>.stride) + buckets / 8
+            }
         }
         return n
     }
@@ -369,17 +373,25 @@ package final class ProcessInfo {
     /// Copies what a forked child inherits from `parent` (exe, args, cwd, ids,
     /// capabilities, cgroup, fds); the caller sets the new identity.
     package func inherit(from parent: ProcessInfo) {
-        // Copy everything in one go, then restore what is the child's own.
-        let keep = hot.pointee
-        hot.pointee = parent.hot.pointee
-        pid = keep.pid; ppid = keep.ppid
-        startTimeBootNs = keep.startTimeBootNs; vpid = keep.vpid
-        exitTimeBootNs = keep.exitTimeBootNs; lastSeenBootNs = keep.lastSeenBootNs
-        exitCode = keep.exitCode; exitSignal = keep.exitSignal
-        threadCount = keep.threadCount; fromProcScan = keep.fromProcScan
-        hot.pointee.mayHaveChildren = keep.mayHaveChildren
-        hot.pointee.isRetired = keep.isRetired; hot.pointee.countedExited = keep.countedExited
-        hot.pointee.retainedBytes = keep.retainedBytes
+        // Copy everything in one go, then restore what is the child's own (scalars only: no
+        // copy of the child's own strings and tables, which the parent's replace).
+        let h = hot
+        let pid = h.pointee.pid, ppid = h.pointee.ppid
+        let start = h.pointee.startTimeBootNs, vpid = h.pointee.vpid
+        let exitTime = h.pointee.exitTimeBootNs, lastSeen = h.pointee.lastSeenBootNs
+        let exitCode = h.pointee.exitCode, exitSignal = h.pointee.exitSignal
+        let threads = h.pointee.threadCount, fromProcScan = h.pointee.fromProcScan
+        let mayHaveChildren = h.pointee.mayHaveChildren, isRetired = h.pointee.isRetired
+        let countedExited = h.pointee.countedExited, retainedBytes = h.pointee.retainedBytes
+        h.pointee = parent.hot.pointee
+        h.pointee.pid = pid; h.pointee.ppid = ppid
+        h.pointee.startTimeBootNs = start; h.pointee.vpid = vpid
+        h.pointee.exitTimeBootNs = exitTime; h.pointee.lastSeenBootNs = lastSeen
+        h.pointee.exitCode = exitCode; h.pointee.exitSignal = exitSignal
+        h.pointee.threadCount = threads; h.pointee.fromProcScan = fromProcScan
+        h.pointee.mayHaveChildren = mayHaveChildren
+        h.pointee.isRetired = isRetired; h.pointee.countedExited = countedExited
+        h.pointee.retainedBytes = retainedBytes
     }
 
     package init(pid: UInt32, ppid: UInt32, name: String = "", exe: String = "", exePath: String = "",

@@ -136,7 +136,7 @@ extension ProcessTable {
             stats.fdDrops.add()
             return
         }
-        p.fds[fd] = info
+        p.fds.insert(info, at: fd)
     }
 
     func kind(forFamily f: UInt16) -> FDInfo.Kind {
@@ -188,11 +188,14 @@ extension ProcessTable {
         let kind: FDInfo.Kind = isDir ? .directory : .file
         let opened = e.openedPath
         var info: FDInfo
-        if opened.count > 0 ? PathResolver.isNormalAbsolute(opened) : PathResolver.isNormalAbsolute(raw) {
-            // The name is the bytes of the kernel's own path of the file it opened (dentry walk
-            // at exit: what /proc/PID/root, "..", symlinks or a file handle led to), else the
-            // path as passed: names shared with earlier opens of the same path (no allocation).
-            let storage = fileNames.storage(raw: raw, name: opened.count > 0 ? opened : nil)
+        // The name is the bytes of the kernel's own path of the file it opened (dentry walk
+        // at exit: what /proc/PID/root, "..", symlinks or a file handle led to), else the
+        // path as passed, when that is a normal absolute path: names shared with earlier opens
+        // of the same path (no allocation; bytes found in the table passed the same test when
+        // they were added, so it is not run again).
+        if let storage = fileNames.storage(raw: raw, name: opened.count > 0 ? opened : nil, ifNew: {
+            opened.count > 0 ? PathResolver.isNormalAbsolute(opened) : PathResolver.isNormalAbsolute(raw)
+        }) {
             info = FDInfo(kind: kind, storage: storage, flags: UInt32(truncatingIfNeeded: flags))
         } else {
             let nameRaw = raw.vigilString

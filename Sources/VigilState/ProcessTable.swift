@@ -456,18 +456,7 @@ package final class ProcessTable {
         if p.ppid != e.ppid { p.ppid = e.ppid; adopted(by: e.ppid) }
         p.name = e.comm.vigilString
         p.exePath = e.exePath.vigilString
-        var args: [String] = []
-        let argv = e.argvRaw
-        var exe = ""
-        if argv.count > 0 {
-            var first = true
-            for part in argv.split(separator: 0, omittingEmptySubsequences: false) {
-                let s = String(decoding: UnsafeRawBufferPointer(rebasing: part), as: UTF8.self)
-                if first { exe = s; first = false } else { args.append(s) }
-            }
-            // The final NUL terminates the last argument rather than starting an empty one.
-            if argv[argv.count - 1] == 0, !args.isEmpty, args[args.count - 1].isEmpty { args.removeLast() }
-        }
+        let (exe, args) = Self.splitArgv(e.argvRaw)
         p.exe = exe.isEmpty ? p.exePath : exe
         p.args = args
         var cwd = e.cwd.vigilString
@@ -492,9 +481,38 @@ package final class ProcessTable {
         p.threadCount = 1
         p.lastSeenBootNs = e.timestampBootNs
         if p.fds.values.contains(where: { $0.isCloseOnExec }) {
-            p.fds = p.fds.filter { !$0.value.isCloseOnExec }
+            p.fds.removeAll { $0.isCloseOnExec }
         }
         return ApplyResult(process: p)
+    }
+
+    /// argv as the kernel copied it (NUL-separated) split into argv[0] and the arguments after
+    /// it: every NUL ends an argument, a final NUL ends the last one rather than starting an
+    /// empty one (so `a\0\0` is `a` and one empty argument), an unterminated tail (a cut copy) is
+    /// the last argument. One scan with memchr, the arguments' array allocated once at its size.
+    package static func splitArgv(_ argv: UnsafeRawBufferPointer) -> (exe: String, args: [String]) {
+        guard let base = argv.baseAddress, argv.count > 0 else { return ("", []) }
+        let n = argv.count
+        // Arguments after argv[0]: the NULs before the last byte, plus one for an unterminated tail.
+        var parts = 0
+        var i = 0
+        while i < n, let z = memchr(base + i, 0, n - i) {
+            parts += 1
+            i = base.distance(to: UnsafeRawPointer(z)) + 1
+        }
+        if i < n { parts += 1 }
+        var exe = ""
+        var args: [String] = []
+        args.reserveCapacity(max(0, parts - 1))
+        i = 0
+        var first = true
+        while i < n {
+            let end = memchr(base + i, 0, n - i).map { base.distance(to: UnsafeRawPointer($0)) } ?? n
+            let s = String(decoding: UnsafeRawBufferPointer(start: base + i, count: end - i), as: UTF8.self)
+            if first { exe = s; first = false } else { args.append(s) }
+            i = end + 1
+        }
+        return (exe, args)
     }
 
     /// The environment of the new image (Falco's `proc.env`): entries as the kernel copied

@@ -232,6 +232,10 @@ func makePipeline(_ rules: RuleSet, backend: CollectingBackend, metrics: AgentMe
         let b = alerts.filter { $0.rule == "Set B shadow read" }.count
         #expect(a + b == n)
         #expect(b >= 100)
+        // The per-rule match counts (the pipeline keeps the last rule's counter) follow the swaps.
+        let counted = Dictionary(uniqueKeysWithValues: metrics.alertsByRule.map { ($0.rule, $0.count) })
+        #expect(counted == ["Test shadow read": UInt64(a), "Set B shadow read": UInt64(b)])
+        #expect(metrics.alerts.value == UInt64(n))
         #expect(metrics.reloadFailures.value == 0)
     }
 }

@@ -10,7 +10,7 @@ import VigilDecode
 @Suite struct FailedCallStateTests {
     /// What the table knows about a process (the facts a failed call could change).
     struct Snapshot: Equatable {
-        var fds: [Int32: FDInfo]
+        var fds: FDTable
         var cwd: String
         var euid: UInt32, egid: UInt32
         var capEffective: UInt64, capPermitted: UInt64

@@ -82,4 +82,29 @@ import VigilDecode
         #expect(Self.storage(c, bad, nil).name == expected)
         #expect(Self.storage(c, bad, nil).name == expected)
     }
+
+    /// Opens served from the table (which skip the normal-path test: their bytes passed it when
+    /// added) name their fds exactly as the full path resolution does, for a random mix of
+    /// normal, non-normal and relative paths repeated in any order.
+    @Test func cachedOpensNameFdsAsResolutionDoes() throws {
+        var s = Stream()
+        s.exec(20, ppid: 1, "/bin/sh", ["sh"], cwd: "/home/user")
+        let paths = ["/etc/passwd", "/etc//passwd", "/etc/./passwd", "/etc/../etc/passwd", "etc/passwd", "./x", "../y",
+                     "/usr/lib/libc.so.6", "/usr/lib/", "/", "//", "/a/b/..", "/a/b/c", "a", "/etc/passwd/"]
+        var r: UInt64 = 0x2545_F491_4F6C_DD1D
+        var fd: Int64 = 3
+        for _ in 0..<400 {
+            r ^= r << 13; r ^= r >> 7; r ^= r << 17
+            let path = paths[Int(r % UInt64(paths.count))]
+            let res = s.sys(20, "openat", ret: fd, ["dirfd": "AT_FDCWD", "name": path, "flags": "O_RDONLY"])
+            let expected = path.hasPrefix("/") ? PathResolver.normalize(path)
+                : PathResolver.resolve(path, against: "/home/user/")
+            let f = try #require(res.fd)
+            #expect(f.name == expected && f.nameRaw == path, "\(path): \(f.name)")
+            #expect(s.table[20]?.fds[Int32(fd)]?.name == expected)
+            _ = s.sys(20, "close", ret: 0, ["fd": String(fd)])
+            fd = fd == 9 ? 3 : fd + 1
+        }
+        #expect(s.table.fileNames.hits > 50)
+    }
 }

@@ -309,8 +309,13 @@ struct Stream {
         parent.exitCode = 4
         parent.threadCount = 9
         parent.fromProcScan = true
+        parent.mayHaveChildren = true
+        parent.lastSeenBootNs = 999
         let child = ProcessInfo(pid: 20, ppid: 10, startTimeBootNs: 222)
+        child.lastSeenBootNs = 333
         child.inherit(from: parent)
+        // What is the child's own stays (the table's bookkeeping too).
+        #expect(!child.mayHaveChildren && !child.isRetired && child.lastSeenBootNs == 333 && child.exitTimeBootNs == 0)
         #expect(child.pid == 20 && child.ppid == 10 && child.startTimeBootNs == 222 && child.vpid == 0)
         #expect(child.exitCode == 0 && child.threadCount == 1 && !child.fromProcScan && !child.hasExited)
         #expect(child.exePath == "/bin/bash" && child.args == ["-l"] && child.cwd == "/root/" && child.name == "bash")
