@@ -57,7 +57,9 @@ package struct FDTable: Sequence, Equatable, ExpressibleByDictionaryLiteral {
     package mutating func insert(_ info: FDInfo, at fd: Int32) {
         let i = Int(fd)
         if i >= 0 && i < direct.count {
-            if direct[i] == nil { count += 1 }
+            // Pattern matches, not `== nil`: that is FDInfo's `==` on two optionals (a copy of
+            // the entry and a generic destroy of the pair).
+            if case .none = direct[i] { count += 1 }
             direct[i] = info
             return
         }
@@ -68,11 +70,11 @@ package struct FDTable: Sequence, Equatable, ExpressibleByDictionaryLiteral {
         let i = Int(fd)
         if fitsDirectly(i) {
             grow(toCover: i)
-            if direct[i] == nil { count += 1 }
+            if case .none = direct[i] { count += 1 }
             direct[i] = info
             return
         }
-        if others.updateValue(info, forKey: fd) == nil { count += 1 }
+        if case .none = others.updateValue(info, forKey: fd) { count += 1 }
     }
 
     /// Whether fd `i`, beyond the direct slots, should extend them: it is below ``directLimit``
@@ -108,13 +110,13 @@ package struct FDTable: Sequence, Equatable, ExpressibleByDictionaryLiteral {
     package mutating func removeValue(forKey fd: Int32) -> FDInfo? {
         let i = Int(fd)
         if i >= 0 && i < direct.count {
-            guard direct[i] != nil else { return nil }
+            guard let v = direct[i].take() else { return nil }
             count -= 1
-            return direct[i].take()
+            return v
         }
         if others.isEmpty { return nil }
-        let v = others.removeValue(forKey: fd)
-        if v != nil { count -= 1 }
+        guard let v = others.removeValue(forKey: fd) else { return nil }
+        count -= 1
         return v
     }
 

@@ -132,7 +132,7 @@ extension ProcessTable {
     /// Stores `info` at `fd` unless the process is at its fd cap (counted).
     func store(_ p: ProcessInfo, _ fd: Int32, _ info: FDInfo) {
         guard fd >= 0 else { return }
-        if p.fds.count >= configuration.maxFDsPerProcess && p.fds[fd] == nil {
+        if p.fds.count >= configuration.maxFDsPerProcess, case .none = p.fds[fd] {
             stats.fdDrops.add()
             return
         }
