@@ -112,12 +112,13 @@ enum SnapshotField: UInt8, Sendable {
 
     /// The field's string for the event's process; nil without a process (`proc.name` then
     /// comes from the record's `comm`), or for ``none``.
-    @inline(__always) func string(_ cp: UnsafePointer<EventContext>) -> String? {
-        switch self {
-        case .none: return nil
-        case .name: return cp.pointee.process?.name
-        case .exePath: return cp.pointee.process?.exePath
-        }
+    @inline(__always) func string(_ cp: UnsafePointer<EventContext>, _ s: RuleScratch) -> String? {
+        if self == .none { return nil }
+        // The process read in place (the context holds it: no reference count): an Optional
+        // class reference is one pointer, zero for nil.
+        let bits = UnsafeRawPointer(cp).load(fromByteOffset: s.processOffset, as: UInt.self)
+        guard let raw = UnsafeRawPointer(bitPattern: bits) else { return nil }
+        return Unmanaged<ProcessInfo>.fromOpaque(raw)._withUnsafeGuaranteedRef { p in self == .name ? p.name : p.exePath }
     }
 
     /// The snapshot field `c` reads: `proc.name` or `proc.exepath`, untransformed, compared with

@@ -19,9 +19,17 @@ let fnvBasis: UInt64 = 0xcbf29ce484222325
         k += 8
     }
     if k < n {
-        var w: UInt64 = 0
-        var sh: UInt64 = 0
-        while k < n { w |= UInt64(base[k]) << sh; sh += 8; k += 1 }
+        // The last 1-7 bytes in at most two loads, all of them covered (for a given count, each
+        // tail gives its own word; the count is in `h` already).
+        let rem = n - k
+        let p = UnsafeRawPointer(base + k)
+        let w: UInt64
+        if rem >= 4 {
+            w = UInt64(p.loadUnaligned(as: UInt32.self)) | UInt64(p.loadUnaligned(fromByteOffset: rem - 4, as: UInt32.self)) << 32
+        } else {
+            let b = p.assumingMemoryBound(to: UInt8.self)
+            w = UInt64(b[0]) | UInt64(b[rem >> 1]) << 8 | UInt64(b[rem - 1]) << 16
+        }
         h = (h ^ w) &* 0xc4ceb9fe1a85ec53
         h ^= h >> 29
     }

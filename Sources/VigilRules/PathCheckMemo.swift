@@ -105,6 +105,25 @@ final class PathCheckMemo {
     /// later mean the same contents: ``Swift/String/isIdentical(to:)``).
     private let traceString: UnsafeMutablePointer<String>
     @exclusivity(unchecked) private var recordStrings: UInt32 = 0
+    /// Slots of the identity table in front of the entries (a power of two).
+    static let identitySlots = 256
+    /// An identity slot: the bits of a name string (``Swift/String/isIdentical(to:)``), the fd
+    /// type, and the entry found for them (valid while the entry's stamp is `stamp`).
+    private struct IdentitySlot {
+        var bits0: UInt64 = 0
+        var bits1: UInt64 = 0
+        var kind: UInt8 = 0
+        var entry: Int32 = -1
+        var stamp: UInt32 = 0
+    }
+    @exclusivity(unchecked) private var identity: UnsafeMutablePointer<IdentitySlot>
+    /// The string of each identity slot, kept alive (so that its bits cannot come back as another string's).
+    private let identityNames: UnsafeMutablePointer<String>
+    /// Per entry: changed whenever the entry gets another name.
+    private let stamps: UnsafeMutablePointer<UInt32>
+    /// Events whose entry was found by their name string's identity (for tests and benchmarks).
+    @exclusivity(unchecked) private(set) var identityHits: UInt64 = 0
+
     /// The entry whose trace the current evaluation records (-1: none), and how far it got.
     @exclusivity(unchecked) private var recordingEntry = -1
     @exclusivity(unchecked) private var recordCount = 0
@@ -123,6 +142,12 @@ final class PathCheckMemo {
         traceMatch = .allocate(capacity: Self.slots * Self.traceMatches)
         traceString = .allocate(capacity: Self.slots * Self.traceChecks)
         traceString.initialize(repeating: "", count: Self.slots * Self.traceChecks)
+        identity = .allocate(capacity: Self.identitySlots)
+        identity.initialize(repeating: IdentitySlot(), count: Self.identitySlots)
+        identityNames = .allocate(capacity: Self.identitySlots)
+        identityNames.initialize(repeating: "", count: Self.identitySlots)
+        stamps = .allocate(capacity: Self.slots)
+        stamps.initialize(repeating: 0, count: Self.slots)
     }
 
     deinit {
@@ -135,6 +160,10 @@ final class PathCheckMemo {
         traceMatch.deallocate()
         traceString.deinitialize(count: Self.slots * Self.traceChecks)
         traceString.deallocate()
+        identity.deallocate()
+        identityNames.deinitialize(count: Self.identitySlots)
+        identityNames.deallocate()
+        stamps.deallocate()
     }
 
     /// For each memoised comparison (bit), its index in the rule set's checks.
@@ -156,6 +185,7 @@ final class PathCheckMemo {
         bits.initialize(repeating: 0, count: Self.slots * 2 * words)
         for k in 0..<Self.slots { entries[k] = Entry(); traces[k] = Trace() }
         for k in 0..<(Self.slots * Self.traceChecks) { traceString[k] = "" }  // the other set's processes' strings
+        for k in 0..<Self.identitySlots { identity[k] = IdentitySlot(); identityNames[k] = "" }
         currentGen = 0
         current = -1
         recordingEntry = -1
@@ -234,7 +264,7 @@ final class PathCheckMemo {
             let r: Bool
             if tr.pointee.strings & bit != 0 {
                 // A comparison of a process string: the same string (bits) has the same result.
-                let now = ev.checks[check].snapshot.string(ev.ctxp)
+                let now = ev.checks[check].snapshot.string(ev.ctxp, ev.s)
                 if let now, now.isIdentical(to: strings[k]) {
                     r = recorded
                     ev.marks[check] = ev.key | (r ? 1 : 0)
@@ -268,12 +298,16 @@ final class PathCheckMemo {
 
     /// Records comparison `check` (not one of the name's), first tested by the current walk
     /// with result `r`, in the trace being recorded (``replay(_:type:_:_:_:steps:)``).
+    /// Whether a walk's trace is being recorded (``record(_:_:_:_:)`` keeps what it is given).
+    @inline(__always) var isRecording: Bool { recordingEntry >= 0 }
+
     /// `snapshot`: the process string the comparison read (``HotCheck/snapshot``), if any, kept
     /// from the event's process (`cp`).
-    @inline(__always) func record(_ check: Int32, _ r: Bool, _ snapshot: SnapshotField, _ cp: UnsafePointer<EventContext>) {
+    @inline(__always) func record(_ check: Int32, _ r: Bool, _ snapshot: SnapshotField, _ cp: UnsafePointer<EventContext>,
+                                  _ s: RuleScratch) {
         let e = recordingEntry
         guard e >= 0 else { return }
-        record(e, check, r, snapshot.string(cp))
+        record(e, check, r, snapshot.string(cp, s))
     }
 
     @inline(never) private func record(_ e: Int, _ check: Int32, _ r: Bool, _ string: String?) {
@@ -315,13 +349,46 @@ final class PathCheckMemo {
         current = -1
         recordingEntry = -1
         guard let fd = FieldExtractor.fdPointer(cp, s) else { return }
+        // The same name string as an earlier event's (the files a node opens again share their
+        // name's storage): its entry without hashing and comparing the bytes.
+        let nameString = FDInfo.name(at: fd)
+        let kind = unsafeBitCast(fd.pointee.kind, to: UInt8.self)
+        let bits = unsafeBitCast(nameString, to: (UInt64, UInt64).self)
+        let idSlot = Self.identitySlot(nameString, kind: kind)
+        let id = identity + idSlot
+        if id.pointee.entry >= 0 && id.pointee.bits0 == bits.0 && id.pointee.bits1 == bits.1 && id.pointee.kind == kind
+            && stamps[Int(id.pointee.entry)] == id.pointee.stamp {
+            let k = Int(id.pointee.entry)
+            current = k
+            lastUsed[k >> 1] = UInt8(k & 1)
+            identityHits &+= 1
+            return
+        }
+        findByName(fd, kind, s)
+        guard current >= 0 else { return }
+        id.pointee = IdentitySlot(bits0: bits.0, bits1: bits.1, kind: kind, entry: Int32(current), stamp: stamps[current])
+        identityNames[idSlot] = nameString  // kept: while it is, equal bits mean this very string
+    }
+
+    /// The identity slot of a name string and fd type.
+    @inline(__always) static func identitySlot(_ name: String, kind: UInt8) -> Int {
+        let bits = unsafeBitCast(name, to: (UInt64, UInt64).self)
+        return Int(truncatingIfNeeded: ((bits.0 ^ bits.1 ^ UInt64(kind)) &* 0x9E37_79B9_7F4A_7C15) >> 56) & (identitySlots - 1)
+    }
+
+    /// The set (of two entries) a name's bytes and fd type map to.
+    static func set(of name: UnsafeBufferPointer<UInt8>, kind: UInt8) -> Int {
+        Int(truncatingIfNeeded: (fnvHash(name) ^ (UInt64(kind) &* 0x9E37_79B9_7F4A_7C15)) >> 40) & (slots / 2 - 1)
+    }
+
+    /// ``find(_:_:_:)`` by the name's bytes (hash, then compare).
+    @inline(__always) private func findByName(_ fd: UnsafePointer<FDInfo>, _ kind: UInt8, _ s: RuleScratch) {
         let name = FieldExtractor.fdName(fd, s)
         let n = Int(name.len)
         guard n <= Self.maxNameBytes else { return }
         let bytes = name.bytes
-        let kind = unsafeBitCast(fd.pointee.kind, to: UInt8.self)
         let h = fnvHash(bytes) ^ (UInt64(kind) &* 0x9E37_79B9_7F4A_7C15)  // a name as a file and as a directory: two entries
-        let set = Int(truncatingIfNeeded: h >> 40) & (Self.slots / 2 - 1)
+        let set = Int(truncatingIfNeeded: h >> 40) & (Self.slots / 2 - 1)  // ``set(of:kind:)``
         for way in 0..<2 {
             let k = set * 2 + way
             let e = entries + k
@@ -342,6 +409,7 @@ final class PathCheckMemo {
         if n > 0 { memcpy(stored, bytes.baseAddress!, n) }
         (bits + k * 2 * words).update(repeating: 0, count: words)
         traces[k] = Trace()
+        stamps[k] &+= 1  // the identity slots that led to the old name lead nowhere now
         current = k
     }
 

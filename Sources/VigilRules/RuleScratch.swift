@@ -35,6 +35,11 @@ package final class RuleScratch {
     let cmdlineMemo = CommandLineMemo()
     /// Results of comparisons of fd names, kept between events (``PathCheckMemo``).
     let pathMemo = PathCheckMemo()
+    /// ``pathMemo`` as an unretained reference (``RuleSet/match`` uses it without a reference count per event).
+    let pathMemoRef: Unmanaged<PathCheckMemo>
+    /// Where ``EventContext/process`` is in the context (``SnapshotField/string(_:_:)``), kept
+    /// here so that reading it is a load (a static would be a lazy global, checked per read).
+    let processOffset = MemoryLayout<EventContext>.offset(of: \EventContext.process)!
     /// `fd.same_file_as` targets, kept between events.
     let sameFileTargets = SameFileTargets()
     /// Events evaluated with this scratch (`evt.num`).
@@ -61,6 +66,7 @@ package final class RuleScratch {
         checkMarks = .allocate(capacity: checkCount)
         checkMarks.initialize(repeating: 0, count: checkCount)
         self.hostname = hostname
+        pathMemoRef = Unmanaged.passUnretained(pathMemo)
     }
 
     /// A scratch usable with any rule set; `hostname` fills `evt.hostname`.

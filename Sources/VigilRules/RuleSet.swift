@@ -130,6 +130,8 @@ package final class RuleSet: Sendable {
     package var needsEnvironment: Bool { rules.contains { $0.enabled && $0.usesEnvironment } }
     /// ``byType`` flattened into the permanent store for ``match`` (no array retained per event).
     let table: CandidateTable
+    /// `EventType.count - 1` (a stored copy: the other module's static is a lazy global, checked per read).
+    let typeMask = EventType.count - 1
     /// The most candidates an event type has (the matches ``match`` can collect for one event).
     let maxCandidates: Int
     /// This set's id for ``PathCheckMemo`` (unique among the sets of this process).
@@ -462,7 +464,7 @@ package final class RuleSet: Sendable {
     /// ``match(_:scratch:_:)`` for a context the caller keeps in place (no copy).
     @inline(__always)
     package func match(_ cp: UnsafePointer<EventContext>, scratch: RuleScratch, _ onMatch: (Int) -> Void) {
-        let t = Int(cp.pointee.event.type.rawValue) & (EventType.count - 1)
+        let t = Int(cp.pointee.event.type.rawValue) & typeMask
         let lo = Int(table.start[t]), hi = Int(table.start[t + 1])
         if lo == hi { scratch.eventNumber &+= 1; return }  // evt.num counts every event
         let candidates = UnsafeBufferPointer(start: table.candidates + lo, count: hi - lo)
@@ -470,10 +472,30 @@ package final class RuleSet: Sendable {
         scratch.ensure(program.slotCount, program.checks.count)
         scratch.ensureMatches(maxCandidates)
         scratch.begin()
-        let memo = scratch.pathMemo
+        let found = scratch.matchBuffer
+        // The memo without a reference count per event (the scratch holds it).
+        let n = scratch.pathMemoRef._withUnsafeGuaranteedRef { memo in
+            collect(cp, type: t, scratch, memo, into: found)
+        }
+        if n == 0 { return }
+        // With `first`, only enforcing rules are still reported after a match.
+        let first = matching == .first
+        var matched = false
+        for k in 0..<n {
+            let c = candidates[Int(found[k])]
+            if matched && !c.enforcing { continue }
+            onMatch(Int(c.rule))
+            if first { if !enforcingType { break }; matched = true }
+        }
+    }
+
+    /// The candidates of type `t` that match the event at `cp`: their positions in the type's
+    /// candidate list, ascending, written to `found`; returns their number.
+    @inline(__always)
+    private func collect(_ cp: UnsafePointer<EventContext>, type t: Int, _ scratch: RuleScratch, _ memo: PathCheckMemo,
+                         into found: UnsafeMutablePointer<Int32>) -> Int {
         memo.use(memoID, count: memoCount, checkOfBit: table.checkOfMemoBit)
         let ev = Evaluator(checks: table.checks, ctxp: cp, s: scratch, memoize: true)
-        let found = scratch.matchBuffer
         var n = 0
         var steps = 0
         // An event whose fd name was seen: the last walk for that name and type, replayed when
@@ -506,16 +528,7 @@ package final class RuleSet: Sendable {
             if entry >= 0 { memo.finish(entry, type: t, signature: signature, found, n) }
         }
         scratch.nodesEvaluated &+= UInt64(steps)
-        if n == 0 { return }
-        // With `first`, only enforcing rules are still reported after a match.
-        let first = matching == .first
-        var matched = false
-        for k in 0..<n {
-            let c = candidates[Int(found[k])]
-            if matched && !c.enforcing { continue }
-            onMatch(Int(c.rule))
-            if first { if !enforcingType { break }; matched = true }
-        }
+        return n
     }
 
     /// Evaluates `ctx` and emits one ``Alert`` per matching rule.
@@ -722,21 +735,25 @@ struct Evaluator {
     /// and this event's name was seen, else computed (small: the common comparisons inline, the
     /// rest and ancestor walks out of line, so most calls pay a short prologue).
     @inline(never) func evalCheck(_ c: UnsafePointer<HotCheck>) -> Bool {
-        let bit = c.pointee.memoBit
-        if memoize {
-            let memo = s.pathMemo
-            if bit >= 0 {
-                if let r = memo.result(bit, gen: s.gen, ctxp, s, marks: marks, key: key) { return r }
-                let r = compute(c)
-                memo.store(bit, r)
-                return r
-            }
-            let r = compute(c)
-            // The walk's trace (``PathCheckMemo/replay``) keeps what the name and the signature do not decide.
-            if !c.pointee.bySignature { memo.record(Int32(truncatingIfNeeded: c - checks), r, c.pointee.snapshot, ctxp) }
-            return r
-        }
-        return compute(c)
+        if memoize && c.pointee.memoBit >= 0 { return memoizedCheck(c) }
+        let r = compute(c)
+        // The walk's trace (``PathCheckMemo/replay``) keeps what the name and the signature do not decide.
+        if memoize && !c.pointee.bySignature && s.pathMemo.isRecording { recordCheck(c, r) }
+        return r
+    }
+
+    /// ``evalCheck(_:)`` of a comparison of the fd's name: from the path memo, else computed into it.
+    @inline(never) func memoizedCheck(_ c: UnsafePointer<HotCheck>) -> Bool {
+        let memo = s.pathMemo
+        if let r = memo.result(c.pointee.memoBit, gen: s.gen, ctxp, s, marks: marks, key: key) { return r }
+        let r = compute(c)
+        memo.store(c.pointee.memoBit, r)
+        return r
+    }
+
+    /// Records comparison `c`, first tested by the walk with result `r`, in the trace being recorded.
+    @inline(never) func recordCheck(_ c: UnsafePointer<HotCheck>, _ r: Bool) {
+        s.pathMemo.record(Int32(truncatingIfNeeded: c - checks), r, c.pointee.snapshot, ctxp, s)
     }
 
     /// Computes comparison `c` for this event.

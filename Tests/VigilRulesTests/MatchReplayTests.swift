@@ -234,17 +234,54 @@ import VigilState
         let s = set.makeScratch(hostname: "h")
         var names = ["/etc/" + String(repeating: "x", count: PathCheckMemo.maxNameBytes), "/etc/", "/etc/a b", "/etc/\u{e9}t\u{e9}"]
         for k in 0..<(PathCheckMemo.slots * 2) { names.append("/etc/f\(k)") }
+        // The same events twice: the second round finds names by their strings' identity, in
+        // slots whose entries were given to other names since (their stamps tell).
+        let events = names.enumerated().map { k, name in Self.open(name, proc: k % 3 == 0 ? "bash" : "cat", parent: k % 5 == 0 ? "sudo" : "bash") }
         var matched = 0
-        for round in 0..<2 {
-            for (k, name) in names.enumerated() {
-                let ev = Self.open(name, proc: k % 3 == 0 ? "bash" : "cat", parent: k % 5 == 0 ? "sudo" : "bash")
+        for round in 0..<3 {
+            for (k, ev) in events.enumerated() {
                 let got = BranchProgramTests.reported(set, ev, s)
                 let tree = Self.reference(set, ev)
-                #expect(got == tree, "round \(round) \(name): \(got) vs \(tree)")
+                #expect(got == tree, "round \(round) \(names[k]): \(got) vs \(tree)")
                 matched += got.count
+                // Right after: the same string again, found by identity, answered by the trace.
+                let again = BranchProgramTests.reported(set, ev, s)
+                #expect(again == tree, "round \(round) \(names[k]) again: \(again) vs \(tree)")
             }
         }
         #expect(matched > names.count / 2)
+        #expect(s.pathMemo.identityHits > UInt64(names.count), "\(s.pathMemo.identityHits) identity hits")
+    }
+
+    /// A name string found by identity whose entry was given to another name since (three names
+    /// of one set, the third replacing the first): the entry's stamp sends the lookup to the
+    /// name's bytes, and the first name is matched as its own again.
+    @Test func identityOfAReplacedEntryIsNotUsed() throws {
+        var options = RuleLoadOptions()
+        options.matching = .all
+        let (set, _) = loadRules(Self.rulesYAML, options: options)
+        func setOf(_ name: String) -> Int {
+            Array(name.utf8).withUnsafeBufferPointer { PathCheckMemo.set(of: $0, kind: unsafeBitCast(FDInfo.Kind.file, to: UInt8.self)) }
+        }
+        // Three names of one set: one below /etc (a shell reading it matches), two elsewhere.
+        let x = "/etc/identity-x"
+        var others: [String] = []
+        for k in 0..<200_000 where others.count < 2 {
+            let name = "/tmp/identity-\(k)"
+            if setOf(name) == setOf(x) { others.append(name) }
+        }
+        try #require(others.count == 2)
+        let a = Self.open(x, proc: "bash"), b = Self.open(others[0], proc: "bash"), c = Self.open(others[1], proc: "bash")
+        let kind = unsafeBitCast(FDInfo.Kind.file, to: UInt8.self)
+        let slotOfA = PathCheckMemo.identitySlot(a.fd!.name, kind: kind)
+        try #require(slotOfA != PathCheckMemo.identitySlot(b.fd!.name, kind: kind)
+                     && slotOfA != PathCheckMemo.identitySlot(c.fd!.name, kind: kind), "identity slots collide; rerun")
+        let s = set.makeScratch(hostname: "h")
+        for ev in [a, a, b, c, a, a, c, b, a] {
+            let got = BranchProgramTests.reported(set, ev, s).map { set.rules[$0].name }
+            #expect(got == (ev.fd!.name == x ? ["shell reads etc"] : []), "\(ev.fd!.name): \(got)")
+        }
+        #expect(s.pathMemo.identityHits >= 2)
     }
 
     /// A trace belongs to its rule set: another set evaluated through the same scratch starts over.
