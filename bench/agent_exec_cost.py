@@ -6,7 +6,7 @@
                        failed opens (the kernel's failed-path filter drops them under the default
                        rules): the records the agent receives for the storm.
   instructions FILE    user-space instructions per exec: `vigil run -e FILE` (default rules +
-                       bench/kernel/exec_storm.yaml) under valgrind --tool=callgrind, minus the
+                       bench/kernel/exec_storm.yaml, no metrics server) under valgrind --tool=callgrind, minus the
                        replay of an empty capture, divided by the execs in FILE.
   live N [N...]        `vigil run` started as bench/kernel_cost.py does, then exec storms of N
                        execs back to back: the agent's CPU per exec (all threads' run time from
@@ -91,8 +91,9 @@ def instructions(path):
 
         def refs(cap):
             out = os.path.join(tmp, "cg.out")
+            # No metrics server: a replay needs none, and another agent may hold its port.
             r = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", binary, "run", "-e", cap,
-                                "-c", kc.CONFIG, "-r", kc.DEFAULT_RULES, "-r", kc.EXEC_RULES],
+                                "-c", kc.CONFIG, "-r", kc.DEFAULT_RULES, "-r", kc.EXEC_RULES, "-o", "webserver.enabled=false"],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, cwd=kc.ROOT)
             for line in r.stderr.splitlines():
                 if "I   refs:" in line:
