@@ -178,13 +178,22 @@ package final class ProcessTable {
     }
 
     /// The process with thread group id `pid`.
-    @inline(__always) package subscript(pid: UInt32) -> ProcessInfo? { processes[pid] }
+    @inline(__always) package subscript(pid: UInt32) -> ProcessInfo? { lookup(pid) }
+
+    /// The entry of `pid`: from the direct-mapped cache when it holds `pid` (the cache always
+    /// holds what the table holds for the pids it names: ``insert(_:)`` and ``remove(pid:)``
+    /// keep it so), else from the dictionary. Leaves the cache as it is.
+    @inline(__always) func lookup(_ pid: UInt32) -> ProcessInfo? {
+        let i = cacheSlot(pid)
+        if cacheKeys[i] == pid, let c = cacheValues[i] { return c }
+        return processes[pid]
+    }
 
     /// Inserts or replaces an entry (evicting under the hard cap).
     package func insert(_ p: ProcessInfo) {
-        let old = processes[p.pid]
-        if old == nil && processes.count >= configuration.maxProcesses { makeRoom() }
-        processes[p.pid] = p
+        // One hash in the common case (room left): the entry it replaces comes back from the update.
+        if processes.count >= configuration.maxProcesses && processes[p.pid] == nil { makeRoom() }
+        let old = processes.updateValue(p, forKey: p.pid)
         cache(p, pid: p.pid)
         if let old, old !== p { forgetExited(old) }
         stats.entries.set(Int64(processes.count))
@@ -223,7 +232,7 @@ package final class ProcessTable {
 
     /// The parent of `p`, if known.
     @inline(__always) package func parent(of p: ProcessInfo) -> ProcessInfo? {
-        p.ppid == p.pid || p.ppid == 0 ? nil : processes[p.ppid]
+        p.ppid == p.pid || p.ppid == 0 ? nil : lookup(p.ppid)
     }
 
     // MARK: ancestry
@@ -343,7 +352,7 @@ package final class ProcessTable {
             let item = h.pointee.exitQueue[h.pointee.exitHead]
             h.pointee.exitHead += 1
             // Skipped: a pid reused since, or an entry already gone.
-            if let cur = processes[item.pid], cur === item.process, cur.hasExited {
+            if let cur = lookup(item.pid), cur === item.process, cur.hasExited {
                 remove(pid: item.pid)
                 counter.add()
             }
@@ -356,7 +365,7 @@ package final class ProcessTable {
         let h = hot
         guard let p = h.pointee.retiring else { return }
         h.pointee.retiring = nil
-        guard p.hasExited, !p.isRetired, processes[p.pid] === p else { return }
+        guard p.hasExited, !p.isRetired, lookup(p.pid) === p else { return }
         p.retire()
         let bytes = p.estimatedBytes
         p.retainedBytes = bytes
@@ -445,7 +454,7 @@ package final class ProcessTable {
         let x = e.execInfo
         let pid = e.pid
         let p: ProcessInfo
-        if let cur = processes[pid], !cur.hasExited {
+        if let cur = lookup(pid), !cur.hasExited {
             p = cur
         } else {
             p = ProcessInfo(pid: pid, ppid: e.ppid)
@@ -572,7 +581,7 @@ package final class ProcessTable {
 
     private func applyExit(_ e: Event) -> ApplyResult {
         let x = e.exitInfo
-        guard let p = processes[e.pid] else { return ApplyResult() }
+        guard let p = lookup(e.pid) else { return ApplyResult() }
         if x.flags & UInt32(VIGIL_EXIT_GROUP_DEAD) != 0 {
             stats.exits.add()
             if !p.countedExited {

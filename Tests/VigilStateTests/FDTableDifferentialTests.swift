@@ -102,3 +102,26 @@ import VigilDecode
         #expect(checked > 0)
     }
 }
+
+/// ``ProcessTable/lookup(_:)`` (the direct-mapped cache, else the dictionary) answers what the
+/// dictionary holds, through forks, execs, exits, evictions of exited processes and pid reuse.
+@Suite struct ProcessLookupTests {
+    @Test func cachedLookupsMatchTheDictionary() {
+        // A small table and exit budget: evictions and removals happen all along.
+        let table = ProcessTable(configuration: .init(maxProcesses: 64, exitGracePeriodNs: 1_000_000, resolveUnknownFromProc: false,
+                                                      maxExited: 8))
+        let w = SyntheticWorkload(count: 60_000, processes: 200, seed: 11)
+        var r = ProcessTable.ApplyResult()
+        var checked = 0
+        w.forEachEvent { e in
+            table.apply(e, into: &r)
+            for pid in [e.pid, e.ppid, e.pid &+ 4096, e.pid &- 4096] {
+                #expect(table.lookup(pid) === table.processes[pid])
+                checked += 1
+            }
+            if let p = table.lookup(e.pid) { #expect(table.parent(of: p) === (p.ppid == p.pid || p.ppid == 0 ? nil : table.processes[p.ppid])) }
+        }
+        for pid in table.processes.keys { #expect(table[pid] === table.processes[pid]) }
+        #expect(checked > 0 && table.stats.evictions.value + table.stats.exitedEvictions.value + table.stats.expired.value > 0)
+    }
+}
