@@ -242,14 +242,15 @@ package final class AlertDispatcher: Sendable {
     final class PassState: @unchecked Sendable {
         let fc: FloodControl
         let tickNs: UInt64
-        var nextTick: UInt64
-        var items: [Alert] = []
-        var out: [FloodControl.Output] = []
-        var droppedReported: UInt64 = 0
-        var dropFirstNs: UInt64 = 0
-        var lastDropCheck: UInt64 = 0
+        // Unchecked exclusivity: used by one pass at a time, under ``AlertDispatcher/passLock``.
+        @exclusivity(unchecked) var nextTick: UInt64
+        @exclusivity(unchecked) var items: [Alert] = []
+        @exclusivity(unchecked) var out: [FloodControl.Output] = []
+        @exclusivity(unchecked) var droppedReported: UInt64 = 0
+        @exclusivity(unchecked) var dropFirstNs: UInt64 = 0
+        @exclusivity(unchecked) var lastDropCheck: UInt64 = 0
         /// Alerts per rule in one pass (kept across passes: no dictionary allocated per pass).
-        var rules: [RuleKey: UInt64] = [:]
+        @exclusivity(unchecked) var rules: [RuleKey: UInt64] = [:]
 
         init(config cfg: FloodControlConfig) {
             fc = FloodControl(config: cfg)

@@ -5,7 +5,7 @@ import VigilRules
 /// held back is counted and later reported in a summary alert (see ``FoldConfig`` and
 /// ``RateLimitConfig`` for their shape).
 ///
-/// Not thread-safe: the dispatcher uses it from its own thread only. Times are CLOCK_MONOTONIC
+/// Not thread-safe: the dispatcher uses it in one pass at a time (under its pass lock). Times are CLOCK_MONOTONIC
 /// nanoseconds passed in by the caller, so tests can drive it deterministically.
 package final class FloodControl {
     /// One alert to emit, possibly a summary.
@@ -37,20 +37,22 @@ package final class FloodControl {
     }
 
     private let config: FloodControlConfig
-    private var folds: [FoldKey: FoldEntry] = [:]
-    private var buckets: [String: Bucket] = [:]
+    // Unchecked exclusivity: one caller at a time (a dispatch pass, under its lock), and no
+    // access to these overlaps another (a per-access run-time check for each folded alert).
+    @exclusivity(unchecked) private var folds: [FoldKey: FoldEntry] = [:]
+    @exclusivity(unchecked) private var buckets: [String: Bucket] = [:]
     private let windowNs: UInt64
     private let summaryIntervalNs: UInt64
     private let clock: @Sendable () -> UInt64
 
     /// Alerts folded, by rule.
-    package private(set) var foldedByRule: [String: UInt64] = [:]
+    @exclusivity(unchecked) package private(set) var foldedByRule: [String: UInt64] = [:]
     /// Alerts held back by the rate limit, by rule.
-    package private(set) var rateLimitedByRule: [String: UInt64] = [:]
+    @exclusivity(unchecked) package private(set) var rateLimitedByRule: [String: UInt64] = [:]
     /// Alerts that passed unfolded because the fold table was full.
-    package private(set) var foldTableFull: UInt64 = 0
+    @exclusivity(unchecked) package private(set) var foldTableFull: UInt64 = 0
     /// Summary alerts emitted, by kind.
-    package private(set) var summaries: [AlertSummary.Kind: UInt64] = [:]
+    @exclusivity(unchecked) package private(set) var summaries: [AlertSummary.Kind: UInt64] = [:]
 
     /// `wallClock` gives the `time` of summary alerts (epoch ns).
     package init(config: FloodControlConfig, wallClock: @escaping @Sendable () -> UInt64 = { Timestamp.nowNanoseconds() }) {
