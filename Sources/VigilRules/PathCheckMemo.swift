@@ -75,8 +75,20 @@ final class PathCheckMemo {
     @exclusivity(unchecked) private(set) var replays: UInt64 = 0
     @exclusivity(unchecked) private(set) var replayMisses: UInt64 = 0
 
+    /// Traces of events without an fd, one per event type (modulo this): an exec's walk is
+    /// replayed as an open's is, keyed by its type and signature alone.
+    static let typeRows = 16
+    /// Trace rows: one per entry, then ``typeRows``.
+    static let traceRows = slots + typeRows
+
+    /// The trace row of events of type `t` without an fd.
+    @inline(__always) func typeRow(_ t: Int) -> Int { Self.slots + (t & (Self.typeRows - 1)) }
+
+    /// Whether the current event's name has an entry (its comparisons of the name are memoised).
+    @inline(__always) var hasEntry: Bool { current >= 0 }
+
     /// Comparisons a trace holds at most (a longer walk is not traced).
-    static let traceChecks = 24
+    static let traceChecks = 48
     /// Matching candidates a trace holds at most (more: not traced).
     static let traceMatches = 8
 
@@ -91,12 +103,12 @@ final class PathCheckMemo {
         /// Matching candidates recorded (positions in the type's candidate list, ascending).
         var matches: Int32 = 0
         /// Bit k: the result of the k-th comparison.
-        var results: UInt32 = 0
+        var results: UInt64 = 0
         /// Bit k: ``traceString`` holds the string the k-th comparison read (``HotCheck/snapshot``).
-        var strings: UInt32 = 0
+        var strings: UInt64 = 0
     }
     @exclusivity(unchecked) private var traces: UnsafeMutablePointer<Trace>
-    /// Per entry, ``traceChecks`` comparison indices.
+    /// Per trace row, ``traceChecks`` comparison indices.
     private let traceCheck: UnsafeMutablePointer<Int32>
     /// Per entry, ``traceMatches`` candidate positions.
     private let traceMatch: UnsafeMutablePointer<Int32>
@@ -104,7 +116,7 @@ final class PathCheckMemo {
     /// (``HotCheck/snapshot``), the string it compared (kept alive here, so that the same bits
     /// later mean the same contents: ``Swift/String/isIdentical(to:)``).
     private let traceString: UnsafeMutablePointer<String>
-    @exclusivity(unchecked) private var recordStrings: UInt32 = 0
+    @exclusivity(unchecked) private var recordStrings: UInt64 = 0
     /// Slots of the identity table in front of the entries (a power of two).
     static let identitySlots = 256
     /// An identity slot: the bits of a name string (``Swift/String/isIdentical(to:)``), the fd
@@ -127,7 +139,7 @@ final class PathCheckMemo {
     /// The entry whose trace the current evaluation records (-1: none), and how far it got.
     @exclusivity(unchecked) private var recordingEntry = -1
     @exclusivity(unchecked) private var recordCount = 0
-    @exclusivity(unchecked) private var recordResults: UInt32 = 0
+    @exclusivity(unchecked) private var recordResults: UInt64 = 0
 
     init() {
         entries = .allocate(capacity: Self.slots)
@@ -136,12 +148,12 @@ final class PathCheckMemo {
         lastUsed = .allocate(capacity: Self.slots / 2)
         lastUsed.initialize(repeating: 0, count: Self.slots / 2)
         bits = .allocate(capacity: 1)
-        traces = .allocate(capacity: Self.slots)
-        traces.initialize(repeating: Trace(), count: Self.slots)
-        traceCheck = .allocate(capacity: Self.slots * Self.traceChecks)
-        traceMatch = .allocate(capacity: Self.slots * Self.traceMatches)
-        traceString = .allocate(capacity: Self.slots * Self.traceChecks)
-        traceString.initialize(repeating: "", count: Self.slots * Self.traceChecks)
+        traces = .allocate(capacity: Self.traceRows)
+        traces.initialize(repeating: Trace(), count: Self.traceRows)
+        traceCheck = .allocate(capacity: Self.traceRows * Self.traceChecks)
+        traceMatch = .allocate(capacity: Self.traceRows * Self.traceMatches)
+        traceString = .allocate(capacity: Self.traceRows * Self.traceChecks)
+        traceString.initialize(repeating: "", count: Self.traceRows * Self.traceChecks)
         identity = .allocate(capacity: Self.identitySlots)
         identity.initialize(repeating: IdentitySlot(), count: Self.identitySlots)
         identityNames = .allocate(capacity: Self.identitySlots)
@@ -158,7 +170,7 @@ final class PathCheckMemo {
         traces.deallocate()
         traceCheck.deallocate()
         traceMatch.deallocate()
-        traceString.deinitialize(count: Self.slots * Self.traceChecks)
+        traceString.deinitialize(count: Self.traceRows * Self.traceChecks)
         traceString.deallocate()
         identity.deallocate()
         identityNames.deinitialize(count: Self.identitySlots)
@@ -183,8 +195,9 @@ final class PathCheckMemo {
         bits.deallocate()
         bits = .allocate(capacity: Self.slots * 2 * words)
         bits.initialize(repeating: 0, count: Self.slots * 2 * words)
-        for k in 0..<Self.slots { entries[k] = Entry(); traces[k] = Trace() }
-        for k in 0..<(Self.slots * Self.traceChecks) { traceString[k] = "" }  // the other set's processes' strings
+        for k in 0..<Self.slots { entries[k] = Entry() }
+        for k in 0..<Self.traceRows { traces[k] = Trace() }
+        for k in 0..<(Self.traceRows * Self.traceChecks) { traceString[k] = "" }  // the other set's processes' strings
         for k in 0..<Self.identitySlots { identity[k] = IdentitySlot(); identityNames[k] = "" }
         currentGen = 0
         current = -1
@@ -259,7 +272,7 @@ final class PathCheckMemo {
         var k = 0
         while k < count {
             let check = Int(row[k])
-            let bit: UInt32 = 1 << UInt32(k)
+            let bit: UInt64 = 1 << UInt64(k)
             let recorded = results & bit != 0
             let r: Bool
             if tr.pointee.strings & bit != 0 {
@@ -314,10 +327,10 @@ final class PathCheckMemo {
         let k = recordCount
         guard k < Self.traceChecks else { recordingEntry = -1; traces[e].type = -1; return }  // too long: not traced
         traceCheck[e * Self.traceChecks + k] = check
-        if r { recordResults |= 1 << UInt32(k) }
+        if r { recordResults |= 1 << UInt64(k) }
         if let string {
             traceString[e * Self.traceChecks + k] = string
-            recordStrings |= 1 << UInt32(k)
+            recordStrings |= 1 << UInt64(k)
         }
         recordCount = k + 1
     }
@@ -331,7 +344,7 @@ final class PathCheckMemo {
         let stored = traceMatch + e * Self.traceMatches
         for j in 0..<n { stored[j] = found[j] }
         traces[e] = Trace(type: Int32(truncatingIfNeeded: type), signature: signature, count: Int32(recordCount),
-                          matches: Int32(n), results: recordResults, strings: recordStrings & ((1 << UInt32(recordCount)) &- 1))
+                          matches: Int32(n), results: recordResults, strings: recordStrings & ((1 << UInt64(recordCount)) &- 1))
     }
 
     /// What the comparisons ``HotCheck/decidedBySignature(_:)`` depend on, in five bits:

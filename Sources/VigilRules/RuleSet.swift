@@ -500,9 +500,11 @@ package final class RuleSet: Sendable {
         var steps = 0
         // An event whose fd name was seen: the last walk for that name and type, replayed when
         // the comparisons it consulted besides the name's give the same results (``PathCheckMemo``).
+        // An event without an fd (an exec): the last walk for its type.
         let entry = memo.entry(gen: scratch.gen, cp, scratch)
-        let signature = entry >= 0 ? PathCheckMemo.signature(cp) : 0
-        if entry < 0 || !memo.replay(entry, type: t, signature: signature, ev, found, &n, steps: &steps) {
+        let row = entry >= 0 ? entry : (FieldExtractor.fdPointer(cp, scratch) == nil ? memo.typeRow(t) : -1)
+        let signature = row >= 0 ? PathCheckMemo.signature(cp) : 0
+        if row < 0 || !memo.replay(row, type: t, signature: signature, ev, found, &n, steps: &steps) {
             if entry >= 0 { memo.enterKnown(marks: ev.marks, key: ev.key) }
             // Every candidate's condition, in guard-tree order (shared leading comparisons tested
             // once); the matching candidates' positions are collected, then reported in load order.
@@ -525,7 +527,7 @@ package final class RuleSet: Sendable {
                 while b > 0 && found[b - 1] > x { found[b] = found[b - 1]; b -= 1 }
                 found[b] = x
             }
-            if entry >= 0 { memo.finish(entry, type: t, signature: signature, found, n) }
+            if row >= 0 { memo.finish(row, type: t, signature: signature, found, n) }
         }
         scratch.nodesEvaluated &+= UInt64(steps)
         return n
@@ -747,7 +749,7 @@ struct Evaluator {
         let memo = s.pathMemo
         if let r = memo.result(c.pointee.memoBit, gen: s.gen, ctxp, s, marks: marks, key: key) { return r }
         let r = compute(c)
-        memo.store(c.pointee.memoBit, r)
+        if memo.hasEntry { memo.store(c.pointee.memoBit, r) } else if memo.isRecording { recordCheck(c, r) }  // no name: traced
         return r
     }
 

@@ -284,6 +284,64 @@ import VigilState
         #expect(s.pathMemo.identityHits >= 2)
     }
 
+    /// Execs (events without an fd) replay the last walk of their type: every input an exec
+    /// rule reads changed in turn (name, path, arguments, environment, parent, user), and the
+    /// unchanged repeats answered from the trace.
+    @Test func execTracesAreExact() {
+        var options = RuleLoadOptions()
+        options.matching = .all
+        let (set, diags) = loadRules("""
+        - list: shells
+          items: [bash, sh]
+        - rule: shell with -c
+          desc: d
+          condition: evt.type = execve and proc.name in (shells) and proc.cmdline contains " -c "
+          output: "%proc.cmdline"
+          priority: WARNING
+        - rule: preload
+          desc: d
+          condition: evt.type = execve and proc.env[LD_PRELOAD] != ""
+          output: "%proc.env[LD_PRELOAD]"
+          priority: WARNING
+        - rule: from tmp under sudo
+          desc: d
+          condition: evt.type = execve and proc.exepath pmatch (/tmp) and proc.pname = sudo and user.uid = 0
+          output: "%proc.exepath"
+          priority: WARNING
+        """, options: options)
+        #expect(errors(diags).isEmpty, "\(diags)")
+        func exec(name: String = "bash", path: String = "/usr/bin/bash", args: String = "-c true", env: String = "HOME=/root",
+                  parent: String = "sshd", uid: Int = 0) -> SyntheticEvent {
+            event("""
+            type: execve
+            res: 0
+            process: {pid: 30, name: \(name), exepath: \(path), args: "\(args)", uid: \(uid), env: [\(env)], parents: [{name: \(parent), exepath: /usr/sbin/\(parent)}]}
+            """)
+        }
+        let s = set.makeScratch(hostname: "h")
+        let sequence: [(SyntheticEvent, [String])] = [
+            (exec(), ["shell with -c"]),
+            (exec(), ["shell with -c"]),                                   // replayed
+            (exec(args: "-l"), []),                                          // other arguments
+            (exec(name: "cat", path: "/usr/bin/cat"), []),                  // other program
+            (exec(env: "LD_PRELOAD=/tmp/x.so"), ["shell with -c", "preload"]),  // other environment
+            (exec(env: "LD_PRELOAD=/tmp/x.so"), ["shell with -c", "preload"]),  // replayed
+            (exec(name: "x", path: "/tmp/x", parent: "sudo"), ["from tmp under sudo"]),
+            (exec(name: "x", path: "/tmp/x", parent: "sudo", uid: 1000), []),  // other user
+            (exec(name: "x", path: "/tmp/x", parent: "sshd"), []),           // other parent
+            (exec(name: "x", path: "/tmp/x", parent: "sudo"), ["from tmp under sudo"]),
+            (exec(), ["shell with -c"]),
+        ]
+        var replays: [UInt64] = []
+        for (k, (ev, want)) in sequence.enumerated() {
+            let got = BranchProgramTests.reported(set, ev, s).map { set.rules[$0].name }
+            let tree = Self.reference(set, ev).map { set.rules[$0].name }
+            #expect(got == want && tree == want, "exec \(k): match \(got), trees \(tree), expected \(want)")
+            replays.append(s.pathMemo.replays)
+        }
+        #expect(replays[1] == 1 && replays[5] > replays[4], "replays after each exec: \(replays)")
+    }
+
     /// A trace belongs to its rule set: another set evaluated through the same scratch starts over.
     @Test func anotherRuleSetHasItsOwnTraces() {
         var options = RuleLoadOptions()
