@@ -516,32 +516,49 @@ enum FieldExtractor {
         }
     }
 
-    /// The value of the variable named by `f`'s key in `p`'s environment (first `NAME=` entry).
-    /// The block (NUL-separated entries) is searched for the name's first byte with memchr(3)
-    /// (vectorized; most entries do not start with it), not entry by entry: a candidate counts
-    /// only at an entry's start and followed by the rest of the name and `=`.
+    /// The value of the variable named by `f`'s key in `p`'s environment (first `NAME=` entry),
+    /// answered from ``RuleScratch/envCache`` when `p`'s block equals the last one searched
+    /// (processes mostly inherit their environment unchanged), else by ``envRange(_:_:)``.
     static func envValue(_ p: ProcessInfo, _ f: FieldSpec, _ s: RuleScratch) -> FV? {
-        guard let kp = f.key else { return nil }
+        guard let kp = f.key, f.keyLen > 0 else { return nil }
         let key = UnsafeBufferPointer(start: kp, count: f.keyLen)
         var block = p.envBlock
         return block.withUTF8 { u -> FV? in
-            guard let base = u.baseAddress, let kb = key.baseAddress else { return nil }
-            let n = u.count, kn = key.count
-            guard kn > 0 else { return nil }
-            let first = Int32(kb[0])
-            var i = 0
-            while i + kn < n {
-                guard let hit = memchr(base + i, first, n - i - kn) else { return nil }
-                let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-                if (at == 0 || base[at - 1] == 0) && base[at + kn] == 61 && memcmp(base + at, kb, kn) == 0 {
-                    let v = at + kn + 1
-                    let end = memchr(base + v, 0, n - v).map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? n
-                    return s.arena.copy(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(u)[v..<end]))
-                }
-                i = at + 1
+            let cache = s.envCache
+            cache.use(u, of: p, event: s.eventNumber)
+            let r: (start: Int, end: Int)
+            if let known = cache.result(key) {
+                r = known
+            } else {
+                r = envRange(u, key) ?? (-1, -1)
+                cache.store(key, start: r.start, end: r.end)
             }
-            return nil
+            guard r.start >= 0 else { return nil }
+            return s.arena.copy(UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(u)[r.start..<r.end]))
         }
+    }
+
+    /// Where the value of the first `key=` entry of the environment block `u` (NUL-separated
+    /// entries) is, or nil. The block is searched for the name's first byte with memchr(3)
+    /// (vectorized; most entries do not start with it), not entry by entry: a candidate counts
+    /// only at an entry's start and followed by the rest of the name and `=`.
+    static func envRange(_ u: UnsafeBufferPointer<UInt8>, _ key: UnsafeBufferPointer<UInt8>) -> (start: Int, end: Int)? {
+        guard let base = u.baseAddress, let kb = key.baseAddress else { return nil }
+        let n = u.count, kn = key.count
+        guard kn > 0 else { return nil }
+        let first = Int32(kb[0])
+        var i = 0
+        while i + kn < n {
+            guard let hit = memchr(base + i, first, n - i - kn) else { return nil }
+            let at = base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            if (at == 0 || base[at - 1] == 0) && base[at + kn] == 61 && memcmp(base + at, kb, kn) == 0 {
+                let v = at + kn + 1
+                let end = memchr(base + v, 0, n - v).map { base.distance(to: $0.assumingMemoryBound(to: UInt8.self)) } ?? n
+                return (v, end)
+            }
+            i = at + 1
+        }
+        return nil
     }
 
     /// `container.mount*[N]` by number, or by glob (fnmatch(3), no flags): on the source for

@@ -42,6 +42,8 @@ package final class RuleScratch {
     let processOffset = MemoryLayout<EventContext>.offset(of: \EventContext.process)!
     /// `fd.same_file_as` targets, kept between events.
     let sameFileTargets = SameFileTargets()
+    /// `proc.env[NAME]` results for the last environment block searched, kept between events.
+    let envCache = EnvLookupCache()
     /// Events evaluated with this scratch (`evt.num`).
     @exclusivity(unchecked) package internal(set) var eventNumber: UInt64 = 0
     /// `evt.hostname` and the alert's `hostname`.
