@@ -468,9 +468,13 @@ package final class ProcessTable {
         let (exe, args) = Self.splitArgv(e.argvRaw)
         p.exe = exe.isEmpty ? p.exePath : exe
         p.args = args
-        var cwd = e.cwd.vigilString
-        if !cwd.hasSuffix("/") { cwd += "/" }
-        p.cwd = cwd
+        // Most execs keep the working directory the fork copied (stored with its trailing
+        // slash): keep that string when the bytes say the result would be the same.
+        if !Self.isDirectory(p.cwd, raw: e.cwd) {
+            var cwd = e.cwd.vigilString
+            if !cwd.hasSuffix("/") { cwd += "/" }
+            p.cwd = cwd
+        }
         p.uid = e.uid; p.gid = e.gid; p.euid = x.euid; p.egid = x.egid
         p.loginUID = x.loginuid; p.tty = x.tty
         p.capEffective = x.cap_effective; p.capPermitted = x.cap_permitted
@@ -542,6 +546,21 @@ package final class ProcessTable {
         }
         p.envCaptured = true
         p.envTruncated = truncated
+    }
+
+    /// Whether `s` is what `exec` stores as the working directory `raw` (its text, plus `/` when
+    /// it does not end with one): true only when `raw` does not end with `/` and `s` is `raw`'s
+    /// bytes followed by `/`. Then `raw` is valid UTF-8 (a prefix of `s` cut before an ASCII
+    /// byte), so decoding it changes nothing, and its last character is not `/`, so the slash
+    /// is appended: the stored string would have exactly `s`'s bytes. Any other case says false.
+    @inline(__always)
+    static func isDirectory(_ s: String, raw: UnsafeRawBufferPointer) -> Bool {
+        let n = raw.count
+        guard n > 0, raw[n - 1] != 0x2F else { return false }
+        var s = s
+        return s.withUTF8 { u in
+            u.count == n + 1 && u[n] == 0x2F && memcmp(u.baseAddress!, raw.baseAddress!, n) == 0
+        }
     }
 
     /// Whether `s` holds exactly the bytes of `raw` (false when its text is not contiguous UTF-8).
