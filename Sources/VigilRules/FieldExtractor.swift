@@ -522,9 +522,11 @@ enum FieldExtractor {
     static func envValue(_ p: ProcessInfo, _ f: FieldSpec, _ s: RuleScratch) -> FV? {
         guard let kp = f.key, f.keyLen > 0 else { return nil }
         let key = UnsafeBufferPointer(start: kp, count: f.keyLen)
+        let cache = s.envCache
+        // Absent from the block already found current in this event: no need to read it.
+        if cache.isCurrent(p, event: s.eventNumber), let r = cache.result(key), r.start < 0 { return nil }
         var block = p.envBlock
         return block.withUTF8 { u -> FV? in
-            let cache = s.envCache
             cache.use(u, of: p, event: s.eventNumber)
             let r: (start: Int, end: Int)
             if let known = cache.result(key) {

@@ -787,9 +787,14 @@ struct Evaluator {
     /// `proc.aname` (and the other ancestor fields) without an index: whether any ancestor's value passes.
     @inline(never) func anyAncestorMatches(_ c: UnsafePointer<HotCheck>) -> Bool {
         let field = c.pointee.fields
+        // The chain is stepped once here (ancestor `level` exists iff each step does) rather
+        // than walked from the process again for each level.
+        guard var a = ctxp.pointee.process else { return false }
+        let table = ctxp.pointee.processes
         var level = 1
         while level < 64 {
-            guard FieldExtractor.ancestor(ctxp, level) != nil else { return false }
+            guard let up = table.parent(of: a) else { return false }
+            a = up
             var v = FieldExtractor.extract(field.pointee, level: level, ctxp, s)
             if field.pointee.hasTransformers { v = FieldExtractor.transform(v, field.pointee, s) }
             if test(c, v) { return true }
