@@ -44,6 +44,7 @@ import VigilState
             block(["LD_PRELOAD=/bad\u{FFFD}.so", "E=\u{FFFD}\u{FFFD}"]),       // repaired invalid UTF-8
             Array(String(decoding: [76, 68, 95, 65, 85, 68, 73, 84, 61, 0xff, 0xfe, 0, 69, 61, 0xc3], as: UTF8.self).utf8),
             [],                                                                // empty block
+            block(["E=1"]), block(["E=2"]),                                    // short: stored inline, same length
             block(["PATH=/usr/bin", "E=x"]),
         ]
         // Same length as another block, one byte changed (the cache must compare the bytes, not the length).
@@ -64,23 +65,30 @@ import VigilState
         let ev = event("type: execve\nres: 0\nprocess:\n  exepath: /bin/true\n  env: [X=1]\n  parents:\n  - {exepath: /bin/sh, env: [Y=1]}")
         let child = ev.process
         let parent = try #require(ev.processes.parent(of: child))
-        let shared = set.makeScratch(hostname: "h")
+        let scratch = set.makeScratch(hostname: "h")
         var rng = SplitMix(seed: 10)
         var hits = 0
         var lastChild: [UInt8]? = nil
+        // Shared strings (one storage for every process given it, as the table shares an
+        // inherited block) and fresh copies of the same bytes.
+        let shared = Self.pool.map { String(decoding: $0, as: UTF8.self) }
+        func string(_ k: Int, _ rng: inout SplitMix) -> String {
+            rng.next() % 2 == 0 ? shared[k] : String(decoding: Self.pool[k], as: UTF8.self)
+        }
         for step in 0..<3000 {
-            let c = Self.pool[Int(rng.next() % UInt64(Self.pool.count))]
+            let ck = Int(rng.next() % UInt64(Self.pool.count))
+            let c = Self.pool[ck]
             // Often the same block as before (a hit), often the parent's block (alternation).
-            let p = rng.next() % 3 == 0 ? c : Self.pool[Int(rng.next() % UInt64(Self.pool.count))]
+            let pk = rng.next() % 3 == 0 ? ck : Int(rng.next() % UInt64(Self.pool.count))
             if c == lastChild { hits += 1 }
             lastChild = c
-            child.envBlock = String(decoding: c, as: UTF8.self)
-            parent.envBlock = String(decoding: p, as: UTF8.self)
+            if rng.next() % 4 != 0 { child.envBlock = string(ck, &rng) }  // else the last step's string stays
+            parent.envBlock = string(pk, &rng)
             child.envCaptured = true; parent.envCaptured = true
             let want = Self.expected(Array(child.envBlock.utf8), Array(parent.envBlock.utf8))
             let viaShared = ev.withContext { ctx -> String in
-                #expect(set.matches(rule: 0, ctx, scratch: shared))
-                return set.alert(rule: 0, ctx, scratch: shared).message
+                #expect(set.matches(rule: 0, ctx, scratch: scratch))
+                return set.alert(rule: 0, ctx, scratch: scratch).message
             }
             let fresh = set.makeScratch(hostname: "h")
             let viaFresh = ev.withContext { ctx -> String in
