@@ -14,7 +14,8 @@ open storm    : N failed openat(2) (ENOENT), bare; under `vigil run` with one ru
                 and its kernel drops (ring full).
 exec storm    : N fork+exec of /bin/true, bare; under the full agent plus a rule that
                 matches each storm exec with its full argv (bench/kernel/exec_storm.yaml);
-                execsnoop. Execs seen with full argv.
+                execsnoop; one empty tp_btf/sys_exit program (the floor). Execs seen with
+                full argv. Ratios agent/bare, agent/floor.
 
 For every agent run: the agent's user-space CPU per storm event (utime+stime of `vigil run`
 from /proc/PID/stat over the storm run, ring drained, divided by the storm's events, in µs;
@@ -58,6 +59,7 @@ RESULTS = os.path.join(ROOT, "bench", "results")
 OPEN_PATH = "/nonexistent/vigil-bench/open-storm"
 EXEC_MARKER = "vigil-exec-storm-bench"
 EXEC_RULE = "Bench exec storm full argv"
+EXEC_FLOOR = "floor (1 empty program, sys_exit)"
 STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
 
 
@@ -500,6 +502,15 @@ def round_exec(tmp, r):
     res.add("execsnoop", rate)
     seen = sum(1 for line in p.lines() if EXEC_MARKER in line)
     extra["execsnoop"] = {"received": seen}
+
+    # The exec storm's floor: one empty tp_btf program at sys_exit, what any syscall tracer
+    # that sees every exit costs this storm (the syscall slow path of every call included).
+    p = Peer([FLOOR_LOADER, FLOOR_OBJ, "floor_sys_exit"], "attached", tmp, f"exec-floor-{r}")
+    try:
+        rate = exec_storm()
+    finally:
+        p.stop()
+    res.add(EXEC_FLOOR, rate)
     log(f"exec round {r + 1}: bare {res.bares}, agent {s['rate']:.0f}/s full argv {matched:.0f}/{EXECS}, "
         f"ratios {res.ratios}, agent CPU {s['agent_cpu']['total_us']:.1f} µs/event, peak RSS {s['memory']['VmHWM'] / 2**20:.1f} MiB")
     return {"rates": res.result(), "ratios": res.ratios, "received": extra, "agent": {**strip(s), "final_stats": compact_stats(stats)}}
@@ -536,7 +547,9 @@ def summarize(part, rounds, n):
         if k != "bare":
             out["ratio_to_bare"][k] = statistics.median(rd["ratios"][k] for rd in rounds if k in rd["ratios"])
     floor = "floor (1 empty program, sys_exit)"
-    if part == "getppid":
+    if part == "exec":
+        floor = EXEC_FLOOR
+    if part in ("getppid", "exec") and all(floor in rd["ratios"] for rd in rounds):
         out["agent_to_floor"] = statistics.median(rd["ratios"]["agent"] / rd["ratios"][floor] for rd in rounds)
     if part != "getppid":
         out["received"] = {}
@@ -573,7 +586,7 @@ def print_summary(part, s):
         line = f"  {k:<42} {rate:>12.0f}/s"
         if k != "bare":
             line += f"  {s['ratio_to_bare'][k]:5.2f}x bare"
-        if part == "getppid" and k == "agent":
+        if k == "agent" and "agent_to_floor" in s:
             line += f"  {s['agent_to_floor']:5.2f}x floor"
         rec = s.get("received", {}).get(k)
         if rec:
@@ -612,7 +625,7 @@ def markdown(report):
                           if c["runs_per_event"] >= 0.01)
         for k, rate in s["rates"].items():
             ratio = "" if k == "bare" else f"{s['ratio_to_bare'][k]:.2f}x"
-            if part == "getppid" and k == "agent":
+            if k == "agent" and "agent_to_floor" in s:
                 ratio += f" ({s['agent_to_floor']:.2f}x floor)"
             rec = s.get("received", {}).get(k)
             recv = f"{100.0 * rec['min'] / s['events']:.1f}%" if rec else ""

@@ -76,15 +76,7 @@ package final class BoundedQueue<Element>: @unchecked Sendable {
     /// Returns early (possibly with nothing) when woken by ``wake()`` or when the queue is closed.
     package func pop(max: Int, into out: inout [Element], timeoutNs: UInt64) {
         lock()
-        if count_ == 0 && !closed_ && !wakeRequested && timeoutNs > 0 {
-            let deadline = MonotonicCondition.deadline(afterNs: timeoutNs)
-            consumerWaiting = true
-            while count_ == 0 && !closed_ && !wakeRequested {
-                if !condition.wait(until: deadline) { break }
-            }
-            consumerWaiting = false
-        }
-        wakeRequested = false
+        waitLocked(timeoutNs: timeoutNs)
         var n = 0
         while count_ > 0 && n < max {
             out.append(ring[head].take()!)
@@ -99,6 +91,13 @@ package final class BoundedQueue<Element>: @unchecked Sendable {
     /// request is consumed) or closed; takes nothing (see ``popAvailable(max:into:)``).
     package func waitForItems(timeoutNs: UInt64) {
         lock()
+        waitLocked(timeoutNs: timeoutNs)
+        unlock()
+    }
+
+    /// With the lock held: waits up to `timeoutNs` while the queue is empty, open and not woken,
+    /// then consumes any ``wake()`` request.
+    private func waitLocked(timeoutNs: UInt64) {
         if count_ == 0 && !closed_ && !wakeRequested && timeoutNs > 0 {
             let deadline = MonotonicCondition.deadline(afterNs: timeoutNs)
             consumerWaiting = true
@@ -108,7 +107,6 @@ package final class BoundedQueue<Element>: @unchecked Sendable {
             consumerWaiting = false
         }
         wakeRequested = false
-        unlock()
     }
 
     /// Moves up to `max` queued items into `out` (appending) without waiting, and without

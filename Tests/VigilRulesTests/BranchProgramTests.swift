@@ -32,13 +32,7 @@ import VigilState
     /// Every enabled rule of `paths` on the events of rules/tests and their variants: `all`
     /// reports exactly the rules whose tree matches, `first` the first of them.
     static func compare(_ paths: [String]) throws -> (matches: Int, rules: Int) {
-        var options = RuleLoadOptions()
-        options.matching = .all
-        options.selectors = [RuleSelector(.enable, rule: "*")]
-        options.skipInvalidRules = true
-        let (all, _) = try RuleSet.load(paths: paths, options: options)
-        options.matching = .first
-        let (first, _) = try RuleSet.load(paths: paths, options: options)
+        let (all, first) = try EveryRuleLoading.allAndFirst(paths)
         let s1 = all.makeScratch(hostname: "h"), s2 = first.makeScratch(hostname: "h"), s3 = all.makeScratch(hostname: "h")
         var differences = 0, matches = 0
         var matched = Set<Int>()

@@ -35,13 +35,7 @@ import VigilState
     /// same matches as the trees (`all`; `first`: the first of them), the same alert texts
     /// and fields as rendered from a fresh scratch, and the traces were replayed.
     static func compare(_ paths: [String], minimumReplays: UInt64) throws -> Int {
-        var options = RuleLoadOptions()
-        options.matching = .all
-        options.selectors = [RuleSelector(.enable, rule: "*")]
-        options.skipInvalidRules = true
-        let (all, _) = try RuleSet.load(paths: paths, options: options)
-        options.matching = .first
-        let (first, _) = try RuleSet.load(paths: paths, options: options)
+        let (all, first) = try EveryRuleLoading.allAndFirst(paths)
         let events = OperandOrderTests.events(variants: 6)
         let sAll = all.makeScratch(hostname: "h"), sFirst = first.makeScratch(hostname: "h")
         var wanted: [[Int]] = []
