@@ -18,12 +18,14 @@ Build the storms first: make build/bench/exec_storm build/bench/open_storm.
 import json
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import time
 import urllib.request
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import kernel_cost as kc  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VIGIL = os.environ.get("VIGIL_BIN", ROOT + "/.build/release/vigil")
@@ -62,17 +64,9 @@ def owned(pid):
     return ids
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
 def start(spec, rules):
     obj, _, binary = spec.partition("@")
-    port = free_port()
+    port = kc.free_port()
     cmd = [binary or VIGIL, "run", "-c", ROOT + "/rules/vigil.yaml"]
     for r in rules:
         cmd += ["-r", r]

@@ -77,13 +77,7 @@ package final class BoundedQueue<Element>: @unchecked Sendable {
     package func pop(max: Int, into out: inout [Element], timeoutNs: UInt64) {
         lock()
         waitLocked(timeoutNs: timeoutNs)
-        var n = 0
-        while count_ > 0 && n < max {
-            out.append(ring[head].take()!)
-            head = (head + 1) % capacity
-            count_ -= 1
-            n += 1
-        }
+        takeLocked(max: max, into: &out)
         unlock()
     }
 
@@ -109,11 +103,8 @@ package final class BoundedQueue<Element>: @unchecked Sendable {
         wakeRequested = false
     }
 
-    /// Moves up to `max` queued items into `out` (appending) without waiting, and without
-    /// consuming a ``wake()`` request (any thread may take items this way while the consumer
-    /// thread waits in ``waitForItems(timeoutNs:)``; takers must serialize among themselves).
-    package func popAvailable(max: Int, into out: inout [Element]) {
-        lock()
+    /// With the lock held: moves up to `max` queued items into `out` (appending), oldest first.
+    private func takeLocked(max: Int, into out: inout [Element]) {
         var n = 0
         while count_ > 0 && n < max {
             out.append(ring[head].take()!)
@@ -121,6 +112,14 @@ package final class BoundedQueue<Element>: @unchecked Sendable {
             count_ -= 1
             n += 1
         }
+    }
+
+    /// Moves up to `max` queued items into `out` (appending) without waiting, and without
+    /// consuming a ``wake()`` request (any thread may take items this way while the consumer
+    /// thread waits in ``waitForItems(timeoutNs:)``; takers must serialize among themselves).
+    package func popAvailable(max: Int, into out: inout [Element]) {
+        lock()
+        takeLocked(max: max, into: &out)
         unlock()
     }
 

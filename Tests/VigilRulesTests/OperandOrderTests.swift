@@ -14,10 +14,7 @@ import VigilState
 @Suite struct OperandOrderTests {
     /// Both orderings of the same rules, every rule enabled, all matches reported.
     static func bothOrders(_ paths: [String]) throws -> (ordered: RuleSet, authored: RuleSet) {
-        var options = RuleLoadOptions()
-        options.matching = .all
-        options.selectors = [RuleSelector(.enable, rule: "*")]
-        options.skipInvalidRules = true
+        var options = EveryRuleLoading.everyRule()
         let (ordered, _) = try RuleSet.load(paths: paths, options: options)
         options.orderOperandsByCost = false
         let (authored, _) = try RuleSet.load(paths: paths, options: options)
