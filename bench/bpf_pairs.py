@@ -5,7 +5,10 @@
 
 Compares builds of vigil.bpf.o (a change and its base, or throwaway variants that each skip one
 piece of the capture path) in one invocation, on the same machine state: every round runs the
-empty tp_btf/sys_exit program (bench/floor.bpf.c, the floor) and then `vigil run` once per
+empty tp_btf/sys_exit program (bench/floor.bpf.c, the floor), the minimal capture (the same
+file's min_capture_sys_exit: a boot-clock timestamp, the path read from user memory and one
+184-byte ring record per openat, nothing else: the least any capture of the call with its path
+costs on this machine; and the same without the clock) and then `vigil run` once per
 object (VIGIL_BPF_OBJECT; the open-storm rule bench/kernel/open_storm.yaml, which needs every
 open), in an order rotated each round, and measures the failed-openat storm (BENCH_OPENS
 calls) with kernel.bpf_stats_enabled=1: run_time_ns / run_cnt of the object's vigil_sys_exit
@@ -71,6 +74,18 @@ def run_floor(tmp, r):
         p.stop()
 
 
+def run_min_capture(tmp, r, prog):
+    """A minimal capture (bench/floor.bpf.c's min_capture_sys_exit: clock, path, ring record;
+    min_path_sys_exit: the same without the clock; drained by floor_loader): the least a
+    capture of the open with its path costs here."""
+    p = kc.Peer([kc.FLOOR_LOADER, kc.FLOOR_OBJ, prog], "attached", tmp, f"pair-{prog}-{r}")
+    try:
+        storm_rate()  # warm-up: the ring's pages
+        return measured(p.proc.pid, prog)
+    finally:
+        p.stop()
+
+
 def run_object(tmp, r, label, obj, env):
     saved = dict(os.environ)
     os.environ.update(env, VIGIL_BPF_OBJECT=obj)
@@ -111,20 +126,25 @@ def main():
     if not objs:
         sys.exit(__doc__)
     res = {label: [] for label, _, _ in objs}
-    floor = []
+    floor, minimal, path_only = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for r in range(ROUNDS):
             floor.append(run_floor(tmp, r)[0])
+            minimal.append(run_min_capture(tmp, r, "min_capture_sys_exit")[0])
+            path_only.append(run_min_capture(tmp, r, "min_path_sys_exit")[0])
             order = objs[r % len(objs):] + objs[:r % len(objs)]
             for label, obj, env in order:
                 ns, runs, rate, received = run_object(tmp, r, label, obj, env)
                 res[label].append(ns)
                 kc.log(f"round {r + 1} {label}: {ns:.1f} ns/run ({runs} runs), {rate:.0f} opens/s, "
                        f"received {received:.0f}/{OPENS}")
-            kc.log(f"round {r + 1} floor: {floor[-1]:.1f} ns/run")
+            kc.log(f"round {r + 1} floor: {floor[-1]:.1f} ns/run, minimal capture {minimal[-1]:.1f} ns/run, "
+                   f"without its clock {path_only[-1]:.1f} ns/run")
     base = objs[0][0]
     print(f"{'object':24} {'median ns':>10} {'vs ' + base:>12} {'min':>8} {'max':>8}")
     print(f"{'floor (empty program)':24} {statistics.median(floor):10.1f} {'':>12} {min(floor):8.1f} {max(floor):8.1f}")
+    for label, v in (("minimal capture", minimal), ("  without its clock", path_only)):
+        print(f"{label:24} {statistics.median(v):10.1f} {'':>12} {min(v):8.1f} {max(v):8.1f}")
     for label, _, _ in objs:
         v = res[label]
         d = statistics.median(a - b for a, b in zip(v, res[base]))

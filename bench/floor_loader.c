@@ -1,13 +1,24 @@
 /* floor_loader: loads bench/floor.bpf.c's object and attaches the named programs, prints
- * "attached N" on stdout, then waits for SIGINT/SIGTERM and detaches.
+ * "attached N" on stdout, then waits for SIGINT/SIGTERM and detaches. When the programs
+ * include a minimal capture (min_capture_sys_exit, min_path_sys_exit) it drains their ring (min_ring) every 10 ms
+ * meanwhile, like a real consumer, and prints "records N" on stdout when it stops.
  * Usage: floor_loader OBJECT PROGRAM...     (e.g. floor_sys_exit floor_sys_enter) */
 #include <bpf/libbpf.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stop;
+static unsigned long long records;
+
+static int count_record(void *ctx, void *data, size_t size)
+{
+    (void)ctx; (void)data; (void)size;
+    records++;
+    return 0;
+}
 static void on_signal(int sig) { (void)sig; stop = 1; }
 
 int main(int argc, char **argv)
@@ -31,6 +42,11 @@ int main(int argc, char **argv)
             if (strcmp(bpf_program__name(p), argv[i]) == 0) wanted = 1;
         bpf_program__set_autoload(p, wanted);
     }
+    int consume = 0;
+    for (int i = 2; i < argc; i++)
+        if (strncmp(argv[i], "min_", 4) == 0) consume = 1;
+    struct bpf_map *min_ring = bpf_object__find_map_by_name(obj, "min_ring");
+    if (min_ring && !consume) bpf_map__set_autocreate(min_ring, false);
     if (bpf_object__load(obj)) {
         fprintf(stderr, "floor_loader: cannot load %s\n", argv[1]);
         return 1;
@@ -50,9 +66,32 @@ int main(int argc, char **argv)
         }
         n++;
     }
+    struct ring_buffer *ring = NULL;
+    if (consume) {
+        ring = min_ring ? ring_buffer__new(bpf_map__fd(min_ring), count_record, NULL, NULL) : NULL;
+        if (!ring) {
+            fprintf(stderr, "floor_loader: cannot open min_ring\n");
+            return 1;
+        }
+    }
     printf("attached %d\n", n);
     fflush(stdout);
-    while (!stop) pause();
+    if (ring) {
+        while (!stop) {
+            int got = ring_buffer__consume(ring);
+            if (got < 0) {
+                fprintf(stderr, "floor_loader: ring consume failed: %d\n", got);
+                break;
+            }
+            usleep(10000); /* the program never wakes the reader: drain every 10 ms */
+        }
+        ring_buffer__consume(ring);
+        printf("records %llu\n", records);
+        fflush(stdout);
+        ring_buffer__free(ring);
+    } else {
+        while (!stop) pause();
+    }
     for (int i = 0; i < n; i++) bpf_link__destroy(links[i]);
     bpf_object__close(obj);
     return 0;

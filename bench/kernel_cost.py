@@ -10,8 +10,12 @@ getppid storm : N getppid(2) (a syscall no rule needs), bare; with ONE empty
                 (`vigil run`, bundled default rules). Ratios agent/bare, agent/floor.
 open storm    : N failed openat(2) (ENOENT), bare; under `vigil run` with one rule that
                 needs every open in user space (bench/kernel/open_storm.yaml); bpftrace
-                (in-kernel count); opensnoop (first round). Events received by Vigil
-                and its kernel drops (ring full).
+                (in-kernel count); opensnoop (first round); the minimal capture
+                (bench/floor.bpf.c's min_capture_sys_exit: per openat a boot-clock
+                timestamp, the path from user memory and one 184-byte ring record,
+                nothing else: the least any capture of the call costs here), whose ns
+                per run (bpf_stats) is the reference for Vigil's. Events received by
+                Vigil and its kernel drops (ring full).
 exec storm    : N fork+exec of /bin/true, bare; under the full agent plus a rule that
                 matches each storm exec with its full argv (bench/kernel/exec_storm.yaml);
                 execsnoop; one empty tp_btf/sys_exit program (the floor). Execs seen with
@@ -60,6 +64,7 @@ OPEN_PATH = "/nonexistent/vigil-bench/open-storm"
 EXEC_MARKER = "vigil-exec-storm-bench"
 EXEC_RULE = "Bench exec storm full argv"
 EXEC_FLOOR = "floor (1 empty program, sys_exit)"
+MIN_CAPTURE = "minimal capture (clock, path, 184-byte record)"
 STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
 
 
@@ -136,19 +141,20 @@ def owned_program_ids(pid):
     return ids
 
 
-def vigil_programs(pid):
-    """Vigil's BPF programs: those process `pid` holds, named `vigil_*` (another agent
-    running on the machine has its own, left out)."""
+def program_stats(pid, prefix=""):
+    """The BPF programs process `pid` holds whose names start with `prefix`: id -> name,
+    run_time_ns, run_cnt."""
     owned = owned_program_ids(pid)
     progs = json.loads(subprocess.run(["bpftool", "prog", "show", "-j"], check=True,
                                       capture_output=True, text=True).stdout)
-    out = {}
-    for p in progs:
-        name = p.get("name", "")
-        if p["id"] not in owned or not name.startswith("vigil_"):
-            continue
-        out[p["id"]] = {"name": name, "run_time_ns": p.get("run_time_ns", 0), "run_cnt": p.get("run_cnt", 0)}
-    return out
+    return {p["id"]: {"name": p.get("name", ""), "run_time_ns": p.get("run_time_ns", 0), "run_cnt": p.get("run_cnt", 0)}
+            for p in progs if p["id"] in owned and p.get("name", "").startswith(prefix)}
+
+
+def vigil_programs(pid):
+    """Vigil's BPF programs: those process `pid` holds, named `vigil_*` (another agent
+    running on the machine has its own, left out)."""
+    return program_stats(pid, "vigil_")
 
 
 def program_costs(before, after, events):
@@ -443,6 +449,25 @@ def round_open(tmp, r):
     res.add("agent", s["rate"])
     extra = {"agent": {"received": received, "drops": d}}
 
+    # The minimal capture: its rate, then its ns per run over one more storm with bpf_stats on.
+    p = Peer([FLOOR_LOADER, FLOOR_OBJ, "min_capture_sys_exit"], "attached", tmp, f"min-capture-{r}")
+    try:
+        rate = open_storm()
+        set_bpf_stats(True)
+        try:
+            before = program_stats(p.proc.pid)
+            open_storm()
+            after = program_stats(p.proc.pid)
+        finally:
+            set_bpf_stats(False)
+    finally:
+        p.stop()
+    res.add(MIN_CAPTURE, rate)
+    records = next((int(line.split()[1]) for line in p.lines() if line.startswith("records ")), 0)
+    # Its ring took the node's openats over both storms (the rate's and the stats'): per storm.
+    extra[MIN_CAPTURE] = {"received": records / 2}
+    reference = {"minimal capture": program_costs(before, after, OPENS)["min_capture_sys_exit"]["ns_per_run"]}
+
     prog = f'tracepoint:syscalls:sys_enter_openat /comm == "vigil_openstorm"/ {{ @n = count(); }}'
     p = Peer(["bpftrace", "-e", prog], "Attaching", tmp, f"bpftrace-{r}")
     try:
@@ -479,7 +504,8 @@ def round_open(tmp, r):
         extra["opensnoop"] = {"received": seen, "lost": lost}
     log(f"open round {r + 1}: bare {res.bares}, agent {s['rate']:.0f}/s received {received:.0f}/{OPENS} "
         f"drops {d}, ratios {res.ratios}, agent CPU {s['agent_cpu']['total_us']:.2f} µs/event, peak RSS {s['memory']['VmHWM'] / 2**20:.1f} MiB")
-    return {"rates": res.result(), "ratios": res.ratios, "received": extra, "agent": {**strip(s), "final_stats": compact_stats(stats)}}
+    return {"rates": res.result(), "ratios": res.ratios, "received": extra, "reference_ns_per_run": reference,
+            "agent": {**strip(s), "final_stats": compact_stats(stats)}}
 
 
 def round_exec(tmp, r):
@@ -571,6 +597,15 @@ def summarize(part, rounds, n):
                                   for k in ("total_us", "user_us", "system_us")}
     out["records_per_event"] = {k: statistics.median(rd["agent"]["records"][k] for rd in rounds)
                                 for k in ("per_event", "filtered_failed_per_event", "filtered_failed_path_per_event")}
+    refs = {}
+    for rd in rounds:
+        for name, ns in rd.get("reference_ns_per_run", {}).items():
+            refs.setdefault(name, []).append(ns)
+    if refs:
+        out["reference_ns_per_run"] = {name: statistics.median(v) for name, v in refs.items()}
+        out["agent_to_minimal_capture"] = statistics.median(
+            rd["agent"]["programs"]["vigil_sys_exit"]["ns_per_run"] / rd["reference_ns_per_run"]["minimal capture"]
+            for rd in rounds)
     out["agent_peak_rss"] = max(rd["agent"]["memory"]["VmHWM"] for rd in rounds)
     out["agent_rss_breakdown"] = max((rd["agent"] for rd in rounds), key=lambda a: a["memory"]["VmHWM"])["smaps"]
     return out
@@ -583,7 +618,7 @@ def print_summary(part, s):
              "exec": f"exec storm ({s['events']} fork+exec /bin/true; default rules + full-argv rule)"}[part]
     print(f"{title}, median of {s['rounds']} rounds:")
     for k, rate in s["rates"].items():
-        line = f"  {k:<42} {rate:>12.0f}/s"
+        line = f"  {k:<48} {rate:>12.0f}/s"
         if k != "bare":
             line += f"  {s['ratio_to_bare'][k]:5.2f}x bare"
         if k == "agent" and "agent_to_floor" in s:
@@ -607,6 +642,10 @@ def print_summary(part, s):
             continue
         print(f"    {name:<28} {c['ns_per_run']:8.0f} ns/run  {c['runs_per_event']:8.3f} runs/event"
               f"  {c['ns_per_event']:8.0f} ns/event")
+    if "reference_ns_per_run" in s:
+        print("  reference programs (bpf_stats, one storm with stats on): "
+              + ", ".join(f"{n} {ns:.0f} ns/run" for n, ns in s["reference_ns_per_run"].items())
+              + f"; vigil_sys_exit / minimal capture: {s['agent_to_minimal_capture']:.2f}x (median of rounds)")
     print(f"  agent peak RSS (VmHWM): {s['agent_peak_rss'] / mib:.1f} MiB; resident by mapping at the end: "
           + ", ".join(f"{k} {v / mib:.1f}" for k, v in s["agent_rss_breakdown"].items() if v >= mib / 10))
 
@@ -634,6 +673,13 @@ def markdown(report):
             recs = f"{rc['per_event']:.2f} ({rc['filtered_failed_path_per_event']:.2f})" if k == "agent" else ""
             out.append(f"| {part} ({s['events']}) | {k} | {rate:,.0f}/s | {ratio} | {recv} | {recs} | {cpu} | {progs if k == 'agent' else ''} |")
     out.append("")
+    for part, s in report["summary"].items():
+        if "reference_ns_per_run" in s:
+            out.append(f"{part.capitalize()} storm, per run of the capture program (bpf_stats): Vigil's vigil_sys_exit "
+                       f"{s['programs']['vigil_sys_exit']['ns_per_run']:.0f} ns, "
+                       + ", ".join(f"the {n} {ns:.0f} ns" for n, ns in s["reference_ns_per_run"].items())
+                       + f" ({s['agent_to_minimal_capture']:.2f}x).")
+            out.append("")
     out.append("Agent peak RSS (VmHWM): " + ", ".join(f"{p} storm {s['agent_peak_rss'] / 2**20:.1f} MiB"
                                                    for p, s in report["summary"].items())
                + "; kernel drops: " + ", ".join(f"{p} {int(s['agent_drops']['ring_full'])}"
