@@ -702,49 +702,16 @@ enum FieldExtractor {
     static func eventArg(_ f: FieldSpec, _ ev: Event, raw: Bool, _ cp: UnsafePointer<EventContext>, _ s: RuleScratch) -> FV {
         guard let spec = argSpec(f, ev), let v = ev.value(of: spec) else { return .unset }
         if raw { return v.integer.map { FV.int($0) } ?? argValue(v, cp, s) }
-        // A path as the program passed it (`mv x ./evil` in /usr/bin, `renameat(dfd, "evil")`)
-        // reads as the path it names, as Falco's evt.arg does; a normal absolute path is kept as
-        // it is (no copy). A symlink's target is its content, relative to the link, not a path.
-        if case .bytes(let b, .path) = v, b.count > 0, !PathResolver.isNormalAbsolute(b), spec.name != "target" {
-            return resolvedPathArgument(b, spec, ev, cp, s)
+        // A path as the program passed it (`mv x ./evil` in /usr/bin, `renameat(dfd, "evil")`,
+        // `/proc/self/cwd/evil`) reads as the path it names, as Falco's evt.arg does; a normal
+        // absolute path outside /proc is kept as it is (no copy). A symlink's target is its
+        // content, relative to the link, not a path.
+        if case .bytes(let b, .path) = v, b.count > 0, spec.name != "target",
+           PathArgumentResolver.needsResolving(b) {
+            guard let r = PathArgumentResolver.resolve(b, argument: spec, ev, cp.pointee.process) else { return s.arena.copy(b) }
+            return s.arena.copyOwned(r)
         }
         return argValue(v, cp, s)
-    }
-
-    /// A path argument that is relative or not normal (`.`, `..`, `//`), resolved: joined to the
-    /// directory it is relative to (``pathArgumentBase(_:_:_:)``) and normalised. Left as given
-    /// when that directory is unknown (a dirfd the process table does not know).
-    static func resolvedPathArgument(_ b: UnsafeRawBufferPointer, _ spec: ArgumentSpec, _ ev: Event,
-                                     _ cp: UnsafePointer<EventContext>, _ s: RuleScratch) -> FV {
-        if b[0] == UInt8(ascii: "/") { return s.arena.copyOwned(PathResolver.resolve(b, against: "/")) }
-        guard let p = cp.pointee.process, let base = pathArgumentBase(spec, ev, p) else { return s.arena.copy(b) }
-        return s.arena.copyOwned(PathResolver.resolve(b, against: base))
-    }
-
-    static let oldDirfdNames = ["olddirfd", "olddir"]
-    static let newDirfdNames = ["newdirfd", "newdir"]
-    static let linkDirfdNames = ["linkdirfd"]
-    static let dirfdNames = ["dirfd"]
-
-    /// The directory a relative path argument is relative to: the path of its directory fd
-    /// argument (`olddirfd` for `oldpath`, `newdirfd` for `newpath`, `linkdirfd` for
-    /// `linkpath`, else `dirfd`) unless that is AT_FDCWD or absent, else the process's cwd.
-    /// Nil when unknown.
-    static func pathArgumentBase(_ spec: ArgumentSpec, _ ev: Event, _ p: ProcessInfo) -> String? {
-        let schema = SyscallSchema.of(ev.type)
-        let names = switch spec.name {
-        case "oldpath": oldDirfdNames
-        case "newpath": newDirfdNames
-        case "linkpath": linkDirfdNames
-        default: dirfdNames
-        }
-        for n in names {
-            guard let i = schema.index(of: n), let v = ev.value(of: schema.arguments[i]), let fd = v.integer else { continue }
-            if fd == LinuxConstants.atFDCWD { break }
-            guard fd >= 0, fd <= Int64(Int32.max), let d = p.fds[Int32(fd)], d.name.hasPrefix("/") else { return nil }
-            return d.name
-        }
-        return p.cwd.isEmpty ? nil : p.cwd
     }
 
     /// Falco's `evt.arg.NAME` value: resolved names (flags, errno, users) where there are

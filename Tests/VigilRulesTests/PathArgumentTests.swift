@@ -65,4 +65,28 @@ import Testing
         """)
         #expect(matches("evt.arg.newpath = evil", ev))
     }
+
+    /// The links the kernel follows below /proc/self (thread-self, the process's own pid):
+    /// root, cwd and fd/N lead where they point, so a rename through them reads as the file made.
+    @Test func procSelfLinksAreFollowed() {
+        func renamed(to newpath: String, pid: Int = 720) -> SyntheticEvent {
+            event("""
+            type: renameat2
+            res: 0
+            args: {olddirfd: AT_FDCWD, oldpath: /tmp/p, newdirfd: AT_FDCWD, newpath: "\(newpath)", flags: 0}
+            process: {pid: \(pid), exepath: /usr/bin/mv, cwd: /usr/local/bin}
+            fd: {num: 7, type: directory, name: /usr/bin}
+            """)
+        }
+        #expect(matches("evt.arg.newpath = /usr/bin/evil", renamed(to: "/proc/self/root/usr/bin/evil")))
+        #expect(matches("evt.arg.newpath = /usr/local/bin/evil", renamed(to: "/proc/self/cwd/evil")))
+        #expect(matches("evt.arg.newpath = /usr/local/bin/evil", renamed(to: "/proc/self/cwd/./../bin/evil")))
+        #expect(matches("evt.arg.newpath = /usr/bin/evil", renamed(to: "/proc/thread-self/fd/7/evil")))
+        #expect(matches("evt.arg.newpath = /usr/bin/evil", renamed(to: "//proc/721/fd/7//evil", pid: 721)))
+        #expect(matches("evt.arg.newpath = /usr/bin/evil", renamed(to: "../../../proc/self/root/usr/bin/evil")))
+        // Another process's links, /proc files that are not links, and unknown fds stay as given.
+        #expect(matches("evt.arg.newpath = /proc/1/root/usr/bin/evil", renamed(to: "/proc/1/root/usr/bin/evil")))
+        #expect(matches("evt.arg.newpath = /proc/self/status", renamed(to: "/proc/self/status")))
+        #expect(matches("evt.arg.newpath = /proc/self/fd/9/evil", renamed(to: "/proc/self/fd/9/evil")))
+    }
 }
