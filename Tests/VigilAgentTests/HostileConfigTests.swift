@@ -51,6 +51,26 @@ import VigilCore
         #expect(VigilConfig().rulesFileMaxSize == 16 << 20)
     }
 
+    /// An empty rules path would name the configuration's directory (loading it twice): an error
+    /// naming the entry, in the file or through -o.
+    @Test func emptyRulesFilePathIsAnError() {
+        do {
+            _ = try ConfigLoader.load(text: "rules_files:\n  - a.yaml\n  - \"\"\n", origin: "e.yaml")
+            Issue.record("accepted an empty rules path")
+        } catch {
+            #expect(error.description == "e.yaml:3:5: rules_files[1]: empty path", "\(error)")
+        }
+        for o in ["rules_files[]=", "rules_files=", "rules_files=[a.yaml, '']"] {
+            do {
+                _ = try ConfigLoader.load(text: "", origin: "e.yaml", overrides: [o])
+                Issue.record("accepted -o \(o)")
+            } catch {
+                #expect(error.message == "empty path" && error.key.hasPrefix("rules_files"), "-o \(o): \(error)")
+            }
+        }
+        #expect(throws: Never.self) { _ = try ConfigLoader.load(text: "rules_files: [a.yaml, b/]\n", origin: "e.yaml") }
+    }
+
     @Test func configFileMustBeARegularFileUnderTheLimit() {
         do { _ = try ConfigLoader.load(path: "/dev/zero"); Issue.record("read /dev/zero") } catch {
             #expect(error.description == "/dev/zero: cannot read the configuration file: not a regular file (a character device); Vigil reads only regular files")

@@ -40,6 +40,12 @@ struct FieldSpec<Root> {
         FieldSpec(key: key, decode: { (r, n, p) throws(ConfigError) in r[keyPath: kp] = try ConfigValue.strings(n, p) },
                   encode: { ConfigNode(.sequence($0[keyPath: kp].map { quoted($0) }), source: out) })
     }
+    /// A list of file-system paths: as ``strings(_:_:)``, but an empty path is an error (it
+    /// would name the configuration file's directory, loading it a second time).
+    static func paths(_ key: String, _ kp: WritableKeyPath<Root, [String]>) -> FieldSpec {
+        FieldSpec(key: key, decode: { (r, n, p) throws(ConfigError) in r[keyPath: kp] = try ConfigValue.paths(n, p) },
+                  encode: { ConfigNode(.sequence($0[keyPath: kp].map { quoted($0) }), source: out) })
+    }
     static func stringMap(_ key: String, _ kp: WritableKeyPath<Root, [ConfigPair]>) -> FieldSpec {
         FieldSpec(key: key, decode: { (r, n, p) throws(ConfigError) in r[keyPath: kp] = try ConfigValue.stringMap(n, p) },
                   encode: { ConfigNode(.mapping($0[keyPath: kp].map { ($0.name, out, quoted($0.value)) }), source: out) })
@@ -178,6 +184,18 @@ enum ConfigValue {
     static func string(_ n: ConfigNode, _ p: String) throws(ConfigError) -> String {
         if n.isNull { return "" }
         return try scalarText(n, p, expected: "a string").0
+    }
+
+    /// A list of non-empty paths; a single scalar counts as a one-element list.
+    static func paths(_ n: ConfigNode, _ p: String) throws(ConfigError) -> [String] {
+        let list = try strings(n, p)
+        if let i = list.firstIndex(where: \.isEmpty) {
+            if case .sequence(let items) = n.kind {
+                throw ConfigError(key: "\(p)[\(i)]", source: items[i].source, message: "empty path")
+            }
+            throw ConfigError(key: p, source: n.source, message: "empty path")
+        }
+        return list
     }
 
     /// A list of strings; a single scalar counts as a one-element list.

@@ -153,7 +153,7 @@ package struct VigilConfig: Sendable, Equatable {
     static var fields: [FieldSpec<VigilConfig>] {
         typealias F = FieldSpec<VigilConfig>
         return [
-            .strings("rules_files", \.rulesFiles),
+            .paths("rules_files", \.rulesFiles),
             .bool("json_output", \.alerts.jsonOutput),
             .bool("json_include_output_property", \.alerts.jsonIncludeOutputProperty),
             .bool("json_include_tags_property", \.alerts.jsonIncludeTagsProperty),
