@@ -703,11 +703,10 @@ enum FieldExtractor {
         guard let spec = argSpec(f, ev), let v = ev.value(of: spec) else { return .unset }
         if raw { return v.integer.map { FV.int($0) } ?? argValue(v, cp, s) }
         // A path as the program passed it (`mv x ./evil` in /usr/bin, `renameat(dfd, "evil")`,
-        // `/proc/self/cwd/evil`) reads as the path it names, as Falco's evt.arg does; a normal
-        // absolute path outside /proc is kept as it is (no copy). A symlink's target is its
-        // content, relative to the link, not a path.
-        if case .bytes(let b, .path) = v, b.count > 0, spec.name != "target",
-           PathArgumentResolver.needsResolving(b) {
+        // `/proc/self/cwd/evil`) reads as the path it names, as Falco's evt.arg does, and a new
+        // symlink's target as the file it will name; a normal absolute path outside /proc is
+        // kept as it is (no copy).
+        if case .bytes(let b, .path) = v, b.count > 0, PathArgumentResolver.needsResolving(b) {
             guard let r = PathArgumentResolver.resolve(b, argument: spec, ev, cp.pointee.process) else { return s.arena.copy(b) }
             return s.arena.copyOwned(r)
         }

@@ -8,7 +8,8 @@ import VigilState
 /// the links the kernel follows in `/proc/self` (`thread-self`, or the process's own pid or
 /// tid) are followed the same way: `root/X` is X (paths are read from the task's root),
 /// `cwd/X` is below the cwd and `fd/N/X` below fd N's path, so `mv x /proc/self/cwd/evil`
-/// reads as the file it creates. Symbolic links are not followed (no file-system access).
+/// reads as the file it creates. A new symlink's `target` reads as the file it will name
+/// (``symlinkTarget(_:_:_:)``). Symbolic links are not followed (no file-system access).
 enum PathArgumentResolver {
     /// Whether `b` (non-empty) may read differently once resolved: relative, not normal, or
     /// below /proc. A normal absolute path elsewhere is used as it is (the common case; no copy).
@@ -21,6 +22,7 @@ enum PathArgumentResolver {
     /// The path `b` names, or nil when the directory it is relative to is unknown (no process,
     /// or a directory fd the process table does not know): the caller keeps it as given.
     static func resolve(_ b: UnsafeRawBufferPointer, argument spec: ArgumentSpec, _ ev: Event, _ p: ProcessInfo?) -> String? {
+        if spec.name == "target" { return symlinkTarget(b, ev, p) }
         if b[0] == UInt8(ascii: "/") { return walk(Array(b), p, tid: ev.tid) }
         guard let p, let base = base(of: spec, ev, p) else { return nil }
         return walk(Array(base.utf8) + [UInt8(ascii: "/")] + Array(b), p, tid: ev.tid)
@@ -47,6 +49,28 @@ enum PathArgumentResolver {
             }
         }
         return "/" + stack.joined(separator: "/")
+    }
+
+    /// The file a new symbolic link's target (`evt.arg.target` of symlink/symlinkat) names,
+    /// as the kernel will resolve it: an absolute target normalised, a relative one below the
+    /// link's own directory (`ln -s ../../etc/shadow /tmp/x/s` names /etc/shadow). /proc/self
+    /// links in a target are not followed (they will be the reader's, not this process's).
+    /// Nil when the link's directory is unknown.
+    static func symlinkTarget(_ b: UnsafeRawBufferPointer, _ ev: Event, _ p: ProcessInfo?) -> String? {
+        if b[0] == UInt8(ascii: "/") { return walk(Array(b), nil, tid: 0) }
+        let schema = SyscallSchema.of(ev.type)
+        guard let i = schema.index(of: "linkpath"), case .bytes(let l, _)? = ev.value(of: schema.arguments[i]), l.count > 0
+        else { return nil }
+        let link: String
+        if needsResolving(l) {
+            guard let r = resolve(l, argument: schema.arguments[i], ev, p) else { return nil }
+            link = r
+        } else {
+            link = String(decoding: l, as: UTF8.self)
+        }
+        var dir = Array(link.utf8)
+        while let last = dir.last, last != UInt8(ascii: "/") { dir.removeLast() }
+        return walk(dir + Array(b), nil, tid: 0)
     }
 
     static let oldDirfdNames = ["olddirfd", "olddir"]

@@ -42,8 +42,8 @@ import Testing
         fd: {num: 7, type: directory, name: /var/www}
         """)
         #expect(matches("evt.arg.linkpath = /var/www/s", link))
-        // A symlink's target is its content (relative to the link), never resolved.
-        #expect(matches("evt.arg.target = ../etc/shadow", link))
+        // A symlink's target names a file relative to the link's directory.
+        #expect(matches("evt.arg.target = /var/etc/shadow", link))
     }
 
     @Test func nonNormalAbsolutePathsAreNormalised() {
@@ -88,5 +88,27 @@ import Testing
         #expect(matches("evt.arg.newpath = /proc/1/root/usr/bin/evil", renamed(to: "/proc/1/root/usr/bin/evil")))
         #expect(matches("evt.arg.newpath = /proc/self/status", renamed(to: "/proc/self/status")))
         #expect(matches("evt.arg.newpath = /proc/self/fd/9/evil", renamed(to: "/proc/self/fd/9/evil")))
+    }
+
+    /// A new symlink's target reads as the file it will name: normalised when absolute
+    /// (`/.`, `//etc/shadow`, `/etc/./sudoers`), below the link's directory when relative.
+    @Test func symlinkTargetsNameTheFileTheLinkWillReach() {
+        func symlink(_ target: String, _ linkpath: String) -> SyntheticEvent {
+            event("""
+            type: symlinkat
+            res: 0
+            args: {target: "\(target)", linkdirfd: AT_FDCWD, linkpath: "\(linkpath)"}
+            process: {pid: 730, exepath: /usr/bin/ln, cwd: /tmp/a}
+            """)
+        }
+        #expect(matches("evt.arg.target = /", symlink("/.", "/tmp/a/r")))
+        #expect(matches("evt.arg.target = /etc/shadow", symlink("//etc/shadow", "/tmp/a/s")))
+        #expect(matches("evt.arg.target = /etc/sudoers", symlink("/etc/./sudoers", "s")))
+        #expect(matches("evt.arg.target = /etc/shadow", symlink("../../etc/shadow", "/tmp/a/s")))
+        #expect(matches("evt.arg.target = /etc/shadow", symlink("../../etc/shadow", "s")))
+        #expect(matches("evt.arg.target = /tmp/a/x", symlink("x", "./s")))
+        // /proc/self in a target is the reader's: not followed.
+        #expect(matches("evt.arg.target = /proc/self/root/etc/shadow", symlink("/proc/self/root/etc/shadow", "s")))
+        #expect(matches("evt.arg.target = /etc/shadow", symlink("/etc/shadow", "s")))
     }
 }
