@@ -225,7 +225,7 @@ package enum FieldCatalog {
         f("fd.dev", .int64, .fdDev, "device of the file's file system, as stat's st_dev (files opened while Vigil runs)"),
         f("fd.nlink", .int64, .fdNlink, "hard links to the file's inode (more than 1: the file has other names)"),
         f("fd.same_file_as", .bool, .fdSameFileAs, .key,
-          "true if the fd's file is the file at the path in brackets, as the event's process sees it (same device and inode): catches a hard link to it (fd.same_file_as[/etc/shadow])"),
+          "true if the fd's file is the file at the path in brackets, as the event's process sees it (same device and inode): catches a hard link to it or the file seen through a bind mount (fd.same_file_as[/etc/shadow])"),
         f("fd.ino", .int64, .fdIno, "inode number of the file (files opened while Vigil runs): a hard link has the same"),
         f("container.id", .string, .containerId, "the container id (12 characters), or host"),
         f("container.full_id", .string, .containerFullId, "the full container id, or host"),

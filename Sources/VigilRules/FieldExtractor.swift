@@ -341,10 +341,10 @@ enum FieldExtractor {
         case .fdSameFileAs:
             guard let fd = fdPointer(cp, s), fd.pointee.ino != 0, fd.pointee.kind.isKind(.file) else { return .unset }
             let key = UnsafeBufferPointer(start: f.key, count: f.keyLen)
-            // The same name is the same file; another name can only be when the inode has
-            // more than one link (a cheap test first: no stat for ordinary files).
+            // The same name is the same file. Another name is a hard link, or the same link seen
+            // through a bind mount (one link, another path): compared by inode either way (rules
+            // on hot paths test fd.nlink or a name first, as the default rules do).
             if Bytes.equal(fdName(fd, s).bytes, key) { return .bool(true) }
-            if fd.pointee.nlink <= 1 { return .bool(false) }
             // As the process sees it (its root); once it has exited (a zombie's root cannot be
             // read, a reaped one has no /proc entry), as the agent sees it. Kept between events
             // and dropped when a target's directory changes (SameFileTargets).

@@ -120,6 +120,33 @@ import VigilState
         #expect(fires(Self.at(Timestamp.bootNanoseconds(), other)))
     }
 
+    /// A file with one link seen under another path (a bind mount of its directory: `mount
+    /// --bind /etc /mnt/x` shows /etc/gshadow as /mnt/x/gshadow, link count 1) is the target.
+    @Test func aSingleLinkFileUnderAnotherPathIsTheSameFile() throws {
+        let dir = try Self.makeDirectory()
+        defer { _ = try? FileManagerless.removeTree(dir) }
+        let target = dir + "/gshadow"
+        try Self.write(target)
+        let (set, diags) = loadRules("""
+            - rule: r
+              desc: d
+              condition: evt.type = openat and fd.same_file_as[\(target)] = true
+              output: o
+              priority: WARNING
+            """)
+        try #require(errors(diags).isEmpty, "\(diags)")
+        let s = set.makeScratch(hostname: "h")
+        var ev = try Self.openEvent(target)
+        #expect(ev.fd?.nlink == 1)
+        ev.fd?.name = "/mnt/bind" + target
+        #expect(ev.withContext { set.matches(rule: 0, $0, scratch: s) } == true)
+        // Another single-link file is not.
+        try Self.write(dir + "/other")
+        var other = try Self.openEvent(dir + "/other")
+        other.fd?.name = "/mnt/bind" + dir + "/gshadow"
+        #expect(other.withContext { set.matches(rule: 0, $0, scratch: s) } == false)
+    }
+
     /// A process that is gone (no process has its pid) has its targets looked up in the agent's
     /// root without reading /proc (no stat of /proc/PID/root/), and a hard link is still found.
     @Test func goneProcessUsesTheAgentsRootWithoutAStat() throws {
