@@ -450,6 +450,11 @@ package struct RuleLoader {
             if isTuple && comps.count != fields.count && !fields.isEmpty {
                 error(e["comps"]?.mark ?? e.mark, what, "'fields' and 'comps' have different lengths (\(fields.count) and \(comps.count))"); return nil
             }
+            // Each comparison must be an operator that takes a value (an unknown one compared with `=`).
+            if let bad = comps.first(where: { CompareOp(rawValue: $0).map { $0 == .exists } ?? true }) {
+                let ops = CompareOp.allCases.filter { $0 != .exists }.map(\.rawValue).joined(separator: ", ")
+                error(e["comps"]?.mark ?? e.mark, what, "unknown comparison operator '\(bad)' in 'comps' (\(ops))"); return nil
+            }
             var values: [[ExceptionValue]] = []
             if let v = e["values"] {
                 guard let vs = v.sequence else {

@@ -17,6 +17,43 @@ import VigilCore
         return e.first
     }
 
+    /// An exception's `comps` must name comparison operators: an unknown one (it was compared
+    /// with `=`, so the exception silently matched other values than written) is an error
+    /// naming the exception and its place, in the list form and the single-field form.
+    @Test func unknownExceptionComparisonIsAnError() {
+        let tuple = rule("evt.type = open") + """
+          exceptions:
+          - name: e
+            fields: [proc.name, fd.name]
+            comps: [=, starts_with]
+            values: [[cat, /tmp]]
+
+        """
+        let d = onlyError(tuple)
+        #expect(d?.description == "hostile.yaml:9:12: error: rule 'R' exception 'e': unknown comparison operator 'starts_with' in 'comps' (=, ==, !=, <, <=, >, >=, in, intersects, pmatch, contains, icontains, bcontains, startswith, bstartswith, endswith, glob, iglob, regex)", "\(String(describing: d))")
+        let single = rule("evt.type = open") + """
+          exceptions:
+          - name: e
+            fields: proc.name
+            comps: exists
+            values: [cat]
+
+        """
+        #expect(onlyError(single)?.description.contains("unknown comparison operator 'exists'") == true)
+        // Every real operator is accepted.
+        let ok = rule("evt.type = open") + """
+          exceptions:
+          - name: e
+            fields: [proc.name, fd.name, proc.pid]
+            comps: [in, startswith, ">="]
+            values: [[[cat, dog], /tmp, 100]]
+
+        """
+        let (set, diags) = loadRules(ok, file: "ok.yaml")
+        #expect(errors(diags).isEmpty, "\(diags)")
+        #expect(set.summary.compiled == 1)
+    }
+
     @Test func twentyThousandNestedParentheses() {
         let n = 20_000
         let d = onlyError(rule("evt.type = open and " + String(repeating: "(", count: n) + "proc.name = x" + String(repeating: ")", count: n)))
