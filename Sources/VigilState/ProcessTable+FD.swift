@@ -117,7 +117,12 @@ extension ProcessTable {
             // The BPF side stores the new effective and permitted sets in args[2]/args[3].
             if e.ret == 0 { p.capEffective = e.arg(2); p.capPermitted = e.arg(3) }
             return ApplyResult(process: p)
-        case VIGIL_SYS_FCHMOD.rawValue, VIGIL_SYS_SETNS.rawValue, VIGIL_SYS_FINIT_MODULE.rawValue:
+        case VIGIL_SYS_FCHMOD.rawValue, VIGIL_SYS_SETNS.rawValue, VIGIL_SYS_FINIT_MODULE.rawValue,
+             VIGIL_SYS_FTRUNCATE.rawValue:
+            let fd = fdArg(e, 0)
+            return ApplyResult(process: p, fd: p.fds[fd], fdNum: fd)
+        case VIGIL_SYS_FCHMODAT2.rawValue where e.arg(3) & 0x1000 /* AT_EMPTY_PATH */ != 0:
+            // An empty filename with AT_EMPTY_PATH changes dirfd's own file: fd.* describe it.
             let fd = fdArg(e, 0)
             return ApplyResult(process: p, fd: p.fds[fd], fdNum: fd)
         default:

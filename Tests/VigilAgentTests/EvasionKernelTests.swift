@@ -84,4 +84,57 @@ extension RunCommandKernelTests {
         // A plain 64-bit read by the same kind of program raises no ia32 alert.
         #expect(!vigil.stdoutLines.contains { $0.contains("32-bit syscall") && !$0.contains("km_ia32") })
     }
+
+    /// The user trial's evasions: truncate(2) of a log, ftruncate(2) of a log or a shell history
+    /// through an fd opened for appending (an open the rules accept), and the setuid bit set
+    /// through fchmodat2 (Linux 6.6+) each raise the default rule from a live `vigil run`.
+    /// perl makes the calls (perl-base is in every Debian); fchmodat2 through perl's syscall().
+    @Test(.enabled(if: agentKernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func truncationAndFchmodat2RaiseTheDefaultAlerts() throws {
+        let binary = try #require(RunCommandKernelTests.binary, "vigil binary not built (swift build)")
+        try #require(access("/usr/bin/perl", X_OK) == 0, "/usr/bin/perl missing")
+        let dir = makeTempDir()
+        defer { removeTree(dir) }
+        // A protected log name below /var/log (the rule's vigil_protected_log_names), not a real log.
+        let logDir = "/var/log/vigil-test-truncate-\(getpid())"
+        try #require(mkdir(logDir, 0o700) == 0 || errno == EEXIST)
+        defer { removeTree(logDir) }
+        let authLog = logDir + "/auth.log", syslog = logDir + "/syslog", history = dir + "/.bash_history"
+        let target = dir + "/suid-target"
+        for f in [authLog, syslog, history, target] { writeFile(f, "line one\nline two\n") }
+
+        let port = freePort()
+        let vigil = try SpawnedVigil(binary: binary, args: SpawnedVigil.runArguments(port: port), dir: dir)
+        defer { vigil.kill(SIGKILL); _ = vigil.wait(seconds: 5) }
+        try vigil.requireReady(port: port)
+
+        var cases: [(what: String, command: String, rule: String, type: String, marker: String)] = [
+            ("truncate(2) of a log", "perl -e 'truncate(\"\(authLog)\", 0) or exit 1'",
+             "Log file cleared or deleted", "truncate", "path=\(authLog)"),
+            ("ftruncate(2) of a log opened for appending",
+             "perl -e 'open(F, \">>\(syslog)\") or exit 1; truncate(F, 0) or exit 1'",
+             "Log file cleared or deleted", "ftruncate", "file=\(syslog)"),
+            ("ftruncate(2) of a shell history", "perl -e 'open(F, \">>\(history)\") or exit 1; truncate(F, 0) or exit 1'",
+             "Shell history deleted or tampered", "ftruncate", "file=\(history)"),
+        ]
+        var uts = utsname()
+        uname(&uts)
+        let release = withUnsafeBytes(of: uts.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let version = release.split(separator: ".").prefix(2).compactMap { Int($0.prefix { $0.isNumber }) }
+        if version.count == 2, version[0] * 100 + version[1] >= 606 {
+            cases.append(("fchmodat2 setting the setuid bit", "perl -e 'my $p = \"\(target)\"; syscall(452, -100, $p, 04755, 0) == 0 or exit 1'",
+                          "Setuid or setgid bit set", "fchmodat2", "file=\(target)"))
+        } else {
+            print("fchmodat2 case skipped: kernel \(release) is older than 6.6 (the call returns ENOSYS)")
+        }
+        for c in cases {
+            let failure = actUntilAlerted(port: port, act: { shell(c.command) == 0 }) {
+                vigil.stdoutLines.contains {
+                    $0.contains("\"rule\":\"\(c.rule)\"") && $0.contains("evt_type=\(c.type)") && $0.contains(c.marker)
+                }
+            }
+            let seen = vigil.stdoutLines.filter { $0.contains(dir) || $0.contains(logDir) }.map { String($0.prefix(300)) }
+            #expect(failure == nil, "no \(c.rule) alert for \(c.what) (`\(c.command)`): \(failure ?? ""); alerts naming the files: \(seen.suffix(6)); agent log: \(vigil.stderrLines.suffix(5))")
+        }
+    }
 }

@@ -99,7 +99,7 @@ import VigilDecode
         "exit": ["procexit"],
         "file": ["open", "openat", "openat2", "creat", "link", "linkat", "symlink", "symlinkat", "rename",
                  "renameat", "renameat2", "unlink", "unlinkat", "rmdir", "chmod", "fchmod", "fchmodat", "mkdir",
-                 "mkdirat", "chdir", "fchdir", "chroot", "memfd_create"],
+                 "mkdirat", "chdir", "fchdir", "chroot", "memfd_create", "fchmodat2", "truncate", "ftruncate"],
         "network": ["socket", "connect", "accept", "accept4", "bind", "listen", "sendto", "sendmsg", "recvfrom",
                     "recvmsg", "socketpair"],
         "process": ["execve", "execveat", "clone", "clone3", "fork", "vfork", "procexit", "kill", "tkill",
@@ -183,6 +183,9 @@ import VigilDecode
         (Int(VIGIL_SYS_SETREGID.rawValue), "setregid"),
         (Int(VIGIL_SYS_OPEN_BY_HANDLE_AT.rawValue), "open_by_handle_at"),
         (Int(VIGIL_SYS_IO_URING_SETUP.rawValue), "io_uring_setup"),
+        (Int(VIGIL_SYS_FCHMODAT2.rawValue), "fchmodat2"),
+        (Int(VIGIL_SYS_TRUNCATE.rawValue), "truncate"),
+        (Int(VIGIL_SYS_FTRUNCATE.rawValue), "ftruncate"),
         (100, "procexit"),
     ]
 
@@ -229,6 +232,10 @@ import VigilDecode
         set(VIGIL_SYS_CHMOD, [res, A("filename", .path, .str0), A("mode", .mode, .arg(1))])
         set(VIGIL_SYS_FCHMOD, [res, A("fd", .fd, .arg32(0)), A("mode", .mode, .arg(1))])
         set(VIGIL_SYS_FCHMODAT, [res, A("dirfd", .fd, .arg32(0)), A("filename", .path, .str0), A("mode", .mode, .arg(2))])
+        set(VIGIL_SYS_FCHMODAT2, [res, A("dirfd", .fd, .arg32(0)), A("filename", .path, .str0), A("mode", .mode, .arg(2)),
+                                  A("flags", .flags(.atFlags), .arg(3))])
+        set(VIGIL_SYS_TRUNCATE, [res, A("path", .path, .str0), A("length", .uint, .arg(1))])
+        set(VIGIL_SYS_FTRUNCATE, [res, A("fd", .fd, .arg32(0)), A("length", .uint, .arg(1))])
         set(VIGIL_SYS_MKDIR, [res, A("path", .path, .str0), A("mode", .octal, .arg(1))])
         set(VIGIL_SYS_MKDIRAT, [res, A("dirfd", .fd, .arg32(0)), A("path", .path, .str0), A("mode", .octal, .arg(2))])
         set(VIGIL_SYS_CHDIR, [res, A("path", .path, .str0)])

@@ -336,6 +336,16 @@ enum vigil_record_kind {
       "fd:fd=ret mountfd:fd=arg32(0) flags:flags(openFlags)=arg(2) path:path=str1") \
     X(IO_URING_SETUP, 69, "io_uring_setup", 425, 425, -1, 425, 0, VIGIL_CAPTURE_NONE, 0, 0, \
       "res:errno=ret entries:uint=arg(0) params:hex=arg(1)") \
+    /* fchmodat with flags (Linux 6.6+; glibc 2.39's fchmodat uses it; ENOSYS on older kernels). With \
+     * AT_EMPTY_PATH and an empty filename it changes the mode of dirfd's file. */ \
+    X(FCHMODAT2, 71, "fchmodat2", 452, 452, -1, 452, 0, VIGIL_CAPTURE_STR_ARG1, VIGIL_GROUP_FILE, VIGIL_STATE_USES_FD, \
+      "res:errno=ret dirfd:fd=arg32(0) filename:path=str0 mode:mode=arg(2) flags:flags(atFlags)=arg(3)") \
+    /* truncate and ftruncate; i386 programs call truncate64/ftruncate64, whose 64-bit length is \
+     * split over two registers: for them `length` is its low 32 bits. */ \
+    X(TRUNCATE, 72, "truncate", 76, 193, 92, 45, 0, VIGIL_CAPTURE_STR_ARG0, VIGIL_GROUP_FILE, 0, \
+      "res:errno=ret path:path=str0 length:uint=arg(1)") \
+    X(FTRUNCATE, 73, "ftruncate", 77, 194, 93, 46, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_FILE, VIGIL_STATE_USES_FD, \
+      "res:errno=ret fd:fd=arg32(0) length:uint=arg(1)") \
     /* i386 socketcall(call, args): demultiplexed at sys_exit into the call's own id. */ \
     X(SOCKETCALL, 70, "", -1, 102, -1, -1, 0, VIGIL_CAPTURE_DEMUX, 0, 0, "")
 
