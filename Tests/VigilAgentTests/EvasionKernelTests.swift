@@ -137,4 +137,38 @@ extension RunCommandKernelTests {
             #expect(failure == nil, "no \(c.rule) alert for \(c.what) (`\(c.command)`): \(failure ?? ""); alerts naming the files: \(seen.suffix(6)); agent log: \(vigil.stderrLines.suffix(5))")
         }
     }
+
+    /// The user trial's evasions: a forked perl child writes its parent's memory with
+    /// process_vm_writev(2), and perl makes a character device node below /dev with mknodat(2);
+    /// each raises the default rule from a live `vigil run`.
+    @Test(.enabled(if: agentKernelTestsEnabled, "needs root to load BPF programs (set VIGIL_CI=1 to force)"))
+    func processVmWritevAndMknodRaiseTheDefaultAlerts() throws {
+        let binary = try #require(RunCommandKernelTests.binary, "vigil binary not built (swift build)")
+        try #require(access("/usr/bin/perl", X_OK) == 0, "/usr/bin/perl missing")
+        let dir = makeTempDir()
+        defer { removeTree(dir) }
+        let node = "/dev/.vigil-test-mknod-\(getpid())"
+        defer { unlink(node) }
+        let port = freePort()
+        let vigil = try SpawnedVigil(binary: binary, args: SpawnedVigil.runArguments(port: port), dir: dir)
+        defer { vigil.kill(SIGKILL); _ = vigil.wait(seconds: 5) }
+        try vigil.requireReady(port: port)
+
+        // x86-64 numbers: process_vm_writev 311, mknodat 259 (the test hosts are x86-64).
+        let writeParent = "perl -e 'my $buf = \"AAAA\"; my $pid = fork(); if ($pid == 0) { my $src = \"BBBB\"; "
+            + "my $l = pack(\"QQ\", unpack(\"Q\", pack(\"p\", $src)), 4); my $r = pack(\"QQ\", unpack(\"Q\", pack(\"p\", $buf)), 4); "
+            + "my $n = syscall(311, getppid(), unpack(\"Q\", pack(\"p\", $l)), 1, unpack(\"Q\", pack(\"p\", $r)), 1, 0); "
+            + "exit($n == 4 ? 0 : 1) } waitpid($pid, 0); exit(($? == 0 && $buf eq \"BBBB\") ? 0 : 1)'"
+        let makeNode = "perl -e 'my $p = \"\(node)\"; unlink($p); syscall(259, -100, $p, 020600, 0x103) == 0 or exit 1'"
+        let cases: [(what: String, command: String, rule: String, marker: String)] = [
+            ("process_vm_writev into the parent", writeParent, "Memory of another process written", "process=perl"),
+            ("mknodat of a character device below /dev", makeNode, "File created below /dev", "path=\(node)"),
+        ]
+        for c in cases {
+            let failure = actUntilAlerted(port: port, act: { shell(c.command) == 0 }) {
+                vigil.stdoutLines.contains { $0.contains("\"rule\":\"\(c.rule)\"") && $0.contains(c.marker) }
+            }
+            #expect(failure == nil, "no \(c.rule) alert for \(c.what): \(failure ?? ""); agent log: \(vigil.stderrLines.suffix(5))")
+        }
+    }
 }

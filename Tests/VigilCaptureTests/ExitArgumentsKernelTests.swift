@@ -35,6 +35,13 @@ import VigilDecode
         return unsafeBitCast(sym, to: Fn.self)(nr, a, b, c, d)
     }
 
+    /// The same with six arguments (process_vm_writev, which glibc declares only under _GNU_SOURCE).
+    static func rawSyscall6(_ nr: Int, _ a: Int, _ b: Int, _ c: Int, _ d: Int, _ e: Int, _ f: Int) -> Int {
+        typealias Fn = @convention(c) (Int, Int, Int, Int, Int, Int, Int) -> Int
+        guard let sym = dlsym(nil, "syscall") else { return -1 }
+        return unsafeBitCast(sym, to: Fn.self)(nr, a, b, c, d, e, f)
+    }
+
     static func tmp(_ what: String) -> String { "/tmp/vigil-exitargs-\(what)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))" }
 
     static let rows: [Row] = [
@@ -108,6 +115,38 @@ import VigilDecode
             defer { if fd >= 0 { close(fd) }; unlink(path) }
             let r = ftruncate(fd, 0)
             return (errnoRet(r), [0: u(fd), 1: 0], nil)
+        },
+        Row(name: "process_vm_writev into this process", type: "process_vm_writev") {
+            var src: [UInt8] = [7, 7, 7, 7], dst: [UInt8] = [0, 0, 0, 0]
+            return src.withUnsafeMutableBytes { s in
+                dst.withUnsafeMutableBytes { d in
+                    var local = iovec(iov_base: s.baseAddress, iov_len: 4)
+                    var remote = iovec(iov_base: d.baseAddress, iov_len: 4)
+                    let r = withUnsafePointer(to: &local) { l in
+                        withUnsafePointer(to: &remote) { rm in
+                            rawSyscall6(311 /* x86-64 process_vm_writev */, Int(getpid()), Int(bitPattern: l), 1,
+                                        Int(bitPattern: rm), 1, 0)
+                        }
+                    }
+                    return (r < 0 ? -Int64(errno) : Int64(r), [0: UInt64(getpid()), 2: 1, 4: 1, 5: 0], nil)
+                }
+            }
+        },
+        Row(name: "mknod of a FIFO (raw syscall: glibc calls mknodat)", type: "mknod") {
+            let path = tmp("mknod")
+            defer { unlink(path) }
+            return path.withCString { c in
+                let r = rawSyscall(133 /* x86-64 mknod: glibc wraps mknodat only */, Int(bitPattern: c), Int(S_IFIFO | 0o600), 0, 0)
+                return (errnoRet(Int32(r)), [0: p(c), 1: UInt64(S_IFIFO | 0o600), 2: 0], path)
+            }
+        },
+        Row(name: "mknodat of a character device (/dev/null's 1:3)", type: "mknodat") {
+            let path = tmp("mknodat")
+            defer { unlink(path) }
+            return path.withCString { c in
+                let r = mknodat(-100, c, S_IFCHR | 0o600, 0x103)
+                return (errnoRet(r), [0: u(-100), 1: p(c), 2: UInt64(S_IFCHR | 0o600), 3: 0x103 /* makedev(1, 3) */], path)
+            }
         },
         Row(name: "kill signal 0", type: "kill") {
             let r = kill(getpid(), 0)

@@ -117,6 +117,8 @@ import VigilDecode
             (Int32(SYS_pipe), VIGIL_SYS_PIPE),
             (452 /* fchmodat2: not in older headers */, VIGIL_SYS_FCHMODAT2),
             (Int32(SYS_truncate), VIGIL_SYS_TRUNCATE), (Int32(SYS_ftruncate), VIGIL_SYS_FTRUNCATE),
+            (311, VIGIL_SYS_PROCESS_VM_WRITEV), (133, VIGIL_SYS_MKNOD),
+            (259, VIGIL_SYS_MKNODAT),
         ]
         let compat: [(Int32, vigil_syscall)] = [
             (2, VIGIL_SYS_FORK), (5, VIGIL_SYS_OPEN), (6, VIGIL_SYS_CLOSE), (8, VIGIL_SYS_CREAT),
@@ -145,6 +147,7 @@ import VigilDecode
             (437, VIGIL_SYS_OPENAT2),
             (92, VIGIL_SYS_TRUNCATE), (93, VIGIL_SYS_FTRUNCATE), (193, VIGIL_SYS_TRUNCATE),
             (194, VIGIL_SYS_FTRUNCATE), (452, VIGIL_SYS_FCHMODAT2),
+            (348, VIGIL_SYS_PROCESS_VM_WRITEV), (14, VIGIL_SYS_MKNOD), (297, VIGIL_SYS_MKNODAT),
         ]
         func pairs(_ t: [(Int32, vigil_syscall)]) -> Set<[UInt32]> { Set(t.map { [UInt32($0.0), $0.1.rawValue] }) }
         #expect(Set(SyscallTable.entries.map { [UInt32($0.nr), $0.id] }) == pairs(native))

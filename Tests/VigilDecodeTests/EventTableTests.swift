@@ -99,11 +99,12 @@ import VigilDecode
         "exit": ["procexit"],
         "file": ["open", "openat", "openat2", "creat", "link", "linkat", "symlink", "symlinkat", "rename",
                  "renameat", "renameat2", "unlink", "unlinkat", "rmdir", "chmod", "fchmod", "fchmodat", "mkdir",
-                 "mkdirat", "chdir", "fchdir", "chroot", "memfd_create", "fchmodat2", "truncate", "ftruncate"],
+                 "mkdirat", "chdir", "fchdir", "chroot", "memfd_create", "fchmodat2", "truncate", "ftruncate",
+                 "mknod", "mknodat"],
         "network": ["socket", "connect", "accept", "accept4", "bind", "listen", "sendto", "sendmsg", "recvfrom",
                     "recvmsg", "socketpair"],
         "process": ["execve", "execveat", "clone", "clone3", "fork", "vfork", "procexit", "kill", "tkill",
-                    "tgkill", "ptrace", "prctl"],
+                    "tgkill", "ptrace", "prctl", "process_vm_writev"],
         "privilege": ["setuid", "setgid", "setresuid", "setresgid", "setreuid", "setregid", "capset",
                       "init_module", "finit_module", "mount", "umount2", "setns", "unshare", "bpf", "userfaultfd"],
     ]
@@ -186,6 +187,9 @@ import VigilDecode
         (Int(VIGIL_SYS_FCHMODAT2.rawValue), "fchmodat2"),
         (Int(VIGIL_SYS_TRUNCATE.rawValue), "truncate"),
         (Int(VIGIL_SYS_FTRUNCATE.rawValue), "ftruncate"),
+        (Int(VIGIL_SYS_PROCESS_VM_WRITEV.rawValue), "process_vm_writev"),
+        (Int(VIGIL_SYS_MKNOD.rawValue), "mknod"),
+        (Int(VIGIL_SYS_MKNODAT.rawValue), "mknodat"),
         (100, "procexit"),
     ]
 
@@ -236,6 +240,11 @@ import VigilDecode
                                   A("flags", .flags(.atFlags), .arg(3))])
         set(VIGIL_SYS_TRUNCATE, [res, A("path", .path, .str0), A("length", .uint, .arg(1))])
         set(VIGIL_SYS_FTRUNCATE, [res, A("fd", .fd, .arg32(0)), A("length", .uint, .arg(1))])
+        set(VIGIL_SYS_PROCESS_VM_WRITEV, [res, A("pid", .pid, .arg32(0)), A("liovcnt", .uint, .arg(2)),
+                                          A("riovcnt", .uint, .arg(4)), A("flags", .uint, .arg(5))])
+        set(VIGIL_SYS_MKNOD, [res, A("path", .path, .str0), A("mode", .octal, .arg(1)), A("dev", .hex, .arg(2))])
+        set(VIGIL_SYS_MKNODAT, [res, A("dirfd", .fd, .arg32(0)), A("path", .path, .str0), A("mode", .octal, .arg(2)),
+                                A("dev", .hex, .arg(3))])
         set(VIGIL_SYS_MKDIR, [res, A("path", .path, .str0), A("mode", .octal, .arg(1))])
         set(VIGIL_SYS_MKDIRAT, [res, A("dirfd", .fd, .arg32(0)), A("path", .path, .str0), A("mode", .octal, .arg(2))])
         set(VIGIL_SYS_CHDIR, [res, A("path", .path, .str0)])

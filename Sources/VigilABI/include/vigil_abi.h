@@ -346,6 +346,16 @@ enum vigil_record_kind {
       "res:errno=ret path:path=str0 length:uint=arg(1)") \
     X(FTRUNCATE, 73, "ftruncate", 77, 194, 93, 46, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_FILE, VIGIL_STATE_USES_FD, \
       "res:errno=ret fd:fd=arg32(0) length:uint=arg(1)") \
+    /* process_vm_writev(pid, local_iov, liovcnt, remote_iov, riovcnt, flags): writes another \
+     * process's memory without ptrace; the iovecs are not read. */ \
+    X(PROCESS_VM_WRITEV, 74, "process_vm_writev", 311, 348, -1, 271, 0, VIGIL_CAPTURE_NONE, VIGIL_GROUP_PROCESS, 0, \
+      "res:errno=ret pid:pid=arg32(0) liovcnt:uint=arg(2) riovcnt:uint=arg(4) flags:uint=arg(5)") \
+    /* mknod/mknodat: device nodes, FIFOs and sockets; `mode` carries the file type (S_IFCHR 020000, \
+     * S_IFBLK 060000), `dev` the device number. arm64 has only mknodat. */ \
+    X(MKNOD, 75, "mknod", 133, 14, -1, -1, 0, VIGIL_CAPTURE_STR_ARG0, VIGIL_GROUP_FILE, 0, \
+      "res:errno=ret path:path=str0 mode:octal=arg(1) dev:hex=arg(2)") \
+    X(MKNODAT, 76, "mknodat", 259, 297, -1, 33, 0, VIGIL_CAPTURE_STR_ARG1, VIGIL_GROUP_FILE, 0, \
+      "res:errno=ret dirfd:fd=arg32(0) path:path=str0 mode:octal=arg(2) dev:hex=arg(3)") \
     /* i386 socketcall(call, args): demultiplexed at sys_exit into the call's own id. */ \
     X(SOCKETCALL, 70, "", -1, 102, -1, -1, 0, VIGIL_CAPTURE_DEMUX, 0, 0, "")
 
