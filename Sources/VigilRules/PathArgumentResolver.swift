@@ -92,16 +92,9 @@ enum PathArgumentResolver {
         }
         for n in names {
             guard let i = schema.index(of: n), let v = ev.value(of: schema.arguments[i]), let fd = v.integer else { continue }
-            if fd == LinuxConstants.atFDCWD { break }
-            return directory(ofFD: fd, p)
+            return p.baseDirectory(dirfd: fd)
         }
-        return p.cwd.isEmpty ? nil : p.cwd
-    }
-
-    /// The path of fd `fd` of `p` when the table knows it as an absolute path.
-    static func directory(ofFD fd: Int64, _ p: ProcessInfo) -> String? {
-        guard fd >= 0, fd <= Int64(Int32.max), let d = p.fds[Int32(fd)], d.name.hasPrefix("/") else { return nil }
-        return d.name
+        return p.baseDirectory(dirfd: nil)
     }
 
     /// Where the walked components `stack` lead when they are a link of /proc/self the kernel
@@ -122,6 +115,6 @@ enum PathArgumentResolver {
             }
         }
         guard stack[2] == "fd", let n = Int64(stack[3]) else { return nil }
-        return directory(ofFD: n, p)
+        return p.absolutePath(ofFD: n)
     }
 }

@@ -157,14 +157,7 @@ extension ProcessTable {
     /// The directory a relative path of this event is resolved against: the
     /// cwd, or the dirfd's path for the *at calls. Nil when unknown.
     func baseDirectory(_ e: Event, _ p: ProcessInfo, dirfdArg: Int?) -> String? {
-        if let i = dirfdArg {
-            let dfd = Int64(Int32(truncatingIfNeeded: e.arg(i)))
-            if dfd != LinuxConstants.atFDCWD {
-                guard let d = p.fds[Int32(truncatingIfNeeded: dfd)], d.name.hasPrefix("/") else { return nil }
-                return d.name
-            }
-        }
-        return p.cwd.isEmpty ? nil : p.cwd
+        p.baseDirectory(dirfd: dirfdArg.map { Int64(Int32(truncatingIfNeeded: e.arg($0))) })
     }
 
     /// Whether `t` (an `EventType` raw value) opens a file.
